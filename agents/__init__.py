@@ -1,0 +1,1 @@
+"""LLM agents that write, repair, optimise and remember dialect programs; the `agent` CLI."""

@@ -1,0 +1,1 @@
+"""Trusted side: dialect semantics, cycle simulators, hardware targets and the verifier."""
