@@ -147,7 +147,7 @@ def compare(task: Task, expected: dict[str, np.ndarray], got: dict[str, np.ndarr
             return (f"output {spec.name!r} was never written at index {list(first)}"
                     f" ({int(unwritten.sum())} of {want.size} elements unwritten;"
                     f" {_describe_dims(dims)})")
-        detail = f"expected {want[index]!r}, got {have[index]!r}"
+        detail = f"expected {want[index].item()!r}, got {have[index].item()!r}"
         if spec.dtype.startswith("float"):
             err = float(np.nanmax(np.abs(have.astype(np.float64) - want.astype(np.float64))))
             detail += f"; max abs error {err:.3g} (rtol={task.rtol}, atol={task.atol})"

@@ -1,0 +1,66 @@
+"""The offline model: no LLM, the dialects' builtin compilers write the program.
+
+It answers the way a model would — program text in a ```python fence — so its programs
+take the same road through the reply parser, the sandbox and the verifier as any model's.
+A task the compiler does not cover gets a reply that says why and holds no code; the
+reply parser then fails that attempt with a clear reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from agents.models.base import ModelError, Reply, one_line
+from dsl.errors import NotCovered
+
+if TYPE_CHECKING:
+    from benchmarks.task import Task
+
+log = logging.getLogger(__name__)
+
+
+class BuiltinModel:
+    """Replies with `dsl.<dialect>.compiler.compile_task(task)`, whatever the prompt says."""
+
+    name = "builtin"
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 4096,
+        task: Task | None = None,
+    ) -> Reply:
+        if task is None:
+            raise ModelError("builtin model needs the task (it compiles the task, not the prompt)")
+        start = time.perf_counter()
+        module_name = f"dsl.{task.dialect}.compiler"
+        try:
+            compiler = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ModelError(f"builtin model: no compiler for dialect {task.dialect!r} ({exc})") from None
+        compile_task = getattr(compiler, "compile_task", None)
+        if compile_task is None:
+            raise ModelError(f"builtin model: {module_name} has no compile_task")
+        try:
+            program = compile_task(task)
+        except NotCovered as exc:
+            text = (
+                f"The builtin {task.dialect} compiler does not cover task {task.name}:"
+                f" {one_line(exc)}. No program is given."
+            )
+        except Exception as exc:  # a compiler bug must fail this attempt, not the run
+            log.debug("builtin compiler crashed on %s", task.key, exc_info=True)
+            raise ModelError(
+                f"builtin {task.dialect} compiler failed on {task.name}:"
+                f" {type(exc).__name__}: {one_line(exc)}"
+            ) from None
+        else:
+            if not isinstance(program, str):
+                raise ModelError(f"builtin model: {module_name}.compile_task returned {type(program).__name__}, not text")
+            text = f"```python\n{program.rstrip()}\n```\n"
+        return Reply(text=text, model=self.name, seconds=time.perf_counter() - start)

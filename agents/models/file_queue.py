@@ -1,0 +1,104 @@
+"""A model made of files: each prompt is written to a folder, the reply is read beside it.
+
+For air-gapped machines and for models without an API: a person, a script or another
+program watches the folder and answers.
+
+    <dir>/<id>.prompt.json   written by us: {"id", "task", "dialect", "messages",
+                             "temperature", "max_tokens", "created"}
+    <dir>/<id>.reply.md      written by the answerer (or <id>.reply.txt)
+
+Prompt files appear atomically (written aside, then renamed), so a watcher never reads
+half of one. Answerers should do the same; as a fallback a reply is read only once its
+size has stopped changing between two polls. A prompt that gets no reply in time is
+renamed `<id>.expired.json`, so nobody answers a question no one is waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agents.models.base import ModelError, Reply
+
+if TYPE_CHECKING:
+    from benchmarks.task import Task
+
+REPLY_SUFFIXES = (".reply.md", ".reply.txt")
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+class QueueModel:
+    """Writes prompt files into `folder` and waits for reply files."""
+
+    def __init__(
+        self, folder: str | Path, *, timeout_s: float | None = None, poll_s: float = 0.2
+    ) -> None:
+        self.folder = Path(folder)
+        if timeout_s is None:
+            raw = os.environ.get("AGENT_QUEUE_TIMEOUT", str(DEFAULT_TIMEOUT_S))
+            try:
+                timeout_s = float(raw)
+            except ValueError:
+                raise ModelError(f"AGENT_QUEUE_TIMEOUT must be seconds, got {raw!r}") from None
+        if timeout_s <= 0 or poll_s <= 0:
+            raise ModelError("queue model: timeout and poll interval must be positive")
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.name = f"queue:{self.folder}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ModelError(f"queue model: cannot create {self.folder}: {exc.strerror or exc}") from None
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 4096,
+        task: Task | None = None,
+    ) -> Reply:
+        start = time.monotonic()
+        prompt_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        prompt_path = self.folder / f"{prompt_id}.prompt.json"
+        payload = {
+            "id": prompt_id,
+            "task": task.key if task is not None else None,
+            "dialect": task.dialect if task is not None else None,
+            "messages": messages,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "created": time.time(),
+            "reply_to": [f"{prompt_id}{suffix}" for suffix in REPLY_SUFFIXES],
+        }
+        partial = prompt_path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(payload, indent=1))
+        partial.replace(prompt_path)
+        text = self._wait_for_reply(prompt_id, start)
+        if text is None:
+            prompt_path.replace(self.folder / f"{prompt_id}.expired.json")
+            raise ModelError(f"queue model: no reply to {prompt_path} within {self.timeout_s:g} s")
+        return Reply(text=text, model=self.name, seconds=time.monotonic() - start)
+
+    def _wait_for_reply(self, prompt_id: str, start: float) -> str | None:
+        candidates = [self.folder / f"{prompt_id}{suffix}" for suffix in REPLY_SUFFIXES]
+        deadline = start + self.timeout_s
+        last_size: int | None = None
+        while True:
+            found = next((p for p in candidates if p.is_file()), None)
+            now = time.monotonic()
+            if found is None:
+                if now >= deadline:
+                    return None
+            else:
+                size = found.stat().st_size
+                # Unchanged since the last poll: the answerer is done. A reply still
+                # growing well past the deadline is taken as it is.
+                if size == last_size or now >= deadline + 10 * self.poll_s:
+                    return found.read_text(errors="replace")
+                last_size = size
+            time.sleep(self.poll_s)

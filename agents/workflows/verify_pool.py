@@ -1,0 +1,105 @@
+"""Verification off the workflow's threads, in a small pool of worker processes.
+
+Why processes: checking a program is CPU-bound Python (the interpreter and the cycle
+simulator), so threads would queue on the GIL; and the verifier's wall-clock limit works
+only in a process's main thread, which a pool worker's task runs in. The workflow's
+parallel nodes (threads) each hand one program to the pool and wait for its verdict.
+
+Workers load tasks from their files (a `Task` is not sent over the pipe) and keep them
+cached. A worker whose parent died exits on its own, so a killed run leaves no process
+behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmarks.task import Task
+
+log = logging.getLogger(__name__)
+
+TIMELINE_LIMIT = 2000  # timeline events kept per verdict (the report draws the best one)
+
+
+@cache
+def _task(path: str) -> Task:
+    from benchmarks.task import parse_task
+
+    return parse_task(Path(path))
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _init_worker(parent: int) -> None:
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    import interpreter.verifier  # noqa: F401  (paid once per worker, not per program)
+
+
+def verify_file(task_path: str, source: str, sandbox_backend: str | None) -> dict[str, Any]:
+    """Verify `source` on the task stored at `task_path`; the verdict as JSON."""
+    from interpreter.verifier import verify
+
+    verdict = verify(_task(task_path), source, sandbox_backend=sandbox_backend)
+    return verdict.to_json(timeline_limit=TIMELINE_LIMIT)
+
+
+def baseline_file(task_path: str) -> int | None:
+    """Cycles of the task's baseline program (None when it has none or it fails)."""
+    from interpreter.verifier import baseline_cycles
+
+    return baseline_cycles(_task(task_path))
+
+
+class VerifierPool:
+    """`jobs` worker processes (0: verify in the calling thread, for debugging)."""
+
+    def __init__(self, jobs: int, *, sandbox_backend: str | None = None) -> None:
+        if jobs < 0:
+            raise ValueError(f"jobs must be >= 0, got {jobs}")
+        self.jobs = jobs
+        self.sandbox_backend = sandbox_backend
+        self._executor: ProcessPoolExecutor | None = None
+        if jobs:
+            # spawn, not fork: the run has threads (langgraph, rich) and forking a
+            # threaded process can copy a held lock into the child.
+            self._executor = ProcessPoolExecutor(
+                max_workers=jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
+
+    def verify(self, task: Task, source: str) -> dict[str, Any]:
+        if self._executor is None:
+            return verify_file(str(task.path), source, self.sandbox_backend)
+        future = self._executor.submit(verify_file, str(task.path), source, self.sandbox_backend)
+        return future.result()
+
+    def baseline_cycles(self, task: Task) -> int | None:
+        if self._executor is None:
+            return baseline_file(str(task.path))
+        return self._executor.submit(baseline_file, str(task.path)).result()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> VerifierPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
