@@ -59,7 +59,7 @@ def resolve_model_spec(flag: str | None, *, cwd: Path | None = None) -> tuple[st
         if section is not None:
             name = section.get("name") if isinstance(section, dict) else None
             if not isinstance(name, str) or not name.strip():
-                raise ModelError(f"{path}: [model] needs name = \"<model>\" (a non-empty string)")
+                raise ModelError(f'{path}: [model] needs name = "<model>" (a non-empty string)')
             return name.strip(), str(path)
     return "builtin", "default (no --model, $AGENT_MODEL or .agent.toml)"
 

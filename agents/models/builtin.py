@@ -42,7 +42,9 @@ class BuiltinModel:
         try:
             compiler = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ModelError(f"builtin model: no compiler for dialect {task.dialect!r} ({exc})") from None
+            raise ModelError(
+                f"builtin model: no compiler for dialect {task.dialect!r} ({exc})"
+            ) from None
         compile_task = getattr(compiler, "compile_task", None)
         if compile_task is None:
             raise ModelError(f"builtin model: {module_name} has no compile_task")
@@ -61,6 +63,8 @@ class BuiltinModel:
             ) from None
         else:
             if not isinstance(program, str):
-                raise ModelError(f"builtin model: {module_name}.compile_task returned {type(program).__name__}, not text")
+                raise ModelError(
+                    f"builtin model: {module_name}.compile_task returned {type(program).__name__}, not text"
+                )
             text = f"```python\n{program.rstrip()}\n```\n"
         return Reply(text=text, model=self.name, seconds=time.perf_counter() - start)

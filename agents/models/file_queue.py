@@ -8,8 +8,8 @@ program watches the folder and answers.
     <dir>/<id>.reply.md      written by the answerer (or <id>.reply.txt)
 
 Prompt files appear atomically (written aside, then renamed), so a watcher never reads
-half of one. Answerers should do the same; as a fallback a reply is read only once its
-size has stopped changing between two polls. A prompt that gets no reply in time is
+half of one. Answerers should do the same; as a fallback a reply is read only once it
+has not changed (size, modification time) for `settle_s` seconds. A prompt that gets no reply in time is
 renamed `<id>.expired.json`, so nobody answers a question no one is waiting for.
 """
 
@@ -35,7 +35,12 @@ class QueueModel:
     """Writes prompt files into `folder` and waits for reply files."""
 
     def __init__(
-        self, folder: str | Path, *, timeout_s: float | None = None, poll_s: float = 0.2
+        self,
+        folder: str | Path,
+        *,
+        timeout_s: float | None = None,
+        poll_s: float = 0.2,
+        settle_s: float = 1.0,
     ) -> None:
         self.folder = Path(folder)
         if timeout_s is None:
@@ -44,15 +49,18 @@ class QueueModel:
                 timeout_s = float(raw)
             except ValueError:
                 raise ModelError(f"AGENT_QUEUE_TIMEOUT must be seconds, got {raw!r}") from None
-        if timeout_s <= 0 or poll_s <= 0:
+        if timeout_s <= 0 or poll_s <= 0 or settle_s < 0:
             raise ModelError("queue model: timeout and poll interval must be positive")
         self.timeout_s = timeout_s
         self.poll_s = poll_s
+        self.settle_s = settle_s
         self.name = f"queue:{self.folder}"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ModelError(f"queue model: cannot create {self.folder}: {exc.strerror or exc}") from None
+            raise ModelError(
+                f"queue model: cannot create {self.folder}: {exc.strerror or exc}"
+            ) from None
 
     def complete(
         self,
@@ -87,7 +95,8 @@ class QueueModel:
     def _wait_for_reply(self, prompt_id: str, start: float) -> str | None:
         candidates = [self.folder / f"{prompt_id}{suffix}" for suffix in REPLY_SUFFIXES]
         deadline = start + self.timeout_s
-        last_size: int | None = None
+        last_seen: tuple[int, int] | None = None
+        steady_since = 0.0
         while True:
             found = next((p for p in candidates if p.is_file()), None)
             now = time.monotonic()
@@ -95,10 +104,12 @@ class QueueModel:
                 if now >= deadline:
                     return None
             else:
-                size = found.stat().st_size
-                # Unchanged since the last poll: the answerer is done. A reply still
-                # growing well past the deadline is taken as it is.
-                if size == last_size or now >= deadline + 10 * self.poll_s:
+                info = found.stat()
+                seen = (info.st_size, info.st_mtime_ns)
+                if seen != last_seen:
+                    last_seen, steady_since = seen, now
+                # Unchanged for `settle_s`: the answerer is done. A reply still changing
+                # well past the deadline is taken as it is.
+                elif now - steady_since >= self.settle_s or now >= deadline + self.settle_s:
                     return found.read_text(errors="replace")
-                last_size = size
             time.sleep(self.poll_s)

@@ -88,7 +88,9 @@ class LiteLLMModel:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not name or any(c.isspace() for c in name):
-            raise ModelError(f"bad model name {name!r}: expected a litellm model string such as openai/gpt-4o")
+            raise ModelError(
+                f"bad model name {name!r}: expected a litellm model string such as openai/gpt-4o"
+            )
         self.name = name
         self.api_base = api_base
         self.api_key = api_key
@@ -157,8 +159,11 @@ class LiteLLMModel:
             cost, cost_known = 0.0, False
             if self.name not in _warned_unpriced:
                 _warned_unpriced.add(self.name)
-                log.warning("no price known for %s (%s); its cost is counted as 0",
-                            self.name, one_line(exc, 120))
+                log.warning(
+                    "no price known for %s (%s); its cost is counted as 0",
+                    self.name,
+                    one_line(exc, 120),
+                )
         return Reply(
             text=text,
             model=self.name,

@@ -75,7 +75,9 @@ def parse_script(path: Path) -> list[ScriptedEntry]:
                 cost_usd=float(obj.get("cost_usd", 0.0)),
             )
         except (TypeError, ValueError):
-            raise ModelError(f"scripted model: {where}: token counts and cost must be numbers") from None
+            raise ModelError(
+                f"scripted model: {where}: token counts and cost must be numbers"
+            ) from None
         entries.append(entry)
     return entries
 

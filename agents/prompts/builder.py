@@ -1,0 +1,218 @@
+"""Prompts for the four things an agent is asked to do with a task.
+
+    propose    write a program from the task (with verified examples of similar tasks)
+    guardian   check a proposed program for stream-use and type mistakes before it is
+               verified (the seed paper's second stage: streams are consumed once,
+               explicit copies where a value is needed twice)
+    repair     fix a program from the verifier's feedback
+    optimise   make a correct program faster from the simulator's bottleneck report
+
+The system message is the same for all four: the dialect's `REFERENCE.md`, read at run
+time (the one text that people and prompts share), and the rules of the answer. The
+user message is a template from `templates/` filled with the task's description and
+signature. The task's check and held-out dimension values, its reference code and its
+baseline program are never put in a prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import dsl
+
+if TYPE_CHECKING:
+    from benchmarks.task import Task
+
+Mode = Literal["propose", "guardian", "repair", "optimise"]
+MODES: tuple[str, ...] = ("propose", "guardian", "repair", "optimise")
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_PROGRAM_CHARS = 40_000
+MAX_FEEDBACK_CHARS = 6_000
+MAX_EXAMPLE_CHARS = 12_000
+
+
+class PromptError(Exception):
+    """A prompt cannot be built (missing reference, bad mode or arguments)."""
+
+
+class Example(Protocol):
+    """What an example needs (a `memory.Attempt` has it)."""
+
+    task_key: str
+    program: str
+    cycles: int | None
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / f"{name}.md").read_text())
+
+
+def reference_path(dialect: str) -> Path:
+    return Path(dsl.__file__).parent / dialect / "REFERENCE.md"
+
+
+def _reference(dialect: str) -> str:
+    path = reference_path(dialect)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise PromptError(f"dialect {dialect!r} has no reference at {path}") from None
+
+
+def build_messages(
+    task: Task,
+    *,
+    mode: Mode,
+    examples: Sequence[Example] = (),
+    program: str | None = None,
+    feedback: str | Mapping[str, Any] | None = None,
+) -> list[dict[str, str]]:
+    """System and user messages for one request. `feedback` is the verifier's verdict
+    (its dict, or text) for repair, the simulator's report for optimise."""
+    if mode not in MODES:
+        raise PromptError(f"unknown prompt mode {mode!r}; expected one of {', '.join(MODES)}")
+    if mode != "propose" and not (program and program.strip()):
+        raise PromptError(f"mode {mode} needs the program to work on")
+    if mode == "repair" and not feedback:
+        raise PromptError("mode repair needs the verifier's feedback")
+    system = _template("system").substitute(
+        dialect=task.dialect,
+        dialect_title=DIALECT_TITLES.get(task.dialect, task.dialect),
+        reference=_reference(task.dialect),
+    )
+    user = _template(mode).substitute(
+        task_name=task.key,
+        description=task.description.strip(),
+        signature=render_signature(task),
+        examples=render_examples(examples),
+        program=_clip(program or "", MAX_PROGRAM_CHARS).strip("\n"),
+        feedback=render_feedback(feedback, mode),
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+DIALECT_TITLES = {
+    "step": "STeP (Streaming Tensor Programs)",
+    "sam": "SAM (the Sparse Abstract Machine)",
+    "dae": "DAE (decoupled access-execute)",
+}
+
+
+def render_signature(task: Task) -> str:
+    """Inputs, outputs, dims and params as the program sees them (`Task.signature`)."""
+    sig = task.signature()
+    lines = ["inputs:"]
+    lines += [f"  {_tensor(t)}" for t in sig["inputs"]]
+    lines.append("outputs:")
+    lines += [f"  {_tensor(t)}" for t in sig["outputs"]]
+    if sig["dims"]:
+        lines.append("dims:")
+        for name, value in sig["dims"].items():
+            if value is None:
+                lines.append(f"  {name}: symbolic (checked at several sizes you are not told)")
+            else:
+                lines.append(f"  {name} = {value}")
+    if sig["params"]:
+        lines.append("params (keyword arguments of kernel, with these defaults):")
+        lines += [f"  {k} = {v!r}" for k, v in sig["params"].items()]
+    args = [t["name"] for t in sig["inputs"]] + [f"{k}={v!r}" for k, v in sig["params"].items()]
+    outputs = ", ".join(t["name"] for t in sig["outputs"])
+    lines.append(f"kernel: def kernel({', '.join(args)})  # produces {outputs}")
+    return "\n".join(lines)
+
+
+def _tensor(entry: dict[str, Any]) -> str:
+    shape = ", ".join(str(d) for d in entry["shape"])
+    extras = {k: v for k, v in entry.items() if k not in ("name", "dtype", "shape")}
+    extra = "".join(f", {k}={v}" for k, v in extras.items())
+    return f"{entry['name']}: {entry['dtype']}[{shape}]{extra}"
+
+
+def render_examples(examples: Sequence[Example]) -> str:
+    """Verified programs of similar tasks, shortest first as recalled; empty if none."""
+    if not examples:
+        return ""
+    parts = [
+        "",
+        "## Verified programs for similar tasks",
+        "",
+        "These passed the verifier; reuse their patterns where they fit.",
+        "",
+    ]
+    budget = MAX_EXAMPLE_CHARS
+    for example in examples:
+        program = example.program.strip("\n")
+        if len(program) > budget:  # keep the prompt bounded; a shorter one may still fit
+            continue
+        budget -= len(program)
+        cycles = f", {example.cycles} cycles" if example.cycles is not None else ""
+        description = getattr(example, "task_description", "") or ""
+        parts.append(f"### {example.task_key}{cycles}")
+        if description:
+            parts.append(description.strip().splitlines()[0])
+        parts += ["```python", program, "```", ""]
+    return "\n".join(parts)
+
+
+def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:
+    """The verifier's verdict (dict) or a text report, as lines a model can act on."""
+    if feedback is None:
+        return "(no report)"
+    if isinstance(feedback, str):
+        return _clip(feedback.strip(), MAX_FEEDBACK_CHARS)
+    lines = []
+    if feedback.get("status"):
+        lines.append(f"status: {feedback['status']}")
+    if feedback.get("feedback"):
+        lines.append(f"feedback: {feedback['feedback']}")
+    if feedback.get("cycles") is not None:
+        floor = feedback.get("floor_cycles")
+        floor_text = f" (roofline floor {float(floor):.0f})" if floor else ""
+        lines.append(f"cycles: {feedback['cycles']}{floor_text}")
+    if feedback.get("bottleneck"):
+        lines.append(f"bottleneck: {feedback['bottleneck']}")
+    metrics = feedback.get("metrics") or {}
+    if metrics and mode == "optimise":
+        lines.append(
+            "metrics: " + ", ".join(f"{k}={_number(v)}" for k, v in sorted(metrics.items()))
+        )
+    per_op = feedback.get("per_op") or {}
+    if per_op and mode == "optimise":
+        lines.append("busiest ops:")
+        ranked = sorted(per_op.items(), key=lambda kv: -_busy(kv[1]))[:6]
+        for op, stats in ranked:
+            lines.append(f"  {op}: " + ", ".join(f"{k}={_number(v)}" for k, v in stats.items()))
+    return _clip("\n".join(lines) or "(empty report)", MAX_FEEDBACK_CHARS)
+
+
+def _busy(stats: Mapping[str, Any]) -> float:
+    for key in ("busy", "busy_cycles", "cycles"):
+        value = stats.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… ({len(text) - limit} more characters cut)"
+
+
+def prompt_hash(messages: Sequence[Mapping[str, str]]) -> str:
+    """A short, stable digest of a prompt (for the store: which prompt gave which program)."""
+    canonical = json.dumps([dict(m) for m in messages], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""`agent report DIR`: one self-contained HTML page about a solve run (plots inline as SVG)."""

@@ -1,0 +1,193 @@
+"""The bodies of `agent solve`, `agent report` and `agent memory` (the typer signatures are
+in `agents.cli`, which must stay light: everything heavy is imported from here, late).
+
+Problems the user can fix raise `UsageError` (one line, exit 2); a run that did its job
+returns normally even when kernels are wrong.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agents.cli import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def solve(suite: str, *, model_flag: str | None, samples: int, tasks_glob: str | None,
+          out: Path | None, resume: bool, max_cost: float | None, repair_rounds: int,
+          optimise_rounds: int, memory: Path | None, jobs: int, sandbox: str | None) -> None:
+    from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
+    from agents.solve_display import SolveDisplay, closing_table
+    from agents.workflows.run import RunError, RunOptions, memory_path, prepare, run_suite
+    from agents.workflows.solve import SolveSettings
+    from agents.workflows.verify_pool import VerifierPool
+    from benchmarks.task import load_suite
+    from memory.store import ExperienceStore, StoreError
+
+    for name, value, low in (("--samples", samples, 1), ("--repair-rounds", repair_rounds, 0),
+                             ("--optimise-rounds", optimise_rounds, 0), ("--jobs", jobs, 1)):
+        if value < low:
+            raise UsageError(f"{name} must be at least {low}, got {value}")
+    if max_cost is not None and max_cost < 0:
+        raise UsageError(f"--max-cost must be >= 0, got {max_cost}")
+    tasks = load_suite(suite)
+    if tasks_glob:
+        tasks = [t for t in tasks
+                 if fnmatch.fnmatch(t.name, tasks_glob) or fnmatch.fnmatch(t.key, tasks_glob)]
+        if not tasks:
+            raise UsageError(f"--tasks {tasks_glob!r} matches no task of suite {suite}")
+    if not tasks:
+        raise UsageError(f"suite {suite} has no tasks")
+    if resume and out is None:
+        raise UsageError("--resume needs --out DIR (the run to continue)")
+    suite_name = Path(suite).name or suite
+    out = out or Path("runs") / f"{suite_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if sandbox is not None:
+        from sandbox import select_backend
+
+        select_backend(sandbox)  # an unknown backend is a usage error
+    try:
+        spec, source = resolve_model_spec(model_flag)
+        meter = CostMeter(max_cost)
+        base = get_model(spec)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+    model = meter.wrap(base)
+    settings = SolveSettings(samples=samples, repair_rounds=repair_rounds,
+                             optimise_rounds=optimise_rounds, guardian=spec != "builtin")
+    options = RunOptions(out=out, resume=resume, jobs=jobs, sandbox_backend=sandbox,
+                         settings=settings)
+    try:
+        store = ExperienceStore(memory_path(memory))
+        run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
+    except (RunError, StoreError) as exc:
+        raise UsageError(str(exc)) from None
+    console = Console()
+    console.print(f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks; out: {out};"
+                  f" memory: {store.path}", highlight=False)
+    display = SolveDisplay(console)
+    try:
+        with VerifierPool(jobs, sandbox_backend=sandbox) as pool:
+            results = run_suite(tasks, model=model, store=store, meter=meter, pool=pool,
+                                run=run, options=options, progress=display)
+    except KeyboardInterrupt:
+        display.finish({})
+        console.print(f"interrupted; partial results in {out / 'results.json'};"
+                      f" continue with: agent solve {suite} --out {out} --resume")
+        raise SystemExit(130) from None
+    console.print(closing_table(results))
+    if results["summary"].get("stopped"):
+        console.print(f"stopped early ({results['summary']['stopped']}); continue with"
+                      f" --resume --out {out}", highlight=False)
+    console.print(f"wrote {out / 'results.json'}", highlight=False)
+
+
+def report(folder: Path, *, output: Path | None) -> None:
+    from agents.report.html import ReportError, write_report
+
+    try:
+        path = write_report(folder, output)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {path}")
+
+
+def memory(action: str, task: str | None, *, path: Path | None, json_out: bool,
+           limit: int) -> None:
+    from agents.workflows.run import memory_path
+    from memory.store import ExperienceStore, StoreError
+
+    location = memory_path(path)
+    if not location.is_file():
+        raise UsageError(f"no experience store at {location} (set --memory or $AGENT_MEMORY)")
+    try:
+        store = ExperienceStore(location)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    console = Console()
+    if action == "stats":
+        stats = store.stats()
+        if json_out:
+            print(json.dumps(stats, indent=2))
+            return
+        _print_stats(console, stats)
+    elif action == "show":
+        if not task:
+            raise UsageError("agent memory show needs a TASK (dialect/name)")
+        rows = store.attempts(task_key=task)
+        if not rows:
+            raise UsageError(f"no attempts for task {task!r} in {location}")
+        _show_attempts(console, task, rows[-limit:], store.best(task), json_out)
+    elif action == "best":
+        keys = sorted({a.task_key for a in store.attempts()})
+        bests = [b for b in (store.best(k) for k in keys) if b is not None]
+        if json_out:
+            print(json.dumps([_attempt_json(b, program=False) for b in bests], indent=2))
+            return
+        table = Table(title=f"best verified program per task ({len(bests)} of {len(keys)})")
+        for column in ("task", "attempt", "cycles", "lines", "model", "run"):
+            table.add_column(column)
+        for b in bests:
+            table.add_row(b.task_key, str(b.id), str(b.cycles), str(len(b.program.splitlines())),
+                          b.model, b.run_id)
+        console.print(table)
+    else:
+        raise UsageError(f"unknown memory action {action!r}; use stats, show TASK or best")
+
+
+def _print_stats(console: Console, stats: dict[str, Any]) -> None:
+    console.print(f"{stats['path']}: {stats['tasks']} tasks, {stats['solved']} solved,"
+                  f" {stats['attempts']} attempts in {stats['runs']} runs,"
+                  f" {stats['tokens']} tokens, ${stats['cost_usd']:.4f}", highlight=False)
+    statuses = ", ".join(f"{k} {v}" for k, v in stats["by_status"].items() if v)
+    console.print(f"by status: {statuses or 'none'}", highlight=False)
+    table = Table(title="by model")
+    for column in ("model", "attempts", "passed", "tokens", "cost $"):
+        table.add_column(column)
+    for model, row in stats["by_model"].items():
+        table.add_row(model, str(row["attempts"]), str(row["passed"]), str(row["tokens"]),
+                      f"{row['cost_usd']:.4f}")
+    console.print(table)
+
+
+def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps({"task": task, "best": best.id if best else None,
+                          "attempts": [_attempt_json(a, program=True) for a in rows]}, indent=2))
+        return
+    table = Table(title=f"{task}: last {len(rows)} attempts")
+    for column in ("id", "parent", "status", "cycles", "model", "run", "feedback"):
+        table.add_column(column)
+    for a in rows:
+        marker = " *" if best is not None and a.id == best.id else ""
+        table.add_row(f"{a.id}{marker}", str(a.parent_id or "-"), a.status,
+                      str(a.cycles) if a.cycles is not None else "-", a.model, a.run_id,
+                      " ".join(a.feedback.split())[:60])
+    console.print(table)
+    if best is not None:
+        console.print(f"best (*): attempt {best.id}, {best.cycles} cycles:", highlight=False)
+        console.print(best.program, markup=False, highlight=False)
+
+
+def _attempt_json(a: Any, *, program: bool) -> dict[str, Any]:
+    item = {"id": a.id, "task": a.task_key, "status": a.status, "cycles": a.cycles,
+            "model": a.model, "parent_id": a.parent_id, "run_id": a.run_id,
+            "tokens": a.tokens, "cost_usd": a.cost_usd, "feedback": a.feedback}
+    if program:
+        item["program"] = a.program
+    return item
+
+
+def default_jobs() -> int:
+    """Verification workers: two at most (checks are CPU-bound; leave a core for the rest)."""
+    return max(1, min(2, (os.cpu_count() or 1) - 1 or 1))

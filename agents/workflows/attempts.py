@@ -1,0 +1,102 @@
+"""The attempts a solve run makes on one task, as plain JSON-able records.
+
+They live in the langgraph state (checkpointed as data, so a resumed run sees exactly what
+was verified) and are copied into the experience store. An attempt is one program: who
+wrote it (`origin`), from which earlier attempt (`parent`), and its verdict.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypedDict
+
+
+class Origin(StrEnum):
+    """Where an attempt's program came from."""
+
+    RECALL = "recall"  # the store's best program for this task, re-verified
+    PROPOSE = "propose"  # a fresh sample (proposer, then guardian)
+    REPAIR = "repair"  # a fix of a failing parent, fed its verdict
+    OPTIMISE = "optimise"  # a rewrite of the best passing parent, fed its bottleneck
+
+
+PENDING = "pending"  # a program not verified yet
+
+
+class Attempt(TypedDict, total=False):
+    id: str  # "r<round>s<index>": stable across resumes
+    round: int
+    index: int
+    origin: str  # an Origin value
+    parent: str | None  # id of the attempt this one repairs or optimises
+    parent_store_id: int | None  # that attempt's id in the experience store
+    program: str | None
+    reason: str  # why there is no program (its verdict is then an "error" saying so)
+    model: str
+    prompt_hash: str
+    tokens: int
+    cost_usd: float
+    seconds: float
+    guardian: str  # what the guardian pass did: skipped, unchanged, changed, failed: ...
+    verdict: dict[str, Any] | None
+    duplicate_of: str | None  # an earlier attempt with the same program (verdict copied)
+    store_id: int | None
+
+
+def merge_attempts(old: dict[str, Attempt], new: dict[str, Attempt]) -> dict[str, Attempt]:
+    """State reducer: parallel nodes each add or complete their own attempts."""
+    merged = dict(old or {})
+    for key, fields in (new or {}).items():
+        merged[key] = {**merged.get(key, {}), **fields}  # type: ignore[typeddict-item]
+    return merged
+
+
+def no_program_verdict(task_key: str, reason: str) -> dict[str, Any]:
+    """The verdict of a reply that held no usable program: an `error`, as the verifier
+    gives a program without a kernel, so the store and results know one set of statuses."""
+    return {"task": task_key, "status": "error", "correct": False, "cycles": None,
+            "feedback": f"no program: {reason}"}
+
+
+def status(attempt: Attempt) -> str:
+    verdict = attempt.get("verdict")
+    return verdict["status"] if verdict else PENDING
+
+
+def report(attempt: Attempt) -> dict[str, Any]:
+    """The attempt's verdict for a repair or optimise prompt (without the bulky timeline)."""
+    return {k: v for k, v in (attempt.get("verdict") or {}).items() if k != "timeline"}
+
+
+def cycles(attempt: Attempt) -> int | None:
+    verdict = attempt.get("verdict") or {}
+    return verdict.get("cycles")
+
+
+def passed(attempt: Attempt) -> bool:
+    return status(attempt) == "passed" and cycles(attempt) is not None
+
+
+def ordered(attempts: dict[str, Attempt]) -> list[Attempt]:
+    return sorted(attempts.values(), key=lambda a: (a["round"], a["index"]))
+
+
+def best(attempts: dict[str, Attempt]) -> Attempt | None:
+    """The fastest passing attempt; the earliest among equals (a rewrite must be faster)."""
+    winners = [a for a in ordered(attempts) if passed(a)]
+    return min(winners, key=lambda a: cycles(a)) if winners else None  # type: ignore[arg-type,return-value]
+
+
+def outcome(attempts: dict[str, Attempt]) -> tuple[str, Attempt | None]:
+    """The task's status and the attempt that stands for it.
+
+    Passed if any attempt passed; otherwise the status of the latest attempt with a
+    verdict (the furthest the repairs got), preferring one that had a program.
+    """
+    winner = best(attempts)
+    if winner is not None:
+        return "passed", winner
+    done = [a for a in ordered(attempts) if a.get("verdict")]
+    with_program = [a for a in done if a.get("program") is not None]
+    last = (with_program or done or [None])[-1]
+    return (status(last) if last else PENDING), last

@@ -1,0 +1,100 @@
+"""`results.json`: one entry per task and a summary (the contract in DESIGN section 6).
+
+    {"run": {...}, "tasks": [{"task", "status", "correct", "cycles", "baseline_cycles",
+     "speedup", ...}], "summary": {"solved", "total", "fast_1", "fast_2",
+     "geomean_speedup", "tokens", "cost_usd", ...}}
+
+fast_p is KernelBench's: the fraction of *all* tasks that are correct and more than p
+times faster than the baseline (so a task that was not reached counts against it). The
+geometric-mean speedup is over the correct tasks that have a baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from agents.workflows import attempts as at
+from agents.workflows.attempts import Attempt
+
+NOT_RUN = "not_run"  # the run stopped (budget, interrupt) before reaching the task
+
+
+def task_entry(task_key: str, attempts: dict[str, Attempt], baseline_cycles: int | None,
+               *, program_file: str | None = None) -> dict[str, Any]:
+    """A task's line in results.json, from its attempts."""
+    status, stands_for = at.outcome(attempts)
+    correct = status == "passed"
+    cycles = at.cycles(stands_for) if (stands_for and correct) else None
+    speedup = (baseline_cycles / cycles) if (correct and baseline_cycles and cycles) else None
+    listed = at.ordered(attempts)
+    entry: dict[str, Any] = {
+        "task": task_key,
+        "status": status,
+        "correct": correct,
+        "cycles": cycles,
+        "baseline_cycles": baseline_cycles,
+        "speedup": round(speedup, 4) if speedup is not None else None,
+        "attempts": len(listed),
+        "passed_attempts": sum(1 for a in listed if at.passed(a)),
+        "tokens": sum(a.get("tokens", 0) for a in listed),
+        "cost_usd": round(sum(a.get("cost_usd", 0.0) for a in listed), 6),
+        "best_attempt": stands_for["id"] if (stands_for and correct) else None,
+        "store_id": stands_for.get("store_id") if stands_for else None,
+        "program": program_file,
+    }
+    if not correct and stands_for is not None:
+        entry["feedback"] = (stands_for.get("verdict") or {}).get("feedback", "")
+    return entry
+
+
+def not_run_entry(task_key: str, baseline_cycles: int | None = None) -> dict[str, Any]:
+    return {"task": task_key, "status": NOT_RUN, "correct": False, "cycles": None,
+            "baseline_cycles": baseline_cycles, "speedup": None, "attempts": 0,
+            "passed_attempts": 0, "tokens": 0, "cost_usd": 0.0, "best_attempt": None,
+            "store_id": None, "program": None}
+
+
+def fast_p(entries: list[dict[str, Any]], p: float) -> float:
+    """Fraction of all tasks that are correct with speedup > p."""
+    if not entries:
+        return 0.0
+    hits = sum(1 for e in entries if e["correct"] and e["speedup"] is not None and e["speedup"] > p)
+    return hits / len(entries)
+
+
+def geomean_speedup(entries: list[dict[str, Any]]) -> float | None:
+    speedups = [e["speedup"] for e in entries if e["correct"] and e["speedup"]]
+    if not speedups:
+        return None
+    return math.exp(sum(math.log(s) for s in speedups) / len(speedups))
+
+
+def summary(entries: list[dict[str, Any]], *, tokens: int, cost_usd: float,
+            stopped: str | None = None) -> dict[str, Any]:
+    geomean = geomean_speedup(entries)
+    return {
+        "solved": sum(1 for e in entries if e["correct"]),
+        "total": len(entries),
+        "fast_1": round(fast_p(entries, 1.0), 4),
+        "fast_2": round(fast_p(entries, 2.0), 4),
+        "geomean_speedup": round(geomean, 4) if geomean is not None else None,
+        "attempts": sum(e["attempts"] for e in entries),
+        "tokens": tokens,
+        "cost_usd": round(cost_usd, 6),
+        "stopped": stopped,
+    }
+
+
+def write_results(path: Path, run: dict[str, Any], entries: list[dict[str, Any]],
+                  summary_: dict[str, Any]) -> None:
+    """Write atomically: a reader (or a killed run) never sees half a file."""
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps({"run": run, "tasks": entries, "summary": summary_}, indent=2))
+    partial.replace(path)
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())

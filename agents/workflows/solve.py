@@ -1,0 +1,335 @@
+"""The solve workflow for one task, as a langgraph graph.
+
+    recall ──► generate × N ──► collect ──► verify × n ──► decide ─┬─► generate × N (repair
+      │           (proposer + guardian)      (dedupe)                │     or optimise) ...
+      └──────────────────────────────────────► verify (recalled)    └─► END
+
+- recall: examples of similar tasks from the experience store, and this task's stored
+  best program, which is re-verified before anything is asked of the model (a second run
+  starts from what the first one found and re-measures it).
+- generate: one model call per sample, in parallel (langgraph `Send`). Proposals then go
+  through the guardian, as in the seed paper: a second call that fixes stream-use and
+  type errors before verification (skipped for the builtin model, whose compilers do not
+  make them). A reply without a usable program becomes a failed attempt with the reason.
+- collect: attempts whose program was already seen reuse its verdict instead of a check.
+- verify: each new program in the verifier pool (processes), then into the store.
+- decide: no pass yet and repair rounds left → repair every failure of the last round
+  from its verdict's feedback; a pass and optimise rounds left → ask for faster rewrites of
+  the best, fed the simulator's bottleneck report; else stop. The best is the fastest
+  passing attempt, so a slower or failing rewrite never replaces it.
+
+Every attempt is written to the store as soon as it is final (with its parent's store id
+for lineage), so a killed or budget-stopped run still teaches memory. The graph is
+checkpointed after every step (durability "sync"), and parallel nodes that finished keep
+their writes: a resumed run re-does no finished generation or verification.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from agents.models import BudgetExceeded, Model, ModelError, Reply
+from agents.models.base import one_line
+from agents.prompts import (
+    PromptError,
+    ReplyError,
+    build_messages,
+    extract_program,
+    prompt_hash,
+)
+from agents.workflows import attempts as at
+from agents.workflows.attempts import Attempt, Origin
+
+if TYPE_CHECKING:
+    from benchmarks.task import Task
+    from memory.store import ExperienceStore
+
+    from agents.workflows.verify_pool import VerifierPool
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[str, Attempt], None]  # (task key, attempt just generated/verified)
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    samples: int = 4
+    repair_rounds: int = 2
+    optimise_rounds: int = 2
+    recall_k: int = 3
+    temperature: float = 0.7
+    max_tokens: int = 4096
+    guardian: bool = True  # off for the builtin model
+
+
+class SolveState(TypedDict, total=False):
+    task: str
+    examples: list[dict[str, Any]]  # recalled verified programs of similar tasks
+    attempts: Annotated[dict[str, Attempt], at.merge_attempts]
+    round: int  # the latest round planned (1: first proposals)
+    repairs: int  # repair rounds planned so far
+    optimisations: int  # optimise rounds planned so far
+    plan: list[dict[str, Any]]  # the next fan-out: {"node": ..., "payload": ...}
+
+
+@dataclass(frozen=True)
+class Example:
+    """A recalled verified program, as the prompt builder reads it."""
+
+    task_key: str
+    program: str
+    cycles: int | None
+
+
+def _example(attempt: Any) -> dict[str, Any]:
+    return {"task_key": attempt.task_key, "program": attempt.program, "cycles": attempt.cycles}
+
+
+class TaskSolver:
+    """Builds and runs the solve graph of one task."""
+
+    def __init__(self, task: Task, model: Model, store: ExperienceStore, pool: VerifierPool,
+                 settings: SolveSettings, *, run_id: str, on_event: EventHandler | None = None) -> None:
+        self.task = task
+        self.model = model
+        self.store = store
+        self.pool = pool
+        self.settings = settings
+        self.run_id = run_id
+        self.on_event = on_event or (lambda key, attempt: None)
+
+    def graph(self, checkpointer: Any = None):
+        builder = StateGraph(SolveState)
+        builder.add_node("recall", self.recall)
+        builder.add_node("generate", self.generate)
+        builder.add_node("collect", self.collect)
+        builder.add_node("verify", self.verify)
+        builder.add_node("decide", self.decide)
+        builder.add_edge(START, "recall")
+        builder.add_conditional_edges("recall", _dispatch(END), ["generate", "verify", END])
+        builder.add_edge("generate", "collect")
+        builder.add_conditional_edges("collect", _dispatch("decide"), ["verify", "decide"])
+        builder.add_edge("verify", "decide")
+        builder.add_conditional_edges("decide", _dispatch(END), ["generate", END])
+        return builder.compile(checkpointer=checkpointer)
+
+    # ------------------------------------------------------------------ nodes
+
+    def recall(self, state: SolveState) -> SolveState:
+        examples = [_example(a) for a in self.store.recall(self.task, k=self.settings.recall_k)
+                    if a.program]
+        stored = self.store.best(self.task.key)
+        if stored is None or not stored.program:
+            return {"task": self.task.key, "examples": examples, "round": 1, "repairs": 0,
+                    "optimisations": 0, "plan": self._proposals(1, examples)}
+        recalled: Attempt = {
+            "id": "r0s0", "round": 0, "index": 0, "origin": Origin.RECALL.value,
+            "parent": None, "parent_store_id": stored.id, "program": stored.program,
+            "model": "memory", "prompt_hash": "", "tokens": 0, "cost_usd": 0.0, "seconds": 0.0,
+            "guardian": "skipped", "verdict": None,
+        }
+        return {"task": self.task.key, "examples": examples, "round": 0, "repairs": 0,
+                "optimisations": 0, "attempts": {"r0s0": recalled},
+                "plan": [{"node": "verify", "payload": recalled}]}
+
+    def generate(self, request: dict[str, Any]) -> SolveState:
+        """One model call (plus the guardian for proposals): one attempt."""
+        origin = Origin(request["origin"])
+        attempt: Attempt = {
+            "id": request["id"], "round": request["round"], "index": request["index"],
+            "origin": origin.value, "parent": request.get("parent"),
+            "parent_store_id": request.get("parent_store_id"), "program": None,
+            "model": self.model.name, "prompt_hash": "", "tokens": 0, "cost_usd": 0.0,
+            "seconds": 0.0, "guardian": "skipped", "verdict": None,
+        }
+        try:
+            messages = build_messages(
+                self.task, mode=origin.value,
+                examples=[Example(**e) for e in request.get("examples", ())],
+                program=request.get("program"), feedback=request.get("feedback"))
+        except PromptError as exc:
+            reply, failure = None, f"prompt could not be built: {one_line(exc)}"
+        else:
+            attempt["prompt_hash"] = prompt_hash(messages)
+            reply, failure = self._ask(messages, attempt)
+        if reply is not None:
+            try:
+                attempt["program"] = extract_program(reply.text, self.task.dialect)
+            except ReplyError as exc:
+                failure = f"unusable reply: {one_line(exc)}"
+        if attempt["program"] is None:
+            attempt["reason"] = failure or "no program"
+            attempt["verdict"] = at.no_program_verdict(self.task.key, attempt["reason"])
+            attempt["store_id"] = self._record(attempt)
+        elif origin is Origin.PROPOSE and self.settings.guardian:
+            attempt["program"], attempt["guardian"] = self._guard(attempt)
+        self.on_event(self.task.key, attempt)
+        return {"attempts": {attempt["id"]: attempt}}
+
+    def collect(self, state: SolveState) -> SolveState:
+        """Plan checks for the new programs; a program seen before reuses its verdict."""
+        attempts = state["attempts"]
+        seen: dict[str, str] = {}
+        updates: dict[str, Attempt] = {}
+        plan = []
+        for attempt in at.ordered(attempts):
+            program = attempt.get("program")
+            if program is None:
+                continue
+            first = seen.setdefault(program, attempt["id"])
+            if at.status(attempt) != at.PENDING:
+                continue
+            if first != attempt["id"]:
+                updates[attempt["id"]] = {"duplicate_of": first}
+            else:
+                plan.append({"node": "verify", "payload": attempt})
+        # Duplicates of a program still being checked wait for that check (in decide).
+        return {"attempts": updates, "plan": plan}
+
+    def verify(self, attempt: Attempt) -> SolveState:
+        assert attempt.get("program") is not None
+        try:
+            verdict = self.pool.verify(self.task, attempt["program"])
+        except Exception as exc:  # a broken worker fails this attempt, not the run
+            log.exception("verification of %s %s failed", self.task.key, attempt["id"])
+            verdict = {"task": self.task.key, "status": "error", "correct": False,
+                       "cycles": None, "feedback": f"verifier failed: {type(exc).__name__}:"
+                       f" {one_line(exc)}"}
+        done: Attempt = {**attempt, "verdict": verdict}
+        done["store_id"] = self._record(done)
+        self.on_event(self.task.key, done)
+        return {"attempts": {done["id"]: {"verdict": verdict, "store_id": done["store_id"]}}}
+
+    def decide(self, state: SolveState) -> SolveState:
+        attempts = dict(state["attempts"])
+        updates = self._settle_duplicates(attempts)
+        attempts = at.merge_attempts(attempts, updates)
+        current = state.get("round", 0)
+        latest = [a for a in at.ordered(attempts) if a["round"] == current]
+        winner = at.best(attempts)
+        nxt = current + 1
+        if winner is None and current == 0:  # the recalled program no longer passes
+            return {"attempts": updates, "round": 1,
+                    "plan": self._proposals(1, state.get("examples", []))}
+        if winner is None and state.get("repairs", 0) < self.settings.repair_rounds:
+            plan = self._repairs(nxt, latest, state.get("examples", []))
+            if plan:
+                return {"attempts": updates, "round": nxt, "plan": plan,
+                        "repairs": state.get("repairs", 0) + 1}
+        if winner is not None and state.get("optimisations", 0) < self.settings.optimise_rounds:
+            optimising = latest and latest[0]["origin"] == Origin.OPTIMISE.value
+            stalled = optimising and not any(a.get("program") and not a.get("duplicate_of")
+                                             for a in latest)
+            if not stalled:
+                return {"attempts": updates, "round": nxt,
+                        "optimisations": state.get("optimisations", 0) + 1,
+                        "plan": self._optimisations(nxt, winner)}
+        return {"attempts": updates, "plan": []}
+
+    # ------------------------------------------------------------------ planning
+
+    def _proposals(self, round_: int, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"node": "generate", "payload": {
+            "id": f"r{round_}s{i}", "round": round_, "index": i, "origin": Origin.PROPOSE.value,
+            "examples": examples}} for i in range(self.settings.samples)]
+
+    def _repairs(self, round_: int, latest: list[Attempt],
+                 examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One repair per distinct failure of the last round (at most `samples`).
+
+        A reply that held no program has nothing to repair: a fresh proposal takes its place.
+        """
+        failures = [a for a in latest if not a.get("duplicate_of")][: self.settings.samples]
+        plan = []
+        for i, failed in enumerate(failures):
+            request = {"id": f"r{round_}s{i}", "round": round_, "index": i,
+                       "origin": Origin.PROPOSE.value, "examples": examples}
+            if failed.get("program") is not None:
+                request.update(origin=Origin.REPAIR.value, parent=failed["id"],
+                               parent_store_id=failed.get("store_id"),
+                               program=failed["program"], feedback=at.report(failed))
+            plan.append({"node": "generate", "payload": request})
+        return plan
+
+    def _optimisations(self, round_: int, winner: Attempt) -> list[dict[str, Any]]:
+        feedback = at.report(winner)
+        return [{"node": "generate", "payload": {
+            "id": f"r{round_}s{i}", "round": round_, "index": i,
+            "origin": Origin.OPTIMISE.value, "parent": winner["id"],
+            "parent_store_id": winner.get("store_id"), "program": winner["program"],
+            "feedback": feedback}} for i in range(self.settings.samples)]
+
+    def _settle_duplicates(self, attempts: dict[str, Attempt]) -> dict[str, Attempt]:
+        """Give each duplicate its original's verdict, and record it (it was an attempt)."""
+        updates: dict[str, Attempt] = {}
+        for attempt in at.ordered(attempts):
+            original = attempts.get(attempt.get("duplicate_of") or "")
+            if original is None or attempt.get("verdict") or not original.get("verdict"):
+                continue
+            done: Attempt = {**attempt, "verdict": original["verdict"]}
+            done["store_id"] = self._record(done)
+            self.on_event(self.task.key, done)
+            updates[attempt["id"]] = {"verdict": done["verdict"], "store_id": done["store_id"]}
+        return updates
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ask(self, messages: list[dict[str, str]],
+             attempt: Attempt) -> tuple[Reply | None, str | None]:
+        """One model call, counted into the attempt; a failure becomes a reason."""
+        start = time.perf_counter()
+        try:
+            reply = self.model.complete(messages, temperature=self.settings.temperature,
+                                        max_tokens=self.settings.max_tokens, task=self.task)
+        except BudgetExceeded:
+            raise
+        except ModelError as exc:
+            return None, f"model error: {one_line(exc)}"
+        except Exception as exc:  # a provider's surprise must fail one attempt, not the run
+            log.exception("model call for %s failed", self.task.key)
+            return None, f"model error: {type(exc).__name__}: {one_line(exc)}"
+        finally:
+            attempt["seconds"] = attempt.get("seconds", 0.0) + time.perf_counter() - start
+        attempt["tokens"] = attempt.get("tokens", 0) + reply.tokens
+        attempt["cost_usd"] = attempt.get("cost_usd", 0.0) + reply.cost_usd
+        return reply, None
+
+    def _guard(self, attempt: Attempt) -> tuple[str, str]:
+        """The guardian pass: the proposal, corrected; kept as it was if the pass fails."""
+        program = attempt["program"]
+        assert program is not None
+        messages = build_messages(self.task, mode="guardian", program=program)
+        reply, failure = self._ask(messages, attempt)
+        if reply is None:
+            return program, f"failed: {failure}"
+        try:
+            fixed = extract_program(reply.text, self.task.dialect)
+        except ReplyError as exc:
+            return program, f"failed: unusable reply: {one_line(exc)}"
+        return fixed, ("unchanged" if fixed.strip() == program.strip() else "changed")
+
+    def _record(self, attempt: Attempt) -> int:
+        assert attempt.get("verdict")
+        return self.store.record_attempt(
+            task=self.task, program=attempt.get("program") or "", model=attempt["model"],
+            prompt_hash=attempt.get("prompt_hash", ""), verdict=attempt["verdict"],
+            parent_id=attempt.get("parent_store_id"), tokens=attempt.get("tokens", 0),
+            cost_usd=attempt.get("cost_usd", 0.0), seconds=attempt.get("seconds", 0.0),
+            run_id=self.run_id)
+
+
+def _dispatch(otherwise: str) -> Callable[[SolveState], Any]:
+    """Turn the state's plan into parallel `Send`s, or go to `otherwise` when it is empty."""
+
+    def route(state: SolveState) -> Any:
+        plan = state.get("plan") or []
+        return [Send(step["node"], step["payload"]) for step in plan] or otherwise
+
+    return route

@@ -1,0 +1,34 @@
+"""Write every DAE task's baseline: the builtin compiler's O0 (naive decoupled) program.
+
+Run `python -m benchmarks.dae.regenerate_baselines` after changing the compiler; a test
+checks that the stored files equal what the compiler emits.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from dsl.dae.compiler import compile_spec
+
+SUITE = Path(__file__).parent
+
+
+def baseline_text(task_file: Path) -> tuple[Path, str]:
+    """Where the baseline of `task_file` lives and what it should contain."""
+    data = tomllib.loads(task_file.read_text())
+    inputs = tuple(i["name"] for i in data["inputs"])
+    text = compile_spec(data["spec"], inputs, level=0, title=data["name"])
+    return SUITE / data["baseline"], text
+
+
+def main() -> None:
+    for task_file in sorted(SUITE.glob("*.toml")):
+        path, text = baseline_text(task_file)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(SUITE)}")
+
+
+if __name__ == "__main__":
+    main()

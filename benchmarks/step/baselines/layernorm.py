@@ -1,0 +1,27 @@
+"""layernorm: static row tiling (builtin compiler).
+
+Every value is a stream of [tile_rows, C] tiles along M;
+weights and vectors are read once and repeated on chip for every row tile (expand).
+"""
+
+from dsl import step
+
+
+def kernel(x, g, b, tile_rows=16):
+    x_t = step.linear_offchip_load(x, (tile_rows, 96))  # stream [cdiv(M, tile_rows), 1]
+    x_t0, x_t1, x_t2, x_t3 = step.copy(x_t, 4)
+    g_tile = step.linear_offchip_load(g, (1, 96))  # read once
+    g_t = step.expand(g_tile, x_t2)  # kept on chip, repeated for every row tile
+    b_tile = step.linear_offchip_load(b, (1, 96))  # read once
+    b_t = step.expand(b_tile, x_t3)  # kept on chip, repeated for every row tile
+    mean = step.map(x_t0, "row_mean")
+    xc = step.map([x_t1, mean], "sub")
+    xc0, xc1 = step.copy(xc, 2)
+    sq = step.map(xc0, "square")
+    var = step.map(sq, "row_mean")
+    var_eps = step.map(var, step.fn.add_scalar(value=1e-05))
+    inv = step.map(var_eps, "rsqrt")
+    xn = step.map([xc1, inv], "mul")
+    xg = step.map([xn, g_t], "mul")
+    y = step.map([xg, b_t], "add")
+    return step.linear_offchip_store(y, "y")

@@ -1,0 +1,19 @@
+"""rope: static row tiling (builtin compiler).
+
+Every value is a stream of [tile_rows, C] tiles along S;
+weights and vectors are read once and repeated on chip for every row tile (expand).
+"""
+
+from dsl import step
+
+
+def kernel(x, cos, sin, tile_rows=16):
+    x_t = step.linear_offchip_load(x, (tile_rows, 32))  # stream [cdiv(S, tile_rows), 1]
+    x_t0, x_t1 = step.copy(x_t, 2)
+    cos_t = step.linear_offchip_load(cos, (tile_rows, 32))  # stream [cdiv(S, tile_rows), 1]
+    sin_t = step.linear_offchip_load(sin, (tile_rows, 32))  # stream [cdiv(S, tile_rows), 1]
+    xc = step.map([x_t0, cos_t], "mul")
+    xr = step.map(x_t1, "rotate_half")
+    xrs = step.map([xr, sin_t], "mul")
+    y = step.map([xc, xrs], "add")
+    return step.linear_offchip_store(y, "y")

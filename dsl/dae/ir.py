@@ -1,0 +1,244 @@
+"""The DAE dialect's IR: a decoupled lookup-compute (DLC-like) program as plain data.
+
+A program has two halves that meet only through two queues:
+
+- the **access** half: traversal units (`TU`, nested loops over dense or stream-given
+  ranges, optionally `lanes` wide), `Stream`s hanging off them (induction variables,
+  memory loads, integer ALU ops, row buffers) and `Registration`s that push a stream's head
+  into the data queue (an *operand*) or a case id into the control queue (a *token*) when a
+  TU event (`beg`, `ite`, `end`) fires;
+- the **execute** half: execute-side `Counter`s and a compute loop of `Case`s; a case
+  runs once per token with its id and pops its operands with `pop` ops.
+
+Everything is a frozen dataclass so that a loaded program cannot change under the
+interpreter. `to_json` / `from_json` give the wire form that leaves the sandbox; validation
+of untrusted JSON lives in `dsl.dae.validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+VERSION = 1
+LANES = 8
+"""Vector length of the target (Ember's `vectorLength=8`)."""
+
+
+class Event(str, Enum):
+    """A traversal-unit event: start of a fiber, each iteration, end of a fiber."""
+
+    BEG = "beg"
+    ITE = "ite"
+    END = "end"
+
+
+class Form(str, Enum):
+    """Shape of a queue operand or execute-side value."""
+
+    SCALAR = "scalar"
+    VECTOR = "vector"  # LANES lanes with a tail mask, from a lanes>1 TU
+    BUFFER = "buffer"  # a whole row (length known per program), from `buffer`
+
+
+DTYPES = ("int64", "float32")
+ALU_FNS = ("add", "sub", "mul", "div", "min", "max")
+"""Integer ALU streams on the access side (`div` is floor division)."""
+BINARY_FNS = ("add", "sub", "mul", "div", "min", "max")
+"""Execute-side element-wise arithmetic (`div` floors on int64, divides on float32)."""
+ACCUMULATE_FNS = ("add", "max", "min", "mul", "div")
+"""Read-modify-write on an output: `mem[idx] = fn(mem[idx], value)`."""
+
+Length = int | str
+"""A static length: an int or the name of a dim."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An access-side operand: a stream id, an integer constant, or a dim's value."""
+
+    stream: int | None = None
+    const: int | None = None
+    dim: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.stream is not None:
+            return {"stream": self.stream}
+        return {"dim": self.dim} if self.dim is not None else {"const": self.const}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A loop bound: an int constant, a dim name, or a stream of an enclosing TU."""
+
+    const: int | None = None
+    dim: str | None = None
+    stream: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.stream is not None:
+            return {"stream": self.stream}
+        if self.dim is not None:
+            return {"dim": self.dim}
+        return {"const": self.const}
+
+
+@dataclass(frozen=True)
+class Memref:
+    """A named array: a task input (read-only) or a task output."""
+
+    name: str
+    dtype: str
+    shape: tuple[Length, ...]
+    output: bool
+
+
+@dataclass(frozen=True)
+class TU:
+    """A traversal unit: `for iv in range(lo, hi, step)` once per iteration of `parent`.
+
+    With `lanes > 1` one iteration covers `lanes` consecutive values (a vector iteration
+    with a tail mask).
+    """
+
+    id: int
+    parent: int | None
+    lo: Bound
+    hi: Bound
+    step: int = 1
+    lanes: int = 1
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One value per iteration of `tu`.
+
+    op `iv`: the TU's induction variable. op `load`: `memref[index...]` (`nontemporal`:
+    do not keep the lines in L2/LLC; `contiguous`: one vector load per chunk instead of a
+    lane-by-lane gather). op `alu`: `fn(args[0], args[1])` on integers. op `buffer`: every
+    value of stream `source` over one fiber of its TU, as one row (lives in the parent TU).
+    """
+
+    id: int
+    op: str
+    tu: int | None
+    args: tuple[Ref, ...] = ()
+    fn: str | None = None
+    memref: str | None = None
+    nontemporal: bool = False
+    contiguous: bool = False
+    source: int | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """On `event` of `tu`, push `stream`'s head as an operand, or push the token `case`."""
+
+    tu: int
+    event: Event
+    stream: int | None = None
+    case: int | None = None
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An execute-side integer variable (Ember's get_var / increment_var)."""
+
+    id: int
+    init: int = 0
+
+
+@dataclass(frozen=True)
+class Op:
+    """One execute-side operation inside a case (SSA: `id` names its result, if any).
+
+    Kinds: `pop` (dtype, form, length), `const` (value, dtype), `arange` (length), `get`
+    (counter), `increment` (counter, by), `binary` (fn, args), `load` (memref, args are
+    indices), `store` (memref, args = indices + value), `accumulate` (memref, fn,
+    args = indices + value).
+    """
+
+    op: str
+    id: int | None = None
+    args: tuple[int, ...] = ()
+    dtype: str | None = None
+    form: Form | None = None
+    length: Length | None = None
+    value: float | int | None = None
+    fn: str | None = None
+    memref: str | None = None
+    counter: int | None = None
+    by: int = 1
+
+
+@dataclass(frozen=True)
+class Case:
+    """A callback body: what the core runs when it pops token `id`."""
+
+    id: int
+    name: str
+    ops: tuple[Op, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    """A whole DAE program (both halves). `returns` names the outputs the kernel returned."""
+
+    memrefs: tuple[Memref, ...]
+    tus: tuple[TU, ...]
+    streams: tuple[Stream, ...]
+    registrations: tuple[Registration, ...]
+    counters: tuple[Counter, ...]
+    cases: tuple[Case, ...]
+    returns: tuple[str, ...]
+    dims: dict[str, int | None] = field(default_factory=dict)
+
+    def memref(self, name: str) -> Memref:
+        return next(m for m in self.memrefs if m.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json(self)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def _drop_defaults(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v not in (None, (), [], False)}
+
+
+def to_json(p: Program) -> dict[str, Any]:
+    """The wire form: plain dicts, lists, strings and numbers."""
+    return {
+        "dialect": "dae",
+        "version": VERSION,
+        "dims": dict(p.dims),
+        "memrefs": [{"name": m.name, "dtype": m.dtype, "shape": list(m.shape),
+                     "output": m.output} for m in p.memrefs],
+        "tus": [{"id": t.id, "parent": t.parent, "lo": t.lo.to_json(), "hi": t.hi.to_json(),
+                 "step": t.step, "lanes": t.lanes} for t in p.tus],
+        "streams": [_drop_defaults({
+            "id": s.id, "op": s.op, "tu": s.tu, "args": [a.to_json() for a in s.args],
+            "fn": s.fn, "memref": s.memref, "nontemporal": s.nontemporal,
+            "contiguous": s.contiguous, "source": s.source}) for s in p.streams],
+        "registrations": [_drop_defaults({"tu": r.tu, "event": r.event.value,
+                                          "stream": r.stream, "case": r.case})
+                          for r in p.registrations],
+        "counters": [{"id": c.id, "init": c.init} for c in p.counters],
+        "cases": [{"id": c.id, "name": c.name, "ops": [_op_json(o) for o in c.ops]}
+                  for c in p.cases],
+        "returns": list(p.returns),
+    }
+
+
+def _op_json(o: Op) -> dict[str, Any]:
+    d = _drop_defaults({
+        "op": o.op, "id": o.id, "args": list(o.args), "dtype": o.dtype,
+        "form": o.form.value if o.form else None, "length": o.length, "value": o.value,
+        "fn": o.fn, "memref": o.memref, "counter": o.counter})
+    if o.op == "const":
+        d["value"] = o.value
+    if o.op == "increment":
+        d["by"] = o.by
+    return d

@@ -1,0 +1,146 @@
+"""Printing compiled graphs as a SAM program (the text an agent would write).
+
+Streams get names from the lowering's hints (`i_crd_A`, `B_k_ref`); a stream read by
+several primitives is fanned out with `sam.broadcast` right after it is made, because the
+dialect consumes every stream once. Root references are written inline (`A.scan(0)`,
+`sam.repeat(sam.root(), sig)`) since a root is a free source, not a stream worth sharing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dsl.sam.compiler_graph import Graph, Node, Op, Stream
+
+
+@dataclass(frozen=True)
+class TensorLine:
+    """A tensor the program declares or re-lays out before its graphs."""
+
+    name: str
+    role: str                      # "output", "intermediate" or "input" (a with_layout)
+    shape: tuple[str | int, ...]
+    levels: tuple[str, ...]
+    mode_order: tuple[int, ...]
+    block: int = 1
+
+
+def emit_program(inputs: list[str], tensors: list[TensorLine],
+                 kernels: list[tuple[str, Graph]], doc: str) -> str:
+    """The whole program: imports, `def kernel(...)`, declarations, one block per graph."""
+    lines = ["from dsl import sam", "", "", f"def kernel({', '.join(inputs)}, **params):"]
+    lines.append(f'    """{doc}"""')
+    for t in tensors:
+        layout = f"format={list(t.levels)!r}, mode_order={list(t.mode_order)!r}"
+        if t.block > 1:
+            layout += f", block={t.block}"
+        if t.role == "output":
+            lines.append(f"    {t.name} = sam.output({t.name!r}, {layout})")
+        elif t.role == "intermediate":
+            lines.append(f"    {t.name} = sam.tensor({t.name!r}, {list(t.shape)!r}, {layout})")
+        else:
+            lines.append(f"    {t.name}.with_layout({layout})")
+    reserved = set(inputs) | {t.name for t in tensors} | {"sam", "kernel", "params"}
+    for name, graph in kernels:
+        lines.append(f"    with sam.graph({name!r}):")
+        lines += ["        " + line for line in _GraphPrinter(graph, reserved).lines()]
+    return "\n".join(lines) + "\n"
+
+
+class _GraphPrinter:
+    def __init__(self, graph: Graph, reserved: set[str]) -> None:
+        self.graph = graph.live()
+        self.by_id = {n.id: n for n in self.graph.nodes}
+        self.taken = set(reserved)
+        self.uses = self.graph.uses()
+        self.copies: dict[Stream, list[str]] = {}
+        self.out: list[str] = []
+
+    def lines(self) -> list[str]:
+        for node in self.graph.nodes:
+            if node.op is Op.ROOT:
+                continue
+            self._node(node)
+        return self.out
+
+    # ---- names
+
+    def _fresh(self, hint: str) -> str:
+        base = re.sub(r"\W", "_", hint) or "s"
+        if base[0].isdigit():
+            base = "s" + base
+        name, k = base, 1
+        while name in self.taken:
+            k += 1
+            name = f"{base}_{k}"
+        self.taken.add(name)
+        return name
+
+    def _define(self, stream: Stream) -> str:
+        """Name for a new output; `_` if unread. Queues the broadcast copies if shared."""
+        uses = self.uses.get(stream, 0)
+        if uses == 0:
+            return "_"
+        name = self._fresh(self.graph.hints.get(stream, stream.kind.value))
+        if uses == 1:
+            self.copies[stream] = [name]
+        return name
+
+    def _read(self, stream: Stream) -> str:
+        node = self.by_id[stream.node]
+        if node.op is Op.ROOT:
+            return "sam.root()"
+        return self.copies[stream].pop(0)
+
+    def _fan_out(self, streams: tuple[Stream, ...], names: list[str]) -> None:
+        for stream, name in zip(streams, names):
+            uses = self.uses.get(stream, 0)
+            if uses > 1:
+                copies = [self._fresh(f"{name}_{k}") for k in range(uses)]
+                self.out.append(f"{', '.join(copies)} = sam.broadcast({name}, {uses})")
+                self.copies[stream] = copies
+
+    # ---- one node
+
+    def _node(self, node: Node) -> None:
+        args = [self._read(s) for s in node.inputs]
+        names = [self._define(s) for s in node.outputs]
+        lhs = ", ".join(names)
+        p = dict(node.params)
+        match node.op:
+            case Op.SCAN:
+                ref = "" if args[0] == "sam.root()" and p["level"] == 0 else f", {args[0]}"
+                call = f"{p['tensor']}.scan({p['level']}{ref})"
+            case Op.LOCATE:
+                call = f"{p['tensor']}.locate({p['level']}, {args[0]}, {args[1]})"
+            case Op.REPSIG:
+                call = f"sam.repeat_signal({args[0]})"
+            case Op.REPEAT:
+                call = f"sam.repeat({args[0]}, {args[1]})"
+            case Op.INTERSECT | Op.UNION:
+                pairs = ", ".join(f"({args[k]}, {args[k + 1]})" for k in range(0, len(args), 2))
+                call = f"sam.{node.op.value}({pairs})"
+            case Op.LOAD:
+                call = f"{p['tensor']}.load({args[0]})"
+            case Op.ALU:
+                scalar = f", scalar={p['scalar']!r}" if "scalar" in p else ""
+                call = f"sam.alu({p['op']!r}, {', '.join(args)}{scalar})"
+            case Op.REDUCE:
+                call = f"sam.reduce({args[0]})"
+            case Op.SPACC:
+                call = f"sam.spacc{p['order']}({', '.join(args)})"
+            case Op.CRD_HOLD:
+                call = f"sam.crd_hold({args[0]}, {args[1]})"
+            case Op.WRITE_LEVEL:
+                call = f"{p['tensor']}.write_level({p['level']}, {args[0]})"
+            case Op.WRITE_VALS:
+                call = f"{p['tensor']}.write_vals({args[0]})"
+            case Op.FORK:
+                call = f"sam.fork({args[0]}, {p['lanes']})"
+            case Op.JOIN:
+                call = f"sam.join({args[0]}, [{', '.join(args[1:])}], depth={p['depth']})"
+            case _:
+                raise ValueError(f"cannot print {node.op}")
+        self.out.append(f"{lhs} = {call}" if node.outputs else call)
+        self._fan_out(node.outputs, names)

@@ -1,0 +1,119 @@
+"""The compiler's intermediate form: a hash-consed graph of SAM primitives.
+
+The lowering (compiler_lower) adds primitives here; the emitter (compiler_emit) prints them
+as a program. Adding a node that already exists with the same inputs and parameters returns
+the existing outputs, so pipelines that fused statements share (the same tensor scanned
+under the same references, the same subexpression under the same context) are built once
+and fanned out, which is FuseFlow's common-subexpression step. Streams are consumed once
+in the dialect, so the emitter inserts the broadcasts for streams used several times.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Kind(enum.Enum):
+    """Stream kinds, as typed by the dialect (a reference cannot feed an ALU)."""
+
+    CRD = "crd"
+    REF = "ref"
+    VAL = "val"
+    SIG = "repsig"
+
+
+@dataclass(frozen=True)
+class Stream:
+    node: int
+    port: int
+    kind: Kind
+
+
+class Op(enum.Enum):
+    """The primitives the compiler uses, valued by their dialect names (dsl/sam/primitives)."""
+
+    ROOT = "root"                # the [0, D] reference that starts a tensor's walk
+    SCAN = "scan"                # level scanner of one stored tensor level
+    LOCATE = "locate"            # positions of given coordinates in a stored level
+    REPSIG = "repeat_signal"     # repeat-signal generator from a coordinate stream
+    REPEAT = "repeat"            # repeater (of references or values)
+    INTERSECT = "intersect"
+    UNION = "union"
+    LOAD = "load"                # value array load
+    ALU = "alu"                  # unary, binary or scalar arithmetic
+    REDUCE = "reduce"
+    SPACC = "spacc"              # sparse accumulator, order 1 or 2
+    CRD_HOLD = "crd_hold"        # outer coordinate once per inner one (feeds order 2)
+    WRITE_LEVEL = "write_level"
+    WRITE_VALS = "write_vals"
+    FORK = "fork"
+    JOIN = "join"
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    op: Op
+    inputs: tuple[Stream, ...]
+    params: tuple[tuple[str, object], ...]
+    outputs: tuple[Stream, ...]
+
+    def param(self, name: str) -> object:
+        return dict(self.params)[name]
+
+
+@dataclass
+class Graph:
+    """One dataflow graph (a fusion group): nodes in a valid build order."""
+
+    nodes: list[Node] = field(default_factory=list)
+    hints: dict[Stream, str] = field(default_factory=dict)
+    _index: dict[tuple, Node] = field(default_factory=dict)
+
+    def add(self, op: Op, inputs: tuple[Stream, ...], params: dict[str, object],
+            out_kinds: tuple[Kind, ...], hints: tuple[str, ...] = (), *,
+            shared: bool = True) -> tuple[Stream, ...]:
+        """Add a primitive (or find the identical one) and return its output streams.
+
+        `hints` name the outputs in the emitted program; `shared=False` is for primitives
+        with effects (writers, lane forks) that must never merge.
+        """
+        frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
+        key = (op, inputs, frozen)
+        if shared and key in self._index:
+            return self._index[key].outputs
+        node_id = len(self.nodes)
+        outputs = tuple(Stream(node_id, port, kind) for port, kind in enumerate(out_kinds))
+        node = Node(node_id, op, inputs, frozen, outputs)
+        self.nodes.append(node)
+        for stream, hint in zip(outputs, hints):
+            self.hints[stream] = hint
+        if shared:
+            self._index[key] = node
+        return outputs
+
+    def uses(self) -> dict[Stream, int]:
+        """How many inputs read each stream (the emitter broadcasts those read twice)."""
+        count: dict[Stream, int] = {}
+        for node in self.nodes:
+            for stream in node.inputs:
+                count[stream] = count.get(stream, 0) + 1
+        return count
+
+    def live(self) -> Graph:
+        """The graph without nodes whose outputs nobody reads (writers are always live)."""
+        needed: set[int] = set()
+        for node in reversed(self.nodes):
+            if node.op in (Op.WRITE_LEVEL, Op.WRITE_VALS) or node.id in needed:
+                needed.add(node.id)
+                needed.update(s.node for s in node.inputs)
+        return Graph([n for n in self.nodes if n.id in needed], self.hints)
+
+
+def _freeze(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value

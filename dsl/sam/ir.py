@@ -1,0 +1,247 @@
+"""The SAM IR: tensors plus a sequence of graphs of primitive nodes, and its JSON form.
+
+`load_ir` is the gate for untrusted IR from the sandbox: it re-derives every stream kind
+from `dsl.sam.primitives` and checks the wiring, the tensors and the graph order, raising
+`ValidationError` with a one-line message naming the node, its op and the port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dsl.errors import ValidationError
+from dsl.sam.formats import FormatError, normalize
+from dsl.sam.primitives import PRIMITIVES, KindError, type_node
+
+VERSION = 1
+ROLES = ("input", "output", "intermediate")
+READS = ("scan", "locate", "load")
+WRITES = ("write_level", "write_vals")
+
+
+@dataclass(frozen=True)
+class TensorDecl:
+    """A tensor the program touches. `shape` entries are dim names or ints."""
+
+    name: str
+    role: str
+    shape: tuple[str | int, ...]
+    levels: tuple[str, ...]
+    mode_order: tuple[int, ...]
+    block: int = 1
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "shape": list(self.shape),
+                "format": list(self.levels), "mode_order": list(self.mode_order),
+                "block": self.block}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One primitive instance. `inputs` are (producer id, producer port) in port order."""
+
+    id: int
+    op: str
+    attrs: dict[str, Any]
+    inputs: tuple[tuple[int, str], ...]
+    outputs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"node {self.id} ({self.op})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "op": self.op, "attrs": dict(self.attrs),
+                "inputs": [[i, p] for i, p in self.inputs]}
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes in a topological order (every input comes from an earlier node)."""
+
+    name: str
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    """Graphs run one after another; intermediates carry data between them."""
+
+    tensors: dict[str, TensorDecl]
+    graphs: tuple[Graph, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dialect": "sam", "version": VERSION,
+                "tensors": [t.to_json() for t in self.tensors.values()],
+                "graphs": [{"name": g.name, "nodes": [n.to_json() for n in g.nodes]}
+                           for g in self.graphs]}
+
+
+def make_tensor(name: str, role: str, shape: Any, fmt: Any, mode_order: Any,
+                block: Any) -> TensorDecl:
+    """Build a checked `TensorDecl`; raises `FormatError` (a ValueError) with the reason."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise FormatError(f"tensor name must be an identifier, got {name!r}")
+    if role not in ROLES:
+        raise FormatError(f"tensor {name!r}: role must be one of {', '.join(ROLES)}")
+    if not isinstance(shape, list | tuple):
+        raise FormatError(f"tensor {name!r}: shape must be a list, got {shape!r}")
+    for d in shape:
+        if isinstance(d, bool) or not (isinstance(d, str) and d or isinstance(d, int) and d > 0):
+            raise FormatError(f"tensor {name!r}: shape entries are dim names or ints > 0,"
+                              f" got {d!r}")
+    levels, order = normalize(fmt, len(shape), mode_order)
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise FormatError(f"tensor {name!r}: block must be an int >= 1, got {block!r}")
+    if block > 1 and len(shape) != 2:
+        raise FormatError(f"tensor {name!r}: block values need a matrix, rank is {len(shape)}")
+    return TensorDecl(name, role, tuple(shape), levels, order, block)
+
+
+def _fail(where: str, message: str) -> ValidationError:
+    return ValidationError(f"{where}: {message}")
+
+
+def _load_tensors(raw: Any) -> dict[str, TensorDecl]:
+    if not isinstance(raw, list):
+        raise ValidationError("IR 'tensors' must be a list")
+    tensors: dict[str, TensorDecl] = {}
+    for k, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise ValidationError(f"tensor #{k}: must be an object")
+        name = entry.get("name", f"#{k}")
+        unknown = set(entry) - {"name", "role", "shape", "format", "mode_order", "block"}
+        if unknown:
+            raise ValidationError(f"tensor {name!r}: unknown keys {sorted(unknown)}")
+        try:
+            t = make_tensor(entry.get("name"), entry.get("role"), entry.get("shape"),
+                            entry.get("format"), entry.get("mode_order"), entry.get("block", 1))
+        except FormatError as exc:
+            raise ValidationError(f"tensor {name!r}: {exc}") from None
+        if t.name in tensors:
+            raise ValidationError(f"tensor {t.name!r} declared twice")
+        tensors[t.name] = t
+    return tensors
+
+
+def _load_node(entry: Any, where: str) -> Node:
+    if not isinstance(entry, dict):
+        raise _fail(where, "node must be an object")
+    unknown = set(entry) - {"id", "op", "attrs", "inputs"}
+    if unknown:
+        raise _fail(where, f"unknown keys {sorted(unknown)}")
+    nid, op, attrs, inputs = (entry.get(k) for k in ("id", "op", "attrs", "inputs"))
+    if isinstance(nid, bool) or not isinstance(nid, int) or nid < 0:
+        raise _fail(where, f"node id must be an int >= 0, got {nid!r}")
+    where = f"node {nid} ({op})"
+    if not isinstance(op, str) or op not in PRIMITIVES:
+        raise _fail(where, f"unknown primitive {op!r}; known: {', '.join(sorted(PRIMITIVES))}")
+    if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
+        raise _fail(where, "attrs must be an object")
+    if not isinstance(inputs, list):
+        raise _fail(where, "inputs must be a list of [node id, port] pairs")
+    pairs = []
+    for item in inputs:
+        if (not isinstance(item, list | tuple) or len(item) != 2 or isinstance(item[0], bool)
+                or not isinstance(item[0], int) or not isinstance(item[1], str)):
+            raise _fail(where, f"input {item!r} is not a [node id, port] pair")
+        pairs.append((item[0], item[1]))
+    return Node(nid, op, dict(attrs), tuple(pairs))
+
+
+def _check_tensor_use(node: Node, tensors: dict[str, TensorDecl], graph_index: int,
+                      written_in: dict[str, int]) -> None:
+    name = node.attrs.get("tensor")
+    if name is None:
+        return
+    t = tensors.get(name)
+    if t is None:
+        raise _fail(node.label, f"unknown tensor {name!r}")
+    if "level" in node.attrs and not 0 <= node.attrs["level"] < t.rank:
+        raise _fail(node.label, f"level {node.attrs['level']} out of range for {name!r}"
+                                f" (rank {t.rank})")
+    if node.op in READS:
+        if t.role == "output":
+            raise _fail(node.label, f"cannot read output tensor {name!r}; write it to an"
+                                    " intermediate to read it back")
+        if t.role == "intermediate" and written_in.get(name, graph_index) >= graph_index:
+            raise _fail(node.label, f"intermediate {name!r} is read before an earlier graph"
+                                    " wrote it")
+    elif node.op in WRITES and t.role == "input":
+        raise _fail(node.label, f"cannot write input tensor {name!r}")
+
+
+def load_ir(ir: Any) -> Program:
+    """Parse and validate untrusted IR into a `Program` (raises `ValidationError`)."""
+    if not isinstance(ir, dict):
+        raise ValidationError("IR must be a JSON object")
+    if ir.get("dialect") != "sam":
+        raise ValidationError(f"IR dialect is {ir.get('dialect')!r}, expected 'sam'")
+    if ir.get("version") != VERSION:
+        raise ValidationError(f"IR version {ir.get('version')!r} is not {VERSION}")
+    tensors = _load_tensors(ir.get("tensors"))
+    raw_graphs = ir.get("graphs")
+    if not isinstance(raw_graphs, list) or not raw_graphs:
+        raise ValidationError("IR 'graphs' must be a non-empty list")
+    ids: set[int] = set()
+    graphs: list[Graph] = []
+    written_in: dict[str, int] = {}
+    writes: dict[tuple[str, str], str] = {}
+    for gi, g in enumerate(raw_graphs):
+        if not isinstance(g, dict) or not isinstance(g.get("nodes"), list):
+            raise ValidationError(f"graph #{gi}: must be an object with a 'nodes' list")
+        gname = g.get("name", f"g{gi}")
+        outputs: dict[int, dict[str, str]] = {}
+        consumed: dict[tuple[int, str], int] = {}
+        nodes: list[Node] = []
+        for k, raw in enumerate(g["nodes"]):
+            node = _load_node(raw, f"graph {gname!r} node #{k}")
+            if node.id in ids:
+                raise _fail(node.label, "duplicate node id")
+            ids.add(node.id)
+            kinds = []
+            for pid, port in node.inputs:
+                if pid not in outputs:
+                    raise _fail(node.label, f"input from node {pid}, which is not an earlier"
+                                            f" node of graph {gname!r}")
+                if port not in outputs[pid]:
+                    raise _fail(node.label, f"node {pid} has no output port {port!r}"
+                                            f" (it has {', '.join(outputs[pid]) or 'none'})")
+                if (pid, port) in consumed:
+                    raise _fail(node.label, f"stream {pid}.{port} is already consumed by node"
+                                            f" {consumed[(pid, port)]}; fan out with broadcast")
+                consumed[(pid, port)] = node.id
+                kinds.append(outputs[pid][port])
+            try:
+                outs = type_node(node.op, node.attrs, tuple(kinds))
+            except KindError as exc:
+                raise _fail(f"{node.label} port {exc.port}", exc.message) from None
+            _check_tensor_use(node, tensors, gi, written_in)
+            if node.op in WRITES:
+                t = node.attrs["tensor"]
+                key = (t, str(node.attrs.get("level", "vals")))
+                if key in writes:
+                    raise _fail(node.label, f"{t!r} {key[1]} is written twice")
+                writes[key] = gname
+                if written_in.setdefault(t, gi) != gi:
+                    raise _fail(node.label, f"tensor {t!r} is written by two graphs")
+            node = Node(node.id, node.op, node.attrs, node.inputs, outs)
+            outputs[node.id] = dict(outs)
+            nodes.append(node)
+        graphs.append(Graph(str(gname), tuple(nodes)))
+    for t in tensors.values():
+        if t.role == "input":
+            continue
+        missing = [str(lv) for lv in range(t.rank) if (t.name, str(lv)) not in writes]
+        if (t.name, "vals") not in writes:
+            missing.append("vals")
+        if missing and (t.role == "output" or t.name in written_in):
+            raise ValidationError(f"tensor {t.name!r}: no writer for level(s)"
+                                  f" {', '.join(missing)}")
+    return Program(tensors, tuple(graphs))

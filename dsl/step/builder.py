@@ -1,0 +1,352 @@
+"""The Python surface of STeP: one function per op, returning typed stream handles.
+
+Every call checks its inputs at once (the op's rule in `dsl.step.ops`) and raises
+`dsl.errors.ProgramError` naming the op, the input port and the disagreement, with the
+line of the user's program. Streams are affine: consuming a handle twice raises at the
+second use; a handle never consumed is reported when `trace` finishes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+from collections.abc import Sequence
+
+from dsl.errors import ProgramError
+from dsl.step.functions import FnRef, FnTypeError, make_ref
+from dsl.step.ir import Node, Port, Program
+from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
+from dsl.step.symbolic import Expr
+from dsl.step.types import ElemType, StreamType
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_line() -> int | None:
+    """Line number of the innermost frame outside `dsl/step` (the user's call)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) \
+            == _HERE:
+        frame = frame.f_back
+    return frame.f_lineno if frame is not None else None
+
+
+class Graph:
+    """The program under construction (one per `trace`)."""
+
+    def __init__(self, tensors: dict[str, TensorDecl], dims: dict[str, int | None]) -> None:
+        self.tensors = tensors
+        self.dims = dims
+        self.nodes: list[Node] = []
+        self.consumed: dict[Port, Node] = {}
+        self.symbols: dict[str, str] = {}
+        for t in tensors.values():
+            self._note_symbols(t.shape)
+
+    def _note_symbols(self, dims: Sequence[Expr]) -> None:
+        for d in dims:
+            for s in d.symbols():
+                self.symbols[s.name] = s.kind
+
+    def _attr(self, op: str, key: str, kind: str, value: object) -> object:
+        """Normalise a builder argument into its IR attribute form."""
+        if value is None:
+            return None
+        try:
+            if kind == "dim":
+                return self.dim(value)
+            if kind == "shape":
+                if isinstance(value, int | str | Expr):
+                    value = (value,)
+                return tuple(self.dim(v) for v in value)
+            if kind.startswith("fn:"):
+                return make_ref(kind[3:], value)
+            if kind == "tile":
+                rows, cols = (v.value if isinstance(v, Expr) else v for v in value)
+                if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                           for v in (rows, cols)):
+                    raise ValueError
+                return (rows, cols)
+            if kind in ("pos_int", "nat", "int"):
+                if isinstance(value, Expr) and value.is_static:
+                    value = value.value
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError
+                if (kind == "pos_int" and value < 1) or (kind == "nat" and value < 0):
+                    raise ValueError
+            return value
+        except FnTypeError as exc:
+            raise ProgramError(f"{op}: {exc}", line=_user_line()) from None
+        except (TypeError, ValueError):
+            want = {"tile": "(rows, cols) of positive ints", "pos_int": "a positive int",
+                    "nat": "an int >= 0", "dim": "an int or a dim", "shape": "a list of dims"}
+            raise ProgramError(f"{op}: {key} must be {want.get(kind, kind)}, got {value!r}",
+                               line=_user_line()) from None
+
+    def dim(self, value: int | str | Expr) -> Expr:
+        if isinstance(value, str):
+            if value not in self.dims:
+                raise ValueError(f"unknown dim {value!r}")
+            v = self.dims[value]
+            return Expr.sym(value) if v is None else Expr.const(v)
+        return Expr.of(value)
+
+    def add(self, op: str, inputs: Sequence[Stream], **given: object) -> list[Stream]:
+        decl = OPS[op]
+        line = _user_line()
+        for i, h in enumerate(inputs):
+            if not isinstance(h, Stream):
+                raise ProgramError(f"{op}: input {i} must be a stream, got "
+                                   f"{type(h).__name__}", line=line)
+            if h.graph is not self:
+                raise ProgramError(f"{op}: input {i} belongs to another trace", line=line)
+            if h.port in self.consumed:
+                producer = self.nodes[h.port.node]
+                raise ProgramError(
+                    f"{op}: input {i} (output {h.port.index} of {producer.label()}) was "
+                    f"already consumed by {self.consumed[h.port].label()}; streams are used "
+                    f"once, use step.copy to fan out", line=line)
+        attrs = {}
+        for key, (kind, default) in decl.attrs.items():
+            value = given.get(key, default)
+            if value is REQUIRED_ATTR:
+                raise ProgramError(f"{op}: missing argument {key!r}", line=line)
+            attrs[key] = self._attr(op, key, kind, value)
+        env = RuleEnv(self.tensors, len(self.nodes))
+        try:
+            outputs = decl.rule([h.type for h in inputs], attrs, env)
+        except RuleError as exc:
+            port = f" input {exc.port!r}" if exc.port else ""
+            raise ProgramError(f"{op}{port}: {exc}", line=line) from None
+        node = Node(len(self.nodes), op, tuple(h.port for h in inputs), attrs,
+                    tuple(outputs), line)
+        self.nodes.append(node)
+        for h in inputs:
+            self.consumed[h.port] = node
+        for t in outputs:
+            self._note_symbols(t.shape)
+            self._note_symbols(_elem_dims(t.elem))
+        return [Stream(self, Port(node.id, i), t) for i, t in enumerate(outputs)]
+
+    def program(self) -> Program:
+        return Program(tuple(self.nodes), dict(self.tensors), dict(self.symbols),
+                       tuple(k for k, v in self.dims.items() if v is None))
+
+
+def _elem_dims(elem: ElemType) -> list[Expr]:
+    from dsl.step.types import Buffer, Tile, TupleT
+    if isinstance(elem, Tile):
+        return [elem.rows, elem.cols]
+    if isinstance(elem, Buffer):
+        return list(elem.shape) + _elem_dims(elem.elem)
+    if isinstance(elem, TupleT):
+        return [d for t in elem.items for d in _elem_dims(t)]
+    return []
+
+
+class Stream:
+    """A stream handle: element type `elem` and symbolic `shape` (outermost first)."""
+
+    __slots__ = ("graph", "port", "type")
+
+    def __init__(self, graph: Graph, port: Port, type: StreamType) -> None:
+        self.graph, self.port, self.type = graph, port, type
+
+    @property
+    def elem(self) -> ElemType:
+        return self.type.elem
+
+    dtype = elem
+
+    @property
+    def shape(self) -> tuple[Expr, ...]:
+        return self.type.shape
+
+    @property
+    def rank(self) -> int:
+        return self.type.rank
+
+    def __repr__(self) -> str:
+        return f"<{self.type} from {self.graph.nodes[self.port.node].op}>"
+
+
+class Tensor:
+    """An off-chip tensor of the task (what `kernel` receives for each input)."""
+
+    __slots__ = ("graph", "decl")
+
+    def __init__(self, graph: Graph, decl: TensorDecl) -> None:
+        self.graph, self.decl = graph, decl
+
+    name = property(lambda self: self.decl.name)
+    dtype = property(lambda self: self.decl.dtype)
+    shape = property(lambda self: self.decl.shape)
+
+    def __repr__(self) -> str:
+        return f"<tensor {self.name}: {self.dtype}[{', '.join(map(str, self.shape))}]>"
+
+
+class Store:
+    """The result of a store op (a sink); the kernel returns these."""
+
+    __slots__ = ("node", "tensor")
+
+    def __init__(self, node: Node, tensor: str) -> None:
+        self.node, self.tensor = node, tensor
+
+    def __repr__(self) -> str:
+        return f"<store to {self.tensor}>"
+
+
+def _graph_of(op: str, *candidates: object) -> Graph:
+    for c in candidates:
+        if isinstance(c, Stream | Tensor):
+            return c.graph
+        if isinstance(c, list | tuple):
+            for item in c:
+                if isinstance(item, Stream | Tensor):
+                    return item.graph
+    raise ProgramError(f"{op}: needs a stream or a task tensor as input", line=_user_line())
+
+
+def _tensor_name(op: str, tensor: object) -> str:
+    if isinstance(tensor, Tensor):
+        return tensor.name
+    if isinstance(tensor, str):
+        return tensor
+    raise ProgramError(f"{op}: tensor must be a task tensor or an output name, got "
+                       f"{type(tensor).__name__}", line=_user_line())
+
+
+def _streams(op: str, x: object) -> list[Stream]:
+    if isinstance(x, Stream):
+        return [x]
+    if isinstance(x, list | tuple) and x:
+        return list(x)
+    raise ProgramError(f"{op}: expected a stream or a list of streams, got {x!r}",
+                       line=_user_line())
+
+
+# --- off-chip memory ---------------------------------------------------------------------
+def linear_offchip_load(tensor: Tensor, tile: tuple[int, int], *, ref: Stream | None = None,
+                        shape: Sequence | None = None, stride: Sequence | None = None,
+                        base: int | Expr = 0) -> Stream:
+    g = _graph_of("linear_offchip_load", tensor, ref)
+    return g.add("linear_offchip_load", [ref] if ref is not None else [],
+                 tensor=_tensor_name("linear_offchip_load", tensor), tile=tile, shape=shape,
+                 stride=stride, base=base)[0]
+
+
+def linear_offchip_store(x: Stream, tensor: str, *, stride: Sequence | None = None,
+                         base: int | Expr = 0) -> Store:
+    g = _graph_of("linear_offchip_store", x)
+    name = _tensor_name("linear_offchip_store", tensor)
+    g.add("linear_offchip_store", [x], tensor=name, stride=stride, base=base)
+    return Store(g.nodes[-1], name)
+
+
+def random_offchip_load(tensor: Tensor, addr: Stream, tile: tuple[int, int]) -> Stream:
+    g = _graph_of("random_offchip_load", tensor, addr)
+    return g.add("random_offchip_load", [addr],
+                 tensor=_tensor_name("random_offchip_load", tensor), tile=tile)[0]
+
+
+def random_offchip_store(x: Stream, addr: Stream, tensor: str) -> Store:
+    g = _graph_of("random_offchip_store", x)
+    name = _tensor_name("random_offchip_store", tensor)
+    g.add("random_offchip_store", [x, addr], tensor=name)
+    return Store(g.nodes[-1], name)
+
+
+# --- on-chip memory ------------------------------------------------------------------------
+def bufferize(x: Stream, rank: int) -> Stream:
+    return _graph_of("bufferize", x).add("bufferize", [x], rank=rank)[0]
+
+
+def streamify(buf: Stream, *, shape: Sequence | None = None,
+              stride: Sequence | None = None) -> Stream:
+    return _graph_of("streamify", buf).add("streamify", [buf], shape=shape, stride=stride)[0]
+
+
+# --- dynamic routing -----------------------------------------------------------------------
+def partition(x: Stream, sel: Stream, num_consumers: int, *, rank: int = 0) -> list[Stream]:
+    return _graph_of("partition", x).add("partition", [x, sel], num_consumers=num_consumers,
+                                         rank=rank)
+
+
+def reassemble(xs: Sequence[Stream], sel: Stream, *, rank: int = 0) -> Stream:
+    ins = _streams("reassemble", xs) + [sel]
+    return _graph_of("reassemble", ins).add("reassemble", ins, rank=rank)[0]
+
+
+def eager_merge(xs: Sequence[Stream], *, rank: int = 0) -> tuple[Stream, Stream]:
+    ins = _streams("eager_merge", xs)
+    data, sel = _graph_of("eager_merge", ins).add("eager_merge", ins, rank=rank)
+    return data, sel
+
+
+# --- higher-order ----------------------------------------------------------------------------
+def map(x: Stream | Sequence[Stream], fn: str | FnRef, *, compute: int = 1) -> Stream:
+    ins = _streams("map", x)
+    return _graph_of("map", ins).add("map", ins, fn=fn, compute=compute)[0]
+
+
+def accum(x: Stream | Sequence[Stream], fn: str | FnRef, rank: int, *,
+          compute: int = 1) -> Stream:
+    ins = _streams("accum", x)
+    return _graph_of("accum", ins).add("accum", ins, fn=fn, rank=rank, compute=compute)[0]
+
+
+def scan(x: Stream | Sequence[Stream], fn: str | FnRef, rank: int, *,
+         compute: int = 1) -> Stream:
+    ins = _streams("scan", x)
+    return _graph_of("scan", ins).add("scan", ins, fn=fn, rank=rank, compute=compute)[0]
+
+
+def flat_map(x: Stream | Sequence[Stream], fn: str | FnRef, *, compute: int = 1) -> Stream:
+    ins = _streams("flat_map", x)
+    return _graph_of("flat_map", ins).add("flat_map", ins, fn=fn, compute=compute)[0]
+
+
+# --- shape ops -------------------------------------------------------------------------------
+def flatten(x: Stream, min_dim: int = 0, max_dim: int = 1) -> Stream:
+    return _graph_of("flatten", x).add("flatten", [x], min_dim=min_dim, max_dim=max_dim)[0]
+
+
+def reshape(x: Stream, chunk: int, *, dim: int = 0) -> Stream:
+    return _graph_of("reshape", x).add("reshape", [x], chunk=chunk, dim=dim)[0]
+
+
+def promote(x: Stream, dim: int | None = None) -> Stream:
+    return _graph_of("promote", x).add("promote", [x], dim=dim)[0]
+
+
+def expand(x: Stream, ref: Stream) -> Stream:
+    return _graph_of("expand", x).add("expand", [x, ref])[0]
+
+
+def repeat(x: Stream, count: int | str | Expr) -> Stream:
+    return _graph_of("repeat", x).add("repeat", [x], count=count)[0]
+
+
+def zip(*xs: Stream) -> Stream:
+    return _graph_of("zip", xs).add("zip", list(xs))[0]
+
+
+def copy(x: Stream, n: int = 2) -> list[Stream]:
+    return _graph_of("copy", x).add("copy", [x], n=n)
+
+
+def assume_shape(x: Stream, shape: Sequence) -> Stream:
+    return _graph_of("assume_shape", x).add("assume_shape", [x], shape=shape)[0]
+
+
+def unconsumed(graph: Graph) -> list[str]:
+    """Labels of every stream no op consumed (each is a program error)."""
+    out = []
+    for node in graph.nodes:
+        for i in builtins.range(len(node.outputs)):
+            if Port(node.id, i) not in graph.consumed:
+                out.append(f"output {i} of {node.label()}")
+    return out

@@ -1,0 +1,148 @@
+"""`load_ir`: parse and validate untrusted STeP IR (it comes back from the sandbox).
+
+Every node's output types are re-derived with the op's rule and must equal the declared
+ones; streams must be consumed exactly once; every task output must be stored. Errors are
+`ValidationError`s naming the node, its op and the port.
+"""
+
+from __future__ import annotations
+
+from dsl.errors import ValidationError
+from dsl.step.functions import FnTypeError, make_ref
+from dsl.step.ir import IR_VERSION, Node, Port, Program, attr_from_json, tensor_from_json
+from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
+from dsl.step.symbolic import DYNAMIC, RAGGED
+from dsl.step.types import DTYPE_BYTES, stream_to_json
+
+MAX_NODES = 20_000
+
+
+def _arity(spec: str) -> tuple[int, int]:
+    """(min, max) number of inputs of an op's input spec such as "x*,sel" or "ref?"."""
+    if not spec:
+        return 0, 0
+    parts = spec.split(",")
+    if any(p.endswith("*") for p in parts):
+        return len(parts), 10**6
+    if spec.endswith("?"):
+        return 0, 1
+    return len(parts), len(parts)
+
+
+def _port_name(spec: str, pos: int, n_inputs: int) -> str:
+    parts = spec.split(",")
+    if parts[0].endswith("*"):
+        return parts[1] if len(parts) > 1 and pos == n_inputs - 1 else f"x{pos}"
+    return parts[min(pos, len(parts) - 1)].rstrip("?")
+
+
+def load_ir(ir: object) -> Program:
+    """Parse and validate IR produced by `trace`; raise `ValidationError` on any problem."""
+    if not isinstance(ir, dict):
+        raise ValidationError("IR must be a JSON object")
+    if ir.get("dialect") != "step" or ir.get("version") != IR_VERSION:
+        raise ValidationError(f"IR is not STeP version {IR_VERSION} (dialect "
+                              f"{ir.get('dialect')!r}, version {ir.get('version')!r})")
+    symbols = ir.get("symbols", {})
+    if not isinstance(symbols, dict) or not all(
+            isinstance(k, str) and v in (DYNAMIC, RAGGED) for k, v in symbols.items()):
+        raise ValidationError("IR symbols must map names to 'dynamic' or 'ragged'")
+    dims = ir.get("dims", [])
+    if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
+        raise ValidationError("IR dims must be a list of names")
+    tensors: dict[str, TensorDecl] = {}
+    for entry in ir.get("tensors", []):
+        try:
+            t = tensor_from_json(entry, symbols)
+        except ValueError as exc:
+            raise ValidationError(f"tensors: {exc}") from None
+        if t.dtype not in DTYPE_BYTES or t.name in tensors:
+            raise ValidationError(f"tensor {t.name!r}: unknown dtype or duplicate name")
+        tensors[t.name] = t
+    raw_nodes = ir.get("nodes")
+    if not isinstance(raw_nodes, list) or not raw_nodes:
+        raise ValidationError("IR has no nodes")
+    if len(raw_nodes) > MAX_NODES:
+        raise ValidationError(f"IR has {len(raw_nodes)} nodes (limit {MAX_NODES})")
+    nodes: list[Node] = []
+    for i, raw in enumerate(raw_nodes):
+        nodes.append(_load_node(i, raw, nodes, tensors, symbols))
+    program = Program(tuple(nodes), tensors, dict(symbols), tuple(dims))
+    _check_affine(program)
+    stored = {n.attrs["tensor"] for n in nodes if n.op.endswith("offchip_store")}
+    for t in tensors.values():
+        if t.role == "output" and t.name not in stored:
+            raise ValidationError(f"output {t.name!r} is never stored")
+    return program
+
+
+def _load_node(i: int, raw: object, nodes: list[Node], tensors: dict[str, TensorDecl],
+               symbols: dict[str, str]) -> Node:
+    if not isinstance(raw, dict) or raw.get("id") != i:
+        raise ValidationError(f"node {i}: malformed or out of order")
+    op = raw.get("op")
+    where = f"node {i} ({op})"
+    decl = OPS.get(op) if isinstance(op, str) else None
+    if decl is None:
+        raise ValidationError(f"{where}: unknown op; known: {', '.join(sorted(OPS))}")
+    line = raw.get("line")
+    if line is not None and not isinstance(line, int):
+        raise ValidationError(f"{where}: line must be an int")
+    if line:
+        where = f"node {i} ({op}, line {line})"
+    ins = raw.get("in", [])
+    lo, hi = _arity(decl.inputs)
+    if not isinstance(ins, list) or not lo <= len(ins) <= hi:
+        raise ValidationError(f"{where}: takes {lo}..{hi} inputs")
+    ports = []
+    for pos, p in enumerate(ins):
+        if (not isinstance(p, list) or len(p) != 2 or not all(isinstance(v, int) for v in p)
+                or not 0 <= p[0] < i or not 0 <= p[1] < len(nodes[p[0]].outputs)):
+            raise ValidationError(f"{where} input {_port_name(decl.inputs, pos, len(ins))!r}: "
+                                  f"bad reference {p!r} (inputs must name earlier nodes)")
+        ports.append(Port(p[0], p[1]))
+    raw_attrs = raw.get("attrs", {})
+    if not isinstance(raw_attrs, dict) or set(raw_attrs) - set(decl.attrs):
+        extra = sorted(set(raw_attrs) - set(decl.attrs)) if isinstance(raw_attrs, dict) else []
+        raise ValidationError(f"{where}: unknown attribute(s) {extra}")
+    attrs = {}
+    for key, (kind, default) in decl.attrs.items():
+        value = raw_attrs.get(key)
+        try:
+            if value is None:
+                if default is REQUIRED_ATTR:
+                    raise ValueError("missing")
+                value = attr_from_json(kind, default, symbols) if kind == "dim" else default
+            else:
+                value = attr_from_json(kind, value, symbols)
+            if kind.startswith("fn:"):
+                value = make_ref(kind[3:], value)
+        except (ValueError, FnTypeError) as exc:
+            raise ValidationError(f"{where}: attribute {key!r}: {exc}") from None
+        attrs[key] = value
+    in_types = [nodes[p.node].outputs[p.index] for p in ports]
+    try:
+        outputs = decl.rule(in_types, attrs, RuleEnv(tensors, i))
+    except RuleError as exc:
+        port = f" input {exc.port!r}" if exc.port else ""
+        raise ValidationError(f"{where}{port}: {exc}") from None
+    declared = raw.get("out")
+    if declared is not None and declared != [stream_to_json(t) for t in outputs]:
+        raise ValidationError(f"{where}: declared output types {declared} differ from the "
+                              f"derived {[str(t) for t in outputs]}")
+    return Node(i, op, tuple(ports), attrs, tuple(outputs), line)
+
+
+def _check_affine(program: Program) -> None:
+    seen: dict[Port, Node] = {}
+    for n in program.nodes:
+        for p in n.inputs:
+            if p in seen:
+                raise ValidationError(
+                    f"output {p.index} of {program.node(p.node).label()} is consumed twice "
+                    f"(by {seen[p].label()} and {n.label()}); use copy")
+            seen[p] = n
+    for n in program.nodes:
+        for k in range(len(n.outputs)):
+            if Port(n.id, k) not in seen:
+                raise ValidationError(f"output {k} of {n.label()} is never consumed")

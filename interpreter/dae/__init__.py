@@ -1,0 +1,62 @@
+"""Trusted side of the DAE dialect: functional interpreter and cycle simulator.
+
+`BACKEND` is what the verifier uses (docs/interfaces.md). The functional run and the
+simulator share the access-side pass (`access.run_access`) and the queue matching
+(`execute.schedule`); the simulator then times the same pushes and cases (`timing`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dsl.dae import load_ir
+from dsl.dae.ir import Program
+from interpreter.dae.access import check_memrefs, run_access
+from interpreter.dae.execute import run_cases, schedule
+from interpreter.errors import ExecutionError
+from interpreter.report import SimReport
+
+DEFAULT_TARGET = "dae_default"
+
+
+def _queue_depths(target: dict) -> tuple[int, int]:
+    q = target.get("queue", {})
+    return int(q.get("control_depth", 64)), int(q.get("data_depth", 64))
+
+
+class DaeBackend:
+    """Load, run and time DAE programs."""
+
+    name = "dae"
+
+    def load(self, ir: Any) -> Program:
+        return load_ir(ir)
+
+    def execute(self, program: Program, inputs: dict[str, np.ndarray],
+                outputs: dict[str, np.ndarray], dims: dict[str, int],
+                target: dict | None = None) -> None:
+        """Run the program; queue depths (for deadlock) come from `target`, by default the
+        `dae_default` hardware model."""
+        if target is None:
+            from interpreter.targets import load_target
+
+            target = load_target(DEFAULT_TARGET)
+        arrays = {**inputs, **outputs}
+        check_memrefs(program, arrays, dims)
+        for name, array in outputs.items():
+            if not array.flags.c_contiguous:
+                raise ExecutionError(f"output {name!r} must be a contiguous array")
+        run = run_access(program, arrays, dims)
+        sched = schedule(run, *_queue_depths(target))
+        run_cases(run, sched, outputs)
+
+    def simulate(self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
+                 target: dict) -> SimReport:
+        from interpreter.dae.timing import simulate
+
+        return simulate(program, inputs, dims, target)
+
+
+BACKEND = DaeBackend()

@@ -1,0 +1,273 @@
+"""Functional semantics of the access side: traversal units, streams and queue pushes.
+
+Instead of stepping loops one iteration at a time, every TU is evaluated as arrays: all of
+its iterations (over all fibers) at once, in traversal order, with `owner[i]` naming the
+parent iteration (fiber) that iteration i belongs to. Streams are arrays aligned with their
+TU's iterations. The push order of the two queues follows from a depth-first layout of
+events: a fiber pushes its `beg` registrations, then per iteration the `ite` registrations
+followed by the fibers of child TUs (in program order), then its `end` registrations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.dae.ir import Event, Form, Program, Registration, Stream
+from interpreter.errors import ExecutionError
+
+MAX_ITERATIONS = 20_000_000
+"""Cap on the iterations one TU may run (a loop with runaway bounds is an error)."""
+
+
+@dataclass
+class TUState:
+    """All iterations of one TU. `iv` is (n,) or (n, lanes) with `mask` for vector TUs."""
+
+    n: int
+    nfib: int
+    owner: np.ndarray
+    iv: np.ndarray
+    mask: np.ndarray | None
+    elements: np.ndarray  # values (not chunks) per fiber
+
+
+@dataclass
+class QueueEntry:
+    """Columns describing every push, in push order (both queues interleaved)."""
+
+    reg: np.ndarray  # registration index of each push
+    inst: np.ndarray  # instance: iteration (ite) or fiber (beg/end) index
+
+
+@dataclass
+class AccessRun:
+    """Everything the access side produced for one input set."""
+
+    program: Program
+    tus: list[TUState]
+    values: list[np.ndarray]
+    entries: QueueEntry
+    start_iter: list[np.ndarray]  # pushes made before each TU iteration's own `ite` pushes
+    dims: dict[str, int]
+    memrefs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def ancestor_index(self, tu: int, ancestor: int) -> np.ndarray:
+        """For every iteration of `tu`, the iteration of `ancestor` enclosing it."""
+        idx = np.arange(self.tus[tu].n)
+        t = tu
+        while t != ancestor:
+            idx = self.tus[t].owner[idx]
+            t = self.program.tus[t].parent
+            if t is None:
+                raise AssertionError("not an ancestor")
+        return idx
+
+    def stream_shape(self, s: Stream) -> tuple[Form, int]:
+        """Form and length of one value of stream `s`."""
+        if s.op == "buffer":
+            src = self.program.streams[s.source]
+            return Form.BUFFER, int(self.tus[src.tu].elements[0]) if self.tus[src.tu].nfib else 0
+        if self.program.tus[s.tu].lanes > 1:
+            return Form.VECTOR, self.program.tus[s.tu].lanes
+        return Form.SCALAR, 1
+
+    def operand_values(self, reg: Registration, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Values (and lane masks) that registration `reg` pushed at instances `inst`."""
+        p = self.program
+        s = p.streams[reg.stream]
+        if s.op == "buffer":
+            return self.values[s.id][inst], None
+        if reg.event is Event.ITE:
+            rows = self.ancestor_index(reg.tu, s.tu)[inst]
+        else:
+            rows = self.ancestor_index(p.tus[reg.tu].parent, s.tu)[inst]
+        mask = self.tus[s.tu].mask
+        return self.values[s.id][rows], (mask[rows] if mask is not None else None)
+
+
+def resolve(length: int | str, dims: dict[str, int], where: str) -> int:
+    if isinstance(length, int):
+        return length
+    if length not in dims or dims[length] is None:
+        raise ExecutionError(f"{where}: dim {length!r} has no value in this run")
+    return int(dims[length])
+
+
+def _bound(run: AccessRun, b, tu: int, parent_n: int, where: str) -> np.ndarray:
+    p = run.program
+    if b.stream is not None:
+        s = p.streams[b.stream]
+        parent = p.tus[tu].parent
+        return run.values[s.id][run.ancestor_index(parent, s.tu)]
+    value = b.const if b.const is not None else resolve(b.dim, run.dims, where)
+    return np.full(parent_n, value, dtype=np.int64)
+
+
+def _traverse(run: AccessRun, tid: int) -> TUState:
+    t = run.program.tus[tid]
+    nfib = 1 if t.parent is None else run.tus[t.parent].n
+    lo = _bound(run, t.lo, tid, nfib, f"TU {tid} lo")
+    hi = _bound(run, t.hi, tid, nfib, f"TU {tid} hi")
+    elements = np.maximum(0, (hi - lo + t.step - 1) // t.step)
+    chunks = -(-elements // t.lanes)
+    n = int(chunks.sum())
+    if n > MAX_ITERATIONS:
+        raise ExecutionError(f"TU {tid} would run {n} iterations (limit {MAX_ITERATIONS});"
+                             " check its bounds")
+    owner = np.repeat(np.arange(nfib), chunks)
+    first = np.cumsum(chunks) - chunks
+    k = np.arange(n) - first[owner]
+    if t.lanes == 1:
+        return TUState(n, nfib, owner, lo[owner] + k * t.step, None, elements)
+    lane = k[:, None] * t.lanes + np.arange(t.lanes)[None, :]
+    mask = lane < elements[owner][:, None]
+    return TUState(n, nfib, owner, lo[owner][:, None] + lane * t.step, mask, elements)
+
+
+def _broadcast_arg(run: AccessRun, s: Stream, ref) -> np.ndarray:
+    n = run.tus[s.tu].n
+    if ref.stream is None:
+        value = ref.const if ref.dim is None else resolve(ref.dim, run.dims, f"stream {s.id}")
+        return np.full((n, 1) if run.program.tus[s.tu].lanes > 1 else n, value, dtype=np.int64)
+    src = run.program.streams[ref.stream]
+    values = run.values[src.id]
+    if src.tu != s.tu:
+        values = values[run.ancestor_index(s.tu, src.tu)]
+    if run.program.tus[s.tu].lanes > 1 and values.ndim == 1:
+        values = values[:, None]  # a scalar of an enclosing TU, the same on every lane
+    return values
+
+
+def flat_index(indices: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarray | None,
+               where: str) -> np.ndarray:
+    """Row-major flat positions of `indices` into an array of `shape`, bounds-checked on
+    the lanes `mask` keeps (masked-off lanes read position 0)."""
+    full = np.broadcast_shapes(*(i.shape for i in indices))
+    flat = np.zeros(full, dtype=np.int64)
+    for dim, (idx, size) in enumerate(zip(indices, shape)):
+        idx = np.broadcast_to(idx, full)
+        bad = (idx < 0) | (idx >= size)
+        if mask is not None:
+            bad &= np.broadcast_to(mask, full)
+            idx = np.where(mask, idx, 0)
+        if bad.any():
+            first = np.argwhere(bad)[0]
+            raise ExecutionError(f"{where}: index {int(idx[tuple(first)])} out of bounds for"
+                                 f" dim {dim} of size {size} (element {first.tolist()})")
+        flat = flat * size + idx
+    return flat
+
+
+def _stream(run: AccessRun, s: Stream) -> np.ndarray:
+    p = run.program
+    if s.op == "iv":
+        return run.tus[s.tu].iv
+    if s.op == "buffer":
+        src = p.streams[s.source]
+        st = run.tus[src.tu]
+        n_el = int(st.elements[0]) if st.nfib else 0
+        values = run.values[src.id]
+        return values.reshape(st.nfib, -1)[:, :n_el]
+    args = [_broadcast_arg(run, s, a) for a in s.args]
+    if s.op == "alu":
+        a, b = args
+        if s.fn == "div":
+            if (b == 0).any():
+                raise ExecutionError(f"stream {s.id} (alu div): division by zero")
+            return a // b
+        fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": np.minimum,
+              "max": np.maximum}[s.fn]
+        return fn(a, b)
+    mem = run.memrefs[s.memref]
+    mask = run.tus[s.tu].mask
+    flat = flat_index(args, mem.shape, mask, f"stream {s.id} (load {s.memref})")
+    values = mem.reshape(-1)[flat]
+    return values.astype(np.int64) if values.dtype.kind in "iu" else values
+
+
+def check_memrefs(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int]) -> None:
+    for m in program.memrefs:
+        if m.name not in arrays:
+            raise ExecutionError(f"memref {m.name!r}: no array given")
+        shape = tuple(resolve(d, dims, f"memref {m.name!r}") for d in m.shape)
+        if arrays[m.name].shape != shape:
+            raise ExecutionError(f"memref {m.name!r}: array has shape {arrays[m.name].shape},"
+                                 f" declared {shape}")
+
+
+def run_access(program: Program, memrefs: dict[str, np.ndarray], dims: dict[str, int]) -> AccessRun:
+    """Evaluate every TU and stream and lay out the queue pushes in order."""
+    run = AccessRun(program, [], [None] * len(program.streams), QueueEntry(None, None), [],
+                    dict(dims), memrefs)
+    # TUs and streams in id order: a TU's bounds only use streams of enclosing TUs, made
+    # before it; a stream needs its own TU (and a buffer its source stream) first.
+    pending = list(program.streams)
+    for t in program.tus:
+        while pending and (pending[0].op == "buffer" or pending[0].tu < t.id):
+            s = pending.pop(0)
+            run.values[s.id] = _stream(run, s)
+        run.tus.append(_traverse(run, t.id))
+    for s in pending:
+        run.values[s.id] = _stream(run, s)
+    _layout(run)
+    return run
+
+
+def _layout(run: AccessRun) -> None:
+    """Position of every push in the global push order (see module docstring)."""
+    p = run.program
+    regs: dict[tuple[int, Event], list[int]] = {}
+    for i, r in enumerate(p.registrations):
+        regs.setdefault((r.tu, r.event), []).append(i)
+    count = {key: len(v) for key, v in regs.items()}
+    children: dict[int | None, list[int]] = {}
+    for t in p.tus:
+        children.setdefault(t.parent, []).append(t.id)
+    size_iter: list[np.ndarray] = [None] * len(p.tus)
+    size_fiber: list[np.ndarray] = [None] * len(p.tus)
+    for t in reversed(p.tus):
+        st = run.tus[t.id]
+        s = np.full(st.n, count.get((t.id, Event.ITE), 0), dtype=np.int64)
+        for c in children.get(t.id, []):
+            s += size_fiber[c]
+        size_iter[t.id] = s
+        size_fiber[t.id] = (count.get((t.id, Event.BEG), 0) + count.get((t.id, Event.END), 0)
+                            + np.bincount(st.owner, weights=s, minlength=st.nfib).astype(np.int64))
+    start_fiber: list[np.ndarray] = [None] * len(p.tus)
+    start_iter: list[np.ndarray] = [None] * len(p.tus)
+    cursor = np.zeros(1, dtype=np.int64)
+    for c in children.get(None, []):
+        start_fiber[c] = cursor.copy()
+        cursor = cursor + size_fiber[c]
+    total = int(cursor[0])
+    pos_parts, reg_parts, inst_parts = [], [], []
+    for t in p.tus:
+        st = run.tus[t.id]
+        nbeg = count.get((t.id, Event.BEG), 0)
+        excl = np.cumsum(size_iter[t.id]) - size_iter[t.id]
+        fiber_first = np.cumsum(np.bincount(st.owner, minlength=st.nfib))
+        fiber_first = np.concatenate([[0], fiber_first[:-1]]).astype(np.int64)
+        excl = excl - excl[fiber_first][st.owner] if st.n else excl
+        start_iter[t.id] = start_fiber[t.id][st.owner] + nbeg + excl
+        inner = start_iter[t.id] + count.get((t.id, Event.ITE), 0)
+        for c in children.get(t.id, []):
+            start_fiber[c] = inner.copy()
+            inner = inner + size_fiber[c]
+        end_start = start_fiber[t.id] + size_fiber[t.id] - count.get((t.id, Event.END), 0)
+        for event, base, n in ((Event.BEG, start_fiber[t.id], st.nfib),
+                               (Event.ITE, start_iter[t.id], st.n),
+                               (Event.END, end_start, st.nfib)):
+            for j, r in enumerate(regs.get((t.id, event), [])):
+                pos_parts.append(base + j)
+                reg_parts.append(np.full(n, r, dtype=np.int64))
+                inst_parts.append(np.arange(n, dtype=np.int64))
+    reg = np.empty(total, dtype=np.int64)
+    inst = np.empty(total, dtype=np.int64)
+    if pos_parts:
+        pos = np.concatenate(pos_parts)
+        reg[pos] = np.concatenate(reg_parts)
+        inst[pos] = np.concatenate(inst_parts)
+    run.entries = QueueEntry(reg, inst)
+    run.start_iter = start_iter

@@ -1,0 +1,330 @@
+"""Functional semantics of the execute side and of the two queues between the halves.
+
+The core pops a token from the control queue, runs that case, and the case pops its
+operands from the data queue. Given the access side's push order this is checked and run
+with arrays:
+
+- **protocol**: the operands the cases pop, in token order, must be exactly the operands
+  pushed (same count, and each pop the same dtype, form and length as its push);
+- **deadlock** under bounded queues (depths from the target): the core waits on an operand
+  the access side can only push after a control token that no longer fits, or on a token
+  behind operands that no longer fit;
+- **cases** run batched: every token of a case at once. Counters are prefix sums over the
+  token order; memory effects (store, accumulate) are applied afterwards in exact program
+  order (token, then op, then lane), so results equal a one-token-at-a-time run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsl.dae.ir import Case, Form, Op, Program
+from interpreter.dae.access import AccessRun, flat_index, resolve
+from interpreter.errors import ExecutionError
+
+_DTYPE = {"int64": np.int64, "float32": np.float32}
+
+
+@dataclass
+class Schedule:
+    """Who pops what: the token sequence and, for each data push, its popping token."""
+
+    tokens: np.ndarray  # case id per token, in order
+    token_pos: np.ndarray  # push index (global order) of each token
+    data_pos: np.ndarray  # push index of each operand, in data-queue order
+    data_owner: np.ndarray  # token index that pops each operand
+    data_first: np.ndarray  # index of each token's first operand
+
+
+def _kind_name(dtype: str, form: Form, length: int) -> str:
+    return f"{form.value}<{dtype}>" if form is not Form.BUFFER else f"buffer<{dtype}, {length}>"
+
+
+def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
+    """Match pushes with pops; raise ExecutionError on a protocol mismatch or deadlock."""
+    p = run.program
+    regs = p.registrations
+    is_token = np.array([r.case is not None for r in regs], dtype=bool)
+    entry_token = is_token[run.entries.reg] if len(regs) else np.zeros(0, dtype=bool)
+    token_pos = np.flatnonzero(entry_token)
+    data_pos = np.flatnonzero(~entry_token)
+    tokens = np.array([r.case if r.case is not None else -1 for r in regs],
+                      dtype=np.int64)[run.entries.reg[token_pos]]
+    # kind codes: one small int per distinct (dtype, form, length)
+    kinds: dict[tuple, int] = {}
+    reg_kind = np.full(len(regs), -1, dtype=np.int64)
+    for i, r in enumerate(regs):
+        if r.stream is not None:
+            s = p.streams[r.stream]
+            form, n = run.stream_shape(s)
+            reg_kind[i] = kinds.setdefault((_stream_dtype(run, s), form, n), len(kinds))
+    pushed = reg_kind[run.entries.reg[data_pos]]
+    case_index = {c.id: k for k, c in enumerate(p.cases)}
+    pops = []
+    for c in p.cases:
+        codes = [kinds.setdefault((o.dtype, o.form, resolve(o.length, run.dims,
+                                   f"case {c.id} pop")), len(kinds)) for o in c.ops if o.op == "pop"]
+        pops.append(np.array(codes, dtype=np.int64))
+    npops = np.array([len(x) for x in pops], dtype=np.int64)
+    flat_pops = np.concatenate(pops) if pops else np.zeros(0, dtype=np.int64)
+    pop_start = np.cumsum(npops) - npops
+    tok_case = np.array([case_index[t] for t in tokens.tolist()], dtype=np.int64) \
+        if len(tokens) < 64 else _lookup(tokens, case_index)
+    per_token = npops[tok_case] if len(tokens) else np.zeros(0, dtype=np.int64)
+    data_first = np.cumsum(per_token) - per_token
+    expected_total = int(per_token.sum())
+    owner = np.repeat(np.arange(len(tokens)), per_token)
+    local = np.arange(expected_total) - data_first[owner]
+    expected = flat_pops[pop_start[tok_case[owner]] + local] if expected_total else \
+        np.zeros(0, dtype=np.int64)
+    names = {v: _kind_name(*k) for k, v in kinds.items()}
+    n = min(expected_total, len(pushed))
+    bad = np.flatnonzero(expected[:n] != pushed[:n])
+    if bad.size:
+        j = int(bad[0])
+        case = p.cases[tok_case[owner[j]]]
+        r = regs[run.entries.reg[data_pos[j]]]
+        raise ExecutionError(
+            f"protocol mismatch: case {case.id} ({case.name}) pop #{int(local[j])} expects"
+            f" {names[int(expected[j])]} but the data queue holds {names[int(pushed[j])]}"
+            f" pushed by stream {r.stream} on TU {r.tu} {r.event.value}")
+    if expected_total > len(pushed):
+        j = len(pushed)
+        case = p.cases[tok_case[owner[j]]]
+        raise ExecutionError(
+            f"deadlock: case {case.id} ({case.name}) pops operand #{int(local[j])} but the"
+            f" access side pushed only {len(pushed)} operands in total; the core waits forever")
+    if expected_total < len(pushed):
+        r = regs[run.entries.reg[data_pos[expected_total]]]
+        raise ExecutionError(
+            f"protocol mismatch: {len(pushed) - expected_total} operands are pushed but never"
+            f" popped (first: stream {r.stream} on TU {r.tu} {r.event.value}); every operand"
+            " needs a pop in the case that consumes it")
+    _check_deadlock(p, tokens, tok_case, token_pos, data_pos, owner, data_first,
+                    qdepth_control, qdepth_data)
+    return Schedule(tokens, token_pos, data_pos, owner, data_first)
+
+
+def _lookup(tokens: np.ndarray, case_index: dict[int, int]) -> np.ndarray:
+    table = np.zeros(max(case_index) + 1, dtype=np.int64)
+    for cid, k in case_index.items():
+        table[cid] = k
+    return table[tokens]
+
+
+def _stream_dtype(run: AccessRun, s) -> str:
+    while s.op == "buffer":
+        s = run.program.streams[s.source]
+    if s.op == "load":
+        return "float32" if run.memrefs[s.memref].dtype.kind == "f" else "int64"
+    return "int64"
+
+
+def _check_deadlock(p: Program, tokens, tok_case, token_pos, data_pos, owner, data_first,
+                    qc: int, qd: int) -> None:
+    """With everything matched, can bounded queues still stall both sides for good?
+
+    While the core waits for operand j it has popped tokens 0..owner[j], so the access side
+    can push tokens only below owner[j] + 1 + qc; if one of those comes before operand j in
+    push order, neither side moves. Symmetrically for a token behind too many operands.
+    """
+    nt, nd = len(token_pos), len(data_pos)
+    if nd:
+        limit = owner + 1 + qc
+        hit = limit < nt
+        if hit.any():
+            j_all = np.flatnonzero(hit)
+            blocked = token_pos[limit[j_all]] < data_pos[j_all]
+            if blocked.any():
+                j = int(j_all[np.argmax(blocked)])
+                case = p.cases[tok_case[owner[j]]]
+                raise ExecutionError(
+                    f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
+                    f" pushed after {qc} more control tokens, but the control queue holds"
+                    f" only {qc}; push operands no later than the event of their callback")
+    if nt:
+        limit = data_first + qd
+        hit = limit < nd
+        if hit.any():
+            i_all = np.flatnonzero(hit)
+            blocked = data_pos[limit[i_all]] < token_pos[i_all]
+            if blocked.any():
+                i = int(i_all[np.argmax(blocked)])
+                case = p.cases[tok_case[i]]
+                raise ExecutionError(
+                    f"deadlock: the token of case {case.id} ({case.name}) is pushed after more"
+                    f" than {qd} operands it cannot yet pop; the data queue (depth {qd})"
+                    " fills first")
+
+
+# ------------------------------------------------------------------------- running cases
+
+
+@dataclass
+class Effect:
+    """Writes of one store/accumulate op over all its tokens, with their program order."""
+
+    memref: str
+    fn: str  # "store" or an accumulate fn
+    order: np.ndarray  # sort key per element
+    flat: np.ndarray
+    values: np.ndarray
+
+
+def run_cases(run: AccessRun, sched: Schedule, outputs: dict[str, np.ndarray]) -> None:
+    """Run every case over all its tokens and apply the memory effects in program order."""
+    p = run.program
+    ntok = len(sched.tokens)
+    counters_before = []
+    for c in p.counters:
+        delta = np.zeros(max([cs.id for cs in p.cases], default=0) + 1, dtype=np.int64)
+        for cs in p.cases:
+            delta[cs.id] = sum(o.by for o in cs.ops if o.op == "increment" and o.counter == c.id)
+        per = delta[sched.tokens] if ntok else np.zeros(0, dtype=np.int64)
+        counters_before.append(c.init + np.cumsum(per) - per)
+    max_ops = max((len(c.ops) for c in p.cases), default=1) + 1
+    effects: list[Effect] = []
+    for case in p.cases:
+        which = np.flatnonzero(sched.tokens == case.id)
+        if which.size:
+            effects += _run_case(run, sched, case, which, counters_before, outputs, max_ops)
+    _apply(effects, outputs)
+
+
+def _operand(run: AccessRun, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    regs = run.entries.reg[slots]
+    inst = run.entries.inst[slots]
+    first = int(regs[0])
+    if (regs == first).all():
+        return run.operand_values(run.program.registrations[first], inst)
+    parts = {int(r): np.flatnonzero(regs == r) for r in np.unique(regs)}
+    values = mask = None
+    for r, rows in parts.items():
+        v, m = run.operand_values(run.program.registrations[r], inst[rows])
+        if values is None:
+            values = np.empty((len(slots),) + v.shape[1:], dtype=v.dtype)
+            if m is not None:
+                mask = np.ones((len(slots),) + v.shape[1:], dtype=bool)
+        values[rows] = v
+        if m is not None and mask is not None:
+            mask[rows] = m
+    return values, mask
+
+
+def _run_case(run: AccessRun, sched: Schedule, case: Case, which: np.ndarray,
+              counters_before: list[np.ndarray], outputs: dict[str, np.ndarray],
+              max_ops: int) -> list[Effect]:
+    n = len(which)
+    env: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    increments = [0] * len(counters_before)
+    effects = []
+    popped = 0
+    for k, op in enumerate(case.ops):
+        where = f"case {case.id} ({case.name}) op {k} ({op.op})"
+        if op.op == "pop":
+            slots = sched.data_pos[sched.data_first[which] + popped]
+            popped += 1
+            values, mask = _operand(run, slots)
+            env[op.id] = (values.astype(_DTYPE[op.dtype], copy=False), mask)
+        elif op.op == "const":
+            env[op.id] = (np.full(n, op.value, dtype=_DTYPE[op.dtype]), None)
+        elif op.op == "arange":
+            length = resolve(op.length, run.dims, where)
+            env[op.id] = (np.broadcast_to(np.arange(length, dtype=np.int64), (n, length)), None)
+        elif op.op == "get":
+            env[op.id] = (counters_before[op.counter][which] + increments[op.counter], None)
+        elif op.op == "increment":
+            increments[op.counter] += op.by
+        elif op.op == "binary":
+            env[op.id] = _binary(op, env[op.args[0]], env[op.args[1]], where)
+        else:
+            effect = _memory(run, op, [env[a] for a in op.args], which, k, max_ops, where,
+                             outputs)
+            if isinstance(effect, Effect):
+                effects.append(effect)
+            else:
+                env[op.id] = effect
+    return effects
+
+
+def _binary(op: Op, a, b, where: str):
+    (x, mx), (y, my) = a, b
+    if x.ndim != y.ndim:
+        x, y = (x[:, None], y) if x.ndim == 1 else (x, y[:, None])
+    mask = mx if my is None else my if mx is None else (mx & my)
+    floating = x.dtype.kind == "f" or y.dtype.kind == "f"
+    if floating:
+        x, y = x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+    if op.fn == "div":
+        if floating:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return x / y, mask
+        zero = y == 0
+        if mask is not None:
+            zero = zero & np.broadcast_to(mask, zero.shape)
+        if zero.any():
+            raise ExecutionError(f"{where}: integer division by zero")
+        return x // np.where(y == 0, 1, y), mask
+    fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": np.minimum,
+          "max": np.maximum}[op.fn]
+    return fn(x, y), mask
+
+
+def _memory(run: AccessRun, op: Op, args: list, which: np.ndarray, k: int, max_ops: int,
+            where: str, outputs: dict[str, np.ndarray]):
+    mem = outputs[op.memref] if op.op != "load" else run.memrefs[op.memref]
+    rank = mem.ndim
+    idx = [a[0] for a in args[:rank]]
+    masks = [a[1] for a in args if a[1] is not None]
+    mask = masks[0] if masks else None
+    for m in masks[1:]:
+        mask = mask & m
+    shaped = any(a[0].ndim == 2 for a in args)
+    if shaped:
+        width = max(a[0].shape[1] for a in args if a[0].ndim == 2)
+        idx = [i if i.ndim == 2 else np.broadcast_to(i[:, None], (len(i), width)) for i in idx]
+    flat = flat_index(idx, mem.shape, mask, f"{where} on {op.memref}")
+    if op.op == "load":
+        return mem.reshape(-1)[flat], mask
+    value = args[rank][0]
+    if shaped and value.ndim == 1:
+        value = np.broadcast_to(value[:, None], flat.shape)
+    order = (which.astype(np.int64) * max_ops + k)
+    if shaped:
+        order = np.broadcast_to(order[:, None], flat.shape)
+    if mask is not None:
+        flat, value, order = flat[mask], value[mask], order[mask]
+    return Effect(op.memref, "store" if op.op == "store" else op.fn, order.reshape(-1),
+                  flat.reshape(-1), np.asarray(value, dtype=mem.dtype).reshape(-1))
+
+
+_ACCUMULATE = {"add": np.add, "max": np.maximum, "min": np.minimum, "mul": np.multiply,
+               "div": np.divide}
+
+
+def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
+    """Apply the writes of every output in program order (runs of one fn at a time)."""
+    for name in {e.memref for e in effects}:
+        mine = [e for e in effects if e.memref == name]
+        fns = sorted({e.fn for e in mine})
+        code = {f: i for i, f in enumerate(fns)}
+        order = np.concatenate([e.order for e in mine])
+        sort = np.argsort(order, kind="stable")
+        flat = np.concatenate([e.flat for e in mine])[sort]
+        values = np.concatenate([e.values for e in mine])[sort]
+        kind = np.concatenate([np.full(len(e.order), code[e.fn]) for e in mine])[sort]
+        target = outputs[name].reshape(-1)
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(kind)) + 1, [len(kind)]])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            fn = fns[int(kind[a])]
+            f, v = flat[a:b], values[a:b]
+            if fn == "store":
+                rev_unique, first = np.unique(f[::-1], return_index=True)
+                target[rev_unique] = v[::-1][first]
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    if target.dtype.kind in "iu" and fn == "div":
+                        raise ExecutionError(f"accumulate div on integer output {name!r}")
+                    _ACCUMULATE[fn].at(target, f, v)

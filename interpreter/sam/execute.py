@@ -1,0 +1,115 @@
+"""The functional pass: run every graph of a program on real tensors, stream by stream.
+
+Each node's rule turns whole input streams into whole output streams (numpy arrays), so a
+graph runs in one walk over its nodes. The writers' streams are assembled into fibertrees;
+intermediates feed later graphs and outputs become dense arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.sam.ir import READS, Graph, Node, Program, TensorDecl
+from interpreter.errors import ExecutionError
+from interpreter.sam import compute, merge, route, walk  # noqa: F401  (register the rules)
+from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
+from interpreter.sam.rules import RULES, Context, Result
+from interpreter.sam.streams import Stream
+
+MAX_TOKENS = 60_000_000
+"""Longest stream a rule may build; longer means a program that would exhaust memory."""
+
+
+@dataclass
+class GraphRun:
+    """Everything the timing pass needs about one executed graph."""
+
+    graph: Graph
+    inputs: dict[int, list[Stream]] = field(default_factory=dict)
+    results: dict[int, Result] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def storage_sizes(decl: TensorDecl, dims: dict[str, int]) -> tuple[int, ...]:
+    shape = resolve_shape(decl, dims)
+    b = decl.block
+    return tuple(-(-shape[m] // b) for m in decl.mode_order)
+
+
+def _apply(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    try:
+        result = RULES[node.op](node, ins, ctx)
+    except ExecutionError:
+        raise
+    except (IndexError, ValueError, TypeError, MemoryError) as exc:
+        raise ExecutionError(f"{node.label}: its input streams are malformed"
+                             f" ({type(exc).__name__}: {exc})") from None
+    for s in result.outputs:
+        if len(s.ctl) > MAX_TOKENS:
+            raise ExecutionError(f"{node.label}: emits {len(s.ctl):,} tokens, more than the"
+                                 f" {MAX_TOKENS:,} allowed")
+    return result
+
+
+def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
+    run = GraphRun(graph)
+    streams: dict[tuple[int, str], Stream] = {}
+    written: dict[str, dict[str, Stream]] = {}
+    for node in graph.nodes:
+        ins = [streams[(pid, port)] for pid, port in node.inputs]
+        result = _apply(node, ins, ctx)
+        run.inputs[node.id] = ins
+        run.results[node.id] = result
+        for (name, _), s in zip(node.outputs, result.outputs, strict=True):
+            streams[(node.id, name)] = s
+        for key, value in result.counts.items():
+            run.counts[key] = run.counts.get(key, 0) + value
+        tensor = node.attrs.get("tensor")
+        if tensor and node.op in READS and ctx.decls[tensor].role == "intermediate":
+            run.counts["intermediate_reads"] = (run.counts.get("intermediate_reads", 0)
+                                                + sum(result.counts.values()))
+        if node.op in ("write_level", "write_vals"):
+            slot = str(node.attrs.get("level", "vals"))
+            written.setdefault(node.attrs["tensor"], {})[slot] = ins[0]
+    for name, parts in written.items():
+        decl = ctx.decls[name]
+        levels = [parts[str(lv)] for lv in range(decl.rank)]
+        tree, counts = assemble(decl, storage_sizes(decl, dims), levels, parts["vals"],
+                                f"writers of {name!r} in graph {graph.name!r}")
+        ctx.tensors[name] = tree
+        for key, value in counts.items():
+            run.counts[key] = run.counts.get(key, 0) + value
+        if decl.role == "intermediate":
+            run.counts["intermediate_writes"] = run.counts.get("intermediate_writes", 0) + sum(
+                counts.values())
+    return run
+
+
+def run_program(program: Program, inputs: dict[str, np.ndarray],
+                dims: dict[str, int]) -> tuple[dict[str, Fibertree], list[GraphRun]]:
+    """Run every graph in order; returns the final tensors (by name) and the graph runs."""
+    tensors: dict[str, Fibertree] = {}
+    for name, decl in program.tensors.items():
+        if decl.role == "input":
+            if name not in inputs:
+                raise ExecutionError(f"input {name!r} was not provided")
+            tensors[name] = Fibertree.from_dense(inputs[name], decl, dims)
+    ctx = Context(tensors, program.tensors)
+    runs = [run_graph(graph, ctx, dims) for graph in program.graphs]
+    return tensors, runs
+
+
+def execute(program: Program, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
+            dims: dict[str, int]) -> None:
+    """Functional run: write every output tensor into its pre-allocated array."""
+    tensors, _ = run_program(program, inputs, dims)
+    for name, out in outputs.items():
+        decl = program.tensors.get(name)
+        if decl is None or decl.role != "output":
+            raise ExecutionError(f"output {name!r} is not written by the program")
+        dense = tensors[name].to_dense(resolve_shape(decl, dims))
+        if dense.shape != out.shape:
+            raise ExecutionError(f"output {name!r} has shape {dense.shape}, expected {out.shape}")
+        out[...] = dense.astype(out.dtype)

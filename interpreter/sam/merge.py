@@ -1,0 +1,204 @@
+"""Rules of the primitives that merge or filter coordinates: joiners, drops and holds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.sam.ir import Node
+from interpreter.errors import ExecutionError
+from interpreter.sam.rules import Context, Result, Schedule, rule
+from interpreter.sam.streams import (
+    DATA,
+    DONE,
+    EMPTY,
+    Stream,
+    check_nesting,
+    check_well_formed,
+    fiber_ids,
+    parent_consumption,
+    units,
+)
+
+
+def check_aligned(a: Stream, b: Stream, where: str) -> None:
+    """Same length, stops of equal level at equal places, items against items."""
+    if len(a.ctl) != len(b.ctl):
+        raise ExecutionError(f"{where}: inputs have {len(a.ctl)} and {len(b.ctl)} tokens;"
+                             " they must be token-aligned")
+    ka = np.where(a.ctl == EMPTY, DATA, a.ctl)
+    kb = np.where(b.ctl == EMPTY, DATA, b.ctl)
+    bad = np.flatnonzero(ka != kb)
+    if len(bad):
+        t = int(bad[0])
+        raise ExecutionError(f"{where}: inputs disagree at token {t}"
+                             f" ({_name(int(a.ctl[t]))} vs {_name(int(b.ctl[t]))})")
+
+
+def _name(code: int) -> str:
+    return {DATA: "a value", EMPTY: "N", DONE: "D"}.get(code, f"S{code}")
+
+
+def _keys(crd: Stream, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(token index, fiber, coordinate) of the data tokens of one joiner input."""
+    item = crd.ctl == DATA
+    if (crd.ctl == EMPTY).any():
+        raise ExecutionError(f"{where}: crd{k} holds an Empty token")
+    idx = np.flatnonzero(item)
+    c = crd.val[idx].astype(np.int64)
+    if len(c) and c.min() < 0:
+        raise ExecutionError(f"{where}: crd{k} holds a negative coordinate")
+    return idx, fiber_ids(crd.ctl)[idx], c
+
+
+def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
+    where = node.label
+    n = node.attrs["n"]
+    crds, pays = ins[0::2], ins[1::2]
+    for k in range(n):
+        check_well_formed(crds[k], where)
+        check_aligned(crds[k], pays[k], f"{where} crd{k}/payload{k}")
+    stops0 = crds[0].ctl[crds[0].ctl >= 0]
+    for k in range(1, n):
+        sk = crds[k].ctl[crds[k].ctl >= 0]
+        if len(sk) != len(stops0) or not np.array_equal(sk, stops0):
+            m = min(len(sk), len(stops0))
+            diff = np.flatnonzero(sk[:m] != stops0[:m])
+            f = int(diff[0]) if len(diff) else m
+            raise ExecutionError(f"{where}: crd{k} has different fibers from crd0 (stop {f}:"
+                                 f" {len(sk)} vs {len(stops0)} fibers); joiner inputs must"
+                                 " nest the same way")
+    n_fib = len(stops0)
+    parts = [_keys(crds[k], where, k) for k in range(n)]
+    width = 1 + max((int(c.max()) for _, _, c in parts if len(c)), default=0)
+    keys = []
+    for k, (_, f, c) in enumerate(parts):
+        key = f * width + c
+        if len(key) > 1 and (np.diff(key) <= 0).any():
+            raise ExecutionError(f"{where}: crd{k} coordinates are not increasing within a"
+                                 " fiber")
+        keys.append(key)
+    every, count = np.unique(np.concatenate(keys), return_counts=True)
+    out_keys = every if keep_all else every[count == n]
+    # steps: one per distinct key in any input, one per stop, one for D
+    step_key = np.arange(len(every)) + every // width
+    step_stop = np.cumsum(np.bincount(every // width, minlength=n_fib) + 1) - 1
+    steps_total = len(every) + n_fib + 1
+    per_fiber = np.bincount(out_keys // width, minlength=n_fib)
+    out_stop = np.cumsum(per_fiber + 1) - 1
+    total = len(out_keys) + n_fib + 1
+    ctl = np.full(total, DATA, dtype=np.int16)
+    ctl[out_stop] = stops0
+    ctl[-1] = DONE
+    data_pos = np.flatnonzero(ctl == DATA)
+    crd_val = np.zeros(total, dtype=np.int64)
+    crd_val[data_pos] = out_keys % width
+    outputs = [Stream(ctl, crd_val)]
+    consume = []
+    for k in range(n):
+        idx, _, _ = parts[k]
+        pos = np.searchsorted(keys[k], out_keys)
+        found = pos < len(keys[k])
+        found[found] = keys[k][pos[found]] == out_keys[found]
+        p = pays[k]
+        pctl = ctl.copy()
+        pval = np.zeros((total,) + p.val.shape[1:], dtype=p.val.dtype)
+        src = idx[pos[found]]
+        pval[data_pos[found]] = p.val[src]
+        pctl[data_pos[found]] = p.ctl[src]
+        pctl[data_pos[~found]] = EMPTY
+        outputs.append(Stream(pctl, pval))
+        c_steps = np.empty(len(crds[k].ctl), dtype=np.int64)
+        c_steps[idx] = step_key[np.searchsorted(every, keys[k])]
+        c_steps[crds[k].ctl >= 0] = step_stop
+        c_steps[-1] = steps_total - 1
+        consume += [c_steps, c_steps]
+    if keep_all:
+        emit = np.arange(total, dtype=np.int64)
+    else:
+        emit = np.empty(total, dtype=np.int64)
+        emit[data_pos] = step_key[np.searchsorted(every, out_keys)]
+        emit[out_stop] = step_stop
+        emit[-1] = steps_total - 1
+    return Result(outputs, Schedule(steps_total, consume, [emit] * (n + 1)))
+
+
+@rule("intersect")
+def intersect(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    return _joiner(node, ins, keep_all=False)
+
+
+@rule("union")
+def union(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    return _joiner(node, ins, keep_all=True)
+
+
+@rule("crd_drop")
+def crd_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    outer, inner = ins
+    for s in ins:
+        check_well_formed(s, node.label)
+    u = units(outer.ctl)
+    start, stop = check_nesting(u, inner.ctl, node.label)
+    n = len(inner.ctl)
+    dropped = u.is_item & (stop == start)
+    group = fiber_ids(outer.ctl)[u.token]
+    last_of_group = np.ones(len(group), dtype=bool)
+    last_of_group[:-1] = group[1:] != group[:-1]
+    group_level = u.close[last_of_group]
+    kept = np.flatnonzero(~dropped)
+    # a group keeps its closing stop: on its last kept fiber, or alone if none is kept
+    keeper = np.zeros(len(group), dtype=bool)
+    if len(kept):
+        last_kept = np.ones(len(kept), dtype=bool)
+        last_kept[:-1] = group[kept[1:]] != group[kept[:-1]]
+        keeper[kept[last_kept]] = True
+    has_kept = np.zeros(int(group.max()) + 1 if len(group) else 0, dtype=bool)
+    has_kept[group[kept]] = True
+    lone = last_of_group & ~has_kept[group]
+    keeper |= lone
+    in_keep = np.ones(n, dtype=bool)
+    in_keep[stop[dropped & ~lone]] = False
+    in_ctl = inner.ctl.copy()
+    g_index = np.cumsum(last_of_group) - last_of_group  # group ordinal of each unit
+    in_ctl[stop[keeper]] = group_level[g_index[keeper]]
+    out_keep = np.ones(len(outer.ctl), dtype=bool)
+    out_keep[u.token[dropped]] = False
+    consume_outer = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
+    steps = np.arange(n, dtype=np.int64)
+    sched = Schedule(n, [consume_outer, steps], [consume_outer[out_keep], steps[in_keep]])
+    return Result([Stream(outer.ctl[out_keep], outer.val[out_keep]),
+                   Stream(in_ctl[in_keep], inner.val[in_keep])], sched)
+
+
+@rule("crd_hold")
+def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    outer, inner = ins
+    for s in ins:
+        check_well_formed(s, node.label)
+    u = units(outer.ctl)
+    start, stop = check_nesting(u, inner.ctl, node.label)
+    item = inner.ctl == DATA
+    held = np.zeros(len(inner.ctl), dtype=np.int64)
+    held[item] = outer.val[u.token[fiber_ids(inner.ctl)[item]]]
+    n = len(inner.ctl)
+    steps = np.arange(n, dtype=np.int64)
+    consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
+    return Result([Stream(inner.ctl.copy(), held), Stream(inner.ctl.copy(), inner.val.copy())],
+                  Schedule(n, [consume, steps], [steps, steps]))
+
+
+@rule("val_drop")
+def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    val, crd = ins
+    for s in ins:
+        check_well_formed(s, node.label)
+    check_aligned(val, crd, node.label)
+    item = (val.ctl == DATA) | (val.ctl == EMPTY)
+    v = val.val.reshape(len(val.ctl), -1)
+    zero = item & ((val.ctl == EMPTY) | ~v.any(axis=1))
+    keep = ~zero
+    n = len(val.ctl)
+    steps = np.arange(n, dtype=np.int64)
+    ctl = np.where(val.ctl == EMPTY, DATA, val.ctl).astype(np.int16)[keep]
+    return Result([Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
+                  Schedule(n, [steps, steps], [steps[keep], steps[keep]]))

@@ -1,0 +1,72 @@
+"""The registry of primitive rules: what each primitive computes and when it acts.
+
+A rule takes a node, its input streams and the run context, and returns its output streams
+together with a `Schedule`: the primitive performs `steps` steps, one per cycle at most;
+`consume[p][t]` is the step that takes token t of input p, and `emit[q][t]` the step that
+emits token t of output q. The timing pass (`interpreter.sam.timing`) turns schedules into
+cycles without knowing any primitive; counters (FLOPs, array reads) ride along in `counts`.
+Rule modules (`walk`, `merge`, `compute`, `route`) register themselves by primitive name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.sam.ir import Node, TensorDecl
+from interpreter.sam.fibertree import Fibertree
+from interpreter.sam.streams import Stream
+
+
+@dataclass
+class Schedule:
+    steps: int
+    consume: list[np.ndarray]
+    emit: list[np.ndarray]
+    latency: int = 1
+    ii: int = 1
+    memory: np.ndarray | None = None  # step of every memory word the primitive moves
+
+
+@dataclass
+class Result:
+    outputs: list[Stream]
+    schedule: Schedule
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What rules may read: the tensors in storage form and every declaration, by name."""
+
+    tensors: dict[str, Fibertree]
+    decls: dict[str, TensorDecl]
+
+    def tensor(self, node: Node) -> Fibertree:
+        return self.tensors[node.attrs["tensor"]]
+
+
+Rule = Callable[[Node, list[Stream], Context], Result]
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[name] = fn
+        return fn
+
+    return register
+
+
+def one_to_one(n_tokens: int, n_inputs: int, n_outputs: int, **kw: object) -> Schedule:
+    """Schedule of a primitive that takes one token per input and emits one per output per
+    step."""
+    steps = np.arange(n_tokens, dtype=np.int64)
+    return Schedule(n_tokens, [steps] * n_inputs, [steps] * n_outputs, **kw)  # type: ignore
+
+
+def block_size(val: np.ndarray) -> int:
+    """b for a stream of b x b blocks, 1 for scalars."""
+    return int(val.shape[1]) if val.ndim == 3 else 1

@@ -1,0 +1,195 @@
+"""Rules of the primitives that walk tensors: root, scan, locate, repeat signals, load."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.sam.formats import COMPRESSED
+from dsl.sam.ir import Node
+from interpreter.errors import ExecutionError
+from interpreter.sam.rules import Context, Result, Schedule, one_to_one, rule
+from interpreter.sam.streams import (
+    DATA,
+    DONE,
+    EMPTY,
+    Stream,
+    check_nesting,
+    check_well_formed,
+    fiber_ids,
+    fibers,
+    parent_consumption,
+    units,
+)
+
+
+def _parent_refs(node: Node, ref: Stream, ctx: Context, unit_tok: np.ndarray) -> np.ndarray:
+    """Parent positions of the units, checked against the level above."""
+    ft = ctx.tensor(node)
+    lv = node.attrs["level"]
+    n_pos = ft.positions[lv - 1] if lv else 1
+    r = ref.val[unit_tok]
+    data = ref.ctl[unit_tok] == DATA
+    bad = data & ((r < 0) | (r >= n_pos))
+    if bad.any():
+        raise ExecutionError(f"{node.label}: reference {int(r[bad][0])} out of range for"
+                             f" level {lv} of {ft.decl.name!r} ({n_pos} parent positions)")
+    return np.where(data, r, 0)
+
+
+@rule("root")
+def root(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    out = Stream(np.array([DATA, DONE], dtype=np.int16), np.zeros(2, dtype=np.int64))
+    return Result([out], one_to_one(2, 0, 1))
+
+
+@rule("scan")
+def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    ref = ins[0]
+    check_well_formed(ref, node.label)
+    ft, lv = ctx.tensor(node), node.attrs["level"]
+    u = units(ref.ctl)
+    r = _parent_refs(node, ref, ctx, u.token)
+    is_data = u.is_item & (ref.ctl[u.token] == DATA)
+    compressed = ft.level_format(lv) == COMPRESSED
+    if compressed:
+        seg = ft.segs[lv]
+        begin = seg[r]
+        length = np.where(is_data, seg[r + 1] - seg[r], 0)
+    else:
+        size = ft.sizes[lv]
+        begin = r * size
+        length = np.where(is_data, size, 0)
+    per_unit = length + 1
+    ends = np.cumsum(per_unit)
+    total = int(ends[-1]) + 1 if len(ends) else 1
+    first_pos, close_pos = ends - per_unit, ends - 1
+    ctl = np.full(total, DATA, dtype=np.int16)
+    ctl[close_pos] = u.close
+    ctl[-1] = DONE
+    n_data = int(length.sum())
+    offs = np.arange(n_data) - np.repeat(np.cumsum(length) - length, length)
+    data_pos = np.repeat(first_pos, length) + offs
+    refs = np.repeat(begin, length) + offs
+    crd_val = np.zeros(total, dtype=np.int64)
+    ref_val = np.zeros(total, dtype=np.int64)
+    crd_val[data_pos] = ft.crds[lv][refs] if compressed else offs
+    ref_val[data_pos] = refs
+    consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
+    steps = np.arange(total, dtype=np.int64)
+    counts = {}
+    memory = None
+    if compressed:
+        seg_steps = np.repeat(first_pos[is_data], 2)
+        memory = np.sort(np.concatenate([seg_steps, data_pos]))
+        counts = {"seg_reads": len(seg_steps), "crd_reads": n_data}
+    sched = Schedule(total, [consume], [steps, steps], memory=memory)
+    return Result([Stream(ctl, crd_val), Stream(ctl.copy(), ref_val)], sched, counts)
+
+
+@rule("locate")
+def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    crd, ref = ins
+    for s in ins:
+        check_well_formed(s, node.label)
+    ft, lv = ctx.tensor(node), node.attrs["level"]
+    u = units(ref.ctl)
+    start, stop = check_nesting(u, crd.ctl, node.label)
+    r = _parent_refs(node, ref, ctx, u.token)
+    item = crd.ctl == DATA
+    if (crd.ctl == EMPTY).any():
+        raise ExecutionError(f"{node.label}: the crd input holds an Empty token")
+    owner = fiber_ids(crd.ctl)[item]
+    p = r[owner]
+    parent_empty = ref.ctl[u.token][owner] == EMPTY
+    c = crd.val[item]
+    size = ft.sizes[lv]
+    if len(c) and (c.min() < 0 or c.max() >= size):
+        raise ExecutionError(f"{node.label}: coordinate out of range 0..{size - 1} for level"
+                             f" {lv} of {ft.decl.name!r}")
+    out_ctl = crd.ctl.copy()
+    out_val = np.zeros(len(crd.ctl), dtype=np.int64)
+    counts: dict[str, int] = {}
+    memory = None
+    if ft.level_format(lv) == COMPRESSED:
+        seg, arr = ft.segs[lv], ft.crds[lv]
+        owner_of_pos = np.repeat(np.arange(len(seg) - 1), np.diff(seg))
+        keys = owner_of_pos * size + arr
+        want = p * size + c
+        idx = np.searchsorted(keys, want)
+        found = idx < len(keys)
+        found[found] = keys[idx[found]] == want[found]
+        pos = np.where(found, idx, 0)
+        missing = ~found | parent_empty
+        counts = {"seg_reads": 2 * int((u.is_item & (ref.ctl[u.token] == DATA)).sum()),
+                  "crd_reads": len(c)}
+        memory = np.sort(np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)]))
+    else:
+        pos = p * size + c
+        missing = parent_empty
+    item_idx = np.flatnonzero(item)
+    out_val[item_idx] = np.where(missing, 0, pos)
+    out_ctl[item_idx[missing]] = EMPTY
+    n = len(crd.ctl)
+    steps = np.arange(n, dtype=np.int64)
+    consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
+    sched = Schedule(n, [steps, consume], [steps, steps], memory=memory)
+    return Result([Stream(crd.ctl.copy(), crd.val.copy()), Stream(out_ctl, out_val)], sched,
+                  counts)
+
+
+@rule("repeat_signal")
+def repeat_signal(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    s = ins[0]
+    check_well_formed(s, node.label)
+    ctl = np.where(s.ctl >= 0, 0, np.where(s.ctl == DONE, DONE, DATA)).astype(np.int16)
+    return Result([Stream(ctl, np.zeros(len(ctl), dtype=np.int64))], one_to_one(len(ctl), 1, 1))
+
+
+@rule("repeat")
+def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    x, sig = ins
+    for s in ins:
+        check_well_formed(s, node.label)
+    u = units(x.ctl)
+    start, stop, _ = fibers(sig.ctl)
+    if len(stop) != len(u.token):
+        raise ExecutionError(f"{node.label}: the repeat signal has {len(stop)} fibers but the"
+                             f" input stream owns {len(u.token)}")
+    bare_full = ~u.is_item & (stop > start)
+    if bare_full.any():
+        raise ExecutionError(f"{node.label}: repeat-signal fiber {int(np.flatnonzero(bare_full)[0])}"
+                             " repeats an empty outer fiber")
+    n = len(sig.ctl)
+    fib = np.minimum(fiber_ids(sig.ctl), max(len(stop) - 1, 0))
+    is_r = sig.ctl == DATA
+    src = u.token[fib[is_r]] if len(u.token) else np.zeros(0, dtype=np.int64)
+    ctl = np.empty(n, dtype=np.int16)
+    ctl[is_r] = x.ctl[src]
+    ctl[stop] = u.close
+    ctl[-1] = DONE
+    val = np.zeros((n,) + x.val.shape[1:], dtype=x.val.dtype)
+    val[is_r] = x.val[src]
+    steps = np.arange(n, dtype=np.int64)
+    consume = parent_consumption(u, len(x.ctl), start, stop, n - 1)
+    return Result([Stream(ctl, val)], Schedule(n, [consume, steps], [steps]))
+
+
+@rule("load")
+def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
+    ref = ins[0]
+    check_well_formed(ref, node.label)
+    ft = ctx.tensor(node)
+    data = ref.ctl == DATA
+    r = ref.val[data]
+    if len(r) and (r.min() < 0 or r.max() >= len(ft.vals)):
+        raise ExecutionError(f"{node.label}: reference out of range for the values of"
+                             f" {ft.decl.name!r} ({len(ft.vals)} positions)")
+    b = ft.block
+    n = len(ref.ctl)
+    val = np.zeros((n, b, b) if b > 1 else n)
+    val[data] = ft.vals[r]
+    ctl = np.where(ref.ctl == EMPTY, DATA, ref.ctl).astype(np.int16)
+    words = b * b
+    memory = np.repeat(np.flatnonzero(data), words)
+    sched = one_to_one(n, 1, 1, latency=words if b > 1 else 1, memory=memory)
+    return Result([Stream(ctl, val)], sched, {"val_reads": int(data.sum()) * words})

@@ -1,0 +1,19 @@
+"""Experience memory: every attempt, the best verified solutions, and recall of examples."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from memory.store import Attempt, ExperienceStore, StoreError
+
+__all__ = ["Attempt", "ExperienceStore", "StoreError", "default_store_path"]
+
+ENV_VAR = "AGENT_MEMORY"
+
+
+def default_store_path() -> Path:
+    """$AGENT_MEMORY, else `.agent/memory.sqlite` under the working directory (one store
+    per checkout, so runs of the same project learn from each other)."""
+    raw = os.environ.get(ENV_VAR, "").strip()
+    return Path(raw) if raw else Path.cwd() / ".agent" / "memory.sqlite"

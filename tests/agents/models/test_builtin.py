@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from agents.models import ModelError, get_model
+from agents.prompts import ReplyError, extract_program
+from dsl.errors import NotCovered
+from tests.memory.task_factory import make_task
+
+PROGRAM = "from dsl import step\n\n\ndef kernel(x, **params):\n    return x\n"
+
+
+@pytest.fixture
+def fake_compiler(monkeypatch):
+    """Stand in for dsl.step.compiler so these tests pin the backend, not the compiler."""
+    module = types.ModuleType("dsl.step.compiler")
+    monkeypatch.setitem(sys.modules, "dsl.step.compiler", module)
+    return module
+
+
+def test_replies_with_the_compiled_program_in_a_fence(fake_compiler):
+    seen = []
+    fake_compiler.compile_task = lambda task: seen.append(task) or PROGRAM
+    task = make_task()
+    reply = get_model("builtin").complete([{"role": "user", "content": "anything"}], task=task)
+    assert seen == [task]
+    assert reply.text.startswith("```python\n") and reply.text.rstrip().endswith("```")
+    assert reply.model == "builtin" and reply.cost_usd == 0.0 and reply.tokens == 0
+    assert extract_program(reply.text, "step") == PROGRAM
+
+
+def test_uncovered_task_gives_a_reply_without_code(fake_compiler):
+    def refuse(task):
+        raise NotCovered("no lowering for op 'fft'")
+
+    fake_compiler.compile_task = refuse
+    reply = get_model("builtin").complete([], task=make_task("fft_rows"))
+    assert "does not cover task fft_rows: no lowering for op 'fft'" in reply.text
+    with pytest.raises(ReplyError, match="no code"):
+        extract_program(reply.text, "step")
+
+
+def test_compiler_crash_is_a_model_error(fake_compiler):
+    def crash(task):
+        raise KeyError("tile")
+
+    fake_compiler.compile_task = crash
+    with pytest.raises(ModelError, match="builtin step compiler failed on softmax_rows: KeyError"):
+        get_model("builtin").complete([], task=make_task())
+
+
+def test_non_text_result_is_a_model_error(fake_compiler):
+    fake_compiler.compile_task = lambda task: {"ir": 1}
+    with pytest.raises(ModelError, match="returned dict, not text"):
+        get_model("builtin").complete([], task=make_task())
+
+
+def test_needs_the_task():
+    with pytest.raises(ModelError, match="needs the task"):
+        get_model("builtin").complete([{"role": "user", "content": "hi"}])
+
+
+def test_missing_compiler_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dsl.step.compiler", None)  # import raises ImportError
+    with pytest.raises(ModelError, match="no compiler for dialect 'step'"):
+        get_model("builtin").complete([], task=make_task())

@@ -1,0 +1,114 @@
+"""Recall: verified solutions of similar tasks, one per task, most similar then shortest."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory import ExperienceStore
+from memory.features import fts_query, program_ops, task_ops
+from tests.memory.task_factory import make_task
+
+
+def prog(body: str, dialect: str = "step") -> str:
+    return f"from dsl import {dialect}\n\n\ndef kernel(x):\n    {body}\n"
+
+
+def ok(cycles: int = 100) -> dict:
+    return {"status": "passed", "correct": True, "cycles": cycles, "feedback": ""}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ExperienceStore(tmp_path / "m.sqlite")
+
+
+def put(store, task, program, verdict):
+    return store.record_attempt(task=task, program=program, model="m", prompt_hash="h",
+                                verdict=verdict)
+
+
+QUERY = make_task("softmax_rows", description="Row-wise softmax of a matrix.", spec={"fn": "softmax"})
+
+
+def test_ranking(store):
+    cols = make_task("softmax_cols", description="Column-wise softmax of a matrix.",
+                     spec={"fn": "softmax"})
+    exp = make_task("exp_elementwise", description="Elementwise exponential of a matrix.",
+                    spec={"fn": "exp"})
+    gemm = make_task("gemm", description="Matrix multiply of two matrix inputs.",
+                     spec={"op": "matmul"})
+    fft = make_task("fft", description="Fast Fourier transform of a signal.", spec={"op": "fft"})
+    sam_twin = make_task("softmax_rows", dialect="sam", description="Row-wise softmax of a matrix.")
+
+    self_id = put(store, QUERY, prog("return step.softmax_the_long_way(x, 'softmax')"), ok(900))
+    put(store, cols, prog("return step.a_longer_program_for_columns(x)"), ok())
+    cols_short = put(store, cols, prog("return step.cols(x)"), ok(500))  # shortest of its task
+    put(store, cols, prog("x"), {"status": "incorrect", "correct": False, "cycles": None})
+    exp_id = put(store, exp, prog("return step.map(x, 'exp')"), ok())
+    gemm_id = put(store, gemm, prog("return step.matmul_tiles_with_a_long_name(x)"), ok())
+    put(store, fft, prog("return step.fft(x)"), ok())
+    put(store, sam_twin, prog("return x", "sam"), ok())
+
+    got = store.recall(QUERY, k=10)
+    # same task; shared op "softmax" plus a description match; description-only matches,
+    # shortest first. fft shares nothing; the sam twin is another dialect; no failure.
+    assert [a.id for a in got] == [self_id, cols_short, exp_id, gemm_id]
+    assert all(a.verified for a in got)
+    assert [a.id for a in store.recall(QUERY, k=2)] == [self_id, cols_short]
+    assert store.recall(QUERY, k=0) == []
+
+
+def test_op_overlap_through_the_program(store):
+    """A task whose description says nothing alike is still recalled when its verified
+    program uses an op the new task names."""
+    other = make_task("row_stats", description="Per-row statistics.", spec={})
+    attempt = put(store, other, prog("return step.map(x, 'softmax')"), ok())
+    query = make_task("norm_probs", description="Normalised probabilities.", spec={"fn": "softmax"})
+    assert [a.id for a in store.recall(query)] == [attempt]
+
+
+def test_unrelated_tasks_are_not_recalled(store):
+    put(store, make_task("fft", description="Fast Fourier transform.", spec={"op": "fft"}),
+        prog("return step.fft(x)"), ok())
+    assert store.recall(QUERY) == []
+
+
+def test_recalled_examples_carry_their_task_description(store):
+    cols = make_task("softmax_cols", description="Column-wise softmax of a matrix.",
+                     spec={"fn": "softmax"})
+    put(store, cols, prog("return x"), ok())
+    (example,) = store.recall(QUERY)
+    assert example.task_description == "Column-wise softmax of a matrix."
+
+
+def test_task_ops_ignore_the_tasks_own_names():
+    task = make_task(
+        "gemm_silu",
+        spec={"rows": "M", "ops": [{"out": "xw", "op": "matmul", "args": ["x", "w"]},
+                                   {"out": "y", "op": "silu", "args": ["xw"]}]},
+    )
+    assert task_ops(task) == {"gemm", "silu", "matmul"}
+
+
+def test_program_ops():
+    text = (
+        "from dsl import step\nfrom dsl.step import copy as dup\n\n"
+        "def kernel(x, w):\n"
+        "    a, b = dup(step.linear_offchip_load(x, (16, 64)))\n"
+        "    return step.linear_offchip_store(step.map(a, 'silu'), 'y')\n"
+    )
+    assert program_ops(text, "step") == {"dup", "linear_offchip_load", "linear_offchip_store",
+                                         "map", "silu"}
+    assert program_ops("def kernel(:", "step") == set()
+
+
+def test_fts_query_quotes_words_and_drops_noise():
+    assert fts_query('Row-wise "softmax" of a matrix; M is symbolic. AND NOT') == (
+        '"row" OR "wise" OR "softmax" OR "matrix" OR "not"')
+    assert fts_query("a of the") is None
+
+
+def test_fts_syntax_in_descriptions_is_harmless(store):
+    odd = make_task("odd", description='NEAR(a b) "quoted" * col:umn -minus AND OR', spec={})
+    put(store, odd, prog("return x"), ok())
+    assert [a.task_key for a in store.recall(odd)] == ["step/odd"]
