@@ -23,27 +23,46 @@ from agents.cli import UsageError
 log = logging.getLogger(__name__)
 
 
-def solve(suite: str, *, model_flag: str | None, samples: int, tasks_glob: str | None,
-          out: Path | None, resume: bool, max_cost: float | None, repair_rounds: int,
-          optimise_rounds: int, memory: Path | None, jobs: int, sandbox: str | None) -> None:
+def solve(
+    suite: str,
+    *,
+    model_flag: str | None,
+    samples: int,
+    tasks_glob: str | None,
+    out: Path | None,
+    resume: bool,
+    max_cost: float | None,
+    repair_rounds: int,
+    optimise_rounds: int,
+    memory: Path | None,
+    jobs: int,
+    sandbox: str | None,
+) -> None:
     from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
-    from agents.solve_display import SolveDisplay, closing_table
+    from agents.solve_display import SolveDisplay, closing_table, summary_line
     from agents.workflows.run import RunError, RunOptions, memory_path, prepare, run_suite
     from agents.workflows.solve import SolveSettings
     from agents.workflows.verify_pool import VerifierPool
     from benchmarks.task import load_suite
     from memory.store import ExperienceStore, StoreError
 
-    for name, value, low in (("--samples", samples, 1), ("--repair-rounds", repair_rounds, 0),
-                             ("--optimise-rounds", optimise_rounds, 0), ("--jobs", jobs, 1)):
+    for name, value, low in (
+        ("--samples", samples, 1),
+        ("--repair-rounds", repair_rounds, 0),
+        ("--optimise-rounds", optimise_rounds, 0),
+        ("--jobs", jobs, 1),
+    ):
         if value < low:
             raise UsageError(f"{name} must be at least {low}, got {value}")
     if max_cost is not None and max_cost < 0:
         raise UsageError(f"--max-cost must be >= 0, got {max_cost}")
     tasks = load_suite(suite)
     if tasks_glob:
-        tasks = [t for t in tasks
-                 if fnmatch.fnmatch(t.name, tasks_glob) or fnmatch.fnmatch(t.key, tasks_glob)]
+        tasks = [
+            t
+            for t in tasks
+            if fnmatch.fnmatch(t.name, tasks_glob) or fnmatch.fnmatch(t.key, tasks_glob)
+        ]
         if not tasks:
             raise UsageError(f"--tasks {tasks_glob!r} matches no task of suite {suite}")
     if not tasks:
@@ -63,33 +82,56 @@ def solve(suite: str, *, model_flag: str | None, samples: int, tasks_glob: str |
     except ModelError as exc:
         raise UsageError(str(exc)) from None
     model = meter.wrap(base)
-    settings = SolveSettings(samples=samples, repair_rounds=repair_rounds,
-                             optimise_rounds=optimise_rounds, guardian=spec != "builtin")
-    options = RunOptions(out=out, resume=resume, jobs=jobs, sandbox_backend=sandbox,
-                         settings=settings)
+    settings = SolveSettings(
+        samples=samples,
+        repair_rounds=repair_rounds,
+        optimise_rounds=optimise_rounds,
+        guardian=spec != "builtin",
+    )
+    options = RunOptions(
+        out=out, resume=resume, jobs=jobs, sandbox_backend=sandbox, settings=settings
+    )
     try:
         store = ExperienceStore(memory_path(memory))
         run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
     except (RunError, StoreError) as exc:
         raise UsageError(str(exc)) from None
     console = Console()
-    console.print(f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks; out: {out};"
-                  f" memory: {store.path}", highlight=False)
+    console.print(
+        f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks; out: {out}; memory: {store.path}",
+        highlight=False,
+        soft_wrap=True,
+    )
     display = SolveDisplay(console)
     try:
         with VerifierPool(jobs, sandbox_backend=sandbox) as pool:
-            results = run_suite(tasks, model=model, store=store, meter=meter, pool=pool,
-                                run=run, options=options, progress=display)
+            results = run_suite(
+                tasks,
+                model=model,
+                store=store,
+                meter=meter,
+                pool=pool,
+                run=run,
+                options=options,
+                progress=display,
+            )
     except KeyboardInterrupt:
         display.finish({})
-        console.print(f"interrupted; partial results in {out / 'results.json'};"
-                      f" continue with: agent solve {suite} --out {out} --resume")
+        console.print(
+            f"interrupted; partial results in {out / 'results.json'};"
+            f" continue with: agent solve {suite} --out {out} --resume"
+        )
         raise SystemExit(130) from None
     console.print(closing_table(results))
+    console.print(summary_line(results["summary"]), highlight=False, soft_wrap=True)
     if results["summary"].get("stopped"):
-        console.print(f"stopped early ({results['summary']['stopped']}); continue with"
-                      f" --resume --out {out}", highlight=False)
-    console.print(f"wrote {out / 'results.json'}", highlight=False)
+        console.print(
+            f"stopped early ({results['summary']['stopped']}); continue with:"
+            f" agent solve {suite} --out {out} --resume",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"wrote {out / 'results.json'}", highlight=False, soft_wrap=True)
 
 
 def report(folder: Path, *, output: Path | None) -> None:
@@ -102,8 +144,7 @@ def report(folder: Path, *, output: Path | None) -> None:
     print(f"wrote {path}")
 
 
-def memory(action: str, task: str | None, *, path: Path | None, json_out: bool,
-           limit: int) -> None:
+def memory(action: str, task: str | None, *, path: Path | None, json_out: bool, limit: int) -> None:
     from agents.workflows.run import memory_path
     from memory.store import ExperienceStore, StoreError
 
@@ -138,41 +179,69 @@ def memory(action: str, task: str | None, *, path: Path | None, json_out: bool,
         for column in ("task", "attempt", "cycles", "lines", "model", "run"):
             table.add_column(column)
         for b in bests:
-            table.add_row(b.task_key, str(b.id), str(b.cycles), str(len(b.program.splitlines())),
-                          b.model, b.run_id)
+            table.add_row(
+                b.task_key,
+                str(b.id),
+                str(b.cycles),
+                str(len(b.program.splitlines())),
+                b.model,
+                b.run_id,
+            )
         console.print(table)
     else:
         raise UsageError(f"unknown memory action {action!r}; use stats, show TASK or best")
 
 
 def _print_stats(console: Console, stats: dict[str, Any]) -> None:
-    console.print(f"{stats['path']}: {stats['tasks']} tasks, {stats['solved']} solved,"
-                  f" {stats['attempts']} attempts in {stats['runs']} runs,"
-                  f" {stats['tokens']} tokens, ${stats['cost_usd']:.4f}", highlight=False)
+    console.print(
+        f"{stats['path']}: {stats['tasks']} tasks, {stats['solved']} solved,"
+        f" {stats['attempts']} attempts in {stats['runs']} runs,"
+        f" {stats['tokens']} tokens, ${stats['cost_usd']:.4f}",
+        highlight=False,
+    )
     statuses = ", ".join(f"{k} {v}" for k, v in stats["by_status"].items() if v)
     console.print(f"by status: {statuses or 'none'}", highlight=False)
     table = Table(title="by model")
     for column in ("model", "attempts", "passed", "tokens", "cost $"):
         table.add_column(column)
     for model, row in stats["by_model"].items():
-        table.add_row(model, str(row["attempts"]), str(row["passed"]), str(row["tokens"]),
-                      f"{row['cost_usd']:.4f}")
+        table.add_row(
+            model,
+            str(row["attempts"]),
+            str(row["passed"]),
+            str(row["tokens"]),
+            f"{row['cost_usd']:.4f}",
+        )
     console.print(table)
 
 
 def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out: bool) -> None:
     if json_out:
-        print(json.dumps({"task": task, "best": best.id if best else None,
-                          "attempts": [_attempt_json(a, program=True) for a in rows]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "task": task,
+                    "best": best.id if best else None,
+                    "attempts": [_attempt_json(a, program=True) for a in rows],
+                },
+                indent=2,
+            )
+        )
         return
     table = Table(title=f"{task}: last {len(rows)} attempts")
     for column in ("id", "parent", "status", "cycles", "model", "run", "feedback"):
         table.add_column(column)
     for a in rows:
         marker = " *" if best is not None and a.id == best.id else ""
-        table.add_row(f"{a.id}{marker}", str(a.parent_id or "-"), a.status,
-                      str(a.cycles) if a.cycles is not None else "-", a.model, a.run_id,
-                      " ".join(a.feedback.split())[:60])
+        table.add_row(
+            f"{a.id}{marker}",
+            str(a.parent_id or "-"),
+            a.status,
+            str(a.cycles) if a.cycles is not None else "-",
+            a.model,
+            a.run_id,
+            " ".join(a.feedback.split())[:60],
+        )
     console.print(table)
     if best is not None:
         console.print(f"best (*): attempt {best.id}, {best.cycles} cycles:", highlight=False)
@@ -180,9 +249,18 @@ def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out:
 
 
 def _attempt_json(a: Any, *, program: bool) -> dict[str, Any]:
-    item = {"id": a.id, "task": a.task_key, "status": a.status, "cycles": a.cycles,
-            "model": a.model, "parent_id": a.parent_id, "run_id": a.run_id,
-            "tokens": a.tokens, "cost_usd": a.cost_usd, "feedback": a.feedback}
+    item = {
+        "id": a.id,
+        "task": a.task_key,
+        "status": a.status,
+        "cycles": a.cycles,
+        "model": a.model,
+        "parent_id": a.parent_id,
+        "run_id": a.run_id,
+        "tokens": a.tokens,
+        "cost_usd": a.cost_usd,
+        "feedback": a.feedback,
+    }
     if program:
         item["program"] = a.program
     return item

@@ -18,8 +18,15 @@ from agents.workflows import attempts as at
 from agents.workflows.attempts import Attempt
 from agents.workflows.run import Progress
 
-_COLOURS = {"passed": "green", "incorrect": "red", "invalid": "red", "error": "red",
-            "timeout": "yellow", "rejected": "magenta", "not_run": "dim"}
+_COLOURS = {
+    "passed": "green",
+    "incorrect": "red",
+    "invalid": "red",
+    "error": "red",
+    "timeout": "yellow",
+    "rejected": "magenta",
+    "not_run": "dim",
+}
 
 
 class SolveDisplay(Progress):
@@ -38,11 +45,14 @@ class SolveDisplay(Progress):
 
     def start(self, run: dict[str, Any], tasks: list[str]) -> None:
         self._order = list(tasks)
-        self._rows = {key: {"status": "waiting", "attempts": 0, "cycles": None,
-                            "speedup": None, "cost": 0.0} for key in tasks}
+        self._rows = {
+            key: {"status": "waiting", "attempts": 0, "cycles": None, "speedup": None, "cost": 0.0}
+            for key in tasks
+        }
         if self.live_mode:
-            self._live = Live(self._table(), console=self.console, refresh_per_second=4,
-                              transient=True)
+            self._live = Live(
+                self._table(), console=self.console, refresh_per_second=4, transient=True
+            )
             self._live.start()
 
     def task_started(self, task: str, attempts: dict[str, Attempt]) -> None:
@@ -60,18 +70,29 @@ class SolveDisplay(Progress):
             self._count(self._rows[task], attempt)
             self._refresh()
             if not self.live_mode:
-                self.console.print(_attempt_line(task, attempt), markup=False, highlight=False)
+                self.console.print(
+                    _attempt_line(task, attempt), markup=False, highlight=False, soft_wrap=True
+                )
 
     def task_done(self, task: str, entry: dict[str, Any]) -> None:
         with self._lock:
             row = self._rows[task]
-            row.update(status=entry["status"], attempts=entry["attempts"],
-                       cycles=entry["cycles"], speedup=entry["speedup"], cost=entry["cost_usd"])
+            row.update(
+                status=entry["status"],
+                attempts=entry["attempts"],
+                cycles=entry["cycles"],
+                speedup=entry["speedup"],
+                cost=entry["cost_usd"],
+            )
             self._done += 1
             self._refresh()
             if not self.live_mode:
-                self.console.print(f"[{self._done}/{len(self._order)}] {task_line(entry)}",
-                                   markup=False, highlight=False)
+                self.console.print(
+                    f"[{self._done}/{len(self._order)}] {task_line(entry)}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
     def finish(self, summary: dict[str, Any]) -> None:
         if self._live is not None:
@@ -101,36 +122,46 @@ class SolveDisplay(Progress):
             row = self._rows[key]
             status = row["status"]
             colour = _COLOURS.get(status, "cyan")
-            table.add_row(key, f"[{colour}]{status}[/]", str(row["attempts"]),
-                          _or_dash(row["cycles"]), _speedup(row["speedup"]),
-                          f"{row['cost']:.4f}")
+            table.add_row(
+                key,
+                f"[{colour}]{status}[/]",
+                str(row["attempts"]),
+                _or_dash(row["cycles"]),
+                _speedup(row["speedup"]),
+                f"{row['cost']:.4f}",
+            )
         return table
 
 
 def closing_table(results: dict[str, Any]) -> Table:
-    """Per-task results and the summary line (solved, fast_1, fast_2, geomean, cost)."""
-    summary = results["summary"]
-    table = Table(title=f"results: {results['run'].get('suite', '')}", show_footer=False)
+    """Per-task results (the summary line is printed under it: `summary_line`)."""
+    table = Table(title=f"results: {results['run'].get('suite', '')}")
     for column in ("task", "status", "cycles", "baseline", "speedup", "attempts", "cost $"):
         table.add_column(column, justify="left" if column in ("task", "status") else "right")
     for entry in results["tasks"]:
         colour = _COLOURS.get(entry["status"], "white")
-        table.add_row(entry["task"], f"[{colour}]{entry['status']}[/]",
-                      _or_dash(entry["cycles"]), _or_dash(entry["baseline_cycles"]),
-                      _speedup(entry["speedup"]), str(entry["attempts"]),
-                      f"{entry['cost_usd']:.4f}")
-    table.caption = summary_line(summary)
+        table.add_row(
+            entry["task"],
+            f"[{colour}]{entry['status']}[/]",
+            _or_dash(entry["cycles"]),
+            _or_dash(entry["baseline_cycles"]),
+            _speedup(entry["speedup"]),
+            str(entry["attempts"]),
+            f"{entry['cost_usd']:.4f}",
+        )
     return table
 
 
 def summary_line(summary: dict[str, Any]) -> str:
     total = summary["total"] or 1
     geomean = summary["geomean_speedup"]
-    line = (f"solved {summary['solved']}/{summary['total']}"
-            f"  fast_1 {summary['fast_1']:.2f} ({round(summary['fast_1'] * total)})"
-            f"  fast_2 {summary['fast_2']:.2f} ({round(summary['fast_2'] * total)})"
-            f"  geomean speedup {_speedup(geomean)}"
-            f"  tokens {summary['tokens']}  cost ${summary['cost_usd']:.4f}")
+    line = (
+        f"solved {summary['solved']}/{summary['total']}"
+        f"  fast_1 {summary['fast_1']:.2f} ({round(summary['fast_1'] * total)})"
+        f"  fast_2 {summary['fast_2']:.2f} ({round(summary['fast_2'] * total)})"
+        f"  geomean speedup {_speedup(geomean)}"
+        f"  tokens {summary['tokens']}  cost ${summary['cost_usd']:.4f}"
+    )
     if summary.get("stopped"):
         line += f"  (stopped: {summary['stopped']})"
     return line
@@ -150,7 +181,9 @@ def task_line(entry: dict[str, Any]) -> str:
 def _attempt_line(task: str, attempt: Attempt) -> str:
     verdict = attempt.get("verdict") or {}
     text = f"  {task} {attempt['id']} {attempt['origin']}: {verdict.get('status')}"
-    if at.passed(attempt):
+    if attempt.get("duplicate_of"):
+        text += f" (same program as {attempt['duplicate_of']})"
+    elif at.passed(attempt):
         text += f" {at.cycles(attempt)} cycles"
     elif verdict.get("feedback"):
         text += f" — {' '.join(str(verdict['feedback']).split())[:120]}"

@@ -14,7 +14,11 @@ any reward hack the verifier caught — never becomes a lesson.
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -143,6 +147,11 @@ def _attempt(row: tuple) -> Attempt:
     return Attempt(*values)
 
 
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars and anything else a metrics dict may hold."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
 def _verdict_fields(verdict: Any) -> tuple[str, bool, int | None, dict, str, str]:
     """Check a verdict (the verifier's dict, or anything with `to_json`) and pull out
     what is stored. Inconsistent verdicts are refused rather than stored as successes."""
@@ -158,7 +167,11 @@ def _verdict_fields(verdict: Any) -> tuple[str, bool, int | None, dict, str, str
         raise ValueError(f"verdict says correct={verdict.get('correct')!r} with status {status!r}")
     cycles = verdict.get("cycles")
     if cycles is not None:
-        if isinstance(cycles, bool) or not isinstance(cycles, int | float) or cycles < 0:
+        if (
+            isinstance(cycles, bool)
+            or not isinstance(cycles, numbers.Real)
+            or not 0 <= cycles < math.inf
+        ):
             raise ValueError(f"verdict cycles must be a non-negative number, got {cycles!r}")
         cycles = int(cycles)
     if correct and cycles is None:
@@ -176,6 +189,7 @@ class ExperienceStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as conn:
@@ -186,13 +200,25 @@ class ExperienceStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
+        """This thread's connection (opened once: closing the last connection to a WAL
+        file checkpoints it, which would cost a disk sync per operation)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():  # never reuse across fork
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA foreign_keys=ON")
-            yield conn
-        finally:
+            # WAL + NORMAL: durable across crashes of the program, not synced per commit
+            # (a power cut may lose the last attempts, never corrupt the file).
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        yield conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
             conn.close()
+            self._local.conn = None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -245,7 +271,7 @@ class ExperienceStore:
                     status,
                     int(correct),
                     cycles,
-                    json.dumps(metrics, sort_keys=True),
+                    json.dumps(metrics, sort_keys=True, default=_plain),
                     feedback,
                     bottleneck,
                     int(tokens),
@@ -359,25 +385,59 @@ class ExperienceStore:
                         (query, FTS_NEIGHBOURS + 1),
                     )
                 }
+            # Rank on a few columns of every candidate; load only the chosen attempts.
             rows = conn.execute(
-                f"SELECT {_COLUMNS}, t.ops, a.program_ops{_FROM}"
+                f"SELECT a.id, a.task_key, length(a.program), t.ops, a.program_ops{_FROM}"
                 " WHERE t.dialect=? AND a.status='passed' AND a.correct=1",
                 (task.dialect,),
             ).fetchall()
-        shortest: dict[str, tuple[tuple, Attempt]] = {}
+            best_per_task: dict[str, tuple[int, int, int, int]] = {}
+            for attempt_id, task_key, length, their_ops, its_ops in rows:
+                same = task_key == task.key
+                shared = len(wanted & (set(their_ops.split()) | set(its_ops.split())))
+                signals = shared + (task_key in text_hits)
+                if not same and signals == 0:
+                    continue
+                rank = (-int(same), -signals, length, attempt_id)
+                if task_key not in best_per_task or rank < best_per_task[task_key]:
+                    best_per_task[task_key] = rank
+            chosen = [rank[-1] for rank in sorted(best_per_task.values())[:k]]
+            marks = ",".join("?" * len(chosen))
+            loaded = {
+                row[0]: _attempt(row)
+                for row in conn.execute(f"{_SELECT} WHERE a.id IN ({marks})", chosen)
+            }
+        return [loaded[attempt_id] for attempt_id in chosen]
+
+    def success_counts(self, dialect: str | None = None) -> dict[str, int]:
+        """Verified attempts per solved task: how easily each task was solved (the seed
+        paper's measure of how hard-earned a solution is)."""
+        clause, args = ("", ()) if dialect is None else (" AND t.dialect=?", (dialect,))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT a.task_key, COUNT(*){_FROM} WHERE a.status='passed' AND a.correct=1"
+                f"{clause} GROUP BY a.task_key ORDER BY a.task_key",
+                args,
+            ).fetchall()
+        return dict(rows)
+
+    def shortest_verified(self, task_keys: list[str]) -> list[Attempt]:
+        """The shortest verified program of each of these tasks (ties: the faster, then the
+        older), shortest first."""
+        if not task_keys:
+            return []
+        marks = ",".join("?" * len(task_keys))
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"{_SELECT} WHERE a.status='passed' AND a.correct=1 AND a.task_key IN ({marks})"
+                " ORDER BY length(a.program), a.cycles, a.id",
+                task_keys,
+            ).fetchall()
+        chosen: dict[str, Attempt] = {}
         for row in rows:
-            attempt, their_ops, program_ops_ = _attempt(row[:-2]), row[-2], row[-1]
-            same = attempt.task_key == task.key
-            shared = len(wanted & (set(their_ops.split()) | set(program_ops_.split())))
-            signals = shared + (attempt.task_key in text_hits)
-            if not same and signals == 0:
-                continue
-            rank = (-int(same), -signals, len(attempt.program), attempt.id)
-            kept = shortest.get(attempt.task_key)
-            if kept is None or rank < kept[0]:
-                shortest[attempt.task_key] = (rank, attempt)
-        ranked = sorted(shortest.values(), key=lambda pair: pair[0])
-        return [attempt for _, attempt in ranked[:k]]
+            attempt = _attempt(row)
+            chosen.setdefault(attempt.task_key, attempt)
+        return list(chosen.values())
 
     def stats(self) -> dict[str, Any]:
         """Counts for `agent memory`: tasks seen and solved, attempts by status and model,

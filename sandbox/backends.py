@@ -27,8 +27,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Only what the harness imports is visible inside: the dialects and the sandbox itself, not
 # tests (expert solutions), benchmarks, memory or anything else of the project.
 PROJECT_DIRS = (PROJECT_ROOT / "dsl", PROJECT_ROOT / "sandbox")
-BOOT = (f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
-        "from sandbox.harness import main; main()")
+BOOT = (
+    f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
+    "from sandbox.harness import main; main()"
+)
 CONFIG_FILE = ".agent.toml"
 ENV_VAR = "AGENT_SANDBOX"
 
@@ -46,8 +48,14 @@ def python_argv() -> list[str]:
 def _python_dirs() -> tuple[list[str], list[str]]:
     """(prefixes to expose read-only, site-packages directories to hide under them)."""
     prefixes = sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
-    hidden = sorted({os.path.realpath(p) for p in site.getsitepackages() if os.path.isdir(p)
-                     and any(os.path.realpath(p).startswith(pre + "/") for pre in prefixes)})
+    hidden = sorted(
+        {
+            os.path.realpath(p)
+            for p in site.getsitepackages()
+            if os.path.isdir(p)
+            and any(os.path.realpath(p).startswith(pre + "/") for pre in prefixes)
+        }
+    )
     return prefixes, hidden
 
 
@@ -84,8 +92,10 @@ class Backend:
 
 class Plain(Backend):
     name = "plain"
-    description = ("a child process in its own session with rlimits, Landlock and seccomp; "
-                   "no namespaces, so it isolates little")
+    description = (
+        "a child process in its own session with rlimits, Landlock and seccomp; "
+        "no namespaces, so it isolates little"
+    )
 
     def unavailable(self) -> str | None:
         return None
@@ -99,17 +109,38 @@ class Plain(Backend):
 
 class Bubblewrap(Backend):
     name = "bubblewrap"
-    description = ("bwrap: every namespace unshared (no network, own PID namespace), a "
-                   "read-only view of python and the dialects, private /tmp, empty environment")
+    description = (
+        "bwrap: every namespace unshared (no network, own PID namespace), a "
+        "read-only view of python and the dialects, private /tmp, empty environment"
+    )
 
     def unavailable(self) -> str | None:
         return _probe_bubblewrap()
 
     def command(self, limits: Limits, run_id: str) -> list[str]:
-        argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-                "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
-                "--setenv", "LANG", "C.UTF-8", "--cap-drop", "ALL", "--hostname", "sandbox",
-                "--ro-bind", "/usr", "/usr"]
+        argv = [
+            "bwrap",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/tmp",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
         for link, target in host_root_links().items():
             argv += ["--symlink", target, link] if target else ["--ro-bind", link, link]
         prefixes, hidden = _python_dirs()
@@ -125,9 +156,11 @@ class Bubblewrap(Backend):
 
 class Docker(Backend):
     name = "docker"
-    description = (f"docker: a fresh container per build from the local image {IMAGE} "
-                   "(--network none, read-only root, memory/cpu/pids limits, tmpfs /tmp, "
-                   "user nobody, no capabilities)")
+    description = (
+        f"docker: a fresh container per build from the local image {IMAGE} "
+        "(--network none, read-only root, memory/cpu/pids limits, tmpfs /tmp, "
+        "user nobody, no capabilities)"
+    )
 
     def unavailable(self) -> str | None:
         return _probe_docker()
@@ -138,12 +171,40 @@ class Docker(Backend):
 
     def command(self, limits: Limits, run_id: str) -> list[str]:
         memory = f"{max(limits.memory_bytes // MIB, 64)}m"
-        argv = ["docker", "run", "-i", "--rm", "--init", "--name", run_id, "--network", "none",
-                "--read-only", "--user", "65534:65534", "--cap-drop", "ALL",
-                "--security-opt", "no-new-privileges", "--memory", memory,
-                "--memory-swap", memory, "--cpus", "1", "--pids-limit", str(limits.processes),
-                "--tmpfs", "/tmp:rw,nosuid,nodev,size=16m", "--workdir", "/tmp",
-                "--log-driver", "none", "-v", "/usr:/usr:ro"]
+        argv = [
+            "docker",
+            "run",
+            "-i",
+            "--rm",
+            "--init",
+            "--name",
+            run_id,
+            "--network",
+            "none",
+            "--read-only",
+            "--user",
+            "65534:65534",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--memory",
+            memory,
+            "--memory-swap",
+            memory,
+            "--cpus",
+            "1",
+            "--pids-limit",
+            str(limits.processes),
+            "--tmpfs",
+            "/tmp:rw,nosuid,nodev,size=16m",
+            "--workdir",
+            "/tmp",
+            "--log-driver",
+            "none",
+            "-v",
+            "/usr:/usr:ro",
+        ]
         for link, target in host_root_links().items():
             if not target:
                 argv += ["-v", f"{link}:{link}:ro"]
@@ -157,8 +218,13 @@ class Docker(Backend):
         return argv + [IMAGE] + python_argv()
 
     def after_kill(self, run_id: str) -> None:
-        subprocess.run(["docker", "rm", "--force", run_id], capture_output=True,
-                       env=self.environment("/tmp"), timeout=30, check=False)
+        subprocess.run(
+            ["docker", "rm", "--force", run_id],
+            capture_output=True,
+            env=self.environment("/tmp"),
+            timeout=30,
+            check=False,
+        )
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (Bubblewrap(), Docker(), Plain())}
@@ -172,8 +238,9 @@ def _probe_bubblewrap() -> str | None:
     argv = Bubblewrap().command(Limits(), "probe")
     argv[argv.index("-c") + 1] = "pass"
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=20,
-                              env=_minimal_env(), check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=20, env=_minimal_env(), check=False
+        )
     except subprocess.TimeoutExpired:
         return "bwrap did not start python within 20 s"
     if done.returncode != 0:
@@ -187,9 +254,14 @@ def _probe_docker() -> str | None:
     if shutil.which("docker") is None:
         return "the docker client is not installed"
     try:
-        done = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", IMAGE],
-                              capture_output=True, text=True, timeout=20, check=False,
-                              env=Docker().environment("/tmp"))
+        done = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", IMAGE],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+            env=Docker().environment("/tmp"),
+        )
     except subprocess.TimeoutExpired:
         return "the docker daemon did not answer within 20 s"
     if done.returncode == 0:
@@ -226,8 +298,10 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
     if name is not None and name != "auto":
         key = ALIASES.get(name, name)
         if key not in BACKENDS:
-            raise SandboxConfigError(f"unknown sandbox backend {name!r} ({origin}); choose "
-                                     f"one of {', '.join(BACKENDS)} or auto")
+            raise SandboxConfigError(
+                f"unknown sandbox backend {name!r} ({origin}); choose "
+                f"one of {', '.join(BACKENDS)} or auto"
+            )
         reason = BACKENDS[key].unavailable()
         if reason:
             raise SandboxConfigError(f"sandbox backend {key!r} ({origin}) cannot run: {reason}")
@@ -237,10 +311,13 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
         reason = BACKENDS[key].unavailable()
         if reason is None:
             return BACKENDS[key], f"{key}: chosen automatically" + (
-                f" ({'; '.join(skipped)})" if skipped else "")
+                f" ({'; '.join(skipped)})" if skipped else ""
+            )
         skipped.append(f"{key}: {reason}")
-    why = (f"plain: chosen automatically because {'; '.join(skipped)}. WARNING: the plain "
-           "process isolates little (no namespaces; only rlimits, Landlock and seccomp)")
+    why = (
+        f"plain: chosen automatically because {'; '.join(skipped)}. WARNING: the plain "
+        "process isolates little (no namespaces; only rlimits, Landlock and seccomp)"
+    )
     log.warning(why)
     return BACKENDS["plain"], why
 

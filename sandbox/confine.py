@@ -45,8 +45,13 @@ def apply_rlimits(limits: dict[str, float | int]) -> None:
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                        ctypes.c_ulong]
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
@@ -80,8 +85,9 @@ def landlock_abi() -> int:
     numbers = _LANDLOCK_SYSCALLS.get(platform.machine())
     if numbers is None:
         return 0
-    version = _libc.syscall(numbers[0], None, ctypes.c_size_t(0),
-                            ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    version = _libc.syscall(
+        numbers[0], None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)
+    )
     return max(int(version), 0)
 
 
@@ -100,8 +106,10 @@ def apply_landlock(read_roots: list[str]) -> int:
     if abi >= 6:
         fields.append(_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
     attr = ctypes.create_string_buffer(struct.pack(f"{len(fields)}Q", *fields))
-    ruleset = _check(_libc.syscall(create, attr, ctypes.c_size_t(len(attr.raw)),
-                                   ctypes.c_uint32(0)), "landlock_create_ruleset")
+    ruleset = _check(
+        _libc.syscall(create, attr, ctypes.c_size_t(len(attr.raw)), ctypes.c_uint32(0)),
+        "landlock_create_ruleset",
+    )
     try:
         for root in read_roots:
             try:
@@ -113,8 +121,10 @@ def apply_landlock(read_roots: list[str]) -> int:
                 if os.path.isdir(root):
                     rights |= _FS_READ_DIR
                 rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd))
-                _check(_libc.syscall(add_rule, ruleset, _RULE_PATH_BENEATH, rule,
-                                     ctypes.c_uint32(0)), f"landlock_add_rule({root})")
+                _check(
+                    _libc.syscall(add_rule, ruleset, _RULE_PATH_BENEATH, rule, ctypes.c_uint32(0)),
+                    f"landlock_add_rule({root})",
+                )
             finally:
                 os.close(fd)
         _check(_libc.syscall(restrict, ruleset, ctypes.c_uint32(0)), "landlock_restrict_self")
@@ -129,6 +139,7 @@ _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 # Calls an IR builder never needs and an escape would: process creation and exec, sockets,
 # ptrace and cross-process memory, signals, privilege, ownership and mode changes, mounts and
 # namespaces, kernel modules, clocks, keyrings, bpf, io_uring (whose operations bypass seccomp).
+# fmt: off
 _DENIED = {
     "x86_64": {
         "fork": 57, "vfork": 58, "execve": 59, "execveat": 322,
@@ -172,6 +183,7 @@ _DENIED = {
         "fanotify_init": 262, "syslog": 116, "vhangup": 58,
     },
 }
+# fmt: on
 _CLONE = {"x86_64": 56, "aarch64": 220}
 _CLONE_THREAD = 0x00010000
 _X32_SYSCALL_BIT = 0x40000000
@@ -224,9 +236,16 @@ def apply_seccomp() -> bool:
     code = seccomp_program(machine)
     buffer = ctypes.create_string_buffer(code, len(code))
     fprog = _SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
-                       ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p).value, 0, 0),
-           "prctl(SECCOMP)")
+    _check(
+        _libc.prctl(
+            PR_SET_SECCOMP,
+            SECCOMP_MODE_FILTER,
+            ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p).value,
+            0,
+            0,
+        ),
+        "prctl(SECCOMP)",
+    )
     return True
 
 

@@ -24,10 +24,19 @@ import os
 import sys
 import types
 
-ALLOWED_MODULES = frozenset({
-    "math", "itertools", "functools", "dataclasses", "typing", "collections", "operator",
-    "enum", "__future__",
-})
+ALLOWED_MODULES = frozenset(
+    {
+        "math",
+        "itertools",
+        "functools",
+        "dataclasses",
+        "typing",
+        "collections",
+        "operator",
+        "enum",
+        "__future__",
+    }
+)
 REFUSED_NAMES = {
     "__import__": "dynamic imports are refused",
     "exec": "code built at run time cannot be checked",
@@ -48,8 +57,7 @@ class Refusal(Exception):
 
 def _module_allowed(name: str, dialect: str) -> bool:
     root = name.split(".")[0]
-    return root in ALLOWED_MODULES or name == f"dsl.{dialect}" or name.startswith(
-        f"dsl.{dialect}.")
+    return root in ALLOWED_MODULES or name == f"dsl.{dialect}" or name.startswith(f"dsl.{dialect}.")
 
 
 def _allowed_list(dialect: str) -> str:
@@ -60,8 +68,10 @@ def check_program(tree: ast.AST, dialect: str) -> None:
     """Raise `Refusal` for the first import outside the allowlist or use of a refused
     builtin. A courtesy that explains an honest mistake early; the isolation around this
     process is what actually contains a dishonest program."""
-    why = (f"a program may import only {_allowed_list(dialect)}; it builds an IR, and the "
-           f"trusted side computes every tensor")
+    why = (
+        f"a program may import only {_allowed_list(dialect)}; it builds an IR, and the "
+        f"trusted side computes every tensor"
+    )
     for node in ast.walk(tree):
         line = getattr(node, "lineno", None)
         if isinstance(node, ast.Import):
@@ -71,8 +81,9 @@ def check_program(tree: ast.AST, dialect: str) -> None:
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if node.level:
-                raise Refusal(f"relative import 'from {'.' * node.level}{module}' is refused: "
-                              f"{why}", line)
+                raise Refusal(
+                    f"relative import 'from {'.' * node.level}{module}' is refused: {why}", line
+                )
             if module == "dsl":
                 for alias in node.names:
                     if alias.name != dialect:
@@ -93,12 +104,19 @@ def _program_line(tb: types.TracebackType | None, filename: str) -> int | None:
     return line
 
 
-def _document(status: str, *, ir: object = None, message: str = "",
-              line: int | None = None, filename: str = "") -> str:
+def _document(
+    status: str,
+    *,
+    ir: object = None,
+    message: str = "",
+    line: int | None = None,
+    filename: str = "",
+) -> str:
     if filename:
         message = f"{filename}:{line}: {message}" if line else f"{filename}: {message}"
-    return json.dumps({"status": status, "ir": ir, "message": message, "line": line},
-                      allow_nan=False)
+    return json.dumps(
+        {"status": status, "ir": ir, "message": message, "line": line}, allow_nan=False
+    )
 
 
 def build(request: dict) -> str:
@@ -108,19 +126,19 @@ def build(request: dict) -> str:
     try:
         tree = ast.parse(source, filename)
     except SyntaxError as exc:
-        return _document("error", message=f"SyntaxError: {exc.msg}", line=exc.lineno,
-                         filename=filename)
-    try:
-        check_program(tree, dialect)
-    except Refusal as refusal:
-        return _document("rejected", message=str(refusal), line=refusal.line,
-                         filename=filename)
-    code = compile(tree, filename, "exec", dont_inherit=True)
+        return _document(
+            "error", message=f"SyntaxError: {exc.msg}", line=exc.lineno, filename=filename
+        )
     errors = importlib.import_module("dsl.errors")
     try:
         trace = importlib.import_module(f"dsl.{dialect}").trace  # held before the program
     except (ImportError, AttributeError) as exc:  # runs, so patching the module is moot
         return _document("error", message=f"dialect {dialect!r} cannot trace: {exc}")
+    try:
+        check_program(tree, dialect)
+    except Refusal as refusal:
+        return _document("rejected", message=str(refusal), line=refusal.line, filename=filename)
+    code = compile(tree, filename, "exec", dont_inherit=True)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # The standard library, the dialects and the harness: not the rest of the project.
     read_roots = [p for p in sys.path if p and os.path.isdir(p) and p != PROJECT_ROOT]
@@ -135,8 +153,9 @@ def build(request: dict) -> str:
         exec(code, module.__dict__)
         kernel = module.__dict__.get("kernel")
         if not callable(kernel):
-            return _document("error", message="the program defines no function `kernel`",
-                             filename=filename)
+            return _document(
+                "error", message="the program defines no function `kernel`", filename=filename
+            )
         ir = trace(kernel, signature)
     except errors.ProgramError as exc:
         line = exc.line or _program_line(exc.__traceback__, filename)
@@ -144,8 +163,9 @@ def build(request: dict) -> str:
     except MemoryError as exc:
         del exc  # free what we can before answering
         limit = int(request["limits"]["memory_bytes"]) // (1024 * 1024)
-        return _document("rejected", message=f"memory limit ({limit} MiB) reached",
-                         filename=filename)
+        return _document(
+            "rejected", message=f"memory limit ({limit} MiB) reached", filename=filename
+        )
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the program's too
         line = _program_line(exc.__traceback__, filename)
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -153,8 +173,11 @@ def build(request: dict) -> str:
             text = f"the program raised SystemExit({exc.code!r}); it must define `kernel`"
         return _document("error", message=text, line=line, filename=filename)
     if not isinstance(ir, dict):
-        return _document("rejected", message=f"trace returned {type(ir).__name__}, not an IR "
-                         "object", filename=filename)
+        return _document(
+            "rejected",
+            message=f"trace returned {type(ir).__name__}, not an IR object",
+            filename=filename,
+        )
     try:
         return _document("ok", ir=ir)
     except (TypeError, ValueError, RecursionError) as exc:

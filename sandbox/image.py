@@ -20,7 +20,7 @@ ROOT_LINKS = ("/lib", "/lib32", "/lib64", "/libx32")  # where the dynamic loader
 DIRECTORIES = ("tmp", "proc", "sys", "dev", "etc", "root", "usr", "home", "work", "sbin")
 FILES = {
     "etc/passwd": b"root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                  b"nobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
+    b"nobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
     "etc/group": b"root:x:0:\nnogroup:x:65534:\n",
 }
 
@@ -63,17 +63,24 @@ IMAGE = f"agent-sandbox:{hashlib.sha256(image_tarball()).hexdigest()[:12]}"
 def build_image() -> str:
     """Import the image into the local docker daemon unless it is there already, and drop
     the images of earlier layouts."""
-    exists = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True,
-                            check=False)
+    exists = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False)
     if exists.returncode != 0:
-        subprocess.run(["docker", "import", "--message", "agent sandbox root", "-", IMAGE],
-                       input=image_tarball(), capture_output=True, check=True)
+        subprocess.run(
+            ["docker", "import", "--message", "agent sandbox root", "-", IMAGE],
+            input=image_tarball(),
+            capture_output=True,
+            check=True,
+        )
     repository = IMAGE.split(":")[0]
-    listed = subprocess.run(["docker", "images", repository, "--format", "{{.Tag}}"],
-                            capture_output=True, text=True, check=False)
-    stale = [f"{repository}:{tag}" for tag in listed.stdout.split()
-             if f"{repository}:{tag}" != IMAGE]
+    listed = subprocess.run(
+        ["docker", "images", repository, "--format", "{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    stale = [
+        f"{repository}:{tag}" for tag in listed.stdout.split() if f"{repository}:{tag}" != IMAGE
+    ]
     if stale:
         subprocess.run(["docker", "rmi", *stale], capture_output=True, check=False)
     return IMAGE
-

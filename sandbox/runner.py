@@ -76,15 +76,17 @@ def _exchange(process: subprocess.Popen, request: bytes, limits: Limits) -> _Str
                 elif key.fileobj is process.stdout:
                     streams.channel += data
                     if len(streams.channel) > channel_cap:
-                        streams.overflow = (f"the IR is larger than the "
-                                            f"{limits.ir_bytes // MIB} MiB limit")
+                        streams.overflow = (
+                            f"the IR is larger than the {limits.ir_bytes // MIB} MiB limit"
+                        )
                         return streams
                 else:
                     streams.output_total += len(data)
                     streams.output = (streams.output + data)[-STDERR_TAIL:]
                     if streams.output_total > limits.output_bytes:
-                        streams.overflow = (f"the program printed more than "
-                                            f"{_size(limits.output_bytes)}")
+                        streams.overflow = (
+                            f"the program printed more than {_size(limits.output_bytes)}"
+                        )
                         return streams
     finally:
         selector.close()
@@ -103,51 +105,91 @@ def _kill(process: subprocess.Popen, backend: Backend, run_id: str) -> None:
     backend.after_kill(run_id)
 
 
-def _classify(streams: _Streams, returncode: int, backend: Backend, limits: Limits,
-              filename: str) -> tuple[str, dict | None, str, int | None]:
+def _classify(
+    streams: _Streams, returncode: int, backend: Backend, limits: Limits, filename: str
+) -> tuple[str, dict | None, str, int | None]:
     """(status, ir, message, line) from what happened to the child."""
     if streams.timed_out:
-        return ("timeout", None, f"{filename}: wall time limit ({limits.wall_seconds:g} s) "
-                "reached", None)
+        return (
+            "timeout",
+            None,
+            f"{filename}: wall time limit ({limits.wall_seconds:g} s) reached",
+            None,
+        )
     if streams.overflow:
         return "rejected", None, f"{filename}: {streams.overflow}", None
     last_words = (streams.output.decode(errors="replace").strip().splitlines() or [""])[-1]
     died_of = backend.signal_of(returncode)
     if died_of == signal.SIGXCPU:
-        return ("timeout", None, f"{filename}: CPU time limit ({limits.cpu_seconds} s) "
-                "reached", None)
+        return (
+            "timeout",
+            None,
+            f"{filename}: CPU time limit ({limits.cpu_seconds} s) reached",
+            None,
+        )
     if died_of == signal.SIGKILL:
-        return ("rejected", None, f"{filename}: the process was killed (a memory, CPU or "
-                "process limit)", None)
+        return (
+            "rejected",
+            None,
+            f"{filename}: the process was killed (a memory, CPU or process limit)",
+            None,
+        )
     if died_of is not None:
-        return ("error", None, f"{filename}: the process died of "
-                f"{signal.Signals(died_of).name}", None)
+        return (
+            "error",
+            None,
+            f"{filename}: the process died of {signal.Signals(died_of).name}",
+            None,
+        )
     if returncode != 0:
         said = f": {one_line(last_words, 200)}" if last_words else ""
-        return ("error", None, f"{filename}: the process exited with code {returncode} "
-                f"before answering{said}", None)
+        return (
+            "error",
+            None,
+            f"{filename}: the process exited with code {returncode} before answering{said}",
+            None,
+        )
     documents = [line for line in bytes(streams.channel).split(b"\n") if line.strip()]
     if not documents:
         return "rejected", None, f"{filename}: no IR came out of the sandbox", None
     if len(documents) > 1:
-        return ("rejected", None, f"{filename}: {len(documents)} results came out of the "
-                "sandbox; exactly one IR is allowed", None)
+        return (
+            "rejected",
+            None,
+            f"{filename}: {len(documents)} results came out of the "
+            "sandbox; exactly one IR is allowed",
+            None,
+        )
     try:
         document = json.loads(documents[0])
     except (ValueError, RecursionError):
         document = None
-    if (not isinstance(document, dict) or document.get("status") not in STATUSES
-            or document["status"] == "timeout"
-            or not isinstance(document.get("message", ""), str)
-            or not isinstance(document.get("line"), int | None)
-            or (document["status"] == "ok") != isinstance(document.get("ir"), dict)):
+    if (
+        not isinstance(document, dict)
+        or document.get("status") not in STATUSES
+        or document["status"] == "timeout"
+        or not isinstance(document.get("message", ""), str)
+        or not isinstance(document.get("line"), int | None)
+        or (document["status"] == "ok") != isinstance(document.get("ir"), dict)
+    ):
         return "rejected", None, f"{filename}: the sandbox's answer is not a valid result", None
-    return (document["status"], document.get("ir"), one_line(document.get("message", "")),
-            document.get("line"))
+    return (
+        document["status"],
+        document.get("ir"),
+        one_line(document.get("message", "")),
+        document.get("line"),
+    )
 
 
-def build_ir(source: str, *, dialect: str, signature: dict, backend: str | None = None,
-             limits: Limits | None = None, filename: str = "program.py") -> BuildResult:
+def build_ir(
+    source: str,
+    *,
+    dialect: str,
+    signature: dict,
+    backend: str | None = None,
+    limits: Limits | None = None,
+    filename: str = "program.py",
+) -> BuildResult:
     """Run `source` in the sandbox; it must define `kernel`, which `dsl.<dialect>.trace`
     turns into IR. Never raises for anything the program does; raises
     `sandbox.backends.SandboxConfigError` for an unknown or unusable backend."""
@@ -155,25 +197,41 @@ def build_ir(source: str, *, dialect: str, signature: dict, backend: str | None 
     chosen, _ = select_backend(backend)
     started = time.monotonic()
 
-    def result(status: str, message: str, ir: dict | None = None, line: int | None = None,
-               stderr: str = "") -> BuildResult:
-        return BuildResult(status, ir, one_line(message), line, chosen.name,
-                           time.monotonic() - started, stderr)
+    def result(
+        status: str, message: str, ir: dict | None = None, line: int | None = None, stderr: str = ""
+    ) -> BuildResult:
+        return BuildResult(
+            status, ir, one_line(message), line, chosen.name, time.monotonic() - started, stderr
+        )
 
     filename = one_line(os.path.basename(filename) or "program.py", 100)
     if not _DIALECT_NAME.fullmatch(dialect):
         return result("error", f"{filename}: {dialect!r} is not a dialect name")
     if len(source.encode()) > limits.source_bytes:
-        return result("rejected", f"{filename}: the program is larger than the "
-                      f"{_size(limits.source_bytes)} limit")
-    request = json.dumps({"source": source, "dialect": dialect, "signature": signature,
-                          "filename": filename, "limits": limits.to_json()}).encode()
+        return result(
+            "rejected",
+            f"{filename}: the program is larger than the {_size(limits.source_bytes)} limit",
+        )
+    request = json.dumps(
+        {
+            "source": source,
+            "dialect": dialect,
+            "signature": signature,
+            "filename": filename,
+            "limits": limits.to_json(),
+        }
+    ).encode()
     run_id = new_run_id()
     with tempfile.TemporaryDirectory(prefix="agent-sandbox-") as run_dir:
         process = subprocess.Popen(
-            chosen.command(limits, run_id), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=run_dir, env=chosen.environment(run_dir),
-            start_new_session=True)
+            chosen.command(limits, run_id),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=run_dir,
+            env=chosen.environment(run_dir),
+            start_new_session=True,
+        )
         try:
             streams = _exchange(process, request, limits)
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from benchmarks.task import Task
 
 log = logging.getLogger(__name__)
+
+
+def fenced(program: str) -> str:
+    """A markdown python fence around `program`, longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", program)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}python\n{program.rstrip()}\n{fence}\n"
 
 
 class BuiltinModel:
@@ -66,5 +74,5 @@ class BuiltinModel:
                 raise ModelError(
                     f"builtin model: {module_name}.compile_task returned {type(program).__name__}, not text"
                 )
-            text = f"```python\n{program.rstrip()}\n```\n"
+            text = fenced(program)
         return Reply(text=text, model=self.name, seconds=time.perf_counter() - start)

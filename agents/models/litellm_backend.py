@@ -118,6 +118,9 @@ class LiteLLMModel:
             "timeout": self.timeout_s,
             "num_retries": 0,
             "max_retries": 0,
+            # Some models refuse some sampling parameters (reasoning models and
+            # temperature): drop those instead of failing every call.
+            "drop_params": True,
         }
         if self.api_base:
             kwargs["api_base"] = self.api_base

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agents.prompts.builder import (
     MODES,
+    Example,
     Mode,
     PromptError,
     build_messages,
@@ -16,6 +17,7 @@ from agents.prompts.reply import MAX_REPLY_BYTES, ReplyError, extract_program
 __all__ = [
     "MAX_REPLY_BYTES",
     "MODES",
+    "Example",
     "Mode",
     "PromptError",
     "ReplyError",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
@@ -41,17 +42,43 @@ class PromptError(Exception):
     """A prompt cannot be built (missing reference, bad mode or arguments)."""
 
 
-class Example(Protocol):
-    """What an example needs (a `memory.Attempt` has it)."""
+class ExampleLike(Protocol):
+    """What an example needs; a `memory.Attempt` and an `Example` both have it."""
 
     task_key: str
     program: str
     cycles: int | None
 
 
+@dataclass(frozen=True)
+class Example:
+    """A verified program of a similar task, as a prompt shows it (plain data, so a
+    workflow can keep it in checkpointed state)."""
+
+    task_key: str
+    program: str
+    cycles: int | None = None
+    task_description: str = ""
+
+    @classmethod
+    def of(cls, attempt: ExampleLike) -> Example:
+        return cls(
+            attempt.task_key,
+            attempt.program,
+            attempt.cycles,
+            getattr(attempt, "task_description", "") or "",
+        )
+
+
 @cache
 def _template(name: str) -> Template:
     return Template((TEMPLATES / f"{name}.md").read_text())
+
+
+@cache
+def _stream_rule(dialect: str) -> str:
+    """The guardian's first rule, with a worked example, in the dialect's own terms."""
+    return (TEMPLATES / f"guardian_{dialect}.md").read_text().rstrip() + "\n"
 
 
 def reference_path(dialect: str) -> Path:
@@ -70,7 +97,7 @@ def build_messages(
     task: Task,
     *,
     mode: Mode,
-    examples: Sequence[Example] = (),
+    examples: Sequence[ExampleLike] = (),
     program: str | None = None,
     feedback: str | Mapping[str, Any] | None = None,
 ) -> list[dict[str, str]]:
@@ -94,6 +121,7 @@ def build_messages(
         examples=render_examples(examples),
         program=_clip(program or "", MAX_PROGRAM_CHARS).strip("\n"),
         feedback=render_feedback(feedback, mode),
+        stream_rule=_stream_rule(task.dialect),
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -106,7 +134,8 @@ DIALECT_TITLES = {
 
 
 def render_signature(task: Task) -> str:
-    """Inputs, outputs, dims and params as the program sees them (`Task.signature`)."""
+    """Inputs, outputs, dims and params as the program sees them (`Task.signature`), and
+    the task's structural spec (which ops in which order)."""
     sig = task.signature()
     lines = ["inputs:"]
     lines += [f"  {_tensor(t)}" for t in sig["inputs"]]
@@ -122,6 +151,9 @@ def render_signature(task: Task) -> str:
     if sig["params"]:
         lines.append("params (keyword arguments of kernel, with these defaults):")
         lines += [f"  {k} = {v!r}" for k, v in sig["params"].items()]
+    if task.spec:  # the structural form of the task (the seed paper found it helps)
+        lines.append("structure:")
+        lines += [f"  {k} = {json.dumps(v)}" for k, v in task.spec.items()]
     args = [t["name"] for t in sig["inputs"]] + [f"{k}={v!r}" for k, v in sig["params"].items()]
     outputs = ", ".join(t["name"] for t in sig["outputs"])
     lines.append(f"kernel: def kernel({', '.join(args)})  # produces {outputs}")
@@ -135,7 +167,7 @@ def _tensor(entry: dict[str, Any]) -> str:
     return f"{entry['name']}: {entry['dtype']}[{shape}]{extra}"
 
 
-def render_examples(examples: Sequence[Example]) -> str:
+def render_examples(examples: Sequence[ExampleLike]) -> str:
     """Verified programs of similar tasks, shortest first as recalled; empty if none."""
     if not examples:
         return ""

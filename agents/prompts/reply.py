@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass
 
 from dsl import DIALECTS
@@ -22,6 +23,8 @@ _PROSE = re.compile(
     r"^(?!(?:def|class|return|import|from|if|for|while|with|try)\b)"
     r"[A-Za-z][^=()\[\]{}#]*\s[^=()\[\]{}#]*[.!?:]?\s*$"
 )
+_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
+_THINK_OPEN = re.compile(r"<think>")
 _TRUNCATION_HINTS = (
     "was never closed",
     "unexpected EOF",
@@ -52,9 +55,15 @@ def extract_program(reply_text: str, dialect: str) -> str:
         raise ReplyError(f"reply is {size // 1000} KB, over the {MAX_REPLY_BYTES // 1000} KB limit")
     if dialect not in DIALECTS:
         raise ReplyError(f"unknown dialect {dialect!r}")
-    blocks = _fenced_blocks(reply_text)
+    text = reply_text.replace("\r\n", "\n")
+    # Reasoning models (DeepSeek-R1, QwQ, ...) think aloud first; drafts in there are not
+    # the answer.
+    text = _THINKING.sub("", text)
+    if _THINK_OPEN.search(text):
+        raise ReplyError("no code in the reply (it ended while the model was still thinking)")
+    blocks = _fenced_blocks(text)
     if not blocks:
-        blocks = _unfenced_blocks(reply_text)
+        blocks = _unfenced_blocks(text)
     if not blocks:
         raise ReplyError("no code in the reply")
     problems: list[tuple[int, str]] = []  # (how far the block got, reason)
@@ -69,7 +78,7 @@ def extract_program(reply_text: str, dialect: str) -> str:
 
 def _check(block: _Block, dialect: str) -> str | tuple[int, str]:
     """The block's code if usable, else (progress, reason): progress ranks how close it came."""
-    code = block.code.strip("\n")
+    code = textwrap.dedent(block.code).strip("\n")  # fences inside list items are indented
     if not code.strip():
         return (0, "no code in the reply")
     try:

@@ -56,17 +56,28 @@ def _detail(folder: Path, entry: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def render(run: dict[str, Any], entries: list[dict[str, Any]], summary: dict[str, Any],
-           details: dict[str, dict[str, Any] | None]) -> str:
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>agent solve:"
-             f" {escape(str(run.get('suite', '')))}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>agent solve: {escape(str(run.get('suite', '')))}</h1>",
-             f"<p>run <code>{escape(str(run.get('run_id', '')))}</code>, model"
-             f" <code>{escape(str(run.get('model', '')))}</code></p>",
-             _summary_table(summary), _task_table(entries)]
+def render(
+    run: dict[str, Any],
+    entries: list[dict[str, Any]],
+    summary: dict[str, Any],
+    details: dict[str, dict[str, Any] | None],
+) -> str:
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>agent solve:"
+        f" {escape(str(run.get('suite', '')))}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>agent solve: {escape(str(run.get('suite', '')))}</h1>",
+        f"<p>run <code>{escape(str(run.get('run_id', '')))}</code>, model"
+        f" <code>{escape(str(run.get('model', '')))}</code></p>",
+        _summary_table(summary),
+        _task_table(entries),
+    ]
     if entries:
-        parts += ["<h2>Speedup per task</h2>", _figure(plots.speedup_bars(entries)),
-                  "<h2>fast_p over p</h2>", _figure(plots.fast_p_curve(entries))]
+        parts += [
+            "<h2>Speedup per task</h2>",
+            _figure(plots.speedup_bars(entries)),
+            "<h2>fast_p over p</h2>",
+            _figure(plots.fast_p_curve(entries)),
+        ]
     parts.append(_best_timeline(entries, details))
     parts.append("<h2>Tasks</h2>")
     for entry in entries:
@@ -77,11 +88,15 @@ def render(run: dict[str, Any], entries: list[dict[str, Any]], summary: dict[str
 
 def _summary_table(summary: dict[str, Any]) -> str:
     geomean = summary.get("geomean_speedup")
-    rows = [("solved", f"{summary['solved']} / {summary['total']}"),
-            ("fast_1", f"{summary['fast_1']:.2f}"), ("fast_2", f"{summary['fast_2']:.2f}"),
-            ("geomean speedup (solved)", f"{geomean:.2f}x" if geomean else "-"),
-            ("attempts", str(summary.get("attempts", "-"))), ("tokens", str(summary["tokens"])),
-            ("cost", f"${summary['cost_usd']:.4f}")]
+    rows = [
+        ("solved", f"{summary['solved']} / {summary['total']}"),
+        ("fast_1", f"{summary['fast_1']:.2f}"),
+        ("fast_2", f"{summary['fast_2']:.2f}"),
+        ("geomean speedup (solved)", f"{geomean:.2f}x" if geomean else "-"),
+        ("attempts", str(summary.get("attempts", "-"))),
+        ("tokens", str(summary["tokens"])),
+        ("cost", f"${summary['cost_usd']:.4f}"),
+    ]
     if summary.get("stopped"):
         rows.append(("stopped", escape(str(summary["stopped"]))))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -89,8 +104,10 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 
 def _task_table(entries: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{c}</th>" for c in ("task", "status", "cycles", "baseline", "speedup",
-                                              "attempts", "cost $"))
+    head = "".join(
+        f"<th>{c}</th>"
+        for c in ("task", "status", "cycles", "baseline", "speedup", "attempts", "cost $")
+    )
     rows = []
     for e in entries:
         css = "passed" if e["correct"] else "failed"
@@ -100,7 +117,8 @@ def _task_table(entries: list[dict[str, Any]]) -> str:
             f"<td class='text {css}'>{escape(e['status'])}</td><td>{_dash(e['cycles'])}</td>"
             f"<td>{_dash(e['baseline_cycles'])}</td>"
             f"<td>{speedup}</td>"
-            f"<td>{e['attempts']}</td><td>{e['cost_usd']:.4f}</td></tr>")
+            f"<td>{e['attempts']}</td><td>{e['cost_usd']:.4f}</td></tr>"
+        )
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -115,10 +133,13 @@ def _best_timeline(entries: list[dict[str, Any]], details: dict[str, Any]) -> st
         events = (verdict or {}).get("timeline") or []
         if events:
             title = f"{entry['task']}: {entry['cycles']} cycles"
-            return (f"<h2>Best kernel's timeline: {escape(entry['task'])}</h2>"
-                    + _figure(plots.timeline(events, title)))
-    return ("<h2>Best kernel's timeline</h2><p>The simulator reported no timeline for the"
-            " solved tasks.</p>")
+            return f"<h2>Best kernel's timeline: {escape(entry['task'])}</h2>" + _figure(
+                plots.timeline(events, title)
+            )
+    return (
+        "<h2>Best kernel's timeline</h2><p>The simulator reported no timeline for the"
+        " solved tasks.</p>"
+    )
 
 
 def _best_verdict(detail: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -131,31 +152,39 @@ def _best_verdict(detail: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _task_section(entry: dict[str, Any], detail: dict[str, Any] | None) -> str:
-    parts = [f"<h3 id='{_anchor(entry['task'])}'>{escape(entry['task'])}"
-             f" <span class='{'passed' if entry['correct'] else 'failed'}'>"
-             f"{escape(entry['status'])}</span></h3>"]
+    parts = [
+        f"<h3 id='{_anchor(entry['task'])}'>{escape(entry['task'])}"
+        f" <span class='{'passed' if entry['correct'] else 'failed'}'>"
+        f"{escape(entry['status'])}</span></h3>"
+    ]
     if not detail:
         return parts[0] + "<p>Not attempted.</p>"
-    head = "".join(f"<th>{c}</th>" for c in ("attempt", "origin", "parent", "status", "cycles",
-                                              "guardian", "feedback"))
+    head = "".join(
+        f"<th>{c}</th>"
+        for c in ("attempt", "origin", "parent", "status", "cycles", "guardian", "feedback")
+    )
     rows = []
     for a in detail["attempts"]:
         verdict = a.get("verdict") or {}
         feedback = " ".join(str(verdict.get("feedback", "")).split())[:200]
-        rows.append(f"<tr><td>{escape(a['id'])}</td><td class='text'>{escape(a['origin'])}</td>"
-                    f"<td>{escape(str(a.get('parent') or '-'))}</td>"
-                    f"<td class='text'>{escape(str(verdict.get('status')))}</td>"
-                    f"<td>{_dash(verdict.get('cycles'))}</td>"
-                    f"<td class='text'>{escape(str(a.get('guardian', '')))}</td>"
-                    f"<td class='text'>{escape(feedback)}</td></tr>")
+        rows.append(
+            f"<tr><td>{escape(a['id'])}</td><td class='text'>{escape(a['origin'])}</td>"
+            f"<td>{escape(str(a.get('parent') or '-'))}</td>"
+            f"<td class='text'>{escape(str(verdict.get('status')))}</td>"
+            f"<td>{_dash(verdict.get('cycles'))}</td>"
+            f"<td class='text'>{escape(str(a.get('guardian', '')))}</td>"
+            f"<td class='text'>{escape(feedback)}</td></tr>"
+        )
     parts.append(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
     best = next((a for a in detail["attempts"] if a["id"] == detail.get("best_attempt")), None)
     if best is not None and best.get("program"):
         bottleneck = (best.get("verdict") or {}).get("bottleneck")
         if bottleneck:
             parts.append(f"<p>Simulator: {escape(bottleneck)}</p>")
-        parts.append(f"<details><summary>best program ({escape(best['id'])})</summary>"
-                     f"<pre>{escape(best['program'])}</pre></details>")
+        parts.append(
+            f"<details><summary>best program ({escape(best['id'])})</summary>"
+            f"<pre>{escape(best['program'])}</pre></details>"
+        )
     return "\n".join(parts)
 
 

@@ -22,7 +22,7 @@ def _svg(fig: Any) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prologue and doctype: inline in HTML
+    return text[text.index("<svg") :]  # drop the XML prologue and doctype: inline in HTML
 
 
 def speedup_bars(entries: list[dict[str, Any]]) -> str:

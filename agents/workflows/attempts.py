@@ -54,8 +54,13 @@ def merge_attempts(old: dict[str, Attempt], new: dict[str, Attempt]) -> dict[str
 def no_program_verdict(task_key: str, reason: str) -> dict[str, Any]:
     """The verdict of a reply that held no usable program: an `error`, as the verifier
     gives a program without a kernel, so the store and results know one set of statuses."""
-    return {"task": task_key, "status": "error", "correct": False, "cycles": None,
-            "feedback": f"no program: {reason}"}
+    return {
+        "task": task_key,
+        "status": "error",
+        "correct": False,
+        "cycles": None,
+        "feedback": f"no program: {reason}",
+    }
 
 
 def status(attempt: Attempt) -> str:

@@ -22,8 +22,13 @@ from agents.workflows.attempts import Attempt
 NOT_RUN = "not_run"  # the run stopped (budget, interrupt) before reaching the task
 
 
-def task_entry(task_key: str, attempts: dict[str, Attempt], baseline_cycles: int | None,
-               *, program_file: str | None = None) -> dict[str, Any]:
+def task_entry(
+    task_key: str,
+    attempts: dict[str, Attempt],
+    baseline_cycles: int | None,
+    *,
+    program_file: str | None = None,
+) -> dict[str, Any]:
     """A task's line in results.json, from its attempts."""
     status, stands_for = at.outcome(attempts)
     correct = status == "passed"
@@ -51,10 +56,21 @@ def task_entry(task_key: str, attempts: dict[str, Attempt], baseline_cycles: int
 
 
 def not_run_entry(task_key: str, baseline_cycles: int | None = None) -> dict[str, Any]:
-    return {"task": task_key, "status": NOT_RUN, "correct": False, "cycles": None,
-            "baseline_cycles": baseline_cycles, "speedup": None, "attempts": 0,
-            "passed_attempts": 0, "tokens": 0, "cost_usd": 0.0, "best_attempt": None,
-            "store_id": None, "program": None}
+    return {
+        "task": task_key,
+        "status": NOT_RUN,
+        "correct": False,
+        "cycles": None,
+        "baseline_cycles": baseline_cycles,
+        "speedup": None,
+        "attempts": 0,
+        "passed_attempts": 0,
+        "tokens": 0,
+        "cost_usd": 0.0,
+        "best_attempt": None,
+        "store_id": None,
+        "program": None,
+    }
 
 
 def fast_p(entries: list[dict[str, Any]], p: float) -> float:
@@ -72,8 +88,9 @@ def geomean_speedup(entries: list[dict[str, Any]]) -> float | None:
     return math.exp(sum(math.log(s) for s in speedups) / len(speedups))
 
 
-def summary(entries: list[dict[str, Any]], *, tokens: int, cost_usd: float,
-            stopped: str | None = None) -> dict[str, Any]:
+def summary(
+    entries: list[dict[str, Any]], *, tokens: int, cost_usd: float, stopped: str | None = None
+) -> dict[str, Any]:
     geomean = geomean_speedup(entries)
     return {
         "solved": sum(1 for e in entries if e["correct"]),
@@ -88,8 +105,9 @@ def summary(entries: list[dict[str, Any]], *, tokens: int, cost_usd: float,
     }
 
 
-def write_results(path: Path, run: dict[str, Any], entries: list[dict[str, Any]],
-                  summary_: dict[str, Any]) -> None:
+def write_results(
+    path: Path, run: dict[str, Any], entries: list[dict[str, Any]], summary_: dict[str, Any]
+) -> None:
     """Write atomically: a reader (or a killed run) never sees half a file."""
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps({"run": run, "tasks": entries, "summary": summary_}, indent=2))

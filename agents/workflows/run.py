@@ -32,10 +32,9 @@ from agents.workflows.attempts import Attempt
 from agents.workflows.solve import SolveSettings, TaskSolver
 
 if TYPE_CHECKING:
+    from agents.workflows.verify_pool import VerifierPool
     from benchmarks.task import Task
     from memory.store import ExperienceStore
-
-    from agents.workflows.verify_pool import VerifierPool
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,9 @@ class RunState:
     stopped: str | None = None
 
 
-def prepare(out: Path, tasks: list[Task], *, suite: str, model_spec: str,
-            options: RunOptions) -> dict[str, Any]:
+def prepare(
+    out: Path, tasks: list[Task], *, suite: str, model_spec: str, options: RunOptions
+) -> dict[str, Any]:
     """Create or reopen the run folder and return run.json's content."""
     meta_path = out / "run.json"
     keys = [t.key for t in tasks]
@@ -94,24 +94,41 @@ def prepare(out: Path, tasks: list[Task], *, suite: str, model_spec: str,
             raise RunError(f"--resume: {out} holds no run (no run.json)")
         run = json.loads(meta_path.read_text())
         if sorted(run["tasks"]) != sorted(keys):
-            raise RunError(f"--resume: {out} was a run of {len(run['tasks'])} tasks, this selects"
-                           f" {len(keys)}; give the same suite and --tasks")
+            raise RunError(
+                f"--resume: {out} was a run of {len(run['tasks'])} tasks, this selects"
+                f" {len(keys)}; give the same suite and --tasks"
+            )
         run.setdefault("resumed", []).append({"at": time.time(), "model": model_spec})
     else:
         if meta_path.exists():
-            raise RunError(f"{out} already holds a run; pass --resume to continue it or choose"
-                           " another --out")
-        run = {"run_id": f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
-               "suite": suite, "tasks": keys, "model": model_spec, "started": time.time(),
-               "settings": asdict(options.settings), "jobs": options.jobs}
+            raise RunError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        run = {
+            "run_id": f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
+            "suite": suite,
+            "tasks": keys,
+            "model": model_spec,
+            "started": time.time(),
+            "settings": asdict(options.settings),
+            "jobs": options.jobs,
+        }
     out.mkdir(parents=True, exist_ok=True)
     meta_path.write_text(json.dumps(run, indent=2))
     return run
 
 
-def run_suite(tasks: list[Task], *, model: Model, store: ExperienceStore, meter: CostMeter,
-              pool: VerifierPool, run: dict[str, Any], options: RunOptions,
-              progress: Progress | None = None) -> dict[str, Any]:
+def run_suite(
+    tasks: list[Task],
+    *,
+    model: Model,
+    store: ExperienceStore,
+    meter: CostMeter,
+    pool: VerifierPool,
+    run: dict[str, Any],
+    options: RunOptions,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Solve every task; returns results.json's content (also written to disk)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -124,9 +141,17 @@ def run_suite(tasks: list[Task], *, model: Model, store: ExperienceStore, meter:
         checkpointer = SqliteSaver(conn)
         for task in tasks:
             try:
-                _solve_one(task, model=model, store=store, pool=pool, run=run,
-                           options=options, checkpointer=checkpointer, state=state,
-                           progress=progress)
+                _solve_one(
+                    task,
+                    model=model,
+                    store=store,
+                    pool=pool,
+                    run=run,
+                    options=options,
+                    checkpointer=checkpointer,
+                    state=state,
+                    progress=progress,
+                )
             except BudgetExceeded as exc:
                 log.info("stopping: %s", exc)
                 state.stopped = f"budget: {exc}"
@@ -143,19 +168,31 @@ def run_suite(tasks: list[Task], *, model: Model, store: ExperienceStore, meter:
     return results
 
 
-def _solve_one(task: Task, *, model: Model, store: ExperienceStore, pool: VerifierPool,
-               run: dict[str, Any], options: RunOptions, checkpointer: Any, state: RunState,
-               progress: Progress) -> None:
+def _solve_one(
+    task: Task,
+    *,
+    model: Model,
+    store: ExperienceStore,
+    pool: VerifierPool,
+    run: dict[str, Any],
+    options: RunOptions,
+    checkpointer: Any,
+    state: RunState,
+    progress: Progress,
+) -> None:
     settings = options.settings
     baseline = _baseline(pool, task)
     state.entries[task.key]["baseline_cycles"] = baseline
-    solver = TaskSolver(task, model, store, pool, settings, run_id=run["run_id"],
-                        on_event=progress.attempt)
+    solver = TaskSolver(
+        task, model, store, pool, settings, run_id=run["run_id"], on_event=progress.attempt
+    )
     graph = solver.graph(checkpointer)
     rounds = 2 + settings.repair_rounds + settings.optimise_rounds
-    config = {"configurable": {"thread_id": task.key},
-              "max_concurrency": max(settings.samples, options.jobs, 1),
-              "recursion_limit": 4 * rounds + 10}
+    config = {
+        "configurable": {"thread_id": task.key},
+        "max_concurrency": max(settings.samples, options.jobs, 1),
+        "recursion_limit": 4 * rounds + 10,
+    }
     snapshot = graph.get_state(config)
     progress.task_started(task.key, dict(snapshot.values.get("attempts", {})))
     try:
@@ -165,8 +202,14 @@ def _solve_one(task: Task, *, model: Model, store: ExperienceStore, pool: Verifi
             start = None if snapshot.next else {"task": task.key}
             values = graph.invoke(start, config, durability="sync")
     except (BudgetExceeded, KeyboardInterrupt):
-        _record_entry(task, graph.get_state(config).values.get("attempts", {}), baseline,
-                      options.out, state, progress)
+        _record_entry(
+            task,
+            graph.get_state(config).values.get("attempts", {}),
+            baseline,
+            options.out,
+            state,
+            progress,
+        )
         raise
     _record_entry(task, values.get("attempts", {}), baseline, options.out, state, progress)
 
@@ -179,8 +222,14 @@ def _baseline(pool: VerifierPool, task: Task) -> int | None:
         return None
 
 
-def _record_entry(task: Task, attempts: dict[str, Attempt], baseline: int | None, out: Path,
-                  state: RunState, progress: Progress) -> None:
+def _record_entry(
+    task: Task,
+    attempts: dict[str, Attempt],
+    baseline: int | None,
+    out: Path,
+    state: RunState,
+    progress: Progress,
+) -> None:
     program_file = None
     winner = at.best(attempts)
     if winner is not None:
@@ -196,8 +245,13 @@ def _record_entry(task: Task, attempts: dict[str, Attempt], baseline: int | None
     progress.task_done(task.key, entry)
 
 
-def _write_detail(out: Path, task: Task, attempts: dict[str, Attempt], baseline: int | None,
-                  winner: Attempt | None) -> None:
+def _write_detail(
+    out: Path,
+    task: Task,
+    attempts: dict[str, Attempt],
+    baseline: int | None,
+    winner: Attempt | None,
+) -> None:
     """Every attempt with its verdict; only the best keeps its simulator timeline."""
     listed = []
     for attempt in at.ordered(attempts):
@@ -209,19 +263,30 @@ def _write_detail(out: Path, task: Task, attempts: dict[str, Attempt], baseline:
         listed.append(item)
     path = out / "tasks" / task.dialect / f"{task.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"task": task.key, "baseline_cycles": baseline,
-                                "best_attempt": winner["id"] if winner else None,
-                                "attempts": listed}, indent=1))
+    path.write_text(
+        json.dumps(
+            {
+                "task": task.key,
+                "baseline_cycles": baseline,
+                "best_attempt": winner["id"] if winner else None,
+                "attempts": listed,
+            },
+            indent=1,
+        )
+    )
 
 
 def _write(out: Path, state: RunState, meter: CostMeter) -> dict[str, Any]:
     entries = list(state.entries.values())
     # From the attempts, not the meter: a resumed run's totals include the first part.
-    summary = rs.summary(entries, tokens=sum(e["tokens"] for e in entries),
-                         cost_usd=sum(e["cost_usd"] for e in entries), stopped=state.stopped)
+    summary = rs.summary(
+        entries,
+        tokens=sum(e["tokens"] for e in entries),
+        cost_usd=sum(e["cost_usd"] for e in entries),
+        stopped=state.stopped,
+    )
     if meter.unpriced_models:
         summary["unpriced_models"] = meter.unpriced_models
     run = {**state.run, "updated": time.time()}
     rs.write_results(out / "results.json", run, entries, summary)
     return {"run": run, "tasks": entries, "summary": summary}
-

@@ -48,10 +48,9 @@ from agents.workflows import attempts as at
 from agents.workflows.attempts import Attempt, Origin
 
 if TYPE_CHECKING:
+    from agents.workflows.verify_pool import VerifierPool
     from benchmarks.task import Task
     from memory.store import ExperienceStore
-
-    from agents.workflows.verify_pool import VerifierPool
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +94,17 @@ def _example(attempt: Any) -> dict[str, Any]:
 class TaskSolver:
     """Builds and runs the solve graph of one task."""
 
-    def __init__(self, task: Task, model: Model, store: ExperienceStore, pool: VerifierPool,
-                 settings: SolveSettings, *, run_id: str, on_event: EventHandler | None = None) -> None:
+    def __init__(
+        self,
+        task: Task,
+        model: Model,
+        store: ExperienceStore,
+        pool: VerifierPool,
+        settings: SolveSettings,
+        *,
+        run_id: str,
+        on_event: EventHandler | None = None,
+    ) -> None:
         self.task = task
         self.model = model
         self.store = store
@@ -123,37 +131,72 @@ class TaskSolver:
     # ------------------------------------------------------------------ nodes
 
     def recall(self, state: SolveState) -> SolveState:
-        examples = [_example(a) for a in self.store.recall(self.task, k=self.settings.recall_k)
-                    if a.program]
+        examples = [
+            _example(a) for a in self.store.recall(self.task, k=self.settings.recall_k) if a.program
+        ]
         stored = self.store.best(self.task.key)
         if stored is None or not stored.program:
-            return {"task": self.task.key, "examples": examples, "round": 1, "repairs": 0,
-                    "optimisations": 0, "plan": self._proposals(1, examples)}
+            return {
+                "task": self.task.key,
+                "examples": examples,
+                "round": 1,
+                "repairs": 0,
+                "optimisations": 0,
+                "plan": self._proposals(1, examples),
+            }
         recalled: Attempt = {
-            "id": "r0s0", "round": 0, "index": 0, "origin": Origin.RECALL.value,
-            "parent": None, "parent_store_id": stored.id, "program": stored.program,
-            "model": "memory", "prompt_hash": "", "tokens": 0, "cost_usd": 0.0, "seconds": 0.0,
-            "guardian": "skipped", "verdict": None,
+            "id": "r0s0",
+            "round": 0,
+            "index": 0,
+            "origin": Origin.RECALL.value,
+            "parent": None,
+            "parent_store_id": stored.id,
+            "program": stored.program,
+            "model": "memory",
+            "prompt_hash": "",
+            "tokens": 0,
+            "cost_usd": 0.0,
+            "seconds": 0.0,
+            "guardian": "skipped",
+            "verdict": None,
         }
-        return {"task": self.task.key, "examples": examples, "round": 0, "repairs": 0,
-                "optimisations": 0, "attempts": {"r0s0": recalled},
-                "plan": [{"node": "verify", "payload": recalled}]}
+        return {
+            "task": self.task.key,
+            "examples": examples,
+            "round": 0,
+            "repairs": 0,
+            "optimisations": 0,
+            "attempts": {"r0s0": recalled},
+            "plan": [{"node": "verify", "payload": recalled}],
+        }
 
     def generate(self, request: dict[str, Any]) -> SolveState:
         """One model call (plus the guardian for proposals): one attempt."""
         origin = Origin(request["origin"])
         attempt: Attempt = {
-            "id": request["id"], "round": request["round"], "index": request["index"],
-            "origin": origin.value, "parent": request.get("parent"),
-            "parent_store_id": request.get("parent_store_id"), "program": None,
-            "model": self.model.name, "prompt_hash": "", "tokens": 0, "cost_usd": 0.0,
-            "seconds": 0.0, "guardian": "skipped", "verdict": None,
+            "id": request["id"],
+            "round": request["round"],
+            "index": request["index"],
+            "origin": origin.value,
+            "parent": request.get("parent"),
+            "parent_store_id": request.get("parent_store_id"),
+            "program": None,
+            "model": self.model.name,
+            "prompt_hash": "",
+            "tokens": 0,
+            "cost_usd": 0.0,
+            "seconds": 0.0,
+            "guardian": "skipped",
+            "verdict": None,
         }
         try:
             messages = build_messages(
-                self.task, mode=origin.value,
+                self.task,
+                mode=origin.value,
                 examples=[Example(**e) for e in request.get("examples", ())],
-                program=request.get("program"), feedback=request.get("feedback"))
+                program=request.get("program"),
+                feedback=request.get("feedback"),
+            )
         except PromptError as exc:
             reply, failure = None, f"prompt could not be built: {one_line(exc)}"
         else:
@@ -199,9 +242,13 @@ class TaskSolver:
             verdict = self.pool.verify(self.task, attempt["program"])
         except Exception as exc:  # a broken worker fails this attempt, not the run
             log.exception("verification of %s %s failed", self.task.key, attempt["id"])
-            verdict = {"task": self.task.key, "status": "error", "correct": False,
-                       "cycles": None, "feedback": f"verifier failed: {type(exc).__name__}:"
-                       f" {one_line(exc)}"}
+            verdict = {
+                "task": self.task.key,
+                "status": "error",
+                "correct": False,
+                "cycles": None,
+                "feedback": f"verifier failed: {type(exc).__name__}: {one_line(exc)}",
+            }
         done: Attempt = {**attempt, "verdict": verdict}
         done["store_id"] = self._record(done)
         self.on_event(self.task.key, done)
@@ -216,32 +263,54 @@ class TaskSolver:
         winner = at.best(attempts)
         nxt = current + 1
         if winner is None and current == 0:  # the recalled program no longer passes
-            return {"attempts": updates, "round": 1,
-                    "plan": self._proposals(1, state.get("examples", []))}
+            return {
+                "attempts": updates,
+                "round": 1,
+                "plan": self._proposals(1, state.get("examples", [])),
+            }
         if winner is None and state.get("repairs", 0) < self.settings.repair_rounds:
             plan = self._repairs(nxt, latest, state.get("examples", []))
             if plan:
-                return {"attempts": updates, "round": nxt, "plan": plan,
-                        "repairs": state.get("repairs", 0) + 1}
+                return {
+                    "attempts": updates,
+                    "round": nxt,
+                    "plan": plan,
+                    "repairs": state.get("repairs", 0) + 1,
+                }
         if winner is not None and state.get("optimisations", 0) < self.settings.optimise_rounds:
             optimising = latest and latest[0]["origin"] == Origin.OPTIMISE.value
-            stalled = optimising and not any(a.get("program") and not a.get("duplicate_of")
-                                             for a in latest)
+            stalled = optimising and not any(
+                a.get("program") and not a.get("duplicate_of") for a in latest
+            )
             if not stalled:
-                return {"attempts": updates, "round": nxt,
-                        "optimisations": state.get("optimisations", 0) + 1,
-                        "plan": self._optimisations(nxt, winner)}
+                return {
+                    "attempts": updates,
+                    "round": nxt,
+                    "optimisations": state.get("optimisations", 0) + 1,
+                    "plan": self._optimisations(nxt, winner),
+                }
         return {"attempts": updates, "plan": []}
 
     # ------------------------------------------------------------------ planning
 
     def _proposals(self, round_: int, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"node": "generate", "payload": {
-            "id": f"r{round_}s{i}", "round": round_, "index": i, "origin": Origin.PROPOSE.value,
-            "examples": examples}} for i in range(self.settings.samples)]
+        return [
+            {
+                "node": "generate",
+                "payload": {
+                    "id": f"r{round_}s{i}",
+                    "round": round_,
+                    "index": i,
+                    "origin": Origin.PROPOSE.value,
+                    "examples": examples,
+                },
+            }
+            for i in range(self.settings.samples)
+        ]
 
-    def _repairs(self, round_: int, latest: list[Attempt],
-                 examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _repairs(
+        self, round_: int, latest: list[Attempt], examples: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """One repair per distinct failure of the last round (at most `samples`).
 
         A reply that held no program has nothing to repair: a fresh proposal takes its place.
@@ -249,22 +318,42 @@ class TaskSolver:
         failures = [a for a in latest if not a.get("duplicate_of")][: self.settings.samples]
         plan = []
         for i, failed in enumerate(failures):
-            request = {"id": f"r{round_}s{i}", "round": round_, "index": i,
-                       "origin": Origin.PROPOSE.value, "examples": examples}
+            request = {
+                "id": f"r{round_}s{i}",
+                "round": round_,
+                "index": i,
+                "origin": Origin.PROPOSE.value,
+                "examples": examples,
+            }
             if failed.get("program") is not None:
-                request.update(origin=Origin.REPAIR.value, parent=failed["id"],
-                               parent_store_id=failed.get("store_id"),
-                               program=failed["program"], feedback=at.report(failed))
+                request.update(
+                    origin=Origin.REPAIR.value,
+                    parent=failed["id"],
+                    parent_store_id=failed.get("store_id"),
+                    program=failed["program"],
+                    feedback=at.report(failed),
+                )
             plan.append({"node": "generate", "payload": request})
         return plan
 
     def _optimisations(self, round_: int, winner: Attempt) -> list[dict[str, Any]]:
         feedback = at.report(winner)
-        return [{"node": "generate", "payload": {
-            "id": f"r{round_}s{i}", "round": round_, "index": i,
-            "origin": Origin.OPTIMISE.value, "parent": winner["id"],
-            "parent_store_id": winner.get("store_id"), "program": winner["program"],
-            "feedback": feedback}} for i in range(self.settings.samples)]
+        return [
+            {
+                "node": "generate",
+                "payload": {
+                    "id": f"r{round_}s{i}",
+                    "round": round_,
+                    "index": i,
+                    "origin": Origin.OPTIMISE.value,
+                    "parent": winner["id"],
+                    "parent_store_id": winner.get("store_id"),
+                    "program": winner["program"],
+                    "feedback": feedback,
+                },
+            }
+            for i in range(self.settings.samples)
+        ]
 
     def _settle_duplicates(self, attempts: dict[str, Attempt]) -> dict[str, Attempt]:
         """Give each duplicate its original's verdict, and record it (it was an attempt)."""
@@ -281,13 +370,18 @@ class TaskSolver:
 
     # ------------------------------------------------------------------ helpers
 
-    def _ask(self, messages: list[dict[str, str]],
-             attempt: Attempt) -> tuple[Reply | None, str | None]:
+    def _ask(
+        self, messages: list[dict[str, str]], attempt: Attempt
+    ) -> tuple[Reply | None, str | None]:
         """One model call, counted into the attempt; a failure becomes a reason."""
         start = time.perf_counter()
         try:
-            reply = self.model.complete(messages, temperature=self.settings.temperature,
-                                        max_tokens=self.settings.max_tokens, task=self.task)
+            reply = self.model.complete(
+                messages,
+                temperature=self.settings.temperature,
+                max_tokens=self.settings.max_tokens,
+                task=self.task,
+            )
         except BudgetExceeded:
             raise
         except ModelError as exc:
@@ -318,11 +412,17 @@ class TaskSolver:
     def _record(self, attempt: Attempt) -> int:
         assert attempt.get("verdict")
         return self.store.record_attempt(
-            task=self.task, program=attempt.get("program") or "", model=attempt["model"],
-            prompt_hash=attempt.get("prompt_hash", ""), verdict=attempt["verdict"],
-            parent_id=attempt.get("parent_store_id"), tokens=attempt.get("tokens", 0),
-            cost_usd=attempt.get("cost_usd", 0.0), seconds=attempt.get("seconds", 0.0),
-            run_id=self.run_id)
+            task=self.task,
+            program=attempt.get("program") or "",
+            model=attempt["model"],
+            prompt_hash=attempt.get("prompt_hash", ""),
+            verdict=attempt["verdict"],
+            parent_id=attempt.get("parent_store_id"),
+            tokens=attempt.get("tokens", 0),
+            cost_usd=attempt.get("cost_usd", 0.0),
+            seconds=attempt.get("seconds", 0.0),
+            run_id=self.run_id,
+        )
 
 
 def _dispatch(otherwise: str) -> Callable[[SolveState], Any]:

@@ -86,7 +86,7 @@ def _expert_sorted_positions(expert_idx: np.ndarray) -> np.ndarray:
 
 def _routing_inputs(source: str):
     def generate(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
-        idx = _routing(rng, dims, source)
+        idx = np.sort(_routing(rng, dims, source), axis=1)  # a token's experts, ascending
         return {"expert_idx": idx, "expert_weight": _gate_weights(rng, *idx.shape)}
     generate.__doc__ = f"expert_idx and expert_weight from {source} routing"
     return generate

@@ -60,6 +60,7 @@ class Stream:
     def __mul__(self, o: Any) -> Stream: return self._alu("mul", o)
     def __rmul__(self, o: Any) -> Stream: return self._alu("mul", o, True)
     def __floordiv__(self, o: Any) -> Stream: return self._alu("div", o)
+    def __rfloordiv__(self, o: Any) -> Stream: return self._alu("div", o, True)
 
     def __bool__(self) -> bool:
         raise ProgramError("a stream has no truth value while the program is built; use"
@@ -89,9 +90,17 @@ class Value:
     def __rsub__(self, o: Any) -> Value: return self._bin("sub", o, True)
     def __mul__(self, o: Any) -> Value: return self._bin("mul", o)
     def __rmul__(self, o: Any) -> Value: return self._bin("mul", o, True)
-    def __truediv__(self, o: Any) -> Value: return self._bin("div", o)
-    def __rtruediv__(self, o: Any) -> Value: return self._bin("div", o, True)
+    def __truediv__(self, o: Any) -> Value: return self._true_div(o, False)
+    def __rtruediv__(self, o: Any) -> Value: return self._true_div(o, True)
     def __floordiv__(self, o: Any) -> Value: return self._bin("div", o)
+    def __rfloordiv__(self, o: Any) -> Value: return self._bin("div", o, True)
+
+    def _true_div(self, o: Any, swap: bool) -> Value:
+        other_int = isinstance(o, int) or (isinstance(o, Value) and o.dtype == "int64")
+        if self.dtype == "int64" and other_int:
+            raise ProgramError("`/` of two integers: use `//` for floor division, or make"
+                               " one side float (`n * 1.0`)")
+        return self._bin("div", o, swap)
 
     def __bool__(self) -> bool:
         raise ProgramError("an execute-side value has no truth value at build time; use"
@@ -286,7 +295,7 @@ class _Builder:
             raise ProgramError(f"{what} runs on the execute side: call it inside a callback")
 
     def _op(self, raw: dict, result: bool) -> Value | None:
-        assert self.case is not None
+        self._inside(raw["op"])
         if result:
             raw["id"] = len(self.case_types)
         where = f"case {self.case['id']} ({self.case['name']}) op {len(self.case['ops'])}"
@@ -335,6 +344,7 @@ class _Builder:
 
     def memory_op(self, kind: str, mem: Memref, idx: tuple, value: Any = None,
                   fn: str | None = None) -> Value | None:
+        self._inside(f"{kind} of {mem.name}")
         args = [self.value(i, f"{kind} {mem.name} index {k}") for k, i in enumerate(idx)]
         if kind != "load":
             args.append(self.value(value, f"{kind} {mem.name} value"))

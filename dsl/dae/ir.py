@@ -205,7 +205,8 @@ class Program:
 
 
 def _drop_defaults(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v not in (None, (), [], False)}
+    return {k: v for k, v in d.items()
+            if v is not None and v is not False and not (isinstance(v, (list, tuple)) and not v)}
 
 
 def to_json(p: Program) -> dict[str, Any]:

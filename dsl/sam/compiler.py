@@ -8,6 +8,7 @@
                                  # baseline); or groups: [["T"], ["Y"]] / [[0], [1]]
     parallel = { level = "i", factor = 4 }     # fork/join lanes below level i
     formats  = { T = "dcsr", C = { format = "csc" } }   # intermediates; input re-layouts
+    block    = 16                # store matrices in 16x16 blocks; block products are matmuls
 
 Tensor formats come from the task's inputs and outputs (`format`, `mode_order`).
 Intermediates that cross graphs are written in their `formats` entry (default: every level
@@ -30,7 +31,6 @@ from dsl.sam.compiler_order import (
     Level,
     TensorFormat,
     all_indices,
-    check_scopes,
     dataflow_order,
     fusion_groups,
     inline,
@@ -43,7 +43,8 @@ from dsl.sam.index_notation import (
     tensors_read,
 )
 
-SPEC_KEYS = ("expr", "order", "fuse", "parallel", "formats", "block")
+SPEC_KEYS = ("expr", "order", "fuse", "parallel", "formats", "block", "fusion_variants")
+"""`fusion_variants` names other `fuse` values worth comparing (benchmarks/perf/sam_fusion)."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ class _Compiler:
             raise NotCovered(f"[spec] has unknown keys {sorted(unknown)}; known: {SPEC_KEYS}")
         if "expr" not in spec:
             raise NotCovered("[spec] needs expr: the statements in index notation")
-        if spec.get("block", 1) not in (1, None):
-            raise NotCovered("block-sparse compilation (block > 1) is not implemented")
+        self.block = spec.get("block", 1)
+        if isinstance(self.block, bool) or not isinstance(self.block, int) or self.block < 1:
+            raise NotCovered(f"block must be an int >= 1, got {self.block!r}")
         self.spec = spec
         self.title = title
         self.statements = parse_program(spec["expr"])
@@ -97,6 +99,13 @@ class _Compiler:
         self.relayout: list[str] = []
         for op in inputs:
             self.formats[op.name] = self._input_format(op)
+            if self.block > 1 and op.name not in self.relayout:
+                self.relayout.append(op.name)
+        if self.block > 1:
+            for op in [*inputs, *outputs]:
+                if len(op.shape) != 2:
+                    raise NotCovered(f"block mode stores b x b blocks of matrices; {op.name}"
+                                     f" has rank {len(op.shape)}")
         for op in outputs:
             self.formats[op.name] = parse_format(op.name, op.format, len(op.shape),
                                                  op.mode_order)
@@ -175,26 +184,25 @@ class _Compiler:
             producers = {s.lhs.tensor: s for s in members}
             roots = [s for s in members if s.lhs.tensor in self.outputs
                      or s.lhs.tensor in later]
-            fused = [Statement(s.lhs, inline(s.rhs, {k: v for k, v in producers.items()
-                                                    if k != s.lhs.tensor}), s.text)
-                     for s in roots]
-            for stmt in fused:
-                check_scopes(stmt)
-            order = self._order(fused, requested)
+            aliases: dict[str, str] = {}
+            fused = [inline(s, {k: v for k, v in producers.items() if k != s.lhs.tensor},
+                            aliases) for s in roots]
+            order = self._order(fused, requested, aliases)
             for stmt in fused:
                 name = stmt.lhs.tensor
                 if name not in self.outputs:
                     self.formats[name] = self._intermediate_format(stmt, order)
                     declared.append(self._line(name, "intermediate"))
             graph = Graph()
-            lowering = Lowering(graph, order, self.formats)
+            lowering = Lowering(graph, order, self.formats, self.block)
             for stmt in fused:
                 lanes = parallel if parallel and parallel[0] in stmt.lhs.indices else None
                 lowering.lower_statement(stmt, lanes)
             kernels.append(("_".join(s.lhs.tensor for s in roots), graph))
         return emit_program(list(self.inputs), declared, kernels, self._doc(groups))
 
-    def _order(self, fused: list[Statement], requested: object) -> tuple[str, ...]:
+    def _order(self, fused: list[Statement], requested: object,
+               aliases: dict[str, str]) -> tuple[str, ...]:
         variables: list[str] = []
         constraints: list[tuple[str, tuple[str, ...]]] = []
         for stmt in fused:
@@ -211,7 +219,7 @@ class _Compiler:
             if stmt.lhs.tensor in self.formats:
                 fmt = self.formats[stmt.lhs.tensor]
                 constraints.append((stmt.lhs.tensor, fmt.level_vars(stmt.lhs.indices)))
-        return dataflow_order(variables, constraints, requested)
+        return dataflow_order(variables, constraints, requested, aliases)
 
     def _intermediate_format(self, stmt: Statement, order: tuple[str, ...]) -> TensorFormat:
         """The declared format, or: levels in the producer's walk order, dense where the
@@ -222,7 +230,8 @@ class _Compiler:
             mode_order = sorted(range(len(indices)), key=lambda m: order.index(indices[m]))
         if name not in self.layouts:
             self.formats[name] = parse_format(name, "csf", len(indices), mode_order)
-            full = Lowering(Graph(), order, self.formats).lower_statement(stmt, None)
+            trial = Lowering(Graph(), order, self.formats, self.block)
+            full = trial.lower_statement(stmt, None)
             fmt = "".join("d" if f else "c" for f in full)
         return parse_format(name, fmt, len(indices), mode_order)
 
@@ -245,7 +254,7 @@ class _Compiler:
                  self.inputs[name].shape if role == "input" else
                  tuple(self.dims[v] for v in self._lhs(name).lhs.indices))
         levels = tuple("dense" if lv is Level.DENSE else "compressed" for lv in fmt.levels)
-        return TensorLine(name, role, tuple(shape), levels, fmt.mode_order)
+        return TensorLine(name, role, tuple(shape), levels, fmt.mode_order, self.block)
 
     def _lhs(self, name: str) -> Statement:
         return next(s for s in self.statements if s.lhs.tensor == name)
@@ -258,6 +267,8 @@ class _Compiler:
         par = self.spec.get("parallel")
         if par:
             extra += f", {par['factor']} lanes at {par['level']}"
+        if self.block > 1:
+            extra += f", {self.block}x{self.block} blocks"
         return f"{self.title} ({how}{extra}): " + " | ".join(parts)
 
 

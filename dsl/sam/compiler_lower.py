@@ -121,8 +121,9 @@ class Lowering:
     """Builds the primitives of one kernel into `graph`."""
 
     def __init__(self, graph: Graph, order: tuple[str, ...],
-                 formats: dict[str, TensorFormat]) -> None:
+                 formats: dict[str, TensorFormat], block: int = 1) -> None:
         self.graph = graph
+        self.block = block
         self.order = order
         self.pos = {v: n for n, v in enumerate(order)}
         self.formats = formats
@@ -144,6 +145,9 @@ class Lowering:
         if tuple(walk) != out_vars:
             raise NotCovered(f"{out} stores its levels as ({', '.join(out_vars)}) but the"
                              f" dataflow order visits ({', '.join(walk)})")
+        if self.block > 1 and self._orient(top) != out_vars:
+            raise NotCovered(f"block mode: the value blocks come out as {self._orient(top)},"
+                             f" but {out} stores them as {out_vars}")
         full: list[bool] = []
         if parallel is None:
             ctx = self._walk(top, walk, [], full)
@@ -339,8 +343,9 @@ class Lowering:
                 unique.append(_Merge(part.crd, list(part.payloads), part.full))
             else:
                 same.payloads += part.payloads
-        if len(unique) == 1:
-            return _Merge(unique[0].crd, unique[0].payloads, unique[0].full)
+        if len(unique) == 1:  # one operand (or one scan reached twice): no joiner
+            single = parts[0].dense_leaf if len(parts) == 1 else None
+            return _Merge(unique[0].crd, unique[0].payloads, unique[0].full, single)
         width = max(len(u.payloads) for u in unique)
         payloads: list[tuple[_Leaf | _Sum, Stream]] = []
         crd: Stream | None = None
@@ -458,7 +463,41 @@ class Lowering:
                 case BinOp.DIV:
                     inverse = self._alu("scalar_pow", (x,), -1.0, "inverse")
                     return self._alu("scalar_mul", (inverse,), a.value, "scaled")
-        return self._alu(BINARY[op], (self._value(a), self._value(b)), None, BINARY[op])
+        name = BINARY[op]
+        if self.block > 1 and self._orient(a) != self._orient(b):
+            name = "matmul"  # _orient checked that the blocks line up for a product
+        return self._alu(name, (self._value(a), self._value(b)), None, name)
+
+    def _orient(self, node: _Node) -> tuple[str, ...] | None:
+        """Block mode: the index variables of a value's block rows and columns.
+
+        Blocks are stored in storage order, so a product of blocks is a block matmul when
+        the left operand's columns are the right one's rows (the shared index summed
+        across blocks by an enclosing sum), and elementwise when both agree.
+        """
+        if isinstance(node, _Leaf):
+            return node.vars
+        if isinstance(node, _Const):
+            return None
+        if isinstance(node, _Call):
+            return self._orient(node.a)
+        if isinstance(node, _Sum):
+            inner = self._orient(node.child)
+            if inner is not None and node.var in inner:
+                raise NotCovered(f"block mode: the sum over {node.var} would reduce inside"
+                                 " blocks; only sums over a block product's shared index work")
+            return inner
+        a, b = self._orient(node.a), self._orient(node.b)
+        if a is None or b is None:
+            return a or b
+        if a == b:
+            return a
+        if node.op is BinOp.MUL and a[1] == b[0] and a[0] != b[1]:
+            return (a[0], b[1])
+        raise NotCovered(
+            f"block mode: blocks ({', '.join(a)}) and ({', '.join(b)}) do not line up for"
+            f" {'a product' if node.op is BinOp.MUL else 'an elementwise op'}: store one"
+            " transposed (mode_order) or put the matmul operands in (row, k) (k, col) order")
 
     def _alu(self, op: str, inputs: tuple[Stream, ...], scalar: float | None,
              hint: str) -> Stream:

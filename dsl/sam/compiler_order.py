@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from dsl.sam.formats import FormatError, normalize
 from dsl.sam.index_notation import (
     Access,
     Binary,
@@ -31,17 +32,6 @@ from dsl.sam.index_notation import (
 class Level(enum.Enum):
     DENSE = "dense"
     COMPRESSED = "compressed"
-
-
-_NAMED_FORMATS = {
-    "dense": None,  # every level dense, any rank
-    "csr": (Level.DENSE, Level.COMPRESSED),
-    "dcsr": (Level.COMPRESSED, Level.COMPRESSED),
-    "csc": (Level.DENSE, Level.COMPRESSED),
-    "dcsc": (Level.COMPRESSED, Level.COMPRESSED),
-    "csf": None,  # every level compressed
-}
-_COLUMN_MAJOR = {"csc", "dcsc"}
 
 
 @dataclass(frozen=True)
@@ -62,50 +52,19 @@ class TensorFormat:
 
 def parse_format(owner: str, text: object, rank: int,
                  mode_order: object = None) -> TensorFormat:
-    """A format from a task: a name (dense, csr, dcsr, csc, dcsc, csf) or one letter per
-    level (`d` dense, `c` compressed: "dc" is CSR), with an optional `mode_order` list."""
-    if not isinstance(text, str):
-        raise IndexNotationError(f"{owner}: format must be a string, got {text!r}")
-    name = text.lower()
-    if name in _NAMED_FORMATS:
-        levels = _NAMED_FORMATS[name]
-        if levels is None:
-            kind = Level.DENSE if name == "dense" else Level.COMPRESSED
-            levels = (kind,) * rank
-        elif len(levels) != rank:
-            raise IndexNotationError(f"{owner}: format {text!r} is for matrices, rank is {rank}")
-        default_order = tuple(reversed(range(rank))) if name in _COLUMN_MAJOR else tuple(
-            range(rank))
-    elif name and set(name) <= {"d", "c"}:
-        if len(name) != rank:
-            raise IndexNotationError(
-                f"{owner}: format {text!r} has {len(name)} levels but the tensor has rank {rank}")
-        levels = tuple(Level.DENSE if ch == "d" else Level.COMPRESSED for ch in name)
-        default_order = tuple(range(rank))
-    else:
-        raise IndexNotationError(
-            f"{owner}: unknown format {text!r} (use dense, csr, dcsr, csc, dcsc, csf or letters"
-            " d/c per level)")
-    if mode_order is None:
-        order = default_order
-    else:
-        if (not isinstance(mode_order, (list, tuple))
-                or sorted(mode_order) != list(range(rank))):
-            raise IndexNotationError(
-                f"{owner}: mode_order must be a permutation of 0..{rank - 1}, got {mode_order!r}")
-        order = tuple(int(m) for m in mode_order)
-    return TensorFormat(tuple(levels), order)
+    """A format as the dialect spells it (dsl/sam/formats: dense, csr, dcsr, csc, dcsc, csf,
+    compressed, a per-level list) or one letter per level (`d` dense, `c` compressed:
+    "dc" is CSR), with an optional `mode_order` list."""
+    if isinstance(text, str) and text and set(text) <= {"d", "c"}:
+        text = ["dense" if ch == "d" else "compressed" for ch in text]
+    try:
+        levels, order = normalize(text, rank, mode_order)
+    except FormatError as exc:
+        raise IndexNotationError(f"{owner}: {exc}") from None
+    return TensorFormat(tuple(Level(lv) for lv in levels), order)
 
 
 # --------------------------------------------------------------------------- fusion
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """One dataflow graph: the results it writes, each with intermediates inlined."""
-
-    roots: tuple[Statement, ...]
-    order: tuple[str, ...]
 
 
 def fusion_groups(statements: list[Statement], fuse: object) -> list[list[int]]:
@@ -143,58 +102,52 @@ def fusion_groups(statements: list[Statement], fuse: object) -> list[list[int]]:
     return groups
 
 
-def inline(expr: Expr, producers: dict[str, Statement]) -> Expr:
-    """Replace each read of a result in `producers` by its (renamed) right-hand side."""
-    match expr:
-        case Access(tensor, indices) if tensor in producers:
-            stmt = producers[tensor]
-            if len(indices) != len(stmt.lhs.indices):
-                raise IndexNotationError(
-                    f"{tensor} has rank {len(stmt.lhs.indices)} but is read as"
-                    f" {tensor}({','.join(indices)})")
-            rename = dict(zip(stmt.lhs.indices, indices))
-            body = inline(stmt.rhs, producers)
-            bound = _bound(body)
-            captured = bound & set(indices)
-            if captured:
-                raise IndexNotationError(
-                    f"fusing {tensor} into a reader of {tensor}({','.join(indices)}) would"
-                    f" capture index {', '.join(sorted(captured))}, which {tensor}'s statement"
-                    " sums over: rename one of them")
-            return _rename(body, rename)
-        case Access() | Const():
-            return expr
-        case Binary(op, lhs, rhs):
-            return Binary(op, inline(lhs, producers), inline(rhs, producers))
-        case Call(func, arg):
-            return Call(func, inline(arg, producers))
-        case Sum(index, body):
-            return Sum(index, inline(body, producers))
-    raise TypeError(expr)
+def inline(stmt: Statement, producers: dict[str, Statement],
+           aliases: dict[str, str]) -> Statement:
+    """Replace each read of a result in `producers` by its right-hand side, renamed.
 
+    The producer's result indices become the reader's; a summed index of the producer that
+    would collide with an index in scope at the read (the reader's own indices, or one
+    summed around the read) gets a fresh name, recorded in `aliases` (fresh -> original)
+    so that a dataflow order naming the original places the copy just before it.
+    """
+    taken = set().union(*(all_indices(s.rhs) | set(s.lhs.indices)
+                          for s in [stmt, *producers.values()]))
 
-def check_scopes(stmt: Statement) -> None:
-    """After inlining, a summed variable must not also be a result index or be summed again
-    inside its own sum: the walk has one loop per variable name."""
-    def visit(expr: Expr, bound: frozenset[str]) -> None:
+    def fresh(name: str) -> str:
+        n = 2
+        while f"{name}_{n}" in taken:
+            n += 1
+        taken.add(f"{name}_{n}")
+        return f"{name}_{n}"
+
+    def go(expr: Expr, scope: frozenset[str]) -> Expr:
         match expr:
+            case Access(tensor, indices) if tensor in producers:
+                producer = producers[tensor]
+                if len(indices) != len(producer.lhs.indices):
+                    raise IndexNotationError(
+                        f"{tensor} has rank {len(producer.lhs.indices)} but is read as"
+                        f" {tensor}({','.join(indices)})")
+                body = go(producer.rhs, frozenset(producer.lhs.indices))
+                rename = dict(zip(producer.lhs.indices, indices))
+                for b in sorted(_bound(body)):
+                    if b in scope or b in indices:
+                        rename[b] = fresh(b)
+                        aliases[rename[b]] = aliases.get(b, b)
+                return _rename(body, rename)
+            case Access() | Const():
+                return expr
+            case Binary(op, lhs, rhs):
+                return Binary(op, go(lhs, scope), go(rhs, scope))
+            case Call(func, arg):
+                return Call(func, go(arg, scope))
             case Sum(index, body):
-                if index in stmt.lhs.indices:
-                    raise IndexNotationError(
-                        f"fusing into {stmt.lhs.tensor} uses {index} both as a result index"
-                        " and as a summed one: rename the summed index in its statement")
-                if index in bound:
-                    raise IndexNotationError(
-                        f"fusing into {stmt.lhs.tensor} nests two sums over {index}: rename"
-                        " one of them in its statement")
-                visit(body, bound | {index})
-            case Binary(_, lhs, rhs):
-                visit(lhs, bound)
-                visit(rhs, bound)
-            case Call(_, arg):
-                visit(arg, bound)
+                return Sum(index, go(body, scope | {index}))
+        raise TypeError(expr)
 
-    visit(stmt.rhs, frozenset())
+    scope = frozenset(stmt.lhs.indices) | free_indices(stmt.rhs)
+    return Statement(stmt.lhs, go(stmt.rhs, scope), stmt.text)
 
 
 def _bound(expr: Expr) -> set[str]:
@@ -235,13 +188,20 @@ def all_indices(expr: Expr) -> set[str]:
 
 
 def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str, ...]]],
-                   requested: object = None) -> tuple[str, ...]:
+                   requested: object = None,
+                   aliases: dict[str, str] | None = None) -> tuple[str, ...]:
     """A topological order of `variables` under each tensor's level order.
 
     `constraints` holds (tensor, variables by storage level). `requested` is the task's
     `order` (a string of one-letter variables or a list of names) restricted to these
     variables; without it the first order is taken, ties broken by first appearance.
+    Renamed copies of summed indices (`aliases`, see `inline`) go just before the original.
     """
+    aliases = aliases or {}
+    for copy_name, original in aliases.items():
+        if copy_name in variables and original in variables:
+            variables = [v for v in variables if v != copy_name]
+            variables.insert(variables.index(original), copy_name)
     arcs: dict[str, dict[str, str]] = {v: {} for v in variables}
     for tensor, level_vars in constraints:
         if len(set(level_vars)) != len(level_vars):
@@ -257,7 +217,7 @@ def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str,
             f"no dataflow order exists: the tensors' level orders form a cycle {path}; store"
             " one of them in another mode order or do not fuse these statements")
     if requested is not None:
-        order = _requested_order(requested, variables)
+        order = _requested_order(requested, variables, aliases)
         position = {v: n for n, v in enumerate(order)}
         for outer in variables:
             for inner, tensor in arcs[outer].items():
@@ -270,7 +230,8 @@ def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str,
     return tuple(_kahn(variables, arcs))
 
 
-def _requested_order(requested: object, variables: list[str]) -> tuple[str, ...]:
+def _requested_order(requested: object, variables: list[str],
+                     aliases: dict[str, str]) -> tuple[str, ...]:
     if isinstance(requested, str):
         items = list(requested) if "," not in requested else requested.split(",")
     elif isinstance(requested, (list, tuple)):
@@ -278,6 +239,9 @@ def _requested_order(requested: object, variables: list[str]) -> tuple[str, ...]
     else:
         raise IndexNotationError(f"order must be a string or a list, got {requested!r}")
     items = [v.strip() for v in items]
+    for copy_name, original in aliases.items():
+        if copy_name in variables and copy_name not in items and original in items:
+            items.insert(items.index(original), copy_name)
     unknown = [v for v in items if v not in variables]
     kept = [v for v in items if v in variables]
     missing = [v for v in variables if v not in kept]

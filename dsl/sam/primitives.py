@@ -14,7 +14,7 @@ from dataclasses import dataclass
 CRD, REF, VAL, REPSIG = "crd", "ref", "val", "repsig"
 KINDS = (CRD, REF, VAL, REPSIG)
 
-BINARY_OPS = ("add", "sub", "mul", "div", "max", "min", "matmul")
+BINARY_OPS = ("add", "sub", "mul", "div", "max", "min", "matmul", "matmul_t")
 UNARY_OPS = ("exp", "sin", "cos", "rsqrt", "sigmoid", "neg", "abs", "relu")
 SCALAR_OPS = ("scalar_add", "scalar_mul", "scalar_div", "scalar_max", "scalar_pow")
 ALU_OPS = BINARY_OPS + UNARY_OPS + SCALAR_OPS

@@ -196,7 +196,7 @@ class Expr:
         if not self._terms:
             return "0"
         parts = []
-        for mono, coef in self._terms:
+        for mono, coef in sorted(self._terms, key=lambda mc: mc[0] == ()):
             body = "*".join(str(a) for a in mono)
             if not body:
                 parts.append(str(coef))

@@ -52,6 +52,7 @@ class AccessRun:
     start_iter: list[np.ndarray]  # pushes made before each TU iteration's own `ite` pushes
     dims: dict[str, int]
     memrefs: dict[str, np.ndarray] = field(default_factory=dict)
+    flat: dict[int, np.ndarray] = field(default_factory=dict)  # element index per load stream
 
     def ancestor_index(self, tu: int, ancestor: int) -> np.ndarray:
         """For every iteration of `tu`, the iteration of `ancestor` enclosing it."""
@@ -183,6 +184,7 @@ def _stream(run: AccessRun, s: Stream) -> np.ndarray:
     mem = run.memrefs[s.memref]
     mask = run.tus[s.tu].mask
     flat = flat_index(args, mem.shape, mask, f"stream {s.id} (load {s.memref})")
+    run.flat[s.id] = flat
     values = mem.reshape(-1)[flat]
     return values.astype(np.int64) if values.dtype.kind in "iu" else values
 
@@ -249,7 +251,7 @@ def _layout(run: AccessRun) -> None:
         excl = np.cumsum(size_iter[t.id]) - size_iter[t.id]
         fiber_first = np.cumsum(np.bincount(st.owner, minlength=st.nfib))
         fiber_first = np.concatenate([[0], fiber_first[:-1]]).astype(np.int64)
-        excl = excl - excl[fiber_first][st.owner] if st.n else excl
+        excl = excl - excl[fiber_first[st.owner]]  # restart the count in every fiber
         start_iter[t.id] = start_fiber[t.id][st.owner] + nbeg + excl
         inner = start_iter[t.id] + count.get((t.id, Event.ITE), 0)
         for c in children.get(t.id, []):

@@ -94,8 +94,9 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
         j = len(pushed)
         case = p.cases[tok_case[owner[j]]]
         raise ExecutionError(
-            f"deadlock: case {case.id} ({case.name}) pops operand #{int(local[j])} but the"
-            f" access side pushed only {len(pushed)} operands in total; the core waits forever")
+            f"deadlock: case {case.id} ({case.name}) pops operand #{int(local[j])} in its run"
+            f" for token {int(owner[j])}, but the access side pushed only {len(pushed)}"
+            " operands in total; the core waits forever")
     if expected_total < len(pushed):
         r = regs[run.entries.reg[data_pos[expected_total]]]
         raise ExecutionError(

@@ -46,12 +46,12 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
         if op in BINARY_OPS:
             check_aligned(ins[0], ins[1], node.label)
             y = _as_blocks(ins[1].val, b)[item]
-            if op == "matmul" and b > 1:
+            if op in ("matmul", "matmul_t") and b > 1:
                 if a.val.ndim != 3 or ins[1].val.ndim != 3:
-                    raise ExecutionError(f"{node.label}: matmul needs two block streams")
-                r = np.matmul(x, y)
+                    raise ExecutionError(f"{node.label}: {op} needs two block streams")
+                r = np.matmul(x, y if op == "matmul" else np.swapaxes(y, 1, 2))
             else:
-                r = _BINARY["mul" if op == "matmul" else op](x, y)
+                r = _BINARY["mul" if op.startswith("matmul") else op](x, y)
         elif op in _SCALAR:
             r = _SCALAR[op](x, node.attrs["scalar"])
         else:
@@ -61,7 +61,7 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val[item] = r
     ctl = np.where(a.ctl == EMPTY, DATA, a.ctl).astype(np.int16)
     count = int(item.sum())
-    if op == "matmul" and b > 1:
+    if op.startswith("matmul") and b > 1:
         sched = one_to_one(n, len(ins), 1, latency=2 * b - 1, ii=b)
         flops = count * 2 * b ** 3
     else:

@@ -87,18 +87,30 @@ def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
     return run
 
 
-def run_program(program: Program, inputs: dict[str, np.ndarray],
-                dims: dict[str, int]) -> tuple[dict[str, Fibertree], list[GraphRun]]:
-    """Run every graph in order; returns the final tensors (by name) and the graph runs."""
+def load_inputs(program: Program, inputs: dict[str, np.ndarray],
+                dims: dict[str, int]) -> dict[str, Fibertree]:
+    """Fibertrees of the program's inputs, in their declared layouts."""
     tensors: dict[str, Fibertree] = {}
     for name, decl in program.tensors.items():
         if decl.role == "input":
             if name not in inputs:
                 raise ExecutionError(f"input {name!r} was not provided")
             tensors[name] = Fibertree.from_dense(inputs[name], decl, dims)
+    return tensors
+
+
+def run_graphs(program: Program, tensors: dict[str, Fibertree],
+               dims: dict[str, int]) -> list[GraphRun]:
+    """Run every graph in order; written tensors are added to `tensors`."""
     ctx = Context(tensors, program.tensors)
-    runs = [run_graph(graph, ctx, dims) for graph in program.graphs]
-    return tensors, runs
+    return [run_graph(graph, ctx, dims) for graph in program.graphs]
+
+
+def run_program(program: Program, inputs: dict[str, np.ndarray],
+                dims: dict[str, int]) -> tuple[dict[str, Fibertree], list[GraphRun]]:
+    """Run every graph in order; returns the final tensors (by name) and the graph runs."""
+    tensors = load_inputs(program, inputs, dims)
+    return tensors, run_graphs(program, tensors, dims)
 
 
 def execute(program: Program, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],

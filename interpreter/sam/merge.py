@@ -73,50 +73,68 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     keys = []
     for k, (_, f, c) in enumerate(parts):
         key = f * width + c
-        if len(key) > 1 and (np.diff(key) <= 0).any():
+        if len(key) > 1 and (key[1:] <= key[:-1]).any():
             raise ExecutionError(f"{where}: crd{k} coordinates are not increasing within a"
                                  " fiber")
         keys.append(key)
-    every, count = np.unique(np.concatenate(keys), return_counts=True)
-    out_keys = every if keep_all else every[count == n]
+    # merge the sorted inputs: every distinct (fiber, coordinate) key gets an id in order
+    cat = np.concatenate(keys)
+    order = np.argsort(cat, kind="stable")
+    srt = cat[order]
+    new = np.empty(len(srt), dtype=bool)
+    new[:1] = True
+    np.not_equal(srt[1:], srt[:-1], out=new[1:])
+    uid = np.cumsum(new) - 1
+    uid_of = np.empty(len(cat), dtype=np.int64)
+    uid_of[order] = uid
+    every_fib = np.concatenate([f for _, f, _ in parts])[order][new]
+    every_crd = np.concatenate([c for _, _, c in parts])[order][new]
+    n_every = len(every_fib)
+    selected = np.bincount(uid, minlength=n_every) == n if not keep_all else None
+    out_fib = every_fib if keep_all else every_fib[selected]
     # steps: one per distinct key in any input, one per stop, one for D
-    step_key = np.arange(len(every)) + every // width
-    step_stop = np.cumsum(np.bincount(every // width, minlength=n_fib) + 1) - 1
-    steps_total = len(every) + n_fib + 1
-    per_fiber = np.bincount(out_keys // width, minlength=n_fib)
+    step_key = np.arange(n_every) + every_fib
+    step_stop = np.cumsum(np.bincount(every_fib, minlength=n_fib) + 1) - 1
+    steps_total = n_every + n_fib + 1
+    per_fiber = np.bincount(out_fib, minlength=n_fib)
     out_stop = np.cumsum(per_fiber + 1) - 1
-    total = len(out_keys) + n_fib + 1
+    total = len(out_fib) + n_fib + 1
     ctl = np.full(total, DATA, dtype=np.int16)
     ctl[out_stop] = stops0
     ctl[-1] = DONE
     data_pos = np.flatnonzero(ctl == DATA)
     crd_val = np.zeros(total, dtype=np.int64)
-    crd_val[data_pos] = out_keys % width
+    crd_val[data_pos] = every_crd if keep_all else every_crd[selected]
+    out_index = None if keep_all else np.cumsum(selected) - 1
     outputs = [Stream(ctl, crd_val)]
     consume = []
+    offset = 0
     for k in range(n):
-        idx, _, _ = parts[k]
-        pos = np.searchsorted(keys[k], out_keys)
-        found = pos < len(keys[k])
-        found[found] = keys[k][pos[found]] == out_keys[found]
+        idx = parts[k][0]
+        mine = uid_of[offset:offset + len(idx)]
+        offset += len(idx)
+        if keep_all:
+            src, dst = idx, data_pos[mine]
+        else:
+            hit = selected[mine]
+            src, dst = idx[hit], data_pos[out_index[mine[hit]]]
         p = pays[k]
         pctl = ctl.copy()
+        pctl[data_pos] = EMPTY
+        pctl[dst] = p.ctl[src]
         pval = np.zeros((total,) + p.val.shape[1:], dtype=p.val.dtype)
-        src = idx[pos[found]]
-        pval[data_pos[found]] = p.val[src]
-        pctl[data_pos[found]] = p.ctl[src]
-        pctl[data_pos[~found]] = EMPTY
+        pval[dst] = p.val[src]
         outputs.append(Stream(pctl, pval))
         c_steps = np.empty(len(crds[k].ctl), dtype=np.int64)
-        c_steps[idx] = step_key[np.searchsorted(every, keys[k])]
+        c_steps[idx] = step_key[mine]
         c_steps[crds[k].ctl >= 0] = step_stop
         c_steps[-1] = steps_total - 1
         consume += [c_steps, c_steps]
     if keep_all:
-        emit = np.arange(total, dtype=np.int64)
+        emit = None
     else:
         emit = np.empty(total, dtype=np.int64)
-        emit[data_pos] = step_key[np.searchsorted(every, out_keys)]
+        emit[data_pos] = step_key[selected]
         emit[out_stop] = step_stop
         emit[-1] = steps_total - 1
     return Result(outputs, Schedule(steps_total, consume, [emit] * (n + 1)))
@@ -165,7 +183,7 @@ def crd_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     out_keep[u.token[dropped]] = False
     consume_outer = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
     steps = np.arange(n, dtype=np.int64)
-    sched = Schedule(n, [consume_outer, steps], [consume_outer[out_keep], steps[in_keep]])
+    sched = Schedule(n, [consume_outer, None], [consume_outer[out_keep], steps[in_keep]])
     return Result([Stream(outer.ctl[out_keep], outer.val[out_keep]),
                    Stream(in_ctl[in_keep], inner.val[in_keep])], sched)
 
@@ -181,10 +199,9 @@ def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
     held = np.zeros(len(inner.ctl), dtype=np.int64)
     held[item] = outer.val[u.token[fiber_ids(inner.ctl)[item]]]
     n = len(inner.ctl)
-    steps = np.arange(n, dtype=np.int64)
     consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
     return Result([Stream(inner.ctl.copy(), held), Stream(inner.ctl.copy(), inner.val.copy())],
-                  Schedule(n, [consume, steps], [steps, steps]))
+                  Schedule(n, [consume, None], [None, None]))
 
 
 @rule("val_drop")
@@ -201,4 +218,4 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     steps = np.arange(n, dtype=np.int64)
     ctl = np.where(val.ctl == EMPTY, DATA, val.ctl).astype(np.int16)[keep]
     return Result([Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
-                  Schedule(n, [steps, steps], [steps[keep], steps[keep]]))
+                  Schedule(n, [None, None], [steps[keep], steps[keep]]))

@@ -42,30 +42,47 @@ def fork(node: Node, ins: list[Stream], ctx: Context) -> Result:
         mask = (lane == k) | (lane == -1)
         outs.append(Stream(s.ctl[mask], s.val[mask]))
         emits.append(steps[mask])
-    return Result(outs, Schedule(len(s.ctl), [steps], emits))
+    return Result(outs, Schedule(len(s.ctl), [None], emits))
 
 
 def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
+    """Depth 0: re-interleave the data tokens. A lane dealt nothing in a fiber may hold one
+    value there (a reduced phantom), which is dropped."""
     lane = _lanes_of(order.ctl, len(lanes))
     n = len(order.ctl)
-    steps = np.arange(n, dtype=np.int64)
+    order_stop = np.flatnonzero(order.ctl >= 0)
+    order_fib = fiber_ids(order.ctl)
+    n_fib = len(order_stop)
     ctl = order.ctl.copy()
     val = None
-    consume = [steps]
+    consume: list[np.ndarray | None] = [None]
     for k, s in enumerate(lanes):
-        mask = (lane == k) | (lane == -1)
-        want = np.where(order.ctl[mask] == EMPTY, DATA, order.ctl[mask])
-        have = np.where(s.ctl == EMPTY, DATA, s.ctl)
-        if len(want) != len(have) or not np.array_equal(want, have):
-            raise ExecutionError(f"{node.label}: lane{k} does not match the tokens the fork"
-                                 " dealt it (depth 0 expects the forked fiber structure)")
+        stops = np.flatnonzero(s.ctl >= 0)
+        if len(stops) != n_fib or not np.array_equal(s.ctl[stops], order.ctl[order_stop]):
+            raise ExecutionError(f"{node.label}: lane{k} does not have the fibers of the order"
+                                 " stream (depth 0 expects the forked fiber structure)")
+        items = np.flatnonzero((s.ctl == DATA) | (s.ctl == EMPTY))
+        fib = fiber_ids(s.ctl)[items]
+        dealt = np.bincount(order_fib[lane == k], minlength=n_fib)
+        have = np.bincount(fib, minlength=n_fib)
+        ok = (have == dealt) | ((dealt == 0) & (have == 1))
+        if not ok.all():
+            f = int(np.flatnonzero(~ok)[0])
+            raise ExecutionError(f"{node.label}: lane{k} holds {have[f]} values in fiber {f},"
+                                 f" the fork dealt it {dealt[f]}")
+        real = dealt[fib] > 0
         if val is None:
             val = np.zeros((n,) + s.val.shape[1:], dtype=s.val.dtype)
-        items, lane_items = lane == k, (s.ctl == DATA) | (s.ctl == EMPTY)
-        val[items] = s.val[lane_items]
-        ctl[items] = s.ctl[lane_items]
-        consume.append(steps[mask])
-    return Result([Stream(ctl, val)], Schedule(n, consume, [steps]))
+        target = np.flatnonzero(lane == k)
+        val[target] = s.val[items[real]]
+        ctl[target] = s.ctl[items[real]]
+        steps = np.empty(len(s.ctl), dtype=np.int64)
+        steps[items[real]] = target
+        steps[items[~real]] = order_stop[fib[~real]]
+        steps[stops] = order_stop
+        steps[-1] = n - 1
+        consume.append(steps)
+    return Result([Stream(ctl, val)], Schedule(n, consume, [None]))
 
 
 def _units(s: Stream, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +172,7 @@ def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Resu
         consume[k + 1][-1] = total - 1
     out_ctl[-1] = DONE
     order_steps[-1] = total - 1
-    steps = np.arange(total, dtype=np.int64)
-    return Result([Stream(out_ctl, out_val)], Schedule(total, consume, [steps]))
+    return Result([Stream(out_ctl, out_val)], Schedule(total, consume, [None]))
 
 
 @rule("join")
@@ -180,7 +196,7 @@ def _writer(node: Node, ins: list[Stream], ctx: Context) -> Result:
         memory = np.flatnonzero(data | (s.ctl >= 0))  # crd per coordinate, seg per fiber
     else:
         memory = None
-    return Result([], Schedule(n, [np.arange(n, dtype=np.int64)], [], memory=memory))
+    return Result([], Schedule(n, [None], [], memory=memory))
 
 
 rule("write_level")(_writer)

@@ -3,7 +3,8 @@
 A rule takes a node, its input streams and the run context, and returns its output streams
 together with a `Schedule`: the primitive performs `steps` steps, one per cycle at most;
 `consume[p][t]` is the step that takes token t of input p, and `emit[q][t]` the step that
-emits token t of output q. The timing pass (`interpreter.sam.timing`) turns schedules into
+emits token t of output q; both never decrease, and `None` means "token t at step t".
+ The timing pass (`interpreter.sam.timing`) turns schedules into
 cycles without knowing any primitive; counters (FLOPs, array reads) ride along in `counts`.
 Rule modules (`walk`, `merge`, `compute`, `route`) register themselves by primitive name.
 """
@@ -23,8 +24,8 @@ from interpreter.sam.streams import Stream
 @dataclass
 class Schedule:
     steps: int
-    consume: list[np.ndarray]
-    emit: list[np.ndarray]
+    consume: list[np.ndarray | None]
+    emit: list[np.ndarray | None]
     latency: int = 1
     ii: int = 1
     memory: np.ndarray | None = None  # step of every memory word the primitive moves
@@ -63,8 +64,12 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 def one_to_one(n_tokens: int, n_inputs: int, n_outputs: int, **kw: object) -> Schedule:
     """Schedule of a primitive that takes one token per input and emits one per output per
     step."""
-    steps = np.arange(n_tokens, dtype=np.int64)
-    return Schedule(n_tokens, [steps] * n_inputs, [steps] * n_outputs, **kw)  # type: ignore
+    return Schedule(n_tokens, [None] * n_inputs, [None] * n_outputs, **kw)  # type: ignore
+
+
+def steps_of(index: np.ndarray | None, n: int) -> np.ndarray:
+    """The step of each of n tokens (expanding the identity `None`)."""
+    return np.arange(n, dtype=np.int64) if index is None else index
 
 
 def block_size(val: np.ndarray) -> int:

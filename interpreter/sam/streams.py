@@ -61,11 +61,13 @@ class Stream:
     def is_stop(self) -> np.ndarray:
         return self.ctl >= 0
 
-    def tokens(self) -> list:
-        """Typed tokens (slow; for tests and messages)."""
+    def tokens(self, repsig: bool = False) -> list:
+        """Typed tokens (slow; for tests and messages). A repeat signal's S is `Stop(0)`."""
         out: list = []
         for c, v in zip(self.ctl.tolist(), self.val, strict=True):
-            if c >= 0:
+            if repsig and c == DATA:
+                out.append(R_TOKEN)
+            elif c >= 0:
                 out.append(Stop(c))
             elif c == EMPTY:
                 out.append(EMPTY_TOKEN)

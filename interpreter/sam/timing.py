@@ -19,7 +19,7 @@ import numpy as np
 
 from interpreter.errors import SimulationError
 from interpreter.sam.execute import GraphRun
-from interpreter.sam.rules import Schedule
+from interpreter.sam.rules import Schedule, steps_of
 
 MAX_SWEEPS = 400
 
@@ -39,23 +39,34 @@ class GraphTiming:
     sweeps: int
 
 
-def _group_max(steps: int, consume: np.ndarray, arrival: np.ndarray) -> np.ndarray:
-    """ready[s] = max arrival of the tokens consumed at step s (0 when none)."""
-    ready = np.zeros(steps, dtype=np.int64)
+def _raise_ready(ready: np.ndarray, consume: np.ndarray | None, arrival: np.ndarray) -> None:
+    """ready[s] = max(ready[s], arrival of the tokens consumed at step s).
+
+    Arrivals along one stream increase with the token index, so the last token a step takes
+    is the latest; `consume` never decreases (a Schedule invariant).
+    """
+    if consume is None:
+        np.maximum(ready, arrival, out=ready)
+        return
     if not len(consume):
-        return ready
-    if len(consume) > 1 and (consume[1:] < consume[:-1]).any():
-        np.maximum.at(ready, consume, arrival)
-        return ready
-    starts = np.flatnonzero(np.r_[True, consume[1:] != consume[:-1]])
-    ready[consume[starts]] = np.maximum.reduceat(arrival, starts)
-    return ready
+        return
+    last = np.empty(len(consume), dtype=bool)
+    np.not_equal(consume[1:], consume[:-1], out=last[:-1])
+    last[-1] = True
+    idx = consume[last]
+    ready[idx] = np.maximum(ready[idx], arrival[last])
 
 
 def step_times(ready: np.ndarray, ii: int) -> np.ndarray:
     """t[s] = max(t[s-1] + ii, ready[s]), t[-1] = -ii."""
-    base = np.arange(len(ready), dtype=np.int64) * ii
-    return base + np.maximum.accumulate(np.maximum(ready - base, 0))
+    base = np.arange(len(ready), dtype=np.int64)
+    if ii != 1:
+        base *= ii
+    t = ready - base
+    np.maximum(t, 0, out=t)
+    np.maximum.accumulate(t, out=t)
+    t += base
+    return t
 
 
 class _Timer:
@@ -77,39 +88,48 @@ class _Timer:
         self.times = {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
         self.issue = {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
         self.mem_bound: dict[int, np.ndarray] = {}
+        self._by_id = {n.id: n for n in self.nodes}
 
     def arrival(self, pid: int, q: int) -> np.ndarray:
         s = self.sched[pid]
-        return self.times[pid][s.emit[q]] + s.latency
+        t = self.times[pid] if s.emit[q] is None else self.times[pid][s.emit[q]]
+        return t + s.latency
 
     def retime(self, node_id: int) -> bool:
-        node = next(n for n in self.nodes if n.id == node_id) if False else self._by_id[node_id]
+        node = self._by_id[node_id]
         s = self.sched[node_id]
         ready = np.zeros(s.steps, dtype=np.int64)
         for p, (pid, port) in enumerate(node.inputs):
-            arr = self.arrival(pid, self.port_index[pid][port])
-            np.maximum(ready, _group_max(s.steps, s.consume[p], arr), out=ready)
+            _raise_ready(ready, s.consume[p], self.arrival(pid, self.port_index[pid][port]))
         if self.depth > 0:
             for q in range(len(s.emit)):
                 cons = self.consumers.get((node_id, q))
                 if cons is None:
                     continue
                 cid, p = cons
-                taken = self.times[cid][self.sched[cid].consume[p]]
+                c = self.sched[cid].consume[p]
+                taken = self.times[cid] if c is None else self.times[cid][c]
                 if len(taken) > self.depth:
-                    bound = taken[: len(taken) - self.depth]
-                    np.maximum.at(ready, s.emit[q][self.depth:], bound)
-        self.issue[node_id] = step_times(ready, s.ii)
+                    emit = steps_of(s.emit[q], len(taken))[self.depth:]
+                    ready[emit] = np.maximum(ready[emit], taken[: len(taken) - self.depth])
         if node_id in self.mem_bound:
-            np.maximum(ready, self.mem_bound[node_id], out=ready)
-        new = step_times(ready, s.ii)
+            new = step_times(np.maximum(ready, self.mem_bound[node_id]), s.ii)
+        else:
+            new = step_times(ready, s.ii)
+        if self.hbm is not None:  # a step issues its words once its inputs and slot are there
+            issue = ready.copy()
+            np.maximum(issue[1:], new[:-1] + s.ii, out=issue[1:])
+            self.issue[node_id] = issue
         changed = not np.array_equal(new, self.times[node_id])
         self.times[node_id] = new
         return changed
 
     def settle(self) -> int:
-        self._by_id = {n.id: n for n in self.nodes}
         order = [n.id for n in self.nodes]
+        if self.depth == 0 and self.hbm is None:  # one topological sweep is exact
+            for nid in order:
+                self.retime(nid)
+            return 1
         for sweep in range(1, MAX_SWEEPS + 1):
             changed = False
             for nid in order:

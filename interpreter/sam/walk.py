@@ -53,8 +53,11 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
     compressed = ft.level_format(lv) == COMPRESSED
     if compressed:
         seg = ft.segs[lv]
-        begin = seg[r]
-        length = np.where(is_data, seg[r + 1] - seg[r], 0)
+        if len(seg) > 1:  # refs into a level with no positions were rejected above
+            begin = seg[r]
+            length = np.where(is_data, seg[r + 1] - begin, 0)
+        else:
+            begin = length = np.zeros(len(r), dtype=np.int64)
     else:
         size = ft.sizes[lv]
         begin = r * size
@@ -82,7 +85,7 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
         seg_steps = np.repeat(first_pos[is_data], 2)
         memory = np.sort(np.concatenate([seg_steps, data_pos]))
         counts = {"seg_reads": len(seg_steps), "crd_reads": n_data}
-    sched = Schedule(total, [consume], [steps, steps], memory=memory)
+    sched = Schedule(total, [consume], [None, None], memory=memory)
     return Result([Stream(ctl, crd_val), Stream(ctl.copy(), ref_val)], sched, counts)
 
 
@@ -130,9 +133,8 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
     out_val[item_idx] = np.where(missing, 0, pos)
     out_ctl[item_idx[missing]] = EMPTY
     n = len(crd.ctl)
-    steps = np.arange(n, dtype=np.int64)
     consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
-    sched = Schedule(n, [steps, consume], [steps, steps], memory=memory)
+    sched = Schedule(n, [None, consume], [None, None], memory=memory)
     return Result([Stream(crd.ctl.copy(), crd.val.copy()), Stream(out_ctl, out_val)], sched,
                   counts)
 
@@ -169,9 +171,8 @@ def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
     ctl[-1] = DONE
     val = np.zeros((n,) + x.val.shape[1:], dtype=x.val.dtype)
     val[is_r] = x.val[src]
-    steps = np.arange(n, dtype=np.int64)
     consume = parent_consumption(u, len(x.ctl), start, stop, n - 1)
-    return Result([Stream(ctl, val)], Schedule(n, [consume, steps], [steps]))
+    return Result([Stream(ctl, val)], Schedule(n, [consume, None], [None]))
 
 
 @rule("load")

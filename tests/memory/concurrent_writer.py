@@ -31,13 +31,21 @@ def main() -> None:
         program = f"from dsl import step\n\n\ndef kernel(x):\n    return x  # {writer}.{i}\n"
         verdict = {"status": "passed", "correct": True, "cycles": writer * 1000 + i}
         parent = store.record_attempt(
-            task=shared, program=program, model=f"writer{writer}", prompt_hash="h",
-            verdict=verdict, parent_id=parent, run_id=f"w{writer}",
+            task=shared,
+            program=program,
+            model=f"writer{writer}",
+            prompt_hash="h",
+            verdict=verdict,
+            parent_id=parent,
+            run_id=f"w{writer}",
         )
         time.sleep(0.003)  # a little work between attempts, as a real run has
         if i % 3 == 0:
             store.record_attempt(
-                task=own, program=program, model=f"writer{writer}", prompt_hash="h",
+                task=own,
+                program=program,
+                model=f"writer{writer}",
+                prompt_hash="h",
                 verdict={"status": "error", "correct": False, "feedback": "boom"},
                 run_id=f"w{writer}",
             )

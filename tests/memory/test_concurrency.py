@@ -20,9 +20,18 @@ def test_several_processes_write_at_once(tmp_path):
     store = ExperienceStore(db)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.memory.concurrent_writer", str(db), str(go), str(w),
-             str(COUNT)],
-            cwd=ROOT, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.memory.concurrent_writer",
+                str(db),
+                str(go),
+                str(w),
+                str(COUNT),
+            ],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for w in range(1, WRITERS + 1)
     ]
@@ -42,7 +51,7 @@ def test_several_processes_write_at_once(tmp_path):
     shared = store.attempts(task_key="step/shared")
     assert len(shared) == WRITERS * COUNT
     runs = [a.run_id for a in shared]  # the writers really ran at the same time
-    assert sum(a != b for a, b in zip(runs, runs[1:])) > 2 * WRITERS
+    assert sum(a != b for a, b in zip(runs, runs[1:], strict=False)) > 2 * WRITERS
     per_writer_own = len(range(0, COUNT, 3))
     assert len(store.attempts()) == WRITERS * (COUNT + per_writer_own)
     assert store.best("step/shared").cycles == 1000  # writer 1, first attempt
@@ -65,8 +74,11 @@ def test_threads_share_one_store_object(tmp_path):
     def worker(n: int) -> None:
         for i in range(20):
             new = store.record_attempt(
-                task=task, program=f"from dsl import step\n# {n}.{i}\n", model="m",
-                prompt_hash="h", verdict={"status": "passed", "cycles": 10 + n * 100 + i},
+                task=task,
+                program=f"from dsl import step\n# {n}.{i}\n",
+                model="m",
+                prompt_hash="h",
+                verdict={"status": "passed", "cycles": 10 + n * 100 + i},
             )
             with lock:
                 ids.append(new)

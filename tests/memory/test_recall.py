@@ -23,20 +23,26 @@ def store(tmp_path):
 
 
 def put(store, task, program, verdict):
-    return store.record_attempt(task=task, program=program, model="m", prompt_hash="h",
-                                verdict=verdict)
+    return store.record_attempt(
+        task=task, program=program, model="m", prompt_hash="h", verdict=verdict
+    )
 
 
-QUERY = make_task("softmax_rows", description="Row-wise softmax of a matrix.", spec={"fn": "softmax"})
+QUERY = make_task(
+    "softmax_rows", description="Row-wise softmax of a matrix.", spec={"fn": "softmax"}
+)
 
 
 def test_ranking(store):
-    cols = make_task("softmax_cols", description="Column-wise softmax of a matrix.",
-                     spec={"fn": "softmax"})
-    exp = make_task("exp_elementwise", description="Elementwise exponential of a matrix.",
-                    spec={"fn": "exp"})
-    gemm = make_task("gemm", description="Matrix multiply of two matrix inputs.",
-                     spec={"op": "matmul"})
+    cols = make_task(
+        "softmax_cols", description="Column-wise softmax of a matrix.", spec={"fn": "softmax"}
+    )
+    exp = make_task(
+        "exp_elementwise", description="Elementwise exponential of a matrix.", spec={"fn": "exp"}
+    )
+    gemm = make_task(
+        "gemm", description="Matrix multiply of two matrix inputs.", spec={"op": "matmul"}
+    )
     fft = make_task("fft", description="Fast Fourier transform of a signal.", spec={"op": "fft"})
     sam_twin = make_task("softmax_rows", dialect="sam", description="Row-wise softmax of a matrix.")
 
@@ -68,14 +74,19 @@ def test_op_overlap_through_the_program(store):
 
 
 def test_unrelated_tasks_are_not_recalled(store):
-    put(store, make_task("fft", description="Fast Fourier transform.", spec={"op": "fft"}),
-        prog("return step.fft(x)"), ok())
+    put(
+        store,
+        make_task("fft", description="Fast Fourier transform.", spec={"op": "fft"}),
+        prog("return step.fft(x)"),
+        ok(),
+    )
     assert store.recall(QUERY) == []
 
 
 def test_recalled_examples_carry_their_task_description(store):
-    cols = make_task("softmax_cols", description="Column-wise softmax of a matrix.",
-                     spec={"fn": "softmax"})
+    cols = make_task(
+        "softmax_cols", description="Column-wise softmax of a matrix.", spec={"fn": "softmax"}
+    )
     put(store, cols, prog("return x"), ok())
     (example,) = store.recall(QUERY)
     assert example.task_description == "Column-wise softmax of a matrix."
@@ -84,8 +95,13 @@ def test_recalled_examples_carry_their_task_description(store):
 def test_task_ops_ignore_the_tasks_own_names():
     task = make_task(
         "gemm_silu",
-        spec={"rows": "M", "ops": [{"out": "xw", "op": "matmul", "args": ["x", "w"]},
-                                   {"out": "y", "op": "silu", "args": ["xw"]}]},
+        spec={
+            "rows": "M",
+            "ops": [
+                {"out": "xw", "op": "matmul", "args": ["x", "w"]},
+                {"out": "y", "op": "silu", "args": ["xw"]},
+            ],
+        },
     )
     assert task_ops(task) == {"gemm", "silu", "matmul"}
 
@@ -97,14 +113,20 @@ def test_program_ops():
         "    a, b = dup(step.linear_offchip_load(x, (16, 64)))\n"
         "    return step.linear_offchip_store(step.map(a, 'silu'), 'y')\n"
     )
-    assert program_ops(text, "step") == {"dup", "linear_offchip_load", "linear_offchip_store",
-                                         "map", "silu"}
+    assert program_ops(text, "step") == {
+        "dup",
+        "linear_offchip_load",
+        "linear_offchip_store",
+        "map",
+        "silu",
+    }
     assert program_ops("def kernel(:", "step") == set()
 
 
 def test_fts_query_quotes_words_and_drops_noise():
     assert fts_query('Row-wise "softmax" of a matrix; M is symbolic. AND NOT') == (
-        '"row" OR "wise" OR "softmax" OR "matrix" OR "not"')
+        '"row" OR "wise" OR "softmax" OR "matrix" OR "not"'
+    )
     assert fts_query("a of the") is None
 
 

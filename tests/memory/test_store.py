@@ -26,8 +26,9 @@ def store(tmp_path):
 
 
 def record(store, task, prog, verdict, **kwargs):
-    return store.record_attempt(task=task, program=prog, model="m", prompt_hash="h",
-                                verdict=verdict, **kwargs)
+    return store.record_attempt(
+        task=task, program=prog, model="m", prompt_hash="h", verdict=verdict, **kwargs
+    )
 
 
 def test_file_is_in_wal_mode(store):
@@ -37,20 +38,40 @@ def test_file_is_in_wal_mode(store):
 
 def test_round_trip_of_an_attempt(store):
     task = make_task()
-    verdict = passed(640, metrics={"utilization": 0.5}, floor_cycles=100.0,
-                     bottleneck="compute-bound", timeline=[["x", 0, 1]])
+    verdict = passed(
+        640,
+        metrics={"utilization": 0.5},
+        floor_cycles=100.0,
+        bottleneck="compute-bound",
+        timeline=[["x", 0, 1]],
+    )
     attempt_id = store.record_attempt(
-        task=task, program=program(), model="openai/gpt-4o", prompt_hash="abc", verdict=verdict,
-        tokens=1234, cost_usd=0.012, seconds=3.5, run_id="run-1",
+        task=task,
+        program=program(),
+        model="openai/gpt-4o",
+        prompt_hash="abc",
+        verdict=verdict,
+        tokens=1234,
+        cost_usd=0.012,
+        seconds=3.5,
+        run_id="run-1",
     )
     (attempt,) = store.attempts()
     assert attempt.id == attempt_id and attempt.task_key == "step/softmax_rows"
     assert (attempt.model, attempt.prompt_hash, attempt.status, attempt.correct) == (
-        "openai/gpt-4o", "abc", "passed", True)
+        "openai/gpt-4o",
+        "abc",
+        "passed",
+        True,
+    )
     assert attempt.cycles == 640 and attempt.bottleneck == "compute-bound"
     assert attempt.metrics == {"utilization": 0.5, "floor_cycles": 100.0}
     assert (attempt.tokens, attempt.cost_usd, attempt.seconds, attempt.run_id) == (
-        1234, 0.012, 3.5, "run-1")
+        1234,
+        0.012,
+        3.5,
+        "run-1",
+    )
     assert attempt.task_description == task.description and attempt.verified
 
 
@@ -89,11 +110,16 @@ def test_failures_never_become_best(store):
     ("verdict", "reason"),
     [
         ({"status": "great", "correct": True, "cycles": 1}, "status 'great' is not one of"),
-        ({"status": "incorrect", "correct": True, "cycles": 1}, "correct=True with status 'incorrect'"),
+        (
+            {"status": "incorrect", "correct": True, "cycles": 1},
+            "correct=True with status 'incorrect'",
+        ),
         ({"status": "passed", "correct": False, "cycles": 1}, "correct=False with status 'passed'"),
         ({"status": "passed", "correct": True, "cycles": None}, "must carry its cycles"),
         ({"status": "passed", "correct": True, "cycles": -5}, "non-negative"),
         ({"status": "passed", "correct": True, "cycles": "fast"}, "non-negative"),
+        ({"status": "passed", "correct": True, "cycles": float("nan")}, "non-negative"),
+        ({"status": "passed", "correct": True, "cycles": float("inf")}, "non-negative"),
         ("passed", "must be a dict"),
     ],
 )
@@ -136,7 +162,10 @@ def test_stats(store):
     assert (stats["tasks"], stats["solved"], stats["attempts"], stats["runs"]) == (2, 1, 3, 2)
     assert stats["by_status"]["incorrect"] == 1 and stats["by_status"]["timeout"] == 1
     assert stats["by_model"]["m"] == {"attempts": 3, "passed": 1, "tokens": 150, "cost_usd": 0.75}
-    assert stats["by_dialect"] == {"sam": {"tasks": 1, "solved": 0}, "step": {"tasks": 1, "solved": 1}}
+    assert stats["by_dialect"] == {
+        "sam": {"tasks": 1, "solved": 0},
+        "step": {"tasks": 1, "solved": 1},
+    }
     assert (stats["tokens"], stats["cost_usd"]) == (150, 0.75)
 
 
@@ -160,3 +189,12 @@ def test_default_path(monkeypatch, tmp_path):
     monkeypatch.delenv("AGENT_MEMORY")
     monkeypatch.chdir(tmp_path)
     assert default_store_path() == tmp_path / ".agent" / "memory.sqlite"
+
+
+def test_numpy_metrics_are_stored_as_numbers(store):
+    import numpy as np
+
+    verdict = passed(np.int64(12), metrics={"bytes": np.int64(4096), "util": np.float32(0.5)})
+    record(store, make_task(), program(), verdict)
+    (attempt,) = store.attempts()
+    assert attempt.cycles == 12 and attempt.metrics == {"bytes": 4096, "util": 0.5}

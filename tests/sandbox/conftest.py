@@ -18,17 +18,17 @@ SIGNATURE = {
     "dims": {"M": None},
     "params": {},
 }
-VALID = '''\
+VALID = """\
 from dsl import step
 
 
 def kernel(x):
     tiles = step.linear_offchip_load(x, (64, 64))
     return step.linear_offchip_store(step.map(tiles, "exp"), "y")
-'''
+"""
 # Reaches the real `__import__` without naming anything the static check refuses: what a
 # determined program does, so that the isolation behind the courtesy check is what is tested.
-BYPASS = '''\
+BYPASS = """\
 def _probe():
     pass
 
@@ -36,7 +36,7 @@ def _probe():
 _builtins = getattr(_probe, "__glob" + "als__")["__buil" + "tins__"]
 _builtins = _builtins if isinstance(_builtins, dict) else getattr(_builtins, "__di" + "ct__")
 _load = _builtins["__imp" + "ort__"]
-'''
+"""
 FAST = Limits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 * 2**20)
 
 
@@ -65,9 +65,12 @@ def child_pids() -> set[int]:
 
 
 def sandbox_containers() -> set[str]:
-    done = subprocess.run(["docker", "ps", "--all", "--filter", "name=agent-sandbox-",
-                           "--format", "{{.Names}}"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["docker", "ps", "--all", "--filter", "name=agent-sandbox-", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return set(done.stdout.split())
 
 
@@ -82,6 +85,5 @@ def assert_sound(result, backend: str, *, statuses: tuple[str, ...], secrets=())
     for secret in secrets:
         assert secret not in everything, f"{secret!r} escaped the sandbox: {result}"
     assert not child_pids(), "a sandbox process outlived its run"
-    follow_up = build_ir(VALID, dialect="step", signature=SIGNATURE, backend=backend,
-                         limits=FAST)
+    follow_up = build_ir(VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=FAST)
     assert follow_up.status == "ok", follow_up

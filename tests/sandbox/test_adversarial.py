@@ -35,8 +35,7 @@ FAILED = ("rejected", "error", "timeout")
 
 
 def run(source: str, backend: str, limits: Limits = FAST):
-    return build_ir(source, dialect="step", signature=SIGNATURE, backend=backend,
-                    limits=limits)
+    return build_ir(source, dialect="step", signature=SIGNATURE, backend=backend, limits=limits)
 
 
 def test_socket_reaches_no_listener(backend: str) -> None:
@@ -58,7 +57,8 @@ def test_socket_reaches_no_listener(backend: str) -> None:
     try:
         source = BYPASS + (
             f'_load("socket").create_connection(("127.0.0.1", {port}), timeout=2)'
-            '.sendall(b"pwned")\n' + VALID)
+            '.sendall(b"pwned")\n' + VALID
+        )
         result = run(source, backend)
         honest = run("import socket\n" + VALID, backend)
     finally:
@@ -72,9 +72,16 @@ def test_socket_reaches_no_listener(backend: str) -> None:
 
 
 def test_writes_outside_land_nowhere(backend: str, tmp_path) -> None:
-    targets = [tmp_path / "pwned", PROJECT_ROOT / "pwned", PROJECT_ROOT / "dsl" / "pwned.py",
-               "/tmp/agent-sandbox-pwned"]
-    source = BYPASS + f"_targets = {[str(t) for t in targets]!r}\n" + '''
+    targets = [
+        tmp_path / "pwned",
+        PROJECT_ROOT / "pwned",
+        PROJECT_ROOT / "dsl" / "pwned.py",
+        "/tmp/agent-sandbox-pwned",
+    ]
+    source = (
+        BYPASS
+        + f"_targets = {[str(t) for t in targets]!r}\n"
+        + """
 _outcomes = []
 for _path in _targets:
     try:
@@ -84,7 +91,9 @@ for _path in _targets:
     except OSError as _exc:
         _outcomes.append(type(_exc).__name__)
 raise RuntimeError("; ".join(_outcomes))
-''' + VALID
+"""
+        + VALID
+    )
     try:
         result = run(source, backend)
         assert "wrote" not in result.message, result
@@ -102,10 +111,19 @@ def test_reads_of_host_files_bring_nothing_back(backend: str, tmp_path) -> None:
     secret_file.write_text(token)
     secret_file.chmod(0o600)
     shadow = open("/etc/shadow").read() if os.access("/etc/shadow", os.R_OK) else ""
-    root_entry = next((line.split(":")[1] for line in shadow.splitlines()
-                       if line.startswith("root:") and len(line.split(":")[1]) > 4), None)
+    root_entry = next(
+        (
+            line.split(":")[1]
+            for line in shadow.splitlines()
+            if line.startswith("root:") and len(line.split(":")[1]) > 4
+        ),
+        None,
+    )
     paths = [str(secret_file), "/etc/shadow", str(PROJECT_ROOT / "pyproject.toml")]
-    source = BYPASS + f"_paths = {paths!r}\n" + '''
+    source = (
+        BYPASS
+        + f"_paths = {paths!r}\n"
+        + """
 _found = []
 for _path in _paths:
     try:
@@ -115,17 +133,22 @@ for _path in _paths:
         _found.append(type(_exc).__name__)
 print(_found)
 raise RuntimeError(" | ".join(_found))
-''' + VALID
+"""
+        + VALID
+    )
     result = run(source, backend)
     assert "dataflow-kernel-agents" not in result.message + result.stderr  # pyproject
-    assert_sound(result, backend, statuses=("error",),
-                 secrets=[token] + ([root_entry] if root_entry else []))
+    assert_sound(
+        result, backend, statuses=("error",), secrets=[token] + ([root_entry] if root_entry else [])
+    )
 
 
 def test_parent_environment_does_not_reach_the_program(backend: str, monkeypatch) -> None:
     secret = f"env-secret-{uuid.uuid4().hex}"
     monkeypatch.setenv("AGENT_TEST_SECRET", secret)
-    source = BYPASS + '''
+    source = (
+        BYPASS
+        + """
 _os = _load("os")
 _seen = [repr(dict(_os.environ))]
 for _path in ("/proc/self/environ", f"/proc/{_os.getppid()}/environ", "/proc/1/environ"):
@@ -136,13 +159,17 @@ for _path in ("/proc/self/environ", f"/proc/{_os.getppid()}/environ", "/proc/1/e
         _seen.append(type(_exc).__name__)
 print(_seen)
 raise RuntimeError(" ".join(_seen))
-''' + VALID
+"""
+        + VALID
+    )
     result = run(source, backend)
     assert_sound(result, backend, statuses=("error",), secrets=[secret])
 
 
 def test_fork_bomb_makes_no_process(backend: str) -> None:
-    source = BYPASS + '''
+    source = (
+        BYPASS
+        + """
 _os = _load("os")
 _made = 0
 try:
@@ -151,7 +178,9 @@ try:
         _made += 1
 finally:
     print("forks:", _made)
-''' + VALID
+"""
+        + VALID
+    )
     before = sandbox_containers() if backend == "docker" else set()
     result = run(source, backend, Limits(wall_seconds=5, cpu_seconds=3))
     assert_sound(result, backend, statuses=FAILED)
@@ -174,6 +203,7 @@ def test_ten_gigabytes_are_refused(backend: str) -> None:
     assert "memory limit" in result.message, result
 
 
+@pytest.mark.slow
 def test_growing_allocation_hits_the_limit(backend: str) -> None:
     source = "_hoard = []\nwhile True:\n    _hoard.append(bytearray(64 * 2 ** 20))\n" + VALID
     result = run(source, backend, Limits(wall_seconds=10, memory_bytes=256 * 2**20))
@@ -182,22 +212,20 @@ def test_growing_allocation_hits_the_limit(backend: str) -> None:
 
 def test_endless_loop_times_out(backend: str) -> None:
     started = time.monotonic()
-    result = run("while True:\n    pass\n" + VALID, backend,
-                 Limits(wall_seconds=2, cpu_seconds=30))
+    result = run("while True:\n    pass\n" + VALID, backend, Limits(wall_seconds=2, cpu_seconds=30))
     assert result.status == "timeout" and "wall time limit (2 s)" in result.message, result
     assert time.monotonic() - started < 6
     assert_sound(result, backend, statuses=("timeout",))
 
 
+@pytest.mark.slow
 def test_endless_sleep_times_out(backend: str) -> None:
-    result = run(BYPASS + '_load("time").sleep(3600)\n' + VALID, backend,
-                 Limits(wall_seconds=2))
+    result = run(BYPASS + '_load("time").sleep(3600)\n' + VALID, backend, Limits(wall_seconds=2))
     assert_sound(result, backend, statuses=("timeout",))
 
 
 def test_cpu_limit_stops_a_spinner(backend: str) -> None:
-    result = run("while True:\n    pass\n" + VALID, backend,
-                 Limits(wall_seconds=15, cpu_seconds=1))
+    result = run("while True:\n    pass\n" + VALID, backend, Limits(wall_seconds=15, cpu_seconds=1))
     assert result.status == "timeout" and "CPU time limit (1 s)" in result.message, result
     assert_sound(result, backend, statuses=("timeout",))
 
@@ -211,19 +239,31 @@ def test_printing_100_megabytes_is_cut_off(backend: str) -> None:
     assert_sound(result, backend, statuses=("rejected",))
 
 
-@pytest.mark.parametrize("module", ["torch", "numpy"])
-def test_tensor_libraries_are_out_of_reach(backend: str, module: str) -> None:
-    honest = run(f"import {module}\n" + VALID, backend)
-    assert honest.status == "rejected" and f"import of '{module}'" in honest.message
+def test_tensor_libraries_are_out_of_reach(backend: str) -> None:
+    honest = run("import torch\nimport numpy as np\n" + VALID, backend)
+    assert honest.status == "rejected" and "import of 'torch'" in honest.message
     assert honest.line == 1
-    sneaky = run(BYPASS + f'_load("{module}")\n' + VALID, backend)
-    assert "ModuleNotFoundError" in sneaky.message, sneaky
-    # Even with site-packages put back on the path, the files are not there (bwrap, docker)
-    # or not readable (Landlock, plain).
+    # Through the real `__import__`, and even with site-packages put back on the path, the
+    # files are not there (bwrap, docker) or not readable (Landlock, plain).
     site_dirs = [p for p in site.getsitepackages() if os.path.isdir(p)]
-    determined = run(BYPASS + f'_load("sys").path.extend({site_dirs!r})\n'
-                     f'_load("{module}")\n' + VALID, backend)
-    assert determined.status == "error", determined
+    determined = run(
+        BYPASS
+        + f"_SITE = {site_dirs!r}\n"
+        + """
+_outcomes = []
+for _name in ("torch", "numpy"):
+    try:
+        _load(_name)
+        _outcomes.append("imported " + _name)
+    except ImportError as _exc:
+        _outcomes.append(type(_exc).__name__)
+    _load("sys").path.extend(_SITE)
+raise RuntimeError(" ".join(_outcomes))
+"""
+        + VALID,
+        backend,
+    )
+    assert determined.status == "error" and "imported" not in determined.message, determined
     assert_sound(determined, backend, statuses=("error",))
 
 
@@ -238,7 +278,9 @@ def test_patching_trace_does_not_change_the_ir(backend: str) -> None:
 def test_patching_the_builder_yields_only_data(backend: str) -> None:
     """A program can make trace return anything; it is still only JSON, and the trusted side
     validates it (here: the STeP loader refuses it)."""
-    source = VALID + '''
+    source = (
+        VALID
+        + """
 
 class _Fake:
     def to_json(self):
@@ -246,7 +288,8 @@ class _Fake:
 
 
 getattr(step.trace, "__glob" + "als__")["build"] = lambda kernel, signature: _Fake()
-'''
+"""
+    )
     result = run(source, backend)
     assert result.status == "ok" and result.ir["nodes"] == [{"op": "rm -rf /"}], result
     with pytest.raises(ValidationError):
@@ -262,7 +305,9 @@ def test_printed_ir_is_not_taken_for_the_result(backend: str) -> None:
     assert_sound(result, backend, statuses=("ok",))
 
 
-_WRITE_TO_CHANNEL = BYPASS + '''
+_WRITE_TO_CHANNEL = (
+    BYPASS
+    + """
 _os = _load("os")
 _stat = _load("stat")
 for _fd in range(3, 64):
@@ -271,21 +316,29 @@ for _fd in range(3, 64):
             _os.write(_fd, {payload})
     except OSError:
         pass
-'''
+"""
+)
 
 
-@pytest.mark.parametrize("payload, exit_early, expected", [
-    ('b\'{"status": "ok", "ir": {"forged": 1}, "message": "", "line": null}\\n\'', False,
-     "2 results came out"),
-    ('b"not json at all\\n"', True, "not a valid result"),
-    ('b"[" * 10 ** 6 + b"\\n"', True, "not a valid result"),
-    ('b"x" * (3 * 2 ** 20)', True, "larger than the 2 MiB limit"),
-])
-def test_forged_channel_writes_are_rejected(backend: str, payload: str, exit_early: bool,
-                                            expected: str) -> None:
+@pytest.mark.parametrize(
+    "payload, exit_early, expected",
+    [
+        (
+            'b\'{"status": "ok", "ir": {"forged": 1}, "message": "", "line": null}\\n\'',
+            False,
+            "2 results came out",
+        ),
+        pytest.param('b"not json at all\\n"', True, "not a valid result", marks=pytest.mark.slow),
+        pytest.param('b"[" * 10 ** 6 + b"\\n"', True, "not a valid result", marks=pytest.mark.slow),
+        ('b"x" * (3 * 2 ** 20)', True, "larger than the 2 MiB limit"),
+    ],
+)
+def test_forged_channel_writes_are_rejected(
+    backend: str, payload: str, exit_early: bool, expected: str
+) -> None:
     source = _WRITE_TO_CHANNEL.format(payload=payload)
     if exit_early:
-        source += '_os._exit(0)\n'
+        source += "_os._exit(0)\n"
     result = run(source + VALID, backend)
     assert result.status == "rejected" and expected in result.message, result
     assert_sound(result, backend, statuses=("rejected",))
@@ -297,13 +350,18 @@ def test_no_ir_when_the_process_quits_quietly(backend: str) -> None:
     assert_sound(result, backend, statuses=("rejected",))
 
 
-@pytest.mark.parametrize("ending, expected", [
-    ("raise SystemExit(3)", "raised SystemExit(3)"),
-    ("raise KeyboardInterrupt", "KeyboardInterrupt"),
-    ('_load("os")._exit(3)', "exited with code 3 before answering"),
-    ('_load("os").kill(_load("os").getpid(), 9)', "PermissionError"),
-    ('_load("ctypes").string_at(0)', "died of SIGSEGV"),
-])
+@pytest.mark.parametrize(
+    "ending, expected",
+    [
+        ("raise SystemExit(3)", "raised SystemExit(3)"),
+        pytest.param("raise KeyboardInterrupt", "KeyboardInterrupt", marks=pytest.mark.slow),
+        ('_load("os")._exit(3)', "exited with code 3 before answering"),
+        pytest.param(
+            '_load("os").kill(_load("os").getpid(), 9)', "PermissionError", marks=pytest.mark.slow
+        ),
+        ('_load("ctypes").string_at(0)', "died of SIGSEGV"),
+    ],
+)
 def test_odd_exits_are_errors(backend: str, ending: str, expected: str) -> None:
     result = run(BYPASS + ending + "\n" + VALID, backend)
     assert result.status == "error" and expected in result.message, result

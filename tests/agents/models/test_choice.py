@@ -19,10 +19,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_precedence(tmp_path, monkeypatch):
     assert resolve_model_spec(None, cwd=tmp_path) == (
-        "builtin", "default (no --model, $AGENT_MODEL or .agent.toml)")
+        "builtin",
+        "default (no --model, $AGENT_MODEL or .agent.toml)",
+    )
     (tmp_path / ".agent.toml").write_text('[model]\nname = "ollama/qwen2.5-coder"\n')
     assert resolve_model_spec(None, cwd=tmp_path) == (
-        "ollama/qwen2.5-coder", str(tmp_path / ".agent.toml"))
+        "ollama/qwen2.5-coder",
+        str(tmp_path / ".agent.toml"),
+    )
     monkeypatch.setenv("AGENT_MODEL", " openai/gpt-4o ")
     assert resolve_model_spec(None, cwd=tmp_path) == ("openai/gpt-4o", "$AGENT_MODEL")
     assert resolve_model_spec("builtin", cwd=tmp_path) == ("builtin", "--model flag")

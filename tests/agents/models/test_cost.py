@@ -11,10 +11,15 @@ from tests.memory.task_factory import make_task
 
 def _scripted(tmp_path, costs):
     path = tmp_path / "r.jsonl"
-    path.write_text("".join(
-        json.dumps({"text": f"r{i}", "prompt_tokens": 100, "completion_tokens": 10, "cost_usd": c}) + "\n"
-        for i, c in enumerate(costs)
-    ))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"text": f"r{i}", "prompt_tokens": 100, "completion_tokens": 10, "cost_usd": c}
+            )
+            + "\n"
+            for i, c in enumerate(costs)
+        )
+    )
     return get_model(f"scripted:{path}")
 
 

@@ -18,7 +18,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def _answerer(folder: Path, count: int, *flags: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.agents.models.queue_answerer", str(folder), str(count), *flags],
+        [
+            sys.executable,
+            "-m",
+            "tests.agents.models.queue_answerer",
+            str(folder),
+            str(count),
+            *flags,
+        ],
         cwd=ROOT,
     )
 
@@ -34,7 +41,10 @@ def test_another_process_answers_the_prompts(tmp_path):
 
         def ask(i: int) -> None:
             task = make_task(f"task_{i}")
-            messages = [{"role": "system", "content": "rules"}, {"role": "user", "content": f"q{i}"}]
+            messages = [
+                {"role": "system", "content": "rules"},
+                {"role": "user", "content": f"q{i}"},
+            ]
             replies[i] = model.complete(messages, temperature=0.4, max_tokens=99, task=task).text
 
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]

@@ -39,10 +39,15 @@ class ProviderStandIn:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 stand_in.requests.append(
-                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                     "body": json.loads(body)}
+                    {
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": json.loads(body),
+                    }
                 )
-                response = stand_in.responses[min(len(stand_in.requests), len(stand_in.responses)) - 1]
+                response = stand_in.responses[
+                    min(len(stand_in.requests), len(stand_in.responses)) - 1
+                ]
                 data = json.dumps(response["body"]).encode()
                 self.send_response(response["status"])
                 for key, value in response.get("headers", {}).items():
@@ -75,7 +80,10 @@ def provider():
 
 def _model(name: str, base: str, sleeps: list[float] | None = None, **kwargs) -> LiteLLMModel:
     return LiteLLMModel(
-        name, api_base=base, api_key="sk-test", sleep=(sleeps if sleeps is not None else []).append,
+        name,
+        api_base=base,
+        api_key="sk-test",
+        sleep=(sleeps if sleeps is not None else []).append,
         **kwargs,
     )
 
@@ -123,7 +131,10 @@ def test_anthropic_exchange(provider):
 
 
 def test_rate_limit_is_retried_after_the_advertised_wait(provider):
-    provider.responses = [_recorded("openai_rate_limit")["response"], _recorded("openai_chat")["response"]]
+    provider.responses = [
+        _recorded("openai_rate_limit")["response"],
+        _recorded("openai_chat")["response"],
+    ]
     sleeps: list[float] = []
     reply = _model("openai/gpt-4o-2024-08-06", f"{provider.base}/v1", sleeps).complete(
         [{"role": "user", "content": "hi"}]
@@ -177,7 +188,9 @@ def test_unknown_price_counts_zero_and_says_so(provider, caplog):
     assert provider.requests[0]["body"]["model"] == "my-finetuned-coder"
     assert (reply.cost_usd, reply.cost_known) == (0.0, False)
     assert reply.prompt_tokens == 61
-    assert any("no price known for hosted_vllm/my-finetuned-coder" in r.message for r in caplog.records)
+    assert any(
+        "no price known for hosted_vllm/my-finetuned-coder" in r.message for r in caplog.records
+    )
 
 
 def test_bad_model_names():

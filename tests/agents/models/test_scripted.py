@@ -30,7 +30,11 @@ def test_replays_in_order_with_accounting(tmp_path):
     model = get_model(f"scripted:{path}")
     first, second = _ask(model), _ask(model)
     assert (first.text, first.prompt_tokens, first.completion_tokens, first.cost_usd) == (
-        "first", 100, 20, 0.25)
+        "first",
+        100,
+        20,
+        0.25,
+    )
     assert second.text == "second" and second.tokens == 0
     assert first.model == f"scripted:{path}"
     assert model.prompts[0] == [{"role": "user", "content": "write it"}]

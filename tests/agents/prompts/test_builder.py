@@ -1,23 +1,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
 
-from agents.prompts import PromptError, build_messages, prompt_hash
+from agents.prompts import Example, PromptError, build_messages, prompt_hash
 from agents.prompts.builder import reference_path
 from tests.memory.task_factory import make_task
 
 PROGRAM = "from dsl import step\n\n\ndef kernel(x, tile=16):\n    return step.map(x, 'exp')\n"
-
-
-@dataclass(frozen=True)
-class Example:
-    task_key: str
-    program: str
-    cycles: int | None
-    task_description: str = ""
 
 
 def _user(messages) -> str:
@@ -36,6 +27,7 @@ def test_propose_has_reference_task_and_signature():
     assert "x: float32[M, N]" in user and "y: float32[M, N]" in user
     assert "M: symbolic" in user and "N = 64" in user
     assert "kernel: def kernel(x, tile=16)  # produces y" in user
+    assert 'structure:\n  fn = "softmax"' in user
     assert "Verified programs" not in user  # no examples given
 
 
@@ -57,7 +49,10 @@ def test_examples_are_rendered_in_the_order_given():
     ]
     user = _user(build_messages(make_task(), mode="propose", examples=examples))
     assert "## Verified programs for similar tasks" in user
-    first, second = user.index("### step/exp_rows, 120 cycles"), user.index("### step/softmax_cols\n")
+    first, second = (
+        user.index("### step/exp_rows, 120 cycles"),
+        user.index("### step/softmax_cols\n"),
+    )
     assert first < second
     assert "Elementwise exp.\n```python\nfrom dsl import step\n# short\n```" in user
     assert "More." not in user  # only the description's first line
@@ -70,16 +65,30 @@ def test_oversized_examples_are_skipped_not_cut():
     assert "step/huge" not in user and "# small" in user
 
 
-def test_guardian_asks_for_single_stream_use_and_types():
-    user = _user(build_messages(make_task(), mode="guardian", program=PROGRAM))
-    assert PROGRAM.strip() in user
-    assert "consumed exactly once" in user and "copy" in user
-    assert "Types and shapes" in user
+@pytest.mark.parametrize(
+    ("dialect", "rule"),
+    [
+        ("step", "t1, t2 = step.copy(step.linear_offchip_load(x, (16, 128)))"),
+        ("sam", "i, i_rep = sam.broadcast(i)"),
+        ("dae", "popped exactly\n   once"),
+    ],
+)
+def test_guardian_rule_and_example_are_the_dialects(dialect, rule):
+    program = PROGRAM.replace("step", dialect)
+    user = _user(build_messages(make_task(dialect=dialect), mode="guardian", program=program))
+    assert program.strip() in user
+    assert "\n1. " in user and "\n2. Types and shapes" in user
+    assert rule in user
+    others = {"step": "step.copy", "sam": "sam.broadcast", "dae": "dae.callback"}
+    assert all(others[d] not in user for d in others if d != dialect)
 
 
 def test_repair_renders_the_verdict():
     verdict = {
-        "task": "step/softmax_rows", "status": "incorrect", "correct": False, "cycles": None,
+        "task": "step/softmax_rows",
+        "status": "incorrect",
+        "correct": False,
+        "cycles": None,
         "feedback": "output y differs at [3, 0]: expected 0.25, got 0.5",
         "metrics": {"cycles": 1.0},
     }
@@ -91,7 +100,9 @@ def test_repair_renders_the_verdict():
 
 def test_optimise_renders_the_bottleneck_report():
     verdict = {
-        "status": "passed", "cycles": 5120, "floor_cycles": 1024.0,
+        "status": "passed",
+        "cycles": 5120,
+        "floor_cycles": 1024.0,
         "bottleneck": "memory-bound: linear_offchip_load_0 streams 64 KB at 1024 B/cycle",
         "metrics": {"offchip_bytes": 65536, "utilization": 0.123456},
         "per_op": {"map_1": {"busy": 100.0}, "load_0": {"busy": 5000.0}, "store_2": {"busy": 50}},
@@ -100,7 +111,7 @@ def test_optimise_renders_the_bottleneck_report():
     assert "cycles: 5120 (roofline floor 1024)" in user
     assert "bottleneck: memory-bound: linear_offchip_load_0" in user
     assert "metrics: offchip_bytes=65536, utilization=0.1235" in user
-    busiest = user[user.index("busiest ops:"):]
+    busiest = user[user.index("busiest ops:") :]
     assert busiest.index("load_0") < busiest.index("map_1") < busiest.index("store_2")
 
 
@@ -130,7 +141,9 @@ def test_bad_arguments(kwargs, reason):
 
 
 def test_missing_reference_is_named(monkeypatch, tmp_path):
-    monkeypatch.setattr("agents.prompts.builder.reference_path", lambda d: tmp_path / d / "REFERENCE.md")
+    monkeypatch.setattr(
+        "agents.prompts.builder.reference_path", lambda d: tmp_path / d / "REFERENCE.md"
+    )
     with pytest.raises(PromptError, match=r"dialect 'step' has no reference at .*REFERENCE\.md"):
         build_messages(make_task(), mode="propose")
 
@@ -143,3 +156,33 @@ def test_prompt_hash():
     assert re.fullmatch(r"[0-9a-f]{16}", prompt_hash(a))
     assert prompt_hash(a) != prompt_hash(c)
     assert prompt_hash(a) != prompt_hash(a[::-1])
+
+
+def test_example_of_a_stored_attempt(tmp_path):
+    from memory import ExperienceStore
+
+    store = ExperienceStore(tmp_path / "m.sqlite")
+    task = make_task(
+        "exp_rows", description="Elementwise exp.\nSecond line.", spec={"fn": "softmax"}
+    )
+    store.record_attempt(
+        task=task,
+        program=PROGRAM,
+        model="m",
+        prompt_hash="h",
+        verdict={"status": "passed", "cycles": 77},
+    )
+    (attempt,) = store.recall(make_task())
+    example = Example.of(attempt)
+    assert example == Example("step/exp_rows", PROGRAM, 77, "Elementwise exp.\nSecond line.")
+    user = _user(build_messages(make_task(), mode="propose", examples=[example]))
+    assert "### step/exp_rows, 77 cycles\nElementwise exp.\n```python\n" + PROGRAM in user
+
+
+@pytest.mark.parametrize("dialect", ["step", "sam", "dae"])
+def test_every_dialect_reference_reaches_the_prompt(dialect):
+    messages = build_messages(make_task(dialect=dialect), mode="propose")
+    reference = reference_path(dialect).read_text().strip()
+    assert len(reference) > 1000  # a real reference, not a placeholder
+    assert reference in messages[0]["content"]
+    assert f"`from dsl import {dialect}`" in messages[0]["content"]

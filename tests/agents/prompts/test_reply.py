@@ -4,7 +4,7 @@ import pytest
 
 from agents.prompts import ReplyError, extract_program
 
-PROGRAM = "from dsl import step\n\n\ndef kernel(x, **params):\n    return step.map(x, fn=\"exp\")\n"
+PROGRAM = 'from dsl import step\n\n\ndef kernel(x, **params):\n    return step.map(x, fn="exp")\n'
 
 
 def fenced(code: str, lang: str = "python") -> str:
@@ -27,10 +27,14 @@ def test_unfenced_program_between_prose():
 
 def test_picks_the_block_that_is_a_program():
     reply = (
-        "Run it with:\n" + fenced("agent eval step/exp prog.py", "bash")
-        + "A helper idea:\n" + fenced("x = 1\n")
-        + "The kernel:\n" + fenced(PROGRAM)
-        + "Usage:\n" + fenced("print(kernel)\n")
+        "Run it with:\n"
+        + fenced("agent eval step/exp prog.py", "bash")
+        + "A helper idea:\n"
+        + fenced("x = 1\n")
+        + "The kernel:\n"
+        + fenced(PROGRAM)
+        + "Usage:\n"
+        + fenced("print(kernel)\n")
     )
     assert extract_program(reply, "step") == PROGRAM
 
@@ -56,17 +60,35 @@ def test_program_under_another_label():
         ("", "no code in the reply"),
         ("```python\n```\n", "no code in the reply"),
         # cut off by the token limit inside the fence
-        ("```python\nfrom dsl import step\n\ndef kernel(x):\n    y = step.map(x,\n", "truncated code"),
+        (
+            "```python\nfrom dsl import step\n\ndef kernel(x):\n    y = step.map(x,\n",
+            "truncated code",
+        ),
         # fence closed but the code stops mid-expression
-        (fenced("from dsl import step\ndef kernel(x):\n    return step.map(x, [1, 2\n"), "truncated code"),
+        (
+            fenced("from dsl import step\ndef kernel(x):\n    return step.map(x, [1, 2\n"),
+            "truncated code",
+        ),
         # the fence never closes although the code parses
         ("```python\n" + PROGRAM, "truncated code (the reply ended inside a code block)"),
         (PROGRAM + "    y = step.map(x, (\n", "truncated code"),
-        (fenced("from dsl import step\ndef kernel(x):\n    return x +* 2\n"), "code does not parse (line 3"),
-        (fenced(PROGRAM.replace("dsl import step", "dsl import sam")), "written for dialect sam, but the task is in step"),
+        (
+            fenced("from dsl import step\ndef kernel(x):\n    return x +* 2\n"),
+            "code does not parse (line 3",
+        ),
+        (
+            fenced(PROGRAM.replace("dsl import step", "dsl import sam")),
+            "written for dialect sam, but the task is in step",
+        ),
         (fenced("import dsl.dae\n" + PROGRAM), "written for dialect dae"),
-        (fenced("import numpy as np\n\ndef kernel(x):\n    return np.exp(x)\n"), "does not import the step dialect"),
-        (fenced("from dsl import step\n\ndef helper(x):\n    return x\n"), "defines no top-level `def kernel"),
+        (
+            fenced("import numpy as np\n\ndef kernel(x):\n    return np.exp(x)\n"),
+            "does not import the step dialect",
+        ),
+        (
+            fenced("from dsl import step\n\ndef helper(x):\n    return x\n"),
+            "defines no top-level `def kernel",
+        ),
     ],
 )
 def test_bad_replies_have_one_line_reasons(reply, reason):
@@ -90,7 +112,9 @@ def test_one_megabyte_reply_is_refused_quickly():
 
 
 def test_deeply_nested_code_is_not_a_crash():
-    reply = fenced("from dsl import step\ndef kernel(x):\n    return " + "(" * 5000 + "x" + ")" * 5000 + "\n")
+    reply = fenced(
+        "from dsl import step\ndef kernel(x):\n    return " + "(" * 5000 + "x" + ")" * 5000 + "\n"
+    )
     with pytest.raises(ReplyError, match="does not parse|truncated"):
         extract_program(reply, "step")
 
@@ -106,3 +130,25 @@ def test_every_dialect():
         assert extract_program(fenced(program), dialect) == program
         with pytest.raises(ReplyError, match="unknown dialect"):
             extract_program(fenced(program), "cuda")
+
+
+def test_windows_line_endings():
+    reply = ("Here:\n" + fenced(PROGRAM)).replace("\n", "\r\n")
+    assert extract_program(reply, "step") == PROGRAM
+
+
+def test_fence_indented_inside_a_list_item():
+    indented = "".join(f"   {line}\n" if line else "\n" for line in PROGRAM.splitlines())
+    reply = "1. The kernel:\n\n   ```python\n" + indented + "   ```\n"
+    assert extract_program(reply, "step") == PROGRAM
+
+
+def test_thinking_drafts_are_not_the_answer():
+    draft = fenced(PROGRAM.replace("exp", "log"))
+    reply = f"<think>\nMaybe this?\n{draft}No, exp.\n</think>\n\nFinal answer:\n" + fenced(PROGRAM)
+    assert extract_program(reply, "step") == PROGRAM
+    thinking_only = f"<think>\nLet me try\n{fenced(PROGRAM)}and then check the shapes"
+    with pytest.raises(ReplyError, match="still thinking"):
+        extract_program(thinking_only, "step")
+    with pytest.raises(ReplyError, match="no code in the reply"):
+        extract_program(f"<think>{fenced(PROGRAM)}</think>I give up.", "step")

@@ -13,33 +13,68 @@ from agents.workflows import results as rs
 
 
 def _run_folder(tmp_path: Path, *, timeline: list | None) -> Path:
-    detail = {"task": "step/gemm", "baseline_cycles": 900, "best_attempt": "r2s0", "attempts": [
-        {"id": "r1s0", "origin": "propose", "parent": None, "guardian": "unchanged",
-         "program": "from dsl import step\n", "verdict": {"status": "incorrect", "cycles": None,
-                                                          "feedback": "output 'c' <differs>"}},
-        {"id": "r2s0", "origin": "repair", "parent": "r1s0", "guardian": "skipped",
-         "program": "def kernel(a, b):\n    return a < b\n",
-         "verdict": {"status": "passed", "cycles": 300, "feedback": "ok",
-                     "bottleneck": "memory-bound on LinearOffChipLoad",
-                     "timeline": timeline or []}}]}
+    detail = {
+        "task": "step/gemm",
+        "baseline_cycles": 900,
+        "best_attempt": "r2s0",
+        "attempts": [
+            {
+                "id": "r1s0",
+                "origin": "propose",
+                "parent": None,
+                "guardian": "unchanged",
+                "program": "from dsl import step\n",
+                "verdict": {
+                    "status": "incorrect",
+                    "cycles": None,
+                    "feedback": "output 'c' <differs>",
+                },
+            },
+            {
+                "id": "r2s0",
+                "origin": "repair",
+                "parent": "r1s0",
+                "guardian": "skipped",
+                "program": "def kernel(a, b):\n    return a < b\n",
+                "verdict": {
+                    "status": "passed",
+                    "cycles": 300,
+                    "feedback": "ok",
+                    "bottleneck": "memory-bound on LinearOffChipLoad",
+                    "timeline": timeline or [],
+                },
+            },
+        ],
+    }
     (tmp_path / "tasks" / "step").mkdir(parents=True)
     (tmp_path / "tasks" / "step" / "gemm.json").write_text(json.dumps(detail))
     entries = [
-        {**rs.not_run_entry("step/gemm", 900), "status": "passed", "correct": True,
-         "cycles": 300, "speedup": 3.0, "attempts": 2, "best_attempt": "r2s0",
-         "detail": "tasks/step/gemm.json"},
+        {
+            **rs.not_run_entry("step/gemm", 900),
+            "status": "passed",
+            "correct": True,
+            "cycles": 300,
+            "speedup": 3.0,
+            "attempts": 2,
+            "best_attempt": "r2s0",
+            "detail": "tasks/step/gemm.json",
+        },
         {**rs.not_run_entry("step/softmax", 500), "status": "invalid", "attempts": 1},
         rs.not_run_entry("step/rope"),
     ]
-    rs.write_results(tmp_path / "results.json", {"run_id": "r-1", "suite": "step",
-                                                 "model": "builtin"},
-                     entries, rs.summary(entries, tokens=12, cost_usd=0.01))
+    rs.write_results(
+        tmp_path / "results.json",
+        {"run_id": "r-1", "suite": "step", "model": "builtin"},
+        entries,
+        rs.summary(entries, tokens=12, cost_usd=0.01),
+    )
     return tmp_path
 
 
 def test_report_is_one_offline_file_with_figures_and_escaped_text(tmp_path: Path) -> None:
-    folder = _run_folder(tmp_path, timeline=[["load_a", 0, 120], ["matmul", 40, 280],
-                                             ["store_c", 200, 300]])
+    folder = _run_folder(
+        tmp_path, timeline=[["load_a", 0, 120], ["matmul", 40, 280], ["store_c", 200, 300]]
+    )
     path = write_report(folder)
     assert path == folder / "report.html"
     page = path.read_text()

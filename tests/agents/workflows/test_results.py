@@ -12,12 +12,24 @@ from agents.workflows.attempts import Attempt
 
 
 def _entry(task: str, correct: bool, speedup: float | None) -> dict:
-    return {"task": task, "status": "passed" if correct else "incorrect", "correct": correct,
-            "speedup": speedup, "attempts": 2, "tokens": 10, "cost_usd": 0.5}
+    return {
+        "task": task,
+        "status": "passed" if correct else "incorrect",
+        "correct": correct,
+        "speedup": speedup,
+        "attempts": 2,
+        "tokens": 10,
+        "cost_usd": 0.5,
+    }
 
 
-ENTRIES = [_entry("a", True, 3.0), _entry("b", True, 1.5), _entry("c", True, 0.5),
-           _entry("d", False, None), _entry("e", True, 2.0)]
+ENTRIES = [
+    _entry("a", True, 3.0),
+    _entry("b", True, 1.5),
+    _entry("c", True, 0.5),
+    _entry("d", False, None),
+    _entry("e", True, 2.0),
+]
 
 
 def test_fast_p_counts_correct_and_strictly_faster_over_all_tasks() -> None:
@@ -37,22 +49,32 @@ def test_summary_fields() -> None:
     summary = rs.summary(ENTRIES, tokens=50, cost_usd=2.5, stopped=None)
     assert summary["solved"] == 4 and summary["total"] == 5
     assert summary["fast_1"] == 0.6 and summary["fast_2"] == 0.2
-    assert summary["geomean_speedup"] == pytest.approx(math.exp(sum(
-        math.log(s) for s in (3.0, 1.5, 0.5, 2.0)) / 4), abs=1e-4)
+    assert summary["geomean_speedup"] == pytest.approx(
+        math.exp(sum(math.log(s) for s in (3.0, 1.5, 0.5, 2.0)) / 4), abs=1e-4
+    )
     assert summary["attempts"] == 10 and summary["tokens"] == 50
 
 
 def _attempt(id_: str, round_: int, index: int, status: str, cycles: int | None) -> Attempt:
-    return {"id": id_, "round": round_, "index": index, "origin": "propose", "program": "p",
-            "tokens": 5, "cost_usd": 0.25,
-            "verdict": {"status": status, "cycles": cycles, "feedback": f"fb {id_}"}}
+    return {
+        "id": id_,
+        "round": round_,
+        "index": index,
+        "origin": "propose",
+        "program": "p",
+        "tokens": 5,
+        "cost_usd": 0.25,
+        "verdict": {"status": status, "cycles": cycles, "feedback": f"fb {id_}"},
+    }
 
 
 def test_task_entry_takes_the_fastest_pass_and_the_speedup_over_the_baseline() -> None:
-    attempts = {"r1s0": _attempt("r1s0", 1, 0, "passed", 400),
-                "r1s1": _attempt("r1s1", 1, 1, "incorrect", None),
-                "r2s0": _attempt("r2s0", 2, 0, "passed", 250),
-                "r3s0": _attempt("r3s0", 3, 0, "passed", 250)}  # a tie keeps the earlier
+    attempts = {
+        "r1s0": _attempt("r1s0", 1, 0, "passed", 400),
+        "r1s1": _attempt("r1s1", 1, 1, "incorrect", None),
+        "r2s0": _attempt("r2s0", 2, 0, "passed", 250),
+        "r3s0": _attempt("r3s0", 3, 0, "passed", 250),
+    }  # a tie keeps the earlier
     entry = rs.task_entry("step/x", attempts, 1000, program_file="programs/step/x.py")
     assert entry["status"] == "passed" and entry["correct"]
     assert entry["cycles"] == 250 and entry["best_attempt"] == "r2s0"
@@ -62,8 +84,10 @@ def test_task_entry_takes_the_fastest_pass_and_the_speedup_over_the_baseline() -
 
 
 def test_task_entry_of_an_unsolved_task_reports_the_latest_failure() -> None:
-    attempts = {"r1s0": _attempt("r1s0", 1, 0, "invalid", None),
-                "r2s0": _attempt("r2s0", 2, 0, "incorrect", None)}
+    attempts = {
+        "r1s0": _attempt("r1s0", 1, 0, "invalid", None),
+        "r2s0": _attempt("r2s0", 2, 0, "incorrect", None),
+    }
     entry = rs.task_entry("step/x", attempts, 1000)
     assert entry["status"] == "incorrect" and not entry["correct"]
     assert entry["cycles"] is None and entry["speedup"] is None

@@ -1,0 +1,182 @@
+"""Speed of our SAM simulator against the public SAM Python simulator (the recorded anchor).
+
+Builds the graphs the anchor measured (../shared/research/sam_sim_anchor.md) on the same
+kind of matrices (scipy.sparse.random, values uniform in [0.5, 1.5)):
+- column-wise SpMV x(i) = sum_j B(i,j) c(j), B DCSC, c a full compressed vector of ones;
+- elementwise add X = B + C, both DCSR, C = B shifted one column (values 2);
+- outer-product SpGEMM X(i,j) = sum_k B(i,k) C(k,j), order k, i, j, B DCSC, C DCSR with
+  C = shift(B) transposed (values 2), reduced by a sparse accumulator of order 2.
+It times `simulate` (fibertree build, functional pass, timing pass, report), checks every
+output against scipy, and prints our cycles and seconds next to the anchor's.
+
+Run: python -m benchmarks.perf.sam_sim_speed [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from dsl import sam
+from interpreter.sam.execute import execute
+from interpreter.sam.simulate import simulate
+from interpreter.targets import load_target
+
+# (app, n, density) -> (sim cycles, loop wall seconds), SAM defaults (backpressure off)
+ANCHOR = {
+    ("spmv", 1000, 0.01): (12_012, 0.30),
+    ("spmv", 2000, 0.01): (44_012, 1.06),
+    ("spmv", 4000, 0.005): (88_012, 2.61),
+    ("add", 1000, 0.01): (20_907, 0.30),
+    ("add", 2000, 0.01): (81_612, 1.26),
+    ("add", 4000, 0.005): (163_598, 3.06),
+    ("spgemm", 1000, 0.01): (205_142, 7.64),
+    ("spgemm", 2000, 0.01): (1_568_860, 88.6),
+    ("spgemm", 4000, 0.005): (3_211_017, 286.65),
+}
+
+
+def spmv_colwise(B, c, **params):
+    x = sam.output("x", format="compressed")
+    bj, bj_ref = B.scan(0)  # columns j of B (DCSC)
+    cj, cj_ref = c.scan(0)
+    _, b_ref, c_ref = sam.intersect((bj, bj_ref), (cj, cj_ref))
+    bi, bi_ref = B.scan(1, b_ref)  # rows i of column j
+    bi, bi_rep = sam.broadcast(bi)
+    cval = sam.repeat(c.load(c_ref), sam.repeat_signal(bi_rep))  # c(j) once per i
+    prod = sam.alu("mul", B.load(bi_ref), cval)
+    xi, xv = sam.spacc1(bi, prod)  # sum over j, keyed by i
+    x.write_level(0, xi)
+    x.write_vals(xv)
+
+
+def elemadd(B, C, **params):
+    X = sam.output("X", format="dcsr")
+    bi, bi_ref = B.scan(0)
+    ci, ci_ref = C.scan(0)
+    i, b_ref, c_ref = sam.union((bi, bi_ref), (ci, ci_ref))
+    bj, bj_ref = B.scan(1, b_ref)
+    cj, cj_ref = C.scan(1, c_ref)
+    j, bv_ref, cv_ref = sam.union((bj, bj_ref), (cj, cj_ref))
+    X.write_level(0, i)
+    X.write_level(1, j)
+    X.write_vals(sam.alu("add", B.load(bv_ref), C.load(cv_ref)))
+
+
+def spgemm_outer(B, C, **params):
+    X = sam.output("X", format="dcsr")
+    bk, bk_ref = B.scan(0)  # k: columns of B (DCSC)
+    ck, ck_ref = C.scan(0)  # k: rows of C (DCSR)
+    _, b_ref, c_ref = sam.intersect((bk, bk_ref), (ck, ck_ref))
+    bi, bi_ref = B.scan(1, b_ref)  # i under k
+    bi, bi_rep = sam.broadcast(bi)
+    c_rows = sam.repeat(c_ref, sam.repeat_signal(bi_rep))  # C's row k once per i
+    cj, cj_ref = C.scan(1, c_rows)  # j under (k, i)
+    cj, cj_rep = sam.broadcast(cj)
+    bval = sam.repeat(B.load(bi_ref), sam.repeat_signal(cj_rep))  # B(i,k) once per j
+    prod = sam.alu("mul", bval, C.load(cj_ref))
+    held_i, cj = sam.crd_hold(bi, cj)  # i once per j
+    xi, xj, xv = sam.spacc2(held_i, cj, prod)  # sum over k
+    X.write_level(0, xi)
+    X.write_level(1, xj)
+    X.write_vals(xv)
+
+
+def _signature(inputs: list[tuple[str, list, str]], outputs: list[tuple[str, list]]) -> dict:
+    return {
+        "inputs": [{"name": n, "dtype": "float64", "shape": s, "format": f} for n, s, f in inputs],
+        "outputs": [{"name": n, "dtype": "float64", "shape": s} for n, s in outputs],
+        "dims": {"N": None},
+        "params": {},
+    }
+
+
+def _shift(b: sp.spmatrix) -> sp.csr_matrix:
+    """Each nonzero moved to column (j+1) mod n with value 2, as SAM's shiftLastMode."""
+    coo = b.tocoo()
+    return sp.csr_matrix(
+        (np.full(coo.nnz, 2.0), (coo.row, (coo.col + 1) % b.shape[1])), shape=b.shape
+    )
+
+
+def make_case(app: str, n: int, density: float, seed: int = 0):
+    """(kernel, signature, dense inputs, output name, scipy reference)."""
+    rng = np.random.default_rng(seed)
+    b = sp.random(
+        n, n, density, format="csr", random_state=rng, data_rvs=lambda k: rng.uniform(0.5, 1.5, k)
+    )
+    if app == "spmv":
+        c = np.ones(n)
+        sig = _signature([("B", ["N", "N"], "dcsc"), ("c", ["N"], "compressed")], [("x", ["N"])])
+        return spmv_colwise, sig, {"B": b.toarray(), "c": c}, "x", b @ c
+    shifted = _shift(b)
+    if app == "add":
+        sig = _signature(
+            [("B", ["N", "N"], "dcsr"), ("C", ["N", "N"], "dcsr")], [("X", ["N", "N"])]
+        )
+        return elemadd, sig, {"B": b.toarray(), "C": shifted.toarray()}, "X", (b + shifted)
+    c = shifted.T.tocsr()
+    sig = _signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")], [("X", ["N", "N"])])
+    return spgemm_outer, sig, {"B": b.toarray(), "C": c.toarray()}, "X", b @ c
+
+
+def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: int = 3) -> dict:
+    kernel, sig, inputs, out_name, ref = make_case(app, n, density)
+    program = sam.load_ir(sam.trace(kernel, sig))
+    dims = {"N": n}
+    out = {out_name: np.full((n, n) if app != "spmv" else (n,), np.nan)}
+    execute(program, inputs, out, dims)
+    want = ref.toarray() if sp.issparse(ref) else np.asarray(ref)
+    err = float(np.abs(out[out_name] - want).max())
+    tgt = load_target(target)
+    seconds = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        report = simulate(program, inputs, dims, tgt)
+        seconds.append(time.perf_counter() - start)
+    return {
+        "app": app,
+        "n": n,
+        "density": density,
+        "cycles": report.cycles,
+        "seconds": float(np.median(seconds)),
+        "error": err,
+        "tokens": int(report.metrics["tokens"]),
+        "primitives": len(program.graphs[0].nodes),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n=1000 only, one repetition")
+    parser.add_argument("--target", default="sam_comal")
+    parser.add_argument("--sizes", default=None, help="comma list of n (default 1000,2000)")
+    args = parser.parse_args()
+    sizes = [1000] if args.quick else [int(s) for s in (args.sizes or "1000,2000").split(",")]
+    reps = 1 if args.quick else 3
+    header = (
+        f"{'app':7} {'n':>5} {'dens':>6} {'prims':>5} {'our cycles':>11} {'SAM cycles':>11}"
+        f" {'our s':>8} {'SAM s':>7} {'speedup':>8} {'our Mtok/s':>10} {'max err':>8}"
+    )
+    print(
+        f"target {args.target}; SAM figures: anchor (weiya711/sam Python simulator, same"
+        " machine kind, backpressure off), not re-run here"
+    )
+    print(header)
+    for n in sizes:
+        density = 0.01 if n <= 2000 else 0.005
+        for app in ("spmv", "add", "spgemm"):
+            r = measure(app, n, density, args.target, reps)
+            cyc, secs = ANCHOR.get((app, n, density), (float("nan"), float("nan")))
+            print(
+                f"{app:7} {n:5d} {density:6.3f} {r['primitives']:5d} {r['cycles']:11,d}"
+                f" {cyc:11,} {r['seconds']:8.3f} {secs:7.2f} {secs / r['seconds']:7.0f}x"
+                f" {r['tokens'] / r['seconds'] / 1e6:10.2f} {r['error']:8.1e}"
+            )
+
+
+if __name__ == "__main__":
+    main()

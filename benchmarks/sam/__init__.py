@@ -1,0 +1,1 @@
+"""SAM suite: sparse tensor kernels and fused sparse models (FuseFlow's benchmarks)."""

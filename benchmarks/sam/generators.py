@@ -1,0 +1,170 @@
+"""Input generators of the SAM suite: real graphs where a package ships one offline
+(networkx's karate club), synthetic power-law graphs otherwise, and BigBird block masks.
+
+Each generator takes (rng, dims) and returns the inputs it owns as dense arrays; zeros are
+absent entries in the sparse formats the task declares. Inputs it does not return are drawn
+from their `init` table by the task loader.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------- graphs
+
+
+def powerlaw_adjacency(rng: np.random.Generator, n: int, avg_degree: float = 4.0,
+                       alpha: float = 2.1) -> np.ndarray:
+    """Symmetric 0/1 adjacency of a Chung-Lu graph with Pareto(alpha) expected degrees:
+    a few hubs and many low-degree nodes, as in citation and social graphs."""
+    weights = (rng.pareto(alpha - 1.0, size=n) + 1.0)
+    weights *= avg_degree / weights.mean()
+    total = weights.sum()
+    p = np.minimum(np.outer(weights, weights) / total, 1.0)
+    upper = np.triu(rng.random((n, n)) < p, k=1)
+    return (upper | upper.T).astype(np.float64)
+
+
+def karate_adjacency() -> np.ndarray:
+    """Zachary's karate club (34 members, 78 friendships), as networkx ships it."""
+    import networkx as nx
+
+    graph = nx.karate_club_graph()
+    return nx.to_numpy_array(graph, nodelist=sorted(graph.nodes), weight=None)
+
+
+def gcn_normalize(adjacency: np.ndarray) -> np.ndarray:
+    """D^-1/2 (A + I) D^-1/2, Kipf and Welling's propagation matrix."""
+    a = adjacency + np.eye(len(adjacency))
+    d = 1.0 / np.sqrt(a.sum(axis=1))
+    return a * d[:, None] * d[None, :]
+
+
+def mean_normalize(adjacency: np.ndarray) -> np.ndarray:
+    """Row-normalised adjacency (GraphSAGE's mean aggregator); isolated rows stay zero."""
+    degree = adjacency.sum(axis=1, keepdims=True)
+    return np.divide(adjacency, degree, out=np.zeros_like(adjacency), where=degree > 0)
+
+
+def _graph(rng: np.random.Generator, dims: dict[str, int], source: str) -> np.ndarray:
+    if source == "karate":
+        return karate_adjacency()
+    return powerlaw_adjacency(rng, dims["N"])
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, ...], density: float = 1.0,
+             std: float | None = None) -> np.ndarray:
+    scale = std if std is not None else 1.0 / np.sqrt(shape[0])
+    w = rng.normal(0.0, scale, size=shape)
+    if density < 1.0:
+        w[rng.random(shape) >= density] = 0.0
+    return w
+
+
+def _features(rng: np.random.Generator, n: int, f: int, density: float) -> np.ndarray:
+    """Sparse nonnegative node features (bag-of-words like, as Cora's)."""
+    x = rng.random((n, f))
+    x[rng.random((n, f)) >= density] = 0.0
+    return x
+
+
+# ---------------------------------------------------------------------------- kernels
+
+
+def powerlaw_matrix(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """`A`: a power-law graph's adjacency with normal values (N x N)."""
+    a = powerlaw_adjacency(rng, dims["N"])
+    return {"A": a * rng.normal(size=a.shape)}
+
+
+def two_powerlaw_matrices(rng: np.random.Generator,
+                          dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """`A`, `B`: two independent power-law graphs with normal values (N x N)."""
+    out = {}
+    for name in ("A", "B"):
+        a = powerlaw_adjacency(rng, dims["N"])
+        out[name] = a * rng.normal(size=a.shape)
+    return out
+
+
+def sddmm_mask(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """`M`: a power-law graph's 0/1 adjacency (N x N), the sampling mask."""
+    return {"M": powerlaw_adjacency(rng, dims["N"])}
+
+
+# ---------------------------------------------------------------------------- models
+
+
+def gcn_karate(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    return _gcn(rng, dims, "karate")
+
+
+def gcn_powerlaw(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    return _gcn(rng, dims, "powerlaw")
+
+
+def _gcn(rng: np.random.Generator, dims: dict[str, int], source: str) -> dict[str, np.ndarray]:
+    """Normalised adjacency `A`, sparse features `X`, weights 50% sparse (FuseFlow's
+    setting), biases."""
+    a = gcn_normalize(_graph(rng, dims, source))
+    n, f, h = len(a), dims["F"], dims["H"]
+    out = {"A": a, "X": _features(rng, n, f, 0.2),
+           "W1": _weights(rng, (f, h), 0.5), "b1": rng.normal(0, 0.1, h)}
+    if "C" in dims:
+        out["W2"] = _weights(rng, (h, dims["C"]), 0.5)
+        out["b2"] = rng.normal(0, 0.1, dims["C"])
+    return out
+
+
+def graphsage_karate(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    return _graphsage(rng, dims, "karate")
+
+
+def graphsage_powerlaw(rng: np.random.Generator,
+                       dims: dict[str, int]) -> dict[str, np.ndarray]:
+    return _graphsage(rng, dims, "powerlaw")
+
+
+def _graphsage(rng: np.random.Generator, dims: dict[str, int],
+               source: str) -> dict[str, np.ndarray]:
+    """Mean-aggregation adjacency `Am`, features, self and neighbour weights, bias."""
+    am = mean_normalize(_graph(rng, dims, source))
+    n, f, h = len(am), dims["F"], dims["H"]
+    return {"Am": am, "X": _features(rng, n, f, 0.2), "Ws": _weights(rng, (f, h), 0.5),
+            "Wn": _weights(rng, (f, h), 0.5), "b": rng.normal(0, 0.1, h)}
+
+
+def sparse_autoencoder(rng: np.random.Generator,
+                       dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """A batch of nonnegative inputs; encoder and decoder weights 90% sparse (FuseFlow)."""
+    n, d, h = dims["N"], dims["D"], dims["H"]
+    return {"X": rng.random((n, d)), "W1": _weights(rng, (d, h), 0.1, std=0.3),
+            "b1": rng.normal(0, 0.1, h), "W2": _weights(rng, (h, d), 0.1, std=0.3),
+            "b2": rng.normal(0, 0.1, d)}
+
+
+def bigbird_mask(rng: np.random.Generator, n: int, block: int, window: int = 1,
+                 global_blocks: int = 1, random_blocks: int = 1) -> np.ndarray:
+    """BigBird's block-sparse attention pattern (N x N of 0/1): a sliding window of blocks,
+    global blocks attending to and from everything, and a few random blocks per row."""
+    nb = -(-n // block)
+    pattern = np.zeros((nb, nb), dtype=bool)
+    for i in range(nb):
+        pattern[i, max(0, i - window):i + window + 1] = True
+        if random_blocks:
+            pattern[i, rng.choice(nb, size=min(random_blocks, nb), replace=False)] = True
+    pattern[:global_blocks, :] = True
+    pattern[:, :global_blocks] = True
+    mask = np.kron(pattern, np.ones((block, block)))
+    return mask[:n, :n]
+
+
+def bigbird_attention(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """Mask `M` with blocks of size dims['B'], queries, keys and values of one head, and
+    the all-ones `U` that turns the softmax denominator into a (block) matmul."""
+    n, d = dims["N"], dims["Dh"]
+    out = {"M": bigbird_mask(rng, n, dims["B"]), "Q": rng.normal(size=(n, d)),
+           "K": rng.normal(size=(n, d)), "V": rng.normal(size=(n, d))}
+    out["U"] = np.ones((n, d))
+    return out

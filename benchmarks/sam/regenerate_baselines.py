@@ -1,0 +1,41 @@
+"""Write every SAM task's baseline: the builtin compiler's unfused program (one graph per
+statement, intermediates written and read back), FuseFlow's "unfused" configuration.
+
+Run `python -m benchmarks.sam.regenerate_baselines` after changing the compiler; a test
+checks that the stored files equal what the compiler emits.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from dsl.sam.compiler import Operand, compile_spec
+
+SUITE = Path(__file__).parent
+
+
+def operands(entries: list[dict]) -> list[Operand]:
+    return [Operand(e["name"], tuple(e["shape"]), e.get("format", "dense"), e.get("mode_order"))
+            for e in entries]
+
+
+def baseline_text(task_file: Path) -> tuple[Path, str]:
+    """Where the baseline of `task_file` lives and what it should contain."""
+    data = tomllib.loads(task_file.read_text())
+    spec = dict(data["spec"], fuse=False)
+    text = compile_spec(spec, operands(data["inputs"]), operands(data["outputs"]),
+                        title=f"{data['name']} baseline")
+    return SUITE / data["baseline"], text
+
+
+def main() -> None:
+    for task_file in sorted(SUITE.glob("*.toml")):
+        path, text = baseline_text(task_file)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(SUITE)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The STeP task suite: task files, PyTorch references, input generators, baselines."""

@@ -1,0 +1,37 @@
+"""Trusted side of the SAM dialect: functional execution and the Comal-style simulator.
+
+`execute` runs a program's graphs stream by stream (numpy arrays per stream) and writes the
+outputs; `simulate` times the same streams (`interpreter.sam.timing`) and reports cycles,
+FLOPs and seg/crd/val traffic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dsl.sam.ir import Program, load_ir
+from interpreter.report import SimReport
+from interpreter.sam.execute import execute
+from interpreter.sam.simulate import simulate
+
+
+class SamBackend:
+    """The `BACKEND` object the verifier finds by dialect name."""
+
+    name = "sam"
+
+    def load(self, ir: Any) -> Program:
+        return load_ir(ir)
+
+    def execute(self, program: Program, inputs: dict[str, np.ndarray],
+                outputs: dict[str, np.ndarray], dims: dict[str, int]) -> None:
+        execute(program, inputs, outputs, dims)
+
+    def simulate(self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
+                 target: dict) -> SimReport:
+        return simulate(program, inputs, dims, target)
+
+
+BACKEND = SamBackend()

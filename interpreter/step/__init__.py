@@ -1,0 +1,7 @@
+"""Trusted STeP backend: functional semantics and the cycle simulator (`BACKEND`)."""
+
+from __future__ import annotations
+
+from interpreter.step.backend import BACKEND
+
+__all__ = ["BACKEND"]

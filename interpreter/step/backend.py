@@ -1,0 +1,45 @@
+"""The STeP dialect backend the verifier drives: load, execute, simulate."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.step import load_ir
+from dsl.step.ir import Program
+from interpreter.errors import ExecutionError
+from interpreter.report import SimReport
+from interpreter.step.run import run_functional
+
+
+class StepBackend:
+    name = "step"
+
+    def load(self, ir: dict) -> Program:
+        """Parse and validate untrusted IR (raises `dsl.errors.ValidationError`)."""
+        return load_ir(ir)
+
+    def execute(self, program: Program, inputs: dict[str, np.ndarray],
+                outputs: dict[str, np.ndarray], dims: dict[str, int]) -> None:
+        """Run the program and write what its stores wrote into `outputs` (elements no
+        store wrote keep the verifier's poison)."""
+        orders = None
+        if any(n.op == "eager_merge" for n in program.nodes):
+            from interpreter.step.sim import merge_orders
+            orders = merge_orders(program, inputs, dims)
+        ctx, _ = run_functional(program, inputs, dims, orders)
+        for name, out in outputs.items():
+            if name not in ctx.written:
+                continue
+            full, mask = ctx.written[name]
+            if full.shape != out.shape:
+                raise ExecutionError(f"output {name!r} has shape {list(out.shape)} but the "
+                                     f"program wrote {list(full.shape)}")
+            out[mask] = full[mask].astype(out.dtype)
+
+    def simulate(self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
+                 target: dict) -> SimReport:
+        from interpreter.step.sim import simulate
+        return simulate(program, inputs, dims, target)
+
+
+BACKEND = StepBackend()

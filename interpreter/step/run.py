@@ -1,0 +1,108 @@
+"""The functional pass: walk the IR once, producing every stream as arrays.
+
+Like torch.fx's `Interpreter`, one small walker dispatches each node to its registered
+rule (`interpreter/step/semantics.py`). After each node the declared symbolic shapes are
+checked against the streams actually produced: static and task dims must match exactly,
+a fresh dynamic dim (a partition count, say) is bound the first time it is seen, and
+ragged dims are free.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.step.ir import Node, Port, Program
+from dsl.step.symbolic import RAGGED, Expr, Sym
+from dsl.step.types import StreamType, Tile
+from interpreter.errors import ExecutionError
+from interpreter.step.semantics import SEMANTICS, RunContext
+from interpreter.step.streams import StreamData, observed_dims, tile_shapes
+
+
+def run_functional(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
+                   merge_order: dict[int, np.ndarray] | None = None,
+                   keep: bool = False) -> tuple[RunContext, dict[Port, StreamData]]:
+    """Run every node; return the context (stores, off-chip accesses) and, with `keep`,
+    every stream (the timing pass needs them)."""
+    missing = [n for n, t in program.tensors.items() if t.role == "input" and n not in inputs]
+    if missing:
+        raise ExecutionError(f"no data for input {missing[0]!r}")
+    ctx = RunContext(program, inputs, dict(dims), dict(merge_order or {}))
+    for name, t in program.tensors.items():
+        if t.role == "input":
+            want = tuple(ctx.value(d, program.nodes[0], f"{name} dim") for d in t.shape)
+            if tuple(np.shape(inputs[name])) != want:
+                raise ExecutionError(f"input {name!r} has shape {list(np.shape(inputs[name]))}"
+                                     f", the program expects {list(want)}")
+    last_use = {p: n.id for n in program.nodes for p in n.inputs}
+    streams: dict[Port, StreamData] = {}
+    for node in program.nodes:
+        ins = [streams[p] for p in node.inputs]
+        try:
+            outs = SEMANTICS[node.op](node, ins, ctx)
+        except ExecutionError as exc:
+            msg = str(exc)
+            raise ExecutionError(msg if node.label() in msg else f"{node.label()}: {msg}") \
+                from None
+        except (ValueError, IndexError, TypeError, FloatingPointError) as exc:
+            raise ExecutionError(f"{node.label()}: {type(exc).__name__}: {exc}") from None
+        for i, (s, t) in enumerate(zip(outs, node.outputs, strict=True)):
+            _check_shape(node, i, s, t, ctx.dims)
+            streams[Port(node.id, i)] = s
+        if not keep:
+            for p in node.inputs:
+                if last_use.get(p) == node.id:
+                    del streams[p]
+    return ctx, streams
+
+
+def _single_symbol(e: Expr) -> Sym | None:
+    if len(e.terms) == 1:
+        mono, coef = e.terms[0]
+        if coef == 1 and len(mono) == 1 and isinstance(mono[0], Sym):
+            return mono[0]
+    return None
+
+
+def _check_shape(node: Node, port: int, s: StreamData, t: StreamType,
+                 dims: dict[str, int]) -> None:
+    rank = t.rank
+    seen = observed_dims(s, rank)
+    for pos, (expr, values) in enumerate(zip(t.shape, seen, strict=True)):
+        if expr.is_ragged or (pos > 0 and s.n_items == 0):
+            continue
+        want = expr.evaluate(dims)
+        vals = sorted(int(v) for v in values)
+        if want is None:
+            sym = _single_symbol(expr)
+            if sym is not None and sym.kind != RAGGED and len(vals) == 1:
+                dims[sym.name] = vals[0]
+                continue
+            if sym is not None and len(vals) > 1:
+                raise ExecutionError(f"{node.label()}: output {port} dim {pos} ({expr}) is "
+                                     f"declared regular but takes the values {vals[:5]}")
+            continue
+        if vals != [want]:
+            raise ExecutionError(f"{node.label()}: output {port} has shape {t.shape} but dim "
+                                 f"{pos} ({expr} = {want}) is {vals[:5]} at run time")
+    elem = t.elem
+    if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
+        shapes = tile_shapes(s.values)
+        for axis, e in ((0, elem.rows), (1, elem.cols)):
+            want = e.evaluate(dims)
+            got = np.unique(shapes[:, axis])
+            if want is None:
+                sym = _single_symbol(e)
+                if sym is not None and sym.kind != RAGGED and len(got) == 1:
+                    dims.setdefault(sym.name, int(got[0]))
+                continue
+            if not (len(got) == 1 and int(got[0]) == want) and not _split_edge(node, got,
+                                                                              want):
+                raise ExecutionError(f"{node.label()}: output {port} tiles should be {elem} "
+                                     f"but have {'rows' if axis == 0 else 'cols'} "
+                                     f"{[int(g) for g in got[:5]]}")
+
+
+def _split_edge(node: Node, got: np.ndarray, want: int) -> bool:
+    """split_rows/split_cols may leave one smaller last piece (documented)."""
+    return node.op == "flat_map" and int(got.max()) <= want

@@ -1,0 +1,594 @@
+"""Functional semantics of every STeP op, registered by op name.
+
+Each rule maps the input streams of one node to its output streams (`StreamData`:
+stop levels, bare-stop flags, values), whole streams at a time. Off-chip ops read and
+write through the `RunContext`; `eager_merge` takes its chunk order from the context
+(arrival order found by the timing pass; round-robin before any timing exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.step.ir import Node, Program
+from dsl.step.ops import tile_grid
+from dsl.step.symbolic import Expr
+from dsl.step.types import StreamType, Tile
+from interpreter.errors import ExecutionError
+from interpreter.step.functions import IMPLS
+from interpreter.step.streams import (
+    BufferData,
+    LazyTiles,
+    StreamData,
+    check_same_structure,
+    chunk_value_ranges,
+    multi_index,
+    nest,
+    nest_uniform,
+    regular,
+    regular_stops,
+    vconcat,
+    vstack,
+    vtake,
+)
+
+MAX_ITEMS = 20_000_000
+
+
+@dataclass
+class RunContext:
+    program: Program
+    inputs: dict[str, np.ndarray]
+    dims: dict[str, int]
+    merge_order: dict[int, np.ndarray] = field(default_factory=dict)
+    merge_chunks: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    offchip_tiles: dict[int, np.ndarray] = field(default_factory=dict)  # node -> tile indices
+    written: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    provenance: dict[int, dict] = field(default_factory=dict)  # node -> timing facts
+    _grids: dict[tuple[str, tuple[int, int]], np.ndarray] = field(default_factory=dict)
+
+    def value(self, e: Expr, node: Node, what: str) -> int:
+        v = e.evaluate(self.dims)
+        if v is None:
+            raise ExecutionError(f"{node.label()}: {what} {e} has no value at run time")
+        return v
+
+    def shape(self, dims: tuple[Expr, ...], node: Node, what: str) -> tuple[int, ...]:
+        return tuple(self.value(d, node, what) for d in dims)
+
+    def grid(self, name: str, tile: tuple[int, int]) -> np.ndarray:
+        """The input tensor cut into zero-padded tiles: [n_tiles, rows, cols]."""
+        key = (name, tile)
+        if key not in self._grids:
+            x = np.asarray(self.inputs[name])
+            x = x.astype(np.int64 if np.issubdtype(x.dtype, np.integer) else
+                         np.bool_ if x.dtype == np.bool_ else np.float32, copy=False)
+            self._grids[key] = to_tiles(x, tile)
+        return self._grids[key]
+
+
+def to_tiles(x: np.ndarray, tile: tuple[int, int]) -> np.ndarray:
+    if x.ndim == 1:
+        x = x[None, :]
+    tr, tc = tile
+    *lead, r, c = x.shape
+    gr, gc = -(-r // tr), -(-c // tc)
+    padded = np.zeros(tuple(lead) + (gr * tr, gc * tc), dtype=x.dtype)
+    padded[..., :r, :c] = x
+    t = padded.reshape(tuple(lead) + (gr, tr, gc, tc))
+    t = np.moveaxis(t, -3, -2)
+    return np.ascontiguousarray(t.reshape(-1, tr, tc))
+
+
+def from_tiles(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of `to_tiles`, cropped to `shape`."""
+    shape2 = (1,) + shape if len(shape) == 1 else shape
+    *lead, r, c = shape2
+    _, tr, tc = grid.shape
+    gr, gc = -(-r // tr), -(-c // tc)
+    t = grid.reshape(tuple(lead) + (gr, gc, tr, tc))
+    t = np.moveaxis(t, -2, -3).reshape(tuple(lead) + (gr * tr, gc * tc))
+    return t[..., :r, :c].reshape(shape)
+
+
+def in_type(ctx: RunContext, node: Node, i: int = 0) -> StreamType:
+    """Declared type of input i of `node`."""
+    port = node.inputs[i]
+    return ctx.program.node(port.node).outputs[port.index]
+
+
+Rule = Callable[[Node, list[StreamData], RunContext], list[StreamData]]
+SEMANTICS: dict[str, Rule] = {}
+
+
+def semantics(name: str) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        SEMANTICS[name] = rule
+        return rule
+    return register
+
+
+def _affine_indices(shape: tuple[int, ...], stride: tuple[int, ...] | None,
+                    base: int) -> np.ndarray:
+    if stride is None:
+        stride = tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
+    idx = np.full(shape, base, dtype=np.int64)
+    for k, (n, s) in enumerate(zip(shape, stride, strict=True)):
+        view = [1] * len(shape)
+        view[k] = n
+        idx = idx + (np.arange(n, dtype=np.int64) * s).reshape(view)
+    return idx.reshape(-1)
+
+
+def _check_bounds(node: Node, idx: np.ndarray, limit: int, what: str) -> None:
+    if len(idx) and (idx.min() < 0 or idx.max() >= limit):
+        bad = int(idx[(idx < 0) | (idx >= limit)][0])
+        raise ExecutionError(f"{node.label()}: {what} index {bad} is outside 0..{limit - 1}")
+
+
+def _nested_read(node: Node, ref: StreamData | None, shape: tuple[int, ...],
+                 per_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stops, flags and element indices of `shape` read once, or once per ref value."""
+    if ref is None:
+        sub = regular(shape, None)
+        return sub.stop, sub.has_value, per_ref
+    sub = regular(shape, None, nested=True)
+    stop, has = nest_uniform(ref, sub.stop, len(shape) - 1, sub.has_value)
+    if len(stop) > MAX_ITEMS:
+        raise ExecutionError(f"{node.label()}: {len(stop)} items is more than the limit")
+    return stop, has, np.tile(per_ref, ref.n_values)
+
+
+# --- off-chip memory -------------------------------------------------------------------------
+@semantics("linear_offchip_load")
+def _linear_load(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    a = node.attrs
+    t = ctx.program.tensors[a["tensor"]]
+    grid = ctx.grid(t.name, a["tile"])
+    full = ctx.shape(tile_grid(t.shape, a["tile"]), node, "tile grid")
+    shape = ctx.shape(a["shape"], node, "shape") if a["shape"] is not None else full
+    stride = ctx.shape(a["stride"], node, "stride") if a["stride"] is not None else None
+    idx = _affine_indices(shape, stride, ctx.value(a["base"], node, "base"))
+    _check_bounds(node, idx, len(grid), f"tile of {t.name!r}")
+    stop, has, addr = _nested_read(node, ins[0] if ins else None, shape, idx)
+    ctx.offchip_tiles[node.id] = addr
+    return [StreamData(stop, has, LazyTiles(grid, addr))]
+
+
+def _store(node: Node, ctx: RunContext, x: StreamData, addr: np.ndarray) -> list[StreamData]:
+    t = ctx.program.tensors[node.attrs["tensor"]]
+    elem = in_type(ctx, node).elem
+    assert isinstance(elem, Tile)
+    tile = (elem.rows.value, elem.cols.value)
+    shape = ctx.shape(t.shape, node, "output shape")
+    n_tiles = int(np.prod(ctx.shape(tile_grid(t.shape, tile), node, "tile grid")))
+    _check_bounds(node, addr, n_tiles, f"tile of {t.name!r}")
+    values = vstack(x.values)
+    if values is None or values.shape[1:] != tile:
+        raise ExecutionError(f"{node.label()}: stores need [{tile[0]}, {tile[1]}] tiles")
+    grid = np.zeros((n_tiles,) + tile, dtype=np.float64)
+    mask = np.zeros((n_tiles,) + tile, dtype=bool)
+    grid[addr] = values
+    mask[addr] = True
+    full, written = from_tiles(grid, shape), from_tiles(mask, shape)
+    if t.name in ctx.written:
+        old_full, old_mask = ctx.written[t.name]
+        full = np.where(written, full, old_full)
+        written = written | old_mask
+    ctx.written[t.name] = (full, written)
+    ctx.offchip_tiles[node.id] = addr
+    return []
+
+
+@semantics("linear_offchip_store")
+def _linear_store(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x = ins[0]
+    base = ctx.value(node.attrs["base"], node, "base")
+    if node.attrs["stride"] is None:
+        addr = base + np.arange(x.n_values, dtype=np.int64)
+    else:
+        stride = np.array(ctx.shape(node.attrs["stride"], node, "stride"), dtype=np.int64)
+        rank = len(stride) - 1
+        addr = base + multi_index(x, rank) @ stride
+    return _store(node, ctx, x, addr)
+
+
+@semantics("random_offchip_load")
+def _random_load(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    t = ctx.program.tensors[node.attrs["tensor"]]
+    grid = ctx.grid(t.name, node.attrs["tile"])
+    addr = np.asarray(vstack(ins[0].values)).reshape(-1).astype(np.int64) if \
+        ins[0].n_values else np.zeros(0, dtype=np.int64)
+    _check_bounds(node, addr, len(grid), f"tile of {t.name!r}")
+    ctx.offchip_tiles[node.id] = addr
+    return [StreamData(ins[0].stop, ins[0].has_value, LazyTiles(grid, addr))]
+
+
+@semantics("random_offchip_store")
+def _random_store(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    check_same_structure(ins, node.label())
+    addr = np.asarray(vstack(ins[1].values)).reshape(-1).astype(np.int64) if \
+        ins[1].n_values else np.zeros(0, dtype=np.int64)
+    return _store(node, ctx, ins[0], addr)
+
+
+# --- on-chip memory ----------------------------------------------------------------------------
+@semantics("bufferize")
+def _bufferize(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x, b = ins[0], node.attrs["rank"]
+    starts, ends, end_items = chunk_value_ranges(x, b)
+    item_start = np.concatenate([[0], end_items[:-1] + 1]) if len(end_items) else end_items
+    buffers = []
+    for i0, i1, v0, v1 in zip(item_start.tolist(), end_items.tolist(), starts.tolist(),
+                              ends.tolist(), strict=True):
+        stop = x.stop[i0:i1 + 1].copy()
+        stop[-1] = b - 1
+        has = x.has_value[i0:i1 + 1]
+        if not has.any():
+            stop, has = stop[:0], has[:0]
+        buffers.append(BufferData(StreamData(stop, has, vtake(x.values, np.arange(v0, v1)))))
+    return [StreamData((x.stop[end_items] - b).astype(np.int8),
+                       np.ones(len(end_items), dtype=bool), buffers)]
+
+
+@semantics("streamify")
+def _streamify(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    refs = ins[0]
+    buf_rank = len(in_type(ctx, node).elem.shape) - 1
+    a = node.attrs
+    subs, flags, parts = [], [], []
+    for buf in refs.values:
+        data = buf.data
+        if a["shape"] is None and a["stride"] is None:
+            stop = data.stop.copy()
+            if len(stop):
+                stop[-1] = buf_rank + 1
+            subs.append(stop)
+            flags.append(data.has_value)
+            parts.append(data.values)
+            continue
+        shape = ctx.shape(a["shape"], node, "shape")
+        stride = ctx.shape(a["stride"], node, "stride") if a["stride"] is not None else None
+        idx = _affine_indices(shape, stride, 0)
+        _check_bounds(node, idx, data.n_values, "buffer element")
+        sub = regular(shape, None, nested=True)
+        subs.append(sub.stop)
+        flags.append(sub.has_value)
+        parts.append(vtake(data.values, idx))
+    out_rank = buf_rank if a["shape"] is None else len(a["shape"]) - 1
+    stop, has = nest(refs, subs, out_rank, flags)
+    like = refs.values[0].data.values if refs.n_values else np.zeros((0, 1, 1), np.float32)
+    return [StreamData(stop, has, vconcat(parts, like))]
+
+
+# --- dynamic routing ---------------------------------------------------------------------------
+def _chunks(x: StreamData, b: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Item and value ranges [start, end) of every chunk of rank b (b = 0: value items)."""
+    if b == 0:
+        pos = np.flatnonzero(x.has_value)
+        vals = np.arange(len(pos))
+        return ([(p, p + 1) for p in pos.tolist()], [(v, v + 1) for v in vals.tolist()])
+    starts, ends, end_items = chunk_value_ranges(x, b)
+    item_start = np.concatenate([[0], end_items[:-1] + 1]) if len(end_items) else end_items
+    return (list(zip(item_start.tolist(), (end_items + 1).tolist(), strict=True)),
+            list(zip(starts.tolist(), ends.tolist(), strict=True)))
+
+
+def _gather_chunks(x: StreamData, b: int, items: list[tuple[int, int]],
+                   values: list[tuple[int, int]], pick: list[int]) -> StreamData:
+    """The chosen chunks concatenated into a rank-b stream."""
+    if not pick:
+        return StreamData(np.zeros(0, np.int8), np.zeros(0, bool), vtake(x.values, np.zeros(
+            0, dtype=np.int64)))
+    item_idx = np.concatenate([np.arange(*items[i]) for i in pick])
+    value_idx = np.concatenate([np.arange(*values[i]) for i in pick]).astype(np.int64)
+    stop = x.stop[item_idx].copy()
+    ends = np.cumsum([items[i][1] - items[i][0] for i in pick]) - 1
+    stop[ends] = b
+    return StreamData(stop, x.has_value[item_idx].copy(), vtake(x.values, value_idx))
+
+
+def _selectors(s: StreamData) -> np.ndarray:
+    return np.asarray(s.values, dtype=bool).reshape(s.n_values, -1)
+
+
+@semantics("partition")
+def _partition(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x, sel = ins
+    b, n = node.attrs["rank"], node.attrs["num_consumers"]
+    items, values = _chunks(x, b)
+    chosen = _selectors(sel)
+    if len(items) != len(chosen):
+        raise ExecutionError(f"{node.label()}: x has {len(items)} chunks but sel has "
+                             f"{len(chosen)} selectors")
+    return [_gather_chunks(x, b, items, values, np.flatnonzero(chosen[:, i]).tolist())
+            for i in range(n)]
+
+
+@semantics("reassemble")
+def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    xs, sel = ins[:-1], ins[-1]
+    b = node.attrs["rank"]
+    chunked = [_chunks(x, b) for x in xs]
+    cursor = [0] * len(xs)
+    chosen = _selectors(sel)
+    stops: list[np.ndarray] = []
+    flags: list[np.ndarray] = []
+    parts: list[object] = []
+    src_port: list[np.ndarray] = []
+    src_item: list[np.ndarray] = []
+    sel_cons = np.zeros(sel.n_items, dtype=np.int64)
+    n_out = 0
+    j = 0
+    for pos, (sel_stop, has) in enumerate(zip(sel.stop.tolist(), sel.has_value.tolist(),
+                                              strict=True)):
+        sel_cons[pos] = n_out
+        picked = np.flatnonzero(chosen[j]).tolist() if has else []
+        j += int(has)
+        if not picked:
+            stops.append(np.array([b + 1 + sel_stop], np.int8))
+            flags.append(np.zeros(1, bool))
+            src_port.append(np.array([-1]))
+            src_item.append(np.array([-1]))
+            n_out += 1
+            continue
+        for k, i in enumerate(picked):
+            if cursor[i] >= len(chunked[i][0]):
+                raise ExecutionError(f"{node.label()}: input {i} ran out of chunks "
+                                     f"(protocol mismatch with the selector)")
+            item_range = chunked[i][0][cursor[i]]
+            chunk = _gather_chunks(xs[i], b, *chunked[i], [cursor[i]])
+            cursor[i] += 1
+            if k == len(picked) - 1:
+                chunk.stop[-1] = b + 1 + sel_stop
+            stops.append(chunk.stop)
+            flags.append(chunk.has_value)
+            parts.append(chunk.values)
+            src_port.append(np.full(len(chunk.stop), i))
+            src_item.append(np.arange(*item_range))
+            n_out += len(chunk.stop)
+    for i, x in enumerate(xs):
+        if cursor[i] != len(chunked[i][0]):
+            raise ExecutionError(f"{node.label()}: input {i} has {len(chunked[i][0])} chunks "
+                                 f"but the selector chose it {cursor[i]} times")
+    stop = np.concatenate(stops) if stops else np.zeros(0, np.int8)
+    has = np.concatenate(flags) if flags else np.zeros(0, bool)
+    ctx.provenance[node.id] = _sources(src_port, src_item) | {"sel_cons": sel_cons}
+    return [StreamData(stop, has, vconcat(parts, xs[0].values))]
+
+
+def _sources(ports: list[np.ndarray], items: list[np.ndarray]) -> dict:
+    cat = (lambda a: np.concatenate(a).astype(np.int64) if a else np.zeros(0, np.int64))
+    return {"src_port": cat(ports), "src_item": cat(items)}
+
+
+@semantics("eager_merge")
+def _eager_merge(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    b = node.attrs["rank"]
+    chunked = [_chunks(x, b) for x in ins]
+    counts = [len(c[0]) for c in chunked]
+    order = ctx.merge_order.get(node.id)
+    if order is None or len(order) != sum(counts) or any(
+            (order == i).sum() != c for i, c in enumerate(counts)):
+        order = round_robin(counts)
+    ctx.merge_order[node.id] = order
+    cursor = [0] * len(ins)
+    parts, ports, items, firsts = [], [], [], []
+    n_out = 0
+    for i in order.tolist():
+        item_range = chunked[i][0][cursor[i]]
+        parts.append(_gather_chunks(ins[i], b, *chunked[i], [cursor[i]]))
+        cursor[i] += 1
+        ports.append(np.full(len(parts[-1].stop), i))
+        items.append(np.arange(*item_range))
+        firsts.append(n_out)
+        n_out += len(parts[-1].stop)
+    ctx.provenance[node.id] = _sources(ports, items) | {
+        "chunk_first": np.array(firsts, dtype=np.int64), "chunk_items": chunked}
+    stop = np.concatenate([p.stop for p in parts]) if parts else np.zeros(0, np.int8)
+    has = np.concatenate([p.has_value for p in parts]) if parts else np.zeros(0, bool)
+    data = StreamData(stop, has, vconcat([p.values for p in parts], ins[0].values))
+    sel = np.zeros((len(order), len(ins)), dtype=bool)
+    sel[np.arange(len(order)), order] = True
+    return [data, StreamData(np.zeros(len(order), np.int8), np.ones(len(order), bool), sel)]
+
+
+def round_robin(counts: list[int]) -> np.ndarray:
+    """Chunk order taking one chunk from each input in turn (before arrival times exist)."""
+    keys = [(k, i) for i, c in enumerate(counts) for k in range(c)]
+    return np.array([i for _, i in sorted(keys)], dtype=np.int64)
+
+
+# --- higher-order ------------------------------------------------------------------------------
+def _fn_args(ins: list[StreamData], node: Node) -> list[object]:
+    check_same_structure(ins, node.label())
+    if len(ins) == 1 and isinstance(ins[0].values, tuple):
+        return list(ins[0].values)
+    return [x.values for x in ins]
+
+
+def _empty_tile_shape(node: Node) -> tuple[int, int] | None:
+    elem = node.outputs[0].elem
+    if isinstance(elem, Tile) and elem.is_static:
+        return (elem.rows.value, elem.cols.value)
+    return None
+
+
+def _empty_values(node: Node) -> object:
+    """An empty value container of the node's output element type."""
+    shape = _empty_tile_shape(node)
+    return np.zeros((0,) + shape, np.float32) if shape is not None else []
+
+
+@semantics("map")
+def _map(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    fref = node.attrs["fn"]
+    args = _fn_args(ins, node)
+    if ins[0].n_values == 0:
+        out = _empty_values(node)
+    else:
+        out = IMPLS[f"map:{fref.name}"].apply(args, dict(fref.args))
+    return [StreamData(ins[0].stop, ins[0].has_value, out)]
+
+
+@semantics("accum")
+def _accum(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    fref, b = node.attrs["fn"], node.attrs["rank"]
+    args = _fn_args(ins, node)
+    x = ins[0]
+    starts, ends, end_items = chunk_value_ranges(x, b)
+    if len(starts) == 0:
+        out = _empty_values(node)
+    else:
+        out = IMPLS[f"accum:{fref.name}"].apply(args, starts, ends, dict(fref.args),
+                                                 _empty_tile_shape(node))
+    return [StreamData((x.stop[end_items] - b).astype(np.int8),
+                       np.ones(len(end_items), dtype=bool), out)]
+
+
+@semantics("scan")
+def _scan(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    fref, b = node.attrs["fn"], node.attrs["rank"]
+    args = _fn_args(ins, node)
+    x = ins[0]
+    restart = np.concatenate([[0], (x.stop[:-1] >= b)]) if x.n_items else np.zeros(0, int)
+    seg = np.cumsum(restart)[x.has_value]
+    out = IMPLS[f"scan:{fref.name}"].apply(args, seg, dict(fref.args)) if x.n_values else \
+        _empty_values(node)
+    return [StreamData(x.stop, x.has_value, out)]
+
+
+@semantics("flat_map")
+def _flat_map(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    fref = node.attrs["fn"]
+    args = _fn_args(ins, node)
+    x = ins[0]
+    sub_rank = len(node.outputs[0].shape) - len(in_type(ctx, node).shape) - 1
+    if x.n_values == 0:
+        lengths, values = np.zeros(0, np.int64), _empty_values(node)
+    else:
+        lengths, values = IMPLS[f"flat_map:{fref.name}"].apply(args, dict(fref.args))
+    subs = [regular_stops((int(n),), nested=True) if n else np.zeros(0, np.int8)
+            for n in lengths.tolist()]
+    stop, has = nest(x, subs, sub_rank)
+    return [StreamData(stop, has, values)]
+
+
+# --- shape ops ---------------------------------------------------------------------------------
+@semantics("flatten")
+def _flatten(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x = ins[0]
+    lo, hi = node.attrs["min_dim"], node.attrs["max_dim"]
+    s = x.stop.astype(np.int16)
+    new = np.where(s <= lo, s, np.where(s <= hi, lo, s - (hi - lo))).astype(np.int8)
+    keep = x.has_value | (new > 0)  # a bare stop that vanished was an empty inner run
+    return [StreamData(new[keep], x.has_value[keep], x.values)]
+
+
+@semantics("reshape")
+def _reshape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x = ins[0]
+    c, k = node.attrs["chunk"], node.attrs["dim"]
+    s = x.stop.astype(np.int16)
+    elems = x.has_value if k == 0 else (s >= k)
+    run_end = s >= k + 1
+    # position of each element within its run of dim k
+    cum = np.cumsum(elems)
+    run_start_cum = np.maximum.accumulate(np.where(np.concatenate([[True], run_end[:-1]]),
+                                                   cum - elems, 0))
+    pos = cum - run_start_cum  # 1-based for element items
+    boundary = elems & (pos % c == 0) & (s == k)
+    new = np.where(s >= k + 1, s + 1, s)
+    new = np.where(boundary, k + 1, new)
+    rank = in_type(ctx, node).rank
+    if k == rank and len(new):  # the stream's end also ends the new outer dim
+        new[-1] = rank + 1
+    return [StreamData(new.astype(np.int8), x.has_value, x.values)]
+
+
+@semantics("promote")
+def _promote(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x = ins[0]
+    rank = in_type(ctx, node).rank
+    k = rank + 1 if node.attrs["dim"] is None else node.attrs["dim"]
+    s = x.stop.astype(np.int16)
+    new = np.where(s >= k, s + 1, s) if k > 0 else s + 1
+    if len(new):
+        new[-1] = rank + 1
+    return [StreamData(new.astype(np.int8), x.has_value, x.values)]
+
+
+@semantics("expand")
+def _expand(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x, ref = ins
+    ref_rank = len(node.outputs[0].shape) - 1
+    x_shape = in_type(ctx, node).shape
+    kept = len(x_shape)
+    while kept > 1 and x_shape[kept - 1] == 1:
+        kept -= 1
+    if kept == 1 and x_shape[0] == 1:
+        kept = 0
+    level = ref_rank + 1 - kept  # x's elements span ref chunks of this rank
+    if level == 0:
+        owner = np.arange(ref.n_values)
+    else:
+        ends = np.flatnonzero(ref.stop >= level) if level <= ref_rank else np.array(
+            [ref.n_items - 1]) if ref.n_items else np.zeros(0, np.int64)
+        chunk_of_item = np.searchsorted(ends, np.arange(ref.n_items))
+        owner = chunk_of_item[ref.has_value]
+        n_chunks = len(ends)
+        if n_chunks != x.n_values:
+            raise ExecutionError(f"{node.label()}: ref has {n_chunks} groups but x has "
+                                 f"{x.n_values} elements")
+    ctx.provenance[node.id] = {"owner": _owner_of_items(ref, level, ref_rank)}
+    if level == 0 and ref.n_values != x.n_values:
+        raise ExecutionError(f"{node.label()}: ref has {ref.n_values} elements but x has "
+                             f"{x.n_values}")
+    return [StreamData(ref.stop, ref.has_value, vtake(x.values, owner.astype(np.int64)))]
+
+
+def _owner_of_items(ref: StreamData, level: int, ref_rank: int) -> np.ndarray:
+    """For every ref item, the index of the x element it repeats (bare stops: the next)."""
+    if level == 0:
+        return np.minimum(np.cumsum(ref.has_value) - ref.has_value, max(ref.n_values - 1, 0))
+    if level > ref_rank:
+        return np.zeros(ref.n_items, dtype=np.int64)
+    closes = (ref.stop >= level).astype(np.int64)
+    return np.concatenate([[0], np.cumsum(closes)[:-1]]) if ref.n_items else closes
+
+
+@semantics("repeat")
+def _repeat(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    x = ins[0]
+    n = ctx.value(node.attrs["count"], node, "count")
+    if n < 0:
+        raise ExecutionError(f"{node.label()}: count {n} is negative")
+    if x.n_values * n > MAX_ITEMS:
+        raise ExecutionError(f"{node.label()}: {x.n_values * n} items is more than the limit")
+    sub = regular((n,), None, nested=True)
+    stop, has = nest_uniform(x, sub.stop, 0, sub.has_value)
+    return [StreamData(stop, has, vtake(x.values, np.repeat(np.arange(x.n_values), n)))]
+
+
+@semantics("zip")
+def _zip(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    check_same_structure(ins, node.label())
+    parts: list[object] = []
+    for x in ins:
+        parts.extend(x.values if isinstance(x.values, tuple) else [x.values])
+    return [StreamData(ins[0].stop, ins[0].has_value, tuple(parts))]
+
+
+@semantics("copy")
+def _copy(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    return [ins[0]] * node.attrs["n"]
+
+
+@semantics("assume_shape")
+def _assume_shape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    return [ins[0]]  # the claim is checked with every output shape by the runner
+
+

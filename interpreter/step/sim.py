@@ -1,0 +1,262 @@
+"""The cycle simulator: when does every event of every op happen?
+
+Each op is a unit with its own clock that runs its events (from `timing.py`) in order:
+
+    start[e] = max(end[e-1], inputs of e available, space for the outputs of e)
+    end[e]   = start[e] + cost[e]
+
+An item is available to its consumer when the producing event ends (an off-chip load's
+tile when the HBM returns it); a channel holds `channel_depth` items, so the event that
+emits item k waits until the consumer dequeued (started the event consuming) item
+k - depth. The HBM is one shared server: requests, in order of issue, take bytes /
+offchip_bw cycles each, and the data comes back `offchip_latency` cycles later.
+
+Solved with arrays, not a cycle loop: with C the running sum of costs, the recurrence is
+`end = C + max(0, cummax(ready - (C - cost)))` per op. Backpressure and the shared HBM
+couple ops both ways, so forward (topological) and backward sweeps alternate, each op
+recomputed from the latest times of its neighbours, until nothing changes: times only
+grow, and the fixpoint is the schedule an event-driven simulation produces (a reference
+one lives in the tests). A deadlock (bounded channels) is found before timing by counting
+which events can ever fire.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.step.ir import Port, Program
+from interpreter.errors import ExecutionError, SimulationError
+from interpreter.report import SimReport
+from interpreter.step.run import run_functional
+from interpreter.step.semantics import RunContext
+from interpreter.step.streams import StreamData
+from interpreter.step.timing import TIMING, Plan, TimingEnv
+
+DEFAULT_TARGET = {"onchip_bw": 64, "flops_per_unit": 512, "offchip_bw": 1024,
+                  "offchip_latency": 20, "channel_depth": 8, "onchip_capacity": 32 << 20}
+MAX_SWEEPS = 2000
+MAX_MERGE_ROUNDS = 8
+
+
+def target_params(target: dict) -> dict:
+    """The target's timing parameters (defaults for missing keys), checked."""
+    out = dict(DEFAULT_TARGET)
+    out.update({k: v for k, v in target.items() if k in DEFAULT_TARGET})
+    for k, v in out.items():
+        if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
+            raise SimulationError(f"target {target.get('name', '?')}: {k} must be a positive "
+                                  f"number, got {v!r}")
+    out["channel_depth"] = int(out["channel_depth"])
+    return out
+
+
+def build_plans(program: Program, ctx: RunContext, streams: dict[Port, StreamData],
+                target: dict) -> list[Plan]:
+    plans = []
+    for node in program.nodes:
+        ins = [streams[p] for p in node.inputs]
+        outs = [streams[Port(node.id, i)] for i in range(len(node.outputs))]
+        in_types = [program.node(p.node).outputs[p.index] for p in node.inputs]
+        env = TimingEnv(node, ins, outs, in_types, target, ctx.provenance.get(node.id, {}))
+        plans.append(TIMING[node.op](env))
+    return plans
+
+
+class Schedule:
+    """Event times of every op, found by alternating sweeps (see module doc)."""
+
+    def __init__(self, program: Program, plans: list[Plan], target: dict) -> None:
+        self.program, self.plans, self.t = program, plans, target
+        self.depth = target["channel_depth"]
+        self.consumer = {p: (n.id, k) for n in program.nodes for k, p in enumerate(n.inputs)}
+        n = len(plans)
+        self.csum = [np.cumsum(p.cost) for p in plans]
+        self.start = [np.zeros(len(p.cost)) for p in plans]
+        self.end = [c.copy() for c in self.csum]
+        self.hbm = [None] * n  # per off-chip op: when each request's data is back
+        self.out_time: dict[Port, np.ndarray] = {}
+        self.deq: dict[Port, np.ndarray] = {}
+        for node, plan in zip(program.nodes, plans, strict=True):
+            for k, prod in enumerate(plan.prod):
+                self.out_time[Port(node.id, k)] = np.zeros(len(prod))
+                self.deq[Port(node.id, k)] = np.zeros(len(prod))
+        self.sweeps = 0
+
+    def update(self, v: int) -> None:
+        node, plan = self.program.nodes[v], self.plans[v]
+        cost, csum = plan.cost, self.csum[v]
+        ready = np.zeros(len(cost))
+        for p, cons in zip(node.inputs, plan.cons, strict=True):
+            if len(cons):
+                avail = np.zeros(len(cost))
+                avail[cons] = self.out_time[p]  # times are monotone: the last item counts
+                np.maximum(ready, avail, out=ready)
+        for k, prod in enumerate(plan.prod):
+            if len(prod) > self.depth:
+                space = np.zeros(len(cost))
+                space[prod[self.depth:]] = self.deq[Port(v, k)][:-self.depth]
+                np.maximum(ready, space, out=ready)
+        end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost))) \
+            if len(cost) else csum
+        start = end - cost
+        self.start[v], self.end[v] = start, end
+        emit = end
+        if plan.is_load:
+            back = self.hbm[v] if self.hbm[v] is not None else (
+                start + plan.requests / self.t["offchip_bw"] + self.t["offchip_latency"])
+            emit = np.maximum.accumulate(np.maximum(end, back)) if len(end) else end
+        for k, prod in enumerate(plan.prod):
+            self.out_time[Port(v, k)] = emit[prod]
+        for p, cons in zip(node.inputs, plan.cons, strict=True):
+            self.deq[p] = start[cons]
+
+    def serve_hbm(self) -> np.ndarray:
+        """Run every off-chip request through the shared HBM; returns store completions."""
+        issue, size, owner, index = [], [], [], []
+        for v, plan in enumerate(self.plans):
+            if plan.requests is None:
+                continue
+            mask = plan.requests > 0
+            when = self.start[v] if plan.is_load else self.end[v]
+            issue.append(when[mask])
+            size.append(plan.requests[mask])
+            owner.append(np.full(int(mask.sum()), v))
+            index.append(np.flatnonzero(mask))
+        if not issue:
+            return np.zeros(0)
+        issue_a, size_a = np.concatenate(issue), np.concatenate(size)
+        owner_a, index_a = np.concatenate(owner), np.concatenate(index)
+        order = np.lexsort((index_a, owner_a, issue_a))
+        service = size_a[order] / self.t["offchip_bw"]
+        s = np.cumsum(service)
+        done = s + np.maximum(0.0, np.maximum.accumulate(issue_a[order] - (s - service)))
+        back = np.empty_like(done)
+        back[order] = done + self.t["offchip_latency"]
+        stores = []
+        for v, plan in enumerate(self.plans):
+            if plan.requests is None:
+                continue
+            mine = owner_a == v
+            full = np.zeros(len(plan.cost))
+            full[index_a[mine]] = back[mine]
+            if plan.is_load:
+                # a bare stop item needs no data: it follows the previous tile
+                self.hbm[v] = np.where(plan.requests > 0, full, 0.0)
+            else:
+                stores.append(back[mine])
+        return np.concatenate(stores) if stores else np.zeros(0)
+
+    def solve(self) -> float:
+        order = list(range(len(self.plans)))
+        stores = np.zeros(0)
+        for sweep in range(MAX_SWEEPS):
+            before = [e.copy() for e in self.end]
+            hbm_before = [h.copy() if h is not None else None for h in self.hbm]
+            for v in (order if sweep % 2 == 0 else order[::-1]):
+                self.update(v)
+            stores = self.serve_hbm()
+            self.sweeps = sweep + 1
+            if sweep and all(np.array_equal(a, b) for a, b in zip(before, self.end,
+                                                                  strict=True)) and all(
+                    (a is None and b is None) or (a is not None and b is not None
+                                                  and np.array_equal(a, b))
+                    for a, b in zip(hbm_before, self.hbm, strict=True)):
+                break
+        else:
+            raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
+        last = [float(e[-1]) for e in self.end if len(e)]
+        last += [float(t.max()) for t in self.out_time.values() if len(t)]
+        last += [float(stores.max())] if len(stores) else []
+        return max(last, default=0.0)
+
+
+def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
+    """Count how many events of each op can ever fire with bounded channels; if some op
+    cannot finish, raise an ExecutionError naming the full channel that blocks it."""
+    fired = [0] * len(plans)
+    produced_by = {Port(n.id, k): prod for n, p in zip(program.nodes, plans, strict=True)
+                   for k, prod in enumerate(p.prod)}
+    consumer = {p: (n.id, k) for n in program.nodes for k, p in enumerate(n.inputs)}
+    blocked_by: dict[int, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for node, plan in zip(program.nodes, plans, strict=True):
+            v = node.id
+            limit, why = len(plan.cost), ""
+            for p, cons in zip(node.inputs, plan.cons, strict=True):
+                have = int(np.searchsorted(produced_by[p], fired[p.node]))
+                if have < len(cons) and cons[have] < limit:
+                    limit = int(cons[have])
+                    why = f"waits for input from {program.node(p.node).label()}"
+            for k, prod in enumerate(plan.prod):
+                w, pos = consumer[Port(v, k)]
+                taken = int(np.searchsorted(plans[w].cons[pos], fired[w]))
+                if taken + depth < len(prod) and prod[taken + depth] < limit:
+                    limit = int(prod[taken + depth])
+                    why = (f"cannot emit: its channel to {program.node(w).label()} is full "
+                           f"({depth} items)")
+            if limit > fired[v]:
+                fired[v], changed = limit, True
+            blocked_by[v] = why
+    stuck = [n for n, p in zip(program.nodes, plans, strict=True) if fired[n.id] < len(p.cost)]
+    if stuck:
+        full = [n for n in stuck if blocked_by[n.id].startswith("cannot emit")] or stuck
+        n = full[0]
+        raise ExecutionError(f"deadlock: {n.label()} {blocked_by[n.id]} while its consumer "
+                             f"waits for other inputs; deepen the buffering (bufferize) or "
+                             f"reorder the graph")
+
+
+def merge_arrivals(program: Program, ctx: RunContext, sched: Schedule) -> dict[int, np.ndarray]:
+    """For every eager_merge, its chunk order by arrival of each chunk's first item."""
+    orders = {}
+    for node in program.nodes:
+        if node.op != "eager_merge":
+            continue
+        chunked = ctx.provenance[node.id]["chunk_items"]
+        keys = []
+        for i, (p, (items, _)) in enumerate(zip(node.inputs, chunked, strict=True)):
+            avail = sched.out_time[p]
+            for c, (first, _) in enumerate(items):
+                keys.append((float(avail[first]) if len(avail) else 0.0, c, i))
+        keys.sort(key=lambda k: (k[0], k[2], k[1]))
+        orders[node.id] = np.array([i for _, _, i in keys], dtype=np.int64)
+    return orders
+
+
+def run_timed(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
+              target: dict) -> tuple[RunContext, dict[Port, StreamData], list[Plan], Schedule,
+                                     float]:
+    """Functional pass + timing, repeated while eager_merge arrival orders change."""
+    params = target_params(target)
+    orders: dict[int, np.ndarray] | None = None
+    has_merge = any(n.op == "eager_merge" for n in program.nodes)
+    for _ in range(MAX_MERGE_ROUNDS if has_merge else 1):
+        ctx, streams = run_functional(program, inputs, dims, orders, keep=True)
+        plans = build_plans(program, ctx, streams, params)
+        check_deadlock(program, plans, params["channel_depth"])
+        sched = Schedule(program, plans, params)
+        cycles = sched.solve()
+        if not has_merge:
+            break
+        new = merge_arrivals(program, ctx, sched)
+        if orders is not None and all(np.array_equal(new[k], orders[k]) for k in new):
+            break
+        orders = new
+    return ctx, streams, plans, sched, cycles
+
+
+def merge_orders(program: Program, inputs: dict[str, np.ndarray],
+                 dims: dict[str, int]) -> dict[int, np.ndarray]:
+    """Arrival orders of the eager_merges on the default target (used by `execute`)."""
+    ctx, _, _, _, _ = run_timed(program, inputs, dims, {})
+    return {k: v for k, v in ctx.merge_order.items()}
+
+
+def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
+             target: dict) -> SimReport:
+    from interpreter.step.accounting import make_report
+    ctx, streams, plans, sched, cycles = run_timed(program, inputs, dims, target)
+    return make_report(program, plans, sched, cycles, target_params(target),
+                       target.get("name", "target"))

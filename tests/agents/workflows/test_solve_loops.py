@@ -1,0 +1,122 @@
+"""The solve graph's loops on a real task: repair from the verifier's feedback, optimise
+from the simulator's report, the guardian pass, and bad replies as failed attempts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memory.store import ExperienceStore
+from tests.agents.workflows.conftest import (
+    BAD_FN,
+    BASELINE,
+    FAST,
+    GUARDIAN,
+    OPTIMISE,
+    PROPOSE,
+    REPAIR,
+    TWICE,
+    CountingPool,
+    detail,
+    fenced,
+    scripted,
+    solve,
+)
+
+
+def test_repair_turns_a_failing_program_into_a_passing_one_from_the_feedback(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    # The repair reply is only given to a prompt that carries the verifier's finding
+    # (which names the unknown function; the program text alone does not say "unknown").
+    model = scripted(tmp_path, [
+        {"text": fenced(BAD_FN), "match": PROPOSE},
+        {"text": fenced(BASELINE), "match": "unknown map function 'matmul_nope'"},
+    ])
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(tmp_path / "run", model, pool, store, samples=1, repair_rounds=2,
+                    optimise_rounds=0, guardian=False)
+
+    entry = results["tasks"][0]
+    assert entry["status"] == "passed" and entry["correct"]
+    assert entry["best_attempt"] == "r2s0"
+    attempts = {a["id"]: a for a in detail(tmp_path / "run")["attempts"]}
+    assert attempts["r1s0"]["verdict"]["status"] == "invalid"
+    assert attempts["r2s0"]["origin"] == "repair" and attempts["r2s0"]["parent"] == "r1s0"
+    repair_prompt = model.prompts[1][-1]["content"]
+    assert REPAIR in repair_prompt and "matmul_nope" in repair_prompt
+    # Lineage in the store: the passing repair points at the failing proposal.
+    recorded = store.attempts(task_key="step/gemm")
+    assert [a.status for a in recorded] == ["invalid", "passed"]
+    assert recorded[1].parent_id == recorded[0].id
+    assert store.best("step/gemm").id == recorded[1].id
+    assert model.remaining == 0 and len(pool.verified) == 2
+
+
+def test_optimise_keeps_the_faster_passing_program(tmp_path: Path, pool: CountingPool) -> None:
+    # Round 2 asks for a faster rewrite with the simulator's bottleneck report; round 3
+    # gets a rewrite that fails, which must not replace the faster program.
+    model = scripted(tmp_path, [
+        {"text": fenced(BASELINE), "match": PROPOSE},
+        {"text": fenced(FAST), "match": "bound by on-chip bandwidth"},
+        {"text": fenced(BAD_FN), "match": OPTIMISE},
+    ])
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(tmp_path / "run", model, pool, store, samples=1, repair_rounds=1,
+                    optimise_rounds=2, guardian=False)
+
+    entry = results["tasks"][0]
+    attempts = {a["id"]: a for a in detail(tmp_path / "run")["attempts"]}
+    slow, fast = attempts["r1s0"]["verdict"]["cycles"], attempts["r2s0"]["verdict"]["cycles"]
+    assert fast < slow
+    assert attempts["r2s0"]["origin"] == "optimise" and attempts["r2s0"]["parent"] == "r1s0"
+    assert attempts["r3s0"]["parent"] == "r2s0"  # the next round starts from the faster one
+    assert attempts["r3s0"]["verdict"]["status"] == "invalid"
+    assert entry["best_attempt"] == "r2s0" and entry["cycles"] == fast
+    assert entry["speedup"] == round(entry["baseline_cycles"] / fast, 4)
+    assert (tmp_path / "run" / entry["program"]).read_text() == FAST
+    optimise_prompt = model.prompts[1][-1]["content"]
+    assert OPTIMISE in optimise_prompt and f"cycles: {slow}" in optimise_prompt
+    assert store.best("step/gemm").cycles == fast
+    assert results["summary"]["fast_2"] == 1.0  # ~3.4x over the baseline
+
+
+def test_guardian_fixes_a_stream_used_twice_before_verification(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    model = scripted(tmp_path, [
+        {"text": fenced(TWICE), "match": PROPOSE},
+        {"text": fenced(BASELINE), "match": GUARDIAN},
+    ])
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(tmp_path / "run", model, pool, store, samples=1, repair_rounds=0,
+                    optimise_rounds=0, guardian=True)
+    assert results["tasks"][0]["status"] == "passed"
+    (attempt,) = detail(tmp_path / "run")["attempts"]
+    assert attempt["guardian"] == "changed" and attempt["program"] == BASELINE
+    assert pool.verified == [BASELINE]  # only the guarded program was checked
+    assert TWICE.strip() in model.prompts[1][-1]["content"]
+
+
+def test_bad_replies_become_failed_attempts_with_reasons(tmp_path: Path, pool: CountingPool) -> None:
+    wrong_dialect = "from dsl import sam\n\ndef kernel(a, b):\n    return a\n"
+    model = scripted(tmp_path, [
+        {"text": "I am not sure how to write this kernel.", "match": PROPOSE},
+        {"text": "```python\n" + BASELINE[: len(BASELINE) // 2], "match": PROPOSE},
+        {"text": fenced(wrong_dialect), "match": PROPOSE},
+        {"text": fenced(BASELINE) + "x" * 1_000_000, "match": PROPOSE},
+        {"error": "503 Service Unavailable", "match": PROPOSE},
+    ])
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(tmp_path / "run", model, pool, store, samples=5, repair_rounds=0,
+                    optimise_rounds=0, guardian=False)
+
+    entry = results["tasks"][0]
+    assert entry["status"] == "error" and not entry["correct"] and entry["attempts"] == 5
+    feedback = sorted(a["verdict"]["feedback"] for a in detail(tmp_path / "run")["attempts"])
+    assert all(f.startswith("no program: ") for f in feedback)
+    text = " | ".join(feedback)
+    for reason in ("no code in the reply", "truncated code", "written for dialect sam",
+                   "over the 200 KB limit", "503 Service Unavailable"):
+        assert reason in text
+    assert pool.verified == []  # nothing without a program reaches the verifier
+    assert [a.status for a in store.attempts()] == ["error"] * 5

@@ -1,0 +1,23 @@
+"""moe_expert_counts expert: counts[e] = #(ids < e + 1) - #(ids < e), so only two prefix
+masks are summed over the (token, slot) pairs and subtracted once at the end."""
+
+from dsl import step
+
+E = 128
+
+
+def kernel(expert_idx):
+    ids_next, ids_at, ref = step.copy(step.flatten(step.linear_offchip_load(expert_idx, (1, 1))),
+                                      3)  # [B * topk] of int [1, 1]
+    seed = step.linear_offchip_load(expert_idx, (1, 1), shape=(1,), stride=(0,))
+    row = step.accum(step.flat_map(seed, step.fn.arange(count=E)), "retile_col", rank=1)
+    ones = step.map(step.map(step.map(row, step.fn.cast(dtype="float32")),
+                             step.fn.scale(factor=0.0)), step.fn.add_scalar(value=1.0))
+    ones_a, ones_b = step.copy(step.expand(ones, ref))
+    mask = step.fn.mask_after(fill=0.0)
+    below_next = step.map([ones_a, step.map(ids_next, step.fn.affine_index(offset=1))], mask)
+    below = step.map([ones_b, ids_at], mask)
+    upto = step.accum(step.promote(below_next), "add", rank=1, compute=2)  # [1] of [1, E]
+    under = step.accum(step.promote(below), "add", rank=1, compute=2)
+    counts = step.map([upto, under], "sub")
+    return step.linear_offchip_store(step.map(counts, step.fn.cast(dtype="int64")), "counts")

@@ -1,0 +1,53 @@
+"""The tiny symbolic-dimension type."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsl.step.symbolic import RAGGED, Expr, expr_from_json
+
+M, N = Expr.sym("M"), Expr.sym("N")
+
+
+def test_canonical_polynomials_compare_equal() -> None:
+    assert M * 2 + N == N + M + M
+    assert (M + 1) * (M - 1) == M * M - 1
+    assert M - M == 0
+    assert str(2 * M + 3) == "2*M + 3"
+
+
+def test_division_exact_and_opaque() -> None:
+    assert (M * 64).cdiv(16) == M * 4
+    assert M.cdiv(16) == M.cdiv(16)
+    assert M.cdiv(16) != M // 16
+    assert Expr.const(10).cdiv(4) == 3 and Expr.const(10) // 4 == 2
+    assert M.cdiv(16).evaluate({"M": 33}) == 3
+    assert (M // 16).evaluate({"M": 33}) == 2
+    assert M.cdiv(M) == 1
+    with pytest.raises(ValueError):
+        M.cdiv(0)
+
+
+def test_evaluate_needs_every_symbol() -> None:
+    assert (M * N + 1).evaluate({"M": 3, "N": 4}) == 13
+    assert (M * N).evaluate({"M": 3}) is None
+
+
+def test_ragged_absorbs() -> None:
+    r = Expr.sym("r1", RAGGED)
+    assert (r * 4 + M).is_ragged and not (M * 4).is_ragged
+    assert r.cdiv(4).is_ragged
+
+
+@pytest.mark.parametrize("e", [Expr.const(7), M, M * N - 3, (M * 4 + N).cdiv(16) * 2,
+                               (M // 3) + Expr.sym("r2", RAGGED)])
+def test_json_round_trip(e: Expr) -> None:
+    kinds = {s.name: s.kind for s in e.symbols()}
+    assert expr_from_json(e.to_json(), kinds) == e
+
+
+@pytest.mark.parametrize("bad", [True, "M", {"terms": 3}, {"terms": [[1, ["X"]]]},
+                                 {"terms": [[1, [{"cdiv": [1]}]]]}, [1, 2]])
+def test_malformed_json_is_rejected(bad: object) -> None:
+    with pytest.raises(ValueError):
+        expr_from_json(bad, {"M": "dynamic"})

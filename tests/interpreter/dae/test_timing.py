@@ -1,0 +1,182 @@
+"""The cycle simulator: hand-computed cycle counts, the array solver against the plain
+loop, and the memory model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsl import dae
+from dsl.dae.compiler import compile_spec
+from interpreter.dae import BACKEND
+from interpreter.dae.memory import Requests, replay
+from interpreter.dae.pipeline import Coupling, solve, solve_sequential
+from tests.dsl.dae.helpers import copy_kernel, copy_signature, eb_signature
+
+TARGET = {
+    "name": "test",
+    "access": {"tu_steps_per_cycle": 1.0, "mem_requests_per_cycle": 1.0, "max_outstanding": 32,
+               "pushes_per_cycle": 1.0, "lanes": 8},
+    "queue": {"control_depth": 64, "data_depth": 64},
+    "execute": {"dispatch_cycles": 4, "case_compare_cycles": 1, "pop_cycles": 1,
+                "scalar_op_cycles": 1, "vector_op_cycles": 1, "store_cycles": 1,
+                "accumulate_cycles": 2, "load_cycles": 2, "counter_cycles": 1, "loop_cycles": 1},
+    "cache": {"line_bytes": 64, "l1_kib": 32, "l2_kib": 256, "llc_kib": 1024,
+              "l1_latency": 4, "l2_latency": 14, "llc_latency": 40},
+    "dram": {"latency_cycles": 200, "bytes_per_cycle": 16.0},
+}
+
+
+def test_copy_of_four_elements_by_hand():
+    """out[i] = x[i] for 4 int64 (one cache line).
+
+    Access: iteration 0 misses to DRAM: 40 + 200 = 240 cycles latency (the pipeline fill)
+    and 240 / 32 = 7.5 cycles of miss occupancy charged to its first push; every other push
+    costs 1 (one push per cycle; later loads hit L1 at 1 request per cycle). Pushes per
+    iteration: i, x[i], token. Push times 247.5, 248.5, 249.5, 250.5, ..., 258.5.
+    Core: each callback costs dispatch 4 + 2 pops + 1 store = 7. Token 0 can start when
+    its three entries are in (249.5) and ends at 256.5; the rest are back to back:
+    256.5 + 3 * 7 = 277.5, rounded up to 278. DRAM: 64 B read + 32 B written = 6 cycles.
+    """
+    program = BACKEND.load(dae.trace(copy_kernel, copy_signature(4)))
+    report = BACKEND.simulate(program, {"x": np.arange(4, dtype=np.int64)}, {"N": 4}, TARGET)
+    assert report.cycles == 278
+    assert report.floor_cycles == pytest.approx(6.0)  # 96 compulsory bytes / 16 B per cycle
+    m = report.metrics
+    assert (m["callbacks"], m["operands"], m["memory_requests"]) == (4, 8, 4)
+    assert m["dram_read_bytes"] == 64 and m["dram_write_bytes"] == 32
+    assert m["core_wait_cycles"] == pytest.approx(249.5)
+    assert report.per_op["case 0 (put)"]["cycles_each"] == 7
+
+
+def test_second_case_pays_one_compare():
+    def kernel(x, **params):
+        out = dae.output("out")
+        with dae.loop(0, 4) as i:
+            @dae.callback(i, "ite", i)
+            def first(k):
+                dae.store(out, (k,), k)
+
+            @dae.callback(i, "beg")
+            def second():
+                pass
+        return out
+
+    program = BACKEND.load(dae.trace(kernel, copy_signature(4)))
+    report = BACKEND.simulate(program, {"x": np.arange(4, dtype=np.int64)}, {"N": 4}, TARGET)
+    assert report.per_op["case 0 (first)"]["cycles_each"] == 4 + 1 + 1
+    assert report.per_op["case 1 (second)"]["cycles_each"] == 4 + 1
+
+
+def test_full_control_queue_holds_the_access_side_back():
+    """Four tokens, one push per cycle, 10 cycles per callback, a control queue of 1:
+    token k+1 waits until token k is popped. By hand: pushes 1, 2, 11, 21; starts 1, 11,
+    21, 31."""
+    cp = Coupling(a=np.ones(4), owner=np.arange(4), is_token=np.ones(4, dtype=bool),
+                  c=np.full(4, 10.0), fill=0.0, control_depth=1, data_depth=1)
+    for times in (solve(cp), solve_sequential(cp)):
+        np.testing.assert_allclose(times.push, [1, 2, 11, 21])
+        np.testing.assert_allclose(times.start, [1, 11, 21, 31])
+        assert times.finish[-1] == 41
+
+
+@st.composite
+def couplings(draw):
+    tokens = draw(st.integers(1, 25))
+    entries, owner = [], []
+    for k in range(tokens):
+        items = [True] + [False] * draw(st.integers(0, 3))
+        order = draw(st.permutations(items))
+        entries += list(order)
+        owner += [k] * len(order)
+    n = len(entries)
+    a = np.array(draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 7.5]), min_size=n, max_size=n)))
+    c = np.array(draw(st.lists(st.sampled_from([1.0, 3.0, 12.0]), min_size=tokens,
+                               max_size=tokens)))
+    return Coupling(a, np.array(owner), np.array(entries), c, draw(st.sampled_from([0.0, 240.0])),
+                    draw(st.integers(1, 4)), draw(st.integers(4, 6)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cp=couplings())
+def test_array_solver_equals_the_plain_loop(cp):
+    fast, slow = solve(cp), solve_sequential(cp)
+    np.testing.assert_allclose(fast.push, slow.push)
+    np.testing.assert_allclose(fast.start, slow.start)
+    np.testing.assert_allclose(fast.finish, slow.finish)
+
+
+def _requests(lines, nontemporal):
+    n = len(lines)
+    return Requests(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                    np.array(lines, dtype=np.int64), np.array(nontemporal, dtype=bool),
+                    np.zeros(n, dtype=np.int64))
+
+
+@pytest.mark.parametrize("nontemporal, hot_level", [(False, 4), (True, 2)])
+def test_nontemporal_stream_does_not_evict_a_hot_line(nontemporal, hot_level):
+    """Line 0 is read, then 10 single-use lines stream through, then line 0 again. With
+    L1 = 2, L2 = 8, LLC = 8 lines, the stream evicts line 0 everywhere unless it is
+    non-temporal, in which case line 0 stays in L2."""
+    stream = list(range(100, 110))
+    req = _requests([0] + stream + [0], [False] + [nontemporal] * 10 + [False])
+    replay(req, (2, 8, 8))
+    assert req.level[0] == 4 and (req.level[1:11] == 4).all()
+    assert req.level[-1] == hot_level
+
+
+def test_repeated_line_hits_l1():
+    req = _requests([5, 5, 5, 6, 5], [False] * 5)
+    replay(req, (4, 8, 16))
+    np.testing.assert_array_equal(req.level, [4, 1, 1, 4, 1])
+
+
+def _row_gather(contiguous: bool):
+    def kernel(offsets, indices, table, **params):
+        out = dae.output("out")
+        with dae.loop(0, out.shape[0]) as b:
+            with dae.loop(0, 16, lanes=8) as c:
+                x = dae.load(table, b, c, contiguous=contiguous)
+
+                @dae.callback(c, "ite", b, c, x)
+                def put(i, d, v):
+                    dae.store(out, (i, d), v)
+        return out
+
+    return kernel
+
+
+def test_contiguous_loads_make_one_request_per_line():
+    """Rows of 16 float32 = one 64-byte line: a gather makes 16 requests per row, a
+    contiguous load one per 8-lane chunk (both chunks of a row touch the same line)."""
+    inputs = {"offsets": np.zeros(5, dtype=np.int64), "indices": np.zeros(1, dtype=np.int64),
+              "table": np.ones((50, 16), dtype=np.float32)}
+    dims = {"B": 4, "NOFF": 5, "NNZ": 1, "N": 50, "D": 16}
+    counts = []
+    for contiguous in (False, True):
+        program = BACKEND.load(dae.trace(_row_gather(contiguous), eb_signature(d=16)))
+        counts.append(BACKEND.simulate(program, inputs, dims, TARGET).metrics["memory_requests"])
+    assert counts == [4 * 16, 4 * 2]
+
+
+def test_the_ladder_is_monotone_and_above_the_floor():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 20, 32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    nnz = int(offsets[-1])
+    inputs = {"offsets": offsets, "indices": rng.integers(0, 2000, nnz).astype(np.int64),
+              "table": rng.standard_normal((2000, 64)).astype(np.float32)}
+    dims = {"B": 32, "NOFF": 33, "NNZ": nnz, "N": 2000, "D": 64}
+    cycles = []
+    for level in range(4):
+        namespace: dict = {}
+        exec(compile_spec({"op": "embedding_bag"}, tuple(inputs), level), namespace)
+        program = BACKEND.load(dae.trace(namespace["kernel"], eb_signature(d=64, n=2000)))
+        report = BACKEND.simulate(program, inputs, dims, TARGET)
+        assert report.cycles >= report.floor_cycles
+        assert report.bottleneck
+        cycles.append(report.cycles)
+    assert cycles[0] > cycles[1] > cycles[2] > cycles[3]
+    assert cycles[0] / cycles[3] > 5

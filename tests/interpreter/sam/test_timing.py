@@ -1,0 +1,184 @@
+"""Cycle counts: hand-computed small graphs, agreement with the event-driven reference
+simulator (tests/interpreter/sam/reference_sim.py), backpressure, deadlock, HBM, blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsl import sam
+from interpreter.errors import SimulationError
+from interpreter.sam import BACKEND
+from interpreter.sam.execute import run_program
+from interpreter.sam.simulate import simulate
+from interpreter.sam.timing import HbmModel, step_times, time_graph
+from interpreter.targets import load_target
+from tests.interpreter.sam import programs as P
+from tests.interpreter.sam.reference_sim import simulate_reference
+
+COMAL = load_target("sam_comal")
+
+
+def program_of(kernel, sig):
+    return BACKEND.load(sam.trace(kernel, sig))
+
+
+def test_step_time_recurrence():
+    # t[s] = max(t[s-1] + ii, ready[s])
+    assert step_times(np.array([0, 0, 5, 0, 9]), 1).tolist() == [0, 1, 5, 6, 9]
+    assert step_times(np.array([3, 0, 0]), 2).tolist() == [3, 5, 7]
+
+
+def test_dense_vector_copy_by_hand():
+    """root t=[0,1]; scan emits 0 1 2 S0 D at t=1..5 (ref 0 arrives at 1, D at 2); load
+    t=2..6; value writer t=3..7; so the last step is at 7 and the graph takes 8 cycles."""
+    sig = P.signature([("c", [3], "dense")], [("y", [3])])
+    program = program_of(P.copy_vector, sig)
+    report = simulate(program, {"c": np.array([1.0, 0.0, 2.0])}, {}, COMAL)
+    assert report.cycles == 8
+    _, runs = run_program(program, {"c": np.array([1.0, 0.0, 2.0])}, {})
+    times = time_graph(runs[0]).times
+    assert [t.tolist() for t in times.values()] == [
+        [0, 1], [1, 2, 3, 4, 5], [2, 3, 4, 5, 6], [2, 3, 4, 5, 6], [3, 4, 5, 6, 7]]
+
+
+def test_csr_row_sums_by_hand():
+    """Rows {0: [0], 1: [0, 1, 2]}.
+    root [0, 1] -> scan0 emits 0 1 S0 D at [1, 2, 3, 4] (arrive 2..5);
+    scan1 emits 0 S0 0 1 2 S1 D: ref 0 at step 0 (ready 2), ref 1 at step 2 (ready 3),
+    merged S0 at step 5 (ready 4), D at step 6 (ready 5) -> t = [2, 3, 4, 5, 6, 7, 8];
+    load t = [3..9]; reduce takes 7 tokens in 8 steps (S1 also emits S0 one step later)
+    -> t = [4..11], emits at steps 1, 5, 6, 7 = [5, 9, 10, 11]; the value writer takes them
+    at [6, 10, 11, 12]: 13 cycles."""
+    sig = P.signature([("B", [2, 3], "csr")], [("y", [2])])
+    program = program_of(P.row_sums, sig)
+    B = np.array([[1.0, 0, 0], [2, 3, 4]])
+    _, runs = run_program(program, {"B": B}, {})
+    times = time_graph(runs[0]).times
+    by_op = {n.op + str(n.attrs.get("level", "")): times[n.id].tolist()
+             for n in runs[0].graph.nodes}
+    assert by_op["scan1"] == [2, 3, 4, 5, 6, 7, 8]
+    assert by_op["reduce"] == [4, 5, 6, 7, 8, 9, 10, 11]
+    assert by_op["write_vals"] == [6, 10, 11, 12]
+    assert simulate(program, {"B": B}, {}, COMAL).cycles == 13
+
+
+def _cases():
+    rng = np.random.default_rng(0)
+
+    def sp(shape, d):
+        return rng.uniform(0.5, 1.5, shape) * (rng.random(shape) < d)
+
+    two = [("B", ["N", "M"], "csr"), ("c", ["M"], "dense")]
+    yield P.spmv_rows, P.signature(two, [("y", ["N"])]), {"B": sp((9, 7), .3),
+                                                          "c": sp(7, 1)}, {"N": 9, "M": 7}
+    yield P.spmv_parallel, P.signature(two, [("y", ["N"])], lanes=3), \
+        {"B": sp((10, 6), .4), "c": sp(6, 1)}, {"N": 10, "M": 6}
+    yield P.copy_matrix_parallel, P.signature([("B", ["N", "M"], "dcsr")], [("X", ["N", "M"])],
+                                              lanes=2, out_format="csr"), \
+        {"B": sp((8, 5), .4)}, {"N": 8, "M": 5}
+    yield P.gustavson, P.signature([("B", ["N", "K"], "csr"), ("C", ["K", "M"], "csr")],
+                                   [("X", ["N", "M"])]), \
+        {"B": sp((6, 5), .4), "C": sp((5, 7), .4)}, {"N": 6, "K": 5, "M": 7}
+    yield P.outer_product, P.signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")],
+                                       [("X", ["N", "N"])]), \
+        {"B": sp((7, 7), .3), "C": sp((7, 7), .3)}, {"N": 7}
+    yield P.elemadd, P.signature([("B", ["N", "N"], "dcsr"), ("C", ["N", "N"], "dcsr")],
+                                 [("X", ["N", "N"])]), \
+        {"B": sp((8, 8), .3), "C": sp((8, 8), .3)}, {"N": 8}
+    yield P.block_inner, P.signature([("A", ["N", "K"], "dcsr"), ("B", ["M", "K"], "dcsr")],
+                                     [("X", ["N", "M"])], block=2), \
+        {"A": sp((6, 4), .5), "B": sp((4, 4), .5)}, {"N": 6, "K": 4, "M": 4}
+
+
+CASES = list(_cases())
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("depth", [0, 1, 2, 5])
+def test_fast_path_matches_event_driven_reference(case, depth):
+    kernel, sig, inputs, dims = CASES[case]
+    program = program_of(kernel, sig)
+    _, runs = run_program(program, inputs, dims)
+    for run in runs:
+        try:
+            fast = time_graph(run, fifo_depth=depth)
+        except SimulationError:
+            with pytest.raises(SimulationError):
+                simulate_reference(run, fifo_depth=depth)
+            continue
+        cycles, times = simulate_reference(run, fifo_depth=depth)
+        assert fast.cycles == cycles
+        for nid, t in times.items():
+            assert fast.times[nid].tolist() == t
+
+
+def test_schedules_never_go_backwards():
+    for kernel, sig, inputs, dims in CASES:
+        _, runs = run_program(program_of(kernel, sig), inputs, dims)
+        for run in runs:
+            for node in run.graph.nodes:
+                s = run.results[node.id].schedule
+                for arr in [*s.consume, *s.emit]:
+                    if arr is not None and len(arr) > 1:
+                        assert (np.diff(arr) >= 0).all(), node.label
+                for arr in s.emit:
+                    if arr is not None and len(arr) > 1:
+                        assert (np.diff(arr) > 0).all(), f"{node.label} emits twice a step"
+
+
+def test_backpressure_deadlock_is_reported_not_hung():
+    """normalize_rows broadcasts the values to a reducer and to the divider; the divider
+    waits for the row sum, so a FIFO shorter than a row deadlocks."""
+    B = np.ones((2, 6))
+    sig = P.signature([("B", ["N", "M"], "csr")], [("X", ["N", "M"])])
+    program = program_of(P.normalize_rows, sig)
+    dims = {"N": 2, "M": 6}
+    _, runs = run_program(program, {"B": B}, dims)
+    with pytest.raises(SimulationError, match="deadlock"):
+        time_graph(runs[0], fifo_depth=2)
+    with pytest.raises(SimulationError, match="deadlock"):
+        simulate_reference(runs[0], fifo_depth=2)
+    deep = time_graph(runs[0], fifo_depth=8)
+    assert deep.cycles == simulate_reference(runs[0], fifo_depth=8)[0]
+    assert deep.cycles >= time_graph(runs[0]).cycles
+    assert time_graph(runs[0], fifo_depth=64).cycles == time_graph(runs[0]).cycles
+
+
+def test_small_fifos_cost_cycles_on_spgemm():
+    kernel, sig, inputs, dims = CASES[4]
+    _, runs = run_program(program_of(kernel, sig), inputs, dims)
+    free = time_graph(runs[0]).cycles
+    assert time_graph(runs[0], fifo_depth=1).cycles >= free
+
+
+def test_hbm_model_adds_cycles_and_more_channels_help():
+    kernel, sig, inputs, dims = CASES[0]
+    _, runs = run_program(program_of(kernel, sig), inputs, dims)
+    base = time_graph(runs[0]).cycles
+    one = time_graph(runs[0], hbm=HbmModel(channels=1)).cycles
+    eight = time_graph(runs[0], hbm=HbmModel(channels=8)).cycles
+    assert one > eight > base
+    report = simulate(program_of(kernel, sig), inputs, dims, load_target("sam_comal_hbm"))
+    assert report.cycles >= report.floor_cycles and report.metrics["hbm"] == 1
+
+
+def test_block_latencies_slow_the_pipeline():
+    kernel, sig, inputs, dims = CASES[6]
+    program = program_of(kernel, sig)
+    r2 = simulate(program, inputs, dims, COMAL)
+    assert r2.metrics["flops"] > 0
+    node = next(n for n in program.graphs[0].nodes if n.op == "alu")
+    assert r2.per_op[f"g0/{node.id}:alu"]["busy"] == 2 * r2.per_op[f"g0/{node.id}:alu"]["steps"]
+
+
+def test_report_fields():
+    kernel, sig, inputs, dims = CASES[3]
+    report = simulate(program_of(kernel, sig), inputs, dims, COMAL)
+    for key in ("flops", "seg_reads", "crd_reads", "val_reads", "seg_writes", "crd_writes",
+                "val_writes", "tokens"):
+        assert key in report.metrics
+    assert report.cycles >= report.floor_cycles > 0
+    assert "node" in report.bottleneck and report.per_op and report.timeline
+    assert report.metrics["val_writes"] == np.count_nonzero(inputs["B"] @ inputs["C"]) or \
+        report.metrics["val_writes"] >= np.count_nonzero(inputs["B"] @ inputs["C"])

@@ -1,0 +1,84 @@
+"""Small STeP kernels (and their signatures) used by the interpreter and simulator tests."""
+
+from __future__ import annotations
+
+from dsl import step
+from tests.dsl.step.helpers import signature
+
+
+def gemm(a, b, tm=16, tn=16, tk=16, compute=1):
+    """c = a @ b, A re-read per N tile and B per M tile."""
+    M, K = a.shape
+    N = b.shape[1]
+    mt, nt, kt = step.cdiv(M, tm), step.cdiv(N, tn), step.cdiv(K, tk)
+    a_t = step.linear_offchip_load(a, (tm, tk), shape=(mt, nt, kt), stride=(kt, 0, 1))
+    b_t = step.linear_offchip_load(b, (tk, tn), shape=(mt, nt, kt), stride=(0, 1, nt))
+    c = step.accum([a_t, b_t], "matmul", rank=1, compute=compute)
+    return step.linear_offchip_store(c, "c")
+
+
+def gemm_reuse(a, b, tm=16, tn=16, tk=16, compute=1):
+    """c = a @ b with each A row-block read once and re-streamed from on-chip memory."""
+    M, K = a.shape
+    N = b.shape[1]
+    mt, nt, kt = step.cdiv(M, tm), step.cdiv(N, tn), step.cdiv(K, tk)
+    rows = step.bufferize(step.linear_offchip_load(a, (tm, tk)), rank=1)
+    a_t = step.streamify(step.repeat(rows, nt))
+    b_t = step.linear_offchip_load(b, (tk, tn), shape=(mt, nt, kt), stride=(0, 1, nt))
+    return step.linear_offchip_store(step.accum([a_t, b_t], "matmul", rank=1,
+                                                compute=compute), "c")
+
+
+def gemm_signature(m: int | None, k: int, n: int, **params) -> dict:
+    return signature({"a": ("float32", ["M", "K"]), "b": ("float32", ["K", "N"])},
+                     {"c": ("float32", ["M", "N"])}, {"M": m, "K": k, "N": n}, params)
+
+
+def moe(x, ids, w1, w3, w2, tile_f=16, chunk=0, compute=1):
+    """SwiGLU MoE; chunk=0: one dynamic tile per expert, else static tiles of `chunk` rows."""
+    B, H = x.shape
+    E, _, F = w1.shape
+    ft = F.value // tile_f
+    rows = step.linear_offchip_load(x, (1, H))
+    sel = step.map(step.linear_offchip_load(ids, (1, ids.shape[1])), step.fn.to_selector(n=E))
+    sel_route, sel_back = step.copy(sel)
+    outs = []
+    for e, part in enumerate(step.partition(rows, sel_route, E.value)):
+        grouped = step.promote(part) if chunk == 0 else step.reshape(part, chunk)
+        tok = step.accum(grouped, "retile_row", rank=1)
+        t1, t2, t3, t4 = step.copy(tok, 4)
+        w1_t = step.linear_offchip_load(w1, (H, tile_f), ref=t1, shape=(ft,), base=e * ft)
+        w3_t = step.linear_offchip_load(w3, (H, tile_f), ref=t2, shape=(ft,), base=e * ft)
+        xa, xb = step.copy(step.repeat(t3, ft))
+        gate = step.map(step.map([xa, w1_t], "matmul", compute=compute), "silu")
+        h = step.map([gate, step.map([xb, w3_t], "matmul", compute=compute)], "mul")
+        w2_t = step.linear_offchip_load(w2, (tile_f, H), ref=t4, shape=(ft,), base=e * ft)
+        y_e = step.accum([h, w2_t], "matmul", rank=1, compute=compute)
+        outs.append(step.flatten(step.flat_map(y_e, step.fn.split_rows(rows=1))))
+    y = step.reassemble(outs, sel_back)
+    return step.linear_offchip_store(step.accum(y, "add", rank=1), "y")
+
+
+def moe_signature(e: int, h: int, f: int, k: int, **params) -> dict:
+    return signature({"x": ("float32", ["B", h]), "ids": ("int64", ["B", k]),
+                      "w1": ("float32", [e, h, f]), "w3": ("float32", [e, h, f]),
+                      "w2": ("float32", [e, f, h])}, {"y": ("float32", ["B", h])},
+                     {"B": None}, params)
+
+
+def softmax(x, tm=8):
+    t1, t2 = step.copy(step.linear_offchip_load(x, (tm, x.shape[1])))
+    shifted = step.map([t1, step.map(t2, "row_max")], "sub")
+    e1, e2 = step.copy(step.map(shifted, "exp"))
+    return step.linear_offchip_store(step.map([e1, step.map(e2, "row_sum")], "div"), "y")
+
+
+def rmsnorm(x, w, tm=4, eps=1e-5):
+    """y = x / sqrt(mean(x^2) + eps) * w, one tile per row block."""
+    rows = step.linear_offchip_load(x, (tm, x.shape[1]))
+    r1, r2 = step.copy(rows)
+    inv = step.map(step.map(step.map(step.map(r1, "square"), "row_mean"),
+                            step.fn.add_scalar(value=eps)), "rsqrt")
+    wt = step.linear_offchip_load(w, (1, w.shape[1]), shape=(step.cdiv(x.shape[0], tm), 1),
+                                  stride=(0, 0))
+    return step.linear_offchip_store(step.map([step.map([r2, inv], "mul"), wt], "mul"), "y")
