@@ -9,7 +9,6 @@ dialect's semantics: the IR is validated on the trusted side.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 # Names are resolved on first use: the harness imports `sandbox.harness` inside the sandbox
 # on every build, and loading the parent-side modules there would cost ~70 ms for nothing.
@@ -24,7 +23,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -39,10 +39,12 @@ class SandboxConfigError(Exception):
     """The requested backend is unknown or cannot run on this machine (one-line message)."""
 
 
-def python_argv() -> list[str]:
+def python_argv(run_id: str) -> list[str]:
     """This interpreter, isolated (-I: no environment, no user site), without site-packages
-    (-S: numpy, torch and the rest are not importable) and without writing bytecode (-B)."""
-    return [sys.executable, "-I", "-S", "-B", "-c", BOOT]
+    (-S: numpy, torch and the rest are not importable) and without writing bytecode (-B).
+    The run id rides along as an argument the harness ignores, so that any process of a
+    run can be found on the host."""
+    return [sys.executable, "-I", "-S", "-B", "-c", BOOT, run_id]
 
 
 def _python_dirs() -> tuple[list[str], list[str]]:
@@ -101,7 +103,7 @@ class Plain(Backend):
         return None
 
     def command(self, limits: Limits, run_id: str) -> list[str]:
-        return python_argv()
+        return python_argv(run_id)
 
     def signal_of(self, returncode: int) -> int | None:
         return -returncode if returncode < 0 else None
@@ -151,7 +153,7 @@ class Bubblewrap(Backend):
         for directory in PROJECT_DIRS:
             argv += ["--ro-bind", str(directory), str(directory)]
         argv += ["--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--"]
-        return argv + python_argv()
+        return argv + python_argv(run_id)
 
 
 class Docker(Backend):
@@ -215,7 +217,7 @@ class Docker(Backend):
             argv += ["--mount", f"type=tmpfs,destination={directory}"]
         for directory in PROJECT_DIRS:
             argv += ["-v", f"{directory}:{directory}:ro"]
-        return argv + [IMAGE] + python_argv()
+        return argv + [IMAGE] + python_argv(run_id)
 
     def after_kill(self, run_id: str) -> None:
         subprocess.run(

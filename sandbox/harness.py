@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import linecache
 import os
 import sys
 import types
@@ -139,7 +138,6 @@ def build(request: dict) -> str:
     except Refusal as refusal:
         return _document("rejected", message=str(refusal), line=refusal.line, filename=filename)
     code = compile(tree, filename, "exec", dont_inherit=True)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # The standard library, the dialects and the harness: not the rest of the project.
     read_roots = [p for p in sys.path if p and os.path.isdir(p) and p != PROJECT_ROOT]
     read_roots += [os.path.join(PROJECT_ROOT, "dsl"), os.path.join(PROJECT_ROOT, "sandbox")]

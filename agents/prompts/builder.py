@@ -36,6 +36,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 MAX_PROGRAM_CHARS = 40_000
 MAX_FEEDBACK_CHARS = 6_000
 MAX_EXAMPLE_CHARS = 12_000
+DIALECT_TITLES = {
+    "step": "STeP (Streaming Tensor Programs)",
+    "sam": "SAM (the Sparse Abstract Machine)",
+    "dae": "DAE (decoupled access-execute)",
+}
 
 
 class PromptError(Exception):
@@ -126,13 +131,6 @@ def build_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-DIALECT_TITLES = {
-    "step": "STeP (Streaming Tensor Programs)",
-    "sam": "SAM (the Sparse Abstract Machine)",
-    "dae": "DAE (decoupled access-execute)",
-}
-
-
 def render_signature(task: Task) -> str:
     """Inputs, outputs, dims and params as the program sees them (`Task.signature`), and
     the task's structural spec (which ops in which order)."""
@@ -208,6 +206,8 @@ def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:
         floor = feedback.get("floor_cycles")
         floor_text = f" (roofline floor {float(floor):.0f})" if floor else ""
         lines.append(f"cycles: {feedback['cycles']}{floor_text}")
+    if feedback.get("baseline_cycles"):
+        lines.append(f"baseline to beat: {feedback['baseline_cycles']} cycles")
     if feedback.get("bottleneck"):
         lines.append(f"bottleneck: {feedback['bottleneck']}")
     metrics = feedback.get("metrics") or {}

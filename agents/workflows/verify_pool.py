@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,10 @@ def baseline_file(task_path: str) -> int | None:
     return baseline_cycles(_task(task_path))
 
 
+class WorkerDied(Exception):
+    """A verification worker died mid-check (killed, out of memory); the pool restarted."""
+
+
 class VerifierPool:
     """`jobs` worker processes (0: verify in the calling thread, for debugging)."""
 
@@ -71,32 +76,45 @@ class VerifierPool:
             raise ValueError(f"jobs must be >= 0, got {jobs}")
         self.jobs = jobs
         self.sandbox_backend = sandbox_backend
-        self._executor: ProcessPoolExecutor | None = None
-        if jobs:
-            # spawn, not fork: the run has threads (langgraph, rich) and forking a
-            # threaded process can copy a held lock into the child.
-            self._executor = ProcessPoolExecutor(
-                max_workers=jobs,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(os.getpid(),),
-            )
+        self._lock = threading.Lock()
+        self._executor = self._start() if jobs else None
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the run has threads (langgraph, rich) and forking a threaded
+        # process can copy a held lock into the child.
+        return ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
 
     def verify(self, task: Task, source: str) -> dict[str, Any]:
-        if self._executor is None:
-            return verify_file(str(task.path), source, self.sandbox_backend)
-        future = self._executor.submit(verify_file, str(task.path), source, self.sandbox_backend)
-        return future.result()
+        return self._call(verify_file, str(task.path), source, self.sandbox_backend)
 
     def baseline_cycles(self, task: Task) -> int | None:
-        if self._executor is None:
-            return baseline_file(str(task.path))
-        return self._executor.submit(baseline_file, str(task.path)).result()
+        return self._call(baseline_file, str(task.path))
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        executor = self._executor
+        if executor is None:
+            return fn(*args)
+        try:
+            return executor.submit(fn, *args).result()
+        except BrokenProcessPool:
+            # One dying worker breaks the whole pool: start a new one for the checks that
+            # follow (once, however many threads saw it break), and fail this check.
+            with self._lock:
+                if self._executor is executor:
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self._executor = self._start()
+            raise WorkerDied("the verification worker died during the check") from None
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
 
     def __enter__(self) -> VerifierPool:
         return self

@@ -29,22 +29,20 @@ MAX_INIT = -3.0e38
 
 @dataclass(frozen=True)
 class Shape:
-    """What the generated kernel gathers and where it puts it.
-
-    `segments`: the outer dense loop's extent comes from `out.shape[0]` (segmented ops) or
-    the query count; `offsets` names the CSR offsets (None for a dense outer loop);
-    `gathers` are (index input, table input) pairs read per item; `combine` is how the
-    rows combine into the output row.
-    """
+    """The common form of every covered op: for each segment (a CSR range of `offsets`,
+    or each output row when there are none), gather rows of tables at indices read per
+    item, optionally scale by a per-item weight, and reduce them into the segment's output
+    row (`reduce` add|max, `mean` divides by the count) or copy each to its own output row
+    (`reduce` None)."""
 
     inputs: tuple[str, ...]
     offsets: str | None
-    gathers: tuple[tuple[str, str], ...]
-    weights: str | None
-    reduce: str | None  # add | max | None (copy)
-    mean: bool
-    block: bool  # paged KV: rows are [block, slot, :]
-    reuse: bool  # rows are re-read (Zipf / graph): keep them temporal
+    gathers: tuple[tuple[str, str], ...]  # (index input, table input) per gathered row
+    weights: str | None = None
+    reduce: str | None = None
+    mean: bool = False
+    block: bool = False  # paged KV: rows are kv_cache[block, slot, :]
+    reuse: bool = True  # rows are read again (Zipf, graphs): keep them temporal
 
 
 def _shape(spec: dict[str, Any], inputs: tuple[str, ...]) -> Shape:
@@ -58,26 +56,27 @@ def _shape(spec: dict[str, Any], inputs: tuple[str, ...]) -> Shape:
             raise NotCovered("per-sample weights are covered for mode 'sum' only")
         table = "table" if op == "embedding_bag" else "features"
         return Shape(("offsets", "indices", table) + (("weights",) if weighted else ()),
-                     "offsets", (("indices", table),), "weights" if weighted else None,
-                     "max" if mode == "max" else "add", mode == "mean", False, True)
+                     "offsets", (("indices", table),), weights="weights" if weighted else None,
+                     reduce="max" if mode == "max" else "add", mean=mode == "mean")
     if op == "spmm":
         return Shape(("rowptr", "colidx", "values", "x"), "rowptr", (("colidx", "x"),),
-                     "values", "add", False, False, True)
+                     weights="values", reduce="add")
     if op == "kg_lookup":
         return Shape(("heads", "relations", "tails", "entities", "relation_table"), None,
                      (("heads", "entities"), ("relations", "relation_table"),
-                      ("tails", "entities")), None, None, False, False, True)
+                      ("tails", "entities")))
     if op == "paged_kv_gather":
         return Shape(("block_offsets", "block_ids", "kv_cache"), "block_offsets",
-                     (("block_ids", "kv_cache"),), None, None, False, True, False)
+                     (("block_ids", "kv_cache"),), block=True, reuse=False)
     if op == "moe_gather":
-        return Shape(("expert_offsets", "token_ids", "x"), "expert_offsets",
-                     (("token_ids", "x"),), None, None, False, False, True)
+        return Shape(("expert_offsets", "token_ids", "x"), "expert_offsets", (("token_ids", "x"),))
     raise NotCovered(f"op {op!r} is not one the DAE compiler lowers (embedding_bag, spmm,"
                      " message_passing, kg_lookup, paged_kv_gather, moe_gather)")
 
 
 class _Text:
+    """Lines of program text at an indentation depth."""
+
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.depth = 1

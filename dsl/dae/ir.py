@@ -18,7 +18,7 @@ of untrusted JSON lives in `dsl.dae.validate`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 VERSION = 1
@@ -26,7 +26,7 @@ LANES = 8
 """Vector length of the target (Ember's `vectorLength=8`)."""
 
 
-class Event(str, Enum):
+class Event(StrEnum):
     """A traversal-unit event: start of a fiber, each iteration, end of a fiber."""
 
     BEG = "beg"
@@ -34,7 +34,7 @@ class Event(str, Enum):
     END = "end"
 
 
-class Form(str, Enum):
+class Form(StrEnum):
     """Shape of a queue operand or execute-side value."""
 
     SCALAR = "scalar"
@@ -43,6 +43,9 @@ class Form(str, Enum):
 
 
 DTYPES = ("int64", "float32")
+STREAM_OPS = ("iv", "load", "alu", "buffer")
+EXECUTE_OPS = ("pop", "const", "arange", "get", "increment", "binary", "load", "store",
+               "accumulate")
 ALU_FNS = ("add", "sub", "mul", "div", "min", "max")
 """Integer ALU streams on the access side (`div` is floor division)."""
 BINARY_FNS = ("add", "sub", "mul", "div", "min", "max")

@@ -7,11 +7,29 @@ need data (queue protocol, deadlock, bounds of loads) are the interpreter's.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dsl.dae.ir import (
-    ACCUMULATE_FNS, ALU_FNS, BINARY_FNS, DTYPES, LANES, TU, VERSION, Bound, Case, Counter,
-    Event, Form, Length, Memref, Op, Program, Ref, Registration, Stream,
+    ACCUMULATE_FNS,
+    ALU_FNS,
+    BINARY_FNS,
+    DTYPES,
+    LANES,
+    TU,
+    VERSION,
+    Bound,
+    Case,
+    Counter,
+    Event,
+    Form,
+    Length,
+    Memref,
+    Op,
+    Program,
+    Ref,
+    Registration,
+    Stream,
 )
 from dsl.errors import ValidationError
 
@@ -427,8 +445,6 @@ class _OpChecker:
             self.types[vid] = result
         elif vid is not None:
             raise _fail(self.where, "this op has no result; id must be absent")
-        from dataclasses import replace
-
         return replace(op, id=vid, args=tuple(args))
 
 

@@ -199,6 +199,8 @@ class _Compiler:
                 lanes = parallel if parallel and parallel[0] in stmt.lhs.indices else None
                 lowering.lower_statement(stmt, lanes)
             kernels.append(("_".join(s.lhs.tensor for s in roots), graph))
+        if parallel and not any(parallel[0] in s.lhs.indices for s in self.statements):
+            raise NotCovered(f"parallel level {parallel[0]} is not an index of any result")
         return emit_program(list(self.inputs), declared, kernels, self._doc(groups))
 
     def _order(self, fused: list[Statement], requested: object,

@@ -147,7 +147,7 @@ def flat_index(indices: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarr
     the lanes `mask` keeps (masked-off lanes read position 0)."""
     full = np.broadcast_shapes(*(i.shape for i in indices))
     flat = np.zeros(full, dtype=np.int64)
-    for dim, (idx, size) in enumerate(zip(indices, shape)):
+    for dim, (idx, size) in enumerate(zip(indices, shape, strict=True)):
         idx = np.broadcast_to(idx, full)
         bad = (idx < 0) | (idx >= size)
         if mask is not None:

@@ -16,7 +16,7 @@ with arrays:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,8 +70,7 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
     npops = np.array([len(x) for x in pops], dtype=np.int64)
     flat_pops = np.concatenate(pops) if pops else np.zeros(0, dtype=np.int64)
     pop_start = np.cumsum(npops) - npops
-    tok_case = np.array([case_index[t] for t in tokens.tolist()], dtype=np.int64) \
-        if len(tokens) < 64 else _lookup(tokens, case_index)
+    tok_case = _lookup(tokens, case_index)
     per_token = npops[tok_case] if len(tokens) else np.zeros(0, dtype=np.int64)
     data_first = np.cumsum(per_token) - per_token
     expected_total = int(per_token.sum())
@@ -109,7 +108,8 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
 
 
 def _lookup(tokens: np.ndarray, case_index: dict[int, int]) -> np.ndarray:
-    table = np.zeros(max(case_index) + 1, dtype=np.int64)
+    """Position in the compute loop of each token's case."""
+    table = np.zeros(max(case_index, default=0) + 1, dtype=np.int64)
     for cid, k in case_index.items():
         table[cid] = k
     return table[tokens]
@@ -214,40 +214,76 @@ def _operand(run: AccessRun, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray 
     return values, mask
 
 
+@dataclass
+class _CaseRun:
+    """One case evaluated over all its tokens (`which`: their indices in token order)."""
+
+    run: AccessRun
+    sched: Schedule
+    case: Case
+    which: np.ndarray
+    counters_before: list[np.ndarray]
+    outputs: dict[str, np.ndarray]
+    max_ops: int
+    env: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    increments: dict[int, int] = field(default_factory=dict)
+    effects: list[Effect] = field(default_factory=list)
+    popped: int = 0
+
+    def args(self, op: Op) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return [self.env[a] for a in op.args]
+
+
+def _pop(cx: _CaseRun, k: int, op: Op) -> None:
+    slots = cx.sched.data_pos[cx.sched.data_first[cx.which] + cx.popped]
+    cx.popped += 1
+    values, mask = _operand(cx.run, slots)
+    cx.env[op.id] = (values.astype(_DTYPE[op.dtype], copy=False), mask)
+
+
+def _const(cx: _CaseRun, k: int, op: Op) -> None:
+    cx.env[op.id] = (np.full(len(cx.which), op.value, dtype=_DTYPE[op.dtype]), None)
+
+
+def _arange(cx: _CaseRun, k: int, op: Op) -> None:
+    n = resolve(op.length, cx.run.dims, _where(cx, k, op))
+    cx.env[op.id] = (np.broadcast_to(np.arange(n, dtype=np.int64), (len(cx.which), n)), None)
+
+
+def _get(cx: _CaseRun, k: int, op: Op) -> None:
+    before = cx.counters_before[op.counter][cx.which]
+    cx.env[op.id] = (before + cx.increments.get(op.counter, 0), None)
+
+
+def _increment(cx: _CaseRun, k: int, op: Op) -> None:
+    cx.increments[op.counter] = cx.increments.get(op.counter, 0) + op.by
+
+
+def _where(cx: _CaseRun, k: int, op: Op) -> str:
+    return f"case {cx.case.id} ({cx.case.name}) op {k} ({op.op})"
+
+
 def _run_case(run: AccessRun, sched: Schedule, case: Case, which: np.ndarray,
               counters_before: list[np.ndarray], outputs: dict[str, np.ndarray],
               max_ops: int) -> list[Effect]:
-    n = len(which)
-    env: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-    increments = [0] * len(counters_before)
-    effects = []
-    popped = 0
+    cx = _CaseRun(run, sched, case, which, counters_before, outputs, max_ops)
     for k, op in enumerate(case.ops):
-        where = f"case {case.id} ({case.name}) op {k} ({op.op})"
-        if op.op == "pop":
-            slots = sched.data_pos[sched.data_first[which] + popped]
-            popped += 1
-            values, mask = _operand(run, slots)
-            env[op.id] = (values.astype(_DTYPE[op.dtype], copy=False), mask)
-        elif op.op == "const":
-            env[op.id] = (np.full(n, op.value, dtype=_DTYPE[op.dtype]), None)
-        elif op.op == "arange":
-            length = resolve(op.length, run.dims, where)
-            env[op.id] = (np.broadcast_to(np.arange(length, dtype=np.int64), (n, length)), None)
-        elif op.op == "get":
-            env[op.id] = (counters_before[op.counter][which] + increments[op.counter], None)
-        elif op.op == "increment":
-            increments[op.counter] += op.by
-        elif op.op == "binary":
-            env[op.id] = _binary(op, env[op.args[0]], env[op.args[1]], where)
-        else:
-            effect = _memory(run, op, [env[a] for a in op.args], which, k, max_ops, where,
-                             outputs)
-            if isinstance(effect, Effect):
-                effects.append(effect)
-            else:
-                env[op.id] = effect
-    return effects
+        SEMANTICS[op.op](cx, k, op)
+    return cx.effects
+
+
+def _binary_op(cx: _CaseRun, k: int, op: Op) -> None:
+    a, b = cx.args(op)
+    cx.env[op.id] = _binary(op, a, b, _where(cx, k, op))
+
+
+def _memory_op(cx: _CaseRun, k: int, op: Op) -> None:
+    result = _memory(cx.run, op, cx.args(op), cx.which, k, cx.max_ops, _where(cx, k, op),
+                     cx.outputs)
+    if isinstance(result, Effect):
+        cx.effects.append(result)
+    else:
+        cx.env[op.id] = result
 
 
 def _binary(op: Op, a, b, where: str):
@@ -318,7 +354,7 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
         kind = np.concatenate([np.full(len(e.order), code[e.fn]) for e in mine])[sort]
         target = outputs[name].reshape(-1)
         cuts = np.concatenate([[0], np.flatnonzero(np.diff(kind)) + 1, [len(kind)]])
-        for a, b in zip(cuts[:-1], cuts[1:]):
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             fn = fns[int(kind[a])]
             f, v = flat[a:b], values[a:b]
             if fn == "store":
@@ -329,3 +365,9 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
                     if target.dtype.kind in "iu" and fn == "div":
                         raise ExecutionError(f"accumulate div on integer output {name!r}")
                     _ACCUMULATE[fn].at(target, f, v)
+
+
+SEMANTICS = {"pop": _pop, "const": _const, "arange": _arange, "get": _get,
+             "increment": _increment, "binary": _binary_op, "load": _memory_op,
+             "store": _memory_op, "accumulate": _memory_op}
+"""What each execute-side op does, by name (the declarations are in dsl.dae.ir.EXECUTE_OPS)."""

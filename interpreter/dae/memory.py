@@ -31,7 +31,7 @@ class Requests:
     level: np.ndarray  # 1..4, filled by `replay`
 
 
-def _bases(run: AccessRun, line_bytes: int) -> dict[str, int]:
+def _bases(run: AccessRun) -> dict[str, int]:
     """Each memref in its own, page-aligned region of the address space."""
     bases, cursor = {}, 0
     for m in run.program.memrefs:
@@ -44,7 +44,7 @@ def _bases(run: AccessRun, line_bytes: int) -> dict[str, int]:
 def requests(run: AccessRun, line_bytes: int) -> Requests:
     """Every memory request the access side makes, ordered as traversal issues them."""
     p = run.program
-    bases = _bases(run, line_bytes)
+    bases = _bases(run)
     depth = {}
     for t in p.tus:
         depth[t.id] = 0 if t.parent is None else depth[t.parent] + 1
@@ -76,7 +76,7 @@ def requests(run: AccessRun, line_bytes: int) -> Requests:
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Requests(empty, empty, empty, empty.astype(bool), empty)
-    pos, dep, sid, line, nt = (np.concatenate(x) for x in zip(*parts))
+    pos, dep, sid, line, nt = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.lexsort((sid, dep, pos))  # stable: lanes keep their order
     return Requests(pos[order], sid[order], line[order], nt[order].astype(bool),
                     np.zeros(len(order), dtype=np.int64))
@@ -93,7 +93,7 @@ def replay(req: Requests, capacities: tuple[int, int, int]) -> None:
     caches: list[OrderedDict] = [OrderedDict(), OrderedDict(), OrderedDict()]
     lines = req.line[idx].tolist()
     nts = req.nontemporal[idx].tolist()
-    for k, (line, nt) in enumerate(zip(lines, nts)):
+    for k, (line, nt) in enumerate(zip(lines, nts, strict=True)):
         level = DRAM
         for depth, cache in enumerate(caches):
             if line in cache:

@@ -49,45 +49,69 @@ def _param(target: dict, section: str, key: str, minimum: float = 0.0) -> float:
     return value
 
 
+def _chunks(n: int) -> int:
+    return -(-n // LANES)
+
+
+# Cost rules: (op, widest argument length, result length of each pop/arange, target lookup)
+# -> (cycles, overhead cycles, useful element operations).
+def _pop_cost(op, n, ex):
+    return 0.0, ex("pop_cycles"), 0
+
+
+def _free(op, n, ex):
+    return 0.0, 0.0, 0
+
+
+def _increment_cost(op, n, ex):
+    return ex("counter_cycles"), 0.0, 0
+
+
+def _binary_cost(op, n, ex):
+    return _chunks(n) * ex("vector_op_cycles" if n > 1 else "scalar_op_cycles"), 0.0, n
+
+
+def _load_cost(op, n, ex):
+    return _chunks(n) * ex("load_cycles"), 0.0, 0
+
+
+def _store_cost(op, n, ex):
+    return _chunks(n) * ex("store_cycles"), 0.0, n
+
+
+def _accumulate_cost(op, n, ex):
+    return _chunks(n) * ex("accumulate_cycles"), 0.0, n
+
+
+COSTS = {"pop": _pop_cost, "const": _free, "arange": _free, "get": _free,
+         "increment": _increment_cost, "binary": _binary_cost, "load": _load_cost,
+         "store": _store_cost, "accumulate": _accumulate_cost}
+"""Core cycles of each execute-side op, by name (semantics: interpreter.dae.execute)."""
+
+
 def case_cost(case: Case, position: int, dims: dict[str, int], target: dict) -> CaseCost:
     """Cycles the core spends on one token of `case` (the `position`-th case tested)."""
-    ex = lambda key: _param(target, "execute", key, 1.0 if key != "case_compare_cycles" else 0.0)  # noqa: E731
+    def ex(key: str) -> float:
+        return _param(target, "execute", key, 0.0 if key == "case_compare_cycles" else 1.0)
+
     overhead = ex("dispatch_cycles") + position * ex("case_compare_cycles")
     cycles, lane_ops, widest = 0.0, 0, 1
     length: dict[int, int] = {}
     for op in case.ops:
-        where = f"case {case.id} op {op.op}"
         if op.op == "pop":
-            overhead += ex("pop_cycles")
-            length[op.id] = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or \
-                resolve(op.length, dims, where)
-            continue
-        if op.op in ("const", "get"):
-            length[op.id] = 1
-            continue
-        if op.op == "arange":
-            length[op.id] = resolve(op.length, dims, where)
-            continue
-        if op.op == "increment":
-            cycles += ex("counter_cycles")
-            continue
-        n = max((length[a] for a in op.args), default=1)
-        chunks = -(-n // LANES)
-        widest = max(widest, chunks)
-        if op.op == "binary":
-            cycles += chunks * ex("vector_op_cycles" if n > 1 else "scalar_op_cycles")
-            lane_ops += n
+            n = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or \
+                resolve(op.length, dims, f"case {case.id} pop")
+        elif op.op == "arange":
+            n = resolve(op.length, dims, f"case {case.id} arange")
+        else:
+            n = max((length[a] for a in op.args), default=1)
+        if op.id is not None:
             length[op.id] = n
-        elif op.op == "load":
-            cycles += chunks * ex("load_cycles")
-            length[op.id] = n
-        elif op.op == "store":
-            cycles += chunks * ex("store_cycles")
-            lane_ops += n
-        elif op.op == "accumulate":
-            cycles += chunks * ex("accumulate_cycles")
-            lane_ops += n
-    cycles += (widest - 1) * ex("loop_cycles")
+        c, o, lanes = COSTS[op.op](op, n, ex)
+        cycles, overhead, lane_ops = cycles + c, overhead + o, lane_ops + lanes
+        if op.op not in ("pop", "arange"):
+            widest = max(widest, _chunks(n))
+    cycles += (widest - 1) * ex("loop_cycles")  # the loop over a buffer's chunks
     return CaseCost(overhead + cycles, overhead, lane_ops)
 
 
@@ -134,8 +158,10 @@ def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, in
 
     costs = [case_cost(c, k, dims, target) for k, c in enumerate(program.cases)]
     index = {c.id: k for k, c in enumerate(program.cases)}
-    tok_case = np.array([index[t] for t in sched.tokens.tolist()], dtype=np.int64)
-    c = np.array([costs[k].cycles for k in tok_case]) if len(tok_case) else np.zeros(0)
+    lookup = np.zeros(max(index, default=0) + 1, dtype=np.int64)
+    lookup[list(index)] = list(index.values())
+    tok_case = lookup[sched.tokens]
+    c = np.array([k.cycles for k in costs] or [0.0])[tok_case]
     owner = np.empty(n, dtype=np.int64)
     owner[sched.token_pos] = np.arange(len(sched.tokens))
     owner[sched.data_pos] = sched.data_owner
@@ -152,7 +178,7 @@ def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, in
     dram_cycles = (read_bytes + write_bytes) / bw
     cycles = max(1, math.ceil(max(access_end, execute_end, dram_cycles)))
 
-    lane_ops = sum(costs[k].lane_ops for k in tok_case.tolist()) if len(c) else 0
+    lane_ops = int(np.array([k.lane_ops for k in costs] or [0])[tok_case].sum())
     unique_lines = len(np.unique(req.line))
     floor = max(lane_ops / LANES, (unique_lines * line + write_bytes) / bw)
     report = _report(run, sched, req, program, costs, tok_case, times, work, c, cycles,
@@ -183,7 +209,7 @@ def _report(run, sched, req, program, costs, tok_case, times, work, c, cycles, r
     n_tok = len(c)
     access_busy = float(work.sum())
     execute_busy = float(c.sum())
-    overhead = float(sum(costs[k].overhead for k in tok_case.tolist())) if n_tok else 0.0
+    overhead = float(np.array([k.overhead for k in costs] or [0.0])[tok_case].sum())
     if n_tok:
         prev_finish = np.concatenate([[0.0], times.finish[:-1]])
         core_wait = float(np.maximum(0.0, times.start - prev_finish).sum())
@@ -223,7 +249,7 @@ def _report(run, sched, req, program, costs, tok_case, times, work, c, cycles, r
     }
     per_op: dict[str, dict[str, float]] = {}
     for k, case in enumerate(program.cases):
-        calls = int((tok_case == k).sum()) if n_tok else 0
+        calls = int((tok_case == k).sum())
         per_op[f"case {case.id} ({case.name})"] = {
             "calls": float(calls), "cycles_each": costs[k].cycles,
             "busy": calls * costs[k].cycles / cycles}

@@ -291,8 +291,8 @@ def _gather_chunks(x: StreamData, b: int, items: list[tuple[int, int]],
     return StreamData(stop, x.has_value[item_idx].copy(), vtake(x.values, value_idx))
 
 
-def _selectors(s: StreamData) -> np.ndarray:
-    return np.asarray(s.values, dtype=bool).reshape(s.n_values, -1)
+def _selectors(s: StreamData, n: int) -> np.ndarray:
+    return np.asarray(s.values, dtype=bool).reshape(s.n_values, n)
 
 
 @semantics("partition")
@@ -300,7 +300,7 @@ def _partition(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Strea
     x, sel = ins
     b, n = node.attrs["rank"], node.attrs["num_consumers"]
     items, values = _chunks(x, b)
-    chosen = _selectors(sel)
+    chosen = _selectors(sel, n)
     if len(items) != len(chosen):
         raise ExecutionError(f"{node.label()}: x has {len(items)} chunks but sel has "
                              f"{len(chosen)} selectors")
@@ -314,7 +314,7 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
     b = node.attrs["rank"]
     chunked = [_chunks(x, b) for x in xs]
     cursor = [0] * len(xs)
-    chosen = _selectors(sel)
+    chosen = _selectors(sel, len(xs))
     stops: list[np.ndarray] = []
     flags: list[np.ndarray] = []
     parts: list[object] = []
@@ -350,7 +350,7 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
             src_port.append(np.full(len(chunk.stop), i))
             src_item.append(np.arange(*item_range))
             n_out += len(chunk.stop)
-    for i, x in enumerate(xs):
+    for i in range(len(xs)):
         if cursor[i] != len(chunked[i][0]):
             raise ExecutionError(f"{node.label()}: input {i} has {len(chunked[i][0])} chunks "
                                  f"but the selector chose it {cursor[i]} times")
@@ -361,7 +361,8 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
 
 
 def _sources(ports: list[np.ndarray], items: list[np.ndarray]) -> dict:
-    cat = (lambda a: np.concatenate(a).astype(np.int64) if a else np.zeros(0, np.int64))
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
     return {"src_port": cat(ports), "src_item": cat(items)}
 
 

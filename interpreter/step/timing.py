@@ -210,7 +210,8 @@ def _partition(env: TimingEnv) -> Plan:
     x, sel = env.ins
     b = env.node.attrs["rank"]
     n = x.n_items
-    chosen = np.asarray(sel.values, dtype=bool).reshape(sel.n_values, -1)
+    chosen = np.asarray(sel.values, dtype=bool).reshape(sel.n_values,
+                                                         env.node.attrs["num_consumers"])
     if b == 0:  # sel and x have the same items
         sel_cons = np.arange(n)
         value_of_item = np.cumsum(x.has_value) - 1
@@ -325,7 +326,7 @@ def _one_to_one(env: TimingEnv) -> Plan:
 
 @timing("flatten")
 def _flatten(env: TimingEnv) -> Plan:
-    x, out = env.ins[0], env.outs[0]
+    x = env.ins[0]
     s = x.stop.astype(np.int16)
     lo, hi = env.node.attrs["min_dim"], env.node.attrs["max_dim"]
     new = np.where(s <= lo, s, np.where(s <= hi, lo, s - (hi - lo)))

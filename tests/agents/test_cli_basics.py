@@ -46,3 +46,45 @@ def test_bad_usage_is_one_line_and_exit_2(args, message):
 def test_unknown_command_is_a_usage_error():
     result = agent("frobnicate")
     assert result.returncode == 2
+
+
+def test_eval_json_contract(tmp_path):
+    import json
+
+    from tests.interpreter.test_verifier import GOOD
+
+    program = tmp_path / "gemm.py"
+    program.write_text(GOOD)
+    result = agent("eval", "step/gemm", str(program), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "passed" and data["correct"] is True and data["cycles"] > 0
+    assert data["task"] == "step/gemm" and data["feedback"]
+
+    program.write_text("from dsl import step\ndef kernel(a, b:\n")
+    result = agent("eval", "step/gemm", str(program), "--json")
+    assert result.returncode == 0  # a wrong kernel is a verdict, not a failure of the command
+    data = json.loads(result.stdout)
+    assert data["status"] == "error" and "SyntaxError" in data["feedback"]
+    assert data["correct"] is False and data["cycles"] is None
+
+
+def test_eval_bad_program_path_and_backend(tmp_path):
+    result = agent("eval", "step/gemm", str(tmp_path / "missing.py"))
+    assert result.returncode == 2 and "no program file" in result.stderr
+    program = tmp_path / "p.py"
+    program.write_text("x = 1\n")
+    result = agent("eval", "step/gemm", str(program), "--sandbox", "vmware")
+    assert result.returncode == 2 and "vmware" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tasks_and_doctor():
+    import json
+
+    result = agent("tasks", "benchmarks/step", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) >= 30 and all(r["task"].startswith("step/") for r in rows)
+    result = agent("doctor")
+    assert result.returncode == 0 and "sandbox:" in result.stdout

@@ -20,12 +20,19 @@ RESULT_KEYS = {"task", "status", "correct", "cycles", "baseline_cycles", "speedu
 SUMMARY_KEYS = {"solved", "total", "fast_1", "fast_2", "geomean_speedup", "tokens", "cost_usd"}
 
 
-def agent(*args: str | Path, env: dict[str, str] | None = None,
-          timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def agent(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     full_env.pop("AGENT_MODEL", None)
-    return subprocess.run([sys.executable, "-m", "agents.cli", *map(str, args)], cwd=ROOT,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "agents.cli", *map(str, args)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
@@ -33,8 +40,20 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
 ) -> None:
     memory = tmp_path / "memory.sqlite"
     out = tmp_path / "run1"
-    done = agent("solve", "benchmarks/step", "--model", "builtin", "--tasks", "gemm*",
-                 "--samples", "2", "--out", out, "--memory", memory)
+    done = agent(
+        "solve",
+        "benchmarks/step",
+        "--model",
+        "builtin",
+        "--tasks",
+        "gemm*",
+        "--samples",
+        "2",
+        "--out",
+        out,
+        "--memory",
+        memory,
+    )
     assert done.returncode == 0, done.stderr
     assert "model: builtin (--model flag)" in done.stdout
     results = json.loads((out / "results.json").read_text())
@@ -50,8 +69,18 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
     # Not a terminal: plain lines, no live-display control codes.
     assert "\x1b[?25l" not in done.stdout
 
-    again = agent("solve", "step", "--tasks", "gemm", "--out", tmp_path / "run2",
-                  "--memory", memory, "--optimise-rounds", "0")
+    again = agent(
+        "solve",
+        "step",
+        "--tasks",
+        "gemm",
+        "--out",
+        tmp_path / "run2",
+        "--memory",
+        memory,
+        "--optimise-rounds",
+        "0",
+    )
     assert again.returncode == 0, again.stderr
     assert "model: builtin (default" in again.stdout
     detail = json.loads((tmp_path / "run2" / "tasks" / "step" / "gemm.json").read_text())
@@ -73,27 +102,44 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
     assert sorted(b["task"] for b in json.loads(best.stdout)) == keys
 
 
-@pytest.mark.parametrize("suite, glob", [("benchmarks/dae", "eb_sum_hot"),
-                                         ("benchmarks/sam", "elemadd")])
+@pytest.mark.parametrize(
+    "suite, glob", [("benchmarks/dae", "eb_sum_hot"), ("benchmarks/sam", "elemadd")]
+)
 def test_solve_builtin_on_the_other_suites(tmp_path: Path, suite: str, glob: str) -> None:
-    done = agent("solve", suite, "--model", "builtin", "--tasks", glob, "--samples", "1",
-                 "--optimise-rounds", "0", "--out", tmp_path / "run",
-                 "--memory", tmp_path / "m.sqlite")
+    done = agent(
+        "solve",
+        suite,
+        "--model",
+        "builtin",
+        "--tasks",
+        glob,
+        "--samples",
+        "1",
+        "--optimise-rounds",
+        "0",
+        "--out",
+        tmp_path / "run",
+        "--memory",
+        tmp_path / "m.sqlite",
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     (entry,) = results["tasks"]
     assert entry["status"] == "passed", entry
 
 
-@pytest.mark.parametrize("args, message", [
-    (["solve", "no_such_suite"], "no suite 'no_such_suite'"),
-    (["solve", "step", "--tasks", "zz*"], "--tasks 'zz*' matches no task"),
-    (["solve", "step", "--samples", "0"], "--samples must be at least 1"),
-    (["solve", "step", "--resume"], "--resume needs --out"),
-    (["solve", "step", "--model", "scripted:/no/such.jsonl"], "cannot read /no/such.jsonl"),
-    (["report", "/no/such/run"], "holds no results.json"),
-    (["memory", "show", "step/gemm", "--memory", "/no/such.sqlite"], "no experience store"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["solve", "no_such_suite"], "no suite 'no_such_suite'"),
+        (["solve", "step", "--tasks", "zz*"], "--tasks 'zz*' matches no task"),
+        (["solve", "step", "--samples", "0"], "--samples must be at least 1"),
+        (["solve", "step", "--resume"], "--resume needs --out"),
+        (["solve", "step", "--model", "scripted:/no/such.jsonl"], "cannot read /no/such.jsonl"),
+        (["report", "/no/such/run"], "holds no results.json"),
+        (["memory", "show", "step/gemm", "--memory", "/no/such.sqlite"], "no experience store"),
+    ],
+)
 def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     done = agent(*args)
     assert done.returncode == 2, (done.stdout, done.stderr)
@@ -104,8 +150,16 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str) -> None
 def test_a_run_folder_is_not_overwritten_without_resume(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "run.json").write_text("{}")
-    done = agent("solve", "step", "--tasks", "gemm", "--out", tmp_path / "run",
-                 "--memory", tmp_path / "m.sqlite")
+    done = agent(
+        "solve",
+        "step",
+        "--tasks",
+        "gemm",
+        "--out",
+        tmp_path / "run",
+        "--memory",
+        tmp_path / "m.sqlite",
+    )
     assert done.returncode == 2 and "already holds a run" in done.stderr
 
 
@@ -115,7 +169,15 @@ def test_help_is_fast_and_lists_the_commands() -> None:
     for command in ("solve", "report", "memory"):
         assert command in done.stdout
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, agents.cli; print(sorted(m for m in"
-         " ('langgraph', 'litellm', 'torch', 'numpy', 'matplotlib') if m in sys.modules))"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, agents.cli; print(sorted(m for m in"
+            " ('langgraph', 'litellm', 'torch', 'numpy', 'matplotlib') if m in sys.modules))",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
     assert probe.stdout.strip() == "[]"

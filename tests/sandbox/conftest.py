@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
+import sandbox.runner
 from sandbox import Limits, build_ir
-from sandbox.backends import BACKENDS
+from sandbox.backends import BACKENDS, new_run_id
 
 SIGNATURE = {
     "dialect": "step",
@@ -40,6 +41,9 @@ _load = _builtins["__imp" + "ort__"]
 FAST = Limits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 * 2**20)
 
 
+_RUN_IDS: list[str] = []  # the runs started by the current test
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     """Each backend in turn; skipped only when this machine cannot run it (with why)."""
@@ -49,29 +53,39 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def child_pids() -> set[int]:
-    """Live processes whose parent is this test process."""
-    mine, found = os.getpid(), set()
+@pytest.fixture(autouse=True)
+def _record_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    _RUN_IDS.clear()
+
+    def recorded() -> str:
+        _RUN_IDS.append(new_run_id())
+        return _RUN_IDS[-1]
+
+    monkeypatch.setattr(sandbox.runner, "new_run_id", recorded)
+
+
+def leftovers() -> list[str]:
+    """Processes anywhere on this host, and containers, of the current test's runs that are
+    still there (every sandboxed process carries its run id on its command line)."""
+    found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/cmdline", "rb") as file:
+                    cmdline = file.read().decode(errors="replace")
             except OSError:
                 continue
-            if int(fields[1]) == mine and fields[0] != "Z":
-                found.add(int(entry))
+            if any(run_id in cmdline for run_id in _RUN_IDS):
+                found.append(f"process {entry}: {cmdline.replace(chr(0), ' ')[:120]}")
+    if BACKENDS["docker"].unavailable() is None:
+        listed = subprocess.run(
+            ["docker", "ps", "--all", "--filter", "name=agent-sandbox-", "--format", "{{.Names}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found += [f"container {name}" for name in listed.stdout.split() if name in _RUN_IDS]
     return found
-
-
-def sandbox_containers() -> set[str]:
-    done = subprocess.run(
-        ["docker", "ps", "--all", "--filter", "name=agent-sandbox-", "--format", "{{.Names}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return set(done.stdout.split())
 
 
 def assert_sound(result, backend: str, *, statuses: tuple[str, ...], secrets=()) -> None:
@@ -84,6 +98,6 @@ def assert_sound(result, backend: str, *, statuses: tuple[str, ...], secrets=())
     everything = f"{result.message}\n{result.stderr}\n{result.ir}"
     for secret in secrets:
         assert secret not in everything, f"{secret!r} escaped the sandbox: {result}"
-    assert not child_pids(), "a sandbox process outlived its run"
+    assert _RUN_IDS and not leftovers(), f"outlived their run: {leftovers()}"
     follow_up = build_ir(VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=FAST)
     assert follow_up.status == "ok", follow_up

@@ -11,6 +11,7 @@ E = 128
 
 
 def kernel(expert_idx):
+    B, topk = expert_idx.shape
     ids = step.linear_offchip_load(expert_idx, (1, 1))  # [B, topk] of int [1, 1]
     ids_next, ids_at, ref = step.copy(ids, 3)
     seed = step.linear_offchip_load(expert_idx, (1, 1), shape=(1,), stride=(0,))
@@ -22,5 +23,6 @@ def kernel(expert_idx):
     below_next = step.map([ones_a, step.map(ids_next, step.fn.affine_index(offset=1))], mask)
     below = step.map([ones_b, ids_at], mask)
     onehot = step.map([below_next, below], "sub")
-    total = step.accum(step.promote(step.flatten(onehot)), "add", rank=1)  # [1] of [1, E]
+    pairs = step.assume_shape(step.promote(step.flatten(onehot)), (1, B * topk))
+    total = step.accum(pairs, "add", rank=1)  # [1] of [1, E]
     return step.linear_offchip_store(step.map(total, step.fn.cast(dtype="int64")), "counts")

@@ -103,12 +103,13 @@ def test_optimise_renders_the_bottleneck_report():
         "status": "passed",
         "cycles": 5120,
         "floor_cycles": 1024.0,
+        "baseline_cycles": 4000,
         "bottleneck": "memory-bound: linear_offchip_load_0 streams 64 KB at 1024 B/cycle",
         "metrics": {"offchip_bytes": 65536, "utilization": 0.123456},
         "per_op": {"map_1": {"busy": 100.0}, "load_0": {"busy": 5000.0}, "store_2": {"busy": 50}},
     }
     user = _user(build_messages(make_task(), mode="optimise", program=PROGRAM, feedback=verdict))
-    assert "cycles: 5120 (roofline floor 1024)" in user
+    assert "cycles: 5120 (roofline floor 1024)\nbaseline to beat: 4000 cycles" in user
     assert "bottleneck: memory-bound: linear_offchip_load_0" in user
     assert "metrics: offchip_bytes=65536, utilization=0.1235" in user
     busiest = user[user.index("busiest ops:") :]

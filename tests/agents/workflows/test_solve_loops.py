@@ -28,13 +28,24 @@ def test_repair_turns_a_failing_program_into_a_passing_one_from_the_feedback(
 ) -> None:
     # The repair reply is only given to a prompt that carries the verifier's finding
     # (which names the unknown function; the program text alone does not say "unknown").
-    model = scripted(tmp_path, [
-        {"text": fenced(BAD_FN), "match": PROPOSE},
-        {"text": fenced(BASELINE), "match": "unknown map function 'matmul_nope'"},
-    ])
+    model = scripted(
+        tmp_path,
+        [
+            {"text": fenced(BAD_FN), "match": PROPOSE},
+            {"text": fenced(BASELINE), "match": "unknown map function 'matmul_nope'"},
+        ],
+    )
     store = ExperienceStore(tmp_path / "memory.sqlite")
-    results = solve(tmp_path / "run", model, pool, store, samples=1, repair_rounds=2,
-                    optimise_rounds=0, guardian=False)
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=2,
+        optimise_rounds=0,
+        guardian=False,
+    )
 
     entry = results["tasks"][0]
     assert entry["status"] == "passed" and entry["correct"]
@@ -55,14 +66,25 @@ def test_repair_turns_a_failing_program_into_a_passing_one_from_the_feedback(
 def test_optimise_keeps_the_faster_passing_program(tmp_path: Path, pool: CountingPool) -> None:
     # Round 2 asks for a faster rewrite with the simulator's bottleneck report; round 3
     # gets a rewrite that fails, which must not replace the faster program.
-    model = scripted(tmp_path, [
-        {"text": fenced(BASELINE), "match": PROPOSE},
-        {"text": fenced(FAST), "match": "bound by on-chip bandwidth"},
-        {"text": fenced(BAD_FN), "match": OPTIMISE},
-    ])
+    model = scripted(
+        tmp_path,
+        [
+            {"text": fenced(BASELINE), "match": PROPOSE},
+            {"text": fenced(FAST), "match": "bound by on-chip bandwidth"},
+            {"text": fenced(BAD_FN), "match": OPTIMISE},
+        ],
+    )
     store = ExperienceStore(tmp_path / "memory.sqlite")
-    results = solve(tmp_path / "run", model, pool, store, samples=1, repair_rounds=1,
-                    optimise_rounds=2, guardian=False)
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=1,
+        optimise_rounds=2,
+        guardian=False,
+    )
 
     entry = results["tasks"][0]
     attempts = {a["id"]: a for a in detail(tmp_path / "run")["attempts"]}
@@ -83,13 +105,24 @@ def test_optimise_keeps_the_faster_passing_program(tmp_path: Path, pool: Countin
 def test_guardian_fixes_a_stream_used_twice_before_verification(
     tmp_path: Path, pool: CountingPool
 ) -> None:
-    model = scripted(tmp_path, [
-        {"text": fenced(TWICE), "match": PROPOSE},
-        {"text": fenced(BASELINE), "match": GUARDIAN},
-    ])
+    model = scripted(
+        tmp_path,
+        [
+            {"text": fenced(TWICE), "match": PROPOSE},
+            {"text": fenced(BASELINE), "match": GUARDIAN},
+        ],
+    )
     store = ExperienceStore(tmp_path / "memory.sqlite")
-    results = solve(tmp_path / "run", model, pool, store, samples=1, repair_rounds=0,
-                    optimise_rounds=0, guardian=True)
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=0,
+        guardian=True,
+    )
     assert results["tasks"][0]["status"] == "passed"
     (attempt,) = detail(tmp_path / "run")["attempts"]
     assert attempt["guardian"] == "changed" and attempt["program"] == BASELINE
@@ -97,26 +130,44 @@ def test_guardian_fixes_a_stream_used_twice_before_verification(
     assert TWICE.strip() in model.prompts[1][-1]["content"]
 
 
-def test_bad_replies_become_failed_attempts_with_reasons(tmp_path: Path, pool: CountingPool) -> None:
+def test_bad_replies_become_failed_attempts_with_reasons(
+    tmp_path: Path, pool: CountingPool
+) -> None:
     wrong_dialect = "from dsl import sam\n\ndef kernel(a, b):\n    return a\n"
-    model = scripted(tmp_path, [
-        {"text": "I am not sure how to write this kernel.", "match": PROPOSE},
-        {"text": "```python\n" + BASELINE[: len(BASELINE) // 2], "match": PROPOSE},
-        {"text": fenced(wrong_dialect), "match": PROPOSE},
-        {"text": fenced(BASELINE) + "x" * 1_000_000, "match": PROPOSE},
-        {"error": "503 Service Unavailable", "match": PROPOSE},
-    ])
+    model = scripted(
+        tmp_path,
+        [
+            {"text": "I am not sure how to write this kernel.", "match": PROPOSE},
+            {"text": "```python\n" + BASELINE[: len(BASELINE) // 2], "match": PROPOSE},
+            {"text": fenced(wrong_dialect), "match": PROPOSE},
+            {"text": fenced(BASELINE) + "x" * 1_000_000, "match": PROPOSE},
+            {"error": "503 Service Unavailable", "match": PROPOSE},
+        ],
+    )
     store = ExperienceStore(tmp_path / "memory.sqlite")
-    results = solve(tmp_path / "run", model, pool, store, samples=5, repair_rounds=0,
-                    optimise_rounds=0, guardian=False)
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=5,
+        repair_rounds=0,
+        optimise_rounds=0,
+        guardian=False,
+    )
 
     entry = results["tasks"][0]
     assert entry["status"] == "error" and not entry["correct"] and entry["attempts"] == 5
     feedback = sorted(a["verdict"]["feedback"] for a in detail(tmp_path / "run")["attempts"])
     assert all(f.startswith("no program: ") for f in feedback)
     text = " | ".join(feedback)
-    for reason in ("no code in the reply", "truncated code", "written for dialect sam",
-                   "over the 200 KB limit", "503 Service Unavailable"):
+    for reason in (
+        "no code in the reply",
+        "truncated code",
+        "written for dialect sam",
+        "over the 200 KB limit",
+        "503 Service Unavailable",
+    ):
         assert reason in text
     assert pool.verified == []  # nothing without a program reaches the verifier
     assert [a.status for a in store.attempts()] == ["error"] * 5

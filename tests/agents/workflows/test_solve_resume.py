@@ -48,12 +48,15 @@ class InterruptedAt:
 def test_an_interrupted_run_resumes_and_redoes_nothing_verified(
     tmp_path: Path, pool: CountingPool
 ) -> None:
-    model = scripted(tmp_path, [
-        {"text": fenced(BASELINE), "match": PROPOSE},
-        {"text": fenced(FAST), "match": PROPOSE},
-        {"text": fenced(COMPUTE_8), "match": OPTIMISE},
-        {"text": fenced(COMPUTE_2), "match": OPTIMISE},
-    ])
+    model = scripted(
+        tmp_path,
+        [
+            {"text": fenced(BASELINE), "match": PROPOSE},
+            {"text": fenced(FAST), "match": PROPOSE},
+            {"text": fenced(COMPUTE_8), "match": OPTIMISE},
+            {"text": fenced(COMPUTE_2), "match": OPTIMISE},
+        ],
+    )
     store = ExperienceStore(tmp_path / "memory.sqlite")
     out = tmp_path / "run"
     settings = dict(samples=2, repair_rounds=0, optimise_rounds=1, guardian=False)
@@ -82,19 +85,31 @@ def test_an_interrupted_run_resumes_and_redoes_nothing_verified(
 def test_a_budget_stop_keeps_partial_results_and_resume_finishes(
     tmp_path: Path, pool: CountingPool
 ) -> None:
-    model = scripted(tmp_path, [
-        {"text": fenced(BASELINE), "match": "# Task: step/gemm\n", "cost_usd": 0.01,
-         "prompt_tokens": 1000, "completion_tokens": 100},
-        {"text": fenced(FAST), "match": OPTIMISE, "cost_usd": 0.01},
-        {"text": fenced(GEMM_SILU.baseline_source() or ""), "match": "# Task: step/gemm_silu",
-         "cost_usd": 0.01},
-    ])
+    model = scripted(
+        tmp_path,
+        [
+            {
+                "text": fenced(BASELINE),
+                "match": "# Task: step/gemm\n",
+                "cost_usd": 0.01,
+                "prompt_tokens": 1000,
+                "completion_tokens": 100,
+            },
+            {"text": fenced(FAST), "match": OPTIMISE, "cost_usd": 0.01},
+            {
+                "text": fenced(GEMM_SILU.baseline_source() or ""),
+                "match": "# Task: step/gemm_silu",
+                "cost_usd": 0.01,
+            },
+        ],
+    )
     store = ExperienceStore(tmp_path / "memory.sqlite")
     out = tmp_path / "run"
     settings = dict(samples=1, repair_rounds=0, optimise_rounds=1, guardian=False)
     # $0.015 allows the first call only: the second would be expected to pass the budget.
-    stopped = solve(out, model, pool, store, tasks=[GEMM, GEMM_SILU],
-                    meter=CostMeter(0.015), **settings)
+    stopped = solve(
+        out, model, pool, store, tasks=[GEMM, GEMM_SILU], meter=CostMeter(0.015), **settings
+    )
     assert stopped["summary"]["stopped"].startswith("budget")
     gemm, silu = stopped["tasks"]
     assert gemm["status"] == "passed" and gemm["attempts"] == 1 and gemm["cost_usd"] == 0.01
@@ -115,17 +130,35 @@ def test_a_budget_stop_keeps_partial_results_and_resume_finishes(
 def test_a_second_run_recalls_the_first_runs_solution(tmp_path: Path, pool: CountingPool) -> None:
     store = ExperienceStore(tmp_path / "memory.sqlite")
     first_model = scripted(tmp_path, [{"text": fenced(FAST), "match": PROPOSE}], name="first")
-    first = solve(tmp_path / "first", first_model, pool, store, samples=1, repair_rounds=0,
-                  optimise_rounds=0, guardian=False)
+    first = solve(
+        tmp_path / "first",
+        first_model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=0,
+        guardian=False,
+    )
     assert first["tasks"][0]["status"] == "passed"
     stored = store.best("step/gemm")
 
     # The second run knows gemm already (re-verified, no model call) and shows gemm's
     # program to the model as an example for the similar gemm_silu task.
-    second_model = scripted(tmp_path, [{"text": "no idea", "match": "# Task: step/gemm_silu"}],
-                            name="second")
-    second = solve(tmp_path / "second", second_model, pool, store, tasks=[GEMM, GEMM_SILU],
-                   samples=1, repair_rounds=0, optimise_rounds=0, guardian=False)
+    second_model = scripted(
+        tmp_path, [{"text": "no idea", "match": "# Task: step/gemm_silu"}], name="second"
+    )
+    second = solve(
+        tmp_path / "second",
+        second_model,
+        pool,
+        store,
+        tasks=[GEMM, GEMM_SILU],
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=0,
+        guardian=False,
+    )
     gemm = second["tasks"][0]
     assert gemm["status"] == "passed"
     (recalled,) = detail(tmp_path / "second")["attempts"]
@@ -135,4 +168,4 @@ def test_a_second_run_recalls_the_first_runs_solution(tmp_path: Path, pool: Coun
     assert latest[0].parent_id == stored.id
     (prompt,) = second_model.prompts
     assert "Verified programs for similar tasks" in prompt[-1]["content"]
-    assert "### step/gemm," in prompt[-1]["content"] and 'compute=4' in prompt[-1]["content"]
+    assert "### step/gemm," in prompt[-1]["content"] and "compute=4" in prompt[-1]["content"]

@@ -153,7 +153,7 @@ def test_pop_of_the_wrong_dtype_is_a_protocol_mismatch():
 def test_pop_of_the_wrong_length_is_a_protocol_mismatch():
     def kernel(x, f, **params):
         out = dae.output("out")
-        with dae.loop(0, 2) as i:
+        with dae.loop(0, 2):
             with dae.loop(0, 4, lanes=8) as c:
                 v = dae.load(x, c)
 

@@ -3,7 +3,7 @@
 from dsl import step
 
 
-def kernel(x, residual, g, tile_rows=16):
+def kernel(x, residual, g, tile_rows=4):
     H = x.shape[1].value
     x_t, ref = step.copy(step.linear_offchip_load(x, (tile_rows, H)))
     h = step.map([x_t, step.linear_offchip_load(residual, (tile_rows, H))], "add")

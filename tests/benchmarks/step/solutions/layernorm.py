@@ -3,7 +3,7 @@
 from dsl import step
 
 
-def kernel(x, g, b, tile_rows=16):
+def kernel(x, g, b, tile_rows=4):
     H = x.shape[1].value
     x1, x2, ref_g, ref_b = step.copy(step.linear_offchip_load(x, (tile_rows, H)), 4)
     c1, c2 = step.copy(step.map([x1, step.map(x2, "row_mean")], "sub"))

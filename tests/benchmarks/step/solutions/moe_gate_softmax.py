@@ -1,9 +1,9 @@
-"""moe_gate_softmax expert: router logits and softmax on 32-token tiles."""
+"""moe_gate_softmax expert: router logits and softmax on 8-token tiles."""
 
 from dsl import step
 
 
-def kernel(x, w_gate, tile_rows=32):
+def kernel(x, w_gate, tile_rows=8):
     H, E = w_gate.shape[0].value, w_gate.shape[1].value
     x_t, ref = step.copy(step.linear_offchip_load(x, (tile_rows, H)))
     logits = step.map([x_t, step.expand(step.linear_offchip_load(w_gate, (H, E)), ref)],

@@ -1,9 +1,9 @@
-"""rope expert: x read once and split into its two uses on chip."""
+"""rope expert: 4-row tiles (the maps pipeline); x read once, split into its two uses."""
 
 from dsl import step
 
 
-def kernel(x, cos, sin, tile_rows=16):
+def kernel(x, cos, sin, tile_rows=4):
     D = x.shape[1].value
     x1, x2 = step.copy(step.linear_offchip_load(x, (tile_rows, D)))
     c = step.linear_offchip_load(cos, (tile_rows, D))

@@ -4,7 +4,7 @@ every head instead of re-read from off-chip."""
 from dsl import step
 
 
-def kernel(x, cos, sin, tile_rows=16):
+def kernel(x, cos, sin, tile_rows=4):
     NH, S, D = x.shape
     st = step.cdiv(S, tile_rows)
     x1, x2 = step.copy(step.linear_offchip_load(x, (tile_rows, D.value)))  # [NH, st, 1]

@@ -3,7 +3,7 @@
 from dsl import step
 
 
-def kernel(q, k, cos, sin, tile_rows=16):
+def kernel(q, k, cos, sin, tile_rows=4):
     D = q.shape[1].value
     c1, c2 = step.copy(step.linear_offchip_load(cos, (tile_rows, D)))
     s1, s2 = step.copy(step.linear_offchip_load(sin, (tile_rows, D)))

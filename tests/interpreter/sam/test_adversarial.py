@@ -1,0 +1,88 @@
+"""Valid-looking but wrong programs: rewired streams, huge dims. The interpreter must answer
+with a one-line ExecutionError / SimulationError naming a node, never crash or hang."""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import numpy as np
+import pytest
+
+from dsl import sam
+from dsl.errors import ValidationError
+from interpreter.errors import ExecutionError, SimulationError
+from interpreter.sam import BACKEND
+from interpreter.targets import load_target
+from tests.interpreter.sam import programs as P
+
+KERNELS = [
+    (P.gustavson, P.signature([("B", ["N", "N"], "csr"), ("C", ["N", "N"], "csr")],
+                              [("X", ["N", "N"])])),
+    (P.outer_product, P.signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")],
+                                  [("X", ["N", "N"])])),
+    (P.spmv_parallel, P.signature([("B", ["N", "N"], "csr"), ("C", ["N"], "dense")],
+                                  [("y", ["N"])], lanes=2)),
+]
+
+
+def _kinds(program) -> dict[tuple[int, str], str]:
+    return {(n.id, name): kind for g in program.graphs for n in g.nodes
+            for name, kind in n.outputs}
+
+
+@pytest.mark.parametrize("which", range(len(KERNELS)))
+def test_rewired_programs_fail_cleanly(which):
+    kernel, sig = KERNELS[which]
+    if kernel is P.spmv_parallel:
+        sig = copy.deepcopy(sig)
+        sig["inputs"][1]["name"] = "c"
+    ir = sam.trace(kernel, sig)
+    kinds = _kinds(sam.load_ir(ir))
+    rng = random.Random(which)
+    inputs = {"B": np.random.default_rng(1).random((6, 6)) * (np.eye(6) + np.eye(6, k=1)),
+              "C": np.random.default_rng(2).random((6, 6)) * (np.eye(6) + np.eye(6, k=-2)),
+              "c": np.ones(6)}
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(60):
+        bad = copy.deepcopy(ir)
+        slots = [(n, k) for n in bad["graphs"][0]["nodes"] for k in range(len(n["inputs"]))]
+        (n1, k1), (n2, k2) = rng.sample(slots, 2)
+        s1, s2 = tuple(n1["inputs"][k1]), tuple(n2["inputs"][k2])
+        if kinds[s1] != kinds[s2]:
+            continue
+        n1["inputs"][k1], n2["inputs"][k2] = list(s2), list(s1)
+        try:
+            program = sam.load_ir(bad)
+        except ValidationError:
+            continue
+        outs = {o["name"]: np.zeros([6] * len(o["shape"])) for o in sig["outputs"]}
+        try:
+            BACKEND.execute(program, {k: inputs[k] for k in program.tensors
+                                      if program.tensors[k].role == "input"}, outs, {"N": 6})
+            BACKEND.simulate(program, {k: inputs[k] for k in program.tensors
+                                       if program.tensors[k].role == "input"}, {"N": 6},
+                             load_target("sam_comal"))
+            outcomes["ok"] += 1
+        except (ExecutionError, SimulationError) as exc:
+            assert "\n" not in str(exc) and ("node" in str(exc) or "writers" in str(exc))
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0
+
+
+def test_dense_scan_too_big_is_refused():
+    def huge(c, **params):
+        y = sam.output("y", format="dense")
+        i, ref = c.scan(0)
+        y.write_level(0, i)
+        y.write_vals(c.load(ref))
+
+    sig = P.signature([("c", ["N"], "dense")], [("y", ["N"])])
+    program = BACKEND.load(sam.trace(huge, sig))
+    with pytest.raises(ExecutionError, match="more than the"):
+        from interpreter.sam.execute import run_graphs
+        from interpreter.sam.fibertree import Fibertree
+        decl = program.tensors["c"]
+        tree = Fibertree.from_coords(decl, (80_000_000,), np.zeros((0, 1), dtype=np.int64),
+                                     np.zeros(0))
+        run_graphs(program, {"c": tree}, {"N": 80_000_000})
