@@ -1,8 +1,8 @@
 """The bodies of `agent solve`, `agent report` and `agent memory` (the typer signatures are
 in `agents.cli`, which must stay light: everything heavy is imported from here, late).
 
-Problems the user can fix raise `UsageError` (one line, exit 2); a run that did its job
-returns normally even when kernels are wrong.
+Problems the user can fix raise `CommandError`, which the CLI prints as one line (exit 2);
+a run that did its job returns normally even when kernels are wrong.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agents.cli import UsageError
-
 log = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """What the user asked for cannot be done as asked (the message says why)."""
+
 
 
 def solve(
@@ -53,9 +56,9 @@ def solve(
         ("--jobs", jobs, 1),
     ):
         if value < low:
-            raise UsageError(f"{name} must be at least {low}, got {value}")
+            raise CommandError(f"{name} must be at least {low}, got {value}")
     if max_cost is not None and max_cost < 0:
-        raise UsageError(f"--max-cost must be >= 0, got {max_cost}")
+        raise CommandError(f"--max-cost must be >= 0, got {max_cost}")
     tasks = load_suite(suite)
     if tasks_glob:
         tasks = [
@@ -64,11 +67,11 @@ def solve(
             if fnmatch.fnmatch(t.name, tasks_glob) or fnmatch.fnmatch(t.key, tasks_glob)
         ]
         if not tasks:
-            raise UsageError(f"--tasks {tasks_glob!r} matches no task of suite {suite}")
+            raise CommandError(f"--tasks {tasks_glob!r} matches no task of suite {suite}")
     if not tasks:
-        raise UsageError(f"suite {suite} has no tasks")
+        raise CommandError(f"suite {suite} has no tasks")
     if resume and out is None:
-        raise UsageError("--resume needs --out DIR (the run to continue)")
+        raise CommandError("--resume needs --out DIR (the run to continue)")
     suite_name = Path(suite).name or suite
     out = out or Path("runs") / f"{suite_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if sandbox is not None:
@@ -80,7 +83,7 @@ def solve(
         meter = CostMeter(max_cost)
         base = get_model(spec)
     except ModelError as exc:
-        raise UsageError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     model = meter.wrap(base)
     settings = SolveSettings(
         samples=samples,
@@ -95,7 +98,7 @@ def solve(
         store = ExperienceStore(memory_path(memory))
         run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
     except (RunError, StoreError) as exc:
-        raise UsageError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     console = Console()
     console.print(
         f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks; out: {out}; memory: {store.path}",
@@ -140,7 +143,7 @@ def report(folder: Path, *, output: Path | None) -> None:
     try:
         path = write_report(folder, output)
     except ReportError as exc:
-        raise UsageError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     print(f"wrote {path}")
 
 
@@ -150,11 +153,11 @@ def memory(action: str, task: str | None, *, path: Path | None, json_out: bool, 
 
     location = memory_path(path)
     if not location.is_file():
-        raise UsageError(f"no experience store at {location} (set --memory or $AGENT_MEMORY)")
+        raise CommandError(f"no experience store at {location} (set --memory or $AGENT_MEMORY)")
     try:
         store = ExperienceStore(location)
     except StoreError as exc:
-        raise UsageError(str(exc)) from None
+        raise CommandError(str(exc)) from None
     console = Console()
     if action == "stats":
         stats = store.stats()
@@ -164,10 +167,10 @@ def memory(action: str, task: str | None, *, path: Path | None, json_out: bool, 
         _print_stats(console, stats)
     elif action == "show":
         if not task:
-            raise UsageError("agent memory show needs a TASK (dialect/name)")
+            raise CommandError("agent memory show needs a TASK (dialect/name)")
         rows = store.attempts(task_key=task)
         if not rows:
-            raise UsageError(f"no attempts for task {task!r} in {location}")
+            raise CommandError(f"no attempts for task {task!r} in {location}")
         _show_attempts(console, task, rows[-limit:], store.best(task), json_out)
     elif action == "best":
         keys = sorted({a.task_key for a in store.attempts()})
@@ -189,7 +192,7 @@ def memory(action: str, task: str | None, *, path: Path | None, json_out: bool, 
             )
         console.print(table)
     else:
-        raise UsageError(f"unknown memory action {action!r}; use stats, show TASK or best")
+        raise CommandError(f"unknown memory action {action!r}; use stats, show TASK or best")
 
 
 def _print_stats(console: Console, stats: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ def program_ops(program: str, dialect: str) -> set[str]:
     literals passed to calls (element functions such as fn="exp"). Empty if it does not parse."""
     try:
         tree = ast.parse(program)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     imported: set[str] = set()
     for node in ast.walk(tree):

@@ -1,10 +1,9 @@
 """The experience store: every attempt on every task, and what can be learned from them.
 
 One SQLite file in WAL mode, so readers never block the writer and several processes
-(parallel runs, a nightly improve loop, `agent memory`) can share it. Every operation
-opens its own short connection and writes in one `BEGIN IMMEDIATE` transaction, with a
-busy timeout, so concurrent writers queue instead of failing and no connection is ever
-shared between threads.
+(parallel runs, a nightly improve loop, `agent memory`) can share it. Each thread uses
+its own connection, and every write is one short `BEGIN IMMEDIATE` transaction under a
+busy timeout, so concurrent writers queue instead of failing.
 
 Only programs the verifier passed can come back out as examples (`best`, `recall`): the
 status is checked in the queries themselves, so a failed or rejected attempt — including
@@ -366,10 +365,10 @@ class ExperienceStore:
 
         Similar means: same dialect, and either the same task, shared op names (the task
         spec's functions against the other task's spec and program), or a description
-        among the `FTS_NEIGHBOURS` best full-text (bm25) matches of this one's. Ranked by the same task first, then by the number of shared
-        signals (ops in common, plus one for a description match), then shortest program
-        first — short verified programs are the best demonstrations (the seed paper's
-        finding).
+        among the `FTS_NEIGHBOURS` best full-text (bm25) matches of this one's. Ranked
+        by the same task first, then by the number of shared signals (ops in common,
+        plus one for a description match), then shortest program first — short verified
+        programs are the best demonstrations (the seed paper's finding).
         """
         if k <= 0:
             return []

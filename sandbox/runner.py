@@ -97,12 +97,51 @@ def _size(count: int) -> str:
     return f"{count // MIB} MiB" if count >= MIB else f"{count // KIB} KiB"
 
 
+def _process_tree(root: int) -> list[int]:
+    """`root`'s descendants, found through /proc (bwrap puts the program in a session of its
+    own, so killing our process group alone would leave it to die a moment later)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            parent = _stat_field(int(entry), 1)
+            if parent is not None:
+                children.setdefault(int(parent), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _stat_field(pid: int, index: int) -> str | None:
+    """A field of /proc/<pid>/stat after the command name (0: state, 1: parent), or None
+    when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[index]
+    except (OSError, IndexError):
+        return None
+
+
 def _kill(process: subprocess.Popen, backend: Backend, run_id: str) -> None:
+    """Kill the run's whole process tree and wait until none of it is still running."""
+    tree = _process_tree(process.pid)
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for pid in tree:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     backend.after_kill(run_id)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        _stat_field(pid, 0) not in (None, "Z", "X") for pid in tree
+    ):
+        time.sleep(0.005)
 
 
 def _classify(

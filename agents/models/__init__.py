@@ -7,6 +7,8 @@
     anything else             a litellm model string: openai/gpt-4o, anthropic/claude-…,
                               ollama/qwen2.5-coder, hosted_vllm/…
 
+Provider settings (keys, local server addresses) come from the environment variables
+litellm reads: OPENAI_API_KEY, ANTHROPIC_API_KEY, OLLAMA_API_BASE, HOSTED_VLLM_API_BASE, …
 Nothing heavy is imported here: litellm loads on a network model's first call.
 """
 

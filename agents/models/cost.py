@@ -10,6 +10,7 @@ reply, so the first call is always allowed while nothing has been spent over bud
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ from agents.models.base import BudgetExceeded, Model, Reply
 
 if TYPE_CHECKING:
     from benchmarks.task import Task
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,15 @@ def _sum(records: list[CallRecord]) -> Usage:
 class CostMeter:
     """Counts every call of a run; refuses calls that would pass the budget (thread-safe)."""
 
-    def __init__(self, max_cost_usd: float | None = None) -> None:
+    def __init__(self, max_cost_usd: float | None = None, *, spent_before_usd: float = 0.0) -> None:
+        """`spent_before_usd`: what a resumed run already spent; it counts against the
+        budget (but not in this meter's totals)."""
         if max_cost_usd is not None and max_cost_usd < 0:
             raise ValueError(f"max_cost_usd must be >= 0, got {max_cost_usd}")
+        if spent_before_usd < 0:
+            raise ValueError(f"spent_before_usd must be >= 0, got {spent_before_usd}")
         self.max_cost_usd = max_cost_usd
+        self.spent_before_usd = spent_before_usd
         self._records: list[CallRecord] = []
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -85,8 +93,9 @@ class CostMeter:
         """Claim room for one call, or raise `BudgetExceeded` (then nothing is claimed)."""
         with self._lock:
             if self.max_cost_usd is not None:
-                spent = sum(r.cost_usd for r in self._records)
-                expected = spent / len(self._records) if self._records else 0.0
+                spent_now = sum(r.cost_usd for r in self._records)
+                expected = spent_now / len(self._records) if self._records else 0.0
+                spent = self.spent_before_usd + spent_now
                 projected = spent + expected * (self._in_flight + 1)
                 if spent > self.max_cost_usd or projected > self.max_cost_usd + 1e-12:
                     raise BudgetExceeded(
@@ -111,7 +120,15 @@ class CostMeter:
             cost_known=reply.cost_known,
         )
         with self._lock:
+            first_unpriced = not reply.cost_known and all(
+                r.cost_known or r.model != reply.model for r in self._records
+            )
             self._records.append(record)
+        if first_unpriced and self.max_cost_usd is not None:
+            log.warning(
+                "%s has no known price: its calls count as $0, so --max-cost cannot limit them",
+                reply.model,
+            )
         return record
 
     def wrap(self, model: Model) -> MeteredModel:
@@ -140,7 +157,7 @@ class CostMeter:
     def remaining_usd(self) -> float | None:
         if self.max_cost_usd is None:
             return None
-        return max(0.0, self.max_cost_usd - self.total.cost_usd)
+        return max(0.0, self.max_cost_usd - self.spent_before_usd - self.total.cost_usd)
 
 
 class MeteredModel:

@@ -4,13 +4,15 @@ For air-gapped machines and for models without an API: a person, a script or ano
 program watches the folder and answers.
 
     <dir>/<id>.prompt.json   written by us: {"id", "task", "dialect", "messages",
-                             "temperature", "max_tokens", "created"}
+                             "temperature", "max_tokens", "created", "reply_to"}
+    <dir>/<id>.prompt.md     the same prompt laid out for a person to read
     <dir>/<id>.reply.md      written by the answerer (or <id>.reply.txt)
 
-Prompt files appear atomically (written aside, then renamed), so a watcher never reads
-half of one. Answerers should do the same; as a fallback a reply is read only once it
-has not changed (size, modification time) for `settle_s` seconds. A prompt that gets no reply in time is
-renamed `<id>.expired.json`, so nobody answers a question no one is waiting for.
+Prompt files appear atomically (written aside, then renamed; the .json last), so a
+watcher never reads half of one. Answerers should do the same; as a fallback a reply is
+read only once it has not changed (size, modification time) for `settle_s` seconds. A
+prompt that gets no reply in time is renamed `<id>.expired.json`, so nobody answers a
+question no one is waiting for.
 """
 
 from __future__ import annotations
@@ -83,12 +85,12 @@ class QueueModel:
             "created": time.time(),
             "reply_to": [f"{prompt_id}{suffix}" for suffix in REPLY_SUFFIXES],
         }
-        partial = prompt_path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(payload, indent=1))
-        partial.replace(prompt_path)
+        _write_atomically(self.folder / f"{prompt_id}.prompt.md", _readable(payload))
+        _write_atomically(prompt_path, json.dumps(payload, indent=1))
         text = self._wait_for_reply(prompt_id, start)
         if text is None:
             prompt_path.replace(self.folder / f"{prompt_id}.expired.json")
+            (self.folder / f"{prompt_id}.prompt.md").unlink(missing_ok=True)
             raise ModelError(f"queue model: no reply to {prompt_path} within {self.timeout_s:g} s")
         return Reply(text=text, model=self.name, seconds=time.monotonic() - start)
 
@@ -113,3 +115,18 @@ class QueueModel:
                 elif now - steady_since >= self.settle_s or now >= deadline + self.settle_s:
                     return found.read_text(errors="replace")
             time.sleep(self.poll_s)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def _readable(payload: dict) -> str:
+    parts = [f"# Prompt {payload['id']} (task {payload['task']})", ""]
+    for message in payload["messages"]:
+        parts += [f"## {message.get('role', '?')}", "", message.get("content", ""), ""]
+    replies = " or ".join(payload["reply_to"])
+    parts.append(f"<!-- answer by writing {replies} in this folder -->")
+    return "\n".join(parts) + "\n"

@@ -8,7 +8,9 @@ Each line is one object:
     {"text": "...", "prompt_tokens": 900, "completion_tokens": 120, "cost_usd": 0.01}
 
 Entries are used once, in file order: a call takes the first unused entry whose `match`
-(if any) occurs in the prompt's text. When none is left, the call raises `ModelError`, so
+(if any) occurs in the prompt's non-system messages (the system message holds the whole
+dialect reference, where almost any word occurs). `agents.prompts.MODE_MARKERS` gives a
+phrase that tells each kind of prompt apart. When none is left, the call raises `ModelError`, so
 a script that is shorter than the run fails loudly instead of looping.
 """
 
@@ -109,7 +111,7 @@ class ScriptedModel:
         max_tokens: int = 4096,
         task: Task | None = None,
     ) -> Reply:
-        prompt = "\n".join(m.get("content", "") for m in messages)
+        prompt = "\n".join(m.get("content", "") for m in messages if m.get("role") != "system")
         with self._lock:
             self.prompts.append([dict(m) for m in messages])
             entry = self._take(prompt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents.prompts.builder import (
+    MODE_MARKERS,
     MODES,
     Example,
     Mode,
@@ -16,6 +17,7 @@ from agents.prompts.reply import MAX_REPLY_BYTES, ReplyError, extract_program
 
 __all__ = [
     "MAX_REPLY_BYTES",
+    "MODE_MARKERS",
     "MODES",
     "Example",
     "Mode",

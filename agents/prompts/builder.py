@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 Mode = Literal["propose", "guardian", "repair", "optimise"]
 MODES: tuple[str, ...] = ("propose", "guardian", "repair", "optimise")
 TEMPLATES = Path(__file__).parent / "templates"
+MODE_MARKERS = {
+    "propose": "Write the program for this task",
+    "guardian": "Review this program before it is verified",
+    "repair": "What the verifier found",
+    "optimise": "What the cycle simulator reports",
+}
+"""A phrase found in the user message of exactly one mode (scripted replies match on it)."""
 MAX_PROGRAM_CHARS = 40_000
 MAX_FEEDBACK_CHARS = 6_000
 MAX_EXAMPLE_CHARS = 12_000
@@ -125,7 +133,7 @@ def build_messages(
         signature=render_signature(task),
         examples=render_examples(examples),
         program=_clip(program or "", MAX_PROGRAM_CHARS).strip("\n"),
-        feedback=render_feedback(feedback, mode),
+        feedback=render_feedback(feedback, mode) + _quoted_lines(feedback, program),
         stream_rule=_stream_rule(task.dialect),
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -222,6 +230,23 @@ def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:
         for op, stats in ranked:
             lines.append(f"  {op}: " + ", ".join(f"{k}={_number(v)}" for k, v in stats.items()))
     return _clip("\n".join(lines) or "(empty report)", MAX_FEEDBACK_CHARS)
+
+
+_LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
+
+
+def _quoted_lines(feedback: str | Mapping[str, Any] | None, program: str | None) -> str:
+    """The program lines the feedback names ("line 8"), quoted, so a model need not count
+    lines (numbering the program itself invites models to copy the numbers back)."""
+    if not feedback or not program:
+        return ""
+    text = feedback if isinstance(feedback, str) else str(feedback.get("feedback") or "")
+    lines = program.splitlines()
+    quoted = []
+    for number in dict.fromkeys(int(n) for n in _LINE_REFERENCE.findall(text)):
+        if 1 <= number <= len(lines) and lines[number - 1].strip() and len(quoted) < 3:
+            quoted.append(f"line {number} of your program: {lines[number - 1].strip()}")
+    return "".join(f"\n{q}" for q in quoted)
 
 
 def _busy(stats: Mapping[str, Any]) -> float:

@@ -18,13 +18,9 @@ MAX_REPLY_BYTES = 200_000
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*$", re.MULTILINE)
 _PYTHON_LANGS = {"", "python", "py", "python3", "py3"}
 _CODE_START = re.compile(r"^(from\s+\S+\s+import\b|import\s+\S|def\s+\w+\s*\(|@\w)")
-# An unindented sentence: words and punctuation, none of the brackets or `=` code has.
-_PROSE = re.compile(
-    r"^(?!(?:def|class|return|import|from|if|for|while|with|try)\b)"
-    r"[A-Za-z][^=()\[\]{}#]*\s[^=()\[\]{}#]*[.!?:]?\s*$"
+_KEYWORDS = frozenset(
+    {"def", "class", "return", "import", "from", "if", "for", "while", "with", "try"}
 )
-_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
-_THINK_OPEN = re.compile(r"<think>")
 _TRUNCATION_HINTS = (
     "was never closed",
     "unexpected EOF",
@@ -55,12 +51,7 @@ def extract_program(reply_text: str, dialect: str) -> str:
         raise ReplyError(f"reply is {size // 1000} KB, over the {MAX_REPLY_BYTES // 1000} KB limit")
     if dialect not in DIALECTS:
         raise ReplyError(f"unknown dialect {dialect!r}")
-    text = reply_text.replace("\r\n", "\n")
-    # Reasoning models (DeepSeek-R1, QwQ, ...) think aloud first; drafts in there are not
-    # the answer.
-    text = _THINKING.sub("", text)
-    if _THINK_OPEN.search(text):
-        raise ReplyError("no code in the reply (it ended while the model was still thinking)")
+    text = _without_thinking(reply_text.replace("\r\n", "\n"))
     blocks = _fenced_blocks(text)
     if not blocks:
         blocks = _unfenced_blocks(text)
@@ -74,6 +65,33 @@ def extract_program(reply_text: str, dialect: str) -> str:
         problems.append(verdict)
     problems.sort(key=lambda p: -p[0])  # stable: ties keep the last block's reason
     raise ReplyError(problems[0][1])
+
+
+def _without_thinking(text: str) -> str:
+    """The reply without `<think>…</think>` sections: reasoning models (DeepSeek-R1, QwQ)
+    think aloud first, and drafts in there are not the answer. (Plain string search, so
+    hostile input cannot make a regex backtrack.)"""
+    parts = []
+    position = 0
+    while (start := text.find("<think>", position)) != -1:
+        parts.append(text[position:start])
+        end = text.find("</think>", start)
+        if end == -1:
+            raise ReplyError("no code in the reply (it ended while the model was still thinking)")
+        position = end + len("</think>")
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _is_prose(line: str) -> bool:
+    """An unindented sentence: words and punctuation, none of the brackets or `=` code has."""
+    words = line.split()
+    return (
+        len(words) > 1
+        and line[0].isalpha()
+        and words[0] not in _KEYWORDS
+        and not any(c in line for c in "=()[]{}#")
+    )
 
 
 def _check(block: _Block, dialect: str) -> str | tuple[int, str]:
@@ -162,6 +180,6 @@ def _unfenced_blocks(text: str) -> list[_Block]:
     if start is None:
         return []
     body = lines[start:]
-    while body and (not body[-1].strip() or _PROSE.match(body[-1])):
+    while body and (not body[-1].strip() or _is_prose(body[-1])):
         body.pop()
     return [_Block("\n".join(body), closed=True)] if body else []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # ---------------------------------------------------------------------------- graphs
 
 
@@ -168,3 +167,14 @@ def bigbird_attention(rng: np.random.Generator, dims: dict[str, int]) -> dict[st
            "K": rng.normal(size=(n, d)), "V": rng.normal(size=(n, d))}
     out["U"] = np.ones((n, d))
     return out
+
+
+def graphsage_two_layers(rng: np.random.Generator,
+                         dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """Two layers of GraphSAGE weights over a power-law graph's mean adjacency."""
+    am = mean_normalize(powerlaw_adjacency(rng, dims["N"]))
+    n, f, h, c = len(am), dims["F"], dims["H"], dims["C"]
+    return {"Am": am, "X": _features(rng, n, f, 0.2),
+            "Ws1": _weights(rng, (f, h), 0.5), "Wn1": _weights(rng, (f, h), 0.5),
+            "b1": rng.normal(0, 0.1, h), "Ws2": _weights(rng, (h, c), 0.5),
+            "Wn2": _weights(rng, (h, c), 0.5), "b2": rng.normal(0, 0.1, c)}

@@ -69,3 +69,8 @@ def bigbird_attention_rowsum(M, Q, K, V, **_):
 
 def spmv_relu_bias(A, x, b, **_):
     return torch.relu(A @ x + b)
+
+
+def graphsage_two_layers(Am, X, Ws1, Wn1, b1, Ws2, Wn2, b2, **_):
+    h = torch.relu(X @ Ws1 + (Am @ X) @ Wn1 + b1)
+    return h @ Ws2 + (Am @ h) @ Wn2 + b2

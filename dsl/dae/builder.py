@@ -239,8 +239,10 @@ class _Builder:
         return Stream(self, sid)
 
     def push(self, tu: Loop, event: Any, s: Stream) -> None:
-        self._register(tu, event, {"stream": self._ref(s, "push")["stream"]
-                                   if isinstance(s, Stream) else None})
+        self._access_side("push")
+        if not isinstance(s, Stream) or s._b is not self:
+            raise ProgramError(f"push needs a stream of this program, got {type(s).__name__}")
+        self._register(tu, event, {"stream": s.id})
 
     def _register(self, tu: Loop, event: Any, what: dict) -> None:
         if not isinstance(tu, Loop):
@@ -249,8 +251,6 @@ class _Builder:
             ev = Event(event.value if isinstance(event, Event) else event)
         except ValueError:
             raise ProgramError(f"event must be 'beg', 'ite' or 'end', got {event!r}") from None
-        if what.get("stream", 0) is None:
-            raise ProgramError("push needs a stream")
         raw = {"tu": tu.tu, "event": ev.value, **what}
         i = len(self.ir["registrations"])
         cases = {c["id"] for c in self.ir["cases"]}

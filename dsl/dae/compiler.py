@@ -100,8 +100,12 @@ class _Indent:
 
 
 def compile_spec(spec: dict[str, Any], inputs: tuple[str, ...], level: int = 3,
-                 title: str = "") -> str:
-    """Program text for `spec` at optimisation `level` (0..3)."""
+                 title: str = "", *, contiguous: bool | None = None,
+                 nontemporal: bool | None = None) -> str:
+    """Program text for `spec` at optimisation `level` (0..3).
+
+    `contiguous` and `nontemporal` override the load hints the level implies (on at O3),
+    so that the parts of the last step can be measured apart."""
     if level not in LEVELS:
         raise NotCovered(f"level {level} is not one of {LEVELS}")
     shape = _shape(spec, inputs)
@@ -110,10 +114,12 @@ def compile_spec(spec: dict[str, Any], inputs: tuple[str, ...], level: int = 3,
                          f" declares {list(inputs)}")
     t = _Text()
     aligned = level >= 3
+    contiguous = aligned if contiguous is None else contiguous and level >= 1
+    nontemporal = aligned if nontemporal is None else nontemporal
     lanes = ", lanes=8" if level >= 1 else ""
-    nt_index = ", nontemporal=True" if aligned else ""
-    row_hints = (", contiguous=True" if aligned else "") + (
-        ", nontemporal=True" if aligned and not shape.reuse else "")
+    nt_index = ", nontemporal=True" if nontemporal else ""
+    row_hints = (", contiguous=True" if contiguous else "") + (
+        ", nontemporal=True" if nontemporal and not shape.reuse else "")
     t.depth = 0
     t("from dsl import dae")
     t("")

@@ -92,6 +92,9 @@ class _Compiler:
         self.statements = parse_program(spec["expr"])
         self.inputs = {op.name: op for op in inputs}
         self.outputs = {op.name: op for op in outputs}
+        if not isinstance(spec.get("formats", {}), dict):
+            raise NotCovered(f"formats must be a table of tensor formats, got"
+                             f" {spec['formats']!r}")
         self.layouts = dict(spec.get("formats", {}))
         self._check_names()
         self.dims = self._index_dims()
@@ -148,7 +151,7 @@ class _Compiler:
                 if len(shape) != len(access.indices):
                     raise NotCovered(f"{access.tensor} has rank {len(shape)} but {stmt.text!r}"
                                      f" indexes it with ({', '.join(access.indices)})")
-                for var, dim in zip(access.indices, shape):
+                for var, dim in zip(access.indices, shape, strict=True):
                     seen = dims.setdefault(var, (dim, access.tensor))
                     if seen[0] != dim:
                         raise NotCovered(f"index {var} has size {seen[0]} in {seen[1]} but"
@@ -179,7 +182,7 @@ class _Compiler:
             declared.append(self._line(name, "output"))
         for group in groups:
             members = [self.statements[n] for n in group]
-            later = [a.tensor for s in self.statements[max(group) + 1:]
+            later = [a.tensor for n, s in enumerate(self.statements) if n not in group
                      for a in tensors_read(s.rhs)]
             producers = {s.lhs.tensor: s for s in members}
             roots = [s for s in members if s.lhs.tensor in self.outputs

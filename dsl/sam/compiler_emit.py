@@ -94,7 +94,7 @@ class _GraphPrinter:
         return self.copies[stream].pop(0)
 
     def _fan_out(self, streams: tuple[Stream, ...], names: list[str]) -> None:
-        for stream, name in zip(streams, names):
+        for stream, name in zip(streams, names, strict=True):
             uses = self.uses.get(stream, 0)
             if uses > 1:
                 copies = [self._fresh(f"{name}_{k}") for k in range(uses)]

@@ -87,7 +87,7 @@ class Graph:
         outputs = tuple(Stream(node_id, port, kind) for port, kind in enumerate(out_kinds))
         node = Node(node_id, op, inputs, frozen, outputs)
         self.nodes.append(node)
-        for stream, hint in zip(outputs, hints):
+        for stream, hint in zip(outputs, hints, strict=False):
             self.hints[stream] = hint
         if shared:
             self._index[key] = node

@@ -535,7 +535,7 @@ class Lowering:
         lane_vals: list[Stream] = []
         for k in range(lanes):
             lane_top = copy.deepcopy(top)
-            for m_orig, m_lane in zip(members, self._members(lane_top)):
+            for m_orig, m_lane in zip(members, self._members(lane_top), strict=True):
                 if isinstance(m_lane, _Leaf):
                     m_lane.ref = forked[id(m_orig)][k]
                 else:

@@ -95,10 +95,17 @@ def fusion_groups(statements: list[Statement], fuse: object) -> list[list[int]]:
     if seen != list(range(count)):
         raise IndexNotationError(
             f"fuse groups must cover every statement exactly once, got {fuse!r}")
-    for a, b in zip(groups, groups[1:]):
-        if max(a) > min(b):
-            raise IndexNotationError(
-                f"fuse groups must follow statement order, got {fuse!r}")
+    done: set[str] = set()
+    for group in groups:  # graphs run in the listed order
+        mine = {statements[n].lhs.tensor for n in group}
+        for n in group:
+            for access in tensors_read(statements[n].rhs):
+                name = access.tensor
+                if name in names and name not in mine and name not in done:
+                    raise IndexNotationError(
+                        f"fuse group {[statements[m].lhs.tensor for m in group]} reads {name}"
+                        " before the group that computes it has run")
+        done |= mine
     return groups
 
 
@@ -130,7 +137,7 @@ def inline(stmt: Statement, producers: dict[str, Statement],
                         f"{tensor} has rank {len(producer.lhs.indices)} but is read as"
                         f" {tensor}({','.join(indices)})")
                 body = go(producer.rhs, frozenset(producer.lhs.indices))
-                rename = dict(zip(producer.lhs.indices, indices))
+                rename = dict(zip(producer.lhs.indices, indices, strict=True))
                 for b in sorted(_bound(body)):
                     if b in scope or b in indices:
                         rename[b] = fresh(b)
@@ -207,12 +214,12 @@ def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str,
         if len(set(level_vars)) != len(level_vars):
             raise IndexNotationError(
                 f"{tensor}({','.join(level_vars)}) repeats an index (diagonals are not supported)")
-        for outer, inner in zip(level_vars, level_vars[1:]):
+        for outer, inner in zip(level_vars, level_vars[1:], strict=False):
             arcs[outer].setdefault(inner, tensor)
     cycle = _find_cycle(variables, arcs)
     if cycle:
         path = " -> ".join(f"{a} ({arcs[a][b]} stores {a} above {b})"
-                           for a, b in zip(cycle, cycle[1:]))
+                           for a, b in zip(cycle, cycle[1:], strict=False))
         raise IndexNotationError(
             f"no dataflow order exists: the tensors' level orders form a cycle {path}; store"
             " one of them in another mode order or do not fuse these statements")

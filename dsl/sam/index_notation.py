@@ -296,6 +296,7 @@ def parse_statement(text: str) -> Statement:
     stmt = _Parser(text).statement()
     lhs_vars = set(stmt.lhs.indices)
     rhs = _scope_sums(stmt.rhs, free_indices(stmt.rhs) - lhs_vars)
+    _check_nesting(rhs, frozenset(), text)
     missing = lhs_vars - free_indices(rhs)
     if missing:
         raise IndexNotationError(
@@ -303,6 +304,22 @@ def parse_statement(text: str) -> Statement:
             f"on the right of {text!r} (a broadcast result is not supported)"
         )
     return Statement(stmt.lhs, rhs, text)
+
+
+def _check_nesting(expr: Expr, bound: frozenset[str], text: str) -> None:
+    """One name, one loop: a sum over k inside another sum over k is ambiguous."""
+    match expr:
+        case Sum(index, body):
+            if index in bound:
+                raise IndexNotationError(
+                    f"index {index} is summed inside a sum over {index} in {text!r}: an explicit"
+                    f" sum({index}, ...) shadows a use of {index} outside it; rename one")
+            _check_nesting(body, bound | {index}, text)
+        case Binary(_, lhs, rhs):
+            _check_nesting(lhs, bound, text)
+            _check_nesting(rhs, bound, text)
+        case Call(_, arg):
+            _check_nesting(arg, bound, text)
 
 
 def _scope_sums(expr: Expr, summed: frozenset[str]) -> Expr:

@@ -244,7 +244,7 @@ _register(Primitive("join", "merge lane streams back in the order a fork dealt t
 def check_attrs(op: str, attrs: dict) -> None:
     """Raise `KindError` when an attribute is missing, unknown or of the wrong type."""
     spec = PRIMITIVES[op]
-    for name, typ in spec.attrs.items():
+    for name in spec.attrs:
         if name not in attrs:
             raise KindError(name, f"missing attribute {name!r}")
     for name, value in attrs.items():

@@ -85,6 +85,7 @@ class _RowTiling:
         self.outputs = {o.name for o in task.outputs}
         whole, columns = set(spec.get("whole", ())), set(spec.get("columns", ()))
         self.inputs = [self._classify(t, whole, columns) for t in task.inputs]
+        self._check_names()
         self.lines: list[str] = []
         self.pending: dict[str, list[str]] = {}  # value -> handle names not yet consumed
 
@@ -127,6 +128,24 @@ class _RowTiling:
         for d in shape[-2:]:
             self._static(d, f"whole operand {t.name!r}")
         return _Input(t.name, "whole", shape)
+
+    def _check_names(self) -> None:
+        """Every op argument exists when the op runs, every input is used, every output made."""
+        known = {i.name for i in self.inputs}
+        used: set[str] = set()
+        for op in self.ops:
+            for arg in op.get("args", ()):
+                if arg not in known:
+                    raise NotCovered(f"{self.task.name}: op argument {arg!r} is neither an "
+                                     "input nor an earlier op's output")
+                used.add(arg)
+            known.add(op["out"])
+        unused = [i.name for i in self.inputs if i.name not in used]
+        if unused:
+            raise NotCovered(f"{self.task.name}: input {unused[0]!r} is not used by any op")
+        missing = sorted(self.outputs - known)
+        if missing:
+            raise NotCovered(f"{self.task.name}: no op computes output {missing[0]!r}")
 
     # --- emission helpers -------------------------------------------------------------
     def _line(self, text: str) -> None:
@@ -206,8 +225,6 @@ class _RowTiling:
             self._emit_op(op, uses, by_name)
         stores = []
         for out in self.task.outputs:
-            if out.name not in self.pending:
-                raise NotCovered(f"{self.task.name}: no op computes output {out.name!r}")
             stores.append(f'step.linear_offchip_store({self._use(out.name)}, "{out.name}")')
         if len(stores) == 1:
             self._line(f"return {stores[0]}")

@@ -17,8 +17,11 @@ import numpy as np
 from dsl.dae.ir import Event, Form, Program, Registration, Stream
 from interpreter.errors import ExecutionError
 
-MAX_ITERATIONS = 20_000_000
-"""Cap on the iterations one TU may run (a loop with runaway bounds is an error)."""
+MAX_ITERATIONS = 4_000_000
+"""Cap on the values one TU may produce over a run (lanes count); a loop with runaway
+bounds is an error, not an out-of-memory."""
+MAX_PUSHES = 16_000_000
+"""Cap on the queue entries of one run."""
 
 
 @dataclass
@@ -114,9 +117,9 @@ def _traverse(run: AccessRun, tid: int) -> TUState:
     elements = np.maximum(0, (hi - lo + t.step - 1) // t.step)
     chunks = -(-elements // t.lanes)
     n = int(chunks.sum())
-    if n > MAX_ITERATIONS:
-        raise ExecutionError(f"TU {tid} would run {n} iterations (limit {MAX_ITERATIONS});"
-                             " check its bounds")
+    if n * t.lanes > MAX_ITERATIONS:
+        raise ExecutionError(f"TU {tid} would run {n} iterations of {t.lanes} lane(s) (limit"
+                             f" {MAX_ITERATIONS} values per run); check its bounds")
     owner = np.repeat(np.arange(nfib), chunks)
     first = np.cumsum(chunks) - chunks
     k = np.arange(n) - first[owner]
@@ -244,6 +247,9 @@ def _layout(run: AccessRun) -> None:
         start_fiber[c] = cursor.copy()
         cursor = cursor + size_fiber[c]
     total = int(cursor[0])
+    if total > MAX_PUSHES:
+        raise ExecutionError(f"the access side would push {total} queue entries (limit"
+                             f" {MAX_PUSHES}); push rows as buffers or fewer operands")
     pos_parts, reg_parts, inst_parts = [], [], []
     for t in p.tus:
         st = run.tus[t.id]

@@ -91,9 +91,9 @@ def reduce(node: Node, ins: list[Stream], ctx: Context) -> Result:
     item = (s.ctl == DATA) | (s.ctl == EMPTY)
     fib = fiber_ids(s.ctl)
     stop_tok = np.flatnonzero(stop)
-    level = s.ctl[stop_tok].astype(np.int64)
+    level = s.ctl[stop_tok].astype(np.int64, copy=False)
     sums = _fiber_reduce(s.val[item], fib[item], len(stop_tok), node.attrs["op"])
-    extra = (level >= 1).astype(np.int64)
+    extra = (level >= 1).astype(np.int64, copy=False)
     # each input stop emits its sum, and S(k-1) after it when k >= 1
     out_per_stop = 1 + extra
     out_len = int(out_per_stop.sum()) + 1
@@ -127,7 +127,6 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val = ins[-1]
     crd = ins[-2]
     outer = ins[0] if order == 2 else None
-    stop = val.ctl >= 0
     flush = val.ctl >= order
     if not flush.any():
         raise ExecutionError(f"{node.label}: spacc{order} input has no stop of level"
@@ -135,17 +134,23 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
     group = np.cumsum(flush) - flush
     g = group[item]
-    c = crd.val[item].astype(np.int64)
-    o = outer.val[item].astype(np.int64) if outer is not None else np.zeros_like(c)
+    c = crd.val[item].astype(np.int64, copy=False)
+    o = outer.val[item].astype(np.int64, copy=False) if outer is not None else np.zeros_like(c)
     width_c = int(c.max()) + 1 if len(c) else 1
     width_o = int(o.max()) + 1 if len(o) else 1
     key = (g * width_o + o) * width_c + c
-    uniq, inverse = np.unique(key, return_inverse=True)
-    sums = np.zeros((len(uniq),) + val.val.shape[1:])
-    np.add.at(sums, inverse, val.val[item])
+    key_range = (int(g.max()) + 1 if len(g) else 1) * width_o * width_c
+    if val.val.ndim == 1 and key_range <= min(32 * len(key) + (1 << 16), 1 << 24):
+        # few possible keys: count them directly instead of sorting
+        uniq = np.flatnonzero(np.bincount(key, minlength=key_range))
+        sums = np.bincount(key, weights=val.val[item], minlength=key_range)[uniq]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
+        sums = np.zeros((len(uniq),) + val.val.shape[1:])
+        np.add.at(sums, inverse, val.val[item])
     flush_tok = np.flatnonzero(flush)
     n_groups = len(flush_tok)
-    level = val.ctl[flush_tok].astype(np.int64)
+    level = val.ctl[flush_tok].astype(np.int64, copy=False)
     ug = uniq // (width_o * width_c)
     uo = (uniq // width_c) % width_o
     uc = uniq % width_c
@@ -171,7 +176,7 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         n_out = int(flush_len.sum()) + 1
         row_end = np.ones(len(uniq), dtype=bool)
         row_end[:-1] = new_row[1:]
-        width = 1 + row_end.astype(np.int64)  # an entry, plus the stop that ends its row
+        width = 1 + row_end.astype(np.int64, copy=False)  # an entry, plus the stop that ends its row
         slots = np.cumsum(width) - width
         group_start = np.searchsorted(ug, np.arange(n_groups))
         local = slots - slots[np.minimum(group_start, len(slots) - 1)][ug]
@@ -207,10 +212,9 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     g_first_step = step_of[flush_tok]
     g_base_out = np.cumsum(flush_len) - flush_len
     emit = np.empty(n_out, dtype=np.int64)
-    tok_group = np.repeat(np.arange(n_groups), flush_len)
-    emit[:-1] = g_first_step[tok_group] + (np.arange(n_out - 1) - g_base_out[tok_group])
+    emit[:-1] = np.arange(n_out - 1) + np.repeat(g_first_step - g_base_out, flush_len)
     emit[-1] = step_of[-1]
-    outputs = [Stream(outs_ctl[0], crd_val), Stream(outs_ctl[0].copy(), vals)]
+    outputs = [Stream(outs_ctl[0], crd_val), Stream(outs_ctl[0], vals)]
     emits = [emit, emit]
     if outer_out is not None:
         octl, oval, row_first, o_stop_steps = outer_out

@@ -15,11 +15,8 @@ from dsl.sam.ir import READS, Graph, Node, Program, TensorDecl
 from interpreter.errors import ExecutionError
 from interpreter.sam import compute, merge, route, walk  # noqa: F401  (register the rules)
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
-from interpreter.sam.rules import RULES, Context, Result
+from interpreter.sam.rules import RULES, Context, Result, check_size
 from interpreter.sam.streams import Stream
-
-MAX_TOKENS = 60_000_000
-"""Longest stream a rule may build; longer means a program that would exhaust memory."""
 
 
 @dataclass
@@ -47,9 +44,9 @@ def _apply(node: Node, ins: list[Stream], ctx: Context) -> Result:
         raise ExecutionError(f"{node.label}: its input streams are malformed"
                              f" ({type(exc).__name__}: {exc})") from None
     for s in result.outputs:
-        if len(s.ctl) > MAX_TOKENS:
-            raise ExecutionError(f"{node.label}: emits {len(s.ctl):,} tokens, more than the"
-                                 f" {MAX_TOKENS:,} allowed")
+        check_size(node, len(s.ctl))
+        s.ctl.flags.writeable = False  # streams share arrays: consumers must not write them
+        s.val.flags.writeable = False
     return result
 
 

@@ -83,7 +83,7 @@ class Fibertree:
         if n:
             new_prefix[0] = True
         for lv, size in enumerate(sizes):
-            c = coords[:, lv].astype(np.int64)
+            c = coords[:, lv].astype(np.int64, copy=False)
             if n > 1:
                 new_prefix[1:] |= c[1:] != c[:-1]
             if decl.levels[lv] == COMPRESSED:
@@ -176,7 +176,7 @@ def assemble(decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], val
         real = np.flatnonzero(fiber_ok)
         rank = np.cumsum(fiber_ok) - 1
         owner = rank[tok_fiber[keep_tok]]
-        crd = s.val[keep_tok].astype(np.int64)
+        crd = s.val[keep_tok].astype(np.int64, copy=False)
         if len(crd) and (crd.min() < 0 or crd.max() >= sizes[lv]):
             raise ExecutionError(f"{where}: level {lv} coordinate out of range 0..{sizes[lv] - 1}")
         rows = np.concatenate([rows[owner], crd[:, None]], axis=1)

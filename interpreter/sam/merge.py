@@ -44,7 +44,7 @@ def _keys(crd: Stream, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     if (crd.ctl == EMPTY).any():
         raise ExecutionError(f"{where}: crd{k} holds an Empty token")
     idx = np.flatnonzero(item)
-    c = crd.val[idx].astype(np.int64)
+    c = crd.val[idx].astype(np.int64, copy=False)
     if len(c) and c.min() < 0:
         raise ExecutionError(f"{where}: crd{k} holds a negative coordinate")
     return idx, fiber_ids(crd.ctl)[idx], c
@@ -200,7 +200,7 @@ def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
     held[item] = outer.val[u.token[fiber_ids(inner.ctl)[item]]]
     n = len(inner.ctl)
     consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
-    return Result([Stream(inner.ctl.copy(), held), Stream(inner.ctl.copy(), inner.val.copy())],
+    return Result([Stream(inner.ctl, held), Stream(inner.ctl, inner.val)],
                   Schedule(n, [consume, None], [None, None]))
 
 

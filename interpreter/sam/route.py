@@ -16,7 +16,7 @@ def broadcast(node: Node, ins: list[Stream], ctx: Context) -> Result:
     s = ins[0]
     check_well_formed(s, node.label)
     n = node.attrs["n"]
-    outs = [Stream(s.ctl.copy(), s.val.copy()) for _ in range(n)]
+    outs = [Stream(s.ctl, s.val) for _ in range(n)]  # streams are never written in place
     return Result(outs, one_to_one(len(s.ctl), 1, n))
 
 

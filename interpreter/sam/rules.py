@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsl.sam.ir import Node, TensorDecl
+from interpreter.errors import ExecutionError
 from interpreter.sam.fibertree import Fibertree
 from interpreter.sam.streams import Stream
 
@@ -28,7 +29,7 @@ class Schedule:
     emit: list[np.ndarray | None]
     latency: int = 1
     ii: int = 1
-    memory: np.ndarray | None = None  # step of every memory word the primitive moves
+    memory: np.ndarray | None = None  # step of every memory word it moves (any order)
 
 
 @dataclass
@@ -47,6 +48,17 @@ class Context:
 
     def tensor(self, node: Node) -> Fibertree:
         return self.tensors[node.attrs["tensor"]]
+
+
+MAX_TOKENS = 60_000_000
+"""Longest stream a rule may build; longer means a program that would exhaust memory."""
+
+
+def check_size(node: Node, tokens: int) -> None:
+    """Refuse to build a stream of more than MAX_TOKENS tokens (checked before allocating)."""
+    if tokens > MAX_TOKENS:
+        raise ExecutionError(f"{node.label}: would emit {tokens:,} tokens, more than the"
+                             f" {MAX_TOKENS:,} allowed")
 
 
 Rule = Callable[[Node, list[Stream], Context], Result]

@@ -40,9 +40,19 @@ def _label(run: GraphRun, node_id: int) -> str:
     return f"node {node.id} ({node.op}{where})"
 
 
-def _bottleneck(runs: list[GraphRun], timings: list[GraphTiming], total: int) -> str:
+def _bottleneck(runs: list[GraphRun], timings: list[GraphTiming], total: int,
+                hbm: HbmModel | None) -> str:
     g = int(np.argmax([t.cycles for t in timings]))
     run, timing = runs[g], timings[g]
+    if hbm is not None:
+        words = sum(len(r.schedule.memory) for r in run.results.values()
+                    if r.schedule.memory is not None)
+        memory_floor = words * hbm.ii / hbm.channels
+        if memory_floor >= 0.5 * timing.cycles:
+            return (f"memory-bound: graph {run.graph.name!r} moves {words:,} words over"
+                    f" {hbm.channels} HBM channels (at least {memory_floor:,.0f} of its"
+                    f" {timing.cycles:,} cycles); compressed levels, fewer repeated loads or"
+                    " fused intermediates cut the traffic.")
     busy = {n.id: run.results[n.id].schedule.steps * run.results[n.id].schedule.ii
             for n in run.graph.nodes}
     top = max(busy, key=busy.get)  # type: ignore[arg-type]
@@ -110,5 +120,5 @@ def simulate_trees(program: Program, tensors: dict[str, Fibertree], dims: dict[s
     metrics.update({k: float(v) for k, v in counts.items()})
     metrics["memory_words"] = float(sum(counts[k] for k in COUNTERS[1:7]))
     return SimReport(cycles=int(total), floor_cycles=floor, metrics=metrics,
-                     bottleneck=_bottleneck(runs, timings, total), per_op=per_op,
+                     bottleneck=_bottleneck(runs, timings, total, hbm), per_op=per_op,
                      timeline=timeline)

@@ -44,7 +44,11 @@ R_TOKEN = _Marker("R")
 
 @dataclass
 class Stream:
-    """One stream: `ctl` (int16 codes) and `val` (int64 for crd/ref, float64 for val)."""
+    """One stream: `ctl` (int16 codes) and `val` (int64 for crd/ref, float64 for val).
+
+    Streams share arrays (a broadcast's copies are the same arrays), so no rule may write
+    into an input's arrays.
+    """
 
     ctl: np.ndarray
     val: np.ndarray
@@ -108,13 +112,13 @@ def check_well_formed(s: Stream, where: str) -> None:
 
 def fiber_ids(ctl: np.ndarray) -> np.ndarray:
     """For every token, how many stops come strictly before it (its fiber index)."""
-    stops = (ctl >= 0).astype(np.int64)
+    stops = (ctl >= 0).astype(np.int64, copy=False)
     return np.cumsum(stops) - stops
 
 
 def group_ids(ctl: np.ndarray, min_level: int) -> np.ndarray:
     """For every token, how many stops of level >= min_level come strictly before it."""
-    big = (ctl >= min_level).astype(np.int64)
+    big = (ctl >= min_level).astype(np.int64, copy=False)
     return np.cumsum(big) - big
 
 
@@ -145,8 +149,8 @@ def units(ctl: np.ndarray) -> Units:
     nxt = np.minimum(tok + 1, len(ctl) - 1)
     is_item = item[tok]
     has_merge = is_item & merged[nxt]
-    close = np.where(is_item, np.where(has_merge, ctl[nxt].astype(np.int64) + 1, 0),
-                     ctl[tok].astype(np.int64) + 1)
+    close = np.where(is_item, np.where(has_merge, ctl[nxt].astype(np.int64, copy=False) + 1, 0),
+                     ctl[tok].astype(np.int64, copy=False) + 1)
     close_token = np.where(is_item, np.where(has_merge, nxt, -1), tok)
     return Units(tok, is_item, close, close_token)
 
@@ -158,7 +162,7 @@ def fibers(ctl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if len(stop_tok):
         start[0] = 0
         start[1:] = stop_tok[:-1] + 1
-    return start, stop_tok, ctl[stop_tok].astype(np.int64)
+    return start, stop_tok, ctl[stop_tok].astype(np.int64, copy=False)
 
 
 def check_nesting(parent: Units, child_ctl: np.ndarray, where: str) -> tuple[np.ndarray,

@@ -6,9 +6,13 @@ a step starts once the tokens it takes have arrived; what it emits arrives at th
 is s*II + cummax(ready - s*II): one `np.maximum.accumulate` per primitive.
 
 Bounded FIFOs (depth d) add "the step emitting token m waits until the consumer took token
-m - d"; forward and backward sweeps alternate until no time changes. The optional HBM model
-delays a step until its memory words return from the channels (round-robin over channels,
-each with its own II, latency and start-up); it is iterated to a fixpoint the same way.
+m - d"; forward and backward sweeps alternate until no time changes.
+
+The optional HBM model (Comal's channel parameters) makes a step that moves memory words
+wait `latency` cycles after its inputs are ready (the request's round trip), and no earlier
+than its own words can stream through the channels (`channels` words every `ii` cycles
+after the start-up). Channels shared between primitives are accounted for at graph level:
+a graph takes at least start-up + (all its words / channels) * ii cycles.
 """
 
 from __future__ import annotations
@@ -39,34 +43,45 @@ class GraphTiming:
     sweeps: int
 
 
-def _raise_ready(ready: np.ndarray, consume: np.ndarray | None, arrival: np.ndarray) -> None:
-    """ready[s] = max(ready[s], arrival of the tokens consumed at step s).
+def _last_of_step(consume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, token index) of the last token each consuming step takes.
 
     Arrivals along one stream increase with the token index, so the last token a step takes
-    is the latest; `consume` never decreases (a Schedule invariant).
+    is the latest to arrive; `consume` never decreases (a Schedule invariant).
     """
-    if consume is None:
-        np.maximum(ready, arrival, out=ready)
-        return
-    if not len(consume):
-        return
     last = np.empty(len(consume), dtype=bool)
     np.not_equal(consume[1:], consume[:-1], out=last[:-1])
-    last[-1] = True
-    idx = consume[last]
-    ready[idx] = np.maximum(ready[idx], arrival[last])
+    last[-1:] = True
+    tokens = np.flatnonzero(last)
+    return consume[tokens], tokens
 
 
 def step_times(ready: np.ndarray, ii: int) -> np.ndarray:
-    """t[s] = max(t[s-1] + ii, ready[s]), t[-1] = -ii."""
+    """t[s] = max(t[s-1] + ii, ready[s]), t[-1] = -ii; that is s*ii + cummax(ready - s*ii)."""
     base = np.arange(len(ready), dtype=np.int64)
     if ii != 1:
         base *= ii
-    t = ready - base
+    t = np.subtract(ready, base)
     np.maximum(t, 0, out=t)
     np.maximum.accumulate(t, out=t)
     t += base
     return t
+
+
+def memory_bound(schedule: Schedule, hbm: HbmModel) -> tuple[np.ndarray, np.ndarray]:
+    """(steps that move words, earliest time of each): the w-th word of a primitive streams
+    through the channels no sooner than start-up + ((w-1) // channels) * ii, plus latency."""
+    per_step = np.bincount(schedule.memory, minlength=schedule.steps)
+    words = np.cumsum(per_step)
+    steps = np.flatnonzero(per_step)
+    return steps, hbm.startup + (words[steps] - 1) // hbm.channels * hbm.ii + hbm.latency
+
+
+def shared_memory_floor(run: GraphRun, hbm: HbmModel) -> int:
+    """Cycles the graph's words need when all primitives share the channels."""
+    words = sum(len(r.schedule.memory) for r in run.results.values()
+                if r.schedule.memory is not None)
+    return hbm.startup + -(-words // hbm.channels) * hbm.ii if words else 0
 
 
 class _Timer:
@@ -85,9 +100,13 @@ class _Timer:
         for n in self.nodes:
             for p, (pid, port) in enumerate(n.inputs):
                 self.consumers[(pid, self.port_index[pid][port])] = (n.id, p)
+        self.last: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {
+            (n.id, p): _last_of_step(c) for n in self.nodes
+            for p, c in enumerate(self.sched[n.id].consume) if c is not None and len(c)}
         self.times = {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
-        self.issue = {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
-        self.mem_bound: dict[int, np.ndarray] = {}
+        self.memory = {n.id: memory_bound(self.sched[n.id], hbm) for n in self.nodes
+                       if hbm is not None and self.sched[n.id].memory is not None
+                       and len(self.sched[n.id].memory)}
         self._by_id = {n.id: n for n in self.nodes}
 
     def arrival(self, pid: int, q: int) -> np.ndarray:
@@ -98,9 +117,22 @@ class _Timer:
     def retime(self, node_id: int) -> bool:
         node = self._by_id[node_id]
         s = self.sched[node_id]
-        ready = np.zeros(s.steps, dtype=np.int64)
+        ready = None
         for p, (pid, port) in enumerate(node.inputs):
-            _raise_ready(ready, s.consume[p], self.arrival(pid, self.port_index[pid][port]))
+            arrival = self.arrival(pid, self.port_index[pid][port])
+            if s.consume[p] is None:
+                if ready is None:
+                    ready = arrival
+                else:
+                    np.maximum(ready, arrival, out=ready)
+                continue
+            if ready is None:
+                ready = np.zeros(s.steps, dtype=np.int64)
+            if (node_id, p) in self.last:
+                steps, tokens = self.last[(node_id, p)]
+                ready[steps] = np.maximum(ready[steps], arrival[tokens])
+        if ready is None:
+            ready = np.zeros(s.steps, dtype=np.int64)
         if self.depth > 0:
             for q in range(len(s.emit)):
                 cons = self.consumers.get((node_id, q))
@@ -112,21 +144,17 @@ class _Timer:
                 if len(taken) > self.depth:
                     emit = steps_of(s.emit[q], len(taken))[self.depth:]
                     ready[emit] = np.maximum(ready[emit], taken[: len(taken) - self.depth])
-        if node_id in self.mem_bound:
-            new = step_times(np.maximum(ready, self.mem_bound[node_id]), s.ii)
-        else:
-            new = step_times(ready, s.ii)
-        if self.hbm is not None:  # a step issues its words once its inputs and slot are there
-            issue = ready.copy()
-            np.maximum(issue[1:], new[:-1] + s.ii, out=issue[1:])
-            self.issue[node_id] = issue
+        if node_id in self.memory:
+            steps, bandwidth = self.memory[node_id]
+            ready[steps] = np.maximum(ready[steps] + self.hbm.latency, bandwidth)
+        new = step_times(ready, s.ii)
         changed = not np.array_equal(new, self.times[node_id])
         self.times[node_id] = new
         return changed
 
     def settle(self) -> int:
         order = [n.id for n in self.nodes]
-        if self.depth == 0 and self.hbm is None:  # one topological sweep is exact
+        if self.depth == 0:  # one topological sweep is exact
             for nid in order:
                 self.retime(nid)
             return 1
@@ -137,8 +165,6 @@ class _Timer:
             if self.depth > 0:
                 for nid in reversed(order):
                     changed |= self.retime(nid)
-            if self.hbm is not None:
-                changed |= self._memory()
             if not changed:
                 return sweep
         raise SimulationError(
@@ -146,45 +172,11 @@ class _Timer:
             f" FIFOs of depth {self.depth} deadlock this graph (a broadcast feeding two"
             " paths of very different delay needs deeper FIFOs)")
 
-    def _memory(self) -> bool:
-        """Assign every memory word to a channel in issue order; bound steps by returns."""
-        hbm = self.hbm
-        owners, steps_, issue = [], [], []
-        for n in self.nodes:
-            mem = self.sched[n.id].memory
-            if mem is None or not len(mem):
-                continue
-            owners.append(np.full(len(mem), n.id))
-            steps_.append(mem)
-            issue.append(self.issue[n.id][mem])
-        if not owners:
-            return False
-        owner, step, t = (np.concatenate(x) for x in (owners, steps_, issue))
-        order = np.argsort(t, kind="stable")
-        done = np.empty(len(t), dtype=np.int64)
-        for ch in range(hbm.channels):
-            idx = order[ch:: hbm.channels]
-            if not len(idx):
-                continue
-            start = t[idx].copy()
-            start[0] += hbm.startup
-            done[idx] = step_times(start, hbm.ii) + hbm.latency
-        changed = False
-        for n in self.nodes:
-            mask = owner == n.id
-            if not mask.any():
-                continue
-            bound = self.mem_bound.get(n.id, np.zeros(self.sched[n.id].steps, dtype=np.int64))
-            new = bound.copy()
-            np.maximum.at(new, step[mask], done[mask])
-            if not np.array_equal(new, bound):
-                self.mem_bound[n.id] = new
-                changed = True
-        return changed
-
 
 def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) -> GraphTiming:
     timer = _Timer(run, fifo_depth, hbm)
     sweeps = timer.settle()
     cycles = max((int(t[-1]) + 1 for t in timer.times.values() if len(t)), default=0)
+    if hbm is not None:
+        cycles = max(cycles, shared_memory_floor(run, hbm))
     return GraphTiming(cycles, timer.times, sweeps)

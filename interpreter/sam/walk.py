@@ -7,7 +7,7 @@ import numpy as np
 from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import Node
 from interpreter.errors import ExecutionError
-from interpreter.sam.rules import Context, Result, Schedule, one_to_one, rule
+from interpreter.sam.rules import Context, Result, Schedule, check_size, one_to_one, rule
 from interpreter.sam.streams import (
     DATA,
     DONE,
@@ -63,6 +63,7 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
         begin = r * size
         length = np.where(is_data, size, 0)
     per_unit = length + 1
+    check_size(node, int(per_unit.sum()) + 1)
     ends = np.cumsum(per_unit)
     total = int(ends[-1]) + 1 if len(ends) else 1
     first_pos, close_pos = ends - per_unit, ends - 1
@@ -78,15 +79,14 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
     crd_val[data_pos] = ft.crds[lv][refs] if compressed else offs
     ref_val[data_pos] = refs
     consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
-    steps = np.arange(total, dtype=np.int64)
     counts = {}
     memory = None
     if compressed:
         seg_steps = np.repeat(first_pos[is_data], 2)
-        memory = np.sort(np.concatenate([seg_steps, data_pos]))
+        memory = np.concatenate([seg_steps, data_pos])
         counts = {"seg_reads": len(seg_steps), "crd_reads": n_data}
     sched = Schedule(total, [consume], [None, None], memory=memory)
-    return Result([Stream(ctl, crd_val), Stream(ctl.copy(), ref_val)], sched, counts)
+    return Result([Stream(ctl, crd_val), Stream(ctl, ref_val)], sched, counts)
 
 
 @rule("locate")
@@ -125,7 +125,7 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
         missing = ~found | parent_empty
         counts = {"seg_reads": 2 * int((u.is_item & (ref.ctl[u.token] == DATA)).sum()),
                   "crd_reads": len(c)}
-        memory = np.sort(np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)]))
+        memory = np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)])
     else:
         pos = p * size + c
         missing = parent_empty
@@ -135,7 +135,7 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(crd.ctl)
     consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
     sched = Schedule(n, [None, consume], [None, None], memory=memory)
-    return Result([Stream(crd.ctl.copy(), crd.val.copy()), Stream(out_ctl, out_val)], sched,
+    return Result([Stream(crd.ctl, crd.val), Stream(out_ctl, out_val)], sched,
                   counts)
 
 

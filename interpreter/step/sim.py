@@ -146,21 +146,22 @@ class Schedule:
                 stores.append(back[mine])
         return np.concatenate(stores) if stores else np.zeros(0)
 
+    def _state(self) -> list[np.ndarray]:
+        """Everything a sweep may change (a fixpoint: none of it moves)."""
+        hbm = [h for h in self.hbm if h is not None]
+        return [a.copy() for a in self.end + hbm + list(self.out_time.values())]
+
     def solve(self) -> float:
         order = list(range(len(self.plans)))
         stores = np.zeros(0)
         for sweep in range(MAX_SWEEPS):
-            before = [e.copy() for e in self.end]
-            hbm_before = [h.copy() if h is not None else None for h in self.hbm]
+            before = self._state()
             for v in (order if sweep % 2 == 0 else order[::-1]):
                 self.update(v)
             stores = self.serve_hbm()
             self.sweeps = sweep + 1
-            if sweep and all(np.array_equal(a, b) for a, b in zip(before, self.end,
-                                                                  strict=True)) and all(
-                    (a is None and b is None) or (a is not None and b is not None
-                                                  and np.array_equal(a, b))
-                    for a, b in zip(hbm_before, self.hbm, strict=True)):
+            after = self._state()
+            if sweep and all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)):
                 break
         else:
             raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
@@ -177,35 +178,46 @@ def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
     produced_by = {Port(n.id, k): prod for n, p in zip(program.nodes, plans, strict=True)
                    for k, prod in enumerate(p.prod)}
     consumer = {p: (n.id, k) for n in program.nodes for k, p in enumerate(n.inputs)}
-    blocked_by: dict[int, str] = {}
+    waits: dict[int, str] = {}  # node -> what it waits for
+    full: dict[int, int] = {}  # node -> consumer whose channel is full
     changed = True
     while changed:
         changed = False
         for node, plan in zip(program.nodes, plans, strict=True):
             v = node.id
-            limit, why = len(plan.cost), ""
+            limit = len(plan.cost)
+            waits.pop(v, None)
+            full.pop(v, None)
             for p, cons in zip(node.inputs, plan.cons, strict=True):
                 have = int(np.searchsorted(produced_by[p], fired[p.node]))
                 if have < len(cons) and cons[have] < limit:
                     limit = int(cons[have])
-                    why = f"waits for input from {program.node(p.node).label()}"
+                    waits[v] = program.node(p.node).label()
+                    full.pop(v, None)
             for k, prod in enumerate(plan.prod):
                 w, pos = consumer[Port(v, k)]
                 taken = int(np.searchsorted(plans[w].cons[pos], fired[w]))
                 if taken + depth < len(prod) and prod[taken + depth] < limit:
                     limit = int(prod[taken + depth])
-                    why = (f"cannot emit: its channel to {program.node(w).label()} is full "
-                           f"({depth} items)")
+                    full[v] = w
+                    waits.pop(v, None)
             if limit > fired[v]:
                 fired[v], changed = limit, True
-            blocked_by[v] = why
-    stuck = [n for n, p in zip(program.nodes, plans, strict=True) if fired[n.id] < len(p.cost)]
-    if stuck:
-        full = [n for n in stuck if blocked_by[n.id].startswith("cannot emit")] or stuck
-        n = full[0]
-        raise ExecutionError(f"deadlock: {n.label()} {blocked_by[n.id]} while its consumer "
-                             f"waits for other inputs; deepen the buffering (bufferize) or "
-                             f"reorder the graph")
+    stuck = [n.id for n, p in zip(program.nodes, plans, strict=True) if fired[n.id] < len(p.cost)]
+    if not stuck:
+        return
+    # the root: a full channel whose consumer itself waits for some other input
+    roots = [v for v in stuck if v in full and full[v] in waits] or [
+        v for v in stuck if v in full] or stuck
+    v = roots[0]
+    if v not in full:
+        raise ExecutionError(f"deadlock: {program.node(v).label()} never finishes")
+    w = full[v]
+    raise ExecutionError(
+        f"deadlock: {program.node(v).label()} cannot emit: its channel to "
+        f"{program.node(w).label()} is full ({depth} items) while that op waits for input "
+        f"from {waits.get(w, 'elsewhere')}; load the data twice instead of copying it, "
+        f"bufferize it, or use a target with deeper channels")
 
 
 def merge_arrivals(program: Program, ctx: RunContext, sched: Schedule) -> dict[int, np.ndarray]:

@@ -65,8 +65,8 @@ def _record_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def leftovers() -> list[str]:
-    """Processes anywhere on this host, and containers, of the current test's runs that are
-    still there (every sandboxed process carries its run id on its command line)."""
+    """Processes anywhere on this host, and running containers, of the current test's runs
+    (every sandboxed process carries its run id on its command line)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -77,9 +77,9 @@ def leftovers() -> list[str]:
                 continue
             if any(run_id in cmdline for run_id in _RUN_IDS):
                 found.append(f"process {entry}: {cmdline.replace(chr(0), ' ')[:120]}")
-    if BACKENDS["docker"].unavailable() is None:
+    if BACKENDS["docker"].unavailable() is None:  # running ones: --rm removes the others
         listed = subprocess.run(
-            ["docker", "ps", "--all", "--filter", "name=agent-sandbox-", "--format", "{{.Names}}"],
+            ["docker", "ps", "--filter", "name=agent-sandbox-", "--format", "{{.Names}}"],
             capture_output=True,
             text=True,
             check=False,

@@ -2,11 +2,11 @@ from dsl import sam
 
 
 def kernel(M, Q, K, V, **params):
-    """bigbird_attention_scalar baseline (5 graphs, order ijkd): S(i,j) = M(i,j) * sum(k, Q(i,k) * K(j,k)) | E(i,j) = exp(0.125 * S(i,j)) | l(i) = E(i,j) | Nm(i,d) = E(i,j) * V(j,d) | O(i,d) = Nm(i,d) / l(i)"""
-    O = sam.output('O', format=['dense', 'dense'], mode_order=[0, 1])
+    """bigbird_attention_scalar baseline (5 graphs, order ijkd): S(i,j) = M(i,j) * sum(k, Q(i,k) * K(j,k)) | E(i,j) = exp(0.125 * S(i,j)) | rowsum(i) = E(i,j) | Nm(i,d) = E(i,j) * V(j,d) | Out(i,d) = Nm(i,d) / rowsum(i)"""
+    Out = sam.output('Out', format=['dense', 'dense'], mode_order=[0, 1])
     S = sam.tensor('S', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1])
     E = sam.tensor('E', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1])
-    l = sam.tensor('l', ['N'], format=['compressed'], mode_order=[0])
+    rowsum = sam.tensor('rowsum', ['N'], format=['compressed'], mode_order=[0])
     Nm = sam.tensor('Nm', ['N', 'Dh'], format=['compressed', 'compressed'], mode_order=[0, 1])
     with sam.graph('S'):
         i_crd_M, M_i_ref = M.scan(0)
@@ -39,13 +39,13 @@ def kernel(M, Q, K, V, **params):
         E.write_level(0, i_crd_S)
         E.write_level(1, j_crd_S)
         E.write_vals(exp)
-    with sam.graph('l'):
+    with sam.graph('rowsum'):
         i_crd_E, E_i_ref = E.scan(0)
         _, E_j_ref = E.scan(1, E_i_ref)
         E_val = E.load(E_j_ref)
         sum_j = sam.reduce(E_val)
-        l.write_level(0, i_crd_E)
-        l.write_vals(sum_j)
+        rowsum.write_level(0, i_crd_E)
+        rowsum.write_vals(sum_j)
     with sam.graph('Nm'):
         i_crd_E, E_i_ref = E.scan(0)
         i_crd_E_0, i_crd_E_1 = sam.broadcast(i_crd_E, 2)
@@ -64,17 +64,17 @@ def kernel(M, Q, K, V, **params):
         Nm.write_level(0, i_crd_E_1)
         Nm.write_level(1, d_crd_acc)
         Nm.write_vals(acc_j)
-    with sam.graph('O'):
+    with sam.graph('Out'):
         i_crd_Nm, Nm_i_ref = Nm.scan(0)
-        i_crd_l, l_i_ref = l.scan(0)
-        i_crd, Nm_i_ref_2, l_i_ref_2 = sam.intersect((i_crd_Nm, Nm_i_ref), (i_crd_l, l_i_ref))
+        i_crd_rowsum, rowsum_i_ref = rowsum.scan(0)
+        i_crd, Nm_i_ref_2, rowsum_i_ref_2 = sam.intersect((i_crd_Nm, Nm_i_ref), (i_crd_rowsum, rowsum_i_ref))
         d_crd_Nm, Nm_d_ref = Nm.scan(1, Nm_i_ref_2)
         d_crd_Nm_0, d_crd_Nm_1 = sam.broadcast(d_crd_Nm, 2)
         d_repsig = sam.repeat_signal(d_crd_Nm_0)
-        l_d_ref = sam.repeat(l_i_ref_2, d_repsig)
+        rowsum_d_ref = sam.repeat(rowsum_i_ref_2, d_repsig)
         Nm_val = Nm.load(Nm_d_ref)
-        l_val = l.load(l_d_ref)
-        div = sam.alu('div', Nm_val, l_val)
-        O.write_level(0, i_crd)
-        O.write_level(1, d_crd_Nm_1)
-        O.write_vals(div)
+        rowsum_val = rowsum.load(rowsum_d_ref)
+        div = sam.alu('div', Nm_val, rowsum_val)
+        Out.write_level(0, i_crd)
+        Out.write_level(1, d_crd_Nm_1)
+        Out.write_vals(div)

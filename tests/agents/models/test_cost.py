@@ -86,11 +86,16 @@ def test_budget_is_not_a_model_error():
     assert not issubclass(BudgetExceeded, ModelError)
 
 
-def test_unpriced_models_are_listed():
-    meter = CostMeter()
+def test_unpriced_models_are_listed_and_a_budget_warns_once(caplog):
+    meter = CostMeter(max_cost_usd=1.0)
+    meter.record(Reply("x", "hosted_vllm/m", cost_known=False))
     meter.record(Reply("x", "hosted_vllm/m", cost_known=False))
     meter.record(Reply("x", "openai/gpt-4o", cost_usd=0.01))
     assert meter.unpriced_models == ["hosted_vllm/m"]
+    warnings = [r.message for r in caplog.records if "no known price" in r.message]
+    assert warnings == [
+        "hosted_vllm/m has no known price: its calls count as $0, so --max-cost cannot limit them"
+    ]
 
 
 def test_parallel_callers_never_overspend(tmp_path):
@@ -118,3 +123,15 @@ def test_parallel_callers_never_overspend(tmp_path):
 def test_negative_budget_rejected():
     with pytest.raises(ValueError):
         CostMeter(max_cost_usd=-1)
+
+
+def test_a_resumed_run_counts_what_it_spent_before(tmp_path):
+    meter = CostMeter(max_cost_usd=1.0, spent_before_usd=0.7)
+    model = meter.wrap(_scripted(tmp_path, [0.2, 0.2]))
+    model.complete([], task=make_task())  # 0.7 + 0.2
+    with pytest.raises(BudgetExceeded, match=r"spent \$0.9000"):
+        model.complete([], task=make_task())  # 0.9 + 0.2 > 1.0
+    assert meter.total.cost_usd == pytest.approx(0.2)  # this run's own spending
+    assert meter.remaining_usd == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        CostMeter(1.0, spent_before_usd=-1)

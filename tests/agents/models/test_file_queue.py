@@ -63,6 +63,9 @@ def test_another_process_answers_the_prompts(tmp_path):
     assert payload["messages"][0] == {"role": "system", "content": "rules"}
     assert (payload["temperature"], payload["max_tokens"], payload["dialect"]) == (0.4, 99, "step")
     assert not list(folder.glob("*.partial"))
+    readable = prompts[0].with_name(prompts[0].name.replace(".json", ".md")).read_text()
+    assert readable.startswith(f"# Prompt {payload['id']} (task {payload['task']})")
+    assert "## system\n\nrules\n" in readable and payload["reply_to"][0] in readable
 
 
 def test_reply_written_in_pieces_is_read_whole(tmp_path):
@@ -80,7 +83,7 @@ def test_no_reply_times_out_and_expires_the_prompt(tmp_path):
     model = QueueModel(tmp_path, timeout_s=0.3, poll_s=0.05)
     with pytest.raises(ModelError, match=r"no reply to .*\.prompt\.json within 0\.3 s"):
         model.complete([{"role": "user", "content": "q"}], task=make_task())
-    assert not list(tmp_path.glob("*.prompt.json"))
+    assert not list(tmp_path.glob("*.prompt.*"))
     assert len(list(tmp_path.glob("*.expired.json"))) == 1
 
 

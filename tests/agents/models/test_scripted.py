@@ -116,3 +116,14 @@ def test_parallel_callers_each_get_their_own_entry(tmp_path):
     for t in threads:
         t.join()
     assert sorted(got) == sorted(f"r{i}" for i in range(40))
+
+
+def test_match_ignores_the_system_message(tmp_path):
+    model = ScriptedModel(
+        _script(tmp_path, {"text": "wrong", "match": "stream"}, {"text": "right"})
+    )
+    messages = [
+        {"role": "system", "content": "reference: every stream is consumed once"},
+        {"role": "user", "content": "write a kernel"},
+    ]
+    assert model.complete(messages).text == "right"

@@ -187,3 +187,28 @@ def test_every_dialect_reference_reaches_the_prompt(dialect):
     assert len(reference) > 1000  # a real reference, not a placeholder
     assert reference in messages[0]["content"]
     assert f"`from dsl import {dialect}`" in messages[0]["content"]
+
+
+def test_each_mode_has_its_own_marker():
+    from agents.prompts import MODE_MARKERS
+
+    feedback = {"status": "incorrect", "feedback": "differs"}
+    users = {
+        mode: _user(build_messages(make_task(), mode=mode, program=PROGRAM, feedback=feedback))
+        for mode in MODE_MARKERS
+    }
+    for mode, marker in MODE_MARKERS.items():
+        assert [m for m in users if marker in users[m]] == [mode]
+
+
+def test_lines_named_by_the_feedback_are_quoted():
+    program = "from dsl import step\n\ndef kernel(x):\n    y = step.map(x, 'exp')\n    return y\n"
+    verdict = {"status": "invalid", "feedback": "line 4: map: unknown fn; see line 4 and line 99"}
+    user = _user(build_messages(make_task(), mode="repair", program=program, feedback=verdict))
+    assert user.count("line 4 of your program: y = step.map(x, 'exp')") == 1
+    assert "line 99 of your program" not in user  # no such line
+    text_feedback = "program.py: stream never consumed: output 0 of map (node 6, line 5)"
+    user = _user(
+        build_messages(make_task(), mode="repair", program=program, feedback=text_feedback)
+    )
+    assert "line 5 of your program: return y" in user

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agents.prompts import ReplyError, extract_program
@@ -152,3 +154,21 @@ def test_thinking_drafts_are_not_the_answer():
         extract_program(thinking_only, "step")
     with pytest.raises(ReplyError, match="no code in the reply"):
         extract_program(f"<think>{fenced(PROGRAM)}</think>I give up.", "step")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "from dsl import step\n" + "a " * 90_000 + "=",  # a long line that is nearly prose
+        "<think>" * 25_000,  # thinking that never closes, many times over
+        "```python\n" * 15_000,  # fences that never close
+        "```\n" * 45_000,  # fences that close each other, all empty
+        "from dsl import step\n" + "(" * 150_000,
+    ],
+    ids=["near-prose line", "unclosed thinking", "unclosed fences", "empty fences", "parens"],
+)
+def test_hostile_replies_are_handled_in_linear_time(reply):
+    start = time.perf_counter()
+    with pytest.raises(ReplyError):
+        extract_program(reply, "step")
+    assert time.perf_counter() - start < 2.0

@@ -135,7 +135,7 @@ def test_parallel_lanes_match_numpy(order: str, level: str, lanes: int) -> None:
     spec = {"order": order, "parallel": {"level": level, "factor": lanes},
             "formats": {"C": formats["C"]}}
     source = _check("spmm", spec, {"B": "csr", "C": "csr"}, seed=lanes)
-    assert f"sam.fork(" in source and f", {lanes})" in source and "sam.join(" in source
+    assert "sam.fork(" in source and f", {lanes})" in source and "sam.join(" in source
 
 
 def test_parallel_lanes_cut_cycles() -> None:
@@ -283,3 +283,55 @@ def test_unfused_program_has_one_graph_per_statement() -> None:
     grouped = compile_spec(dict(spec, fuse=[["T"], ["U", "Y"]]), ins,
                            [Operand("Y", ("N", "H"), "dense")])
     assert grouped.count("with sam.graph(") == 2 and "sam.tensor('U'" not in grouped
+
+
+def _random_expression(rng: np.random.Generator, depth: int = 0) -> str:
+    """A random well-formed right-hand side for X(i,j) over B(i,k), C(k,j), D(i,j)."""
+    if depth > 2 or rng.random() < 0.3:
+        return str(rng.choice(["B(i,k) * C(k,j)", "D(i,j)", "C(k,j) * B(i,k)",
+                               "sum(k, B(i,k) * C(k,j))"]))
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        return f"relu({_random_expression(rng, depth + 1)})"
+    if kind == 1:
+        return f"{rng.integers(1, 4)} * ({_random_expression(rng, depth + 1)})"
+    op = str(rng.choice(["+", "-", "*"]))
+    return f"({_random_expression(rng, depth + 1)}) {op} ({_random_expression(rng, depth + 1)})"
+
+
+def test_random_expressions_match_numpy_or_say_why() -> None:
+    """Random expressions (some corrupted) in random orders: the compiler returns a program
+    that computes the dense result, or raises NotCovered; never anything else."""
+    rng = np.random.default_rng(7)
+    arrays = {"B": sparse(rng, (5, 4), 0.5), "C": sparse(rng, (4, 6), 0.5),
+              "D": sparse(rng, (5, 6), 0.4)}
+    dims = {"I": 5, "K": 4, "J": 6}
+    ins = [Operand("B", ("I", "K"), "csr"), Operand("C", ("K", "J"), "csr"),
+           Operand("D", ("I", "J"), "dcsr")]
+    outs = [Operand("X", ("I", "J"), "dense")]
+    checked = 0
+    for _ in range(60):
+        text = "X(i,j) = " + _random_expression(rng)
+        if rng.random() < 0.25:  # corrupt one character
+            cut = int(rng.integers(0, len(text)))
+            text = text[:cut] + text[cut + 1:]
+        spec = {"expr": text, "order": str(rng.choice(["ikj", "ijk"])),
+                "formats": {"C": "csc"} if rng.random() < 0.5 else {}}
+        try:
+            got, source, _ = compile_and_run(spec, ins, outs, arrays, dims)
+        except NotCovered:
+            continue
+        want = dense_eval([text], arrays)["X"]
+        np.testing.assert_allclose(got["X"], want, atol=1e-9, err_msg=f"{spec}\n{source}")
+        checked += 1
+    assert checked >= 15
+
+
+def test_shared_walks_are_built_once() -> None:
+    """Fusing Y = A / rowsum(A): both uses of A walk rows from the same scan (CSE), and the
+    row sum's copy of the column index is walked before the division's."""
+    text = compile_spec({"expr": ["s(i) = A(i,j)", "Y(i,j) = A(i,j) / s(i)"]},
+                        [Operand("A", ("N", "M"), "csr")], [Operand("Y", ("N", "M"), "csr")])
+    assert text.count("A.scan(0)") == 1
+    assert text.count("A.scan(1,") == 2
+    assert text.index("sam.reduce(") < text.index("sam.alu('div'")

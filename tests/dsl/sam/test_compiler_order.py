@@ -87,8 +87,10 @@ def test_fusion_groups() -> None:
     assert fusion_groups(stmts, [[0], [1, 2]]) == [[0], [1, 2]]
     with pytest.raises(IndexNotationError, match="exactly once"):
         fusion_groups(stmts, [["T"], ["Y"]])
-    with pytest.raises(IndexNotationError, match="statement order"):
+    with pytest.raises(IndexNotationError, match=r"group \['Y'\] reads U before"):
         fusion_groups(stmts, [["Y"], ["T", "U"]])
+    independent = parse_program(["T(i) = a(i)", "U(i) = b(i)", "Y(i) = T(i) + U(i)"])
+    assert fusion_groups(independent, [["U"], ["T", "Y"]]) == [[1], [0, 2]]
     with pytest.raises(IndexNotationError, match="neither"):
         fusion_groups(stmts, [["T", "Q"], ["U", "Y"]])
 

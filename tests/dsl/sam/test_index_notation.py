@@ -74,6 +74,8 @@ def test_numbers_and_calls() -> None:
     ("y(i) = exp A(i)", "expected '(' after exp, found 'A' at column 12"),
     ("(i) = A(i)", "expected the result tensor's name, found '(' at column 1"),
     ("y(i) = A(i,)", "expected an index variable, found ')' at column 12"),
+    ("X(i,j) = sum(k, B(i,k) * C(k,j)) * B(i,k) * C(k,j)", "index k is summed inside a sum"
+                                                          " over k"),
 ])
 def test_errors_name_the_column(text: str, message: str) -> None:
     with pytest.raises(IndexNotationError) as info:

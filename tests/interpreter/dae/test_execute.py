@@ -319,7 +319,7 @@ def test_runaway_loop_bounds_are_refused():
                 pass
         return out
 
-    with pytest.raises(ExecutionError, match="TU 0 would run 1000000000 iterations"):
+    with pytest.raises(ExecutionError, match="TU 0 would run 1000000000 iterations of 1 lane"):
         _execute(kernel)
 
 

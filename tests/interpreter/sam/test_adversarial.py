@@ -70,19 +70,18 @@ def test_rewired_programs_fail_cleanly(which):
     assert outcomes["error"] > 0
 
 
-def test_dense_scan_too_big_is_refused():
-    def huge(c, **params):
+def test_stream_too_long_is_refused_before_it_is_built(monkeypatch):
+    from interpreter.sam import rules
+
+    monkeypatch.setattr(rules, "MAX_TOKENS", 1000)
+
+    def copy(c, **params):
         y = sam.output("y", format="dense")
         i, ref = c.scan(0)
         y.write_level(0, i)
         y.write_vals(c.load(ref))
 
     sig = P.signature([("c", ["N"], "dense")], [("y", ["N"])])
-    program = BACKEND.load(sam.trace(huge, sig))
-    with pytest.raises(ExecutionError, match="more than the"):
-        from interpreter.sam.execute import run_graphs
-        from interpreter.sam.fibertree import Fibertree
-        decl = program.tensors["c"]
-        tree = Fibertree.from_coords(decl, (80_000_000,), np.zeros((0, 1), dtype=np.int64),
-                                     np.zeros(0))
-        run_graphs(program, {"c": tree}, {"N": 80_000_000})
+    program = BACKEND.load(sam.trace(copy, sig))
+    with pytest.raises(ExecutionError, match=r"node \d+ \(scan\): would emit 5,002 tokens"):
+        BACKEND.execute(program, {"c": np.ones(5000)}, {"y": np.zeros(5000)}, {"N": 5000})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from interpreter.errors import ExecutionError
-from tests.interpreter.sam.tokens import D, N, R, S0, S1, S2, crd, run, tensor, toks, val
+from tests.interpreter.sam.tokens import S0, S1, S2, D, N, R, crd, run, tensor, toks, val
 
 CSR = tensor("B", [[1, 0, 0], [2, 3, 4]], "csr")  # rows {0: [0], 1: [0, 1, 2]}
 DCSR = tensor("B", [[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]], "dcsr")  # rows {0: [1, 3], 2: [0]}

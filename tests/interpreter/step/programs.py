@@ -40,8 +40,8 @@ def moe(x, ids, w1, w3, w2, tile_f=16, chunk=0, compute=1):
     E, _, F = w1.shape
     ft = F.value // tile_f
     rows = step.linear_offchip_load(x, (1, H))
-    sel = step.map(step.linear_offchip_load(ids, (1, ids.shape[1])), step.fn.to_selector(n=E))
-    sel_route, sel_back = step.copy(sel)
+    sel_route, sel_back = (step.map(step.linear_offchip_load(ids, (1, ids.shape[1])),
+                                    step.fn.to_selector(n=E)) for _ in range(2))
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E.value)):
         grouped = step.promote(part) if chunk == 0 else step.reshape(part, chunk)
