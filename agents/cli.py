@@ -67,6 +67,7 @@ def tasks(
         ]
         print(json.dumps(rows, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{len(loaded)} tasks")

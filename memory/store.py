@@ -197,6 +197,10 @@ class ExperienceStore:
         except sqlite3.Error as exc:
             raise StoreError(f"experience store {self.path}: {exc}") from None
 
+    def __reduce__(self) -> tuple:
+        """Pickle as the path: a store sent to another process opens its own connections."""
+        return (ExperienceStore, (self.path,))
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection (opened once: closing the last connection to a WAL

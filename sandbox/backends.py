@@ -32,6 +32,9 @@ BOOT = (
     "from sandbox.harness import main; main()"
 )
 CONFIG_FILE = ".agent.toml"
+PLAIN_WARNING = (
+    "WARNING: the plain process isolates little (no namespaces; only rlimits, Landlock and seccomp)"
+)
 ENV_VAR = "AGENT_SANDBOX"
 
 
@@ -273,6 +276,11 @@ def _probe_docker() -> str | None:
     return f"the image {IMAGE} is not built (run sandbox/setup_host.sh)"
 
 
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
+
+
 def _configured() -> tuple[str, str] | None:
     """(name, where it came from) from the environment or ./.agent.toml, if either says."""
     if os.environ.get(ENV_VAR):
@@ -307,7 +315,10 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
         reason = BACKENDS[key].unavailable()
         if reason:
             raise SandboxConfigError(f"sandbox backend {key!r} ({origin}) cannot run: {reason}")
-        return BACKENDS[key], f"{key}: {origin}"
+        why = f"{key}: {origin}" + (f". {PLAIN_WARNING}" if key == "plain" else "")
+        if key == "plain":
+            _warn_once(why)
+        return BACKENDS[key], why
     skipped = []
     for key in ("bubblewrap", "docker"):
         reason = BACKENDS[key].unavailable()
@@ -316,11 +327,8 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
                 f" ({'; '.join(skipped)})" if skipped else ""
             )
         skipped.append(f"{key}: {reason}")
-    why = (
-        f"plain: chosen automatically because {'; '.join(skipped)}. WARNING: the plain "
-        "process isolates little (no namespaces; only rlimits, Landlock and seccomp)"
-    )
-    log.warning(why)
+    why = f"plain: chosen automatically because {'; '.join(skipped)}. {PLAIN_WARNING}"
+    _warn_once(why)
     return BACKENDS["plain"], why
 
 

@@ -158,8 +158,7 @@ def build(request: dict) -> str:
     except errors.ProgramError as exc:
         line = exc.line or _program_line(exc.__traceback__, filename)
         return _document("invalid", message=exc.message, line=line, filename=filename)
-    except MemoryError as exc:
-        del exc  # free what we can before answering
+    except MemoryError:
         limit = int(request["limits"]["memory_bytes"]) // (1024 * 1024)
         return _document(
             "rejected", message=f"memory limit ({limit} MiB) reached", filename=filename
@@ -168,7 +167,7 @@ def build(request: dict) -> str:
         line = _program_line(exc.__traceback__, filename)
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if isinstance(exc, SystemExit):
-            text = f"the program raised SystemExit({exc.code!r}); it must define `kernel`"
+            text = f"the program raised SystemExit({exc.code!r}) instead of defining `kernel`"
         return _document("error", message=text, line=line, filename=filename)
     if not isinstance(ir, dict):
         return _document(

@@ -44,7 +44,6 @@ def _exchange(process: subprocess.Popen, request: bytes, limits: Limits) -> _Str
     """Write the request and read both pipes until they close, the deadline or a cap."""
     streams = _Streams()
     deadline = time.monotonic() + limits.wall_seconds
-    channel_cap = limits.ir_bytes + 64 * KIB  # room for the document around the IR
     selector = selectors.DefaultSelector()
     os.set_blocking(process.stdin.fileno(), False)
     selector.register(process.stdin, selectors.EVENT_WRITE)
@@ -75,9 +74,9 @@ def _exchange(process: subprocess.Popen, request: bytes, limits: Limits) -> _Str
                     selector.unregister(key.fileobj)
                 elif key.fileobj is process.stdout:
                     streams.channel += data
-                    if len(streams.channel) > channel_cap:
+                    if len(streams.channel) > limits.ir_bytes:
                         streams.overflow = (
-                            f"the IR is larger than the {limits.ir_bytes // MIB} MiB limit"
+                            f"the IR is larger than the {_size(limits.ir_bytes)} limit"
                         )
                         return streams
                 else:

@@ -91,6 +91,8 @@ class LiteLLMModel:
             raise ModelError(
                 f"bad model name {name!r}: expected a litellm model string such as openai/gpt-4o"
             )
+        if retries < 0 or backoff_s < 0 or timeout_s <= 0:
+            raise ModelError(f"{name}: retries and backoff must be >= 0 and the timeout > 0")
         self.name = name
         self.api_base = api_base
         self.api_key = api_key

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl.dae.ir import LANES, Event, Form
-from dsl.dae.validate import _Checker, _OpChecker
+from dsl.dae.validate import Checker, OpChecker
 from dsl.errors import ProgramError, ValidationError
 
 _CURRENT: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar("dae", default=None)
@@ -124,7 +124,7 @@ class _Builder:
     """The program under construction, checked node by node."""
 
     def __init__(self, signature: dict) -> None:
-        self.check = _Checker({})
+        self.check = Checker({})
         self.check.dims = dict(signature.get("dims") or {})
         self.ir: dict[str, list] = {k: [] for k in
                                     ("memrefs", "tus", "streams", "registrations",
@@ -300,7 +300,7 @@ class _Builder:
             raw["id"] = len(self.case_types)
         where = f"case {self.case['id']} ({self.case['name']}) op {len(self.case['ops'])}"
         counters = len(self.ir["counters"])
-        self._checked(lambda: _OpChecker(self.check, self.case_types, counters, where).check(raw))
+        self._checked(lambda: OpChecker(self.check, self.case_types, counters, where).check(raw))
         self.case["ops"].append(raw)
         if not result:
             return None

@@ -197,9 +197,6 @@ class Program:
     returns: tuple[str, ...]
     dims: dict[str, int | None] = field(default_factory=dict)
 
-    def memref(self, name: str) -> Memref:
-        return next(m for m in self.memrefs if m.name == name)
-
     def to_json(self) -> dict[str, Any]:
         return to_json(self)
 

@@ -65,8 +65,10 @@ def _table(value: Any, where: str) -> dict:
     return value
 
 
-class _Checker:
-    """Builds a `Program` node by node, checking each against the ones before it."""
+class Checker:
+    """Builds a `Program` node by node, checking each against the ones before it. The
+    builder drives the same checker as it records calls, so build-time and load-time
+    rules cannot drift apart."""
 
     def __init__(self, ir: dict) -> None:
         self.ir = ir
@@ -292,7 +294,7 @@ class _Checker:
         types: dict[int, tuple[str, Form, Length]] = {}
         ops = []
         for k, raw_op in enumerate(_list(d, "ops", where)):
-            op = _OpChecker(self, types, counters, f"{where} op {k}").check(raw_op)
+            op = OpChecker(self, types, counters, f"{where} op {k}").check(raw_op)
             ops.append(op)
         return Case(cid, name, tuple(ops))
 
@@ -346,10 +348,10 @@ def _needed_tu(d: Any) -> int | None:
     return None
 
 
-class _OpChecker:
+class OpChecker:
     """Type rules of execute-side ops: (dtype, form, length) of each result."""
 
-    def __init__(self, c: _Checker, types: dict, counters: int, where: str) -> None:
+    def __init__(self, c: Checker, types: dict, counters: int, where: str) -> None:
         self.c, self.types, self.counters, self.where = c, types, counters, where
 
     def arg(self, v: Any) -> tuple[str, Form, Length]:
@@ -453,7 +455,7 @@ def load_ir(ir: Any) -> Program:
     if not isinstance(ir, dict):
         raise ValidationError(f"program: IR must be an object, got {type(ir).__name__}")
     try:
-        return _Checker(ir).program()
+        return Checker(ir).program()
     except ValidationError:
         raise
     except (TypeError, KeyError, ValueError, IndexError) as exc:

@@ -14,11 +14,21 @@ from typing import Any
 
 from dsl.errors import ProgramError, ValidationError
 from dsl.sam.formats import FormatError
-from dsl.sam.ir import READS, Node, Program, TensorDecl, _check_tensor_use, load_ir, make_tensor
+from dsl.sam.ir import (
+    READS,
+    Graph,
+    Node,
+    Program,
+    TensorDecl,
+    check_tensor_use,
+    load_ir,
+    make_tensor,
+)
 from dsl.sam.primitives import KindError, type_node
 
-_ACTIVE: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar("sam_builder",
-                                                                           default=None)
+_ACTIVE: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
+    "sam_builder", default=None
+)
 
 
 class Stream:
@@ -27,8 +37,13 @@ class Stream:
     __slots__ = ("_builder", "node", "port", "kind", "graph")
 
     def __init__(self, builder: _Builder, node: int, port: str, kind: str, graph: int) -> None:
-        self._builder, self.node, self.port, self.kind, self.graph = (builder, node, port,
-                                                                      kind, graph)
+        self._builder, self.node, self.port, self.kind, self.graph = (
+            builder,
+            node,
+            port,
+            kind,
+            graph,
+        )
 
     def __repr__(self) -> str:
         return f"<{self.kind} stream {self.node}.{self.port}>"
@@ -52,26 +67,32 @@ class Tensor:
 
     def __repr__(self) -> str:
         d = self.decl
-        return (f"<{d.role} tensor {d.name} shape={list(d.shape)} format={list(d.levels)}"
-                f" mode_order={list(d.mode_order)} block={d.block}>")
+        return (
+            f"<{d.role} tensor {d.name} shape={list(d.shape)} format={list(d.levels)}"
+            f" mode_order={list(d.mode_order)} block={d.block}>"
+        )
 
-    def with_layout(self, format: Any = None, mode_order: Any = None,
-                    block: int | None = None) -> Tensor:
+    def with_layout(
+        self, format: Any = None, mode_order: Any = None, block: int | None = None
+    ) -> Tensor:
         """Store this input in another layout (prepared offline, as FuseFlow's inputs are).
 
         Allowed only before the tensor is read; returns the same handle for chaining.
         """
         d = self.decl
         if d.role != "input":
-            raise ProgramError(f"with_layout: {d.name!r} is an {d.role}; declare its layout"
-                               " where it is created")
+            raise ProgramError(
+                f"with_layout: {d.name!r} is an {d.role}; declare its layout where it is created"
+            )
         if d.name in self._builder.read_tensors:
             raise ProgramError(f"with_layout: {d.name!r} was already read with its old layout")
         fmt = list(d.levels) if format is None else format
-        order = (list(d.mode_order) if format is None else None) if mode_order is None \
-            else mode_order
-        self._builder.tensors[d.name] = _tensor(d.name, "input", d.shape, fmt, order,
-                                                d.block if block is None else block)
+        order = (
+            (list(d.mode_order) if format is None else None) if mode_order is None else mode_order
+        )
+        self._builder.tensors[d.name] = _tensor(
+            d.name, "input", d.shape, fmt, order, d.block if block is None else block
+        )
         return self
 
     def scan(self, level: int, ref: Stream | None = None) -> tuple[Stream, Stream]:
@@ -110,8 +131,13 @@ class _Builder:
         self.read_tensors: set[str] = set()
         for entry in signature.get("inputs", []):
             self.tensors[entry["name"]] = _tensor(
-                entry["name"], "input", entry["shape"], entry.get("format", "dense"),
-                entry.get("mode_order"), entry.get("block", 1))
+                entry["name"],
+                "input",
+                entry["shape"],
+                entry.get("format", "dense"),
+                entry.get("mode_order"),
+                entry.get("block", 1),
+            )
         for entry in signature.get("outputs", []):
             self.output_shapes[entry["name"]] = tuple(entry["shape"])
 
@@ -133,20 +159,27 @@ class _Builder:
             if s.graph != gi:
                 raise ProgramError(
                     f"{op}: {s!r} belongs to graph {self.graphs[s.graph][0]!r}; streams cannot"
-                    " cross graphs (write an intermediate tensor and scan it)")
+                    " cross graphs (write an intermediate tensor and scan it)"
+                )
             if (s.node, s.port) in self.consumed:
-                raise ProgramError(f"{op}: {s!r} was already consumed by node"
-                                   f" {self.consumed[(s.node, s.port)]}; streams are consumed"
-                                   " once, fan out with sam.broadcast")
+                raise ProgramError(
+                    f"{op}: {s!r} was already consumed by node"
+                    f" {self.consumed[(s.node, s.port)]}; streams are consumed"
+                    " once, fan out with sam.broadcast"
+                )
         try:
             outs = type_node(op, attrs, tuple(s.kind for s in inputs))
         except KindError as exc:
             raise ProgramError(f"{op}: port {exc.port}: {exc.message}") from None
         node = Node(self.next_id, op, attrs, tuple((s.node, s.port) for s in inputs), outs)
-        written = {n.attrs["tensor"]: i for i, (_, ns) in enumerate(self.graphs) for n in ns
-                   if n.op in ("write_level", "write_vals")}
+        written = {
+            n.attrs["tensor"]: i
+            for i, (_, ns) in enumerate(self.graphs)
+            for n in ns
+            if n.op in ("write_level", "write_vals")
+        }
         try:
-            _check_tensor_use(node, self.tensors, gi, written)
+            check_tensor_use(node, self.tensors, gi, written)
         except ValidationError as exc:
             raise ProgramError(str(exc).replace(node.label, op, 1)) from None
         if op in READS:
@@ -159,8 +192,6 @@ class _Builder:
 
     def to_ir(self) -> dict:
         graphs = tuple((name, nodes) for name, nodes in self.graphs if nodes)
-        from dsl.sam.ir import Graph
-
         program = Program(dict(self.tensors), tuple(Graph(n, tuple(ns)) for n, ns in graphs))
         return program.to_json()
 
@@ -191,8 +222,10 @@ def output(name: str, format: Any, mode_order: Any = None, block: int = 1) -> Te
     """The task output `name`, stored in `format`; write every level and its values."""
     b = _builder()
     if name not in b.output_shapes:
-        raise ProgramError(f"output: the task has no output {name!r}; outputs:"
-                           f" {', '.join(b.output_shapes) or 'none'}")
+        raise ProgramError(
+            f"output: the task has no output {name!r}; outputs:"
+            f" {', '.join(b.output_shapes) or 'none'}"
+        )
     if name in b.tensors:
         raise ProgramError(f"output: {name!r} is already declared")
     b.tensors[name] = _tensor(name, "output", b.output_shapes[name], format, mode_order, block)
@@ -289,8 +322,9 @@ def alu(op: str, a: Stream, b: Stream | None = None, scalar: float | None = None
     inputs = [a] if b is None else [a, b]
     if scalar is not None and (isinstance(scalar, bool) or not isinstance(scalar, int | float)):
         raise ProgramError(f"alu: scalar must be a number, got {scalar!r}")
-    return _builder().node("alu", {"op": op, "scalar": None if scalar is None else float(scalar)},
-                           inputs)[0]
+    return _builder().node(
+        "alu", {"op": op, "scalar": None if scalar is None else float(scalar)}, inputs
+    )[0]
 
 
 def reduce(val: Stream, op: str = "add") -> Stream:
@@ -368,9 +402,11 @@ def trace(kernel: Callable[..., Any], signature: dict) -> dict:
         _ACTIVE.reset(token)
     missing = [n for n in b.output_shapes if n not in b.tensors]
     if missing:
-        raise ProgramError(f"output {missing[0]!r} was never declared: call"
-                           f" sam.output({missing[0]!r}, format=...) and write its levels"
-                           " and values")
+        raise ProgramError(
+            f"output {missing[0]!r} was never declared: call"
+            f" sam.output({missing[0]!r}, format=...) and write its levels"
+            " and values"
+        )
     ir = b.to_ir()
     try:
         load_ir(ir)

@@ -31,6 +31,7 @@ from dsl.sam.compiler_order import (
     Level,
     TensorFormat,
     all_indices,
+    all_orders,
     dataflow_order,
     fusion_groups,
     inline,
@@ -59,12 +60,23 @@ class Operand:
 
 def compile_task(task: Any) -> str:
     """Program text for a `benchmarks.task.Task` from its `[spec]` (see the module doc)."""
-    def operand(t: Any) -> Operand:
-        return Operand(t.name, tuple(t.shape), t.extra.get("format", "dense"),
-                       t.extra.get("mode_order"))
+    return compile_spec(task.spec, _operands(task.inputs), _operands(task.outputs),
+                        title=task.name)
 
-    return compile_spec(task.spec, [operand(t) for t in task.inputs],
-                        [operand(t) for t in task.outputs], title=task.name)
+
+def dataflow_orders(task: Any, limit: int = 720) -> list[str]:
+    """Every legal dataflow order of the task's statements fused into one graph, under its
+    tensors' formats (the search space of `[spec] order`, FuseFlow's order sweep)."""
+    try:
+        return _Compiler(task.spec, _operands(task.inputs), _operands(task.outputs),
+                         task.name).orders(limit)
+    except IndexNotationError as exc:
+        raise NotCovered(str(exc)) from None
+
+
+def _operands(specs: Any) -> list[Operand]:
+    return [Operand(t.name, tuple(t.shape), t.extra.get("format", "dense"),
+                    t.extra.get("mode_order")) for t in specs]
 
 
 def compile_spec(spec: dict[str, Any], inputs: list[Operand], outputs: list[Operand],
@@ -208,6 +220,20 @@ class _Compiler:
 
     def _order(self, fused: list[Statement], requested: object,
                aliases: dict[str, str]) -> tuple[str, ...]:
+        variables, constraints = self._order_problem(fused)
+        return dataflow_order(variables, constraints, requested, aliases)
+
+    def orders(self, limit: int) -> list[str]:
+        """Legal orders of all statements fused into one graph."""
+        producers = {s.lhs.tensor: s for s in self.statements}
+        roots = [s for s in self.statements if s.lhs.tensor in self.outputs]
+        fused = [inline(s, {k: v for k, v in producers.items() if k != s.lhs.tensor}, {})
+                 for s in roots]
+        return all_orders(*self._order_problem(fused), limit=limit)
+
+    def _order_problem(self, fused: list[Statement]
+                       ) -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
+        """The index variables of `fused` and each stored tensor's level order over them."""
         variables: list[str] = []
         constraints: list[tuple[str, tuple[str, ...]]] = []
         for stmt in fused:
@@ -224,7 +250,7 @@ class _Compiler:
             if stmt.lhs.tensor in self.formats:
                 fmt = self.formats[stmt.lhs.tensor]
                 constraints.append((stmt.lhs.tensor, fmt.level_vars(stmt.lhs.indices)))
-        return dataflow_order(variables, constraints, requested, aliases)
+        return variables, constraints
 
     def _intermediate_format(self, stmt: Statement, order: tuple[str, ...]) -> TensorFormat:
         """The declared format, or: levels in the producer's walk order, dense where the
@@ -265,8 +291,7 @@ class _Compiler:
         return next(s for s in self.statements if s.lhs.tensor == name)
 
     def _doc(self, groups: list[list[int]]) -> str:
-        parts = ["; ".join(self.statements[n].text for n in g) for g in groups]
-        how = "fused" if len(groups) == 1 else f"{len(groups)} graphs"
+        how = "one fused graph" if len(groups) == 1 else f"{len(groups)} graphs"
         order = self.spec.get("order")
         extra = f", order {order}" if order else ""
         par = self.spec.get("parallel")
@@ -274,7 +299,11 @@ class _Compiler:
             extra += f", {par['factor']} lanes at {par['level']}"
         if self.block > 1:
             extra += f", {self.block}x{self.block} blocks"
-        return f"{self.title} ({how}{extra}): " + " | ".join(parts)
+        lines = [f"{self.title}: {how}{extra}.", ""]
+        for n, group in enumerate(groups):
+            prefix = f"graph {n}: " if len(groups) > 1 else ""
+            lines += [prefix + self.statements[m].text for m in group]
+        return "\n".join(lines)
 
 
 def _layout_entry(name: str, entry: object) -> tuple[object, object]:

@@ -30,7 +30,10 @@ def emit_program(inputs: list[str], tensors: list[TensorLine],
                  kernels: list[tuple[str, Graph]], doc: str) -> str:
     """The whole program: imports, `def kernel(...)`, declarations, one block per graph."""
     lines = ["from dsl import sam", "", "", f"def kernel({', '.join(inputs)}, **params):"]
-    lines.append(f'    """{doc}"""')
+    doc_lines = doc.splitlines()
+    lines.append(f'    """{doc_lines[0]}')
+    lines += [f"    {line}".rstrip() for line in doc_lines[1:]]
+    lines.append('    """')
     for t in tensors:
         layout = f"format={list(t.levels)!r}, mode_order={list(t.mode_order)!r}"
         if t.block > 1:

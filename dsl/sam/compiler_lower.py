@@ -21,9 +21,9 @@ variable in a dense level.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
 from dsl.errors import NotCovered
+from dsl.sam import compiler_tree as tree
 from dsl.sam.compiler_graph import Graph, Kind, Op, Stream
 from dsl.sam.compiler_order import Level, TensorFormat
 from dsl.sam.index_notation import (
@@ -41,77 +41,6 @@ from dsl.sam.index_notation import (
 UNARY = {"exp": "exp", "relu": "relu", "sigmoid": "sigmoid", "rsqrt": "rsqrt", "sin": "sin",
          "cos": "cos", "neg": "neg"}
 BINARY = {BinOp.ADD: "add", BinOp.SUB: "sub", BinOp.MUL: "mul", BinOp.DIV: "div"}
-
-
-# --------------------------------------------------------------------------- walk state
-
-
-@dataclass(eq=False)
-class _Leaf:
-    """One access of a stored tensor and where its walk stands."""
-
-    tensor: str
-    vars: tuple[str, ...]          # index variables by storage level
-    levels: tuple[Level, ...]
-    ref: Stream
-    depth: int = 0                 # storage levels scanned so far
-    maybe_empty: bool = False      # the ref may be Empty (it came out of a union)
-
-    @property
-    def next_var(self) -> str | None:
-        return self.vars[self.depth] if self.depth < len(self.vars) else None
-
-
-@dataclass(eq=False)
-class _Const:
-    value: float
-
-
-@dataclass(eq=False)
-class _Bin:
-    op: BinOp
-    a: _Node
-    b: _Node
-    free: frozenset[str]
-
-
-@dataclass(eq=False)
-class _Call:
-    func: str
-    a: _Node
-    free: frozenset[str]
-
-
-@dataclass(eq=False)
-class _Sum:
-    var: str
-    child: _Node
-    free: frozenset[str]
-    done: bool = False
-    val: Stream | None = None      # once done: values, aligned with the enclosing walk
-    crds: list[Stream] = field(default_factory=list)   # a sparse accumulator's coordinates
-    pending: list[str] = field(default_factory=list)   # ... of these later variables
-
-
-_Node = _Leaf | _Const | _Bin | _Call | _Sum
-
-
-def _free(node: _Node) -> frozenset[str]:
-    if isinstance(node, _Leaf):
-        return frozenset(node.vars)
-    if isinstance(node, _Const):
-        return frozenset()
-    return node.free
-
-
-@dataclass
-class _Merge:
-    """The merged coordinates of a subtree at one variable and each member's payload."""
-
-    crd: Stream
-    payloads: list[tuple[_Leaf | _Sum, Stream]] = field(default_factory=list)
-    full: bool = False             # every coordinate of the dimension comes out
-    dense_leaf: _Leaf | None = None    # a plain scan of this dense level (locate instead)
 
 
 # --------------------------------------------------------------------------- lowering
@@ -141,7 +70,7 @@ class Lowering:
         fmt = self.formats[out]
         out_vars = fmt.level_vars(stmt.lhs.indices)
         top = self._build(stmt.rhs)
-        walk = [v for v in self.order if v in _free(top)]
+        walk = [v for v in self.order if v in tree.free(top)]
         if tuple(walk) != out_vars:
             raise NotCovered(f"{out} stores its levels as ({', '.join(out_vars)}) but the"
                              f" dataflow order visits ({', '.join(walk)})")
@@ -163,7 +92,7 @@ class Lowering:
 
     # ---- tree
 
-    def _build(self, expr: Expr) -> _Node:
+    def _build(self, expr: Expr) -> tree.Node:
         match expr:
             case Access(tensor, indices):
                 fmt = self.formats[tensor]
@@ -171,19 +100,19 @@ class Lowering:
                     raise NotCovered(f"{tensor} has rank {fmt.rank} but is read as"
                                      f" {tensor}({','.join(indices)})")
                 root = self.graph.add(Op.ROOT, (), {}, (Kind.REF,), ("root",))[0]
-                return _Leaf(tensor, fmt.level_vars(indices), fmt.levels, root)
+                return tree.Leaf(tensor, fmt.level_vars(indices), fmt.levels, root)
             case Const(value):
-                return _Const(value)
+                return tree.Const(value)
             case Binary(op, lhs, rhs):
                 a, b = self._build(lhs), self._build(rhs)
-                if isinstance(a, _Const) and isinstance(b, _Const):
-                    return _Const(_fold(op, a.value, b.value))
-                return _Bin(op, a, b, free_indices(expr))
+                if isinstance(a, tree.Const) and isinstance(b, tree.Const):
+                    return tree.Const(tree.fold(op, a.value, b.value))
+                return tree.Bin(op, a, b, free_indices(expr))
             case Call(func, arg):
                 inner = self._build(arg)
-                if isinstance(inner, _Const):
+                if isinstance(inner, tree.Const):
                     raise NotCovered(f"{func} of a constant: fold it by hand")
-                return _Call(func, inner, free_indices(expr))
+                return tree.Call(func, inner, free_indices(expr))
             case Sum():
                 # Directly nested sums commute: the one walked first goes outside, so each
                 # finishes inside the walk of the one around it.
@@ -193,29 +122,29 @@ class Lowering:
                     body = body.body
                 node = self._build(body)
                 for index in sorted(chain, key=lambda v: self.pos[v], reverse=True):
-                    node = _Sum(index, node, _free(node) - {index})
+                    node = tree.Sum(index, node, tree.free(node) - {index})
                 return node
         raise TypeError(expr)
 
-    def _members(self, node: _Node) -> list[_Leaf | _Sum]:
-        """Accesses and finished sums whose streams follow this walk's coordinates."""
-        if isinstance(node, _Leaf):
+    def _members(self, node: tree.Node) -> list[tree.Leaf | tree.Sum | tree.Value]:
+        """Accesses, finished sums and hoisted values whose streams follow this walk."""
+        if isinstance(node, tree.Leaf | tree.Value):
             return [node]
-        if isinstance(node, _Const):
+        if isinstance(node, tree.Const):
             return []
-        if isinstance(node, _Bin):
+        if isinstance(node, tree.Bin):
             return self._members(node.a) + self._members(node.b)
-        if isinstance(node, _Call):
+        if isinstance(node, tree.Call):
             return self._members(node.a)
         return [node] if node.done else self._members(node.child)
 
-    def _open_sums(self, node: _Node, before: str | None) -> list[_Sum]:
+    def _open_sums(self, node: tree.Node, before: str | None) -> list[tree.Sum]:
         """Unfinished sums whose variable comes before `before` (None: all of them)."""
-        if isinstance(node, _Bin):
+        if isinstance(node, tree.Bin):
             return self._open_sums(node.a, before) + self._open_sums(node.b, before)
-        if isinstance(node, _Call):
+        if isinstance(node, tree.Call):
             return self._open_sums(node.a, before)
-        if isinstance(node, _Sum) and not node.done:
+        if isinstance(node, tree.Sum) and not node.done:
             if before is None or self.pos[node.var] < self.pos[before]:
                 return [node]
             return self._open_sums(node.child, before)
@@ -223,7 +152,7 @@ class Lowering:
 
     # ---- the walk
 
-    def _walk(self, top: _Node, walk: list[str], ctx: list[tuple[str, Stream]],
+    def _walk(self, top: tree.Node, walk: list[str], ctx: list[tuple[str, Stream]],
               full: list[bool] | None = None) -> list[tuple[str, Stream]]:
         """Merge and align at each variable of `walk`; `full` collects whether each merge
         yields every coordinate."""
@@ -233,7 +162,7 @@ class Lowering:
             self._finish(s, ctx)
         return ctx
 
-    def _step(self, top: _Node, v: str, ctx: list[tuple[str, Stream]],
+    def _step(self, top: tree.Node, v: str, ctx: list[tuple[str, Stream]],
               full: list[bool] | None) -> list[tuple[str, Stream]]:
         for s in self._open_sums(top, v):
             self._finish(s, ctx)
@@ -245,10 +174,10 @@ class Lowering:
             full.append(merged.full)
         return ctx + [(v, merged.crd)]
 
-    def _finish(self, s: _Sum, ctx: list[tuple[str, Stream]]) -> None:
+    def _finish(self, s: tree.Sum, ctx: list[tuple[str, Stream]]) -> None:
         """Walk a reduction's body from its variable on, then reduce it."""
         walk = [u for u in self.order
-                if u in _free(s.child) and self.pos[u] >= self.pos[s.var]]
+                if u in tree.free(s.child) and self.pos[u] >= self.pos[s.var]]
         inner = self._walk(s.child, walk, ctx)
         val = self._value(s.child)
         after = walk[1:]
@@ -275,8 +204,8 @@ class Lowering:
         s.pending = list(after)
         s.done = True
 
-    def _merge(self, node: _Node, v: str) -> _Merge | None:
-        if isinstance(node, _Leaf):
+    def _merge(self, node: tree.Node, v: str) -> tree.Merge | None:
+        if isinstance(node, tree.Leaf):
             if node.next_var != v:
                 return None
             level = node.depth
@@ -285,23 +214,23 @@ class Lowering:
                                       (Kind.CRD, Kind.REF),
                                       (f"{v}_crd_{node.tensor}", f"{node.tensor}_{v}_ref"))
             dense = node.levels[level] is Level.DENSE
-            return _Merge(crd, [(node, ref)], dense and not node.maybe_empty,
+            return tree.Merge(crd, [(node, ref)], dense and not node.maybe_empty,
                           node if dense else None)
-        if isinstance(node, _Const):
+        if isinstance(node, tree.Const | tree.Value):
             return None
-        if isinstance(node, _Call):
+        if isinstance(node, tree.Call):
             return self._merge(node.a, v)
-        if isinstance(node, _Sum):
+        if isinstance(node, tree.Sum):
             if not node.done:
-                return self._merge(node.child, v) if v in _free(node.child) else None
+                return self._merge(node.child, v) if v in tree.free(node.child) else None
             if node.pending and node.pending[0] == v:
                 assert node.val is not None
                 if len(node.pending) > 1:  # an order-2 accumulator's outer level: no payload
-                    return _Merge(node.crds[0], [], False)
-                return _Merge(node.crds[0], [(node, node.val)], False)
+                    return tree.Merge(node.crds[0], [], False)
+                return tree.Merge(node.crds[0], [(node, node.val)], False)
             return None
         product = node.op in (BinOp.MUL, BinOp.DIV)
-        operands = _chain(node, product)
+        operands = tree.chain(node, product)
         parts = [m for m in (self._merge(x, v) for x in operands) if m is not None]
         if not parts:
             return None
@@ -313,7 +242,7 @@ class Lowering:
             merged = self._densify(node, v, merged)
         return merged
 
-    def _intersect(self, parts: list[_Merge], v: str) -> _Merge:
+    def _intersect(self, parts: list[tree.Merge], v: str) -> tree.Merge:
         """Intersect the sparse parts; find the dense levels' positions with `locate`
         instead of scanning them (FuseFlow's insert-iterate-locate)."""
         dense = [p for p in parts if p.dense_leaf is not None]
@@ -327,27 +256,27 @@ class Lowering:
             _, ref = self.graph.add(Op.LOCATE, (merged.crd, leaf.ref),
                                     {"tensor": leaf.tensor, "level": leaf.depth},
                                     (Kind.CRD, Kind.REF), (f"{v}_crd", f"{leaf.tensor}_{v}_ref"))
-            merged = _Merge(merged.crd, merged.payloads + [(leaf, ref)],
+            merged = tree.Merge(merged.crd, merged.payloads + [(leaf, ref)],
                             merged.full and part.full)
         return merged
 
-    def _join(self, op: Op, parts: list[_Merge], v: str) -> _Merge:
+    def _join(self, op: Op, parts: list[tree.Merge], v: str) -> tree.Merge:
         """One joiner per payload position (joiners carry one payload per input)."""
         if any(not part.payloads for part in parts) and len({p.crd for p in parts}) > 1:
             raise NotCovered(f"at {v} the outer level of an order-2 accumulator would have to"
                              " be merged with another operand; pick another order or unfuse")
-        unique: list[_Merge] = []
+        unique: list[tree.Merge] = []
         for part in parts:
             same = next((u for u in unique if u.crd == part.crd), None)
             if same is None:
-                unique.append(_Merge(part.crd, list(part.payloads), part.full))
+                unique.append(tree.Merge(part.crd, list(part.payloads), part.full))
             else:
                 same.payloads += part.payloads
         if len(unique) == 1:  # one operand (or one scan reached twice): no joiner
             single = parts[0].dense_leaf if len(parts) == 1 else None
-            return _Merge(unique[0].crd, unique[0].payloads, unique[0].full, single)
+            return tree.Merge(unique[0].crd, unique[0].payloads, unique[0].full, single)
         width = max(len(u.payloads) for u in unique)
-        payloads: list[tuple[_Leaf | _Sum, Stream]] = []
+        payloads: list[tuple[tree.Leaf | tree.Sum, Stream]] = []
         crd: Stream | None = None
         for t in range(width):
             inputs: list[Stream] = []
@@ -362,24 +291,24 @@ class Lowering:
                 if t < len(u.payloads):
                     member = u.payloads[t][0]
                     payloads.append((member, outs[1 + k]))
-                    if op is Op.UNION and isinstance(member, _Leaf):
+                    if op is Op.UNION and isinstance(member, tree.Leaf):
                         member.maybe_empty = True
         assert crd is not None
         full = (all if op is Op.INTERSECT else any)(u.full for u in unique)
-        return _Merge(crd, payloads, full)
+        return tree.Merge(crd, payloads, full)
 
-    def _densify(self, node: _Node, v: str, merged: _Merge) -> _Merge:
+    def _densify(self, node: tree.Node, v: str, merged: tree.Merge) -> tree.Merge:
         """Union `merged` with a dense walk of v borrowed from a tensor storing v densely."""
         for leaf in self._members(node):
-            if (isinstance(leaf, _Leaf) and leaf.next_var == v
+            if (isinstance(leaf, tree.Leaf) and leaf.next_var == v
                     and leaf.levels[leaf.depth] is Level.DENSE and not leaf.maybe_empty):
                 crd, ref = self.graph.add(Op.SCAN, (leaf.ref,),
                                           {"tensor": leaf.tensor, "level": leaf.depth},
                                           (Kind.CRD, Kind.REF),
                                           (f"{v}_crd_{leaf.tensor}", f"{leaf.tensor}_{v}_ref"))
                 # The borrowed walk contributes coordinates only; its payload is dropped.
-                borrowed = _Leaf(leaf.tensor, leaf.vars, leaf.levels, ref)
-                out = self._join(Op.UNION, [merged, _Merge(crd, [(borrowed, ref)], True)], v)
+                borrowed = tree.Leaf(leaf.tensor, leaf.vars, leaf.levels, ref)
+                out = self._join(Op.UNION, [merged, tree.Merge(crd, [(borrowed, ref)], True)], v)
                 out.payloads = [(m, s) for m, s in out.payloads if m is not borrowed]
                 return out
         raise NotCovered(
@@ -387,23 +316,24 @@ class Lowering:
             f" tensor read here stores {v} in a"
             " dense level: give one of them a dense level for it (csr rows, say)")
 
-    def _align(self, top: _Node, v: str, merged: _Merge) -> None:
+    def _align(self, top: tree.Node, v: str, merged: tree.Merge) -> None:
         """Give every member a payload aligned with the merged coordinates at v."""
+        self._hoist(top, v)
         got = {id(m): s for m, s in merged.payloads}
         signal: Stream | None = None
         for member in self._members(top):
             if id(member) in got:
                 stream = got[id(member)]
-                if isinstance(member, _Leaf):
+                if isinstance(member, tree.Leaf):
                     member.ref, member.depth = stream, member.depth + 1
                 else:
                     member.val, member.pending, member.crds = stream, [], []
                 continue
-            if isinstance(member, _Sum) and member.pending and member.pending[0] == v \
+            if isinstance(member, tree.Sum) and member.pending and member.pending[0] == v \
                     and merged.crd == member.crds[0]:
                 member.pending, member.crds = member.pending[1:], member.crds[1:]
                 continue
-            if isinstance(member, _Sum) and member.pending:
+            if isinstance(member, tree.Sum) and member.pending:
                 raise NotCovered(
                     f"the sum over {member.var} yields coordinates of {member.pending[0]}, but the"
                     f" enclosing expression walks {v} first, so the partial result would be"
@@ -412,34 +342,61 @@ class Lowering:
             if signal is None:
                 signal = self.graph.add(Op.REPSIG, (merged.crd,), {}, (Kind.SIG,),
                                         (f"{v}_repsig",))[0]
-            if isinstance(member, _Leaf):
+            if isinstance(member, tree.Leaf):
                 member.ref = self.graph.add(Op.REPEAT, (member.ref, signal), {}, (Kind.REF,),
                                             (f"{member.tensor}_{v}_ref",))[0]
             else:
                 assert member.val is not None
+                hint = f"{self.graph.hints.get(member.val, 'val')}_{v}"
                 member.val = self.graph.add(Op.REPEAT, (member.val, signal), {}, (Kind.VAL,),
-                                            (f"acc_{member.var}_{v}",))[0]
+                                            (hint,))[0]
+
+    def _hoist(self, node: tree.Node, v: str) -> None:
+        """Replace each largest finished subexpression that lacks v by its values, so loads
+        and ALUs run once per outer coordinate and the result is repeated over v."""
+        for name in ("a", "b", "child"):
+            child = getattr(node, name, None)
+            if child is None or isinstance(child, tree.Const | tree.Value) or (
+                    isinstance(child, tree.Sum) and child.done):
+                continue
+            if v not in tree.free(child) and self._finished(child):
+                orient = self._orient(child) if self.block > 1 else None
+                setattr(node, name, tree.Value(self._value(child), tree.free(child), orient))
+            else:
+                self._hoist(child, v)
+
+    def _finished(self, node: tree.Node) -> bool:
+        """Every access walked to its last level and every sum done, none pending."""
+        if isinstance(node, tree.Leaf):
+            return node.next_var is None
+        if isinstance(node, tree.Sum):
+            return node.done and not node.pending
+        if isinstance(node, tree.Bin):
+            return self._finished(node.a) and self._finished(node.b)
+        if isinstance(node, tree.Call):
+            return self._finished(node.a)
+        return True
 
     # ---- values
 
-    def _value(self, node: _Node) -> Stream:
-        if isinstance(node, _Leaf):
+    def _value(self, node: tree.Node) -> Stream:
+        if isinstance(node, tree.Leaf):
             if node.next_var is not None:
                 raise NotCovered(f"{node.tensor} was not walked to its last level")
             return self.graph.add(Op.LOAD, (node.ref,), {"tensor": node.tensor}, (Kind.VAL,),
                                   (f"{node.tensor}_val",))[0]
-        if isinstance(node, _Sum):
-            assert node.done and node.val is not None
+        if isinstance(node, tree.Sum | tree.Value):
+            assert node.val is not None, "a sum is read before it is finished"
             return node.val
-        if isinstance(node, _Call):
+        if isinstance(node, tree.Call):
             return self._alu(UNARY[node.func], (self._value(node.a),), None, node.func)
-        if isinstance(node, _Const):
+        if isinstance(node, tree.Const):
             raise NotCovered("a constant on its own has no stream to ride on")
         return self._binary(node)
 
-    def _binary(self, node: _Bin) -> Stream:
+    def _binary(self, node: tree.Bin) -> Stream:
         a, b, op = node.a, node.b, node.op
-        if isinstance(b, _Const):
+        if isinstance(b, tree.Const):
             x = self._value(a)
             match op:
                 case BinOp.MUL:
@@ -450,7 +407,7 @@ class Lowering:
                     return self._alu("scalar_add", (x,), b.value, "shifted")
                 case BinOp.SUB:
                     return self._alu("scalar_add", (x,), -b.value, "shifted")
-        if isinstance(a, _Const):
+        if isinstance(a, tree.Const):
             x = self._value(b)
             match op:
                 case BinOp.MUL:
@@ -468,20 +425,22 @@ class Lowering:
             name = "matmul"  # _orient checked that the blocks line up for a product
         return self._alu(name, (self._value(a), self._value(b)), None, name)
 
-    def _orient(self, node: _Node) -> tuple[str, ...] | None:
+    def _orient(self, node: tree.Node) -> tuple[str, ...] | None:
         """Block mode: the index variables of a value's block rows and columns.
 
         Blocks are stored in storage order, so a product of blocks is a block matmul when
         the left operand's columns are the right one's rows (the shared index summed
         across blocks by an enclosing sum), and elementwise when both agree.
         """
-        if isinstance(node, _Leaf):
+        if isinstance(node, tree.Leaf):
             return node.vars
-        if isinstance(node, _Const):
+        if isinstance(node, tree.Const):
             return None
-        if isinstance(node, _Call):
+        if isinstance(node, tree.Value):
+            return node.orient
+        if isinstance(node, tree.Call):
             return self._orient(node.a)
-        if isinstance(node, _Sum):
+        if isinstance(node, tree.Sum):
             inner = self._orient(node.child)
             if inner is not None and node.var in inner:
                 raise NotCovered(f"block mode: the sum over {node.var} would reduce inside"
@@ -508,7 +467,7 @@ class Lowering:
 
     # ---- parallel lanes
 
-    def _walk_parallel(self, top: _Node, walk: list[str], full: list[bool],
+    def _walk_parallel(self, top: tree.Node, walk: list[str], full: list[bool],
                        level: str, lanes: int) -> tuple[list[Stream], Stream]:
         """Walk up to `level`, deal its coordinates to `lanes` copies of the rest of the
         walk (fork), and merge the copies' coordinates and values back (join)."""
@@ -522,21 +481,21 @@ class Lowering:
         order_crd = ctx[-1][1]
         members = self._members(top)
         for member in members:
-            if isinstance(member, _Sum) and member.pending:
+            if isinstance(member, tree.Sum) and member.pending:
                 raise NotCovered(f"parallel level {level}: the sum over {member.var} is still"
                                  f" pending at {member.pending[0]}; parallelize an outer"
                                  " level")
         forked = {id(m): self.graph.add(
-            Op.FORK, (m.ref if isinstance(m, _Leaf) else m.val,), {"lanes": lanes},
-            (m.ref.kind if isinstance(m, _Leaf) else Kind.VAL,) * lanes,
-            tuple(f"lane{k}_{self.graph.hints.get(m.ref if isinstance(m, _Leaf) else m.val)}"
+            Op.FORK, (m.ref if isinstance(m, tree.Leaf) else m.val,), {"lanes": lanes},
+            (m.ref.kind if isinstance(m, tree.Leaf) else Kind.VAL,) * lanes,
+            tuple(f"lane{k}_{self.graph.hints.get(m.ref if isinstance(m, tree.Leaf) else m.val)}"
                   for k in range(lanes)), shared=False) for m in members}
         lane_crds: list[list[Stream]] = []
         lane_vals: list[Stream] = []
         for k in range(lanes):
             lane_top = copy.deepcopy(top)
             for m_orig, m_lane in zip(members, self._members(lane_top), strict=True):
-                if isinstance(m_lane, _Leaf):
+                if isinstance(m_lane, tree.Leaf):
                     m_lane.ref = forked[id(m_orig)][k]
                 else:
                     m_lane.val = forked[id(m_orig)][k]
@@ -552,19 +511,3 @@ class Lowering:
                              {"lanes": lanes, "depth": len(walk) - cut}, (Kind.VAL,),
                              ("val",), shared=False)[0]
         return crds, val
-
-
-def _chain(node: _Bin, product: bool) -> list[_Node]:
-    """Operands of a chain of products (or of sums) under `node`, flattened, so one n-ary
-    joiner serves the whole chain."""
-    ops = (BinOp.MUL, BinOp.DIV) if product else (BinOp.ADD, BinOp.SUB)
-    if node.op not in ops:
-        return [node]
-    out: list[_Node] = []
-    for x in (node.a, node.b):
-        out += _chain(x, product) if isinstance(x, _Bin) else [x]
-    return out
-
-
-def _fold(op: BinOp, a: float, b: float) -> float:
-    return {BinOp.ADD: a + b, BinOp.SUB: a - b, BinOp.MUL: a * b, BinOp.DIV: a / b}[op]

@@ -209,6 +209,30 @@ def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str,
         if copy_name in variables and original in variables:
             variables = [v for v in variables if v != copy_name]
             variables.insert(variables.index(original), copy_name)
+    arcs = _arcs(variables, constraints)
+    if requested is not None:
+        order = _requested_order(requested, variables, aliases)
+        position = {v: n for n, v in enumerate(order)}
+        for outer in variables:
+            for inner, tensor in arcs[outer].items():
+                if position[outer] > position[inner]:
+                    raise IndexNotationError(
+                        f"order {''.join(order) if all(len(v) == 1 for v in order) else order}"
+                        f" visits {inner} before {outer}, but {tensor} stores {outer} above"
+                        f" {inner}; legal orders: {', '.join(legal_orders(variables, arcs)[:6])}")
+        return order
+    return tuple(_kahn(variables, arcs))
+
+
+def all_orders(variables: list[str], constraints: list[tuple[str, tuple[str, ...]]],
+               limit: int = 720) -> list[str]:
+    """Every legal dataflow order (up to `limit`): the search space of the `order` knob."""
+    return legal_orders(variables, _arcs(variables, constraints), limit)
+
+
+def _arcs(variables: list[str],
+          constraints: list[tuple[str, tuple[str, ...]]]) -> dict[str, dict[str, str]]:
+    """outer -> {inner: tensor} for consecutive storage levels; rejects cycles."""
     arcs: dict[str, dict[str, str]] = {v: {} for v in variables}
     for tensor, level_vars in constraints:
         if len(set(level_vars)) != len(level_vars):
@@ -223,18 +247,7 @@ def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str,
         raise IndexNotationError(
             f"no dataflow order exists: the tensors' level orders form a cycle {path}; store"
             " one of them in another mode order or do not fuse these statements")
-    if requested is not None:
-        order = _requested_order(requested, variables, aliases)
-        position = {v: n for n, v in enumerate(order)}
-        for outer in variables:
-            for inner, tensor in arcs[outer].items():
-                if position[outer] > position[inner]:
-                    raise IndexNotationError(
-                        f"order {''.join(order) if all(len(v) == 1 for v in order) else order}"
-                        f" visits {inner} before {outer}, but {tensor} stores {outer} above"
-                        f" {inner}; legal orders: {', '.join(legal_orders(variables, arcs)[:6])}")
-        return order
-    return tuple(_kahn(variables, arcs))
+    return arcs
 
 
 def _requested_order(requested: object, variables: list[str],

@@ -23,8 +23,9 @@ class FormatError(ValueError):
     """A format name, level list or mode order that does not fit the tensor's rank."""
 
 
-def normalize(fmt: object, rank: int, mode_order: object = None) -> tuple[tuple[str, ...],
-                                                                         tuple[int, ...]]:
+def normalize(
+    fmt: object, rank: int, mode_order: object = None
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """(level formats, mode order) for a format given by name or as a per-level list."""
     implied: tuple[int, ...] | None = None
     if isinstance(fmt, str):
@@ -55,7 +56,8 @@ def normalize(fmt: object, rank: int, mode_order: object = None) -> tuple[tuple[
         order = implied if implied is not None else tuple(range(rank))
     else:
         if not isinstance(mode_order, list | tuple) or not all(
-                isinstance(m, int) and not isinstance(m, bool) for m in mode_order):
+            isinstance(m, int) and not isinstance(m, bool) for m in mode_order
+        ):
             raise FormatError(f"mode_order must be a list of ints, got {mode_order!r}")
         order = tuple(mode_order)
         if implied is not None and order != implied and fmt in ("csc", "dcsc"):

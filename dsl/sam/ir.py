@@ -36,9 +36,14 @@ class TensorDecl:
         return len(self.shape)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "shape": list(self.shape),
-                "format": list(self.levels), "mode_order": list(self.mode_order),
-                "block": self.block}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "shape": list(self.shape),
+            "format": list(self.levels),
+            "mode_order": list(self.mode_order),
+            "block": self.block,
+        }
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,12 @@ class Node:
         return f"node {self.id} ({self.op})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "op": self.op, "attrs": dict(self.attrs),
-                "inputs": [[i, p] for i, p in self.inputs]}
+        return {
+            "id": self.id,
+            "op": self.op,
+            "attrs": dict(self.attrs),
+            "inputs": [[i, p] for i, p in self.inputs],
+        }
 
 
 @dataclass(frozen=True)
@@ -77,14 +86,19 @@ class Program:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"dialect": "sam", "version": VERSION,
-                "tensors": [t.to_json() for t in self.tensors.values()],
-                "graphs": [{"name": g.name, "nodes": [n.to_json() for n in g.nodes]}
-                           for g in self.graphs]}
+        return {
+            "dialect": "sam",
+            "version": VERSION,
+            "tensors": [t.to_json() for t in self.tensors.values()],
+            "graphs": [
+                {"name": g.name, "nodes": [n.to_json() for n in g.nodes]} for g in self.graphs
+            ],
+        }
 
 
-def make_tensor(name: str, role: str, shape: Any, fmt: Any, mode_order: Any,
-                block: Any) -> TensorDecl:
+def make_tensor(
+    name: str, role: str, shape: Any, fmt: Any, mode_order: Any, block: Any
+) -> TensorDecl:
     """Build a checked `TensorDecl`; raises `FormatError` (a ValueError) with the reason."""
     if not isinstance(name, str) or not name.isidentifier():
         raise FormatError(f"tensor name must be an identifier, got {name!r}")
@@ -94,8 +108,9 @@ def make_tensor(name: str, role: str, shape: Any, fmt: Any, mode_order: Any,
         raise FormatError(f"tensor {name!r}: shape must be a list, got {shape!r}")
     for d in shape:
         if isinstance(d, bool) or not (isinstance(d, str) and d or isinstance(d, int) and d > 0):
-            raise FormatError(f"tensor {name!r}: shape entries are dim names or ints > 0,"
-                              f" got {d!r}")
+            raise FormatError(
+                f"tensor {name!r}: shape entries are dim names or ints > 0, got {d!r}"
+            )
     levels, order = normalize(fmt, len(shape), mode_order)
     if isinstance(block, bool) or not isinstance(block, int) or block < 1:
         raise FormatError(f"tensor {name!r}: block must be an int >= 1, got {block!r}")
@@ -120,8 +135,14 @@ def _load_tensors(raw: Any) -> dict[str, TensorDecl]:
         if unknown:
             raise ValidationError(f"tensor {name!r}: unknown keys {sorted(unknown)}")
         try:
-            t = make_tensor(entry.get("name"), entry.get("role"), entry.get("shape"),
-                            entry.get("format"), entry.get("mode_order"), entry.get("block", 1))
+            t = make_tensor(
+                entry.get("name"),
+                entry.get("role"),
+                entry.get("shape"),
+                entry.get("format"),
+                entry.get("mode_order"),
+                entry.get("block", 1),
+            )
         except FormatError as exc:
             raise ValidationError(f"tensor {name!r}: {exc}") from None
         if t.name in tensors:
@@ -148,15 +169,21 @@ def _load_node(entry: Any, where: str) -> Node:
         raise _fail(where, "inputs must be a list of [node id, port] pairs")
     pairs = []
     for item in inputs:
-        if (not isinstance(item, list | tuple) or len(item) != 2 or isinstance(item[0], bool)
-                or not isinstance(item[0], int) or not isinstance(item[1], str)):
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 2
+            or isinstance(item[0], bool)
+            or not isinstance(item[0], int)
+            or not isinstance(item[1], str)
+        ):
             raise _fail(where, f"input {item!r} is not a [node id, port] pair")
         pairs.append((item[0], item[1]))
     return Node(nid, op, dict(attrs), tuple(pairs))
 
 
-def _check_tensor_use(node: Node, tensors: dict[str, TensorDecl], graph_index: int,
-                      written_in: dict[str, int]) -> None:
+def check_tensor_use(
+    node: Node, tensors: dict[str, TensorDecl], graph_index: int, written_in: dict[str, int]
+) -> None:
     name = node.attrs.get("tensor")
     if name is None:
         return
@@ -164,15 +191,19 @@ def _check_tensor_use(node: Node, tensors: dict[str, TensorDecl], graph_index: i
     if t is None:
         raise _fail(node.label, f"unknown tensor {name!r}")
     if "level" in node.attrs and not 0 <= node.attrs["level"] < t.rank:
-        raise _fail(node.label, f"level {node.attrs['level']} out of range for {name!r}"
-                                f" (rank {t.rank})")
+        raise _fail(
+            node.label, f"level {node.attrs['level']} out of range for {name!r} (rank {t.rank})"
+        )
     if node.op in READS:
         if t.role == "output":
-            raise _fail(node.label, f"cannot read output tensor {name!r}; write it to an"
-                                    " intermediate to read it back")
+            raise _fail(
+                node.label,
+                f"cannot read output tensor {name!r}; write it to an intermediate to read it back",
+            )
         if t.role == "intermediate" and written_in.get(name, graph_index) >= graph_index:
-            raise _fail(node.label, f"intermediate {name!r} is read before an earlier graph"
-                                    " wrote it")
+            raise _fail(
+                node.label, f"intermediate {name!r} is read before an earlier graph wrote it"
+            )
     elif node.op in WRITES and t.role == "input":
         raise _fail(node.label, f"cannot write input tensor {name!r}")
 
@@ -208,21 +239,29 @@ def load_ir(ir: Any) -> Program:
             kinds = []
             for pid, port in node.inputs:
                 if pid not in outputs:
-                    raise _fail(node.label, f"input from node {pid}, which is not an earlier"
-                                            f" node of graph {gname!r}")
+                    raise _fail(
+                        node.label,
+                        f"input from node {pid}, which is not an earlier node of graph {gname!r}",
+                    )
                 if port not in outputs[pid]:
-                    raise _fail(node.label, f"node {pid} has no output port {port!r}"
-                                            f" (it has {', '.join(outputs[pid]) or 'none'})")
+                    raise _fail(
+                        node.label,
+                        f"node {pid} has no output port {port!r}"
+                        f" (it has {', '.join(outputs[pid]) or 'none'})",
+                    )
                 if (pid, port) in consumed:
-                    raise _fail(node.label, f"stream {pid}.{port} is already consumed by node"
-                                            f" {consumed[(pid, port)]}; fan out with broadcast")
+                    raise _fail(
+                        node.label,
+                        f"stream {pid}.{port} is already consumed by node"
+                        f" {consumed[(pid, port)]}; fan out with broadcast",
+                    )
                 consumed[(pid, port)] = node.id
                 kinds.append(outputs[pid][port])
             try:
                 outs = type_node(node.op, node.attrs, tuple(kinds))
             except KindError as exc:
                 raise _fail(f"{node.label} port {exc.port}", exc.message) from None
-            _check_tensor_use(node, tensors, gi, written_in)
+            check_tensor_use(node, tensors, gi, written_in)
             if node.op in WRITES:
                 t = node.attrs["tensor"]
                 key = (t, str(node.attrs.get("level", "vals")))
@@ -242,6 +281,5 @@ def load_ir(ir: Any) -> Program:
         if (t.name, "vals") not in writes:
             missing.append("vals")
         if missing and (t.role == "output" or t.name in written_in):
-            raise ValidationError(f"tensor {t.name!r}: no writer for level(s)"
-                                  f" {', '.join(missing)}")
+            raise ValidationError(f"tensor {t.name!r}: no writer for level(s) {', '.join(missing)}")
     return Program(tensors, tuple(graphs))

@@ -201,44 +201,169 @@ def _type_lane_join(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str
 
 _TENSOR_LEVEL = {"tensor": str, "level": int}
 
-_register(Primitive("root", "the root reference stream [0, D] that starts a tensor walk",
-                    {}, {}, _fixed(), _type_root))
-_register(Primitive("scan", "level scanner: ref -> (crd, ref) over one tensor level",
-                    _TENSOR_LEVEL, {}, _fixed("ref"), _type_scan))
-_register(Primitive("locate", "position of given coordinates in a tensor level",
-                    _TENSOR_LEVEL, {}, _fixed("crd", "ref"), _type_locate))
-_register(Primitive("repeat_signal", "R per coordinate, S per stop",
-                    {}, {}, _fixed("crd"), _type_repsig))
-_register(Primitive("repeat", "re-emit each outer token once per R",
-                    {}, {}, _fixed("in", "repsig"), _type_repeat))
-_register(Primitive("intersect", "n-ary intersection of coordinate streams",
-                    {"n": int}, {}, _pairs, _type_join))
-_register(Primitive("union", "n-ary union of coordinate streams",
-                    {"n": int}, {}, _pairs, _type_join))
-_register(Primitive("load", "value array load: ref -> vals[ref]",
-                    {"tensor": str}, {}, _fixed("ref"), _type_load))
-_register(Primitive("alu", "elementwise arithmetic on aligned value streams",
-                    {"op": str}, {"scalar": float}, _alu_ports, _type_alu))
-_register(Primitive("reduce", "reduce each innermost fiber to one value",
-                    {"op": str}, {}, _fixed("val"), _type_reduce))
-_register(Primitive("spacc", "sparse accumulator over an unordered inner level",
-                    {"order": int}, {}, _spacc_ports, _type_spacc))
-_register(Primitive("crd_drop", "drop outer coordinates whose inner fiber is empty",
-                    {}, {}, _fixed("outer", "inner"), _type_crd_pair))
-_register(Primitive("crd_hold", "repeat each outer coordinate once per inner coordinate",
-                    {}, {}, _fixed("outer", "inner"), _type_crd_pair))
-_register(Primitive("val_drop", "drop zero values with their coordinates",
-                    {}, {}, _fixed("val", "crd"), _type_val_drop))
-_register(Primitive("write_level", "level writer: crd stream -> one level of a tensor",
-                    _TENSOR_LEVEL, {}, _fixed("crd"), _type_write_level, sink=True))
-_register(Primitive("write_vals", "value writer: val stream -> a tensor's values",
-                    {"tensor": str}, {}, _fixed("val"), _type_write_vals, sink=True))
-_register(Primitive("broadcast", "copy one stream to n consumers",
-                    {"n": int}, {}, _fixed("in"), _type_broadcast))
-_register(Primitive("fork", "deal the data tokens of each fiber round-robin to lanes",
-                    {"lanes": int}, {}, _fixed("in"), _type_fork))
-_register(Primitive("join", "merge lane streams back in the order a fork dealt them",
-                    {"lanes": int, "depth": int}, {}, _join_ports, _type_lane_join))
+_register(
+    Primitive(
+        "root",
+        "the root reference stream [0, D] that starts a tensor walk",
+        {},
+        {},
+        _fixed(),
+        _type_root,
+    )
+)
+_register(
+    Primitive(
+        "scan",
+        "level scanner: ref -> (crd, ref) over one tensor level",
+        _TENSOR_LEVEL,
+        {},
+        _fixed("ref"),
+        _type_scan,
+    )
+)
+_register(
+    Primitive(
+        "locate",
+        "position of given coordinates in a tensor level",
+        _TENSOR_LEVEL,
+        {},
+        _fixed("crd", "ref"),
+        _type_locate,
+    )
+)
+_register(
+    Primitive("repeat_signal", "R per coordinate, S per stop", {}, {}, _fixed("crd"), _type_repsig)
+)
+_register(
+    Primitive(
+        "repeat",
+        "re-emit each outer token once per R",
+        {},
+        {},
+        _fixed("in", "repsig"),
+        _type_repeat,
+    )
+)
+_register(
+    Primitive(
+        "intersect", "n-ary intersection of coordinate streams", {"n": int}, {}, _pairs, _type_join
+    )
+)
+_register(
+    Primitive("union", "n-ary union of coordinate streams", {"n": int}, {}, _pairs, _type_join)
+)
+_register(
+    Primitive(
+        "load", "value array load: ref -> vals[ref]", {"tensor": str}, {}, _fixed("ref"), _type_load
+    )
+)
+_register(
+    Primitive(
+        "alu",
+        "elementwise arithmetic on aligned value streams",
+        {"op": str},
+        {"scalar": float},
+        _alu_ports,
+        _type_alu,
+    )
+)
+_register(
+    Primitive(
+        "reduce",
+        "reduce each innermost fiber to one value",
+        {"op": str},
+        {},
+        _fixed("val"),
+        _type_reduce,
+    )
+)
+_register(
+    Primitive(
+        "spacc",
+        "sparse accumulator over an unordered inner level",
+        {"order": int},
+        {},
+        _spacc_ports,
+        _type_spacc,
+    )
+)
+_register(
+    Primitive(
+        "crd_drop",
+        "drop outer coordinates whose inner fiber is empty",
+        {},
+        {},
+        _fixed("outer", "inner"),
+        _type_crd_pair,
+    )
+)
+_register(
+    Primitive(
+        "crd_hold",
+        "repeat each outer coordinate once per inner coordinate",
+        {},
+        {},
+        _fixed("outer", "inner"),
+        _type_crd_pair,
+    )
+)
+_register(
+    Primitive(
+        "val_drop",
+        "drop zero values with their coordinates",
+        {},
+        {},
+        _fixed("val", "crd"),
+        _type_val_drop,
+    )
+)
+_register(
+    Primitive(
+        "write_level",
+        "level writer: crd stream -> one level of a tensor",
+        _TENSOR_LEVEL,
+        {},
+        _fixed("crd"),
+        _type_write_level,
+        sink=True,
+    )
+)
+_register(
+    Primitive(
+        "write_vals",
+        "value writer: val stream -> a tensor's values",
+        {"tensor": str},
+        {},
+        _fixed("val"),
+        _type_write_vals,
+        sink=True,
+    )
+)
+_register(
+    Primitive(
+        "broadcast", "copy one stream to n consumers", {"n": int}, {}, _fixed("in"), _type_broadcast
+    )
+)
+_register(
+    Primitive(
+        "fork",
+        "deal the data tokens of each fiber round-robin to lanes",
+        {"lanes": int},
+        {},
+        _fixed("in"),
+        _type_fork,
+    )
+)
+_register(
+    Primitive(
+        "join",
+        "merge lane streams back in the order a fork dealt them",
+        {"lanes": int, "depth": int},
+        {},
+        _join_ports,
+        _type_lane_join,
+    )
+)
 
 
 def check_attrs(op: str, attrs: dict) -> None:
@@ -269,6 +394,8 @@ def type_node(op: str, attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, 
             raise KindError(name, f"{op} needs {name} >= 2, got {attrs[name]}")
     ports = spec.ports(attrs)
     if len(kinds) != len(ports):
-        raise KindError("inputs", f"{op} takes {len(ports)} inputs ({', '.join(ports) or 'none'}),"
-                        f" got {len(kinds)}")
+        raise KindError(
+            "inputs",
+            f"{op} takes {len(ports)} inputs ({', '.join(ports) or 'none'}), got {len(kinds)}",
+        )
     return spec.typing(attrs, kinds)

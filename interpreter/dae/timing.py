@@ -11,6 +11,13 @@ couples the two through the bounded queues.
 
 The roofline floor is counted apart: useful element operations over the core's lanes, and
 compulsory DRAM bytes (each line touched once, each output written once) over bandwidth.
+
+Utilizations are throughputs against an 8-lane peak per cycle: `access_utilization` counts
+operand elements the access side delivered (a scalar 1, a vector its valid lanes, a buffer
+its length), `compute_utilization` the element operations callbacks performed (arithmetic,
+stores and accumulates, per element). Simplifications: all TUs share one issue rate; the
+core's own loads and writes of outputs cost fixed cycles (outputs assumed cache-resident,
+their bytes counted once as DRAM writes).
 """
 
 from __future__ import annotations
@@ -179,7 +186,9 @@ def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, in
     cycles = max(1, math.ceil(max(access_end, execute_end, dram_cycles)))
 
     lane_ops = int(np.array([k.lane_ops for k in costs] or [0])[tok_case].sum())
-    unique_lines = len(np.unique(req.line))
+    changes = np.flatnonzero(np.diff(req.line)) + 1 if len(req.line) else np.zeros(0, int)
+    runs = req.line[np.concatenate([[0], changes])] if len(req.line) else req.line
+    unique_lines = len(np.unique(runs))  # repeats of one line are adjacent runs mostly
     floor = max(lane_ops / LANES, (unique_lines * line + write_bytes) / bw)
     report = _report(run, sched, req, program, costs, tok_case, times, work, c, cycles,
                      read_bytes, write_bytes, lane_ops, floor, target)
@@ -190,11 +199,12 @@ def _payload(run: AccessRun, sched: Schedule) -> int:
     """Elements the access side delivered into the data queue."""
     total = 0
     regs = run.entries.reg[sched.data_pos]
-    for r in np.unique(regs).tolist():
+    counts = np.bincount(regs, minlength=len(run.program.registrations))
+    for r in np.flatnonzero(counts).tolist():
         reg = run.program.registrations[r]
         s = run.program.streams[reg.stream]
         form, n = run.stream_shape(s)
-        count = int((regs == r).sum())
+        count = int(counts[r])
         if form is Form.VECTOR:
             inst = run.entries.inst[sched.data_pos[regs == r]]
             _, mask = run.operand_values(reg, inst)

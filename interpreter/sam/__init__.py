@@ -25,12 +25,18 @@ class SamBackend:
     def load(self, ir: Any) -> Program:
         return load_ir(ir)
 
-    def execute(self, program: Program, inputs: dict[str, np.ndarray],
-                outputs: dict[str, np.ndarray], dims: dict[str, int]) -> None:
+    def execute(
+        self,
+        program: Program,
+        inputs: dict[str, np.ndarray],
+        outputs: dict[str, np.ndarray],
+        dims: dict[str, int],
+    ) -> None:
         execute(program, inputs, outputs, dims)
 
-    def simulate(self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-                 target: dict) -> SimReport:
+    def simulate(
+        self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    ) -> SimReport:
         return simulate(program, inputs, dims, target)
 
 

@@ -16,17 +16,30 @@ from interpreter.sam.rules import Context, Result, Schedule, block_size, one_to_
 from interpreter.sam.streams import DATA, DONE, EMPTY, Stream, check_well_formed, fiber_ids
 
 _UNARY = {
-    "exp": np.exp, "sin": np.sin, "cos": np.cos, "neg": np.negative, "abs": np.abs,
+    "exp": np.exp,
+    "sin": np.sin,
+    "cos": np.cos,
+    "neg": np.negative,
+    "abs": np.abs,
     "rsqrt": lambda x: 1.0 / np.sqrt(x),
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "relu": lambda x: np.maximum(x, 0.0),
 }
 _SCALAR = {
-    "scalar_add": np.add, "scalar_mul": np.multiply, "scalar_div": np.divide,
-    "scalar_max": np.maximum, "scalar_pow": np.power,
+    "scalar_add": np.add,
+    "scalar_mul": np.multiply,
+    "scalar_div": np.divide,
+    "scalar_max": np.maximum,
+    "scalar_pow": np.power,
 }
-_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-           "max": np.maximum, "min": np.minimum}
+_BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "max": np.maximum,
+    "min": np.minimum,
+}
 
 
 def _as_blocks(x: np.ndarray, b: int) -> np.ndarray:
@@ -63,7 +76,7 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     count = int(item.sum())
     if op.startswith("matmul") and b > 1:
         sched = one_to_one(n, len(ins), 1, latency=2 * b - 1, ii=b)
-        flops = count * 2 * b ** 3
+        flops = count * 2 * b**3
     else:
         sched = one_to_one(n, len(ins), 1, latency=b * b if b > 1 else 1)
         flops = count * b * b
@@ -129,8 +142,9 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     outer = ins[0] if order == 2 else None
     flush = val.ctl >= order
     if not flush.any():
-        raise ExecutionError(f"{node.label}: spacc{order} input has no stop of level"
-                             f" >= {order} to flush at")
+        raise ExecutionError(
+            f"{node.label}: spacc{order} input has no stop of level >= {order} to flush at"
+        )
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
     group = np.cumsum(flush) - flush
     g = group[item]
@@ -176,7 +190,9 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         n_out = int(flush_len.sum()) + 1
         row_end = np.ones(len(uniq), dtype=bool)
         row_end[:-1] = new_row[1:]
-        width = 1 + row_end.astype(np.int64, copy=False)  # an entry, plus the stop that ends its row
+        width = 1 + row_end.astype(
+            np.int64, copy=False
+        )  # an entry, plus the stop that ends its row
         slots = np.cumsum(width) - width
         group_start = np.searchsorted(ug, np.arange(n_groups))
         local = slots - slots[np.minimum(group_start, len(slots) - 1)][ug]
@@ -225,6 +241,7 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         outputs.insert(0, Stream(octl, oval))
         emits.insert(0, o_emit)
     b = block_size(val.val)
-    sched = Schedule(int(step_of[-1]) + 1, [step_of] * len(ins), emits,
-                     latency=b * b if b > 1 else 1)
+    sched = Schedule(
+        int(step_of[-1]) + 1, [step_of] * len(ins), emits, latency=b * b if b > 1 else 1
+    )
     return Result(outputs, sched, {"flops": int(item.sum()) * b * b})

@@ -41,8 +41,9 @@ def _apply(node: Node, ins: list[Stream], ctx: Context) -> Result:
     except ExecutionError:
         raise
     except (IndexError, ValueError, TypeError, MemoryError) as exc:
-        raise ExecutionError(f"{node.label}: its input streams are malformed"
-                             f" ({type(exc).__name__}: {exc})") from None
+        raise ExecutionError(
+            f"{node.label}: its input streams are malformed ({type(exc).__name__}: {exc})"
+        ) from None
     for s in result.outputs:
         check_size(node, len(s.ctl))
         s.ctl.flags.writeable = False  # streams share arrays: consumers must not write them
@@ -65,27 +66,35 @@ def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
             run.counts[key] = run.counts.get(key, 0) + value
         tensor = node.attrs.get("tensor")
         if tensor and node.op in READS and ctx.decls[tensor].role == "intermediate":
-            run.counts["intermediate_reads"] = (run.counts.get("intermediate_reads", 0)
-                                                + sum(result.counts.values()))
+            run.counts["intermediate_reads"] = run.counts.get("intermediate_reads", 0) + sum(
+                result.counts.values()
+            )
         if node.op in ("write_level", "write_vals"):
             slot = str(node.attrs.get("level", "vals"))
             written.setdefault(node.attrs["tensor"], {})[slot] = ins[0]
     for name, parts in written.items():
         decl = ctx.decls[name]
         levels = [parts[str(lv)] for lv in range(decl.rank)]
-        tree, counts = assemble(decl, storage_sizes(decl, dims), levels, parts["vals"],
-                                f"writers of {name!r} in graph {graph.name!r}")
+        tree, counts = assemble(
+            decl,
+            storage_sizes(decl, dims),
+            levels,
+            parts["vals"],
+            f"writers of {name!r} in graph {graph.name!r}",
+        )
         ctx.tensors[name] = tree
         for key, value in counts.items():
             run.counts[key] = run.counts.get(key, 0) + value
         if decl.role == "intermediate":
             run.counts["intermediate_writes"] = run.counts.get("intermediate_writes", 0) + sum(
-                counts.values())
+                counts.values()
+            )
     return run
 
 
-def load_inputs(program: Program, inputs: dict[str, np.ndarray],
-                dims: dict[str, int]) -> dict[str, Fibertree]:
+def load_inputs(
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int]
+) -> dict[str, Fibertree]:
     """Fibertrees of the program's inputs, in their declared layouts."""
     tensors: dict[str, Fibertree] = {}
     for name, decl in program.tensors.items():
@@ -96,22 +105,28 @@ def load_inputs(program: Program, inputs: dict[str, np.ndarray],
     return tensors
 
 
-def run_graphs(program: Program, tensors: dict[str, Fibertree],
-               dims: dict[str, int]) -> list[GraphRun]:
+def run_graphs(
+    program: Program, tensors: dict[str, Fibertree], dims: dict[str, int]
+) -> list[GraphRun]:
     """Run every graph in order; written tensors are added to `tensors`."""
     ctx = Context(tensors, program.tensors)
     return [run_graph(graph, ctx, dims) for graph in program.graphs]
 
 
-def run_program(program: Program, inputs: dict[str, np.ndarray],
-                dims: dict[str, int]) -> tuple[dict[str, Fibertree], list[GraphRun]]:
+def run_program(
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int]
+) -> tuple[dict[str, Fibertree], list[GraphRun]]:
     """Run every graph in order; returns the final tensors (by name) and the graph runs."""
     tensors = load_inputs(program, inputs, dims)
     return tensors, run_graphs(program, tensors, dims)
 
 
-def execute(program: Program, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
-            dims: dict[str, int]) -> None:
+def execute(
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    outputs: dict[str, np.ndarray],
+    dims: dict[str, int],
+) -> None:
     """Functional run: write every output tensor into its pre-allocated array."""
     tensors, _ = run_program(program, inputs, dims)
     for name, out in outputs.items():

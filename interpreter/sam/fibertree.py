@@ -70,8 +70,9 @@ class Fibertree:
         return cls.from_coords(decl, sizes, coords, vals)
 
     @classmethod
-    def from_coords(cls, decl: TensorDecl, sizes: tuple[int, ...], coords: np.ndarray,
-                    vals: np.ndarray) -> Fibertree:
+    def from_coords(
+        cls, decl: TensorDecl, sizes: tuple[int, ...], coords: np.ndarray, vals: np.ndarray
+    ) -> Fibertree:
         """Storage for sorted, unique coordinate rows (storage order) and their values."""
         n = len(coords)
         parent_pos = np.zeros(n, dtype=np.int64)
@@ -124,8 +125,9 @@ class Fibertree:
                 seg = self.segs[lv]
                 lengths = seg[pos + 1] - seg[pos]
                 parent = np.repeat(np.arange(len(pos)), lengths)
-                new_pos = np.arange(lengths.sum()) + np.repeat(seg[pos] - np.cumsum(lengths)
-                                                               + lengths, lengths)
+                new_pos = np.arange(lengths.sum()) + np.repeat(
+                    seg[pos] - np.cumsum(lengths) + lengths, lengths
+                )
                 c = self.crds[lv][new_pos]
             rows = np.concatenate([rows[parent], c[:, None]], axis=1)
             pos = new_pos
@@ -140,16 +142,20 @@ class Fibertree:
             padded = [n * b for n in self.sizes]
             full = np.zeros(padded)
             for (r, c), p in zip(rows.tolist(), pos.tolist(), strict=True):
-                full[r * b:(r + 1) * b, c * b:(c + 1) * b] = self.vals[p]
+                full[r * b : (r + 1) * b, c * b : (c + 1) * b] = self.vals[p]
             out = full[: storage_shape[0], : storage_shape[1]]
         else:
             out = np.zeros(storage_shape)
-            out[tuple(rows.T)] = self.vals[pos] if len(pos) else 0
+            if not storage_shape:  # a scalar: the root holds the one value
+                out[()] = self.vals[0]
+            elif len(pos):
+                out[tuple(rows.T)] = self.vals[pos]
         return np.transpose(out, np.argsort(self.decl.mode_order))
 
 
-def assemble(decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], vals: Stream,
-             where: str) -> tuple[Fibertree, dict[str, int]]:
+def assemble(
+    decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], vals: Stream, where: str
+) -> tuple[Fibertree, dict[str, int]]:
     """Rebuild a written tensor from its level writers' and value writer's streams.
 
     Level l's stream must hold one fiber per coordinate of level l-1; a group with no
@@ -165,8 +171,9 @@ def assemble(decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], val
         # fibers are grouped by the level above; fiber groups close at stops >= lv
         group = group_ids(s.ctl, 1)[stop_tok] if lv else np.zeros(len(stop_tok), np.int64)
         if lv == 0 and len(stop_tok) != 1:
-            raise ExecutionError(f"{where}: level 0 stream must hold one fiber, it has"
-                                 f" {len(stop_tok)}")
+            raise ExecutionError(
+                f"{where}: level 0 stream must hold one fiber, it has {len(stop_tok)}"
+            )
         fiber_ok = _real_fibers(group, start, stop_tok, parent_lens, lv, where)
         tok_fiber = np.searchsorted(stop_tok, np.arange(len(s.ctl)))
         item = s.ctl == DATA
@@ -187,8 +194,9 @@ def assemble(decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], val
         if len(crd) > 1:
             same = owner[1:] == owner[:-1]
             if (crd[1:][same] <= crd[:-1][same]).any():
-                raise ExecutionError(f"{where}: level {lv} coordinates are not increasing"
-                                     " within a fiber")
+                raise ExecutionError(
+                    f"{where}: level {lv} coordinates are not increasing within a fiber"
+                )
     v = vals.val[(vals.ctl == DATA) | (vals.ctl == EMPTY)] if keep_tok is None else None
     if keep_tok is not None:
         v = _aligned_values(levels[-1], keep_tok, vals, where)
@@ -198,23 +206,33 @@ def assemble(decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], val
     return Fibertree.from_coords(decl, sizes, rows, v), counts
 
 
-def _real_fibers(group: np.ndarray, start: np.ndarray, stop_tok: np.ndarray,
-                 parent_lens: np.ndarray, lv: int, where: str) -> np.ndarray:
+def _real_fibers(
+    group: np.ndarray,
+    start: np.ndarray,
+    stop_tok: np.ndarray,
+    parent_lens: np.ndarray,
+    lv: int,
+    where: str,
+) -> np.ndarray:
     """Which fibers of a level stream belong to a parent coordinate (not phantoms)."""
     if lv == 0:
         return np.ones(len(stop_tok), dtype=bool)
     n_groups = len(parent_lens)
     per_group = np.bincount(group, minlength=n_groups)
     if len(per_group) != n_groups:
-        raise ExecutionError(f"{where}: level {lv} stream has {len(per_group)} outer fibers,"
-                             f" level {lv - 1} has {n_groups}")
+        raise ExecutionError(
+            f"{where}: level {lv} stream has {len(per_group)} outer fibers,"
+            f" level {lv - 1} has {n_groups}"
+        )
     empty = stop_tok == start
     phantom_group = (parent_lens == 0) & (per_group == 1)
     ok = (per_group == parent_lens) | phantom_group
     if not ok.all():
         g = int(np.flatnonzero(~ok)[0])
-        raise ExecutionError(f"{where}: level {lv} outer fiber {g} holds {per_group[g]} fibers"
-                             f" for {parent_lens[g]} coordinates of level {lv - 1}")
+        raise ExecutionError(
+            f"{where}: level {lv} outer fiber {g} holds {per_group[g]} fibers"
+            f" for {parent_lens[g]} coordinates of level {lv - 1}"
+        )
     is_phantom = phantom_group[group]
     if (is_phantom & ~empty).any():
         raise ExecutionError(f"{where}: level {lv} has coordinates under an empty fiber")
@@ -230,16 +248,18 @@ def _aligned_values(last: Stream, keep_tok: np.ndarray, vals: Stream, where: str
     _, c_stop, _ = fibers(last.ctl)
     v_start, v_stop, _ = fibers(vals.ctl)
     if len(v_stop) != len(c_stop):
-        raise ExecutionError(f"{where}: value stream has {len(v_stop)} fibers, the last level"
-                             f" has {len(c_stop)}")
+        raise ExecutionError(
+            f"{where}: value stream has {len(v_stop)} fibers, the last level has {len(c_stop)}"
+        )
     c_fiber = np.searchsorted(c_stop, np.flatnonzero(keep_tok))
     c_len = np.bincount(c_fiber, minlength=len(c_stop))
     v_len = v_stop - v_start
     ok = (v_len == c_len) | ((c_len == 0) & (v_len <= 1))
     if not ok.all():
         f = int(np.flatnonzero(~ok)[0])
-        raise ExecutionError(f"{where}: value fiber {f} holds {v_len[f]} values for"
-                             f" {c_len[f]} coordinates")
+        raise ExecutionError(
+            f"{where}: value fiber {f} holds {v_len[f]} values for {c_len[f]} coordinates"
+        )
     v_fiber = np.searchsorted(v_stop, np.arange(len(vals.ctl)))
     take = v_item & (c_len[np.minimum(v_fiber, len(c_len) - 1)] > 0)
     return vals.val[take]

@@ -23,15 +23,18 @@ from interpreter.sam.streams import (
 def check_aligned(a: Stream, b: Stream, where: str) -> None:
     """Same length, stops of equal level at equal places, items against items."""
     if len(a.ctl) != len(b.ctl):
-        raise ExecutionError(f"{where}: inputs have {len(a.ctl)} and {len(b.ctl)} tokens;"
-                             " they must be token-aligned")
+        raise ExecutionError(
+            f"{where}: inputs have {len(a.ctl)} and {len(b.ctl)} tokens; they must be token-aligned"
+        )
     ka = np.where(a.ctl == EMPTY, DATA, a.ctl)
     kb = np.where(b.ctl == EMPTY, DATA, b.ctl)
     bad = np.flatnonzero(ka != kb)
     if len(bad):
         t = int(bad[0])
-        raise ExecutionError(f"{where}: inputs disagree at token {t}"
-                             f" ({_name(int(a.ctl[t]))} vs {_name(int(b.ctl[t]))})")
+        raise ExecutionError(
+            f"{where}: inputs disagree at token {t}"
+            f" ({_name(int(a.ctl[t]))} vs {_name(int(b.ctl[t]))})"
+        )
 
 
 def _name(code: int) -> str:
@@ -64,9 +67,11 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
             m = min(len(sk), len(stops0))
             diff = np.flatnonzero(sk[:m] != stops0[:m])
             f = int(diff[0]) if len(diff) else m
-            raise ExecutionError(f"{where}: crd{k} has different fibers from crd0 (stop {f}:"
-                                 f" {len(sk)} vs {len(stops0)} fibers); joiner inputs must"
-                                 " nest the same way")
+            raise ExecutionError(
+                f"{where}: crd{k} has different fibers from crd0 (stop {f}:"
+                f" {len(sk)} vs {len(stops0)} fibers); joiner inputs must"
+                " nest the same way"
+            )
     n_fib = len(stops0)
     parts = [_keys(crds[k], where, k) for k in range(n)]
     width = 1 + max((int(c.max()) for _, _, c in parts if len(c)), default=0)
@@ -74,8 +79,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     for k, (_, f, c) in enumerate(parts):
         key = f * width + c
         if len(key) > 1 and (key[1:] <= key[:-1]).any():
-            raise ExecutionError(f"{where}: crd{k} coordinates are not increasing within a"
-                                 " fiber")
+            raise ExecutionError(f"{where}: crd{k} coordinates are not increasing within a fiber")
         keys.append(key)
     # merge the sorted inputs: every distinct (fiber, coordinate) key gets an id in order
     cat = np.concatenate(keys)
@@ -111,7 +115,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     offset = 0
     for k in range(n):
         idx = parts[k][0]
-        mine = uid_of[offset:offset + len(idx)]
+        mine = uid_of[offset : offset + len(idx)]
         offset += len(idx)
         if keep_all:
             src, dst = idx, data_pos[mine]
@@ -184,8 +188,13 @@ def crd_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     consume_outer = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
     steps = np.arange(n, dtype=np.int64)
     sched = Schedule(n, [consume_outer, None], [consume_outer[out_keep], steps[in_keep]])
-    return Result([Stream(outer.ctl[out_keep], outer.val[out_keep]),
-                   Stream(in_ctl[in_keep], inner.val[in_keep])], sched)
+    return Result(
+        [
+            Stream(outer.ctl[out_keep], outer.val[out_keep]),
+            Stream(in_ctl[in_keep], inner.val[in_keep]),
+        ],
+        sched,
+    )
 
 
 @rule("crd_hold")
@@ -200,8 +209,10 @@ def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
     held[item] = outer.val[u.token[fiber_ids(inner.ctl)[item]]]
     n = len(inner.ctl)
     consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
-    return Result([Stream(inner.ctl, held), Stream(inner.ctl, inner.val)],
-                  Schedule(n, [consume, None], [None, None]))
+    return Result(
+        [Stream(inner.ctl, held), Stream(inner.ctl, inner.val)],
+        Schedule(n, [consume, None], [None, None]),
+    )
 
 
 @rule("val_drop")
@@ -217,5 +228,7 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(val.ctl)
     steps = np.arange(n, dtype=np.int64)
     ctl = np.where(val.ctl == EMPTY, DATA, val.ctl).astype(np.int16)[keep]
-    return Result([Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
-                  Schedule(n, [None, None], [steps[keep], steps[keep]]))
+    return Result(
+        [Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
+        Schedule(n, [None, None], [steps[keep], steps[keep]]),
+    )

@@ -59,8 +59,10 @@ def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
     for k, s in enumerate(lanes):
         stops = np.flatnonzero(s.ctl >= 0)
         if len(stops) != n_fib or not np.array_equal(s.ctl[stops], order.ctl[order_stop]):
-            raise ExecutionError(f"{node.label}: lane{k} does not have the fibers of the order"
-                                 " stream (depth 0 expects the forked fiber structure)")
+            raise ExecutionError(
+                f"{node.label}: lane{k} does not have the fibers of the order"
+                " stream (depth 0 expects the forked fiber structure)"
+            )
         items = np.flatnonzero((s.ctl == DATA) | (s.ctl == EMPTY))
         fib = fiber_ids(s.ctl)[items]
         dealt = np.bincount(order_fib[lane == k], minlength=n_fib)
@@ -68,8 +70,10 @@ def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
         ok = (have == dealt) | ((dealt == 0) & (have == 1))
         if not ok.all():
             f = int(np.flatnonzero(~ok)[0])
-            raise ExecutionError(f"{node.label}: lane{k} holds {have[f]} values in fiber {f},"
-                                 f" the fork dealt it {dealt[f]}")
+            raise ExecutionError(
+                f"{node.label}: lane{k} holds {have[f]} values in fiber {f},"
+                f" the fork dealt it {dealt[f]}"
+            )
         real = dealt[fib] > 0
         if val is None:
             val = np.zeros((n,) + s.val.shape[1:], dtype=s.val.dtype)
@@ -108,8 +112,9 @@ def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Resu
         first, last = bounds[k][0][cursor[k]], bounds[k][1][cursor[k]]
         level = int(lanes[k].ctl[last])
         if level != want_close:
-            raise ExecutionError(f"{node.label}: lane{k} unit ends with S{level}, expected"
-                                 f" S{want_close} ({where})")
+            raise ExecutionError(
+                f"{node.label}: lane{k} unit ends with S{level}, expected S{want_close} ({where})"
+            )
         cursor[k] += 1
         return int(first), int(last)
 
@@ -140,8 +145,9 @@ def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Resu
             if counts[k] == 0:
                 first, last = take(k, level, f"empty share of the fiber ending at token {t}")
                 if last != first:
-                    raise ExecutionError(f"{node.label}: lane{k} holds data where the fork"
-                                         " dealt it nothing")
+                    raise ExecutionError(
+                        f"{node.label}: lane{k} holds data where the fork dealt it nothing"
+                    )
                 pending.append((k, last))
         if not fiber_items:
             pieces.append((-1, t, t, level))
@@ -161,9 +167,9 @@ def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Resu
     for k, first, last, level in pieces:
         size = last - first + 1
         if k >= 0:
-            out_ctl[pos:pos + size] = lanes[k].ctl[first:last + 1]
-            out_val[pos:pos + size] = lanes[k].val[first:last + 1]
-            consume[k + 1][first:last + 1] = np.arange(pos, pos + size)
+            out_ctl[pos : pos + size] = lanes[k].ctl[first : last + 1]
+            out_val[pos : pos + size] = lanes[k].val[first : last + 1]
+            consume[k + 1][first : last + 1] = np.arange(pos, pos + size)
         out_ctl[pos + size - 1] = level
         pos += size
     for k, last, step in phantoms:
@@ -191,7 +197,7 @@ def _writer(node: Node, ins: list[Stream], ctx: Context) -> Result:
     decl = ctx.decls[node.attrs["tensor"]]
     data = (s.ctl == DATA) | (s.ctl == EMPTY)
     if node.op == "write_vals":
-        memory = np.repeat(np.flatnonzero(data), decl.block ** 2)
+        memory = np.repeat(np.flatnonzero(data), decl.block**2)
     elif decl.levels[node.attrs["level"]] == COMPRESSED:
         memory = np.flatnonzero(data | (s.ctl >= 0))  # crd per coordinate, seg per fiber
     else:

@@ -57,8 +57,9 @@ MAX_TOKENS = 60_000_000
 def check_size(node: Node, tokens: int) -> None:
     """Refuse to build a stream of more than MAX_TOKENS tokens (checked before allocating)."""
     if tokens > MAX_TOKENS:
-        raise ExecutionError(f"{node.label}: would emit {tokens:,} tokens, more than the"
-                             f" {MAX_TOKENS:,} allowed")
+        raise ExecutionError(
+            f"{node.label}: would emit {tokens:,} tokens, more than the {MAX_TOKENS:,} allowed"
+        )
 
 
 Rule = Callable[[Node, list[Stream], Context], Result]

@@ -149,8 +149,11 @@ def units(ctl: np.ndarray) -> Units:
     nxt = np.minimum(tok + 1, len(ctl) - 1)
     is_item = item[tok]
     has_merge = is_item & merged[nxt]
-    close = np.where(is_item, np.where(has_merge, ctl[nxt].astype(np.int64, copy=False) + 1, 0),
-                     ctl[tok].astype(np.int64, copy=False) + 1)
+    close = np.where(
+        is_item,
+        np.where(has_merge, ctl[nxt].astype(np.int64, copy=False) + 1, 0),
+        ctl[tok].astype(np.int64, copy=False) + 1,
+    )
     close_token = np.where(is_item, np.where(has_merge, nxt, -1), tok)
     return Units(tok, is_item, close, close_token)
 
@@ -165,28 +168,35 @@ def fibers(ctl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return start, stop_tok, ctl[stop_tok].astype(np.int64, copy=False)
 
 
-def check_nesting(parent: Units, child_ctl: np.ndarray, where: str) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
+def check_nesting(
+    parent: Units, child_ctl: np.ndarray, where: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Check the child stream has exactly the fibers the parent owns; (starts, stops)."""
     start, stop_tok, level = fibers(child_ctl)
     if len(stop_tok) != len(parent.token):
-        raise ExecutionError(f"{where}: the inner stream has {len(stop_tok)} fibers but the"
-                             f" outer stream owns {len(parent.token)}")
+        raise ExecutionError(
+            f"{where}: the inner stream has {len(stop_tok)} fibers but the"
+            f" outer stream owns {len(parent.token)}"
+        )
     bad = np.flatnonzero(level != parent.close)
     if len(bad):
         f = int(bad[0])
-        raise ExecutionError(f"{where}: inner fiber {f} ends with S{int(level[f])}, the outer"
-                             f" stream needs S{int(parent.close[f])} there")
+        raise ExecutionError(
+            f"{where}: inner fiber {f} ends with S{int(level[f])}, the outer"
+            f" stream needs S{int(parent.close[f])} there"
+        )
     empty_needed = ~parent.is_item & (stop_tok > start)
     if empty_needed.any():
         f = int(np.flatnonzero(empty_needed)[0])
-        raise ExecutionError(f"{where}: inner fiber {f} stands for an empty outer fiber but"
-                             " holds coordinates")
+        raise ExecutionError(
+            f"{where}: inner fiber {f} stands for an empty outer fiber but holds coordinates"
+        )
     return start, stop_tok
 
 
-def parent_consumption(parent: Units, n_parent: int, first_step: np.ndarray,
-                       close_step: np.ndarray, done_step: int) -> np.ndarray:
+def parent_consumption(
+    parent: Units, n_parent: int, first_step: np.ndarray, close_step: np.ndarray, done_step: int
+) -> np.ndarray:
     """Step at which each parent token is consumed, given each child fiber's first and
     closing steps (items at the first, merged and bare stops at the closing)."""
     steps = np.empty(n_parent, dtype=np.int64)

@@ -79,8 +79,9 @@ def memory_bound(schedule: Schedule, hbm: HbmModel) -> tuple[np.ndarray, np.ndar
 
 def shared_memory_floor(run: GraphRun, hbm: HbmModel) -> int:
     """Cycles the graph's words need when all primitives share the channels."""
-    words = sum(len(r.schedule.memory) for r in run.results.values()
-                if r.schedule.memory is not None)
+    words = sum(
+        len(r.schedule.memory) for r in run.results.values() if r.schedule.memory is not None
+    )
     return hbm.startup + -(-words // hbm.channels) * hbm.ii if words else 0
 
 
@@ -93,21 +94,41 @@ class _Timer:
         self.hbm = hbm
         self.nodes = list(run.graph.nodes)
         self.sched: dict[int, Schedule] = {n.id: run.results[n.id].schedule for n in self.nodes}
-        self.port_index = {n.id: {name: q for q, (name, _) in enumerate(n.outputs)}
-                           for n in self.nodes}
+        self.port_index = {
+            n.id: {name: q for q, (name, _) in enumerate(n.outputs)} for n in self.nodes
+        }
         # consumers[(producer, out port)] = (consumer, in port)
         self.consumers: dict[tuple[int, int], tuple[int, int]] = {}
         for n in self.nodes:
             for p, (pid, port) in enumerate(n.inputs):
                 self.consumers[(pid, self.port_index[pid][port])] = (n.id, p)
         self.last: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {
-            (n.id, p): _last_of_step(c) for n in self.nodes
-            for p, c in enumerate(self.sched[n.id].consume) if c is not None and len(c)}
+            (n.id, p): _last_of_step(c)
+            for n in self.nodes
+            for p, c in enumerate(self.sched[n.id].consume)
+            if c is not None and len(c)
+        }
         self.times = {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
-        self.memory = {n.id: memory_bound(self.sched[n.id], hbm) for n in self.nodes
-                       if hbm is not None and self.sched[n.id].memory is not None
-                       and len(self.sched[n.id].memory)}
+        self.memory = {
+            n.id: memory_bound(self.sched[n.id], hbm)
+            for n in self.nodes
+            if hbm is not None
+            and self.sched[n.id].memory is not None
+            and len(self.sched[n.id].memory)
+        }
         self._by_id = {n.id: n for n in self.nodes}
+        # Arrivals along a stream rise by at least one per token, so a primitive with II 1
+        # that takes one token of every input at every step (and is held back by nothing
+        # else) runs exactly at the arrival times of its inputs.
+        self.follows_inputs = {
+            n.id
+            for n in self.nodes
+            if n.inputs
+            and self.sched[n.id].ii == 1
+            and fifo_depth == 0
+            and n.id not in self.memory
+            and all(c is None for c in self.sched[n.id].consume)
+        }
 
     def arrival(self, pid: int, q: int) -> np.ndarray:
         s = self.sched[pid]
@@ -142,12 +163,15 @@ class _Timer:
                 c = self.sched[cid].consume[p]
                 taken = self.times[cid] if c is None else self.times[cid][c]
                 if len(taken) > self.depth:
-                    emit = steps_of(s.emit[q], len(taken))[self.depth:]
+                    emit = steps_of(s.emit[q], len(taken))[self.depth :]
                     ready[emit] = np.maximum(ready[emit], taken[: len(taken) - self.depth])
         if node_id in self.memory:
             steps, bandwidth = self.memory[node_id]
             ready[steps] = np.maximum(ready[steps] + self.hbm.latency, bandwidth)
-        new = step_times(ready, s.ii)
+        if node_id in self.follows_inputs:
+            new = ready  # already one step per cycle or slower: nothing to add
+        else:
+            new = step_times(ready, s.ii)
         changed = not np.array_equal(new, self.times[node_id])
         self.times[node_id] = new
         return changed
@@ -158,19 +182,30 @@ class _Timer:
             for nid in order:
                 self.retime(nid)
             return 1
+        # without a deadlock some primitive acts at least every (latency + II) cycles
+        slowest = max((s.latency + s.ii for s in self.sched.values()), default=1)
+        if self.memory:
+            slowest += self.hbm.startup + self.hbm.latency + self.hbm.ii
+        horizon = slowest * sum(s.steps for s in self.sched.values())
         for sweep in range(1, MAX_SWEEPS + 1):
             changed = False
             for nid in order:
                 changed |= self.retime(nid)
-            if self.depth > 0:
-                for nid in reversed(order):
-                    changed |= self.retime(nid)
+            for nid in reversed(order):
+                changed |= self.retime(nid)
             if not changed:
                 return sweep
+            if max(int(t[-1]) for t in self.times.values() if len(t)) > horizon:
+                raise SimulationError(
+                    f"graph {self.run.graph.name!r}: FIFOs of depth {self.depth} deadlock"
+                    " (a broadcast feeding paths consumed at different times needs deeper"
+                    " FIFOs)"
+                )
         raise SimulationError(
-            f"graph {self.run.graph.name!r}: times still rising after {MAX_SWEEPS} sweeps;"
-            f" FIFOs of depth {self.depth} deadlock this graph (a broadcast feeding two"
-            " paths of very different delay needs deeper FIFOs)")
+            f"graph {self.run.graph.name!r}: backpressure times still rising after"
+            f" {MAX_SWEEPS} sweeps with FIFOs of depth {self.depth} (a deadlock, or stalls"
+            " too long to settle); use deeper FIFOs or fifo_depth = 0"
+        )
 
 
 def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) -> GraphTiming:

@@ -31,8 +31,10 @@ def _parent_refs(node: Node, ref: Stream, ctx: Context, unit_tok: np.ndarray) ->
     data = ref.ctl[unit_tok] == DATA
     bad = data & ((r < 0) | (r >= n_pos))
     if bad.any():
-        raise ExecutionError(f"{node.label}: reference {int(r[bad][0])} out of range for"
-                             f" level {lv} of {ft.decl.name!r} ({n_pos} parent positions)")
+        raise ExecutionError(
+            f"{node.label}: reference {int(r[bad][0])} out of range for"
+            f" level {lv} of {ft.decl.name!r} ({n_pos} parent positions)"
+        )
     return np.where(data, r, 0)
 
 
@@ -107,8 +109,10 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
     c = crd.val[item]
     size = ft.sizes[lv]
     if len(c) and (c.min() < 0 or c.max() >= size):
-        raise ExecutionError(f"{node.label}: coordinate out of range 0..{size - 1} for level"
-                             f" {lv} of {ft.decl.name!r}")
+        raise ExecutionError(
+            f"{node.label}: coordinate out of range 0..{size - 1} for level"
+            f" {lv} of {ft.decl.name!r}"
+        )
     out_ctl = crd.ctl.copy()
     out_val = np.zeros(len(crd.ctl), dtype=np.int64)
     counts: dict[str, int] = {}
@@ -123,8 +127,10 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
         found[found] = keys[idx[found]] == want[found]
         pos = np.where(found, idx, 0)
         missing = ~found | parent_empty
-        counts = {"seg_reads": 2 * int((u.is_item & (ref.ctl[u.token] == DATA)).sum()),
-                  "crd_reads": len(c)}
+        counts = {
+            "seg_reads": 2 * int((u.is_item & (ref.ctl[u.token] == DATA)).sum()),
+            "crd_reads": len(c),
+        }
         memory = np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)])
     else:
         pos = p * size + c
@@ -135,8 +141,7 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(crd.ctl)
     consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
     sched = Schedule(n, [None, consume], [None, None], memory=memory)
-    return Result([Stream(crd.ctl, crd.val), Stream(out_ctl, out_val)], sched,
-                  counts)
+    return Result([Stream(crd.ctl, crd.val), Stream(out_ctl, out_val)], sched, counts)
 
 
 @rule("repeat_signal")
@@ -155,12 +160,16 @@ def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
     u = units(x.ctl)
     start, stop, _ = fibers(sig.ctl)
     if len(stop) != len(u.token):
-        raise ExecutionError(f"{node.label}: the repeat signal has {len(stop)} fibers but the"
-                             f" input stream owns {len(u.token)}")
+        raise ExecutionError(
+            f"{node.label}: the repeat signal has {len(stop)} fibers but the"
+            f" input stream owns {len(u.token)}"
+        )
     bare_full = ~u.is_item & (stop > start)
     if bare_full.any():
-        raise ExecutionError(f"{node.label}: repeat-signal fiber {int(np.flatnonzero(bare_full)[0])}"
-                             " repeats an empty outer fiber")
+        raise ExecutionError(
+            f"{node.label}: repeat-signal fiber {int(np.flatnonzero(bare_full)[0])}"
+            " repeats an empty outer fiber"
+        )
     n = len(sig.ctl)
     fib = np.minimum(fiber_ids(sig.ctl), max(len(stop) - 1, 0))
     is_r = sig.ctl == DATA
@@ -183,8 +192,10 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
     data = ref.ctl == DATA
     r = ref.val[data]
     if len(r) and (r.min() < 0 or r.max() >= len(ft.vals)):
-        raise ExecutionError(f"{node.label}: reference out of range for the values of"
-                             f" {ft.decl.name!r} ({len(ft.vals)} positions)")
+        raise ExecutionError(
+            f"{node.label}: reference out of range for the values of"
+            f" {ft.decl.name!r} ({len(ft.vals)} positions)"
+        )
     b = ft.block
     n = len(ref.ctl)
     val = np.zeros((n, b, b) if b > 1 else n)

@@ -22,6 +22,8 @@ which events can ever fire.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from dsl.step.ir import Port, Program
@@ -33,8 +35,8 @@ from interpreter.step.streams import StreamData
 from interpreter.step.timing import TIMING, Plan, TimingEnv
 
 DEFAULT_TARGET = {"onchip_bw": 64, "flops_per_unit": 512, "offchip_bw": 1024,
-                  "offchip_latency": 20, "channel_depth": 8, "onchip_capacity": 32 << 20}
-MAX_SWEEPS = 2000
+                  "offchip_latency": 20, "channel_depth": 8, "onchip_capacity": 512 << 20}
+MAX_SWEEPS = 20_000
 MAX_MERGE_ROUNDS = 8
 
 
@@ -81,6 +83,15 @@ class Schedule:
                 self.out_time[Port(node.id, k)] = np.zeros(len(prod))
                 self.deq[Port(node.id, k)] = np.zeros(len(prod))
         self.sweeps = 0
+        # off-chip requests, in (node, event) order: the HBM's tie-break after issue time
+        self.offchip = [v for v, p in enumerate(plans) if p.requests is not None]
+        self.req_index = {v: np.flatnonzero(plans[v].requests > 0) for v in self.offchip}
+        sizes = [plans[v].requests[self.req_index[v]] for v in self.offchip]
+        self.req_size = np.concatenate(sizes) if sizes else np.zeros(0)
+        self.req_rank = np.arange(len(self.req_size))
+        self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
+        self.dirty = set(range(n))
+        self.hbm_dirty = True
 
     def update(self, v: int) -> None:
         node, plan = self.program.nodes[v], self.plans[v]
@@ -99,6 +110,7 @@ class Schedule:
         end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost))) \
             if len(cost) else csum
         start = end - cost
+        old_start, old_end = self.start[v], self.end[v]
         self.start[v], self.end[v] = start, end
         emit = end
         if plan.is_load:
@@ -106,65 +118,62 @@ class Schedule:
                 start + plan.requests / self.t["offchip_bw"] + self.t["offchip_latency"])
             emit = np.maximum.accumulate(np.maximum(end, back)) if len(end) else end
         for k, prod in enumerate(plan.prod):
-            self.out_time[Port(v, k)] = emit[prod]
+            port = Port(v, k)
+            new = emit[prod]
+            if not np.array_equal(new, self.out_time[port]):
+                self.out_time[port] = new
+                self.dirty.add(self.consumer[port][0])
         for p, cons in zip(node.inputs, plan.cons, strict=True):
-            self.deq[p] = start[cons]
+            new = start[cons]
+            if not np.array_equal(new, self.deq[p]):
+                self.deq[p] = new
+                self.dirty.add(p.node)
+        if plan.requests is not None and not (np.array_equal(start, old_start)
+                                              and np.array_equal(end, old_end)):
+            self.hbm_dirty = True
 
     def serve_hbm(self) -> np.ndarray:
         """Run every off-chip request through the shared HBM; returns store completions."""
-        issue, size, owner, index = [], [], [], []
-        for v, plan in enumerate(self.plans):
-            if plan.requests is None:
-                continue
-            mask = plan.requests > 0
-            when = self.start[v] if plan.is_load else self.end[v]
-            issue.append(when[mask])
-            size.append(plan.requests[mask])
-            owner.append(np.full(int(mask.sum()), v))
-            index.append(np.flatnonzero(mask))
-        if not issue:
+        if not self.offchip:
             return np.zeros(0)
-        issue_a, size_a = np.concatenate(issue), np.concatenate(size)
-        owner_a, index_a = np.concatenate(owner), np.concatenate(index)
-        order = np.lexsort((index_a, owner_a, issue_a))
-        service = size_a[order] / self.t["offchip_bw"]
+        issue = np.concatenate([(self.start[v] if self.plans[v].is_load else self.end[v])[
+            self.req_index[v]] for v in self.offchip])
+        order = np.lexsort((self.req_rank, issue))
+        service = self.req_size[order] / self.t["offchip_bw"]
         s = np.cumsum(service)
-        done = s + np.maximum(0.0, np.maximum.accumulate(issue_a[order] - (s - service)))
+        done = s + np.maximum(0.0, np.maximum.accumulate(issue[order] - (s - service)))
         back = np.empty_like(done)
         back[order] = done + self.t["offchip_latency"]
         stores = []
-        for v, plan in enumerate(self.plans):
-            if plan.requests is None:
-                continue
-            mine = owner_a == v
-            full = np.zeros(len(plan.cost))
-            full[index_a[mine]] = back[mine]
+        for v, lo, hi in zip(self.offchip, self.req_offsets[:-1], self.req_offsets[1:],
+                             strict=True):
+            plan = self.plans[v]
             if plan.is_load:
-                # a bare stop item needs no data: it follows the previous tile
-                self.hbm[v] = np.where(plan.requests > 0, full, 0.0)
+                new = np.zeros(len(plan.cost))  # a bare stop follows the previous tile
+                new[self.req_index[v]] = back[lo:hi]
+                if self.hbm[v] is None or not np.array_equal(new, self.hbm[v]):
+                    self.hbm[v] = new
+                    self.dirty.add(v)
             else:
-                stores.append(back[mine])
+                stores.append(back[lo:hi])
         return np.concatenate(stores) if stores else np.zeros(0)
 
-    def _state(self) -> list[np.ndarray]:
-        """Everything a sweep may change (a fixpoint: none of it moves)."""
-        hbm = [h for h in self.hbm if h is not None]
-        return [a.copy() for a in self.end + hbm + list(self.out_time.values())]
-
     def solve(self) -> float:
+        """Sweep forward and backward over the ops that have something new to read (a
+        neighbour's times or the HBM's changed) until none has: the fixpoint."""
         order = list(range(len(self.plans)))
         stores = np.zeros(0)
-        for sweep in range(MAX_SWEEPS):
-            before = self._state()
-            for v in (order if sweep % 2 == 0 else order[::-1]):
-                self.update(v)
-            stores = self.serve_hbm()
-            self.sweeps = sweep + 1
-            after = self._state()
-            if sweep and all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)):
-                break
-        else:
-            raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
+        while self.dirty or self.hbm_dirty:
+            if self.sweeps >= MAX_SWEEPS:
+                raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
+            for v in (order if self.sweeps % 2 == 0 else order[::-1]):
+                if v in self.dirty:
+                    self.dirty.discard(v)
+                    self.update(v)
+            if self.hbm_dirty:
+                self.hbm_dirty = False
+                stores = self.serve_hbm()
+            self.sweeps += 1
         last = [float(e[-1]) for e in self.end if len(e)]
         last += [float(t.max()) for t in self.out_time.values() if len(t)]
         last += [float(stores.max())] if len(stores) else []
@@ -178,31 +187,46 @@ def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
     produced_by = {Port(n.id, k): prod for n, p in zip(program.nodes, plans, strict=True)
                    for k, prod in enumerate(p.prod)}
     consumer = {p: (n.id, k) for n in program.nodes for k, p in enumerate(n.inputs)}
-    waits: dict[int, str] = {}  # node -> what it waits for
-    full: dict[int, int] = {}  # node -> consumer whose channel is full
-    changed = True
-    while changed:
-        changed = False
-        for node, plan in zip(program.nodes, plans, strict=True):
-            v = node.id
-            limit = len(plan.cost)
-            waits.pop(v, None)
-            full.pop(v, None)
-            for p, cons in zip(node.inputs, plan.cons, strict=True):
-                have = int(np.searchsorted(produced_by[p], fired[p.node]))
-                if have < len(cons) and cons[have] < limit:
-                    limit = int(cons[have])
-                    waits[v] = program.node(p.node).label()
-                    full.pop(v, None)
-            for k, prod in enumerate(plan.prod):
-                w, pos = consumer[Port(v, k)]
-                taken = int(np.searchsorted(plans[w].cons[pos], fired[w]))
-                if taken + depth < len(prod) and prod[taken + depth] < limit:
-                    limit = int(prod[taken + depth])
-                    full[v] = w
-                    waits.pop(v, None)
-            if limit > fired[v]:
-                fired[v], changed = limit, True
+    producers = {n.id: [p.node for p in n.inputs] for n in program.nodes}
+    consumers = {n.id: [consumer[Port(n.id, k)][0] for k in range(len(n.outputs))]
+                 for n in program.nodes}
+
+    def firing_limit(v: int) -> tuple[int, str | None, int | None]:
+        """How many events of v can fire now; what stops it (an input, a full channel)."""
+        node, plan = program.nodes[v], plans[v]
+        limit, waits, full = len(plan.cost), None, None
+        for p, cons in zip(node.inputs, plan.cons, strict=True):
+            have = int(np.searchsorted(produced_by[p], fired[p.node]))
+            if have < len(cons) and cons[have] < limit:
+                limit, waits, full = int(cons[have]), program.node(p.node).label(), None
+        for k, prod in enumerate(plan.prod):
+            w, pos = consumer[Port(v, k)]
+            taken = int(np.searchsorted(plans[w].cons[pos], fired[w]))
+            if taken + depth < len(prod) and prod[taken + depth] < limit:
+                limit, waits, full = int(prod[taken + depth]), None, w
+        return limit, waits, full
+
+    queue = deque(range(len(plans)))
+    queued = set(queue)
+    while queue:
+        v = queue.popleft()
+        queued.discard(v)
+        limit, _, _ = firing_limit(v)
+        if limit > fired[v]:
+            fired[v] = limit
+            for w in producers[v] + consumers[v]:
+                if w not in queued:
+                    queued.add(w)
+                    queue.append(w)
+    waits: dict[int, str] = {}
+    full: dict[int, int] = {}
+    for v in range(len(plans)):
+        if fired[v] < len(plans[v].cost):
+            _, why, blocker = firing_limit(v)
+            if why is not None:
+                waits[v] = why
+            if blocker is not None:
+                full[v] = blocker
     stuck = [n.id for n, p in zip(program.nodes, plans, strict=True) if fired[n.id] < len(p.cost)]
     if not stuck:
         return

@@ -101,8 +101,8 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
     assert [a["origin"] for a in detail["attempts"]] == ["recall"]
     assert detail["attempts"][0]["verdict"]["status"] == "passed"
 
-    capsys.readouterr()
     assert run_main("report", out) == 0
+    assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
     page = (out / "report.html").read_text()
     assert page.count("<svg") == 3 and "step/gemm_bias" in page
 
@@ -118,6 +118,7 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
     assert best["cycles"] == min(entry["cycles"], detail["attempts"][0]["verdict"]["cycles"])
 
 
+@pytest.mark.slow  # a run each (worker start-up dominates); step runs in the default set
 @pytest.mark.parametrize(
     "suite, glob", [("benchmarks/dae", "eb_sum_hot"), ("benchmarks/sam", "elemadd")]
 )

@@ -1,7 +1,8 @@
 """A killed `agent solve` (SIGKILL to its process group) resumes with `--resume` and re-does
 nothing it had verified.
 
-The first part runs with the queue model: this test answers its prompt files, and kills
+The first part runs with the queue model: this test answers its prompt files (two
+proposals, and the guardian's review of each, which changes nothing), and kills
 the run while it waits for the answer to an optimise prompt, which it only asks after
 both proposals were verified and recorded. The second part resumes with a scripted model
 that holds replies for the optimise prompts only: had the run asked for proposals again,
@@ -22,7 +23,14 @@ import pytest
 
 from memory.store import ExperienceStore
 from tests.agents.test_cli_solve import ROOT, agent
-from tests.agents.workflows.conftest import BASELINE, FAST, OPTIMISE, fenced, write_script
+from tests.agents.workflows.conftest import (
+    BASELINE,
+    FAST,
+    GUARDIAN,
+    OPTIMISE,
+    fenced,
+    write_script,
+)
 
 COMPUTE_8 = BASELINE.replace('"matmul")', '"matmul", compute=8)')
 
@@ -65,7 +73,7 @@ def test_a_killed_run_resumes_without_reverifying(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    answers = [fenced(BASELINE), fenced(FAST)]
+    proposals = [fenced(BASELINE), fenced(FAST)]
     answered: set[Path] = set()
     deadline = time.monotonic() + 180
     try:
@@ -77,7 +85,11 @@ def test_a_killed_run_resumes_without_reverifying(tmp_path: Path) -> None:
                 content = json.loads(prompt.read_text())["messages"][-1]["content"]
                 if OPTIMISE in content:
                     raise StopIteration  # both proposals were verified: kill now
-                _answer(prompt, answers[len(answered)])
+                if GUARDIAN in content:  # the guardian finds nothing to fix
+                    program = content.split("```python\n", 1)[1].split("```", 1)[0]
+                    _answer(prompt, fenced(program))
+                else:
+                    _answer(prompt, proposals.pop(0))
                 answered.add(prompt)
             time.sleep(0.1)
     except StopIteration:

@@ -134,3 +134,39 @@ def test_fts_syntax_in_descriptions_is_harmless(store):
     odd = make_task("odd", description='NEAR(a b) "quoted" * col:umn -minus AND OR', spec={})
     put(store, odd, prog("return x"), ok())
     assert [a.task_key for a in store.recall(odd)] == ["step/odd"]
+
+
+def test_recall_on_the_real_step_suite_finds_the_same_family(tmp_path):
+    """Every step task solved once (placeholder programs: only the tasks' own specs and
+    descriptions speak); a new task like a known one recalls its family first."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from benchmarks.task import TaskError, parse_task
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks" / "step"
+    tasks = {}
+    for path in sorted(root.glob("*.toml")):
+        try:
+            task = parse_task(path)
+        except TaskError:  # a task still being written
+            continue
+        tasks[task.name] = task
+    store = ExperienceStore(tmp_path / "m.sqlite")
+    for task in tasks.values():
+        put(store, task, prog("return x"), ok())
+    families = {
+        "rmsnorm": {"rmsnorm", "add_rmsnorm", "layernorm"},
+        "rope_qk": {"rope", "rope_heads", "rope_qk", "rope_positions"},
+        "swiglu": {"swiglu", "swiglu_linear_layout", "expert_ffn_scaled", "gemm_silu"},
+        "bmm": {"bmm", "bmm_shared_weight", "bmm_transposed"},
+    }
+    probed = 0
+    for name, family in families.items():
+        if name not in tasks:
+            continue
+        probed += 1
+        newcomer = replace(tasks[name], name=f"{name}_variant")
+        got = [a.task_key.split("/")[1] for a in store.recall(newcomer, k=3)]
+        assert len(got) == 3 and set(got) <= family, (name, got)
+    assert probed >= 3

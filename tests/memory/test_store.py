@@ -198,3 +198,18 @@ def test_numpy_metrics_are_stored_as_numbers(store):
     record(store, make_task(), program(), verdict)
     (attempt,) = store.attempts()
     assert attempt.cycles == 12 and attempt.metrics == {"bytes": 4096, "util": 0.5}
+
+
+def test_a_store_sent_to_another_process_works_there(store):
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    record(store, make_task(), program(), passed(3))
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone.path == store.path and clone.best("step/softmax_rows").cycles == 3
+    with ProcessPoolExecutor(1) as pool:
+        assert pool.submit(_best_cycles, store).result() == 3
+
+
+def _best_cycles(store: ExperienceStore) -> int:
+    return store.best("step/softmax_rows").cycles

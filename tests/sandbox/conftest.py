@@ -44,13 +44,26 @@ FAST = Limits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 * 2**20)
 _RUN_IDS: list[str] = []  # the runs started by the current test
 
 
+def _available(name: str) -> str:
+    reason = BACKENDS[name].unavailable()
+    if reason:
+        pytest.skip(f"{name} backend unavailable: {reason}")
+    return name
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     """Each backend in turn; skipped only when this machine cannot run it (with why)."""
-    reason = BACKENDS[request.param].unavailable()
-    if reason:
-        pytest.skip(f"{request.param} backend unavailable: {reason}")
-    return request.param
+    return _available(request.param)
+
+
+@pytest.fixture(
+    params=[pytest.param(n, marks=pytest.mark.slow) if n == "docker" else n for n in BACKENDS]
+)
+def backend_extra(request: pytest.FixtureRequest) -> str:
+    """Like `backend`, for cases beyond the core list: a container start costs 0.4-1.5 s, so
+    their docker runs are in the slow set (`-m slow`)."""
+    return _available(request.param)
 
 
 @pytest.fixture(autouse=True)

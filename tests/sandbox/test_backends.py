@@ -18,7 +18,7 @@ def test_explicit_name_wins_over_environment_and_config(monkeypatch, tmp_path) -
     monkeypatch.setenv(ENV_VAR, "no-such-backend")
     (tmp_path / ".agent.toml").write_text('[sandbox]\nbackend = "also-wrong"\n')
     backend, why = select_backend("plain")
-    assert backend.name == "plain" and "requested" in why
+    assert backend.name == "plain" and "requested" in why and "isolates little" in why
 
 
 def test_environment_wins_over_config(monkeypatch, tmp_path) -> None:

@@ -5,6 +5,7 @@ harness decides runs under the default one."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -33,14 +34,14 @@ def test_valid_program_gives_loadable_ir(backend: str) -> None:
     assert json.loads(json.dumps(result.ir)) == result.ir
 
 
-def test_builder_error_is_invalid_with_the_line(backend: str) -> None:
-    result = run(VALID.replace('"exp"', '"no_such_function"'), backend, filename="k.py")
+def test_builder_error_is_invalid_with_the_line(backend_extra: str) -> None:
+    result = run(VALID.replace('"exp"', '"no_such_function"'), backend_extra, filename="k.py")
     assert result.status == "invalid" and result.line == 6
     assert result.message.startswith("k.py:6: ") and "no_such_function" in result.message
 
 
-def test_syntax_error(backend: str) -> None:
-    result = run("def kernel(x):\n    return (\n", backend)
+def test_syntax_error(backend_extra: str) -> None:
+    result = run("def kernel(x):\n    return (\n", backend_extra)
     assert result.status == "error" and result.line == 2
     assert result.message.startswith("program.py:2: SyntaxError")
 
@@ -68,6 +69,14 @@ def test_program_output_is_kept_as_a_capped_tail() -> None:
     assert result.stderr.endswith("line 1999\n") and len(result.stderr) <= 4096
 
 
+def test_text_beyond_ascii_survives_the_round_trip() -> None:
+    source = "# déjà vu: 行列 €\n" + VALID + 'print("ünïcödé ✓")\n'
+    result = run(source, None)
+    assert result.status == "ok" and "ünïcödé ✓" in result.stderr
+    failing = run('def kernel(x):\n    raise ValueError("größe ≠ 3")\n', None)
+    assert failing.message == "program.py:2: ValueError: größe ≠ 3"
+
+
 def test_oversized_source_is_rejected_before_starting() -> None:
     result = build_ir("#" * 300_000, dialect="step", signature=SIGNATURE, backend="plain")
     assert result.status == "rejected" and "larger than the 256 KiB limit" in result.message
@@ -87,3 +96,14 @@ def test_unknown_dialect_is_an_error() -> None:
 def test_bad_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="wall_seconds must be positive"):
         Limits(wall_seconds=0)
+
+
+def test_concurrent_builds_do_not_mix() -> None:
+    """The verifier may build several proposals at once: each gets its own IR back."""
+    sources = [VALID.replace('"exp"', f'"{fn}"') for fn in ("exp", "relu", "sigmoid", "tanh")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda source: run(source, None), sources))
+    assert [r.status for r in results] == ["ok"] * 4
+    functions = [json.dumps(r.ir) for r in results]
+    for fn, text in zip(("exp", "relu", "sigmoid", "tanh"), functions, strict=True):
+        assert f'"{fn}"' in text

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from sandbox.backends import PROJECT_ROOT
 from sandbox.confine import _DENIED, seccomp_program
 from sandbox.harness import Refusal, check_program
 
@@ -86,7 +87,7 @@ def test_seccomp_jumps_stay_inside_the_program(machine: str) -> None:
 def test_confined_python_keeps_working_but_cannot_fork_or_connect() -> None:
     script = (
         "import sys, os, socket, json, threading\n"
-        f"sys.path.insert(0, {str(__import__('sandbox').__path__[0] + '/..')!r})\n"
+        f"sys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
         "from sandbox.confine import confine\n"
         "layers = confine([p for p in sys.path if p and os.path.isdir(p)])\n"
         "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"

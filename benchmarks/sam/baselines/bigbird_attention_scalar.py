@@ -2,7 +2,14 @@ from dsl import sam
 
 
 def kernel(M, Q, K, V, **params):
-    """bigbird_attention_scalar baseline (5 graphs, order ijkd): S(i,j) = M(i,j) * sum(k, Q(i,k) * K(j,k)) | E(i,j) = exp(0.125 * S(i,j)) | rowsum(i) = E(i,j) | Nm(i,d) = E(i,j) * V(j,d) | Out(i,d) = Nm(i,d) / rowsum(i)"""
+    """bigbird_attention_scalar baseline: 5 graphs, order ijkd.
+
+    graph 0: S(i,j) = M(i,j) * sum(k, Q(i,k) * K(j,k))
+    graph 1: E(i,j) = exp(0.125 * S(i,j))
+    graph 2: rowsum(i) = E(i,j)
+    graph 3: Nm(i,d) = E(i,j) * V(j,d)
+    graph 4: Out(i,d) = Nm(i,d) / rowsum(i)
+    """
     Out = sam.output('Out', format=['dense', 'dense'], mode_order=[0, 1])
     S = sam.tensor('S', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1])
     E = sam.tensor('E', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1])
@@ -55,11 +62,11 @@ def kernel(M, Q, K, V, **params):
         _, V_j_ref = V.locate(0, j_crd_E, V_i_ref)
         d_crd_V, V_d_ref = V.scan(1, V_j_ref)
         d_crd_V_0, d_crd_V_1 = sam.broadcast(d_crd_V, 2)
+        E_val = E.load(E_j_ref)
         d_repsig = sam.repeat_signal(d_crd_V_0)
-        E_d_ref = sam.repeat(E_j_ref, d_repsig)
-        E_val = E.load(E_d_ref)
+        E_val_d = sam.repeat(E_val, d_repsig)
         V_val = V.load(V_d_ref)
-        mul = sam.alu('mul', E_val, V_val)
+        mul = sam.alu('mul', E_val_d, V_val)
         d_crd_acc, acc_j = sam.spacc1(d_crd_V_1, mul)
         Nm.write_level(0, i_crd_E_1)
         Nm.write_level(1, d_crd_acc)
@@ -70,11 +77,11 @@ def kernel(M, Q, K, V, **params):
         i_crd, Nm_i_ref_2, rowsum_i_ref_2 = sam.intersect((i_crd_Nm, Nm_i_ref), (i_crd_rowsum, rowsum_i_ref))
         d_crd_Nm, Nm_d_ref = Nm.scan(1, Nm_i_ref_2)
         d_crd_Nm_0, d_crd_Nm_1 = sam.broadcast(d_crd_Nm, 2)
+        rowsum_val = rowsum.load(rowsum_i_ref_2)
         d_repsig = sam.repeat_signal(d_crd_Nm_0)
-        rowsum_d_ref = sam.repeat(rowsum_i_ref_2, d_repsig)
+        rowsum_val_d = sam.repeat(rowsum_val, d_repsig)
         Nm_val = Nm.load(Nm_d_ref)
-        rowsum_val = rowsum.load(rowsum_d_ref)
-        div = sam.alu('div', Nm_val, rowsum_val)
+        div = sam.alu('div', Nm_val, rowsum_val_d)
         Out.write_level(0, i_crd)
         Out.write_level(1, d_crd_Nm_1)
         Out.write_vals(div)

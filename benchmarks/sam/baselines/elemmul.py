@@ -2,7 +2,10 @@ from dsl import sam
 
 
 def kernel(A, B, **params):
-    """elemmul baseline (fused): C(i,j) = A(i,j) * B(i,j)"""
+    """elemmul baseline: one fused graph.
+
+    C(i,j) = A(i,j) * B(i,j)
+    """
     C = sam.output('C', format=['compressed', 'compressed'], mode_order=[0, 1])
     with sam.graph('C'):
         i_crd_A, A_i_ref = A.scan(0)

@@ -2,7 +2,13 @@ from dsl import sam
 
 
 def kernel(A, X, W1, b1, **params):
-    """gcn_layer_karate baseline (4 graphs, order iklj): AX(i,l) = A(i,k) * X(k,l) | Z1(i,j) = AX(i,l) * W1(l,j) | B1(i,j) = Z1(i,j) + b1(j) | H1(i,j) = relu(B1(i,j))"""
+    """gcn_layer_karate baseline: 4 graphs, order iklj.
+
+    graph 0: AX(i,l) = A(i,k) * X(k,l)
+    graph 1: Z1(i,j) = AX(i,l) * W1(l,j)
+    graph 2: B1(i,j) = Z1(i,j) + b1(j)
+    graph 3: H1(i,j) = relu(B1(i,j))
+    """
     H1 = sam.output('H1', format=['dense', 'dense'], mode_order=[0, 1])
     AX = sam.tensor('AX', ['N', 'F'], format=['dense', 'compressed'], mode_order=[0, 1])
     Z1 = sam.tensor('Z1', ['N', 'H'], format=['dense', 'compressed'], mode_order=[0, 1])
@@ -16,11 +22,11 @@ def kernel(A, X, W1, b1, **params):
         _, X_k_ref = X.locate(0, k_crd_A, X_i_ref)
         l_crd_X, X_l_ref = X.scan(1, X_k_ref)
         l_crd_X_0, l_crd_X_1 = sam.broadcast(l_crd_X, 2)
+        A_val = A.load(A_k_ref)
         l_repsig = sam.repeat_signal(l_crd_X_0)
-        A_l_ref = sam.repeat(A_k_ref, l_repsig)
-        A_val = A.load(A_l_ref)
+        A_val_l = sam.repeat(A_val, l_repsig)
         X_val = X.load(X_l_ref)
-        mul = sam.alu('mul', A_val, X_val)
+        mul = sam.alu('mul', A_val_l, X_val)
         l_crd_acc, acc_k = sam.spacc1(l_crd_X_1, mul)
         AX.write_level(0, i_crd_A_1)
         AX.write_level(1, l_crd_acc)
@@ -34,11 +40,11 @@ def kernel(A, X, W1, b1, **params):
         _, W1_l_ref = W1.locate(0, l_crd_AX, W1_i_ref)
         j_crd_W1, W1_j_ref = W1.scan(1, W1_l_ref)
         j_crd_W1_0, j_crd_W1_1 = sam.broadcast(j_crd_W1, 2)
+        AX_val = AX.load(AX_l_ref)
         j_repsig = sam.repeat_signal(j_crd_W1_0)
-        AX_j_ref = sam.repeat(AX_l_ref, j_repsig)
-        AX_val = AX.load(AX_j_ref)
+        AX_val_j = sam.repeat(AX_val, j_repsig)
         W1_val = W1.load(W1_j_ref)
-        mul = sam.alu('mul', AX_val, W1_val)
+        mul = sam.alu('mul', AX_val_j, W1_val)
         j_crd_acc, acc_l = sam.spacc1(j_crd_W1_1, mul)
         Z1.write_level(0, i_crd_AX_1)
         Z1.write_level(1, j_crd_acc)

@@ -2,7 +2,10 @@ from dsl import sam
 
 
 def kernel(B, C, D, **params):
-    """mttkrp baseline (fused, order iklj): A(i,j) = B(i,k,l) * C(k,j) * D(l,j)"""
+    """mttkrp baseline: one fused graph, order iklj.
+
+    A(i,j) = B(i,k,l) * C(k,j) * D(l,j)
+    """
     A = sam.output('A', format=['dense', 'dense'], mode_order=[0, 1])
     with sam.graph('A'):
         i_crd_B, B_i_ref = B.scan(0)
@@ -23,11 +26,11 @@ def kernel(B, C, D, **params):
         j_crd_C, C_j_ref = C.scan(1, C_l_ref)
         j_crd_C_0, j_crd_C_1, j_crd_C_2 = sam.broadcast(j_crd_C, 3)
         _, D_j_ref = D.locate(1, j_crd_C_0, D_l_ref)
+        B_val = B.load(B_l_ref)
         j_repsig = sam.repeat_signal(j_crd_C_1)
-        B_j_ref = sam.repeat(B_l_ref, j_repsig)
-        B_val = B.load(B_j_ref)
+        B_val_j = sam.repeat(B_val, j_repsig)
         C_val = C.load(C_j_ref)
-        mul = sam.alu('mul', B_val, C_val)
+        mul = sam.alu('mul', B_val_j, C_val)
         D_val = D.load(D_j_ref)
         mul_2 = sam.alu('mul', mul, D_val)
         j_crd_acc, acc_l = sam.spacc1(j_crd_C_2, mul_2)

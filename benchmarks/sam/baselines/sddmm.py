@@ -2,7 +2,10 @@ from dsl import sam
 
 
 def kernel(M, Q, K, **params):
-    """sddmm baseline (fused, order ijk): S(i,j) = M(i,j) * sum(k, Q(i,k) * K(j,k))"""
+    """sddmm baseline: one fused graph, order ijk.
+
+    S(i,j) = M(i,j) * sum(k, Q(i,k) * K(j,k))
+    """
     S = sam.output('S', format=['compressed', 'compressed'], mode_order=[0, 1])
     with sam.graph('S'):
         i_crd_M, M_i_ref = M.scan(0)

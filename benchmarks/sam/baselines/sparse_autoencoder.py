@@ -2,7 +2,14 @@ from dsl import sam
 
 
 def kernel(X, W1, b1, W2, b2, **params):
-    """sparse_autoencoder baseline (5 graphs, order ndho): P(n,h) = X(n,d) * W1(d,h) | Q(n,h) = P(n,h) + b1(h) | R(n,h) = relu(Q(n,h)) | T(n,o) = R(n,h) * W2(h,o) | Y(n,o) = T(n,o) + b2(o)"""
+    """sparse_autoencoder baseline: 5 graphs, order ndho.
+
+    graph 0: P(n,h) = X(n,d) * W1(d,h)
+    graph 1: Q(n,h) = P(n,h) + b1(h)
+    graph 2: R(n,h) = relu(Q(n,h))
+    graph 3: T(n,o) = R(n,h) * W2(h,o)
+    graph 4: Y(n,o) = T(n,o) + b2(o)
+    """
     Y = sam.output('Y', format=['dense', 'dense'], mode_order=[0, 1])
     P = sam.tensor('P', ['N', 'H'], format=['dense', 'compressed'], mode_order=[0, 1])
     Q = sam.tensor('Q', ['N', 'H'], format=['dense', 'dense'], mode_order=[0, 1])
@@ -17,11 +24,11 @@ def kernel(X, W1, b1, W2, b2, **params):
         _, W1_d_ref = W1.locate(0, d_crd_X, W1_n_ref)
         h_crd_W1, W1_h_ref = W1.scan(1, W1_d_ref)
         h_crd_W1_0, h_crd_W1_1 = sam.broadcast(h_crd_W1, 2)
+        X_val = X.load(X_d_ref)
         h_repsig = sam.repeat_signal(h_crd_W1_0)
-        X_h_ref = sam.repeat(X_d_ref, h_repsig)
-        X_val = X.load(X_h_ref)
+        X_val_h = sam.repeat(X_val, h_repsig)
         W1_val = W1.load(W1_h_ref)
-        mul = sam.alu('mul', X_val, W1_val)
+        mul = sam.alu('mul', X_val_h, W1_val)
         h_crd_acc, acc_d = sam.spacc1(h_crd_W1_1, mul)
         P.write_level(0, n_crd_X_1)
         P.write_level(1, h_crd_acc)
@@ -57,11 +64,11 @@ def kernel(X, W1, b1, W2, b2, **params):
         _, W2_h_ref = W2.locate(0, h_crd_R, W2_n_ref)
         o_crd_W2, W2_o_ref = W2.scan(1, W2_h_ref)
         o_crd_W2_0, o_crd_W2_1 = sam.broadcast(o_crd_W2, 2)
+        R_val = R.load(R_h_ref)
         o_repsig = sam.repeat_signal(o_crd_W2_0)
-        R_o_ref = sam.repeat(R_h_ref, o_repsig)
-        R_val = R.load(R_o_ref)
+        R_val_o = sam.repeat(R_val, o_repsig)
         W2_val = W2.load(W2_o_ref)
-        mul = sam.alu('mul', R_val, W2_val)
+        mul = sam.alu('mul', R_val_o, W2_val)
         o_crd_acc, acc_h = sam.spacc1(o_crd_W2_1, mul)
         T.write_level(0, n_crd_R_1)
         T.write_level(1, o_crd_acc)

@@ -2,7 +2,10 @@ from dsl import sam
 
 
 def kernel(A, B, **params):
-    """spgemm_inner baseline (fused, order ijk): X(i,j) = A(i,k) * B(k,j)"""
+    """spgemm_inner baseline: one fused graph, order ijk.
+
+    X(i,j) = A(i,k) * B(k,j)
+    """
     X = sam.output('X', format=['dense', 'dense'], mode_order=[0, 1])
     with sam.graph('X'):
         i_crd_A, A_i_ref = A.scan(0)

@@ -2,7 +2,10 @@ from dsl import sam
 
 
 def kernel(A, x, **params):
-    """spmv baseline (fused, order ij): y(i) = A(i,j) * x(j)"""
+    """spmv baseline: one fused graph, order ij.
+
+    y(i) = A(i,j) * x(j)
+    """
     y = sam.output('y', format=['dense'], mode_order=[0])
     with sam.graph('y'):
         i_crd_A, A_i_ref = A.scan(0)

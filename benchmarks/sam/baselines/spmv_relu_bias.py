@@ -2,7 +2,11 @@ from dsl import sam
 
 
 def kernel(A, x, b, **params):
-    """spmv_relu_bias baseline (2 graphs, order ij): t(i) = A(i,j) * x(j) | y(i) = relu(t(i) + b(i))"""
+    """spmv_relu_bias baseline: 2 graphs, order ij.
+
+    graph 0: t(i) = A(i,j) * x(j)
+    graph 1: y(i) = relu(t(i) + b(i))
+    """
     y = sam.output('y', format=['dense'], mode_order=[0])
     t = sam.tensor('t', ['N'], format=['dense'], mode_order=[0])
     with sam.graph('t'):

@@ -2,7 +2,10 @@ from dsl import sam
 
 
 def kernel(B, c, **params):
-    """ttv baseline (fused, order ijk): A(i,j) = B(i,j,k) * c(k)"""
+    """ttv baseline: one fused graph, order ijk.
+
+    A(i,j) = B(i,j,k) * c(k)
+    """
     A = sam.output('A', format=['compressed', 'compressed'], mode_order=[0, 1])
     with sam.graph('A'):
         i_crd_B, B_i_ref = B.scan(0)

@@ -1,7 +1,7 @@
 """The litellm backend against a provider stand-in on 127.0.0.1.
 
 A tiny HTTP server answers with recorded exchanges (tests/data/litellm/) in the providers'
-wire formats, so these tests pin both halves of the real backend: the request litellm
+wire formats (OpenAI, Anthropic, Ollama), so these tests pin both halves of the real backend: the request litellm
 builds from our call (path, model, messages, temperature, max_tokens) and the `Reply` we
 make of the provider's answer (text, tokens, cost), plus retries and error mapping.
 """
@@ -28,11 +28,13 @@ def _recorded(name: str) -> dict:
 
 
 class ProviderStandIn:
-    """Answers POSTs with queued recorded responses (the last one repeats); records requests."""
+    """Answers POSTs from queued recorded responses, per path (the last one for a path
+    repeats; `responses` applies to any path without its own); records every request."""
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.responses: list[dict] = []
+        self.by_path: dict[str, dict] = {}
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,9 +47,10 @@ class ProviderStandIn:
                         "body": json.loads(body),
                     }
                 )
-                response = stand_in.responses[
-                    min(len(stand_in.requests), len(stand_in.responses)) - 1
-                ]
+                response = (
+                    stand_in.by_path.get(self.path)
+                    or stand_in.responses[min(len(stand_in.requests), len(stand_in.responses)) - 1]
+                )
                 data = json.dumps(response["body"]).encode()
                 self.send_response(response["status"])
                 for key, value in response.get("headers", {}).items():
@@ -130,6 +133,31 @@ def test_anthropic_exchange(provider):
     )
 
 
+@pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")  # inside litellm's ollama types
+@pytest.mark.parametrize("name", ["ollama_chat", "ollama_generate"])
+def test_ollama_exchanges(provider, name):
+    exchange = _recorded(name)
+    provider.by_path = exchange["responses"]
+    reply = _model(exchange["model"], provider.base).complete(**exchange["call"])
+
+    request = next(r for r in provider.requests if r["path"] == exchange["request"]["path"])
+    for key, value in exchange["request"]["body"].items():
+        assert request["body"][key] == value, key
+    if "request_messages" in exchange:  # chat: the messages as given (litellm adds images: [])
+        sent = [{"role": m["role"], "content": m["content"]} for m in request["body"]["messages"]]
+        assert sent == exchange["request_messages"]
+    else:  # generate: the chat flattened into one prompt
+        assert all(m["content"] in request["body"]["prompt"] for m in exchange["call"]["messages"])
+    expect = exchange["expect"]
+    assert reply.text == expect["text"]
+    assert (reply.prompt_tokens, reply.completion_tokens) == (
+        expect["prompt_tokens"],
+        expect["completion_tokens"],
+    )
+    assert (reply.cost_usd, reply.cost_known) == (0.0, True)  # local models are free
+    assert extract_program(reply.text, "step") == expect["program"]
+
+
 def test_rate_limit_is_retried_after_the_advertised_wait(provider):
     provider.responses = [
         _recorded("openai_rate_limit")["response"],
@@ -198,3 +226,5 @@ def test_bad_model_names():
         LiteLLMModel("gpt 4o")
     with pytest.raises(ModelError, match="bad model name"):
         LiteLLMModel("")
+    with pytest.raises(ModelError, match="retries and backoff must be >= 0"):
+        LiteLLMModel("openai/gpt-4o", retries=-1)

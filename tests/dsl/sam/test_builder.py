@@ -10,10 +10,15 @@ from dsl import sam
 from dsl.errors import ProgramError
 from dsl.sam.primitives import PRIMITIVES
 
-SIG = {"inputs": [{"name": "B", "dtype": "float32", "shape": ["N", "M"], "format": "csr"},
-                  {"name": "c", "dtype": "float32", "shape": ["M"], "format": "dense"}],
-       "outputs": [{"name": "y", "dtype": "float32", "shape": ["N"]}],
-       "dims": {"N": None, "M": None}, "params": {"alpha": 2.0}}
+SIG = {
+    "inputs": [
+        {"name": "B", "dtype": "float32", "shape": ["N", "M"], "format": "csr"},
+        {"name": "c", "dtype": "float32", "shape": ["M"], "format": "dense"},
+    ],
+    "outputs": [{"name": "y", "dtype": "float32", "shape": ["N"]}],
+    "dims": {"N": None, "M": None},
+    "params": {"alpha": 2.0},
+}
 
 
 def spmv(B, c, **params):
@@ -52,8 +57,7 @@ def test_handles_describe_their_tensor():
         spmv(B, c, **params)
 
     sam.trace(k, SIG)
-    assert seen == {"shape": ("N", "M"), "fmt": ("dense", "compressed"), "order": (0, 1),
-                    "rank": 1}
+    assert seen == {"shape": ("N", "M"), "fmt": ("dense", "compressed"), "order": (0, 1), "rank": 1}
 
 
 def test_ref_into_alu_is_rejected():
@@ -164,7 +168,8 @@ def test_graphs_and_intermediates():
             t.scan(0)
 
     assert "intermediate 't' is read before an earlier graph wrote it" in trace_error(
-        read_too_early)
+        read_too_early
+    )
 
     def two_stage(B, c, **params):
         t = sam.tensor("t", [c.shape[0]], "dense")
@@ -212,9 +217,28 @@ def test_outside_trace():
 
 def test_every_primitive_is_documented():
     reference = (__import__("pathlib").Path(sam.__file__).parent / "REFERENCE.md").read_text()
-    names = {"root", "scan", "locate", "repeat_signal", "repeat", "intersect", "union", "load",
-             "alu", "reduce", "spacc1", "spacc2", "crd_drop", "crd_hold", "val_drop",
-             "write_level", "write_vals", "broadcast", "fork", "join"}
+    names = {
+        "root",
+        "scan",
+        "locate",
+        "repeat_signal",
+        "repeat",
+        "intersect",
+        "union",
+        "load",
+        "alu",
+        "reduce",
+        "spacc1",
+        "spacc2",
+        "crd_drop",
+        "crd_hold",
+        "val_drop",
+        "write_level",
+        "write_vals",
+        "broadcast",
+        "fork",
+        "join",
+    }
     for name in names:
         assert f"`sam.{name}(" in reference, name
     assert set(PRIMITIVES) <= names | {"spacc"}

@@ -246,7 +246,10 @@ SPMV_TEXT = '''from dsl import sam
 
 
 def kernel(A, x, **params):
-    """spmv (fused, order ij): y(i) = A(i,j) * x(j)"""
+    """spmv: one fused graph, order ij.
+
+    y(i) = A(i,j) * x(j)
+    """
     y = sam.output('y', format=['dense'], mode_order=[0])
     with sam.graph('y'):
         i_crd_A, A_i_ref = A.scan(0)
@@ -335,3 +338,31 @@ def test_shared_walks_are_built_once() -> None:
     assert text.count("A.scan(0)") == 1
     assert text.count("A.scan(1,") == 2
     assert text.index("sam.reduce(") < text.index("sam.alu('div'")
+
+
+@pytest.mark.parametrize("case", ["bias_relu", "chain", "rowscale", "mttkrp"])
+@pytest.mark.parametrize("fuse", [True, False])
+def test_parallel_fused_statements_match_numpy(case: str, fuse: bool) -> None:
+    formats = {"A": "csr", "B": "csf", "C": "dense", "D": "dense"}
+    spec = {"fuse": fuse, "parallel": {"level": "i", "factor": 3}}
+    assert "sam.fork(" in _check(case, spec, formats, seed=4)
+
+
+def test_dataflow_orders_enumerate_the_order_knob() -> None:
+    from types import SimpleNamespace
+
+    from benchmarks.task import TensorSpec
+    from dsl.sam.compiler import dataflow_orders
+
+    def task(fmt_b: str, fmt_c: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            name="t", spec={"expr": "X(i,j) = B(i,k) * C(k,j)"},
+            inputs=[TensorSpec("B", "float32", ("I", "K"), extra={"format": fmt_b}),
+                    TensorSpec("C", "float32", ("K", "J"), extra={"format": fmt_c})],
+            outputs=[TensorSpec("X", "float32", ("I", "J"), extra={"format": "dense"})])
+
+    assert dataflow_orders(task("csr", "csr")) == ["ikj"]
+    assert dataflow_orders(task("csr", "csc")) == ["ijk"]
+    assert dataflow_orders(task("csc", "csr")) == ["kij"]
+    with pytest.raises(NotCovered, match="cycle"):
+        dataflow_orders(task("csc", "csc"))

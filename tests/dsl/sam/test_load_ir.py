@@ -60,7 +60,9 @@ def test_wiring_faults_name_node_and_port():
     alu = node_of(ir, "alu")
     alu["inputs"][0] = [node_of(ir, "locate")["id"], "crd"]  # the unused crd output
     msg = error(ir)
-    assert msg.startswith(f"node {alu['id']} (alu) port a:") and "needs a val stream, got crd" in msg
+    assert (
+        msg.startswith(f"node {alu['id']} (alu) port a:") and "needs a val stream, got crd" in msg
+    )
     ir = good()
     node_of(ir, "alu")["inputs"][0] = [0, "nope"]
     assert "node 0 has no output port 'nope'" in error(ir)

@@ -344,3 +344,43 @@ def test_counters_follow_token_order_across_cases():
     got = _execute(kernel)
     # tokens: first_0 sees 10 (then 12), second_0 makes it 11, first_1 sees 11, ...
     np.testing.assert_array_equal(got, [10, 11, 12, 13, 11, 12, 13, 14])
+
+
+def test_low_level_push_and_pop_compute_a_mean():
+    """The REFERENCE.md example: operands pushed by hand and popped in order."""
+
+    def kernel(offsets, indices, table, **params):
+        out = dae.output("out")
+        D = out.shape[-1]
+        with dae.loop(0, out.shape[0]) as bag:
+            lo, hi = dae.load(offsets, bag), dae.load(offsets, bag + 1)
+            with dae.loop(lo, hi) as item:
+                idx = dae.load(indices, item)
+                with dae.loop(0, D, lanes=8) as col:
+                    x = dae.load(table, idx, col, contiguous=True)
+
+                @dae.callback(col, "end", bag, dae.buffer(x))
+                def add(b, row):
+                    dae.accumulate(out, (b, dae.arange(D)), row)
+
+            @dae.callback(item, "beg", bag)
+            def init(b):
+                dae.store(out, (b, dae.arange(D)), 0.0)
+
+            dae.push(item, "end", bag)
+            dae.push(item, "end", dae.maximum(hi - lo, 1))
+
+            @dae.callback(item, "end")
+            def finish():
+                b = dae.pop("int64")
+                n = dae.pop("int64")
+                dae.accumulate(out, (b, dae.arange(D)), n * 1.0, fn="div")
+        return out
+
+    rng = np.random.default_rng(5)
+    inputs, dims = random_bags(rng, bags=6, n=20, d=12)
+    got = run(build(kernel, eb_signature(d=12, n=20)), inputs, (6, 12), dims)
+    t = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    want = F.embedding_bag(t["indices"], t["table"], t["offsets"], mode="mean",
+                           include_last_offset=True).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -135,7 +135,7 @@ def couplings(draw):
                     draw(st.integers(1, 4)), draw(st.integers(4, 6)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(cp=couplings())
 def test_array_solver_equals_the_plain_loop(cp):
     fast, slow = solve(cp), solve_sequential(cp)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dsl import sam
 
 
-def signature(inputs: list[tuple[str, list, object]], outputs: list[tuple[str, list]],
-              **params) -> dict:
-    return {"inputs": [{"name": n, "dtype": "float32", "shape": s, "format": f}
-                       for n, s, f in inputs],
-            "outputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in outputs],
-            "dims": {}, "params": params}
+def signature(
+    inputs: list[tuple[str, list, object]], outputs: list[tuple[str, list]], **params
+) -> dict:
+    return {
+        "inputs": [{"name": n, "dtype": "float32", "shape": s, "format": f} for n, s, f in inputs],
+        "outputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in outputs],
+        "dims": {},
+        "params": params,
+    }
 
 
 def copy_vector(c, **params):

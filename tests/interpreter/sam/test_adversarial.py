@@ -17,18 +17,23 @@ from interpreter.targets import load_target
 from tests.interpreter.sam import programs as P
 
 KERNELS = [
-    (P.gustavson, P.signature([("B", ["N", "N"], "csr"), ("C", ["N", "N"], "csr")],
-                              [("X", ["N", "N"])])),
-    (P.outer_product, P.signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")],
-                                  [("X", ["N", "N"])])),
-    (P.spmv_parallel, P.signature([("B", ["N", "N"], "csr"), ("C", ["N"], "dense")],
-                                  [("y", ["N"])], lanes=2)),
+    (
+        P.gustavson,
+        P.signature([("B", ["N", "N"], "csr"), ("C", ["N", "N"], "csr")], [("X", ["N", "N"])]),
+    ),
+    (
+        P.outer_product,
+        P.signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")], [("X", ["N", "N"])]),
+    ),
+    (
+        P.spmv_parallel,
+        P.signature([("B", ["N", "N"], "csr"), ("C", ["N"], "dense")], [("y", ["N"])], lanes=2),
+    ),
 ]
 
 
 def _kinds(program) -> dict[tuple[int, str], str]:
-    return {(n.id, name): kind for g in program.graphs for n in g.nodes
-            for name, kind in n.outputs}
+    return {(n.id, name): kind for g in program.graphs for n in g.nodes for name, kind in n.outputs}
 
 
 @pytest.mark.parametrize("which", range(len(KERNELS)))
@@ -40,9 +45,11 @@ def test_rewired_programs_fail_cleanly(which):
     ir = sam.trace(kernel, sig)
     kinds = _kinds(sam.load_ir(ir))
     rng = random.Random(which)
-    inputs = {"B": np.random.default_rng(1).random((6, 6)) * (np.eye(6) + np.eye(6, k=1)),
-              "C": np.random.default_rng(2).random((6, 6)) * (np.eye(6) + np.eye(6, k=-2)),
-              "c": np.ones(6)}
+    inputs = {
+        "B": np.random.default_rng(1).random((6, 6)) * (np.eye(6) + np.eye(6, k=1)),
+        "C": np.random.default_rng(2).random((6, 6)) * (np.eye(6) + np.eye(6, k=-2)),
+        "c": np.ones(6),
+    }
     outcomes = {"ok": 0, "error": 0}
     for _ in range(60):
         bad = copy.deepcopy(ir)
@@ -58,11 +65,18 @@ def test_rewired_programs_fail_cleanly(which):
             continue
         outs = {o["name"]: np.zeros([6] * len(o["shape"])) for o in sig["outputs"]}
         try:
-            BACKEND.execute(program, {k: inputs[k] for k in program.tensors
-                                      if program.tensors[k].role == "input"}, outs, {"N": 6})
-            BACKEND.simulate(program, {k: inputs[k] for k in program.tensors
-                                       if program.tensors[k].role == "input"}, {"N": 6},
-                             load_target("sam_comal"))
+            BACKEND.execute(
+                program,
+                {k: inputs[k] for k in program.tensors if program.tensors[k].role == "input"},
+                outs,
+                {"N": 6},
+            )
+            BACKEND.simulate(
+                program,
+                {k: inputs[k] for k in program.tensors if program.tensors[k].role == "input"},
+                {"N": 6},
+                load_target("sam_comal"),
+            )
             outcomes["ok"] += 1
         except (ExecutionError, SimulationError) as exc:
             assert "\n" not in str(exc) and ("node" in str(exc) or "writers" in str(exc))

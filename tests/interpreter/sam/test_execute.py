@@ -24,8 +24,10 @@ def sparse(rng, shape, density):
 
 def run(kernel, sig, inputs, dims):
     program = BACKEND.load(sam.trace(kernel, sig))
-    outs = {o["name"]: np.full([dims[d] if isinstance(d, str) else d for d in o["shape"]],
-                               np.nan) for o in sig["outputs"]}
+    outs = {
+        o["name"]: np.full([dims[d] if isinstance(d, str) else d for d in o["shape"]], np.nan)
+        for o in sig["outputs"]
+    }
     BACKEND.execute(program, inputs, outs, dims)
     return program, outs
 
@@ -57,8 +59,11 @@ def test_gustavson(out_format, seed):
     rng = np.random.default_rng(seed)
     n, k, m = rng.integers(1, 15, 3)
     B, C = sparse(rng, (n, k), 0.3), sparse(rng, (k, m), 0.3)
-    sig = P.signature([("B", ["N", "K"], "csr"), ("C", ["K", "M"], "csr")],
-                      [("X", ["N", "M"])], out_format=out_format)
+    sig = P.signature(
+        [("B", ["N", "K"], "csr"), ("C", ["K", "M"], "csr")],
+        [("X", ["N", "M"])],
+        out_format=out_format,
+    )
     _, out = run(P.gustavson, sig, {"B": B, "C": C}, {"N": n, "K": k, "M": m})
     np.testing.assert_allclose(out["X"], B @ C, atol=1e-12)
 
@@ -69,12 +74,10 @@ def test_outer_product_and_elementwise(seed):
     n = int(rng.integers(1, 20))
     B, C = sparse(rng, (n, n), 0.2), sparse(rng, (n, n), 0.2)
     dims = {"N": n}
-    sig = P.signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")],
-                      [("X", ["N", "N"])])
+    sig = P.signature([("B", ["N", "N"], "dcsc"), ("C", ["N", "N"], "dcsr")], [("X", ["N", "N"])])
     _, out = run(P.outer_product, sig, {"B": B, "C": C}, dims)
     np.testing.assert_allclose(out["X"], B @ C, atol=1e-12)
-    sig = P.signature([("B", ["N", "N"], "dcsr"), ("C", ["N", "N"], "dcsr")],
-                      [("X", ["N", "N"])])
+    sig = P.signature([("B", ["N", "N"], "dcsr"), ("C", ["N", "N"], "dcsr")], [("X", ["N", "N"])])
     _, out = run(P.elemadd, sig, {"B": B, "C": C}, dims)
     np.testing.assert_allclose(out["X"], B + C)
     _, out = run(P.elemmul_dropped, sig, {"B": B, "C": C}, dims)
@@ -99,13 +102,15 @@ def test_parallel_lanes(lanes, shape):
     rng = np.random.default_rng(lanes)
     B, c = sparse(rng, shape, 0.3), rng.uniform(-1, 1, shape[1])
     dims = {"N": shape[0], "M": shape[1]}
-    sig = P.signature([("B", ["N", "M"], "csr"), ("c", ["M"], "dense")], [("y", ["N"])],
-                      lanes=lanes)
+    sig = P.signature(
+        [("B", ["N", "M"], "csr"), ("c", ["M"], "dense")], [("y", ["N"])], lanes=lanes
+    )
     _, out = run(P.spmv_parallel, sig, {"B": B, "c": c}, dims)
     np.testing.assert_allclose(out["y"], B @ c, atol=1e-12)
     for fmt in ("csr", "dcsr"):
-        sig = P.signature([("B", ["N", "M"], fmt)], [("X", ["N", "M"])], lanes=lanes,
-                          out_format=fmt)
+        sig = P.signature(
+            [("B", ["N", "M"], fmt)], [("X", ["N", "M"])], lanes=lanes, out_format=fmt
+        )
         _, out = run(P.copy_matrix_parallel, sig, {"B": B}, dims)
         np.testing.assert_array_equal(out["X"], B)
 
@@ -116,8 +121,9 @@ def test_parallel_lanes_are_faster():
     dims, tgt = {"N": 64, "M": 64}, load_target("sam_comal")
     cycles = []
     for kernel, params in ((P.spmv_rows, {}), (P.spmv_parallel, {"lanes": 4})):
-        sig = P.signature([("B", ["N", "M"], "csr"), ("c", ["M"], "dense")], [("y", ["N"])],
-                          **params)
+        sig = P.signature(
+            [("B", ["N", "M"], "csr"), ("c", ["M"], "dense")], [("y", ["N"])], **params
+        )
         program = BACKEND.load(sam.trace(kernel, sig))
         cycles.append(simulate(program, {"B": B, "c": c}, dims, tgt).cycles)
     assert cycles[1] < cycles[0] / 2
@@ -126,18 +132,21 @@ def test_parallel_lanes_are_faster():
 @pytest.mark.parametrize("block", [2, 4])
 def test_block_sparse_matmuls(block):
     rng = np.random.default_rng(block)
-    A = np.kron(rng.random((3, 4)) < 0.5, np.ones((block, block))) * rng.random((3 * block,
-                                                                                   4 * block))
+    A = np.kron(rng.random((3, 4)) < 0.5, np.ones((block, block))) * rng.random(
+        (3 * block, 4 * block)
+    )
     A = A[:-1, :]  # a dim that is not a multiple of the block
     Bm = sparse(rng, (4 * block, 5), 0.5)
-    sig = P.signature([("A", ["N", "K"], "dense"), ("B", ["K", "M"], "dense")],
-                      [("X", ["N", "M"])], block=block)
+    sig = P.signature(
+        [("A", ["N", "K"], "dense"), ("B", ["K", "M"], "dense")], [("X", ["N", "M"])], block=block
+    )
     dims = {"N": A.shape[0], "K": A.shape[1], "M": 5}
     _, out = run(P.block_gustavson, sig, {"A": A, "B": Bm}, dims)
     np.testing.assert_allclose(out["X"], A @ Bm, atol=1e-12)
     Bt = np.ascontiguousarray(Bm.T)
-    sig = P.signature([("A", ["N", "K"], "dcsr"), ("B", ["M", "K"], "dcsr")],
-                      [("X", ["N", "M"])], block=block)
+    sig = P.signature(
+        [("A", ["N", "K"], "dcsr"), ("B", ["M", "K"], "dcsr")], [("X", ["N", "M"])], block=block
+    )
     program, out = run(P.block_inner, sig, {"A": A, "B": Bt}, dims)
     np.testing.assert_allclose(out["X"], A @ Bm, atol=1e-12)
     report = simulate(program, {"A": A, "B": Bt}, dims, load_target("sam_comal"))
@@ -151,12 +160,14 @@ def test_normalize_rows():
     sig = P.signature([("B", ["N", "M"], "csr")], [("X", ["N", "M"])])
     _, out = run(P.normalize_rows, sig, {"B": B}, {"N": 6, "M": 8})
     sums = B.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(out["X"], np.divide(B, sums, out=np.zeros_like(B),
-                                                   where=sums != 0), atol=1e-12)
+    np.testing.assert_allclose(
+        out["X"], np.divide(B, sums, out=np.zeros_like(B), where=sums != 0), atol=1e-12
+    )
 
 
-@pytest.mark.parametrize("fmt", [["dense", "compressed", "compressed"], "csf",
-                                 ["compressed", "dense", "compressed"]])
+@pytest.mark.parametrize(
+    "fmt", [["dense", "compressed", "compressed"], "csf", ["compressed", "dense", "compressed"]]
+)
 def test_rank3_copy_with_empty_slices(fmt):
     """Empty outer fibers make phantom fibers deeper down; the writers must drop them."""
     rng = np.random.default_rng(11)
@@ -225,5 +236,6 @@ def test_misaligned_alu_inputs_name_the_node():
     sig = P.signature([("B", ["N", "M"], "csr"), ("c", ["M"], "dense")], [("y", ["N"])])
     program = BACKEND.load(sam.trace(bad, sig))
     with pytest.raises(ExecutionError, match=r"node \d+ \(alu\): inputs"):
-        BACKEND.execute(program, {"B": np.eye(3), "c": np.ones(3)}, {"y": np.zeros(3)},
-                        {"N": 3, "M": 3})
+        BACKEND.execute(
+            program, {"B": np.eye(3), "c": np.ones(3)}, {"y": np.zeros(3)}, {"N": 3, "M": 3}
+        )

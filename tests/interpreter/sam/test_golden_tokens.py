@@ -47,16 +47,20 @@ def test_locate_dense_and_compressed():
     vec = tensor("c", [1, 2, 3, 4], "dense")
     r = run("locate", {"tensor": "c", "level": 0}, crd(1, 3, S0, D), crd(0, D), tensors=(vec,))
     assert toks(r, 0) == [1, 3, S0, D] and toks(r, 1) == [1, 3, S0, D]
-    r = run("locate", {"tensor": "B", "level": 1}, crd(3, 0, S0, 0, S1, D), crd(0, 1, S0, D),
-            tensors=(DCSR,))
+    r = run(
+        "locate",
+        {"tensor": "B", "level": 1},
+        crd(3, 0, S0, 0, S1, D),
+        crd(0, 1, S0, D),
+        tensors=(DCSR,),
+    )
     assert toks(r, 1) == [1, N, S0, 2, S1, D]
 
 
 def test_locate_rejects_crd_that_does_not_nest_under_refs():
     vec = tensor("c", [1, 2, 3, 4], "dense")
     with pytest.raises(ExecutionError, match="inner stream has 2 fibers but the outer"):
-        run("locate", {"tensor": "c", "level": 0}, crd(1, S0, 3, S1, D), crd(0, D),
-            tensors=(vec,))
+        run("locate", {"tensor": "c", "level": 0}, crd(1, S0, 3, S1, D), crd(0, D), tensors=(vec,))
 
 
 def test_repeat_signal():
@@ -65,8 +69,12 @@ def test_repeat_signal():
 
 
 def test_repeat_notes_example():
-    r = run("repeat", {}, crd(0, 1, S0, 2, S0, 3, S1, D),
-            crd(R, R, R, S0, R, R, R, S0, R, S0, R, R, S0, D))
+    r = run(
+        "repeat",
+        {},
+        crd(0, 1, S0, 2, S0, 3, S1, D),
+        crd(R, R, R, S0, R, R, R, S0, R, S0, R, R, S0, D),
+    )
     assert toks(r) == [0, 0, 0, S0, 1, 1, 1, S1, 2, S1, 3, 3, S2, D]
 
 
@@ -82,23 +90,43 @@ def test_repeat_signal_count_mismatch():
 
 
 def test_intersect_notes_example_with_payloads():
-    r = run("intersect", {"n": 2}, crd(0, S0, 0, 1, 2, S1, D), crd(0, S0, 1, 2, 3, S1, D),
-            crd(0, 1, 2, S0, 0, 1, 2, S1, D), crd(0, 1, 2, S0, 3, 4, 5, S1, D))
+    r = run(
+        "intersect",
+        {"n": 2},
+        crd(0, S0, 0, 1, 2, S1, D),
+        crd(0, S0, 1, 2, 3, S1, D),
+        crd(0, 1, 2, S0, 0, 1, 2, S1, D),
+        crd(0, 1, 2, S0, 3, 4, 5, S1, D),
+    )
     assert toks(r, 0) == [0, S0, 0, 1, 2, S1, D]
     assert toks(r, 1) == [0, S0, 1, 2, 3, S1, D]
     assert toks(r, 2) == [0, S0, 3, 4, 5, S1, D]
 
 
 def test_three_way_intersect():
-    r = run("intersect", {"n": 3}, crd(0, 2, 4, S0, D), crd(0, 1, 2, S0, D),
-            crd(2, 4, S0, D), crd(0, 1, S0, D), crd(0, 2, 3, S0, D), crd(7, 8, 9, S0, D))
+    r = run(
+        "intersect",
+        {"n": 3},
+        crd(0, 2, 4, S0, D),
+        crd(0, 1, 2, S0, D),
+        crd(2, 4, S0, D),
+        crd(0, 1, S0, D),
+        crd(0, 2, 3, S0, D),
+        crd(7, 8, 9, S0, D),
+    )
     assert toks(r, 0) == [2, S0, D]
     assert [toks(r, k) for k in (1, 2, 3)] == [[1, S0, D], [0, S0, D], [8, S0, D]]
 
 
 def test_union_reference_example():
-    r = run("union", {"n": 2}, crd(0, 2, 3, 5, S0, D), crd(10, 11, 12, 13, S0, D),
-            crd(0, 1, 3, 4, S0, D), crd(20, 21, 22, 23, S0, D))
+    r = run(
+        "union",
+        {"n": 2},
+        crd(0, 2, 3, 5, S0, D),
+        crd(10, 11, 12, 13, S0, D),
+        crd(0, 1, 3, 4, S0, D),
+        crd(20, 21, 22, 23, S0, D),
+    )
     assert toks(r, 0) == [0, 1, 2, 3, 4, 5, S0, D]
     assert toks(r, 1) == [10, N, 11, 12, N, 13, S0, D]
     assert toks(r, 2) == [20, 21, N, 22, 23, N, S0, D]
@@ -106,8 +134,14 @@ def test_union_reference_example():
 
 def test_joiner_errors():
     with pytest.raises(ExecutionError, match="crd1 has different fibers from crd0"):
-        run("intersect", {"n": 2}, crd(0, S0, D), crd(0, S0, D), crd(0, S0, 1, S1, D),
-            crd(0, S0, 1, S1, D))
+        run(
+            "intersect",
+            {"n": 2},
+            crd(0, S0, D),
+            crd(0, S0, D),
+            crd(0, S0, 1, S1, D),
+            crd(0, S0, 1, S1, D),
+        )
     with pytest.raises(ExecutionError, match="crd0 coordinates are not increasing"):
         run("union", {"n": 2}, crd(3, 1, S0, D), crd(0, 1, S0, D), crd(1, S0, D), crd(0, S0, D))
     with pytest.raises(ExecutionError, match="crd0/payload0: inputs have 3 and 2 tokens"):
@@ -116,19 +150,33 @@ def test_joiner_errors():
 
 def test_load_with_empty():
     v = tensor("v", [5, 0, 7, 9], "compressed")  # stored values [5, 7, 9]
-    assert toks(run("load", {"tensor": "v"}, crd(2, N, S0, 0, S1, D), tensors=(v,))) == \
-        [9.0, 0.0, S0, 5.0, S1, D]
+    assert toks(run("load", {"tensor": "v"}, crd(2, N, S0, 0, S1, D), tensors=(v,))) == [
+        9.0,
+        0.0,
+        S0,
+        5.0,
+        S1,
+        D,
+    ]
     with pytest.raises(ExecutionError, match="reference out of range"):
         run("load", {"tensor": "v"}, crd(3, S0, D), tensors=(v,))
 
 
 def test_alu_ops():
-    assert toks(run("alu", {"op": "mul"}, val(2, N, S0, D), val(4, 5, S0, D))) == \
-        [8.0, 0.0, S0, D]
-    assert toks(run("alu", {"op": "scalar_max", "scalar": 0.0}, val(-1, 3, S0, D))) == \
-        [0.0, 3.0, S0, D]
-    assert toks(run("alu", {"op": "sub"}, val(1, S0, 2, S1, D), val(3, S0, N, S1, D))) == \
-        [-2.0, S0, 2.0, S1, D]
+    assert toks(run("alu", {"op": "mul"}, val(2, N, S0, D), val(4, 5, S0, D))) == [8.0, 0.0, S0, D]
+    assert toks(run("alu", {"op": "scalar_max", "scalar": 0.0}, val(-1, 3, S0, D))) == [
+        0.0,
+        3.0,
+        S0,
+        D,
+    ]
+    assert toks(run("alu", {"op": "sub"}, val(1, S0, 2, S1, D), val(3, S0, N, S1, D))) == [
+        -2.0,
+        S0,
+        2.0,
+        S1,
+        D,
+    ]
     out = toks(run("alu", {"op": "sigmoid"}, val(0, S0, D)))
     assert out == [0.5, S0, D]
 
@@ -146,15 +194,24 @@ def test_reduce_notes_example():
 
 
 def test_spacc1_reference_example():
-    r = run("spacc", {"order": 1}, crd(0, 2, S0, 2, 3, S1, 1, S0, S2, D),
-            val(1, 2, S0, 3, 4, S1, 5, S0, S2, D))
+    r = run(
+        "spacc",
+        {"order": 1},
+        crd(0, 2, S0, 2, 3, S1, 1, S0, S2, D),
+        val(1, 2, S0, 3, 4, S1, 5, S0, S2, D),
+    )
     assert toks(r, 0) == [0, 2, 3, S0, 1, S1, D]
     assert toks(r, 1) == [1.0, 5.0, 4.0, S0, 5.0, S1, D]
 
 
 def test_spacc2_reference_example():
-    r = run("spacc", {"order": 2}, crd(0, 0, S0, 1, S1, 0, S0, S2, D),
-            crd(1, 2, S0, 0, S1, 2, S0, S2, D), val(1, 1, S0, 1, S1, 1, S0, S2, D))
+    r = run(
+        "spacc",
+        {"order": 2},
+        crd(0, 0, S0, 1, S1, 0, S0, S2, D),
+        crd(1, 2, S0, 0, S1, 2, S0, S2, D),
+        val(1, 1, S0, 1, S1, 1, S0, S2, D),
+    )
     assert toks(r, 0) == [0, 1, S0, D]
     assert toks(r, 1) == [1, 2, S0, 0, S1, D]
     assert toks(r, 2) == [1.0, 2.0, S0, 1.0, S1, D]
@@ -192,16 +249,28 @@ def test_broadcast_copies():
 def test_fork_and_join():
     r = run("fork", {"lanes": 2}, crd(0, 1, 2, S0, 3, S1, D))
     assert toks(r, 0) == [0, 2, S0, 3, S1, D] and toks(r, 1) == [1, S0, S1, D]
-    r = run("join", {"lanes": 2, "depth": 0}, crd(0, 1, 2, S0, 3, S1, D),
-            val(10, 12, S0, 13, S1, D), val(11, S0, S1, D))
+    r = run(
+        "join",
+        {"lanes": 2, "depth": 0},
+        crd(0, 1, 2, S0, 3, S1, D),
+        val(10, 12, S0, 13, S1, D),
+        val(11, S0, S1, D),
+    )
     assert toks(r) == [10.0, 11.0, 12.0, S0, 13.0, S1, D]
-    r = run("join", {"lanes": 2, "depth": 1}, crd(0, 1, 2, S0, D), crd(1, S0, 2, 3, S1, D),
-            crd(4, 5, S1, D))
+    r = run(
+        "join",
+        {"lanes": 2, "depth": 1},
+        crd(0, 1, 2, S0, D),
+        crd(1, S0, 2, 3, S1, D),
+        crd(4, 5, S1, D),
+    )
     assert toks(r) == [1, S0, 4, 5, S0, 2, 3, S1, D]
 
 
 def test_join_rejects_lanes_that_do_not_match_the_fork():
-    with pytest.raises(ExecutionError, match="lane1 holds 2 values in fiber 0, the fork dealt it 1"):
+    with pytest.raises(
+        ExecutionError, match="lane1 holds 2 values in fiber 0, the fork dealt it 1"
+    ):
         run("join", {"lanes": 2, "depth": 0}, crd(0, 1, S0, D), val(1, S0, D), val(2, 3, S0, D))
 
 
