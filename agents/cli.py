@@ -78,7 +78,7 @@ def tasks(
             t.key,
             ", ".join(i.name for i in t.inputs),
             ", ".join(o.name for o in t.outputs),
-            t.description.strip().splitlines()[0][:70],
+            escape(t.description.strip().splitlines()[0][:70]),
         )
     _console().print(table)
 

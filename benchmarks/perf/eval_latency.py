@@ -3,10 +3,9 @@
     python -m benchmarks.perf.eval_latency [--quick] [--runs N] [--task step/softmax]
 
 For each backend that works here it reports the median time of one sandboxed build
-(`sandbox.build_ir` on the task's baseline program) and the CPU time its processes used (not
-counted for docker, whose container is no child of ours), the median time of the same trace
-done in this process without any sandbox, the difference (the sandbox's overhead), and the
-median time of a whole `interpreter.verifier.verify` of the task. Targets: overhead <= 150 ms under
+(`sandbox.build_ir` on the task's baseline program), the median time of the same trace done
+in this process without any sandbox, the difference (the sandbox's overhead), and the median
+time of a whole `interpreter.verifier.verify` of the task. Targets: overhead <= 150 ms under
 bubblewrap; whole evaluation <= 1 s. The machine's load average is printed with the figures,
 since other work on a 2-core machine moves them a lot.
 
@@ -18,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import resource
 import statistics
 import time
 import types
@@ -43,11 +41,6 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _measure_backend(task: Task, source: str, backend: str, runs: int) -> dict[str, float]:
     """Builds, in-process traces and whole verifications, interleaved run by run so that
     changes in the machine's load touch all three alike."""
@@ -55,11 +48,9 @@ def _measure_backend(task: Task, source: str, backend: str, runs: int) -> dict[s
 
     signature = task.signature()
     verify(task, source, sandbox_backend=backend)  # warm the trusted side's imports
-    builds, cpus, traces, verdicts = [], [], [], []
+    builds, traces, verdicts = [], [], []
     for _ in range(runs):
-        cpu_before = _children_cpu()
         built = build_ir(source, dialect=task.dialect, signature=signature, backend=backend)
-        cpus.append(_children_cpu() - cpu_before)
         if built.status != "ok":
             raise SystemExit(
                 f"{task.key}: the baseline does not build under {backend}: {built.message}"
@@ -75,7 +66,6 @@ def _measure_backend(task: Task, source: str, backend: str, runs: int) -> dict[s
             )
     return {
         "build": _median_ms(builds),
-        "cpu": _median_ms(cpus),
         "trace": _median_ms(traces),
         "overhead": _median_ms(builds) - _median_ms(traces),
         "eval": _median_ms(verdicts),
@@ -109,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         f"load average {load_before:.2f} before / {load_after:.2f} after"
     )
     print(
-        f"{'backend':<11} {'build ms':>9} {'cpu ms':>7} {'trace ms':>9} {'overhead ms':>12} "
+        f"{'backend':<11} {'build ms':>9} {'trace ms':>9} {'overhead ms':>12} "
         f"{'eval ms':>8} {'eval max':>9}  targets"
     )
     for name, figures, reason in rows:
@@ -123,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         ok = figures["eval"] <= EVAL_TARGET_S * 1000
         verdicts.append(f"eval<=1s {'met' if ok else 'MISSED'}")
         print(
-            f"{name:<11} {figures['build']:>9.1f} {figures['cpu']:>7.1f} {figures['trace']:>9.1f} "
+            f"{name:<11} {figures['build']:>9.1f} {figures['trace']:>9.1f} "
             f"{figures['overhead']:>12.1f} {figures['eval']:>8.1f} {figures['eval_max']:>9.1f}"
             f"  {', '.join(verdicts)}"
         )

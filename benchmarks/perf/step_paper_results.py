@@ -267,12 +267,20 @@ def dynamic_tiling(models: list[MoEModel], tiles: tuple[int, ...], check: bool) 
         fastest = min(points.values())
         mem_ratio = (min(faster) if faster else fastest[1]) / dyn[1]
         basis = "static configs as fast" if faster else "the fastest static config"
+        smallest = points[f"tile={tiles[0]}"][0] / dyn[0]
         summary += [f"   {model.name}: Pareto improvement distance {pid:.2f}x"
                     f" (paper {'1.33x' if model.experts == 8 else '2.11x'});"
                     f" on-chip memory {mem_ratio:.2f}x less than {basis} (paper 2.18x)",
-                    f"   {model.name}: whole sweep ({len(tiles) + 1} configs) simulated in"
-                    f" {sweep_s:.1f} s, {elements / sweep_s:,.0f} stream elements/s"]
-    return lines + summary
+                    f"   {model.name}: {smallest:.2f}x fewer cycles than static tile={tiles[0]};"
+                    f" whole sweep ({len(tiles) + 1} configs) simulated in {sweep_s:.1f} s,"
+                    f" {elements / sweep_s:,.0f} stream elements/s"]
+    return lines + summary + [
+        "   why ours differ: this dialect's reshape cannot zero-pad a short tile (the paper's",
+        "   static tiles are padded to the tile height, wasting FLOPs and buffer space), and",
+        "   on-chip memory counts the tiles actually built. So a static tile at least as tall",
+        "   as the busiest expert's token count is the dynamic schedule itself, the static",
+        "   sweep reaches the dynamic point and PID is ~1. What remains is dynamic tiling's",
+        "   gain over small tiles (expert weights re-read once per tile), measured above."]
 
 
 DECODE_TRACES = [("b16/conv_stdev0174_1845_1860.npy", "low"),
@@ -310,9 +318,14 @@ def dynamic_parallelization(traces: list[tuple[str, str]], check: bool) -> list[
         lines.append(f"   {len(inputs['kv_len']):5d} {spread:>6s} {cycles[0]:12d}"
                      f" {cycles[1]:9d} {cycles[2]:9d} {cycles[0] / cycles[2]:14.2f}x"
                      f" {cycles[1] / cycles[2]:9.2f}x   {balance}")
-    lines.append("   paper: 1.14-1.26x (low spread) and 1.47-1.57x (high spread) vs interleaved;"
-                 " 2.72x vs coarse at batch 16")
-    return lines
+    return lines + [
+        "   paper: 1.14-1.26x (low spread) and 1.47-1.57x (high spread) vs interleaved;"
+        " 2.72x vs coarse at batch 16",
+        "   why ours differ: the dispatcher is scan(least_loaded) over KV lengths in arrival",
+        "   order, an online greedy (the decisions a 'region free' feedback loop makes when",
+        "   time tracks length); graphs here are acyclic, so no feedback from the regions.",
+        "   A long request arriving last cannot be balanced (see the busiest-region column),",
+        "   and our regions share one HBM, which caps the gain when the batch is memory bound."]
 
 
 def time_multiplexing(model: MoEModel, check: bool, tilings: tuple[int, ...]) -> list[str]:
@@ -341,9 +354,11 @@ def time_multiplexing(model: MoEModel, check: bool, tilings: tuple[int, ...]) ->
                 gain, slow = f"{util / base[1]:9.2f}x", f"{report.cycles / base[0]:8.2f}x"
             lines.append(f"   {tiling:>8s} {layout:>16s} {report.cycles:8d} {alloc:8.0f}"
                          f" {util:7.2%} {gain:>10s} {slow:>9s}")
-    lines.append("   paper: 2.51-2.64x higher compute utilization, <1% (static) / ~5% (dynamic)"
-                 " slower")
-    return lines
+    return lines + [
+        "   paper: 2.51-2.64x higher compute utilization, <1% (static) / ~5% (dynamic) slower",
+        "   note: a compute tile reads streamed weights through its 64 B/cycle memory port, so",
+        "   the shared region needs ~16 tiles to keep pace with HBM (1024 B/cycle); the",
+        "   per-expert regions (each mostly idle) are what time-multiplexing reclaims."]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -354,12 +369,12 @@ def main(argv: list[str] | None = None) -> None:
     check = not args.quick  # --quick skips the functional check against PyTorch
     models = MODELS[:1] if args.quick else MODELS
     start = time.perf_counter()
-    sections = [dynamic_tiling(models, STATIC_TILES[1:3] if args.quick else STATIC_TILES, check),
-                dynamic_parallelization(DECODE_TRACES[:2] if args.quick else DECODE_TRACES,
-                                        check),
-                time_multiplexing(MODELS[1], check, (0,) if args.quick else (16, 0))]
-    for lines in sections:
-        print("\n".join(lines) + "\n")
+    tiles = STATIC_TILES[1:3] if args.quick else STATIC_TILES
+    traces = DECODE_TRACES[:2] if args.quick else DECODE_TRACES
+    for section in (lambda: dynamic_tiling(models, tiles, check),
+                    lambda: dynamic_parallelization(traces, check),
+                    lambda: time_multiplexing(MODELS[1], check, (0,) if args.quick else (16, 0))):
+        print("\n".join(section()) + "\n", flush=True)
     print(f"total {time.perf_counter() - start:.0f} s (one process, one core)")
 
 
