@@ -1,11 +1,11 @@
 """`build_ir`: run a program's Python in the sandbox and bring back its IR, or why not.
 
-The parent side of the protocol (the child side is `sandbox.harness`). It starts the backend's
-command in a new session and a fresh temporary folder, feeds the request on stdin, and reads
-the result channel (the child's stdout) and the program's output (stderr) at once, each with a
-cap. Past the wall-time deadline or a cap it kills the whole process group (and the
-container), and it classifies how the run ended. Nothing the child says is trusted beyond one
-well-formed JSON document.
+The parent side of the protocol (the child side is `sandbox.harness`). It takes a started
+sandbox (`sandbox.spares`: the backend's command in a new session and a fresh temporary
+folder), feeds the request on stdin, and reads the result channel (the child's stdout) and the
+program's output (stderr) at once, each with a cap. Past the wall-time deadline or a cap it
+kills the whole process tree (and the container), and it classifies how the run ended.
+Nothing the child says is trusted beyond one well-formed JSON document.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import re
 import selectors
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 
-from sandbox.backends import Backend, new_run_id, select_backend
+from sandbox.backends import Backend, select_backend
 from sandbox.limits import KIB, MIB, Limits
 from sandbox.result import STATUSES, BuildResult, one_line
+from sandbox.spares import SPARES
 
 STDERR_TAIL = 4 * KIB
 _DIALECT_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -94,53 +94,6 @@ def _exchange(process: subprocess.Popen, request: bytes, limits: Limits) -> _Str
 
 def _size(count: int) -> str:
     return f"{count // MIB} MiB" if count >= MIB else f"{count // KIB} KiB"
-
-
-def _process_tree(root: int) -> list[int]:
-    """`root`'s descendants, found through /proc (bwrap puts the program in a session of its
-    own, so killing our process group alone would leave it to die a moment later)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = _stat_field(int(entry), 1)
-            if parent is not None:
-                children.setdefault(int(parent), []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _stat_field(pid: int, index: int) -> str | None:
-    """A field of /proc/<pid>/stat after the command name (0: state, 1: parent), or None
-    when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[index]
-    except (OSError, IndexError):
-        return None
-
-
-def _kill(process: subprocess.Popen, backend: Backend, run_id: str) -> None:
-    """Kill the run's whole process tree and wait until none of it is still running."""
-    tree = _process_tree(process.pid)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for pid in tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    backend.after_kill(run_id)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(
-        _stat_field(pid, 0) not in (None, "Z", "X") for pid in tree
-    ):
-        time.sleep(0.005)
 
 
 def _classify(
@@ -259,24 +212,10 @@ def build_ir(
             "limits": limits.to_json(),
         }
     ).encode()
-    run_id = new_run_id()
-    with tempfile.TemporaryDirectory(prefix="agent-sandbox-") as run_dir:
-        process = subprocess.Popen(
-            chosen.command(limits, run_id),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=run_dir,
-            env=chosen.environment(run_dir),
-            start_new_session=True,
-        )
-        try:
-            streams = _exchange(process, request, limits)
-        finally:
-            if process.poll() is None:
-                _kill(process, chosen, run_id)
-            returncode = process.wait()
-            for pipe in (process.stdin, process.stdout, process.stderr):
-                pipe.close()
+    sandbox = SPARES.take(chosen, limits)
+    try:
+        streams = _exchange(sandbox.process, request, limits)
+    finally:
+        returncode = sandbox.finish()
     status, ir, message, line = _classify(streams, returncode, chosen, limits, filename)
     return result(status, message, ir, line, streams.output.decode(errors="replace"))

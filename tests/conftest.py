@@ -1,8 +1,9 @@
 """Test-wide guards.
 
 No test may reach a network model: every outgoing connection to anything but loopback (or a
-Unix socket) fails loudly, so a test that forgot to use the scripted model cannot pass by
-accident or leak a request.
+Unix socket) is refused, and the test that tried fails at teardown even when a library
+(litellm maps it to a provider error) swallowed the refusal. A test that forgot to use the
+scripted model can neither pass by accident nor leak a request.
 """
 
 from __future__ import annotations
@@ -32,22 +33,36 @@ class NetworkBlocked(RuntimeError):
     """Raised when a test tries to leave the machine."""
 
 
+_attempts: list[str] = []
+
+
+def _refuse(address: object) -> None:
+    _attempts.append(repr(address))
+    raise NetworkBlocked(f"tests may not connect to {address!r}: use the scripted model")
+
+
 def _guarded_connect(self: socket.socket, address: object) -> None:
     if not _is_local(address):
-        raise NetworkBlocked(f"tests may not connect to {address!r}: use the scripted model")
+        _refuse(address)
     return _real_connect(self, address)
 
 
 def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     if not _is_local(address):
-        raise NetworkBlocked(f"tests may not connect to {address!r}: use the scripted model")
+        _refuse(address)
     return _real_connect_ex(self, address)
 
 
 @pytest.fixture(autouse=True)
-def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_network(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     # litellm looks these up at call time; make sure no real key is ever usable in tests.
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "AGENT_MODEL"):
         monkeypatch.delenv(key, raising=False)
+    _attempts.clear()
+    yield
+    if _attempts:
+        tried = ", ".join(_attempts)
+        _attempts.clear()
+        pytest.fail(f"the test tried to reach the network ({tried}); use the scripted model")

@@ -14,9 +14,11 @@
    higher compute utilization.
 
 Every number comes from the trusted simulator (`interpreter.step`) on the step_default
-target; every program is also run functionally and checked against the PyTorch reference.
-Layer sizes are the models' divided by 8 (as the artifact's `Smaller*` configs) so that a
-run takes minutes on one core; routing and KV lengths are the real traces, unscaled.
+target; every program is also run functionally and checked against the PyTorch reference
+(not with --quick). MoE layer sizes are the models' divided by 8 (as the artifact's
+`Smaller*` configs) so that a run takes minutes on one core; decode uses Qwen3's attention
+shape (8 query heads per KV head, head dim 64). Routing and KV lengths are the real traces,
+unscaled.
 """
 
 from __future__ import annotations
@@ -324,8 +326,8 @@ def dynamic_parallelization(traces: list[tuple[str, str]], check: bool) -> list[
         "   why ours differ: the dispatcher is scan(least_loaded) over KV lengths in arrival",
         "   order, an online greedy (the decisions a 'region free' feedback loop makes when",
         "   time tracks length); graphs here are acyclic, so no feedback from the regions.",
-        "   A long request arriving last cannot be balanced (see the busiest-region column),",
-        "   and our regions share one HBM, which caps the gain when the batch is memory bound."]
+        "   A long request arriving last cannot be balanced (see the busiest-region column:",
+        "   cycles follow the busiest region's KV tiles)."]
 
 
 def time_multiplexing(model: MoEModel, check: bool, tilings: tuple[int, ...]) -> list[str]:

@@ -13,7 +13,15 @@ from dsl.sam.primitives import BINARY_OPS
 from interpreter.errors import ExecutionError
 from interpreter.sam.merge import check_aligned
 from interpreter.sam.rules import Context, Result, Schedule, block_size, one_to_one, rule
-from interpreter.sam.streams import DATA, DONE, EMPTY, Stream, check_well_formed, fiber_ids
+from interpreter.sam.streams import (
+    DATA,
+    DONE,
+    EMPTY,
+    Stream,
+    check_well_formed,
+    empties_as_data,
+    fiber_ids,
+)
 
 _UNARY = {
     "exp": np.exp,
@@ -52,13 +60,14 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     for s in ins:
         check_well_formed(s, node.label)
     a = ins[0]
-    item = (a.ctl == DATA) | (a.ctl == EMPTY)
+    # compute over whole streams (stops, D and Empty hold 0), then clear the non-values
+    control = (a.ctl >= 0) | (a.ctl == DONE)
     b = max(block_size(s.val) for s in ins)
-    x = _as_blocks(a.val, b)[item]
+    x = _as_blocks(a.val, b)
     with np.errstate(all="ignore"):
         if op in BINARY_OPS:
             check_aligned(ins[0], ins[1], node.label)
-            y = _as_blocks(ins[1].val, b)[item]
+            y = _as_blocks(ins[1].val, b)
             if op in ("matmul", "matmul_t") and b > 1:
                 if a.val.ndim != 3 or ins[1].val.ndim != 3:
                     raise ExecutionError(f"{node.label}: {op} needs two block streams")
@@ -70,10 +79,10 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
         else:
             r = _UNARY[op](x)
     n = len(a.ctl)
-    val = np.zeros((n, b, b) if b > 1 else n)
-    val[item] = r
-    ctl = np.where(a.ctl == EMPTY, DATA, a.ctl).astype(np.int16)
-    count = int(item.sum())
+    val = np.asarray(r, dtype=np.float64)
+    val[control] = 0
+    ctl = empties_as_data(a.ctl)
+    count = n - int(control.sum())
     if op.startswith("matmul") and b > 1:
         sched = one_to_one(n, len(ins), 1, latency=2 * b - 1, ii=b)
         flops = count * 2 * b**3

@@ -14,6 +14,7 @@ from interpreter.sam.streams import (
     Stream,
     check_nesting,
     check_well_formed,
+    empties_as_data,
     fiber_ids,
     parent_consumption,
     units,
@@ -26,8 +27,9 @@ def check_aligned(a: Stream, b: Stream, where: str) -> None:
         raise ExecutionError(
             f"{where}: inputs have {len(a.ctl)} and {len(b.ctl)} tokens; they must be token-aligned"
         )
-    ka = np.where(a.ctl == EMPTY, DATA, a.ctl)
-    kb = np.where(b.ctl == EMPTY, DATA, b.ctl)
+    if np.array_equal(a.ctl, b.ctl):
+        return
+    ka, kb = empties_as_data(a.ctl), empties_as_data(b.ctl)
     bad = np.flatnonzero(ka != kb)
     if len(bad):
         t = int(bad[0])
@@ -227,7 +229,7 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     keep = ~zero
     n = len(val.ctl)
     steps = np.arange(n, dtype=np.int64)
-    ctl = np.where(val.ctl == EMPTY, DATA, val.ctl).astype(np.int16)[keep]
+    ctl = empties_as_data(val.ctl)[keep]
     return Result(
         [Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
         Schedule(n, [None, None], [steps[keep], steps[keep]]),

@@ -104,6 +104,16 @@ def make_stream(tokens: list, *, floats: bool = False) -> Stream:
     return Stream(ctl, val)
 
 
+def empties_as_data(ctl: np.ndarray) -> np.ndarray:
+    """The control codes with Empty turned into data (the same array when there is none)."""
+    empty = ctl == EMPTY
+    if not empty.any():
+        return ctl
+    out = ctl.copy()
+    out[empty] = DATA
+    return out
+
+
 def check_well_formed(s: Stream, where: str) -> None:
     """Exactly one DONE, and it is last."""
     if len(s.ctl) == 0 or s.ctl[-1] != DONE or int(np.count_nonzero(s.ctl == DONE)) != 1:

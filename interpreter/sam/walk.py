@@ -15,6 +15,7 @@ from interpreter.sam.streams import (
     Stream,
     check_nesting,
     check_well_formed,
+    empties_as_data,
     fiber_ids,
     fibers,
     parent_consumption,
@@ -200,7 +201,7 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(ref.ctl)
     val = np.zeros((n, b, b) if b > 1 else n)
     val[data] = ft.vals[r]
-    ctl = np.where(ref.ctl == EMPTY, DATA, ref.ctl).astype(np.int16)
+    ctl = empties_as_data(ref.ctl)
     words = b * b
     memory = np.repeat(np.flatnonzero(data), words)
     sched = one_to_one(n, 1, 1, latency=words if b > 1 else 1, memory=memory)

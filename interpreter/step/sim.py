@@ -91,9 +91,13 @@ class Schedule:
         self.req_rank = np.arange(len(self.req_size))
         self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
         self.dirty = set(range(n))
-        self.hbm_dirty = True
+        self.stores = np.zeros(0)
+        self.out_ports = [[Port(node.id, k) for k in range(len(p.prod))]
+                          for node, p in zip(program.nodes, plans, strict=True)]
 
     def update(self, v: int) -> None:
+        """Recompute op v's events from its neighbours' latest times; mark who must
+        look again (consumers of changed outputs, producers of changed dequeues)."""
         node, plan = self.program.nodes[v], self.plans[v]
         cost, csum = plan.cost, self.csum[v]
         ready = np.zeros(len(cost))
@@ -102,35 +106,32 @@ class Schedule:
                 avail = np.zeros(len(cost))
                 avail[cons] = self.out_time[p]  # times are monotone: the last item counts
                 np.maximum(ready, avail, out=ready)
-        for k, prod in enumerate(plan.prod):
+        for port, prod in zip(self.out_ports[v], plan.prod, strict=True):
             if len(prod) > self.depth:
                 space = np.zeros(len(cost))
-                space[prod[self.depth:]] = self.deq[Port(v, k)][:-self.depth]
+                space[prod[self.depth:]] = self.deq[port][:-self.depth]
                 np.maximum(ready, space, out=ready)
         end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost))) \
             if len(cost) else csum
         start = end - cost
-        old_start, old_end = self.start[v], self.end[v]
+        moved = not _same(start, self.start[v])
         self.start[v], self.end[v] = start, end
         emit = end
+        if plan.requests is not None and moved:
+            # the HBM is part of the sweep: serve the new requests before emitting
+            self.stores = self.serve_hbm()
         if plan.is_load:
-            back = self.hbm[v] if self.hbm[v] is not None else (
-                start + plan.requests / self.t["offchip_bw"] + self.t["offchip_latency"])
-            emit = np.maximum.accumulate(np.maximum(end, back)) if len(end) else end
-        for k, prod in enumerate(plan.prod):
-            port = Port(v, k)
+            emit = np.maximum.accumulate(np.maximum(end, self.hbm[v])) if len(end) else end
+        for port, prod in zip(self.out_ports[v], plan.prod, strict=True):
             new = emit[prod]
-            if not np.array_equal(new, self.out_time[port]):
+            if not _same(new, self.out_time[port]):
                 self.out_time[port] = new
                 self.dirty.add(self.consumer[port][0])
         for p, cons in zip(node.inputs, plan.cons, strict=True):
             new = start[cons]
-            if not np.array_equal(new, self.deq[p]):
+            if not _same(new, self.deq[p]):
                 self.deq[p] = new
                 self.dirty.add(p.node)
-        if plan.requests is not None and not (np.array_equal(start, old_start)
-                                              and np.array_equal(end, old_end)):
-            self.hbm_dirty = True
 
     def serve_hbm(self) -> np.ndarray:
         """Run every off-chip request through the shared HBM; returns store completions."""
@@ -160,24 +161,26 @@ class Schedule:
 
     def solve(self) -> float:
         """Sweep forward and backward over the ops that have something new to read (a
-        neighbour's times or the HBM's changed) until none has: the fixpoint."""
+        neighbour's or the HBM's times changed) until none has: the fixpoint."""
         order = list(range(len(self.plans)))
-        stores = np.zeros(0)
-        while self.dirty or self.hbm_dirty:
+        self.stores = self.serve_hbm()
+        while self.dirty:
             if self.sweeps >= MAX_SWEEPS:
                 raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
             for v in (order if self.sweeps % 2 == 0 else order[::-1]):
                 if v in self.dirty:
                     self.dirty.discard(v)
                     self.update(v)
-            if self.hbm_dirty:
-                self.hbm_dirty = False
-                stores = self.serve_hbm()
             self.sweeps += 1
+        stores = self.stores
         last = [float(e[-1]) for e in self.end if len(e)]
         last += [float(t.max()) for t in self.out_time.values() if len(t)]
         last += [float(stores.max())] if len(stores) else []
         return max(last, default=0.0)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool((a == b).all())
 
 
 def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-import sandbox.runner
+import sandbox.spares
 from sandbox import Limits, build_ir
 from sandbox.backends import BACKENDS, new_run_id
 
@@ -74,12 +74,15 @@ def _record_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
         _RUN_IDS.append(new_run_id())
         return _RUN_IDS[-1]
 
-    monkeypatch.setattr(sandbox.runner, "new_run_id", recorded)
+    monkeypatch.setattr(sandbox.spares, "new_run_id", recorded)
 
 
 def leftovers() -> list[str]:
     """Processes anywhere on this host, and running containers, of the current test's runs
-    (every sandboxed process carries its run id on its command line)."""
+    other than the spare waiting for the next build (every sandboxed process carries its run
+    id on its command line)."""
+    waiting = sandbox.spares.SPARES.waiting_run_ids()
+    run_ids = [run_id for run_id in _RUN_IDS if run_id not in waiting]
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -88,7 +91,7 @@ def leftovers() -> list[str]:
                     cmdline = file.read().decode(errors="replace")
             except OSError:
                 continue
-            if any(run_id in cmdline for run_id in _RUN_IDS):
+            if any(run_id in cmdline for run_id in run_ids):
                 found.append(f"process {entry}: {cmdline.replace(chr(0), ' ')[:120]}")
     if BACKENDS["docker"].unavailable() is None:  # running ones: --rm removes the others
         listed = subprocess.run(
@@ -97,7 +100,7 @@ def leftovers() -> list[str]:
             text=True,
             check=False,
         )
-        found += [f"container {name}" for name in listed.stdout.split() if name in _RUN_IDS]
+        found += [f"container {name}" for name in listed.stdout.split() if name in run_ids]
     return found
 
 

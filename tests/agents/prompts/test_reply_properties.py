@@ -34,7 +34,7 @@ PIECES = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.one_of(st.sampled_from(PIECES), st.text(max_size=30)),
