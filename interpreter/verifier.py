@@ -7,7 +7,8 @@ Order of checks (each answers a known reward hack, see DESIGN section 2):
    the symbolic dims (at least `seeds` runs) and every held-out assignment, with outputs
    poisoned first, and compare with the PyTorch reference computed here;
 4. re-run the first check and demand bit-identical outputs (determinism);
-5. simulate on the task's target and reject cycle counts below the roofline floor.
+5. simulate on the task's target, on one fixed input per task (the same for every program,
+   so cycles compare), and reject cycle counts below the roofline floor.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from interpreter.targets import load_target
 
 log = logging.getLogger(__name__)
 
+MEASURE_SEED = 0  # the input every program of a task is timed on
 STATUSES = ("passed", "incorrect", "invalid", "error", "timeout", "rejected")
 
 
@@ -224,7 +226,10 @@ def verify(task: Task, source: str, *, params: dict[str, Any] | None = None,
         return verdict("passed", "correct on every check (not simulated)", runs=len(runs))
 
     sim_start = time.perf_counter()
-    dims, inputs, _ = first
+    # Timing uses one fixed input per task, so that cycles (which depend on the data for
+    # sparse and dynamic programs) compare like with like between a program and its baseline.
+    dims = task.full_dims(task.checks[0])
+    inputs = task.make_inputs(dims, MEASURE_SEED)
     try:
         with _time_limit(time_budget_s):
             report: SimReport = backend.simulate(program, inputs, dims, load_target(task.target))

@@ -42,12 +42,12 @@ class SandboxConfigError(Exception):
     """The requested backend is unknown or cannot run on this machine (one-line message)."""
 
 
-def python_argv(run_id: str) -> list[str]:
+def python_argv(run_id: str, dialect: str) -> list[str]:
     """This interpreter, isolated (-I: no environment, no user site), without site-packages
     (-S: numpy, torch and the rest are not importable) and without writing bytecode (-B).
-    The run id rides along as an argument the harness ignores, so that any process of a
-    run can be found on the host."""
-    return [sys.executable, "-I", "-S", "-B", "-c", BOOT, run_id]
+    The run id rides along so that any process of a run can be found on the host; the
+    dialect lets a spare (`sandbox.spares`) load it before its request arrives."""
+    return [sys.executable, "-I", "-S", "-B", "-c", BOOT, run_id, dialect]
 
 
 def _python_dirs() -> tuple[list[str], list[str]]:
@@ -78,7 +78,7 @@ class Backend:
         """Why this backend cannot run here, or None when it can."""
         raise NotImplementedError
 
-    def command(self, limits: Limits, run_id: str) -> list[str]:
+    def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
         raise NotImplementedError
 
     def environment(self, run_dir: str) -> dict[str, str]:
@@ -105,8 +105,8 @@ class Plain(Backend):
     def unavailable(self) -> str | None:
         return None
 
-    def command(self, limits: Limits, run_id: str) -> list[str]:
-        return python_argv(run_id)
+    def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
+        return python_argv(run_id, dialect)
 
     def signal_of(self, returncode: int) -> int | None:
         return -returncode if returncode < 0 else None
@@ -122,7 +122,7 @@ class Bubblewrap(Backend):
     def unavailable(self) -> str | None:
         return _probe_bubblewrap()
 
-    def command(self, limits: Limits, run_id: str) -> list[str]:
+    def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
         argv = [
             "bwrap",
             "--unshare-all",
@@ -156,7 +156,7 @@ class Bubblewrap(Backend):
         for directory in PROJECT_DIRS:
             argv += ["--ro-bind", str(directory), str(directory)]
         argv += ["--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--"]
-        return argv + python_argv(run_id)
+        return argv + python_argv(run_id, dialect)
 
 
 class Docker(Backend):
@@ -174,7 +174,7 @@ class Docker(Backend):
         passed = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
         return _minimal_env(HOME=os.environ.get("HOME", run_dir), **passed)
 
-    def command(self, limits: Limits, run_id: str) -> list[str]:
+    def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
         memory = f"{max(limits.memory_bytes // MIB, 64)}m"
         argv = [
             "docker",
@@ -220,7 +220,7 @@ class Docker(Backend):
             argv += ["--mount", f"type=tmpfs,destination={directory}"]
         for directory in PROJECT_DIRS:
             argv += ["-v", f"{directory}:{directory}:ro"]
-        return argv + [IMAGE] + python_argv(run_id)
+        return argv + [IMAGE] + python_argv(run_id, dialect)
 
     def after_kill(self, run_id: str) -> None:
         subprocess.run(
@@ -240,7 +240,7 @@ ALIASES = {"bwrap": "bubblewrap"}
 def _probe_bubblewrap() -> str | None:
     if shutil.which("bwrap") is None:
         return "bwrap is not installed"
-    argv = Bubblewrap().command(Limits(), "probe")
+    argv = Bubblewrap().command(Limits(), "probe", "none")
     argv[argv.index("-c") + 1] = "pass"
     try:
         done = subprocess.run(

@@ -17,11 +17,14 @@ The harness knows nothing of any dialect beyond `trace` and `dsl.errors.ProgramE
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import json
 import os
 import sys
 import types
+
+from sandbox.confine import apply_rlimits, confine
 
 ALLOWED_MODULES = frozenset(
     {
@@ -141,8 +144,6 @@ def build(request: dict) -> str:
     # The standard library, the dialects and the harness: not the rest of the project.
     read_roots = [p for p in sys.path if p and os.path.isdir(p) and p != PROJECT_ROOT]
     read_roots += [os.path.join(PROJECT_ROOT, "dsl"), os.path.join(PROJECT_ROOT, "sandbox")]
-    from sandbox.confine import confine
-
     confine(read_roots)
     module = types.ModuleType("__program__")
     module.__file__ = filename
@@ -182,14 +183,15 @@ def build(request: dict) -> str:
 
 
 def main() -> None:
+    """Entry point: `python -c BOOT <run id> <dialect>` (see `sandbox.backends`)."""
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # from here on, everything printed is a diagnostic
+    with contextlib.suppress(ImportError):  # trusted code, loaded while nobody waits;
+        importlib.import_module(f"dsl.{sys.argv[2]}")  # a bad name is reported in build()
     text = sys.stdin.read()
     if not text:  # a spare that was never used (sandbox.spares): nothing to answer
         os._exit(0)
     request = json.loads(text)
-    from sandbox.confine import apply_rlimits
-
     apply_rlimits(request["limits"])
     document = build(request)
     channel.write(document + "\n")

@@ -212,7 +212,7 @@ def build_ir(
             "limits": limits.to_json(),
         }
     ).encode()
-    sandbox = SPARES.take(chosen, limits)
+    sandbox = SPARES.take(chosen, limits, dialect)
     try:
         streams = _exchange(sandbox.process, request, limits)
     finally:

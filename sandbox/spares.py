@@ -47,11 +47,11 @@ class Started:
         return returncode
 
 
-def start(backend: Backend, limits: Limits) -> Started:
+def start(backend: Backend, limits: Limits, dialect: str) -> Started:
     run_id = new_run_id()
     run_dir = tempfile.TemporaryDirectory(prefix="agent-sandbox-")
     process = subprocess.Popen(
-        backend.command(limits, run_id),
+        backend.command(limits, run_id, dialect),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -63,26 +63,27 @@ def start(backend: Backend, limits: Limits) -> Started:
 
 
 class SparePool:
-    """At most one spare per (backend, limits), taken by the next build that matches."""
+    """At most one spare per (backend, limits, dialect), taken by the next build that
+    matches."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spares: dict[tuple[str, Limits], Started] = {}
+        self._spares: dict[tuple[str, Limits, str], Started] = {}
         self._owner = os.getpid()
 
-    def take(self, backend: Backend, limits: Limits) -> Started:
+    def take(self, backend: Backend, limits: Limits, dialect: str) -> Started:
         """A started sandbox for one build; a new spare starts behind it."""
-        key = (backend.name, limits)
+        key = (backend.name, limits, dialect)
         with self._lock:
             if self._owner != os.getpid():  # forked: the parent's spares are not ours
                 self._spares, self._owner = {}, os.getpid()
             spare = self._spares.pop(key, None)
-            self._spares[key] = start(backend, limits)
+            self._spares[key] = start(backend, limits, dialect)
         if spare is not None and spare.process.poll() is None:
             return spare
         if spare is not None:  # it died waiting (killed from outside): start afresh
             spare.finish()
-        return start(backend, limits)
+        return start(backend, limits, dialect)
 
     def waiting_run_ids(self) -> set[str]:
         with self._lock:

@@ -91,7 +91,7 @@ class Schedule:
         self.req_rank = np.arange(len(self.req_size))
         self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
         self.dirty = set(range(n))
-        self.stores = np.zeros(0)
+        self.hbm_dirty = False
         self.out_ports = [[Port(node.id, k) for k in range(len(p.prod))]
                           for node, p in zip(program.nodes, plans, strict=True)]
 
@@ -114,12 +114,10 @@ class Schedule:
         end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost))) \
             if len(cost) else csum
         start = end - cost
-        moved = not _same(start, self.start[v])
+        if plan.requests is not None and not _same(start, self.start[v]):
+            self.hbm_dirty = True
         self.start[v], self.end[v] = start, end
         emit = end
-        if plan.requests is not None and moved:
-            # the HBM is part of the sweep: serve the new requests before emitting
-            self.stores = self.serve_hbm()
         if plan.is_load:
             emit = np.maximum.accumulate(np.maximum(end, self.hbm[v])) if len(end) else end
         for port, prod in zip(self.out_ports[v], plan.prod, strict=True):
@@ -144,7 +142,8 @@ class Schedule:
         s = np.cumsum(service)
         done = s + np.maximum(0.0, np.maximum.accumulate(issue[order] - (s - service)))
         back = np.empty_like(done)
-        back[order] = done + self.t["offchip_latency"]
+        # data is usable from the cycle after the transfer ends: times stay integers
+        back[order] = np.ceil(done) + self.t["offchip_latency"]
         stores = []
         for v, lo, hi in zip(self.offchip, self.req_offsets[:-1], self.req_offsets[1:],
                              strict=True):
@@ -163,7 +162,7 @@ class Schedule:
         """Sweep forward and backward over the ops that have something new to read (a
         neighbour's or the HBM's times changed) until none has: the fixpoint."""
         order = list(range(len(self.plans)))
-        self.stores = self.serve_hbm()
+        stores = self.serve_hbm()
         while self.dirty:
             if self.sweeps >= MAX_SWEEPS:
                 raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
@@ -171,8 +170,10 @@ class Schedule:
                 if v in self.dirty:
                     self.dirty.discard(v)
                     self.update(v)
+            if self.hbm_dirty:
+                self.hbm_dirty = False
+                stores = self.serve_hbm()
             self.sweeps += 1
-        stores = self.stores
         last = [float(e[-1]) for e in self.end if len(e)]
         last += [float(t.max()) for t in self.out_time.values() if len(t)]
         last += [float(stores.max())] if len(stores) else []

@@ -109,3 +109,9 @@ MATMUL = {"out": "t", "op": "matmul", "args": ["a", "b"]}
 def test_malformed_specs_are_refused(change: dict, reason: str) -> None:
     with pytest.raises(NotCovered, match=reason):
         compile_task(with_spec("gemm", **change))
+
+
+def test_static_baselines_are_the_compilers_output() -> None:
+    """The covered tasks' baselines are this compiler's programs (regenerate them together)."""
+    for name in COVERED:
+        assert TASKS[name].baseline_source() == compile_task(TASKS[name]), name
