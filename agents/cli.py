@@ -168,7 +168,9 @@ def solve(
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default runs/<suite>-<time>)")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out (with its own settings)")
+    ] = False,
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", help="Stop cleanly after spending this many USD")
     ] = None,

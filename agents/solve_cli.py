@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-log = logging.getLogger(__name__)
-
 
 class CommandError(Exception):
     """What the user asked for cannot be done as asked (the message says why)."""
-
 
 
 def solve(
@@ -43,7 +40,14 @@ def solve(
 ) -> None:
     from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
     from agents.solve_display import SolveDisplay, closing_table, summary_line
-    from agents.workflows.run import RunError, RunOptions, memory_path, prepare, run_suite
+    from agents.workflows.run import (
+        RunError,
+        RunOptions,
+        memory_path,
+        prepare,
+        resumed_settings,
+        run_suite,
+    )
     from agents.workflows.solve import SolveSettings
     from agents.workflows.verify_pool import VerifierPool
     from benchmarks.task import load_suite
@@ -99,7 +103,12 @@ def solve(
         run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
     except (RunError, StoreError) as exc:
         raise CommandError(str(exc)) from None
+    if resume:
+        settings = resumed_settings(run, guardian=settings.guardian)
+        options = replace(options, settings=settings)
     console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a log has no width to fit: cut nothing
     console.print(
         f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks; out: {out}; memory: {store.path}",
         highlight=False,

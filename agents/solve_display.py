@@ -136,8 +136,9 @@ class SolveDisplay(Progress):
 def closing_table(results: dict[str, Any]) -> Table:
     """Per-task results (the summary line is printed under it: `summary_line`)."""
     table = Table(title=f"results: {results['run'].get('suite', '')}")
-    for column in ("task", "status", "cycles", "baseline", "speedup", "attempts", "cost $"):
-        table.add_column(column, justify="left" if column in ("task", "status") else "right")
+    table.add_column("task", overflow="fold")  # a long name wraps, never loses its end
+    for column in ("status", "cycles", "baseline", "speedup", "attempts", "cost $"):
+        table.add_column(column, justify="left" if column == "status" else "right")
     for entry in results["tasks"]:
         colour = _COLOURS.get(entry["status"], "white")
         table.add_row(

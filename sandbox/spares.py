@@ -8,7 +8,9 @@ its one request arrives; its rlimits and confinement come with that request, as 
 start. It serves one build and is gone.
 
 Spares belong to the process that started them (a forked child starts its own). They are
-stopped when the interpreter exits, and their stdin closing ends them should this process die.
+stopped when the interpreter exits, and their stdin closing ends them should this process die
+without running its exit handlers (a pool worker, a kill). A spare loads its dialect while it
+waits, so a dialect edited meanwhile reaches the build after next.
 """
 
 from __future__ import annotations
@@ -85,9 +87,10 @@ class SparePool:
             spare.finish()
         return start(backend, limits, dialect)
 
-    def waiting_run_ids(self) -> set[str]:
+    def waiting(self) -> dict[tuple[str, Limits, str], Started]:
+        """The spares now waiting, by (backend, limits, dialect)."""
         with self._lock:
-            return {spare.run_id for spare in self._spares.values()}
+            return dict(self._spares)
 
     def close(self) -> None:
         """Stop every spare (at exit, and whenever a caller wants nothing left running)."""

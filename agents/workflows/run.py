@@ -21,7 +21,7 @@ import os
 import sqlite3
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,13 @@ def prepare(
     out.mkdir(parents=True, exist_ok=True)
     meta_path.write_text(json.dumps(run, indent=2))
     return run
+
+
+def resumed_settings(run: dict[str, Any], *, guardian: bool) -> SolveSettings:
+    """A resumed run keeps the settings it started with (samples, rounds): the rounds
+    already planned in its checkpoints assumed them. The guardian follows the model in use.
+    """
+    return replace(SolveSettings(**run["settings"]), guardian=guardian)
 
 
 def run_suite(

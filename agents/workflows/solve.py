@@ -21,7 +21,9 @@
 Every attempt is written to the store as soon as it is final (with its parent's store id
 for lineage), so a killed or budget-stopped run still teaches memory. The graph is
 checkpointed after every step (durability "sync"), and parallel nodes that finished keep
-their writes: a resumed run re-does no finished generation or verification.
+their writes: a resumed run re-does no finished generation or verification. (Only a node
+killed between its store write and its checkpoint write, a window of milliseconds, runs
+again and leaves a second store row.)
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ class TaskSolver:
             try:
                 attempt["program"] = extract_program(reply.text, self.task.dialect)
             except ReplyError as exc:
-                failure = f"unusable reply: {one_line(exc)}"
+                failure = f"unusable reply: {one_line(exc)} (reply began: {_opening(reply.text)})"
         if attempt["program"] is None:
             attempt["reason"] = failure or "no program"
             attempt["verdict"] = at.no_program_verdict(self.task.key, attempt["reason"])
@@ -433,3 +435,8 @@ def _dispatch(otherwise: str) -> Callable[[SolveState], Any]:
         return [Send(step["node"], step["payload"]) for step in plan] or otherwise
 
     return route
+
+
+def _opening(text: str) -> str:
+    """The start of a reply, quoted, so a failed attempt shows what the model said."""
+    return repr(one_line(text, 100)) if text.strip() else "empty"

@@ -30,8 +30,10 @@ def moe_kernel(x, ids, w1, w3, w2, tile_f=64, chunk=0):
     E, _, F = w1.shape
     ft = F.value // tile_f
     rows = step.linear_offchip_load(x, (1, H))
-    sel_route, sel_back = (step.map(step.linear_offchip_load(ids, (1, ids.shape[1])),
-                                    step.fn.to_selector(n=E)) for _ in range(2))
+    sel_route, sel_back = (
+        step.map(step.linear_offchip_load(ids, (1, ids.shape[1])), step.fn.to_selector(n=E))
+        for _ in range(2)
+    )
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E.value)):
         grouped = step.promote(part) if chunk == 0 else step.reshape(part, chunk)
@@ -50,20 +52,28 @@ def moe_kernel(x, ids, w1, w3, w2, tile_f=64, chunk=0):
 
 
 def signature(experts: int, hidden: int, inter: int, top_k: int, **params: int) -> dict:
-    return {"dialect": "step",
-            "inputs": [{"name": "x", "dtype": "float32", "shape": ["B", hidden]},
-                       {"name": "ids", "dtype": "int64", "shape": ["B", top_k]},
-                       {"name": "w1", "dtype": "float32", "shape": [experts, hidden, inter]},
-                       {"name": "w3", "dtype": "float32", "shape": [experts, hidden, inter]},
-                       {"name": "w2", "dtype": "float32", "shape": [experts, inter, hidden]}],
-            "outputs": [{"name": "y", "dtype": "float32", "shape": ["B", hidden]}],
-            "dims": {"B": None}, "params": params}
+    return {
+        "dialect": "step",
+        "inputs": [
+            {"name": "x", "dtype": "float32", "shape": ["B", hidden]},
+            {"name": "ids", "dtype": "int64", "shape": ["B", top_k]},
+            {"name": "w1", "dtype": "float32", "shape": [experts, hidden, inter]},
+            {"name": "w3", "dtype": "float32", "shape": [experts, hidden, inter]},
+            {"name": "w2", "dtype": "float32", "shape": [experts, inter, hidden]},
+        ],
+        "outputs": [{"name": "y", "dtype": "float32", "shape": ["B", hidden]}],
+        "dims": {"B": None},
+        "params": params,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trace", default="mixtral_b64",
-                        help="folder under benchmarks/data/step_traces/expert_routing")
+    parser.add_argument(
+        "--trace",
+        default="mixtral_b64",
+        help="folder under benchmarks/data/step_traces/expert_routing",
+    )
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--inter", type=int, default=512)
     parser.add_argument("--tile-f", type=int, default=64)
@@ -77,20 +87,25 @@ def main(argv: list[str] | None = None) -> None:
     experts = int(ids.max()) + 1
     experts = 8 if experts <= 8 else 128
     rng = np.random.default_rng(0)
-    inputs = {"x": rng.standard_normal((batch, args.hidden)).astype(np.float32),
-              "ids": ids,
-              "w1": rng.standard_normal((experts, args.hidden, args.inter), np.float32),
-              "w3": rng.standard_normal((experts, args.hidden, args.inter), np.float32),
-              "w2": rng.standard_normal((experts, args.inter, args.hidden), np.float32)}
+    inputs = {
+        "x": rng.standard_normal((batch, args.hidden)).astype(np.float32),
+        "ids": ids,
+        "w1": rng.standard_normal((experts, args.hidden, args.inter), np.float32),
+        "w3": rng.standard_normal((experts, args.hidden, args.inter), np.float32),
+        "w2": rng.standard_normal((experts, args.inter, args.hidden), np.float32),
+    }
     target = load_target("step_default")
-    print(f"MoE layer, trace {args.trace}: B={batch}, top-{top_k} of {experts} experts, "
-          f"H={args.hidden}, F={args.inter}, tile_f={args.tile_f}")
-    print(f"{'tiling':>10} {'nodes':>6} {'cycles':>10} {'on-chip KiB':>12} "
-          f"{'off-chip MiB':>13} {'elements':>10} {'seconds':>8}")
+    print(
+        f"MoE layer, trace {args.trace}: B={batch}, top-{top_k} of {experts} experts, "
+        f"H={args.hidden}, F={args.inter}, tile_f={args.tile_f}"
+    )
+    print(
+        f"{'tiling':>10} {'nodes':>6} {'cycles':>10} {'on-chip KiB':>12} "
+        f"{'off-chip MiB':>13} {'elements':>10} {'seconds':>8}"
+    )
     total_elems, total_s, total_cpu = 0.0, 0.0, 0.0
     for chunk in chunks:
-        sig = signature(experts, args.hidden, args.inter, top_k, tile_f=args.tile_f,
-                        chunk=chunk)
+        sig = signature(experts, args.hidden, args.inter, top_k, tile_f=args.tile_f, chunk=chunk)
         t0, c0 = time.perf_counter(), time.process_time()
         program = BACKEND.load(step.trace(moe_kernel, sig))
         report = BACKEND.simulate(program, inputs, {"B": batch}, target)
@@ -100,13 +115,17 @@ def main(argv: list[str] | None = None) -> None:
         total_elems += elems
         total_s += seconds
         name = "dynamic" if chunk == 0 else f"static {chunk}"
-        print(f"{name:>10} {len(program.nodes):>6} {report.cycles:>10} "
-              f"{report.metrics['onchip_bytes'] / 1024:>12.1f} "
-              f"{report.metrics['offchip_bytes'] / 2**20:>13.2f} {int(elems):>10} "
-              f"{seconds:>8.2f}")
-    print(f"sweep: {len(chunks)} points in {total_s:.2f} s wall, {total_cpu:.2f} s CPU; "
-          f"throughput {total_elems / total_cpu:,.0f} stream elements per CPU second "
-          f"(build + validate + functional + timing)")
+        print(
+            f"{name:>10} {len(program.nodes):>6} {report.cycles:>10} "
+            f"{report.metrics['onchip_bytes'] / 1024:>12.1f} "
+            f"{report.metrics['offchip_bytes'] / 2**20:>13.2f} {int(elems):>10} "
+            f"{seconds:>8.2f}"
+        )
+    print(
+        f"sweep: {len(chunks)} points in {total_s:.2f} s wall, {total_cpu:.2f} s CPU; "
+        f"throughput {total_elems / total_cpu:,.0f} stream elements per CPU second "
+        f"(build + validate + functional + timing)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ UNARY_OPS = ("exp", "sin", "cos", "rsqrt", "sigmoid", "neg", "abs", "relu")
 SCALAR_OPS = ("scalar_add", "scalar_mul", "scalar_div", "scalar_max", "scalar_pow")
 ALU_OPS = BINARY_OPS + UNARY_OPS + SCALAR_OPS
 REDUCE_OPS = ("add", "max", "min")
+MAX_FANOUT = 64  # most copies, lanes or joiner inputs of one primitive
+MAX_DEPTH = 16  # deepest join
 
 
 class KindError(Exception):
@@ -390,8 +392,10 @@ def type_node(op: str, attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, 
     check_attrs(op, attrs)
     spec = PRIMITIVES[op]
     for name in ("n", "lanes"):
-        if name in attrs and attrs[name] < 2:
-            raise KindError(name, f"{op} needs {name} >= 2, got {attrs[name]}")
+        if name in attrs and not 2 <= attrs[name] <= MAX_FANOUT:
+            raise KindError(name, f"{op} needs 2 <= {name} <= {MAX_FANOUT}, got {attrs[name]}")
+    if op == "join" and attrs["depth"] > MAX_DEPTH:
+        raise KindError("depth", f"join depth must be <= {MAX_DEPTH}, got {attrs['depth']}")
     ports = spec.ports(attrs)
     if len(kinds) != len(ports):
         raise KindError(

@@ -26,8 +26,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def _user_line() -> int | None:
     """Line number of the innermost frame outside `dsl/step` (the user's call)."""
     frame = sys._getframe(1)
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) \
-            == _HERE:
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _HERE:
         frame = frame.f_back
     return frame.f_lineno if frame is not None else None
 
@@ -64,8 +63,9 @@ class Graph:
                 return make_ref(kind[3:], value)
             if kind == "tile":
                 rows, cols = (v.value if isinstance(v, Expr) else v for v in value)
-                if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                           for v in (rows, cols)):
+                if not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (rows, cols)
+                ):
                     raise ValueError
                 return (rows, cols)
             if kind in ("pos_int", "nat", "int"):
@@ -79,10 +79,16 @@ class Graph:
         except FnTypeError as exc:
             raise ProgramError(f"{op}: {exc}", line=_user_line()) from None
         except (TypeError, ValueError):
-            want = {"tile": "(rows, cols) of positive ints", "pos_int": "a positive int",
-                    "nat": "an int >= 0", "dim": "an int or a dim", "shape": "a list of dims"}
-            raise ProgramError(f"{op}: {key} must be {want.get(kind, kind)}, got {value!r}",
-                               line=_user_line()) from None
+            want = {
+                "tile": "(rows, cols) of positive ints",
+                "pos_int": "a positive int",
+                "nat": "an int >= 0",
+                "dim": "an int or a dim",
+                "shape": "a list of dims",
+            }
+            raise ProgramError(
+                f"{op}: {key} must be {want.get(kind, kind)}, got {value!r}", line=_user_line()
+            ) from None
 
     def dim(self, value: int | str | Expr) -> Expr:
         if isinstance(value, str):
@@ -97,8 +103,9 @@ class Graph:
         line = _user_line()
         for i, h in enumerate(inputs):
             if not isinstance(h, Stream):
-                raise ProgramError(f"{op}: input {i} must be a stream, got "
-                                   f"{type(h).__name__}", line=line)
+                raise ProgramError(
+                    f"{op}: input {i} must be a stream, got {type(h).__name__}", line=line
+                )
             if h.graph is not self:
                 raise ProgramError(f"{op}: input {i} belongs to another trace", line=line)
             if h.port in self.consumed:
@@ -106,7 +113,9 @@ class Graph:
                 raise ProgramError(
                     f"{op}: input {i} (output {h.port.index} of {producer.label()}) was "
                     f"already consumed by {self.consumed[h.port].label()}; streams are used "
-                    f"once, use step.copy to fan out", line=line)
+                    f"once, use step.copy to fan out",
+                    line=line,
+                )
         attrs = {}
         for key, (kind, default) in decl.attrs.items():
             value = given.get(key, default)
@@ -119,8 +128,7 @@ class Graph:
         except RuleError as exc:
             port = f" input {exc.port!r}" if exc.port else ""
             raise ProgramError(f"{op}{port}: {exc}", line=line) from None
-        node = Node(len(self.nodes), op, tuple(h.port for h in inputs), attrs,
-                    tuple(outputs), line)
+        node = Node(len(self.nodes), op, tuple(h.port for h in inputs), attrs, tuple(outputs), line)
         self.nodes.append(node)
         for h in inputs:
             self.consumed[h.port] = node
@@ -130,12 +138,17 @@ class Graph:
         return [Stream(self, Port(node.id, i), t) for i, t in enumerate(outputs)]
 
     def program(self) -> Program:
-        return Program(tuple(self.nodes), dict(self.tensors), dict(self.symbols),
-                       tuple(k for k, v in self.dims.items() if v is None))
+        return Program(
+            tuple(self.nodes),
+            dict(self.tensors),
+            dict(self.symbols),
+            tuple(k for k, v in self.dims.items() if v is None),
+        )
 
 
 def _elem_dims(elem: ElemType) -> list[Expr]:
     from dsl.step.types import Buffer, Tile, TupleT
+
     if isinstance(elem, Tile):
         return [elem.rows, elem.cols]
     if isinstance(elem, Buffer):
@@ -215,8 +228,10 @@ def _tensor_name(op: str, tensor: object) -> str:
         return tensor.name
     if isinstance(tensor, str):
         return tensor
-    raise ProgramError(f"{op}: tensor must be a task tensor or an output name, got "
-                       f"{type(tensor).__name__}", line=_user_line())
+    raise ProgramError(
+        f"{op}: tensor must be a task tensor or an output name, got {type(tensor).__name__}",
+        line=_user_line(),
+    )
 
 
 def _streams(op: str, x: object) -> list[Stream]:
@@ -224,22 +239,36 @@ def _streams(op: str, x: object) -> list[Stream]:
         return [x]
     if isinstance(x, list | tuple) and x:
         return list(x)
-    raise ProgramError(f"{op}: expected a stream or a list of streams, got {x!r}",
-                       line=_user_line())
+    raise ProgramError(
+        f"{op}: expected a stream or a list of streams, got {x!r}", line=_user_line()
+    )
 
 
 # --- off-chip memory ---------------------------------------------------------------------
-def linear_offchip_load(tensor: Tensor, tile: tuple[int, int], *, ref: Stream | None = None,
-                        shape: Sequence | None = None, stride: Sequence | None = None,
-                        base: int | Expr = 0) -> Stream:
+def linear_offchip_load(
+    tensor: Tensor,
+    tile: tuple[int, int],
+    *,
+    ref: Stream | None = None,
+    shape: Sequence | None = None,
+    stride: Sequence | None = None,
+    base: int | Expr = 0,
+) -> Stream:
     g = _graph_of("linear_offchip_load", tensor, ref)
-    return g.add("linear_offchip_load", [ref] if ref is not None else [],
-                 tensor=_tensor_name("linear_offchip_load", tensor), tile=tile, shape=shape,
-                 stride=stride, base=base)[0]
+    return g.add(
+        "linear_offchip_load",
+        [ref] if ref is not None else [],
+        tensor=_tensor_name("linear_offchip_load", tensor),
+        tile=tile,
+        shape=shape,
+        stride=stride,
+        base=base,
+    )[0]
 
 
-def linear_offchip_store(x: Stream, tensor: str, *, stride: Sequence | None = None,
-                         base: int | Expr = 0) -> Store:
+def linear_offchip_store(
+    x: Stream, tensor: str, *, stride: Sequence | None = None, base: int | Expr = 0
+) -> Store:
     g = _graph_of("linear_offchip_store", x)
     name = _tensor_name("linear_offchip_store", tensor)
     g.add("linear_offchip_store", [x], tensor=name, stride=stride, base=base)
@@ -248,8 +277,9 @@ def linear_offchip_store(x: Stream, tensor: str, *, stride: Sequence | None = No
 
 def random_offchip_load(tensor: Tensor, addr: Stream, tile: tuple[int, int]) -> Stream:
     g = _graph_of("random_offchip_load", tensor, addr)
-    return g.add("random_offchip_load", [addr],
-                 tensor=_tensor_name("random_offchip_load", tensor), tile=tile)[0]
+    return g.add(
+        "random_offchip_load", [addr], tensor=_tensor_name("random_offchip_load", tensor), tile=tile
+    )[0]
 
 
 def random_offchip_store(x: Stream, addr: Stream, tensor: str) -> Store:
@@ -264,15 +294,17 @@ def bufferize(x: Stream, rank: int) -> Stream:
     return _graph_of("bufferize", x).add("bufferize", [x], rank=rank)[0]
 
 
-def streamify(buf: Stream, *, shape: Sequence | None = None,
-              stride: Sequence | None = None) -> Stream:
+def streamify(
+    buf: Stream, *, shape: Sequence | None = None, stride: Sequence | None = None
+) -> Stream:
     return _graph_of("streamify", buf).add("streamify", [buf], shape=shape, stride=stride)[0]
 
 
 # --- dynamic routing -----------------------------------------------------------------------
 def partition(x: Stream, sel: Stream, num_consumers: int, *, rank: int = 0) -> list[Stream]:
-    return _graph_of("partition", x).add("partition", [x, sel], num_consumers=num_consumers,
-                                         rank=rank)
+    return _graph_of("partition", x).add(
+        "partition", [x, sel], num_consumers=num_consumers, rank=rank
+    )
 
 
 def reassemble(xs: Sequence[Stream], sel: Stream, *, rank: int = 0) -> Stream:
@@ -292,14 +324,12 @@ def map(x: Stream | Sequence[Stream], fn: str | FnRef, *, compute: int = 1) -> S
     return _graph_of("map", ins).add("map", ins, fn=fn, compute=compute)[0]
 
 
-def accum(x: Stream | Sequence[Stream], fn: str | FnRef, rank: int, *,
-          compute: int = 1) -> Stream:
+def accum(x: Stream | Sequence[Stream], fn: str | FnRef, rank: int, *, compute: int = 1) -> Stream:
     ins = _streams("accum", x)
     return _graph_of("accum", ins).add("accum", ins, fn=fn, rank=rank, compute=compute)[0]
 
 
-def scan(x: Stream | Sequence[Stream], fn: str | FnRef, rank: int, *,
-         compute: int = 1) -> Stream:
+def scan(x: Stream | Sequence[Stream], fn: str | FnRef, rank: int, *, compute: int = 1) -> Stream:
     ins = _streams("scan", x)
     return _graph_of("scan", ins).add("scan", ins, fn=fn, rank=rank, compute=compute)[0]
 

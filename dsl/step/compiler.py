@@ -33,24 +33,41 @@ from dataclasses import dataclass
 
 from dsl.errors import NotCovered
 
-UNARY = {"exp", "log", "silu", "relu", "gelu", "sigmoid", "tanh", "neg", "abs", "sqrt",
-         "rsqrt", "recip", "square", "rotate_half", "row_sum", "row_max", "row_mean"}
+UNARY = {
+    "exp",
+    "log",
+    "silu",
+    "relu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "neg",
+    "abs",
+    "sqrt",
+    "rsqrt",
+    "recip",
+    "square",
+    "rotate_half",
+    "row_sum",
+    "row_max",
+    "row_mean",
+}
 BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
 PARAMETRIC = {"scale": "factor", "add_scalar": "value"}
 
 SPEC_KIND_REASONS = {
     "ragged_decode_attention": "each request attends to a data-dependent number of KV rows "
-                               "(ragged lengths); static tiling cannot size those loops",
+    "(ragged lengths); static tiling cannot size those loops",
     "gather_rows": "rows are gathered at data-dependent positions (random off-chip reads); "
-                   "row tiling only reads contiguous tiles",
+    "row tiling only reads contiguous tiles",
     "scatter_rows": "rows are written to data-dependent positions (random off-chip "
-                    "writes); row tiling only writes contiguous tiles",
+    "writes); row tiling only writes contiguous tiles",
     "routing_histogram": "counting tokens per expert needs data-dependent routing "
-                         "(partition by selector)",
+    "(partition by selector)",
     "routing_partition_sum": "summing tokens per expert needs data-dependent routing "
-                             "(partition by selector)",
+    "(partition by selector)",
     "moe_layer": "MoE layers route tokens to experts by data (partition / reassemble); "
-                 "the number of tokens per expert is only known at run time",
+    "the number of tokens per expert is only known at run time",
 }
 
 
@@ -95,36 +112,43 @@ class _RowTiling:
             return dim
         value = self.task.dims.get(dim)
         if value is None:
-            raise NotCovered(f"{self.task.name}: {what} has the symbolic dim {dim!r}; static "
-                             "tiling needs it fixed (a dynamic number of tiles would need an "
-                             "online reduction)")
+            raise NotCovered(
+                f"{self.task.name}: {what} has the symbolic dim {dim!r}; static "
+                "tiling needs it fixed (a dynamic number of tiles would need an "
+                "online reduction)"
+            )
         return value
 
     def _classify(self, t, whole: set[str], columns: set[str]) -> _Input:
         shape = t.shape
         if t.dtype != "float32":
-            raise NotCovered(f"{self.task.name}: input {t.name!r} is {t.dtype}; row tiling "
-                             "only streams float32 data")
+            raise NotCovered(
+                f"{self.task.name}: input {t.name!r} is {t.dtype}; row tiling "
+                "only streams float32 data"
+            )
         if t.name in columns:
             if tuple(shape) != (self.rows,):
-                raise NotCovered(f"{self.task.name}: column input {t.name!r} must be "
-                                 f"[{self.rows}]")
+                raise NotCovered(f"{self.task.name}: column input {t.name!r} must be [{self.rows}]")
             return _Input(t.name, "column", shape)
         if len(shape) == 1:
             self._static(shape[0], f"vector {t.name!r}")
             return _Input(t.name, "vector", shape)
         if t.name not in whole and shape[-2] == self.rows:
             prefix = tuple(shape[:-2])
-            if prefix != self.batch[len(self.batch) - len(prefix):]:
-                raise NotCovered(f"{self.task.name}: input {t.name!r} has leading dims "
-                                 f"{list(prefix)}, not a suffix of the batch dims "
-                                 f"{list(self.batch)}")
+            if prefix != self.batch[len(self.batch) - len(prefix) :]:
+                raise NotCovered(
+                    f"{self.task.name}: input {t.name!r} has leading dims "
+                    f"{list(prefix)}, not a suffix of the batch dims "
+                    f"{list(self.batch)}"
+                )
             self._static(shape[-1], f"row-tiled input {t.name!r}")
-            return _Input(t.name, "rows", shape, self.batch[:len(self.batch) - len(prefix)])
+            return _Input(t.name, "rows", shape, self.batch[: len(self.batch) - len(prefix)])
         prefix = tuple(shape[:-2])
         if prefix not in ((), self.batch):
-            raise NotCovered(f"{self.task.name}: whole operand {t.name!r} has leading dims "
-                             f"{list(prefix)}; expected none or {list(self.batch)}")
+            raise NotCovered(
+                f"{self.task.name}: whole operand {t.name!r} has leading dims "
+                f"{list(prefix)}; expected none or {list(self.batch)}"
+            )
         for d in shape[-2:]:
             self._static(d, f"whole operand {t.name!r}")
         return _Input(t.name, "whole", shape)
@@ -136,8 +160,10 @@ class _RowTiling:
         for op in self.ops:
             for arg in op.get("args", ()):
                 if arg not in known:
-                    raise NotCovered(f"{self.task.name}: op argument {arg!r} is neither an "
-                                     "input nor an earlier op's output")
+                    raise NotCovered(
+                        f"{self.task.name}: op argument {arg!r} is neither an "
+                        "input nor an earlier op's output"
+                    )
                 used.add(arg)
             known.add(op["out"])
         unused = [i.name for i in self.inputs if i.name not in used]
@@ -155,8 +181,9 @@ class _RowTiling:
             return
         self.lines.append("    " + text)
 
-    def _define(self, value: str, expr: str, uses: int, comment: str = "",
-                var: str | None = None) -> None:
+    def _define(
+        self, value: str, expr: str, uses: int, comment: str = "", var: str | None = None
+    ) -> None:
         """Bind `value` (as Python variable `var`) to `expr`, copying it for several uses."""
         var = var or value
         if uses <= 0:
@@ -177,8 +204,10 @@ class _RowTiling:
     def _use(self, value: str) -> str:
         handles = self.pending.get(value)
         if handles is None:
-            raise NotCovered(f"{self.task.name}: op argument {value!r} is neither an input "
-                             "nor an earlier op's output")
+            raise NotCovered(
+                f"{self.task.name}: op argument {value!r} is neither an input "
+                "nor an earlier op's output"
+            )
         return handles.pop(0)
 
     # --- the lowering -----------------------------------------------------------------
@@ -187,40 +216,55 @@ class _RowTiling:
         uses = Counter(a for op in self.ops for a in op.get("args", ()))
         uses.update(self.outputs)
         broadcast = [i for i in self.inputs if i.role in ("whole", "vector") and uses[i.name]]
-        anchor = next((i for i in self.inputs if i.role == "rows" and not i.missing_batch),
-                      None)
+        anchor = next((i for i in self.inputs if i.role == "rows" and not i.missing_batch), None)
         if anchor is None:
-            raise NotCovered(f"{self.task.name}: no input is tiled along {self.rows!r} with "
-                             "every batch dim")
+            raise NotCovered(
+                f"{self.task.name}: no input is tiled along {self.rows!r} with every batch dim"
+            )
         params = ", ".join([i.name for i in self.inputs] + [f"tile_rows={self.tile_rows}"])
         if any(i.missing_batch or i.role == "column" for i in self.inputs):
-            self._line(f"{self.rows}_tiles = step.cdiv({anchor.name}.shape[-2], tile_rows)"
-                       "  # the last tile is zero-padded")
+            self._line(
+                f"{self.rows}_tiles = step.cdiv({anchor.name}.shape[-2], tile_rows)"
+                "  # the last tile is zero-padded"
+            )
         for b in dict.fromkeys(d for i in self.inputs for d in i.missing_batch):
             self._line(f"{b} = {anchor.name}.shape[{self.batch.index(b)}]")
         for inp in self.inputs:
             if inp.role == "rows":
-                self._load_rows(inp, uses[inp.name] + (len(broadcast) if inp is anchor else 0),
-                                anchor)
+                self._load_rows(
+                    inp, uses[inp.name] + (len(broadcast) if inp is anchor else 0), anchor
+                )
         # Copies of the anchor beyond its own uses drive the broadcasts (expand's ref).
-        refs = self.pending[anchor.name][uses[anchor.name]:]
-        del self.pending[anchor.name][uses[anchor.name]:]
+        refs = self.pending[anchor.name][uses[anchor.name] :]
+        del self.pending[anchor.name][uses[anchor.name] :]
         for inp in self.inputs:
             if inp.role == "column":
-                self._line(f"{inp.name}_row = step.linear_offchip_load({inp.name}, "
-                           f"(1, tile_rows), shape=({self.rows}_tiles, 1))")
-                self._define(inp.name, f'step.map({inp.name}_row, "transpose")',
-                             uses[inp.name], "[tile_rows, 1]: one value per row",
-                             var=f"{inp.name}_t")
+                self._line(
+                    f"{inp.name}_row = step.linear_offchip_load({inp.name}, "
+                    f"(1, tile_rows), shape=({self.rows}_tiles, 1))"
+                )
+                self._define(
+                    inp.name,
+                    f'step.map({inp.name}_row, "transpose")',
+                    uses[inp.name],
+                    "[tile_rows, 1]: one value per row",
+                    var=f"{inp.name}_t",
+                )
         for inp in broadcast:
             dims = (1, inp.shape[0]) if inp.role == "vector" else inp.shape[-2:]
             rows, cols = (self._static(d, inp.name) for d in dims)
             once = "once per batch entry" if len(inp.shape) > 2 else "once"
-            self._line(f"{inp.name}_tile = step.linear_offchip_load({inp.name}, "
-                       f"({rows}, {cols}))  # read {once}")
-            self._define(inp.name, f"step.expand({inp.name}_tile, {refs.pop(0)})",
-                         uses[inp.name], "kept on chip, repeated for every row tile",
-                         var=f"{inp.name}_t")
+            self._line(
+                f"{inp.name}_tile = step.linear_offchip_load({inp.name}, "
+                f"({rows}, {cols}))  # read {once}"
+            )
+            self._define(
+                inp.name,
+                f"step.expand({inp.name}_tile, {refs.pop(0)})",
+                uses[inp.name],
+                "kept on chip, repeated for every row tile",
+                var=f"{inp.name}_t",
+            )
         for op in self.ops:
             self._emit_op(op, uses, by_name)
         stores = []
@@ -245,10 +289,13 @@ class _RowTiling:
         missing = list(inp.missing_batch)
         shape = ", ".join(missing + [f"{self.rows}_tiles", "1"])
         stride = ", ".join(["0"] * len(missing) + ["1", "1"])
-        expr = (f"step.linear_offchip_load({inp.name}, (tile_rows, {cols}), "
-                f"shape=({shape}), stride=({stride}))")
-        self._define(inp.name, expr, uses, f"stride 0: once per {', '.join(missing)}",
-                     var=f"{inp.name}_t")
+        expr = (
+            f"step.linear_offchip_load({inp.name}, (tile_rows, {cols}), "
+            f"shape=({shape}), stride=({stride}))"
+        )
+        self._define(
+            inp.name, expr, uses, f"stride 0: once per {', '.join(missing)}", var=f"{inp.name}_t"
+        )
 
     def _grid(self) -> str:
         return ", ".join(list(self.batch) + [f"cdiv({self.rows}, tile_rows)", "1"])
@@ -258,14 +305,15 @@ class _RowTiling:
         if name == "matmul":
             weight = by_name.get(op["args"][1])
             if weight is None or weight.role != "whole":
-                raise NotCovered(f"{self.task.name}: matmul {out!r} multiplies two row-tiled "
-                                 "streams; row tiling needs a whole right-hand operand")
+                raise NotCovered(
+                    f"{self.task.name}: matmul {out!r} multiplies two row-tiled "
+                    "streams; row tiling needs a whole right-hand operand"
+                )
             fn = "step.fn.matmul(transpose_b=True)" if op.get("transpose_b") else '"matmul"'
             expr = f"step.map([{args[0]}, {args[1]}], {fn})"
         elif name == "softmax":  # exp(x - rowmax) / rowsum, all within one row tile
             self._line(f"{out}_a, {out}_b = step.copy({args[0]})")
-            self._line(f'{out}_shifted = step.map([{out}_a, step.map({out}_b, "row_max")], '
-                       '"sub")')
+            self._line(f'{out}_shifted = step.map([{out}_a, step.map({out}_b, "row_max")], "sub")')
             self._line(f'{out}_e1, {out}_e2 = step.copy(step.map({out}_shifted, "exp"))')
             expr = f'step.map([{out}_e1, step.map({out}_e2, "row_sum")], "div")'
         elif name in UNARY:
@@ -281,10 +329,12 @@ class _RowTiling:
 
     def _header(self, params: str) -> str:
         under = f" under {', '.join(self.batch)}" if self.batch else ""
-        doc = (f'"""{self.task.name}: static row tiling (builtin compiler).\n\n'
-               f"Every value is a stream of [tile_rows, C] tiles along {self.rows}{under};\n"
-               "weights and vectors are read once and repeated on chip for every row tile "
-               '(expand).\n"""\n')
+        doc = (
+            f'"""{self.task.name}: static row tiling (builtin compiler).\n\n'
+            f"Every value is a stream of [tile_rows, C] tiles along {self.rows}{under};\n"
+            "weights and vectors are read once and repeated on chip for every row tile "
+            '(expand).\n"""\n'
+        )
         body = "\n".join(self.lines)
         return f"{doc}\nfrom dsl import step\n\n\ndef kernel({params}):\n{body}\n"
 

@@ -82,8 +82,10 @@ def make_ref(kind: str, fn: str | FnRef) -> FnRef:
     given = dict(ref.args)
     unknown = set(given) - set(decl.params)
     if unknown:
-        raise FnTypeError(f"{ref.name}: unknown parameter {sorted(unknown)[0]!r}; "
-                          f"takes {', '.join(decl.params) or 'no parameters'}")
+        raise FnTypeError(
+            f"{ref.name}: unknown parameter {sorted(unknown)[0]!r}; "
+            f"takes {', '.join(decl.params) or 'no parameters'}"
+        )
     args = []
     for key, (typ, default) in decl.params.items():
         if key not in given:
@@ -95,8 +97,9 @@ def make_ref(kind: str, fn: str | FnRef) -> FnRef:
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
         if not ok:
-            raise FnTypeError(f"{ref.name}: parameter {key!r} must be {typ.__name__}, "
-                              f"got {value!r}")
+            raise FnTypeError(
+                f"{ref.name}: parameter {key!r} must be {typ.__name__}, got {value!r}"
+            )
         args.append((key, value))
     return FnRef(ref.name, tuple(args))
 
@@ -139,8 +142,7 @@ def _matmul(args: tuple, p: dict, name: str) -> Tile:
     k_b, n = (b.cols, b.rows) if p.get("transpose_b") else (b.rows, b.cols)
     if a.cols != k_b:
         side = "cols" if p.get("transpose_b") else "rows"
-        raise FnTypeError(f"{name}: inner dims differ: {a} has {a.cols} cols, {b} has "
-                          f"{k_b} {side}")
+        raise FnTypeError(f"{name}: inner dims differ: {a} has {a.cols} cols, {b} has {k_b} {side}")
     if a.dtype != b.dtype:
         raise FnTypeError(f"{name}: dtypes differ ({a.dtype} vs {b.dtype})")
     return Tile(a.dtype, a.rows, n)
@@ -227,8 +229,13 @@ for _n, _doc in [
     _declare("map", _n, 1, _same, _doc)
 _declare("map", "scale", 1, _same, "x * factor", factor=(float, REQUIRED))
 _declare("map", "add_scalar", 1, _same, "x + value", value=(float, REQUIRED))
-_declare("map", "rotate_half", 1, _rotate_half,
-         "concat(-x[:, C/2:], x[:, :C/2]) (the rotary-embedding helper)")
+_declare(
+    "map",
+    "rotate_half",
+    1,
+    _rotate_half,
+    "concat(-x[:, C/2:], x[:, :C/2]) (the rotary-embedding helper)",
+)
 _declare("map", "cast", 1, _cast, "convert the tile to another dtype", dtype=(str, REQUIRED))
 _declare("map", "transpose", 1, _transpose, "[R, C] -> [C, R]")
 _declare("map", "row_sum", 1, _reduce_rows, "sum over columns: [R, C] -> [R, 1]")
@@ -236,24 +243,59 @@ _declare("map", "row_max", 1, _reduce_rows, "max over columns: [R, C] -> [R, 1]"
 _declare("map", "row_mean", 1, _reduce_rows, "mean over columns: [R, C] -> [R, 1]")
 _declare("map", "col_sum", 1, _reduce_cols, "sum over rows: [R, C] -> [1, C]")
 _declare("map", "col_max", 1, _reduce_cols, "max over rows: [R, C] -> [1, C]")
-_declare("map", "to_selector", 1, _to_selector,
-         "integer tile [1, k] of choice ids in [0, n) -> multi-hot Selector[n]", n=(int, REQUIRED))
-_declare("map", "selector_to_index", 1, _selector_to_index,
-         "Selector[n] -> int64 [1, 1] tile holding the lowest chosen id")
-_declare("map", "affine_index", 1, _int_same, "integer tile: x * scale + offset",
-         scale=(int, 1), offset=(int, 0))
-_declare("map", "ceil_div", 1, _int_same, "integer tile: ceil(x / divisor)",
-         divisor=(int, REQUIRED))
-for _n, _doc in [("add", "a + b"), ("sub", "a - b"), ("mul", "a * b"), ("div", "a / b"),
-                 ("maximum", "elementwise max(a, b)"), ("minimum", "elementwise min(a, b)")]:
+_declare(
+    "map",
+    "to_selector",
+    1,
+    _to_selector,
+    "integer tile [1, k] of choice ids in [0, n) -> multi-hot Selector[n]",
+    n=(int, REQUIRED),
+)
+_declare(
+    "map",
+    "selector_to_index",
+    1,
+    _selector_to_index,
+    "Selector[n] -> int64 [1, 1] tile holding the lowest chosen id",
+)
+_declare(
+    "map",
+    "affine_index",
+    1,
+    _int_same,
+    "integer tile: x * scale + offset",
+    scale=(int, 1),
+    offset=(int, 0),
+)
+_declare(
+    "map", "ceil_div", 1, _int_same, "integer tile: ceil(x / divisor)", divisor=(int, REQUIRED)
+)
+for _n, _doc in [
+    ("add", "a + b"),
+    ("sub", "a - b"),
+    ("mul", "a * b"),
+    ("div", "a / b"),
+    ("maximum", "elementwise max(a, b)"),
+    ("minimum", "elementwise min(a, b)"),
+]:
     _declare("map", _n, 2, _broadcast, _doc + " (a [R,1], [1,C] or [1,1] side broadcasts)")
-_declare("map", "matmul", 2, _matmul,
-         "a [R, K] @ b [K, C] -> [R, C]; with transpose_b=True b is [C, K] (2*R*K*C FLOPs)",
-         transpose_b=(bool, False))
+_declare(
+    "map",
+    "matmul",
+    2,
+    _matmul,
+    "a [R, K] @ b [K, C] -> [R, C]; with transpose_b=True b is [C, K] (2*R*K*C FLOPs)",
+    transpose_b=(bool, False),
+)
 _declare("map", "concat_cols", 2, _concat_cols, "[R, c1], [R, c2] -> [R, c1 + c2]")
-_declare("map", "mask_after", 2, _mask_after,
-         "x [R, C], n [1, 1] int: columns j >= n of x become `fill` (masks a partial tile)",
-         fill=(float, float("-inf")))
+_declare(
+    "map",
+    "mask_after",
+    2,
+    _mask_after,
+    "x [R, C], n [1, 1] int: columns j >= n of x become `fill` (masks a partial tile)",
+    fill=(float, float("-inf")),
+)
 
 
 # --- accum / scan ----------------------------------------------------------------------
@@ -280,13 +322,28 @@ for _kind in ("accum", "scan"):
     _declare(_kind, "mul", 1, _acc_same, "state * x (init 1)")
     _declare(_kind, "max", 1, _acc_same, "max(state, x) (init -inf)")
     _declare(_kind, "min", 1, _acc_same, "min(state, x) (init +inf)")
-_declare("accum", "matmul", 2, _acc_matmul,
-         "state + a @ b over zipped (a, b) pairs (init 0); transpose_b as in map matmul",
-         transpose_b=(bool, False))
-_declare("accum", "retile_row", 1, _acc_retile_row,
-         "stack tiles vertically: n tiles [r, C] -> one [n*r, C] tile (init empty; 0 FLOPs)")
-_declare("accum", "retile_col", 1, _acc_retile_col,
-         "stack tiles horizontally: n tiles [R, c] -> one [R, n*c] tile (init empty; 0 FLOPs)")
+_declare(
+    "accum",
+    "matmul",
+    2,
+    _acc_matmul,
+    "state + a @ b over zipped (a, b) pairs (init 0); transpose_b as in map matmul",
+    transpose_b=(bool, False),
+)
+_declare(
+    "accum",
+    "retile_row",
+    1,
+    _acc_retile_row,
+    "stack tiles vertically: n tiles [r, C] -> one [n*r, C] tile (init empty; 0 FLOPs)",
+)
+_declare(
+    "accum",
+    "retile_col",
+    1,
+    _acc_retile_col,
+    "stack tiles horizontally: n tiles [R, c] -> one [R, n*c] tile (init empty; 0 FLOPs)",
+)
 
 
 def _scan_least_loaded(args: tuple, p: dict, name: str, count: Expr) -> Selector:
@@ -298,10 +355,15 @@ def _scan_least_loaded(args: tuple, p: dict, name: str, count: Expr) -> Selector
     return Selector(p["regions"])
 
 
-_declare("scan", "least_loaded", 1, _scan_least_loaded,
-         "greedy dispatch: for each work amount w, choose the region with the least total "
-         "work so far (lowest id on ties), add w to it, emit a one-hot Selector[regions]",
-         regions=(int, REQUIRED))
+_declare(
+    "scan",
+    "least_loaded",
+    1,
+    _scan_least_loaded,
+    "greedy dispatch: for each work amount w, choose the region with the least total "
+    "work so far (lowest id on ties), add w to it, emit a one-hot Selector[regions]",
+    regions=(int, REQUIRED),
+)
 
 
 # --- flat_map --------------------------------------------------------------------------
@@ -314,6 +376,7 @@ def _fm_split(axis: str) -> Callable:
         if axis == "rows":
             return Tile(a.dtype, Expr.const(size), a.cols), (a.rows.cdiv(size),)
         return Tile(a.dtype, a.rows, Expr.const(size)), (a.cols.cdiv(size),)
+
     return rule
 
 
@@ -331,18 +394,39 @@ def _fm_range(args: tuple, p: dict, name: str, fresh: Callable) -> tuple:
     return Tile(a.dtype, Expr.const(1), Expr.const(1)), (fresh(RAGGED),)
 
 
-_declare("flat_map", "split_rows", 1, _fm_split("rows"),
-         "[R, C] -> cdiv(R, rows) tiles [rows, C] (the last may have fewer rows)",
-         rows=(int, REQUIRED))
-_declare("flat_map", "split_cols", 1, _fm_split("cols"),
-         "[R, C] -> cdiv(C, cols) tiles [R, cols] (the last may have fewer cols)",
-         cols=(int, REQUIRED))
-_declare("flat_map", "arange", 1, _fm_arange,
-         "int [1, 1] v -> count tiles v, v + stride, ..., v + (count-1)*stride",
-         count=(int, REQUIRED), stride=(int, 1))
-_declare("flat_map", "range", 1, _fm_range,
-         "int [1, 2] (start, n) -> n tiles [1, 1]: start, start + stride, ... (ragged length)",
-         stride=(int, 1))
+_declare(
+    "flat_map",
+    "split_rows",
+    1,
+    _fm_split("rows"),
+    "[R, C] -> cdiv(R, rows) tiles [rows, C] (the last may have fewer rows)",
+    rows=(int, REQUIRED),
+)
+_declare(
+    "flat_map",
+    "split_cols",
+    1,
+    _fm_split("cols"),
+    "[R, C] -> cdiv(C, cols) tiles [R, cols] (the last may have fewer cols)",
+    cols=(int, REQUIRED),
+)
+_declare(
+    "flat_map",
+    "arange",
+    1,
+    _fm_arange,
+    "int [1, 1] v -> count tiles v, v + stride, ..., v + (count-1)*stride",
+    count=(int, REQUIRED),
+    stride=(int, 1),
+)
+_declare(
+    "flat_map",
+    "range",
+    1,
+    _fm_range,
+    "int [1, 2] (start, n) -> n tiles [1, 1]: start, start + stride, ... (ragged length)",
+    stride=(int, 1),
+)
 
 
 class _FnNamespace:
@@ -351,13 +435,14 @@ class _FnNamespace:
     def __getattr__(self, name: str) -> Callable[..., FnRef]:
         if name.startswith("_") or not any(d.name == name for d in FUNCTIONS.values()):
             known = sorted({d.name for d in FUNCTIONS.values()})
-            raise AttributeError(f"unknown element function {name!r}; known: "
-                                 f"{', '.join(known)}")
+            raise AttributeError(f"unknown element function {name!r}; known: {', '.join(known)}")
 
         def make(**params: object) -> FnRef:
-            plain = {k: v.value if isinstance(v, Expr) and v.is_static else v
-                     for k, v in params.items()}
+            plain = {
+                k: v.value if isinstance(v, Expr) and v.is_static else v for k, v in params.items()
+            }
             return FnRef(name, tuple(sorted(plain.items())))
+
         return make
 
     def __dir__(self) -> list[str]:

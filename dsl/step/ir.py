@@ -64,8 +64,15 @@ class Program:
             "version": IR_VERSION,
             "dims": list(self.dims),
             "symbols": dict(self.symbols),
-            "tensors": [{"name": t.name, "dtype": t.dtype, "role": t.role,
-                         "shape": [d.to_json() for d in t.shape]} for t in self.tensors.values()],
+            "tensors": [
+                {
+                    "name": t.name,
+                    "dtype": t.dtype,
+                    "role": t.role,
+                    "shape": [d.to_json() for d in t.shape],
+                }
+                for t in self.tensors.values()
+            ],
             "nodes": [node_to_json(n) for n in self.nodes],
         }
 
@@ -92,8 +99,7 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"must be an integer, got {value!r}")
         if (kind == "pos_int" and value < 1) or (kind == "nat" and value < 0):
-            raise ValueError(f"must be {'positive' if kind == 'pos_int' else '>= 0'}, "
-                             f"got {value}")
+            raise ValueError(f"must be {'positive' if kind == 'pos_int' else '>= 0'}, got {value}")
         return value
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -104,9 +110,11 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
             raise ValueError(f"must be a string, got {value!r}")
         return value
     if kind == "tile":
-        if (not isinstance(value, list | tuple) or len(value) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                           for v in value)):
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        ):
             raise ValueError(f"must be two positive ints [rows, cols], got {value!r}")
         return (value[0], value[1])
     if kind == "dim":
@@ -116,8 +124,12 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
             raise ValueError(f"must be a list of dims, got {value!r}")
         return tuple(expr_from_json(v, symbols) for v in value)
     if kind.startswith("fn:"):
-        if not isinstance(value, dict) or set(value) != {"fn", "args"} or not isinstance(
-                value["fn"], str) or not isinstance(value["args"], dict):
+        if (
+            not isinstance(value, dict)
+            or set(value) != {"fn", "args"}
+            or not isinstance(value["fn"], str)
+            or not isinstance(value["args"], dict)
+        ):
             raise ValueError(f"must be {{'fn': name, 'args': {{...}}}}, got {value!r}")
         return FnRef(value["fn"], tuple(sorted(value["args"].items())))
     raise AssertionError(f"unknown attribute kind {kind}")
@@ -144,8 +156,12 @@ def tensor_from_json(data: object, symbols: dict[str, str]) -> TensorDecl:
         raise ValueError(f"malformed tensor entry {data!r}")
     if not isinstance(data["shape"], list) or not data["shape"]:
         raise ValueError(f"tensor {data['name']!r}: shape must be a non-empty list")
-    return TensorDecl(data["name"], str(data["dtype"]),
-                      tuple(expr_from_json(d, symbols) for d in data["shape"]), data["role"])
+    return TensorDecl(
+        data["name"],
+        str(data["dtype"]),
+        tuple(expr_from_json(d, symbols) for d in data["shape"]),
+        data["role"],
+    )
 
 
 def stream_type_from_json(data: object, symbols: dict[str, str]) -> StreamType:

@@ -70,6 +70,7 @@ def _op(name: str, inputs: str, outputs: str, doc: str, **attrs: tuple[str, obje
     def register(rule: Callable) -> Callable:
         OPS[name] = OpDecl(name, inputs, attrs, outputs, rule, doc)
         return rule
+
     return register
 
 
@@ -110,8 +111,10 @@ def tile_grid(shape: tuple[Expr, ...], tile: tuple[int, int]) -> tuple[Expr, ...
 def _affine(attrs: dict, default_shape: tuple[Expr, ...], what: str) -> tuple[Expr, ...]:
     shape = attrs["shape"] if attrs["shape"] is not None else default_shape
     if attrs["stride"] is not None and len(attrs["stride"]) != len(shape):
-        raise RuleError(f"stride has {len(attrs['stride'])} entries but {what} shape "
-                        f"{shape_str(shape)} has {len(shape)}")
+        raise RuleError(
+            f"stride has {len(attrs['stride'])} entries but {what} shape "
+            f"{shape_str(shape)} has {len(shape)}"
+        )
     if any(d.is_ragged for d in shape):
         raise RuleError(f"{what} shape {shape_str(shape)} cannot be ragged")
     return shape
@@ -128,8 +131,9 @@ def _need_tile(t: StreamType, port: str, static: bool = False) -> Tile:
 def _need_index(t: StreamType, port: str) -> None:
     e = t.elem
     if not (isinstance(e, Tile) and e.dtype in INT_DTYPES and e.rows == 1 and e.cols == 1):
-        raise RuleError(f"needs a stream of [1, 1] integer tiles (tile-grid indices), got {t}",
-                        port)
+        raise RuleError(
+            f"needs a stream of [1, 1] integer tiles (tile-grid indices), got {t}", port
+        )
 
 
 def _need_selector(t: StreamType, n: int, port: str) -> None:
@@ -143,29 +147,50 @@ def _check_rank(r: int, lo: int, hi: int, what: str, t: StreamType, port: str = 
 
 
 # --- off-chip memory -----------------------------------------------------------------------
-@_op("linear_offchip_load", "ref?", "one",
-     "For each element of `ref` (or once, without ref) read tiles of `tensor` at "
-     "base + sum(i_k * stride_k) over the index space `shape` (tile-grid units, row-major "
-     "grid order). Output shape: ref.shape + shape.",
-     tensor=("tensor", REQUIRED_ATTR), tile=("tile", REQUIRED_ATTR), shape=("shape", None),
-     stride=("shape", None), base=("dim", 0))
+@_op(
+    "linear_offchip_load",
+    "ref?",
+    "one",
+    "For each element of `ref` (or once, without ref) read tiles of `tensor` at "
+    "base + sum(i_k * stride_k) over the index space `shape` (tile-grid units, row-major "
+    "grid order). Output shape: ref.shape + shape.",
+    tensor=("tensor", REQUIRED_ATTR),
+    tile=("tile", REQUIRED_ATTR),
+    shape=("shape", None),
+    stride=("shape", None),
+    base=("dim", 0),
+)
 def _linear_load(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     t = _tensor(attrs, env, "input")
     grid = tile_grid(t.shape, attrs["tile"])
     shape = _affine(attrs, grid, "read")
-    if attrs["stride"] is None and attrs["shape"] is not None and not (
-            _prod(shape) == _prod(grid) or all(d.is_static for d in shape + grid)):
-        raise RuleError(f"shape {shape_str(shape)} reads {_prod(shape)} tiles but "
-                        f"{t.name!r} has tile grid {shape_str(grid)}; give stride= as well")
+    if (
+        attrs["stride"] is None
+        and attrs["shape"] is not None
+        and not (_prod(shape) == _prod(grid) or all(d.is_static for d in shape + grid))
+    ):
+        raise RuleError(
+            f"shape {shape_str(shape)} reads {_prod(shape)} tiles but "
+            f"{t.name!r} has tile grid {shape_str(grid)}; give stride= as well"
+        )
     outer = ins[0].shape if ins else ()
-    return [StreamType(Tile(t.dtype, Expr.const(attrs["tile"][0]),
-                            Expr.const(attrs["tile"][1])), outer + shape)]
+    return [
+        StreamType(
+            Tile(t.dtype, Expr.const(attrs["tile"][0]), Expr.const(attrs["tile"][1])), outer + shape
+        )
+    ]
 
 
-@_op("linear_offchip_store", "x", "none",
-     "Write every tile of x to `tensor`, the k-th tile at grid index base + sum(i * stride) "
-     "(default: x's shape walked row-major over the tile grid). Edge tiles are clipped.",
-     tensor=("tensor", REQUIRED_ATTR), stride=("shape", None), base=("dim", 0))
+@_op(
+    "linear_offchip_store",
+    "x",
+    "none",
+    "Write every tile of x to `tensor`, the k-th tile at grid index base + sum(i * stride) "
+    "(default: x's shape walked row-major over the tile grid). Edge tiles are clipped.",
+    tensor=("tensor", REQUIRED_ATTR),
+    stride=("shape", None),
+    base=("dim", 0),
+)
 def _linear_store(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     t = _tensor(attrs, env, "output")
     elem = _need_tile(ins[0], "x", static=True)
@@ -174,18 +199,29 @@ def _linear_store(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[Stre
     grid = tile_grid(t.shape, (elem.rows.value, elem.cols.value))
     if attrs["stride"] is not None:
         if len(attrs["stride"]) != len(ins[0].shape):
-            raise RuleError(f"stride has {len(attrs['stride'])} entries but x has shape "
-                            f"{shape_str(ins[0].shape)}", "x")
+            raise RuleError(
+                f"stride has {len(attrs['stride'])} entries but x has shape "
+                f"{shape_str(ins[0].shape)}",
+                "x",
+            )
     elif not (_same_shape(ins[0].shape, grid) or _prod(ins[0].shape) == _prod(grid)):
-        raise RuleError(f"x has shape {shape_str(ins[0].shape)} of {elem} but {t.name!r} "
-                        f"{shape_str(t.shape)} is a tile grid {shape_str(grid)}", "x")
+        raise RuleError(
+            f"x has shape {shape_str(ins[0].shape)} of {elem} but {t.name!r} "
+            f"{shape_str(t.shape)} is a tile grid {shape_str(grid)}",
+            "x",
+        )
     return []
 
 
-@_op("random_offchip_load", "addr", "one",
-     "For each [1, 1] integer element of `addr` read the tile at that linear tile-grid "
-     "index of `tensor`. Output shape: addr.shape.",
-     tensor=("tensor", REQUIRED_ATTR), tile=("tile", REQUIRED_ATTR))
+@_op(
+    "random_offchip_load",
+    "addr",
+    "one",
+    "For each [1, 1] integer element of `addr` read the tile at that linear tile-grid "
+    "index of `tensor`. Output shape: addr.shape.",
+    tensor=("tensor", REQUIRED_ATTR),
+    tile=("tile", REQUIRED_ATTR),
+)
 def _random_load(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     t = _tensor(attrs, env, "input")
     _need_index(ins[0], "addr")
@@ -193,9 +229,13 @@ def _random_load(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[Strea
     return [StreamType(Tile(t.dtype, Expr.const(rows), Expr.const(cols)), ins[0].shape)]
 
 
-@_op("random_offchip_store", "x,addr", "none",
-     "Write each tile of x to the linear tile-grid index given by the matching addr element.",
-     tensor=("tensor", REQUIRED_ATTR))
+@_op(
+    "random_offchip_store",
+    "x,addr",
+    "none",
+    "Write each tile of x to the linear tile-grid index given by the matching addr element.",
+    tensor=("tensor", REQUIRED_ATTR),
+)
 def _random_store(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     t = _tensor(attrs, env, "output")
     elem = _need_tile(ins[0], "x", static=True)
@@ -203,43 +243,62 @@ def _random_store(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[Stre
         raise RuleError(f"tile dtype {elem.dtype} differs from {t.name!r} ({t.dtype})", "x")
     _need_index(ins[1], "addr")
     if not _same_shape(ins[0].shape, ins[1].shape):
-        raise RuleError(f"x shape {shape_str(ins[0].shape)} differs from addr shape "
-                        f"{shape_str(ins[1].shape)}", "addr")
+        raise RuleError(
+            f"x shape {shape_str(ins[0].shape)} differs from addr shape {shape_str(ins[1].shape)}",
+            "addr",
+        )
     return []
 
 
 # --- on-chip memory ------------------------------------------------------------------------
-@_op("bufferize", "x", "one",
-     "Store the inner `rank` dims of x on chip; emit one buffer reference per stored block. "
-     "Stream<T>[d_a..d_0] -> Stream<Buffer<T>[d_(rank-1)..d_0]>[d_a..d_rank].",
-     rank=("pos_int", REQUIRED_ATTR))
+@_op(
+    "bufferize",
+    "x",
+    "one",
+    "Store the inner `rank` dims of x on chip; emit one buffer reference per stored block. "
+    "Stream<T>[d_a..d_0] -> Stream<Buffer<T>[d_(rank-1)..d_0]>[d_a..d_rank].",
+    rank=("pos_int", REQUIRED_ATTR),
+)
 def _bufferize(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, b = ins[0], attrs["rank"]
     _check_rank(b, 1, x.rank, "rank", x)
     _need_tile(x, "x")
     inner = x.shape[-b:]
     if any(d.is_ragged for d in inner[1:]):
-        raise RuleError(f"only the outermost buffered dim may be ragged, got "
-                        f"{shape_str(inner)}", "x")
+        raise RuleError(
+            f"only the outermost buffered dim may be ragged, got {shape_str(inner)}", "x"
+        )
     return [StreamType(Buffer(x.elem, inner), x.shape[:-b])]
 
 
-@_op("streamify", "buf", "one",
-     "For each buffer reference emit the buffered tiles, walking `shape` with `stride` "
-     "(default: the whole buffer in order). Output shape: buf.shape + shape.",
-     shape=("shape", None), stride=("shape", None))
+@_op(
+    "streamify",
+    "buf",
+    "one",
+    "For each buffer reference emit the buffered tiles, walking `shape` with `stride` "
+    "(default: the whole buffer in order). Output shape: buf.shape + shape.",
+    shape=("shape", None),
+    stride=("shape", None),
+)
 def _streamify(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     buf = ins[0].elem
     if not isinstance(buf, Buffer):
         raise RuleError(f"needs a stream of buffer references, got {ins[0]}", "buf")
     shape = attrs["shape"] if attrs["shape"] is not None else buf.shape
     if attrs["stride"] is not None and len(attrs["stride"]) != len(shape):
-        raise RuleError(f"stride has {len(attrs['stride'])} entries but shape "
-                        f"{shape_str(shape)} has {len(shape)}")
-    if attrs["shape"] is not None and attrs["stride"] is None and not (
-            _prod(shape) == _prod(buf.shape)):
-        raise RuleError(f"shape {shape_str(shape)} does not cover buffer "
-                        f"{shape_str(buf.shape)}; give stride= for a partial or repeated read")
+        raise RuleError(
+            f"stride has {len(attrs['stride'])} entries but shape "
+            f"{shape_str(shape)} has {len(shape)}"
+        )
+    if (
+        attrs["shape"] is not None
+        and attrs["stride"] is None
+        and not (_prod(shape) == _prod(buf.shape))
+    ):
+        raise RuleError(
+            f"shape {shape_str(shape)} does not cover buffer "
+            f"{shape_str(buf.shape)}; give stride= for a partial or repeated read"
+        )
     return [StreamType(buf.elem, ins[0].shape + tuple(shape))]
 
 
@@ -257,41 +316,60 @@ def _merge_inputs(xs: list[StreamType], b: int, env: RuleEnv) -> ElemType:
         e = x.elem
         if e == first:
             continue
-        if not (isinstance(e, Tile) and isinstance(first, Tile) and e.dtype == first.dtype
-                and not (e.rows.is_static and first.rows.is_static and e.rows != first.rows)
-                and not (e.cols.is_static and first.cols.is_static and e.cols != first.cols)):
+        if not (
+            isinstance(e, Tile)
+            and isinstance(first, Tile)
+            and e.dtype == first.dtype
+            and not (e.rows.is_static and first.rows.is_static and e.rows != first.rows)
+            and not (e.cols.is_static and first.cols.is_static and e.cols != first.cols)
+        ):
             raise RuleError(f"element types disagree: {first} vs {e}", f"x{i}")
         rows = rows if e.rows == first.rows else None
         cols = cols if e.cols == first.cols else None
     if isinstance(first, Tile) and (rows is None or cols is None):
-        return Tile(first.dtype, rows if rows is not None else env.fresh(RAGGED),
-                    cols if cols is not None else env.fresh(RAGGED))
+        return Tile(
+            first.dtype,
+            rows if rows is not None else env.fresh(RAGGED),
+            cols if cols is not None else env.fresh(RAGGED),
+        )
     return first
 
 
 # --- dynamic routing ops ------------------------------------------------------------------
-@_op("partition", "x,sel", "many",
-     "Route each chunk of x (its inner `rank` dims, i.e. the data up to the next S_rank) to "
-     "every consumer chosen by the matching selector element. sel.shape = x.shape without "
-     "the inner `rank` dims; output i: Stream<T>[n_i, inner dims...] with n_i fresh.",
-     num_consumers=("pos_int", REQUIRED_ATTR), rank=("nat", 0))
+@_op(
+    "partition",
+    "x,sel",
+    "many",
+    "Route each chunk of x (its inner `rank` dims, i.e. the data up to the next S_rank) to "
+    "every consumer chosen by the matching selector element. sel.shape = x.shape without "
+    "the inner `rank` dims; output i: Stream<T>[n_i, inner dims...] with n_i fresh.",
+    num_consumers=("pos_int", REQUIRED_ATTR),
+    rank=("nat", 0),
+)
 def _partition(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, sel, b, n = ins[0], ins[1], attrs["rank"], attrs["num_consumers"]
     _check_rank(b, 0, x.rank, "rank", x)
     _need_selector(sel, n, "sel")
-    outer = x.shape[:len(x.shape) - b]
+    outer = x.shape[: len(x.shape) - b]
     if not _same_shape(sel.shape, outer):
-        raise RuleError(f"sel shape {shape_str(sel.shape)} must equal x's outer dims "
-                        f"{shape_str(outer)} (x {shape_str(x.shape)}, rank={b})", "sel")
-    inner = x.shape[len(x.shape) - b:]
+        raise RuleError(
+            f"sel shape {shape_str(sel.shape)} must equal x's outer dims "
+            f"{shape_str(outer)} (x {shape_str(x.shape)}, rank={b})",
+            "sel",
+        )
+    inner = x.shape[len(x.shape) - b :]
     return [StreamType(x.elem, (env.fresh(),) + inner) for _ in range(n)]
 
 
-@_op("reassemble", "x*,sel", "one",
-     "Inverse of partition: for each selector element take one chunk (up to S_rank) from "
-     "every chosen input, in ascending input order, and close the group with a new stop. "
-     "Output: Stream<T>[sel dims..., r (ragged: how many chosen), inner dims...].",
-     rank=("nat", 0))
+@_op(
+    "reassemble",
+    "x*,sel",
+    "one",
+    "Inverse of partition: for each selector element take one chunk (up to S_rank) from "
+    "every chosen input, in ascending input order, and close the group with a new stop. "
+    "Output: Stream<T>[sel dims..., r (ragged: how many chosen), inner dims...].",
+    rank=("nat", 0),
+)
 def _reassemble(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     xs, sel, b = ins[:-1], ins[-1], attrs["rank"]
     _need_selector(sel, len(xs), "sel")
@@ -299,24 +377,29 @@ def _reassemble(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[Stream
     return [StreamType(elem, sel.shape + (env.fresh(RAGGED),) + xs[0].shape[1:])]
 
 
-@_op("eager_merge", "x*", "many",
-     "Merge chunks (up to S_rank) of the inputs in arrival order, never interleaving two "
-     "chunks; also emit a Selector[n] stream saying where each chunk came from. "
-     "Outputs: (Stream<T>[sum n_i, inner...], Stream<Selector[n]>[sum n_i]).",
-     rank=("nat", 0))
+@_op(
+    "eager_merge",
+    "x*",
+    "many",
+    "Merge chunks (up to S_rank) of the inputs in arrival order, never interleaving two "
+    "chunks; also emit a Selector[n] stream saying where each chunk came from. "
+    "Outputs: (Stream<T>[sum n_i, inner...], Stream<Selector[n]>[sum n_i]).",
+    rank=("nat", 0),
+)
 def _eager_merge(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     elem = _merge_inputs(ins, attrs["rank"], env)
     total = _absorb(sum((x.shape[0] for x in ins), Expr.const(0)), env)
-    return [StreamType(elem, (total,) + ins[0].shape[1:]),
-            StreamType(Selector(len(ins)), (total,))]
+    return [StreamType(elem, (total,) + ins[0].shape[1:]), StreamType(Selector(len(ins)), (total,))]
 
 
 # --- higher-order ----------------------------------------------------------------------------
 def _fn_args(ins: list[StreamType], port: str = "x") -> tuple[ElemType, ...]:
     for i, x in enumerate(ins[1:], start=1):
         if not _same_shape(x.shape, ins[0].shape):
-            raise RuleError(f"shape {shape_str(x.shape)} differs from input 0's "
-                            f"{shape_str(ins[0].shape)}", f"{port}{i}")
+            raise RuleError(
+                f"shape {shape_str(x.shape)} differs from input 0's {shape_str(ins[0].shape)}",
+                f"{port}{i}",
+            )
     if len(ins) == 1 and isinstance(ins[0].elem, TupleT):
         return ins[0].elem.items
     return tuple(x.elem for x in ins)
@@ -332,16 +415,28 @@ def _call(kind: str, fref: FnRef, args: tuple, *extra: object):
         raise RuleError(str(exc)) from None
 
 
-@_op("map", "x*", "one", "Apply `fn` to every element (inputs zipped). Shape unchanged.",
-     fn=("fn:map", REQUIRED_ATTR), compute=("pos_int", 1))
+@_op(
+    "map",
+    "x*",
+    "one",
+    "Apply `fn` to every element (inputs zipped). Shape unchanged.",
+    fn=("fn:map", REQUIRED_ATTR),
+    compute=("pos_int", 1),
+)
 def _map(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     return [StreamType(_call("map", attrs["fn"], _fn_args(ins)), ins[0].shape)]
 
 
-@_op("accum", "x*", "one",
-     "Fold the inner `rank` dims of each chunk with `fn` (from fn's init); one element per "
-     "chunk. Stream[d_a..d_0] -> Stream[d_a..d_rank].",
-     fn=("fn:accum", REQUIRED_ATTR), rank=("pos_int", REQUIRED_ATTR), compute=("pos_int", 1))
+@_op(
+    "accum",
+    "x*",
+    "one",
+    "Fold the inner `rank` dims of each chunk with `fn` (from fn's init); one element per "
+    "chunk. Stream[d_a..d_0] -> Stream[d_a..d_rank].",
+    fn=("fn:accum", REQUIRED_ATTR),
+    rank=("pos_int", REQUIRED_ATTR),
+    compute=("pos_int", 1),
+)
 def _accum(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     b = attrs["rank"]
     _check_rank(b, 1, ins[0].rank, "rank", ins[0])
@@ -352,43 +447,64 @@ def _accum(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]
     return [StreamType(elem, ins[0].shape[:-b])]
 
 
-@_op("scan", "x*", "one",
-     "Like accum but emit the state after every element; the state restarts after each "
-     "S_rank (rank = x.rank + 1: never restarts). Shape unchanged.",
-     fn=("fn:scan", REQUIRED_ATTR), rank=("pos_int", REQUIRED_ATTR), compute=("pos_int", 1))
+@_op(
+    "scan",
+    "x*",
+    "one",
+    "Like accum but emit the state after every element; the state restarts after each "
+    "S_rank (rank = x.rank + 1: never restarts). Shape unchanged.",
+    fn=("fn:scan", REQUIRED_ATTR),
+    rank=("pos_int", REQUIRED_ATTR),
+    compute=("pos_int", 1),
+)
 def _scan(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     _check_rank(attrs["rank"], 1, ins[0].rank + 1, "rank", ins[0])
     elem = _call("scan", attrs["fn"], _fn_args(ins), Expr.const(1))
     return [StreamType(elem, ins[0].shape)]
 
 
-@_op("flat_map", "x*", "one",
-     "Replace every element by the sub-stream `fn` makes of it. Output shape: x.shape + "
-     "the function's sub-shape.",
-     fn=("fn:flat_map", REQUIRED_ATTR), compute=("pos_int", 1))
+@_op(
+    "flat_map",
+    "x*",
+    "one",
+    "Replace every element by the sub-stream `fn` makes of it. Output shape: x.shape + "
+    "the function's sub-shape.",
+    fn=("fn:flat_map", REQUIRED_ATTR),
+    compute=("pos_int", 1),
+)
 def _flat_map(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     elem, sub = _call("flat_map", attrs["fn"], _fn_args(ins), env.fresh)
     return [StreamType(elem, ins[0].shape + tuple(sub))]
 
 
 # --- shape ops (rewrite stop tokens only) --------------------------------------------------
-@_op("flatten", "x", "one",
-     "Merge dims min_dim..max_dim (counted from the innermost, 0) into one dim: drops the "
-     "stop tokens between them. A ragged product becomes a fresh ragged dim.",
-     min_dim=("nat", 0), max_dim=("nat", 1))
+@_op(
+    "flatten",
+    "x",
+    "one",
+    "Merge dims min_dim..max_dim (counted from the innermost, 0) into one dim: drops the "
+    "stop tokens between them. A ragged product becomes a fresh ragged dim.",
+    min_dim=("nat", 0),
+    max_dim=("nat", 1),
+)
 def _flatten(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, lo, hi = ins[0], attrs["min_dim"], attrs["max_dim"]
     if not 0 <= lo < hi <= x.rank:
         raise RuleError(f"needs 0 <= min_dim < max_dim <= rank, got {lo}, {hi} for {x}", "x")
     n = len(x.shape)
-    merged = _absorb(_prod(x.shape[n - 1 - hi:n - lo]), env)
-    return [StreamType(x.elem, x.shape[:n - 1 - hi] + (merged,) + x.shape[n - lo:])]
+    merged = _absorb(_prod(x.shape[n - 1 - hi : n - lo]), env)
+    return [StreamType(x.elem, x.shape[: n - 1 - hi] + (merged,) + x.shape[n - lo :])]
 
 
-@_op("reshape", "x", "one",
-     "Split dim `dim` into (cdiv(d, chunk), chunk): a stop every `chunk` elements. When d "
-     "is not a known multiple of chunk the last chunk is short and the new dim is ragged.",
-     chunk=("pos_int", REQUIRED_ATTR), dim=("nat", 0))
+@_op(
+    "reshape",
+    "x",
+    "one",
+    "Split dim `dim` into (cdiv(d, chunk), chunk): a stop every `chunk` elements. When d "
+    "is not a known multiple of chunk the last chunk is short and the new dim is ragged.",
+    chunk=("pos_int", REQUIRED_ATTR),
+    dim=("nat", 0),
+)
 def _reshape(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, c, k = ins[0], attrs["chunk"], attrs["dim"]
     _check_rank(k, 0, x.rank, "dim", x)
@@ -397,13 +513,17 @@ def _reshape(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamTyp
     exact = d.is_static and d.value % c == 0
     outer = _absorb(d.cdiv(c), env)
     inner = Expr.const(c) if exact else env.fresh(RAGGED)
-    return [StreamType(x.elem, x.shape[:pos] + (outer, inner) + x.shape[pos + 1:])]
+    return [StreamType(x.elem, x.shape[:pos] + (outer, inner) + x.shape[pos + 1 :])]
 
 
-@_op("promote", "x", "one",
-     "Insert a dim of size 1 at position `dim` (default: a new outermost dim, which is 1 "
-     "for a non-empty stream and 0 for an empty one).",
-     dim=("nat", None))
+@_op(
+    "promote",
+    "x",
+    "one",
+    "Insert a dim of size 1 at position `dim` (default: a new outermost dim, which is 1 "
+    "for a non-empty stream and 0 for an empty one).",
+    dim=("nat", None),
+)
 def _promote(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x = ins[0]
     k = x.rank + 1 if attrs["dim"] is None else attrs["dim"]
@@ -415,9 +535,13 @@ def _promote(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamTyp
     return [StreamType(x.elem, x.shape[:pos] + (new,) + x.shape[pos:])]
 
 
-@_op("expand", "x,ref", "one",
-     "Repeat each element of x over the matching sub-stream of ref. x.shape (minus trailing "
-     "static 1s) must be a prefix of ref.shape; output shape: ref.shape.")
+@_op(
+    "expand",
+    "x,ref",
+    "one",
+    "Repeat each element of x over the matching sub-stream of ref. x.shape (minus trailing "
+    "static 1s) must be a prefix of ref.shape; output shape: ref.shape.",
+)
 def _expand(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, ref = ins
     kept = list(x.shape)
@@ -425,15 +549,21 @@ def _expand(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType
         kept.pop()
     if kept == [Expr.const(1)]:
         kept = []
-    if len(kept) > len(ref.shape) or not _same_shape(tuple(kept), ref.shape[:len(kept)]):
-        raise RuleError(f"x shape {shape_str(x.shape)} is not a prefix of ref shape "
-                        f"{shape_str(ref.shape)}", "ref")
+    if len(kept) > len(ref.shape) or not _same_shape(tuple(kept), ref.shape[: len(kept)]):
+        raise RuleError(
+            f"x shape {shape_str(x.shape)} is not a prefix of ref shape {shape_str(ref.shape)}",
+            "ref",
+        )
     return [StreamType(x.elem, ref.shape)]
 
 
-@_op("repeat", "x", "one",
-     "Repeat every element `count` times, adding an innermost dim: shape + [count].",
-     count=("dim", REQUIRED_ATTR))
+@_op(
+    "repeat",
+    "x",
+    "one",
+    "Repeat every element `count` times, adding an innermost dim: shape + [count].",
+    count=("dim", REQUIRED_ATTR),
+)
 def _repeat(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     if attrs["count"].is_ragged:
         raise RuleError("count cannot be ragged")
@@ -447,23 +577,35 @@ def _zip(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     return [StreamType(TupleT(_fn_args(ins)), ins[0].shape)]
 
 
-@_op("copy", "x", "many", "Duplicate a stream into n identical streams (streams are affine).",
-     n=("pos_int", 2))
+@_op(
+    "copy",
+    "x",
+    "many",
+    "Duplicate a stream into n identical streams (streams are affine).",
+    n=("pos_int", 2),
+)
 def _copy(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     if attrs["n"] < 2:
         raise RuleError(f"n must be at least 2, got {attrs['n']}")
     return [ins[0]] * attrs["n"]
 
 
-@_op("assume_shape", "x", "one",
-     "Restate x's shape (e.g. name a ragged dim as a known one); the interpreter checks the "
-     "claim on every run and fails the program if it is false.",
-     shape=("shape", REQUIRED_ATTR))
+@_op(
+    "assume_shape",
+    "x",
+    "one",
+    "Restate x's shape (e.g. name a ragged dim as a known one); the interpreter checks the "
+    "claim on every run and fails the program if it is false.",
+    shape=("shape", REQUIRED_ATTR),
+)
 def _assume_shape(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, shape = ins[0], attrs["shape"]
     if len(shape) != len(x.shape):
-        raise RuleError(f"shape {shape_str(shape)} has rank {len(shape) - 1}, x has "
-                        f"{x.rank} ({shape_str(x.shape)})", "x")
+        raise RuleError(
+            f"shape {shape_str(shape)} has rank {len(shape) - 1}, x has "
+            f"{x.rank} ({shape_str(x.shape)})",
+            "x",
+        )
     for old, new in zip(x.shape, shape, strict=True):
         if old.is_static and new.is_static and old != new:
             raise RuleError(f"shape {shape_str(shape)} contradicts {shape_str(x.shape)}", "x")

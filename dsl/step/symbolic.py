@@ -59,8 +59,12 @@ class Expr:
     __slots__ = ("_terms", "_hash")
 
     def __init__(self, terms: dict[Monomial, int]) -> None:
-        self._terms = tuple(sorted(((m, c) for m, c in terms.items() if c != 0),
-                                   key=lambda mc: [_atom_key(a) for a in mc[0]]))
+        self._terms = tuple(
+            sorted(
+                ((m, c) for m, c in terms.items() if c != 0),
+                key=lambda mc: [_atom_key(a) for a in mc[0]],
+            )
+        )
         self._hash = hash(self._terms)
 
     # --- construction -------------------------------------------------------------
@@ -237,8 +241,12 @@ def expr_from_json(data: object, symbols: dict[str, str]) -> Expr:
         raise ValueError(f"malformed dimension {data!r}")
     total = Expr.const(0)
     for term in data["terms"]:
-        if (not isinstance(term, list) or len(term) != 2 or not isinstance(term[0], int)
-                or not isinstance(term[1], list)):
+        if (
+            not isinstance(term, list)
+            or len(term) != 2
+            or not isinstance(term[0], int)
+            or not isinstance(term[1], list)
+        ):
             raise ValueError(f"malformed dimension term {term!r}")
         part = Expr.const(term[0])
         for atom in term[1]:
@@ -253,7 +261,7 @@ def _atom_from_json(atom: object, symbols: dict[str, str]) -> Expr:
             raise ValueError(f"dimension uses undeclared symbol {atom!r}")
         return Expr.sym(atom, symbols[atom])
     if isinstance(atom, dict) and len(atom) == 1:
-        (kind, args), = atom.items()
+        ((kind, args),) = atom.items()
         if kind in ("cdiv", "fdiv") and isinstance(args, list) and len(args) == 2:
             num, den = (expr_from_json(a, symbols) for a in args)
             return num.cdiv(den) if kind == "cdiv" else num // den

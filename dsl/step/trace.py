@@ -41,18 +41,24 @@ def build(kernel: Callable, signature: dict) -> Program:
     result = kernel(**handles, **signature.get("params", {}))
     returned = result if isinstance(result, list | tuple) else [result]
     if result is None or not returned or not all(isinstance(r, Store) for r in returned):
-        raise ProgramError("kernel must return the store handle(s) of its outputs, got "
-                           f"{type(result).__name__}")
+        raise ProgramError(
+            f"kernel must return the store handle(s) of its outputs, got {type(result).__name__}"
+        )
     left = unconsumed(graph)
     if left:
-        raise ProgramError(f"stream never consumed: {left[0]}"
-                           + (f" (and {len(left) - 1} more)" if len(left) > 1 else ""))
+        raise ProgramError(
+            f"stream never consumed: {left[0]}"
+            + (f" (and {len(left) - 1} more)" if len(left) > 1 else "")
+        )
     stored = {n.attrs["tensor"] for n in graph.nodes if n.op.endswith("offchip_store")}
-    missing = [t.name for t in graph.tensors.values() if t.role == "output"
-               and t.name not in stored]
+    missing = [
+        t.name for t in graph.tensors.values() if t.role == "output" and t.name not in stored
+    ]
     if missing:
-        raise ProgramError(f"output {missing[0]!r} is never stored (use "
-                           f"step.linear_offchip_store(stream, {missing[0]!r}))")
+        raise ProgramError(
+            f"output {missing[0]!r} is never stored (use "
+            f"step.linear_offchip_store(stream, {missing[0]!r}))"
+        )
     return graph.program()
 
 

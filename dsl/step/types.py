@@ -125,13 +125,18 @@ def elem_from_json(data: object, symbols: dict[str, str]) -> ElemType:
     if keys == {"tile", "rows", "cols"}:
         if data["tile"] not in DTYPE_BYTES:
             raise ValueError(f"unknown dtype {data['tile']!r}")
-        return Tile(data["tile"], expr_from_json(data["rows"], symbols),
-                    expr_from_json(data["cols"], symbols))
+        return Tile(
+            data["tile"],
+            expr_from_json(data["rows"], symbols),
+            expr_from_json(data["cols"], symbols),
+        )
     if keys == {"selector"} and isinstance(data["selector"], int) and data["selector"] > 0:
         return Selector(data["selector"])
     if keys == {"buffer", "shape"} and isinstance(data["shape"], list):
-        return Buffer(elem_from_json(data["buffer"], symbols),
-                      tuple(expr_from_json(d, symbols) for d in data["shape"]))
+        return Buffer(
+            elem_from_json(data["buffer"], symbols),
+            tuple(expr_from_json(d, symbols) for d in data["shape"]),
+        )
     if keys == {"tuple"} and isinstance(data["tuple"], list) and data["tuple"]:
         return TupleT(tuple(elem_from_json(t, symbols) for t in data["tuple"]))
     raise ValueError(f"malformed element type {data!r}")
@@ -142,8 +147,14 @@ def stream_to_json(t: StreamType) -> dict:
 
 
 def stream_from_json(data: object, symbols: dict[str, str]) -> StreamType:
-    if not isinstance(data, dict) or set(data) != {"elem", "shape"} or not isinstance(
-            data["shape"], list) or not data["shape"]:
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"elem", "shape"}
+        or not isinstance(data["shape"], list)
+        or not data["shape"]
+    ):
         raise ValueError(f"malformed stream type {data!r}")
-    return StreamType(elem_from_json(data["elem"], symbols),
-                      tuple(expr_from_json(d, symbols) for d in data["shape"]))
+    return StreamType(
+        elem_from_json(data["elem"], symbols),
+        tuple(expr_from_json(d, symbols) for d in data["shape"]),
+    )

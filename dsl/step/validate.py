@@ -41,11 +41,14 @@ def load_ir(ir: object) -> Program:
     if not isinstance(ir, dict):
         raise ValidationError("IR must be a JSON object")
     if ir.get("dialect") != "step" or ir.get("version") != IR_VERSION:
-        raise ValidationError(f"IR is not STeP version {IR_VERSION} (dialect "
-                              f"{ir.get('dialect')!r}, version {ir.get('version')!r})")
+        raise ValidationError(
+            f"IR is not STeP version {IR_VERSION} (dialect "
+            f"{ir.get('dialect')!r}, version {ir.get('version')!r})"
+        )
     symbols = ir.get("symbols", {})
     if not isinstance(symbols, dict) or not all(
-            isinstance(k, str) and v in (DYNAMIC, RAGGED) for k, v in symbols.items()):
+        isinstance(k, str) and v in (DYNAMIC, RAGGED) for k, v in symbols.items()
+    ):
         raise ValidationError("IR symbols must map names to 'dynamic' or 'ragged'")
     dims = ir.get("dims", [])
     if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
@@ -76,8 +79,9 @@ def load_ir(ir: object) -> Program:
     return program
 
 
-def _load_node(i: int, raw: object, nodes: list[Node], tensors: dict[str, TensorDecl],
-               symbols: dict[str, str]) -> Node:
+def _load_node(
+    i: int, raw: object, nodes: list[Node], tensors: dict[str, TensorDecl], symbols: dict[str, str]
+) -> Node:
     if not isinstance(raw, dict) or raw.get("id") != i:
         raise ValidationError(f"node {i}: malformed or out of order")
     op = raw.get("op")
@@ -96,10 +100,17 @@ def _load_node(i: int, raw: object, nodes: list[Node], tensors: dict[str, Tensor
         raise ValidationError(f"{where}: takes {lo}..{hi} inputs")
     ports = []
     for pos, p in enumerate(ins):
-        if (not isinstance(p, list) or len(p) != 2 or not all(isinstance(v, int) for v in p)
-                or not 0 <= p[0] < i or not 0 <= p[1] < len(nodes[p[0]].outputs)):
-            raise ValidationError(f"{where} input {_port_name(decl.inputs, pos, len(ins))!r}: "
-                                  f"bad reference {p!r} (inputs must name earlier nodes)")
+        if (
+            not isinstance(p, list)
+            or len(p) != 2
+            or not all(isinstance(v, int) for v in p)
+            or not 0 <= p[0] < i
+            or not 0 <= p[1] < len(nodes[p[0]].outputs)
+        ):
+            raise ValidationError(
+                f"{where} input {_port_name(decl.inputs, pos, len(ins))!r}: "
+                f"bad reference {p!r} (inputs must name earlier nodes)"
+            )
         ports.append(Port(p[0], p[1]))
     raw_attrs = raw.get("attrs", {})
     if not isinstance(raw_attrs, dict) or set(raw_attrs) - set(decl.attrs):
@@ -128,8 +139,10 @@ def _load_node(i: int, raw: object, nodes: list[Node], tensors: dict[str, Tensor
         raise ValidationError(f"{where}{port}: {exc}") from None
     declared = raw.get("out")
     if declared is not None and declared != [stream_to_json(t) for t in outputs]:
-        raise ValidationError(f"{where}: declared output types {declared} differ from the "
-                              f"derived {[str(t) for t in outputs]}")
+        raise ValidationError(
+            f"{where}: declared output types {declared} differ from the "
+            f"derived {[str(t) for t in outputs]}"
+        )
     return Node(i, op, tuple(ports), attrs, tuple(outputs), line)
 
 
@@ -140,7 +153,8 @@ def _check_affine(program: Program) -> None:
             if p in seen:
                 raise ValidationError(
                     f"output {p.index} of {program.node(p.node).label()} is consumed twice "
-                    f"(by {seen[p].label()} and {n.label()}); use copy")
+                    f"(by {seen[p].label()} and {n.label()}); use copy"
+                )
             seen[p] = n
     for n in program.nodes:
         for k in range(len(n.outputs)):

@@ -75,13 +75,14 @@ def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
     for name, parts in written.items():
         decl = ctx.decls[name]
         levels = [parts[str(lv)] for lv in range(decl.rank)]
-        tree, counts = assemble(
-            decl,
-            storage_sizes(decl, dims),
-            levels,
-            parts["vals"],
-            f"writers of {name!r} in graph {graph.name!r}",
-        )
+        where = f"writers of {name!r} in graph {graph.name!r}"
+        try:
+            tree, counts = assemble(decl, storage_sizes(decl, dims), levels, parts["vals"], where)
+        except (IndexError, ValueError, TypeError) as exc:
+            raise ExecutionError(
+                f"{where}: the written streams do not form a {list(decl.levels)}"
+                f" tensor with block {decl.block} ({exc})"
+            ) from None
         ctx.tensors[name] = tree
         for key, value in counts.items():
             run.counts[key] = run.counts.get(key, 0) + value

@@ -93,8 +93,9 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     uid = np.cumsum(new) - 1
     uid_of = np.empty(len(cat), dtype=np.int64)
     uid_of[order] = uid
-    every_fib = np.concatenate([f for _, f, _ in parts])[order][new]
-    every_crd = np.concatenate([c for _, _, c in parts])[order][new]
+    every = srt[new]
+    every_fib = every // width
+    every_crd = every - every_fib * width
     n_every = len(every_fib)
     selected = np.bincount(uid, minlength=n_every) == n if not keep_all else None
     out_fib = every_fib if keep_all else every_fib[selected]

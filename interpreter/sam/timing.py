@@ -188,23 +188,20 @@ class _Timer:
             slowest += self.hbm.startup + self.hbm.latency + self.hbm.ii
         horizon = slowest * sum(s.steps for s in self.sched.values())
         for sweep in range(1, MAX_SWEEPS + 1):
-            changed = False
-            for nid in order:
-                changed |= self.retime(nid)
-            for nid in reversed(order):
-                changed |= self.retime(nid)
-            if not changed:
+            moved = [nid for nid in order if self.retime(nid)]
+            moved += [nid for nid in reversed(order) if self.retime(nid)]
+            if not moved:
                 return sweep
+            where = f"graph {self.run.graph.name!r} around {self._by_id[moved[0]].label}"
             if max(int(t[-1]) for t in self.times.values() if len(t)) > horizon:
                 raise SimulationError(
-                    f"graph {self.run.graph.name!r}: FIFOs of depth {self.depth} deadlock"
-                    " (a broadcast feeding paths consumed at different times needs deeper"
-                    " FIFOs)"
+                    f"{where}: FIFOs of depth {self.depth} deadlock (a broadcast feeding"
+                    " paths consumed at different times needs deeper FIFOs)"
                 )
         raise SimulationError(
-            f"graph {self.run.graph.name!r}: backpressure times still rising after"
-            f" {MAX_SWEEPS} sweeps with FIFOs of depth {self.depth} (a deadlock, or stalls"
-            " too long to settle); use deeper FIFOs or fifo_depth = 0"
+            f"{where}: backpressure times still rising after {MAX_SWEEPS} sweeps with FIFOs"
+            f" of depth {self.depth} (a deadlock, or stalls too long to settle); use deeper"
+            " FIFOs or fifo_depth = 0"
         )
 
 

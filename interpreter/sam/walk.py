@@ -203,6 +203,6 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val[data] = ft.vals[r]
     ctl = empties_as_data(ref.ctl)
     words = b * b
-    memory = np.repeat(np.flatnonzero(data), words)
+    memory = np.flatnonzero(data) if words == 1 else np.repeat(np.flatnonzero(data), words)
     sched = one_to_one(n, 1, 1, latency=words if b > 1 else 1, memory=memory)
     return Result([Stream(ctl, val)], sched, {"val_reads": int(data.sum()) * words})

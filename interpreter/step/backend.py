@@ -18,13 +18,19 @@ class StepBackend:
         """Parse and validate untrusted IR (raises `dsl.errors.ValidationError`)."""
         return load_ir(ir)
 
-    def execute(self, program: Program, inputs: dict[str, np.ndarray],
-                outputs: dict[str, np.ndarray], dims: dict[str, int]) -> None:
+    def execute(
+        self,
+        program: Program,
+        inputs: dict[str, np.ndarray],
+        outputs: dict[str, np.ndarray],
+        dims: dict[str, int],
+    ) -> None:
         """Run the program and write what its stores wrote into `outputs` (elements no
         store wrote keep the verifier's poison)."""
         orders = None
         if any(n.op == "eager_merge" for n in program.nodes):
             from interpreter.step.sim import merge_orders
+
             orders = merge_orders(program, inputs, dims)
         ctx, _ = run_functional(program, inputs, dims, orders)
         for name, out in outputs.items():
@@ -32,13 +38,17 @@ class StepBackend:
                 continue
             full, mask = ctx.written[name]
             if full.shape != out.shape:
-                raise ExecutionError(f"output {name!r} has shape {list(out.shape)} but the "
-                                     f"program wrote {list(full.shape)}")
+                raise ExecutionError(
+                    f"output {name!r} has shape {list(out.shape)} but the "
+                    f"program wrote {list(full.shape)}"
+                )
             out[mask] = full[mask].astype(out.dtype)
 
-    def simulate(self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-                 target: dict) -> SimReport:
+    def simulate(
+        self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    ) -> SimReport:
         from interpreter.step.sim import simulate
+
         return simulate(program, inputs, dims, target)
 
 

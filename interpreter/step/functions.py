@@ -37,6 +37,7 @@ def _register(kind: str, name: str, apply: Callable, flops: Callable) -> None:
 def _per_elem(factor: float) -> Callable:
     def flops(shapes: list[np.ndarray], p: dict) -> np.ndarray:
         return factor * shapes[0][:, 0] * shapes[0][:, 1]
+
     return flops
 
 
@@ -70,6 +71,7 @@ def batched(f: Callable) -> Callable:
     Works through blocks of elements so that lazily loaded tiles are materialised a block
     at a time; tiles of differing shapes go one by one.
     """
+
     def apply(args: list, p: dict) -> object:
         n = vlen(args[0])
         if all(isinstance(a, np.ndarray | LazyTiles) for a in args):
@@ -77,12 +79,13 @@ def batched(f: Callable) -> Callable:
             block = max(1, BLOCK_BYTES // max(per, 1))
             if n <= block:
                 return f(*(vstack(a) for a in args), p)
-            parts = [f(*(vstack(a[i:i + block]) for a in args), p) for i in range(0, n, block)]
+            parts = [f(*(vstack(a[i : i + block]) for a in args), p) for i in range(0, n, block)]
             return np.concatenate(parts)
         stacked = [vstack(a) for a in args]
         if all(s is not None for s in stacked):
             return f(*stacked, p)
         return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
+
     return apply
 
 
@@ -90,6 +93,7 @@ def _float(f: Callable) -> Callable:
     def g(x: np.ndarray, p: dict) -> np.ndarray:
         with np.errstate(all="ignore"):
             return f(x.astype(FLOAT, copy=False)).astype(x.dtype, copy=False)
+
     return g
 
 
@@ -98,25 +102,42 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x**3)))
 
 
 for _name, _f, _fl in [
-    ("exp", np.exp, 4), ("log", np.log, 4), ("sigmoid", _sigmoid, 4), ("tanh", np.tanh, 4),
-    ("sqrt", np.sqrt, 4), ("rsqrt", lambda x: 1.0 / np.sqrt(x), 4),
-    ("silu", lambda x: x * _sigmoid(x), 8), ("gelu", _gelu, 8),
-    ("relu", lambda x: np.maximum(x, 0), 1), ("neg", np.negative, 1), ("abs", np.abs, 1),
-    ("recip", lambda x: 1.0 / x, 1), ("square", np.square, 1),
+    ("exp", np.exp, 4),
+    ("log", np.log, 4),
+    ("sigmoid", _sigmoid, 4),
+    ("tanh", np.tanh, 4),
+    ("sqrt", np.sqrt, 4),
+    ("rsqrt", lambda x: 1.0 / np.sqrt(x), 4),
+    ("silu", lambda x: x * _sigmoid(x), 8),
+    ("gelu", _gelu, 8),
+    ("relu", lambda x: np.maximum(x, 0), 1),
+    ("neg", np.negative, 1),
+    ("abs", np.abs, 1),
+    ("recip", lambda x: 1.0 / x, 1),
+    ("square", np.square, 1),
 ]:
     _register("map", _name, batched(_float(_f)), _per_elem(_fl))
 
-_register("map", "scale", batched(lambda x, p: (x * p["factor"]).astype(x.dtype)),
-          _per_elem(1))
-_register("map", "add_scalar", batched(lambda x, p: (x + p["value"]).astype(x.dtype)),
-          _per_elem(1))
-_register("map", "cast", batched(
-    lambda x, p: x.astype(np.int64 if p["dtype"] in ("int32", "int64") else
-                          np.bool_ if p["dtype"] == "bool" else FLOAT)), _per_elem(1))
+_register("map", "scale", batched(lambda x, p: (x * p["factor"]).astype(x.dtype)), _per_elem(1))
+_register("map", "add_scalar", batched(lambda x, p: (x + p["value"]).astype(x.dtype)), _per_elem(1))
+_register(
+    "map",
+    "cast",
+    batched(
+        lambda x, p: x.astype(
+            np.int64
+            if p["dtype"] in ("int32", "int64")
+            else np.bool_
+            if p["dtype"] == "bool"
+            else FLOAT
+        )
+    ),
+    _per_elem(1),
+)
 _register("map", "transpose", batched(lambda x, p: np.swapaxes(x, 1, 2).copy()), _zero)
 
 
@@ -127,25 +148,48 @@ def _rotate_half(x: np.ndarray, p: dict) -> np.ndarray:
 
 _register("map", "rotate_half", batched(_rotate_half), _per_elem(1))
 _register("map", "row_sum", batched(lambda x, p: x.sum(axis=2, keepdims=True)), _per_elem(1))
-_register("map", "row_max", batched(lambda x, p: x.max(axis=2, keepdims=True, initial=-np.inf)
-                                    .astype(x.dtype)), _per_elem(1))
-_register("map", "row_mean", batched(
-    lambda x, p: x.mean(axis=2, keepdims=True, dtype=FLOAT).astype(x.dtype)
-    if x.shape[2] else np.zeros(x.shape[:2] + (1,), x.dtype)), _per_elem(1))
+_register(
+    "map",
+    "row_max",
+    batched(lambda x, p: x.max(axis=2, keepdims=True, initial=-np.inf).astype(x.dtype)),
+    _per_elem(1),
+)
+_register(
+    "map",
+    "row_mean",
+    batched(
+        lambda x, p: (
+            x.mean(axis=2, keepdims=True, dtype=FLOAT).astype(x.dtype)
+            if x.shape[2]
+            else np.zeros(x.shape[:2] + (1,), x.dtype)
+        )
+    ),
+    _per_elem(1),
+)
 _register("map", "col_sum", batched(lambda x, p: x.sum(axis=1, keepdims=True)), _per_elem(1))
-_register("map", "col_max", batched(lambda x, p: x.max(axis=1, keepdims=True, initial=-np.inf)
-                                    .astype(x.dtype)), _per_elem(1))
+_register(
+    "map",
+    "col_max",
+    batched(lambda x, p: x.max(axis=1, keepdims=True, initial=-np.inf).astype(x.dtype)),
+    _per_elem(1),
+)
 
 
 def _binary(op: Callable) -> Callable:
     def f(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
         with np.errstate(all="ignore"):
             return op(a, b).astype(a.dtype, copy=False)
+
     return batched(f)
 
 
-for _name, _op in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-                   ("maximum", np.maximum), ("minimum", np.minimum)]:
+for _name, _op in [
+    ("add", np.add),
+    ("sub", np.subtract),
+    ("mul", np.multiply),
+    ("maximum", np.maximum),
+    ("minimum", np.minimum),
+]:
     _register("map", _name, _binary(_op), _elems_out)
 
 
@@ -202,15 +246,24 @@ _register("map", "ceil_div", batched(lambda x, p: -(-x // p["divisor"])), _one)
 
 
 # --- accum: fold(args, starts, ends, params) -> one value per chunk ----------------------------
-_FOLD_UFUNC = {"add": (np.add, 0.0), "mul": (np.multiply, 1.0), "max": (np.maximum, -np.inf),
-               "min": (np.minimum, np.inf)}
+_FOLD_UFUNC = {
+    "add": (np.add, 0.0),
+    "mul": (np.multiply, 1.0),
+    "max": (np.maximum, -np.inf),
+    "min": (np.minimum, np.inf),
+}
 
 
 def _fold_ufunc(name: str) -> Callable:
     ufunc, init = _FOLD_UFUNC[name]
 
-    def fold(args: list, starts: np.ndarray, ends: np.ndarray, p: dict,
-             empty_shape: tuple[int, ...] | None) -> object:
+    def fold(
+        args: list,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        p: dict,
+        empty_shape: tuple[int, ...] | None,
+    ) -> object:
         x = vstack(args[0])
         if x is not None:
             return _segment_reduce(ufunc, init, x, starts, ends, empty_shape)
@@ -220,10 +273,11 @@ def _fold_ufunc(name: str) -> Callable:
                 out.append(_init_tile(init, empty_shape, args[0]))
             else:
                 acc = args[0][s]
-                for v in args[0][s + 1:e]:
+                for v in args[0][s + 1 : e]:
                     acc = ufunc(acc, v)
                 out.append(acc)
         return out
+
     return fold
 
 
@@ -233,8 +287,14 @@ def _init_tile(init: float, shape: tuple[int, ...] | None, like: object) -> np.n
     return np.full(shape, _identity(init, np.dtype(FLOAT)), dtype=FLOAT)
 
 
-def _segment_reduce(ufunc: np.ufunc, init: float, x: np.ndarray, starts: np.ndarray,
-                    ends: np.ndarray, empty_shape: tuple[int, ...] | None) -> np.ndarray:
+def _segment_reduce(
+    ufunc: np.ufunc,
+    init: float,
+    x: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    empty_shape: tuple[int, ...] | None,
+) -> np.ndarray:
     shape = x.shape[1:] if len(x) else (empty_shape or ())
     out = np.empty((len(starts),) + tuple(shape), dtype=x.dtype)
     full = ends > starts
@@ -252,15 +312,21 @@ def _identity(init: float, dtype: np.dtype) -> object:
     return init
 
 
-def _fold_matmul(args: list, starts: np.ndarray, ends: np.ndarray, p: dict,
-                 empty_shape: tuple[int, ...] | None) -> object:
+def _fold_matmul(
+    args: list, starts: np.ndarray, ends: np.ndarray, p: dict, empty_shape: tuple[int, ...] | None
+) -> object:
     prods = batched(_matmul)(args, p)
     return _fold_ufunc("add")([prods], starts, ends, p, empty_shape)
 
 
 def _fold_retile(axis: int) -> Callable:
-    def fold(args: list, starts: np.ndarray, ends: np.ndarray, p: dict,
-             empty_shape: tuple[int, ...] | None) -> object:
+    def fold(
+        args: list,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        p: dict,
+        empty_shape: tuple[int, ...] | None,
+    ) -> object:
         x = vstack(args[0])
         sizes = ends - starts
         if x is not None and len(sizes) and (sizes == sizes[0]).all() and sizes[0] > 0:
@@ -274,19 +340,29 @@ def _fold_retile(axis: int) -> Callable:
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             parts = [args[0][i] for i in range(s, e)]
             if not parts:
-                shape = (0, empty_shape[1]) if axis == 0 and empty_shape else (
-                    (empty_shape[0], 0) if empty_shape else (0, 0))
+                shape = (
+                    (0, empty_shape[1])
+                    if axis == 0 and empty_shape
+                    else ((empty_shape[0], 0) if empty_shape else (0, 0))
+                )
                 out.append(np.zeros(shape, dtype=FLOAT))
             else:
                 out.append(np.concatenate(parts, axis=axis))
         return out
+
     return fold
 
 
 for _name in _FOLD_UFUNC:
     _register("accum", _name, _fold_ufunc(_name), _elems_out)
-_register("accum", "matmul", _fold_matmul, lambda s, p: _matmul_flops(s, p) + s[0][:, 0] * (
-    s[1][:, 0] if p.get("transpose_b") else s[1][:, 1]))
+_register(
+    "accum",
+    "matmul",
+    _fold_matmul,
+    lambda s, p: (
+        _matmul_flops(s, p) + s[0][:, 0] * (s[1][:, 0] if p.get("transpose_b") else s[1][:, 1])
+    ),
+)
 _register("accum", "retile_row", _fold_retile(0), _zero)
 _register("accum", "retile_col", _fold_retile(1), _zero)
 
@@ -305,6 +381,7 @@ def _scan_ufunc(name: str) -> Callable:
             out.append(acc)
         x = vstack(out)
         return x if x is not None else out
+
     return scan
 
 
@@ -344,11 +421,14 @@ def _split(axis: int) -> Callable:
             return np.full(n, k, dtype=np.int64), parts
         lengths, out = [], []
         for v in args[0]:
-            pieces = [v[i:i + size] if axis == 0 else v[:, i:i + size]
-                      for i in range(0, v.shape[axis], size)]
+            pieces = [
+                v[i : i + size] if axis == 0 else v[:, i : i + size]
+                for i in range(0, v.shape[axis], size)
+            ]
             lengths.append(len(pieces))
             out.extend(pieces)
         return np.array(lengths, dtype=np.int64), out
+
     return expand
 
 

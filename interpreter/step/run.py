@@ -19,9 +19,13 @@ from interpreter.step.semantics import SEMANTICS, RunContext
 from interpreter.step.streams import StreamData, observed_dims, tile_shapes
 
 
-def run_functional(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-                   merge_order: dict[int, np.ndarray] | None = None,
-                   keep: bool = False) -> tuple[RunContext, dict[Port, StreamData]]:
+def run_functional(
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    dims: dict[str, int],
+    merge_order: dict[int, np.ndarray] | None = None,
+    keep: bool = False,
+) -> tuple[RunContext, dict[Port, StreamData]]:
     """Run every node; return the context (stores, off-chip accesses) and, with `keep`,
     every stream (the timing pass needs them)."""
     missing = [n for n, t in program.tensors.items() if t.role == "input" and n not in inputs]
@@ -32,8 +36,10 @@ def run_functional(program: Program, inputs: dict[str, np.ndarray], dims: dict[s
         if t.role == "input":
             want = tuple(ctx.value(d, program.nodes[0], f"{name} dim") for d in t.shape)
             if tuple(np.shape(inputs[name])) != want:
-                raise ExecutionError(f"input {name!r} has shape {list(np.shape(inputs[name]))}"
-                                     f", the program expects {list(want)}")
+                raise ExecutionError(
+                    f"input {name!r} has shape {list(np.shape(inputs[name]))}"
+                    f", the program expects {list(want)}"
+                )
     last_use = {p: n.id for n in program.nodes for p in n.inputs}
     streams: dict[Port, StreamData] = {}
     for node in program.nodes:
@@ -42,8 +48,7 @@ def run_functional(program: Program, inputs: dict[str, np.ndarray], dims: dict[s
             outs = SEMANTICS[node.op](node, ins, ctx)
         except ExecutionError as exc:
             msg = str(exc)
-            raise ExecutionError(msg if node.label() in msg else f"{node.label()}: {msg}") \
-                from None
+            raise ExecutionError(msg if node.label() in msg else f"{node.label()}: {msg}") from None
         except (ValueError, IndexError, TypeError, FloatingPointError) as exc:
             raise ExecutionError(f"{node.label()}: {type(exc).__name__}: {exc}") from None
         for i, (s, t) in enumerate(zip(outs, node.outputs, strict=True)):
@@ -64,8 +69,7 @@ def _single_symbol(e: Expr) -> Sym | None:
     return None
 
 
-def _check_shape(node: Node, port: int, s: StreamData, t: StreamType,
-                 dims: dict[str, int]) -> None:
+def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict[str, int]) -> None:
     rank = t.rank
     seen = observed_dims(s, rank)
     for pos, (expr, values) in enumerate(zip(t.shape, seen, strict=True)):
@@ -79,12 +83,16 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType,
                 dims[sym.name] = vals[0]
                 continue
             if sym is not None and len(vals) > 1:
-                raise ExecutionError(f"{node.label()}: output {port} dim {pos} ({expr}) is "
-                                     f"declared regular but takes the values {vals[:5]}")
+                raise ExecutionError(
+                    f"{node.label()}: output {port} dim {pos} ({expr}) is "
+                    f"declared regular but takes the values {vals[:5]}"
+                )
             continue
         if vals != [want]:
-            raise ExecutionError(f"{node.label()}: output {port} has shape {t.shape} but dim "
-                                 f"{pos} ({expr} = {want}) is {vals[:5]} at run time")
+            raise ExecutionError(
+                f"{node.label()}: output {port} has shape {t.shape} but dim "
+                f"{pos} ({expr} = {want}) is {vals[:5]} at run time"
+            )
     elem = t.elem
     if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
         shapes = tile_shapes(s.values)
@@ -96,11 +104,12 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType,
                 if sym is not None and sym.kind != RAGGED and len(got) == 1:
                     dims.setdefault(sym.name, int(got[0]))
                 continue
-            if not (len(got) == 1 and int(got[0]) == want) and not _split_edge(node, got,
-                                                                              want):
-                raise ExecutionError(f"{node.label()}: output {port} tiles should be {elem} "
-                                     f"but have {'rows' if axis == 0 else 'cols'} "
-                                     f"{[int(g) for g in got[:5]]}")
+            if not (len(got) == 1 and int(got[0]) == want) and not _split_edge(node, got, want):
+                raise ExecutionError(
+                    f"{node.label()}: output {port} tiles should be {elem} "
+                    f"but have {'rows' if axis == 0 else 'cols'} "
+                    f"{[int(g) for g in got[:5]]}"
+                )
 
 
 def _split_edge(node: Node, got: np.ndarray, want: int) -> bool:

@@ -64,8 +64,14 @@ class RunContext:
         key = (name, tile)
         if key not in self._grids:
             x = np.asarray(self.inputs[name])
-            x = x.astype(np.int64 if np.issubdtype(x.dtype, np.integer) else
-                         np.bool_ if x.dtype == np.bool_ else np.float32, copy=False)
+            x = x.astype(
+                np.int64
+                if np.issubdtype(x.dtype, np.integer)
+                else np.bool_
+                if x.dtype == np.bool_
+                else np.float32,
+                copy=False,
+            )
             self._grids[key] = to_tiles(x, tile)
         return self._grids[key]
 
@@ -108,13 +114,15 @@ def semantics(name: str) -> Callable[[Rule], Rule]:
     def register(rule: Rule) -> Rule:
         SEMANTICS[name] = rule
         return rule
+
     return register
 
 
-def _affine_indices(shape: tuple[int, ...], stride: tuple[int, ...] | None,
-                    base: int) -> np.ndarray:
+def _affine_indices(
+    shape: tuple[int, ...], stride: tuple[int, ...] | None, base: int
+) -> np.ndarray:
     if stride is None:
-        stride = tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
+        stride = tuple(int(np.prod(shape[i + 1 :])) for i in range(len(shape)))
     idx = np.full(shape, base, dtype=np.int64)
     for k, (n, s) in enumerate(zip(shape, stride, strict=True)):
         view = [1] * len(shape)
@@ -129,8 +137,9 @@ def _check_bounds(node: Node, idx: np.ndarray, limit: int, what: str) -> None:
         raise ExecutionError(f"{node.label()}: {what} index {bad} is outside 0..{limit - 1}")
 
 
-def _nested_read(node: Node, ref: StreamData | None, shape: tuple[int, ...],
-                 per_ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _nested_read(
+    node: Node, ref: StreamData | None, shape: tuple[int, ...], per_ref: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stops, flags and element indices of `shape` read once, or once per ref value."""
     if ref is None:
         sub = regular(shape, None)
@@ -200,8 +209,11 @@ def _linear_store(node: Node, ins: list[StreamData], ctx: RunContext) -> list[St
 def _random_load(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     t = ctx.program.tensors[node.attrs["tensor"]]
     grid = ctx.grid(t.name, node.attrs["tile"])
-    addr = np.asarray(vstack(ins[0].values)).reshape(-1).astype(np.int64) if \
-        ins[0].n_values else np.zeros(0, dtype=np.int64)
+    addr = (
+        np.asarray(vstack(ins[0].values)).reshape(-1).astype(np.int64)
+        if ins[0].n_values
+        else np.zeros(0, dtype=np.int64)
+    )
     _check_bounds(node, addr, len(grid), f"tile of {t.name!r}")
     ctx.offchip_tiles[node.id] = addr
     return [StreamData(ins[0].stop, ins[0].has_value, LazyTiles(grid, addr))]
@@ -210,8 +222,11 @@ def _random_load(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
 @semantics("random_offchip_store")
 def _random_store(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     check_same_structure(ins, node.label())
-    addr = np.asarray(vstack(ins[1].values)).reshape(-1).astype(np.int64) if \
-        ins[1].n_values else np.zeros(0, dtype=np.int64)
+    addr = (
+        np.asarray(vstack(ins[1].values)).reshape(-1).astype(np.int64)
+        if ins[1].n_values
+        else np.zeros(0, dtype=np.int64)
+    )
     return _store(node, ctx, ins[0], addr)
 
 
@@ -222,16 +237,20 @@ def _bufferize(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Strea
     starts, ends, end_items = chunk_value_ranges(x, b)
     item_start = np.concatenate([[0], end_items[:-1] + 1]) if len(end_items) else end_items
     buffers = []
-    for i0, i1, v0, v1 in zip(item_start.tolist(), end_items.tolist(), starts.tolist(),
-                              ends.tolist(), strict=True):
-        stop = x.stop[i0:i1 + 1].copy()
+    for i0, i1, v0, v1 in zip(
+        item_start.tolist(), end_items.tolist(), starts.tolist(), ends.tolist(), strict=True
+    ):
+        stop = x.stop[i0 : i1 + 1].copy()
         stop[-1] = b - 1
-        has = x.has_value[i0:i1 + 1]
+        has = x.has_value[i0 : i1 + 1]
         if not has.any():
             stop, has = stop[:0], has[:0]
         buffers.append(BufferData(StreamData(stop, has, vtake(x.values, np.arange(v0, v1)))))
-    return [StreamData((x.stop[end_items] - b).astype(np.int8),
-                       np.ones(len(end_items), dtype=bool), buffers)]
+    return [
+        StreamData(
+            (x.stop[end_items] - b).astype(np.int8), np.ones(len(end_items), dtype=bool), buffers
+        )
+    ]
 
 
 @semantics("streamify")
@@ -273,16 +292,24 @@ def _chunks(x: StreamData, b: int) -> tuple[list[tuple[int, int]], list[tuple[in
         return ([(p, p + 1) for p in pos.tolist()], [(v, v + 1) for v in vals.tolist()])
     starts, ends, end_items = chunk_value_ranges(x, b)
     item_start = np.concatenate([[0], end_items[:-1] + 1]) if len(end_items) else end_items
-    return (list(zip(item_start.tolist(), (end_items + 1).tolist(), strict=True)),
-            list(zip(starts.tolist(), ends.tolist(), strict=True)))
+    return (
+        list(zip(item_start.tolist(), (end_items + 1).tolist(), strict=True)),
+        list(zip(starts.tolist(), ends.tolist(), strict=True)),
+    )
 
 
-def _gather_chunks(x: StreamData, b: int, items: list[tuple[int, int]],
-                   values: list[tuple[int, int]], pick: list[int]) -> StreamData:
+def _gather_chunks(
+    x: StreamData,
+    b: int,
+    items: list[tuple[int, int]],
+    values: list[tuple[int, int]],
+    pick: list[int],
+) -> StreamData:
     """The chosen chunks concatenated into a rank-b stream."""
     if not pick:
-        return StreamData(np.zeros(0, np.int8), np.zeros(0, bool), vtake(x.values, np.zeros(
-            0, dtype=np.int64)))
+        return StreamData(
+            np.zeros(0, np.int8), np.zeros(0, bool), vtake(x.values, np.zeros(0, dtype=np.int64))
+        )
     item_idx = np.concatenate([np.arange(*items[i]) for i in pick])
     value_idx = np.concatenate([np.arange(*values[i]) for i in pick]).astype(np.int64)
     stop = x.stop[item_idx].copy()
@@ -302,10 +329,12 @@ def _partition(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Strea
     items, values = _chunks(x, b)
     chosen = _selectors(sel, n)
     if len(items) != len(chosen):
-        raise ExecutionError(f"{node.label()}: x has {len(items)} chunks but sel has "
-                             f"{len(chosen)} selectors")
-    return [_gather_chunks(x, b, items, values, np.flatnonzero(chosen[:, i]).tolist())
-            for i in range(n)]
+        raise ExecutionError(
+            f"{node.label()}: x has {len(items)} chunks but sel has {len(chosen)} selectors"
+        )
+    return [
+        _gather_chunks(x, b, items, values, np.flatnonzero(chosen[:, i]).tolist()) for i in range(n)
+    ]
 
 
 @semantics("reassemble")
@@ -323,8 +352,9 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
     sel_cons = np.zeros(sel.n_items, dtype=np.int64)
     n_out = 0
     j = 0
-    for pos, (sel_stop, has) in enumerate(zip(sel.stop.tolist(), sel.has_value.tolist(),
-                                              strict=True)):
+    for pos, (sel_stop, has) in enumerate(
+        zip(sel.stop.tolist(), sel.has_value.tolist(), strict=True)
+    ):
         sel_cons[pos] = n_out
         picked = np.flatnonzero(chosen[j]).tolist() if has else []
         j += int(has)
@@ -337,8 +367,10 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
             continue
         for k, i in enumerate(picked):
             if cursor[i] >= len(chunked[i][0]):
-                raise ExecutionError(f"{node.label()}: input {i} ran out of chunks "
-                                     f"(protocol mismatch with the selector)")
+                raise ExecutionError(
+                    f"{node.label()}: input {i} ran out of chunks "
+                    f"(protocol mismatch with the selector)"
+                )
             item_range = chunked[i][0][cursor[i]]
             chunk = _gather_chunks(xs[i], b, *chunked[i], [cursor[i]])
             cursor[i] += 1
@@ -352,8 +384,10 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
             n_out += len(chunk.stop)
     for i in range(len(xs)):
         if cursor[i] != len(chunked[i][0]):
-            raise ExecutionError(f"{node.label()}: input {i} has {len(chunked[i][0])} chunks "
-                                 f"but the selector chose it {cursor[i]} times")
+            raise ExecutionError(
+                f"{node.label()}: input {i} has {len(chunked[i][0])} chunks "
+                f"but the selector chose it {cursor[i]} times"
+            )
     stop = np.concatenate(stops) if stops else np.zeros(0, np.int8)
     has = np.concatenate(flags) if flags else np.zeros(0, bool)
     ctx.provenance[node.id] = _sources(src_port, src_item) | {"sel_cons": sel_cons}
@@ -363,6 +397,7 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
 def _sources(ports: list[np.ndarray], items: list[np.ndarray]) -> dict:
     def cat(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
     return {"src_port": cat(ports), "src_item": cat(items)}
 
 
@@ -372,8 +407,11 @@ def _eager_merge(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
     chunked = [_chunks(x, b) for x in ins]
     counts = [len(c[0]) for c in chunked]
     order = ctx.merge_order.get(node.id)
-    if order is None or len(order) != sum(counts) or any(
-            (order == i).sum() != c for i, c in enumerate(counts)):
+    if (
+        order is None
+        or len(order) != sum(counts)
+        or any((order == i).sum() != c for i, c in enumerate(counts))
+    ):
         order = round_robin(counts)
     ctx.merge_order[node.id] = order
     cursor = [0] * len(ins)
@@ -388,7 +426,9 @@ def _eager_merge(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
         firsts.append(n_out)
         n_out += len(parts[-1].stop)
     ctx.provenance[node.id] = _sources(ports, items) | {
-        "chunk_first": np.array(firsts, dtype=np.int64), "chunk_items": chunked}
+        "chunk_first": np.array(firsts, dtype=np.int64),
+        "chunk_items": chunked,
+    }
     stop = np.concatenate([p.stop for p in parts]) if parts else np.zeros(0, np.int8)
     has = np.concatenate([p.has_value for p in parts]) if parts else np.zeros(0, bool)
     data = StreamData(stop, has, vconcat([p.values for p in parts], ins[0].values))
@@ -444,10 +484,14 @@ def _accum(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamDat
     if len(starts) == 0:
         out = _empty_values(node)
     else:
-        out = IMPLS[f"accum:{fref.name}"].apply(args, starts, ends, dict(fref.args),
-                                                 _empty_tile_shape(node))
-    return [StreamData((x.stop[end_items] - b).astype(np.int8),
-                       np.ones(len(end_items), dtype=bool), out)]
+        out = IMPLS[f"accum:{fref.name}"].apply(
+            args, starts, ends, dict(fref.args), _empty_tile_shape(node)
+        )
+    return [
+        StreamData(
+            (x.stop[end_items] - b).astype(np.int8), np.ones(len(end_items), dtype=bool), out
+        )
+    ]
 
 
 @semantics("scan")
@@ -457,8 +501,11 @@ def _scan(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData
     x = ins[0]
     restart = np.concatenate([[0], (x.stop[:-1] >= b)]) if x.n_items else np.zeros(0, int)
     seg = np.cumsum(restart)[x.has_value]
-    out = IMPLS[f"scan:{fref.name}"].apply(args, seg, dict(fref.args)) if x.n_values else \
-        _empty_values(node)
+    out = (
+        IMPLS[f"scan:{fref.name}"].apply(args, seg, dict(fref.args))
+        if x.n_values
+        else _empty_values(node)
+    )
     return [StreamData(x.stop, x.has_value, out)]
 
 
@@ -472,8 +519,10 @@ def _flat_map(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stream
         lengths, values = np.zeros(0, np.int64), _empty_values(node)
     else:
         lengths, values = IMPLS[f"flat_map:{fref.name}"].apply(args, dict(fref.args))
-    subs = [regular_stops((int(n),), nested=True) if n else np.zeros(0, np.int8)
-            for n in lengths.tolist()]
+    subs = [
+        regular_stops((int(n),), nested=True) if n else np.zeros(0, np.int8)
+        for n in lengths.tolist()
+    ]
     stop, has = nest(x, subs, sub_rank)
     return [StreamData(stop, has, values)]
 
@@ -498,8 +547,9 @@ def _reshape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamD
     run_end = s >= k + 1
     # position of each element within its run of dim k
     cum = np.cumsum(elems)
-    run_start_cum = np.maximum.accumulate(np.where(np.concatenate([[True], run_end[:-1]]),
-                                                   cum - elems, 0))
+    run_start_cum = np.maximum.accumulate(
+        np.where(np.concatenate([[True], run_end[:-1]]), cum - elems, 0)
+    )
     pos = cum - run_start_cum  # 1-based for element items
     boundary = elems & (pos % c == 0) & (s == k)
     new = np.where(s >= k + 1, s + 1, s)
@@ -536,18 +586,25 @@ def _expand(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamDa
     if level == 0:
         owner = np.arange(ref.n_values)
     else:
-        ends = np.flatnonzero(ref.stop >= level) if level <= ref_rank else np.array(
-            [ref.n_items - 1]) if ref.n_items else np.zeros(0, np.int64)
+        ends = (
+            np.flatnonzero(ref.stop >= level)
+            if level <= ref_rank
+            else np.array([ref.n_items - 1])
+            if ref.n_items
+            else np.zeros(0, np.int64)
+        )
         chunk_of_item = np.searchsorted(ends, np.arange(ref.n_items))
         owner = chunk_of_item[ref.has_value]
         n_chunks = len(ends)
         if n_chunks != x.n_values:
-            raise ExecutionError(f"{node.label()}: ref has {n_chunks} groups but x has "
-                                 f"{x.n_values} elements")
+            raise ExecutionError(
+                f"{node.label()}: ref has {n_chunks} groups but x has {x.n_values} elements"
+            )
     ctx.provenance[node.id] = {"owner": _owner_of_items(ref, level, ref_rank)}
     if level == 0 and ref.n_values != x.n_values:
-        raise ExecutionError(f"{node.label()}: ref has {ref.n_values} elements but x has "
-                             f"{x.n_values}")
+        raise ExecutionError(
+            f"{node.label()}: ref has {ref.n_values} elements but x has {x.n_values}"
+        )
     return [StreamData(ref.stop, ref.has_value, vtake(x.values, owner.astype(np.int64)))]
 
 
@@ -591,5 +648,3 @@ def _copy(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData
 @semantics("assume_shape")
 def _assume_shape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     return [ins[0]]  # the claim is checked with every output shape by the runner
-
-

@@ -8,20 +8,24 @@ Each op is a unit with its own clock that runs its events (from `timing.py`) in 
 An item is available to its consumer when the producing event ends (an off-chip load's
 tile when the HBM returns it); a channel holds `channel_depth` items, so the event that
 emits item k waits until the consumer dequeued (started the event consuming) item
-k - depth. The HBM is one shared server: requests, in order of issue, take bytes /
-offchip_bw cycles each, and the data comes back `offchip_latency` cycles later.
+k - depth. The HBM is one shared server: requests, in order of issue (ties: node, then
+event), take bytes / offchip_bw cycles each; the data is usable from the next whole cycle
+plus `offchip_latency` (reads issue when the load event starts, writes when the store
+event ends).
 
 Solved with arrays, not a cycle loop: with C the running sum of costs, the recurrence is
 `end = C + max(0, cummax(ready - (C - cost)))` per op. Backpressure and the shared HBM
 couple ops both ways, so forward (topological) and backward sweeps alternate, each op
-recomputed from the latest times of its neighbours, until nothing changes: times only
-grow, and the fixpoint is the schedule an event-driven simulation produces (a reference
-one lives in the tests). A deadlock (bounded channels) is found before timing by counting
-which events can ever fire.
+recomputed from the latest times of its neighbours (only ops with something new to read),
+until nothing changes. The first settle ignores channel bounds (quick, and a lower bound
+of the real schedule); the second adds them. The fixpoint is the schedule an event-driven
+simulation produces (a reference one in the tests must agree to the cycle). A deadlock is
+found before timing by counting which events can ever fire.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 
 import numpy as np
@@ -34,9 +38,15 @@ from interpreter.step.semantics import RunContext
 from interpreter.step.streams import StreamData
 from interpreter.step.timing import TIMING, Plan, TimingEnv
 
-DEFAULT_TARGET = {"onchip_bw": 64, "flops_per_unit": 512, "offchip_bw": 1024,
-                  "offchip_latency": 20, "channel_depth": 8, "onchip_capacity": 512 << 20}
-MAX_SWEEPS = 20_000
+DEFAULT_TARGET = {
+    "onchip_bw": 64,
+    "flops_per_unit": 512,
+    "offchip_bw": 1024,
+    "offchip_latency": 20,
+    "channel_depth": 8,
+    "onchip_capacity": 512 << 20,
+}
+MAX_UPDATES = 50_000_000
 MAX_MERGE_ROUNDS = 8
 
 
@@ -46,14 +56,16 @@ def target_params(target: dict) -> dict:
     out.update({k: v for k, v in target.items() if k in DEFAULT_TARGET})
     for k, v in out.items():
         if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
-            raise SimulationError(f"target {target.get('name', '?')}: {k} must be a positive "
-                                  f"number, got {v!r}")
+            raise SimulationError(
+                f"target {target.get('name', '?')}: {k} must be a positive number, got {v!r}"
+            )
     out["channel_depth"] = int(out["channel_depth"])
     return out
 
 
-def build_plans(program: Program, ctx: RunContext, streams: dict[Port, StreamData],
-                target: dict) -> list[Plan]:
+def build_plans(
+    program: Program, ctx: RunContext, streams: dict[Port, StreamData], target: dict
+) -> list[Plan]:
     plans = []
     for node in program.nodes:
         ins = [streams[p] for p in node.inputs]
@@ -92,8 +104,10 @@ class Schedule:
         self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
         self.dirty = set(range(n))
         self.hbm_dirty = False
-        self.out_ports = [[Port(node.id, k) for k in range(len(p.prod))]
-                          for node, p in zip(program.nodes, plans, strict=True)]
+        self.out_ports = [
+            [Port(node.id, k) for k in range(len(p.prod))]
+            for node, p in zip(program.nodes, plans, strict=True)
+        ]
 
     def update(self, v: int) -> None:
         """Recompute op v's events from its neighbours' latest times; mark who must
@@ -109,10 +123,13 @@ class Schedule:
         for port, prod in zip(self.out_ports[v], plan.prod, strict=True):
             if len(prod) > self.depth:
                 space = np.zeros(len(cost))
-                space[prod[self.depth:]] = self.deq[port][:-self.depth]
+                space[prod[self.depth :]] = self.deq[port][: -self.depth]
                 np.maximum(ready, space, out=ready)
-        end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost))) \
-            if len(cost) else csum
+        end = (
+            csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost)))
+            if len(cost)
+            else csum
+        )
         start = end - cost
         if plan.requests is not None and not _same(start, self.start[v]):
             self.hbm_dirty = True
@@ -135,8 +152,12 @@ class Schedule:
         """Run every off-chip request through the shared HBM; returns store completions."""
         if not self.offchip:
             return np.zeros(0)
-        issue = np.concatenate([(self.start[v] if self.plans[v].is_load else self.end[v])[
-            self.req_index[v]] for v in self.offchip])
+        issue = np.concatenate(
+            [
+                (self.start[v] if self.plans[v].is_load else self.end[v])[self.req_index[v]]
+                for v in self.offchip
+            ]
+        )
         order = np.lexsort((self.req_rank, issue))
         service = self.req_size[order] / self.t["offchip_bw"]
         s = np.cumsum(service)
@@ -145,8 +166,9 @@ class Schedule:
         # data is usable from the cycle after the transfer ends: times stay integers
         back[order] = np.ceil(done) + self.t["offchip_latency"]
         stores = []
-        for v, lo, hi in zip(self.offchip, self.req_offsets[:-1], self.req_offsets[1:],
-                             strict=True):
+        for v, lo, hi in zip(
+            self.offchip, self.req_offsets[:-1], self.req_offsets[1:], strict=True
+        ):
             plan = self.plans[v]
             if plan.is_load:
                 new = np.zeros(len(plan.cost))  # a bare stop follows the previous tile
@@ -162,18 +184,36 @@ class Schedule:
         """Sweep forward and backward over the ops that have something new to read (a
         neighbour's or the HBM's times changed) until none has: the fixpoint."""
         order = list(range(len(self.plans)))
+        depth, self.depth = self.depth, 1 << 62
+        self._settle(order)  # without backpressure first: a close lower bound, found fast
+        self.depth = depth
+        self.dirty = set(order)
+        return self._finish(self._settle(order))
+
+    def _settle(self, order: list[int]) -> np.ndarray:
+        """Chaotic iteration: always recompute the lowest dirty op (upstream first); the
+        HBM is re-served whenever no op is left to recompute and some issue time moved."""
         stores = self.serve_hbm()
-        while self.dirty:
-            if self.sweeps >= MAX_SWEEPS:
-                raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
-            for v in (order if self.sweeps % 2 == 0 else order[::-1]):
-                if v in self.dirty:
-                    self.dirty.discard(v)
-                    self.update(v)
-            if self.hbm_dirty:
+        heap = sorted(self.dirty)
+        while heap:
+            if self.sweeps >= MAX_UPDATES:
+                raise SimulationError(f"timing did not settle after {MAX_UPDATES} updates")
+            v = heapq.heappop(heap)
+            if v not in self.dirty:
+                continue
+            self.dirty.discard(v)
+            before = len(self.dirty)
+            self.update(v)
+            self.sweeps += 1
+            if len(self.dirty) != before:
+                heap = sorted(self.dirty)
+            if not heap and self.hbm_dirty:
                 self.hbm_dirty = False
                 stores = self.serve_hbm()
-            self.sweeps += 1
+                heap = sorted(self.dirty)
+        return stores
+
+    def _finish(self, stores: np.ndarray) -> float:
         last = [float(e[-1]) for e in self.end if len(e)]
         last += [float(t.max()) for t in self.out_time.values() if len(t)]
         last += [float(stores.max())] if len(stores) else []
@@ -188,12 +228,16 @@ def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
     """Count how many events of each op can ever fire with bounded channels; if some op
     cannot finish, raise an ExecutionError naming the full channel that blocks it."""
     fired = [0] * len(plans)
-    produced_by = {Port(n.id, k): prod for n, p in zip(program.nodes, plans, strict=True)
-                   for k, prod in enumerate(p.prod)}
+    produced_by = {
+        Port(n.id, k): prod
+        for n, p in zip(program.nodes, plans, strict=True)
+        for k, prod in enumerate(p.prod)
+    }
     consumer = {p: (n.id, k) for n in program.nodes for k, p in enumerate(n.inputs)}
     producers = {n.id: [p.node for p in n.inputs] for n in program.nodes}
-    consumers = {n.id: [consumer[Port(n.id, k)][0] for k in range(len(n.outputs))]
-                 for n in program.nodes}
+    consumers = {
+        n.id: [consumer[Port(n.id, k)][0] for k in range(len(n.outputs))] for n in program.nodes
+    }
 
     def firing_limit(v: int) -> tuple[int, str | None, int | None]:
         """How many events of v can fire now; what stops it (an input, a full channel)."""
@@ -235,8 +279,11 @@ def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
     if not stuck:
         return
     # the root: a full channel whose consumer itself waits for some other input
-    roots = [v for v in stuck if v in full and full[v] in waits] or [
-        v for v in stuck if v in full] or stuck
+    roots = (
+        [v for v in stuck if v in full and full[v] in waits]
+        or [v for v in stuck if v in full]
+        or stuck
+    )
     v = roots[0]
     if v not in full:
         raise ExecutionError(f"deadlock: {program.node(v).label()} never finishes")
@@ -245,7 +292,8 @@ def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
         f"deadlock: {program.node(v).label()} cannot emit: its channel to "
         f"{program.node(w).label()} is full ({depth} items) while that op waits for input "
         f"from {waits.get(w, 'elsewhere')}; load the data twice instead of copying it, "
-        f"bufferize it, or use a target with deeper channels")
+        f"bufferize it, or use a target with deeper channels"
+    )
 
 
 def merge_arrivals(program: Program, ctx: RunContext, sched: Schedule) -> dict[int, np.ndarray]:
@@ -265,9 +313,9 @@ def merge_arrivals(program: Program, ctx: RunContext, sched: Schedule) -> dict[i
     return orders
 
 
-def run_timed(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-              target: dict) -> tuple[RunContext, dict[Port, StreamData], list[Plan], Schedule,
-                                     float]:
+def run_timed(
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+) -> tuple[RunContext, dict[Port, StreamData], list[Plan], Schedule, float]:
     """Functional pass + timing, repeated while eager_merge arrival orders change."""
     params = target_params(target)
     orders: dict[int, np.ndarray] | None = None
@@ -287,16 +335,20 @@ def run_timed(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, i
     return ctx, streams, plans, sched, cycles
 
 
-def merge_orders(program: Program, inputs: dict[str, np.ndarray],
-                 dims: dict[str, int]) -> dict[int, np.ndarray]:
+def merge_orders(
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int]
+) -> dict[int, np.ndarray]:
     """Arrival orders of the eager_merges on the default target (used by `execute`)."""
     ctx, _, _, _, _ = run_timed(program, inputs, dims, {})
     return {k: v for k, v in ctx.merge_order.items()}
 
 
-def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-             target: dict) -> SimReport:
+def simulate(
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+) -> SimReport:
     from interpreter.step.accounting import make_report
+
     ctx, streams, plans, sched, cycles = run_timed(program, inputs, dims, target)
-    return make_report(program, plans, sched, cycles, target_params(target),
-                       target.get("name", "target"))
+    return make_report(
+        program, plans, sched, cycles, target_params(target), target.get("name", "target")
+    )

@@ -73,9 +73,11 @@ class LazyTiles:
     def materialize(self) -> np.ndarray:
         nbytes = len(self.idx) * self.grid[0].nbytes if len(self.grid) else 0
         if nbytes > MAX_STACK_BYTES:
-            raise ExecutionError(f"a stream of {len(self.idx)} tiles ({nbytes >> 20} MiB) is "
-                                 f"too large for the interpreter; use larger tiles or fewer "
-                                 f"re-reads")
+            raise ExecutionError(
+                f"a stream of {len(self.idx)} tiles ({nbytes >> 20} MiB) is "
+                f"too large for the interpreter; use larger tiles or fewer "
+                f"re-reads"
+            )
         return self.grid[self.idx]
 
 
@@ -105,8 +107,7 @@ def vconcat(parts: list, like: object) -> object:
     if all(isinstance(p, LazyTiles) and p.grid is arrays[0].grid for p in arrays):
         return LazyTiles(arrays[0].grid, np.concatenate([p.idx for p in arrays]))
     arrays = [p.materialize() if isinstance(p, LazyTiles) else p for p in arrays]
-    if all(isinstance(p, np.ndarray) for p in arrays) and len(
-            {p.shape[1:] for p in arrays}) == 1:
+    if all(isinstance(p, np.ndarray) for p in arrays) and len({p.shape[1:] for p in arrays}) == 1:
         return np.concatenate(arrays)
     out: list = []
     for p in arrays:
@@ -129,15 +130,16 @@ def vstack(values: object) -> np.ndarray | None:
 def tile_shapes(values: object) -> np.ndarray:
     """[n, 2] int array of (rows, cols) of each tile (zeros for non-tiles)."""
     if isinstance(values, LazyTiles):
-        return np.broadcast_to(np.array(values.grid.shape[1:], dtype=np.int64),
-                               (len(values), 2))
+        return np.broadcast_to(np.array(values.grid.shape[1:], dtype=np.int64), (len(values), 2))
     if isinstance(values, np.ndarray):
         n = len(values)
         if values.ndim == 3:
             return np.broadcast_to(np.array(values.shape[1:], dtype=np.int64), (n, 2))
         return np.zeros((n, 2), dtype=np.int64)
-    return np.array([v.shape if isinstance(v, np.ndarray) and v.ndim == 2 else (0, 0)
-                     for v in values], dtype=np.int64).reshape(-1, 2)
+    return np.array(
+        [v.shape if isinstance(v, np.ndarray) and v.ndim == 2 else (0, 0) for v in values],
+        dtype=np.int64,
+    ).reshape(-1, 2)
 
 
 def value_bytes(values: object, itemsize: int) -> np.ndarray:
@@ -169,22 +171,28 @@ def regular_stops(shape: tuple[int, ...], nested: bool = False) -> np.ndarray:
     if shape[0] == 0:
         return np.zeros(0, dtype=np.int8)
     if any(d == 0 for d in shape[1:-1]):
-        raise ExecutionError(f"shape {list(shape)} has an empty middle dim (only the "
-                             f"innermost dim of a stream can be empty)")
+        raise ExecutionError(
+            f"shape {list(shape)} has an empty middle dim (only the "
+            f"innermost dim of a stream can be empty)"
+        )
     eff = shape[:-1] + (max(shape[-1], 1),)
     n = int(np.prod(eff))
     stop = np.zeros(n, dtype=np.int8)
     period = 1
     for level in range(1, rank + 2):
         period *= eff[-level]
-        stop[period - 1::period] = level
+        stop[period - 1 :: period] = level
     if not nested:
         np.minimum(stop, rank, out=stop)
     return stop
 
 
-def nest(outer: StreamData, subs_stop: list[np.ndarray], sub_rank: int,
-         subs_has_value: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nest(
+    outer: StreamData,
+    subs_stop: list[np.ndarray],
+    sub_rank: int,
+    subs_has_value: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Stops of a stream made by replacing each value item of `outer` by a sub-stream.
 
     `subs_stop[j]` are the nested stops of value j's sub-stream (see `regular`); an empty
@@ -198,8 +206,9 @@ def nest(outer: StreamData, subs_stop: list[np.ndarray], sub_rank: int,
     for stop, has in zip(outer.stop.tolist(), outer.has_value.tolist(), strict=True):
         if has:
             sub = subs_stop[j]
-            sub_has = subs_has_value[j] if subs_has_value is not None else np.ones(
-                len(sub), dtype=bool)
+            sub_has = (
+                subs_has_value[j] if subs_has_value is not None else np.ones(len(sub), dtype=bool)
+            )
             j += 1
             if len(sub) == 0:
                 stops.append(np.array([shift + stop], dtype=np.int8))
@@ -217,13 +226,15 @@ def nest(outer: StreamData, subs_stop: list[np.ndarray], sub_rank: int,
     return np.concatenate(stops), np.concatenate(flags)
 
 
-def nest_uniform(outer: StreamData, sub_stop: np.ndarray, sub_rank: int,
-                 sub_has_value: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def nest_uniform(
+    outer: StreamData, sub_stop: np.ndarray, sub_rank: int, sub_has_value: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """`nest` where every value item gets the same sub-stream (fast, vectorised)."""
     if not outer.has_value.all() or len(sub_stop) == 0:
         n = outer.n_values
-        return nest(outer, [sub_stop] * n, sub_rank,
-                    None if sub_has_value is None else [sub_has_value] * n)
+        return nest(
+            outer, [sub_stop] * n, sub_rank, None if sub_has_value is None else [sub_has_value] * n
+        )
     n, m = outer.n_items, len(sub_stop)
     stop = np.tile(sub_stop, n).reshape(n, m)
     stop[:, -1] = sub_rank + 1 + outer.stop
@@ -262,7 +273,7 @@ def multi_index(s: StreamData, rank: int) -> np.ndarray:
         if stop == 0:
             idx[rank] += 1
         else:  # S_stop closes levels 0..stop-1: they restart, dim `stop` advances
-            idx[rank - stop + 1:] = 0
+            idx[rank - stop + 1 :] = 0
             idx[rank - stop] += 1
     return out
 
@@ -271,10 +282,12 @@ def check_same_structure(streams: list[StreamData], what: str) -> None:
     first = streams[0]
     for i, s in enumerate(streams[1:], start=1):
         if s.n_items != first.n_items or not (
-                np.array_equal(s.stop, first.stop) and np.array_equal(s.has_value,
-                                                                      first.has_value)):
-            raise ExecutionError(f"{what}: input {i} does not have the same stop-token "
-                                 f"structure as input 0 ({s.n_items} vs {first.n_items} items)")
+            np.array_equal(s.stop, first.stop) and np.array_equal(s.has_value, first.has_value)
+        ):
+            raise ExecutionError(
+                f"{what}: input {i} does not have the same stop-token "
+                f"structure as input 0 ({s.n_items} vs {first.n_items} items)"
+            )
 
 
 def observed_dims(s: StreamData, rank: int) -> list[np.ndarray]:

@@ -21,8 +21,12 @@ from interpreter.step.functions import IMPLS
 from interpreter.step.streams import StreamData, tile_shapes
 
 ISSUE, BW_IN, COMPUTE, BW_OUT = 0, 1, 2, 3
-BOUND_NAMES = {ISSUE: "one element per cycle", BW_IN: "on-chip bandwidth (reading)",
-               COMPUTE: "compute", BW_OUT: "on-chip bandwidth (writing)"}
+BOUND_NAMES = {
+    ISSUE: "one element per cycle",
+    BW_IN: "on-chip bandwidth (reading)",
+    COMPUTE: "compute",
+    BW_OUT: "on-chip bandwidth (writing)",
+}
 
 
 @dataclass
@@ -68,6 +72,7 @@ def timing(*names: str) -> Callable:
         for n in names:
             TIMING[n] = rule
         return rule
+
     return register
 
 
@@ -118,11 +123,23 @@ def _ones(n: int) -> np.ndarray:
     return np.ones(n, dtype=np.float64)
 
 
-def _roofline(env: TimingEnv, n_items: int, has_value: np.ndarray, bytes_in: np.ndarray,
-              flops: np.ndarray, bytes_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _roofline(
+    env: TimingEnv,
+    n_items: int,
+    has_value: np.ndarray,
+    bytes_in: np.ndarray,
+    flops: np.ndarray,
+    bytes_out: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-event cost and dominant term for a compute op (arrays over events)."""
-    terms = np.stack([np.ones(n_items), np.ceil(bytes_in / env.bw), np.ceil(flops / env.rate),
-                      np.ceil(bytes_out / env.bw)])
+    terms = np.stack(
+        [
+            np.ones(n_items),
+            np.ceil(bytes_in / env.bw),
+            np.ceil(flops / env.rate),
+            np.ceil(bytes_out / env.bw),
+        ]
+    )
     terms[1:, ~has_value] = 0
     return terms.max(axis=0), terms.argmax(axis=0)
 
@@ -139,9 +156,12 @@ def _flops_per_value(env: TimingEnv, kind: str) -> np.ndarray:
     if len(env.ins) == 1 and isinstance(env.in_types[0].elem, TupleT):
         shapes = arg_shapes(env.ins[0].values, env.in_types[0].elem)
     else:
-        shapes = [tile_shapes(s.values) if isinstance(t.elem, Tile) else
-                  np.zeros((s.n_values, 2), np.int64) for s, t in zip(env.ins, env.in_types,
-                                                                     strict=True)]
+        shapes = [
+            tile_shapes(s.values)
+            if isinstance(t.elem, Tile)
+            else np.zeros((s.n_values, 2), np.int64)
+            for s, t in zip(env.ins, env.in_types, strict=True)
+        ]
     return np.asarray(IMPLS[f"{kind}:{fref.name}"].flops(shapes, dict(fref.args)), np.float64)
 
 
@@ -158,8 +178,15 @@ def _load(env: TimingEnv) -> Plan:
     elif env.ins:
         cons = [np.arange(n)]
     tile = float(req.max()) if n else 0.0
-    return Plan(_ones(n), cons, [np.arange(n)], requests=req, bound=np.zeros(n, int),
-                onchip_bytes=2 * tile, is_load=True)
+    return Plan(
+        _ones(n),
+        cons,
+        [np.arange(n)],
+        requests=req,
+        bound=np.zeros(n, int),
+        onchip_bytes=2 * tile,
+        is_load=True,
+    )
 
 
 @timing("linear_offchip_store", "random_offchip_store")
@@ -168,8 +195,14 @@ def _store(env: TimingEnv) -> Plan:
     n = x.n_items
     req = item_sizes(x, env.in_types[0].elem)
     tile = float(req.max()) if n else 0.0
-    return Plan(_ones(n), [np.arange(n)] * len(env.ins), [], requests=req,
-                bound=np.zeros(n, int), onchip_bytes=2 * tile)
+    return Plan(
+        _ones(n),
+        [np.arange(n)] * len(env.ins),
+        [],
+        requests=req,
+        bound=np.zeros(n, int),
+        onchip_bytes=2 * tile,
+    )
 
 
 # --- on-chip memory ----------------------------------------------------------------------------
@@ -210,8 +243,9 @@ def _partition(env: TimingEnv) -> Plan:
     x, sel = env.ins
     b = env.node.attrs["rank"]
     n = x.n_items
-    chosen = np.asarray(sel.values, dtype=bool).reshape(sel.n_values,
-                                                         env.node.attrs["num_consumers"])
+    chosen = np.asarray(sel.values, dtype=bool).reshape(
+        sel.n_values, env.node.attrs["num_consumers"]
+    )
     if b == 0:  # sel and x have the same items
         sel_cons = np.arange(n)
         value_of_item = np.cumsum(x.has_value) - 1
@@ -226,8 +260,9 @@ def _partition(env: TimingEnv) -> Plan:
         goes = chosen[chunk] if n else np.zeros((0, chosen.shape[1]), bool)
     del value_of_item
     prod = [np.flatnonzero(goes[:, i]) for i in range(env.node.attrs["num_consumers"])]
-    return Plan(_ones(n), [np.arange(n), np.minimum(sel_cons, max(n - 1, 0))], prod,
-                bound=np.zeros(n, int))
+    return Plan(
+        _ones(n), [np.arange(n), np.minimum(sel_cons, max(n - 1, 0))], prod, bound=np.zeros(n, int)
+    )
 
 
 @timing("reassemble", "eager_merge")
@@ -255,13 +290,14 @@ def _matmul_memory(env: TimingEnv, with_out: bool) -> float:
     fref = env.node.attrs["fn"]
     if fref.name != "matmul":
         return 0.0
-    elems = (env.in_types[0].elem.items if len(env.ins) == 1 else
-             [t.elem for t in env.in_types])
+    elems = env.in_types[0].elem.items if len(env.ins) == 1 else [t.elem for t in env.in_types]
     vals = env.ins[0].values if len(env.ins) == 1 else [s.values for s in env.ins]
     a_shapes, b_shapes = tile_shapes(vals[0]), tile_shapes(vals[1])
     size = DTYPE_BYTES[elems[0].dtype]
-    mem = 16 * float(a_shapes[:, 1].max(initial=0)) * size + float(
-        (b_shapes[:, 0] * b_shapes[:, 1]).max(initial=0)) * size
+    mem = (
+        16 * float(a_shapes[:, 1].max(initial=0)) * size
+        + float((b_shapes[:, 0] * b_shapes[:, 1]).max(initial=0)) * size
+    )
     if with_out:
         out = env.outs[0]
         mem += float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
@@ -276,10 +312,15 @@ def _map(env: TimingEnv) -> Plan:
     flops[x.has_value] = _flops_per_value(env, env.node.op)
     bytes_out = item_sizes(out, env.node.outputs[0].elem)
     cost, bound = _roofline(env, n, x.has_value, _in_bytes(env), flops, bytes_out)
-    mem = _matmul_memory(env, False) if env.node.op == "map" else float(bytes_out.max(
-        initial=0))
-    return Plan(cost, [np.arange(n)] * len(env.ins), [np.arange(n)], bound=bound,
-                flops=float(flops.sum()), onchip_bytes=mem)
+    mem = _matmul_memory(env, False) if env.node.op == "map" else float(bytes_out.max(initial=0))
+    return Plan(
+        cost,
+        [np.arange(n)] * len(env.ins),
+        [np.arange(n)],
+        bound=bound,
+        flops=float(flops.sum()),
+        onchip_bytes=mem,
+    )
 
 
 @timing("accum")
@@ -292,11 +333,16 @@ def _accum(env: TimingEnv) -> Plan:
     ends = np.flatnonzero(x.stop >= b)
     bytes_out = np.zeros(n)
     bytes_out[ends] = item_sizes(out, env.node.outputs[0].elem)
-    cost, bound = _roofline(env, n, x.has_value | (bytes_out > 0), _in_bytes(env), flops,
-                            bytes_out)
+    cost, bound = _roofline(env, n, x.has_value | (bytes_out > 0), _in_bytes(env), flops, bytes_out)
     mem = max(_matmul_memory(env, True), float(bytes_out.max(initial=0)))
-    return Plan(cost, [np.arange(n)] * len(env.ins), [ends], bound=bound,
-                flops=float(flops.sum()), onchip_bytes=mem)
+    return Plan(
+        cost,
+        [np.arange(n)] * len(env.ins),
+        [ends],
+        bound=bound,
+        flops=float(flops.sum()),
+        onchip_bytes=mem,
+    )
 
 
 @timing("flat_map")
@@ -310,18 +356,28 @@ def _flat_map(env: TimingEnv) -> Plan:
     flops[value_first] = _flops_per_value(env, "flat_map")
     in_bytes[first] = _in_bytes(env)
     bytes_out = item_sizes(out, env.node.outputs[0].elem)
-    cost, bound = _roofline(env, out.n_items, out.has_value | (in_bytes > 0), in_bytes, flops,
-                            bytes_out)
-    return Plan(cost, [first] * len(env.ins), [np.arange(out.n_items)], bound=bound,
-                flops=float(flops.sum()))
+    cost, bound = _roofline(
+        env, out.n_items, out.has_value | (in_bytes > 0), in_bytes, flops, bytes_out
+    )
+    return Plan(
+        cost,
+        [first] * len(env.ins),
+        [np.arange(out.n_items)],
+        bound=bound,
+        flops=float(flops.sum()),
+    )
 
 
 # --- shape ops and plumbing -------------------------------------------------------------------
 @timing("zip", "copy", "promote", "reshape", "assume_shape")
 def _one_to_one(env: TimingEnv) -> Plan:
     n = env.ins[0].n_items
-    return Plan(_ones(n), [np.arange(n)] * len(env.ins), [np.arange(n)] * len(env.outs),
-                bound=np.zeros(n, int))
+    return Plan(
+        _ones(n),
+        [np.arange(n)] * len(env.ins),
+        [np.arange(n)] * len(env.outs),
+        bound=np.zeros(n, int),
+    )
 
 
 @timing("flatten")
@@ -345,8 +401,9 @@ def _expand(env: TimingEnv) -> Plan:
     if n:
         cons_x[x_value_items] = np.minimum(first_of(owner, len(x_value_items)), n - 1)
     mem = float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
-    return Plan(_ones(n), [cons_x, np.arange(n)], [np.arange(n)], bound=np.zeros(n, int),
-                onchip_bytes=mem)
+    return Plan(
+        _ones(n), [cons_x, np.arange(n)], [np.arange(n)], bound=np.zeros(n, int), onchip_bytes=mem
+    )
 
 
 @timing("repeat")
@@ -354,5 +411,10 @@ def _repeat(env: TimingEnv) -> Plan:
     x, out = env.ins[0], env.outs[0]
     first = first_of(parents(out.stop, 1), x.n_items)
     mem = float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
-    return Plan(_ones(out.n_items), [first], [np.arange(out.n_items)],
-                bound=np.zeros(out.n_items, int), onchip_bytes=mem)
+    return Plan(
+        _ones(out.n_items),
+        [first],
+        [np.arange(out.n_items)],
+        bound=np.zeros(out.n_items, int),
+        onchip_bytes=mem,
+    )

@@ -81,7 +81,7 @@ def leftovers() -> list[str]:
     """Processes anywhere on this host, and running containers, of the current test's runs
     other than the spare waiting for the next build (every sandboxed process carries its run
     id on its command line)."""
-    waiting = sandbox.spares.SPARES.waiting_run_ids()
+    waiting = {spare.run_id for spare in sandbox.spares.SPARES.waiting().values()}
     run_ids = [run_id for run_id in _RUN_IDS if run_id not in waiting]
     found = []
     for entry in os.listdir("/proc"):

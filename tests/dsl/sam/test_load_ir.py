@@ -99,6 +99,9 @@ def test_node_faults():
     node_of(ir, "scan")["attrs"]["tensor"] = "Z"
     assert "unknown tensor 'Z'" in error(ir)
     ir = good()
+    node_of(ir, "broadcast")["attrs"]["n"] = 10**7
+    assert "broadcast needs 2 <= n <= 64, got 10000000" in error(ir)
+    ir = good()
     ir["graphs"][0]["nodes"][1]["inputs"] = "everything"
     assert "inputs must be a list" in error(ir)
 

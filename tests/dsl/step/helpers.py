@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def signature(inputs: dict, outputs: dict, dims: dict | None = None,
-              params: dict | None = None) -> dict:
+def signature(
+    inputs: dict, outputs: dict, dims: dict | None = None, params: dict | None = None
+) -> dict:
     """Build a trace signature from {name: (dtype, shape)} maps."""
     return {
         "dialect": "step",

@@ -8,9 +8,11 @@ from dsl import step
 from dsl.errors import ProgramError
 from tests.dsl.step.helpers import signature
 
-SIG = signature({"x": ("float32", ["M", 64]), "w": ("float32", [64, 32]),
-                 "ids": ("int64", ["M", 2])},
-                {"y": ("float32", ["M", 32])}, {"M": None})
+SIG = signature(
+    {"x": ("float32", ["M", 64]), "w": ("float32", [64, 32]), "ids": ("int64", ["M", 2])},
+    {"y": ("float32", ["M", 32])},
+    {"M": None},
+)
 
 
 def _build(kernel) -> step.Program:
@@ -52,8 +54,9 @@ def test_shape_disagreement_names_op_and_port() -> None:
 def test_inner_dim_mismatch_of_matmul() -> None:
     def kernel(x, w, ids):
         a = step.linear_offchip_load(x, (16, 32))
-        b = step.linear_offchip_load(w, (64, 32), shape=(step.cdiv(x.shape[0], 16), 2),
-                                     stride=(0, 0))
+        b = step.linear_offchip_load(
+            w, (64, 32), shape=(step.cdiv(x.shape[0], 16), 2), stride=(0, 0)
+        )
         return step.linear_offchip_store(step.map([a, b], "matmul"), "y")
 
     assert "inner dims differ" in str(_error(kernel))
@@ -132,8 +135,9 @@ def test_reference_moe_program_builds_fresh_dims() -> None:
 
     def kernel(x, w, ids):
         rows = step.linear_offchip_load(x, (1, 64))
-        sel_a, sel_b = step.copy(step.map(step.linear_offchip_load(ids, (1, 2)),
-                                          step.fn.to_selector(n=2)))
+        sel_a, sel_b = step.copy(
+            step.map(step.linear_offchip_load(ids, (1, 2)), step.fn.to_selector(n=2))
+        )
         parts = step.partition(rows, sel_a, 2)
         seen["parts"] = parts
         tiles = [step.accum(step.promote(p), "retile_row", rank=1) for p in parts]

@@ -17,14 +17,28 @@ REFERENCE = (Path(step.__file__).parent / "REFERENCE.md").read_text()
 EXAMPLES = re.findall(r"```python\n(.*?)```", REFERENCE, re.S)
 
 SIGNATURES = {
-    "a, b,": signature({"a": ("float32", ["M", "K"]), "b": ("float32", ["K", "N"])},
-                       {"c": ("float32", ["M", "N"])}, {"M": None, "K": 256, "N": 128}),
-    "x, tm": signature({"x": ("float32", ["M", 128])}, {"y": ("float32", ["M", 128])},
-                       {"M": None}),
+    "a, b,": signature(
+        {"a": ("float32", ["M", "K"]), "b": ("float32", ["K", "N"])},
+        {"c": ("float32", ["M", "N"])},
+        {"M": None, "K": 256, "N": 128},
+    ),
+    "x, tm": signature({"x": ("float32", ["M", 128])}, {"y": ("float32", ["M", 128])}, {"M": None}),
+    "kv, lens": signature(
+        {"kv": ("float32", ["B", 16, 8]), "lens": ("int64", ["B"])},
+        {"y": ("float32", ["B", 8])},
+        {"B": None},
+    ),
     "x, ids": signature(
-        {"x": ("float32", ["B", 64]), "ids": ("int64", ["B", 2]),
-         "w1": ("float32", [8, 64, 256]), "w3": ("float32", [8, 64, 256]),
-         "w2": ("float32", [8, 256, 64])}, {"y": ("float32", ["B", 64])}, {"B": None}),
+        {
+            "x": ("float32", ["B", 64]),
+            "ids": ("int64", ["B", 2]),
+            "w1": ("float32", [8, 64, 256]),
+            "w3": ("float32", [8, 64, 256]),
+            "w2": ("float32", [8, 256, 64]),
+        },
+        {"y": ("float32", ["B", 64])},
+        {"B": None},
+    ),
 }
 
 
@@ -43,7 +57,8 @@ def test_reference_examples_trace_and_validate(code: str) -> None:
     ir = step.trace(scope["kernel"], _signature_for(code))
     program = step.load_ir(json.loads(json.dumps(ir)))
     assert program.nodes[-1].op.endswith("offchip_store") or any(
-        n.op.endswith("offchip_store") for n in program.nodes)
+        n.op.endswith("offchip_store") for n in program.nodes
+    )
 
 
 def test_reference_documents_every_op_and_function() -> None:

@@ -39,15 +39,18 @@ def test_ragged_absorbs() -> None:
     assert r.cdiv(4).is_ragged
 
 
-@pytest.mark.parametrize("e", [Expr.const(7), M, M * N - 3, (M * 4 + N).cdiv(16) * 2,
-                               (M // 3) + Expr.sym("r2", RAGGED)])
+@pytest.mark.parametrize(
+    "e", [Expr.const(7), M, M * N - 3, (M * 4 + N).cdiv(16) * 2, (M // 3) + Expr.sym("r2", RAGGED)]
+)
 def test_json_round_trip(e: Expr) -> None:
     kinds = {s.name: s.kind for s in e.symbols()}
     assert expr_from_json(e.to_json(), kinds) == e
 
 
-@pytest.mark.parametrize("bad", [True, "M", {"terms": 3}, {"terms": [[1, ["X"]]]},
-                                 {"terms": [[1, [{"cdiv": [1]}]]]}, [1, 2]])
+@pytest.mark.parametrize(
+    "bad",
+    [True, "M", {"terms": 3}, {"terms": [[1, ["X"]]]}, {"terms": [[1, [{"cdiv": [1]}]]]}, [1, 2]],
+)
 def test_malformed_json_is_rejected(bad: object) -> None:
     with pytest.raises(ValueError):
         expr_from_json(bad, {"M": "dynamic"})

@@ -11,8 +11,11 @@ from dsl import step
 from dsl.errors import ValidationError
 from tests.dsl.step.helpers import signature
 
-SIG = signature({"a": ("float32", ["M", 64]), "b": ("float32", [64, 32])},
-                {"c": ("float32", ["M", 32])}, {"M": None})
+SIG = signature(
+    {"a": ("float32", ["M", 64]), "b": ("float32", [64, 32])},
+    {"c": ("float32", ["M", 32])},
+    {"M": None},
+)
 
 
 def gemm(a, b, tm=16):
@@ -35,8 +38,12 @@ def _load(mutate) -> str:
 
 def test_valid_ir_round_trips() -> None:
     program = step.load_ir(json.loads(json.dumps(IR)))
-    assert [n.op for n in program.nodes] == ["linear_offchip_load", "linear_offchip_load",
-                                             "accum", "linear_offchip_store"]
+    assert [n.op for n in program.nodes] == [
+        "linear_offchip_load",
+        "linear_offchip_load",
+        "accum",
+        "linear_offchip_store",
+    ]
     assert program.to_json() == IR
 
 
@@ -55,35 +62,47 @@ def test_unknown_op_and_function() -> None:
 def test_stream_used_twice_or_never() -> None:
     def twice(ir):
         ir["nodes"].append(dict(ir["nodes"][3], id=4))
+
     msg = _load(twice)
     assert "output 0 of accum (node 2, line" in msg and "is consumed twice" in msg
 
     def never(ir):
-        ir["nodes"].append({"id": 4, "op": "linear_offchip_load", "in": [],
-                            "attrs": {"tensor": "b", "tile": [32, 32]}})
+        ir["nodes"].append(
+            {
+                "id": 4,
+                "op": "linear_offchip_load",
+                "in": [],
+                "attrs": {"tensor": "b", "tile": [32, 32]},
+            }
+        )
+
     assert "output 0 of linear_offchip_load (node 4) is never consumed" in _load(never)
 
 
 def test_forward_reference_is_rejected() -> None:
     def cycle(ir):
         ir["nodes"][2]["in"] = [[0, 0], [3, 0]]
+
     assert "inputs must name earlier nodes" in _load(cycle)
 
 
 def test_tampered_output_type_is_caught() -> None:
     def tamper(ir):
         ir["nodes"][2]["out"][0]["elem"]["rows"] = 8
+
     assert "differ from the derived" in _load(tamper)
 
 
 def test_shape_rule_reapplied_on_load() -> None:
     def bad_stride(ir):
         ir["nodes"][0]["attrs"]["stride"] = [2, 0]
+
     assert "node 0 (linear_offchip_load" in _load(bad_stride)
 
     def wrong_tile(ir):
         ir["nodes"][1]["attrs"]["tile"] = [16, 32]
         ir["nodes"][1].pop("out")
+
     assert "node 2 (accum" in _load(wrong_tile) and "inner dims differ" in _load(wrong_tile)
 
 
@@ -95,10 +114,12 @@ def test_malformed_attributes(attrs: dict) -> None:
 def test_output_must_be_stored() -> None:
     def drop_store(ir):
         ir["nodes"].pop()
+
     assert "never" in _load(drop_store)
 
 
 def test_too_many_nodes() -> None:
     def bomb(ir):
         ir["nodes"] = ir["nodes"] * 10_000
+
     assert "limit" in _load(bomb)

@@ -239,3 +239,34 @@ def test_misaligned_alu_inputs_name_the_node():
         BACKEND.execute(
             program, {"B": np.eye(3), "c": np.ones(3)}, {"y": np.zeros(3)}, {"N": 3, "M": 3}
         )
+
+
+def test_scalar_values_into_a_block_output_fail_cleanly():
+    def bad(B, **params):
+        X = sam.output("X", format="csr", block=2)
+        i, i_ref = B.scan(0)
+        j, j_ref = B.scan(1, i_ref)
+        X.write_level(0, i)
+        X.write_level(1, j)
+        X.write_vals(B.load(j_ref))
+
+    sig = P.signature([("B", ["N", "M"], "csr")], [("X", ["N", "M"])])
+    program = BACKEND.load(sam.trace(bad, sig))
+    with pytest.raises(ExecutionError, match="writers of 'X'"):
+        BACKEND.execute(program, {"B": np.eye(4)}, {"X": np.zeros((4, 4))}, {"N": 4, "M": 4})
+
+
+def test_block_values_into_a_scalar_output_fail_cleanly():
+    def bad(B, **params):
+        B = B.with_layout(block=2)
+        X = sam.output("X", format="dcsr")
+        i, i_ref = B.scan(0)
+        j, j_ref = B.scan(1, i_ref)
+        X.write_level(0, i)
+        X.write_level(1, j)
+        X.write_vals(B.load(j_ref))
+
+    sig = P.signature([("B", ["N", "M"], "dcsr")], [("X", ["N", "M"])])
+    program = BACKEND.load(sam.trace(bad, sig))
+    with pytest.raises(ExecutionError, match="do not form a .* tensor with block 1"):
+        BACKEND.execute(program, {"B": np.eye(4)}, {"X": np.zeros((4, 4))}, {"N": 4, "M": 4})

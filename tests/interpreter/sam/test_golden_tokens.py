@@ -291,3 +291,42 @@ def test_block_load_and_matmul():
     prod = run("alu", {"op": "matmul"}, loaded.outputs[0], loaded.outputs[0])
     assert np.array_equal(prod.outputs[0].val[1], a[2:, 2:] @ a[2:, 2:])
     assert (prod.schedule.latency, prod.schedule.ii) == (3, 2)
+
+
+def _steps(index, n):
+    return list(range(n)) if index is None else index.tolist()
+
+
+def test_golden_schedules():
+    """When each primitive takes and emits each token (worked out by hand)."""
+    r = run("scan", {"tensor": "B", "level": 1}, crd(0, 1, S0, D), tensors=(CSR,))
+    assert r.schedule.steps == 7 and r.schedule.consume[0].tolist() == [0, 2, 5, 6]
+    # keys 0, 2, 3 then the stop and D: one step each
+    args = (crd(0, 2, S0, D), crd(0, 1, S0, D), crd(2, 3, S0, D), crd(0, 1, S0, D))
+    r = run("intersect", {"n": 2}, *args)
+    assert r.schedule.steps == 5
+    assert r.schedule.consume[0].tolist() == [0, 1, 3, 4]
+    assert r.schedule.consume[2].tolist() == [1, 2, 3, 4]
+    assert r.schedule.emit[0].tolist() == [1, 3, 4]
+    assert _steps(run("union", {"n": 2}, *args).schedule.emit[0], 6) == list(range(6))
+    # S1 costs one more step to emit S0 after the last sum
+    r = run("reduce", {"op": "add"}, val(5, 5, S0, 5, S0, 4, 8, S0, 4, 3, S0, 4, 3, S1, D))
+    assert r.schedule.consume[0].tolist() == list(range(14)) + [15]
+    assert r.schedule.emit[0].tolist() == [2, 4, 7, 10, 13, 14, 15]
+    # a flush emits its entries and stop one per step, starting at the flushing stop
+    r = run(
+        "spacc",
+        {"order": 1},
+        crd(0, 2, S0, 2, 3, S1, 1, S0, S2, D),
+        val(1, 2, S0, 3, 4, S1, 5, S0, S2, D),
+    )
+    assert r.schedule.consume[0].tolist() == [0, 1, 2, 3, 4, 5, 9, 10, 11, 13]
+    assert r.schedule.emit[0].tolist() == [5, 6, 7, 8, 11, 12, 13]
+    # the repeater takes a ref at the first token of its fiber, a merged stop at its end
+    r = run(
+        "repeat",
+        {},
+        crd(0, 1, S0, 2, S0, 3, S1, D),
+        crd(R, R, R, S0, R, R, R, S0, R, S0, R, R, S0, D),
+    )
+    assert r.schedule.consume[0].tolist() == [0, 4, 7, 8, 9, 10, 12, 13]

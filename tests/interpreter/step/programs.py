@@ -25,13 +25,16 @@ def gemm_reuse(a, b, tm=16, tn=16, tk=16, compute=1):
     rows = step.bufferize(step.linear_offchip_load(a, (tm, tk)), rank=1)
     a_t = step.streamify(step.repeat(rows, nt))
     b_t = step.linear_offchip_load(b, (tk, tn), shape=(mt, nt, kt), stride=(0, 1, nt))
-    return step.linear_offchip_store(step.accum([a_t, b_t], "matmul", rank=1,
-                                                compute=compute), "c")
+    return step.linear_offchip_store(step.accum([a_t, b_t], "matmul", rank=1, compute=compute), "c")
 
 
 def gemm_signature(m: int | None, k: int, n: int, **params) -> dict:
-    return signature({"a": ("float32", ["M", "K"]), "b": ("float32", ["K", "N"])},
-                     {"c": ("float32", ["M", "N"])}, {"M": m, "K": k, "N": n}, params)
+    return signature(
+        {"a": ("float32", ["M", "K"]), "b": ("float32", ["K", "N"])},
+        {"c": ("float32", ["M", "N"])},
+        {"M": m, "K": k, "N": n},
+        params,
+    )
 
 
 def moe(x, ids, w1, w3, w2, tile_f=16, chunk=0, compute=1):
@@ -40,8 +43,10 @@ def moe(x, ids, w1, w3, w2, tile_f=16, chunk=0, compute=1):
     E, _, F = w1.shape
     ft = F.value // tile_f
     rows = step.linear_offchip_load(x, (1, H))
-    sel_route, sel_back = (step.map(step.linear_offchip_load(ids, (1, ids.shape[1])),
-                                    step.fn.to_selector(n=E)) for _ in range(2))
+    sel_route, sel_back = (
+        step.map(step.linear_offchip_load(ids, (1, ids.shape[1])), step.fn.to_selector(n=E))
+        for _ in range(2)
+    )
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E.value)):
         grouped = step.promote(part) if chunk == 0 else step.reshape(part, chunk)
@@ -60,10 +65,18 @@ def moe(x, ids, w1, w3, w2, tile_f=16, chunk=0, compute=1):
 
 
 def moe_signature(e: int, h: int, f: int, k: int, **params) -> dict:
-    return signature({"x": ("float32", ["B", h]), "ids": ("int64", ["B", k]),
-                      "w1": ("float32", [e, h, f]), "w3": ("float32", [e, h, f]),
-                      "w2": ("float32", [e, f, h])}, {"y": ("float32", ["B", h])},
-                     {"B": None}, params)
+    return signature(
+        {
+            "x": ("float32", ["B", h]),
+            "ids": ("int64", ["B", k]),
+            "w1": ("float32", [e, h, f]),
+            "w3": ("float32", [e, h, f]),
+            "w2": ("float32", [e, f, h]),
+        },
+        {"y": ("float32", ["B", h])},
+        {"B": None},
+        params,
+    )
 
 
 def softmax(x, tm=8):
@@ -77,8 +90,11 @@ def rmsnorm(x, w, tm=4, eps=1e-5):
     """y = x / sqrt(mean(x^2) + eps) * w, one tile per row block."""
     rows = step.linear_offchip_load(x, (tm, x.shape[1]))
     r1, r2 = step.copy(rows)
-    inv = step.map(step.map(step.map(step.map(r1, "square"), "row_mean"),
-                            step.fn.add_scalar(value=eps)), "rsqrt")
-    wt = step.linear_offchip_load(w, (1, w.shape[1]), shape=(step.cdiv(x.shape[0], tm), 1),
-                                  stride=(0, 0))
+    inv = step.map(
+        step.map(step.map(step.map(r1, "square"), "row_mean"), step.fn.add_scalar(value=eps)),
+        "rsqrt",
+    )
+    wt = step.linear_offchip_load(
+        w, (1, w.shape[1]), shape=(step.cdiv(x.shape[0], tm), 1), stride=(0, 0)
+    )
     return step.linear_offchip_store(step.map([step.map([r2, inv], "mul"), wt], "mul"), "y")

@@ -4,7 +4,8 @@ It commits one event at a time, always the enabled event that can start earliest
 lower node id), exactly as the model in `interpreter/step/sim.py` states it: an event
 starts when its op finished the previous one, its inputs were produced and its outputs
 have channel space; an off-chip load's item appears when the HBM returns it; the HBM
-serves requests in order of (issue time, node, event). Slow (quadratic), so only for small
+serves requests in order of (issue time, node, event) and its data is usable from
+the cycle after the transfer ends. Slow (quadratic), so only for small
 graphs, and deliberately written without any of the fast path's array tricks.
 """
 
@@ -46,7 +47,7 @@ def reference_cycles(program: Program, plans: list[Plan], target: dict) -> float
         for issue, v, e, size in sorted(requests):
             free = max(issue, free) + size / bw
             if (issue, v, e) == key:
-                return free + lat
+                return math.ceil(free) + lat  # usable from the next whole cycle
         raise AssertionError("request not found")
 
     def candidate(v: int) -> float | None:

@@ -69,22 +69,25 @@ def render(s: StreamData) -> str:
 
 
 def stream_type(shape: list, elem: object = SCALAR) -> StreamType:
-    return StreamType(elem, tuple(Expr.sym(d, "ragged") if isinstance(d, str) else Expr.of(d)
-                                  for d in shape))
+    return StreamType(
+        elem, tuple(Expr.sym(d, "ragged") if isinstance(d, str) else Expr.of(d) for d in shape)
+    )
 
 
 def selector_type(n: int, shape: list) -> StreamType:
     return stream_type(shape, Selector(n))
 
 
-def run_op(op: str, inputs: list[tuple[str | StreamData, StreamType]],
-           **attrs: object) -> list[str]:
+def run_op(
+    op: str, inputs: list[tuple[str | StreamData, StreamType]], **attrs: object
+) -> list[str]:
     """Run one op on token-string inputs; returns the outputs as token strings."""
     return [render(s) for s in run_op_streams(op, inputs, **attrs)]
 
 
-def run_op_streams(op: str, inputs: list[tuple[str | StreamData, StreamType]],
-                   **attrs: object) -> list[StreamData]:
+def run_op_streams(
+    op: str, inputs: list[tuple[str | StreamData, StreamType]], **attrs: object
+) -> list[StreamData]:
     decl = OPS[op]
     full = {}
     for key, (kind, default) in decl.attrs.items():
@@ -103,9 +106,12 @@ def run_op_streams(op: str, inputs: list[tuple[str | StreamData, StreamType]],
     node = Node(n, op, tuple(Port(i, 0) for i in range(n)), full, tuple(outputs))
     program = Program(tuple(producers) + (node,), {}, {}, ())
     ctx = RunContext(program, {}, {})
-    streams = [text if isinstance(text, StreamData) else
-               parse(text, t.elem.n if isinstance(t.elem, Selector) else 0)
-               for text, t in inputs]
+    streams = [
+        text
+        if isinstance(text, StreamData)
+        else parse(text, t.elem.n if isinstance(t.elem, Selector) else 0)
+        for text, t in inputs
+    ]
     return SEMANTICS[op](node, streams, ctx)
 
 
@@ -113,5 +119,13 @@ def scalars(s: StreamData) -> list[float]:
     return [float(v) for v in np.asarray(vstack(s.values)).reshape(-1)]
 
 
-__all__ = ["parse", "render", "run_op", "run_op_streams", "stream_type", "selector_type",
-           "TensorDecl", "scalars"]
+__all__ = [
+    "parse",
+    "render",
+    "run_op",
+    "run_op_streams",
+    "stream_type",
+    "selector_type",
+    "TensorDecl",
+    "scalars",
+]
