@@ -1,8 +1,9 @@
 """The three ways of isolating the harness process, and the choice among them.
 
-A backend only says how to start `python -m sandbox.harness` isolated (an argv and an
-environment) and how to clean up after a killed run; `sandbox.runner` does the rest the same
-way for all three. Inside, the harness confines itself further (`sandbox.confine`).
+A backend only says how to start the harness (`sandbox.harness`) isolated, as an argv and an
+environment, and how to clean up after a killed run; `sandbox.spares` starts it and
+`sandbox.runner` does the rest, the same way for all three. Inside, the harness confines
+itself further (`sandbox.confine`).
 """
 
 from __future__ import annotations

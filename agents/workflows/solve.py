@@ -29,6 +29,7 @@ again and leaves a second store row.)
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,11 @@ if TYPE_CHECKING:
     from memory.store import ExperienceStore
 
 log = logging.getLogger(__name__)
+
+# CPython 3.11's ast.parse is not thread-safe (gh-106905: a shared recursion counter gives a
+# spurious SystemError), and the parallel nodes parse replies and, through the store,
+# programs: one lock serialises the parsing (it takes milliseconds).
+_AST_LOCK = threading.Lock()
 
 EventHandler = Callable[[str, Attempt], None]  # (task key, attempt just generated/verified)
 
@@ -206,7 +212,7 @@ class TaskSolver:
             reply, failure = self._ask(messages, attempt)
         if reply is not None:
             try:
-                attempt["program"] = extract_program(reply.text, self.task.dialect)
+                attempt["program"] = _parse(reply.text, self.task.dialect)
             except ReplyError as exc:
                 failure = f"unusable reply: {one_line(exc)} (reply began: {_opening(reply.text)})"
         if attempt["program"] is None:
@@ -398,33 +404,43 @@ class TaskSolver:
         return reply, None
 
     def _guard(self, attempt: Attempt) -> tuple[str, str]:
-        """The guardian pass: the proposal, corrected; kept as it was if the pass fails."""
+        """The guardian pass: the proposal, corrected; kept as it was if the pass fails.
+
+        Out of budget, the proposal (already paid for) goes to verification unguarded; the
+        run stops at its next call.
+        """
         program = attempt["program"]
         assert program is not None
-        messages = build_messages(self.task, mode="guardian", program=program)
-        reply, failure = self._ask(messages, attempt)
+        try:
+            messages = build_messages(self.task, mode="guardian", program=program)
+            reply, failure = self._ask(messages, attempt)
+        except PromptError as exc:
+            return program, f"failed: prompt could not be built: {one_line(exc)}"
+        except BudgetExceeded:
+            return program, "skipped: budget reached"
         if reply is None:
             return program, f"failed: {failure}"
         try:
-            fixed = extract_program(reply.text, self.task.dialect)
+            fixed = _parse(reply.text, self.task.dialect)
         except ReplyError as exc:
             return program, f"failed: unusable reply: {one_line(exc)}"
         return fixed, ("unchanged" if fixed.strip() == program.strip() else "changed")
 
     def _record(self, attempt: Attempt) -> int:
         assert attempt.get("verdict")
-        return self.store.record_attempt(
-            task=self.task,
-            program=attempt.get("program") or "",
-            model=attempt["model"],
-            prompt_hash=attempt.get("prompt_hash", ""),
-            verdict=attempt["verdict"],
-            parent_id=attempt.get("parent_store_id"),
-            tokens=attempt.get("tokens", 0),
-            cost_usd=attempt.get("cost_usd", 0.0),
-            seconds=attempt.get("seconds", 0.0),
-            run_id=self.run_id,
-        )
+        with _AST_LOCK:  # the store parses the program for its op features
+            return self.store.record_attempt(
+                task=self.task,
+                program=attempt.get("program") or "",
+                model=attempt["model"],
+                prompt_hash=attempt.get("prompt_hash", ""),
+                verdict=attempt["verdict"],
+                parent_id=attempt.get("parent_store_id"),
+                tokens=attempt.get("tokens", 0),
+                cost_usd=attempt.get("cost_usd", 0.0),
+                seconds=attempt.get("seconds", 0.0),
+                run_id=self.run_id,
+            )
 
 
 def _dispatch(otherwise: str) -> Callable[[SolveState], Any]:
@@ -440,3 +456,8 @@ def _dispatch(otherwise: str) -> Callable[[SolveState], Any]:
 def _opening(text: str) -> str:
     """The start of a reply, quoted, so a failed attempt shows what the model said."""
     return repr(one_line(text, 100)) if text.strip() else "empty"
+
+
+def _parse(reply_text: str, dialect: str) -> str:
+    with _AST_LOCK:
+        return extract_program(reply_text, dialect)

@@ -46,7 +46,11 @@ def moe_kernel(x, ids, w1, w3, w2, tile_f=64, chunk=0):
         h = step.map([gate, step.map([xb, w3_t], "matmul", compute=4)], "mul")
         w2_t = step.linear_offchip_load(w2, (tile_f, H), ref=t4, shape=(ft,), base=e * ft)
         y_e = step.accum([h, w2_t], "matmul", rank=1, compute=4)
-        outs.append(step.flatten(step.flat_map(y_e, step.fn.split_rows(rows=1))))
+        rows_e = step.flatten(step.flat_map(y_e, step.fn.split_rows(rows=1)))
+        if chunk:  # hold an expert's rows on chip until it is done: reassemble takes them
+            # in token order, and streaming them would fill its channels (deadlock)
+            rows_e = step.flatten(step.streamify(step.bufferize(step.promote(rows_e), 1)))
+        outs.append(rows_e)
     y = step.reassemble(outs, sel_back)
     return step.linear_offchip_store(step.accum(y, "add", rank=1), "y")
 
@@ -77,10 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--inter", type=int, default=512)
     parser.add_argument("--tile-f", type=int, default=64)
+    parser.add_argument(
+        "--chunks",
+        default="0,4,16,64",
+        help="sweep points: 0 = dynamic tiling, n = static tiles of n tokens",
+    )
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     args = parser.parse_args(argv)
     ids = np.load(next((TRACES / args.trace).glob("*.npz")))["data"].astype(np.int64)
-    chunks = [0, 4, 16, 64]
+    chunks = [int(c) for c in args.chunks.split(",")]
     if args.quick:
         ids, args.hidden, args.inter, chunks = ids[:16], 64, 128, [0, 8]
     batch, top_k = ids.shape

@@ -63,8 +63,10 @@ def _routing(rng: np.random.Generator, dims: dict[str, int], source: str) -> np.
         return _random_routing(rng, dims["B"], dims["E"], dims["TOPK"])
     table = routing_trace(source)
     if table.shape[1] != dims["TOPK"] or table.max() >= dims["E"]:
-        raise TraceError(f"{source} trace is top-{table.shape[1]} over {table.max() + 1}"
-                         f" experts; the task declares top-{dims['TOPK']} of {dims['E']}")
+        raise TraceError(
+            f"{source} trace is top-{table.shape[1]} over {table.max() + 1}"
+            f" experts; the task declares top-{dims['TOPK']} of {dims['E']}"
+        )
     return _sample_rows(rng, table, dims["B"])
 
 
@@ -88,6 +90,7 @@ def _routing_inputs(source: str):
     def generate(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
         idx = np.sort(_routing(rng, dims, source), axis=1)  # a token's experts, ascending
         return {"expert_idx": idx, "expert_weight": _gate_weights(rng, *idx.shape)}
+
     generate.__doc__ = f"expert_idx and expert_weight from {source} routing"
     return generate
 
@@ -123,8 +126,7 @@ def rope_tables(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.
     return {"cos": cos, "sin": sin}
 
 
-def rope_position_tables(rng: np.random.Generator,
-                         dims: dict[str, int]) -> dict[str, np.ndarray]:
+def rope_position_tables(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
     """Full cos/sin tables for P positions and one random position per token."""
     cos, sin = _rope_angles(np.arange(dims["P"]), dims["D"])
     pos = rng.integers(0, dims["P"], size=dims["B"]).astype(np.int64)

@@ -56,13 +56,15 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **dims: int) ->
     return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
 
 
-def multi_head_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                         **dims: int) -> torch.Tensor:
+def multi_head_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **dims: int
+) -> torch.Tensor:
     return F.scaled_dot_product_attention(q, k, v)
 
 
-def attention_decode_ragged(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
-                            kv_len: torch.Tensor, **dims: int) -> torch.Tensor:
+def attention_decode_ragged(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, kv_len: torch.Tensor, **dims: int
+) -> torch.Tensor:
     """One decode step per request: request b attends to the first kv_len[b] cache rows.
 
     `q` is [B, R, D] (R query heads share one KV head, as in grouped-query attention);
@@ -89,8 +91,9 @@ def softmax(x: torch.Tensor, **dims: int) -> torch.Tensor:
     return torch.softmax(x, dim=-1)
 
 
-def add_rmsnorm(x: torch.Tensor, residual: torch.Tensor, g: torch.Tensor,
-                **dims: int) -> dict[str, torch.Tensor]:
+def add_rmsnorm(
+    x: torch.Tensor, residual: torch.Tensor, g: torch.Tensor, **dims: int
+) -> dict[str, torch.Tensor]:
     h = x + residual
     return {"y": rmsnorm(h, g), "h": h}
 
@@ -105,13 +108,19 @@ def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, **dims: int) -> 
     return x * cos + _rotate_half(x) * sin
 
 
-def rope_qk(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-            **dims: int) -> dict[str, torch.Tensor]:
+def rope_qk(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, **dims: int
+) -> dict[str, torch.Tensor]:
     return {"q_out": rope(q, cos, sin), "k_out": rope(k, cos, sin)}
 
 
-def rope_positions(x: torch.Tensor, pos: torch.Tensor, cos_table: torch.Tensor,
-                   sin_table: torch.Tensor, **dims: int) -> torch.Tensor:
+def rope_positions(
+    x: torch.Tensor,
+    pos: torch.Tensor,
+    cos_table: torch.Tensor,
+    sin_table: torch.Tensor,
+    **dims: int,
+) -> torch.Tensor:
     return rope(x, cos_table[pos], sin_table[pos])
 
 
@@ -131,8 +140,9 @@ def moe_dispatch_scatter(x: torch.Tensor, dest: torch.Tensor, **dims: int) -> to
     return out
 
 
-def moe_combine_gather(y_sorted: torch.Tensor, src: torch.Tensor, weight: torch.Tensor,
-                       **dims: int) -> torch.Tensor:
+def moe_combine_gather(
+    y_sorted: torch.Tensor, src: torch.Tensor, weight: torch.Tensor, **dims: int
+) -> torch.Tensor:
     return (y_sorted[src] * weight[..., None]).sum(dim=1)
 
 
@@ -144,24 +154,38 @@ def moe_expert_token_sum(x: torch.Tensor, expert_idx: torch.Tensor, **dims: int)
 
 
 # --- expert FFN and whole MoE layers ---------------------------------------------------
-def swiglu(x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor, w_down: torch.Tensor,
-           **dims: int) -> torch.Tensor:
+def swiglu(
+    x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor, w_down: torch.Tensor, **dims: int
+) -> torch.Tensor:
     return (F.silu(x @ w_gate) * (x @ w_up)) @ w_down
 
 
-def swiglu_linear_layout(x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor,
-                         w_down: torch.Tensor, **dims: int) -> torch.Tensor:
+def swiglu_linear_layout(
+    x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor, w_down: torch.Tensor, **dims: int
+) -> torch.Tensor:
     return F.linear(F.silu(F.linear(x, w_gate)) * F.linear(x, w_up), w_down)
 
 
-def expert_ffn_scaled(x: torch.Tensor, weight: torch.Tensor, w_gate: torch.Tensor,
-                      w_up: torch.Tensor, w_down: torch.Tensor, **dims: int) -> torch.Tensor:
+def expert_ffn_scaled(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    w_gate: torch.Tensor,
+    w_up: torch.Tensor,
+    w_down: torch.Tensor,
+    **dims: int,
+) -> torch.Tensor:
     return swiglu(x, w_gate, w_up, w_down) * weight[:, None]
 
 
-def moe_layer(x: torch.Tensor, expert_idx: torch.Tensor, expert_weight: torch.Tensor,
-              w_gate: torch.Tensor, w_up: torch.Tensor, w_down: torch.Tensor,
-              **dims: int) -> torch.Tensor:
+def moe_layer(
+    x: torch.Tensor,
+    expert_idx: torch.Tensor,
+    expert_weight: torch.Tensor,
+    w_gate: torch.Tensor,
+    w_up: torch.Tensor,
+    w_down: torch.Tensor,
+    **dims: int,
+) -> torch.Tensor:
     """Sparse MoE with SwiGLU experts: y[t] = sum_j weight[t, j] * FFN_{idx[t, j]}(x[t])."""
     y = torch.zeros_like(x)
     for e in range(w_gate.shape[0]):
@@ -172,10 +196,17 @@ def moe_layer(x: torch.Tensor, expert_idx: torch.Tensor, expert_weight: torch.Te
     return y
 
 
-def moe_layer_shared_expert(x: torch.Tensor, expert_idx: torch.Tensor,
-                            expert_weight: torch.Tensor, w_gate: torch.Tensor,
-                            w_up: torch.Tensor, w_down: torch.Tensor, shared_gate: torch.Tensor,
-                            shared_up: torch.Tensor, shared_down: torch.Tensor,
-                            **dims: int) -> torch.Tensor:
+def moe_layer_shared_expert(
+    x: torch.Tensor,
+    expert_idx: torch.Tensor,
+    expert_weight: torch.Tensor,
+    w_gate: torch.Tensor,
+    w_up: torch.Tensor,
+    w_down: torch.Tensor,
+    shared_gate: torch.Tensor,
+    shared_up: torch.Tensor,
+    shared_down: torch.Tensor,
+    **dims: int,
+) -> torch.Tensor:
     routed = moe_layer(x, expert_idx, expert_weight, w_gate, w_up, w_down)
     return routed + swiglu(x, shared_gate, shared_up, shared_down)

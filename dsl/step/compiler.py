@@ -33,41 +33,36 @@ from dataclasses import dataclass
 
 from dsl.errors import NotCovered
 
-UNARY = {
-    "exp",
-    "log",
-    "silu",
-    "relu",
-    "gelu",
-    "sigmoid",
-    "tanh",
-    "neg",
-    "abs",
-    "sqrt",
-    "rsqrt",
-    "recip",
-    "square",
-    "rotate_half",
-    "row_sum",
-    "row_max",
-    "row_mean",
-}
-BINARY = {"add", "sub", "mul", "div", "maximum", "minimum"}
+UNARY = frozenset(
+    "exp log silu relu gelu sigmoid tanh neg abs sqrt rsqrt recip square rotate_half"
+    " row_sum row_max row_mean".split()
+)
+BINARY = frozenset("add sub mul div maximum minimum".split())
 PARAMETRIC = {"scale": "factor", "add_scalar": "value"}
 
 SPEC_KIND_REASONS = {
-    "ragged_decode_attention": "each request attends to a data-dependent number of KV rows "
-    "(ragged lengths); static tiling cannot size those loops",
-    "gather_rows": "rows are gathered at data-dependent positions (random off-chip reads); "
-    "row tiling only reads contiguous tiles",
-    "scatter_rows": "rows are written to data-dependent positions (random off-chip "
-    "writes); row tiling only writes contiguous tiles",
-    "routing_histogram": "counting tokens per expert needs data-dependent routing "
-    "(partition by selector)",
-    "routing_partition_sum": "summing tokens per expert needs data-dependent routing "
-    "(partition by selector)",
-    "moe_layer": "MoE layers route tokens to experts by data (partition / reassemble); "
-    "the number of tokens per expert is only known at run time",
+    "ragged_decode_attention": (
+        "each request attends to a data-dependent number of KV rows (ragged lengths); "
+        "static tiling cannot size those loops"
+    ),
+    "gather_rows": (
+        "rows are gathered at data-dependent positions (random off-chip reads); "
+        "row tiling only reads contiguous tiles"
+    ),
+    "scatter_rows": (
+        "rows are written to data-dependent positions (random off-chip writes); "
+        "row tiling only writes contiguous tiles"
+    ),
+    "routing_histogram": (
+        "counting tokens per expert needs data-dependent routing (partition by selector)"
+    ),
+    "routing_partition_sum": (
+        "summing tokens per expert needs data-dependent routing (partition by selector)"
+    ),
+    "moe_layer": (
+        "MoE layers route tokens to experts by data (partition / reassemble); "
+        "the number of tokens per expert is only known at run time"
+    ),
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from dsl.sam.ir import Node
 from dsl.sam.primitives import BINARY_OPS
 from interpreter.errors import ExecutionError
-from interpreter.sam.merge import check_aligned
+from interpreter.sam.merge import align_reduced, taken_with_kept
 from interpreter.sam.rules import Context, Result, Schedule, block_size, one_to_one, rule
 from interpreter.sam.streams import (
     DATA,
@@ -59,6 +59,9 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     op = node.attrs["op"]
     for s in ins:
         check_well_formed(s, node.label)
+    keeps: list[np.ndarray | None] = [None] * len(ins)
+    if op in BINARY_OPS:
+        ins, keeps = align_reduced(ins, node.label)
     a = ins[0]
     # compute over whole streams (stops, D and Empty hold 0), then clear the non-values
     control = (a.ctl >= 0) | (a.ctl == DONE)
@@ -66,7 +69,6 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     x = _as_blocks(a.val, b)
     with np.errstate(all="ignore"):
         if op in BINARY_OPS:
-            check_aligned(ins[0], ins[1], node.label)
             y = _as_blocks(ins[1].val, b)
             if op in ("matmul", "matmul_t") and b > 1:
                 if a.val.ndim != 3 or ins[1].val.ndim != 3:
@@ -89,6 +91,7 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     else:
         sched = one_to_one(n, len(ins), 1, latency=b * b if b > 1 else 1)
         flops = count * b * b
+    sched.consume = [taken_with_kept(keep, None) for keep in keeps]
     return Result([Stream(ctl, val)], sched, {"flops": flops})
 
 
@@ -144,8 +147,7 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     order = node.attrs["order"]
     for s in ins:
         check_well_formed(s, node.label)
-    for s in ins[:-1]:
-        check_aligned(s, ins[-1], node.label)
+    ins, keeps = align_reduced(ins, node.label)
     val = ins[-1]
     crd = ins[-2]
     outer = ins[0] if order == 2 else None
@@ -250,7 +252,6 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         outputs.insert(0, Stream(octl, oval))
         emits.insert(0, o_emit)
     b = block_size(val.val)
-    sched = Schedule(
-        int(step_of[-1]) + 1, [step_of] * len(ins), emits, latency=b * b if b > 1 else 1
-    )
+    consume = [taken_with_kept(keep, step_of) for keep in keeps]
+    sched = Schedule(int(step_of[-1]) + 1, consume, emits, latency=b * b if b > 1 else 1)
     return Result(outputs, sched, {"flops": int(item.sum()) * b * b})

@@ -16,6 +16,7 @@ from interpreter.sam.streams import (
     check_well_formed,
     empties_as_data,
     fiber_ids,
+    fibers,
     parent_consumption,
     units,
 )
@@ -39,6 +40,58 @@ def check_aligned(a: Stream, b: Stream, where: str) -> None:
         )
 
 
+def align_reduced(ins: list[Stream], where: str) -> tuple[list[Stream], list[np.ndarray | None]]:
+    """Token-align streams that must match fiber for fiber, dropping reduced phantoms.
+
+    An empty outer fiber leaves a phantom deeper down: an empty fiber that stands for no
+    coordinate, which a reducer cannot tell from a real empty fiber, so it emits its value
+    (0) like for any empty fiber. A reduced stream may therefore hold one value in a fiber
+    where the streams it meets hold none; that value stands for nothing and is dropped, as
+    the value writer and `join` drop it. Returns the aligned streams and, per input, the mask
+    of the tokens kept (None: all); a dropped value is taken with its fiber's stop.
+    """
+    if all(len(s.ctl) == len(ins[0].ctl) for s in ins):
+        for s in ins[1:]:
+            check_aligned(ins[0], s, where)
+        return list(ins), [None] * len(ins)
+    shapes = [fibers(s.ctl) for s in ins]
+    n_fib = len(shapes[0][1])
+    for s, (_, stop, level) in zip(ins[1:], shapes[1:], strict=True):
+        if len(stop) != n_fib or not np.array_equal(level, shapes[0][2]):
+            raise ExecutionError(
+                f"{where}: inputs have {len(ins[0].ctl)} and {len(s.ctl)} tokens; they must"
+                " be token-aligned"
+            )
+    counts = np.stack([stop - start for start, stop, _ in shapes])
+    phantom = (counts.max(axis=0) == 1) & (counts.min(axis=0) == 0)
+    mismatch = (counts.max(axis=0) != counts.min(axis=0)) & ~phantom
+    if mismatch.any():
+        f = int(np.flatnonzero(mismatch)[0])
+        raise ExecutionError(
+            f"{where}: fiber {f} holds {' and '.join(str(int(c)) for c in counts[:, f])}"
+            " items; inputs must be token-aligned"
+        )
+    out, keeps = [], []
+    for s, (start, _, _) in zip(ins, shapes, strict=True):
+        keep = np.ones(len(s.ctl), dtype=bool)
+        keep[start[phantom & (counts[len(out)] == 1)]] = False
+        dropped = not keep.all()
+        out.append(Stream(s.ctl[keep], s.val[keep]) if dropped else s)
+        keeps.append(keep if dropped else None)
+    for s in out[1:]:
+        check_aligned(out[0], s, where)
+    return out, keeps
+
+
+def taken_with_kept(keep: np.ndarray | None, steps: np.ndarray | None) -> np.ndarray | None:
+    """Step taking each token of an input `align_reduced` filtered by `keep`, given the steps
+    taking the kept tokens: a dropped token goes with the next kept one (its fiber's stop)."""
+    if keep is None:
+        return steps
+    kept = np.cumsum(keep) - keep
+    return kept if steps is None else steps[kept]
+
+
 def _name(code: int) -> str:
     return {DATA: "a value", EMPTY: "N", DONE: "D"}.get(code, f"S{code}")
 
@@ -59,9 +112,14 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     where = node.label
     n = node.attrs["n"]
     crds, pays = ins[0::2], ins[1::2]
+    pay_keeps: list[np.ndarray | None] = []
     for k in range(n):
         check_well_formed(crds[k], where)
-        check_aligned(crds[k], pays[k], f"{where} crd{k}/payload{k}")
+        check_well_formed(pays[k], where)
+        (crds[k], pays[k]), (_, keep) = align_reduced(
+            [crds[k], pays[k]], f"{where} crd{k}/payload{k}"
+        )
+        pay_keeps.append(keep)
     stops0 = crds[0].ctl[crds[0].ctl >= 0]
     for k in range(1, n):
         sk = crds[k].ctl[crds[k].ctl >= 0]
@@ -136,7 +194,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
         c_steps[idx] = step_key[mine]
         c_steps[crds[k].ctl >= 0] = step_stop
         c_steps[-1] = steps_total - 1
-        consume += [c_steps, c_steps]
+        consume += [c_steps, taken_with_kept(pay_keeps[k], c_steps)]
     if keep_all:
         emit = None
     else:
@@ -223,7 +281,7 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val, crd = ins
     for s in ins:
         check_well_formed(s, node.label)
-    check_aligned(val, crd, node.label)
+    (val, crd), keeps = align_reduced([val, crd], node.label)
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
     v = val.val.reshape(len(val.ctl), -1)
     zero = item & ((val.ctl == EMPTY) | ~v.any(axis=1))
@@ -233,5 +291,5 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     ctl = empties_as_data(val.ctl)[keep]
     return Result(
         [Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
-        Schedule(n, [None, None], [steps[keep], steps[keep]]),
+        Schedule(n, [taken_with_kept(k, None) for k in keeps], [steps[keep], steps[keep]]),
     )

@@ -25,7 +25,6 @@ found before timing by counting which events can ever fire.
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 
 import numpy as np
@@ -46,7 +45,7 @@ DEFAULT_TARGET = {
     "channel_depth": 8,
     "onchip_capacity": 512 << 20,
 }
-MAX_UPDATES = 50_000_000
+MAX_SWEEPS = 20_000
 MAX_MERGE_ROUNDS = 8
 
 
@@ -104,45 +103,46 @@ class Schedule:
         self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
         self.dirty = set(range(n))
         self.hbm_dirty = False
-        self.out_ports = [
-            [Port(node.id, k) for k in range(len(p.prod))]
-            for node, p in zip(program.nodes, plans, strict=True)
+        # per op: (producer port, consuming events) and (port, producing events, consumer)
+        self.in_edges = [
+            [(p, c) for p, c in zip(node.inputs, plan.cons, strict=True) if len(c)]
+            for node, plan in zip(program.nodes, plans, strict=True)
+        ]
+        self.out_edges = [
+            [
+                (Port(node.id, k), prod, self.consumer[Port(node.id, k)][0])
+                for k, prod in enumerate(plan.prod)
+            ]
+            for node, plan in zip(program.nodes, plans, strict=True)
         ]
 
     def update(self, v: int) -> None:
         """Recompute op v's events from its neighbours' latest times; mark who must
         look again (consumers of changed outputs, producers of changed dequeues)."""
-        node, plan = self.program.nodes[v], self.plans[v]
+        plan = self.plans[v]
         cost, csum = plan.cost, self.csum[v]
+        if not len(cost):
+            return
         ready = np.zeros(len(cost))
-        for p, cons in zip(node.inputs, plan.cons, strict=True):
-            if len(cons):
-                avail = np.zeros(len(cost))
-                avail[cons] = self.out_time[p]  # times are monotone: the last item counts
-                np.maximum(ready, avail, out=ready)
-        for port, prod in zip(self.out_ports[v], plan.prod, strict=True):
-            if len(prod) > self.depth:
-                space = np.zeros(len(cost))
-                space[prod[self.depth :]] = self.deq[port][: -self.depth]
-                np.maximum(ready, space, out=ready)
-        end = (
-            csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost)))
-            if len(cost)
-            else csum
-        )
+        for p, cons in self.in_edges[v]:
+            ready[cons] = np.maximum(ready[cons], self.out_time[p])  # monotone: last counts
+        depth = self.depth
+        for port, prod, _ in self.out_edges[v]:
+            if len(prod) > depth:
+                tail = prod[depth:]
+                ready[tail] = np.maximum(ready[tail], self.deq[port][:-depth])
+        end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost)))
         start = end - cost
         if plan.requests is not None and not _same(start, self.start[v]):
             self.hbm_dirty = True
         self.start[v], self.end[v] = start, end
-        emit = end
-        if plan.is_load:
-            emit = np.maximum.accumulate(np.maximum(end, self.hbm[v])) if len(end) else end
-        for port, prod in zip(self.out_ports[v], plan.prod, strict=True):
+        emit = np.maximum.accumulate(np.maximum(end, self.hbm[v])) if plan.is_load else end
+        for port, prod, w in self.out_edges[v]:
             new = emit[prod]
             if not _same(new, self.out_time[port]):
                 self.out_time[port] = new
-                self.dirty.add(self.consumer[port][0])
-        for p, cons in zip(node.inputs, plan.cons, strict=True):
+                self.dirty.add(w)
+        for p, cons in self.in_edges[v]:
             new = start[cons]
             if not _same(new, self.deq[p]):
                 self.deq[p] = new
@@ -191,26 +191,18 @@ class Schedule:
         return self._finish(self._settle(order))
 
     def _settle(self, order: list[int]) -> np.ndarray:
-        """Chaotic iteration: always recompute the lowest dirty op (upstream first); the
-        HBM is re-served whenever no op is left to recompute and some issue time moved."""
         stores = self.serve_hbm()
-        heap = sorted(self.dirty)
-        while heap:
-            if self.sweeps >= MAX_UPDATES:
-                raise SimulationError(f"timing did not settle after {MAX_UPDATES} updates")
-            v = heapq.heappop(heap)
-            if v not in self.dirty:
-                continue
-            self.dirty.discard(v)
-            before = len(self.dirty)
-            self.update(v)
-            self.sweeps += 1
-            if len(self.dirty) != before:
-                heap = sorted(self.dirty)
-            if not heap and self.hbm_dirty:
+        while self.dirty:
+            if self.sweeps >= MAX_SWEEPS:
+                raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
+            for v in order if self.sweeps % 2 == 0 else order[::-1]:
+                if v in self.dirty:
+                    self.dirty.discard(v)
+                    self.update(v)
+            if self.hbm_dirty:
                 self.hbm_dirty = False
                 stores = self.serve_hbm()
-                heap = sorted(self.dirty)
+            self.sweeps += 1
         return stores
 
     def _finish(self, stores: np.ndarray) -> float:

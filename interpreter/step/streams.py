@@ -7,7 +7,7 @@ A stream is a sequence of *items*. An item is a value followed by its stop level
 empty innermost run and every level below k with it (so an inner dim can be empty only at
 the innermost level; an empty *stream* has no items).
 
-Values live in one container per stream (see `Values`), holding the value items in order.
+Values live in one container per stream (see below), holding the value items in order.
 This is the token model of the paper with each stop fused to the value before it, as the
 reference simulator does, so the timing pass can treat items as the unit of transfer.
 """
@@ -20,9 +20,9 @@ import numpy as np
 
 from interpreter.errors import ExecutionError
 
-Values = "np.ndarray | list | tuple"
-"""A stream's values: an ndarray stacked on axis 0 (tiles of one shape, selectors), a list
-(dynamic tiles of differing shapes, buffers), or a tuple of those (zipped streams)."""
+# A stream's values ("Values" below): an ndarray stacked on axis 0 (tiles of one shape,
+# selectors), `LazyTiles` (tiles still in their off-chip grid), a list (dynamic tiles of
+# differing shapes, buffers), or a tuple of those (zipped streams).
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import site
 import socket
 import threading
@@ -22,6 +23,7 @@ from dsl.errors import ValidationError
 from dsl.step import load_ir
 from sandbox import Limits, build_ir
 from sandbox.backends import PROJECT_ROOT
+from sandbox.confine import _DENIED, landlock_abi
 from tests.sandbox.conftest import (
     BYPASS,
     FAST,
@@ -33,11 +35,19 @@ from tests.sandbox.conftest import (
 FAILED = ("rejected", "error", "timeout")
 
 
+def needs_confinement(backend: str) -> None:
+    """Without namespaces, the plain backend stops file and network access only through
+    Landlock and seccomp; where the kernel lacks them there is nothing to test."""
+    if backend == "plain" and (landlock_abi() < 4 or platform.machine() not in _DENIED):
+        pytest.skip("plain backend: this kernel lacks Landlock (ABI 4+) or our seccomp table")
+
+
 def run(source: str, backend: str, limits: Limits = FAST):
     return build_ir(source, dialect="step", signature=SIGNATURE, backend=backend, limits=limits)
 
 
 def test_socket_reaches_no_listener(backend: str) -> None:
+    needs_confinement(backend)
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.2)
     port = server.getsockname()[1]
@@ -71,6 +81,7 @@ def test_socket_reaches_no_listener(backend: str) -> None:
 
 
 def test_writes_outside_land_nowhere(backend: str, tmp_path) -> None:
+    needs_confinement(backend)
     targets = [
         tmp_path / "pwned",
         PROJECT_ROOT / "pwned",
@@ -105,6 +116,7 @@ raise RuntimeError("; ".join(_outcomes))
 
 
 def test_reads_of_host_files_bring_nothing_back(backend: str, tmp_path) -> None:
+    needs_confinement(backend)
     token = f"host-secret-{uuid.uuid4().hex}"
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(token)
@@ -143,6 +155,7 @@ raise RuntimeError(" | ".join(_found))
 
 
 def test_parent_environment_does_not_reach_the_program(backend: str, monkeypatch) -> None:
+    needs_confinement(backend)
     secret = f"env-secret-{uuid.uuid4().hex}"
     monkeypatch.setenv("AGENT_TEST_SECRET", secret)
     source = (
@@ -166,6 +179,7 @@ raise RuntimeError(" ".join(_seen))
 
 
 def test_fork_bomb_makes_no_process(backend: str) -> None:
+    needs_confinement(backend)
     source = (
         BYPASS
         + """
@@ -197,6 +211,24 @@ def test_ten_gigabytes_are_refused(backend: str) -> None:
     result = run(source, backend)
     assert_sound(result, backend, statuses=("rejected",))
     assert "memory limit" in result.message, result
+
+
+def test_thread_flood_ends_as_an_error(backend_extra: str) -> None:
+    source = (
+        BYPASS
+        + """
+_threading = _load("threading")
+_event = _threading.Event()
+_started = 0
+while True:
+    _threading.Thread(target=_event.wait, daemon=True).start()
+    _started += 1
+"""
+        + VALID
+    )
+    result = run(source, backend_extra)
+    assert result.status in ("error", "rejected"), result
+    assert_sound(result, backend_extra, statuses=("error", "rejected"))
 
 
 @pytest.mark.slow

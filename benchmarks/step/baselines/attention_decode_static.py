@@ -17,14 +17,16 @@ def kernel(q, k_cache, v_cache, kv_len, regions=4, tile_kv=16):
     per_region = B // regions  # every batch size of this task is a multiple of 4
     stores = []
     for r in range(regions):
-        q_r = step.linear_offchip_load(q, q_tile(q), shape=(per_region,), stride=(regions,),
-                                       base=r)
-        lens = step.linear_offchip_load(kv_len, (1, 1), shape=(per_region,),
-                                        stride=(regions,), base=r)
+        q_r = step.linear_offchip_load(q, q_tile(q), shape=(per_region,), stride=(regions,), base=r)
+        lens = step.linear_offchip_load(
+            kv_len, (1, 1), shape=(per_region,), stride=(regions,), base=r
+        )
         lens_a, lens_b = step.copy(lens)
         ones = step.map(lens_a, step.fn.affine_index(scale=0, offset=1))
-        request = step.map(step.scan(ones, "add", rank=1),  # r, r + regions, ...
-                           step.fn.affine_index(scale=regions, offset=r - regions))
+        request = step.map(
+            step.scan(ones, "add", rank=1),  # r, r + regions, ...
+            step.fn.affine_index(scale=regions, offset=r - regions),
+        )
         stores.append(attend(q_r, lens_b, request, k_cache, v_cache, tile_kv))
     return stores
 
@@ -46,12 +48,14 @@ def attend(q_r, lens, request, k_cache, v_cache, tile_kv):
     keys = step.random_offchip_load(k_cache, a_k, (tile_kv, D))
     values = step.random_offchip_load(v_cache, a_v, (tile_kv, D))
     # valid columns of tile i: kv_len - tile_kv * i = (kv_len + tile_kv * start) - tile_kv * addr
-    bias = step.map([len_b, step.map(req_b, step.fn.affine_index(scale=tile_kv * per_request))],
-                    "add")
-    valid = step.map([step.expand(bias, a_ref),
-                      step.map(a_val, step.fn.affine_index(scale=-tile_kv))], "add")
+    bias = step.map(
+        [len_b, step.map(req_b, step.fn.affine_index(scale=tile_kv * per_request))], "add"
+    )
+    valid = step.map(
+        [step.expand(bias, a_ref), step.map(a_val, step.fn.affine_index(scale=-tile_kv))], "add"
+    )
     scores = step.map([step.expand(q_r, a_q), keys], step.fn.matmul(transpose_b=True))
-    scores = step.map(scores, step.fn.scale(factor=D ** -0.5))
+    scores = step.map(scores, step.fn.scale(factor=D**-0.5))
     s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after(fill=-1e30)))
     row_max = step.accum(step.map(s1, "row_max"), "max", rank=1)  # [n] of [R, 1]
     again, ref = step.copy(step.streamify(step.bufferize(s2, rank=1)))

@@ -16,7 +16,7 @@ def kernel(q, k, v, tile_q=16, tile_kv=32):
         q_t = step.linear_offchip_load(q, (tile_q, D), shape=(qt, kt), stride=(1, 0))
         k_t = step.linear_offchip_load(k, (tile_kv, D), shape=(qt, kt), stride=(0, 1))
         s = step.map([q_t, k_t], step.fn.matmul(transpose_b=True))  # [qt, kt] of [tq, tkv]
-        return step.map(s, step.fn.scale(factor=D ** -0.5))
+        return step.map(s, step.fn.scale(factor=D**-0.5))
 
     row_max = step.accum(step.map(scores(), "row_max"), "max", rank=1)  # [qt] of [tq, 1]
     s_a, s_b = step.copy(scores())

@@ -16,8 +16,10 @@ def kernel(expert_idx):
     ids_next, ids_at, ref = step.copy(ids, 3)
     seed = step.linear_offchip_load(expert_idx, (1, 1), shape=(1,), stride=(0,))
     row = step.accum(step.flat_map(seed, step.fn.arange(count=E)), "retile_col", rank=1)
-    ones = step.map(step.map(step.map(row, step.fn.cast(dtype="float32")),
-                             step.fn.scale(factor=0.0)), step.fn.add_scalar(value=1.0))
+    ones = step.map(
+        step.map(step.map(row, step.fn.cast(dtype="float32")), step.fn.scale(factor=0.0)),
+        step.fn.add_scalar(value=1.0),
+    )
     ones_a, ones_b = step.copy(step.expand(ones, ref))  # [B, topk] of [1, E]
     mask = step.fn.mask_after(fill=0.0)
     below_next = step.map([ones_a, step.map(ids_next, step.fn.affine_index(offset=1))], mask)

@@ -18,16 +18,20 @@ def kernel(x, expert_idx):
     rows = step.linear_offchip_load(x, (1, H.value))  # [B, 1] of [1, H]
     sel = step.map(step.linear_offchip_load(expert_idx, (1, topk)), step.fn.to_selector(n=E))
     routed = step.partition(rows, sel, E)  # expert e: [n_e] of [1, H]
-    zero = step.map(step.linear_offchip_load(x, (1, H.value), shape=(E,), stride=(0,)),
-                    step.fn.scale(factor=0.0))  # [E] zero rows
+    zero = step.map(
+        step.linear_offchip_load(x, (1, H.value), shape=(E,), stride=(0,)),
+        step.fn.scale(factor=0.0),
+    )  # [E] zero rows
     first = step.linear_offchip_load(expert_idx, (1, 1), shape=(1,), stride=(0,))
     ids = step.flat_map(step.map(first, step.fn.affine_index(scale=0)), step.fn.arange(count=E))
     pads = step.partition(zero, step.map(step.flatten(ids), step.fn.to_selector(n=E)), E)
     stores = []
     for e in range(E):
         merged, source = step.eager_merge([pads[e], routed[e]])
-        nothing = step.map(step.map(step.map(source, "selector_to_index"),
-                                    step.fn.cast(dtype="float32")), step.fn.scale(factor=0.0))
+        nothing = step.map(
+            step.map(step.map(source, "selector_to_index"), step.fn.cast(dtype="float32")),
+            step.fn.scale(factor=0.0),
+        )
         rows_e = step.map([merged, nothing], "add")  # + 0: consumes the merge selector
         total = step.accum(step.promote(rows_e), "add", rank=1)  # [1] of [1, H]
         stores.append(step.linear_offchip_store(total, "sums", stride=(1,), base=e))

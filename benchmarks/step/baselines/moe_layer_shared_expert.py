@@ -12,8 +12,19 @@ token row with its weights read once and repeated on chip, and is added at the e
 from dsl import step
 
 
-def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, shared_gate, shared_up,
-           shared_down, tile_n=8, tile_f=32):
+def kernel(
+    x,
+    expert_idx,
+    expert_weight,
+    w_gate,
+    w_up,
+    w_down,
+    shared_gate,
+    shared_up,
+    shared_down,
+    tile_n=8,
+    tile_f=32,
+):
     B, H = x.shape
     n_experts, _, F = w_gate.shape
     E, topk, h, ft = n_experts.value, expert_idx.shape[1].value, H.value, F.value // tile_f
@@ -22,7 +33,8 @@ def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, shared_gate, shar
     # up while the experts work and stall the partition (a deadlock).
     sel_route, sel_back = (
         step.map(step.linear_offchip_load(expert_idx, (1, topk)), step.fn.to_selector(n=E))
-        for _ in range(2))
+        for _ in range(2)
+    )
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E)):  # [n_e] of [1, H]
         chunks = step.reshape(step.promote(part), tile_n)  # [p, cdiv(n_e, tile_n), <= tile_n]
@@ -42,8 +54,9 @@ def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, shared_gate, shar
     gate_w = step.linear_offchip_load(expert_weight, (1, 1), shape=(B, 1, topk))
     y = step.map([step.assume_shape(y, gate_w.shape), gate_w], "mul")
     routed = step.accum(y, "add", rank=1)  # [B, 1] of [1, H]
-    return step.linear_offchip_store(step.map([routed, shared(shared_rows, shared_gate,
-                                                              shared_up, shared_down)], "add"), "y")
+    return step.linear_offchip_store(
+        step.map([routed, shared(shared_rows, shared_gate, shared_up, shared_down)], "add"), "y"
+    )
 
 
 def shared(rows, w_gate, w_up, w_down):

@@ -20,7 +20,8 @@ def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, tile_n=8, tile_f=
     # up while the experts work and stall the partition (a deadlock).
     sel_route, sel_back = (
         step.map(step.linear_offchip_load(expert_idx, (1, topk)), step.fn.to_selector(n=E))
-        for _ in range(2))
+        for _ in range(2)
+    )
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E)):  # [n_e] of [1, H]
         chunks = step.reshape(step.promote(part), tile_n)  # [p, cdiv(n_e, tile_n), <= tile_n]

@@ -169,3 +169,26 @@ def test_a_second_run_recalls_the_first_runs_solution(tmp_path: Path, pool: Coun
     (prompt,) = second_model.prompts
     assert "Verified programs for similar tasks" in prompt[-1]["content"]
     assert "### step/gemm," in prompt[-1]["content"] and "compute=4" in prompt[-1]["content"]
+
+
+def test_a_proposal_paid_for_is_verified_even_when_the_guardian_is_over_budget(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    model = scripted(tmp_path, [{"text": fenced(BASELINE), "match": PROPOSE, "cost_usd": 0.01}])
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        meter=CostMeter(0.015),
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=1,
+        guardian=True,
+    )
+    assert results["summary"]["stopped"].startswith("budget")  # at the optimise call
+    (attempt,) = detail(tmp_path / "run")["attempts"]
+    assert attempt["guardian"] == "skipped: budget reached"
+    assert attempt["verdict"]["status"] == "passed" and pool.verified == [BASELINE]
+    assert len(model.prompts) == 1  # the guardian was never asked

@@ -58,7 +58,7 @@ def test_coverage_is_the_static_tasks() -> None:
 def test_compiled_gemm_reads_like_an_example() -> None:
     source = compile_task(TASKS["gemm"])
     assert "def kernel(a, b, tile_rows=16):" in source
-    assert 'b_tile = step.linear_offchip_load(b, (128, 64))  # read once' in source
+    assert "b_tile = step.linear_offchip_load(b, (128, 64))  # read once" in source
     assert 'c = step.map([a_t0, b_t], "matmul")' in source
     assert source.rstrip().endswith('return step.linear_offchip_store(c, "c")')
 
@@ -82,8 +82,9 @@ def test_compiled_program_passes_all(name: str) -> None:
 
 
 def test_tile_rows_is_a_tunable_parameter() -> None:
-    verdict = verify(TASKS["softmax"], compile_task(TASKS["softmax"]), params={"tile_rows": 4},
-                     seed=1)
+    verdict = verify(
+        TASKS["softmax"], compile_task(TASKS["softmax"]), params={"tile_rows": 4}, seed=1
+    )
     assert verdict.status == "passed", verdict.feedback
 
 
@@ -95,17 +96,22 @@ def with_spec(name: str, **changes) -> object:
 MATMUL = {"out": "t", "op": "matmul", "args": ["a", "b"]}
 
 
-@pytest.mark.parametrize("change,reason", [
-    ({"ops": [MATMUL, {"out": "c", "op": "cumsum", "args": ["t"]}]}, "op 'cumsum' has no"),
-    ({"ops": [MATMUL, {"out": "c", "op": "matmul", "args": ["t", "t"]}]}, "two row-tiled"),
-    ({"ops": [{"out": "c", "op": "matmul", "args": ["a", "zz"]}]}, "'zz' is neither an input"),
-    ({"ops": [{"out": "c", "op": "exp", "args": ["a"]}]}, "input 'b' is not used"),
-    ({"ops": [{"out": "u", "op": "exp", "args": ["a"]}, {**MATMUL, "out": "c"}]},
-     "'u' is computed but never used"),
-    ({"ops": [MATMUL, {"out": "u", "op": "exp", "args": ["t"]}]}, "no op computes output 'c'"),
-    ({"rows": 3}, "spec.rows must be a str"),
-    ({"rows": "K"}, "whole operand 'a' has the symbolic dim 'M'"),
-])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"ops": [MATMUL, {"out": "c", "op": "cumsum", "args": ["t"]}]}, "op 'cumsum' has no"),
+        ({"ops": [MATMUL, {"out": "c", "op": "matmul", "args": ["t", "t"]}]}, "two row-tiled"),
+        ({"ops": [{"out": "c", "op": "matmul", "args": ["a", "zz"]}]}, "'zz' is neither an input"),
+        ({"ops": [{"out": "c", "op": "exp", "args": ["a"]}]}, "input 'b' is not used"),
+        (
+            {"ops": [{"out": "u", "op": "exp", "args": ["a"]}, {**MATMUL, "out": "c"}]},
+            "'u' is computed but never used",
+        ),
+        ({"ops": [MATMUL, {"out": "u", "op": "exp", "args": ["t"]}]}, "no op computes output 'c'"),
+        ({"rows": 3}, "spec.rows must be a str"),
+        ({"rows": "K"}, "whole operand 'a' has the symbolic dim 'M'"),
+    ],
+)
 def test_malformed_specs_are_refused(change: dict, reason: str) -> None:
     with pytest.raises(NotCovered, match=reason):
         compile_task(with_spec("gemm", **change))

@@ -46,8 +46,14 @@ def test_expert_and_baseline_pass_all(name: str) -> None:
 
 def test_a_wrong_program_is_caught() -> None:
     """The suite's checks have teeth: a softmax that skips the normalisation fails."""
-    source = (SOLUTIONS / "softmax.py").read_text().replace(
-        'step.map([e1, step.map(e2, "row_sum")], "div")', 'step.map([e1, step.map(e2, "row_max")], "div")')
+    source = (
+        (SOLUTIONS / "softmax.py")
+        .read_text()
+        .replace(
+            'step.map([e1, step.map(e2, "row_sum")], "div")',
+            'step.map([e1, step.map(e2, "row_max")], "div")',
+        )
+    )
     verdict = verify(TASKS["softmax"], source, seed=0)
     assert verdict.status == "incorrect"
     assert "output 'y'" in verdict.feedback
@@ -55,7 +61,10 @@ def test_a_wrong_program_is_caught() -> None:
 
 def test_ignoring_kv_lengths_is_caught() -> None:
     """Attending to the whole cache (garbage rows included) must fail on the real lengths."""
-    source = (SOLUTIONS / "attention_decode_azure.py").read_text().replace(
-        "step.fn.mask_after(fill=-1e30)", "step.fn.mask_after(fill=0.0)")
+    source = (
+        (SOLUTIONS / "attention_decode_azure.py")
+        .read_text()
+        .replace("step.fn.mask_after(fill=-1e30)", "step.fn.mask_after(fill=0.0)")
+    )
     verdict = verify(TASKS["attention_decode_azure"], source, seed=0, simulate=False)
     assert verdict.status == "incorrect"

@@ -16,21 +16,41 @@ TASKS = {t.name: t for t in load_suite("step")}
 GROUPS = {
     "gemm": ["gemm", "gemm_bias", "linear_transposed", "gemm_silu"],
     "batched matmul": ["bmm", "bmm_transposed", "bmm_shared_weight"],
-    "attention": ["attention_scores", "attention", "attention_kv_tiled",
-                  "multi_head_attention", "attention_decode_azure",
-                  "attention_decode_azure_gqa"],
+    "attention": [
+        "attention_scores",
+        "attention",
+        "attention_kv_tiled",
+        "multi_head_attention",
+        "attention_decode_azure",
+        "attention_decode_azure_gqa",
+    ],
     "norms": ["rmsnorm", "layernorm", "softmax", "add_rmsnorm"],
     "rotary embedding": ["rope", "rope_heads", "rope_qk", "rope_positions"],
-    "MoE routing and indexing": ["moe_gate_softmax", "moe_expert_counts",
-                                 "moe_dispatch_scatter", "moe_combine_gather",
-                                 "moe_expert_token_sum"],
+    "MoE routing and indexing": [
+        "moe_gate_softmax",
+        "moe_expert_counts",
+        "moe_dispatch_scatter",
+        "moe_combine_gather",
+        "moe_expert_token_sum",
+    ],
     "expert FFN": ["swiglu", "swiglu_linear_layout", "expert_ffn_scaled"],
-    "end-to-end MoE": ["moe_layer", "moe_layer_mixtral", "moe_layer_qwen",
-                       "moe_layer_shared_expert"],
+    "end-to-end MoE": [
+        "moe_layer",
+        "moe_layer_mixtral",
+        "moe_layer_qwen",
+        "moe_layer_shared_expert",
+    ],
 }
-TRACE_TASKS = {"attention_decode_azure", "attention_decode_azure_gqa", "moe_expert_counts",
-               "moe_dispatch_scatter", "moe_combine_gather", "moe_expert_token_sum",
-               "moe_layer_mixtral", "moe_layer_qwen"}
+TRACE_TASKS = {
+    "attention_decode_azure",
+    "attention_decode_azure_gqa",
+    "moe_expert_counts",
+    "moe_dispatch_scatter",
+    "moe_combine_gather",
+    "moe_expert_token_sum",
+    "moe_layer_mixtral",
+    "moe_layer_qwen",
+}
 
 
 def inputs_of(name: str, seed: int = 0, which: int = 0) -> tuple[dict, dict]:
@@ -75,8 +95,9 @@ def test_generators_are_seeded() -> None:
         assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
-@pytest.mark.parametrize("model,name", [("mixtral", "moe_layer_mixtral"),
-                                        ("qwen", "moe_layer_qwen")])
+@pytest.mark.parametrize(
+    "model,name", [("mixtral", "moe_layer_mixtral"), ("qwen", "moe_layer_qwen")]
+)
 def test_routing_rows_come_from_the_real_trace(model: str, name: str) -> None:
     from benchmarks.step.generators import routing_trace
 
@@ -94,8 +115,10 @@ def test_kv_lengths_are_a_scaled_azure_batch() -> None:
 
     for which in range(3):  # B = 16 (check), 64 and 80 (held out)
         inputs, dims = inputs_of("attention_decode_azure", seed=5, which=which)
-        scaled = {tuple(np.clip(-(-np.load(f) // KV_ROWS_PER_TRACE_TOKEN), 1, dims["L"]))
-                  for f in kv_length_files(dims["B"])}
+        scaled = {
+            tuple(np.clip(-(-np.load(f) // KV_ROWS_PER_TRACE_TOKEN), 1, dims["L"]))
+            for f in kv_length_files(dims["B"])
+        }
         assert tuple(inputs["kv_len"]) in scaled
         assert inputs["kv_len"].min() >= 1 and inputs["kv_len"].max() <= dims["L"]
 
@@ -117,8 +140,9 @@ def test_moe_layer_matches_a_dense_mixture() -> None:
         gate = h @ inputs["w_gate"][e]
         ffn = (gate / (1 + np.exp(-gate)) * (h @ inputs["w_up"][e])) @ inputs["w_down"][e]
         dense += (w * (idx == e)).sum(axis=1, keepdims=True) * ffn
-    np.testing.assert_allclose(reference("moe_layer_qwen", inputs, dims)["y"], dense,
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        reference("moe_layer_qwen", inputs, dims)["y"], dense, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_ragged_decode_matches_masked_sdpa() -> None:
@@ -135,8 +159,11 @@ def test_dispatch_then_combine_is_the_identity() -> None:
     inputs, dims = inputs_of("moe_dispatch_scatter", seed=7)
     sorted_rows = reference("moe_dispatch_scatter", inputs, dims)["out"]
     weight = np.full(inputs["dest"].shape, 1.0 / dims["TOPK"], dtype=np.float32)
-    back = reference("moe_combine_gather", {"y_sorted": sorted_rows, "src": inputs["dest"],
-                                            "weight": weight}, dims)["out"]
+    back = reference(
+        "moe_combine_gather",
+        {"y_sorted": sorted_rows, "src": inputs["dest"], "weight": weight},
+        dims,
+    )["out"]
     np.testing.assert_allclose(back, inputs["x"], rtol=1e-6)
     # grouped by expert: the rows of expert e come before those of expert e + 1
     assert sorted(inputs["dest"].ravel().tolist()) == list(range(dims["T"]))

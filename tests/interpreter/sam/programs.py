@@ -182,6 +182,21 @@ def normalize_rows(B, **params):
     X.write_vals(sam.alu("div", v, total))
 
 
+def normalize_rows_recomputed(B, **params):
+    """X(i,j) = B(i,j) / sum_j2 B(i,j2) in the order i, j, j2: the row sum is recomputed
+    under every j, so an empty row leaves a phantom for the reducer (the compiler's shape)."""
+    X = sam.output("X", format="dense")
+    i, i_ref = B.scan(0)
+    i, i_loc = sam.broadcast(i)
+    _, row_ref = B.locate(0, i_loc, sam.root())
+    j, j_ref = B.scan(1, i_ref)
+    j, j_rep = sam.broadcast(j)
+    _, j2_ref = B.scan(1, sam.repeat(row_ref, sam.repeat_signal(j_rep)))
+    X.write_level(0, i)
+    X.write_level(1, j)
+    X.write_vals(sam.alu("div", B.load(j_ref), sam.reduce(B.load(j2_ref))))
+
+
 def block_gustavson(A, B, **params):
     """X(i,j) = sum_k A(i,k) B(k,j) over b x b blocks, order i, k, j, spacc1 over k."""
     b = params["block"]

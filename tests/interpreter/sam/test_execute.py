@@ -165,6 +165,21 @@ def test_normalize_rows():
     )
 
 
+@pytest.mark.parametrize("fmt", ["csr", "dcsr"])
+def test_row_sum_recomputed_under_j_with_empty_rows(fmt):
+    """The order i, j, j2 reduces a phantom for every empty row (csr) and for an all-empty
+    matrix; the ALU that divides by the sum must drop those values, not misalign."""
+    rng = np.random.default_rng(5)
+    for B in (sparse(rng, (6, 5), 0.4), np.zeros((6, 5))):
+        B[[0, 3]] = 0
+        sig = P.signature([("B", ["N", "M"], fmt)], [("X", ["N", "M"])])
+        _, out = run(P.normalize_rows_recomputed, sig, {"B": B}, {"N": 6, "M": 5})
+        sums = B.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(
+            out["X"], np.divide(B, sums, out=np.zeros_like(B), where=B != 0), atol=1e-12
+        )
+
+
 @pytest.mark.parametrize(
     "fmt", [["dense", "compressed", "compressed"], "csf", ["compressed", "dense", "compressed"]]
 )

@@ -193,6 +193,48 @@ def test_reduce_notes_example():
     assert toks(run("reduce", {"op": "max"}, val(1, 4, S0, S1, D))) == [4.0, 0.0, S0, D]
 
 
+# Row sums recomputed under every j (order i, j, j2) of CSR rows {0: [0, 1], 1: [], 2: [0, 1]}
+# with values 1 2 / - / 3 4: the j2 stream holds a phantom (the bare S1) for the empty row 1.
+J2_VALS = (1, 2, S0, 1, 2, S1, S1, 3, 4, S0, 3, 4, S2, D)
+J_VALS = (1, 2, S0, S0, 3, 4, S1, D)  # B(i, j), aligned with the j coordinates
+SUMS = [3.0, 3.0, S0, 0.0, S0, 7.0, 7.0, S1, D]  # the phantom reduces to 0 like any empty fiber
+
+
+def test_reduce_emits_a_value_for_a_phantom():
+    # the reducer cannot tell the phantom from a real empty fiber: both arrive as a bare S1
+    assert toks(run("reduce", {"op": "add"}, val(*J2_VALS))) == SUMS
+
+
+def test_consumers_drop_a_reduced_phantom_value():
+    out = [1 / 3, 2 / 3, S0, S0, 3 / 7, 4 / 7, S1, D]
+    assert toks(run("alu", {"op": "div"}, val(*J_VALS), val(*SUMS))) == pytest.approx(out)
+    assert toks(run("alu", {"op": "mul"}, val(*SUMS), val(*J_VALS))) == [
+        3.0, 6.0, S0, S0, 21.0, 28.0, S1, D]
+    # both reduced: the phantom stays (the writer drops it)
+    assert toks(run("alu", {"op": "add"}, val(*SUMS), val(*SUMS)))[3] == 0.0
+    r = run("union", {"n": 2}, crd(0, 1, S0, S0, 0, 1, S1, D), val(*SUMS),
+            crd(1, S0, S0, 0, S1, D), val(5, S0, S0, 6, S1, D))
+    assert toks(r, 0) == [0, 1, S0, S0, 0, 1, S1, D]
+    assert toks(r, 1) == [3.0, 3.0, S0, S0, 7.0, 7.0, S1, D]
+    assert toks(r, 2) == [N, 5.0, S0, S0, 6.0, N, S1, D]
+    r = run("val_drop", {}, val(*SUMS), crd(0, 1, S0, S0, 0, 1, S1, D))
+    assert toks(r, 0) == [3.0, 3.0, S0, S0, 7.0, 7.0, S1, D]
+    # the dropped value is taken with its fiber's stop (step 3), not in a step of its own
+    r = run("alu", {"op": "div"}, val(*J_VALS), val(*SUMS))
+    assert r.schedule.consume[0] is None
+    assert r.schedule.consume[1].tolist() == [0, 1, 2, 3, 3, 4, 5, 6, 7]
+    assert r.schedule.steps == 8
+
+
+def test_only_a_lone_value_against_an_empty_fiber_is_a_phantom():
+    with pytest.raises(ExecutionError, match=r"fiber 1 holds 0 and 2 items"):
+        run("alu", {"op": "add"}, val(1, S0, S0, D), val(1, S0, 1, 2, S0, D))
+    with pytest.raises(ExecutionError, match="token-aligned"):  # stop levels differ
+        run("alu", {"op": "add"}, val(1, S0, S1, D), val(1, S0, 2, S0, D))
+    with pytest.raises(ExecutionError, match=r"fiber 0 holds 2 and 1 items"):
+        run("alu", {"op": "add"}, val(1, 2, S0, S1, D), val(1, S0, 3, 4, 5, S1, D))
+
+
 def test_spacc1_reference_example():
     r = run(
         "spacc",

@@ -20,7 +20,6 @@ from interpreter.step.timing import Plan
 def reference_cycles(program: Program, plans: list[Plan], target: dict) -> float:
     depth, bw, lat = target["channel_depth"], target["offchip_bw"], target["offchip_latency"]
     nodes = program.nodes
-    consumer = {p: (n.id, k) for n in nodes for k, p in enumerate(n.inputs)}
     # item -> event maps, as lists
     cons_of = {n.id: [list(map(int, c)) for c in plans[n.id].cons] for n in nodes}
     prod_of = {n.id: [list(map(int, p)) for p in plans[n.id].prod] for n in nodes}
@@ -100,7 +99,6 @@ def reference_cycles(program: Program, plans: list[Plan], target: dict) -> float
     for issue, v, e, _ in requests:
         if not plans[v].is_load:
             all_times.append(hbm_back((issue, v, e)))
-    del consumer
     return max(all_times, default=0.0)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from dsl.step.functions import make_ref
 from dsl.step.ir import Node, Port, Program
-from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, TensorDecl
+from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv
 from dsl.step.symbolic import Expr
 from dsl.step.types import Selector, StreamType, Tile
 from interpreter.step.semantics import SEMANTICS, RunContext
@@ -117,15 +117,3 @@ def run_op_streams(
 
 def scalars(s: StreamData) -> list[float]:
     return [float(v) for v in np.asarray(vstack(s.values)).reshape(-1)]
-
-
-__all__ = [
-    "parse",
-    "render",
-    "run_op",
-    "run_op_streams",
-    "stream_type",
-    "selector_type",
-    "TensorDecl",
-    "scalars",
-]

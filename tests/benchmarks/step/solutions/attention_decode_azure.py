@@ -14,8 +14,9 @@ def kernel(q, k_cache, v_cache, kv_len, regions=4, tile_kv=16):
     B, R, D = q.shape
     lens = step.linear_offchip_load(kv_len, (1, 1), shape=(B,))  # [B] of int [1, 1]
     l_sched, l_data, l_idx = step.copy(lens, 3)
-    s_q, s_len, s_req = step.copy(step.scan(l_sched, step.fn.least_loaded(regions=regions),
-                                            rank=1), 3)
+    s_q, s_len, s_req = step.copy(
+        step.scan(l_sched, step.fn.least_loaded(regions=regions), rank=1), 3
+    )
     ones = step.map(l_idx, step.fn.affine_index(scale=0, offset=1))
     request = step.map(step.scan(ones, "add", rank=1), step.fn.affine_index(offset=-1))
     queries = step.linear_offchip_load(q, (R.value, D.value), shape=(B,))
@@ -43,13 +44,14 @@ def attend(q_r, lens, request, k_cache, v_cache, tile_kv):
     keys = step.random_offchip_load(k_cache, a_k, (tile_kv, D))
     values = step.random_offchip_load(v_cache, a_v, (tile_kv, D))
     # valid columns of tile i: kv_len - tile_kv * i = (kv_len + tile_kv * start) - tile_kv * addr
-    bias = step.map([len_b, step.map(req_b, step.fn.affine_index(scale=tile_kv * per_request))],
-                    "add")
-    valid = step.map([step.expand(bias, a_ref),
-                      step.map(a_val, step.fn.affine_index(scale=-tile_kv))], "add")
-    q_s = step.map(q_r, step.fn.scale(factor=D ** -0.5))
-    scores = step.map([step.expand(q_s, a_q), keys], step.fn.matmul(transpose_b=True),
-                      compute=2)
+    bias = step.map(
+        [len_b, step.map(req_b, step.fn.affine_index(scale=tile_kv * per_request))], "add"
+    )
+    valid = step.map(
+        [step.expand(bias, a_ref), step.map(a_val, step.fn.affine_index(scale=-tile_kv))], "add"
+    )
+    q_s = step.map(q_r, step.fn.scale(factor=D**-0.5))
+    scores = step.map([step.expand(q_s, a_q), keys], step.fn.matmul(transpose_b=True), compute=2)
     s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after(fill=-1e30)))
     row_max = step.accum(step.map(s1, "row_max"), "max", rank=1)  # [n] of [R, 1]
     again, ref = step.copy(step.streamify(step.bufferize(s2, rank=1)))

@@ -15,6 +15,8 @@ def kernel(x, weight, w_gate, w_up, w_down, tile_rows=32):
     gate = step.map(step.map([x1, wg], "matmul", compute=4), "silu", compute=2)
     hidden = step.map([gate, step.map([x2, wu], "matmul", compute=4)], "mul")
     out = step.map([hidden, wd], "matmul", compute=4)
-    scale = step.map(step.linear_offchip_load(weight, (1, tile_rows),
-                                              shape=(step.cdiv(M, tile_rows), 1)), "transpose")
+    scale = step.map(
+        step.linear_offchip_load(weight, (1, tile_rows), shape=(step.cdiv(M, tile_rows), 1)),
+        "transpose",
+    )
     return step.linear_offchip_store(step.map([out, scale], "mul"), "y")

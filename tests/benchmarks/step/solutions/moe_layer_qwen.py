@@ -18,7 +18,8 @@ def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, tile_f=32):
     # up while the experts work and stall the partition (a deadlock).
     sel_route, sel_back = (
         step.map(step.linear_offchip_load(expert_idx, (1, topk)), step.fn.to_selector(n=E))
-        for _ in range(2))
+        for _ in range(2)
+    )
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E)):  # [n_e] of [1, H]
         tile = step.accum(step.promote(part), "retile_row", rank=1)  # [p] of [n_e, H], p <= 1

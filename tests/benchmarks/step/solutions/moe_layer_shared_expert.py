@@ -10,8 +10,18 @@ runs on 1-row tiles alongside, its weights read once and kept on chip.
 from dsl import step
 
 
-def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, shared_gate, shared_up,
-           shared_down, tile_f=32):
+def kernel(
+    x,
+    expert_idx,
+    expert_weight,
+    w_gate,
+    w_up,
+    w_down,
+    shared_gate,
+    shared_up,
+    shared_down,
+    tile_f=32,
+):
     B, H = x.shape
     n_experts, _, F = w_gate.shape
     E, topk, h, ft = n_experts.value, expert_idx.shape[1].value, H.value, F.value // tile_f
@@ -20,7 +30,8 @@ def kernel(x, expert_idx, expert_weight, w_gate, w_up, w_down, shared_gate, shar
     # up while the experts work and stall the partition (a deadlock).
     sel_route, sel_back = (
         step.map(step.linear_offchip_load(expert_idx, (1, topk)), step.fn.to_selector(n=E))
-        for _ in range(2))
+        for _ in range(2)
+    )
     outs = []
     for e, part in enumerate(step.partition(rows, sel_route, E)):  # [n_e] of [1, H]
         tile = step.accum(step.promote(part), "retile_row", rank=1)  # [p] of [n_e, H], p <= 1

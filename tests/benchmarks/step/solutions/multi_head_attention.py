@@ -6,7 +6,7 @@ from dsl import step
 
 def kernel(q, k, v):
     S, D = q.shape[1].value, q.shape[2].value
-    q_t = step.map(step.linear_offchip_load(q, (S, D)), step.fn.scale(factor=D ** -0.5))
+    q_t = step.map(step.linear_offchip_load(q, (S, D)), step.fn.scale(factor=D**-0.5))
     k_t = step.linear_offchip_load(k, (S, D))  # [H, 1, 1]
     v_t = step.linear_offchip_load(v, (S, D))
     s1, s2 = step.copy(step.map([q_t, k_t], step.fn.matmul(transpose_b=True), compute=2))

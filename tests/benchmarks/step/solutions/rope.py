@@ -8,6 +8,7 @@ def kernel(x, cos, sin, tile_rows=4):
     x1, x2 = step.copy(step.linear_offchip_load(x, (tile_rows, D)))
     c = step.linear_offchip_load(cos, (tile_rows, D))
     s = step.linear_offchip_load(sin, (tile_rows, D))
-    y = step.map([step.map([x1, c], "mul"), step.map([step.map(x2, "rotate_half"), s], "mul")],
-                 "add")
+    y = step.map(
+        [step.map([x1, c], "mul"), step.map([step.map(x2, "rotate_half"), s], "mul")], "add"
+    )
     return step.linear_offchip_store(y, "y")
