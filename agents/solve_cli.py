@@ -115,6 +115,8 @@ def solve(
         soft_wrap=True,
     )
     display = SolveDisplay(console)
+    again = f"agent solve {suite}" + (f" --tasks '{tasks_glob}'" if tasks_glob else "")
+    again += f" --out {out} --resume"
     try:
         with VerifierPool(jobs, sandbox_backend=sandbox) as pool:
             results = run_suite(
@@ -128,21 +130,26 @@ def solve(
                 progress=display,
             )
     except KeyboardInterrupt:
-        display.finish({})
+        display.finish({})  # stop the live table before printing under it
         console.print(
-            f"interrupted; partial results in {out / 'results.json'};"
-            f" continue with: agent solve {suite} --out {out} --resume"
+            f"interrupted; partial results in {out / 'results.json'}; continue with: {again}",
+            highlight=False,
+            soft_wrap=True,
         )
         raise SystemExit(130) from None
+    finally:
+        display.finish({})  # a crash must not leave the terminal's cursor hidden
     console.print(closing_table(results))
     console.print(summary_line(results["summary"]), highlight=False, soft_wrap=True)
     if results["summary"].get("stopped"):
         console.print(
-            f"stopped early ({results['summary']['stopped']}); continue with:"
-            f" agent solve {suite} --out {out} --resume",
+            f"stopped early ({results['summary']['stopped']}); continue with: {again}",
             highlight=False,
             soft_wrap=True,
         )
+    if results["summary"].get("unpriced_models"):
+        unpriced = ", ".join(results["summary"]["unpriced_models"])
+        console.print(f"cost not counted (price unknown) for: {unpriced}", highlight=False)
     console.print(f"wrote {out / 'results.json'}", highlight=False, soft_wrap=True)
 
 
@@ -241,8 +248,9 @@ def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out:
         )
         return
     table = Table(title=f"{task}: last {len(rows)} attempts")
-    for column in ("id", "parent", "status", "cycles", "model", "run", "feedback"):
-        table.add_column(column)
+    for column in ("id", "parent", "status", "cycles", "model", "run"):
+        table.add_column(column, no_wrap=True, min_width=len(column))
+    table.add_column("feedback")
     for a in rows:
         marker = " *" if best is not None and a.id == best.id else ""
         table.add_row(
@@ -252,7 +260,7 @@ def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out:
             str(a.cycles) if a.cycles is not None else "-",
             a.model,
             a.run_id,
-            " ".join(a.feedback.split())[:60],
+            " ".join(a.feedback.split())[:40],
         )
     console.print(table)
     if best is not None:

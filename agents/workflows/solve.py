@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
 from agents.models import BudgetExceeded, Model, ModelError, Reply
@@ -121,7 +122,7 @@ class TaskSolver:
         self.run_id = run_id
         self.on_event = on_event or (lambda key, attempt: None)
 
-    def graph(self, checkpointer: Any = None):
+    def graph(self, checkpointer: Any = None) -> CompiledStateGraph:
         builder = StateGraph(SolveState)
         builder.add_node("recall", self.recall)
         builder.add_node("generate", self.generate)

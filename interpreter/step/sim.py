@@ -17,8 +17,11 @@ Solved with arrays, not a cycle loop: with C the running sum of costs, the recur
 `end = C + max(0, cummax(ready - (C - cost)))` per op. Backpressure and the shared HBM
 couple ops both ways, so forward (topological) and backward sweeps alternate, each op
 recomputed from the latest times of its neighbours (only ops with something new to read),
-until nothing changes. The first settle ignores channel bounds (quick, and a lower bound
-of the real schedule); the second adds them. The fixpoint is the schedule an event-driven
+until nothing changes; then the HBM serves the requests again, and so on until neither
+moves. Between HBM passes a load's data is taken as the later of its last served time and
+its own issue + transfer + latency (a lower bound, exact at the fixpoint). The first settle
+ignores channel bounds (quick, and a lower bound of the real schedule); the second adds
+them. The fixpoint is the schedule an event-driven
 simulation produces (a reference one in the tests must agree to the cycle). A deadlock is
 found before timing by counting which events can ever fire.
 """
@@ -103,6 +106,17 @@ class Schedule:
         self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
         self.dirty = set(range(n))
         self.hbm_dirty = False
+        # per load: the least time from issue to usable data (0 for bare stops)
+        self.fresh = [
+            np.where(
+                p.requests > 0,
+                np.ceil(p.requests / target["offchip_bw"]) + target["offchip_latency"],
+                0.0,
+            )
+            if p.is_load
+            else None
+            for p in plans
+        ]
         # per op: (producer port, consuming events) and (port, producing events, consumer)
         self.in_edges = [
             [(p, c) for p, c in zip(node.inputs, plan.cons, strict=True) if len(c)]
@@ -136,7 +150,13 @@ class Schedule:
         if plan.requests is not None and not _same(start, self.start[v]):
             self.hbm_dirty = True
         self.start[v], self.end[v] = start, end
-        emit = np.maximum.accumulate(np.maximum(end, self.hbm[v])) if plan.is_load else end
+        if plan.is_load:
+            # the served time from the last HBM pass, or later if this load now issues
+            # later: never before its own transfer and latency (exact once settled)
+            soonest = np.where(self.fresh[v] > 0, start + self.fresh[v], 0.0)
+            emit = np.maximum.accumulate(np.maximum(end, np.maximum(self.hbm[v], soonest)))
+        else:
+            emit = end
         for port, prod, w in self.out_edges[v]:
             new = emit[prod]
             if not _same(new, self.out_time[port]):
@@ -193,16 +213,17 @@ class Schedule:
     def _settle(self, order: list[int]) -> np.ndarray:
         stores = self.serve_hbm()
         while self.dirty:
-            if self.sweeps >= MAX_SWEEPS:
-                raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
-            for v in order if self.sweeps % 2 == 0 else order[::-1]:
-                if v in self.dirty:
-                    self.dirty.discard(v)
-                    self.update(v)
-            if self.hbm_dirty:
+            while self.dirty:  # settle the ops against the HBM's last answers...
+                if self.sweeps >= MAX_SWEEPS:
+                    raise SimulationError(f"timing did not settle after {MAX_SWEEPS} sweeps")
+                for v in order if self.sweeps % 2 == 0 else order[::-1]:
+                    if v in self.dirty:
+                        self.dirty.discard(v)
+                        self.update(v)
+                self.sweeps += 1
+            if self.hbm_dirty:  # ...then serve their requests again
                 self.hbm_dirty = False
                 stores = self.serve_hbm()
-            self.sweeps += 1
         return stores
 
     def _finish(self, stores: np.ndarray) -> float:

@@ -202,3 +202,45 @@ def test_help_is_fast_and_lists_the_commands() -> None:
         text=True,
     )
     assert probe.stdout.strip() == "[]"
+
+
+def test_max_cost_stops_cleanly_with_partial_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.agents.workflows.conftest import BASELINE, fenced, write_script
+
+    script = write_script(
+        tmp_path / "replies.jsonl",
+        [
+            {"text": fenced(BASELINE), "match": "# Task: step/gemm\n", "cost_usd": 0.02},
+            {"text": fenced(BASELINE), "cost_usd": 0.02},
+        ],
+    )
+    out = tmp_path / "run"
+    code = run_main(
+        "solve",
+        "step",
+        "--tasks",
+        "gemm*",
+        "--model",
+        f"scripted:{script}",
+        "--samples",
+        "1",
+        "--max-cost",
+        "0.03",
+        "--out",
+        out,
+        "--memory",
+        tmp_path / "m.sqlite",
+        "--jobs",
+        "1",
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "stopped early (budget" in printed
+    assert f"agent solve step --tasks 'gemm*' --out {out} --resume" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["summary"]["stopped"].startswith("budget")
+    assert results["summary"]["cost_usd"] == 0.02 and results["summary"]["total"] == 3
+    statuses = [e["status"] for e in results["tasks"]]
+    assert statuses[0] == "passed" and statuses[1:] == ["not_run", "not_run"]

@@ -38,7 +38,7 @@ _builtins = getattr(_probe, "__glob" + "als__")["__buil" + "tins__"]
 _builtins = _builtins if isinstance(_builtins, dict) else getattr(_builtins, "__di" + "ct__")
 _load = _builtins["__imp" + "ort__"]
 """
-FAST = Limits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 * 2**20)
+TEST_LIMITS = Limits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 * 2**20)
 
 
 _RUN_IDS: list[str] = []  # the runs started by the current test
@@ -115,5 +115,7 @@ def assert_sound(result, backend: str, *, statuses: tuple[str, ...], secrets=())
     for secret in secrets:
         assert secret not in everything, f"{secret!r} escaped the sandbox: {result}"
     assert _RUN_IDS and not leftovers(), f"outlived their run: {leftovers()}"
-    follow_up = build_ir(VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=FAST)
+    follow_up = build_ir(
+        VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=TEST_LIMITS
+    )
     assert follow_up.status == "ok", follow_up

@@ -26,8 +26,8 @@ from sandbox.backends import PROJECT_ROOT
 from sandbox.confine import _DENIED, landlock_abi
 from tests.sandbox.conftest import (
     BYPASS,
-    FAST,
     SIGNATURE,
+    TEST_LIMITS,
     VALID,
     assert_sound,
 )
@@ -42,7 +42,7 @@ def needs_confinement(backend: str) -> None:
         pytest.skip("plain backend: this kernel lacks Landlock (ABI 4+) or our seccomp table")
 
 
-def run(source: str, backend: str, limits: Limits = FAST):
+def run(source: str, backend: str, limits: Limits = TEST_LIMITS):
     return build_ir(source, dialect="step", signature=SIGNATURE, backend=backend, limits=limits)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from dsl.step import load_ir
 from sandbox import BuildResult, Limits, build_ir
-from tests.sandbox.conftest import FAST, SIGNATURE, VALID
+from tests.sandbox.conftest import SIGNATURE, TEST_LIMITS, VALID
 
 
 def run(source: str, backend: str | None, **kwargs) -> BuildResult:
@@ -20,7 +20,7 @@ def run(source: str, backend: str | None, **kwargs) -> BuildResult:
         dialect="step",
         signature=SIGNATURE,
         backend=backend,
-        limits=kwargs.pop("limits", FAST),
+        limits=kwargs.pop("limits", TEST_LIMITS),
         **kwargs,
     )
 
@@ -28,7 +28,7 @@ def run(source: str, backend: str | None, **kwargs) -> BuildResult:
 def test_valid_program_gives_loadable_ir(backend: str) -> None:
     result = run(VALID, backend)
     assert result.status == "ok" and result.message == "" and result.line is None
-    assert result.backend == backend and 0 < result.seconds < FAST.wall_seconds
+    assert result.backend == backend and 0 < result.seconds < TEST_LIMITS.wall_seconds
     assert result.ir["dialect"] == "step"
     load_ir(result.ir)  # the trusted side accepts it
     assert json.loads(json.dumps(result.ir)) == result.ir

@@ -8,15 +8,15 @@ import signal
 from sandbox import build_ir
 from sandbox.backends import BACKENDS
 from sandbox.spares import SPARES, start
-from tests.sandbox.conftest import FAST, SIGNATURE, VALID, leftovers
+from tests.sandbox.conftest import SIGNATURE, TEST_LIMITS, VALID, leftovers
 
 
 def build(backend: str):
-    return build_ir(VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=FAST)
+    return build_ir(VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=TEST_LIMITS)
 
 
 def test_the_next_build_takes_the_waiting_spare(backend_extra: str) -> None:
-    key = (backend_extra, FAST, "step")
+    key = (backend_extra, TEST_LIMITS, "step")
     assert build(backend_extra).ok
     spare = SPARES.waiting()[key]
     assert spare.process.poll() is None
@@ -28,7 +28,7 @@ def test_the_next_build_takes_the_waiting_spare(backend_extra: str) -> None:
 
 def test_a_spare_killed_while_waiting_is_replaced(backend_extra: str) -> None:
     assert build(backend_extra).ok
-    spare = SPARES.waiting()[(backend_extra, FAST, "step")]
+    spare = SPARES.waiting()[(backend_extra, TEST_LIMITS, "step")]
     os.killpg(spare.process.pid, signal.SIGKILL)
     spare.process.wait()
     result = build(backend_extra)
@@ -44,7 +44,7 @@ def test_closing_leaves_nothing_running(backend: str) -> None:
 
 
 def test_an_unused_spare_ends_quietly_when_its_stdin_closes() -> None:
-    spare = start(BACKENDS["plain"], FAST, "step")
+    spare = start(BACKENDS["plain"], TEST_LIMITS, "step")
     spare.process.stdin.close()
     assert spare.process.wait(timeout=30) == 0
     assert spare.process.stderr.read() == b"" and spare.process.stdout.read() == b""

@@ -10,6 +10,7 @@ from tests.agents.workflows.conftest import (
     BAD_FN,
     BASELINE,
     FAST,
+    GEMM,
     GUARDIAN,
     OPTIMISE,
     PROPOSE,
@@ -171,3 +172,88 @@ def test_bad_replies_become_failed_attempts_with_reasons(
         assert reason in text
     assert pool.verified == []  # nothing without a program reaches the verifier
     assert [a.status for a in store.attempts()] == ["error"] * 5
+
+
+def test_a_reply_without_a_program_is_followed_by_a_fresh_proposal(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    model = scripted(
+        tmp_path,
+        [
+            {"text": "Sorry, I cannot help with that.", "match": PROPOSE},
+            {"text": fenced(BASELINE), "match": PROPOSE},
+        ],
+    )
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=1,
+        optimise_rounds=0,
+        guardian=False,
+    )
+    first, second = detail(tmp_path / "run")["attempts"]
+    assert "Sorry, I cannot help" in first["verdict"]["feedback"]  # what the model said
+    assert second["origin"] == "propose" and second["parent"] is None
+    assert results["tasks"][0]["status"] == "passed"
+
+
+def test_optimising_stops_when_the_rewrites_bring_nothing_new(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    model = scripted(
+        tmp_path,
+        [
+            {"text": fenced(BASELINE), "match": PROPOSE},
+            {"text": fenced(BASELINE), "match": OPTIMISE},
+            {"text": fenced(BASELINE), "match": OPTIMISE},
+        ],
+    )
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=3,
+        guardian=False,
+    )
+    attempts = detail(tmp_path / "run")["attempts"]
+    assert [a["id"] for a in attempts] == ["r1s0", "r2s0"]  # one round, then stalled
+    assert attempts[1]["duplicate_of"] == "r1s0"
+    assert pool.verified == [BASELINE] and model.remaining == 1
+
+
+def test_a_stored_best_that_no_longer_passes_leads_to_fresh_proposals(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    # The store believes BAD_FN passed (say, under an older verifier): it is re-verified,
+    # fails, and the run proposes anew instead of trusting memory.
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    stale = store.record_attempt(
+        task=GEMM,
+        program=BAD_FN,
+        model="old",
+        prompt_hash="",
+        verdict={"status": "passed", "cycles": 10, "feedback": ""},
+    )
+    model = scripted(tmp_path, [{"text": fenced(BASELINE), "match": PROPOSE}])
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=0,
+        guardian=False,
+    )
+    recalled, proposed = detail(tmp_path / "run")["attempts"]
+    assert recalled["origin"] == "recall" and recalled["verdict"]["status"] == "invalid"
+    assert store.attempts(run_id=results["run"]["run_id"])[0].parent_id == stale
+    assert proposed["origin"] == "propose" and results["tasks"][0]["status"] == "passed"
