@@ -147,7 +147,7 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     order = node.attrs["order"]
     for s in ins:
         check_well_formed(s, node.label)
-    ins, keeps = align_reduced(ins, node.label)
+    ins, keeps = align_reduced(ins, node.label, values=[False] * (len(ins) - 1) + [True])
     val = ins[-1]
     crd = ins[-2]
     outer = ins[0] if order == 2 else None

@@ -40,7 +40,9 @@ def check_aligned(a: Stream, b: Stream, where: str) -> None:
         )
 
 
-def align_reduced(ins: list[Stream], where: str) -> tuple[list[Stream], list[np.ndarray | None]]:
+def align_reduced(
+    ins: list[Stream], where: str, values: list[bool] | None = None
+) -> tuple[list[Stream], list[np.ndarray | None]]:
     """Token-align streams that must match fiber for fiber, dropping reduced phantoms.
 
     An empty outer fiber leaves a phantom deeper down: an empty fiber that stands for no
@@ -49,7 +51,9 @@ def align_reduced(ins: list[Stream], where: str) -> tuple[list[Stream], list[np.
     where the streams it meets hold none; that value stands for nothing and is dropped, as
     the value writer and `join` drop it. Returns the aligned streams and, per input, the mask
     of the tokens kept (None: all); a dropped value is taken with its fiber's stop.
+    `values[k]` says whether input k is a value stream (a crd stream never holds one).
     """
+    values = [True] * len(ins) if values is None else values
     if all(len(s.ctl) == len(ins[0].ctl) for s in ins):
         for s in ins[1:]:
             check_aligned(ins[0], s, where)
@@ -64,6 +68,7 @@ def align_reduced(ins: list[Stream], where: str) -> tuple[list[Stream], list[np.
             )
     counts = np.stack([stop - start for start, stop, _ in shapes])
     phantom = (counts.max(axis=0) == 1) & (counts.min(axis=0) == 0)
+    phantom &= ~(counts[~np.asarray(values, dtype=bool)] == 1).any(axis=0)  # lone crds stay
     mismatch = (counts.max(axis=0) != counts.min(axis=0)) & ~phantom
     if mismatch.any():
         f = int(np.flatnonzero(mismatch)[0])
@@ -117,7 +122,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
         check_well_formed(crds[k], where)
         check_well_formed(pays[k], where)
         (crds[k], pays[k]), (_, keep) = align_reduced(
-            [crds[k], pays[k]], f"{where} crd{k}/payload{k}"
+            [crds[k], pays[k]], f"{where} crd{k}/payload{k}", values=[False, True]
         )
         pay_keeps.append(keep)
     stops0 = crds[0].ctl[crds[0].ctl >= 0]
@@ -281,7 +286,7 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val, crd = ins
     for s in ins:
         check_well_formed(s, node.label)
-    (val, crd), keeps = align_reduced([val, crd], node.label)
+    (val, crd), keeps = align_reduced([val, crd], node.label, values=[True, False])
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
     v = val.val.reshape(len(val.ctl), -1)
     zero = item & ((val.ctl == EMPTY) | ~v.any(axis=1))

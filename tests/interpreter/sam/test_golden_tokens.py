@@ -231,6 +231,8 @@ def test_only_a_lone_value_against_an_empty_fiber_is_a_phantom():
         run("alu", {"op": "add"}, val(1, S0, S0, D), val(1, S0, 1, 2, S0, D))
     with pytest.raises(ExecutionError, match="token-aligned"):  # stop levels differ
         run("alu", {"op": "add"}, val(1, S0, S1, D), val(1, S0, 2, S0, D))
+    with pytest.raises(ExecutionError, match=r"fiber 1 holds 0 and 1 items"):  # a crd
+        run("val_drop", {}, val(S0, S0, D), crd(S0, 4, S0, D))
     with pytest.raises(ExecutionError, match=r"fiber 0 holds 2 and 1 items"):
         run("alu", {"op": "add"}, val(1, 2, S0, S1, D), val(1, S0, 3, 4, 5, S1, D))
 
