@@ -28,6 +28,7 @@ found before timing by counting which events can ever fire.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 
 import numpy as np
@@ -90,12 +91,21 @@ class Schedule:
         self.start = [np.zeros(len(p.cost)) for p in plans]
         self.end = [c.copy() for c in self.csum]
         self.hbm = [None] * n  # per off-chip op: when each request's data is back
-        self.out_time: dict[Port, np.ndarray] = {}
-        self.deq: dict[Port, np.ndarray] = {}
+        # every port gets an int id; per port: when each item is emitted and dequeued
+        self.port_id = {
+            Port(node.id, k): i
+            for i, (node, k) in enumerate(
+                (node, k)
+                for node, p in zip(program.nodes, plans, strict=True)
+                for k in range(len(p.prod))
+            )
+        }
+        self.out_time = [np.zeros(0)] * len(self.port_id)
+        self.deq = [np.zeros(0)] * len(self.port_id)
         for node, plan in zip(program.nodes, plans, strict=True):
             for k, prod in enumerate(plan.prod):
-                self.out_time[Port(node.id, k)] = np.zeros(len(prod))
-                self.deq[Port(node.id, k)] = np.zeros(len(prod))
+                self.out_time[self.port_id[Port(node.id, k)]] = np.zeros(len(prod))
+                self.deq[self.port_id[Port(node.id, k)]] = np.zeros(len(prod))
         self.sweeps = 0
         # off-chip requests, in (node, event) order: the HBM's tie-break after issue time
         self.offchip = [v for v, p in enumerate(plans) if p.requests is not None]
@@ -105,6 +115,7 @@ class Schedule:
         self.req_rank = np.arange(len(self.req_size))
         self.req_offsets = np.cumsum([0] + [len(x) for x in sizes])
         self.dirty = set(range(n))
+        self.unseen = set(range(n))  # ops not computed yet (their zeros are placeholders)
         self.hbm_dirty = False
         # per load: the least time from issue to usable data (0 for bare stops)
         self.fresh = [
@@ -119,16 +130,24 @@ class Schedule:
         ]
         # per op: (producer port, consuming events) and (port, producing events, consumer)
         self.in_edges = [
-            [(p, c) for p, c in zip(node.inputs, plan.cons, strict=True) if len(c)]
+            [
+                (self.port_id[p], c, p.node)
+                for p, c in zip(node.inputs, plan.cons, strict=True)
+                if len(c)
+            ]
             for node, plan in zip(program.nodes, plans, strict=True)
         ]
         self.out_edges = [
             [
-                (Port(node.id, k), prod, self.consumer[Port(node.id, k)][0])
+                (self.port_id[Port(node.id, k)], prod, self.consumer[Port(node.id, k)][0])
                 for k, prod in enumerate(plan.prod)
             ]
             for node, plan in zip(program.nodes, plans, strict=True)
         ]
+
+    def emitted(self, port: Port) -> np.ndarray:
+        """When each item of `port` enters its channel."""
+        return self.out_time[self.port_id[port]]
 
     def update(self, v: int) -> None:
         """Recompute op v's events from its neighbours' latest times; mark who must
@@ -138,7 +157,7 @@ class Schedule:
         if not len(cost):
             return
         ready = np.zeros(len(cost))
-        for p, cons in self.in_edges[v]:
+        for p, cons, _ in self.in_edges[v]:
             ready[cons] = np.maximum(ready[cons], self.out_time[p])  # monotone: last counts
         depth = self.depth
         for port, prod, _ in self.out_edges[v]:
@@ -147,7 +166,9 @@ class Schedule:
                 ready[tail] = np.maximum(ready[tail], self.deq[port][:-depth])
         end = csum + np.maximum(0.0, np.maximum.accumulate(ready - (csum - cost)))
         start = end - cost
-        if plan.requests is not None and not _same(start, self.start[v]):
+        moved = v in self.unseen or not _same(start, self.start[v])
+        self.unseen.discard(v)
+        if plan.requests is not None and moved:
             self.hbm_dirty = True
         self.start[v], self.end[v] = start, end
         if plan.is_load:
@@ -155,6 +176,8 @@ class Schedule:
             # later: never before its own transfer and latency (exact once settled)
             soonest = np.where(self.fresh[v] > 0, start + self.fresh[v], 0.0)
             emit = np.maximum.accumulate(np.maximum(end, np.maximum(self.hbm[v], soonest)))
+        elif not moved:
+            return  # same start and cost: same end, emits and dequeues as before
         else:
             emit = end
         for port, prod, w in self.out_edges[v]:
@@ -162,11 +185,12 @@ class Schedule:
             if not _same(new, self.out_time[port]):
                 self.out_time[port] = new
                 self.dirty.add(w)
-        for p, cons in self.in_edges[v]:
-            new = start[cons]
-            if not _same(new, self.deq[p]):
-                self.deq[p] = new
-                self.dirty.add(p.node)
+        if moved:
+            for p, cons, u in self.in_edges[v]:
+                new = start[cons]
+                if not _same(new, self.deq[p]):
+                    self.deq[p] = new
+                    self.dirty.add(u)
 
     def serve_hbm(self) -> np.ndarray:
         """Run every off-chip request through the shared HBM; returns store completions."""
@@ -228,7 +252,7 @@ class Schedule:
 
     def _finish(self, stores: np.ndarray) -> float:
         last = [float(e[-1]) for e in self.end if len(e)]
-        last += [float(t.max()) for t in self.out_time.values() if len(t)]
+        last += [float(t.max()) for t in self.out_time if len(t)]
         last += [float(stores.max())] if len(stores) else []
         return max(last, default=0.0)
 
@@ -240,72 +264,65 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 def check_deadlock(program: Program, plans: list[Plan], depth: int) -> None:
     """Count how many events of each op can ever fire with bounded channels; if some op
     cannot finish, raise an ExecutionError naming the full channel that blocks it."""
-    fired = [0] * len(plans)
-    produced_by = {
-        Port(n.id, k): prod
-        for n, p in zip(program.nodes, plans, strict=True)
-        for k, prod in enumerate(p.prod)
-    }
-    consumer = {p: (n.id, k) for n in program.nodes for k, p in enumerate(n.inputs)}
-    producers = {n.id: [p.node for p in n.inputs] for n in program.nodes}
-    consumers = {
-        n.id: [consumer[Port(n.id, k)][0] for k in range(len(n.outputs))] for n in program.nodes
-    }
-
-    def firing_limit(v: int) -> tuple[int, str | None, int | None]:
-        """How many events of v can fire now; what stops it (an input, a full channel)."""
-        node, plan = program.nodes[v], plans[v]
-        limit, waits, full = len(plan.cost), None, None
-        for p, cons in zip(node.inputs, plan.cons, strict=True):
-            have = int(np.searchsorted(produced_by[p], fired[p.node]))
-            if have < len(cons) and cons[have] < limit:
-                limit, waits, full = int(cons[have]), program.node(p.node).label(), None
+    n = len(plans)
+    fired = [0] * n
+    consumer = {p: (node.id, k) for node in program.nodes for k, p in enumerate(node.inputs)}
+    # per op: (producer, its producing events, our consuming events) for every input, and
+    # (consumer, our producing events, its consuming events) for every output, as lists
+    ins: list[list[tuple[int, list, list]]] = [[] for _ in range(n)]
+    outs: list[list[tuple[int, list, list]]] = [[] for _ in range(n)]
+    for node, plan in zip(program.nodes, plans, strict=True):
         for k, prod in enumerate(plan.prod):
-            w, pos = consumer[Port(v, k)]
-            taken = int(np.searchsorted(plans[w].cons[pos], fired[w]))
+            w, pos = consumer[Port(node.id, k)]
+            edge_prod, edge_cons = prod.tolist(), plans[w].cons[pos].tolist()
+            outs[node.id].append((w, edge_prod, edge_cons))
+            ins[w].append((node.id, edge_prod, edge_cons))
+    size = [len(p.cost) for p in plans]
+
+    def firing_limit(v: int) -> tuple[int, int | None, int | None]:
+        """How many events of v can fire now, and what stops it: (limit, producer it
+        waits for, consumer whose channel is full)."""
+        limit, waits, full = size[v], None, None
+        for u, prod, cons in ins[v]:
+            have = bisect_left(prod, fired[u])
+            if have < len(cons) and cons[have] < limit:
+                limit, waits, full = cons[have], u, None
+        for w, prod, cons in outs[v]:
+            taken = bisect_left(cons, fired[w])
             if taken + depth < len(prod) and prod[taken + depth] < limit:
-                limit, waits, full = int(prod[taken + depth]), None, w
+                limit, waits, full = prod[taken + depth], None, w
         return limit, waits, full
 
-    queue = deque(range(len(plans)))
+    queue = deque(range(n))
     queued = set(queue)
     while queue:
         v = queue.popleft()
         queued.discard(v)
-        limit, _, _ = firing_limit(v)
+        limit = firing_limit(v)[0]
         if limit > fired[v]:
             fired[v] = limit
-            for w in producers[v] + consumers[v]:
+            for w, _, _ in ins[v] + outs[v]:
                 if w not in queued:
                     queued.add(w)
                     queue.append(w)
-    waits: dict[int, str] = {}
-    full: dict[int, int] = {}
-    for v in range(len(plans)):
-        if fired[v] < len(plans[v].cost):
-            _, why, blocker = firing_limit(v)
-            if why is not None:
-                waits[v] = why
-            if blocker is not None:
-                full[v] = blocker
-    stuck = [n.id for n, p in zip(program.nodes, plans, strict=True) if fired[n.id] < len(p.cost)]
+    stuck = [v for v in range(n) if fired[v] < size[v]]
     if not stuck:
         return
+    reasons = {v: firing_limit(v)[1:] for v in stuck}
+    waits = {v: r[0] for v, r in reasons.items() if r[0] is not None}
+    full = {v: r[1] for v, r in reasons.items() if r[1] is not None}
     # the root: a full channel whose consumer itself waits for some other input
-    roots = (
-        [v for v in stuck if v in full and full[v] in waits]
-        or [v for v in stuck if v in full]
-        or stuck
-    )
+    roots = [v for v in stuck if v in full and full[v] in waits] or [v for v in stuck if v in full]
+    if not roots:
+        raise ExecutionError(f"deadlock: {program.node(stuck[0]).label()} never finishes")
     v = roots[0]
-    if v not in full:
-        raise ExecutionError(f"deadlock: {program.node(v).label()} never finishes")
     w = full[v]
+    waited = program.node(waits[w]).label() if w in waits else "elsewhere"
     raise ExecutionError(
         f"deadlock: {program.node(v).label()} cannot emit: its channel to "
         f"{program.node(w).label()} is full ({depth} items) while that op waits for input "
-        f"from {waits.get(w, 'elsewhere')}; load the data twice instead of copying it, "
-        f"bufferize it, or use a target with deeper channels"
+        f"from {waited}; load the data twice instead of copying it, bufferize it, or use "
+        f"a target with deeper channels"
     )
 
 
@@ -318,7 +335,7 @@ def merge_arrivals(program: Program, ctx: RunContext, sched: Schedule) -> dict[i
         chunked = ctx.provenance[node.id]["chunk_items"]
         keys = []
         for i, (p, (items, _)) in enumerate(zip(node.inputs, chunked, strict=True)):
-            avail = sched.out_time[p]
+            avail = sched.emitted(p)
             for c, (first, _) in enumerate(items):
                 keys.append((float(avail[first]) if len(avail) else 0.0, c, i))
         keys.sort(key=lambda k: (k[0], k[2], k[1]))
