@@ -125,7 +125,6 @@ def doctor() -> None:
     from benchmarks.task import SUITES_DIR
     from interpreter.targets import available
     from sandbox import select_backend
-
     from sandbox.backends import BACKENDS
 
     backend, why = select_backend(None)

@@ -129,9 +129,10 @@ class Schedule:
             for p in plans
         ]
         # per op: (producer port, consuming events) and (port, producing events, consumer)
+        # (an index array that is exactly 0..events-1 becomes None: no gather needed)
         self.in_edges = [
             [
-                (self.port_id[p], c, p.node)
+                (self.port_id[p], _gather(c, len(plan.cost)), p.node)
                 for p, c in zip(node.inputs, plan.cons, strict=True)
                 if len(c)
             ]
@@ -139,7 +140,12 @@ class Schedule:
         ]
         self.out_edges = [
             [
-                (self.port_id[Port(node.id, k)], prod, self.consumer[Port(node.id, k)][0])
+                (
+                    self.port_id[Port(node.id, k)],
+                    prod,
+                    _gather(prod, len(plan.cost)),
+                    self.consumer[Port(node.id, k)][0],
+                )
                 for k, prod in enumerate(plan.prod)
             ]
             for node, plan in zip(program.nodes, plans, strict=True)
@@ -158,9 +164,12 @@ class Schedule:
             return
         ready = np.zeros(len(cost))
         for p, cons, _ in self.in_edges[v]:
-            ready[cons] = np.maximum(ready[cons], self.out_time[p])  # monotone: last counts
+            if cons is None:
+                np.maximum(ready, self.out_time[p], out=ready)
+            else:  # times are monotone: of several items per event, the last counts
+                ready[cons] = np.maximum(ready[cons], self.out_time[p])
         depth = self.depth
-        for port, prod, _ in self.out_edges[v]:
+        for port, prod, _, _ in self.out_edges[v]:
             if len(prod) > depth:
                 tail = prod[depth:]
                 ready[tail] = np.maximum(ready[tail], self.deq[port][:-depth])
@@ -180,14 +189,14 @@ class Schedule:
             return  # same start and cost: same end, emits and dequeues as before
         else:
             emit = end
-        for port, prod, w in self.out_edges[v]:
-            new = emit[prod]
+        for port, _, prod, w in self.out_edges[v]:
+            new = emit if prod is None else emit[prod]
             if not _same(new, self.out_time[port]):
                 self.out_time[port] = new
                 self.dirty.add(w)
         if moved:
             for p, cons, u in self.in_edges[v]:
-                new = start[cons]
+                new = start if cons is None else start[cons]
                 if not _same(new, self.deq[p]):
                     self.deq[p] = new
                     self.dirty.add(u)
@@ -255,6 +264,16 @@ class Schedule:
         last += [float(t.max()) for t in self.out_time if len(t)]
         last += [float(stores.max())] if len(stores) else []
         return max(last, default=0.0)
+
+
+def _gather(index: np.ndarray, n_events: int) -> np.ndarray | None:
+    """`index`, or None when it is the identity 0..n_events-1 (one item per event)."""
+    if len(index) == n_events and (
+        n_events == 0
+        or (index[0] == 0 and index[-1] == n_events - 1 and (np.diff(index) == 1).all())
+    ):
+        return None
+    return index
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
