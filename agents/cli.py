@@ -132,8 +132,10 @@ def doctor() -> None:
     console.print(f"sandbox: [bold]{backend.name}[/] ({why})")
     for name, candidate in BACKENDS.items():
         reason = candidate.unavailable()
-        console.print(f"  {name}: " + ("available" if reason is None else f"unavailable ({reason})"),
-                      markup=False)
+        console.print(
+            f"  {name}: " + ("available" if reason is None else f"unavailable ({reason})"),
+            markup=False,
+        )
     suites = sorted(p.name for p in SUITES_DIR.iterdir() if p.is_dir() and any(p.glob("*.toml")))
     console.print(f"suites: {', '.join(suites) or 'none'}")
     console.print(f"targets: {', '.join(available()) or 'none'}")

@@ -127,8 +127,9 @@ class Task:
             arrays[spec.name] = array
         return arrays
 
-    def reference_outputs(self, inputs: dict[str, np.ndarray],
-                          dims: dict[str, int]) -> dict[str, np.ndarray]:
+    def reference_outputs(
+        self, inputs: dict[str, np.ndarray], dims: dict[str, int]
+    ) -> dict[str, np.ndarray]:
         """The PyTorch reference's outputs (trusted side only)."""
         import torch
 
@@ -137,7 +138,9 @@ class Task:
             result = self._function(self.reference)(**tensors, **dims)
         if not isinstance(result, dict):
             if len(self.outputs) != 1:
-                raise TaskError(f"{self.path}: reference must return a dict of {len(self.outputs)} outputs")
+                raise TaskError(
+                    f"{self.path}: reference must return a dict of {len(self.outputs)} outputs"
+                )
             result = {self.outputs[0].name: result}
         out: dict[str, np.ndarray] = {}
         for spec in self.outputs:
@@ -183,7 +186,9 @@ def _fail(path: Path, message: str) -> TaskError:
     return TaskError(f"{path}: {message}")
 
 
-def _tensor_specs(path: Path, entries: Any, kind: str, dims: dict[str, int | None]) -> tuple[TensorSpec, ...]:
+def _tensor_specs(
+    path: Path, entries: Any, kind: str, dims: dict[str, int | None]
+) -> tuple[TensorSpec, ...]:
     if not isinstance(entries, list) or not entries:
         raise _fail(path, f"needs at least one [[{kind}]] table")
     specs = []
@@ -216,7 +221,9 @@ def _tensor_specs(path: Path, entries: Any, kind: str, dims: dict[str, int | Non
     return tuple(specs)
 
 
-def _assignments(path: Path, raw: Any, kind: str, dims: dict[str, int | None]) -> tuple[dict[str, int], ...]:
+def _assignments(
+    path: Path, raw: Any, kind: str, dims: dict[str, int | None]
+) -> tuple[dict[str, int], ...]:
     symbolic = {k for k, v in dims.items() if v is None}
     raw = raw or []
     if not isinstance(raw, list):
@@ -226,7 +233,10 @@ def _assignments(path: Path, raw: Any, kind: str, dims: dict[str, int | None]) -
         if not isinstance(entry, dict):
             raise _fail(path, f"{kind}[{i}] must be a table")
         if set(entry) != symbolic:
-            raise _fail(path, f"{kind}[{i}] must give exactly the symbolic dims {sorted(symbolic)}, got {sorted(entry)}")
+            raise _fail(
+                path,
+                f"{kind}[{i}] must give exactly the symbolic dims {sorted(symbolic)}, got {sorted(entry)}",
+            )
         for k, v in entry.items():
             if not isinstance(v, int) or v < 0:
                 raise _fail(path, f"{kind}[{i}].{k} must be a non-negative int, got {v!r}")
@@ -267,7 +277,7 @@ def parse_task(path: Path) -> Task:
         elif isinstance(v, int) and not isinstance(v, bool) and v >= 0:
             dims[k] = v
         else:
-            raise _fail(path, f"dims.{k} must be a non-negative int or \"symbolic\", got {v!r}")
+            raise _fail(path, f'dims.{k} must be a non-negative int or "symbolic", got {v!r}')
     for ref_key in ("reference", "generator"):
         value = data.get(ref_key)
         if value is not None and (not isinstance(value, str) or ":" not in value):

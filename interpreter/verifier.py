@@ -124,14 +124,17 @@ def _describe_dims(dims: dict[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in dims.items()) or "static shapes"
 
 
-def compare(task: Task, expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
-            dims: dict[str, int]) -> str | None:
+def compare(
+    task: Task, expected: dict[str, np.ndarray], got: dict[str, np.ndarray], dims: dict[str, int]
+) -> str | None:
     """None when every output matches; otherwise feedback a model can act on."""
     for spec in task.outputs:
         want, have = expected[spec.name], got[spec.name]
         if want.shape != have.shape:
-            return (f"output {spec.name!r}: shape {have.shape} but the reference has {want.shape}"
-                    f" ({_describe_dims(dims)})")
+            return (
+                f"output {spec.name!r}: shape {have.shape} but the reference has {want.shape}"
+                f" ({_describe_dims(dims)})"
+            )
         if spec.dtype.startswith("float"):
             unwritten = np.isnan(have) & ~np.isnan(want)
             close = np.isclose(have, want, rtol=task.rtol, atol=task.atol, equal_nan=True)
@@ -146,9 +149,11 @@ def compare(task: Task, expected: dict[str, np.ndarray], got: dict[str, np.ndarr
         count = f"{len(bad)} of {want.size} elements differ"
         if unwritten.any():
             first = tuple(int(i) for i in np.argwhere(unwritten)[0])
-            return (f"output {spec.name!r} was never written at index {list(first)}"
-                    f" ({int(unwritten.sum())} of {want.size} elements unwritten;"
-                    f" {_describe_dims(dims)})")
+            return (
+                f"output {spec.name!r} was never written at index {list(first)}"
+                f" ({int(unwritten.sum())} of {want.size} elements unwritten;"
+                f" {_describe_dims(dims)})"
+            )
         detail = f"expected {want[index].item()!r}, got {have[index].item()!r}"
         if spec.dtype.startswith("float"):
             err = float(np.nanmax(np.abs(have.astype(np.float64) - want.astype(np.float64))))
@@ -157,16 +162,25 @@ def compare(task: Task, expected: dict[str, np.ndarray], got: dict[str, np.ndarr
     return None
 
 
-def verify(task: Task, source: str, *, params: dict[str, Any] | None = None,
-           sandbox_backend: str | None = None, seeds: int = 3, seed: int | None = None,
-           simulate: bool = True, time_budget_s: float = 60.0) -> Verdict:
+def verify(
+    task: Task,
+    source: str,
+    *,
+    params: dict[str, Any] | None = None,
+    sandbox_backend: str | None = None,
+    seeds: int = 3,
+    seed: int | None = None,
+    simulate: bool = True,
+    time_budget_s: float = 60.0,
+) -> Verdict:
     """Verify `source` (program text) on `task`. Never raises for a bad program."""
     from sandbox import build_ir
 
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    built = build_ir(source, dialect=task.dialect, signature=task.signature(params),
-                     backend=sandbox_backend)
+    built = build_ir(
+        source, dialect=task.dialect, signature=task.signature(params), backend=sandbox_backend
+    )
     seconds["sandbox"] = time.perf_counter() - start
 
     def verdict(status: str, feedback: str, **extra: Any) -> Verdict:
@@ -213,8 +227,12 @@ def verify(task: Task, source: str, *, params: dict[str, Any] | None = None,
             backend.execute(program, {k: v.copy() for k, v in inputs.items()}, again, dims)
             for name, value in outputs.items():
                 if not np.array_equal(value, again[name], equal_nan=True):
-                    return verdict("rejected", f"nondeterministic: output {name!r} changed when"
-                                   " the same inputs were run twice", runs=len(runs))
+                    return verdict(
+                        "rejected",
+                        f"nondeterministic: output {name!r} changed when"
+                        " the same inputs were run twice",
+                        runs=len(runs),
+                    )
     except _Deadline:
         return verdict("timeout", f"checking took longer than {time_budget_s:.0f} s")
     except ExecutionError as exc:
@@ -238,18 +256,30 @@ def verify(task: Task, source: str, *, params: dict[str, Any] | None = None,
     except (ExecutionError, SimulationError, DialectError) as exc:
         return verdict("invalid", f"simulation failed: {exc}")
     seconds["simulate"] = time.perf_counter() - sim_start
-    extra = {"cycles": int(report.cycles), "floor_cycles": float(report.floor_cycles),
-             "metrics": dict(report.metrics), "bottleneck": report.bottleneck,
-             "per_op": dict(report.per_op), "timeline": list(report.timeline),
-             "runs": len(runs)}
+    extra = {
+        "cycles": int(report.cycles),
+        "floor_cycles": float(report.floor_cycles),
+        "metrics": dict(report.metrics),
+        "bottleneck": report.bottleneck,
+        "per_op": dict(report.per_op),
+        "timeline": list(report.timeline),
+        "runs": len(runs),
+    }
     if report.cycles < report.floor_cycles * (1 - 1e-9) or report.cycles <= 0:
-        log.error("implausible cycles for %s: %s < floor %s", task.key, report.cycles,
-                  report.floor_cycles)
-        return verdict("rejected", f"simulator reported {report.cycles} cycles, below the"
-                       f" roofline floor of {report.floor_cycles:.0f}: a simulator bug,"
-                       " logged", **extra)
-    feedback = (f"correct on {len(runs)} runs ({len(task.heldout)} held-out shapes);"
-                f" {report.cycles} cycles. {report.bottleneck}").strip()
+        log.error(
+            "implausible cycles for %s: %s < floor %s", task.key, report.cycles, report.floor_cycles
+        )
+        return verdict(
+            "rejected",
+            f"simulator reported {report.cycles} cycles, below the"
+            f" roofline floor of {report.floor_cycles:.0f}: a simulator bug,"
+            " logged",
+            **extra,
+        )
+    feedback = (
+        f"correct on {len(runs)} runs ({len(task.heldout)} held-out shapes);"
+        f" {report.cycles} cycles. {report.bottleneck}"
+    ).strip()
     return verdict("passed", feedback, **extra)
 
 

@@ -38,12 +38,14 @@ def zipf_rows(rng: np.random.Generator, n: int, size: int, s: float, q: float = 
     return rng.permutation(n)[rng.choice(n, size=size, p=p)]
 
 
-def lengths_with_total(rng: np.random.Generator, segments: int, total: int, sigma: float,
-                       minimum: int = 0) -> np.ndarray:
+def lengths_with_total(
+    rng: np.random.Generator, segments: int, total: int, sigma: float, minimum: int = 0
+) -> np.ndarray:
     """Normal(total/segments, sigma) lengths, at least `minimum`, summing to `total`."""
     if total < segments * minimum:
-        raise GeneratorDimsError(f"{total} items cannot fill {segments} segments with at"
-                                 f" least {minimum} each")
+        raise GeneratorDimsError(
+            f"{total} items cannot fill {segments} segments with at least {minimum} each"
+        )
     mean = total / max(segments, 1)
     lengths = np.maximum(minimum, np.rint(rng.normal(mean, sigma, segments))).astype(np.int64)
     diff = total - int(lengths.sum())
@@ -51,13 +53,15 @@ def lengths_with_total(rng: np.random.Generator, segments: int, total: int, sigm
         lengths += np.bincount(rng.integers(0, segments, diff), minlength=segments)
     elif diff < 0:
         spare = np.repeat(np.arange(segments), lengths - minimum)
-        lengths -= np.bincount(spare[rng.choice(len(spare), -diff, replace=False)],
-                               minlength=segments)
+        lengths -= np.bincount(
+            spare[rng.choice(len(spare), -diff, replace=False)], minlength=segments
+        )
     return lengths
 
 
-def powerlaw_lengths(rng: np.random.Generator, segments: int, total: int,
-                     exponent: float = 2.1, minimum: int = 0) -> np.ndarray:
+def powerlaw_lengths(
+    rng: np.random.Generator, segments: int, total: int, exponent: float = 2.1, minimum: int = 0
+) -> np.ndarray:
     """Pareto-distributed degrees (a few hubs, many leaves, each at least `minimum`)
     summing to `total`."""
     if minimum:
@@ -77,13 +81,21 @@ def _table(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return rng.standard_normal((rows, cols), dtype=np.float32)
 
 
-def _bags(rng: np.random.Generator, dims: dict[str, int], s: float, q: float, sigma: float,
-          minimum: int = 0) -> dict[str, np.ndarray]:
+def _bags(
+    rng: np.random.Generator,
+    dims: dict[str, int],
+    s: float,
+    q: float,
+    sigma: float,
+    minimum: int = 0,
+) -> dict[str, np.ndarray]:
     _need(dims, "NOFF", dims["B"] + 1)
     lengths = lengths_with_total(rng, dims["B"], dims["NNZ"], sigma, minimum)
-    return {"offsets": _offsets(lengths),
-            "indices": zipf_rows(rng, dims["N"], dims["NNZ"], s, q),
-            "table": _table(rng, dims["N"], dims["D"])}
+    return {
+        "offsets": _offsets(lengths),
+        "indices": zipf_rows(rng, dims["N"], dims["NNZ"], s, q),
+        "table": _table(rng, dims["N"], dims["D"]),
+    }
 
 
 # Embedding bags: FBGEMM-style (zipf_s = alpha, zipf_q, L, sigma_L).
@@ -109,8 +121,9 @@ def eb_weighted(rng, dims):
     return bags
 
 
-def _graph(rng: np.random.Generator, dims: dict[str, int], rows: str, cols: str,
-           minimum: int = 0) -> tuple:
+def _graph(
+    rng: np.random.Generator, dims: dict[str, int], rows: str, cols: str, minimum: int = 0
+) -> tuple:
     _need(dims, "NOFF", dims[rows] + 1)
     degrees = powerlaw_lengths(rng, dims[rows], dims["NNZ"], minimum=minimum)
     neighbours = zipf_rows(rng, dims[cols], dims["NNZ"], s=0.9)
@@ -119,9 +132,12 @@ def _graph(rng: np.random.Generator, dims: dict[str, int], rows: str, cols: str,
 
 def spmm_powerlaw(rng, dims):
     rowptr, colidx = _graph(rng, dims, "R", "N")
-    return {"rowptr": rowptr, "colidx": colidx,
-            "values": rng.standard_normal(dims["NNZ"], dtype=np.float32),
-            "x": _table(rng, dims["N"], dims["D"])}
+    return {
+        "rowptr": rowptr,
+        "colidx": colidx,
+        "values": rng.standard_normal(dims["NNZ"], dtype=np.float32),
+        "x": _table(rng, dims["N"], dims["D"]),
+    }
 
 
 def graph_features(rng, dims):
@@ -137,11 +153,13 @@ def graph_features_connected(rng, dims):
 
 def kg_triples(rng, dims):
     q = dims["Q"]
-    return {"heads": zipf_rows(rng, dims["NE"], q, s=1.0),
-            "relations": zipf_rows(rng, dims["NR"], q, s=1.3),
-            "tails": zipf_rows(rng, dims["NE"], q, s=1.0),
-            "entities": _table(rng, dims["NE"], dims["D"]),
-            "relation_table": _table(rng, dims["NR"], dims["D"])}
+    return {
+        "heads": zipf_rows(rng, dims["NE"], q, s=1.0),
+        "relations": zipf_rows(rng, dims["NR"], q, s=1.3),
+        "tails": zipf_rows(rng, dims["NE"], q, s=1.0),
+        "entities": _table(rng, dims["NE"], dims["D"]),
+        "relation_table": _table(rng, dims["NR"], dims["D"]),
+    }
 
 
 @cache
@@ -161,11 +179,14 @@ def paged_kv(rng, dims):
     blocks = np.maximum(1, np.floor(lengths / lengths.sum() * nblk)).astype(np.int64)
     while blocks.sum() > nblk:
         blocks[np.argmax(blocks)] -= 1
-    blocks += np.bincount(rng.choice(s, nblk - int(blocks.sum()), p=lengths / lengths.sum()),
-                          minlength=s)
-    return {"block_offsets": _offsets(blocks),
-            "block_ids": rng.choice(dims["NB"], nblk, replace=False).astype(np.int64),
-            "kv_cache": rng.standard_normal((dims["NB"], bs, dims["D"]), dtype=np.float32)}
+    blocks += np.bincount(
+        rng.choice(s, nblk - int(blocks.sum()), p=lengths / lengths.sum()), minlength=s
+    )
+    return {
+        "block_offsets": _offsets(blocks),
+        "block_ids": rng.choice(dims["NB"], nblk, replace=False).astype(np.int64),
+        "kv_cache": rng.standard_normal((dims["NB"], bs, dims["D"]), dtype=np.float32),
+    }
 
 
 @cache
@@ -178,8 +199,10 @@ def _moe(rng: np.random.Generator, dims: dict[str, int], trace: str) -> dict[str
     routing = _routing(trace)
     t, k, e = dims["T"], dims["K"], dims["E"]
     if routing.shape[1] != k or routing.max() >= e:
-        raise GeneratorDimsError(f"trace {trace} has top-{routing.shape[1]} of"
-                                 f" {routing.max() + 1} experts; task says K={k}, E={e}")
+        raise GeneratorDimsError(
+            f"trace {trace} has top-{routing.shape[1]} of"
+            f" {routing.max() + 1} experts; task says K={k}, E={e}"
+        )
     if t > len(routing):
         raise GeneratorDimsError(f"T={t} tokens but trace {trace} has {len(routing)}")
     _need(dims, "NA", t * k)
@@ -187,8 +210,11 @@ def _moe(rng: np.random.Generator, dims: dict[str, int], trace: str) -> dict[str
     chosen = routing[rng.choice(len(routing), t, replace=False)]
     order = np.argsort(chosen.reshape(-1), kind="stable")
     counts = np.bincount(chosen.reshape(-1), minlength=e)
-    return {"expert_offsets": _offsets(counts), "token_ids": (order // k).astype(np.int64),
-            "x": _table(rng, t, dims["D"])}
+    return {
+        "expert_offsets": _offsets(counts),
+        "token_ids": (order // k).astype(np.int64),
+        "x": _table(rng, t, dims["D"]),
+    }
 
 
 def moe_mixtral(rng, dims):

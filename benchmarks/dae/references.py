@@ -19,8 +19,9 @@ def embedding_bag_max(offsets, indices, table, **_):
 
 
 def embedding_bag_weighted(offsets, indices, table, weights, **_):
-    return F.embedding_bag(indices, table, offsets, mode="sum", include_last_offset=True,
-                           per_sample_weights=weights)
+    return F.embedding_bag(
+        indices, table, offsets, mode="sum", include_last_offset=True, per_sample_weights=weights
+    )
 
 
 def spmm_csr(rowptr, colidx, values, x, R, N, **_):
@@ -48,8 +49,11 @@ def message_passing_max(offsets, indices, features, V, **_):
 
 def kg_transe(heads, relations, tails, entities, relation_table, **_):
     """TransE translation vectors h + r - t of a batch of triples."""
-    return (torch.index_select(entities, 0, heads) + torch.index_select(relation_table, 0, relations)
-            - torch.index_select(entities, 0, tails))
+    return (
+        torch.index_select(entities, 0, heads)
+        + torch.index_select(relation_table, 0, relations)
+        - torch.index_select(entities, 0, tails)
+    )
 
 
 def paged_kv_gather(block_offsets, block_ids, kv_cache, **_):

@@ -39,10 +39,15 @@ def _group(name: str) -> str:
     ]
 
 
-VARIANTS = [(0, {}), (1, {}), (2, {}), (3, {}),
-            (3, {"contiguous": False, "nontemporal": False}),  # queue alignment alone
-            (3, {"nontemporal": False}),  # + contiguous loads, no non-temporal hints
-            (2, {"contiguous": True})]  # contiguous loads without queue alignment
+VARIANTS = [
+    (0, {}),
+    (1, {}),
+    (2, {}),
+    (3, {}),
+    (3, {"contiguous": False, "nontemporal": False}),  # queue alignment alone
+    (3, {"nontemporal": False}),  # + contiguous loads, no non-temporal hints
+    (2, {"contiguous": True}),
+]  # contiguous loads without queue alignment
 """Levels O0..O3, then the three parts of O3 added one at a time."""
 
 
@@ -76,8 +81,11 @@ def geomean(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
-    parser.add_argument("--target", default=None, help="hardware model (default: each"
-                        " task's, dae_default); dae_wide has two load ports")
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="hardware model (default: each task's, dae_default); dae_wide has two load ports",
+    )
     args = parser.parse_args()
     tasks = [t for t in load_suite("dae") if not args.quick or t.name in QUICK]
     start = time.perf_counter()
@@ -110,15 +118,24 @@ def main() -> None:
         )
     print(f"  {'DLRM only, O3':34s} {geomean(speedups(3, ('DLRM',))):8.1f}x {EMBER_DLRM_O3:13.1f}x")
     print("\nThe O3 step in parts (DLRM+MP geomean over O0; all tasks in brackets)")
-    for level, label in ((4, "O2 + queue alignment (counters)"), (5, "  + contiguous row loads"),
-                         (3, "  + non-temporal hints (= O3)")):
-        print(f"  {label:34s} {geomean(speedups(level, ('DLRM', 'MP'))):8.1f}x"
-              f"   [{geomean(speedups(level, ALL)):.1f}x]")
-    print(f"  {'O2 + contiguous row loads only':34s} {geomean(speedups(6, ('DLRM', 'MP'))):8.1f}x"
-          f"   [{geomean(speedups(6, ALL)):.1f}x]")
+    for level, label in (
+        (4, "O2 + queue alignment (counters)"),
+        (5, "  + contiguous row loads"),
+        (3, "  + non-temporal hints (= O3)"),
+    ):
+        print(
+            f"  {label:34s} {geomean(speedups(level, ('DLRM', 'MP'))):8.1f}x"
+            f"   [{geomean(speedups(level, ALL)):.1f}x]"
+        )
+    print(
+        f"  {'O2 + contiguous row loads only':34s} {geomean(speedups(6, ('DLRM', 'MP'))):8.1f}x"
+        f"   [{geomean(speedups(6, ALL)):.1f}x]"
+    )
     nt = [(rows[5]["dram_read_bytes"], rows[3]["dram_read_bytes"]) for rows in results.values()]
-    print(f"  DRAM read bytes, O3 without -> with non-temporal hints: {sum(a for a, _ in nt) / 2**20:.2f}"
-          f" -> {sum(b for _, b in nt) / 2**20:.2f} MiB over the suite")
+    print(
+        f"  DRAM read bytes, O3 without -> with non-temporal hints: {sum(a for a, _ in nt) / 2**20:.2f}"
+        f" -> {sum(b for _, b in nt) / 2**20:.2f} MiB over the suite"
+    )
     dlrm = [rows for n, rows in results.items() if _group(n) == "DLRM"]
     if dlrm:
         print("\nUtilization on DLRM tasks (O0 -> O3)   ours                Ember fig_14")

@@ -43,10 +43,10 @@ BENCH_DIMS: dict[str, dict[str, int]] = {
 
 FUSEFLOW = {
     "gcn": "full fusion inefficient on every dataset (artifact README); per-layer fusion is"
-           " the paper's partial configuration",
+    " the paper's partial configuration",
     "graphsage": "full fusion inefficient on every dataset (artifact README)",
     "sparse_autoencoder": "unfused = 5 ops, partial = encoder fused + decoder fused (fig. 12;"
-                          " our notes hold no figure values for it)",
+    " our notes hold no figure values for it)",
     "bigbird": "about 2.7x fused over unfused for GPT-3 with BigBird attention (abstract)",
 }
 
@@ -69,9 +69,14 @@ def _family(name: str) -> str:
     return name
 
 
-def run_variant(task: Task, fuse: object, dims: dict[str, int],
-                inputs: dict[str, np.ndarray], expected: dict[str, np.ndarray],
-                target: dict) -> Row:
+def run_variant(
+    task: Task,
+    fuse: object,
+    dims: dict[str, int],
+    inputs: dict[str, np.ndarray],
+    expected: dict[str, np.ndarray],
+    target: dict,
+) -> Row:
     """Compile, check against the reference and simulate one fusion variant."""
     start = time.perf_counter()
     variant_task = replace(task, spec=dict(task.spec, fuse=fuse))
@@ -85,14 +90,19 @@ def run_variant(task: Task, fuse: object, dims: dict[str, int],
         if not np.allclose(outputs[name], want, rtol=task.rtol, atol=task.atol):
             raise AssertionError(f"{task.name} fuse={fuse!r}: output {name} differs")
     report = BACKEND.simulate(program, inputs, dims, target)
-    return Row("", len(program.graphs), report.cycles, report.metrics.get("flops", 0.0),
-               report.metrics.get("memory_words", 0.0), time.perf_counter() - start,
-               report.bottleneck.split(";")[0])
+    return Row(
+        "",
+        len(program.graphs),
+        report.cycles,
+        report.metrics.get("flops", 0.0),
+        report.metrics.get("memory_words", 0.0),
+        time.perf_counter() - start,
+        report.bottleneck.split(";")[0],
+    )
 
 
 def measure(task: Task, quick: bool, target_name: str | None = None) -> list[Row]:
-    dims = task.full_dims(task.checks[0] if quick else BENCH_DIMS.get(task.name,
-                                                                       task.checks[0]))
+    dims = task.full_dims(task.checks[0] if quick else BENCH_DIMS.get(task.name, task.checks[0]))
     inputs = task.make_inputs(dims, seed=0)
     expected = task.reference_outputs(inputs, dims)
     target = load_target(target_name or task.target)
@@ -111,56 +121,73 @@ def agreement(name: str, rows: list[Row]) -> str:
     best = min(rows, key=lambda r: r.cycles)
     flop_ratio = fused.flops / max(unfused.flops, 1.0)
     word_ratio = fused.words / max(unfused.words, 1.0)
-    cause = (f"fused/unfused: FLOPs x{flop_ratio:.2f}, memory words x{word_ratio:.2f}")
+    cause = f"fused/unfused: FLOPs x{flop_ratio:.2f}, memory words x{word_ratio:.2f}"
     family = _family(name)
     if family in ("gcn", "graphsage"):
         if best.variant != "fused":
-            return (f"agrees: {best.variant} beats full fusion ({cause}): fused, the first"
-                    " layer is recomputed for every neighbour that reads it")
+            return (
+                f"agrees: {best.variant} beats full fusion ({cause}): fused, the first"
+                " layer is recomputed for every neighbour that reads it"
+            )
         if flop_ratio < 1.05:
-            return (f"same mechanism, other scope: one layer has no intermediate that a"
-                    f" repeater re-walks, so full fusion recomputes nothing ({cause}) and only"
-                    " saves intermediate traffic; FuseFlow's finding is about multi-layer"
-                    " models (see gcn_karate, gcn_powerlaw, graphsage_two_layers)")
-        return (f"differs: full fusion wins despite the recompute ({cause}): the intermediate"
-                " traffic it saves costs more cycles than the extra FLOPs")
+            return (
+                f"same mechanism, other scope: one layer has no intermediate that a"
+                f" repeater re-walks, so full fusion recomputes nothing ({cause}) and only"
+                " saves intermediate traffic; FuseFlow's finding is about multi-layer"
+                " models (see gcn_karate, gcn_powerlaw, graphsage_two_layers)"
+            )
+        return (
+            f"differs: full fusion wins despite the recompute ({cause}): the intermediate"
+            " traffic it saves costs more cycles than the extra FLOPs"
+        )
     speedup = unfused.cycles / max(fused.cycles, 1)
     if family == "bigbird":
-        return (f"fused {speedup:.2f}x over unfused ({cause}). Fused, the SDDMM, softmax and"
-                " SpMM stages overlap instead of running one graph after another;"
-                f" fused bottleneck: {fused.bottleneck}. FuseFlow's 2.7x is for a whole GPT-3"
-                " layer (LN, QKV, attention, FFN: 18 ops unfused), ours is the attention alone"
-                " (5 ops)")
-    return (f"fused {speedup:.2f}x over unfused ({cause}); best: {best.variant};"
-            f" fused bottleneck: {fused.bottleneck}")
+        return (
+            f"fused {speedup:.2f}x over unfused ({cause}). Fused, the SDDMM, softmax and"
+            " SpMM stages overlap instead of running one graph after another;"
+            f" fused bottleneck: {fused.bottleneck}. FuseFlow's 2.7x is for a whole GPT-3"
+            " layer (LN, QKV, attention, FFN: 18 ops unfused), ours is the attention alone"
+            " (5 ops)"
+        )
+    return (
+        f"fused {speedup:.2f}x over unfused ({cause}); best: {best.variant};"
+        f" fused bottleneck: {fused.bottleneck}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="check sizes, a few tasks")
     parser.add_argument("--tasks", default="", help="comma-separated task names")
-    parser.add_argument("--target", default=None,
-                        help="hardware model instead of each task's (e.g. sam_comal_hbm)")
+    parser.add_argument(
+        "--target", default=None, help="hardware model instead of each task's (e.g. sam_comal_hbm)"
+    )
     args = parser.parse_args()
     tasks = [t for t in load_suite("sam") if "fusion_variants" in t.spec]
     if args.tasks:
         wanted = set(args.tasks.split(","))
         tasks = [t for t in tasks if t.name in wanted]
     elif args.quick:
-        tasks = [t for t in tasks if t.name in ("gcn_layer_karate", "bigbird_attention_b16",
-                                                 "sparse_autoencoder")]
-    print(f"{'task':26s} {'variant':14s} {'graphs':>6s} {'cycles':>10s} {'speedup':>8s}"
-          f" {'FLOPs':>11s} {'mem words':>11s} {'sim s':>6s}")
+        tasks = [
+            t
+            for t in tasks
+            if t.name in ("gcn_layer_karate", "bigbird_attention_b16", "sparse_autoencoder")
+        ]
+    print(
+        f"{'task':26s} {'variant':14s} {'graphs':>6s} {'cycles':>10s} {'speedup':>8s}"
+        f" {'FLOPs':>11s} {'mem words':>11s} {'sim s':>6s}"
+    )
     notes = []
     for task in tasks:
         rows = measure(task, args.quick, args.target)
         base = next(r for r in rows if r.variant == "unfused").cycles
         for r in rows:
-            print(f"{task.name:26s} {r.variant:14s} {r.graphs:6d} {r.cycles:10d}"
-                  f" {base / max(r.cycles, 1):7.2f}x {r.flops:11.0f} {r.words:11.0f}"
-                  f" {r.seconds:6.1f}")
-        notes.append((task.name, FUSEFLOW.get(_family(task.name), ""), agreement(task.name,
-                                                                                  rows)))
+            print(
+                f"{task.name:26s} {r.variant:14s} {r.graphs:6d} {r.cycles:10d}"
+                f" {base / max(r.cycles, 1):7.2f}x {r.flops:11.0f} {r.words:11.0f}"
+                f" {r.seconds:6.1f}"
+            )
+        notes.append((task.name, FUSEFLOW.get(_family(task.name), ""), agreement(task.name, rows)))
     print()
     for name, theirs, ours in notes:
         print(f"{name}:\n  FuseFlow: {theirs}\n  ours:     {ours}")

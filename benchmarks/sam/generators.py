@@ -13,11 +13,12 @@ import numpy as np
 # ---------------------------------------------------------------------------- graphs
 
 
-def powerlaw_adjacency(rng: np.random.Generator, n: int, avg_degree: float = 4.0,
-                       alpha: float = 2.1) -> np.ndarray:
+def powerlaw_adjacency(
+    rng: np.random.Generator, n: int, avg_degree: float = 4.0, alpha: float = 2.1
+) -> np.ndarray:
     """Symmetric 0/1 adjacency of a Chung-Lu graph with Pareto(alpha) expected degrees:
     a few hubs and many low-degree nodes, as in citation and social graphs."""
-    weights = (rng.pareto(alpha - 1.0, size=n) + 1.0)
+    weights = rng.pareto(alpha - 1.0, size=n) + 1.0
     weights *= avg_degree / weights.mean()
     total = weights.sum()
     p = np.minimum(np.outer(weights, weights) / total, 1.0)
@@ -52,8 +53,9 @@ def _graph(rng: np.random.Generator, dims: dict[str, int], source: str) -> np.nd
     return powerlaw_adjacency(rng, dims["N"])
 
 
-def _weights(rng: np.random.Generator, shape: tuple[int, ...], density: float = 1.0,
-             std: float | None = None) -> np.ndarray:
+def _weights(
+    rng: np.random.Generator, shape: tuple[int, ...], density: float = 1.0, std: float | None = None
+) -> np.ndarray:
     scale = std if std is not None else 1.0 / np.sqrt(shape[0])
     w = rng.normal(0.0, scale, size=shape)
     if density < 1.0:
@@ -77,8 +79,7 @@ def powerlaw_matrix(rng: np.random.Generator, dims: dict[str, int]) -> dict[str,
     return {"A": a * rng.normal(size=a.shape)}
 
 
-def two_powerlaw_matrices(rng: np.random.Generator,
-                          dims: dict[str, int]) -> dict[str, np.ndarray]:
+def two_powerlaw_matrices(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
     """`A`, `B`: two independent power-law graphs with normal values (N x N)."""
     out = {}
     for name in ("A", "B"):
@@ -108,8 +109,12 @@ def _gcn(rng: np.random.Generator, dims: dict[str, int], source: str) -> dict[st
     setting), biases."""
     a = gcn_normalize(_graph(rng, dims, source))
     n, f, h = len(a), dims["F"], dims["H"]
-    out = {"A": a, "X": _features(rng, n, f, 0.2),
-           "W1": _weights(rng, (f, h), 0.5), "b1": rng.normal(0, 0.1, h)}
+    out = {
+        "A": a,
+        "X": _features(rng, n, f, 0.2),
+        "W1": _weights(rng, (f, h), 0.5),
+        "b1": rng.normal(0, 0.1, h),
+    }
     if "C" in dims:
         out["W2"] = _weights(rng, (h, dims["C"]), 0.5)
         out["b2"] = rng.normal(0, 0.1, dims["C"])
@@ -120,37 +125,51 @@ def graphsage_karate(rng: np.random.Generator, dims: dict[str, int]) -> dict[str
     return _graphsage(rng, dims, "karate")
 
 
-def graphsage_powerlaw(rng: np.random.Generator,
-                       dims: dict[str, int]) -> dict[str, np.ndarray]:
+def graphsage_powerlaw(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
     return _graphsage(rng, dims, "powerlaw")
 
 
-def _graphsage(rng: np.random.Generator, dims: dict[str, int],
-               source: str) -> dict[str, np.ndarray]:
+def _graphsage(
+    rng: np.random.Generator, dims: dict[str, int], source: str
+) -> dict[str, np.ndarray]:
     """Mean-aggregation adjacency `Am`, features, self and neighbour weights, bias."""
     am = mean_normalize(_graph(rng, dims, source))
     n, f, h = len(am), dims["F"], dims["H"]
-    return {"Am": am, "X": _features(rng, n, f, 0.2), "Ws": _weights(rng, (f, h), 0.5),
-            "Wn": _weights(rng, (f, h), 0.5), "b": rng.normal(0, 0.1, h)}
+    return {
+        "Am": am,
+        "X": _features(rng, n, f, 0.2),
+        "Ws": _weights(rng, (f, h), 0.5),
+        "Wn": _weights(rng, (f, h), 0.5),
+        "b": rng.normal(0, 0.1, h),
+    }
 
 
-def sparse_autoencoder(rng: np.random.Generator,
-                       dims: dict[str, int]) -> dict[str, np.ndarray]:
+def sparse_autoencoder(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
     """A batch of nonnegative inputs; encoder and decoder weights 90% sparse (FuseFlow)."""
     n, d, h = dims["N"], dims["D"], dims["H"]
-    return {"X": rng.random((n, d)), "W1": _weights(rng, (d, h), 0.1, std=0.3),
-            "b1": rng.normal(0, 0.1, h), "W2": _weights(rng, (h, d), 0.1, std=0.3),
-            "b2": rng.normal(0, 0.1, d)}
+    return {
+        "X": rng.random((n, d)),
+        "W1": _weights(rng, (d, h), 0.1, std=0.3),
+        "b1": rng.normal(0, 0.1, h),
+        "W2": _weights(rng, (h, d), 0.1, std=0.3),
+        "b2": rng.normal(0, 0.1, d),
+    }
 
 
-def bigbird_mask(rng: np.random.Generator, n: int, block: int, window: int = 1,
-                 global_blocks: int = 1, random_blocks: int = 1) -> np.ndarray:
+def bigbird_mask(
+    rng: np.random.Generator,
+    n: int,
+    block: int,
+    window: int = 1,
+    global_blocks: int = 1,
+    random_blocks: int = 1,
+) -> np.ndarray:
     """BigBird's block-sparse attention pattern (N x N of 0/1): a sliding window of blocks,
     global blocks attending to and from everything, and a few random blocks per row."""
     nb = -(-n // block)
     pattern = np.zeros((nb, nb), dtype=bool)
     for i in range(nb):
-        pattern[i, max(0, i - window):i + window + 1] = True
+        pattern[i, max(0, i - window) : i + window + 1] = True
         if random_blocks:
             pattern[i, rng.choice(nb, size=min(random_blocks, nb), replace=False)] = True
     pattern[:global_blocks, :] = True
@@ -163,18 +182,27 @@ def bigbird_attention(rng: np.random.Generator, dims: dict[str, int]) -> dict[st
     """Mask `M` with blocks of size dims['B'], queries, keys and values of one head, and
     the all-ones `U` that turns the softmax denominator into a (block) matmul."""
     n, d = dims["N"], dims["Dh"]
-    out = {"M": bigbird_mask(rng, n, dims["B"]), "Q": rng.normal(size=(n, d)),
-           "K": rng.normal(size=(n, d)), "V": rng.normal(size=(n, d))}
+    out = {
+        "M": bigbird_mask(rng, n, dims["B"]),
+        "Q": rng.normal(size=(n, d)),
+        "K": rng.normal(size=(n, d)),
+        "V": rng.normal(size=(n, d)),
+    }
     out["U"] = np.ones((n, d))
     return out
 
 
-def graphsage_two_layers(rng: np.random.Generator,
-                         dims: dict[str, int]) -> dict[str, np.ndarray]:
+def graphsage_two_layers(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
     """Two layers of GraphSAGE weights over a power-law graph's mean adjacency."""
     am = mean_normalize(powerlaw_adjacency(rng, dims["N"]))
     n, f, h, c = len(am), dims["F"], dims["H"], dims["C"]
-    return {"Am": am, "X": _features(rng, n, f, 0.2),
-            "Ws1": _weights(rng, (f, h), 0.5), "Wn1": _weights(rng, (f, h), 0.5),
-            "b1": rng.normal(0, 0.1, h), "Ws2": _weights(rng, (h, c), 0.5),
-            "Wn2": _weights(rng, (h, c), 0.5), "b2": rng.normal(0, 0.1, c)}
+    return {
+        "Am": am,
+        "X": _features(rng, n, f, 0.2),
+        "Ws1": _weights(rng, (f, h), 0.5),
+        "Wn1": _weights(rng, (f, h), 0.5),
+        "b1": rng.normal(0, 0.1, h),
+        "Ws2": _weights(rng, (h, c), 0.5),
+        "Wn2": _weights(rng, (h, c), 0.5),
+        "b2": rng.normal(0, 0.1, c),
+    }

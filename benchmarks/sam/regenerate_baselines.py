@@ -16,16 +16,19 @@ SUITE = Path(__file__).parent
 
 
 def operands(entries: list[dict]) -> list[Operand]:
-    return [Operand(e["name"], tuple(e["shape"]), e.get("format", "dense"), e.get("mode_order"))
-            for e in entries]
+    return [
+        Operand(e["name"], tuple(e["shape"]), e.get("format", "dense"), e.get("mode_order"))
+        for e in entries
+    ]
 
 
 def baseline_text(task_file: Path) -> tuple[Path, str]:
     """Where the baseline of `task_file` lives and what it should contain."""
     data = tomllib.loads(task_file.read_text())
     spec = dict(data["spec"], fuse=False)
-    text = compile_spec(spec, operands(data["inputs"]), operands(data["outputs"]),
-                        title=f"{data['name']} baseline")
+    text = compile_spec(
+        spec, operands(data["inputs"]), operands(data["outputs"]), title=f"{data['name']} baseline"
+    )
     return SUITE / data["baseline"], text
 
 

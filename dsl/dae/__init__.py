@@ -35,9 +35,33 @@ from dsl.errors import ProgramError
 BEG, ITE, END = Event.BEG, Event.ITE, Event.END
 
 __all__ = [
-    "BEG", "END", "ITE", "LANES", "Counter", "Dim", "Event", "Form", "Loop", "Memref",
-    "Program", "Stream", "Value", "accumulate", "arange", "buffer", "callback", "counter",
-    "load", "load_ir", "loop", "maximum", "minimum", "output", "pop", "push", "store",
+    "BEG",
+    "END",
+    "ITE",
+    "LANES",
+    "Counter",
+    "Dim",
+    "Event",
+    "Form",
+    "Loop",
+    "Memref",
+    "Program",
+    "Stream",
+    "Value",
+    "accumulate",
+    "arange",
+    "buffer",
+    "callback",
+    "counter",
+    "load",
+    "load_ir",
+    "loop",
+    "maximum",
+    "minimum",
+    "output",
+    "pop",
+    "push",
+    "store",
     "trace",
 ]
 
@@ -71,8 +95,9 @@ def buffer(s: Stream) -> Stream:
     return current().buffer(s)
 
 
-def callback(tu: Loop, event: Any, *operands: Stream,
-             name: str | None = None) -> Callable[[Callable[..., Any]], int]:
+def callback(
+    tu: Loop, event: Any, *operands: Stream, name: str | None = None
+) -> Callable[[Callable[..., Any]], int]:
     """Decorator: run the function on the core each time `event` of `tu` fires.
 
     The operands are pushed into the data queue on that event and popped, in order, as the
@@ -159,8 +184,13 @@ def trace(kernel: Callable[..., Any], signature: dict) -> dict:
                 exc.line = _user_line(exc)
             raise
         returned = _returned(result)
-        ir = {"dialect": "dae", "version": 1, "dims": dict(b.check.dims), **b.ir,
-              "returns": returned}
+        ir = {
+            "dialect": "dae",
+            "version": 1,
+            "dims": dict(b.check.dims),
+            **b.ir,
+            "returns": returned,
+        }
     load_ir(ir)  # the builder checked each node; this checks the whole
     return ir
 
@@ -170,10 +200,14 @@ def _returned(result: Any) -> list[str]:
         result = [result]
     elif isinstance(result, dict):
         result = list(result.values())
-    if not isinstance(result, (list, tuple)) or not all(isinstance(m, Memref) and m.output
-                                                         for m in result) or not result:
-        raise ProgramError("kernel must return its output(s) (dae.output(name)), got"
-                           f" {type(result).__name__}")
+    if (
+        not isinstance(result, (list, tuple))
+        or not all(isinstance(m, Memref) and m.output for m in result)
+        or not result
+    ):
+        raise ProgramError(
+            f"kernel must return its output(s) (dae.output(name)), got {type(result).__name__}"
+        )
     return [m.name for m in result]
 
 
@@ -182,8 +216,10 @@ def _user_line(exc: BaseException) -> int | None:
     import contextlib
     import os
 
-    skip = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-            os.path.dirname(os.path.abspath(contextlib.__file__)))
+    skip = (
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        os.path.dirname(os.path.abspath(contextlib.__file__)),
+    )
     line = None
     tb = exc.__traceback__
     while tb is not None:

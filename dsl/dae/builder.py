@@ -53,18 +53,35 @@ class Stream:
         args = (other, self) if swap else (self, other)
         return self._b.alu(fn, *args)
 
-    def __add__(self, o: Any) -> Stream: return self._alu("add", o)
-    def __radd__(self, o: Any) -> Stream: return self._alu("add", o, True)
-    def __sub__(self, o: Any) -> Stream: return self._alu("sub", o)
-    def __rsub__(self, o: Any) -> Stream: return self._alu("sub", o, True)
-    def __mul__(self, o: Any) -> Stream: return self._alu("mul", o)
-    def __rmul__(self, o: Any) -> Stream: return self._alu("mul", o, True)
-    def __floordiv__(self, o: Any) -> Stream: return self._alu("div", o)
-    def __rfloordiv__(self, o: Any) -> Stream: return self._alu("div", o, True)
+    def __add__(self, o: Any) -> Stream:
+        return self._alu("add", o)
+
+    def __radd__(self, o: Any) -> Stream:
+        return self._alu("add", o, True)
+
+    def __sub__(self, o: Any) -> Stream:
+        return self._alu("sub", o)
+
+    def __rsub__(self, o: Any) -> Stream:
+        return self._alu("sub", o, True)
+
+    def __mul__(self, o: Any) -> Stream:
+        return self._alu("mul", o)
+
+    def __rmul__(self, o: Any) -> Stream:
+        return self._alu("mul", o, True)
+
+    def __floordiv__(self, o: Any) -> Stream:
+        return self._alu("div", o)
+
+    def __rfloordiv__(self, o: Any) -> Stream:
+        return self._alu("div", o, True)
 
     def __bool__(self) -> bool:
-        raise ProgramError("a stream has no truth value while the program is built; use"
-                           " loop bounds or callbacks instead of Python if/while")
+        raise ProgramError(
+            "a stream has no truth value while the program is built; use"
+            " loop bounds or callbacks instead of Python if/while"
+        )
 
 
 class Loop(Stream):
@@ -84,27 +101,50 @@ class Value:
     def _bin(self, fn: str, other: Any, swap: bool = False) -> Value:
         return self._b.binary(fn, *((other, self) if swap else (self, other)))
 
-    def __add__(self, o: Any) -> Value: return self._bin("add", o)
-    def __radd__(self, o: Any) -> Value: return self._bin("add", o, True)
-    def __sub__(self, o: Any) -> Value: return self._bin("sub", o)
-    def __rsub__(self, o: Any) -> Value: return self._bin("sub", o, True)
-    def __mul__(self, o: Any) -> Value: return self._bin("mul", o)
-    def __rmul__(self, o: Any) -> Value: return self._bin("mul", o, True)
-    def __truediv__(self, o: Any) -> Value: return self._true_div(o, False)
-    def __rtruediv__(self, o: Any) -> Value: return self._true_div(o, True)
-    def __floordiv__(self, o: Any) -> Value: return self._bin("div", o)
-    def __rfloordiv__(self, o: Any) -> Value: return self._bin("div", o, True)
+    def __add__(self, o: Any) -> Value:
+        return self._bin("add", o)
+
+    def __radd__(self, o: Any) -> Value:
+        return self._bin("add", o, True)
+
+    def __sub__(self, o: Any) -> Value:
+        return self._bin("sub", o)
+
+    def __rsub__(self, o: Any) -> Value:
+        return self._bin("sub", o, True)
+
+    def __mul__(self, o: Any) -> Value:
+        return self._bin("mul", o)
+
+    def __rmul__(self, o: Any) -> Value:
+        return self._bin("mul", o, True)
+
+    def __truediv__(self, o: Any) -> Value:
+        return self._true_div(o, False)
+
+    def __rtruediv__(self, o: Any) -> Value:
+        return self._true_div(o, True)
+
+    def __floordiv__(self, o: Any) -> Value:
+        return self._bin("div", o)
+
+    def __rfloordiv__(self, o: Any) -> Value:
+        return self._bin("div", o, True)
 
     def _true_div(self, o: Any, swap: bool) -> Value:
         other_int = isinstance(o, int) or (isinstance(o, Value) and o.dtype == "int64")
         if self.dtype == "int64" and other_int:
-            raise ProgramError("`/` of two integers: use `//` for floor division, or make"
-                               " one side float (`n * 1.0`)")
+            raise ProgramError(
+                "`/` of two integers: use `//` for floor division, or make"
+                " one side float (`n * 1.0`)"
+            )
         return self._bin("div", o, swap)
 
     def __bool__(self) -> bool:
-        raise ProgramError("an execute-side value has no truth value at build time; use"
-                           " minimum/maximum or separate callbacks instead of if/while")
+        raise ProgramError(
+            "an execute-side value has no truth value at build time; use"
+            " minimum/maximum or separate callbacks instead of if/while"
+        )
 
 
 class Counter:
@@ -126,21 +166,26 @@ class _Builder:
     def __init__(self, signature: dict) -> None:
         self.check = Checker({})
         self.check.dims = dict(signature.get("dims") or {})
-        self.ir: dict[str, list] = {k: [] for k in
-                                    ("memrefs", "tus", "streams", "registrations",
-                                     "counters", "cases")}
+        self.ir: dict[str, list] = {
+            k: [] for k in ("memrefs", "tus", "streams", "registrations", "counters", "cases")
+        }
         self.stack: list[Loop] = []
         self.case: dict | None = None
         self.case_types: dict[int, tuple] = {}
         self.handles: dict[str, Memref] = {}
-        for spec, output in [(s, False) for s in signature.get("inputs", [])] + \
-                [(s, True) for s in signature.get("outputs", [])]:
+        for spec, output in [(s, False) for s in signature.get("inputs", [])] + [
+            (s, True) for s in signature.get("outputs", [])
+        ]:
             self._memref(spec, output)
 
     # -- plumbing -------------------------------------------------------------------
     def _memref(self, spec: dict, output: bool) -> None:
-        raw = {"name": spec["name"], "dtype": spec["dtype"], "shape": list(spec["shape"]),
-               "output": output}
+        raw = {
+            "name": spec["name"],
+            "dtype": spec["dtype"],
+            "shape": list(spec["shape"]),
+            "output": output,
+        }
         m = self._checked(lambda: self.check.memref(len(self.ir["memrefs"]), raw))
         self.ir["memrefs"].append(raw)
         shape = tuple(Dim(s) if isinstance(s, str) else s for s in m.shape)
@@ -166,16 +211,18 @@ class _Builder:
 
     def _access_side(self, what: str) -> None:
         if self.case is not None:
-            raise ProgramError(f"{what} builds the access side and cannot be called inside"
-                               " a callback")
+            raise ProgramError(
+                f"{what} builds the access side and cannot be called inside a callback"
+            )
 
     def _add_stream(self, raw: dict) -> int:
         sid = len(self.ir["streams"])
         raw["id"] = sid
         tu = raw.get("tu")
         if raw["op"] != "iv" and tu is not None and tu not in {lp.tu for lp in self.stack}:
-            raise ProgramError(f"stream {sid} ({raw['op']}) needs TU {tu}, whose loop is"
-                               " already closed")
+            raise ProgramError(
+                f"stream {sid} ({raw['op']}) needs TU {tu}, whose loop is already closed"
+            )
         s, dtype = self._checked(lambda: self.check.stream(sid, raw))
         self.check.streams.append(s)
         self.check.stream_dtype.append(dtype)
@@ -193,9 +240,14 @@ class _Builder:
     def loop(self, lo: Any, hi: Any, step: int = 1, lanes: int = 1) -> Iterator[Loop]:
         self._access_side("loop")
         tid = len(self.ir["tus"])
-        raw = {"id": tid, "parent": self.stack[-1].tu if self.stack else None,
-               "lo": self._bound(lo, "loop lo"), "hi": self._bound(hi, "loop hi"),
-               "step": step, "lanes": lanes}
+        raw = {
+            "id": tid,
+            "parent": self.stack[-1].tu if self.stack else None,
+            "lo": self._bound(lo, "loop lo"),
+            "hi": self._bound(hi, "loop hi"),
+            "step": step,
+            "lanes": lanes,
+        }
         t = self._checked(lambda: self.check.tu(tid, raw))
         self.check.tus.append(t)
         self.ir["tus"].append(raw)
@@ -212,13 +264,20 @@ class _Builder:
     def alu(self, fn: str, a: Any, b: Any) -> Stream:
         self._access_side(f"stream arithmetic ({fn})")
         refs = [self._ref(a, fn), self._ref(b, fn)]
-        return Stream(self, self._add_stream({"op": "alu", "fn": fn, "args": refs,
-                                              "tu": self._deepest(refs)}))
+        return Stream(
+            self, self._add_stream({"op": "alu", "fn": fn, "args": refs, "tu": self._deepest(refs)})
+        )
 
     def load_stream(self, mem: Memref, idx: tuple, nontemporal: bool, contiguous: bool) -> Stream:
         refs = [self._ref(i, f"load {mem.name} index {k}") for k, i in enumerate(idx)]
-        raw = {"op": "load", "memref": mem.name, "args": refs, "tu": self._deepest(refs),
-               "nontemporal": nontemporal, "contiguous": contiguous}
+        raw = {
+            "op": "load",
+            "memref": mem.name,
+            "args": refs,
+            "tu": self._deepest(refs),
+            "nontemporal": nontemporal,
+            "contiguous": contiguous,
+        }
         return Stream(self, self._add_stream(raw))
 
     def buffer(self, s: Stream) -> Stream:
@@ -226,8 +285,11 @@ class _Builder:
         if not isinstance(s, Stream):
             raise ProgramError(f"buffer needs a stream, got {type(s).__name__}")
         src = self.check.streams[s.id]
-        raw = {"op": "buffer", "source": s.id, "tu": None if src.tu is None
-               else self.check.tus[src.tu].parent}
+        raw = {
+            "op": "buffer",
+            "source": s.id,
+            "tu": None if src.tu is None else self.check.tus[src.tu].parent,
+        }
         if raw["tu"] is None:
             raw.pop("tu")
         sid = len(self.ir["streams"])
@@ -268,17 +330,16 @@ class _Builder:
             return dtype, Form.VECTOR, LANES
         return dtype, Form.SCALAR, 1
 
-    def callback(self, tu: Loop, event: Any, operands: tuple, name: str | None,
-                 body: Callable[..., Any]) -> int:
+    def callback(
+        self, tu: Loop, event: Any, operands: tuple, name: str | None, body: Callable[..., Any]
+    ) -> int:
         self._access_side("callback")
         for k, s in enumerate(operands):
             if not isinstance(s, Stream):
-                raise ProgramError(f"callback operand {k} must be a stream, got"
-                                   f" {type(s).__name__}")
+                raise ProgramError(f"callback operand {k} must be a stream, got {type(s).__name__}")
             self.push(tu, event, s)
         cid = len(self.ir["cases"])
-        self.case = {"id": cid, "name": name or getattr(body, "__name__", f"case{cid}"),
-                     "ops": []}
+        self.case = {"id": cid, "name": name or getattr(body, "__name__", f"case{cid}"), "ops": []}
         self.case_types = {}
         try:
             args = [self.pop(*self.operand_type(s)) for s in operands]
@@ -311,8 +372,10 @@ class _Builder:
         if isinstance(x, Value):
             return x.id
         if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise ProgramError(f"{what}: expected an execute-side value or a number, got"
-                               f" {type(x).__name__} (streams reach callbacks as operands)")
+            raise ProgramError(
+                f"{what}: expected an execute-side value or a number, got"
+                f" {type(x).__name__} (streams reach callbacks as operands)"
+            )
         dtype = "int64" if isinstance(x, int) else "float32"
         return self._op({"op": "const", "value": x, "dtype": dtype}, True).id
 
@@ -328,8 +391,9 @@ class _Builder:
 
     def binary(self, fn: str, a: Any, b: Any) -> Value:
         self._inside(f"arithmetic ({fn})")
-        return self._op({"op": "binary", "fn": fn,
-                         "args": [self.value(a, fn), self.value(b, fn)]}, True)
+        return self._op(
+            {"op": "binary", "fn": fn, "args": [self.value(a, fn), self.value(b, fn)]}, True
+        )
 
     def arange(self, n: Any) -> Value:
         self._inside("arange")
@@ -342,8 +406,9 @@ class _Builder:
             raw["by"] = by
         return self._op(raw, kind == "get")
 
-    def memory_op(self, kind: str, mem: Memref, idx: tuple, value: Any = None,
-                  fn: str | None = None) -> Value | None:
+    def memory_op(
+        self, kind: str, mem: Memref, idx: tuple, value: Any = None, fn: str | None = None
+    ) -> Value | None:
         self._inside(f"{kind} of {mem.name}")
         args = [self.value(i, f"{kind} {mem.name} index {k}") for k, i in enumerate(idx)]
         if kind != "load":
@@ -365,8 +430,7 @@ class _Builder:
 def current() -> _Builder:
     b = _CURRENT.get()
     if b is None:
-        raise ProgramError("dae builder functions can only be called while `trace` runs a"
-                           " kernel")
+        raise ProgramError("dae builder functions can only be called while `trace` runs a kernel")
     return b
 
 

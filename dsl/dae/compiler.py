@@ -21,8 +21,12 @@ from typing import Any
 from dsl.errors import NotCovered
 
 LEVELS = (0, 1, 2, 3)
-LEVEL_NAMES = {0: "naive decoupled", 1: "vectorised", 2: "vectorised + bufferized",
-               3: "vectorised + bufferized + queue-aligned"}
+LEVEL_NAMES = {
+    0: "naive decoupled",
+    1: "vectorised",
+    2: "vectorised + bufferized",
+    3: "vectorised + bufferized + queue-aligned",
+}
 MAX_INIT = -3.0e38
 """Start value of max pooling (finite, so that the IR stays plain JSON)."""
 
@@ -55,23 +59,42 @@ def _shape(spec: dict[str, Any], inputs: tuple[str, ...]) -> Shape:
         if weighted and mode != "sum":
             raise NotCovered("per-sample weights are covered for mode 'sum' only")
         table = "table" if op == "embedding_bag" else "features"
-        return Shape(("offsets", "indices", table) + (("weights",) if weighted else ()),
-                     "offsets", (("indices", table),), weights="weights" if weighted else None,
-                     reduce="max" if mode == "max" else "add", mean=mode == "mean")
+        return Shape(
+            ("offsets", "indices", table) + (("weights",) if weighted else ()),
+            "offsets",
+            (("indices", table),),
+            weights="weights" if weighted else None,
+            reduce="max" if mode == "max" else "add",
+            mean=mode == "mean",
+        )
     if op == "spmm":
-        return Shape(("rowptr", "colidx", "values", "x"), "rowptr", (("colidx", "x"),),
-                     weights="values", reduce="add")
+        return Shape(
+            ("rowptr", "colidx", "values", "x"),
+            "rowptr",
+            (("colidx", "x"),),
+            weights="values",
+            reduce="add",
+        )
     if op == "kg_lookup":
-        return Shape(("heads", "relations", "tails", "entities", "relation_table"), None,
-                     (("heads", "entities"), ("relations", "relation_table"),
-                      ("tails", "entities")))
+        return Shape(
+            ("heads", "relations", "tails", "entities", "relation_table"),
+            None,
+            (("heads", "entities"), ("relations", "relation_table"), ("tails", "entities")),
+        )
     if op == "paged_kv_gather":
-        return Shape(("block_offsets", "block_ids", "kv_cache"), "block_offsets",
-                     (("block_ids", "kv_cache"),), block=True, reuse=False)
+        return Shape(
+            ("block_offsets", "block_ids", "kv_cache"),
+            "block_offsets",
+            (("block_ids", "kv_cache"),),
+            block=True,
+            reuse=False,
+        )
     if op == "moe_gather":
         return Shape(("expert_offsets", "token_ids", "x"), "expert_offsets", (("token_ids", "x"),))
-    raise NotCovered(f"op {op!r} is not one the DAE compiler lowers (embedding_bag, spmm,"
-                     " message_passing, kg_lookup, paged_kv_gather, moe_gather)")
+    raise NotCovered(
+        f"op {op!r} is not one the DAE compiler lowers (embedding_bag, spmm,"
+        " message_passing, kg_lookup, paged_kv_gather, moe_gather)"
+    )
 
 
 class _Text:
@@ -99,9 +122,15 @@ class _Indent:
         self.t.depth -= 1
 
 
-def compile_spec(spec: dict[str, Any], inputs: tuple[str, ...], level: int = 3,
-                 title: str = "", *, contiguous: bool | None = None,
-                 nontemporal: bool | None = None) -> str:
+def compile_spec(
+    spec: dict[str, Any],
+    inputs: tuple[str, ...],
+    level: int = 3,
+    title: str = "",
+    *,
+    contiguous: bool | None = None,
+    nontemporal: bool | None = None,
+) -> str:
     """Program text for `spec` at optimisation `level` (0..3).
 
     `contiguous` and `nontemporal` override the load hints the level implies (on at O3),
@@ -110,8 +139,10 @@ def compile_spec(spec: dict[str, Any], inputs: tuple[str, ...], level: int = 3,
         raise NotCovered(f"level {level} is not one of {LEVELS}")
     shape = _shape(spec, inputs)
     if tuple(inputs) != shape.inputs:
-        raise NotCovered(f"{spec.get('op')} expects inputs {list(shape.inputs)}, the task"
-                         f" declares {list(inputs)}")
+        raise NotCovered(
+            f"{spec.get('op')} expects inputs {list(shape.inputs)}, the task"
+            f" declares {list(inputs)}"
+        )
     t = _Text()
     aligned = level >= 3
     contiguous = aligned if contiguous is None else contiguous and level >= 1
@@ -119,7 +150,8 @@ def compile_spec(spec: dict[str, Any], inputs: tuple[str, ...], level: int = 3,
     lanes = ", lanes=8" if level >= 1 else ""
     nt_index = ", nontemporal=True" if nontemporal else ""
     row_hints = (", contiguous=True" if contiguous else "") + (
-        ", nontemporal=True" if nontemporal and not shape.reuse else "")
+        ", nontemporal=True" if nontemporal and not shape.reuse else ""
+    )
     t.depth = 0
     t("from dsl import dae")
     t("")

@@ -44,8 +44,17 @@ class Form(StrEnum):
 
 DTYPES = ("int64", "float32")
 STREAM_OPS = ("iv", "load", "alu", "buffer")
-EXECUTE_OPS = ("pop", "const", "arange", "get", "increment", "binary", "load", "store",
-               "accumulate")
+EXECUTE_OPS = (
+    "pop",
+    "const",
+    "arange",
+    "get",
+    "increment",
+    "binary",
+    "load",
+    "store",
+    "accumulate",
+)
 ALU_FNS = ("add", "sub", "mul", "div", "min", "max")
 """Integer ALU streams on the access side (`div` is floor division)."""
 BINARY_FNS = ("add", "sub", "mul", "div", "min", "max")
@@ -205,8 +214,11 @@ class Program:
 
 
 def _drop_defaults(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items()
-            if v is not None and v is not False and not (isinstance(v, (list, tuple)) and not v)}
+    return {
+        k: v
+        for k, v in d.items()
+        if v is not None and v is not False and not (isinstance(v, (list, tuple)) and not v)
+    }
 
 
 def to_json(p: Program) -> dict[str, Any]:
@@ -215,29 +227,64 @@ def to_json(p: Program) -> dict[str, Any]:
         "dialect": "dae",
         "version": VERSION,
         "dims": dict(p.dims),
-        "memrefs": [{"name": m.name, "dtype": m.dtype, "shape": list(m.shape),
-                     "output": m.output} for m in p.memrefs],
-        "tus": [{"id": t.id, "parent": t.parent, "lo": t.lo.to_json(), "hi": t.hi.to_json(),
-                 "step": t.step, "lanes": t.lanes} for t in p.tus],
-        "streams": [_drop_defaults({
-            "id": s.id, "op": s.op, "tu": s.tu, "args": [a.to_json() for a in s.args],
-            "fn": s.fn, "memref": s.memref, "nontemporal": s.nontemporal,
-            "contiguous": s.contiguous, "source": s.source}) for s in p.streams],
-        "registrations": [_drop_defaults({"tu": r.tu, "event": r.event.value,
-                                          "stream": r.stream, "case": r.case})
-                          for r in p.registrations],
+        "memrefs": [
+            {"name": m.name, "dtype": m.dtype, "shape": list(m.shape), "output": m.output}
+            for m in p.memrefs
+        ],
+        "tus": [
+            {
+                "id": t.id,
+                "parent": t.parent,
+                "lo": t.lo.to_json(),
+                "hi": t.hi.to_json(),
+                "step": t.step,
+                "lanes": t.lanes,
+            }
+            for t in p.tus
+        ],
+        "streams": [
+            _drop_defaults(
+                {
+                    "id": s.id,
+                    "op": s.op,
+                    "tu": s.tu,
+                    "args": [a.to_json() for a in s.args],
+                    "fn": s.fn,
+                    "memref": s.memref,
+                    "nontemporal": s.nontemporal,
+                    "contiguous": s.contiguous,
+                    "source": s.source,
+                }
+            )
+            for s in p.streams
+        ],
+        "registrations": [
+            _drop_defaults({"tu": r.tu, "event": r.event.value, "stream": r.stream, "case": r.case})
+            for r in p.registrations
+        ],
         "counters": [{"id": c.id, "init": c.init} for c in p.counters],
-        "cases": [{"id": c.id, "name": c.name, "ops": [_op_json(o) for o in c.ops]}
-                  for c in p.cases],
+        "cases": [
+            {"id": c.id, "name": c.name, "ops": [_op_json(o) for o in c.ops]} for c in p.cases
+        ],
         "returns": list(p.returns),
     }
 
 
 def _op_json(o: Op) -> dict[str, Any]:
-    d = _drop_defaults({
-        "op": o.op, "id": o.id, "args": list(o.args), "dtype": o.dtype,
-        "form": o.form.value if o.form else None, "length": o.length, "value": o.value,
-        "fn": o.fn, "memref": o.memref, "counter": o.counter})
+    d = _drop_defaults(
+        {
+            "op": o.op,
+            "id": o.id,
+            "args": list(o.args),
+            "dtype": o.dtype,
+            "form": o.form.value if o.form else None,
+            "length": o.length,
+            "value": o.value,
+            "fn": o.fn,
+            "memref": o.memref,
+            "counter": o.counter,
+        }
+    )
     if o.op == "const":
         d["value"] = o.value
     if o.op == "increment":

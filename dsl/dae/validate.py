@@ -125,8 +125,12 @@ class Checker:
         shape = d.get("shape")
         if not isinstance(shape, list) or not shape:
             raise _fail(where, "shape must be a non-empty list")
-        dims = tuple(self.length(s, where) if isinstance(s, str) else
-                     _int(s, where, "shape entry", minimum=0) for s in shape)
+        dims = tuple(
+            self.length(s, where)
+            if isinstance(s, str)
+            else _int(s, where, "shape entry", minimum=0)
+            for s in shape
+        )
         if not isinstance(d.get("output"), bool):
             raise _fail(where, "'output' must be true or false")
         m = Memref(name, d["dtype"], dims, d["output"])
@@ -160,14 +164,21 @@ class Checker:
             if parent >= i:
                 raise _fail(where, f"parent {parent} must be defined before it")
             if self.tus[parent].lanes > 1:
-                raise _fail(where, f"parent TU {parent} is vectorised; vector TUs must be"
-                            " innermost")
+                raise _fail(
+                    where, f"parent TU {parent} is vectorised; vector TUs must be innermost"
+                )
         lanes = _int(d.get("lanes", 1), where, "lanes", minimum=1)
         if lanes not in (1, LANES):
             raise _fail(where, f"lanes must be 1 or {LANES}, got {lanes}")
         step = _int(d.get("step", 1), where, "step", minimum=1)
-        t = TU(i, parent, self.bound(d.get("lo"), f"{where} lo", parent),
-               self.bound(d.get("hi"), f"{where} hi", parent), step, lanes)
+        t = TU(
+            i,
+            parent,
+            self.bound(d.get("lo"), f"{where} lo", parent),
+            self.bound(d.get("hi"), f"{where} hi", parent),
+            step,
+            lanes,
+        )
         return t
 
     def stream(self, i: int, raw: Any) -> tuple[Stream, str]:
@@ -183,11 +194,13 @@ class Checker:
                 raise _fail(where, f"source {src} must be a stream of a TU")
             t = self.tus[s.tu]
             if t.lo.stream is not None or t.hi.stream is not None or t.step != 1:
-                raise _fail(where, f"source TU {t.id} must have static bounds and step 1 so"
-                            " every row has the same length")
+                raise _fail(
+                    where,
+                    f"source TU {t.id} must have static bounds and step 1 so"
+                    " every row has the same length",
+                )
             if not (t.lo.const == 0 or (t.lo.const is not None and t.hi.const is not None)):
-                raise _fail(where, f"source TU {t.id} must start at 0 (or have constant"
-                            " bounds)")
+                raise _fail(where, f"source TU {t.id} must start at 0 (or have constant bounds)")
             return Stream(i, "buffer", t.parent, source=src), self.stream_dtype[src]
         tu = d.get("tu")
         tu = _int(tu, where, "tu", minimum=0)
@@ -202,11 +215,16 @@ class Checker:
                 sid = self.stream_ref(a["stream"], f"{where} arg {k}")
                 s = self.streams[sid]
                 if s.op == "buffer" or s.tu not in self.ancestors(tu):
-                    raise _fail(where, f"arg {k}: stream {sid} is not a stream of TU {tu}"
-                                " or an enclosing TU")
+                    raise _fail(
+                        where,
+                        f"arg {k}: stream {sid} is not a stream of TU {tu} or an enclosing TU",
+                    )
                 if self.stream_dtype[sid] != "int64":
-                    raise _fail(where, f"arg {k}: stream {sid} is {self.stream_dtype[sid]};"
-                                " indices and ALU operands must be integers")
+                    raise _fail(
+                        where,
+                        f"arg {k}: stream {sid} is {self.stream_dtype[sid]};"
+                        " indices and ALU operands must be integers",
+                    )
                 args.append(Ref(stream=sid))
             elif "dim" in a:
                 if a["dim"] not in self.dims:
@@ -216,8 +234,10 @@ class Checker:
                 args.append(Ref(const=_int(a.get("const"), f"{where} arg {k}", "const")))
         if not any(a.stream is not None for a in args):
             raise _fail(where, "needs at least one stream argument")
-        deepest = max((self.streams[a.stream].tu for a in args if a.stream is not None),
-                      key=lambda t: len(self.ancestors(t)))
+        deepest = max(
+            (self.streams[a.stream].tu for a in args if a.stream is not None),
+            key=lambda t: len(self.ancestors(t)),
+        )
         if deepest != tu:
             raise _fail(where, f"belongs to TU {deepest} (its deepest argument), not TU {tu}")
         if op == "alu":
@@ -230,8 +250,7 @@ class Checker:
         if m is None:
             raise _fail(where, f"unknown memref {d.get('memref')!r}")
         if m.output:
-            raise _fail(where, f"memref {m.name!r} is an output; the access side only reads"
-                        " inputs")
+            raise _fail(where, f"memref {m.name!r} is an output; the access side only reads inputs")
         if len(args) != len(m.shape):
             raise _fail(where, f"{m.name} has rank {len(m.shape)} but {len(args)} indices")
         nontemporal, contiguous = d.get("nontemporal", False), d.get("contiguous", False)
@@ -240,15 +259,30 @@ class Checker:
         if contiguous:
             t = self.tus[tu]
             last = args[-1].stream
-            if (t.lanes == 1 or last is None or self.streams[last].op != "iv"
-                    or self.streams[last].tu != tu or t.step != 1):
-                raise _fail(where, "contiguous loads need the vector TU's own induction"
-                            " variable (step 1) as the last index")
+            if (
+                t.lanes == 1
+                or last is None
+                or self.streams[last].op != "iv"
+                or self.streams[last].tu != tu
+                or t.step != 1
+            ):
+                raise _fail(
+                    where,
+                    "contiguous loads need the vector TU's own induction"
+                    " variable (step 1) as the last index",
+                )
             for a in args[:-1]:
                 if a.stream is not None and self.streams[a.stream].tu == tu:
                     raise _fail(where, "contiguous loads may vary only in the last index")
-        s = Stream(i, "load", tu, tuple(args), memref=m.name, nontemporal=nontemporal,
-                   contiguous=contiguous)
+        s = Stream(
+            i,
+            "load",
+            tu,
+            tuple(args),
+            memref=m.name,
+            nontemporal=nontemporal,
+            contiguous=contiguous,
+        )
         return s, MEMREF_DTYPES[m.dtype]
 
     def registration(self, i: int, raw: Any, case_ids: set[int]) -> Registration:
@@ -273,15 +307,22 @@ class Checker:
         s = self.streams[sid]
         if s.op == "buffer":
             if event is not Event.END or self.streams[s.source].tu != tu:
-                raise _fail(where, f"buffer stream {sid} can only be pushed on the end event"
-                            f" of TU {self.streams[s.source].tu}, whose fiber fills it")
+                raise _fail(
+                    where,
+                    f"buffer stream {sid} can only be pushed on the end event"
+                    f" of TU {self.streams[s.source].tu}, whose fiber fills it",
+                )
         elif event is Event.ITE:
             if s.tu not in self.ancestors(tu):
-                raise _fail(where, f"stream {sid} belongs to TU {s.tu}, not to TU {tu} or"
-                            " an enclosing TU")
+                raise _fail(
+                    where, f"stream {sid} belongs to TU {s.tu}, not to TU {tu} or an enclosing TU"
+                )
         elif s.tu not in self.ancestors(self.tus[tu].parent):
-            raise _fail(where, f"on {event.value} only streams of enclosing TUs (constant"
-                        f" over the fiber) can be pushed; stream {sid} belongs to TU {s.tu}")
+            raise _fail(
+                where,
+                f"on {event.value} only streams of enclosing TUs (constant"
+                f" over the fiber) can be pushed; stream {sid} belongs to TU {s.tu}",
+            )
         return Registration(tu, event, stream=sid)
 
     def case(self, raw: Any, counters: int) -> Case:
@@ -300,7 +341,9 @@ class Checker:
 
     def program(self) -> Program:
         self.header()
-        memrefs = tuple(self.memref(i, m) for i, m in enumerate(_list(self.ir, "memrefs", "program")))
+        memrefs = tuple(
+            self.memref(i, m) for i, m in enumerate(_list(self.ir, "memrefs", "program"))
+        )
         self._interleave(_list(self.ir, "tus", "program"), _list(self.ir, "streams", "program"))
         counters = []
         for i, raw in enumerate(_list(self.ir, "counters", "program")):
@@ -312,15 +355,26 @@ class Checker:
         ids = [c.id for c in cases]
         if len(set(ids)) != len(ids):
             raise _fail("compute loop", f"duplicate case ids {ids}")
-        regs = tuple(self.registration(i, r, set(ids))
-                     for i, r in enumerate(_list(self.ir, "registrations", "program")))
+        regs = tuple(
+            self.registration(i, r, set(ids))
+            for i, r in enumerate(_list(self.ir, "registrations", "program"))
+        )
         returns = _list(self.ir, "returns", "program")
         outputs = {m.name for m in memrefs if m.output}
         if not returns or any(r not in outputs for r in returns):
-            raise _fail("program", f"must return output memrefs (of {sorted(outputs)}),"
-                        f" got {returns}")
-        return Program(memrefs, tuple(self.tus), tuple(self.streams), regs, tuple(counters),
-                       tuple(cases), tuple(returns), dict(self.dims))
+            raise _fail(
+                "program", f"must return output memrefs (of {sorted(outputs)}), got {returns}"
+            )
+        return Program(
+            memrefs,
+            tuple(self.tus),
+            tuple(self.streams),
+            regs,
+            tuple(counters),
+            tuple(cases),
+            tuple(returns),
+            dict(self.dims),
+        )
 
     def _interleave(self, raw_tus: list, raw_streams: list) -> None:
         """TUs and streams refer to each other (bounds from streams, streams of TUs):
@@ -380,13 +434,18 @@ class OpChecker:
             if dtype not in DTYPES or form not in {f.value for f in Form}:
                 raise _fail(self.where, f"needs dtype in {DTYPES} and form scalar|vector|buffer")
             form = Form(form)
-            length: Length = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(form) or \
-                self.c.length(d.get("length"), self.where)
+            length: Length = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(form) or self.c.length(
+                d.get("length"), self.where
+            )
             op = Op("pop", dtype=dtype, form=form, length=length)
             result = (dtype, form, length)
         elif kind == "const":
             value, dtype = d.get("value"), d.get("dtype")
-            if dtype not in DTYPES or not isinstance(value, (int, float)) or isinstance(value, bool):
+            if (
+                dtype not in DTYPES
+                or not isinstance(value, (int, float))
+                or isinstance(value, bool)
+            ):
                 raise _fail(self.where, "needs a numeric value and dtype int64|float32")
             if dtype == "int64" and not isinstance(value, int):
                 raise _fail(self.where, "int64 constants must be ints")
@@ -416,8 +475,11 @@ class OpChecker:
                 raise _fail(self.where, f"unknown memref {d.get('memref')!r}")
             rank = len(m.shape)
             if kind == "load" and m.output:
-                raise _fail(self.where, f"{m.name!r} is an output: callbacks may load inputs"
-                            " only (use accumulate for read-modify-write)")
+                raise _fail(
+                    self.where,
+                    f"{m.name!r} is an output: callbacks may load inputs"
+                    " only (use accumulate for read-modify-write)",
+                )
             if kind != "load" and not m.output:
                 raise _fail(self.where, f"{m.name!r} is an input; only outputs are written")
             nidx = len(ts) if kind == "load" else len(ts) - 1

@@ -60,27 +60,30 @@ class Operand:
 
 def compile_task(task: Any) -> str:
     """Program text for a `benchmarks.task.Task` from its `[spec]` (see the module doc)."""
-    return compile_spec(task.spec, _operands(task.inputs), _operands(task.outputs),
-                        title=task.name)
+    return compile_spec(task.spec, _operands(task.inputs), _operands(task.outputs), title=task.name)
 
 
 def dataflow_orders(task: Any, limit: int = 720) -> list[str]:
     """Every legal dataflow order of the task's statements fused into one graph, under its
     tensors' formats (the search space of `[spec] order`, FuseFlow's order sweep)."""
     try:
-        return _Compiler(task.spec, _operands(task.inputs), _operands(task.outputs),
-                         task.name).orders(limit)
+        return _Compiler(
+            task.spec, _operands(task.inputs), _operands(task.outputs), task.name
+        ).orders(limit)
     except IndexNotationError as exc:
         raise NotCovered(str(exc)) from None
 
 
 def _operands(specs: Any) -> list[Operand]:
-    return [Operand(t.name, tuple(t.shape), t.extra.get("format", "dense"),
-                    t.extra.get("mode_order")) for t in specs]
+    return [
+        Operand(t.name, tuple(t.shape), t.extra.get("format", "dense"), t.extra.get("mode_order"))
+        for t in specs
+    ]
 
 
-def compile_spec(spec: dict[str, Any], inputs: list[Operand], outputs: list[Operand],
-                 title: str = "kernel") -> str:
+def compile_spec(
+    spec: dict[str, Any], inputs: list[Operand], outputs: list[Operand], title: str = "kernel"
+) -> str:
     """Program text for a spec table over the given inputs and outputs."""
     try:
         return _Compiler(spec, inputs, outputs, title).program()
@@ -89,8 +92,9 @@ def compile_spec(spec: dict[str, Any], inputs: list[Operand], outputs: list[Oper
 
 
 class _Compiler:
-    def __init__(self, spec: dict[str, Any], inputs: list[Operand], outputs: list[Operand],
-                 title: str) -> None:
+    def __init__(
+        self, spec: dict[str, Any], inputs: list[Operand], outputs: list[Operand], title: str
+    ) -> None:
         unknown = set(spec) - set(SPEC_KEYS)
         if unknown:
             raise NotCovered(f"[spec] has unknown keys {sorted(unknown)}; known: {SPEC_KEYS}")
@@ -105,8 +109,7 @@ class _Compiler:
         self.inputs = {op.name: op for op in inputs}
         self.outputs = {op.name: op for op in outputs}
         if not isinstance(spec.get("formats", {}), dict):
-            raise NotCovered(f"formats must be a table of tensor formats, got"
-                             f" {spec['formats']!r}")
+            raise NotCovered(f"formats must be a table of tensor formats, got {spec['formats']!r}")
         self.layouts = dict(spec.get("formats", {}))
         self._check_names()
         self.dims = self._index_dims()
@@ -119,11 +122,12 @@ class _Compiler:
         if self.block > 1:
             for op in [*inputs, *outputs]:
                 if len(op.shape) != 2:
-                    raise NotCovered(f"block mode stores b x b blocks of matrices; {op.name}"
-                                     f" has rank {len(op.shape)}")
+                    raise NotCovered(
+                        f"block mode stores b x b blocks of matrices; {op.name}"
+                        f" has rank {len(op.shape)}"
+                    )
         for op in outputs:
-            self.formats[op.name] = parse_format(op.name, op.format, len(op.shape),
-                                                 op.mode_order)
+            self.formats[op.name] = parse_format(op.name, op.format, len(op.shape), op.mode_order)
 
     # ---- checks
 
@@ -138,11 +142,15 @@ class _Compiler:
         for n, stmt in enumerate(self.statements):
             for access in tensors_read(stmt.rhs):
                 if access.tensor not in self.inputs and access.tensor not in results[:n]:
-                    raise NotCovered(f"statement {n} reads {access.tensor}, which is neither a"
-                                     " task input nor an earlier result")
+                    raise NotCovered(
+                        f"statement {n} reads {access.tensor}, which is neither a"
+                        " task input nor an earlier result"
+                    )
             if stmt.lhs.tensor not in self.outputs and not any(
-                    a.tensor == stmt.lhs.tensor for s in self.statements[n + 1:]
-                    for a in tensors_read(s.rhs)):
+                a.tensor == stmt.lhs.tensor
+                for s in self.statements[n + 1 :]
+                for a in tensors_read(s.rhs)
+            ):
                 raise NotCovered(f"the result {stmt.lhs.tensor} of statement {n} is never used")
         for name in self.layouts:
             if name in self.outputs:
@@ -161,13 +169,17 @@ class _Compiler:
                 if shape is None:
                     continue
                 if len(shape) != len(access.indices):
-                    raise NotCovered(f"{access.tensor} has rank {len(shape)} but {stmt.text!r}"
-                                     f" indexes it with ({', '.join(access.indices)})")
+                    raise NotCovered(
+                        f"{access.tensor} has rank {len(shape)} but {stmt.text!r}"
+                        f" indexes it with ({', '.join(access.indices)})"
+                    )
                 for var, dim in zip(access.indices, shape, strict=True):
                     seen = dims.setdefault(var, (dim, access.tensor))
                     if seen[0] != dim:
-                        raise NotCovered(f"index {var} has size {seen[0]} in {seen[1]} but"
-                                         f" {dim} in {access.tensor}")
+                        raise NotCovered(
+                            f"index {var} has size {seen[0]} in {seen[1]} but"
+                            f" {dim} in {access.tensor}"
+                        )
             if stmt.lhs.tensor not in shapes:  # an intermediate: sized by its indices
                 shapes[stmt.lhs.tensor] = tuple(dims[v][0] for v in stmt.lhs.indices)
         return {v: d for v, (d, _) in dims.items()}
@@ -194,14 +206,19 @@ class _Compiler:
             declared.append(self._line(name, "output"))
         for group in groups:
             members = [self.statements[n] for n in group]
-            later = [a.tensor for n, s in enumerate(self.statements) if n not in group
-                     for a in tensors_read(s.rhs)]
+            later = [
+                a.tensor
+                for n, s in enumerate(self.statements)
+                if n not in group
+                for a in tensors_read(s.rhs)
+            ]
             producers = {s.lhs.tensor: s for s in members}
-            roots = [s for s in members if s.lhs.tensor in self.outputs
-                     or s.lhs.tensor in later]
+            roots = [s for s in members if s.lhs.tensor in self.outputs or s.lhs.tensor in later]
             aliases: dict[str, str] = {}
-            fused = [inline(s, {k: v for k, v in producers.items() if k != s.lhs.tensor},
-                            aliases) for s in roots]
+            fused = [
+                inline(s, {k: v for k, v in producers.items() if k != s.lhs.tensor}, aliases)
+                for s in roots
+            ]
             order = self._order(fused, requested, aliases)
             for stmt in fused:
                 name = stmt.lhs.tensor
@@ -218,8 +235,9 @@ class _Compiler:
             raise NotCovered(f"parallel level {parallel[0]} is not an index of any result")
         return emit_program(list(self.inputs), declared, kernels, self._doc(groups))
 
-    def _order(self, fused: list[Statement], requested: object,
-               aliases: dict[str, str]) -> tuple[str, ...]:
+    def _order(
+        self, fused: list[Statement], requested: object, aliases: dict[str, str]
+    ) -> tuple[str, ...]:
         variables, constraints = self._order_problem(fused)
         return dataflow_order(variables, constraints, requested, aliases)
 
@@ -227,12 +245,14 @@ class _Compiler:
         """Legal orders of all statements fused into one graph."""
         producers = {s.lhs.tensor: s for s in self.statements}
         roots = [s for s in self.statements if s.lhs.tensor in self.outputs]
-        fused = [inline(s, {k: v for k, v in producers.items() if k != s.lhs.tensor}, {})
-                 for s in roots]
+        fused = [
+            inline(s, {k: v for k, v in producers.items() if k != s.lhs.tensor}, {}) for s in roots
+        ]
         return all_orders(*self._order_problem(fused), limit=limit)
 
-    def _order_problem(self, fused: list[Statement]
-                       ) -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
+    def _order_problem(
+        self, fused: list[Statement]
+    ) -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
         """The index variables of `fused` and each stored tensor's level order over them."""
         variables: list[str] = []
         constraints: list[tuple[str, tuple[str, ...]]] = []
@@ -271,7 +291,7 @@ class _Compiler:
         if raw is None:
             return None
         if not isinstance(raw, dict) or set(raw) != {"level", "factor"}:
-            raise NotCovered(f"parallel must be {{level = \"i\", factor = 4}}, got {raw!r}")
+            raise NotCovered(f'parallel must be {{level = "i", factor = 4}}, got {raw!r}')
         level, factor = raw["level"], raw["factor"]
         if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
             raise NotCovered(f"parallel.factor must be an int >= 1, got {factor!r}")
@@ -281,9 +301,13 @@ class _Compiler:
 
     def _line(self, name: str, role: str) -> TensorLine:
         fmt = self.formats[name]
-        shape = (self.outputs[name].shape if role == "output" else
-                 self.inputs[name].shape if role == "input" else
-                 tuple(self.dims[v] for v in self._lhs(name).lhs.indices))
+        shape = (
+            self.outputs[name].shape
+            if role == "output"
+            else self.inputs[name].shape
+            if role == "input"
+            else tuple(self.dims[v] for v in self._lhs(name).lhs.indices)
+        )
         levels = tuple("dense" if lv is Level.DENSE else "compressed" for lv in fmt.levels)
         return TensorLine(name, role, tuple(shape), levels, fmt.mode_order, self.block)
 
@@ -311,5 +335,6 @@ def _layout_entry(name: str, entry: object) -> tuple[object, object]:
         return entry, None
     if isinstance(entry, dict) and set(entry) <= {"format", "mode_order"} and "format" in entry:
         return entry["format"], entry.get("mode_order")
-    raise NotCovered(f"formats.{name} must be a format name or {{format, mode_order}},"
-                     f" got {entry!r}")
+    raise NotCovered(
+        f"formats.{name} must be a format name or {{format, mode_order}}, got {entry!r}"
+    )

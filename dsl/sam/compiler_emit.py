@@ -19,15 +19,16 @@ class TensorLine:
     """A tensor the program declares or re-lays out before its graphs."""
 
     name: str
-    role: str                      # "output", "intermediate" or "input" (a with_layout)
+    role: str  # "output", "intermediate" or "input" (a with_layout)
     shape: tuple[str | int, ...]
     levels: tuple[str, ...]
     mode_order: tuple[int, ...]
     block: int = 1
 
 
-def emit_program(inputs: list[str], tensors: list[TensorLine],
-                 kernels: list[tuple[str, Graph]], doc: str) -> str:
+def emit_program(
+    inputs: list[str], tensors: list[TensorLine], kernels: list[tuple[str, Graph]], doc: str
+) -> str:
     """The whole program: imports, `def kernel(...)`, declarations, one block per graph."""
     lines = ["from dsl import sam", "", "", f"def kernel({', '.join(inputs)}, **params):"]
     doc_lines = doc.splitlines()

@@ -33,18 +33,18 @@ class Stream:
 class Op(enum.Enum):
     """The primitives the compiler uses, valued by their dialect names (dsl/sam/primitives)."""
 
-    ROOT = "root"                # the [0, D] reference that starts a tensor's walk
-    SCAN = "scan"                # level scanner of one stored tensor level
-    LOCATE = "locate"            # positions of given coordinates in a stored level
-    REPSIG = "repeat_signal"     # repeat-signal generator from a coordinate stream
-    REPEAT = "repeat"            # repeater (of references or values)
+    ROOT = "root"  # the [0, D] reference that starts a tensor's walk
+    SCAN = "scan"  # level scanner of one stored tensor level
+    LOCATE = "locate"  # positions of given coordinates in a stored level
+    REPSIG = "repeat_signal"  # repeat-signal generator from a coordinate stream
+    REPEAT = "repeat"  # repeater (of references or values)
     INTERSECT = "intersect"
     UNION = "union"
-    LOAD = "load"                # value array load
-    ALU = "alu"                  # unary, binary or scalar arithmetic
+    LOAD = "load"  # value array load
+    ALU = "alu"  # unary, binary or scalar arithmetic
     REDUCE = "reduce"
-    SPACC = "spacc"              # sparse accumulator, order 1 or 2
-    CRD_HOLD = "crd_hold"        # outer coordinate once per inner one (feeds order 2)
+    SPACC = "spacc"  # sparse accumulator, order 1 or 2
+    CRD_HOLD = "crd_hold"  # outer coordinate once per inner one (feeds order 2)
     WRITE_LEVEL = "write_level"
     WRITE_VALS = "write_vals"
     FORK = "fork"
@@ -71,9 +71,16 @@ class Graph:
     hints: dict[Stream, str] = field(default_factory=dict)
     _index: dict[tuple, Node] = field(default_factory=dict)
 
-    def add(self, op: Op, inputs: tuple[Stream, ...], params: dict[str, object],
-            out_kinds: tuple[Kind, ...], hints: tuple[str, ...] = (), *,
-            shared: bool = True) -> tuple[Stream, ...]:
+    def add(
+        self,
+        op: Op,
+        inputs: tuple[Stream, ...],
+        params: dict[str, object],
+        out_kinds: tuple[Kind, ...],
+        hints: tuple[str, ...] = (),
+        *,
+        shared: bool = True,
+    ) -> tuple[Stream, ...]:
         """Add a primitive (or find the identical one) and return its output streams.
 
         `hints` name the outputs in the emitted program; `shared=False` is for primitives

@@ -38,8 +38,15 @@ from dsl.sam.index_notation import (
     free_indices,
 )
 
-UNARY = {"exp": "exp", "relu": "relu", "sigmoid": "sigmoid", "rsqrt": "rsqrt", "sin": "sin",
-         "cos": "cos", "neg": "neg"}
+UNARY = {
+    "exp": "exp",
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "rsqrt": "rsqrt",
+    "sin": "sin",
+    "cos": "cos",
+    "neg": "neg",
+}
 BINARY = {BinOp.ADD: "add", BinOp.SUB: "sub", BinOp.MUL: "mul", BinOp.DIV: "div"}
 
 
@@ -49,8 +56,9 @@ BINARY = {BinOp.ADD: "add", BinOp.SUB: "sub", BinOp.MUL: "mul", BinOp.DIV: "div"
 class Lowering:
     """Builds the primitives of one kernel into `graph`."""
 
-    def __init__(self, graph: Graph, order: tuple[str, ...],
-                 formats: dict[str, TensorFormat], block: int = 1) -> None:
+    def __init__(
+        self, graph: Graph, order: tuple[str, ...], formats: dict[str, TensorFormat], block: int = 1
+    ) -> None:
         self.graph = graph
         self.block = block
         self.order = order
@@ -59,8 +67,9 @@ class Lowering:
 
     # ---- public
 
-    def lower_statement(self, stmt: Statement,
-                        parallel: tuple[str, int] | None) -> tuple[bool, ...]:
+    def lower_statement(
+        self, stmt: Statement, parallel: tuple[str, int] | None
+    ) -> tuple[bool, ...]:
         """Walk one result's expression and write every level and the values.
 
         Returns, per output level, whether the walk there yields every coordinate (the
@@ -72,11 +81,15 @@ class Lowering:
         top = self._build(stmt.rhs)
         walk = [v for v in self.order if v in tree.free(top)]
         if tuple(walk) != out_vars:
-            raise NotCovered(f"{out} stores its levels as ({', '.join(out_vars)}) but the"
-                             f" dataflow order visits ({', '.join(walk)})")
+            raise NotCovered(
+                f"{out} stores its levels as ({', '.join(out_vars)}) but the"
+                f" dataflow order visits ({', '.join(walk)})"
+            )
         if self.block > 1 and self._orient(top) != out_vars:
-            raise NotCovered(f"block mode: the value blocks come out as {self._orient(top)},"
-                             f" but {out} stores them as {out_vars}")
+            raise NotCovered(
+                f"block mode: the value blocks come out as {self._orient(top)},"
+                f" but {out} stores them as {out_vars}"
+            )
         full: list[bool] = []
         if parallel is None:
             ctx = self._walk(top, walk, [], full)
@@ -85,8 +98,9 @@ class Lowering:
         else:
             crds, val = self._walk_parallel(top, walk, full, *parallel)
         for level, crd in enumerate(crds):
-            self.graph.add(Op.WRITE_LEVEL, (crd,), {"tensor": out, "level": level}, (),
-                           shared=False)
+            self.graph.add(
+                Op.WRITE_LEVEL, (crd,), {"tensor": out, "level": level}, (), shared=False
+            )
         self.graph.add(Op.WRITE_VALS, (val,), {"tensor": out}, (), shared=False)
         return tuple(full)
 
@@ -97,8 +111,9 @@ class Lowering:
             case Access(tensor, indices):
                 fmt = self.formats[tensor]
                 if fmt.rank != len(indices):
-                    raise NotCovered(f"{tensor} has rank {fmt.rank} but is read as"
-                                     f" {tensor}({','.join(indices)})")
+                    raise NotCovered(
+                        f"{tensor} has rank {fmt.rank} but is read as {tensor}({','.join(indices)})"
+                    )
                 root = self.graph.add(Op.ROOT, (), {}, (Kind.REF,), ("root",))[0]
                 return tree.Leaf(tensor, fmt.level_vars(indices), fmt.levels, root)
             case Const(value):
@@ -152,8 +167,13 @@ class Lowering:
 
     # ---- the walk
 
-    def _walk(self, top: tree.Node, walk: list[str], ctx: list[tuple[str, Stream]],
-              full: list[bool] | None = None) -> list[tuple[str, Stream]]:
+    def _walk(
+        self,
+        top: tree.Node,
+        walk: list[str],
+        ctx: list[tuple[str, Stream]],
+        full: list[bool] | None = None,
+    ) -> list[tuple[str, Stream]]:
         """Merge and align at each variable of `walk`; `full` collects whether each merge
         yields every coordinate."""
         for v in walk:
@@ -162,8 +182,9 @@ class Lowering:
             self._finish(s, ctx)
         return ctx
 
-    def _step(self, top: tree.Node, v: str, ctx: list[tuple[str, Stream]],
-              full: list[bool] | None) -> list[tuple[str, Stream]]:
+    def _step(
+        self, top: tree.Node, v: str, ctx: list[tuple[str, Stream]], full: list[bool] | None
+    ) -> list[tuple[str, Stream]]:
         for s in self._open_sums(top, v):
             self._finish(s, ctx)
         merged = self._merge(top, v)
@@ -176,31 +197,44 @@ class Lowering:
 
     def _finish(self, s: tree.Sum, ctx: list[tuple[str, Stream]]) -> None:
         """Walk a reduction's body from its variable on, then reduce it."""
-        walk = [u for u in self.order
-                if u in tree.free(s.child) and self.pos[u] >= self.pos[s.var]]
+        walk = [u for u in self.order if u in tree.free(s.child) and self.pos[u] >= self.pos[s.var]]
         inner = self._walk(s.child, walk, ctx)
         val = self._value(s.child)
         after = walk[1:]
         if not after:
-            s.val = self.graph.add(Op.REDUCE, (val,), {"op": "add"}, (Kind.VAL,),
-                                   (f"sum_{s.var}",))[0]
+            s.val = self.graph.add(
+                Op.REDUCE, (val,), {"op": "add"}, (Kind.VAL,), (f"sum_{s.var}",)
+            )[0]
         elif len(after) == 1:
-            crd, s.val = self.graph.add(Op.SPACC, (inner[-1][1], val), {"order": 1},
-                                        (Kind.CRD, Kind.VAL),
-                                        (f"{after[0]}_crd_acc", f"acc_{s.var}"))
+            crd, s.val = self.graph.add(
+                Op.SPACC,
+                (inner[-1][1], val),
+                {"order": 1},
+                (Kind.CRD, Kind.VAL),
+                (f"{after[0]}_crd_acc", f"acc_{s.var}"),
+            )
             s.crds = [crd]
         elif len(after) == 2:
-            held, crd = self.graph.add(Op.CRD_HOLD, (inner[-2][1], inner[-1][1]), {},
-                                       (Kind.CRD, Kind.CRD),
-                                       (f"{after[0]}_crd_held", f"{after[1]}_crd"))
+            held, crd = self.graph.add(
+                Op.CRD_HOLD,
+                (inner[-2][1], inner[-1][1]),
+                {},
+                (Kind.CRD, Kind.CRD),
+                (f"{after[0]}_crd_held", f"{after[1]}_crd"),
+            )
             outer, crd, s.val = self.graph.add(
-                Op.SPACC, (held, crd, val), {"order": 2}, (Kind.CRD, Kind.CRD, Kind.VAL),
-                (f"{after[0]}_crd_acc", f"{after[1]}_crd_acc", f"acc_{s.var}"))
+                Op.SPACC,
+                (held, crd, val),
+                {"order": 2},
+                (Kind.CRD, Kind.CRD, Kind.VAL),
+                (f"{after[0]}_crd_acc", f"{after[1]}_crd_acc", f"acc_{s.var}"),
+            )
             s.crds = [outer, crd]
         else:
             raise NotCovered(
                 f"the sum over {s.var} has {len(after)} index variables after it in the order"
-                f" ({', '.join(after)}); sparse accumulators cover at most two: move it inward")
+                f" ({', '.join(after)}); sparse accumulators cover at most two: move it inward"
+            )
         s.pending = list(after)
         s.done = True
 
@@ -209,13 +243,17 @@ class Lowering:
             if node.next_var != v:
                 return None
             level = node.depth
-            crd, ref = self.graph.add(Op.SCAN, (node.ref,),
-                                      {"tensor": node.tensor, "level": level},
-                                      (Kind.CRD, Kind.REF),
-                                      (f"{v}_crd_{node.tensor}", f"{node.tensor}_{v}_ref"))
+            crd, ref = self.graph.add(
+                Op.SCAN,
+                (node.ref,),
+                {"tensor": node.tensor, "level": level},
+                (Kind.CRD, Kind.REF),
+                (f"{v}_crd_{node.tensor}", f"{node.tensor}_{v}_ref"),
+            )
             dense = node.levels[level] is Level.DENSE
-            return tree.Merge(crd, [(node, ref)], dense and not node.maybe_empty,
-                          node if dense else None)
+            return tree.Merge(
+                crd, [(node, ref)], dense and not node.maybe_empty, node if dense else None
+            )
         if isinstance(node, tree.Const | tree.Value):
             return None
         if isinstance(node, tree.Call):
@@ -253,18 +291,25 @@ class Lowering:
             assert leaf is not None
             # The located crd equals its input; keeping the input lets CSE see that walks
             # which locate different dense tensors still share these coordinates.
-            _, ref = self.graph.add(Op.LOCATE, (merged.crd, leaf.ref),
-                                    {"tensor": leaf.tensor, "level": leaf.depth},
-                                    (Kind.CRD, Kind.REF), (f"{v}_crd", f"{leaf.tensor}_{v}_ref"))
-            merged = tree.Merge(merged.crd, merged.payloads + [(leaf, ref)],
-                            merged.full and part.full)
+            _, ref = self.graph.add(
+                Op.LOCATE,
+                (merged.crd, leaf.ref),
+                {"tensor": leaf.tensor, "level": leaf.depth},
+                (Kind.CRD, Kind.REF),
+                (f"{v}_crd", f"{leaf.tensor}_{v}_ref"),
+            )
+            merged = tree.Merge(
+                merged.crd, merged.payloads + [(leaf, ref)], merged.full and part.full
+            )
         return merged
 
     def _join(self, op: Op, parts: list[tree.Merge], v: str) -> tree.Merge:
         """One joiner per payload position (joiners carry one payload per input)."""
         if any(not part.payloads for part in parts) and len({p.crd for p in parts}) > 1:
-            raise NotCovered(f"at {v} the outer level of an order-2 accumulator would have to"
-                             " be merged with another operand; pick another order or unfuse")
+            raise NotCovered(
+                f"at {v} the outer level of an order-2 accumulator would have to"
+                " be merged with another operand; pick another order or unfuse"
+            )
         unique: list[tree.Merge] = []
         for part in parts:
             same = next((u for u in unique if u.crd == part.crd), None)
@@ -282,10 +327,13 @@ class Lowering:
             inputs: list[Stream] = []
             for u in unique:
                 inputs += [u.crd, u.payloads[min(t, len(u.payloads) - 1)][1]]
-            outs = self.graph.add(op, tuple(inputs), {"n": len(unique)},
-                                  (Kind.CRD,) + tuple(s.kind for s in inputs[1::2]),
-                                  (f"{v}_crd",) + tuple(self.graph.hints.get(s, "p")
-                                                        for s in inputs[1::2]))
+            outs = self.graph.add(
+                op,
+                tuple(inputs),
+                {"n": len(unique)},
+                (Kind.CRD,) + tuple(s.kind for s in inputs[1::2]),
+                (f"{v}_crd",) + tuple(self.graph.hints.get(s, "p") for s in inputs[1::2]),
+            )
             crd = crd or outs[0]
             for k, u in enumerate(unique):
                 if t < len(u.payloads):
@@ -300,12 +348,19 @@ class Lowering:
     def _densify(self, node: tree.Node, v: str, merged: tree.Merge) -> tree.Merge:
         """Union `merged` with a dense walk of v borrowed from a tensor storing v densely."""
         for leaf in self._members(node):
-            if (isinstance(leaf, tree.Leaf) and leaf.next_var == v
-                    and leaf.levels[leaf.depth] is Level.DENSE and not leaf.maybe_empty):
-                crd, ref = self.graph.add(Op.SCAN, (leaf.ref,),
-                                          {"tensor": leaf.tensor, "level": leaf.depth},
-                                          (Kind.CRD, Kind.REF),
-                                          (f"{v}_crd_{leaf.tensor}", f"{leaf.tensor}_{v}_ref"))
+            if (
+                isinstance(leaf, tree.Leaf)
+                and leaf.next_var == v
+                and leaf.levels[leaf.depth] is Level.DENSE
+                and not leaf.maybe_empty
+            ):
+                crd, ref = self.graph.add(
+                    Op.SCAN,
+                    (leaf.ref,),
+                    {"tensor": leaf.tensor, "level": leaf.depth},
+                    (Kind.CRD, Kind.REF),
+                    (f"{v}_crd_{leaf.tensor}", f"{leaf.tensor}_{v}_ref"),
+                )
                 # The borrowed walk contributes coordinates only; its payload is dropped.
                 borrowed = tree.Leaf(leaf.tensor, leaf.vars, leaf.levels, ref)
                 out = self._join(Op.UNION, [merged, tree.Merge(crd, [(borrowed, ref)], True)], v)
@@ -314,7 +369,8 @@ class Lowering:
         raise NotCovered(
             f"index {v} must be walked densely (a term of a sum is broadcast along it) but no"
             f" tensor read here stores {v} in a"
-            " dense level: give one of them a dense level for it (csr rows, say)")
+            " dense level: give one of them a dense level for it (csr rows, say)"
+        )
 
     def _align(self, top: tree.Node, v: str, merged: tree.Merge) -> None:
         """Give every member a payload aligned with the merged coordinates at v."""
@@ -329,8 +385,12 @@ class Lowering:
                 else:
                     member.val, member.pending, member.crds = stream, [], []
                 continue
-            if isinstance(member, tree.Sum) and member.pending and member.pending[0] == v \
-                    and merged.crd == member.crds[0]:
+            if (
+                isinstance(member, tree.Sum)
+                and member.pending
+                and member.pending[0] == v
+                and merged.crd == member.crds[0]
+            ):
                 member.pending, member.crds = member.pending[1:], member.crds[1:]
                 continue
             if isinstance(member, tree.Sum) and member.pending:
@@ -338,26 +398,33 @@ class Lowering:
                     f"the sum over {member.var} yields coordinates of {member.pending[0]}, but the"
                     f" enclosing expression walks {v} first, so the partial result would be"
                     " re-walked per coordinate of that index: choose an order that visits"
-                    f" {v} before {member.var}, or do not fuse this statement")
+                    f" {v} before {member.var}, or do not fuse this statement"
+                )
             if signal is None:
-                signal = self.graph.add(Op.REPSIG, (merged.crd,), {}, (Kind.SIG,),
-                                        (f"{v}_repsig",))[0]
+                signal = self.graph.add(
+                    Op.REPSIG, (merged.crd,), {}, (Kind.SIG,), (f"{v}_repsig",)
+                )[0]
             if isinstance(member, tree.Leaf):
-                member.ref = self.graph.add(Op.REPEAT, (member.ref, signal), {}, (Kind.REF,),
-                                            (f"{member.tensor}_{v}_ref",))[0]
+                member.ref = self.graph.add(
+                    Op.REPEAT, (member.ref, signal), {}, (Kind.REF,), (f"{member.tensor}_{v}_ref",)
+                )[0]
             else:
                 assert member.val is not None
                 hint = f"{self.graph.hints.get(member.val, 'val')}_{v}"
-                member.val = self.graph.add(Op.REPEAT, (member.val, signal), {}, (Kind.VAL,),
-                                            (hint,))[0]
+                member.val = self.graph.add(
+                    Op.REPEAT, (member.val, signal), {}, (Kind.VAL,), (hint,)
+                )[0]
 
     def _hoist(self, node: tree.Node, v: str) -> None:
         """Replace each largest finished subexpression that lacks v by its values, so loads
         and ALUs run once per outer coordinate and the result is repeated over v."""
         for name in ("a", "b", "child"):
             child = getattr(node, name, None)
-            if child is None or isinstance(child, tree.Const | tree.Value) or (
-                    isinstance(child, tree.Sum) and child.done):
+            if (
+                child is None
+                or isinstance(child, tree.Const | tree.Value)
+                or (isinstance(child, tree.Sum) and child.done)
+            ):
                 continue
             if v not in tree.free(child) and self._finished(child):
                 orient = self._orient(child) if self.block > 1 else None
@@ -383,8 +450,9 @@ class Lowering:
         if isinstance(node, tree.Leaf):
             if node.next_var is not None:
                 raise NotCovered(f"{node.tensor} was not walked to its last level")
-            return self.graph.add(Op.LOAD, (node.ref,), {"tensor": node.tensor}, (Kind.VAL,),
-                                  (f"{node.tensor}_val",))[0]
+            return self.graph.add(
+                Op.LOAD, (node.ref,), {"tensor": node.tensor}, (Kind.VAL,), (f"{node.tensor}_val",)
+            )[0]
         if isinstance(node, tree.Sum | tree.Value):
             assert node.val is not None, "a sum is read before it is finished"
             return node.val
@@ -415,8 +483,9 @@ class Lowering:
                 case BinOp.ADD:
                     return self._alu("scalar_add", (x,), a.value, "shifted")
                 case BinOp.SUB:
-                    return self._alu("scalar_add", (self._alu("neg", (x,), None, "neg"),),
-                                     a.value, "shifted")
+                    return self._alu(
+                        "scalar_add", (self._alu("neg", (x,), None, "neg"),), a.value, "shifted"
+                    )
                 case BinOp.DIV:
                     inverse = self._alu("scalar_pow", (x,), -1.0, "inverse")
                     return self._alu("scalar_mul", (inverse,), a.value, "scaled")
@@ -443,8 +512,10 @@ class Lowering:
         if isinstance(node, tree.Sum):
             inner = self._orient(node.child)
             if inner is not None and node.var in inner:
-                raise NotCovered(f"block mode: the sum over {node.var} would reduce inside"
-                                 " blocks; only sums over a block product's shared index work")
+                raise NotCovered(
+                    f"block mode: the sum over {node.var} would reduce inside"
+                    " blocks; only sums over a block product's shared index work"
+                )
             return inner
         a, b = self._orient(node.a), self._orient(node.b)
         if a is None or b is None:
@@ -456,10 +527,10 @@ class Lowering:
         raise NotCovered(
             f"block mode: blocks ({', '.join(a)}) and ({', '.join(b)}) do not line up for"
             f" {'a product' if node.op is BinOp.MUL else 'an elementwise op'}: store one"
-            " transposed (mode_order) or put the matmul operands in (row, k) (k, col) order")
+            " transposed (mode_order) or put the matmul operands in (row, k) (k, col) order"
+        )
 
-    def _alu(self, op: str, inputs: tuple[Stream, ...], scalar: float | None,
-             hint: str) -> Stream:
+    def _alu(self, op: str, inputs: tuple[Stream, ...], scalar: float | None, hint: str) -> Stream:
         params: dict[str, object] = {"op": op}
         if scalar is not None:
             params["scalar"] = float(scalar)
@@ -467,13 +538,15 @@ class Lowering:
 
     # ---- parallel lanes
 
-    def _walk_parallel(self, top: tree.Node, walk: list[str], full: list[bool],
-                       level: str, lanes: int) -> tuple[list[Stream], Stream]:
+    def _walk_parallel(
+        self, top: tree.Node, walk: list[str], full: list[bool], level: str, lanes: int
+    ) -> tuple[list[Stream], Stream]:
         """Walk up to `level`, deal its coordinates to `lanes` copies of the rest of the
         walk (fork), and merge the copies' coordinates and values back (join)."""
         if level not in walk:
-            raise NotCovered(f"parallel level {level} is not an index of the result"
-                             f" ({', '.join(walk)})")
+            raise NotCovered(
+                f"parallel level {level} is not an index of the result ({', '.join(walk)})"
+            )
         cut = walk.index(level) + 1
         ctx: list[tuple[str, Stream]] = []
         for v in walk[:cut]:
@@ -482,14 +555,25 @@ class Lowering:
         members = self._members(top)
         for member in members:
             if isinstance(member, tree.Sum) and member.pending:
-                raise NotCovered(f"parallel level {level}: the sum over {member.var} is still"
-                                 f" pending at {member.pending[0]}; parallelize an outer"
-                                 " level")
-        forked = {id(m): self.graph.add(
-            Op.FORK, (m.ref if isinstance(m, tree.Leaf) else m.val,), {"lanes": lanes},
-            (m.ref.kind if isinstance(m, tree.Leaf) else Kind.VAL,) * lanes,
-            tuple(f"lane{k}_{self.graph.hints.get(m.ref if isinstance(m, tree.Leaf) else m.val)}"
-                  for k in range(lanes)), shared=False) for m in members}
+                raise NotCovered(
+                    f"parallel level {level}: the sum over {member.var} is still"
+                    f" pending at {member.pending[0]}; parallelize an outer"
+                    " level"
+                )
+        forked = {
+            id(m): self.graph.add(
+                Op.FORK,
+                (m.ref if isinstance(m, tree.Leaf) else m.val,),
+                {"lanes": lanes},
+                (m.ref.kind if isinstance(m, tree.Leaf) else Kind.VAL,) * lanes,
+                tuple(
+                    f"lane{k}_{self.graph.hints.get(m.ref if isinstance(m, tree.Leaf) else m.val)}"
+                    for k in range(lanes)
+                ),
+                shared=False,
+            )
+            for m in members
+        }
         lane_crds: list[list[Stream]] = []
         lane_vals: list[Stream] = []
         for k in range(lanes):
@@ -504,10 +588,22 @@ class Lowering:
             lane_vals.append(self._value(lane_top))
         crds = [c for _, c in ctx]
         for depth, v in enumerate(walk[cut:], 1):
-            crds.append(self.graph.add(
-                Op.JOIN, (order_crd, *[lane[depth - 1] for lane in lane_crds]),
-                {"lanes": lanes, "depth": depth}, (Kind.CRD,), (f"{v}_crd",), shared=False)[0])
-        val = self.graph.add(Op.JOIN, (order_crd, *lane_vals),
-                             {"lanes": lanes, "depth": len(walk) - cut}, (Kind.VAL,),
-                             ("val",), shared=False)[0]
+            crds.append(
+                self.graph.add(
+                    Op.JOIN,
+                    (order_crd, *[lane[depth - 1] for lane in lane_crds]),
+                    {"lanes": lanes, "depth": depth},
+                    (Kind.CRD,),
+                    (f"{v}_crd",),
+                    shared=False,
+                )[0]
+            )
+        val = self.graph.add(
+            Op.JOIN,
+            (order_crd, *lane_vals),
+            {"lanes": lanes, "depth": len(walk) - cut},
+            (Kind.VAL,),
+            ("val",),
+            shared=False,
+        )[0]
         return crds, val

@@ -50,8 +50,7 @@ class TensorFormat:
         return tuple(indices[m] for m in self.mode_order)
 
 
-def parse_format(owner: str, text: object, rank: int,
-                 mode_order: object = None) -> TensorFormat:
+def parse_format(owner: str, text: object, rank: int, mode_order: object = None) -> TensorFormat:
     """A format as the dialect spells it (dsl/sam/formats: dense, csr, dcsr, csc, dcsc, csf,
     compressed, a per-level list) or one letter per level (`d` dense, `c` compressed:
     "dc" is CSR), with an optional `mode_order` list."""
@@ -89,12 +88,14 @@ def fusion_groups(statements: list[Statement], fuse: object) -> list[list[int]]:
             else:
                 raise IndexNotationError(
                     f"fuse group {group!r}: {item!r} is neither a statement number below"
-                    f" {count} nor a result name")
+                    f" {count} nor a result name"
+                )
         groups.append(sorted(members))
     seen = sorted(n for g in groups for n in g)
     if seen != list(range(count)):
         raise IndexNotationError(
-            f"fuse groups must cover every statement exactly once, got {fuse!r}")
+            f"fuse groups must cover every statement exactly once, got {fuse!r}"
+        )
     done: set[str] = set()
     for group in groups:  # graphs run in the listed order
         mine = {statements[n].lhs.tensor for n in group}
@@ -104,13 +105,13 @@ def fusion_groups(statements: list[Statement], fuse: object) -> list[list[int]]:
                 if name in names and name not in mine and name not in done:
                     raise IndexNotationError(
                         f"fuse group {[statements[m].lhs.tensor for m in group]} reads {name}"
-                        " before the group that computes it has run")
+                        " before the group that computes it has run"
+                    )
         done |= mine
     return groups
 
 
-def inline(stmt: Statement, producers: dict[str, Statement],
-           aliases: dict[str, str]) -> Statement:
+def inline(stmt: Statement, producers: dict[str, Statement], aliases: dict[str, str]) -> Statement:
     """Replace each read of a result in `producers` by its right-hand side, renamed.
 
     The producer's result indices become the reader's; a summed index of the producer that
@@ -118,8 +119,9 @@ def inline(stmt: Statement, producers: dict[str, Statement],
     summed around the read) gets a fresh name, recorded in `aliases` (fresh -> original)
     so that a dataflow order naming the original places the copy just before it.
     """
-    taken = set().union(*(all_indices(s.rhs) | set(s.lhs.indices)
-                          for s in [stmt, *producers.values()]))
+    taken = set().union(
+        *(all_indices(s.rhs) | set(s.lhs.indices) for s in [stmt, *producers.values()])
+    )
 
     def fresh(name: str) -> str:
         n = 2
@@ -135,7 +137,8 @@ def inline(stmt: Statement, producers: dict[str, Statement],
                 if len(indices) != len(producer.lhs.indices):
                     raise IndexNotationError(
                         f"{tensor} has rank {len(producer.lhs.indices)} but is read as"
-                        f" {tensor}({','.join(indices)})")
+                        f" {tensor}({','.join(indices)})"
+                    )
                 body = go(producer.rhs, frozenset(producer.lhs.indices))
                 rename = dict(zip(producer.lhs.indices, indices, strict=True))
                 for b in sorted(_bound(body)):
@@ -194,9 +197,12 @@ def all_indices(expr: Expr) -> set[str]:
 # --------------------------------------------------------------------------- order
 
 
-def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str, ...]]],
-                   requested: object = None,
-                   aliases: dict[str, str] | None = None) -> tuple[str, ...]:
+def dataflow_order(
+    variables: list[str],
+    constraints: list[tuple[str, tuple[str, ...]]],
+    requested: object = None,
+    aliases: dict[str, str] | None = None,
+) -> tuple[str, ...]:
     """A topological order of `variables` under each tensor's level order.
 
     `constraints` holds (tensor, variables by storage level). `requested` is the task's
@@ -219,39 +225,47 @@ def dataflow_order(variables: list[str], constraints: list[tuple[str, tuple[str,
                     raise IndexNotationError(
                         f"order {''.join(order) if all(len(v) == 1 for v in order) else order}"
                         f" visits {inner} before {outer}, but {tensor} stores {outer} above"
-                        f" {inner}; legal orders: {', '.join(legal_orders(variables, arcs)[:6])}")
+                        f" {inner}; legal orders: {', '.join(legal_orders(variables, arcs)[:6])}"
+                    )
         return order
     return tuple(_kahn(variables, arcs))
 
 
-def all_orders(variables: list[str], constraints: list[tuple[str, tuple[str, ...]]],
-               limit: int = 720) -> list[str]:
+def all_orders(
+    variables: list[str], constraints: list[tuple[str, tuple[str, ...]]], limit: int = 720
+) -> list[str]:
     """Every legal dataflow order (up to `limit`): the search space of the `order` knob."""
     return legal_orders(variables, _arcs(variables, constraints), limit)
 
 
-def _arcs(variables: list[str],
-          constraints: list[tuple[str, tuple[str, ...]]]) -> dict[str, dict[str, str]]:
+def _arcs(
+    variables: list[str], constraints: list[tuple[str, tuple[str, ...]]]
+) -> dict[str, dict[str, str]]:
     """outer -> {inner: tensor} for consecutive storage levels; rejects cycles."""
     arcs: dict[str, dict[str, str]] = {v: {} for v in variables}
     for tensor, level_vars in constraints:
         if len(set(level_vars)) != len(level_vars):
             raise IndexNotationError(
-                f"{tensor}({','.join(level_vars)}) repeats an index (diagonals are not supported)")
+                f"{tensor}({','.join(level_vars)}) repeats an index (diagonals are not supported)"
+            )
         for outer, inner in zip(level_vars, level_vars[1:], strict=False):
             arcs[outer].setdefault(inner, tensor)
     cycle = _find_cycle(variables, arcs)
     if cycle:
-        path = " -> ".join(f"{a} ({arcs[a][b]} stores {a} above {b})"
-                           for a, b in zip(cycle, cycle[1:], strict=False))
+        path = " -> ".join(
+            f"{a} ({arcs[a][b]} stores {a} above {b})"
+            for a, b in zip(cycle, cycle[1:], strict=False)
+        )
         raise IndexNotationError(
             f"no dataflow order exists: the tensors' level orders form a cycle {path}; store"
-            " one of them in another mode order or do not fuse these statements")
+            " one of them in another mode order or do not fuse these statements"
+        )
     return arcs
 
 
-def _requested_order(requested: object, variables: list[str],
-                     aliases: dict[str, str]) -> tuple[str, ...]:
+def _requested_order(
+    requested: object, variables: list[str], aliases: dict[str, str]
+) -> tuple[str, ...]:
     if isinstance(requested, str):
         items = list(requested) if "," not in requested else requested.split(",")
     elif isinstance(requested, (list, tuple)):
@@ -268,7 +282,8 @@ def _requested_order(requested: object, variables: list[str],
     if missing or len(set(kept)) != len(kept):
         raise IndexNotationError(
             f"order {requested!r} must list each index variable {sorted(variables)} once"
-            + (f" (missing {', '.join(missing)})" if missing else ""))
+            + (f" (missing {', '.join(missing)})" if missing else "")
+        )
     del unknown  # variables of other fusion groups are allowed in a global order
     return tuple(kept)
 
@@ -300,7 +315,7 @@ def _find_cycle(variables: list[str], arcs: dict[str, dict[str, str]]) -> list[s
         stack.append(v)
         for w in arcs[v]:
             if state[w] == 1:
-                return stack[stack.index(w):] + [w]
+                return stack[stack.index(w) :] + [w]
             if state[w] == 0:
                 found = visit(w)
                 if found:
@@ -317,8 +332,9 @@ def _find_cycle(variables: list[str], arcs: dict[str, dict[str, str]]) -> list[s
     return None
 
 
-def legal_orders(variables: list[str], arcs: dict[str, dict[str, str]],
-                 limit: int = 720) -> list[str]:
+def legal_orders(
+    variables: list[str], arcs: dict[str, dict[str, str]], limit: int = 720
+) -> list[str]:
     """Every topological order (up to `limit`), as strings joined by ''."""
     found: list[str] = []
 
@@ -326,8 +342,7 @@ def legal_orders(variables: list[str], arcs: dict[str, dict[str, str]],
         if len(found) >= limit:
             return
         if not left:
-            found.append("".join(prefix) if all(len(v) == 1 for v in prefix)
-                         else ",".join(prefix))
+            found.append("".join(prefix) if all(len(v) == 1 for v in prefix) else ",".join(prefix))
             return
         for v in variables:
             if v in left and not any(v in arcs[u] for u in left):

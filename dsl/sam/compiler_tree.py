@@ -19,11 +19,11 @@ class Leaf:
     """One access of a stored tensor and where its walk stands."""
 
     tensor: str
-    vars: tuple[str, ...]          # index variables by storage level
+    vars: tuple[str, ...]  # index variables by storage level
     levels: tuple[Level, ...]
     ref: Stream
-    depth: int = 0                 # storage levels scanned so far
-    maybe_empty: bool = False      # the ref may be Empty (it came out of a union)
+    depth: int = 0  # storage levels scanned so far
+    maybe_empty: bool = False  # the ref may be Empty (it came out of a union)
 
     @property
     def next_var(self) -> str | None:
@@ -56,9 +56,9 @@ class Sum:
     child: Node
     free: frozenset[str]
     done: bool = False
-    val: Stream | None = None      # once done: values, aligned with the enclosing walk
-    crds: list[Stream] = field(default_factory=list)   # a sparse accumulator's coordinates
-    pending: list[str] = field(default_factory=list)   # ... of these later variables
+    val: Stream | None = None  # once done: values, aligned with the enclosing walk
+    crds: list[Stream] = field(default_factory=list)  # a sparse accumulator's coordinates
+    pending: list[str] = field(default_factory=list)  # ... of these later variables
 
 
 @dataclass(eq=False)
@@ -88,8 +88,8 @@ class Merge:
 
     crd: Stream
     payloads: list[tuple[Leaf | Sum, Stream]] = field(default_factory=list)
-    full: bool = False             # every coordinate of the dimension comes out
-    dense_leaf: Leaf | None = None    # a plain scan of this dense level (locate instead)
+    full: bool = False  # every coordinate of the dimension comes out
+    dense_leaf: Leaf | None = None  # a plain scan of this dense level (locate instead)
 
 
 def chain(node: Bin, product: bool) -> list[Node]:
@@ -106,4 +106,3 @@ def chain(node: Bin, product: bool) -> list[Node]:
 
 def fold(op: BinOp, a: float, b: float) -> float:
     return {BinOp.ADD: a + b, BinOp.SUB: a - b, BinOp.MUL: a * b, BinOp.DIV: a / b}[op]
-

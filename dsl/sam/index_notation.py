@@ -67,8 +67,19 @@ _TOKEN_RE = re.compile(
     r"\s*(?:(?P<number>\d+\.\d*(?:[eE][-+]?\d+)?|\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<punct>[()=+\-*/,]))"
 )
-_PUNCT = {t.value: t for t in (Tok.LPAREN, Tok.RPAREN, Tok.COMMA, Tok.EQUALS, Tok.PLUS,
-                               Tok.MINUS, Tok.STAR, Tok.SLASH)}
+_PUNCT = {
+    t.value: t
+    for t in (
+        Tok.LPAREN,
+        Tok.RPAREN,
+        Tok.COMMA,
+        Tok.EQUALS,
+        Tok.PLUS,
+        Tok.MINUS,
+        Tok.STAR,
+        Tok.SLASH,
+    )
+}
 
 
 def tokenize(text: str) -> list[Token]:
@@ -313,7 +324,8 @@ def _check_nesting(expr: Expr, bound: frozenset[str], text: str) -> None:
             if index in bound:
                 raise IndexNotationError(
                     f"index {index} is summed inside a sum over {index} in {text!r}: an explicit"
-                    f" sum({index}, ...) shadows a use of {index} outside it; rename one")
+                    f" sum({index}, ...) shadows a use of {index} outside it; rename one"
+                )
             _check_nesting(body, bound | {index}, text)
         case Binary(_, lhs, rhs):
             _check_nesting(lhs, bound, text)
@@ -333,17 +345,20 @@ def _scope_sums(expr: Expr, summed: frozenset[str]) -> Expr:
         return expr
     if isinstance(expr, Binary) and expr.op in (BinOp.MUL, BinOp.DIV):
         factors = _factors(expr)
-        here = frozenset(v for v in summed
-                         if sum(v in free_indices(f) for f in factors) >= 2)
+        here = frozenset(v for v in summed if sum(v in free_indices(f) for f in factors) >= 2)
         rest = summed - here
         node = _map_factors(expr, lambda f: _scope_sums(f, rest & free_indices(f)))
         return _wrap(node, here)
     if isinstance(expr, Binary):
-        here = frozenset(v for v in summed
-                         if v in free_indices(expr.lhs) and v in free_indices(expr.rhs))
+        here = frozenset(
+            v for v in summed if v in free_indices(expr.lhs) and v in free_indices(expr.rhs)
+        )
         rest = summed - here
-        node = Binary(expr.op, _scope_sums(expr.lhs, rest & free_indices(expr.lhs)),
-                      _scope_sums(expr.rhs, rest & free_indices(expr.rhs)))
+        node = Binary(
+            expr.op,
+            _scope_sums(expr.lhs, rest & free_indices(expr.lhs)),
+            _scope_sums(expr.rhs, rest & free_indices(expr.rhs)),
+        )
         return _wrap(node, here)
     if isinstance(expr, Call):
         # relu(A(i,j) * x(j)) reduces the product first, then applies relu.

@@ -68,6 +68,8 @@ class Graph:
                 ):
                     raise ValueError
                 return (rows, cols)
+            if kind == "bool" and not isinstance(value, bool):
+                raise ValueError
             if kind in ("pos_int", "nat", "int"):
                 if isinstance(value, Expr) and value.is_static:
                     value = value.value
@@ -85,6 +87,7 @@ class Graph:
                 "nat": "an int >= 0",
                 "dim": "an int or a dim",
                 "shape": "a list of dims",
+                "bool": "True or False",
             }
             raise ProgramError(
                 f"{op}: {key} must be {want.get(kind, kind)}, got {value!r}", line=_user_line()
@@ -344,8 +347,12 @@ def flatten(x: Stream, min_dim: int = 0, max_dim: int = 1) -> Stream:
     return _graph_of("flatten", x).add("flatten", [x], min_dim=min_dim, max_dim=max_dim)[0]
 
 
-def reshape(x: Stream, chunk: int, *, dim: int = 0) -> Stream:
-    return _graph_of("reshape", x).add("reshape", [x], chunk=chunk, dim=dim)[0]
+def reshape(
+    x: Stream, chunk: int, *, dim: int = 0, pad: bool = False
+) -> Stream | tuple[Stream, Stream]:
+    """Chunks of `chunk` elements; with pad=True returns (padded data, padding flags)."""
+    out = _graph_of("reshape", x).add("reshape", [x], chunk=chunk, dim=dim, pad=pad)
+    return (out[0], out[1]) if pad else out[0]
 
 
 def promote(x: Stream, dim: int | None = None) -> Stream:

@@ -101,6 +101,10 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
         if (kind == "pos_int" and value < 1) or (kind == "nat" and value < 0):
             raise ValueError(f"must be {'positive' if kind == 'pos_int' else '>= 0'}, got {value}")
         return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"must be a number, got {value!r}")

@@ -51,7 +51,7 @@ class RuleEnv:
 
 
 # attribute kinds: how each attribute is parsed from JSON and checked
-# "int", "pos_int", "nat", "float", "str", "tensor", "tile", "dim", "shape", "fn:<kind>"
+# "int", "pos_int", "nat", "bool", "float", "str", "tensor", "tile", "dim", "shape", "fn:<kind>"
 @dataclass(frozen=True)
 class OpDecl:
     name: str
@@ -499,19 +499,29 @@ def _flatten(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamTyp
 @_op(
     "reshape",
     "x",
-    "one",
+    "many",
     "Split dim `dim` into (cdiv(d, chunk), chunk): a stop every `chunk` elements. When d "
-    "is not a known multiple of chunk the last chunk is short and the new dim is ragged.",
+    "is not a known multiple of chunk the last chunk is short and the new dim is ragged. "
+    "pad=True (dim 0, static tiles): the short last chunk of every run is filled up to "
+    "`chunk` with zero tiles, so every chunk has exactly `chunk` elements, and a second "
+    "output flags each element (int64 [1, 1]: 1 = padding, 0 = data).",
     chunk=("pos_int", REQUIRED_ATTR),
     dim=("nat", 0),
+    pad=("bool", False),
 )
 def _reshape(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     x, c, k = ins[0], attrs["chunk"], attrs["dim"]
     _check_rank(k, 0, x.rank, "dim", x)
     pos = len(x.shape) - 1 - k
     d = x.shape[pos]
-    exact = d.is_static and d.value % c == 0
     outer = _absorb(d.cdiv(c), env)
+    if attrs["pad"]:
+        if k != 0:
+            raise RuleError(f"pad=True pads the innermost dim only (dim=0), got dim={k}", "x")
+        _need_tile(x, "x", static=True)
+        shape = x.shape[:pos] + (outer, Expr.const(c))
+        return [StreamType(x.elem, shape), StreamType(Tile("int64", Expr.const(1), Expr.const(1)), shape)]
+    exact = d.is_static and d.value % c == 0
     inner = Expr.const(c) if exact else env.fresh(RAGGED)
     return [StreamType(x.elem, x.shape[:pos] + (outer, inner) + x.shape[pos + 1 :])]
 

@@ -34,9 +34,14 @@ class DaeBackend:
     def load(self, ir: Any) -> Program:
         return load_ir(ir)
 
-    def execute(self, program: Program, inputs: dict[str, np.ndarray],
-                outputs: dict[str, np.ndarray], dims: dict[str, int],
-                target: dict | None = None) -> None:
+    def execute(
+        self,
+        program: Program,
+        inputs: dict[str, np.ndarray],
+        outputs: dict[str, np.ndarray],
+        dims: dict[str, int],
+        target: dict | None = None,
+    ) -> None:
         """Run the program; queue depths (for deadlock) come from `target`, by default the
         `dae_default` hardware model."""
         if target is None:
@@ -52,8 +57,9 @@ class DaeBackend:
         sched = schedule(run, *_queue_depths(target))
         run_cases(run, sched, outputs)
 
-    def simulate(self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-                 target: dict) -> SimReport:
+    def simulate(
+        self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    ) -> SimReport:
         from interpreter.dae.timing import simulate
 
         return simulate(program, inputs, dims, target)

@@ -77,7 +77,9 @@ class AccessRun:
             return Form.VECTOR, self.program.tus[s.tu].lanes
         return Form.SCALAR, 1
 
-    def operand_values(self, reg: Registration, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def operand_values(
+        self, reg: Registration, inst: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Values (and lane masks) that registration `reg` pushed at instances `inst`."""
         p = self.program
         s = p.streams[reg.stream]
@@ -118,8 +120,10 @@ def _traverse(run: AccessRun, tid: int) -> TUState:
     chunks = -(-elements // t.lanes)
     n = int(chunks.sum())
     if n * t.lanes > MAX_ITERATIONS:
-        raise ExecutionError(f"TU {tid} would run {n} iterations of {t.lanes} lane(s) (limit"
-                             f" {MAX_ITERATIONS} values per run); check its bounds")
+        raise ExecutionError(
+            f"TU {tid} would run {n} iterations of {t.lanes} lane(s) (limit"
+            f" {MAX_ITERATIONS} values per run); check its bounds"
+        )
     owner = np.repeat(np.arange(nfib), chunks)
     first = np.cumsum(chunks) - chunks
     k = np.arange(n) - first[owner]
@@ -144,8 +148,9 @@ def _broadcast_arg(run: AccessRun, s: Stream, ref) -> np.ndarray:
     return values
 
 
-def flat_index(indices: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarray | None,
-               where: str) -> np.ndarray:
+def flat_index(
+    indices: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarray | None, where: str
+) -> np.ndarray:
     """Row-major flat positions of `indices` into an array of `shape`, bounds-checked on
     the lanes `mask` keeps (masked-off lanes read position 0)."""
     full = np.broadcast_shapes(*(i.shape for i in indices))
@@ -158,8 +163,10 @@ def flat_index(indices: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarr
             idx = np.where(mask, idx, 0)
         if bad.any():
             first = np.argwhere(bad)[0]
-            raise ExecutionError(f"{where}: index {int(idx[tuple(first)])} out of bounds for"
-                                 f" dim {dim} of size {size} (element {first.tolist()})")
+            raise ExecutionError(
+                f"{where}: index {int(idx[tuple(first)])} out of bounds for"
+                f" dim {dim} of size {size} (element {first.tolist()})"
+            )
         flat = flat * size + idx
     return flat
 
@@ -181,8 +188,13 @@ def _stream(run: AccessRun, s: Stream) -> np.ndarray:
             if (b == 0).any():
                 raise ExecutionError(f"stream {s.id} (alu div): division by zero")
             return a // b
-        fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": np.minimum,
-              "max": np.maximum}[s.fn]
+        fn = {
+            "add": np.add,
+            "sub": np.subtract,
+            "mul": np.multiply,
+            "min": np.minimum,
+            "max": np.maximum,
+        }[s.fn]
         return fn(a, b)
     mem = run.memrefs[s.memref]
     mask = run.tus[s.tu].mask
@@ -198,14 +210,16 @@ def check_memrefs(program: Program, arrays: dict[str, np.ndarray], dims: dict[st
             raise ExecutionError(f"memref {m.name!r}: no array given")
         shape = tuple(resolve(d, dims, f"memref {m.name!r}") for d in m.shape)
         if arrays[m.name].shape != shape:
-            raise ExecutionError(f"memref {m.name!r}: array has shape {arrays[m.name].shape},"
-                                 f" declared {shape}")
+            raise ExecutionError(
+                f"memref {m.name!r}: array has shape {arrays[m.name].shape}, declared {shape}"
+            )
 
 
 def run_access(program: Program, memrefs: dict[str, np.ndarray], dims: dict[str, int]) -> AccessRun:
     """Evaluate every TU and stream and lay out the queue pushes in order."""
-    run = AccessRun(program, [], [None] * len(program.streams), QueueEntry(None, None), [],
-                    dict(dims), memrefs)
+    run = AccessRun(
+        program, [], [None] * len(program.streams), QueueEntry(None, None), [], dict(dims), memrefs
+    )
     # TUs and streams in id order: a TU's bounds only use streams of enclosing TUs, made
     # before it; a stream needs its own TU (and a buffer its source stream) first.
     pending = list(program.streams)
@@ -238,8 +252,11 @@ def _layout(run: AccessRun) -> None:
         for c in children.get(t.id, []):
             s += size_fiber[c]
         size_iter[t.id] = s
-        size_fiber[t.id] = (count.get((t.id, Event.BEG), 0) + count.get((t.id, Event.END), 0)
-                            + np.bincount(st.owner, weights=s, minlength=st.nfib).astype(np.int64))
+        size_fiber[t.id] = (
+            count.get((t.id, Event.BEG), 0)
+            + count.get((t.id, Event.END), 0)
+            + np.bincount(st.owner, weights=s, minlength=st.nfib).astype(np.int64)
+        )
     start_fiber: list[np.ndarray] = [None] * len(p.tus)
     start_iter: list[np.ndarray] = [None] * len(p.tus)
     cursor = np.zeros(1, dtype=np.int64)
@@ -248,8 +265,10 @@ def _layout(run: AccessRun) -> None:
         cursor = cursor + size_fiber[c]
     total = int(cursor[0])
     if total > MAX_PUSHES:
-        raise ExecutionError(f"the access side would push {total} queue entries (limit"
-                             f" {MAX_PUSHES}); push rows as buffers or fewer operands")
+        raise ExecutionError(
+            f"the access side would push {total} queue entries (limit"
+            f" {MAX_PUSHES}); push rows as buffers or fewer operands"
+        )
     pos_parts, reg_parts, inst_parts = [], [], []
     for t in p.tus:
         st = run.tus[t.id]
@@ -264,9 +283,11 @@ def _layout(run: AccessRun) -> None:
             start_fiber[c] = inner.copy()
             inner = inner + size_fiber[c]
         end_start = start_fiber[t.id] + size_fiber[t.id] - count.get((t.id, Event.END), 0)
-        for event, base, n in ((Event.BEG, start_fiber[t.id], st.nfib),
-                               (Event.ITE, start_iter[t.id], st.n),
-                               (Event.END, end_start, st.nfib)):
+        for event, base, n in (
+            (Event.BEG, start_fiber[t.id], st.nfib),
+            (Event.ITE, start_iter[t.id], st.n),
+            (Event.END, end_start, st.nfib),
+        ):
             for j, r in enumerate(regs.get((t.id, event), [])):
                 pos_parts.append(base + j)
                 reg_parts.append(np.full(n, r, dtype=np.int64))

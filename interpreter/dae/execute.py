@@ -50,8 +50,9 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
     entry_token = is_token[run.entries.reg] if len(regs) else np.zeros(0, dtype=bool)
     token_pos = np.flatnonzero(entry_token)
     data_pos = np.flatnonzero(~entry_token)
-    tokens = np.array([r.case if r.case is not None else -1 for r in regs],
-                      dtype=np.int64)[run.entries.reg[token_pos]]
+    tokens = np.array([r.case if r.case is not None else -1 for r in regs], dtype=np.int64)[
+        run.entries.reg[token_pos]
+    ]
     # kind codes: one small int per distinct (dtype, form, length)
     kinds: dict[tuple, int] = {}
     reg_kind = np.full(len(regs), -1, dtype=np.int64)
@@ -64,8 +65,13 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
     case_index = {c.id: k for k, c in enumerate(p.cases)}
     pops = []
     for c in p.cases:
-        codes = [kinds.setdefault((o.dtype, o.form, resolve(o.length, run.dims,
-                                   f"case {c.id} pop")), len(kinds)) for o in c.ops if o.op == "pop"]
+        codes = [
+            kinds.setdefault(
+                (o.dtype, o.form, resolve(o.length, run.dims, f"case {c.id} pop")), len(kinds)
+            )
+            for o in c.ops
+            if o.op == "pop"
+        ]
         pops.append(np.array(codes, dtype=np.int64))
     npops = np.array([len(x) for x in pops], dtype=np.int64)
     flat_pops = np.concatenate(pops) if pops else np.zeros(0, dtype=np.int64)
@@ -76,8 +82,11 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
     expected_total = int(per_token.sum())
     owner = np.repeat(np.arange(len(tokens)), per_token)
     local = np.arange(expected_total) - data_first[owner]
-    expected = flat_pops[pop_start[tok_case[owner]] + local] if expected_total else \
-        np.zeros(0, dtype=np.int64)
+    expected = (
+        flat_pops[pop_start[tok_case[owner]] + local]
+        if expected_total
+        else np.zeros(0, dtype=np.int64)
+    )
     names = {v: _kind_name(*k) for k, v in kinds.items()}
     n = min(expected_total, len(pushed))
     bad = np.flatnonzero(expected[:n] != pushed[:n])
@@ -88,22 +97,26 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
         raise ExecutionError(
             f"protocol mismatch: case {case.id} ({case.name}) pop #{int(local[j])} expects"
             f" {names[int(expected[j])]} but the data queue holds {names[int(pushed[j])]}"
-            f" pushed by stream {r.stream} on TU {r.tu} {r.event.value}")
+            f" pushed by stream {r.stream} on TU {r.tu} {r.event.value}"
+        )
     if expected_total > len(pushed):
         j = len(pushed)
         case = p.cases[tok_case[owner[j]]]
         raise ExecutionError(
             f"deadlock: case {case.id} ({case.name}) pops operand #{int(local[j])} in its run"
             f" for token {int(owner[j])}, but the access side pushed only {len(pushed)}"
-            " operands in total; the core waits forever")
+            " operands in total; the core waits forever"
+        )
     if expected_total < len(pushed):
         r = regs[run.entries.reg[data_pos[expected_total]]]
         raise ExecutionError(
             f"protocol mismatch: {len(pushed) - expected_total} operands are pushed but never"
             f" popped (first: stream {r.stream} on TU {r.tu} {r.event.value}); every operand"
-            " needs a pop in the case that consumes it")
-    _check_deadlock(p, tokens, tok_case, token_pos, data_pos, owner, data_first,
-                    qdepth_control, qdepth_data)
+            " needs a pop in the case that consumes it"
+        )
+    _check_deadlock(
+        p, tokens, tok_case, token_pos, data_pos, owner, data_first, qdepth_control, qdepth_data
+    )
     return Schedule(tokens, token_pos, data_pos, owner, data_first)
 
 
@@ -123,8 +136,9 @@ def _stream_dtype(run: AccessRun, s) -> str:
     return "int64"
 
 
-def _check_deadlock(p: Program, tokens, tok_case, token_pos, data_pos, owner, data_first,
-                    qc: int, qd: int) -> None:
+def _check_deadlock(
+    p: Program, tokens, tok_case, token_pos, data_pos, owner, data_first, qc: int, qd: int
+) -> None:
     """With everything matched, can bounded queues still stall both sides for good?
 
     While the core waits for operand j it has popped tokens 0..owner[j], so the access side
@@ -144,7 +158,8 @@ def _check_deadlock(p: Program, tokens, tok_case, token_pos, data_pos, owner, da
                 raise ExecutionError(
                     f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
                     f" pushed after {qc} more control tokens, but the control queue holds"
-                    f" only {qc}; push operands no later than the event of their callback")
+                    f" only {qc}; push operands no later than the event of their callback"
+                )
     if nt:
         limit = data_first + qd
         hit = limit < nd
@@ -157,7 +172,8 @@ def _check_deadlock(p: Program, tokens, tok_case, token_pos, data_pos, owner, da
                 raise ExecutionError(
                     f"deadlock: the token of case {case.id} ({case.name}) is pushed after more"
                     f" than {qd} operands it cannot yet pop; the data queue (depth {qd})"
-                    " fills first")
+                    " fills first"
+                )
 
 
 # ------------------------------------------------------------------------- running cases
@@ -263,9 +279,15 @@ def _where(cx: _CaseRun, k: int, op: Op) -> str:
     return f"case {cx.case.id} ({cx.case.name}) op {k} ({op.op})"
 
 
-def _run_case(run: AccessRun, sched: Schedule, case: Case, which: np.ndarray,
-              counters_before: list[np.ndarray], outputs: dict[str, np.ndarray],
-              max_ops: int) -> list[Effect]:
+def _run_case(
+    run: AccessRun,
+    sched: Schedule,
+    case: Case,
+    which: np.ndarray,
+    counters_before: list[np.ndarray],
+    outputs: dict[str, np.ndarray],
+    max_ops: int,
+) -> list[Effect]:
     cx = _CaseRun(run, sched, case, which, counters_before, outputs, max_ops)
     for k, op in enumerate(case.ops):
         SEMANTICS[op.op](cx, k, op)
@@ -278,8 +300,9 @@ def _binary_op(cx: _CaseRun, k: int, op: Op) -> None:
 
 
 def _memory_op(cx: _CaseRun, k: int, op: Op) -> None:
-    result = _memory(cx.run, op, cx.args(op), cx.which, k, cx.max_ops, _where(cx, k, op),
-                     cx.outputs)
+    result = _memory(
+        cx.run, op, cx.args(op), cx.which, k, cx.max_ops, _where(cx, k, op), cx.outputs
+    )
     if isinstance(result, Effect):
         cx.effects.append(result)
     else:
@@ -304,13 +327,26 @@ def _binary(op: Op, a, b, where: str):
         if zero.any():
             raise ExecutionError(f"{where}: integer division by zero")
         return x // np.where(y == 0, 1, y), mask
-    fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "min": np.minimum,
-          "max": np.maximum}[op.fn]
+    fn = {
+        "add": np.add,
+        "sub": np.subtract,
+        "mul": np.multiply,
+        "min": np.minimum,
+        "max": np.maximum,
+    }[op.fn]
     return fn(x, y), mask
 
 
-def _memory(run: AccessRun, op: Op, args: list, which: np.ndarray, k: int, max_ops: int,
-            where: str, outputs: dict[str, np.ndarray]):
+def _memory(
+    run: AccessRun,
+    op: Op,
+    args: list,
+    which: np.ndarray,
+    k: int,
+    max_ops: int,
+    where: str,
+    outputs: dict[str, np.ndarray],
+):
     mem = outputs[op.memref] if op.op != "load" else run.memrefs[op.memref]
     rank = mem.ndim
     idx = [a[0] for a in args[:rank]]
@@ -328,17 +364,27 @@ def _memory(run: AccessRun, op: Op, args: list, which: np.ndarray, k: int, max_o
     value = args[rank][0]
     if shaped and value.ndim == 1:
         value = np.broadcast_to(value[:, None], flat.shape)
-    order = (which.astype(np.int64) * max_ops + k)
+    order = which.astype(np.int64) * max_ops + k
     if shaped:
         order = np.broadcast_to(order[:, None], flat.shape)
     if mask is not None:
         flat, value, order = flat[mask], value[mask], order[mask]
-    return Effect(op.memref, "store" if op.op == "store" else op.fn, order.reshape(-1),
-                  flat.reshape(-1), np.asarray(value, dtype=mem.dtype).reshape(-1))
+    return Effect(
+        op.memref,
+        "store" if op.op == "store" else op.fn,
+        order.reshape(-1),
+        flat.reshape(-1),
+        np.asarray(value, dtype=mem.dtype).reshape(-1),
+    )
 
 
-_ACCUMULATE = {"add": np.add, "max": np.maximum, "min": np.minimum, "mul": np.multiply,
-               "div": np.divide}
+_ACCUMULATE = {
+    "add": np.add,
+    "max": np.maximum,
+    "min": np.minimum,
+    "mul": np.multiply,
+    "div": np.divide,
+}
 
 
 def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
@@ -367,7 +413,15 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
                     _ACCUMULATE[fn].at(target, f, v)
 
 
-SEMANTICS = {"pop": _pop, "const": _const, "arange": _arange, "get": _get,
-             "increment": _increment, "binary": _binary_op, "load": _memory_op,
-             "store": _memory_op, "accumulate": _memory_op}
+SEMANTICS = {
+    "pop": _pop,
+    "const": _const,
+    "arange": _arange,
+    "get": _get,
+    "increment": _increment,
+    "binary": _binary_op,
+    "load": _memory_op,
+    "store": _memory_op,
+    "accumulate": _memory_op,
+}
 """What each execute-side op does, by name (the declarations are in dsl.dae.ir.EXECUTE_OPS)."""

@@ -71,15 +71,27 @@ def requests(run: AccessRun, line_bytes: int) -> Requests:
             else:
                 it, lane = np.nonzero(mask)
                 ln = lines[it, lane]
-        parts.append((pos[it], np.full(len(it), depth[s.tu]), np.full(len(it), s.id), ln,
-                      np.full(len(it), s.nontemporal)))
+        parts.append(
+            (
+                pos[it],
+                np.full(len(it), depth[s.tu]),
+                np.full(len(it), s.id),
+                ln,
+                np.full(len(it), s.nontemporal),
+            )
+        )
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Requests(empty, empty, empty, empty.astype(bool), empty)
     pos, dep, sid, line, nt = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.lexsort((sid, dep, pos))  # stable: lanes keep their order
-    return Requests(pos[order], sid[order], line[order], nt[order].astype(bool),
-                    np.zeros(len(order), dtype=np.int64))
+    return Requests(
+        pos[order],
+        sid[order],
+        line[order],
+        nt[order].astype(bool),
+        np.zeros(len(order), dtype=np.int64),
+    )
 
 
 def replay(req: Requests, capacities: tuple[int, int, int]) -> None:

@@ -58,8 +58,13 @@ def _starts(ready: np.ndarray, c: np.ndarray) -> np.ndarray:
     return before + np.maximum(0.0, np.maximum.accumulate(ready - before))
 
 
-def _backpressure(cp: Coupling, start: np.ndarray, tok_idx: np.ndarray, dat_idx: np.ndarray,
-                  data_owner: np.ndarray) -> np.ndarray:
+def _backpressure(
+    cp: Coupling,
+    start: np.ndarray,
+    tok_idx: np.ndarray,
+    dat_idx: np.ndarray,
+    data_owner: np.ndarray,
+) -> np.ndarray:
     bound = np.full(len(cp.a), -np.inf)
     qc, qd = cp.control_depth, cp.data_depth
     if len(tok_idx) > qc:
@@ -124,8 +129,9 @@ def solve_sequential(cp: Coupling) -> Times:
     for e in range(n):
         run_until(e)
         bound = -np.inf
-        queue, depth = (tok_entries, cp.control_depth) if cp.is_token[e] else \
-            (dat_entries, cp.data_depth)
+        queue, depth = (
+            (tok_entries, cp.control_depth) if cp.is_token[e] else (dat_entries, cp.data_depth)
+        )
         if len(queue) >= depth:
             bound = popped_at[queue[len(queue) - depth]]
         queue.append(e)

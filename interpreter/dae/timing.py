@@ -51,8 +51,9 @@ def _param(target: dict, section: str, key: str, minimum: float = 0.0) -> float:
     except (KeyError, TypeError, ValueError):
         raise SimulationError(f"target {target.get('name')!r}: missing [{section}] {key}") from None
     if value < minimum:
-        raise SimulationError(f"target {target.get('name')!r}: [{section}] {key} must be"
-                              f" >= {minimum}, got {value}")
+        raise SimulationError(
+            f"target {target.get('name')!r}: [{section}] {key} must be >= {minimum}, got {value}"
+        )
     return value
 
 
@@ -90,14 +91,23 @@ def _accumulate_cost(op, n, ex):
     return _chunks(n) * ex("accumulate_cycles"), 0.0, n
 
 
-COSTS = {"pop": _pop_cost, "const": _free, "arange": _free, "get": _free,
-         "increment": _increment_cost, "binary": _binary_cost, "load": _load_cost,
-         "store": _store_cost, "accumulate": _accumulate_cost}
+COSTS = {
+    "pop": _pop_cost,
+    "const": _free,
+    "arange": _free,
+    "get": _free,
+    "increment": _increment_cost,
+    "binary": _binary_cost,
+    "load": _load_cost,
+    "store": _store_cost,
+    "accumulate": _accumulate_cost,
+}
 """Core cycles of each execute-side op, by name (semantics: interpreter.dae.execute)."""
 
 
 def case_cost(case: Case, position: int, dims: dict[str, int], target: dict) -> CaseCost:
     """Cycles the core spends on one token of `case` (the `position`-th case tested)."""
+
     def ex(key: str) -> float:
         return _param(target, "execute", key, 0.0 if key == "case_compare_cycles" else 1.0)
 
@@ -106,8 +116,9 @@ def case_cost(case: Case, position: int, dims: dict[str, int], target: dict) -> 
     length: dict[int, int] = {}
     for op in case.ops:
         if op.op == "pop":
-            n = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or \
-                resolve(op.length, dims, f"case {case.id} pop")
+            n = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or resolve(
+                op.length, dims, f"case {case.id} pop"
+            )
         elif op.op == "arange":
             n = resolve(op.length, dims, f"case {case.id} arange")
         else:
@@ -131,22 +142,33 @@ def _zeros_for_outputs(program: Program, inputs: dict, dims: dict[str, int]) -> 
     return arrays
 
 
-def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int],
-             target: dict) -> SimReport:
+def simulate(
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+) -> SimReport:
     """Cycles and metrics of one run of `program` on `inputs` (see the module docstring)."""
     acc = lambda key, m=0.0: _param(target, "access", key, m)  # noqa: E731
     line = int(_param(target, "cache", "line_bytes", 1))
     arrays = _zeros_for_outputs(program, inputs, dims)
     run = run_access(program, arrays, dims)
-    sched = schedule(run, int(_param(target, "queue", "control_depth", 1)),
-                     int(_param(target, "queue", "data_depth", 1)))
+    sched = schedule(
+        run,
+        int(_param(target, "queue", "control_depth", 1)),
+        int(_param(target, "queue", "data_depth", 1)),
+    )
     req = requests(run, line)
-    caps = tuple(int(_param(target, "cache", f"{lv}_kib", 1) * 1024 // line)
-                 for lv in ("l1", "l2", "llc"))
+    caps = tuple(
+        int(_param(target, "cache", f"{lv}_kib", 1) * 1024 // line) for lv in ("l1", "l2", "llc")
+    )
     replay(req, caps)
-    lat = np.array([0, _param(target, "cache", "l1_latency"), _param(target, "cache", "l2_latency"),
-                    _param(target, "cache", "llc_latency"),
-                    _param(target, "cache", "llc_latency") + _param(target, "dram", "latency_cycles")])
+    lat = np.array(
+        [
+            0,
+            _param(target, "cache", "l1_latency"),
+            _param(target, "cache", "l2_latency"),
+            _param(target, "cache", "llc_latency"),
+            _param(target, "cache", "llc_latency") + _param(target, "dram", "latency_cycles"),
+        ]
+    )
     bw = _param(target, "dram", "bytes_per_cycle", 1e-9)
 
     n = len(run.entries.reg)
@@ -154,8 +176,9 @@ def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, in
     for t in program.tus:
         steps += np.bincount(run.start_iter[t.id], minlength=n + 1)[: n + 1]
     steps /= acc("tu_steps_per_cycle", 1e-9)
-    occupancy = np.maximum(1.0 / acc("mem_requests_per_cycle", 1e-9),
-                           lat[req.level] / acc("max_outstanding", 1))
+    occupancy = np.maximum(
+        1.0 / acc("mem_requests_per_cycle", 1e-9), lat[req.level] / acc("max_outstanding", 1)
+    )
     mem = np.bincount(req.entry, weights=occupancy, minlength=n + 1)
     miss = req.level == DRAM
     dram_read = np.bincount(req.entry, weights=miss * float(line), minlength=n + 1)
@@ -175,8 +198,17 @@ def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, in
     is_token = np.zeros(n, dtype=bool)
     is_token[sched.token_pos] = True
     fill = float(lat[req.level[0]]) if len(req.level) else 0.0
-    times = solve(Coupling(work[:n], owner, is_token, c, fill,
-                           int(target["queue"]["control_depth"]), int(target["queue"]["data_depth"])))
+    times = solve(
+        Coupling(
+            work[:n],
+            owner,
+            is_token,
+            c,
+            fill,
+            int(target["queue"]["control_depth"]),
+            int(target["queue"]["data_depth"]),
+        )
+    )
 
     access_end = (times.push[-1] if n else fill) + work[n]
     execute_end = times.finish[-1] if len(c) else 0.0
@@ -190,8 +222,23 @@ def simulate(program: Program, inputs: dict[str, np.ndarray], dims: dict[str, in
     runs = req.line[np.concatenate([[0], changes])] if len(req.line) else req.line
     unique_lines = len(np.unique(runs))  # repeats of one line are adjacent runs mostly
     floor = max(lane_ops / LANES, (unique_lines * line + write_bytes) / bw)
-    report = _report(run, sched, req, program, costs, tok_case, times, work, c, cycles,
-                     read_bytes, write_bytes, lane_ops, floor, target)
+    report = _report(
+        run,
+        sched,
+        req,
+        program,
+        costs,
+        tok_case,
+        times,
+        work,
+        c,
+        cycles,
+        read_bytes,
+        write_bytes,
+        lane_ops,
+        floor,
+        target,
+    )
     return report
 
 
@@ -214,8 +261,23 @@ def _payload(run: AccessRun, sched: Schedule) -> int:
     return total
 
 
-def _report(run, sched, req, program, costs, tok_case, times, work, c, cycles, read_bytes,
-            write_bytes, lane_ops, floor, target) -> SimReport:
+def _report(
+    run,
+    sched,
+    req,
+    program,
+    costs,
+    tok_case,
+    times,
+    work,
+    c,
+    cycles,
+    read_bytes,
+    write_bytes,
+    lane_ops,
+    floor,
+    target,
+) -> SimReport:
     n_tok = len(c)
     access_busy = float(work.sum())
     execute_busy = float(c.sum())
@@ -261,35 +323,50 @@ def _report(run, sched, req, program, costs, tok_case, times, work, c, cycles, r
     for k, case in enumerate(program.cases):
         calls = int((tok_case == k).sum())
         per_op[f"case {case.id} ({case.name})"] = {
-            "calls": float(calls), "cycles_each": costs[k].cycles,
-            "busy": calls * costs[k].cycles / cycles}
+            "calls": float(calls),
+            "cycles_each": costs[k].cycles,
+            "busy": calls * costs[k].cycles / cycles,
+        }
     for s in program.streams:
         if s.op == "load":
             mine = req.stream == s.id
             per_op[f"stream {s.id} (load {s.memref})"] = {
                 "requests": float(mine.sum()),
                 "dram_bytes": float((mine & miss).sum() * line),
-                "l1_hit_rate": float((mine & (req.level == 1)).sum() / max(1, mine.sum()))}
+                "l1_hit_rate": float((mine & (req.level == 1)).sum() / max(1, mine.sum())),
+            }
     timeline = [("access", 0, int(math.ceil(times.push[-1]))) if n else ("access", 0, 0)]
     if n_tok:
         timeline.append(("execute", int(times.start[0]), int(math.ceil(times.finish[-1]))))
-    return SimReport(cycles=cycles, floor_cycles=floor, metrics=metrics,
-                     bottleneck=_bottleneck(metrics, n_tok), per_op=per_op, timeline=timeline)
+    return SimReport(
+        cycles=cycles,
+        floor_cycles=floor,
+        metrics=metrics,
+        bottleneck=_bottleneck(metrics, n_tok),
+        per_op=per_op,
+        timeline=timeline,
+    )
 
 
 def _bottleneck(m: dict[str, float], callbacks: int) -> str:
     if m["execute_busy"] >= m["access_busy"]:
         per = m["operand_elements"] / max(1.0, m["callbacks"])
-        text = (f"Execute-bound: the core is busy {m['execute_busy']:.0%} of the cycles and"
-                f" {m['dispatch_share']:.0%} of that is callback dispatch and operand pops"
-                f" ({callbacks} callbacks, {per:.1f} elements delivered per callback).")
+        text = (
+            f"Execute-bound: the core is busy {m['execute_busy']:.0%} of the cycles and"
+            f" {m['dispatch_share']:.0%} of that is callback dispatch and operand pops"
+            f" ({callbacks} callbacks, {per:.1f} elements delivered per callback)."
+        )
         if per < 16:
-            text += (" Fewer, larger callbacks pay: vector loops (lanes=8), whole rows as"
-                     " buffers, counters instead of pushed indices.")
+            text += (
+                " Fewer, larger callbacks pay: vector loops (lanes=8), whole rows as"
+                " buffers, counters instead of pushed indices."
+            )
         return text
-    text = (f"Access-bound: the access unit is busy {m['access_busy']:.0%} of the cycles"
-            f" ({m['memory_requests']:.0f} memory requests,"
-            f" {m['dram_read_bytes'] / 1024:.0f} KiB read from DRAM).")
+    text = (
+        f"Access-bound: the access unit is busy {m['access_busy']:.0%} of the cycles"
+        f" ({m['memory_requests']:.0f} memory requests,"
+        f" {m['dram_read_bytes'] / 1024:.0f} KiB read from DRAM)."
+    )
     if m["memory_requests"] > m["operand_elements"] / 4:
         text += " Contiguous vector loads (one request per line, not per lane) cut requests."
     return text + " Non-temporal hints keep single-use streams from evicting reused rows."

@@ -392,7 +392,42 @@ def _reshape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamD
     rank = in_type(ctx, node).rank
     if k == rank and len(new):  # the stream's end also ends the new outer dim
         new[-1] = rank + 1
-    return [StreamData(new.astype(np.int8), x.has_value, x.values)]
+        run_end[-1] = True
+    if not node.attrs["pad"]:
+        return [StreamData(new.astype(np.int8), x.has_value, x.values)]
+    return _pad_last_chunks(node, x, new, x.has_value & run_end, pos, ctx)
+
+
+def _pad_last_chunks(
+    node: Node, x: StreamData, new: np.ndarray, ends: np.ndarray, pos: np.ndarray, ctx: RunContext
+) -> list[StreamData]:
+    """reshape(pad=True): after the last element of every run whose length is not a
+    multiple of the chunk, insert zero tiles up to the chunk (the last one takes the run's
+    stop); a second stream flags the inserted tiles."""
+    c = node.attrs["chunk"]
+    need = np.where(ends & (pos % c != 0), c - pos % c, 0).astype(np.int64)
+    at = np.arange(x.n_items) + np.concatenate([[0], np.cumsum(need)[:-1]])  # output slots
+    n_out = x.n_items + int(need.sum())
+    stop = np.zeros(n_out, np.int8)
+    stop[at] = np.where(need > 0, 0, new)
+    stop[(at + need)[need > 0]] = new[need > 0]
+    has = np.ones(n_out, dtype=bool)
+    has[at] = x.has_value
+    is_pad = np.ones(n_out, dtype=bool)
+    is_pad[at] = False
+    real = np.full(n_out, -1, np.int64)
+    real[at[x.has_value]] = np.arange(x.n_values)
+    elem = in_type(ctx, node).elem
+    values = x.values
+    if need.any():
+        idx = real[has]
+        idx[idx < 0] = x.n_values  # the appended zero tile
+        base = vstack(values)
+        zero = np.zeros((1, elem.rows.value, elem.cols.value), base.dtype)
+        values = vtake(np.concatenate([base, zero]), idx)
+    flags = is_pad[has].astype(np.int64).reshape(-1, 1, 1)
+    ctx.provenance[node.id] = {"src_event": at}
+    return [StreamData(stop, has, values), StreamData(stop.copy(), has.copy(), flags)]
 
 
 @semantics("promote")

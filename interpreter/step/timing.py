@@ -369,7 +369,16 @@ def _flat_map(env: TimingEnv) -> Plan:
 
 
 # --- shape ops and plumbing -------------------------------------------------------------------
-@timing("zip", "copy", "promote", "reshape", "assume_shape")
+@timing("reshape")
+def _reshape(env: TimingEnv) -> Plan:
+    """One element per cycle; with pad=True the inserted zero tiles take a cycle each."""
+    if not env.node.attrs["pad"]:
+        return _one_to_one(env)
+    n = env.outs[0].n_items
+    return Plan(_ones(n), [env.extra["src_event"]], [np.arange(n)] * 2, bound=np.zeros(n, int))
+
+
+@timing("zip", "copy", "promote", "assume_shape")
 def _one_to_one(env: TimingEnv) -> Plan:
     n = env.ins[0].n_items
     return Plan(

@@ -84,25 +84,35 @@ def test_inputs_are_seeded_and_reference_runs(tmp_path):
 
 
 def test_generator_function_is_used(tmp_path):
-    path = write_suite(tmp_path, GOOD.replace('reference = "references:scale"',
-                                              'reference = "references:scale"\ngenerator = "references:gen"'))
+    path = write_suite(
+        tmp_path,
+        GOOD.replace(
+            'reference = "references:scale"',
+            'reference = "references:scale"\ngenerator = "references:gen"',
+        ),
+    )
     task = parse_task(path)
     x = task.make_inputs(task.full_dims({"M": 4}), 0)["x"]
     assert x.shape == (4, 32) and x.min() < -1.0 or x.max() > 1.0  # normal, not uniform
 
 
-@pytest.mark.parametrize("change, message", [
-    (('dialect = "step"', 'dialect = "cuda"'), "dialect 'cuda' not one of"),
-    (('dtype = "float32"', 'dtype = "complex64"'), "dtype 'complex64'"),
-    (('shape = ["M", "K"]', 'shape = ["M", "Q"]'), "dim 'Q' is not declared"),
-    (("[[checks]]\nM = 16", "[[checks]]\nK = 16"), "must give exactly the symbolic dims"),
-    (('reference = "references:scale"', 'reference = "scale"'), "'module:function'"),
-    (('name = "scale"', 'name = 3'), "'name' must be a non-empty string"),
-    (("K = 32", "K = -1"), "dims.K"),
-    (('name = "x"', 'name = "not an id"'), "must be a Python identifier"),
-    (('description = "Multiply x by two."', 'baseline = "missing.py"\ndescription = "d"'),
-     "baseline program 'missing.py' does not exist"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('dialect = "step"', 'dialect = "cuda"'), "dialect 'cuda' not one of"),
+        (('dtype = "float32"', 'dtype = "complex64"'), "dtype 'complex64'"),
+        (('shape = ["M", "K"]', 'shape = ["M", "Q"]'), "dim 'Q' is not declared"),
+        (("[[checks]]\nM = 16", "[[checks]]\nK = 16"), "must give exactly the symbolic dims"),
+        (('reference = "references:scale"', 'reference = "scale"'), "'module:function'"),
+        (('name = "scale"', "name = 3"), "'name' must be a non-empty string"),
+        (("K = 32", "K = -1"), "dims.K"),
+        (('name = "x"', 'name = "not an id"'), "must be a Python identifier"),
+        (
+            ('description = "Multiply x by two."', 'baseline = "missing.py"\ndescription = "d"'),
+            "baseline program 'missing.py' does not exist",
+        ),
+    ],
+)
 def test_malformed_fields_fail_in_one_line(tmp_path, change, message):
     path = write_suite(tmp_path, GOOD.replace(*change, 1))
     with pytest.raises(TaskError, match=message) as info:

@@ -8,7 +8,7 @@ from benchmarks.task import load_task
 from interpreter import verifier
 from interpreter.report import SimReport
 
-GOOD = '''
+GOOD = """
 from dsl import step
 
 def kernel(a, b, tile_rows=16):
@@ -16,7 +16,7 @@ def kernel(a, b, tile_rows=16):
     a_t0, a_t1 = step.copy(a_t, 2)
     b_t = step.expand(step.linear_offchip_load(b, (128, 64)), a_t1)
     return step.linear_offchip_store(step.map([a_t0, b_t], "matmul"), "c")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,8 @@ def test_good_program_passes_with_cycles(gemm):
 
 def test_wrong_math_is_incorrect_with_index(gemm):
     wrong = GOOD.replace(
-        'step.map([a_t0, b_t], "matmul")', 'step.map([step.map([a_t0, b_t], "matmul")], "exp")')
+        'step.map([a_t0, b_t], "matmul")', 'step.map([step.map([a_t0, b_t], "matmul")], "exp")'
+    )
     v = verifier.verify(gemm, wrong)
     assert v.status == "incorrect", v.feedback
     assert "output 'c' at index [" in v.feedback and "expected" in v.feedback
@@ -69,10 +70,15 @@ def test_missing_kernel_is_an_error(gemm):
 def test_malformed_ir_never_crashes(gemm, monkeypatch):
     from sandbox.result import BuildResult
 
-    for ir in ({}, {"dialect": "step"}, {"dialect": "step", "version": 1, "nodes": "x"},
-               {"dialect": "step", "version": 1, "nodes": [{"op": "rm -rf"}]}):
-        fake = BuildResult(status="ok", ir=ir, message="", line=None, backend="fake",
-                           seconds=0.0, stderr="")
+    for ir in (
+        {},
+        {"dialect": "step"},
+        {"dialect": "step", "version": 1, "nodes": "x"},
+        {"dialect": "step", "version": 1, "nodes": [{"op": "rm -rf"}]},
+    ):
+        fake = BuildResult(
+            status="ok", ir=ir, message="", line=None, backend="fake", seconds=0.0, stderr=""
+        )
         monkeypatch.setattr("sandbox.build_ir", lambda *a, _r=fake, **k: _r)
         v = verifier.verify(gemm, GOOD)
         assert v.status == "invalid", (ir, v.feedback)

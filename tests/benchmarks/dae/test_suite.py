@@ -31,8 +31,14 @@ def test_suite_size_and_target():
     assert {t.target for t in TASKS} == {"dae_default"}
     assert all(t.heldout and t.checks for t in TASKS)
     families = {t.spec["op"] for t in TASKS}
-    assert families == {"embedding_bag", "spmm", "message_passing", "kg_lookup",
-                        "paged_kv_gather", "moe_gather"}
+    assert families == {
+        "embedding_bag",
+        "spmm",
+        "message_passing",
+        "kg_lookup",
+        "paged_kv_gather",
+        "moe_gather",
+    }
 
 
 @pytest.mark.parametrize("task", TASKS, ids=NAMES)
@@ -55,8 +61,9 @@ def test_every_level_matches_the_reference(task):
         program = BACKEND.load(dae.trace(namespace["kernel"], task.signature()))
         out = {"out": np.full(expected.shape, np.nan, dtype=np.float32)}
         BACKEND.execute(program, inputs, out, dims)
-        np.testing.assert_allclose(out["out"], expected, rtol=task.rtol, atol=task.atol,
-                                   err_msg=f"{task.name} O{level}")
+        np.testing.assert_allclose(
+            out["out"], expected, rtol=task.rtol, atol=task.atol, err_msg=f"{task.name} O{level}"
+        )
 
 
 def _verify(task, level):
@@ -123,13 +130,23 @@ def test_moe_inputs_follow_the_trace():
     assert np.all(np.bincount(tokens, minlength=dims["T"]) == dims["K"])  # top-K per token
 
 
-@pytest.mark.parametrize("spec, inputs, match", [
-    ({"op": "conv2d"}, ("x",), "not one the DAE compiler lowers"),
-    ({"op": "embedding_bag", "mode": "median"}, ("offsets", "indices", "table"), "mode 'median'"),
-    ({"op": "embedding_bag", "mode": "mean", "weighted": True},
-     ("offsets", "indices", "table", "weights"), "mode 'sum' only"),
-    ({"op": "spmm"}, ("a", "b"), "expects inputs"),
-])
+@pytest.mark.parametrize(
+    "spec, inputs, match",
+    [
+        ({"op": "conv2d"}, ("x",), "not one the DAE compiler lowers"),
+        (
+            {"op": "embedding_bag", "mode": "median"},
+            ("offsets", "indices", "table"),
+            "mode 'median'",
+        ),
+        (
+            {"op": "embedding_bag", "mode": "mean", "weighted": True},
+            ("offsets", "indices", "table", "weights"),
+            "mode 'sum' only",
+        ),
+        ({"op": "spmm"}, ("a", "b"), "expects inputs"),
+    ],
+)
 def test_compiler_says_what_it_does_not_cover(spec, inputs, match):
     with pytest.raises(NotCovered, match=match):
         compile_spec(spec, inputs, 3)

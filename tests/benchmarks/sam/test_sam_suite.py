@@ -14,11 +14,30 @@ from tests.dsl.sam.compiler_harness import dense_eval
 
 TASKS = load_suite("sam")
 BY_NAME = {t.name: t for t in TASKS}
-KERNELS = {"spmv", "spmm", "sddmm", "spgemm_gustavson", "spgemm_inner", "spgemm_outer",
-           "elemadd", "elemmul", "mttkrp", "ttv"}
-MODELS = {"gcn_karate", "gcn_powerlaw", "gcn_layer_karate", "gcn_layer_powerlaw",
-          "graphsage_karate", "graphsage_powerlaw", "sparse_autoencoder",
-          "bigbird_attention_b16", "bigbird_attention_b32", "bigbird_attention_b64"}
+KERNELS = {
+    "spmv",
+    "spmm",
+    "sddmm",
+    "spgemm_gustavson",
+    "spgemm_inner",
+    "spgemm_outer",
+    "elemadd",
+    "elemmul",
+    "mttkrp",
+    "ttv",
+}
+MODELS = {
+    "gcn_karate",
+    "gcn_powerlaw",
+    "gcn_layer_karate",
+    "gcn_layer_powerlaw",
+    "graphsage_karate",
+    "graphsage_powerlaw",
+    "sparse_autoencoder",
+    "bigbird_attention_b16",
+    "bigbird_attention_b32",
+    "bigbird_attention_b64",
+}
 QUICK = ["spmv", "spgemm_outer", "gcn_layer_karate", "bigbird_attention_b16"]
 
 
@@ -33,8 +52,7 @@ def test_suite_covers_the_issue() -> None:
             assert "format" in spec.extra, f"{task.name}.{spec.name} has no format"
     assert "karate" in BY_NAME["gcn_karate"].description
     assert "power-law" in BY_NAME["gcn_powerlaw"].description
-    assert {BY_NAME[f"bigbird_attention_b{b}"].spec["block"] for b in (16, 32, 64)} == {16, 32,
-                                                                                        64}
+    assert {BY_NAME[f"bigbird_attention_b{b}"].spec["block"] for b in (16, 32, 64)} == {16, 32, 64}
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
@@ -56,8 +74,10 @@ def test_statements_compute_the_reference(name: str) -> None:
     inputs = task.make_inputs(dims, seed=11)
     want = task.reference_outputs(inputs, dims)
     statements = task.spec["expr"]
-    got = dense_eval(statements if isinstance(statements, list) else [statements],
-                     {k: v.astype(np.float64) for k, v in inputs.items()})
+    got = dense_eval(
+        statements if isinstance(statements, list) else [statements],
+        {k: v.astype(np.float64) for k, v in inputs.items()},
+    )
     for out in task.outputs:
         np.testing.assert_allclose(got[out.name], want[out.name], rtol=2e-4, atol=2e-5)
 

@@ -33,6 +33,7 @@ def bufferized_eb(offsets, indices, table, **params):
         @dae.callback(item, "end")
         def next_bag():
             row.increment()
+
     return out
 
 
@@ -40,9 +41,11 @@ def test_callback_lowers_to_registrations_token_and_pops():
     ir = dae.trace(copy_kernel, copy_signature())
     regs = ir["registrations"]
     # operands i and v on TU 0 ite, then the token of case 0 on the same event
-    assert regs == [{"tu": 0, "event": "ite", "stream": 0},
-                    {"tu": 0, "event": "ite", "stream": 1},
-                    {"tu": 0, "event": "ite", "case": 0}]
+    assert regs == [
+        {"tu": 0, "event": "ite", "stream": 0},
+        {"tu": 0, "event": "ite", "stream": 1},
+        {"tu": 0, "event": "ite", "case": 0},
+    ]
     ops = ir["cases"][0]["ops"]
     assert [o["op"] for o in ops] == ["pop", "pop", "store"]
     assert ops[0] == {"op": "pop", "dtype": "int64", "form": "scalar", "id": 0}
@@ -117,6 +120,7 @@ def test_operand_must_belong_to_the_event_loop():
             @dae.callback(b, "ite", v)  # v is a stream of the inner loop
             def use(x):
                 pass
+
         return dae.output("out")
 
     _raises(kernel, "belongs to TU 1")
@@ -135,16 +139,20 @@ def test_callbacks_cannot_read_outputs_or_write_inputs():
     def reads_output(offsets, indices, table, **params):
         out = dae.output("out")
         with dae.loop(0, 4) as b:
+
             @dae.callback(b, "ite", b)
             def bad(i):
                 dae.load(out, i, 0)
+
         return out
 
     def writes_input(offsets, indices, table, **params):
         with dae.loop(0, 4) as b:
+
             @dae.callback(b, "ite", b)
             def bad(i):
                 dae.store(table, (i, 0), 1.0)
+
         return dae.output("out")
 
     _raises(reads_output, "callbacks may load inputs only")
@@ -155,17 +163,21 @@ def test_store_value_dtype_and_rank_are_checked():
     def wrong_dtype(offsets, indices, table, **params):
         out = dae.output("out")
         with dae.loop(0, 4) as b:
+
             @dae.callback(b, "ite", b)
             def bad(i):
                 dae.store(out, (i, 0), i)  # int64 into float32
+
         return out
 
     def wrong_rank(offsets, indices, table, **params):
         out = dae.output("out")
         with dae.loop(0, 4) as b:
+
             @dae.callback(b, "ite", b)
             def bad(i):
                 dae.store(out, (i,), 1.0)
+
         return out
 
     _raises(wrong_dtype, "value is int64")
@@ -182,6 +194,7 @@ def test_vector_and_buffer_values_do_not_mix():
                 @dae.callback(c, "ite", x)
                 def bad(v):
                     dae.store(out, (0, dae.arange(16)), v)
+
         return out
 
     _raises(kernel, "operands of different shapes")
@@ -195,10 +208,12 @@ def test_execute_calls_outside_callbacks_and_access_calls_inside():
 
     def loop_inside(offsets, indices, table, **params):
         with dae.loop(0, 4) as b:
+
             @dae.callback(b, "ite")
             def bad():
                 with dae.loop(0, 2):
                     pass
+
         return dae.output("out")
 
     _raises(store_outside, "inside a callback")

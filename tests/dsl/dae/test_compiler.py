@@ -42,12 +42,15 @@ def test_embedding_bag_o3_golden():
     assert compile_spec(*EB, level=3, title="eb") == GOLDEN_O3
 
 
-@pytest.mark.parametrize("level, present, absent", [
-    (0, ['@dae.callback(col, "ite", seg, col, x)'], ["lanes=8", "dae.buffer", "dae.counter"]),
-    (1, ["lanes=8", '@dae.callback(col, "ite", seg, col, x)'], ["dae.buffer", "dae.counter"]),
-    (2, ['@dae.callback(col, "end", seg, dae.buffer(x))'], ["dae.counter", "contiguous"]),
-    (3, ["dae.counter", "contiguous=True", "nontemporal=True"], ["seg, dae.buffer"]),
-])
+@pytest.mark.parametrize(
+    "level, present, absent",
+    [
+        (0, ['@dae.callback(col, "ite", seg, col, x)'], ["lanes=8", "dae.buffer", "dae.counter"]),
+        (1, ["lanes=8", '@dae.callback(col, "ite", seg, col, x)'], ["dae.buffer", "dae.counter"]),
+        (2, ['@dae.callback(col, "end", seg, dae.buffer(x))'], ["dae.counter", "contiguous"]),
+        (3, ["dae.counter", "contiguous=True", "nontemporal=True"], ["seg, dae.buffer"]),
+    ],
+)
 def test_each_level_adds_its_optimisation(level, present, absent):
     text = compile_spec(*EB, level=level)
     for snippet in present:

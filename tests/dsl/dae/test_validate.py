@@ -28,32 +28,41 @@ def _broken(good: dict, edit) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda ir: ir.update(dialect="sam"), "program: dialect must be 'dae'"),
-    (lambda ir: ir.update(version=7), "version must be 1"),
-    (lambda ir: ir["memrefs"][0].update(dtype="complex64"), "memref 'offsets': dtype"),
-    (lambda ir: ir["tus"][1].update(parent=5), "TU 1: parent 5 must be defined before it"),
-    (lambda ir: ir["tus"][2].update(lanes=4), "TU 2: lanes must be 1 or 8"),
-    (lambda ir: ir["tus"][0].update(step=0), "TU 0: step must be >= 1"),
-    (lambda ir: ir["tus"][0].update(hi={"dim": "Q"}), "TU 0 hi: unknown dim 'Q'"),
-    (lambda ir: ir["streams"][2].update(memref="weights"), "unknown memref 'weights'"),
-    (lambda ir: ir["streams"][2].update(memref="out"), "is an output; the access side only reads"),
-    (lambda ir: ir["streams"][2]["args"].append({"const": 0}), "has rank 1 but 2 indices"),
-    (lambda ir: ir["streams"][1].update(fn="pow"), "needs fn in"),
-    (lambda ir: ir["streams"][7].update(contiguous="yes"), "must be booleans"),
-    (lambda ir: ir["registrations"][0].update(event="later"), "event must be beg, ite or end"),
-    (lambda ir: ir["registrations"][0].update(event="ite"), "buffer stream 8 can only be pushed"),
-    (lambda ir: ir["registrations"][1].update(case=42), "token for case 42"),
-    (lambda ir: ir["registrations"][1].update(stream=0), "exactly one of 'stream'"),
-    (lambda ir: ir["cases"][0]["ops"][0].update(form="matrix"), "form scalar|vector|buffer"),
-    (lambda ir: ir["cases"][0]["ops"][3].update(args=[1, 2, 99]), "argument 99 is not a value"),
-    (lambda ir: ir["cases"][0]["ops"][3].update(fn="xor"), "fn must be one of"),
-    (lambda ir: ir["cases"][0]["ops"][0].update(length="Q"), "length names unknown dim 'Q'"),
-    (lambda ir: ir["cases"][1].update(id=0), "duplicate case ids"),
-    (lambda ir: ir["counters"][0].update(init=True), "init must be an int"),
-    (lambda ir: ir.update(returns=["table"]), "must return output memrefs"),
-    (lambda ir: ir.update(tus={}), "'tus' must be a list"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda ir: ir.update(dialect="sam"), "program: dialect must be 'dae'"),
+        (lambda ir: ir.update(version=7), "version must be 1"),
+        (lambda ir: ir["memrefs"][0].update(dtype="complex64"), "memref 'offsets': dtype"),
+        (lambda ir: ir["tus"][1].update(parent=5), "TU 1: parent 5 must be defined before it"),
+        (lambda ir: ir["tus"][2].update(lanes=4), "TU 2: lanes must be 1 or 8"),
+        (lambda ir: ir["tus"][0].update(step=0), "TU 0: step must be >= 1"),
+        (lambda ir: ir["tus"][0].update(hi={"dim": "Q"}), "TU 0 hi: unknown dim 'Q'"),
+        (lambda ir: ir["streams"][2].update(memref="weights"), "unknown memref 'weights'"),
+        (
+            lambda ir: ir["streams"][2].update(memref="out"),
+            "is an output; the access side only reads",
+        ),
+        (lambda ir: ir["streams"][2]["args"].append({"const": 0}), "has rank 1 but 2 indices"),
+        (lambda ir: ir["streams"][1].update(fn="pow"), "needs fn in"),
+        (lambda ir: ir["streams"][7].update(contiguous="yes"), "must be booleans"),
+        (lambda ir: ir["registrations"][0].update(event="later"), "event must be beg, ite or end"),
+        (
+            lambda ir: ir["registrations"][0].update(event="ite"),
+            "buffer stream 8 can only be pushed",
+        ),
+        (lambda ir: ir["registrations"][1].update(case=42), "token for case 42"),
+        (lambda ir: ir["registrations"][1].update(stream=0), "exactly one of 'stream'"),
+        (lambda ir: ir["cases"][0]["ops"][0].update(form="matrix"), "form scalar|vector|buffer"),
+        (lambda ir: ir["cases"][0]["ops"][3].update(args=[1, 2, 99]), "argument 99 is not a value"),
+        (lambda ir: ir["cases"][0]["ops"][3].update(fn="xor"), "fn must be one of"),
+        (lambda ir: ir["cases"][0]["ops"][0].update(length="Q"), "length names unknown dim 'Q'"),
+        (lambda ir: ir["cases"][1].update(id=0), "duplicate case ids"),
+        (lambda ir: ir["counters"][0].update(init=True), "init must be an int"),
+        (lambda ir: ir.update(returns=["table"]), "must return output memrefs"),
+        (lambda ir: ir.update(tus={}), "'tus' must be a list"),
+    ],
+)
 def test_each_rule_names_the_node(good, edit, expected):
     assert expected in _broken(good, edit)
 
@@ -84,8 +93,13 @@ def test_oversized_lists_are_refused(good):
     assert "over the limit" in _broken(good, edit)
 
 
-_json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-3, 12), st.text(max_size=3),
-                       st.sampled_from(["beg", "end", "ite", "load", "buffer", "scalar", "D"]))
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 12),
+    st.text(max_size=3),
+    st.sampled_from(["beg", "end", "ite", "load", "buffer", "scalar", "D"]),
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -9,9 +9,15 @@ from dsl import sam
 from dsl.sam.compiler import Operand, compile_spec
 from dsl.sam.index_notation import Access, Binary, BinOp, Call, Const, Expr, Sum, parse_program
 
-_FUNCS = {"relu": lambda x: np.maximum(x, 0.0), "neg": np.negative, "sin": np.sin,
-          "exp": np.exp, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "cos": np.cos,
-          "rsqrt": lambda x: 1 / np.sqrt(x)}
+_FUNCS = {
+    "relu": lambda x: np.maximum(x, 0.0),
+    "neg": np.negative,
+    "sin": np.sin,
+    "exp": np.exp,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "cos": np.cos,
+    "rsqrt": lambda x: 1 / np.sqrt(x),
+}
 
 
 def dense_eval(statements: list[str], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -63,9 +69,14 @@ def _expand(value: np.ndarray, have: list[str], want: list[str]) -> np.ndarray:
     return value.reshape([value.shape[present.index(v)] if v in have else 1 for v in want])
 
 
-def compile_and_run(spec: dict, inputs: list[Operand], outputs: list[Operand],
-                    arrays: dict[str, np.ndarray], dims: dict[str, int],
-                    simulate: bool = False):
+def compile_and_run(
+    spec: dict,
+    inputs: list[Operand],
+    outputs: list[Operand],
+    arrays: dict[str, np.ndarray],
+    dims: dict[str, int],
+    simulate: bool = False,
+):
     """Compile, trace and execute; returns (outputs, program text, SimReport or None)."""
     from interpreter.sam import BACKEND
 
@@ -75,7 +86,9 @@ def compile_and_run(spec: dict, inputs: list[Operand], outputs: list[Operand],
     signature = {
         "inputs": [_entry(o) for o in inputs],
         "outputs": [{"name": o.name, "shape": list(o.shape)} for o in outputs],
-        "dims": dict(dims), "params": {}}
+        "dims": dict(dims),
+        "params": {},
+    }
     program = BACKEND.load(sam.trace(namespace["kernel"], signature))
     out = {o.name: np.full(_shape(o, dims), np.nan) for o in outputs}
     BACKEND.execute(program, arrays, out, dims)

@@ -18,23 +18,29 @@ from tests.dsl.sam.compiler_harness import compile_and_run, dense_eval
 # (statements, inputs by name with their indices, output indices)
 EXPRESSIONS = {
     "row_div": (["s(i) = A(i,j)", "Y(i,j) = A(i,j) / s(i)"], {"A": "ij"}),
-    "row_scale_add": (["s(i) = A(i,j)", "Y(i,j) = A(i,j) * s(i) + B(i,j)"],
-                      {"A": "ij", "B": "ij"}),
+    "row_scale_add": (["s(i) = A(i,j)", "Y(i,j) = A(i,j) * s(i) + B(i,j)"], {"A": "ij", "B": "ij"}),
     "col_scale": (["t(j) = A(i,j)", "Y(i,j) = A(i,j) * t(j)"], {"A": "ij"}),
-    "centered_relu": (["s(i) = A(i,j) * x(j)", "Y(i,j) = relu(A(i,j) * s(i) - A(i,j))"],
-                      {"A": "ij", "x": "j"}),
-    "masked_product": (["T(i,j) = A(i,k) * B(k,j)", "Y(i,j) = T(i,j) * B(i,j)"],
-                       {"A": "ik", "B": "kj"}),
-    "row_sum_of_union": (["s(i) = A(i,j) + B(i,j)", "Y(i,j) = B(i,j) * s(i)"],
-                         {"A": "ij", "B": "ij"}),
+    "centered_relu": (
+        ["s(i) = A(i,j) * x(j)", "Y(i,j) = relu(A(i,j) * s(i) - A(i,j))"],
+        {"A": "ij", "x": "j"},
+    ),
+    "masked_product": (
+        ["T(i,j) = A(i,k) * B(k,j)", "Y(i,j) = T(i,j) * B(i,j)"],
+        {"A": "ik", "B": "kj"},
+    ),
+    "row_sum_of_union": (
+        ["s(i) = A(i,j) + B(i,j)", "Y(i,j) = B(i,j) * s(i)"],
+        {"A": "ij", "B": "ij"},
+    ),
 }
 DIM = {"i": "N", "j": "N", "k": "N"}
 
 
 def _operands(name: str, formats: dict[str, str]) -> tuple[list[Operand], list[Operand]]:
     _, inputs = EXPRESSIONS[name]
-    ins = [Operand(t, tuple(DIM[v] for v in idx), formats.get(t, "dense"))
-           for t, idx in inputs.items()]
+    ins = [
+        Operand(t, tuple(DIM[v] for v in idx), formats.get(t, "dense")) for t, idx in inputs.items()
+    ]
     by_columns = formats.get(next(iter(inputs))) in ("csc", "dcsc")
     return ins, [Operand("Y", ("N", "N"), "dense", [1, 0] if by_columns else None)]
 
@@ -49,8 +55,7 @@ def _orders(name: str, formats: dict[str, str]) -> list[str]:
         return []
 
 
-def _check_all_orders(name: str, formats: dict[str, str],
-                      arrays: dict[str, np.ndarray]) -> int:
+def _check_all_orders(name: str, formats: dict[str, str], arrays: dict[str, np.ndarray]) -> int:
     statements, _ = EXPRESSIONS[name]
     ins, outs = _operands(name, formats)
     n = next(iter(arrays.values())).shape[0]
@@ -67,8 +72,9 @@ def _check_all_orders(name: str, formats: dict[str, str],
             continue
         checked += 1
         message = f"{name} order {order} {formats}\n{source}"
-        np.testing.assert_allclose(got["Y"][defined], want[defined], rtol=1e-9, atol=1e-9,
-                                   err_msg=message)
+        np.testing.assert_allclose(
+            got["Y"][defined], want[defined], rtol=1e-9, atol=1e-9, err_msg=message
+        )
         undefined = got["Y"][~defined]
         assert (np.isnan(undefined) | (undefined == 0)).all(), message
     return checked
@@ -79,8 +85,9 @@ def test_reported_repro_row_division_recomputed_under_j() -> None:
     j_2 reducer emits 0 for the empty row's phantom; the divide must drop it."""
     A = np.array([[1.0, 0, 2], [0, 0, 0], [3, 4, 0]])
     assert _orders("row_div", {"A": "csr"}) == ["i,j,j_2", "i,j_2,j"]
-    assert "i_crd_A" in compile_spec({"expr": EXPRESSIONS["row_div"][0], "order": "i,j,j_2"},
-                                     *_operands("row_div", {"A": "csr"}))
+    assert "i_crd_A" in compile_spec(
+        {"expr": EXPRESSIONS["row_div"][0], "order": "i,j,j_2"}, *_operands("row_div", {"A": "csr"})
+    )
     assert _check_all_orders("row_div", {"A": "csr"}, {"A": A}) == 2
     empty = np.zeros((3, 3))
     assert _check_all_orders("row_div", {"A": "dcsr"}, {"A": empty}) == 2
@@ -113,8 +120,9 @@ def _case(draw: st.DrawFn) -> tuple[str, dict[str, str], dict[str, np.ndarray]]:
     arrays, formats = {}, {}
     for t, idx in inputs.items():
         size = n ** len(idx)
-        vals = draw(st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.0, 3.0]), min_size=size,
-                             max_size=size))
+        vals = draw(
+            st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.0, 3.0]), min_size=size, max_size=size)
+        )
         arrays[t] = np.array(vals).reshape((n,) * len(idx))
         if len(idx) == 2:
             formats[t] = draw(st.sampled_from(["csr", "dcsr", "csc", "dcsc", "dense"]))

@@ -17,28 +17,34 @@ from dsl.sam.index_notation import IndexNotationError, parse_program, to_text
 D, C = Level.DENSE, Level.COMPRESSED
 
 
-@pytest.mark.parametrize(("text", "rank", "mode_order", "levels", "order"), [
-    ("csr", 2, None, (D, C), (0, 1)),
-    ("csc", 2, None, (D, C), (1, 0)),
-    ("dcsr", 2, None, (C, C), (0, 1)),
-    ("csf", 3, None, (C, C, C), (0, 1, 2)),
-    ("dense", 1, None, (D,), (0,)),
-    ("dc", 2, [1, 0], (D, C), (1, 0)),
-    ("cdc", 3, [2, 0, 1], (C, D, C), (2, 0, 1)),
-    (["dense", "compressed"], 2, None, (D, C), (0, 1)),
-])
+@pytest.mark.parametrize(
+    ("text", "rank", "mode_order", "levels", "order"),
+    [
+        ("csr", 2, None, (D, C), (0, 1)),
+        ("csc", 2, None, (D, C), (1, 0)),
+        ("dcsr", 2, None, (C, C), (0, 1)),
+        ("csf", 3, None, (C, C, C), (0, 1, 2)),
+        ("dense", 1, None, (D,), (0,)),
+        ("dc", 2, [1, 0], (D, C), (1, 0)),
+        ("cdc", 3, [2, 0, 1], (C, D, C), (2, 0, 1)),
+        (["dense", "compressed"], 2, None, (D, C), (0, 1)),
+    ],
+)
 def test_formats(text, rank, mode_order, levels, order) -> None:
     fmt = parse_format("A", text, rank, mode_order)
     assert fmt.levels == levels and fmt.mode_order == order
     assert fmt.level_vars(tuple("ijk"[:rank])) == tuple("ijk"[m] for m in order)
 
 
-@pytest.mark.parametrize(("text", "rank", "mode_order", "message"), [
-    ("csr", 3, None, "for matrices"),
-    ("dcx", 3, None, "unknown format 'dcx'"),
-    ("dc", 3, None, "rank 3"),
-    ("dc", 2, [0, 0], "not a permutation"),
-])
+@pytest.mark.parametrize(
+    ("text", "rank", "mode_order", "message"),
+    [
+        ("csr", 3, None, "for matrices"),
+        ("dcx", 3, None, "unknown format 'dcx'"),
+        ("dc", 3, None, "rank 3"),
+        ("dc", 2, [0, 0], "not a permutation"),
+    ],
+)
 def test_bad_formats(text, rank, mode_order, message) -> None:
     with pytest.raises(IndexNotationError, match=message):
         parse_format("A", text, rank, mode_order)
@@ -110,8 +116,9 @@ def test_inline_gives_a_captured_sum_index_a_fresh_name() -> None:
     assert to_text(fused.rhs) == "(A(i,j) / sum(j_2, A(i,j_2)))"
     assert aliases == {"j_2": "j"}
     # the copy goes just before the original in any order naming the original
-    assert dataflow_order(["i", "j", "j_2"], [("A", ("i", "j")), ("A", ("i", "j_2"))],
-                          "ij", aliases) == ("i", "j_2", "j")
+    assert dataflow_order(
+        ["i", "j", "j_2"], [("A", ("i", "j")), ("A", ("i", "j_2"))], "ij", aliases
+    ) == ("i", "j_2", "j")
 
 
 def test_inline_renames_a_sum_index_that_an_enclosing_sum_uses() -> None:

@@ -69,8 +69,11 @@ class _Access:
             value, mask = env[r.stream]
             s = self.p.streams[r.stream]
             dtype = "float32" if np.asarray(value).dtype.kind == "f" else "int64"
-            form = Form.BUFFER if s.op == "buffer" else (
-                Form.VECTOR if self.p.tus[s.tu].lanes > 1 else Form.SCALAR)
+            form = (
+                Form.BUFFER
+                if s.op == "buffer"
+                else (Form.VECTOR if self.p.tus[s.tu].lanes > 1 else Form.SCALAR)
+            )
             yield ("data", Operand(dtype, form, np.asarray(value), mask))
 
     def fiber(self, tid: int, env: dict):
@@ -80,7 +83,7 @@ class _Access:
         yield from self.pushes(tid, Event.BEG, env)
         rows: dict[int, list] = {}
         for start in range(0, len(values), t.lanes):
-            chunk = values[start:start + t.lanes]
+            chunk = values[start : start + t.lanes]
             inner = dict(env)
             if t.lanes > 1:
                 mask = np.arange(LANES) < len(chunk)
@@ -94,8 +97,14 @@ class _Access:
                     inner[s.id] = (iv, mask)
                 elif s.op == "alu":
                     a, b = (self.arg(x, inner) for x in s.args)
-                    fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
-                          "div": np.floor_divide, "min": np.minimum, "max": np.maximum}[s.fn]
+                    fn = {
+                        "add": np.add,
+                        "sub": np.subtract,
+                        "mul": np.multiply,
+                        "div": np.floor_divide,
+                        "min": np.minimum,
+                        "max": np.maximum,
+                    }[s.fn]
                     inner[s.id] = (fn(a, b), mask)
                 else:
                     mem = self.arrays[s.memref]
@@ -110,7 +119,8 @@ class _Access:
                 if s.op == "buffer" and self.p.streams[s.source].tu == tid:
                     v, m = inner[s.source]
                     rows.setdefault(s.id, []).extend(
-                        np.atleast_1d(v)[m].tolist() if m is not None else [v.item()])
+                        np.atleast_1d(v)[m].tolist() if m is not None else [v.item()]
+                    )
             yield from self.pushes(tid, Event.ITE, inner)
             for c in self.children.get(tid, []):
                 yield from self.fiber(c, inner)
@@ -137,13 +147,16 @@ def _core(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int])
         env: dict[int, tuple] = {}
         for op in case.ops:
             if op.op == "pop":
-                length = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or \
-                    _dim(program, dims, op.length)
+                length = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or _dim(
+                    program, dims, op.length
+                )
                 got: Operand = yield ("data", (op.dtype, op.form, length))
                 env[op.id] = (got.value, got.mask)
             elif op.op == "const":
-                env[op.id] = (np.array(op.value, dtype=np.float32 if op.dtype == "float32"
-                                       else np.int64), None)
+                env[op.id] = (
+                    np.array(op.value, dtype=np.float32 if op.dtype == "float32" else np.int64),
+                    None,
+                )
             elif op.op == "arange":
                 env[op.id] = (np.arange(_dim(program, dims, op.length)), None)
             elif op.op == "get":
@@ -153,23 +166,35 @@ def _core(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int])
             elif op.op == "binary":
                 (x, mx), (y, my) = env[op.args[0]], env[op.args[1]]
                 if x.dtype.kind == "f" or y.dtype.kind == "f":
-                    x, y = np.float32(x) if np.ndim(x) == 0 else x.astype(np.float32), \
-                        np.float32(y) if np.ndim(y) == 0 else y.astype(np.float32)
+                    x, y = (
+                        np.float32(x) if np.ndim(x) == 0 else x.astype(np.float32),
+                        np.float32(y) if np.ndim(y) == 0 else y.astype(np.float32),
+                    )
                     div = np.divide
                 else:
                     div = np.floor_divide
-                fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": div,
-                      "min": np.minimum, "max": np.maximum}[op.fn]
+                fn = {
+                    "add": np.add,
+                    "sub": np.subtract,
+                    "mul": np.multiply,
+                    "div": div,
+                    "min": np.minimum,
+                    "max": np.maximum,
+                }[op.fn]
                 masks = [m for m in (mx, my) if m is not None]
                 env[op.id] = (fn(x, y), np.logical_and.reduce(masks) if masks else None)
             else:
                 mem = arrays[op.memref]
-                idx = [env[a][0] for a in op.args[:mem.ndim]]
+                idx = [env[a][0] for a in op.args[: mem.ndim]]
                 masks = [env[a][1] for a in op.args if env[a][1] is not None]
-                shape = np.broadcast_shapes(*(np.shape(i) for i in idx),
-                                            *(np.shape(env[a][0]) for a in op.args))
-                keep = np.broadcast_to(np.logical_and.reduce(masks), shape) if masks else \
-                    np.ones(shape, dtype=bool)
+                shape = np.broadcast_shapes(
+                    *(np.shape(i) for i in idx), *(np.shape(env[a][0]) for a in op.args)
+                )
+                keep = (
+                    np.broadcast_to(np.logical_and.reduce(masks), shape)
+                    if masks
+                    else np.ones(shape, dtype=bool)
+                )
                 idx = [np.broadcast_to(i, shape)[keep] for i in idx]
                 for i, size in zip(idx, mem.shape, strict=True):
                     if np.any((i < 0) | (i >= size)):
@@ -185,12 +210,22 @@ def _core(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int])
                         mem[position] = v
                     else:
                         old = mem[position]
-                        mem[position] = {"add": np.add, "max": np.maximum, "min": np.minimum,
-                                         "mul": np.multiply, "div": np.divide}[op.fn](old, v)
+                        mem[position] = {
+                            "add": np.add,
+                            "max": np.maximum,
+                            "min": np.minimum,
+                            "mul": np.multiply,
+                            "div": np.divide,
+                        }[op.fn](old, v)
 
 
-def run_reference(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int],
-                  control_depth: int = 64, data_depth: int = 64) -> None:
+def run_reference(
+    program: Program,
+    arrays: dict[str, np.ndarray],
+    dims: dict[str, int],
+    control_depth: int = 64,
+    data_depth: int = 64,
+) -> None:
     """Run until both sides finish; outputs in `arrays` are written in place."""
     access = _Access(program, arrays, dims).run()
     core = _core(program, arrays, dims)
@@ -206,8 +241,9 @@ def run_reference(program: Program, arrays: dict[str, np.ndarray], dims: dict[st
                 pending = next(access, None)
                 access_done = pending is None
             if pending is not None:
-                queue, depth = (control, control_depth) if pending[0] == "token" else \
-                    (data, data_depth)
+                queue, depth = (
+                    (control, control_depth) if pending[0] == "token" else (data, data_depth)
+                )
                 if len(queue) < depth:
                     queue.append(pending[1])
                     pending, moved = None, True

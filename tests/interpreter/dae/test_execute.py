@@ -45,8 +45,12 @@ def random_bags(rng, bags, n, d, min_len=0):
 
 
 @settings(max_examples=12, deadline=None)
-@given(level=st.integers(0, 3), mode=st.sampled_from(["sum", "mean", "max"]),
-       d=st.sampled_from([5, 8, 13, 24]), seed=st.integers(0, 2**16))
+@given(
+    level=st.integers(0, 3),
+    mode=st.sampled_from(["sum", "mean", "max"]),
+    d=st.sampled_from([5, 8, 13, 24]),
+    seed=st.integers(0, 2**16),
+)
 def test_embedding_bag_matches_torch_at_every_level(level, mode, d, seed):
     """Tail masks (d not a multiple of 8), empty bags (sum/mean) and every level."""
     rng = np.random.default_rng(seed)
@@ -55,8 +59,9 @@ def test_embedding_bag_matches_torch_at_every_level(level, mode, d, seed):
     program = build(source, eb_signature(d=d, n=40))
     got = run(program, inputs, (9, d), dims)
     t = {k: torch.from_numpy(v) for k, v in inputs.items()}
-    want = F.embedding_bag(t["indices"], t["table"], t["offsets"], mode=mode,
-                           include_last_offset=True).numpy()
+    want = F.embedding_bag(
+        t["indices"], t["table"], t["offsets"], mode=mode, include_last_offset=True
+    ).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
@@ -67,15 +72,22 @@ def test_csr_spmm_matches_torch_sparse_mm(level):
     lengths = rng.integers(0, 6, rows)
     rowptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     nnz = int(rowptr[-1])
-    inputs = {"rowptr": rowptr, "colidx": rng.integers(0, cols, nnz).astype(np.int64),
-              "values": rng.standard_normal(nnz).astype(np.float32),
-              "x": rng.standard_normal((cols, d)).astype(np.float32)}
-    signature = {"inputs": [{"name": "rowptr", "dtype": "int64", "shape": ["NOFF"]},
-                            {"name": "colidx", "dtype": "int64", "shape": ["NNZ"]},
-                            {"name": "values", "dtype": "float32", "shape": ["NNZ"]},
-                            {"name": "x", "dtype": "float32", "shape": ["N", "D"]}],
-                 "outputs": [{"name": "out", "dtype": "float32", "shape": ["R", "D"]}],
-                 "dims": {"R": None, "NOFF": None, "NNZ": None, "N": cols, "D": d}}
+    inputs = {
+        "rowptr": rowptr,
+        "colidx": rng.integers(0, cols, nnz).astype(np.int64),
+        "values": rng.standard_normal(nnz).astype(np.float32),
+        "x": rng.standard_normal((cols, d)).astype(np.float32),
+    }
+    signature = {
+        "inputs": [
+            {"name": "rowptr", "dtype": "int64", "shape": ["NOFF"]},
+            {"name": "colidx", "dtype": "int64", "shape": ["NNZ"]},
+            {"name": "values", "dtype": "float32", "shape": ["NNZ"]},
+            {"name": "x", "dtype": "float32", "shape": ["N", "D"]},
+        ],
+        "outputs": [{"name": "out", "dtype": "float32", "shape": ["R", "D"]}],
+        "dims": {"R": None, "NOFF": None, "NNZ": None, "N": cols, "D": d},
+    }
     program = build(compile_spec({"op": "spmm"}, tuple(inputs), level), signature)
     dims = {"R": rows, "NOFF": rows + 1, "NNZ": nnz, "N": cols, "D": d}
     got = run(program, inputs, (rows, d), dims)
@@ -92,14 +104,20 @@ def test_paged_kv_gather_matches_torch_indexing(level, bs):
     blocks = rng.integers(0, 4, seqs)
     offsets = np.concatenate([[0], np.cumsum(blocks)]).astype(np.int64)
     nblk = int(offsets[-1])
-    inputs = {"block_offsets": offsets,
-              "block_ids": rng.choice(nb, nblk, replace=False).astype(np.int64),
-              "kv_cache": rng.standard_normal((nb, bs, d)).astype(np.float32)}
-    signature = {"inputs": [{"name": "block_offsets", "dtype": "int64", "shape": ["NOFF"]},
-                            {"name": "block_ids", "dtype": "int64", "shape": ["NBLK"]},
-                            {"name": "kv_cache", "dtype": "float32", "shape": ["NB", "BS", "D"]}],
-                 "outputs": [{"name": "out", "dtype": "float32", "shape": ["NTOK", "D"]}],
-                 "dims": {"NOFF": None, "NBLK": None, "NTOK": None, "NB": nb, "BS": bs, "D": d}}
+    inputs = {
+        "block_offsets": offsets,
+        "block_ids": rng.choice(nb, nblk, replace=False).astype(np.int64),
+        "kv_cache": rng.standard_normal((nb, bs, d)).astype(np.float32),
+    }
+    signature = {
+        "inputs": [
+            {"name": "block_offsets", "dtype": "int64", "shape": ["NOFF"]},
+            {"name": "block_ids", "dtype": "int64", "shape": ["NBLK"]},
+            {"name": "kv_cache", "dtype": "float32", "shape": ["NB", "BS", "D"]},
+        ],
+        "outputs": [{"name": "out", "dtype": "float32", "shape": ["NTOK", "D"]}],
+        "dims": {"NOFF": None, "NBLK": None, "NTOK": None, "NB": nb, "BS": bs, "D": d},
+    }
     program = build(compile_spec({"op": "paged_kv_gather"}, tuple(inputs), level), signature)
     dims = {"NOFF": seqs + 1, "NBLK": nblk, "NTOK": nblk * bs, "NB": nb, "BS": bs, "D": d}
     got = run(program, inputs, (nblk * bs, d), dims)
@@ -121,10 +139,14 @@ def test_copy_program_and_determinism():
 
 
 def _int_signature(n: int = 8) -> dict:
-    return {"inputs": [{"name": "x", "dtype": "int64", "shape": ["N"]},
-                       {"name": "f", "dtype": "float32", "shape": ["N"]}],
-            "outputs": [{"name": "out", "dtype": "int64", "shape": ["N"]}],
-            "dims": {"N": n}}
+    return {
+        "inputs": [
+            {"name": "x", "dtype": "int64", "shape": ["N"]},
+            {"name": "f", "dtype": "float32", "shape": ["N"]},
+        ],
+        "outputs": [{"name": "out", "dtype": "int64", "shape": ["N"]}],
+        "dims": {"N": n},
+    }
 
 
 def _execute(kernel, n=8, target=TARGET):
@@ -142,11 +164,15 @@ def test_pop_of_the_wrong_dtype_is_a_protocol_mismatch():
             @dae.callback(i, "ite", i)
             def put(k):
                 dae.store(out, (k,), dae.pop("int64"))  # pops int64
+
         return out
 
-    with pytest.raises(ExecutionError, match=r"protocol mismatch: case 0 \(put\) pop #0"
-                       r" expects scalar<int64> but the data queue holds scalar<float32>"
-                       r" pushed by stream 1 on TU 0 ite"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"protocol mismatch: case 0 \(put\) pop #0"
+        r" expects scalar<int64> but the data queue holds scalar<float32>"
+        r" pushed by stream 1 on TU 0 ite",
+    ):
         _execute(kernel)
 
 
@@ -164,16 +190,22 @@ def test_pop_of_the_wrong_length_is_a_protocol_mismatch():
             @dae.callback(c, "end")
             def wrong():
                 dae.pop("int64", "buffer", 5)
+
         with dae.loop(0, 8) as k:
+
             @dae.callback(k, "ite", k)
             def fill(j):
                 dae.store(out, (j,), j)
+
         return out
 
     # `wrong` pops a second buffer that nobody pushed: the next operand is a buffer of 4
     # (the next row) or nothing at all
-    with pytest.raises(ExecutionError, match="expects buffer<int64, 5> but the data queue"
-                       " holds scalar<int64>|buffer<int64, 4>|pops operand"):
+    with pytest.raises(
+        ExecutionError,
+        match="expects buffer<int64, 5> but the data queue"
+        " holds scalar<int64>|buffer<int64, 4>|pops operand",
+    ):
         _execute(kernel)
 
 
@@ -186,6 +218,7 @@ def test_operands_never_popped_are_reported():
             @dae.callback(i, "ite", i)
             def put(k):
                 dae.store(out, (k,), k)
+
         return out
 
     with pytest.raises(ExecutionError, match="8 operands are pushed but never popped"):
@@ -196,13 +229,18 @@ def test_popping_more_than_was_pushed_deadlocks():
     def kernel(x, f, **params):
         out = dae.output("out")
         with dae.loop(0, 8) as i:
+
             @dae.callback(i, "ite", i)
             def put(k):
                 dae.store(out, (k,), k + dae.pop("int64"))
+
         return out
 
-    with pytest.raises(ExecutionError, match=r"deadlock: case 0 \(put\) pops operand #0 in its"
-                       r" run for token 4, but the access side pushed only 8"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"deadlock: case 0 \(put\) pops operand #0 in its"
+        r" run for token 4, but the access side pushed only 8",
+    ):
         _execute(kernel)
 
 
@@ -214,35 +252,42 @@ def _late_operand(inner: int):
         out = dae.output("out")
         with dae.loop(0, 2) as b:
             with dae.loop(0, inner) as j:
+
                 @dae.callback(j, "ite")
                 def tick():
                     pass
+
             dae.push(j, "end", b)
 
             @dae.callback(j, "beg")
             def bag():
                 k = dae.pop("int64")
                 dae.store(out, (k,), k + 100)
+
         with dae.loop(2, 8) as r:
+
             @dae.callback(r, "ite", r)
             def rest(k):
                 dae.store(out, (k,), k)
+
         return out
 
     return kernel
 
 
 def test_operand_pushed_after_a_full_control_queue_deadlocks():
-    with pytest.raises(ExecutionError, match=r"deadlock: case \d+ \(bag\) waits for an operand"
-                       " that is pushed after 64 more control tokens"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"deadlock: case \d+ \(bag\) waits for an operand"
+        " that is pushed after 64 more control tokens",
+    ):
         _execute(_late_operand(100))
 
 
 def test_the_same_late_operand_fits_a_deep_enough_queue():
     got = _execute(_late_operand(10))
     np.testing.assert_array_equal(got, [100, 101, 2, 3, 4, 5, 6, 7])
-    got = _execute(_late_operand(100), target={"queue": {"control_depth": 256,
-                                                         "data_depth": 64}})
+    got = _execute(_late_operand(100), target={"queue": {"control_depth": 256, "data_depth": 64}})
     np.testing.assert_array_equal(got[:2], [100, 101])
 
 
@@ -252,18 +297,23 @@ def _operands_first(count: int):
         with dae.loop(0, count) as j:
             dae.push(j, "ite", j)
         with dae.loop(0, count) as k:
+
             @dae.callback(k, "ite")
             def put():
                 v = dae.pop("int64")
                 dae.store(out, (v,), v * 2)
+
         return out
 
     return kernel
 
 
 def test_token_behind_a_full_data_queue_deadlocks():
-    with pytest.raises(ExecutionError, match=r"deadlock: the token of case 0 \(put\) is pushed"
-                       " after more than 64 operands"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"deadlock: the token of case 0 \(put\) is pushed"
+        " after more than 64 operands",
+    ):
         _execute(_operands_first(100), n=100)
     np.testing.assert_array_equal(_execute(_operands_first(8)), np.arange(8) * 2)
 
@@ -277,10 +327,14 @@ def test_out_of_bounds_gather_names_the_stream():
             @dae.callback(i, "ite", i, v)
             def put(k, value):
                 dae.store(out, (k,), value)
+
         return out
 
-    with pytest.raises(ExecutionError, match=r"stream 2 \(load x\): index 8 out of bounds for"
-                       " dim 0 of size 8"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"stream 2 \(load x\): index 8 out of bounds for"
+        " dim 0 of size 8",
+    ):
         _execute(kernel)
 
 
@@ -288,9 +342,11 @@ def test_out_of_bounds_store_names_the_case():
     def kernel(x, f, **params):
         out = dae.output("out")
         with dae.loop(0, 8) as i:
+
             @dae.callback(i, "ite", i)
             def put(k):
                 dae.store(out, (k * 2,), k)
+
         return out
 
     with pytest.raises(ExecutionError, match=r"case 0 \(put\) op \d+ \(store\) on out: index 8"):
@@ -301,9 +357,11 @@ def test_integer_division_by_zero_is_reported():
     def kernel(x, f, **params):
         out = dae.output("out")
         with dae.loop(0, 8) as i:
+
             @dae.callback(i, "ite", i)
             def put(k):
                 dae.store(out, (k,), 10 // k)
+
         return out
 
     with pytest.raises(ExecutionError, match="integer division by zero"):
@@ -314,9 +372,11 @@ def test_runaway_loop_bounds_are_refused():
     def kernel(x, f, **params):
         out = dae.output("out")
         with dae.loop(0, 10**9) as i:
+
             @dae.callback(i, "ite", i)
             def put(k):
                 pass
+
         return out
 
     with pytest.raises(ExecutionError, match="TU 0 would run 1000000000 iterations of 1 lane"):
@@ -330,6 +390,7 @@ def test_counters_follow_token_order_across_cases():
         out = dae.output("out")
         c = dae.counter(10)
         with dae.loop(0, 4) as i:
+
             @dae.callback(i, "ite")
             def first():
                 dae.store(out, (c.get() - 10,), c.get())
@@ -339,6 +400,7 @@ def test_counters_follow_token_order_across_cases():
             def second():
                 c.increment(-1)
                 dae.store(out, (c.get() - 7,), c.get())
+
         return out
 
     got = _execute(kernel)
@@ -375,12 +437,14 @@ def test_low_level_push_and_pop_compute_a_mean():
                 b = dae.pop("int64")
                 n = dae.pop("int64")
                 dae.accumulate(out, (b, dae.arange(D)), n * 1.0, fn="div")
+
         return out
 
     rng = np.random.default_rng(5)
     inputs, dims = random_bags(rng, bags=6, n=20, d=12)
     got = run(build(kernel, eb_signature(d=12, n=20)), inputs, (6, 12), dims)
     t = {k: torch.from_numpy(v) for k, v in inputs.items()}
-    want = F.embedding_bag(t["indices"], t["table"], t["offsets"], mode="mean",
-                           include_last_offset=True).numpy()
+    want = F.embedding_bag(
+        t["indices"], t["table"], t["offsets"], mode="mean", include_last_offset=True
+    ).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -17,14 +17,35 @@ from tests.dsl.dae.helpers import copy_kernel, copy_signature, eb_signature
 
 TARGET = {
     "name": "test",
-    "access": {"tu_steps_per_cycle": 1.0, "mem_requests_per_cycle": 1.0, "max_outstanding": 32,
-               "pushes_per_cycle": 1.0, "lanes": 8},
+    "access": {
+        "tu_steps_per_cycle": 1.0,
+        "mem_requests_per_cycle": 1.0,
+        "max_outstanding": 32,
+        "pushes_per_cycle": 1.0,
+        "lanes": 8,
+    },
     "queue": {"control_depth": 64, "data_depth": 64},
-    "execute": {"dispatch_cycles": 4, "case_compare_cycles": 1, "pop_cycles": 1,
-                "scalar_op_cycles": 1, "vector_op_cycles": 1, "store_cycles": 1,
-                "accumulate_cycles": 2, "load_cycles": 2, "counter_cycles": 1, "loop_cycles": 1},
-    "cache": {"line_bytes": 64, "l1_kib": 32, "l2_kib": 256, "llc_kib": 1024,
-              "l1_latency": 4, "l2_latency": 14, "llc_latency": 40},
+    "execute": {
+        "dispatch_cycles": 4,
+        "case_compare_cycles": 1,
+        "pop_cycles": 1,
+        "scalar_op_cycles": 1,
+        "vector_op_cycles": 1,
+        "store_cycles": 1,
+        "accumulate_cycles": 2,
+        "load_cycles": 2,
+        "counter_cycles": 1,
+        "loop_cycles": 1,
+    },
+    "cache": {
+        "line_bytes": 64,
+        "l1_kib": 32,
+        "l2_kib": 256,
+        "llc_kib": 1024,
+        "l1_latency": 4,
+        "l2_latency": 14,
+        "llc_latency": 40,
+    },
     "dram": {"latency_cycles": 200, "bytes_per_cycle": 16.0},
 }
 
@@ -73,11 +94,15 @@ def test_bufferized_rows_by_hand():
             def put(values):
                 dae.store(out, (row.get(), dae.arange(16)), values)
                 row.increment()
+
         return out
 
     program = BACKEND.load(dae.trace(kernel, eb_signature(d=16, n=2)))
-    inputs = {"offsets": np.zeros(3, dtype=np.int64), "indices": np.zeros(1, dtype=np.int64),
-              "table": np.arange(32, dtype=np.float32).reshape(2, 16)}
+    inputs = {
+        "offsets": np.zeros(3, dtype=np.int64),
+        "indices": np.zeros(1, dtype=np.int64),
+        "table": np.arange(32, dtype=np.float32).reshape(2, 16),
+    }
     dims = {"B": 2, "NOFF": 3, "NNZ": 1, "N": 2, "D": 16}
     report = BACKEND.simulate(program, inputs, dims, TARGET)
     assert report.cycles == 268
@@ -91,6 +116,7 @@ def test_second_case_pays_one_compare():
     def kernel(x, **params):
         out = dae.output("out")
         with dae.loop(0, 4) as i:
+
             @dae.callback(i, "ite", i)
             def first(k):
                 dae.store(out, (k,), k)
@@ -98,6 +124,7 @@ def test_second_case_pays_one_compare():
             @dae.callback(i, "beg")
             def second():
                 pass
+
         return out
 
     program = BACKEND.load(dae.trace(kernel, copy_signature(4)))
@@ -110,8 +137,15 @@ def test_full_control_queue_holds_the_access_side_back():
     """Four tokens, one push per cycle, 10 cycles per callback, a control queue of 1:
     token k+1 waits until token k is popped. By hand: pushes 1, 2, 11, 21; starts 1, 11,
     21, 31."""
-    cp = Coupling(a=np.ones(4), owner=np.arange(4), is_token=np.ones(4, dtype=bool),
-                  c=np.full(4, 10.0), fill=0.0, control_depth=1, data_depth=1)
+    cp = Coupling(
+        a=np.ones(4),
+        owner=np.arange(4),
+        is_token=np.ones(4, dtype=bool),
+        c=np.full(4, 10.0),
+        fill=0.0,
+        control_depth=1,
+        data_depth=1,
+    )
     for times in (solve(cp), solve_sequential(cp)):
         np.testing.assert_allclose(times.push, [1, 2, 11, 21])
         np.testing.assert_allclose(times.start, [1, 11, 21, 31])
@@ -129,10 +163,18 @@ def couplings(draw):
         owner += [k] * len(order)
     n = len(entries)
     a = np.array(draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 7.5]), min_size=n, max_size=n)))
-    c = np.array(draw(st.lists(st.sampled_from([1.0, 3.0, 12.0]), min_size=tokens,
-                               max_size=tokens)))
-    return Coupling(a, np.array(owner), np.array(entries), c, draw(st.sampled_from([0.0, 240.0])),
-                    draw(st.integers(1, 4)), draw(st.integers(4, 6)))
+    c = np.array(
+        draw(st.lists(st.sampled_from([1.0, 3.0, 12.0]), min_size=tokens, max_size=tokens))
+    )
+    return Coupling(
+        a,
+        np.array(owner),
+        np.array(entries),
+        c,
+        draw(st.sampled_from([0.0, 240.0])),
+        draw(st.integers(1, 4)),
+        draw(st.integers(4, 6)),
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -146,9 +188,13 @@ def test_array_solver_equals_the_plain_loop(cp):
 
 def _requests(lines, nontemporal):
     n = len(lines)
-    return Requests(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
-                    np.array(lines, dtype=np.int64), np.array(nontemporal, dtype=bool),
-                    np.zeros(n, dtype=np.int64))
+    return Requests(
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+        np.array(lines, dtype=np.int64),
+        np.array(nontemporal, dtype=bool),
+        np.zeros(n, dtype=np.int64),
+    )
 
 
 @pytest.mark.parametrize("nontemporal, hot_level", [(False, 4), (True, 2)])
@@ -179,6 +225,7 @@ def _row_gather(contiguous: bool):
                 @dae.callback(c, "ite", b, c, x)
                 def put(i, d, v):
                     dae.store(out, (i, d), v)
+
         return out
 
     return kernel
@@ -187,8 +234,11 @@ def _row_gather(contiguous: bool):
 def test_contiguous_loads_make_one_request_per_line():
     """Rows of 16 float32 = one 64-byte line: a gather makes 16 requests per row, a
     contiguous load one per 8-lane chunk (both chunks of a row touch the same line)."""
-    inputs = {"offsets": np.zeros(5, dtype=np.int64), "indices": np.zeros(1, dtype=np.int64),
-              "table": np.ones((50, 16), dtype=np.float32)}
+    inputs = {
+        "offsets": np.zeros(5, dtype=np.int64),
+        "indices": np.zeros(1, dtype=np.int64),
+        "table": np.ones((50, 16), dtype=np.float32),
+    }
     dims = {"B": 4, "NOFF": 5, "NNZ": 1, "N": 50, "D": 16}
     counts = []
     for contiguous in (False, True):
@@ -202,8 +252,11 @@ def test_the_ladder_is_monotone_and_above_the_floor():
     lengths = rng.integers(0, 20, 32)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     nnz = int(offsets[-1])
-    inputs = {"offsets": offsets, "indices": rng.integers(0, 2000, nnz).astype(np.int64),
-              "table": rng.standard_normal((2000, 64)).astype(np.float32)}
+    inputs = {
+        "offsets": offsets,
+        "indices": rng.integers(0, 2000, nnz).astype(np.int64),
+        "table": rng.standard_normal((2000, 64)).astype(np.float32),
+    }
     dims = {"B": 32, "NOFF": 33, "NNZ": nnz, "N": 2000, "D": 64}
     cycles = []
     for level in range(4):
@@ -231,7 +284,10 @@ def test_reference_documents_every_builder_function():
     from pathlib import Path
 
     text = (Path(dae.__file__).parent / "REFERENCE.md").read_text()
-    functions = [n for n in dae.__all__ if inspect.isfunction(getattr(dae, n))
-                 and n not in ("trace", "load_ir")]
+    functions = [
+        n
+        for n in dae.__all__
+        if inspect.isfunction(getattr(dae, n)) and n not in ("trace", "load_ir")
+    ]
     missing = [n for n in functions if f"dae.{n}(" not in text]
     assert not missing, f"REFERENCE.md lacks {missing}"
