@@ -6,8 +6,10 @@ kind of matrices (scipy.sparse.random, values uniform in [0.5, 1.5)):
 - elementwise add X = B + C, both DCSR, C = B shifted one column (values 2);
 - outer-product SpGEMM X(i,j) = sum_k B(i,k) C(k,j), order k, i, j, B DCSC, C DCSR with
   C = shift(B) transposed (values 2), reduced by a sparse accumulator of order 2.
-It times `simulate` (fibertree build, functional pass, timing pass, report), checks every
-output against scipy, and prints our cycles and seconds next to the anchor's.
+It times `simulate` (functional pass, timing pass, report) by CPU time, best and median of
+N runs, checks every output against scipy, and prints our cycles and seconds next to the
+anchor's with the machine's load average, so a busy machine shows in the table. The
+anchor's "SpMM" is the outer-product SpGEMM matmul_kij; the table says so.
 
 Run: python -m benchmarks.perf.sam_sim_speed [--quick]
 """
@@ -22,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dsl import sam
+from interpreter.sam.allocator import keep_freed_memory
 from interpreter.sam.execute import execute, load_inputs
 from interpreter.sam.simulate import simulate, simulate_trees
 from interpreter.targets import load_target
@@ -124,9 +127,17 @@ def make_case(app: str, n: int, density: float, seed: int = 0):
     return spgemm_outer, sig, {"B": b.toarray(), "C": c.toarray()}, "X", b @ c
 
 
-def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: int = 3) -> dict:
-    """Median wall seconds of the simulation proper (inputs already in fibertree form, as
-    the anchor's loop had its files read), plus one end-to-end run from dense arrays."""
+LABELS = {
+    "spmv": "SpMV (column-wise, mat_vecmul)",
+    "add": "elementwise add (mat_elemadd)",
+    "spgemm": "SpMM = outer-product SpGEMM (matmul_kij)",
+}
+
+
+def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: int = 7) -> dict:
+    """CPU and wall seconds of the simulation proper over `reps` runs (inputs already in
+    fibertree form, as the anchor's loop had its files read), plus one end-to-end run from
+    dense arrays; the output is checked against scipy first."""
     kernel, sig, inputs, out_name, ref = make_case(app, n, density)
     program = sam.load_ir(sam.trace(kernel, sig))
     dims = {"N": n}
@@ -143,15 +154,13 @@ def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: i
     for _ in range(reps):
         start, start_cpu = time.perf_counter(), time.process_time()
         report = simulate_trees(program, trees, dims, tgt)
-        wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
     return {
-        "app": app,
-        "n": n,
-        "density": density,
         "cycles": report.cycles,
-        "seconds": float(np.median(wall)),
-        "cpu": float(np.median(cpu)),
+        "cpu_best": min(cpu),
+        "cpu_median": float(np.median(cpu)),
+        "wall_median": float(np.median(wall)),
         "end_to_end": end_to_end,
         "error": err,
         "tokens": int(report.metrics["tokens"]),
@@ -159,44 +168,58 @@ def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: i
     }
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} CPUs"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="n=1000 only, one repetition")
-    parser.add_argument("--reps", type=int, default=5, help="repetitions per graph (median)")
+    parser.add_argument("--quick", action="store_true", help="n=1000 only, two repetitions")
+    parser.add_argument("--reps", type=int, default=7, help="timed repetitions per graph")
     parser.add_argument("--target", default="sam_comal")
     parser.add_argument("--sizes", default=None, help="comma list of n (default 1000,2000)")
+    parser.add_argument("--apps", default="spmv,add,spgemm", help="comma list of apps")
     args = parser.parse_args()
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    apps = args.apps.split(",")
+    if unknown := [a for a in apps if a not in LABELS]:
+        parser.error(f"unknown app(s) {unknown}; choose from {sorted(LABELS)}")
     sizes = [1000] if args.quick else [int(s) for s in (args.sizes or "1000,2000").split(",")]
-    reps = 1 if args.quick else args.reps
+    reps = 2 if args.quick else args.reps
+    print(
+        f"target {args.target}; load average before: {_load()};"
+        f" allocator keeps freed memory: {keep_freed_memory()}"
+    )
+    print(
+        "SAM s / SAM cycles: the anchor's recorded figures (weiya711/sam Python simulator,"
+        " same machine kind, run idle so its wall time is its CPU time, backpressure off),"
+        " not re-run here. Ours: time.process_time of the simulation from fibertrees (the"
+        f" anchor's loop also excludes reading its inputs), best and median of {reps};"
+        " speed-up = SAM s / our CPU s. +load s: one wall-clock run from dense arrays."
+    )
     header = (
-        f"{'app':7} {'n':>5} {'dens':>6} {'prims':>5} {'our cycles':>11} {'SAM cycles':>11}"
-        f" {'cyc diff':>8} {'wall s':>7} {'cpu s':>7} {'+load s':>7} {'SAM s':>6}"
-        f" {'x (wall)':>8} {'x (cpu)':>8} {'Mtok/s':>7} {'max err':>8}"
-    )
-    print(
-        f"target {args.target}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()}"
-        " CPUs. SAM columns: the anchor's recorded figures (weiya711/sam Python simulator,"
-        " same machine kind, idle, backpressure off), not re-run here."
-    )
-    print(
-        "wall s / cpu s: median simulation from fibertrees (the anchor's loop also excludes"
-        " reading its inputs); +load s: one run from dense arrays, fibertree build included."
-        " On a busy machine wall time exceeds CPU time; the anchor ran idle (wall = CPU)."
+        f"{'graph':42} {'n':>5} {'dens':>5} {'prims':>5} {'our cycles':>10} {'SAM cycles':>10}"
+        f" {'cyc diff':>8} {'cpu best':>8} {'cpu med':>8} {'wall med':>8} {'+load s':>7}"
+        f" {'SAM s':>6} {'x best':>7} {'x med':>7} {'Mtok/s':>7} {'max err':>8} {'load1':>5}"
     )
     print(header)
     for n in sizes:
         density = 0.01 if n <= 2000 else 0.005
-        for app in ("spmv", "add", "spgemm"):
+        for app in apps:
             r = measure(app, n, density, args.target, reps)
             cyc, secs = ANCHOR.get((app, n, density), (float("nan"), float("nan")))
             diff = (r["cycles"] - cyc) / cyc
             print(
-                f"{app:7} {n:5d} {density:6.3f} {r['primitives']:5d} {r['cycles']:11,d}"
-                f" {cyc:11,} {diff:+8.2%} {r['seconds']:7.3f} {r['cpu']:7.3f}"
-                f" {r['end_to_end']:7.3f} {secs:6.2f} {secs / r['seconds']:7.0f}x"
-                f" {secs / r['cpu']:7.0f}x {r['tokens'] / r['seconds'] / 1e6:7.2f}"
-                f" {r['error']:8.1e}"
+                f"{LABELS[app]:42} {n:5d} {density:5.3f} {r['primitives']:5d}"
+                f" {r['cycles']:10,d} {cyc:10,} {diff:+8.2%} {r['cpu_best']:8.4f}"
+                f" {r['cpu_median']:8.4f} {r['wall_median']:8.4f} {r['end_to_end']:7.3f}"
+                f" {secs:6.2f} {secs / r['cpu_best']:6.0f}x {secs / r['cpu_median']:6.0f}x"
+                f" {r['tokens'] / r['cpu_median'] / 1e6:7.2f} {r['error']:8.1e}"
+                f" {os.getloadavg()[0]:5.2f}"
             )
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from dsl.step.builder import (
     repeat,
     reshape,
     scan,
+    sink,
     streamify,
     zip,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "repeat",
     "reshape",
     "scan",
+    "sink",
     "streamify",
     "trace",
     "zip",

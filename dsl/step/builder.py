@@ -375,6 +375,11 @@ def copy(x: Stream, n: int = 2) -> list[Stream]:
     return _graph_of("copy", x).add("copy", [x], n=n)
 
 
+def sink(x: Stream) -> None:
+    """Discard x (streams must be consumed; this is how a program says it needs none)."""
+    _graph_of("sink", x).add("sink", [x])
+
+
 def assume_shape(x: Stream, shape: Sequence) -> Stream:
     return _graph_of("assume_shape", x).add("assume_shape", [x], shape=shape)[0]
 

@@ -293,8 +293,9 @@ _declare(
     "mask_after",
     2,
     _mask_after,
-    "x [R, C], n [1, 1] int: columns j >= n of x become `fill` (masks a partial tile)",
-    fill=(float, float("-inf")),
+    "x [R, C], n [1, 1] int: columns j >= n of x become `fill` (masks a partial tile; the "
+    "default is the lowest finite float32, which exp() takes to 0 and JSON can hold)",
+    fill=(float, -3.4028234663852886e38),
 )
 
 

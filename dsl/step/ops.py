@@ -520,7 +520,10 @@ def _reshape(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamTyp
             raise RuleError(f"pad=True pads the innermost dim only (dim=0), got dim={k}", "x")
         _need_tile(x, "x", static=True)
         shape = x.shape[:pos] + (outer, Expr.const(c))
-        return [StreamType(x.elem, shape), StreamType(Tile("int64", Expr.const(1), Expr.const(1)), shape)]
+        return [
+            StreamType(x.elem, shape),
+            StreamType(Tile("int64", Expr.const(1), Expr.const(1)), shape),
+        ]
     exact = d.is_static and d.value % c == 0
     inner = Expr.const(c) if exact else env.fresh(RAGGED)
     return [StreamType(x.elem, x.shape[:pos] + (outer, inner) + x.shape[pos + 1 :])]
@@ -598,6 +601,17 @@ def _copy(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
     if attrs["n"] < 2:
         raise RuleError(f"n must be at least 2, got {attrs['n']}")
     return [ins[0]] * attrs["n"]
+
+
+@_op(
+    "sink",
+    "x",
+    "none",
+    "Consume and discard every element of x (one per cycle): the end of a stream nothing "
+    "needs, such as eager_merge's selector output or reshape's padding flags.",
+)
+def _sink(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[StreamType]:
+    return []
 
 
 @_op(

@@ -56,7 +56,7 @@ def _atom_key(atom: Atom) -> tuple:
 class Expr:
     """An immutable canonical polynomial over atoms (see module doc)."""
 
-    __slots__ = ("_terms", "_hash")
+    __slots__ = ("_terms", "_hash", "_ragged")
 
     def __init__(self, terms: dict[Monomial, int]) -> None:
         self._terms = tuple(
@@ -66,6 +66,7 @@ class Expr:
             )
         )
         self._hash = hash(self._terms)
+        self._ragged: bool | None = None  # computed on first use (checked per run)
 
     # --- construction -------------------------------------------------------------
     @staticmethod
@@ -107,7 +108,9 @@ class Expr:
 
     @property
     def is_ragged(self) -> bool:
-        return any(s.kind == RAGGED for s in self.symbols())
+        if self._ragged is None:
+            self._ragged = any(s.kind == RAGGED for s in self.symbols())
+        return self._ragged
 
     @property
     def value(self) -> int:

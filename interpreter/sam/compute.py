@@ -157,13 +157,20 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
             f"{node.label}: spacc{order} input has no stop of level >= {order} to flush at"
         )
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
-    group = np.cumsum(flush) - flush
-    g = group[item]
+    flush_tok = np.flatnonzero(flush)
+    # tokens after flush f-1 up to flush f (inclusive) form group f; the tail after the
+    # last flush (D) is group n_groups
+    seg_len = np.diff(flush_tok, prepend=-1, append=len(val.ctl) - 1)
+    g = np.repeat(np.arange(len(seg_len)), seg_len)[item]
     c = crd.val[item].astype(np.int64, copy=False)
-    o = outer.val[item].astype(np.int64, copy=False) if outer is not None else np.zeros_like(c)
     width_c = int(c.max()) + 1 if len(c) else 1
-    width_o = int(o.max()) + 1 if len(o) else 1
-    key = (g * width_o + o) * width_c + c
+    if outer is None:  # order 1: no outer coordinate (width 1)
+        width_o = 1
+        key = g * width_c + c
+    else:
+        o = outer.val[item].astype(np.int64, copy=False)
+        width_o = int(o.max()) + 1 if len(o) else 1
+        key = (g * width_o + o) * width_c + c
     key_range = (int(g.max()) + 1 if len(g) else 1) * width_o * width_c
     if val.val.ndim == 1 and key_range <= min(32 * len(key) + (1 << 16), 1 << 24):
         # few possible keys: count them directly instead of sorting
@@ -173,7 +180,6 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         uniq, inverse = np.unique(key, return_inverse=True)
         sums = np.zeros((len(uniq),) + val.val.shape[1:])
         np.add.at(sums, inverse, val.val[item])
-    flush_tok = np.flatnonzero(flush)
     n_groups = len(flush_tok)
     level = val.ctl[flush_tok].astype(np.int64, copy=False)
     ug = uniq // (width_o * width_c)
@@ -233,9 +239,10 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     vals[outs_val[0][0]] = sums
     # steps: one per input token; a flush adds one step per token it emits beyond the first
     n = len(val.ctl)
-    shift = np.zeros(n, dtype=np.int64)
-    shift[flush_tok] = flush_len - 1
-    step_of = np.arange(n, dtype=np.int64) + np.cumsum(shift) - shift
+    shift = np.zeros(n_groups + 1, dtype=np.int64)  # extra steps before each group's tokens
+    np.cumsum(flush_len - 1, out=shift[1:])
+    step_of = np.arange(n, dtype=np.int64)
+    step_of += np.repeat(shift, seg_len)
     g_first_step = step_of[flush_tok]
     g_base_out = np.cumsum(flush_len) - flush_len
     emit = np.empty(n_out, dtype=np.int64)

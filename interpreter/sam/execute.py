@@ -14,6 +14,7 @@ import numpy as np
 from dsl.sam.ir import READS, Graph, Node, Program, TensorDecl
 from interpreter.errors import ExecutionError
 from interpreter.sam import compute, merge, route, walk  # noqa: F401  (register the rules)
+from interpreter.sam.allocator import keep_freed_memory
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
 from interpreter.sam.rules import RULES, Context, Result, check_size
 from interpreter.sam.streams import Stream
@@ -107,10 +108,15 @@ def load_inputs(
 
 
 def run_graphs(
-    program: Program, tensors: dict[str, Fibertree], dims: dict[str, int]
+    program: Program,
+    tensors: dict[str, Fibertree],
+    dims: dict[str, int],
+    memory_steps: bool = True,
 ) -> list[GraphRun]:
-    """Run every graph in order; written tensors are added to `tensors`."""
-    ctx = Context(tensors, program.tensors)
+    """Run every graph in order; written tensors are added to `tensors`. Without
+    `memory_steps` the schedules leave out when memory words move (no memory model)."""
+    keep_freed_memory()
+    ctx = Context(tensors, program.tensors, memory_steps)
     return [run_graph(graph, ctx, dims) for graph in program.graphs]
 
 

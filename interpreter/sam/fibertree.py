@@ -14,7 +14,7 @@ import numpy as np
 from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import TensorDecl
 from interpreter.errors import ExecutionError
-from interpreter.sam.streams import DATA, EMPTY, Stream, fibers, group_ids
+from interpreter.sam.streams import DATA, EMPTY, Stream, fiber_ids, fibers, group_ids
 
 
 def resolve_shape(decl: TensorDecl, dims: dict[str, int]) -> tuple[int, ...]:
@@ -94,8 +94,9 @@ class Fibertree:
                 np.cumsum(counts, out=seg[1:])
                 segs.append(seg)
                 crds.append(c[starts])
-                pos = np.cumsum(new_prefix) - 1
                 num = len(starts)
+                # unique rows make every entry of the last level new: positions 0..n-1
+                pos = np.arange(n, dtype=np.int64) if num == n else np.cumsum(new_prefix) - 1
             else:
                 segs.append(None)
                 crds.append(None)
@@ -105,11 +106,15 @@ class Fibertree:
             parent_pos, num_parent = pos, num
         b = decl.block
         shape = (num_parent, b, b) if b > 1 else (num_parent,)
-        full = np.zeros(shape)
-        if n:
+        if n and num_parent == n:  # n increasing positions below n: exactly 0..n-1
+            full = np.array(vals, dtype=np.float64).reshape(shape)
+        elif n:
+            full = np.zeros(shape)
             full[parent_pos] = vals
         elif not sizes:
             full = np.asarray(vals, dtype=np.float64).reshape(shape)
+        else:
+            full = np.zeros(shape)
         return cls(decl, tuple(sizes), segs, crds, positions, full)
 
     def coords(self) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +180,7 @@ def assemble(
                 f"{where}: level 0 stream must hold one fiber, it has {len(stop_tok)}"
             )
         fiber_ok = _real_fibers(group, start, stop_tok, parent_lens, lv, where)
-        tok_fiber = np.searchsorted(stop_tok, np.arange(len(s.ctl)))
+        tok_fiber = fiber_ids(s.ctl)  # a stop belongs to the fiber it closes
         item = s.ctl == DATA
         keep_tok = item & fiber_ok[np.minimum(tok_fiber, len(fiber_ok) - 1)]
         if (s.ctl == EMPTY).any():
@@ -193,7 +198,7 @@ def assemble(
             counts["crd_writes"] += len(crd)
         if len(crd) > 1:
             same = owner[1:] == owner[:-1]
-            if (crd[1:][same] <= crd[:-1][same]).any():
+            if ((crd[1:] <= crd[:-1]) & same).any():
                 raise ExecutionError(
                     f"{where}: level {lv} coordinates are not increasing within a fiber"
                 )
@@ -260,6 +265,6 @@ def _aligned_values(last: Stream, keep_tok: np.ndarray, vals: Stream, where: str
         raise ExecutionError(
             f"{where}: value fiber {f} holds {v_len[f]} values for {c_len[f]} coordinates"
         )
-    v_fiber = np.searchsorted(v_stop, np.arange(len(vals.ctl)))
+    v_fiber = fiber_ids(vals.ctl)
     take = v_item & (c_len[np.minimum(v_fiber, len(c_len) - 1)] > 0)
     return vals.val[take]

@@ -110,6 +110,10 @@ def _keys(crd: Stream, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     c = crd.val[idx].astype(np.int64, copy=False)
     if len(c) and c.min() < 0:
         raise ExecutionError(f"{where}: crd{k} holds a negative coordinate")
+    start, stop, _ = fibers(crd.ctl)
+    per_fiber = stop - start
+    if int(per_fiber.sum()) == len(idx):  # no data after the last stop: fibers are runs
+        return idx, np.repeat(np.arange(len(stop)), per_fiber), c
     return idx, fiber_ids(crd.ctl)[idx], c
 
 
@@ -166,17 +170,20 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     step_key = np.arange(n_every) + every_fib
     step_stop = np.cumsum(np.bincount(every_fib, minlength=n_fib) + 1) - 1
     steps_total = n_every + n_fib + 1
-    per_fiber = np.bincount(out_fib, minlength=n_fib)
-    out_stop = np.cumsum(per_fiber + 1) - 1
-    total = len(out_fib) + n_fib + 1
+    if keep_all:  # a union emits at every step: its output positions are its steps
+        out_stop, total = step_stop, steps_total
+    else:
+        out_stop = np.cumsum(np.bincount(out_fib, minlength=n_fib) + 1) - 1
+        total = len(out_fib) + n_fib + 1
     ctl = np.full(total, DATA, dtype=np.int16)
     ctl[out_stop] = stops0
     ctl[-1] = DONE
-    data_pos = np.flatnonzero(ctl == DATA)
+    data_pos = step_key if keep_all else np.flatnonzero(ctl == DATA)
     crd_val = np.zeros(total, dtype=np.int64)
     crd_val[data_pos] = every_crd if keep_all else every_crd[selected]
     out_index = None if keep_all else np.cumsum(selected) - 1
     outputs = [Stream(ctl, crd_val)]
+    empty_ctl = ctl - (ctl == DATA)  # every coordinate Empty (DATA - 1 is EMPTY)
     consume = []
     offset = 0
     for k in range(n):
@@ -189,8 +196,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
             hit = selected[mine]
             src, dst = idx[hit], data_pos[out_index[mine[hit]]]
         p = pays[k]
-        pctl = ctl.copy()
-        pctl[data_pos] = EMPTY
+        pctl = empty_ctl.copy()
         pctl[dst] = p.ctl[src]
         pval = np.zeros((total,) + p.val.shape[1:], dtype=p.val.dtype)
         pval[dst] = p.val[src]

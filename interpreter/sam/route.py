@@ -196,7 +196,9 @@ def _writer(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(s.ctl)
     decl = ctx.decls[node.attrs["tensor"]]
     data = (s.ctl == DATA) | (s.ctl == EMPTY)
-    if node.op == "write_vals":
+    if not ctx.memory_steps:
+        memory = None
+    elif node.op == "write_vals":
         memory = np.repeat(np.flatnonzero(data), decl.block**2)
     elif decl.levels[node.attrs["level"]] == COMPRESSED:
         memory = np.flatnonzero(data | (s.ctl >= 0))  # crd per coordinate, seg per fiber

@@ -45,6 +45,7 @@ class Context:
 
     tensors: dict[str, Fibertree]
     decls: dict[str, TensorDecl]
+    memory_steps: bool = True  # build Schedule.memory (only a memory model reads it)
 
     def tensor(self, node: Node) -> Fibertree:
         return self.tensors[node.attrs["tensor"]]

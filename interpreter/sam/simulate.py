@@ -102,9 +102,9 @@ def simulate_trees(
     program: Program, tensors: dict[str, Fibertree], dims: dict[str, int], target: dict
 ) -> SimReport:
     """Simulate with the inputs already in storage form (what a simulator loop times)."""
-    runs = run_graphs(program, dict(tensors), dims)
-    fifo_depth = int(target.get("fifo_depth", 0))
     hbm = hbm_model(target)
+    runs = run_graphs(program, dict(tensors), dims, memory_steps=hbm is not None)
+    fifo_depth = int(target.get("fifo_depth", 0))
     timings = [time_graph(run, fifo_depth, hbm) for run in runs]
     total = sum(t.cycles for t in timings)
     counts = dict.fromkeys(COUNTERS, 0)
@@ -117,13 +117,11 @@ def simulate_trees(
         for key, value in run.counts.items():
             counts[key] = counts.get(key, 0) + value
         node_floor = 0
-        words = 0
         for node in run.graph.nodes:
             result = run.results[node.id]
             s = result.schedule
             busy = s.steps * s.ii
             node_floor = max(node_floor, (s.steps - 1) * s.ii + 1 if s.steps else 0)
-            words += 0 if s.memory is None else len(s.memory)
             tokens += sum(len(o.ctl) for o in result.outputs)
             t = timing.times[node.id]
             first, last = (int(t[0]), int(t[-1]) + 1) if len(t) else (0, 0)

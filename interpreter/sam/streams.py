@@ -105,13 +105,15 @@ def make_stream(tokens: list, *, floats: bool = False) -> Stream:
 
 
 def empties_as_data(ctl: np.ndarray) -> np.ndarray:
-    """The control codes with Empty turned into data (the same array when there is none)."""
+    """The control codes with Empty turned into data (the same array when there is none).
+
+    Branch-free: OR-ing in (ctl == EMPTY) sets the lowest bit of the Empty codes only, and
+    EMPTY (-2) with its lowest bit set is DATA (-1).
+    """
     empty = ctl == EMPTY
     if not empty.any():
         return ctl
-    out = ctl.copy()
-    out[empty] = DATA
-    return out
+    return np.bitwise_or(ctl, empty, dtype=ctl.dtype)
 
 
 def check_well_formed(s: Stream, where: str) -> None:

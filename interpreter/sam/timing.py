@@ -56,13 +56,19 @@ def _last_of_step(consume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return consume[tokens], tokens
 
 
-def step_times(ready: np.ndarray, ii: int) -> np.ndarray:
-    """t[s] = max(t[s-1] + ii, ready[s]), t[-1] = -ii; that is s*ii + cummax(ready - s*ii)."""
-    base = np.arange(len(ready), dtype=np.int64)
+def step_times(
+    ready: np.ndarray, ii: int, *, ramp: np.ndarray | None = None, overwrite: bool = False
+) -> np.ndarray:
+    """t[s] = max(t[s-1] + ii, ready[s]), t[-1] = -ii; that is s*ii + cummax(ready - s*ii).
+
+    `ramp` (0, 1, 2, ... at least len(ready) long) saves building one per call;
+    `overwrite` lets it compute in `ready`'s own memory (the caller no longer needs it)."""
+    base = np.arange(len(ready), dtype=np.int64) if ramp is None else ramp[: len(ready)]
     if ii != 1:
-        base *= ii
-    t = np.subtract(ready, base)
-    np.maximum(t, 0, out=t)
+        base = base * ii
+    t = np.subtract(ready, base, out=ready if overwrite else None)
+    if len(t):
+        t[0] = max(t[0], 0)  # the running maximum carries the clamp to every later step
     np.maximum.accumulate(t, out=t)
     t += base
     return t
@@ -102,13 +108,33 @@ class _Timer:
         for n in self.nodes:
             for p, (pid, port) in enumerate(n.inputs):
                 self.consumers[(pid, self.port_index[pid][port])] = (n.id, p)
-        self.last: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {
-            (n.id, p): _last_of_step(c)
-            for n in self.nodes
-            for p, c in enumerate(self.sched[n.id].consume)
-            if c is not None and len(c)
-        }
-        self.times = {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
+        # inputs that repeat an earlier input's arrivals and consumption add nothing to a
+        # step's readiness: a joiner's crd and payload often come from one scanner and are
+        # taken by the same steps (one shared array)
+        self.inputs: dict[int, list[tuple[int, int, np.ndarray | None]]] = {}
+        for n in self.nodes:
+            seen: set[tuple[int, int, int]] = set()
+            unique = []
+            for p, (pid, port) in enumerate(n.inputs):
+                q = self.port_index[pid][port]
+                c = self.sched[n.id].consume[p]
+                key = (pid, id(self.sched[pid].emit[q]), id(c))
+                if key not in seen:
+                    seen.add(key)
+                    unique.append((pid, q, c))
+            self.inputs[n.id] = unique
+        last_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for inputs in self.inputs.values():
+            for _, _, c in inputs:
+                if c is not None and len(c) and id(c) not in last_of:
+                    last_of[id(c)] = _last_of_step(c)
+        self.last = last_of
+        # without FIFO bounds one topological sweep sets every time before it is read
+        self.times: dict[int, np.ndarray] = (
+            {n.id: np.zeros(self.sched[n.id].steps, dtype=np.int64) for n in self.nodes}
+            if fifo_depth > 0
+            else {}
+        )
         self.memory = {
             n.id: memory_bound(self.sched[n.id], hbm)
             for n in self.nodes
@@ -117,6 +143,9 @@ class _Timer:
             and len(self.sched[n.id].memory)
         }
         self._by_id = {n.id: n for n in self.nodes}
+        self.ramp = np.arange(
+            max((sc.steps for sc in self.sched.values()), default=0), dtype=np.int64
+        )
         # Arrivals along a stream rise by at least one per token, so a primitive with II 1
         # that takes one token of every input at every step (and is held back by nothing
         # else) runs exactly at the arrival times of its inputs.
@@ -130,28 +159,35 @@ class _Timer:
             and all(c is None for c in self.sched[n.id].consume)
         }
 
-    def arrival(self, pid: int, q: int) -> np.ndarray:
+    def arrival(self, pid: int, q: int, tokens: np.ndarray | None = None) -> np.ndarray:
+        """Arrival times of output q's tokens (only those listed in `tokens`, if given)."""
         s = self.sched[pid]
-        t = self.times[pid] if s.emit[q] is None else self.times[pid][s.emit[q]]
+        emit = s.emit[q]
+        if tokens is not None:
+            emit = tokens if emit is None else emit[tokens]
+        t = self.times[pid] if emit is None else self.times[pid][emit]
         return t + s.latency
 
     def retime(self, node_id: int) -> bool:
-        node = self._by_id[node_id]
         s = self.sched[node_id]
         ready = None
-        for p, (pid, port) in enumerate(node.inputs):
-            arrival = self.arrival(pid, self.port_index[pid][port])
-            if s.consume[p] is None:
+        for pid, q, consume in self.inputs[node_id]:
+            if consume is None:
+                arrival = self.arrival(pid, q)
                 if ready is None:
                     ready = arrival
                 else:
                     np.maximum(ready, arrival, out=ready)
                 continue
-            if ready is None:
+            if id(consume) not in self.last:  # an empty input
+                continue
+            steps, tokens = self.last[id(consume)]
+            arrival = self.arrival(pid, q, tokens)
+            if ready is None:  # arrivals are never negative: no maximum with zero needed
                 ready = np.zeros(s.steps, dtype=np.int64)
-            if (node_id, p) in self.last:
-                steps, tokens = self.last[(node_id, p)]
-                ready[steps] = np.maximum(ready[steps], arrival[tokens])
+                ready[steps] = arrival
+            else:
+                ready[steps] = np.maximum(ready[steps], arrival)
         if ready is None:
             ready = np.zeros(s.steps, dtype=np.int64)
         if self.depth > 0:
@@ -171,8 +207,10 @@ class _Timer:
         if node_id in self.follows_inputs:
             new = ready  # already one step per cycle or slower: nothing to add
         else:
-            new = step_times(ready, s.ii)
-        changed = not np.array_equal(new, self.times[node_id])
+            # `ready` is this call's own array: it may become the times
+            new = step_times(ready, s.ii, ramp=self.ramp, overwrite=True)
+        # one topological sweep settles the times without FIFO bounds: nothing to compare
+        changed = self.depth > 0 and not np.array_equal(new, self.times[node_id])
         self.times[node_id] = new
         return changed
 

@@ -74,20 +74,28 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
     ctl[close_pos] = u.close
     ctl[-1] = DONE
     n_data = int(length.sum())
-    offs = np.arange(n_data) - np.repeat(np.cumsum(length) - length, length)
-    data_pos = np.repeat(first_pos, length) + offs
-    refs = np.repeat(begin, length) + offs
-    crd_val = np.zeros(total, dtype=np.int64)
-    ref_val = np.zeros(total, dtype=np.int64)
-    crd_val[data_pos] = ft.crds[lv][refs] if compressed else offs
-    ref_val[data_pos] = refs
+    # a unit's tokens are positions begin, begin + 1, ... of the level, then its stop:
+    # ref = token index + (begin - first_pos) along the unit; stops and D then hold 0
+    ref_val = np.arange(total, dtype=np.int64)
+    ref_val[:-1] += np.repeat(begin - first_pos, per_unit)
+    ref_val[close_pos] = 0
+    ref_val[-1] = 0
+    if not compressed:  # the coordinate is the position within the fiber
+        crd_val = ref_val - np.repeat(np.append(begin, 0), np.append(per_unit, 1))
+    elif n_data:
+        crd_val = ft.crds[lv][ref_val]
+    else:
+        crd_val = np.zeros(total, dtype=np.int64)
+    crd_val[close_pos] = 0
+    crd_val[-1] = 0
     consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
     counts = {}
     memory = None
     if compressed:
         seg_steps = np.repeat(first_pos[is_data], 2)
-        memory = np.concatenate([seg_steps, data_pos])
         counts = {"seg_reads": len(seg_steps), "crd_reads": n_data}
+        if ctx.memory_steps:
+            memory = np.concatenate([seg_steps, np.flatnonzero(ctl == DATA)])
     sched = Schedule(total, [consume], [None, None], memory=memory)
     return Result([Stream(ctl, crd_val), Stream(ctl, ref_val)], sched, counts)
 
@@ -132,7 +140,8 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
             "seg_reads": 2 * int((u.is_item & (ref.ctl[u.token] == DATA)).sum()),
             "crd_reads": len(c),
         }
-        memory = np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)])
+        if ctx.memory_steps:
+            memory = np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)])
     else:
         pos = p * size + c
         missing = parent_empty
@@ -172,15 +181,24 @@ def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
             " repeats an empty outer fiber"
         )
     n = len(sig.ctl)
-    fib = np.minimum(fiber_ids(sig.ctl), max(len(stop) - 1, 0))
-    is_r = sig.ctl == DATA
-    src = u.token[fib[is_r]] if len(u.token) else np.zeros(0, dtype=np.int64)
-    ctl = np.empty(n, dtype=np.int16)
-    ctl[is_r] = x.ctl[src]
+    lens = stop - start
+    if (
+        int(np.count_nonzero(sig.ctl == DATA)) != int(lens.sum())
+        or n != len(stop) + int(lens.sum()) + 1
+    ):
+        raise ExecutionError(
+            f"{node.label}: the repeat signal must be fibers of R tokens, each closed by a"
+            " stop, then D (the output of repeat_signal)"
+        )
+    # each unit's token is emitted len + 1 times (the last copy becomes the fiber's stop),
+    # then x's own D
+    src = np.append(u.token, len(x.ctl) - 1)
+    reps = np.append(lens + 1, 1)
+    ctl = np.repeat(x.ctl[src], reps)
+    val = np.repeat(x.val[src], reps, axis=0)
+    val[stop] = 0
+    val[-1] = 0
     ctl[stop] = u.close
-    ctl[-1] = DONE
-    val = np.zeros((n,) + x.val.shape[1:], dtype=x.val.dtype)
-    val[is_r] = x.val[src]
     consume = parent_consumption(u, len(x.ctl), start, stop, n - 1)
     return Result([Stream(ctl, val)], Schedule(n, [consume, None], [None]))
 
@@ -190,8 +208,8 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
     ref = ins[0]
     check_well_formed(ref, node.label)
     ft = ctx.tensor(node)
-    data = ref.ctl == DATA
-    r = ref.val[data]
+    data = np.flatnonzero(ref.ctl == DATA)  # integer indices: faster than a mask when
+    r = ref.val[data]  # data and Empty interleave irregularly (a union's payloads)
     if len(r) and (r.min() < 0 or r.max() >= len(ft.vals)):
         raise ExecutionError(
             f"{node.label}: reference out of range for the values of"
@@ -203,6 +221,6 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val[data] = ft.vals[r]
     ctl = empties_as_data(ref.ctl)
     words = b * b
-    memory = np.flatnonzero(data) if words == 1 else np.repeat(np.flatnonzero(data), words)
+    memory = None if not ctx.memory_steps else data if words == 1 else np.repeat(data, words)
     sched = one_to_one(n, 1, 1, latency=words if b > 1 else 1, memory=memory)
-    return Result([Stream(ctl, val)], sched, {"val_reads": int(data.sum()) * words})
+    return Result([Stream(ctl, val)], sched, {"val_reads": len(data) * words})

@@ -16,7 +16,7 @@ from dsl.step.symbolic import RAGGED, Expr, Sym
 from dsl.step.types import StreamType, Tile
 from interpreter.errors import ExecutionError
 from interpreter.step.semantics import SEMANTICS, RunContext
-from interpreter.step.streams import StreamData, observed_dims, tile_shapes
+from interpreter.step.streams import StreamData, observed_dim, tile_shapes
 
 
 def run_functional(
@@ -71,12 +71,11 @@ def _single_symbol(e: Expr) -> Sym | None:
 
 def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict[str, int]) -> None:
     rank = t.rank
-    seen = observed_dims(s, rank)
-    for pos, (expr, values) in enumerate(zip(t.shape, seen, strict=True)):
+    for pos, expr in enumerate(t.shape):
         if expr.is_ragged or (pos > 0 and s.n_items == 0):
             continue
         want = expr.evaluate(dims)
-        vals = sorted(int(v) for v in values)
+        vals = sorted(int(v) for v in observed_dim(s, rank, rank - pos))
         if want is None:
             sym = _single_symbol(expr)
             if sym is not None and sym.kind != RAGGED and len(vals) == 1:
@@ -98,7 +97,8 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
         shapes = tile_shapes(s.values)
         for axis, e in ((0, elem.rows), (1, elem.cols)):
             want = e.evaluate(dims)
-            got = np.unique(shapes[:, axis])
+            col = shapes[:, axis]
+            got = col[:1] if (col == col[0]).all() else np.unique(col)
             if want is None:
                 sym = _single_symbol(e)
                 if sym is not None and sym.kind != RAGGED and len(got) == 1:

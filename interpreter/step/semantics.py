@@ -515,6 +515,11 @@ def _copy(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData
     return [ins[0]] * node.attrs["n"]
 
 
+@semantics("sink")
+def _sink(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
+    return []
+
+
 @semantics("assume_shape")
 def _assume_shape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     return [ins[0]]  # the claim is checked with every output shape by the runner

@@ -290,16 +290,14 @@ def check_same_structure(streams: list[StreamData], what: str) -> None:
             )
 
 
-def observed_dims(s: StreamData, rank: int) -> list[np.ndarray]:
-    """Distinct run lengths seen for each dim (outermost first), to check declared shapes."""
-    out = []
-    for k in range(rank + 1):  # dim k, counted from the innermost
-        elems = s.has_value if k == 0 else s.stop >= k
-        if k == rank:
-            ends = np.array([s.n_items - 1]) if s.n_items else np.zeros(0, dtype=np.int64)
-        else:
-            ends = np.flatnonzero(s.stop >= k + 1)
-        cum = np.cumsum(elems)
-        counts = np.diff(np.concatenate([[0], cum[ends]])) if len(ends) else np.zeros(1, int)
-        out.append(np.unique(counts))
-    return out[::-1]
+def observed_dim(s: StreamData, rank: int, k: int) -> np.ndarray:
+    """Distinct run lengths seen for dim k (counted from the innermost), to check shapes."""
+    elems = s.has_value if k == 0 else s.stop >= k
+    if k == rank:
+        return np.array([int(np.count_nonzero(elems))]) if s.n_items else np.zeros(1, int)
+    ends = np.flatnonzero(s.stop >= k + 1)
+    if not len(ends):
+        return np.zeros(1, int)
+    cum = np.cumsum(elems)
+    counts = np.diff(cum[ends], prepend=0)
+    return counts[:1] if (counts == counts[0]).all() else np.unique(counts)

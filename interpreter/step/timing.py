@@ -389,6 +389,12 @@ def _one_to_one(env: TimingEnv) -> Plan:
     )
 
 
+@timing("sink")
+def _sink(env: TimingEnv) -> Plan:
+    n = env.ins[0].n_items
+    return Plan(_ones(n), [np.arange(n)], [], bound=np.zeros(n, int))
+
+
 @timing("flatten")
 def _flatten(env: TimingEnv) -> Plan:
     x = env.ins[0]

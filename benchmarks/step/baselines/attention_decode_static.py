@@ -56,7 +56,7 @@ def attend(q_r, lens, request, k_cache, v_cache, tile_kv):
     )
     scores = step.map([step.expand(q_r, a_q), keys], step.fn.matmul(transpose_b=True))
     scores = step.map(scores, step.fn.scale(factor=D**-0.5))
-    s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after(fill=-1e30)))
+    s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after()))
     row_max = step.accum(step.map(s1, "row_max"), "max", rank=1)  # [n] of [R, 1]
     again, ref = step.copy(step.streamify(step.bufferize(s2, rank=1)))
     p1, p2 = step.copy(step.map(step.map([again, step.expand(row_max, ref)], "sub"), "exp"))

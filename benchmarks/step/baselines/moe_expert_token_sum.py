@@ -4,7 +4,7 @@ expert's rows.
 An expert that receives no token must still produce a zero row, but an empty stream has no
 chunk to fold. So every expert also receives one zero row (row 0 of x scaled by 0, routed by
 its own id) and the two are merged before the sum. eager_merge's selector output (which
-input each row came from) is not needed; it is folded into the sum with weight zero.
+input each row came from) is not needed and goes to a sink.
 """
 
 from dsl import step
@@ -28,11 +28,7 @@ def kernel(x, expert_idx):
     stores = []
     for e in range(E):
         merged, source = step.eager_merge([pads[e], routed[e]])
-        nothing = step.map(
-            step.map(step.map(source, "selector_to_index"), step.fn.cast(dtype="float32")),
-            step.fn.scale(factor=0.0),
-        )
-        rows_e = step.map([merged, nothing], "add")  # + 0: consumes the merge selector
-        total = step.accum(step.promote(rows_e), "add", rank=1)  # [1] of [1, H]
+        step.sink(source)  # which input each row came from: not needed for a sum
+        total = step.accum(step.promote(merged), "add", rank=1)  # [1] of [1, H]
         stores.append(step.linear_offchip_store(total, "sums", stride=(1,), base=e))
     return stores

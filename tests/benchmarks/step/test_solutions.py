@@ -61,10 +61,8 @@ def test_a_wrong_program_is_caught() -> None:
 
 def test_ignoring_kv_lengths_is_caught() -> None:
     """Attending to the whole cache (garbage rows included) must fail on the real lengths."""
-    source = (
-        (SOLUTIONS / "attention_decode_azure.py")
-        .read_text()
-        .replace("step.fn.mask_after(fill=-1e30)", "step.fn.mask_after(fill=0.0)")
-    )
+    original = (SOLUTIONS / "attention_decode_azure.py").read_text()
+    source = original.replace("step.fn.mask_after()", "step.fn.mask_after(fill=0.0)")
+    assert source != original
     verdict = verify(TASKS["attention_decode_azure"], source, seed=0, simulate=False)
     assert verdict.status == "incorrect"

@@ -52,7 +52,7 @@ def attend(q_r, lens, request, k_cache, v_cache, tile_kv):
     )
     q_s = step.map(q_r, step.fn.scale(factor=D**-0.5))
     scores = step.map([step.expand(q_s, a_q), keys], step.fn.matmul(transpose_b=True), compute=2)
-    s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after(fill=-1e30)))
+    s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after()))
     row_max = step.accum(step.map(s1, "row_max"), "max", rank=1)  # [n] of [R, 1]
     again, ref = step.copy(step.streamify(step.bufferize(s2, rank=1)))
     p1, p2 = step.copy(step.map(step.map([again, step.expand(row_max, ref)], "sub"), "exp"))
