@@ -199,6 +199,12 @@ def main() -> None:
         f" anchor's loop also excludes reading its inputs), best and median of {reps};"
         " speed-up = SAM s / our CPU s. +load s: one wall-clock run from dense arrays."
     )
+    print(
+        "cyc diff: both count Comal/SAM cycles (one token per primitive per cycle, unbounded"
+        " FIFOs). The anchor does not record its seed, so our matrices are another draw of"
+        " its recipe (same n, density, nnz); add and SpMM counts depend on where nonzeros"
+        " meet; SpMV is 2 cycles short at n=1000 and 2000."
+    )
     header = (
         f"{'graph':42} {'n':>5} {'dens':>5} {'prims':>5} {'our cycles':>10} {'SAM cycles':>10}"
         f" {'cyc diff':>8} {'cpu best':>8} {'cpu med':>8} {'wall med':>8} {'+load s':>7}"

@@ -356,9 +356,10 @@ def dynamic_tiling(models: list[MoEModel], tiles: tuple[int, ...], check: bool) 
             "   one tile at a time, so small static tiles need less token memory than one dynamic",
             "   tile of all the expert's tokens, and large static tiles need more.",
             "   cycles: the layer ends with the combine (token-order reassemble, 64 B/cycle per",
-            "   row), which waits for the busiest expert; in Qwen that expert (42 rows) computes",
-            "   one 42-row dynamic tile at compute=1, where tile=16 overlaps its three tiles, so",
-            "   there tile=16 finishes first and the Pareto gain is small.",
+            "   row), which waits for the busiest expert. In Qwen the reassemble finishes later",
+            "   with dynamic tiles than with tile=16 (timeline), our reading being that the",
+            "   busiest expert (42 rows) computes one 42-row tile at compute=1 where tile=16",
+            "   pipelines three; so tile=16 is faster there and the Pareto gain is small.",
         ]
     )
 

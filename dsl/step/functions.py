@@ -15,6 +15,7 @@ Kinds:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -99,6 +100,11 @@ def make_ref(kind: str, fn: str | FnRef) -> FnRef:
         if not ok:
             raise FnTypeError(
                 f"{ref.name}: parameter {key!r} must be {typ.__name__}, got {value!r}"
+            )
+        if typ is float and not math.isfinite(value):
+            raise FnTypeError(
+                f"{ref.name}: parameter {key!r} must be finite (the IR is JSON), got {value!r}; "
+                f"use e.g. -3.4e38 for a large negative fill"
             )
         args.append((key, value))
     return FnRef(ref.name, tuple(args))

@@ -43,8 +43,9 @@ class GraphTiming:
     sweeps: int
 
 
-def _last_of_step(consume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, token index) of the last token each consuming step takes.
+def _last_of_step(consume: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(steps, token index) of the last token each consuming step takes; the token index
+    is None when every token is taken by a step of its own (then it is every token).
 
     Arrivals along one stream increase with the token index, so the last token a step takes
     is the latest to arrive; `consume` never decreases (a Schedule invariant).
@@ -52,6 +53,8 @@ def _last_of_step(consume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     last = np.empty(len(consume), dtype=bool)
     np.not_equal(consume[1:], consume[:-1], out=last[:-1])
     last[-1:] = True
+    if last.all():
+        return consume, None
     tokens = np.flatnonzero(last)
     return consume[tokens], tokens
 
@@ -123,7 +126,7 @@ class _Timer:
                     seen.add(key)
                     unique.append((pid, q, c))
             self.inputs[n.id] = unique
-        last_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        last_of: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         for inputs in self.inputs.values():
             for _, _, c in inputs:
                 if c is not None and len(c) and id(c) not in last_of:

@@ -408,6 +408,11 @@ def _pad_last_chunks(
     need = np.where(ends & (pos % c != 0), c - pos % c, 0).astype(np.int64)
     at = np.arange(x.n_items) + np.concatenate([[0], np.cumsum(need)[:-1]])  # output slots
     n_out = x.n_items + int(need.sum())
+    if n_out > MAX_ITEMS:
+        raise ExecutionError(
+            f"{node.label()}: padding to chunks of {c} makes {n_out} items "
+            f"(limit {MAX_ITEMS}); use a smaller chunk"
+        )
     stop = np.zeros(n_out, np.int8)
     stop[at] = np.where(need > 0, 0, new)
     stop[(at + need)[need > 0]] = new[need > 0]

@@ -209,11 +209,25 @@ def test_consumers_drop_a_reduced_phantom_value():
     out = [1 / 3, 2 / 3, S0, S0, 3 / 7, 4 / 7, S1, D]
     assert toks(run("alu", {"op": "div"}, val(*J_VALS), val(*SUMS))) == pytest.approx(out)
     assert toks(run("alu", {"op": "mul"}, val(*SUMS), val(*J_VALS))) == [
-        3.0, 6.0, S0, S0, 21.0, 28.0, S1, D]
+        3.0,
+        6.0,
+        S0,
+        S0,
+        21.0,
+        28.0,
+        S1,
+        D,
+    ]
     # both reduced: the phantom stays (the writer drops it)
     assert toks(run("alu", {"op": "add"}, val(*SUMS), val(*SUMS)))[3] == 0.0
-    r = run("union", {"n": 2}, crd(0, 1, S0, S0, 0, 1, S1, D), val(*SUMS),
-            crd(1, S0, S0, 0, S1, D), val(5, S0, S0, 6, S1, D))
+    r = run(
+        "union",
+        {"n": 2},
+        crd(0, 1, S0, S0, 0, 1, S1, D),
+        val(*SUMS),
+        crd(1, S0, S0, 0, S1, D),
+        val(5, S0, S0, 6, S1, D),
+    )
     assert toks(r, 0) == [0, 1, S0, S0, 0, 1, S1, D]
     assert toks(r, 1) == [3.0, 3.0, S0, S0, 7.0, 7.0, S1, D]
     assert toks(r, 2) == [N, 5.0, S0, S0, 6.0, N, S1, D]

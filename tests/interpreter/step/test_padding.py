@@ -6,15 +6,21 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl import step
 from dsl.errors import ProgramError, ValidationError
 from dsl.step.ops import RuleError
 from dsl.step.symbolic import Expr
 from dsl.step.types import Tile
+from interpreter.errors import ExecutionError
 from interpreter.step import BACKEND
+from interpreter.step.sim import build_plans, run_timed, target_params
+from interpreter.step.streams import StreamData
 from tests.dsl.step.helpers import signature
-from tests.interpreter.step.tokens import run_op, stream_type
+from tests.interpreter.step.reference_sim import ceil_cycles, reference_cycles
+from tests.interpreter.step.tokens import run_op, run_op_streams, stream_type
 
 INT = Tile("int64", Expr.const(1), Expr.const(1))
 
@@ -226,3 +232,72 @@ def test_mask_after_default_fill_is_json_safe() -> None:
     y = np.full((1, 4), np.nan, np.float32)
     BACKEND.execute(program, {"x": x, "n": np.array([[2]], np.int64)}, {"y": y}, {})
     np.testing.assert_array_equal(y, [[1, 1, 0, 0]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    runs=st.lists(st.integers(0, 9), min_size=1, max_size=6),
+    chunk=st.integers(1, 5),
+)
+def test_reshape_pad_matches_numpy_padding(runs: list[int], chunk: int) -> None:
+    """Each run of the innermost dim is padded with zeros to a multiple of chunk."""
+    values = np.arange(1, sum(runs) + 1, dtype=np.float32)
+    stop, has = [], []
+    for n in runs:
+        stop += [0] * n
+        has += [True] * n
+        if n:
+            stop[-1] = 1
+        else:
+            stop.append(1)
+            has.append(False)
+    x = StreamData(np.array(stop, np.int8), np.array(has, bool), values.reshape(-1, 1, 1))
+    data, flags = run_op_streams(
+        "reshape", [(x, stream_type([len(runs), "r"]))], chunk=chunk, pad=True
+    )
+    want, want_flags, at = [], [], 0
+    for n in runs:
+        padded = -(-n // chunk) * chunk
+        want += values[at : at + n].tolist() + [0.0] * (padded - n)
+        want_flags += [0] * n + [1] * (padded - n)
+        at += n
+    assert np.asarray(data.values).reshape(-1).tolist() == want
+    assert np.asarray(flags.values).reshape(-1).tolist() == want_flags
+    # every chunk is exactly `chunk` long: stops >= 1 fall every chunk values (empty runs aside)
+    ends = np.flatnonzero(data.stop[data.has_value] >= 1)
+    assert (np.diff(np.concatenate([[-1], ends])) == chunk).all()
+    assert np.array_equal(data.stop, flags.stop)
+
+
+def test_padding_fast_path_equals_reference_simulator() -> None:
+    target = {
+        "name": "tiny",
+        "onchip_bw": 4,
+        "flops_per_unit": 512,
+        "offchip_bw": 4,
+        "offchip_latency": 10,
+        "channel_depth": 2,
+        "onchip_capacity": 1 << 20,
+    }
+    sig = signature({"x": ("float32", [1, 5])}, {"y": ("float32", [1, 8])})
+    program = BACKEND.load(step.trace(copy_padded, sig))
+    params = target_params(target)
+    x = np.arange(5, dtype=np.float32).reshape(1, 5)
+    ctx, streams, plans, _, cycles = run_timed(program, {"x": x}, {}, params)
+    plans = build_plans(program, ctx, streams, params)
+    assert ceil_cycles(cycles) == ceil_cycles(reference_cycles(program, plans, params))
+
+
+def test_padding_beyond_the_item_limit_is_a_clear_error() -> None:
+    with pytest.raises(ExecutionError, match="padding to chunks of 50000000 makes"):
+        run_op("reshape", [("1 D", stream_type([1]))], chunk=50_000_000, pad=True)
+
+
+def test_non_finite_function_parameters_are_rejected() -> None:
+    def kernel(x, n):
+        lens = step.linear_offchip_load(n, (1, 1))
+        step.map([step.linear_offchip_load(x, (1, 4)), lens], step.fn.mask_after(fill=-np.inf))
+
+    sig = signature({"x": ("float32", [1, 4]), "n": ("int64", [1, 1])}, {"y": ("float32", [1, 4])})
+    with pytest.raises(ProgramError, match="parameter 'fill' must be finite"):
+        step.build(kernel, sig)
