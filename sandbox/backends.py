@@ -47,8 +47,10 @@ def python_argv(run_id: str, dialect: str) -> list[str]:
     """This interpreter, isolated (-I: no environment, no user site), without site-packages
     (-S: numpy, torch and the rest are not importable) and without writing bytecode (-B).
     The run id rides along so that any process of a run can be found on the host; the
-    dialect lets a spare (`sandbox.spares`) load it before its request arrives."""
-    return [sys.executable, "-I", "-S", "-B", "-c", BOOT, run_id, dialect]
+    dialect lets a spare (`sandbox.spares`) load it before its request arrives. The real
+    interpreter is started, not a virtual environment's link to it: the venv may live where
+    the sandbox mounts a private /tmp, and -S means nothing of it is needed anyway."""
+    return [os.path.realpath(sys.executable), "-I", "-S", "-B", "-c", BOOT, run_id, dialect]
 
 
 def _python_dirs() -> tuple[list[str], list[str]]:
@@ -149,6 +151,9 @@ class Bubblewrap(Backend):
         ]
         for link, target in host_root_links().items():
             argv += ["--symlink", target, link] if target else ["--ro-bind", link, link]
+        # The private /tmp comes first: a project or venv that lives under /tmp is then
+        # bound on top of it instead of being hidden by it.
+        argv += ["--dev", "/dev", "--tmpfs", "/tmp"]
         prefixes, hidden = _python_dirs()
         for prefix in prefixes:
             argv += ["--ro-bind", prefix, prefix]
@@ -156,7 +161,7 @@ class Bubblewrap(Backend):
             argv += ["--tmpfs", directory]
         for directory in PROJECT_DIRS:
             argv += ["--ro-bind", str(directory), str(directory)]
-        argv += ["--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--"]
+        argv += ["--chdir", "/tmp", "--"]
         return argv + python_argv(run_id, dialect)
 
 
