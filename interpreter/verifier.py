@@ -190,6 +190,7 @@ def verify(
     if built.status != "ok":
         return verdict(built.status, built.message)
     backend = load_backend(task.dialect)
+    target = load_target(task.target)  # queue depths can decide deadlock, so runs see it too
     try:
         program = backend.load(built.ir)
     except DialectError as exc:
@@ -214,7 +215,9 @@ def verify(
                 inputs = task.make_inputs(dims, run_seed)
                 expected = task.reference_outputs(inputs, dims)
                 outputs = _poisoned(task, dims)
-                backend.execute(program, {k: v.copy() for k, v in inputs.items()}, outputs, dims)
+                backend.execute(
+                    program, {k: v.copy() for k, v in inputs.items()}, outputs, dims, target=target
+                )
                 mismatch = compare(task, expected, outputs, dims)
                 if mismatch:
                     seconds["check"] = time.perf_counter() - check_start
@@ -224,7 +227,9 @@ def verify(
             # Determinism: the same inputs must give bit-identical outputs.
             dims, inputs, outputs = first
             again = _poisoned(task, dims)
-            backend.execute(program, {k: v.copy() for k, v in inputs.items()}, again, dims)
+            backend.execute(
+                program, {k: v.copy() for k, v in inputs.items()}, again, dims, target=target
+            )
             for name, value in outputs.items():
                 if not np.array_equal(value, again[name], equal_nan=True):
                     return verdict(
@@ -250,7 +255,7 @@ def verify(
     inputs = task.make_inputs(dims, MEASURE_SEED)
     try:
         with _time_limit(time_budget_s):
-            report: SimReport = backend.simulate(program, inputs, dims, load_target(task.target))
+            report: SimReport = backend.simulate(program, inputs, dims, target)
     except _Deadline:
         return verdict("timeout", f"simulation took longer than {time_budget_s:.0f} s")
     except (ExecutionError, SimulationError, DialectError) as exc:

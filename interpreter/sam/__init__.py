@@ -31,7 +31,10 @@ class SamBackend:
         inputs: dict[str, np.ndarray],
         outputs: dict[str, np.ndarray],
         dims: dict[str, int],
+        target: dict | None = None,
     ) -> None:
+        """Functional run; SAM's results do not depend on the target (FIFO depths only
+        change timing, and deadlock is found by `simulate`)."""
         execute(program, inputs, outputs, dims)
 
     def simulate(

@@ -24,14 +24,16 @@ class StepBackend:
         inputs: dict[str, np.ndarray],
         outputs: dict[str, np.ndarray],
         dims: dict[str, int],
+        target: dict | None = None,
     ) -> None:
         """Run the program and write what its stores wrote into `outputs` (elements no
-        store wrote keep the verifier's poison)."""
+        store wrote keep the verifier's poison). `target` matters only to eager_merge, whose
+        output order is its inputs' arrival order (the default target when omitted)."""
         orders = None
         if any(n.op == "eager_merge" for n in program.nodes):
             from interpreter.step.sim import merge_orders
 
-            orders = merge_orders(program, inputs, dims)
+            orders = merge_orders(program, inputs, dims, target or {})
         ctx, _ = run_functional(program, inputs, dims, orders)
         for name, out in outputs.items():
             if name not in ctx.written:

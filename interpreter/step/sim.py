@@ -385,10 +385,11 @@ def run_timed(
 
 
 def merge_orders(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int]
+    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
 ) -> dict[int, np.ndarray]:
-    """Arrival orders of the eager_merges on the default target (used by `execute`)."""
-    ctx, _, _, _, _ = run_timed(program, inputs, dims, {})
+    """Arrival orders of the eager_merges on `target` (used by `execute`: what an
+    eager_merge emits depends on timing, so the functional run needs the hardware model)."""
+    ctx, _, _, _, _ = run_timed(program, inputs, dims, target)
     return {k: v for k, v in ctx.merge_order.items()}
 
 
