@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from benchmarks.baselines import write_baselines
 from dsl.sam.compiler import Operand, compile_spec
 
 SUITE = Path(__file__).parent
@@ -33,11 +34,7 @@ def baseline_text(task_file: Path) -> tuple[Path, str]:
 
 
 def main() -> None:
-    for task_file in sorted(SUITE.glob("*.toml")):
-        path, text = baseline_text(task_file)
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {path.relative_to(SUITE)}")
+    write_baselines(SUITE, baseline_text)
 
 
 if __name__ == "__main__":
