@@ -167,7 +167,12 @@ def solve(
             help="Model: builtin, scripted:<file>, queue:<dir> or a litellm string (default: $AGENT_MODEL, .agent.toml, builtin)",
         ),
     ] = None,
-    samples: Annotated[int, typer.Option(help="Programs proposed per task (in parallel)")] = 4,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Programs proposed per task, in parallel (default 4; 1 for the deterministic builtin model)"
+        ),
+    ] = None,
     tasks_glob: Annotated[
         str | None,
         typer.Option("--tasks", help="Only tasks whose name or suite/name matches this glob"),

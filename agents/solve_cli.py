@@ -27,7 +27,7 @@ def solve(
     suite: str,
     *,
     model_flag: str | None,
-    samples: int,
+    samples: int | None,
     tasks_glob: str | None,
     out: Path | None,
     resume: bool,
@@ -53,8 +53,9 @@ def solve(
     from benchmarks.task import load_suite
     from memory.store import ExperienceStore, StoreError
 
+    if samples is not None and samples < 1:
+        raise CommandError(f"--samples must be at least 1, got {samples}")
     for name, value, low in (
-        ("--samples", samples, 1),
         ("--repair-rounds", repair_rounds, 0),
         ("--optimise-rounds", optimise_rounds, 0),
         ("--jobs", jobs, 1),
@@ -89,6 +90,8 @@ def solve(
     except ModelError as exc:
         raise CommandError(str(exc)) from None
     model = meter.wrap(base)
+    if samples is None:  # the builtin model answers the same prompt the same way every time
+        samples = 1 if spec == "builtin" else 4
     settings = SolveSettings(
         samples=samples,
         repair_rounds=repair_rounds,
