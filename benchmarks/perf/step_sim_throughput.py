@@ -24,8 +24,10 @@ from interpreter.targets import load_target
 TRACES = Path(__file__).resolve().parents[1] / "data" / "step_traces" / "expert_routing"
 
 
-def moe_kernel(x, ids, w1, w3, w2, tile_f=64, chunk=0):
-    """SwiGLU experts; chunk=0: dynamic tiling, else static tiles of `chunk` tokens."""
+def moe_kernel(x, ids, w1, w3, w2, tile_f=64, chunk=0, compute=4):
+    """SwiGLU experts; chunk=0: dynamic tiling, else static tiles of `chunk` tokens.
+
+    The tests time and check this same program (tests/interpreter/step/programs.py)."""
     B, H = x.shape
     E, _, F = w1.shape
     ft = F.value // tile_f
@@ -42,10 +44,10 @@ def moe_kernel(x, ids, w1, w3, w2, tile_f=64, chunk=0):
         w1_t = step.linear_offchip_load(w1, (H, tile_f), ref=t1, shape=(ft,), base=e * ft)
         w3_t = step.linear_offchip_load(w3, (H, tile_f), ref=t2, shape=(ft,), base=e * ft)
         xa, xb = step.copy(step.repeat(t3, ft))
-        gate = step.map(step.map([xa, w1_t], "matmul", compute=4), "silu")
-        h = step.map([gate, step.map([xb, w3_t], "matmul", compute=4)], "mul")
+        gate = step.map(step.map([xa, w1_t], "matmul", compute=compute), "silu")
+        h = step.map([gate, step.map([xb, w3_t], "matmul", compute=compute)], "mul")
         w2_t = step.linear_offchip_load(w2, (tile_f, H), ref=t4, shape=(ft,), base=e * ft)
-        y_e = step.accum([h, w2_t], "matmul", rank=1, compute=4)
+        y_e = step.accum([h, w2_t], "matmul", rank=1, compute=compute)
         rows_e = step.flatten(step.flat_map(y_e, step.fn.split_rows(rows=1)))
         if chunk:  # hold an expert's rows on chip until it is done: reassemble takes them
             # in token order, and streaming them would fill its channels (deadlock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks.perf.step_sim_throughput import moe_kernel
 from dsl import step
 from tests.dsl.step.helpers import signature
 
@@ -38,30 +39,9 @@ def gemm_signature(m: int | None, k: int, n: int, **params) -> dict:
 
 
 def moe(x, ids, w1, w3, w2, tile_f=16, chunk=0, compute=1):
-    """SwiGLU MoE; chunk=0: one dynamic tile per expert, else static tiles of `chunk` rows."""
-    B, H = x.shape
-    E, _, F = w1.shape
-    ft = F.value // tile_f
-    rows = step.linear_offchip_load(x, (1, H))
-    sel_route, sel_back = (
-        step.map(step.linear_offchip_load(ids, (1, ids.shape[1])), step.fn.to_selector(n=E))
-        for _ in range(2)
-    )
-    outs = []
-    for e, part in enumerate(step.partition(rows, sel_route, E.value)):
-        grouped = step.promote(part) if chunk == 0 else step.reshape(part, chunk)
-        tok = step.accum(grouped, "retile_row", rank=1)
-        t1, t2, t3, t4 = step.copy(tok, 4)
-        w1_t = step.linear_offchip_load(w1, (H, tile_f), ref=t1, shape=(ft,), base=e * ft)
-        w3_t = step.linear_offchip_load(w3, (H, tile_f), ref=t2, shape=(ft,), base=e * ft)
-        xa, xb = step.copy(step.repeat(t3, ft))
-        gate = step.map(step.map([xa, w1_t], "matmul", compute=compute), "silu")
-        h = step.map([gate, step.map([xb, w3_t], "matmul", compute=compute)], "mul")
-        w2_t = step.linear_offchip_load(w2, (tile_f, H), ref=t4, shape=(ft,), base=e * ft)
-        y_e = step.accum([h, w2_t], "matmul", rank=1, compute=compute)
-        outs.append(step.flatten(step.flat_map(y_e, step.fn.split_rows(rows=1))))
-    y = step.reassemble(outs, sel_back)
-    return step.linear_offchip_store(step.accum(y, "add", rank=1), "y")
+    """SwiGLU MoE; chunk=0: one dynamic tile per expert, else static tiles of `chunk` rows.
+    The throughput benchmark's program, with test-sized defaults."""
+    return moe_kernel(x, ids, w1, w3, w2, tile_f=tile_f, chunk=chunk, compute=compute)
 
 
 def moe_signature(e: int, h: int, f: int, k: int, **params) -> dict:
