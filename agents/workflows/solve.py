@@ -304,16 +304,7 @@ class TaskSolver:
 
     def _proposals(self, round_: int, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
-            {
-                "node": "generate",
-                "payload": {
-                    "id": f"r{round_}s{i}",
-                    "round": round_,
-                    "index": i,
-                    "origin": Origin.PROPOSE.value,
-                    "examples": examples,
-                },
-            }
+            _generate(round_, i, Origin.PROPOSE, examples=examples)
             for i in range(self.settings.samples)
         ]
 
@@ -327,40 +318,35 @@ class TaskSolver:
         failures = [a for a in latest if not a.get("duplicate_of")][: self.settings.samples]
         plan = []
         for i, failed in enumerate(failures):
-            request = {
-                "id": f"r{round_}s{i}",
-                "round": round_,
-                "index": i,
-                "origin": Origin.PROPOSE.value,
-                "examples": examples,
-            }
-            if failed.get("program") is not None:
-                request.update(
-                    origin=Origin.REPAIR.value,
+            if failed.get("program") is None:
+                plan.append(_generate(round_, i, Origin.PROPOSE, examples=examples))
+                continue
+            plan.append(
+                _generate(
+                    round_,
+                    i,
+                    Origin.REPAIR,
+                    examples=examples,
                     parent=failed["id"],
                     parent_store_id=failed.get("store_id"),
                     program=failed["program"],
                     feedback=at.report(failed),
                 )
-            plan.append({"node": "generate", "payload": request})
+            )
         return plan
 
     def _optimisations(self, round_: int, winner: Attempt) -> list[dict[str, Any]]:
         feedback = at.report(winner)
         return [
-            {
-                "node": "generate",
-                "payload": {
-                    "id": f"r{round_}s{i}",
-                    "round": round_,
-                    "index": i,
-                    "origin": Origin.OPTIMISE.value,
-                    "parent": winner["id"],
-                    "parent_store_id": winner.get("store_id"),
-                    "program": winner["program"],
-                    "feedback": feedback,
-                },
-            }
+            _generate(
+                round_,
+                i,
+                Origin.OPTIMISE,
+                parent=winner["id"],
+                parent_store_id=winner.get("store_id"),
+                program=winner["program"],
+                feedback=feedback,
+            )
             for i in range(self.settings.samples)
         ]
 
@@ -462,3 +448,15 @@ def _opening(text: str) -> str:
 def _parse(reply_text: str, dialect: str) -> str:
     with _AST_LOCK:
         return extract_program(reply_text, dialect)
+
+
+def _generate(round_: int, index: int, origin: Origin, **request: Any) -> dict[str, Any]:
+    """One step of the plan: ask the model for attempt `r<round>s<index>`."""
+    payload = {
+        "id": f"r{round_}s{index}",
+        "round": round_,
+        "index": index,
+        "origin": origin.value,
+        **request,
+    }
+    return {"node": "generate", "payload": payload}
