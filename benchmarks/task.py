@@ -14,13 +14,15 @@ import fnmatch
 import importlib.util
 import sys
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from benchmarks.generators import generate
 
 SUITES_DIR = Path(__file__).parent
 DTYPES = ("float32", "float64", "float16", "int32", "int64", "bool")
@@ -111,8 +113,6 @@ class Task:
         else:
             produced = {}
         arrays: dict[str, np.ndarray] = {}
-        from benchmarks.generators import generate
-
         for spec in self.inputs:
             shape = spec.resolve(dims)
             if spec.name in produced:
@@ -312,14 +312,8 @@ def parse_task(path: Path) -> Task:
         params=dict(data.get("params", {})),
     )
     if not task.checks:  # all dims static: one check with no symbolic assignment
-        task = _with_checks(task, ({},))
+        task = replace(task, checks=({},))
     return task
-
-
-def _with_checks(task: Task, checks: tuple[dict[str, int], ...]) -> Task:
-    from dataclasses import replace
-
-    return replace(task, checks=checks)
 
 
 def suite_dir(name_or_path: str | Path) -> Path:
