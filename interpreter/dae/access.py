@@ -180,6 +180,8 @@ def _stream(run: AccessRun, s: Stream) -> np.ndarray:
         st = run.tus[src.tu]
         n_el = int(st.elements[0]) if st.nfib else 0
         values = run.values[src.id]
+        if not st.nfib:  # no fibers: an empty buffer (reshape cannot infer a width from 0)
+            return values.reshape(0, 0)
         return values.reshape(st.nfib, -1)[:, :n_el]
     args = [_broadcast_arg(run, s, a) for a in s.args]
     if s.op == "alu":
