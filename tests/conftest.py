@@ -12,6 +12,13 @@ import ipaddress
 import socket
 
 import pytest
+from hypothesis import settings
+
+# The default run gates landing, so property tests draw the same examples every time; run
+# `pytest --hypothesis-profile=explore` to search with fresh randomness.
+settings.register_profile("gate", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("gate")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
