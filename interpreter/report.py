@@ -21,6 +21,8 @@ class SimReport:
     bottleneck: str = ""
     per_op: dict[str, dict[str, float]] = field(default_factory=dict)
     timeline: list[tuple[str, int, int]] = field(default_factory=list)
+    # What the program used of the target's budget, under the `[budget]` table's names.
+    resources: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -29,4 +31,5 @@ class SimReport:
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             "bottleneck": self.bottleneck,
             "per_op": self.per_op,
+            "resources": {k: float(v) for k, v in self.resources.items()},
         }
