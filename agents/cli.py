@@ -8,6 +8,7 @@ Errors a user can fix are printed as one line; `--debug` shows the traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -31,14 +32,36 @@ class UsageError(Exception):
     """A problem with what the user asked for (bad path, unknown name): exit code 2."""
 
 
+class SetupError(Exception):
+    """The set-up failed, not the request (a full disk, a damaged store, a verification
+    worker that keeps dying): exit code 1; a run stopped by it continues with --resume."""
+
+
 def _console():
     from rich.console import Console
 
     return Console()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"agent {version('dataflow-kernel-agents')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            print("agent (not installed: run scripts/setup.sh)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version),
+    ] = False,
+) -> None:
     if debug:
         os.environ["AGENT_DEBUG"] = "1"
 
@@ -61,24 +84,27 @@ def tasks(
                 "target": t.target,
                 "inputs": [i.name for i in t.inputs],
                 "outputs": [o.name for o in t.outputs],
-                "description": t.description.strip().splitlines()[0],
+                "description": t.description.strip(),
             }
             for t in loaded
         ]
         print(json.dumps(rows, indent=2))
         return
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(loaded)} tasks")
-    for column in ("task", "inputs", "outputs", "description"):
-        table.add_column(column)
+    # Names are what users type back, so they are never shortened: the description column
+    # (first line only; `--json` has it all) is the one that wraps to the terminal's width.
+    table = Table(title=f"{len(loaded)} tasks", box=box.SIMPLE_HEAD)
+    table.add_column("task", no_wrap=True, min_width=max(len(t.key) for t in loaded))
+    table.add_column("inputs -> outputs", ratio=1)
+    table.add_column("description", ratio=2, overflow="fold")
     for t in loaded:
         table.add_row(
             t.key,
-            ", ".join(i.name for i in t.inputs),
-            ", ".join(o.name for o in t.outputs),
-            escape(t.description.strip().splitlines()[0][:70]),
+            ", ".join(i.name for i in t.inputs) + " -> " + ", ".join(o.name for o in t.outputs),
+            escape(t.description.strip().splitlines()[0]),
         )
     _console().print(table)
 
@@ -91,32 +117,68 @@ def eval_(
     sandbox: Annotated[
         str | None, typer.Option(help="Sandbox backend: bubblewrap, docker, plain")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Fix the input seed (default: fresh)")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Replay: run every check on this input seed (a verdict's `seed`)"),
+    ] = None,
 ) -> None:
-    """Verify and simulate one program on one task."""
+    """Verify and simulate one program on one task, and time its baseline on the same input.
+
+    Exit code: 0 when the verdict is passed, 1 for any other verdict, 2 for bad usage.
+    """
     from benchmarks.task import load_task
 
     loaded = load_task(task)
     if not program.is_file():
         raise UsageError(f"no program file {program}")
-    source = program.read_text(errors="replace")
+    try:
+        source = program.read_text(errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read program {program}: {exc.strerror}") from None
     if sandbox is not None:
         from sandbox import select_backend
 
         select_backend(sandbox)  # an unknown backend is a usage error, not a verdict
-    from interpreter.verifier import verify
+    import secrets
 
-    verdict = verify(loaded, source, sandbox_backend=sandbox, seed=seed)
+    from interpreter.verifier import baseline_cycles, verify
+
+    # A fresh secret timed input per evaluation (the replayed seed under --seed); the
+    # baseline is timed on the same one, so the speedup compares like with like.
+    timing_seed = secrets.randbits(32) if seed is None else seed
+    verdict = verify(
+        loaded,
+        source,
+        sandbox_backend=sandbox,
+        seed=seed,
+        timing_seed=timing_seed,
+        filename=program.name,
+    )
+    baseline = None
+    if verdict.correct and loaded.baseline is not None:
+        baseline = baseline_cycles(loaded, timing_seed=timing_seed, sandbox_backend=sandbox)
+    speedup = round(baseline / verdict.cycles, 4) if baseline and verdict.cycles else None
+    exit_code = 0 if verdict.status == "passed" else 1
     if json_out:
-        print(json.dumps(verdict.to_json(timeline_limit=0)))
-        return
+        data = verdict.to_json(timeline_limit=0) | {"baseline_cycles": baseline, "speedup": speedup}
+        print(json.dumps(data))
+        raise typer.Exit(exit_code)
     colour = "green" if verdict.correct else "red"
     console = _console()
     console.print(
         f"[bold {colour}]{verdict.status}[/] {loaded.key}"
         + (f"  {verdict.cycles} cycles" if verdict.cycles is not None else "")
+        + (f"  baseline {baseline} cycles, speedup {speedup:g}x" if speedup else "")
     )
     console.print(verdict.feedback, markup=False)
+    if not verdict.correct and verdict.seed is not None:
+        dims = ", ".join(f"{k}={v}" for k, v in (verdict.dims or {}).items())
+        console.print(
+            f"failed on seed {verdict.seed} ({dims or 'static shapes'}); replay with"
+            f" --seed {verdict.seed}",
+            markup=False,
+        )
+    raise typer.Exit(exit_code)
 
 
 @app.command()
@@ -139,6 +201,45 @@ def doctor() -> None:
     suites = sorted(p.name for p in SUITES_DIR.iterdir() if p.is_dir() and any(p.glob("*.toml")))
     console.print(f"suites: {', '.join(suites) or 'none'}")
     console.print(f"targets: {', '.join(available()) or 'none'}")
+    _doctor_model(console)
+
+
+# Environment variables litellm reads for the common providers (names only are ever shown).
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY",
+    "TOGETHERAI_API_KEY",
+    "XAI_API_KEY",
+    "AZURE_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "OLLAMA_API_BASE",
+)
+
+
+def _doctor_model(console) -> None:
+    """The model a run would use and why, where memory lives, which provider keys are set."""
+    from agents.models import ModelError, resolve_model_spec
+    from agents.workflows.run import memory_path
+
+    try:
+        spec, source = resolve_model_spec(None)
+        console.print(f"model: {spec} (from {source})", markup=False, highlight=False)
+    except ModelError as exc:
+        console.print(f"model: cannot be chosen: {exc}", markup=False, highlight=False)
+    store = memory_path(None)
+    state = "exists" if store.is_file() else "not created yet; the first solve run creates it"
+    console.print(f"memory: {store} ({state})", markup=False, highlight=False)
+    keys = [name for name in PROVIDER_KEYS if os.environ.get(name)]
+    console.print(
+        f"provider keys set: {', '.join(keys) or 'none (only builtin, scripted and queue models work)'}",
+        markup=False,
+        highlight=False,
+    )
 
 
 # ---------------------------------------------------------------- solve, report, memory
@@ -147,14 +248,21 @@ def doctor() -> None:
 
 @contextlib.contextmanager
 def _command_errors():
-    """solve_cli's CommandError is a usage error. (solve_cli cannot raise this module's
-    UsageError itself: under `python -m agents.cli` this module is `__main__`.)"""
-    from agents.solve_cli import CommandError
+    """solve_cli's CommandError is a usage error, its SetupFault a set-up error. (solve_cli
+    cannot raise this module's errors itself: under `python -m agents.cli` this module is
+    `__main__`.)"""
+    from agents.solve_cli import CommandError, SetupFault
 
     try:
         yield
     except CommandError as exc:
         raise UsageError(str(exc)) from None
+    except SetupFault as exc:
+        raise SetupError(str(exc)) from None
+    except OSError as exc:  # unwritable --out or --output, a store on a read-only disk, ...
+        if exc.filename is None or exc.errno == errno.ENOSPC:
+            raise  # a full disk is the set-up's fault: main says so
+        raise UsageError(f"cannot use {exc.filename}: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -229,15 +337,24 @@ def solve(
 @app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="A run folder written by `agent solve --out`")],
+    other: Annotated[
+        Path | None,
+        typer.Argument(help="A second run folder: compare the two runs task by task"),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="HTML file (default FOLDER/report.html)")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="HTML file (default FOLDER/report.html; with two runs OTHER/compare.html)",
+        ),
     ] = None,
 ) -> None:
-    """Write an HTML report of a solve run (plots inline; reads offline)."""
+    """Write an HTML report of a solve run, or compare two (plots inline; reads offline)."""
     from agents import solve_cli
 
     with _command_errors():
-        solve_cli.report(folder, output=output)
+        solve_cli.report(folder, output=output, other=other)
 
 
 @app.command()
@@ -283,15 +400,35 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _setup_fault(exc: BaseException) -> str | None:
+    """One line for a fault of the set-up that reached the top, else None."""
+    if isinstance(exc, SetupError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return f"disk full{where}: free some space and run the command again"
+    from memory.store import StoreError
+
+    if isinstance(exc, StoreError):
+        return str(exc)
+    return None
+
+
 def main() -> None:
+    """Run the CLI. Exit codes: 0 done, 1 a set-up fault (or `eval`: a verdict other than
+    passed), 2 bad usage, 3 an internal error; each failure is one line on stderr."""
     try:
         app()
     except SystemExit:
         raise
     except Exception as exc:  # one line for what the user can fix; traceback with --debug
-        if os.environ.get("AGENT_DEBUG") or not isinstance(exc, _known_errors()):
-            if os.environ.get("AGENT_DEBUG"):
-                raise
+        if os.environ.get("AGENT_DEBUG"):
+            raise
+        setup = _setup_fault(exc)
+        if setup is not None:
+            print(f"agent: {setup}", file=sys.stderr)
+            sys.exit(1)
+        if not isinstance(exc, _known_errors()):
             print(
                 f"agent: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
                 file=sys.stderr,

@@ -17,10 +17,16 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 class CommandError(Exception):
     """What the user asked for cannot be done as asked (the message says why)."""
+
+
+class SetupFault(Exception):
+    """A fault of the set-up (sandbox, disk, store, verification worker) stopped the command;
+    what it did is saved. Printed as one line, exit code 1."""
 
 
 def solve(
@@ -39,19 +45,11 @@ def solve(
     sandbox: str | None,
 ) -> None:
     from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
-    from agents.solve_display import SolveDisplay, closing_table, summary_line
-    from agents.workflows.run import (
-        RunError,
-        RunOptions,
-        memory_path,
-        prepare,
-        resumed_settings,
-        run_suite,
-    )
+    from agents.workflows.run import RunError, RunOptions, RunStopped
+    from agents.workflows.run_folder import exclusive
     from agents.workflows.solve import SolveSettings
-    from agents.workflows.verify_pool import VerifierPool
     from benchmarks.task import load_suite
-    from memory.store import ExperienceStore, StoreError
+    from memory.store import StoreError
 
     if samples is not None and samples < 1:
         raise CommandError(f"--samples must be at least 1, got {samples}")
@@ -79,10 +77,11 @@ def solve(
         raise CommandError("--resume needs --out DIR (the run to continue)")
     suite_name = Path(suite).name or suite
     out = out or Path("runs") / f"{suite_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if sandbox is not None:
-        from sandbox import select_backend
+    from sandbox import select_backend
 
-        select_backend(sandbox)  # an unknown backend is a usage error
+    # Before any model call: a sandbox that cannot run is the set-up's fault, and no
+    # program's (an unknown --sandbox name is a usage error).
+    select_backend(sandbox)
     try:
         spec, source = resolve_model_spec(model_flag)
         meter = CostMeter(max_cost)
@@ -102,12 +101,53 @@ def solve(
         out=out, resume=resume, jobs=jobs, sandbox_backend=sandbox, settings=settings
     )
     try:
-        store = ExperienceStore(memory_path(memory))
-        run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
-    except (RunError, StoreError) as exc:
+        with exclusive(out):
+            _run(
+                tasks,
+                suite_name=suite_name,
+                spec=spec,
+                source=source,
+                model=model,
+                meter=meter,
+                memory=memory,
+                options=options,
+                again=again_command(suite, tasks_glob, out),
+            )
+    except (RunStopped, StoreError) as exc:
+        raise SetupFault(str(exc)) from exc
+    except RunError as exc:
         raise CommandError(str(exc)) from None
-    if resume:
-        settings = resumed_settings(run, guardian=settings.guardian)
+
+
+def again_command(suite: str, tasks_glob: str | None, out: Path) -> str:
+    """The command that continues a run."""
+    again = f"agent solve {suite}" + (f" --tasks '{tasks_glob}'" if tasks_glob else "")
+    return again + f" --out {out} --resume"
+
+
+def _run(
+    tasks: list,
+    *,
+    suite_name: str,
+    spec: str,
+    source: str,
+    model: Any,
+    meter: Any,
+    memory: Path | None,
+    options: Any,
+    again: str,
+) -> None:
+    """The run itself, with the run folder held (see `solve`)."""
+    from agents.solve_display import SolveDisplay, closing_table, summary_line, summary_notes
+    from agents.workflows.run import memory_path, prepare, resumed_settings, run_suite
+    from agents.workflows.verify_pool import VerifierPool
+    from memory.store import ExperienceStore
+
+    out = options.out
+    store = ExperienceStore(memory_path(memory))
+    run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
+    if options.resume:
+        settings = resumed_settings(run, guardian=options.settings.guardian)
         options = replace(options, settings=settings)
     console = Console()
     if not console.is_terminal:
@@ -117,11 +157,13 @@ def solve(
         highlight=False,
         soft_wrap=True,
     )
+    for repair in run.get("resumed", [{}])[-1].get("repairs", []) if options.resume else []:
+        console.print(f"repaired: {repair}", markup=False, highlight=False, soft_wrap=True)
     display = SolveDisplay(console)
-    again = f"agent solve {suite}" + (f" --tasks '{tasks_glob}'" if tasks_glob else "")
-    again += f" --out {out} --resume"
     try:
-        with VerifierPool(jobs, sandbox_backend=sandbox) as pool:
+        with VerifierPool(
+            options.jobs, sandbox_backend=options.sandbox_backend, timing_seed=run["timing_seed"]
+        ) as pool:
             results = run_suite(
                 tasks,
                 model=model,
@@ -144,6 +186,8 @@ def solve(
         display.finish({})  # a crash must not leave the terminal's cursor hidden
     console.print(closing_table(results))
     console.print(summary_line(results["summary"]), highlight=False, soft_wrap=True)
+    for note in summary_notes(results, f"`agent report {out}`"):
+        console.print(note, highlight=False, style="dim")
     if results["summary"].get("stopped"):
         console.print(
             f"stopped early ({results['summary']['stopped']}); continue with: {again}",
@@ -156,11 +200,12 @@ def solve(
     console.print(f"wrote {out / 'results.json'}", highlight=False, soft_wrap=True)
 
 
-def report(folder: Path, *, output: Path | None) -> None:
+def report(folder: Path, *, output: Path | None, other: Path | None = None) -> None:
+    from agents.report.compare import write_comparison
     from agents.report.html import ReportError, write_report
 
     try:
-        path = write_report(folder, output)
+        path = write_comparison(folder, other, output) if other else write_report(folder, output)
     except ReportError as exc:
         raise CommandError(str(exc)) from None
     print(f"wrote {path}")
@@ -250,21 +295,33 @@ def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out:
             )
         )
         return
-    table = Table(title=f"{task}: last {len(rows)} attempts")
-    for column in ("id", "parent", "status", "cycles", "model", "run"):
+    # Feedback is what a reader came for: it gets the width (wrapped, at least 30 columns
+    # on an 80-column terminal); model and run move to the title when all rows share them.
+    origins = {(a.model, a.run_id) for a in rows}
+    shared = len(origins) == 1
+    title = f"{task}: last {len(rows)} attempts"
+    if shared:
+        model, run_id = next(iter(origins))
+        title += f" (model {model}, run {run_id})"
+    table = Table(title=title)
+    for column in ("id", "parent", "status", "cycles"):
         table.add_column(column, no_wrap=True, min_width=len(column))
-    table.add_column("feedback")
+    if not shared:
+        table.add_column("model, run", overflow="fold", max_width=24)
+    table.add_column("feedback (--json: full)", ratio=1, min_width=30, overflow="fold")
     for a in rows:
         marker = " *" if best is not None and a.id == best.id else ""
-        table.add_row(
+        feedback = " ".join(a.feedback.split())
+        cells = [
             f"{a.id}{marker}",
             str(a.parent_id or "-"),
             a.status,
             str(a.cycles) if a.cycles is not None else "-",
-            a.model,
-            a.run_id,
-            " ".join(a.feedback.split())[:40],
-        )
+        ]
+        if not shared:
+            cells.append(f"{a.model}, {a.run_id}")
+        cells.append(Text(feedback if len(feedback) <= 400 else feedback[:399] + "…"))
+        table.add_row(*cells)
     console.print(table)
     if best is not None:
         console.print(f"best (*): attempt {best.id}, {best.cycles} cycles:", highlight=False)

@@ -1,18 +1,21 @@
 """What `agent solve` shows while it runs, and the table it closes with.
 
-On a terminal: a live table (per task: attempts, status, best cycles, speedup, cost) that
-the closing table replaces. Elsewhere (a pipe, a CI log): no animation, one plain line per
-checked attempt and per finished task, so logs read top to bottom.
+On a terminal: a live view that fits the screen — a header (tasks done / total, elapsed
+time, the tasks being worked on) over a table of the running and most recently finished
+tasks — which the closing table replaces. Elsewhere (a pipe, a CI log): no animation, one
+plain line per checked attempt and per finished task, so logs read top to bottom.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from agents.workflows import attempts as at
 from agents.workflows.attempts import Attempt
@@ -35,11 +38,14 @@ class SolveDisplay(Progress):
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self.live_mode = self.console.is_terminal
-        self._lock = threading.Lock()
+        # Re-entrant: the live view renders (under the lock) from rich's refresh thread.
+        self._lock = threading.RLock()
         self._rows: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
+        self._finished: list[str] = []  # in the order tasks finished
         self._live: Live | None = None
         self._done = 0
+        self._started = time.monotonic()
 
     # -- Progress
 
@@ -49,9 +55,14 @@ class SolveDisplay(Progress):
             key: {"status": "waiting", "attempts": 0, "cycles": None, "speedup": None, "cost": 0.0}
             for key in tasks
         }
+        self._started = time.monotonic()
         if self.live_mode:
+            # get_renderable: redrawn on every refresh, so the clock ticks between events.
             self._live = Live(
-                self._table(), console=self.console, refresh_per_second=4, transient=True
+                get_renderable=self.view,
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
             )
             self._live.start()
 
@@ -85,10 +96,11 @@ class SolveDisplay(Progress):
                 cost=entry["cost_usd"],
             )
             self._done += 1
+            self._finished.append(task)
             self._refresh()
             if not self.live_mode:
                 self.console.print(
-                    f"[{self._done}/{len(self._order)}] {task_line(entry)}",
+                    f"[{self._done}/{len(self._order)} {_clock(self.elapsed())}] {task_line(entry)}",
                     markup=False,
                     highlight=False,
                     soft_wrap=True,
@@ -112,13 +124,43 @@ class SolveDisplay(Progress):
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.refresh()
 
-    def _table(self) -> Table:
-        table = Table(title="agent solve", expand=False)
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def view(self) -> Group:
+        """Header and table, cut to the terminal's height: the running tasks first, then
+        the latest finished, then a count of the rest (never a bare `...`)."""
+        with self._lock:
+            running = [k for k in self._order if self._rows[k]["status"].startswith("running")]
+            waiting = sum(1 for k in self._order if self._rows[k]["status"] == "waiting")
+            header = Text(
+                f"agent solve: {self._done}/{len(self._order)} done, {_clock(self.elapsed())}"
+                f" elapsed; now: {', '.join(running) or '-'}",
+                style="bold",
+            )
+            room = max(3, self.console.height - 8)  # header, table frame, footer
+            shown = running[:room]
+            shown += list(reversed(self._finished))[: room - len(shown)]
+            hidden = len(self._order) - len(shown)
+            parts: list[Any] = [header, self._table(shown)]
+            if hidden:
+                parts.append(
+                    Text(
+                        f"+ {hidden} more tasks ({waiting} waiting,"
+                        f" {self._done - len(shown) + len(running)} finished earlier);"
+                        " all of them are listed when the run ends",
+                        style="dim",
+                    )
+                )
+            return Group(*parts)
+
+    def _table(self, keys: list[str]) -> Table:
+        table = Table(expand=False)
         for column in ("task", "status", "attempts", "best cycles", "speedup", "cost $"):
             table.add_column(column, justify="left" if column in ("task", "status") else "right")
-        for key in self._order:
+        for key in keys:
             row = self._rows[key]
             status = row["status"]
             colour = _COLOURS.get(status, "cyan")
@@ -191,9 +233,48 @@ def _attempt_line(task: str, attempt: Attempt) -> str:
     return text
 
 
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def _or_dash(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
 def _speedup(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
+
+
+def summary_notes(results: dict[str, Any], report_hint: str) -> list[str]:
+    """Plain-language lines under the summary: what fast_p means and why tasks failed,
+    so a first run's `fast_1 0.00` or its errors need no guessing."""
+    entries, summary = results["tasks"], results["summary"]
+    notes = [
+        f"fast_p: share of all {summary['total']} tasks whose kernel is correct and more than"
+        " p times faster than the task's baseline program (fast_1: beats it; a tie does not)."
+    ]
+    speedups = [e["speedup"] for e in entries if e["correct"] and e["speedup"] is not None]
+    builtin = results["run"].get("model") == "builtin"
+    if builtin and speedups and all(abs(s - 1.0) < 1e-9 for s in speedups):
+        notes.append(
+            "Every solved kernel ties its baseline (1.00x): the baselines are the builtin"
+            " compilers' programs, so only another model can beat them."
+        )
+    failed: dict[str, int] = {}
+    for entry in entries:
+        if not entry["correct"]:
+            failed[entry["status"]] = failed.get(entry["status"], 0) + 1
+    if failed:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(failed.items()))
+        notes.append(
+            f"Not solved: {counts}. Each task's feedback says why"
+            + (
+                " (with the builtin model, usually a task its compiler does not cover)"
+                if builtin
+                else ""
+            )
+            + f"; full text in {report_hint}."
+        )
+    return notes

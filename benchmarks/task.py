@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import logging
 import sys
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.generators import generate
+from benchmarks.generators import GeneratorError, check_init, generate
+
+log = logging.getLogger(__name__)
 
 SUITES_DIR = Path(__file__).parent
 DTYPES = ("float32", "float64", "float16", "int32", "int64", "bool")
@@ -72,6 +75,7 @@ class Task:
     atol: float = 1e-4
     spec: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    constant_inputs: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -126,6 +130,24 @@ class Task:
                 )
             arrays[spec.name] = array
         return arrays
+
+    def repeated_inputs(self) -> list[str]:
+        """Inputs that two runs with different seeds draw identically, apart from those the
+        task declares constant (`constant_inputs`, e.g. a table of rotary angles).
+
+        A fixed input lets a program that recognises it (a dataset's graph) or an output
+        that only depends on it pass every check; a task should redraw it per run (fresh
+        values or a fresh permutation) or declare why it is constant.
+        """
+        suspects = [s.name for s in self.inputs if s.name not in self.constant_inputs]
+        # The smallest check first: most tasks clear every suspect there, cheaply.
+        for check in sorted(self.checks, key=lambda c: sum(c.values())):
+            dims = self.full_dims(check)
+            first, second = self.make_inputs(dims, 1), self.make_inputs(dims, 2)
+            suspects = [n for n in suspects if np.array_equal(first[n], second[n])]
+            if not suspects:
+                break
+        return suspects
 
     def reference_outputs(
         self, inputs: dict[str, np.ndarray], dims: dict[str, int]
@@ -214,6 +236,10 @@ def _tensor_specs(
         init = entry.pop("init", {})
         if not isinstance(init, dict):
             raise _fail(path, f"{where} ({name}): init must be a table")
+        try:
+            check_init(init)
+        except GeneratorError as exc:
+            raise _fail(path, f"{where} ({name}).init: {exc}") from None
         specs.append(TensorSpec(name, dtype, tuple(shape), init, entry))
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
@@ -282,11 +308,19 @@ def parse_task(path: Path) -> Task:
         value = data.get(ref_key)
         if value is not None and (not isinstance(value, str) or ":" not in value):
             raise _fail(path, f"{ref_key!r} must look like 'module:function', got {value!r}")
+        if value is not None and not (path.parent / f"{value.partition(':')[0]}.py").is_file():
+            module = value.partition(":")[0]
+            raise _fail(path, f"{ref_key} module {module}.py must lie beside the task file")
     if "reference" not in data:
         raise _fail(path, "'reference' is required")
     baseline = text("baseline", required=False)
     if baseline is not None and not (path.parent / baseline).is_file():
-        raise _fail(path, f"baseline program {baseline!r} does not exist")
+        # A suite must ship its baselines; a task file copied out on its own runs without
+        # one (no speedup is reported).
+        if path.resolve().is_relative_to(SUITES_DIR.resolve()):
+            raise _fail(path, f"baseline program {baseline!r} does not exist")
+        log.info("%s: baseline %s not found beside it; no speedup will be reported", path, baseline)
+        baseline = None
     tolerance = data.get("tolerance", {})
     for section in ("spec", "params", "tolerance"):
         if not isinstance(data.get(section, {}), dict):
@@ -311,6 +345,13 @@ def parse_task(path: Path) -> Task:
         spec=dict(data.get("spec", {})),
         params=dict(data.get("params", {})),
     )
+    constant = data.get("constant_inputs", [])
+    known = {t.name for t in task.inputs}
+    if not isinstance(constant, list) or not set(constant) <= known:
+        raise _fail(
+            path, f"constant_inputs must list input names of {sorted(known)}, got {constant!r}"
+        )
+    task = replace(task, constant_inputs=tuple(constant))
     if not task.checks:  # all dims static: one check with no symbolic assignment
         task = replace(task, checks=({},))
     return task
@@ -338,7 +379,27 @@ def load_suite(name_or_path: str | Path, pattern: str | None = None) -> list[Tas
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise TaskError(f"{folder}: duplicate task names {sorted(duplicates)}")
+    for task in tasks:
+        try:
+            repeated = repeated_inputs_of(task.path, task.path.stat().st_mtime)
+        except Exception as exc:  # listing a suite must not depend on its data files
+            log.warning("%s: cannot draw its inputs: %s: %s", task.path, type(exc).__name__, exc)
+            continue
+        if repeated:
+            log.warning(
+                "%s: inputs %s are identical in every check; redraw them per run or list"
+                " them in constant_inputs",
+                task.path,
+                ", ".join(repeated),
+            )
     return tasks
+
+
+@cache
+def repeated_inputs_of(path: Path, mtime: float) -> tuple[str, ...]:
+    """`Task.repeated_inputs` of a task file, once per file version (drawing inputs twice
+    costs up to ~0.1 s a task, and suites are loaded often)."""
+    return tuple(parse_task(path).repeated_inputs())
 
 
 def load_task(ref: str | Path) -> Task:

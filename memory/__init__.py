@@ -5,9 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from memory.store import Attempt, ExperienceStore, StoreError
+from memory.errors import StoreDamaged, StoreError, StoreFull, StoreLocked
+from memory.store import Attempt, ExperienceStore
 
-__all__ = ["Attempt", "ExperienceStore", "StoreError", "default_store_path"]
+__all__ = [
+    "Attempt",
+    "ExperienceStore",
+    "StoreDamaged",
+    "StoreError",
+    "StoreFull",
+    "StoreLocked",
+    "default_store_path",
+]
 
 ENV_VAR = "AGENT_MEMORY"
 

@@ -3,7 +3,12 @@
 One SQLite file in WAL mode, so readers never block the writer and several processes
 (parallel runs, a nightly improve loop, `agent memory`) can share it. Each thread uses
 its own connection, and every write is one short `BEGIN IMMEDIATE` transaction under a
-busy timeout, so concurrent writers queue instead of failing.
+busy timeout, retried while another process holds the lock (a lock held for minutes delays
+a run; only one held past `patience` stops it, with `StoreLocked`). Opening a store checks it
+(`PRAGMA quick_check`), so damage is reported at once with the way to recover, not found
+after more writes; a full disk is `StoreFull`. Every fault is a one-line `StoreError`
+(memory/errors.py). Attempts are unique by (run, task, program hash, round): replaying a run
+cannot add them twice.
 
 Only programs the verifier passed can come back out as examples (`best`, `recall`): the
 status is checked in the queries themselves, so a failed or rejected attempt — including
@@ -12,73 +17,39 @@ any reward hack the verifier caught — never becomes a lesson.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import numbers
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from memory import schema
+from memory.errors import StoreError  # noqa: F401  (callers import it from here too)
 from memory.features import fts_query, program_ops, task_ops
 
 if TYPE_CHECKING:
     from benchmarks.task import Task
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 STATUSES = ("passed", "incorrect", "invalid", "error", "timeout", "rejected")
-BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = 5.0
+"""How long SQLite itself waits for a lock before a write is retried."""
+PATIENCE_S = 900.0
+"""How long a write waits in all for a lock another process holds before `StoreLocked`."""
 FTS_NEIGHBOURS = 10
 """How many best description matches (bm25) count as similar: words common to every task
 description rank low by bm25, so a cut keeps them from making everything similar."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    key         TEXT PRIMARY KEY,
-    dialect     TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    description TEXT NOT NULL,
-    ops         TEXT NOT NULL,
-    first_seen  REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    id          INTEGER PRIMARY KEY,
-    task_key    TEXT NOT NULL REFERENCES tasks(key),
-    program     TEXT NOT NULL,
-    program_ops TEXT NOT NULL,
-    model       TEXT NOT NULL,
-    prompt_hash TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    correct     INTEGER NOT NULL,
-    cycles      INTEGER,
-    metrics     TEXT NOT NULL,
-    feedback    TEXT NOT NULL,
-    bottleneck  TEXT NOT NULL,
-    tokens      INTEGER NOT NULL,
-    cost_usd    REAL NOT NULL,
-    seconds     REAL NOT NULL,
-    parent_id   INTEGER REFERENCES attempts(id),
-    run_id      TEXT NOT NULL,
-    created     REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS attempts_by_task ON attempts(task_key, status);
-CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts(run_id);
-CREATE TABLE IF NOT EXISTS best (
-    task_key    TEXT PRIMARY KEY REFERENCES tasks(key),
-    attempt_id  INTEGER NOT NULL REFERENCES attempts(id),
-    cycles      INTEGER NOT NULL,
-    length      INTEGER NOT NULL
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS task_text USING fts5(key UNINDEXED, name, description);
-"""
-
-
-class StoreError(Exception):
-    """The store cannot be opened or written (message names the file)."""
 
 
 @dataclass(frozen=True)
@@ -133,8 +104,8 @@ _COLUMNS = ", ".join(f"a.{f}" for f in _FIELDS) + ", t.description"
 _FROM = " FROM attempts a JOIN tasks t ON t.key = a.task_key"
 _SELECT = f"SELECT {_COLUMNS}{_FROM}"
 _INSERT = (
-    f"INSERT INTO attempts ({', '.join(_FIELDS[1:])}, program_ops)"
-    f" VALUES ({', '.join('?' * len(_FIELDS))})"
+    f"INSERT OR IGNORE INTO attempts ({', '.join(_FIELDS[1:])}, program_ops, program_hash, round)"
+    f" VALUES ({', '.join('?' * (len(_FIELDS) + 2))})"
 )
 
 
@@ -144,6 +115,37 @@ def _attempt(row: tuple) -> Attempt:
     values[_FIELDS.index("correct")] = bool(values[_FIELDS.index("correct")])
     values[_FIELDS.index("metrics")] = json.loads(values[_FIELDS.index("metrics")])
     return Attempt(*values)
+
+
+def insert_attempt(conn: sqlite3.Connection, row: Mapping[str, Any]) -> tuple[int, bool]:
+    """Insert one attempt (the columns of `_FIELDS` but `id`, `program_ops` and `round`) and
+    offer it as its task's best; (its id, whether it is new). An attempt already stored by
+    (run, task, program hash, round) is not stored again: its id comes back."""
+    key = (row["run_id"], row["task_key"], schema.program_hash(row["program"]), row["round"])
+    values = [row[f] for f in _FIELDS[1:]] + [row["program_ops"], key[2], row["round"]]
+    cursor = conn.execute(_INSERT, values)
+    if cursor.rowcount == 0:
+        existing = conn.execute(
+            "SELECT id FROM attempts WHERE run_id=? AND task_key=? AND program_hash=? AND round=?",
+            key,
+        ).fetchone()
+        return int(existing[0]), False
+    attempt_id = int(cursor.lastrowid)
+    if row["status"] == "passed" and row["correct"]:
+        current = conn.execute(
+            "SELECT cycles, length FROM best WHERE task_key=?", (row["task_key"],)
+        ).fetchone()
+        if current is None or (row["cycles"], len(row["program"])) < tuple(current):
+            conn.execute(
+                "INSERT OR REPLACE INTO best (task_key, attempt_id, cycles, length)"
+                " VALUES (?,?,?,?)",
+                (row["task_key"], attempt_id, row["cycles"], len(row["program"])),
+            )
+    return attempt_id, True
+
+
+def _reopen(path: Path, busy_timeout: float, patience: float) -> ExperienceStore:
+    return ExperienceStore(path, busy_timeout=busy_timeout, patience=patience, check=False)
 
 
 def _plain(value: Any) -> Any:
@@ -184,37 +186,59 @@ def _verdict_fields(verdict: Any) -> tuple[str, bool, int | None, dict, str, str
 
 
 class ExperienceStore:
-    """Attempts, best verified solutions and recall over one SQLite file."""
+    """Attempts, best verified solutions and recall over one SQLite file.
 
-    def __init__(self, path: str | Path) -> None:
+    `busy_timeout` and `patience` (seconds) say how long a write waits for another process's
+    lock: once inside SQLite, and in all across retries. `check=False` skips the damage check
+    (for a store already checked by the process that sent it here).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        patience: float = PATIENCE_S,
+        check: bool = True,
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout, self.patience = busy_timeout, patience
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise schema.fault(self.path, exc, 0.0) from None
+        if check:
             with self._connect() as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"experience store {self.path}: {exc}") from None
+                schema.check(conn, self.path)
+        self.transaction(schema.set_up, begin=False)
 
     def __reduce__(self) -> tuple:
-        """Pickle as the path: a store sent to another process opens its own connections."""
-        return (ExperienceStore, (self.path,))
+        """Pickle as the path and waits: a store sent to another process opens its own
+        connections there (unchecked: the sender checked it)."""
+        return (_reopen, (self.path, self.busy_timeout, self.patience))
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> sqlite3.Connection:
         """This thread's connection (opened once: closing the last connection to a WAL
         file checkpoints it, which would cost a disk sync per operation)."""
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():  # never reuse across fork
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys=ON")
             # WAL + NORMAL: durable across crashes of the program, not synced per commit
             # (a power cut may lose the last attempts, never corrupt the file).
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn, self._local.pid = conn, os.getpid()
-        yield conn
+        return conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, for reading; any fault becomes a `StoreError`."""
+        try:
+            yield self._connection()
+        except (sqlite3.Error, OSError) as exc:
+            raise schema.fault(self.path, exc, self.busy_timeout) from None
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
@@ -223,17 +247,40 @@ class ExperienceStore:
             conn.close()
             self._local.conn = None
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken at once (no lock upgrade, so no deadlock)."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+    def transaction(self, work: Callable[[sqlite3.Connection], T], *, begin: bool = True) -> T:
+        """Run `work` in one short write transaction, taken at once (no lock upgrade, so no
+        deadlock); while another process holds the lock, wait and run it again, up to
+        `patience` seconds in all. `begin=False`: `work` manages its own transactions."""
+        started, delay, warned = time.monotonic(), 0.05, False
+        while True:
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn = self._connection()
+                if not begin:
+                    return work(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                    return result
+                finally:
+                    if conn.in_transaction:  # SQLite may have rolled back already
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+            except (sqlite3.Error, OSError) as exc:
+                waited = time.monotonic() - started
+                if not isinstance(exc, sqlite3.Error) or not schema.is_busy(exc):
+                    raise schema.fault(self.path, exc, waited) from None
+                if waited >= self.patience:
+                    raise schema.fault(self.path, exc, waited) from None
+                if not warned:
+                    log.warning(
+                        "experience store %s is locked by another process; waiting (up to %g s)",
+                        self.path,
+                        self.patience,
+                    )
+                    warned = True
+                time.sleep(min(delay, max(self.patience - waited, 0.0)))
+                delay = min(delay * 2, 2.0)
 
     # -- writing
 
@@ -250,54 +297,43 @@ class ExperienceStore:
         cost_usd: float = 0.0,
         seconds: float = 0.0,
         run_id: str = "",
+        round: int = 0,
     ) -> int:
         """Store one attempt and return its id; a passed attempt that is faster (or as
-        fast and shorter) than the task's best becomes the new best."""
+        fast and shorter) than the task's best becomes the new best. The same program for
+        the same task in the same run and round is stored once: a replay gets the first
+        one's id back."""
         status, correct, cycles, metrics, feedback, bottleneck = _verdict_fields(verdict)
-        ops = " ".join(sorted(program_ops(program, task.dialect)))
-        now = time.time()
-        with self._write() as conn:
-            self._upsert_task(conn, task, now)
+        row = {
+            "task_key": task.key,
+            "program": program,
+            "model": model,
+            "prompt_hash": prompt_hash,
+            "status": status,
+            "correct": int(correct),
+            "cycles": cycles,
+            "metrics": json.dumps(metrics, sort_keys=True, default=_plain),
+            "feedback": feedback,
+            "bottleneck": bottleneck,
+            "tokens": int(tokens),
+            "cost_usd": float(cost_usd),
+            "seconds": float(seconds),
+            "parent_id": parent_id,
+            "run_id": run_id,
+            "created": time.time(),
+            "program_ops": " ".join(sorted(program_ops(program, task.dialect))),
+            "round": int(round),
+        }
+
+        def work(conn: sqlite3.Connection) -> int:
+            self._upsert_task(conn, task, row["created"])
             if parent_id is not None:
-                row = conn.execute(
-                    "SELECT task_key FROM attempts WHERE id=?", (parent_id,)
-                ).fetchone()
-                if row is None:
+                found = conn.execute("SELECT 1 FROM attempts WHERE id=?", (parent_id,))
+                if found.fetchone() is None:
                     raise ValueError(f"parent attempt {parent_id} does not exist")
-            cursor = conn.execute(
-                _INSERT,
-                (
-                    task.key,
-                    program,
-                    model,
-                    prompt_hash,
-                    status,
-                    int(correct),
-                    cycles,
-                    json.dumps(metrics, sort_keys=True, default=_plain),
-                    feedback,
-                    bottleneck,
-                    int(tokens),
-                    float(cost_usd),
-                    float(seconds),
-                    parent_id,
-                    run_id,
-                    now,
-                    ops,
-                ),
-            )
-            attempt_id = int(cursor.lastrowid)
-            if correct:
-                current = conn.execute(
-                    "SELECT cycles, length FROM best WHERE task_key=?", (task.key,)
-                ).fetchone()
-                if current is None or (cycles, len(program)) < tuple(current):
-                    conn.execute(
-                        "INSERT OR REPLACE INTO best (task_key, attempt_id, cycles, length)"
-                        " VALUES (?,?,?,?)",
-                        (task.key, attempt_id, cycles, len(program)),
-                    )
-        return attempt_id
+            return insert_attempt(conn, row)[0]
+
+        return self.transaction(work)
 
     def _upsert_task(self, conn: sqlite3.Connection, task: Task, now: float) -> None:
         ops = " ".join(sorted(task_ops(task)))

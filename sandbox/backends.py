@@ -1,9 +1,12 @@
 """The three ways of isolating the harness process, and the choice among them.
 
-A backend only says how to start the harness (`sandbox.harness`) isolated, as an argv and an
-environment, and how to clean up after a killed run; `sandbox.spares` starts it and
-`sandbox.runner` does the rest, the same way for all three. Inside, the harness confines
-itself further (`sandbox.confine`).
+A backend says how to start the harness (`sandbox.harness`) isolated and how to kill a run
+with everything it started; `sandbox.spares` starts it and `sandbox.runner` does the rest, the
+same way for all three. Inside, the harness confines itself further (`sandbox.confine`).
+
+Probing a backend never raises: whatever goes wrong (a missing binary, a timeout, a dead
+daemon, a library's surprise) is the reason it is unavailable, and the automatic choice moves
+on to the next one.
 """
 
 from __future__ import annotations
@@ -12,15 +15,20 @@ import functools
 import logging
 import os
 import shutil
+import signal
 import site
 import subprocess
 import sys
+import time
 import tomllib
 import uuid
 from pathlib import Path
+from typing import Any
 
+from sandbox import container
 from sandbox.image import IMAGE, host_root_links
-from sandbox.limits import MIB, Limits
+from sandbox.leftovers import RUN_PREFIX, owner_tag
+from sandbox.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +80,20 @@ def _minimal_env(**extra: str) -> dict[str, str]:
 
 
 class Backend:
-    """How to start the harness isolated. Subclasses fill in the three methods."""
+    """How to start the harness isolated and how to kill a run. Subclasses give `probe` and
+    `command`, or `start` and `kill` when the harness is not a child process of ours."""
 
     name = ""
     description = ""
 
     def unavailable(self) -> str | None:
-        """Why this backend cannot run here, or None when it can."""
+        """Why this backend cannot run here, or None when it can; never raises."""
+        try:
+            return self.probe()
+        except Exception as exc:  # a probe must never take a command down
+            return f"the probe failed ({type(exc).__name__}: {' '.join(str(exc).split())})"
+
+    def probe(self) -> str | None:
         raise NotImplementedError
 
     def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
@@ -88,8 +103,22 @@ class Backend:
         """The environment of the process we start (never the caller's: no API keys)."""
         return _minimal_env(HOME=run_dir)
 
-    def after_kill(self, run_id: str) -> None:
-        """Called when a run was killed; the backend removes anything still running."""
+    def start(self, limits: Limits, run_id: str, dialect: str, run_dir: str) -> Any:
+        """The started harness: a `subprocess.Popen`, or an object with the same `stdin`,
+        `stdout`, `stderr`, `poll` and `wait`."""
+        return subprocess.Popen(
+            self.command(limits, run_id, dialect),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=run_dir,
+            env=self.environment(run_dir),
+            start_new_session=True,
+        )
+
+    def kill(self, process: Any, run_id: str) -> None:
+        """Kill a run's whole process tree and wait until none of it runs."""
+        _kill_tree(process.pid)
 
     def signal_of(self, returncode: int) -> int | None:
         """The signal that ended the harness, if one did."""
@@ -105,7 +134,7 @@ class Plain(Backend):
         "no namespaces, so it isolates little"
     )
 
-    def unavailable(self) -> str | None:
+    def probe(self) -> str | None:
         return None
 
     def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
@@ -122,12 +151,17 @@ class Bubblewrap(Backend):
         "read-only view of python and the dialects, private /tmp, empty environment"
     )
 
-    def unavailable(self) -> str | None:
+    def probe(self) -> str | None:
         return _probe_bubblewrap()
 
     def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
+        # The full path, found on the caller's PATH: the sandbox's own PATH (/usr/bin:/bin),
+        # which subprocess would search, need not hold it.
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxConfigError("sandbox backend 'bubblewrap': bwrap is not installed")
         argv = [
-            "bwrap",
+            bwrap,
             "--unshare-all",
             "--die-with-parent",
             "--new-session",
@@ -168,74 +202,26 @@ class Bubblewrap(Backend):
 class Docker(Backend):
     name = "docker"
     description = (
-        f"docker: a fresh container per build from the local image {IMAGE} "
-        "(--network none, read-only root, memory/cpu/pids limits, tmpfs /tmp, "
-        "user nobody, no capabilities)"
+        f"docker (through the Docker SDK for Python): a fresh container per build from the "
+        f"local image {IMAGE} (no network, read-only root, memory/cpu/pids limits, tmpfs "
+        "/tmp, user nobody, no capabilities, no new privileges)"
     )
 
-    def unavailable(self) -> str | None:
+    def probe(self) -> str | None:
         return _probe_docker()
 
-    def environment(self, run_dir: str) -> dict[str, str]:
-        passed = {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")}
-        return _minimal_env(HOME=os.environ.get("HOME", run_dir), **passed)
-
-    def command(self, limits: Limits, run_id: str, dialect: str) -> list[str]:
-        memory = f"{max(limits.memory_bytes // MIB, 64)}m"
-        argv = [
-            "docker",
-            "run",
-            "-i",
-            "--rm",
-            "--init",
-            "--name",
-            run_id,
-            "--network",
-            "none",
-            "--read-only",
-            "--user",
-            "65534:65534",
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--memory",
-            memory,
-            "--memory-swap",
-            memory,
-            "--cpus",
-            "1",
-            "--pids-limit",
-            str(limits.processes),
-            "--tmpfs",
-            "/tmp:rw,nosuid,nodev,size=16m",
-            "--workdir",
-            "/tmp",
-            "--log-driver",
-            "none",
-            "-v",
-            "/usr:/usr:ro",
-        ]
-        for link, target in host_root_links().items():
-            if not target:
-                argv += ["-v", f"{link}:{link}:ro"]
+    def start(
+        self, limits: Limits, run_id: str, dialect: str, run_dir: str
+    ) -> container.ContainerProcess:
         prefixes, hidden = _python_dirs()
-        for prefix in prefixes:
-            argv += ["-v", f"{prefix}:{prefix}:ro"]
-        for directory in hidden:
-            argv += ["--mount", f"type=tmpfs,destination={directory}"]
-        for directory in PROJECT_DIRS:
-            argv += ["-v", f"{directory}:{directory}:ro"]
-        return argv + [IMAGE] + python_argv(run_id, dialect)
+        read_only = ["/usr"] + [link for link, target in host_root_links().items() if not target]
+        read_only += prefixes + [str(directory) for directory in PROJECT_DIRS]
+        config = container.host_config(limits, read_only, hidden)
+        container.sweep_once(os.getpid())
+        return container.ContainerProcess(python_argv(run_id, dialect), run_id, config)
 
-    def after_kill(self, run_id: str) -> None:
-        subprocess.run(
-            ["docker", "rm", "--force", run_id],
-            capture_output=True,
-            env=self.environment("/tmp"),
-            timeout=30,
-            check=False,
-        )
+    def kill(self, process: Any, run_id: str) -> None:
+        process.kill()
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (Bubblewrap(), Docker(), Plain())}
@@ -262,24 +248,54 @@ def _probe_bubblewrap() -> str | None:
 
 @functools.cache
 def _probe_docker() -> str | None:
-    if shutil.which("docker") is None:
-        return "the docker client is not installed"
+    return container.probe()
+
+
+def _kill_tree(root: int) -> None:
+    """Kill `root`'s process group and every descendant (bwrap puts the program in a session
+    of its own, so the group alone would leave it to die a moment later), then wait until
+    none of them runs."""
+    tree = _process_tree(root)
     try:
-        done = subprocess.run(
-            ["docker", "image", "inspect", "--format", "{{.Id}}", IMAGE],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-            env=Docker().environment("/tmp"),
-        )
-    except subprocess.TimeoutExpired:
-        return "the docker daemon did not answer within 20 s"
-    if done.returncode == 0:
+        os.killpg(root, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for pid in tree:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        stat_field(pid, 0) not in (None, "Z", "X") for pid in tree
+    ):
+        time.sleep(0.005)
+
+
+def _process_tree(root: int) -> list[int]:
+    """`root`'s descendants, found through /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            parent = stat_field(int(entry), 1)
+            if parent is not None:
+                children.setdefault(int(parent), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stat_field(pid: int, index: int) -> str | None:
+    """A field of /proc/<pid>/stat after the command name (0: state, 1: parent, 19: start
+    time), or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[index]
+    except (OSError, IndexError):
         return None
-    if "Cannot connect" in done.stderr or "daemon" in done.stderr.lower():
-        return "no docker daemon answers"
-    return f"the image {IMAGE} is not built (run sandbox/setup_host.sh)"
 
 
 @functools.cache
@@ -295,7 +311,7 @@ def _configured() -> tuple[str, str] | None:
     if path.is_file():
         try:
             config = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, OSError) as exc:
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
             raise SandboxConfigError(f"{path}: cannot read it: {exc}") from exc
         name = config.get("sandbox", {}).get("backend")
         if name is not None:
@@ -339,4 +355,6 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
 
 
 def new_run_id() -> str:
-    return f"agent-sandbox-{uuid.uuid4().hex[:12]}"
+    """`agent-sandbox-<owner>-<random>`: the owner tag (`sandbox.leftovers`) lets a later run
+    tell this run's folder and container from a live one's once this process is gone."""
+    return f"{RUN_PREFIX}{owner_tag()}-{uuid.uuid4().hex[:12]}"

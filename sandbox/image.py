@@ -1,7 +1,8 @@
 """The docker backend's image, built locally from a small tarball (no registry is reachable).
 
-The image is almost empty: mount points, the library symlinks of this host's merged /usr,
-and a passwd naming `nobody`. Python, the C library and the dialects are bind-mounted
+Built and run through the Docker SDK for Python (`sandbox.container`). The image is almost
+empty: mount points, the library symlinks of this host's merged /usr, and a passwd naming
+`nobody`. Python, the C library and the dialects are bind-mounted
 read-only from the host at run time (see `sandbox.backends.Docker`), so the image never goes
 stale when the project changes. Its tag is a hash of its contents.
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import tarfile
 
 ROOT_LINKS = ("/lib", "/lib32", "/lib64", "/libx32")  # where the dynamic loader looks
@@ -61,26 +61,20 @@ IMAGE = f"agent-sandbox:{hashlib.sha256(image_tarball()).hexdigest()[:12]}"
 
 
 def build_image() -> str:
-    """Import the image into the local docker daemon unless it is there already, and drop
-    the images of earlier layouts."""
-    exists = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False)
-    if exists.returncode != 0:
-        subprocess.run(
-            ["docker", "import", "--message", "agent sandbox root", "-", IMAGE],
-            input=image_tarball(),
-            capture_output=True,
-            check=True,
-        )
-    repository = IMAGE.split(":")[0]
-    listed = subprocess.run(
-        ["docker", "images", repository, "--format", "{{.Tag}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    stale = [
-        f"{repository}:{tag}" for tag in listed.stdout.split() if f"{repository}:{tag}" != IMAGE
-    ]
-    if stale:
-        subprocess.run(["docker", "rmi", *stale], capture_output=True, check=False)
+    """Import the image into the local docker daemon (through the Docker SDK) unless it is
+    there already, and drop the images of earlier layouts."""
+    import docker
+
+    from sandbox.container import client
+
+    api = client().api
+    repository, tag = IMAGE.split(":")
+    try:
+        api.inspect_image(IMAGE)
+    except docker.errors.ImageNotFound:
+        api.import_image_from_data(image_tarball(), repository=repository, tag=tag)
+    for image in api.images(name=repository):
+        for stale in image.get("RepoTags") or []:
+            if stale.startswith(f"{repository}:") and stale != IMAGE:
+                api.remove_image(stale)
     return IMAGE

@@ -4,6 +4,8 @@
 #  - starts a docker daemon (no iptables, no bridge: sandboxes get no network anyway) when
 #    none answers;
 #  - builds the docker backend's image locally (sandbox/image.py; no registry is needed).
+# The daemon is reached through the Docker SDK for Python, as the sandbox reaches it: the
+# docker client binary is neither needed nor looked for.
 # Silent when all is well; one line on stderr per thing that could not be done. Never fails:
 # a backend that cannot be set up is reported as unavailable (`agent doctor`) and its tests skip.
 set -u
@@ -11,7 +13,9 @@ cd "$(dirname "$0")/.." || exit 0
 PYTHON=${PYTHON:-python}
 say() { echo "setup_host: $*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
-daemon_answers() { timeout 10 docker info >/dev/null 2>&1; }
+daemon_answers() {
+    timeout 10 "$PYTHON" -c "from sandbox.container import client; client().ping()" >/dev/null 2>&1
+}
 
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
@@ -28,7 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-command -v docker >/dev/null 2>&1 || { say "no docker client: the docker backend is unavailable"; exit 0; }
+"$PYTHON" -c "import docker" >/dev/null 2>&1 \
+    || { say "no Docker SDK for Python (pip install docker): the docker backend is unavailable"; exit 0; }
 if ! daemon_answers && is_root && command -v dockerd >/dev/null 2>&1; then
     setsid nohup dockerd --iptables=false --bridge=none >/var/log/agent-sandbox-dockerd.log 2>&1 &
     for _ in $(seq 40); do daemon_answers && break; sleep 0.5; done

@@ -17,22 +17,23 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
+from typing import Any
 
+from sandbox import leftovers
 from sandbox.backends import Backend, new_run_id
 from sandbox.limits import Limits
 
 
 @dataclass
 class Started:
-    """One started sandbox: its process (the backend's command), run id and private folder."""
+    """One started sandbox: its process (or container, see `Backend.start`), run id and
+    private folder."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen | Any
     run_id: str
     run_dir: tempfile.TemporaryDirectory
     backend: Backend
@@ -41,7 +42,7 @@ class Started:
         """Kill whatever still runs, wait for the process, close the pipes and remove the
         folder; returns the exit code."""
         if self.process.poll() is None:
-            _kill(self.process, self.backend, self.run_id)
+            self.backend.kill(self.process, self.run_id)
         returncode = self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             pipe.close()
@@ -51,16 +52,13 @@ class Started:
 
 def start(backend: Backend, limits: Limits, dialect: str) -> Started:
     run_id = new_run_id()
-    run_dir = tempfile.TemporaryDirectory(prefix="agent-sandbox-")
-    process = subprocess.Popen(
-        backend.command(limits, run_id, dialect),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=run_dir.name,
-        env=backend.environment(run_dir.name),
-        start_new_session=True,
-    )
+    # Named after the run, so that the next run finds it should this process be killed.
+    run_dir = tempfile.TemporaryDirectory(prefix=f"{run_id}-")
+    try:
+        process = backend.start(limits, run_id, dialect, run_dir.name)
+    except BaseException:
+        run_dir.cleanup()
+        raise
     return Started(process, run_id, run_dir, backend)
 
 
@@ -72,6 +70,7 @@ class SparePool:
         self._lock = threading.Lock()
         self._spares: dict[tuple[str, Limits, str], Started] = {}
         self._owner = os.getpid()
+        self._swept_by: int | None = None  # the process that removed earlier runs' leftovers
 
     def take(self, backend: Backend, limits: Limits, dialect: str) -> Started:
         """A started sandbox for one build; a new spare starts behind it."""
@@ -79,6 +78,9 @@ class SparePool:
         with self._lock:
             if self._owner != os.getpid():  # forked: the parent's spares are not ours
                 self._spares, self._owner = {}, os.getpid()
+            if self._swept_by != os.getpid():  # once per process, before its first start
+                self._swept_by = os.getpid()
+                leftovers.sweep_folders()
             spare = self._spares.pop(key, None)
             self._spares[key] = start(backend, limits, dialect)
         if spare is not None and spare.process.poll() is None:
@@ -104,50 +106,3 @@ class SparePool:
 
 SPARES = SparePool()
 atexit.register(SPARES.close)
-
-
-def _process_tree(root: int) -> list[int]:
-    """`root`'s descendants, found through /proc (bwrap puts the program in a session of its
-    own, so killing our process group alone would leave it to die a moment later)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = _stat_field(int(entry), 1)
-            if parent is not None:
-                children.setdefault(int(parent), []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _stat_field(pid: int, index: int) -> str | None:
-    """A field of /proc/<pid>/stat after the command name (0: state, 1: parent), or None
-    when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[index]
-    except (OSError, IndexError):
-        return None
-
-
-def _kill(process: subprocess.Popen, backend: Backend, run_id: str) -> None:
-    """Kill a run's whole process tree (and container) and wait until none of it runs."""
-    tree = _process_tree(process.pid)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for pid in tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    backend.after_kill(run_id)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(
-        _stat_field(pid, 0) not in (None, "Z", "X") for pid in tree
-    ):
-        time.sleep(0.005)

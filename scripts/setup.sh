@@ -1,10 +1,66 @@
 #!/usr/bin/env bash
-# Set up a fresh machine (Python 3.11, root): the package with its dependencies, and the
-# sandbox's host tools (bubblewrap, a Docker engine and the sandbox image) when possible.
-# Idempotent: a second run only checks.
+# Set up this checkout: a project virtual environment in .venv/ (never the system
+# interpreter), the package and its dependencies inside it, and the sandbox's host tools.
+# Prints one line per step saying what it installs and why. Idempotent: a second run finds
+# everything in place and takes a second or two.
+#
+#   PYTHON=python3.12 scripts/setup.sh     # the interpreter the venv is made from (>= 3.11)
+#   AGENT_SKIP_HOST_TOOLS=1 scripts/setup.sh   # no apt-get, no Docker daemon: the sandbox
+#                                              # falls back (see `agent doctor`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-if [ -x sandbox/setup_host.sh ]; then
-  sandbox/setup_host.sh || echo "setup: sandbox host tools not fully available; the sandbox falls back (see 'agent doctor')" >&2
+venv=.venv
+started=$SECONDS
+step() { echo "setup: $*"; }
+took() { echo "setup:   done in $((SECONDS - ${1}))s"; }
+
+# Tools are found on PATH (some machines keep them in /usr/local/bin, others in /usr/bin).
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+    for candidate in python3.11 python3.12 python3.13 python3; do
+        if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
+    done
 fi
+if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "setup: needs Python >= 3.11 (found: ${python:-none}); set PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    t=$SECONDS
+    step "creating the project virtual environment $venv/ from $(command -v "$python") ($("$python" -V 2>&1))"
+    step "  (everything below installs into $venv/; the system's Python packages are not touched)"
+    "$python" -m venv "$venv"
+    took $t
+fi
+
+# Reinstall only when the dependency list changed since the last successful install.
+stamp="$venv/.installed-$("$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:16])')"
+if [ ! -f "$stamp" ]; then
+    t=$SECONDS
+    step "installing the project into $venv/ with its dependencies (first time: 3-6 min, about 1.7 GB):"
+    step "  torch (CPU build: the PyTorch references every kernel is checked against), numpy, scipy"
+    step "  litellm (hosted and local models), langgraph (the solve workflow), typer and rich (the"
+    step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend)"
+    step "  and, for tests, pytest, hypothesis and ruff"
+    # (pip's notes about configured index folders that do not exist are noise here)
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 \
+        | sed '/is ignored: it is neither a file nor a directory/d'
+    rm -f "$venv"/.installed-*
+    touch "$stamp"
+    took $t
+else
+    step "project and dependencies already installed in $venv/ (pyproject.toml unchanged)"
+fi
+
+if [ "${AGENT_SKIP_HOST_TOOLS:-0}" = 1 ]; then
+    step "skipping the sandbox's host tools (AGENT_SKIP_HOST_TOOLS=1); 'agent doctor' shows the fallback"
+elif [ -x sandbox/setup_host.sh ]; then
+    t=$SECONDS
+    step "sandbox host tools: bubblewrap and docker.io via apt-get if missing (needs root), a Docker"
+    step "  daemon if none answers, and the local sandbox image (skip with AGENT_SKIP_HOST_TOOLS=1)"
+    PYTHON="$venv/bin/python" sandbox/setup_host.sh \
+        || echo "setup: sandbox host tools not fully available; the sandbox falls back (see 'agent doctor')" >&2
+    took $t
+fi
+step "ready in $((SECONDS - started))s; use the environment with: . $venv/bin/activate"

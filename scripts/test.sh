@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Set everything up, lint, then run the test suite (slow tests and benchmarks excluded).
+# Set everything up (scripts/setup.sh), lint, then run the default test set (slow tests and
+# benchmarks excluded; add `-m slow` for those). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-ruff check . && ruff format --check --quiet .
-python3 -m pytest "$@"
+echo "test: ruff check and ruff format --check"
+.venv/bin/ruff check . && .venv/bin/ruff format --check --quiet .
+echo "test: python -m pytest $*"
+.venv/bin/python -m pytest "$@"

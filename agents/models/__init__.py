@@ -55,7 +55,7 @@ def resolve_model_spec(flag: str | None, *, cwd: Path | None = None) -> tuple[st
     if path.is_file():
         try:
             config = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ModelError(f"{path}: cannot read config: {exc}") from None
         section = config.get("model")
         if section is not None:

@@ -47,6 +47,8 @@ def parse_script(path: Path) -> list[ScriptedEntry]:
         lines = path.read_text().splitlines()
     except OSError as exc:
         raise ModelError(f"scripted model: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"scripted model: {path}: not UTF-8 text (byte {exc.start})") from None
     entries = []
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():

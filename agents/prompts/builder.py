@@ -258,9 +258,13 @@ def _busy(stats: Mapping[str, Any]) -> float:
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    """Three significant digits: enough to optimise by, and too coarse to carry the values
+    of the secret timed input out through a count a program made depend on them."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if abs(value) >= 1000:
+        return str(int(float(f"{value:.3g}")))
+    return f"{value:.3g}"
 
 
 def _clip(text: str, limit: int) -> str:

@@ -34,6 +34,8 @@ class Attempt(TypedDict, total=False):
     reason: str  # why there is no program (its verdict is then an "error" saying so)
     model: str
     prompt_hash: str
+    prompt: list[dict[str, str]]  # the messages sent, without the system turn
+    reply: str  # the model's reply text, as received
     tokens: int
     cost_usd: float
     seconds: float
@@ -71,6 +73,24 @@ def status(attempt: Attempt) -> str:
 def report(attempt: Attempt) -> dict[str, Any]:
     """The attempt's verdict for a repair or optimise prompt (without the bulky timeline)."""
     return {k: v for k, v in (attempt.get("verdict") or {}).items() if k != "timeline"}
+
+
+LEGACY_SETUP_FAULT = "verifier failed:"
+"""How earlier versions of the workflow wrote a crashed check as a verdict; checkpoints of
+runs started then may still hold such verdicts."""
+
+
+def reusable(attempt: Attempt) -> bool:
+    """Whether an identical program may take this attempt's verdict instead of a check.
+
+    Not when the verdict stood for a fault of the set-up (a dead worker, a broken sandbox):
+    that said nothing about the program, so the program is checked again.
+    """
+    verdict = attempt.get("verdict") or {}
+    return not (
+        verdict.get("status") == "error"
+        and str(verdict.get("feedback", "")).startswith(LEGACY_SETUP_FAULT)
+    )
 
 
 def cycles(attempt: Attempt) -> int | None:

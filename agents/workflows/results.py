@@ -11,13 +11,14 @@ geometric-mean speedup is over the correct tasks that have a baseline.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from agents.workflows import attempts as at
 from agents.workflows.attempts import Attempt
+from agents.workflows.run_folder import read_results as check_results
+from agents.workflows.run_folder import write_json
 
 NOT_RUN = "not_run"  # the run stopped (budget, interrupt) before reaching the task
 
@@ -105,14 +106,31 @@ def summary(
     }
 
 
+def merge_entry(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The entry results.json keeps for a task when a resume produces `new`.
+
+    Results only move forward: a correct entry beats an incorrect one, a faster correct one
+    beats a slower, a finished one beats one cut short; a tie goes to the newer. So a
+    resume that is interrupted, or rebuilt from damaged checkpoints, never reports fewer
+    solved tasks (or slower ones) than the run already had.
+    """
+
+    def rank(entry: dict[str, Any]) -> tuple[bool, float, bool]:
+        if entry["status"] == NOT_RUN:
+            return (False, -math.inf, False)
+        cycles = entry.get("cycles") if entry["correct"] else None
+        return (bool(entry["correct"]), -(cycles or 0), bool(entry.get("finished", True)))
+
+    return new if rank(new) >= rank(old) else old
+
+
 def write_results(
     path: Path, run: dict[str, Any], entries: list[dict[str, Any]], summary_: dict[str, Any]
 ) -> None:
-    """Write atomically: a reader (or a killed run) never sees half a file."""
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"run": run, "tasks": entries, "summary": summary_}, indent=2))
-    partial.replace(path)
+    """Write atomically and durably: a reader (or a killed run) never sees half a file."""
+    write_json(path, {"run": run, "tasks": entries, "summary": summary_})
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    """results.json, checked (`run_folder.DamagedFile` names the file and the cause)."""
+    return check_results(path)

@@ -2,22 +2,30 @@
 
 The run's folder holds everything needed to continue it or read it later:
 
-    run.json               who, what and how (run id, suite, tasks, model, settings)
+    run.json               who, what and how (run id, suite, tasks, model, settings, and
+                           the secret timing seed every check of the run is timed with)
     checkpoints.sqlite     the langgraph checkpoints, one thread per task
     results.json           rewritten after every task (a killed run keeps what it did)
     tasks/<d>/<name>.json  every attempt of a task with its verdict
     programs/<d>/<name>.py the fastest verified program of each solved task
+    run.lock               held by the one process writing the folder
 
 Tasks run one after another; inside a task, samples and their checks run in parallel.
 Running out of budget stops the run cleanly between calls: results so far are written and
-`--resume` continues where it stopped (with a larger budget).
+`--resume` continues where it stopped (with a larger budget). A resume only merges
+forward: a task's entry is replaced only by one that knows at least as much (see
+`results.merge_entry`), so an interrupted resume never reports fewer solved tasks.
+
+Faults of the set-up (sandbox configuration, a verification worker that keeps dying, a
+full disk, the experience store) are not faults of any program: they stop the run with
+`RunStopped` (one line) and are never recorded as a verdict.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import secrets
 import sqlite3
 import time
 import uuid
@@ -28,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 from agents.models import BudgetExceeded, CostMeter, Model
 from agents.workflows import attempts as at
 from agents.workflows import results as rs
+from agents.workflows import run_folder as rf
 from agents.workflows.attempts import Attempt
+from agents.workflows.run_folder import RunError
 from agents.workflows.solve import SolveSettings, TaskSolver
 
 if TYPE_CHECKING:
@@ -40,16 +50,44 @@ log = logging.getLogger(__name__)
 
 MEMORY_ENV = "AGENT_MEMORY"
 DEFAULT_MEMORY = Path("~/.agent/memory.sqlite")
+TIMING_SEED_BITS = 32  # as VerifierPool documents its seeds
+
+__all__ = ["RunError", "RunStopped", "prepare", "run_suite", "setup_fault"]
 
 
-class RunError(Exception):
-    """The run cannot start as asked (the message says what to change)."""
+class RunStopped(RunError):
+    """A fault of the set-up stopped the run; what it did is written (message: one line)."""
 
 
 def memory_path(flag: str | Path | None) -> Path:
     """The experience store: `--memory`, else $AGENT_MEMORY, else ~/.agent/memory.sqlite."""
     chosen = flag or os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
     return Path(chosen).expanduser()
+
+
+def setup_fault(exc: BaseException, checkpoints: Path | None = None) -> str | None:
+    """One line for a fault of the set-up rather than of a program, else None.
+
+    These stop the run: recorded as a verdict they would teach memory that a good program
+    failed, and a paid model would be asked to "repair" it. A bare SQLite error is the
+    checkpoint store's (the experience store raises its own `StoreError`, naming its file).
+    """
+    from agents.workflows.verify_pool import WorkerDied
+    from memory.store import StoreError
+    from sandbox.backends import SandboxConfigError
+
+    if isinstance(exc, StoreError | RunError):
+        return str(exc)
+    if rf.disk_full(exc):
+        where = getattr(exc, "filename", None) or checkpoints
+        return f"disk full{f' writing {where}' if where else ''}: free some space, then --resume"
+    if isinstance(exc, SandboxConfigError):
+        return f"sandbox configuration: {exc}"
+    if isinstance(exc, WorkerDied):
+        return f"verification worker: {exc}"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"{checkpoints or 'checkpoint store'}: {exc}"
+    return None
 
 
 class Progress:
@@ -86,23 +124,20 @@ class RunState:
 def prepare(
     out: Path, tasks: list[Task], *, suite: str, model_spec: str, options: RunOptions
 ) -> dict[str, Any]:
-    """Create or reopen the run folder and return run.json's content."""
-    meta_path = out / "run.json"
+    """Create or reopen the run folder and return run.json's content.
+
+    A resume that had to repair the folder says what it did in the `repairs` of its
+    `resumed` record (the CLI prints them).
+    """
     keys = [t.key for t in tasks]
     if options.resume:
-        if not meta_path.is_file():
-            raise RunError(f"--resume: {out} holds no run (no run.json)")
-        run = json.loads(meta_path.read_text())
-        if sorted(run["tasks"]) != sorted(keys):
-            raise RunError(
-                f"--resume: {out} was a run of {len(run['tasks'])} tasks, this selects"
-                f" {len(keys)}; give the same suite and --tasks"
-            )
-        run.setdefault("resumed", []).append({"at": time.time(), "model": model_spec})
+        run = _reopen(out, keys, model_spec)
     else:
-        if meta_path.exists():
+        found = rf.holds_a_run(out)
+        if found:
             raise RunError(
-                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+                f"{out} already holds a run ({found}); pass --resume to continue it"
+                " or choose another --out"
             )
         run = {
             "run_id": f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
@@ -112,9 +147,78 @@ def prepare(
             "started": time.time(),
             "settings": asdict(options.settings),
             "jobs": options.jobs,
+            "timing_seed": secrets.randbits(TIMING_SEED_BITS),
         }
-    out.mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps(run, indent=2))
+    rf.write_json(out / rf.RUN_FILE, run)
+    return run
+
+
+def _reopen(out: Path, keys: list[str], model_spec: str) -> dict[str, Any]:
+    """run.json of the run in `out`, checked, with whatever was damaged set aside."""
+    if not rf.holds_a_run(out):
+        raise RunError(f"--resume: {out} holds no run (no run.json)")
+    repairs: list[str] = []
+    previous = _readable_results(out, repairs)
+    try:
+        run = rf.read_run(out)
+    except rf.DamagedFile as exc:
+        run = _rebuilt_run(out, previous, exc)
+        repairs.append(f"{exc}; rebuilt it from results.json (run {run['run_id']})")
+    if previous is not None and previous["run"].get("run_id") != run["run_id"]:
+        raise RunError(
+            f"--resume: {out / rf.RESULTS_FILE} belongs to run {previous['run'].get('run_id')},"
+            f" run.json to {run['run_id']}; choose another --out"
+        )
+    if sorted(run["tasks"]) != sorted(keys):
+        raise RunError(
+            f"--resume: {out} was a run of {len(run['tasks'])} tasks, this selects"
+            f" {len(keys)}; give the same suite and --tasks"
+        )
+    if "timing_seed" not in run:  # a run started before seeds were kept, or rebuilt
+        run["timing_seed"] = secrets.randbits(TIMING_SEED_BITS)
+        repairs.append("run.json had no timing seed: drew one; earlier cycles were on other inputs")
+    checkpoints = out / rf.CHECKPOINTS_FILE
+    damage = rf.checkpoint_damage(checkpoints) if checkpoints.exists() else None
+    if damage is None and not checkpoints.exists() and previous is not None:
+        if any(e.get("attempts") for e in previous["tasks"]):
+            damage = "missing"
+    if damage is not None:
+        kept = rf.set_aside(checkpoints)
+        repairs.append(
+            f"{checkpoints}: {damage}; set aside as {kept.name}: tasks results.json marks"
+            " finished are kept, the others start again"
+        )
+    run.setdefault("resumed", []).append(
+        {"at": time.time(), "model": model_spec, "repairs": repairs}
+    )
+    return run
+
+
+def _readable_results(out: Path, repairs: list[str]) -> dict[str, Any] | None:
+    path = out / rf.RESULTS_FILE
+    if not path.exists():
+        return None
+    try:
+        return rf.read_results(path)
+    except rf.DamagedFile as exc:
+        kept = rf.set_aside(path)
+        repairs.append(f"{exc}; set aside as {kept.name}, rebuilt from the checkpoints")
+        return None
+
+
+def _rebuilt_run(out: Path, previous: dict[str, Any] | None, damage: Exception) -> dict[str, Any]:
+    if previous is None:
+        raise RunError(
+            f"--resume: {damage}; and no readable results.json to rebuild it from:"
+            " choose another --out"
+        ) from None
+    try:
+        run = rf.check_run(dict(previous["run"]), out / rf.RESULTS_FILE)
+    except rf.DamagedFile as exc:
+        raise RunError(f"--resume: {damage}; cannot rebuild it: {exc}") from None
+    run.pop("updated", None)
+    if (out / rf.RUN_FILE).exists():
+        rf.set_aside(out / rf.RUN_FILE)
     return run
 
 
@@ -136,14 +240,23 @@ def run_suite(
     options: RunOptions,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Solve every task; returns results.json's content (also written to disk)."""
+    """Solve every task; returns results.json's content (also written to disk).
+
+    Raises `RunStopped` for a fault of the set-up, after writing what was done.
+    """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     progress = progress or Progress()
     out = options.out
-    state = RunState(run=run, entries={t.key: rs.not_run_entry(t.key) for t in tasks})
+    previous = _previous_entries(out, run) if options.resume else {}
+    state = RunState(
+        run=run, entries={t.key: previous.get(t.key) or rs.not_run_entry(t.key) for t in tasks}
+    )
     progress.start(run, [t.key for t in tasks])
-    conn = sqlite3.connect(out / "checkpoints.sqlite", check_same_thread=False)
+    try:
+        conn = sqlite3.connect(out / rf.CHECKPOINTS_FILE, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise RunStopped(f"{out / rf.CHECKPOINTS_FILE}: {exc}") from exc
     try:
         checkpointer = SqliteSaver(conn)
         for task in tasks:
@@ -158,6 +271,7 @@ def run_suite(
                     checkpointer=checkpointer,
                     state=state,
                     progress=progress,
+                    finished=previous.get(task.key),
                 )
             except BudgetExceeded as exc:
                 log.info("stopping: %s", exc)
@@ -165,14 +279,34 @@ def run_suite(
                 break
             except KeyboardInterrupt:
                 state.stopped = "interrupted"
+                _save(out, state, meter, quiet=True)
                 raise
-            finally:
-                _write(out, state, meter)
+            except Exception as exc:
+                fault = setup_fault(exc, out / rf.CHECKPOINTS_FILE)
+                state.stopped = f"set-up fault: {fault}" if fault else "internal error"
+                _save(out, state, meter, quiet=True)
+                if fault is None:
+                    raise
+                raise RunStopped(f"{task.key}: {fault}") from exc
+            _save(out, state, meter)
     finally:
         conn.close()
-    results = _write(out, state, meter)
+    results = _save(out, state, meter)
     progress.finish(results["summary"])
     return results
+
+
+def _previous_entries(out: Path, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The entries results.json already holds for this run (the floor a resume merges onto)."""
+    path = out / rf.RESULTS_FILE
+    try:
+        results = rf.read_results(path) if path.exists() else None
+    except rf.DamagedFile:
+        log.warning("%s is unreadable: this resume starts from the checkpoints alone", path)
+        return {}
+    if results is None or results["run"].get("run_id") != run["run_id"]:
+        return {}
+    return {e["task"]: e for e in results["tasks"]}
 
 
 def _solve_one(
@@ -186,10 +320,9 @@ def _solve_one(
     checkpointer: Any,
     state: RunState,
     progress: Progress,
+    finished: dict[str, Any] | None,
 ) -> None:
     settings = options.settings
-    baseline = _baseline(pool, task)
-    state.entries[task.key]["baseline_cycles"] = baseline
     solver = TaskSolver(
         task, model, store, pool, settings, run_id=run["run_id"], on_event=progress.attempt
     )
@@ -200,31 +333,54 @@ def _solve_one(
         "max_concurrency": max(settings.samples, options.jobs, 1),
         "recursion_limit": 4 * rounds + 10,
     }
-    snapshot = graph.get_state(config)
+    snapshot = _snapshot(graph, config, checkpointer, task)
+    if not snapshot.values and finished is not None and finished.get("finished"):
+        # The checkpoints were lost, but results.json shows this task done: keep it.
+        progress.task_started(task.key, {})
+        progress.task_done(task.key, finished)
+        return
+    done_before = bool(snapshot.values) and not snapshot.next
+    if done_before and finished is not None and finished.get("baseline_cycles") is not None:
+        baseline = finished["baseline_cycles"]  # measured by this run, on its timing seed
+    else:
+        baseline = _baseline(pool, task)
+    state.entries[task.key]["baseline_cycles"] = baseline
     progress.task_started(task.key, dict(snapshot.values.get("attempts", {})))
     try:
-        if snapshot.values and not snapshot.next:
+        if done_before:
             values = snapshot.values  # finished before the run was stopped
         else:
             start = None if snapshot.next else {"task": task.key}
             values = graph.invoke(start, config, durability="sync")
-    except (BudgetExceeded, KeyboardInterrupt):
-        _record_entry(
-            task,
-            graph.get_state(config).values.get("attempts", {}),
-            baseline,
-            options.out,
-            state,
-            progress,
-        )
+    except BaseException:
+        try:  # what the checkpoints hold so far (the checkpoints may be what failed)
+            attempts = graph.get_state(config).values.get("attempts", {})
+        except Exception:
+            log.warning("could not read %s's attempts after the fault", task.key, exc_info=True)
+        else:
+            _record_entry(task, attempts, baseline, options.out, state, progress, done=False)
         raise
     _record_entry(task, values.get("attempts", {}), baseline, options.out, state, progress)
+
+
+def _snapshot(graph: Any, config: dict[str, Any], checkpointer: Any, task: Task) -> Any:
+    """The task's checkpointed state; a thread that cannot be read starts over."""
+    try:
+        return graph.get_state(config)
+    except sqlite3.Error:
+        raise
+    except Exception as exc:  # a damaged checkpoint blob (quick_check passes over values)
+        log.warning("checkpoint of %s is unreadable (%s): the task starts again", task.key, exc)
+        checkpointer.delete_thread(task.key)
+        return graph.get_state(config)
 
 
 def _baseline(pool: VerifierPool, task: Task) -> int | None:
     try:
         return pool.baseline_cycles(task)
-    except Exception:  # a broken baseline costs the speedup figure, not the run
+    except Exception as exc:  # a broken baseline costs the speedup figure, not the run
+        if setup_fault(exc):
+            raise
         log.exception("baseline of %s could not be measured", task.key)
         return None
 
@@ -236,20 +392,24 @@ def _record_entry(
     out: Path,
     state: RunState,
     progress: Progress,
+    *,
+    done: bool = True,
 ) -> None:
-    program_file = None
+    """The task's entry, merged onto what results.json had (its files written if it wins)."""
     winner = at.best(attempts)
-    if winner is not None:
-        path = out / "programs" / task.dialect / f"{task.name}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(winner["program"] or "")
-        program_file = str(path.relative_to(out))
+    program_file = f"programs/{task.dialect}/{task.name}.py" if winner else None
     entry = rs.task_entry(task.key, attempts, baseline, program_file=program_file)
+    entry["finished"] = done
     if attempts:
-        _write_detail(out, task, attempts, baseline, winner)
         entry["detail"] = f"tasks/{task.dialect}/{task.name}.json"
-    state.entries[task.key] = entry
-    progress.task_done(task.key, entry)
+    kept = rs.merge_entry(state.entries[task.key], entry)
+    if kept is entry:
+        if winner is not None:
+            rf.write_atomic(out / program_file, winner["program"] or "")
+        if attempts:
+            _write_detail(out, task, attempts, baseline, winner)
+    state.entries[task.key] = kept
+    progress.task_done(task.key, kept)
 
 
 def _write_detail(
@@ -268,19 +428,28 @@ def _write_detail(
             verdict.pop("timeline", None)
         item["verdict"] = verdict
         listed.append(item)
-    path = out / "tasks" / task.dialect / f"{task.name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "task": task.key,
-                "baseline_cycles": baseline,
-                "best_attempt": winner["id"] if winner else None,
-                "attempts": listed,
-            },
-            indent=1,
-        )
+    rf.write_json(
+        out / "tasks" / task.dialect / f"{task.name}.json",
+        {
+            "task": task.key,
+            "baseline_cycles": baseline,
+            "best_attempt": winner["id"] if winner else None,
+            "attempts": listed,
+        },
+        indent=1,
     )
+
+
+def _save(out: Path, state: RunState, meter: CostMeter, *, quiet: bool = False) -> dict[str, Any]:
+    """Write results.json. `quiet` (already stopping for another reason): a failed write
+    is logged, so it does not hide that reason."""
+    try:
+        return _write(out, state, meter)
+    except OSError as exc:
+        if quiet:
+            log.info("could not write %s: %s", out / rf.RESULTS_FILE, exc)
+            return {}
+        raise RunStopped(setup_fault(exc) or f"{out / rf.RESULTS_FILE}: {exc}") from exc
 
 
 def _write(out: Path, state: RunState, meter: CostMeter) -> dict[str, Any]:
@@ -294,6 +463,7 @@ def _write(out: Path, state: RunState, meter: CostMeter) -> dict[str, Any]:
     )
     if meter.unpriced_models:
         summary["unpriced_models"] = meter.unpriced_models
-    run = {**state.run, "updated": time.time()}
-    rs.write_results(out / "results.json", run, entries, summary)
+    # The timing seed stays in run.json: results are shared, the inputs stay secret.
+    run = {k: v for k, v in state.run.items() if k != "timing_seed"} | {"updated": time.time()}
+    rs.write_results(out / rf.RESULTS_FILE, run, entries, summary)
     return {"run": run, "tasks": entries, "summary": summary}

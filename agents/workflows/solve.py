@@ -210,8 +210,12 @@ class TaskSolver:
             reply, failure = None, f"prompt could not be built: {one_line(exc)}"
         else:
             attempt["prompt_hash"] = prompt_hash(messages)
+            # Kept for the report's lineage; the system turn (the dialect's reference, the
+            # same for every attempt) is left out.
+            attempt["prompt"] = [m for m in messages if m["role"] != "system"]
             reply, failure = self._ask(messages, attempt)
         if reply is not None:
+            attempt["reply"] = reply.text
             try:
                 attempt["program"] = _parse(reply.text, self.task.dialect)
             except ReplyError as exc:
@@ -235,9 +239,11 @@ class TaskSolver:
             program = attempt.get("program")
             if program is None:
                 continue
-            first = seen.setdefault(program, attempt["id"])
             if at.status(attempt) != at.PENDING:
+                if at.reusable(attempt):
+                    seen.setdefault(program, attempt["id"])
                 continue
+            first = seen.setdefault(program, attempt["id"])
             if first != attempt["id"]:
                 updates[attempt["id"]] = {"duplicate_of": first}
             else:
@@ -246,18 +252,12 @@ class TaskSolver:
         return {"attempts": updates, "plan": plan}
 
     def verify(self, attempt: Attempt) -> SolveState:
+        """Check one program. The verifier answers every program with a verdict; what it
+        raises instead (sandbox configuration, a worker that died twice, a full disk) is a
+        fault of the set-up, so it stops the run rather than becoming this program's verdict
+        (the checkpoint keeps the attempt pending: a resume checks it again)."""
         assert attempt.get("program") is not None
-        try:
-            verdict = self.pool.verify(self.task, attempt["program"])
-        except Exception as exc:  # a broken worker fails this attempt, not the run
-            log.exception("verification of %s %s failed", self.task.key, attempt["id"])
-            verdict = {
-                "task": self.task.key,
-                "status": "error",
-                "correct": False,
-                "cycles": None,
-                "feedback": f"verifier failed: {type(exc).__name__}: {one_line(exc)}",
-            }
+        verdict = self.pool.verify(self.task, attempt["program"])
         done: Attempt = {**attempt, "verdict": verdict}
         done["store_id"] = self._record(done)
         self.on_event(self.task.key, done)

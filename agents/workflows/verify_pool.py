@@ -7,7 +7,13 @@ parallel nodes (threads) each hand one program to the pool and wait for its verd
 
 Workers load tasks from their files (a `Task` is not sent over the pipe) and keep them
 cached. A worker whose parent died exits on its own, so a killed run leaves no process
-behind.
+behind. A worker caps its address space (`interpreter.verify.limits`), so that a program
+that makes the checker allocate without bound gets a verdict instead of an out-of-memory
+kill; a worker that dies anyway is a fault of the set-up, not of the program: the check is
+retried once on a fresh worker, and a second death raises `WorkerDied`, which stops the run.
+
+Timing: the pool holds one secret `timing_seed`, and every program and baseline it
+verifies is timed on that seed's input, so cycles compare across all attempts of a run.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import secrets
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -46,36 +53,54 @@ def _watch_parent(parent: int) -> None:
 
 def _init_worker(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    from interpreter.verify.limits import cap_address_space
+
+    cap_address_space()
     import interpreter.verifier  # noqa: F401  (paid once per worker, not per program)
 
 
-def verify_file(task_path: str, source: str, sandbox_backend: str | None) -> dict[str, Any]:
+def verify_file(
+    task_path: str, source: str, sandbox_backend: str | None, timing_seed: int
+) -> dict[str, Any]:
     """Verify `source` on the task stored at `task_path`; the verdict as JSON."""
     from interpreter.verifier import verify
 
-    verdict = verify(_task(task_path), source, sandbox_backend=sandbox_backend)
+    verdict = verify(
+        _task(task_path), source, sandbox_backend=sandbox_backend, timing_seed=timing_seed
+    )
     return verdict.to_json(timeline_limit=TIMELINE_LIMIT)
 
 
-def baseline_file(task_path: str) -> int | None:
+def baseline_file(task_path: str, sandbox_backend: str | None, timing_seed: int) -> int | None:
     """Cycles of the task's baseline program (None when it has none or it fails)."""
     from interpreter.verifier import baseline_cycles
 
-    return baseline_cycles(_task(task_path))
+    return baseline_cycles(
+        _task(task_path), timing_seed=timing_seed, sandbox_backend=sandbox_backend
+    )
 
 
 class WorkerDied(Exception):
-    """A verification worker died mid-check (killed, out of memory); the pool restarted."""
+    """A verification worker died twice on the same check (killed, out of memory): a fault
+    of the machine or the checker, never a verdict on the program. The run stops on it."""
 
 
 class VerifierPool:
-    """`jobs` worker processes (0: verify in the calling thread, for debugging)."""
+    """`jobs` worker processes (0: verify in the calling thread, for debugging).
 
-    def __init__(self, jobs: int, *, sandbox_backend: str | None = None) -> None:
+    `timing_seed`: the secret seed of the input every program and baseline is timed on. A
+    solve run draws it once (`secrets.randbits(32)`), keeps it in its run folder and passes
+    it again on resume, so that all its attempts compare; by default the pool draws one.
+    It must never reach a model or a program."""
+
+    def __init__(
+        self, jobs: int, *, sandbox_backend: str | None = None, timing_seed: int | None = None
+    ) -> None:
         if jobs < 0:
             raise ValueError(f"jobs must be >= 0, got {jobs}")
         self.jobs = jobs
         self.sandbox_backend = sandbox_backend
+        self.timing_seed = secrets.randbits(32) if timing_seed is None else int(timing_seed)
         self._lock = threading.Lock()
         self._executor = self._start() if jobs else None
 
@@ -90,25 +115,32 @@ class VerifierPool:
         )
 
     def verify(self, task: Task, source: str) -> dict[str, Any]:
-        return self._call(verify_file, str(task.path), source, self.sandbox_backend)
+        return self._call(
+            verify_file, str(task.path), source, self.sandbox_backend, self.timing_seed
+        )
 
     def baseline_cycles(self, task: Task) -> int | None:
-        return self._call(baseline_file, str(task.path))
+        return self._call(baseline_file, str(task.path), self.sandbox_backend, self.timing_seed)
 
     def _call(self, fn: Any, *args: Any) -> Any:
-        executor = self._executor
-        if executor is None:
+        if self._executor is None:
             return fn(*args)
-        try:
-            return executor.submit(fn, *args).result()
-        except BrokenProcessPool:
-            # One dying worker breaks the whole pool: start a new one for the checks that
-            # follow (once, however many threads saw it break), and fail this check.
-            with self._lock:
-                if self._executor is executor:
-                    executor.shutdown(wait=False, cancel_futures=True)
-                    self._executor = self._start()
-            raise WorkerDied("the verification worker died during the check") from None
+        for attempt in (1, 2):
+            executor = self._executor
+            try:
+                return executor.submit(fn, *args).result()
+            except BrokenProcessPool:
+                # One dying worker breaks the whole pool: start a new one (once, however
+                # many threads saw it break), then retry this check there once.
+                with self._lock:
+                    if self._executor is executor:
+                        executor.shutdown(wait=False, cancel_futures=True)
+                        self._executor = self._start()
+                log.warning("a verification worker died (attempt %d of 2)", attempt)
+        raise WorkerDied(
+            "a verification worker died twice on the same check (killed, or out of memory?):"
+            " stopping; see the log"
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -8,6 +8,9 @@
   the shape of OGB / SNAP graphs.
 - Paged KV block tables whose sequence lengths follow the Azure conversation trace
   (benchmarks/data/step_traces/azure_kv_lengths), with physical blocks allocated at random.
+- Every run of a task that allows them has empty bags / rows / nodes (`with_empty`) and a bag
+  or row that repeats one index (`with_repeated_row`): the inputs where a sloppy kernel
+  (reading before checking a length, dividing by a zero count, deduplicating) goes wrong.
 - MoE token-to-expert gathers from recorded Mixtral / Qwen3 routing decisions
   (benchmarks/data/step_traces/expert_routing), grouped by expert in CSR.
 """
@@ -20,6 +23,10 @@ from pathlib import Path
 import numpy as np
 
 TRACES = Path(__file__).resolve().parent.parent / "data" / "step_traces"
+
+
+EMPTY_SEGMENTS = 2
+"""Bags, rows or nodes emptied in every run of a task that allows empty ones."""
 
 
 class GeneratorDimsError(ValueError):
@@ -73,6 +80,36 @@ def powerlaw_lengths(
     return lengths
 
 
+def with_empty(rng: np.random.Generator, lengths: np.ndarray, n: int) -> np.ndarray:
+    """`lengths` with n randomly chosen segments emptied and their items moved to others, so
+    every run has empty bags / rows / nodes (where a kernel that reads one item before
+    checking the length, or divides by a zero count, goes wrong). The total is kept."""
+    if n <= 0 or len(lengths) <= n:
+        return lengths
+    out = lengths.copy()
+    emptied = rng.choice(len(out), size=n, replace=False)
+    moved = int(out[emptied].sum())
+    out[emptied] = 0
+    others = np.setdiff1d(np.arange(len(out)), emptied)
+    out += np.bincount(rng.choice(others, moved), minlength=len(out))
+    return out
+
+
+def with_repeated_row(
+    rng: np.random.Generator, offsets: np.ndarray, indices: np.ndarray
+) -> np.ndarray:
+    """`indices` with one bag of two or more items made of a single row repeated (duplicate
+    indices: each occurrence counts, in a sum as in a mean)."""
+    lengths = np.diff(offsets)
+    candidates = np.flatnonzero(lengths >= 2)
+    if not len(candidates):
+        return indices
+    bag = rng.choice(candidates)
+    out = indices.copy()
+    out[offsets[bag] : offsets[bag + 1]] = out[offsets[bag]]
+    return out
+
+
 def _offsets(lengths: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
@@ -91,9 +128,11 @@ def _bags(
 ) -> dict[str, np.ndarray]:
     _need(dims, "NOFF", dims["B"] + 1)
     lengths = lengths_with_total(rng, dims["B"], dims["NNZ"], sigma, minimum)
+    offsets = _offsets(with_empty(rng, lengths, 0 if minimum else EMPTY_SEGMENTS))
+    indices = zipf_rows(rng, dims["N"], dims["NNZ"], s, q)
     return {
-        "offsets": _offsets(lengths),
-        "indices": zipf_rows(rng, dims["N"], dims["NNZ"], s, q),
+        "offsets": offsets,
+        "indices": with_repeated_row(rng, offsets, indices),
         "table": _table(rng, dims["N"], dims["D"]),
     }
 
@@ -126,8 +165,9 @@ def _graph(
 ) -> tuple:
     _need(dims, "NOFF", dims[rows] + 1)
     degrees = powerlaw_lengths(rng, dims[rows], dims["NNZ"], minimum=minimum)
+    offsets = _offsets(with_empty(rng, degrees, 0 if minimum else EMPTY_SEGMENTS))
     neighbours = zipf_rows(rng, dims[cols], dims["NNZ"], s=0.9)
-    return _offsets(degrees), neighbours
+    return offsets, with_repeated_row(rng, offsets, neighbours)
 
 
 def spmm_powerlaw(rng, dims):

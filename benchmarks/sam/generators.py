@@ -8,6 +8,8 @@ from their `init` table by the task loader.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 # ---------------------------------------------------------------------------- graphs
@@ -26,12 +28,17 @@ def powerlaw_adjacency(
     return (upper | upper.T).astype(np.float64)
 
 
-def karate_adjacency() -> np.ndarray:
-    """Zachary's karate club (34 members, 78 friendships), as networkx ships it."""
+@cache
+def _karate() -> np.ndarray:
     import networkx as nx
 
     graph = nx.karate_club_graph()
     return nx.to_numpy_array(graph, nodelist=sorted(graph.nodes), weight=None)
+
+
+def karate_adjacency() -> np.ndarray:
+    """Zachary's karate club (34 members, 78 friendships), as networkx ships it."""
+    return _karate().copy()
 
 
 def gcn_normalize(adjacency: np.ndarray) -> np.ndarray:
@@ -48,8 +55,12 @@ def mean_normalize(adjacency: np.ndarray) -> np.ndarray:
 
 
 def _graph(rng: np.random.Generator, dims: dict[str, int], source: str) -> np.ndarray:
+    """The karate club under a fresh numbering of its members per draw: the same real
+    graph, but a program that hard-codes its structure (or an output that depends only on
+    it) cannot pass two checks."""
     if source == "karate":
-        return karate_adjacency()
+        order = rng.permutation(dims["N"])
+        return karate_adjacency()[np.ix_(order, order)]
     return powerlaw_adjacency(rng, dims["N"])
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.generators import TINY
+
 TRACES = Path(__file__).resolve().parent.parent / "data" / "step_traces"
 KV_ROWS_PER_TRACE_TOKEN = 64
 """Azure KV lengths (up to ~8k tokens) are divided by this so a verification stays fast;
@@ -117,6 +119,20 @@ def azure_kv_lengths(rng: np.random.Generator, dims: dict[str, int]) -> dict[str
     lengths = np.load(path).astype(np.int64)
     scaled = np.clip(-(-lengths // KV_ROWS_PER_TRACE_TOKEN), 1, dims["L"])
     return {"kv_len": scaled}
+
+
+def cancelling_residual(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    """x and residual whose sum h has one all-zero row and one row of a tiny norm (about 1e-3,
+    a mean square below eps = 1e-5): dropping or changing eps changes y there. Both rows are
+    computed by the same float32 add in a kernel and in the reference, so they agree."""
+    shape = (dims["M"], dims["H"])
+    residual = rng.normal(size=shape).astype(np.float32)
+    x = rng.normal(size=shape).astype(np.float32)
+    rows = rng.choice(dims["M"], size=min(2, dims["M"]), replace=False)
+    planted = [np.zeros(dims["H"], np.float32), (TINY * rng.normal(size=dims["H"]))]
+    for row, h in zip(rows, planted, strict=False):
+        x[row] = (h - residual[row]).astype(np.float32)
+    return {"x": x, "residual": residual}
 
 
 def rope_tables(rng: np.random.Generator, dims: dict[str, int]) -> dict[str, np.ndarray]:

@@ -1,12 +1,16 @@
 """Parse and check untrusted DAE IR (the JSON that leaves the sandbox).
 
 Every rule of the dialect that can be checked without data is checked here, and each
-failure names the node (TU, stream, registration, case, op) and what disagreed. Rules that
-need data (queue protocol, deadlock, bounds of loads) are the interpreter's.
+failure names the node (TU, stream, registration, case, op) and what disagreed. Every number
+has a range (`MAX_INT`, `MAX_LENGTH`, `MAX_LANES`, finite float32 constants), so nothing a
+program writes into its IR can overflow, round to infinity or size an allocation on the
+trusted side. Rules that need data (queue protocol, deadlock, bounds of loads) are the
+interpreter's, and what the target's hardware has is its budget's (interpreter.dae.resources).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +38,15 @@ from dsl.dae.ir import (
 from dsl.errors import ValidationError
 
 MAX_NODES = 20_000
+MAX_INT = 2**31 - 1
+"""Largest magnitude of any integer in the IR (bounds, steps, extents, constants, counter
+values): every index and count the interpreter computes from them then fits in int64."""
+MAX_LENGTH = 1 << 16
+"""Longest static row (`pop` buffer and `arange` lengths)."""
+MAX_LANES = 1024
+"""Widest vector loop the IR can express; what a target has is its `[budget] lanes`."""
+MAX_FLOAT = 3.4028234663852886e38
+"""Largest finite float32: a larger constant would round to infinity."""
 MEMREF_DTYPES = {"float32": "float32", "int64": "int64", "int32": "int64"}
 """Task dtypes a memref may have, and the value dtype its loads produce."""
 
@@ -42,12 +55,25 @@ def _fail(where: str, message: str) -> ValidationError:
     return ValidationError(f"{where}: {message}")
 
 
-def _int(value: Any, where: str, what: str, minimum: int | None = None) -> int:
+def _int(
+    value: Any, where: str, what: str, minimum: int | None = None, maximum: int = MAX_INT
+) -> int:
+    """An int in [minimum (default -MAX_INT), maximum]: no IR integer can overflow int64
+    arithmetic on the trusted side."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _fail(where, f"{what} must be an int, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise _fail(where, f"{what} must be >= {minimum}, got {value}")
+        raise _fail(where, f"{what} must be an int, got {_show(value)}")
+    low = -MAX_INT if minimum is None else minimum
+    if not low <= value <= maximum:
+        raise _fail(where, f"{what} must be in [{low}, {maximum}], got {_show(value)}")
     return value
+
+
+def _show(value: Any) -> str:
+    """A value for a message: huge ints as their magnitude, so the line stays one line."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**12:
+        return f"{'-' if value < 0 else ''}~2**{abs(value).bit_length() - 1}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _list(d: dict, key: str, where: str) -> list:
@@ -84,7 +110,7 @@ class Checker:
             if value not in self.dims:
                 raise _fail(where, f"length names unknown dim {value!r}")
             return value
-        return _int(value, where, "length", minimum=1)
+        return _int(value, where, "length", minimum=1, maximum=MAX_LENGTH)
 
     def ancestors(self, tu: int | None) -> list[int]:
         """`tu` and its enclosing TUs, innermost first."""
@@ -167,9 +193,9 @@ class Checker:
                 raise _fail(
                     where, f"parent TU {parent} is vectorised; vector TUs must be innermost"
                 )
-        lanes = _int(d.get("lanes", 1), where, "lanes", minimum=1)
-        if lanes not in (1, LANES):
-            raise _fail(where, f"lanes must be 1 or {LANES}, got {lanes}")
+        lanes = _int(d.get("lanes", 1), where, "lanes", minimum=1, maximum=MAX_LANES)
+        if lanes != 1 and lanes % LANES:
+            raise _fail(where, f"lanes must be 1 or a multiple of {LANES}, got {lanes}")
         step = _int(d.get("step", 1), where, "step", minimum=1)
         t = TU(
             i,
@@ -299,7 +325,7 @@ class Checker:
         if ("stream" in d) == ("case" in d):
             raise _fail(where, "needs exactly one of 'stream' (operand) or 'case' (token)")
         if "case" in d:
-            case = _int(d["case"], where, "case", minimum=0)
+            case = _int(d["case"], where, "case", minimum=0, maximum=MAX_NODES - 1)
             if case not in case_ids:
                 raise _fail(where, f"token for case {case}, which the compute loop lacks")
             return Registration(tu, event, case=case)
@@ -327,7 +353,7 @@ class Checker:
 
     def case(self, raw: Any, counters: int) -> Case:
         d = _table(raw, "case")
-        cid = _int(d.get("id"), "case", "id", minimum=0)
+        cid = _int(d.get("id"), "case", "id", minimum=0, maximum=MAX_NODES - 1)
         name = d.get("name", f"case{cid}")
         if not isinstance(name, str):
             raise _fail(f"case {cid}", "name must be a string")
@@ -447,8 +473,15 @@ class OpChecker:
                 or isinstance(value, bool)
             ):
                 raise _fail(self.where, "needs a numeric value and dtype int64|float32")
-            if dtype == "int64" and not isinstance(value, int):
-                raise _fail(self.where, "int64 constants must be ints")
+            if dtype == "int64":
+                if not isinstance(value, int):
+                    raise _fail(self.where, "int64 constants must be ints")
+                _int(value, self.where, "value")
+            elif not (math.isfinite(value) and abs(value) <= MAX_FLOAT):
+                raise _fail(
+                    self.where,
+                    f"float32 value must be finite and within ±{MAX_FLOAT:.4g}, got {_show(value)}",
+                )
             op = Op("const", value=value, dtype=dtype)
             result = (dtype, Form.SCALAR, 1)
         elif kind == "arange":
@@ -503,7 +536,7 @@ class OpChecker:
             raise _fail(self.where, f"unknown op {kind!r}")
         vid = d.get("id")
         if result is not None:
-            vid = _int(vid, self.where, "id", minimum=0)
+            vid = _int(vid, self.where, "id", minimum=0, maximum=MAX_NODES - 1)
             if vid in self.types:
                 raise _fail(self.where, f"value id {vid} defined twice")
             self.types[vid] = result

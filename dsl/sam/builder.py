@@ -115,7 +115,7 @@ def _tensor(name: str, role: str, shape: Any, fmt: Any, order: Any, block: Any) 
     try:
         return make_tensor(name, role, shape, fmt, order, block)
     except FormatError as exc:
-        raise ProgramError(f"tensor {name!r}: {exc}") from None
+        raise ProgramError(str(exc)) from None
 
 
 class _Builder:

@@ -15,6 +15,10 @@ from dsl.sam.formats import FormatError, normalize
 from dsl.sam.primitives import PRIMITIVES, KindError, type_node
 
 VERSION = 1
+MAX_BLOCK = 64  # largest b x b value block (Comal's block modes are 16, 32 and 64)
+MAX_RANK = 8  # deepest fibertree
+MAX_DIM = 1 << 24  # largest size a program may give a tensor mode by number
+MAX_NODE_ID = (1 << 31) - 1
 ROLES = ("input", "output", "intermediate")
 READS = ("scan", "locate", "load")
 WRITES = ("write_level", "write_vals")
@@ -106,14 +110,24 @@ def make_tensor(
         raise FormatError(f"tensor {name!r}: role must be one of {', '.join(ROLES)}")
     if not isinstance(shape, list | tuple):
         raise FormatError(f"tensor {name!r}: shape must be a list, got {shape!r}")
+    if len(shape) > MAX_RANK:
+        raise FormatError(f"tensor {name!r}: rank {len(shape)} is above the maximum {MAX_RANK}")
     for d in shape:
-        if isinstance(d, bool) or not (isinstance(d, str) and d or isinstance(d, int) and d > 0):
+        if isinstance(d, bool) or not (
+            isinstance(d, str) and d.isidentifier() or isinstance(d, int) and 0 < d <= MAX_DIM
+        ):
             raise FormatError(
-                f"tensor {name!r}: shape entries are dim names or ints > 0, got {d!r}"
+                f"tensor {name!r}: shape entries are dim names or ints in 1..{MAX_DIM},"
+                f" got {d!r}"
             )
-    levels, order = normalize(fmt, len(shape), mode_order)
-    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
-        raise FormatError(f"tensor {name!r}: block must be an int >= 1, got {block!r}")
+    try:
+        levels, order = normalize(fmt, len(shape), mode_order)
+    except FormatError as exc:
+        raise FormatError(f"tensor {name!r}: {exc}") from None
+    if isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= MAX_BLOCK:
+        raise FormatError(
+            f"tensor {name!r}: block must be an int in 1..{MAX_BLOCK}, got {block!r}"
+        )
     if block > 1 and len(shape) != 2:
         raise FormatError(f"tensor {name!r}: block values need a matrix, rank is {len(shape)}")
     return TensorDecl(name, role, tuple(shape), levels, order, block)
@@ -144,7 +158,7 @@ def _load_tensors(raw: Any) -> dict[str, TensorDecl]:
                 entry.get("block", 1),
             )
         except FormatError as exc:
-            raise ValidationError(f"tensor {name!r}: {exc}") from None
+            raise ValidationError(str(exc)) from None
         if t.name in tensors:
             raise ValidationError(f"tensor {t.name!r} declared twice")
         tensors[t.name] = t
@@ -158,8 +172,8 @@ def _load_node(entry: Any, where: str) -> Node:
     if unknown:
         raise _fail(where, f"unknown keys {sorted(unknown)}")
     nid, op, attrs, inputs = (entry.get(k) for k in ("id", "op", "attrs", "inputs"))
-    if isinstance(nid, bool) or not isinstance(nid, int) or nid < 0:
-        raise _fail(where, f"node id must be an int >= 0, got {nid!r}")
+    if isinstance(nid, bool) or not isinstance(nid, int) or not 0 <= nid <= MAX_NODE_ID:
+        raise _fail(where, f"node id must be an int in 0..{MAX_NODE_ID}, got {nid!r}")
     where = f"node {nid} ({op})"
     if not isinstance(op, str) or op not in PRIMITIVES:
         raise _fail(where, f"unknown primitive {op!r}; known: {', '.join(sorted(PRIMITIVES))}")
@@ -216,6 +230,9 @@ def load_ir(ir: Any) -> Program:
         raise ValidationError(f"IR dialect is {ir.get('dialect')!r}, expected 'sam'")
     if ir.get("version") != VERSION:
         raise ValidationError(f"IR version {ir.get('version')!r} is not {VERSION}")
+    unknown = set(ir) - {"dialect", "version", "tensors", "graphs"}
+    if unknown:  # nothing else is read: a key that seems to ask for more is refused, not ignored
+        raise ValidationError(f"IR has unknown keys {sorted(map(str, unknown))}")
     tensors = _load_tensors(ir.get("tensors"))
     raw_graphs = ir.get("graphs")
     if not isinstance(raw_graphs, list) or not raw_graphs:

@@ -8,6 +8,7 @@ found there by the same names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -383,6 +384,17 @@ def check_attrs(op: str, attrs: dict) -> None:
             ok = True
         if not ok:
             raise KindError(name, f"attribute {name!r} must be {typ.__name__}, got {value!r}")
+        if typ is float and not _finite(value):
+            raise KindError(name, f"attribute {name!r} must be a finite number, got {value!r}")
+
+
+def _finite(value: float) -> bool:
+    """A float attribute is a value the ALU computes with: NaN or inf (or an int too large
+    for a float) would only poison the outputs."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def type_node(op: str, attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dsl.errors import ProgramError
 from dsl.step.functions import FnRef, FnTypeError, make_ref
 from dsl.step.ir import Node, Port, Program
+from dsl.step.limits import LimitError, check_attr, check_tile
 from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
 from dsl.step.symbolic import Expr
-from dsl.step.types import ElemType, StreamType
+from dsl.step.types import ElemType, StreamType, check_stream
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,6 +68,7 @@ class Graph:
                     isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (rows, cols)
                 ):
                     raise ValueError
+                check_tile(rows, cols)
                 return (rows, cols)
             if kind == "bool" and not isinstance(value, bool):
                 raise ValueError
@@ -77,9 +79,12 @@ class Graph:
                     raise ValueError
                 if (kind == "pos_int" and value < 1) or (kind == "nat" and value < 0):
                     raise ValueError
+                check_attr(op, key, value)
             return value
         except FnTypeError as exc:
             raise ProgramError(f"{op}: {exc}", line=_user_line()) from None
+        except LimitError as exc:
+            raise ProgramError(f"{op}: {key} {exc}", line=_user_line()) from None
         except (TypeError, ValueError):
             want = {
                 "tile": "(rows, cols) of positive ints",
@@ -131,6 +136,11 @@ class Graph:
         except RuleError as exc:
             port = f" input {exc.port!r}" if exc.port else ""
             raise ProgramError(f"{op}{port}: {exc}", line=line) from None
+        for k, t in enumerate(outputs):
+            try:
+                check_stream(t)
+            except LimitError as exc:
+                raise ProgramError(f"{op}: output {k}: {exc}", line=line) from None
         node = Node(len(self.nodes), op, tuple(h.port for h in inputs), attrs, tuple(outputs), line)
         self.nodes.append(node)
         for h in inputs:

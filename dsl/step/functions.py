@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dsl.step.limits import MAX_CHOICES, MAX_FN_INT, MAX_SUBSTREAM, MAX_TILE_SIDE
 from dsl.step.symbolic import RAGGED, Expr
 from dsl.step.types import DTYPE_BYTES, INT_DTYPES, ElemType, Selector, Tile
 
@@ -46,6 +47,16 @@ class FnRef:
 
 
 REQUIRED = object()
+
+# (function, integer parameter) -> (least, most); other integer parameters: +-MAX_FN_INT
+PARAM_RANGE = {
+    ("to_selector", "n"): (1, MAX_CHOICES),
+    ("least_loaded", "regions"): (1, MAX_CHOICES),
+    ("arange", "count"): (0, MAX_SUBSTREAM),
+    ("split_rows", "rows"): (1, MAX_TILE_SIDE),
+    ("split_cols", "cols"): (1, MAX_TILE_SIDE),
+    ("ceil_div", "divisor"): (1, MAX_FN_INT),
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,12 @@ def make_ref(kind: str, fn: str | FnRef) -> FnRef:
             raise FnTypeError(
                 f"{ref.name}: parameter {key!r} must be {typ.__name__}, got {value!r}"
             )
+        if typ is int:
+            least, most = PARAM_RANGE.get((ref.name, key), (-MAX_FN_INT, MAX_FN_INT))
+            if not least <= value <= most:
+                raise FnTypeError(
+                    f"{ref.name}: parameter {key!r} must be in {least}..{most}, got {value}"
+                )
         if typ is float and not math.isfinite(value):
             raise FnTypeError(
                 f"{ref.name}: parameter {key!r} must be finite (the IR is JSON), got {value!r}; "

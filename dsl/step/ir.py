@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dsl.step.functions import FnRef
+from dsl.step.limits import MAX_RANK, check_tile
 from dsl.step.ops import OPS, TensorDecl
 from dsl.step.symbolic import Expr, expr_from_json
 from dsl.step.types import StreamType, stream_from_json, stream_to_json
@@ -120,12 +121,13 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
         ):
             raise ValueError(f"must be two positive ints [rows, cols], got {value!r}")
+        check_tile(value[0], value[1])
         return (value[0], value[1])
     if kind == "dim":
         return expr_from_json(value, symbols)
     if kind == "shape":
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"must be a list of dims, got {value!r}")
+        if not isinstance(value, list | tuple) or len(value) > MAX_RANK + 1:
+            raise ValueError(f"must be a list of at most {MAX_RANK + 1} dims, got {value!r}")
         return tuple(expr_from_json(v, symbols) for v in value)
     if kind.startswith("fn:"):
         if (

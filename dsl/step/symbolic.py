@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dsl.step.limits import MAX_DIM_DEPTH, MAX_INT, check_int
+
 DYNAMIC = "dynamic"
 RAGGED = "ragged"
+MAX_TERMS = 64  # terms of one dim, atoms of one term (in untrusted IR)
 
 
 @dataclass(frozen=True, order=True)
@@ -231,16 +234,25 @@ def _atom_json(atom: Atom) -> str | dict:
     return {"cdiv" if atom.ceil else "fdiv": [atom.num.to_json(), atom.den.to_json()]}
 
 
-def expr_from_json(data: object, symbols: dict[str, str]) -> Expr:
+def expr_from_json(data: object, symbols: dict[str, str], depth: int = 0) -> Expr:
     """Parse `Expr.to_json` output; `symbols` maps each symbol name to its kind.
 
-    Raises ValueError with a short reason on anything malformed (untrusted input).
+    Raises ValueError with a short reason on anything malformed (untrusted input), and on
+    coefficients beyond MAX_INT or cdiv/fdiv nested deeper than MAX_DIM_DEPTH: the trusted
+    side sizes arrays from dims.
     """
     if isinstance(data, bool):
         raise ValueError("a dimension cannot be a boolean")
     if isinstance(data, int):
-        return Expr.const(data)
-    if not isinstance(data, dict) or set(data) != {"terms"} or not isinstance(data["terms"], list):
+        return Expr.const(check_int(data, MAX_INT))
+    if depth > MAX_DIM_DEPTH:
+        raise ValueError(f"dimension nests cdiv/fdiv deeper than {MAX_DIM_DEPTH}")
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"terms"}
+        or not isinstance(data["terms"], list)
+        or len(data["terms"]) > MAX_TERMS
+    ):
         raise ValueError(f"malformed dimension {data!r}")
     total = Expr.const(0)
     for term in data["terms"]:
@@ -249,16 +261,17 @@ def expr_from_json(data: object, symbols: dict[str, str]) -> Expr:
             or len(term) != 2
             or not isinstance(term[0], int)
             or not isinstance(term[1], list)
+            or len(term[1]) > MAX_TERMS
         ):
             raise ValueError(f"malformed dimension term {term!r}")
-        part = Expr.const(term[0])
+        part = Expr.const(check_int(term[0], MAX_INT))
         for atom in term[1]:
-            part = part * _atom_from_json(atom, symbols)
+            part = part * _atom_from_json(atom, symbols, depth)
         total = total + part
     return total
 
 
-def _atom_from_json(atom: object, symbols: dict[str, str]) -> Expr:
+def _atom_from_json(atom: object, symbols: dict[str, str], depth: int) -> Expr:
     if isinstance(atom, str):
         if atom not in symbols:
             raise ValueError(f"dimension uses undeclared symbol {atom!r}")
@@ -266,7 +279,7 @@ def _atom_from_json(atom: object, symbols: dict[str, str]) -> Expr:
     if isinstance(atom, dict) and len(atom) == 1:
         ((kind, args),) = atom.items()
         if kind in ("cdiv", "fdiv") and isinstance(args, list) and len(args) == 2:
-            num, den = (expr_from_json(a, symbols) for a in args)
+            num, den = (expr_from_json(a, symbols, depth + 1) for a in args)
             return num.cdiv(den) if kind == "cdiv" else num // den
     raise ValueError(f"malformed dimension atom {atom!r}")
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dsl.step.limits import MAX_CHOICES, MAX_RANK, LimitError, check_tile
 from dsl.step.symbolic import Expr, expr_from_json, shape_str
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int32": 4, "int64": 8, "bool": 1}
-"""Scalar dtypes and their sizes in bytes (bfloat16 is computed as float32, counted as 2)."""
+"""Scalar dtypes and their sizes in bytes. bfloat16 and float16 values are held in float32
+arrays but rounded to their type whenever a compute op produces them
+(`interpreter/step/precision.py`), so 2 bytes is what they hold."""
 
 INT_DTYPES = ("int32", "int64")
 
@@ -106,6 +109,25 @@ def elem_bytes(elem: ElemType, dims: dict[str, int] | None = None) -> int | None
     return None if any(s is None for s in sizes) else sum(sizes)
 
 
+def check_stream(t: StreamType) -> None:
+    """Ranges of a derived stream type (LimitError): rank, static tile sizes, selector widths."""
+    if t.rank > MAX_RANK:
+        raise LimitError(f"rank {t.rank} is more than {MAX_RANK}")
+    _check_elem(t.elem)
+
+
+def _check_elem(e: ElemType) -> None:
+    if isinstance(e, Tile) and e.is_static:
+        check_tile(e.rows.value, e.cols.value)
+    elif isinstance(e, Selector) and e.n > MAX_CHOICES:
+        raise LimitError(f"a selector over {e.n} choices (at most {MAX_CHOICES})")
+    elif isinstance(e, Buffer):
+        _check_elem(e.elem)
+    elif isinstance(e, TupleT):
+        for item in e.items:
+            _check_elem(item)
+
+
 # --- JSON ------------------------------------------------------------------------------
 def elem_to_json(elem: ElemType) -> dict:
     if isinstance(elem, Tile):
@@ -130,7 +152,11 @@ def elem_from_json(data: object, symbols: dict[str, str]) -> ElemType:
             expr_from_json(data["rows"], symbols),
             expr_from_json(data["cols"], symbols),
         )
-    if keys == {"selector"} and isinstance(data["selector"], int) and data["selector"] > 0:
+    if (
+        keys == {"selector"}
+        and isinstance(data["selector"], int)
+        and 0 < data["selector"] <= MAX_CHOICES
+    ):
         return Selector(data["selector"])
     if keys == {"buffer", "shape"} and isinstance(data["shape"], list):
         return Buffer(

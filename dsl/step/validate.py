@@ -10,9 +10,14 @@ from __future__ import annotations
 from dsl.errors import ValidationError
 from dsl.step.functions import FnTypeError, make_ref
 from dsl.step.ir import IR_VERSION, Node, Port, Program, attr_from_json, tensor_from_json
+from dsl.step.limits import LimitError, check_attr
 from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
 from dsl.step.symbolic import DYNAMIC, RAGGED
-from dsl.step.types import DTYPE_BYTES, stream_to_json
+from dsl.step.types import (
+    DTYPE_BYTES,
+    check_stream,
+    stream_to_json,
+)
 
 MAX_NODES = 20_000
 
@@ -128,6 +133,7 @@ def _load_node(
                 value = attr_from_json(kind, value, symbols)
             if kind.startswith("fn:"):
                 value = make_ref(kind[3:], value)
+            check_attr(op, key, value)
         except (ValueError, FnTypeError) as exc:
             raise ValidationError(f"{where}: attribute {key!r}: {exc}") from None
         attrs[key] = value
@@ -137,6 +143,11 @@ def _load_node(
     except RuleError as exc:
         port = f" input {exc.port!r}" if exc.port else ""
         raise ValidationError(f"{where}{port}: {exc}") from None
+    for k, t in enumerate(outputs):
+        try:
+            check_stream(t)
+        except LimitError as exc:
+            raise ValidationError(f"{where}: output {k} ({t}): {exc}") from None
     declared = raw.get("out")
     if declared is not None and declared != [stream_to_json(t) for t in outputs]:
         raise ValidationError(

@@ -13,6 +13,7 @@ import numpy as np
 
 from dsl.dae import load_ir
 from dsl.dae.ir import Program
+from interpreter.dae import resources
 from interpreter.dae.access import check_memrefs, run_access
 from interpreter.dae.execute import run_cases, schedule
 from interpreter.errors import ExecutionError
@@ -22,8 +23,8 @@ DEFAULT_TARGET = "dae_default"
 
 
 def _queue_depths(target: dict) -> tuple[int, int]:
-    q = target.get("queue", {})
-    return int(q.get("control_depth", 64)), int(q.get("data_depth", 64))
+    b = target.get("budget", {})
+    return int(b.get("control_queue_entries", 64)), int(b.get("data_queue_entries", 64))
 
 
 class DaeBackend:
@@ -42,12 +43,13 @@ class DaeBackend:
         dims: dict[str, int],
         target: dict | None = None,
     ) -> None:
-        """Run the program; queue depths (for deadlock) come from `target`, by default the
-        `dae_default` hardware model."""
+        """Run the program; its budget and queue depths (for deadlock) come from `target`,
+        by default the `dae_default` hardware model."""
         if target is None:
             from interpreter.targets import load_target
 
             target = load_target(DEFAULT_TARGET)
+        resources.check(program, dims, target)
         arrays = {**inputs, **outputs}
         check_memrefs(program, arrays, dims)
         for name, array in outputs.items():

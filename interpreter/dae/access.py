@@ -118,12 +118,13 @@ def _traverse(run: AccessRun, tid: int) -> TUState:
     hi = _bound(run, t.hi, tid, nfib, f"TU {tid} hi")
     elements = np.maximum(0, (hi - lo + t.step - 1) // t.step)
     chunks = -(-elements // t.lanes)
-    n = int(chunks.sum())
-    if n * t.lanes > MAX_ITERATIONS:
+    # Per fiber first: a sum of runaway bounds could wrap around int64.
+    if (chunks > MAX_ITERATIONS).any() or int(chunks.sum()) * t.lanes > MAX_ITERATIONS:
         raise ExecutionError(
-            f"TU {tid} would run {n} iterations of {t.lanes} lane(s) (limit"
-            f" {MAX_ITERATIONS} values per run); check its bounds"
+            f"TU {tid} would run more than {MAX_ITERATIONS} values ({t.lanes} per"
+            " iteration) in this run; check its bounds"
         )
+    n = int(chunks.sum())
     owner = np.repeat(np.arange(nfib), chunks)
     first = np.cumsum(chunks) - chunks
     k = np.arange(n) - first[owner]

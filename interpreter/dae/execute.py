@@ -25,6 +25,9 @@ from interpreter.dae.access import AccessRun, flat_index, resolve
 from interpreter.errors import ExecutionError
 
 _DTYPE = {"int64": np.int64, "float32": np.float32}
+MAX_EXECUTE_ELEMENTS = 1 << 25
+"""Cap on the elements the batched cases of one run may compute (values and writes), so
+that a program cannot make the trusted side allocate without bound."""
 
 
 @dataclass
@@ -180,6 +183,19 @@ def _check_deadlock(
 
 
 @dataclass
+class CoreLoad:
+    """Element positions one execute-side `load` op read, for the memory model: `flat` is
+    (tokens,) or (tokens, width), `mask` the lanes actually read (None: all)."""
+
+    case: int
+    op: int  # position of the op in its case
+    memref: str
+    which: np.ndarray  # token indices
+    flat: np.ndarray
+    mask: np.ndarray | None
+
+
+@dataclass
 class Effect:
     """Writes of one store/accumulate op over all its tokens, with their program order."""
 
@@ -190,8 +206,9 @@ class Effect:
     values: np.ndarray
 
 
-def run_cases(run: AccessRun, sched: Schedule, outputs: dict[str, np.ndarray]) -> None:
-    """Run every case over all its tokens and apply the memory effects in program order."""
+def run_cases(run: AccessRun, sched: Schedule, outputs: dict[str, np.ndarray]) -> list[CoreLoad]:
+    """Run every case over all its tokens and apply the memory effects in program order.
+    Returns what the execute-side loads read (the simulator times them)."""
     p = run.program
     ntok = len(sched.tokens)
     counters_before = []
@@ -203,11 +220,19 @@ def run_cases(run: AccessRun, sched: Schedule, outputs: dict[str, np.ndarray]) -
         counters_before.append(c.init + np.cumsum(per) - per)
     max_ops = max((len(c.ops) for c in p.cases), default=1) + 1
     effects: list[Effect] = []
+    loads: list[CoreLoad] = []
+    budget = [MAX_EXECUTE_ELEMENTS]
     for case in p.cases:
         which = np.flatnonzero(sched.tokens == case.id)
         if which.size:
-            effects += _run_case(run, sched, case, which, counters_before, outputs, max_ops)
+            cx = _CaseRun(run, sched, case, which, counters_before, outputs, max_ops, budget)
+            for k, op in enumerate(case.ops):
+                SEMANTICS[op.op](cx, k, op)
+                cx.spend(k, op)
+            effects += cx.effects
+            loads += cx.loads
     _apply(effects, outputs)
+    return loads
 
 
 def _operand(run: AccessRun, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -241,13 +266,33 @@ class _CaseRun:
     counters_before: list[np.ndarray]
     outputs: dict[str, np.ndarray]
     max_ops: int
+    budget: list[int]  # elements the run may still compute (shared by its cases)
     env: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
     increments: dict[int, int] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
+    loads: list[CoreLoad] = field(default_factory=list)
     popped: int = 0
 
     def args(self, op: Op) -> list[tuple[np.ndarray, np.ndarray | None]]:
         return [self.env[a] for a in op.args]
+
+    def spend(self, k: int, op: Op) -> None:
+        """Charge op k's result (or writes) to the run's element budget."""
+        if op.id is not None:
+            made = self.env[op.id][0].size
+        elif op.op in ("store", "accumulate"):
+            made = self.effects[-1].flat.size if self.effects else 0
+        else:
+            return
+        self.check(k, op, made)
+        self.budget[0] -= made
+
+    def check(self, k: int, op: Op, elements: int) -> None:
+        if elements > self.budget[0]:
+            raise ExecutionError(
+                f"{_where(self, k, op)}: the callbacks of this run would compute more than"
+                f" {MAX_EXECUTE_ELEMENTS} elements; use fewer or shorter rows"
+            )
 
 
 def _pop(cx: _CaseRun, k: int, op: Op) -> None:
@@ -263,6 +308,7 @@ def _const(cx: _CaseRun, k: int, op: Op) -> None:
 
 def _arange(cx: _CaseRun, k: int, op: Op) -> None:
     n = resolve(op.length, cx.run.dims, _where(cx, k, op))
+    cx.check(k, op, n * len(cx.which))  # a view now, but arithmetic on it is not
     cx.env[op.id] = (np.broadcast_to(np.arange(n, dtype=np.int64), (len(cx.which), n)), None)
 
 
@@ -279,21 +325,6 @@ def _where(cx: _CaseRun, k: int, op: Op) -> str:
     return f"case {cx.case.id} ({cx.case.name}) op {k} ({op.op})"
 
 
-def _run_case(
-    run: AccessRun,
-    sched: Schedule,
-    case: Case,
-    which: np.ndarray,
-    counters_before: list[np.ndarray],
-    outputs: dict[str, np.ndarray],
-    max_ops: int,
-) -> list[Effect]:
-    cx = _CaseRun(run, sched, case, which, counters_before, outputs, max_ops)
-    for k, op in enumerate(case.ops):
-        SEMANTICS[op.op](cx, k, op)
-    return cx.effects
-
-
 def _binary_op(cx: _CaseRun, k: int, op: Op) -> None:
     a, b = cx.args(op)
     cx.env[op.id] = _binary(op, a, b, _where(cx, k, op))
@@ -306,7 +337,8 @@ def _memory_op(cx: _CaseRun, k: int, op: Op) -> None:
     if isinstance(result, Effect):
         cx.effects.append(result)
     else:
-        cx.env[op.id] = result
+        cx.env[op.id] = result[:2]
+        cx.loads.append(CoreLoad(cx.case.id, k, op.memref, cx.which, *result[2:]))
 
 
 def _binary(op: Op, a, b, where: str):
@@ -360,7 +392,7 @@ def _memory(
         idx = [i if i.ndim == 2 else np.broadcast_to(i[:, None], (len(i), width)) for i in idx]
     flat = flat_index(idx, mem.shape, mask, f"{where} on {op.memref}")
     if op.op == "load":
-        return mem.reshape(-1)[flat], mask
+        return mem.reshape(-1)[flat], mask, flat, mask
     value = args[rank][0]
     if shaped and value.ndim == 1:
         value = np.broadcast_to(value[:, None], flat.shape)

@@ -1,10 +1,12 @@
-"""Memory requests of the access side and the cache hierarchy that serves them.
+"""Memory requests of both sides and the cache hierarchy that serves them.
 
-Requests are made per load-stream element: a scalar load is one request, a vector gather
-one request per valid lane, a contiguous vector load one request per cache line it
-touches. They are replayed in traversal order through an inclusive LRU hierarchy
-(L1, L2, LLC, then DRAM). A non-temporal request that misses fills only L1, so streams read
-once do not push reusable rows out of L2 and the LLC.
+Access side: requests are made per load-stream element: a scalar load is one request, a
+vector gather one request per valid lane, a contiguous vector load one request per cache
+line it touches. Execute side: a callback's `load` makes one request per distinct line
+each 8-lane chunk of it touches (a scalar load one). Both go through one inclusive LRU
+hierarchy (L1, L2, LLC, then DRAM), in one order: the access side's in traversal order, and
+a callback's right after the push of the token that runs it. A non-temporal request that
+misses fills only L1, so streams read once do not push reusable rows out of L2 and the LLC.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsl.dae.ir import LANES
 from interpreter.dae.access import AccessRun
+from interpreter.dae.execute import CoreLoad
 
 DRAM = 4
 """Level number of a request served by DRAM (L1 = 1, L2 = 2, LLC = 3)."""
@@ -22,13 +26,20 @@ DRAM = 4
 
 @dataclass
 class Requests:
-    """One row per memory request, in traversal order."""
+    """One row per memory request, in the order the hierarchy sees them."""
 
     entry: np.ndarray  # push index the request's work is charged to (N = after the last push)
-    stream: np.ndarray  # load stream id
+    stream: np.ndarray  # load stream id (-1: an execute-side load)
     line: np.ndarray  # global cache-line number
     nontemporal: np.ndarray  # bool
     level: np.ndarray  # 1..4, filled by `replay`
+    load: np.ndarray  # execute side: index of its `CoreLoad` (-1: the access side's)
+    token: np.ndarray  # execute side: the token whose callback made it (-1: access side)
+
+    @property
+    def access(self) -> np.ndarray:
+        """Mask of the access side's requests."""
+        return self.load < 0
 
 
 def _bases(run: AccessRun) -> dict[str, int]:
@@ -81,17 +92,73 @@ def requests(run: AccessRun, line_bytes: int) -> Requests:
             )
         )
     if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return Requests(empty, empty, empty, empty.astype(bool), empty)
+        return _requests(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
     pos, dep, sid, line, nt = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.lexsort((sid, dep, pos))  # stable: lanes keep their order
+    return _requests(pos[order], sid[order], line[order], nt[order])
+
+
+def _requests(entry, stream, line, nontemporal, load=None, token=None) -> Requests:
+    minus = np.full(len(entry), -1, dtype=np.int64)
     return Requests(
-        pos[order],
-        sid[order],
-        line[order],
-        nt[order].astype(bool),
-        np.zeros(len(order), dtype=np.int64),
+        entry.astype(np.int64),
+        stream.astype(np.int64),
+        line.astype(np.int64),
+        nontemporal.astype(bool),
+        np.zeros(len(entry), dtype=np.int64),
+        minus if load is None else load,
+        minus if token is None else token,
     )
+
+
+def with_core_loads(
+    run: AccessRun, req: Requests, loads: list[CoreLoad], token_pos: np.ndarray, line_bytes: int
+) -> Requests:
+    """`req` (the access side's) merged with the requests of execute-side loads, each placed
+    right after the push of the token whose callback makes it."""
+    if not loads:
+        return req
+    bases = _bases(run)
+    parts = []
+    for k, ld in enumerate(loads):
+        mem = run.memrefs[ld.memref]
+        lines = (bases[ld.memref] + ld.flat * mem.itemsize) // line_bytes
+        if lines.ndim == 1:
+            tok, ln = ld.which, lines
+        else:  # one request per distinct line in each 8-lane chunk
+            ntok, width = lines.shape
+            pad = -width % LANES
+            valid = True if ld.mask is None else np.broadcast_to(ld.mask, lines.shape)
+            big = np.iinfo(np.int64).max
+            chunks = np.pad(np.where(valid, lines, big), ((0, 0), (0, pad)), constant_values=big)
+            chunks = np.sort(chunks.reshape(ntok, -1, LANES), axis=2)
+            first = np.concatenate(
+                [np.ones(chunks.shape[:2] + (1,), bool), chunks[:, :, 1:] != chunks[:, :, :-1]],
+                axis=2,
+            )
+            keep = first & (chunks != big)
+            t, _, _ = np.nonzero(keep)
+            tok, ln = ld.which[t], chunks[keep]
+        parts.append((tok, ln, np.full(len(tok), k)))
+    tok, line, load = (np.concatenate(x) for x in zip(*parts, strict=True))
+    core = _requests(
+        token_pos[tok], np.full(len(tok), -1), line, np.zeros(len(tok), bool), load, tok
+    )
+    # The access side's requests for push e happen before it; a callback's after its token.
+    order = np.argsort(np.concatenate([2 * req.entry, 2 * core.entry + 1]), kind="stable")
+    return Requests(*(np.concatenate([a, b])[order] for a, b in _columns(req, core)))
+
+
+def _columns(a: Requests, b: Requests) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [
+        (a.entry, b.entry),
+        (a.stream, b.stream),
+        (a.line, b.line),
+        (a.nontemporal, b.nontemporal),
+        (a.level, b.level),
+        (a.load, b.load),
+        (a.token, b.token),
+    ]
 
 
 def replay(req: Requests, capacities: tuple[int, int, int]) -> None:

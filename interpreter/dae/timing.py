@@ -6,18 +6,20 @@ slot for its latency (`latency / max_outstanding`, Little's law), and DRAM fills
 bandwidth; each push uses the queue port. These resources work in parallel, so the work
 charged to a push is the largest of them over the requests and iterations since the
 previous push. Execute side: a case costs its dispatch (plus one compare per case tested
-before it), its pops and its ops, vector and buffer ops per 8-lane chunk. `pipeline.solve`
-couples the two through the bounded queues.
+before it), its pops and its ops, vector and buffer ops per 8-lane chunk; a callback's
+`load` goes through the same caches as the access side's and the core waits for it
+(`_core_memory`). `pipeline.solve` couples the two through the bounded queues.
 
 The roofline floor is counted apart: useful element operations over the core's lanes, and
-compulsory DRAM bytes (each line touched once, each output written once) over bandwidth.
+compulsory DRAM bytes (each line either side touches once, each output written once) over
+bandwidth. Queue depths, miss slots and cache capacities are the target's `[budget]`.
 
 Utilizations are throughputs against an 8-lane peak per cycle: `access_utilization` counts
 operand elements the access side delivered (a scalar 1, a vector its valid lanes, a buffer
 its length), `compute_utilization` the element operations callbacks performed (arithmetic,
 stores and accumulates, per element). Simplifications: all TUs share one issue rate; the
-core's own loads and writes of outputs cost fixed cycles (outputs assumed cache-resident,
-their bytes counted once as DRAM writes).
+core's writes of outputs cost fixed cycles (outputs assumed cache-resident, their bytes
+counted once as DRAM writes).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsl.dae.ir import LANES, Case, Form, Program
+from interpreter.dae import resources
 from interpreter.dae.access import AccessRun, resolve, run_access
-from interpreter.dae.execute import Schedule, schedule
-from interpreter.dae.memory import DRAM, replay, requests
+from interpreter.dae.execute import CoreLoad, Schedule, run_cases, schedule
+from interpreter.dae.memory import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.pipeline import Coupling, solve
 from interpreter.errors import SimulationError
 from interpreter.report import SimReport
@@ -146,19 +149,20 @@ def simulate(
     program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
 ) -> SimReport:
     """Cycles and metrics of one run of `program` on `inputs` (see the module docstring)."""
+    used = resources.check(program, dims, target)
     acc = lambda key, m=0.0: _param(target, "access", key, m)  # noqa: E731
+    budget = lambda key: _param(target, "budget", key, 1)  # noqa: E731
     line = int(_param(target, "cache", "line_bytes", 1))
     arrays = _zeros_for_outputs(program, inputs, dims)
     run = run_access(program, arrays, dims)
-    sched = schedule(
-        run,
-        int(_param(target, "queue", "control_depth", 1)),
-        int(_param(target, "queue", "data_depth", 1)),
-    )
-    req = requests(run, line)
-    caps = tuple(
-        int(_param(target, "cache", f"{lv}_kib", 1) * 1024 // line) for lv in ("l1", "l2", "llc")
-    )
+    depths = int(budget("control_queue_entries")), int(budget("data_queue_entries"))
+    sched = schedule(run, *depths)
+    core_loads: list[CoreLoad] = []
+    if any(op.op == "load" for case in program.cases for op in case.ops):
+        scratch = {m.name: np.zeros_like(arrays[m.name]) for m in program.memrefs if m.output}
+        core_loads = run_cases(run, sched, scratch)
+    req = with_core_loads(run, requests(run, line), core_loads, sched.token_pos, line)
+    caps = tuple(int(budget(f"{lv}_bytes") // line) for lv in ("l1", "l2", "llc"))
     replay(req, caps)
     lat = np.array(
         [
@@ -170,18 +174,20 @@ def simulate(
         ]
     )
     bw = _param(target, "dram", "bytes_per_cycle", 1e-9)
+    outstanding = budget("outstanding_misses")
 
     n = len(run.entries.reg)
     steps = np.zeros(n + 1)
     for t in program.tus:
         steps += np.bincount(run.start_iter[t.id], minlength=n + 1)[: n + 1]
     steps /= acc("tu_steps_per_cycle", 1e-9)
-    occupancy = np.maximum(
-        1.0 / acc("mem_requests_per_cycle", 1e-9), lat[req.level] / acc("max_outstanding", 1)
-    )
-    mem = np.bincount(req.entry, weights=occupancy, minlength=n + 1)
+    on_access = req.access
+    occupancy = np.maximum(1.0 / acc("mem_requests_per_cycle", 1e-9), lat[req.level] / outstanding)
+    mem = np.bincount(req.entry[on_access], weights=occupancy[on_access], minlength=n + 1)
     miss = req.level == DRAM
-    dram_read = np.bincount(req.entry, weights=miss * float(line), minlength=n + 1)
+    dram_read = np.bincount(
+        req.entry[on_access], weights=miss[on_access] * float(line), minlength=n + 1
+    )
     push = np.full(n + 1, 1.0 / acc("pushes_per_cycle", 1e-9))
     push[n] = 0.0
     work = np.maximum.reduce([steps, mem, dram_read / bw, push])
@@ -191,29 +197,21 @@ def simulate(
     lookup = np.zeros(max(index, default=0) + 1, dtype=np.int64)
     lookup[list(index)] = list(index.values())
     tok_case = lookup[sched.tokens]
-    c = np.array([k.cycles for k in costs] or [0.0])[tok_case]
+    stall = _core_memory(req, core_loads, lat, outstanding, len(sched.tokens), target)
+    c = np.array([k.cycles for k in costs] or [0.0])[tok_case] + stall
     owner = np.empty(n, dtype=np.int64)
     owner[sched.token_pos] = np.arange(len(sched.tokens))
     owner[sched.data_pos] = sched.data_owner
     is_token = np.zeros(n, dtype=bool)
     is_token[sched.token_pos] = True
-    fill = float(lat[req.level[0]]) if len(req.level) else 0.0
-    times = solve(
-        Coupling(
-            work[:n],
-            owner,
-            is_token,
-            c,
-            fill,
-            int(target["queue"]["control_depth"]),
-            int(target["queue"]["data_depth"]),
-        )
-    )
+    first = np.flatnonzero(on_access)
+    fill = float(lat[req.level[first[0]]]) if len(first) else 0.0
+    times = solve(Coupling(work[:n], owner, is_token, c, fill, *depths))
 
     access_end = (times.push[-1] if n else fill) + work[n]
     execute_end = times.finish[-1] if len(c) else 0.0
     write_bytes = sum(arrays[m.name].nbytes for m in program.memrefs if m.output)
-    read_bytes = float(dram_read.sum())
+    read_bytes = float(miss.sum() * line)
     dram_cycles = (read_bytes + write_bytes) / bw
     cycles = max(1, math.ceil(max(access_end, execute_end, dram_cycles)))
 
@@ -221,7 +219,10 @@ def simulate(
     changes = np.flatnonzero(np.diff(req.line)) + 1 if len(req.line) else np.zeros(0, int)
     runs = req.line[np.concatenate([[0], changes])] if len(req.line) else req.line
     unique_lines = len(np.unique(runs))  # repeats of one line are adjacent runs mostly
+    # The floor uses only the target's peaks: 8 lanes of core work per cycle and compulsory
+    # DRAM traffic (every line either side touches, once; every output byte) over bandwidth.
     floor = max(lane_ops / LANES, (unique_lines * line + write_bytes) / bw)
+    used.update(_dynamic_use(req, sched, times, caps, line, lat, cycles))
     report = _report(
         run,
         sched,
@@ -239,7 +240,74 @@ def simulate(
         floor,
         target,
     )
+    report.metrics["execute_memory_requests"] = float((~on_access).sum())
+    report.metrics["execute_memory_stall_cycles"] = float(stall.sum())
+    for k, ld in enumerate(core_loads):
+        mine = req.load == k
+        report.per_op[f"case {ld.case} op {ld.op} (load {ld.memref})"] = {
+            "requests": float(mine.sum()),
+            "dram_bytes": float((mine & miss).sum() * line),
+            "l1_hit_rate": float((mine & (req.level == 1)).sum() / max(1, mine.sum())),
+        }
+    report.resources = used
     return report
+
+
+def _core_memory(
+    req: Requests,
+    loads: list[CoreLoad],
+    lat: np.ndarray,
+    outstanding: float,
+    n_tokens: int,
+    target: dict,
+) -> np.ndarray:
+    """Extra core cycles per token for its callback's loads, beyond the fixed
+    `load_cycles` per chunk (an L1 hit): the core issues `load_requests_per_cycle`
+    requests, each holding a miss slot for its latency (as on the access side), and waits
+    for the slowest of each load's requests beyond an L1 hit's latency (nothing runs ahead
+    of the core to hide it)."""
+    extra = np.zeros(n_tokens)
+    mine = np.flatnonzero(req.load >= 0)
+    if not len(mine):
+        return extra
+    port = _param(target, "execute", "load_requests_per_cycle", 1e-9)
+    chunk_cycles = _param(target, "execute", "load_cycles", 1.0)
+    group = req.token[mine] * len(loads) + req.load[mine]
+    order = np.argsort(group, kind="stable")
+    group, r = group[order], mine[order]
+    cuts = np.flatnonzero(np.diff(group, prepend=-1))
+    latency = lat[req.level[r]]
+    issue = np.add.reduceat(np.maximum(1.0 / port, latency / outstanding), cuts)
+    slowest = np.maximum.reduceat(latency, cuts)
+    width = np.array([1 if ld.flat.ndim == 1 else ld.flat.shape[1] for ld in loads])
+    base = _chunks_array(width)[group[cuts] % len(loads)] * chunk_cycles
+    wait = np.maximum(0.0, issue - base) + np.maximum(0.0, slowest - lat[1])
+    np.add.at(extra, group[cuts] // len(loads), wait)
+    return extra
+
+
+def _chunks_array(n: np.ndarray) -> np.ndarray:
+    return -(-n // LANES)
+
+
+def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]:
+    """What the run used of the resources the hardware manages: the most entries each queue
+    held, misses in flight on average (Little's law), and the bytes of cache it filled."""
+    temporal = np.unique(req.line[~req.nontemporal])
+    touched = np.unique(req.line)
+    miss = req.level == DRAM
+    return {
+        "control_queue_entries": float(
+            resources.queue_peak(times.push[sched.token_pos], times.start)
+        ),
+        "data_queue_entries": float(
+            resources.queue_peak(times.push[sched.data_pos], times.start[sched.data_owner])
+        ),
+        "outstanding_misses": float(lat[DRAM] * miss.sum() / cycles),
+        "l1_bytes": float(min(len(touched), caps[0]) * line),
+        "l2_bytes": float(min(len(temporal), caps[1]) * line),
+        "llc_bytes": float(min(len(temporal), caps[2]) * line),
+    }
 
 
 def _payload(run: AccessRun, sched: Schedule) -> int:
@@ -306,7 +374,7 @@ def _report(
         "callbacks": float(n_tok),
         "operands": float(len(sched.data_pos)),
         "operand_elements": float(payload),
-        "memory_requests": float(len(req.line)),
+        "memory_requests": float(req.access.sum()),
         "core_wait_cycles": core_wait,
         "access_stall_cycles": access_stall,
         "dram_read_bytes": read_bytes,

@@ -14,6 +14,7 @@ import numpy as np
 from dsl.sam.ir import Program, load_ir
 from interpreter.report import SimReport
 from interpreter.sam.execute import execute
+from interpreter.sam.resources import check_static
 from interpreter.sam.simulate import simulate
 
 
@@ -34,7 +35,10 @@ class SamBackend:
         target: dict | None = None,
     ) -> None:
         """Functional run; SAM's results do not depend on the target (FIFO depths only
-        change timing, and deadlock is found by `simulate`)."""
+        change timing, and deadlock is found by `simulate`), but a program over the target's
+        static budget (lanes, primitives, block size) is refused before it runs."""
+        if target is not None:
+            check_static(program, target)
         execute(program, inputs, outputs, dims)
 
     def simulate(

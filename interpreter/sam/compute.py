@@ -12,7 +12,15 @@ from dsl.sam.ir import Node
 from dsl.sam.primitives import BINARY_OPS
 from interpreter.errors import ExecutionError
 from interpreter.sam.merge import align_reduced, taken_with_kept
-from interpreter.sam.rules import Context, Result, Schedule, block_size, one_to_one, rule
+from interpreter.sam.rules import (
+    Context,
+    Result,
+    Schedule,
+    block_size,
+    check_size,
+    one_to_one,
+    rule,
+)
 from interpreter.sam.streams import (
     DATA,
     DONE,
@@ -66,6 +74,7 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     # compute over whole streams (stops, D and Empty hold 0), then clear the non-values
     control = (a.ctl >= 0) | (a.ctl == DONE)
     b = max(block_size(s.val) for s in ins)
+    check_size(node, len(a.ctl), b)
     x = _as_blocks(a.val, b)
     with np.errstate(all="ignore"):
         if op in BINARY_OPS:
@@ -212,7 +221,7 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         )  # an entry, plus the stop that ends its row
         slots = np.cumsum(width) - width
         group_start = np.searchsorted(ug, np.arange(n_groups))
-        local = slots - slots[np.minimum(group_start, len(slots) - 1)][ug]
+        local = slots - slots[group_start[ug]]  # a group with entries starts at one
         g_base = np.cumsum(flush_len) - flush_len
         data_pos = g_base[ug] + local
         ctl = np.full(n_out, -100, dtype=np.int16)

@@ -16,7 +16,7 @@ from interpreter.errors import ExecutionError
 from interpreter.sam import compute, merge, route, walk  # noqa: F401  (register the rules)
 from interpreter.sam.allocator import keep_freed_memory
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
-from interpreter.sam.rules import RULES, Context, Result, check_size
+from interpreter.sam.rules import RULES, Context, Result, block_size, check_size
 from interpreter.sam.streams import Stream
 
 
@@ -46,7 +46,7 @@ def _apply(node: Node, ins: list[Stream], ctx: Context) -> Result:
             f"{node.label}: its input streams are malformed ({type(exc).__name__}: {exc})"
         ) from None
     for s in result.outputs:
-        check_size(node, len(s.ctl))
+        check_size(node, len(s.ctl), block_size(s.val))
         s.ctl.flags.writeable = False  # streams share arrays: consumers must not write them
         s.val.flags.writeable = False
     return result

@@ -17,6 +17,10 @@ from interpreter.errors import ExecutionError
 from interpreter.sam.streams import DATA, EMPTY, Stream, fiber_ids, fibers, group_ids
 
 
+MAX_POSITIONS = 60_000_000
+"""Most values a stored tensor may hold (dense levels allocate every position)."""
+
+
 def resolve_shape(decl: TensorDecl, dims: dict[str, int]) -> tuple[int, ...]:
     """The tensor's shape in its own mode order, with dim names replaced by values."""
     out = []
@@ -102,6 +106,11 @@ class Fibertree:
                 crds.append(None)
                 pos = parent_pos * size + c
                 num = num_parent * size
+                if num * decl.block**2 > MAX_POSITIONS:
+                    raise ExecutionError(
+                        f"tensor {decl.name!r}: dense level {lv} would hold {num:,} positions,"
+                        f" more than the {MAX_POSITIONS:,} values allowed"
+                    )
             positions.append(num)
             parent_pos, num_parent = pos, num
         b = decl.block

@@ -52,14 +52,16 @@ class Context:
 
 
 MAX_TOKENS = 60_000_000
-"""Longest stream a rule may build; longer means a program that would exhaust memory."""
+"""Longest stream a rule may build, counted in values (a b x b block is b² of them); longer
+means a program that would exhaust the trusted side's memory."""
 
 
-def check_size(node: Node, tokens: int) -> None:
-    """Refuse to build a stream of more than MAX_TOKENS tokens (checked before allocating)."""
-    if tokens > MAX_TOKENS:
+def check_size(node: Node, tokens: int, block: int = 1) -> None:
+    """Refuse to build a stream of more than MAX_TOKENS values (checked before allocating)."""
+    if tokens * block * block > MAX_TOKENS:
+        what = f"{tokens:,} tokens" if block == 1 else f"{tokens:,} tokens of {block}x{block}"
         raise ExecutionError(
-            f"{node.label}: would emit {tokens:,} tokens, more than the {MAX_TOKENS:,} allowed"
+            f"{node.label}: would emit {what} values, more than the {MAX_TOKENS:,} allowed"
         )
 
 

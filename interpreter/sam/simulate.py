@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from dsl.sam.ir import Program
+from interpreter.budget import check_budget
 from interpreter.report import SimReport
 from interpreter.sam.execute import GraphRun, load_inputs, run_graphs
 from interpreter.sam.fibertree import Fibertree
+from interpreter.sam.resources import check_static, full_lanes, lane_factors
 from interpreter.sam.timing import GraphTiming, HbmModel, shared_memory_floor, time_graph
 
 COUNTERS = (
@@ -102,10 +104,14 @@ def simulate_trees(
     program: Program, tensors: dict[str, Fibertree], dims: dict[str, int], target: dict
 ) -> SimReport:
     """Simulate with the inputs already in storage form (what a simulator loop times)."""
+    resources = check_static(program, target)
     hbm = hbm_model(target)
     runs = run_graphs(program, dict(tensors), dims, memory_steps=hbm is not None)
     fifo_depth = int(target.get("fifo_depth", 0))
     timings = [time_graph(run, fifo_depth, hbm) for run in runs]
+    resources["fifo_depth"] = float(max((t.fifo_depth for t in timings), default=0))
+    check_budget(target, resources)
+    lanes = full_lanes(target)
     total = sum(t.cycles for t in timings)
     counts = dict.fromkeys(COUNTERS, 0)
     floor = 0.0
@@ -116,12 +122,17 @@ def simulate_trees(
     for run, timing in zip(runs, timings, strict=True):
         for key, value in run.counts.items():
             counts[key] = counts.get(key, 0) + value
-        node_floor = 0
+        # A primitive's steps bound its graph's cycles. At the target's full budget its work
+        # could be spread over every lane, so the floor divides the work of all its lane
+        # copies by the chip's lanes: the program's own parallel factor cannot lower it.
+        node_floor = 0.0
+        factors = lane_factors(run.graph)
         for node in run.graph.nodes:
             result = run.results[node.id]
             s = result.schedule
             busy = s.steps * s.ii
-            node_floor = max(node_floor, (s.steps - 1) * s.ii + 1 if s.steps else 0)
+            serial = (s.steps - 1) * s.ii + 1 if s.steps else 0
+            node_floor = max(node_floor, serial * factors[node.id] / lanes)
             tokens += sum(len(o.ctl) for o in result.outputs)
             t = timing.times[node.id]
             first, last = (int(t[0]), int(t[-1]) + 1) if len(t) else (0, 0)
@@ -134,7 +145,7 @@ def simulate_trees(
                 "end": float(offset + last),
             }
             timeline.append((key, offset + first, offset + last))
-        graph_floor = float(node_floor)
+        graph_floor = node_floor
         if hbm is not None:
             graph_floor = max(graph_floor, float(shared_memory_floor(run, hbm)))
         floor += graph_floor
@@ -156,4 +167,5 @@ def simulate_trees(
         bottleneck=_bottleneck(runs, timings, total, hbm),
         per_op=per_op,
         timeline=timeline,
+        resources=resources,
     )

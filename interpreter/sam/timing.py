@@ -41,6 +41,7 @@ class GraphTiming:
     cycles: int
     times: dict[int, np.ndarray]  # step times per node
     sweeps: int
+    fifo_depth: int = 0  # deepest FIFO these times rely on (see `_Timer.fifo_need`)
 
 
 def _last_of_step(consume: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -217,6 +218,24 @@ class _Timer:
         self.times[node_id] = new
         return changed
 
+    def fifo_need(self) -> int:
+        """The smallest FIFO depth at which bounded FIFOs give these same times: the most
+        tokens any stream has emitted and its consumer not yet taken. Token m may enter a
+        FIFO of depth d only once the consumer took token m - d, so d >= m + 1 - (tokens
+        taken by the time m is emitted)."""
+        deepest = 0
+        for (pid, q), (cid, p) in self.consumers.items():
+            c = self.sched[cid].consume[p]
+            n = len(self.run.inputs[cid][p])
+            take = self.times[cid][:n] if c is None else self.times[cid][c]
+            if not len(take):
+                continue
+            e = self.sched[pid].emit[q]
+            emit = self.times[pid][:n] if e is None else self.times[pid][e]
+            taken = np.searchsorted(take, emit, side="right")
+            deepest = max(deepest, int((self.ramp[:n] + 1 - taken).max()))
+        return deepest
+
     def settle(self) -> int:
         order = [n.id for n in self.nodes]
         if self.depth == 0:  # one topological sweep is exact
@@ -252,4 +271,4 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
     cycles = max((int(t[-1]) + 1 for t in timer.times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, timer.times, sweeps)
+    return GraphTiming(cycles, timer.times, sweeps, timer.fifo_need())

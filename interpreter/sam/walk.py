@@ -7,7 +7,15 @@ import numpy as np
 from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import Node
 from interpreter.errors import ExecutionError
-from interpreter.sam.rules import Context, Result, Schedule, check_size, one_to_one, rule
+from interpreter.sam.rules import (
+    Context,
+    Result,
+    Schedule,
+    block_size,
+    check_size,
+    one_to_one,
+    rule,
+)
 from interpreter.sam.streams import (
     DATA,
     DONE,
@@ -194,6 +202,7 @@ def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
     # then x's own D
     src = np.append(u.token, len(x.ctl) - 1)
     reps = np.append(lens + 1, 1)
+    check_size(node, n, block_size(x.val))
     ctl = np.repeat(x.ctl[src], reps)
     val = np.repeat(x.val[src], reps, axis=0)
     val[stop] = 0
@@ -217,6 +226,7 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
         )
     b = ft.block
     n = len(ref.ctl)
+    check_size(node, n, b)
     val = np.zeros((n, b, b) if b > 1 else n)
     val[data] = ft.vals[r]
     ctl = empties_as_data(ref.ctl)

@@ -10,37 +10,32 @@ from __future__ import annotations
 import numpy as np
 
 from dsl.step.ir import Program
-from interpreter.errors import ExecutionError
+from interpreter.budget import budget_of
 from interpreter.report import SimReport
-from interpreter.step.sim import Schedule
-from interpreter.step.timing import BOUND_NAMES, COMPUTE, Plan
+from interpreter.step.budget import (
+    COMPUTE,
+    COMPUTE_OPS,
+    ONCHIP,
+    check_onchip,
+    peak_flops,
+    units_left,
+)
+from interpreter.step.sim import Schedule, target_params
+from interpreter.step.timing import BOUND_NAMES, ISSUE, Plan
 
-COMPUTE_OPS = ("map", "accum", "scan", "flat_map")
 TIMELINE_LIMIT = 2000
 
 
-def onchip_requirement(program: Program, plans: list[Plan], capacity: float) -> float:
-    """Total on-chip bytes (paper's accounting); over `capacity` is an ExecutionError."""
-    total = float(sum(p.onchip_bytes for p in plans))
-    if total > capacity:
-        worst = max(range(len(plans)), key=lambda v: plans[v].onchip_bytes)
-        raise ExecutionError(
-            f"on-chip memory: the program needs {total / 2**20:.2f} MiB but the target has "
-            f"{capacity / 2**20:.2f} MiB; the largest user is "
-            f"{program.nodes[worst].label()} with {plans[worst].onchip_bytes / 2**20:.2f} MiB"
-        )
-    return total
-
-
-def floor_cycles(program: Program, plans: list[Plan], target: dict) -> float:
-    """Roofline floor: HBM bytes over bandwidth, every op's FLOPs over its compute and its
-    element count (one element per cycle)."""
+def floor_cycles(plans: list[Plan], target: dict) -> float:
+    """Roofline floor at the target's full budget: the program's FLOPs over the whole chip's
+    peak (every compute unit), and its off-chip bytes over the HBM's bandwidth. It never
+    looks at the `compute=` the program allocated, so asking for more cannot lower it."""
+    params = target_params(target)
     offchip = sum(float(p.requests.sum()) for p in plans if p.requests is not None)
-    floor = offchip / target["offchip_bw"]
-    for node, plan in zip(program.nodes, plans, strict=True):
-        floor = max(floor, float(len(plan.cost)))
-        if node.op in COMPUTE_OPS and plan.flops:
-            floor = max(floor, plan.flops / (target["flops_per_unit"] * node.attrs["compute"]))
+    floor = offchip / params["offchip_bw"]
+    peak = peak_flops(target, params["flops_per_unit"])
+    if peak:
+        floor = max(floor, sum(p.flops for p in plans) / peak)
     return floor
 
 
@@ -50,15 +45,18 @@ def make_report(
     sched: Schedule,
     cycles: float,
     target: dict,
-    target_name: str,
+    used: dict[str, float],
 ) -> SimReport:
-    capacity = float(target["onchip_capacity"])
-    onchip = onchip_requirement(program, plans, capacity)
+    """The report of one timed run; `used` is what the program allocates (`static_use`).
+    An on-chip requirement over the budget is a `BudgetError`."""
+    onchip = check_onchip(program, [p.onchip_bytes for p in plans], target)
+    capacity = budget_of(target).get(ONCHIP, 0.0)  # 0: the target sets no limit
+    params = target_params(target)
     cycles_i = int(np.ceil(cycles))
     span = max(cycles_i, 1)
     reads = sum(float(p.requests.sum()) for p in plans if p.requests is not None and p.is_load)
     writes = sum(float(p.requests.sum()) for p in plans if p.requests is not None and not p.is_load)
-    allocated = sum(n.attrs["compute"] for n in program.nodes if n.op in COMPUTE_OPS)
+    allocated = used[COMPUTE]
     flops = sum(p.flops for p in plans)
     per_op, timeline = {}, []
     for node, plan in zip(program.nodes, plans, strict=True):
@@ -86,33 +84,43 @@ def make_report(
         "onchip_capacity": capacity,
         "allocated_compute": float(allocated),
         "flops": flops,
-        "compute_utilization": flops / (allocated * target["flops_per_unit"] * span)
+        "compute_utilization": flops / (allocated * params["flops_per_unit"] * span)
         if allocated
         else 0.0,
-        "hbm_utilization": (reads + writes) / (target["offchip_bw"] * span),
+        "hbm_utilization": (reads + writes) / (params["offchip_bw"] * span),
         "stream_elements": float(sum(len(p.cost) for p in plans)),
         "sweeps": float(sched.sweeps),
     }
     return SimReport(
         cycles=cycles_i,
-        floor_cycles=floor_cycles(program, plans, target),
+        floor_cycles=floor_cycles(plans, target),
         metrics=metrics,
-        bottleneck=_bottleneck(program, plans, metrics, span, target_name),
+        bottleneck=_bottleneck(program, plans, metrics, span, target, used),
         per_op=per_op,
         timeline=timeline,
+        resources={**used, ONCHIP: onchip},
     )
 
 
 def _bottleneck(
-    program: Program, plans: list[Plan], metrics: dict, span: int, target_name: str
+    program: Program,
+    plans: list[Plan],
+    metrics: dict,
+    span: int,
+    target: dict,
+    used: dict[str, float],
 ) -> str:
+    """One or two sentences an agent can act on. Advice stays within the budget: it never
+    asks for more compute units than the target has left, nor for compute= on an op that
+    could not use it (one bound by handling one element per cycle)."""
+    name = target.get("name", "target")
     hbm = metrics["hbm_utilization"]
     busiest = max(range(len(plans)), key=lambda v: float(plans[v].cost.sum()))
     plan, node = plans[busiest], program.nodes[busiest]
     busy = float(plan.cost.sum()) / span
-    onchip = (
-        f" On-chip memory: {metrics['onchip_bytes'] / 2**10:.1f} KiB of "
-        f"{metrics['onchip_capacity'] / 2**20:.0f} MiB on {target_name}."
+    capacity = metrics["onchip_capacity"]
+    onchip = f" On-chip memory: {metrics['onchip_bytes'] / 2**10:.1f} KiB" + (
+        f" of {capacity / 2**20:.0f} MiB on {name}." if capacity else "."
     )
     if hbm >= busy:
         return (
@@ -125,15 +133,35 @@ def _bottleneck(
         if plan.bound is not None
         else np.zeros(4)
     )
-    kind = BOUND_NAMES[int(np.argmax(counts))]
-    advice = (
-        "raise its compute= or use larger tiles"
-        if int(np.argmax(counts)) == COMPUTE
-        else "raise its compute= (more memory ports) or split its work"
-        if node.op in COMPUTE_OPS
-        else "feed it fewer, larger elements"
-    )
+    bound = int(np.argmax(counts))
+    if node.op not in COMPUTE_OPS:
+        advice = (
+            "feed it fewer, larger elements"
+            if bound == ISSUE
+            else "it has one 64 B/cycle memory port: move fewer bytes through it"
+        )
+    elif bound == ISSUE or plan.useful_units <= node.attrs["compute"]:
+        advice = (
+            "it takes one element per cycle, so more compute= would not help: feed it "
+            "fewer, larger elements (larger tiles)"
+        )
+    else:
+        advice = _more_units(node.attrs["compute"], plan.useful_units, used, target)
     return (
         f"{node.label()} is the critical op: busy {busy:.0%} of {span} cycles, bound by "
-        f"{kind}; {advice}. HBM busy {hbm:.0%}.{onchip}"
+        f"{BOUND_NAMES[bound]}; {advice}. HBM busy {hbm:.0%}.{onchip}"
     )
+
+
+def _more_units(have: int, useful: int, used: dict[str, float], target: dict) -> str:
+    """Advice to raise an op's compute=, capped by what the target has left."""
+    left = units_left(used, target)
+    grant = useful if left is None else min(useful, have + int(left))
+    if grant <= have:
+        total = int(budget_of(target).get(COMPUTE, used[COMPUTE]))
+        return (
+            f"all {total} compute units (and their memory ports) of the target are allocated: "
+            "take units from ops that are rarely busy, or cut this op's work"
+        )
+    free = "" if left is None else f" ({int(left)} units free on the target)"
+    return f"raise its compute= from {have} to {grant}{free}, or use larger tiles"

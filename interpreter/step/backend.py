@@ -8,6 +8,7 @@ from dsl.step import load_ir
 from dsl.step.ir import Program
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
+from interpreter.step.budget import check_static
 from interpreter.step.run import run_functional
 
 
@@ -27,8 +28,11 @@ class StepBackend:
         target: dict | None = None,
     ) -> None:
         """Run the program and write what its stores wrote into `outputs` (elements no
-        store wrote keep the verifier's poison). `target` matters only to eager_merge, whose
-        output order is its inputs' arrival order (the default target when omitted)."""
+        store wrote keep the verifier's poison). With `target`, a program that allocates
+        more than its budget fails first (`BudgetError`); eager_merge's output order is its
+        inputs' arrival order on `target` (the default target when omitted)."""
+        if target is not None:
+            check_static(program, target)
         orders = None
         if any(n.op == "eager_merge" for n in program.nodes):
             from interpreter.step.sim import merge_orders

@@ -1,7 +1,8 @@
 """The functional pass: walk the IR once, producing every stream as arrays.
 
 Like torch.fx's `Interpreter`, one small walker dispatches each node to its registered
-rule (`interpreter/step/semantics.py`). After each node the declared symbolic shapes are
+rule (`interpreter/step/semantics.py`); what compute ops emit as bfloat16 / float16 is
+rounded to that type (`precision.py`). After each node the declared symbolic shapes are
 checked against the streams actually produced: static and task dims must match exactly,
 a fresh dynamic dim (a partition count, say) is bound the first time it is seen, and
 ragged dims are free.
@@ -15,6 +16,8 @@ from dsl.step.ir import Node, Port, Program
 from dsl.step.symbolic import RAGGED, Expr, Sym
 from dsl.step.types import StreamType, Tile
 from interpreter.errors import ExecutionError
+from interpreter.step.budget import COMPUTE_OPS
+from interpreter.step.precision import round_stream
 from interpreter.step.semantics import SEMANTICS, RunContext
 from interpreter.step.streams import StreamData, observed_dim, tile_shapes
 
@@ -40,6 +43,9 @@ def run_functional(
                     f"input {name!r} has shape {list(np.shape(inputs[name]))}"
                     f", the program expects {list(want)}"
                 )
+            have = np.asarray(inputs[name]).dtype.name
+            if have != t.dtype:  # bytes are charged for the declared dtype: it must be true
+                raise ExecutionError(f"input {name!r} is {have} but the program declares {t.dtype}")
     last_use = {p: n.id for n in program.nodes for p in n.inputs}
     streams: dict[Port, StreamData] = {}
     for node in program.nodes:
@@ -49,8 +55,17 @@ def run_functional(
         except ExecutionError as exc:
             msg = str(exc)
             raise ExecutionError(msg if node.label() in msg else f"{node.label()}: {msg}") from None
-        except (ValueError, IndexError, TypeError, FloatingPointError) as exc:
+        except (
+            ValueError,
+            IndexError,
+            TypeError,
+            FloatingPointError,
+            OverflowError,
+            MemoryError,
+        ) as exc:
             raise ExecutionError(f"{node.label()}: {type(exc).__name__}: {exc}") from None
+        if node.op in COMPUTE_OPS:  # half-precision results are rounded to their type
+            outs = [round_stream(s, t.elem) for s, t in zip(outs, node.outputs, strict=True)]
         for i, (s, t) in enumerate(zip(outs, node.outputs, strict=True)):
             _check_shape(node, i, s, t, ctx.dims)
             streams[Port(node.id, i)] = s

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsl.step.ir import Node, Program
+from dsl.step.limits import MAX_INT
 from dsl.step.ops import tile_grid
 from dsl.step.symbolic import Expr
 from dsl.step.types import StreamType, Tile
 from interpreter.errors import ExecutionError
 from interpreter.step.functions import IMPLS
 from interpreter.step.streams import (
+    MAX_ITEMS,
     BufferData,
     LazyTiles,
     StreamData,
@@ -34,8 +36,6 @@ from interpreter.step.streams import (
     vstack,
     vtake,
 )
-
-MAX_ITEMS = 20_000_000
 
 
 @dataclass
@@ -52,6 +52,8 @@ class RunContext:
         v = e.evaluate(self.dims)
         if v is None:
             raise ExecutionError(f"{node.label()}: {what} {e} has no value at run time")
+        if abs(v) > MAX_INT:
+            raise ExecutionError(f"{node.label()}: {what} {e} = {v} is out of range")
         return v
 
     def shape(self, dims: tuple[Expr, ...], node: Node, what: str) -> tuple[int, ...]:
@@ -119,6 +121,7 @@ def semantics(name: str) -> Callable[[Rule], Rule]:
 def _affine_indices(
     shape: tuple[int, ...], stride: tuple[int, ...] | None, base: int
 ) -> np.ndarray:
+    regular_stops(shape)  # refuses negative and oversized shapes before allocating
     if stride is None:
         stride = tuple(int(np.prod(shape[i + 1 :])) for i in range(len(shape)))
     idx = np.full(shape, base, dtype=np.int64)

@@ -36,6 +36,7 @@ import numpy as np
 from dsl.step.ir import Port, Program
 from interpreter.errors import ExecutionError, SimulationError
 from interpreter.report import SimReport
+from interpreter.step.budget import check_static
 from interpreter.step.run import run_functional
 from interpreter.step.semantics import RunContext
 from interpreter.step.streams import StreamData
@@ -47,14 +48,14 @@ DEFAULT_TARGET = {
     "offchip_bw": 1024,
     "offchip_latency": 20,
     "channel_depth": 8,
-    "onchip_capacity": 512 << 20,
 }
 MAX_SWEEPS = 20_000
 MAX_MERGE_ROUNDS = 8
 
 
 def target_params(target: dict) -> dict:
-    """The target's timing parameters (defaults for missing keys), checked."""
+    """The target's timing parameters (defaults for missing keys), checked. Its budget
+    (`[budget]`) is read by `interpreter/step/budget.py`."""
     out = dict(DEFAULT_TARGET)
     out.update({k: v for k, v in target.items() if k in DEFAULT_TARGET})
     for k, v in out.items():
@@ -398,7 +399,6 @@ def simulate(
 ) -> SimReport:
     from interpreter.step.accounting import make_report
 
+    used = check_static(program, target)
     ctx, streams, plans, sched, cycles = run_timed(program, inputs, dims, target)
-    return make_report(
-        program, plans, sched, cycles, target_params(target), target.get("name", "target")
-    )
+    return make_report(program, plans, sched, cycles, target, used)

@@ -48,6 +48,7 @@ class StreamData:
 
 
 MAX_STACK_BYTES = 1 << 31
+MAX_ITEMS = 20_000_000  # items of one stream the interpreter will build
 
 
 class LazyTiles:
@@ -92,6 +93,15 @@ def vtake(values: object, idx: np.ndarray) -> object:
     """Values at integer positions `idx` (keeps the container kind)."""
     if isinstance(values, tuple):
         return tuple(vtake(v, idx) for v in values)
+    if (
+        isinstance(values, np.ndarray)
+        and len(values)
+        and len(idx) * values[0].nbytes > MAX_STACK_BYTES
+    ):
+        raise ExecutionError(
+            f"a stream of {len(idx)} tiles ({(len(idx) * values[0].nbytes) >> 20} MiB) is too "
+            f"large for the interpreter; use larger tiles or fewer repeats"
+        )
     if isinstance(values, np.ndarray | LazyTiles):
         return values[idx]
     return [values[i] for i in idx.tolist()]
@@ -176,7 +186,11 @@ def regular_stops(shape: tuple[int, ...], nested: bool = False) -> np.ndarray:
             f"innermost dim of a stream can be empty)"
         )
     eff = shape[:-1] + (max(shape[-1], 1),)
-    n = int(np.prod(eff))
+    n = 1
+    for d in eff:  # Python ints: a huge shape cannot overflow before it is refused
+        n *= d
+    if n > MAX_ITEMS:
+        raise ExecutionError(f"shape {list(shape)} has {n} items (limit {MAX_ITEMS})")
     stop = np.zeros(n, dtype=np.int8)
     period = 1
     for level in range(1, rank + 2):

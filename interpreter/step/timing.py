@@ -39,6 +39,9 @@ class Plan:
     flops: float = 0.0
     onchip_bytes: float = 0.0
     is_load: bool = False
+    # compute ops: the least compute= at which no element costs more than one cycle
+    # (more units than this cannot speed the op up)
+    useful_units: int = 0
 
 
 @dataclass
@@ -130,18 +133,15 @@ def _roofline(
     bytes_in: np.ndarray,
     flops: np.ndarray,
     bytes_out: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-event cost and dominant term for a compute op (arrays over events)."""
-    terms = np.stack(
-        [
-            np.ones(n_items),
-            np.ceil(bytes_in / env.bw),
-            np.ceil(flops / env.rate),
-            np.ceil(bytes_out / env.bw),
-        ]
-    )
-    terms[1:, ~has_value] = 0
-    return terms.max(axis=0), terms.argmax(axis=0)
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-event cost and dominant term for a compute op (arrays over events), and the
+    op's useful compute units (`Plan.useful_units`)."""
+    port, unit = float(env.target["onchip_bw"]), float(env.target["flops_per_unit"])
+    per_unit = np.stack([bytes_in / port, flops / unit, bytes_out / port])
+    per_unit[:, ~has_value] = 0
+    terms = np.vstack([np.ones((1, n_items)), np.ceil(per_unit / env.units)])
+    useful = int(np.ceil(per_unit.max(initial=1.0)))
+    return terms.max(axis=0), terms.argmax(axis=0), useful
 
 
 def _in_bytes(env: TimingEnv) -> np.ndarray:
@@ -311,7 +311,7 @@ def _map(env: TimingEnv) -> Plan:
     flops = np.zeros(n)
     flops[x.has_value] = _flops_per_value(env, env.node.op)
     bytes_out = item_sizes(out, env.node.outputs[0].elem)
-    cost, bound = _roofline(env, n, x.has_value, _in_bytes(env), flops, bytes_out)
+    cost, bound, useful = _roofline(env, n, x.has_value, _in_bytes(env), flops, bytes_out)
     mem = _matmul_memory(env, False) if env.node.op == "map" else float(bytes_out.max(initial=0))
     return Plan(
         cost,
@@ -320,6 +320,7 @@ def _map(env: TimingEnv) -> Plan:
         bound=bound,
         flops=float(flops.sum()),
         onchip_bytes=mem,
+        useful_units=useful,
     )
 
 
@@ -333,7 +334,9 @@ def _accum(env: TimingEnv) -> Plan:
     ends = np.flatnonzero(x.stop >= b)
     bytes_out = np.zeros(n)
     bytes_out[ends] = item_sizes(out, env.node.outputs[0].elem)
-    cost, bound = _roofline(env, n, x.has_value | (bytes_out > 0), _in_bytes(env), flops, bytes_out)
+    cost, bound, useful = _roofline(
+        env, n, x.has_value | (bytes_out > 0), _in_bytes(env), flops, bytes_out
+    )
     mem = max(_matmul_memory(env, True), float(bytes_out.max(initial=0)))
     return Plan(
         cost,
@@ -342,6 +345,7 @@ def _accum(env: TimingEnv) -> Plan:
         bound=bound,
         flops=float(flops.sum()),
         onchip_bytes=mem,
+        useful_units=useful,
     )
 
 
@@ -356,7 +360,7 @@ def _flat_map(env: TimingEnv) -> Plan:
     flops[value_first] = _flops_per_value(env, "flat_map")
     in_bytes[first] = _in_bytes(env)
     bytes_out = item_sizes(out, env.node.outputs[0].elem)
-    cost, bound = _roofline(
+    cost, bound, useful = _roofline(
         env, out.n_items, out.has_value | (in_bytes > 0), in_bytes, flops, bytes_out
     )
     return Plan(
@@ -365,6 +369,7 @@ def _flat_map(env: TimingEnv) -> Plan:
         [np.arange(out.n_items)],
         bound=bound,
         flops=float(flops.sum()),
+        useful_units=useful,
     )
 
 

@@ -107,10 +107,6 @@ def test_generator_function_is_used(tmp_path):
         (('name = "scale"', "name = 3"), "'name' must be a non-empty string"),
         (("K = 32", "K = -1"), "dims.K"),
         (('name = "x"', 'name = "not an id"'), "must be a Python identifier"),
-        (
-            ('description = "Multiply x by two."', 'baseline = "missing.py"\ndescription = "d"'),
-            "baseline program 'missing.py' does not exist",
-        ),
     ],
 )
 def test_malformed_fields_fail_in_one_line(tmp_path, change, message):
@@ -118,6 +114,14 @@ def test_malformed_fields_fail_in_one_line(tmp_path, change, message):
     with pytest.raises(TaskError, match=message) as info:
         parse_task(path)
     assert "\n" not in str(info.value) and str(path.name) in str(info.value)
+
+
+def test_a_missing_baseline_is_dropped_outside_the_suites(tmp_path):
+    """A task file copied out on its own still loads (no speedup); a suite's must not."""
+    body = GOOD.replace(
+        'description = "Multiply x by two."', 'baseline = "missing.py"\ndescription = "d"'
+    )
+    assert parse_task(write_suite(tmp_path, body)).baseline is None
 
 
 def test_invalid_toml_and_missing_files(tmp_path):
@@ -155,3 +159,175 @@ def test_generator_library():
         generate({"kind": "gaussian"}, (2,), "float32", rng)
     with pytest.raises(GeneratorError, match="init kind 'normal'"):
         generate({"kind": "normal", "sigma": 2}, (2,), "float32", rng)
+
+
+# ---------------------------------------------------------------- inputs that catch shortcuts
+
+
+def test_planted_rows_are_exactly_what_the_module_says():
+    rng = np.random.default_rng(3)
+    init = {"kind": "normal", "rows": ["zero", "tiny", "huge"]}
+    x = generate(init, (40, 64), "float64", rng)
+    plain = generate({"kind": "normal"}, (40, 64), "float64", np.random.default_rng(3))
+    rms = np.sqrt((x**2).mean(axis=1))
+    assert (rms == 0).sum() == 1  # exactly one zero row
+    tiny = np.flatnonzero((rms > 0) & (rms < 1e-2))
+    huge = np.flatnonzero(rms > 10)
+    assert len(tiny) == 1 and len(huge) == 1
+    # the planted rows are the drawn rows scaled, the others untouched
+    np.testing.assert_allclose(x[tiny[0]], plain[tiny[0]] * 1e-3)
+    np.testing.assert_allclose(x[huge[0]], plain[huge[0]] * 40.0)
+    untouched = np.setdiff1d(np.arange(40), [*tiny, *huge, np.flatnonzero(rms == 0)[0]])
+    np.testing.assert_array_equal(x[untouched], plain[untouched])
+    one_row = generate(init, (1, 8), "float32", rng)  # fewer rows than kinds: no error
+    assert one_row.shape == (1, 8)
+
+
+def test_empty_rows_of_a_sparse_input():
+    rng = np.random.default_rng(0)
+    s = generate({"kind": "sparse", "density": 0.5, "empty_rows": 3}, (10, 4, 6), "float32", rng)
+    empty = [i for i in range(10) if not s[i].any()]
+    assert len(empty) >= 3 and (s != 0).mean() > 0.3
+
+
+@pytest.mark.parametrize(
+    "init, message",
+    [
+        ({"kind": "normal", "rows": ["zeros"]}, "unknown row kinds \\['zeros'\\]"),
+        ({"kind": "normal", "rows": "zero"}, "rows must be a list of names"),
+        ({"kind": "normal", "empty_rows": 2}, "empty_rows only applies to kind 'sparse'"),
+        ({"kind": "sparse", "empty_rows": -1}, "empty_rows must be an int >= 0"),
+    ],
+)
+def test_bad_planting_fails_when_the_task_loads(tmp_path, init, message):
+    table = "{ " + ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in init.items()) + " }"
+    body = GOOD.replace('init = { kind = "uniform", low = -1.0, high = 1.0 }', f"init = {table}")
+    path = write_suite(tmp_path, body)
+    with pytest.raises(TaskError, match=message) as info:
+        parse_task(path)
+    assert "inputs[0] (x).init" in str(info.value) and "\n" not in str(info.value)
+
+
+FIXED = """
+import numpy as np
+
+def scale(x, M, K, **dims):
+    return x * 2.0
+
+def fixed(rng, dims):
+    return {"x": np.ones((dims["M"], dims["K"]))}
+"""
+
+
+def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog):
+    path = write_suite(
+        tmp_path,
+        GOOD.replace(
+            'reference = "references:scale"',
+            'reference = "references:scale"\ngenerator = "fixed:fixed"',
+        ),
+    )
+    (path.parent / "fixed.py").write_text(FIXED)
+    assert parse_task(path).repeated_inputs() == ["x"]
+    with caplog.at_level("WARNING", logger="benchmarks.task"):
+        load_suite(path.parent)
+    assert "inputs x are identical in every check" in caplog.text
+    declared = path.read_text().replace(
+        'generator = "fixed:fixed"', 'generator = "fixed:fixed"\nconstant_inputs = ["x"]'
+    )
+    path.write_text(declared)
+    assert parse_task(path).repeated_inputs() == []
+    path.write_text(declared.replace('constant_inputs = ["x"]', 'constant_inputs = ["w"]'))
+    with pytest.raises(TaskError, match="constant_inputs must list input names"):
+        parse_task(path)
+
+
+@pytest.mark.parametrize("suite", ["step", "sam", "dae"])
+def test_no_suite_task_draws_the_same_input_twice(suite):
+    """Fixed data (a dataset's graph) is redrawn per run, or declared constant with a
+    reason in the task file (rotary tables, BigBird's all-ones U)."""
+    for task in load_suite(suite):
+        assert task.repeated_inputs() == [], task.key
+
+
+def _rows(array: np.ndarray) -> np.ndarray:
+    return array.reshape(-1, array.shape[-1]).astype(np.float64)
+
+
+@pytest.mark.parametrize("name, input_name", [("rmsnorm", "x"), ("layernorm", "x")])
+def test_norm_tasks_have_zero_and_tiny_rows_in_every_run(name, input_name):
+    task = load_task(f"step/{name}")
+    for i, assignment in enumerate(task.checks + task.heldout):
+        dims = task.full_dims(assignment)
+        rows = _rows(task.make_inputs(dims, i)[input_name])
+        spread = rows.std(axis=1) if name == "layernorm" else np.sqrt((rows**2).mean(axis=1))
+        assert (np.abs(rows).max(axis=1) == 0).any(), dims
+        assert ((spread > 0) & (spread**2 < 1e-5)).any(), dims  # below eps: eps decides
+
+
+def test_add_rmsnorm_residual_cancels_to_zero_and_tiny_rows():
+    task = load_task("step/add_rmsnorm")
+    for i, assignment in enumerate(task.checks + task.heldout):
+        inputs = task.make_inputs(task.full_dims(assignment), i)
+        h = _rows(inputs["x"] + inputs["residual"])  # the float32 add kernels do
+        mean_square = (h**2).mean(axis=1)
+        assert (mean_square == 0).any() and ((mean_square > 0) & (mean_square < 1e-5)).any()
+
+
+def test_softmax_has_rows_that_overflow_without_the_max():
+    task = load_task("step/softmax")
+    for i, assignment in enumerate(task.checks + task.heldout):
+        x = task.make_inputs(task.full_dims(assignment), i)["x"]
+        assert (x.max(axis=1) > np.log(np.finfo(np.float32).max)).any()
+
+
+# Tasks whose symbolic dim is a batch or head count, or limited by a trace's batch sizes.
+NOT_ROW_DIMS = {
+    "bmm",
+    "bmm_shared_weight",
+    "bmm_transposed",
+    "multi_head_attention",
+    "attention_decode_azure",
+    "attention_decode_azure_gqa",
+}
+
+
+def test_step_held_out_sizes_pass_every_plausible_tile():
+    """A program valid only up to a hard-coded tile of 128 rows (or only for multiples of
+    a tile) fails a held-out size: one is above 128 and a multiple of none of 64, 128, 256."""
+    for task in load_suite("step"):
+        if task.name in NOT_ROW_DIMS or not task.heldout:
+            continue
+        values = [v for held in task.heldout for v in held.values()]
+        assert any(v > 128 and v % 64 for v in values), (task.name, task.heldout)
+
+
+def test_dae_held_out_sizes_exceed_the_checks():
+    for task in load_suite("dae"):
+        biggest_check = max(max(c.values()) for c in task.checks)
+        assert any(max(h.values()) > biggest_check for h in task.heldout), task.name
+
+
+@pytest.mark.parametrize("name", ["eb_sum_hot", "eb_sum_cold", "eb_mean", "eb_weighted"])
+def test_bags_include_empty_ones_and_a_repeated_index(name):
+    task = load_task(f"dae/{name}")
+    for i, assignment in enumerate(task.checks + task.heldout):
+        dims = task.full_dims(assignment)
+        inputs = task.make_inputs(dims, i)
+        offsets, indices = inputs["offsets"], inputs["indices"]
+        lengths = np.diff(offsets)
+        assert lengths.sum() == dims["NNZ"] and (lengths == 0).sum() >= 2
+        bags = [indices[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+        assert any(len(bag) >= 2 and (bag == bag[0]).all() for bag in bags)
+
+
+def test_graphs_include_isolated_rows_unless_the_task_forbids_them():
+    mean = load_task("dae/mp_mean")
+    dims = mean.full_dims(mean.checks[0])
+    assert (np.diff(mean.make_inputs(dims, 0)["offsets"]) == 0).sum() >= 2
+    spmm = load_task("dae/spmm_gnn")
+    dims = spmm.full_dims(spmm.checks[0])
+    assert (np.diff(spmm.make_inputs(dims, 0)["rowptr"]) == 0).sum() >= 2
+    maximum = load_task("dae/mp_max")  # the max of no neighbours is undefined: none isolated
+    dims = maximum.full_dims(maximum.checks[0])
+    assert (np.diff(maximum.make_inputs(dims, 0)["offsets"]) > 0).all()

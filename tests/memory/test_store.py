@@ -156,7 +156,7 @@ def test_attempts_filter_by_task_and_run(store):
 def test_stats(store):
     a, b = make_task("a_task"), make_task("b_task", dialect="sam")
     record(store, a, program(), failed(), run_id="r1", tokens=100, cost_usd=0.5)
-    record(store, a, program(), passed(5), run_id="r1", tokens=50, cost_usd=0.25)
+    record(store, a, program(), passed(5), run_id="r1", round=2, tokens=50, cost_usd=0.25)
     record(store, b, program(dialect="sam"), failed("timeout"), run_id="r2")
     stats = store.stats()
     assert (stats["tasks"], stats["solved"], stats["attempts"], stats["runs"]) == (2, 1, 3, 2)

@@ -4,13 +4,15 @@ that a run left the host as it found it."""
 from __future__ import annotations
 
 import os
-import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
 import sandbox.spares
 from sandbox import Limits, build_ir
 from sandbox.backends import BACKENDS, new_run_id
+from sandbox.container import client
 
 SIGNATURE = {
     "dialect": "step",
@@ -78,9 +80,9 @@ def _record_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def leftovers() -> list[str]:
-    """Processes anywhere on this host, and running containers, of the current test's runs
-    other than the spare waiting for the next build (every sandboxed process carries its run
-    id on its command line)."""
+    """Processes anywhere on this host, containers and temporary folders of the current test's
+    runs other than the spare waiting for the next build (every sandboxed process carries its
+    run id on its command line; containers and folders are named after it)."""
     waiting = {spare.run_id for spare in sandbox.spares.SPARES.waiting().values()}
     run_ids = [run_id for run_id in _RUN_IDS if run_id not in waiting]
     found = []
@@ -93,14 +95,13 @@ def leftovers() -> list[str]:
                 continue
             if any(run_id in cmdline for run_id in run_ids):
                 found.append(f"process {entry}: {cmdline.replace(chr(0), ' ')[:120]}")
-    if BACKENDS["docker"].unavailable() is None:  # running ones: --rm removes the others
-        listed = subprocess.run(
-            ["docker", "ps", "--filter", "name=agent-sandbox-", "--format", "{{.Names}}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        found += [f"container {name}" for name in listed.stdout.split() if name in run_ids]
+    if BACKENDS["docker"].unavailable() is None:  # stopped ones too: each run removes its own
+        listed = client().api.containers(all=True, filters={"name": "agent-sandbox-"})
+        names = {name.lstrip("/") for found in listed for name in found.get("Names") or []}
+        found += [f"container {name}" for name in sorted(names) if name in run_ids]
+    for folder in Path(tempfile.gettempdir()).glob("agent-sandbox-*"):
+        if any(folder.name.startswith(f"{run_id}-") for run_id in run_ids):
+            found.append(f"folder {folder}")
     return found
 
 

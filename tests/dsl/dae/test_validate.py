@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsl import dae
-from dsl.errors import ValidationError
+from dsl.errors import ProgramError, ValidationError
 from tests.dsl.dae.helpers import eb_signature
 from tests.dsl.dae.test_builder import bufferized_eb
 
@@ -35,8 +35,8 @@ def _broken(good: dict, edit) -> str:
         (lambda ir: ir.update(version=7), "version must be 1"),
         (lambda ir: ir["memrefs"][0].update(dtype="complex64"), "memref 'offsets': dtype"),
         (lambda ir: ir["tus"][1].update(parent=5), "TU 1: parent 5 must be defined before it"),
-        (lambda ir: ir["tus"][2].update(lanes=4), "TU 2: lanes must be 1 or 8"),
-        (lambda ir: ir["tus"][0].update(step=0), "TU 0: step must be >= 1"),
+        (lambda ir: ir["tus"][2].update(lanes=4), "TU 2: lanes must be 1 or a multiple of 8"),
+        (lambda ir: ir["tus"][0].update(step=0), "TU 0: step must be in [1, 2147483647], got 0"),
         (lambda ir: ir["tus"][0].update(hi={"dim": "Q"}), "TU 0 hi: unknown dim 'Q'"),
         (lambda ir: ir["streams"][2].update(memref="weights"), "unknown memref 'weights'"),
         (
@@ -65,6 +65,62 @@ def _broken(good: dict, edit) -> str:
 )
 def test_each_rule_names_the_node(good, edit, expected):
     assert expected in _broken(good, edit)
+
+
+BIG = 2**70
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            lambda ir: ir["tus"][0].update(step=BIG),
+            "TU 0: step must be in [1, 2147483647], got ~2**70",
+        ),
+        (lambda ir: ir["tus"][0].update(lo={"const": 2**40}), "TU 0 lo: const bound must be in"),
+        (lambda ir: ir["tus"][2].update(lanes=4096), "TU 2: lanes must be in [1, 1024]"),
+        (lambda ir: ir["tus"][2].update(lanes=12), "lanes must be 1 or a multiple of 8, got 12"),
+        (lambda ir: ir["dims"].update(D=-BIG), "dim D: value must be in [0, 2147483647]"),
+        (lambda ir: ir["memrefs"][2].update(shape=[BIG, "D"]), "shape entry must be in"),
+        (lambda ir: ir["streams"][1]["args"][1].update(const=-BIG), "stream 1 (alu) arg 1: const"),
+        (lambda ir: ir["counters"][0].update(init=2**63), "counter 0: init must be in"),
+        (lambda ir: _op(ir, 2, 0).update(by=2**64), "case 2 (next_bag) op 0 (increment): by"),
+        (lambda ir: _op(ir, 1, 2).update(value=float("nan")), "op 2 (const): float32 value must"),
+        (lambda ir: _op(ir, 1, 2).update(value=float("inf")), "finite and within ±3.403e+38"),
+        (lambda ir: _op(ir, 1, 2).update(value=1e39), "got 1e+39"),
+        (lambda ir: _op(ir, 1, 2).update(value=BIG, dtype="int64"), "(const): value must be in"),
+        (lambda ir: _op(ir, 1, 1).update(length=1 << 20), "op 1 (arange): length must be in"),
+        (lambda ir: _op(ir, 0, 0).update(length=0), "op 0 (pop): length must be in [1, 65536]"),
+        (lambda ir: _op(ir, 0, 0).update(id=BIG), "op 0 (pop): id must be in [0, 19999]"),
+        (lambda ir: ir["cases"][2].update(id=BIG), "case: id must be in [0, 19999], got ~2**70"),
+        (lambda ir: ir["registrations"][3].update(case=-1), "case must be in [0, 19999], got -1"),
+    ],
+)
+def test_every_number_has_a_range(good, edit, expected):
+    """Numbers the trusted side would compute with are bounded, so none of them can
+    overflow int64 arithmetic, round to infinity or size an allocation; the message names
+    the node and the field in one line."""
+    message = _broken(good, edit)
+    assert expected in message and "\n" not in message and len(message) < 200
+
+
+def _op(ir: dict, case: int, op: int) -> dict:
+    return ir["cases"][case]["ops"][op]
+
+
+def test_huge_step_is_refused_at_the_users_line():
+    def kernel(offsets, indices, table, **params):
+        out = dae.output("out")
+        with dae.loop(0, 4, step=2**70) as i:
+
+            @dae.callback(i, "ite", i)
+            def f(k):
+                pass
+
+        return out
+
+    with pytest.raises(ProgramError, match=r"TU 0: step must be in \[1, 2147483647\]"):
+        dae.trace(kernel, eb_signature())
 
 
 def test_stream_from_a_sibling_loop_is_refused(good):

@@ -46,7 +46,7 @@ def test_tensor_declarations():
     assert "not a permutation" in error(ir)
     ir = good()
     ir["tensors"][0]["shape"] = ["N", -3]
-    assert "shape entries are dim names or ints > 0" in error(ir)
+    assert "shape entries are dim names or ints in 1..16777216, got -3" in error(ir)
     ir = good()
     ir["tensors"].append(ir["tensors"][0])
     assert "declared twice" in error(ir)

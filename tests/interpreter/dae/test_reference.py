@@ -54,7 +54,9 @@ def _both(program, inputs, dims, out_shape, out_dtype, control, data):
                     arrays,
                     {"out": out},
                     dims,
-                    target={"queue": {"control_depth": control, "data_depth": data}},
+                    target={
+                        "budget": {"control_queue_entries": control, "data_queue_entries": data}
+                    },
                 )
             else:
                 run_reference(program, {**arrays, "out": out}, dims, control, data)

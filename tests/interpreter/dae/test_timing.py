@@ -20,11 +20,8 @@ TARGET = {
     "access": {
         "tu_steps_per_cycle": 1.0,
         "mem_requests_per_cycle": 1.0,
-        "max_outstanding": 32,
         "pushes_per_cycle": 1.0,
-        "lanes": 8,
     },
-    "queue": {"control_depth": 64, "data_depth": 64},
     "execute": {
         "dispatch_cycles": 4,
         "case_compare_cycles": 1,
@@ -36,17 +33,28 @@ TARGET = {
         "load_cycles": 2,
         "counter_cycles": 1,
         "loop_cycles": 1,
+        "load_requests_per_cycle": 1.0,
     },
     "cache": {
         "line_bytes": 64,
-        "l1_kib": 32,
-        "l2_kib": 256,
-        "llc_kib": 1024,
         "l1_latency": 4,
         "l2_latency": 14,
         "llc_latency": 40,
     },
     "dram": {"latency_cycles": 200, "bytes_per_cycle": 16.0},
+    "budget": {
+        "traversal_units": 32,
+        "lanes": 8,
+        "streams": 32,
+        "execute_counters": 16,
+        "buffer_bytes": 2048,
+        "control_queue_entries": 64,
+        "data_queue_entries": 64,
+        "outstanding_misses": 32,
+        "l1_bytes": 32 * 1024,
+        "l2_bytes": 256 * 1024,
+        "llc_bytes": 1024 * 1024,
+    },
 }
 
 
@@ -194,6 +202,8 @@ def _requests(lines, nontemporal):
         np.array(lines, dtype=np.int64),
         np.array(nontemporal, dtype=bool),
         np.zeros(n, dtype=np.int64),
+        np.full(n, -1, dtype=np.int64),
+        np.full(n, -1, dtype=np.int64),
     )
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from interpreter.errors import ExecutionError
-from tests.interpreter.sam.tokens import S0, S1, S2, D, N, R, crd, run, tensor, toks, val
+from tests.interpreter.sam.tokens import S0, S1, S2, S3, D, N, R, crd, run, tensor, toks, val
 
 CSR = tensor("B", [[1, 0, 0], [2, 3, 4]], "csr")  # rows {0: [0], 1: [0, 1, 2]}
 DCSR = tensor("B", [[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]], "dcsr")  # rows {0: [1, 3], 2: [0]}
@@ -273,6 +273,23 @@ def test_spacc2_reference_example():
     assert toks(r, 0) == [0, 1, S0, D]
     assert toks(r, 1) == [1, 2, S0, 0, S1, D]
     assert toks(r, 2) == [1.0, 2.0, S0, 1.0, S1, D]
+
+
+def test_spacc2_with_no_entries_at_all():
+    # outer-product SpGEMM with B all zero (sam/spgemm_outer, seed 3024): every j fiber is
+    # empty, so the map never holds an entry; each flush is a lone stop, not an IndexError
+    r = run("spacc", {"order": 2}, crd(S0, S1, S2, D), crd(S0, S1, S2, D), val(S0, S1, S2, D))
+    assert [toks(r, k) for k in range(3)] == [[S0, D], [S1, D], [S1, D]]
+    assert r.schedule.emit[1].tolist() == [2, 3]
+    # an empty group before a full one keeps its lone stop
+    r = run(
+        "spacc",
+        {"order": 2},
+        crd(S0, S2, 1, S0, S3, D),
+        crd(S0, S2, 4, S0, S3, D),
+        val(S0, S2, 2.5, S0, S3, D),
+    )
+    assert [toks(r, k) for k in range(3)] == [[S0, 1, S1, D], [S1, 4, S2, D], [S1, 2.5, S2, D]]
 
 
 def test_spacc_needs_a_flush_stop():

@@ -152,7 +152,7 @@ def test_padding_cycles_hand_computed() -> None:
         "offchip_bw": 1 << 20,
         "offchip_latency": 10,
         "channel_depth": 16,
-        "onchip_capacity": 1 << 20,
+        "budget": {"onchip_bytes": 1 << 20},
     }
     x = np.arange(5, dtype=np.float32).reshape(1, 5)
     reports = {}
@@ -277,7 +277,7 @@ def test_padding_fast_path_equals_reference_simulator() -> None:
         "offchip_bw": 4,
         "offchip_latency": 10,
         "channel_depth": 2,
-        "onchip_capacity": 1 << 20,
+        "budget": {"onchip_bytes": 1 << 20},
     }
     sig = signature({"x": ("float32", [1, 5])}, {"y": ("float32", [1, 8])})
     program = BACKEND.load(step.trace(copy_padded, sig))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsl import step
-from interpreter.errors import ExecutionError
+from interpreter.errors import BudgetError, ExecutionError
 from interpreter.step import BACKEND
 from interpreter.step.sim import build_plans, run_timed, target_params
 from tests.dsl.step.helpers import signature
@@ -23,7 +23,7 @@ TINY = {
     "offchip_bw": 4,
     "offchip_latency": 10,
     "channel_depth": 2,
-    "onchip_capacity": 1 << 20,
+    "budget": {"onchip_bytes": 1 << 20},
 }
 
 
@@ -221,8 +221,14 @@ def test_onchip_capacity_verdict_names_the_op() -> None:
         return step.linear_offchip_store(step.streamify(buf), "y")
 
     program = BACKEND.load(step.trace(kernel, sig))
-    small = dict(TINY, onchip_capacity=40_000)
-    with pytest.raises(ExecutionError, match=r"largest user is bufferize \(node 1"):
+    # a [64, 64] float32 tile is 16384 B: the load and the store double-buffer it (32768 B
+    # each), bufferize holds one tile in flight plus its buffer twice (49152 B)
+    small = dict(TINY, budget={"onchip_bytes": 40_000})
+    with pytest.raises(
+        BudgetError,
+        match=r"needs 114688 onchip_bytes.*budget of 40000 \(on-chip memory\); the largest "
+        r"user is bufferize \(node 1, line \d+\) with 49152 bytes",
+    ):
         BACKEND.simulate(program, {"x": np.ones((64, 64), np.float32)}, {}, small)
 
 

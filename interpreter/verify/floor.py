@@ -1,0 +1,43 @@
+"""The task-level roofline floor: cycles no program of a task can beat on its target.
+
+The backend's own floor (`SimReport.floor_cycles`) is computed from the run at the
+target's full budget. This one depends only on the task, the inputs' dims and the target,
+so it is the same for every program of the task, and it holds even if a backend's floor is
+wrong: every output element has to leave the chip, so a run lasts at least the outputs'
+bytes over the off-chip bandwidth, where the target states one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from benchmarks.task import Task
+
+
+def offchip_bytes_per_cycle(target: Mapping) -> float | None:
+    """The target's off-chip bandwidth in bytes per cycle, if it states one: a
+    `[roofline] offchip_bytes_per_cycle`, STeP's `offchip_bw`, or DAE's `[dram]
+    bytes_per_cycle`."""
+    candidates = (
+        dict(target.get("roofline", {})).get("offchip_bytes_per_cycle"),
+        target.get("offchip_bw"),
+        dict(target.get("dram", {})).get("bytes_per_cycle"),
+    )
+    for value in candidates:
+        if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+            return float(value)
+    return None
+
+
+def task_floor(task: Task, dims: Mapping[str, int], target: Mapping) -> float:
+    """Output bytes over the off-chip bandwidth (0 when the target states no bandwidth)."""
+    bandwidth = offchip_bytes_per_cycle(target)
+    if bandwidth is None:
+        return 0.0
+    total = sum(
+        math.prod(spec.resolve(dict(dims))) * np.dtype(spec.dtype).itemsize for spec in task.outputs
+    )
+    return total / bandwidth

@@ -1,0 +1,87 @@
+"""Damaged files of a finished run: truncated or garbage run.json, results.json, checkpoints
+and experience store. A resume repairs what it can rebuild (saying so on a `repaired:`
+line) and ends with the run's results intact; what it cannot rebuild stops it with one
+line naming the file, and the run folder keeps what it had."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.faults.harness import (
+    Outcome,
+    agent,
+    copy_run,
+    one_line_error,
+    outcome,
+    record,
+    run_solve,
+)
+
+
+def _truncate(path: Path, rng: random.Random) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: rng.randrange(1, max(2, len(data) - 100))])
+
+
+def _garbage(path: Path, rng: random.Random) -> None:
+    """Random bytes over a random stretch (past the SQLite header for databases, so the
+    damage is in the pages and only a full read finds it)."""
+    data = bytearray(path.read_bytes())
+    start = rng.randrange(100 if path.suffix == ".sqlite" else 0, max(101, len(data) // 2))
+    length = min(len(data) - start, rng.randrange(64, 8192))
+    data[start : start + length] = rng.randbytes(length)
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {"truncated": _truncate, "garbage": _garbage}
+RUN_FILES = ["run.json", "results.json", "checkpoints.sqlite"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RUN_FILES)
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_a_damaged_run_file_is_rebuilt_and_nothing_is_lost(
+    tmp_path: Path, reference_run: tuple[Path, Path], reference: Outcome, name: str, how: str
+) -> None:
+    out, memory = copy_run(reference_run, tmp_path)
+    (out / (name + "-wal")).unlink(missing_ok=True)  # damage the file itself, as it stands
+    DAMAGE[how](out / name, random.Random(f"{name}{how}"))
+    done = run_solve(out, memory)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "internal error" not in done.stderr
+    lost = outcome(out, memory).lost_or_duplicated(reference)
+    record(f"{how} {name}, then --resume", 1, int(lost == "none"), lost)
+    assert lost == "none", done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_a_damaged_experience_store_stops_with_one_line_naming_it(
+    tmp_path: Path, reference_run: tuple[Path, Path], reference: Outcome, how: str
+) -> None:
+    out, memory = copy_run(reference_run, tmp_path)
+    for side in (memory.with_name(memory.name + "-wal"), memory.with_name(memory.name + "-shm")):
+        side.unlink(missing_ok=True)
+    DAMAGE[how](memory, random.Random(how))
+    before = (out / "results.json").read_bytes()
+    done = run_solve(out, memory)
+    if done.returncode == 0:  # the damage missed every page the run reads and writes
+        assert (out / "results.json").exists()
+        verdict = "survived (damage not on a page in use)"
+    else:
+        line = one_line_error(done)
+        assert str(memory) in line, line
+        assert (out / "results.json").read_bytes() == before  # the run's results kept
+        verdict = "stopped with one line"
+    record(f"{how} experience store, then --resume", 1, 1, f"none ({verdict})")
+
+
+def test_report_on_a_garbage_results_json_is_one_line(tmp_path: Path) -> None:
+    for content in (b"\xff\xfe\x00garbage", b"[1, 2]", b'{"tasks": [1], "summary": {}}'):
+        (tmp_path / "results.json").write_bytes(content)
+        done = agent("report", tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "results.json" in one_line_error(done)
