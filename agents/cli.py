@@ -169,6 +169,7 @@ def eval_(
         f"[bold {colour}]{verdict.status}[/] {loaded.key}"
         + (f"  {verdict.cycles} cycles" if verdict.cycles is not None else "")
         + (f"  baseline {baseline} cycles, speedup {speedup:g}x" if speedup else "")
+        + ("  speedup — (no baseline)" if verdict.correct and loaded.baseline is None else "")
     )
     console.print(verdict.feedback, markup=False)
     if not verdict.correct and verdict.seed is not None:
@@ -359,8 +360,13 @@ def report(
 
 @app.command()
 def memory(
-    action: Annotated[str, typer.Argument(help="stats | show TASK | best")] = "stats",
-    task: Annotated[str | None, typer.Argument(help="For show: the task (dialect/name)")] = None,
+    action: Annotated[
+        str, typer.Argument(help="stats | show TASK | best | export FILE | import FILE")
+    ] = "stats",
+    task: Annotated[
+        str | None,
+        typer.Argument(help="For show: the task (dialect/name); for export and import: the file"),
+    ] = None,
     path: Annotated[
         Path | None,
         typer.Option(
@@ -370,11 +376,40 @@ def memory(
     limit: Annotated[int, typer.Option(help="For show: the last N attempts")] = 20,
     json_out: JsonFlag = False,
 ) -> None:
-    """Inspect the experience store: stats, one task's attempts, best programs."""
+    """Inspect the experience store: stats, one task's attempts, best programs; export what
+    is readable (of a damaged store too) to a file, import such a file."""
     from agents import solve_cli
 
+    if action in ("export", "import"):
+        _memory_transfer(action, task, path)
+        return
     with _command_errors():
         solve_cli.memory(action, task, path=path, json_out=json_out, limit=limit)
+
+
+def _memory_transfer(action: str, file: str | None, path: Path | None) -> None:
+    from agents.workflows.run import memory_path
+    from memory.store import ExperienceStore
+    from memory.transfer import export_store, import_records
+
+    if not file:
+        raise UsageError(f"agent memory {action} needs a FILE (JSON Lines)")
+    store = memory_path(path)
+    if action == "export":
+        done = export_store(store, Path(file))
+        skipped = done.damaged_stretches
+        print(
+            f"exported {done.tasks} tasks and {done.attempts} attempts of {store} to {file}"
+            + (f" ({skipped} damaged stretches could not be read)" if skipped else "")
+        )
+        return
+    if not Path(file).is_file():
+        raise UsageError(f"no export file {file}")
+    done = import_records(Path(file), ExperienceStore(store))
+    print(
+        f"imported {done.attempts} attempts into {store} ({done.duplicates} already there,"
+        f" {done.unusable} unusable)"
+    )
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:

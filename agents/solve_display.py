@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
@@ -35,7 +36,9 @@ _COLOURS = {
 class SolveDisplay(Progress):
     """Live progress of a solve run (thread-safe: attempts arrive from worker threads)."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(
+        self, console: Console | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.console = console or Console()
         self.live_mode = self.console.is_terminal
         # Re-entrant: the live view renders (under the lock) from rich's refresh thread.
@@ -45,7 +48,8 @@ class SolveDisplay(Progress):
         self._finished: list[str] = []  # in the order tasks finished
         self._live: Live | None = None
         self._done = 0
-        self._started = time.monotonic()
+        self._clock = clock  # injectable, so tests can read a known elapsed time
+        self._started = clock()
 
     # -- Progress
 
@@ -55,9 +59,11 @@ class SolveDisplay(Progress):
             key: {"status": "waiting", "attempts": 0, "cycles": None, "speedup": None, "cost": 0.0}
             for key in tasks
         }
-        self._started = time.monotonic()
+        self._started = self._clock()
         if self.live_mode:
-            # get_renderable: redrawn on every refresh, so the clock ticks between events.
+            # get_renderable: redrawn 4 times a second, so the clock ticks between events.
+            # Events never redraw it themselves: they hold this display's lock, and a redraw
+            # from them would take rich's lock in the opposite order to the refresh thread.
             self._live = Live(
                 get_renderable=self.view,
                 console=self.console,
@@ -72,14 +78,12 @@ class SolveDisplay(Progress):
             row["status"] = "running"
             for attempt in attempts.values():
                 self._count(row, attempt)
-            self._refresh()
 
     def attempt(self, task: str, attempt: Attempt) -> None:
         if not attempt.get("verdict"):
             return  # generated, not checked yet
         with self._lock:
             self._count(self._rows[task], attempt)
-            self._refresh()
             if not self.live_mode:
                 self.console.print(
                     _attempt_line(task, attempt), markup=False, highlight=False, soft_wrap=True
@@ -97,7 +101,6 @@ class SolveDisplay(Progress):
             )
             self._done += 1
             self._finished.append(task)
-            self._refresh()
             if not self.live_mode:
                 self.console.print(
                     f"[{self._done}/{len(self._order)} {_clock(self.elapsed())}] {task_line(entry)}",
@@ -122,12 +125,8 @@ class SolveDisplay(Progress):
                 row["cycles"] = cycles
                 row["status"] = "running (passed)"
 
-    def _refresh(self) -> None:
-        if self._live is not None:
-            self._live.refresh()
-
     def elapsed(self) -> float:
-        return time.monotonic() - self._started
+        return self._clock() - self._started
 
     def view(self) -> Group:
         """Header and table, cut to the terminal's height: the running tasks first, then

@@ -109,9 +109,9 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def _parse(init: dict[str, Any]) -> tuple[str, Callable[..., np.ndarray], dict, list[str], int]:
-    """Split an `init` table into its kind, the kind's function and arguments, the rows to
-    plant and the rows to empty; raises GeneratorError naming what is wrong."""
+def _parse(init: dict[str, Any]) -> tuple[Callable[..., np.ndarray], dict, list[str], int]:
+    """Split an `init` table into its kind's function and arguments, the rows to plant and
+    the number of rows to empty; raises GeneratorError naming what is wrong."""
     args = dict(init)
     kind = args.pop("kind", "normal")
     rows = args.pop("rows", [])
@@ -132,7 +132,7 @@ def _parse(init: dict[str, Any]) -> tuple[str, Callable[..., np.ndarray], dict, 
         raise GeneratorError(f"init kind {kind!r}: empty_rows must be an int >= 0, got {empty!r}")
     if empty and kind != "sparse":
         raise GeneratorError(f"init kind {kind!r}: empty_rows only applies to kind 'sparse'")
-    return kind, fn, args, rows, empty
+    return fn, args, rows, empty
 
 
 def check_init(init: dict[str, Any]) -> None:
@@ -144,7 +144,7 @@ def generate(
     init: dict[str, Any], shape: tuple[int, ...], dtype: str, rng: np.random.Generator
 ) -> np.ndarray:
     """One input array as an `init` table describes it."""
-    kind, fn, args, rows, empty = _parse(init)
+    fn, args, rows, empty = _parse(init)
     array = np.asarray(fn(rng, shape, **args))
     if rows:
         array = _plant_rows(rng, array, rows)

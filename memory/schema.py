@@ -55,7 +55,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS task_text USING fts5(key UNINDEXED, name, des
 # Each step brings a store from the version before it to its own (PRAGMA user_version).
 MIGRATIONS = (
     # 1: attempts unique by (run, task, program hash, round). Rows from before have no round
-    # (NULL, and NULLs never collide), and attempts outside a run (run_id '') are all kept.
+    # (NULL, and NULLs never collide), and attempts outside a run (run_id '') or without a
+    # program are all kept.
     """
     ALTER TABLE attempts ADD COLUMN program_hash TEXT;
     ALTER TABLE attempts ADD COLUMN round INTEGER;
@@ -66,9 +67,11 @@ MIGRATIONS = (
 )
 
 
-def program_hash(program: str) -> str:
-    """What identifies a program among a run's attempts (its exact text)."""
-    return hashlib.sha256(program.encode()).hexdigest()[:32]
+def program_hash(program: str) -> str | None:
+    """What identifies a program among a run's attempts (its exact text). None for no
+    program at all (a model call that failed): NULLs never collide, so each failed call is
+    kept, with what it cost."""
+    return hashlib.sha256(program.encode()).hexdigest()[:32] if program else None
 
 
 def set_up(conn: sqlite3.Connection) -> None:

@@ -73,6 +73,7 @@ class Attempt:
     parent_id: int | None
     run_id: str
     created: float
+    round: int | None = None  # the solve round that made it; None before rounds were kept
     task_description: str = ""
 
     @property
@@ -98,14 +99,15 @@ _FIELDS = (
     "parent_id",
     "run_id",
     "created",
+    "round",
 )
 # Every read joins the task, so an attempt carries its task's description (for prompts).
 _COLUMNS = ", ".join(f"a.{f}" for f in _FIELDS) + ", t.description"
 _FROM = " FROM attempts a JOIN tasks t ON t.key = a.task_key"
 _SELECT = f"SELECT {_COLUMNS}{_FROM}"
 _INSERT = (
-    f"INSERT OR IGNORE INTO attempts ({', '.join(_FIELDS[1:])}, program_ops, program_hash, round)"
-    f" VALUES ({', '.join('?' * (len(_FIELDS) + 2))})"
+    f"INSERT OR IGNORE INTO attempts ({', '.join(_FIELDS[1:])}, program_ops, program_hash)"
+    f" VALUES ({', '.join('?' * (len(_FIELDS) + 1))})"
 )
 
 
@@ -118,11 +120,11 @@ def _attempt(row: tuple) -> Attempt:
 
 
 def insert_attempt(conn: sqlite3.Connection, row: Mapping[str, Any]) -> tuple[int, bool]:
-    """Insert one attempt (the columns of `_FIELDS` but `id`, `program_ops` and `round`) and
+    """Insert one attempt (the columns of `_FIELDS` but `id`, and `program_ops`) and
     offer it as its task's best; (its id, whether it is new). An attempt already stored by
     (run, task, program hash, round) is not stored again: its id comes back."""
     key = (row["run_id"], row["task_key"], schema.program_hash(row["program"]), row["round"])
-    values = [row[f] for f in _FIELDS[1:]] + [row["program_ops"], key[2], row["round"]]
+    values = [row[f] for f in _FIELDS[1:]] + [row["program_ops"], key[2]]
     cursor = conn.execute(_INSERT, values)
     if cursor.rowcount == 0:
         existing = conn.execute(

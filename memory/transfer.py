@@ -120,10 +120,13 @@ def _readable_rows(
             return rows, damaged
         except sqlite3.DatabaseError:
             damaged += 1
-        resume = _next_readable(conn, table, after)
-        # The stretch up to the resume point, one rowid at a time (the resume point too: a
-        # row whose rowid can be found may still be unreadable, and the scan must move on).
-        for rowid in range(after + 1, min(resume, after + 2**20) + 1):
+        found = _next_readable(conn, table, after)
+        if found is None:  # every search past here meets the damage: nothing more to read
+            return rows, damaged
+        resume, reach = found
+        # The stretch searched, one rowid at a time (the resume point too: a row whose rowid
+        # can be found may still be unreadable, and the scan must move on).
+        for rowid in range(after + 1, min(resume, reach) + 1):
             try:
                 row = conn.execute(
                     f"SELECT {select} FROM {table} WHERE rowid = ?", (rowid,)
@@ -132,14 +135,14 @@ def _readable_rows(
                 continue
             if row is not None:
                 rows.append(row)
-        if resume >= _LARGEST_ROWID:
-            return rows, damaged
         after = resume
 
 
-def _next_readable(conn: sqlite3.Connection, table: str, after: int) -> int:
-    """A rowid past `after` from which a scan can start again (the first readable row at or
-    beyond ever larger steps), or one past the largest rowid when there is none."""
+def _next_readable(conn: sqlite3.Connection, table: str, after: int) -> tuple[int, int] | None:
+    """(a rowid past `after` from which a scan can start again, the rowid the successful
+    search started at): searches from ever larger steps past `after` until one succeeds, so
+    the stretch jumped is at most twice the damaged one; no row lies between the two. None
+    when every search fails."""
     step = 1
     while after + step <= _LARGEST_ROWID:
         try:
@@ -150,8 +153,8 @@ def _next_readable(conn: sqlite3.Connection, table: str, after: int) -> int:
         except sqlite3.DatabaseError:
             step *= 2
             continue
-        return found[0] if found is not None else after + step
-    return _LARGEST_ROWID
+        return (found[0] if found is not None else after + step), after + step
+    return None
 
 
 def import_records(source: Path, store: ExperienceStore) -> Imported:
@@ -172,7 +175,7 @@ def import_records(source: Path, store: ExperienceStore) -> Imported:
                 dialect, _, name = row["task_key"].partition("/")
                 _ensure_task(conn, {"key": row["task_key"], "dialect": dialect, "name": name})
             existing = conn.execute(
-                "SELECT id FROM attempts WHERE run_id=? AND task_key=? AND program_hash=?"
+                "SELECT id FROM attempts WHERE run_id=? AND task_key=? AND program_hash IS ?"
                 " AND created=?",
                 (row["run_id"], row["task_key"], program_hash(row["program"]), row["created"]),
             ).fetchone()

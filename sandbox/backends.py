@@ -105,7 +105,7 @@ class Backend:
 
     def start(self, limits: Limits, run_id: str, dialect: str, run_dir: str) -> Any:
         """The started harness: a `subprocess.Popen`, or an object with the same `stdin`,
-        `stdout`, `stderr`, `poll` and `wait`."""
+        `stdout`, `stderr`, `poll` and `wait` (and `kill` and `fault_of` to suit)."""
         return subprocess.Popen(
             self.command(limits, run_id, dialect),
             stdin=subprocess.PIPE,
@@ -116,9 +116,14 @@ class Backend:
             start_new_session=True,
         )
 
-    def kill(self, process: Any, run_id: str) -> None:
+    def kill(self, process: Any) -> None:
         """Kill a run's whole process tree and wait until none of it runs."""
         _kill_tree(process.pid)
+
+    def fault_of(self, process: Any) -> str | None:
+        """What went wrong on the set-up's side of a finished run (not the program's), if
+        anything did."""
+        return None
 
     def signal_of(self, returncode: int) -> int | None:
         """The signal that ended the harness, if one did."""
@@ -220,8 +225,11 @@ class Docker(Backend):
         container.sweep_once(os.getpid())
         return container.ContainerProcess(python_argv(run_id, dialect), run_id, config)
 
-    def kill(self, process: Any, run_id: str) -> None:
+    def kill(self, process: Any) -> None:
         process.kill()
+
+    def fault_of(self, process: Any) -> str | None:
+        return process.failure
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (Bubblewrap(), Docker(), Plain())}

@@ -10,8 +10,10 @@ pipes (stdin, stdout, stderr), `poll`, `wait` and `kill`. A thread creates the c
 attaches to its streams, starts it, and then relays bytes between the pipes and the attach
 socket (which multiplexes stdout and stderr in frames). The container's stdin closes when the
 attach connection does (StdinOnce), so a sandbox whose parent died ends like any other spare.
-Every daemon call that fails becomes exit code 125 with the daemon's reason on stderr, the way
-the docker client reports its own failures; nothing here raises into a build.
+A daemon call that fails ends the run with exit code 125 (the docker client's code for it) and
+the daemon's reason in `failure`: a fault of the set-up, which the runner raises as
+`SandboxConfigError` rather than charge to the program. Nothing here raises into the relay's
+caller.
 """
 
 from __future__ import annotations
@@ -128,12 +130,14 @@ class ContainerProcess:
     reports it)."""
 
     def __init__(self, argv: list[str], name: str, config: dict) -> None:
-        self.args, self.name, self.pid = argv, name, None
+        self.args, self.name = argv, name
         self.returncode: int | None = None
+        self.failure: str | None = None  # the daemon's reason, when it failed the run
         self._config = config
         self._lock = threading.Lock()
         self._killed = False
         self._container: str | None = None
+        self._attached: Any = None
         self._socket: socket.socket | None = None
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
@@ -161,11 +165,8 @@ class ContainerProcess:
         with self._lock:
             self._killed = True
             container, sock = self._container, self._socket
-        if container is not None:
-            try:
-                client().api.remove_container(container, force=True)
-            except Exception:  # already gone, or the daemon died: nothing left to stop
-                pass
+        # Drop the attach stream first: the daemon does not remove a container while its
+        # output waits for a reader that stopped reading.
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -173,6 +174,11 @@ class ContainerProcess:
                 pass
         for pipe in (self.stdin, self.stdout, self.stderr):  # a relay blocked on a full
             pipe.close()  # pipe that nobody reads any more gets EPIPE and ends
+        if container is not None:
+            try:
+                client().api.remove_container(container, force=True)
+            except Exception:  # already gone, or the daemon died: nothing left to stop
+                pass
         self._done.wait(API_TIMEOUT_S)
 
     # -- the relay thread
@@ -181,13 +187,10 @@ class ContainerProcess:
         stdin_r, stdout_w, stderr_w = self._ends
         try:
             code = self._serve(stdin_r, stdout_w, stderr_w)
-        except Exception as exc:  # the daemon failed us: say so where the program's words go
+        except Exception as exc:  # the daemon failed us (or we killed the run meanwhile)
             code = KILLED if self._killed else DAEMON_FAILED
             if not self._killed:
-                try:
-                    os.write(stderr_w, f"docker: {_reason(exc)}\n".encode())
-                except OSError:
-                    pass
+                self.failure = _reason(exc)
         # Known before the pipes close, so whoever sees them close sees a finished run.
         self.returncode = code
         for fd in self._ends:
@@ -216,7 +219,9 @@ class ContainerProcess:
             self._container, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
         with self._lock:
-            self._socket = getattr(attached, "_sock", attached)
+            # The socket itself for select and half-close; `attached` (kept) holds the HTTP
+            # response whose collection would close it.
+            self._attached, self._socket = attached, getattr(attached, "_sock", attached)
             if self._killed:
                 return KILLED
         api.start(self._container)

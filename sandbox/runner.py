@@ -19,7 +19,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from sandbox.backends import Backend, select_backend
+from sandbox.backends import Backend, SandboxConfigError, select_backend
 from sandbox.limits import KIB, MIB, Limits
 from sandbox.result import STATUSES, BuildResult, one_line
 from sandbox.spares import SPARES
@@ -183,7 +183,8 @@ def build_ir(
 ) -> BuildResult:
     """Run `source` in the sandbox; it must define `kernel`, which `dsl.<dialect>.trace`
     turns into IR. Never raises for anything the program does; raises
-    `sandbox.backends.SandboxConfigError` for an unknown or unusable backend."""
+    `sandbox.backends.SandboxConfigError` for an unknown or unusable backend, and when the
+    backend fails a run (a docker daemon that refuses or dies)."""
     limits = limits or Limits()
     chosen, _ = select_backend(backend)
     started = time.monotonic()
@@ -217,5 +218,8 @@ def build_ir(
         streams = _exchange(sandbox.process, request, limits)
     finally:
         returncode = sandbox.finish()
+    fault = chosen.fault_of(sandbox.process)
+    if fault:  # the sandbox failed, not the program: no verdict can be given
+        raise SandboxConfigError(f"sandbox backend {chosen.name!r} failed: {fault}")
     status, ir, message, line = _classify(streams, returncode, chosen, limits, filename)
     return result(status, message, ir, line, streams.output.decode(errors="replace"))

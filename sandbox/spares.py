@@ -42,7 +42,7 @@ class Started:
         """Kill whatever still runs, wait for the process, close the pipes and remove the
         folder; returns the exit code."""
         if self.process.poll() is None:
-            self.backend.kill(self.process, self.run_id)
+            self.backend.kill(self.process)
         returncode = self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             pipe.close()

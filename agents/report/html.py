@@ -23,7 +23,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
        padding: 0 1em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
-th:first-child, td:first-child, td.text { text-align: left; }
+th, td:first-child, td.text { text-align: left; }
 td.feedback { text-align: left; white-space: pre-wrap; max-width: 40em; }
 .passed { color: #2e7d32; font-weight: bold; } .failed { color: #c62828; }
 .better { color: #2e7d32; } .worse { color: #c62828; }
@@ -31,7 +31,8 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em;
       white-space: pre-wrap; }
 figure { margin: 1em 0; } svg { max-width: 100%; height: auto; }
 section.task { border-top: 2px solid #ddd; margin-top: 2em; }
-details { margin: 0.4em 0; } summary { cursor: pointer; color: #1a4f8b; }
+details { margin: 0.4em 0; } details details { margin-left: 1.5em; }
+summary { cursor: pointer; color: #1a4f8b; }
 .meta { color: #555; } .desc { white-space: pre-wrap; }
 """
 
@@ -45,27 +46,23 @@ def load_run(folder: Path) -> dict[str, Any]:
     results_path = folder / "results.json"
     if not results_path.is_file():
         raise ReportError(f"{folder} holds no results.json (is it an `agent solve --out` folder?)")
-    try:
-        results = json.loads(results_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{results_path}: not a results file ({exc})") from None
-    missing = (
-        [k for k in ("tasks", "summary") if k not in results]
-        if isinstance(results, dict)
-        else ["tasks", "summary"]
-    )
-    if missing:
-        raise ReportError(f"{results_path}: not a results file (no {' or '.join(missing)})")
-    results.setdefault("run", {})
-    return results
+    from agents.workflows.run_folder import DamagedFile, read_results
+
+    try:  # the run folder's own checks: not UTF-8, not JSON, wrong shape -> one line
+        return read_results(results_path, need_run=False)
+    except DamagedFile as exc:
+        raise ReportError(str(exc)) from None
 
 
 def write_report(folder: Path, output: Path | None = None) -> Path:
     """Write the report and return its path (default: DIR/report.html)."""
     results = load_run(folder)
     entries = results["tasks"]
-    details = {e["task"]: _detail(folder, e) for e in entries}
-    page = render(results["run"], entries, results["summary"], details)
+    try:
+        details = {e["task"]: _detail(folder, e) for e in entries}
+        page = render(results["run"], entries, results["summary"], details)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # right shape, odd values
+        raise ReportError(f"{folder / 'results.json'}: not a results file ({exc!r})") from None
     output = output or folder / "report.html"
     output.write_text(page)
     return output
@@ -74,10 +71,10 @@ def write_report(folder: Path, output: Path | None = None) -> Path:
 def _detail(folder: Path, entry: dict[str, Any]) -> dict[str, Any] | None:
     if not entry.get("detail"):
         return None
-    path = folder / entry["detail"]
+    path = folder / str(entry["detail"])
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # unreadable, not UTF-8 or not JSON: shown without it
         return None
 
 
@@ -279,6 +276,9 @@ def _lineage(detail: dict[str, Any]) -> str:
     rows, bodies = [], []
     for a in detail["attempts"]:
         verdict = a.get("verdict") or {}
+        feedback = str(verdict.get("feedback", ""))
+        if a.get("duplicate_of"):
+            feedback = f"(same program as {a['duplicate_of']}: its verdict) {feedback}"
         marker = " ★" if a["id"] == detail.get("best_attempt") else ""
         rows.append(
             f"<tr><td>{escape(a['id'])}{marker}</td><td class='text'>{escape(a['origin'])}</td>"
@@ -286,7 +286,7 @@ def _lineage(detail: dict[str, Any]) -> str:
             f"<td class='text'>{escape(str(verdict.get('status')))}</td>"
             f"<td>{dash(verdict.get('cycles'))}</td>"
             f"<td class='text'>{escape(str(a.get('guardian', '')))}</td>"
-            f"<td class='feedback'>{escape(str(verdict.get('feedback', '')))}</td></tr>"
+            f"<td class='feedback'>{escape(feedback)}</td></tr>"
         )
         bodies.append(_attempt_body(a))
     return (

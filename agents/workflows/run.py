@@ -73,12 +73,13 @@ def setup_fault(exc: BaseException, checkpoints: Path | None = None) -> str | No
     checkpoint store's (the experience store raises its own `StoreError`, naming its file).
     """
     from agents.workflows.verify_pool import WorkerDied
+    from benchmarks.task import TaskError
     from memory.store import StoreError
     from sandbox.backends import SandboxConfigError
 
     if isinstance(exc, StoreError | RunError):
         return str(exc)
-    if rf.disk_full(exc):
+    if rf.disk_full(exc, checkpoints):
         where = getattr(exc, "filename", None) or checkpoints
         return f"disk full{f' writing {where}' if where else ''}: free some space, then --resume"
     if isinstance(exc, SandboxConfigError):
@@ -87,6 +88,10 @@ def setup_fault(exc: BaseException, checkpoints: Path | None = None) -> str | No
         return f"verification worker: {exc}"
     if isinstance(exc, sqlite3.DatabaseError):
         return f"{checkpoints or 'checkpoint store'}: {exc}"
+    if isinstance(exc, TaskError):  # a task's data file went missing under the run
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
     return None
 
 

@@ -25,6 +25,7 @@ RUN_FILE = "run.json"
 RESULTS_FILE = "results.json"
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 LOCK_FILE = "run.lock"
+FULL_BELOW_BYTES = 1 << 20  # a disk with less free space than this counts as full
 # What run.json must hold, with the JSON types each key takes.
 RUN_KEYS: dict[str, tuple[type, ...]] = {
     "run_id": (str,),
@@ -168,19 +169,32 @@ def read_run(folder: Path) -> dict[str, Any]:
     return check_run(_load_json(path), path)
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    """results.json, checked enough to merge into (`DamagedFile` otherwise)."""
-    results = _load_json(path)
+def read_results(path: Path, *, need_run: bool = True) -> dict[str, Any]:
+    """results.json, checked enough to merge into or report on (`DamagedFile` otherwise:
+    "<path>: not a results file (<cause>)"). A resume needs the `run` it belongs to."""
+    try:
+        results = _load_json(path)
+    except DamagedFile as exc:
+        raise DamagedFile(f"{path}: not a results file ({str(exc).split(': ', 1)[1]})") from None
+
+    def damaged(cause: str) -> DamagedFile:
+        return DamagedFile(f"{path}: not a results file ({cause})")
+
     if not isinstance(results, dict):
-        raise DamagedFile(f"{path}: not a JSON object (holds {_json_kind(results)})")
-    for key, kind in (("run", dict), ("tasks", list), ("summary", dict)):
-        if not isinstance(results.get(key), kind):
-            raise DamagedFile(f"{path}: {key!r} is missing or not {_type_names((kind,))}")
+        raise damaged(f"holds {_json_kind(results)}, not an object")
+    required = {"tasks": list, "summary": dict} | ({"run": dict} if need_run else {})
+    missing = [key for key in required if key not in results]
+    if missing:
+        raise damaged(f"no {' or '.join(missing)}")
+    for key, kind in required.items():
+        if not isinstance(results[key], kind):
+            raise damaged(f"{key!r} is {_json_kind(results[key])}, not {_type_names((kind,))}")
     for i, entry in enumerate(results["tasks"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("task"), str):
-            raise DamagedFile(f"{path}: task entry {i} is not an object with a 'task' name")
+            raise damaged(f"task entry {i} is not an object with a 'task' name")
         if not isinstance(entry.get("status"), str) or not isinstance(entry.get("correct"), bool):
-            raise DamagedFile(f"{path}: task entry {i} ({entry['task']}) lacks status or correct")
+            raise damaged(f"task entry {i} ({entry['task']}) lacks status or correct")
+    results.setdefault("run", {})
     return results
 
 
@@ -202,8 +216,21 @@ def checkpoint_damage(path: Path) -> str | None:
     return problems[0] if problems else None
 
 
-def disk_full(exc: BaseException) -> bool:
-    """A full disk, as the OS (errno 28) or SQLite ("database or disk is full") says it."""
+def disk_full(exc: BaseException, where: Path | None = None) -> bool:
+    """A full disk, as the OS (errno 28) or SQLite ("database or disk is full") says it —
+    or as SQLite says it when the full disk fails a write to its log or shared memory ("disk
+    I/O error"): then the folder `where` is on is checked for free space."""
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
-    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    if "disk is full" in str(exc):
+        return True
+    io_error = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_IOERR")
+    if not (io_error or "disk I/O error" in str(exc)) or where is None:
+        return False
+    try:
+        space = os.statvfs(where if where.is_dir() else where.parent)
+    except OSError:
+        return False
+    return space.f_bavail * space.f_frsize < FULL_BELOW_BYTES

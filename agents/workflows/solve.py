@@ -23,7 +23,7 @@ for lineage), so a killed or budget-stopped run still teaches memory. The graph 
 checkpointed after every step (durability "sync"), and parallel nodes that finished keep
 their writes: a resumed run re-does no finished generation or verification. (Only a node
 killed between its store write and its checkpoint write, a window of milliseconds, runs
-again and leaves a second store row.)
+again; the store keeps one row per run, task, program and round, so it adds none.)
 """
 
 from __future__ import annotations
@@ -427,6 +427,7 @@ class TaskSolver:
                 cost_usd=attempt.get("cost_usd", 0.0),
                 seconds=attempt.get("seconds", 0.0),
                 run_id=self.run_id,
+                round=attempt.get("round", 0),
             )
 
 

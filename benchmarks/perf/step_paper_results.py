@@ -39,6 +39,14 @@ from interpreter.report import SimReport
 from interpreter.step import BACKEND
 from interpreter.targets import load_target
 
+# The paper's evaluation gives every region and expert the same compute, however many there
+# are (one region per Qwen expert allocates more than the SN40L's 1,040 units): its results
+# are reproduced on the default machine without the compute and port budget.
+PAPER_TARGET = dict(
+    load_target("step_default"),
+    budget={"onchip_bytes": load_target("step_default")["budget"]["onchip_bytes"]},
+)
+
 SUITE = Path(__file__).resolve().parent.parent / "step"
 
 
@@ -96,7 +104,7 @@ def run(
                 got[name], want, rtol=1e-3, atol=1e-3, err_msg=f"{kernel.__name__}: output {name}"
             )
     start = time.perf_counter()
-    report = BACKEND.simulate(program, inputs, {}, load_target("step_default"))
+    report = BACKEND.simulate(program, inputs, {}, PAPER_TARGET)
     seconds = time.perf_counter() - start
     token_tiles = sum(  # buffers holding token tiles and their padding flags (tiling-dependent)
         report.per_op[n.label()]["onchip_bytes"]

@@ -117,17 +117,14 @@ def make_tensor(
             isinstance(d, str) and d.isidentifier() or isinstance(d, int) and 0 < d <= MAX_DIM
         ):
             raise FormatError(
-                f"tensor {name!r}: shape entries are dim names or ints in 1..{MAX_DIM},"
-                f" got {d!r}"
+                f"tensor {name!r}: shape entries are dim names or ints in 1..{MAX_DIM}, got {d!r}"
             )
     try:
         levels, order = normalize(fmt, len(shape), mode_order)
     except FormatError as exc:
         raise FormatError(f"tensor {name!r}: {exc}") from None
     if isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= MAX_BLOCK:
-        raise FormatError(
-            f"tensor {name!r}: block must be an int in 1..{MAX_BLOCK}, got {block!r}"
-        )
+        raise FormatError(f"tensor {name!r}: block must be an int in 1..{MAX_BLOCK}, got {block!r}")
     if block > 1 and len(shape) != 2:
         raise FormatError(f"tensor {name!r}: block values need a matrix, rank is {len(shape)}")
     return TensorDecl(name, role, tuple(shape), levels, order, block)

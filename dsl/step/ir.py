@@ -8,6 +8,7 @@ hold only data (ints, shapes, tensor names, `FnRef`s naming library functions).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from dsl.step.functions import FnRef
@@ -109,6 +110,8 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"must be finite, got {value!r}")
         return float(value)
     if kind in ("str", "tensor"):
         if not isinstance(value, str):

@@ -22,6 +22,9 @@ MAX_ITERATIONS = 4_000_000
 bounds is an error, not an out-of-memory."""
 MAX_PUSHES = 16_000_000
 """Cap on the queue entries of one run."""
+MAX_VALUES = 1 << 25
+"""Cap on the values all TUs and streams of one run hold together (lanes count), so the
+trusted side's memory stays bounded whatever the program."""
 
 
 @dataclass
@@ -226,13 +229,25 @@ def run_access(program: Program, memrefs: dict[str, np.ndarray], dims: dict[str,
     # TUs and streams in id order: a TU's bounds only use streams of enclosing TUs, made
     # before it; a stream needs its own TU (and a buffer its source stream) first.
     pending = list(program.streams)
+    held = 0
+
+    def add_stream(s: Stream) -> None:
+        nonlocal held
+        run.values[s.id] = _stream(run, s)
+        held += run.values[s.id].size
+        if held > MAX_VALUES:
+            raise ExecutionError(
+                f"stream {s.id} ({s.op}): the access side would hold more than {MAX_VALUES}"
+                " values in this run; use fewer streams or shorter loops"
+            )
+
     for t in program.tus:
         while pending and (pending[0].op == "buffer" or pending[0].tu < t.id):
-            s = pending.pop(0)
-            run.values[s.id] = _stream(run, s)
+            add_stream(pending.pop(0))
         run.tus.append(_traverse(run, t.id))
+        held += run.tus[-1].iv.size
     for s in pending:
-        run.values[s.id] = _stream(run, s)
+        add_stream(s)
     _layout(run)
     return run
 

@@ -421,8 +421,8 @@ _ACCUMULATE = {
 
 def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
     """Apply the writes of every output in program order (runs of one fn at a time)."""
-    for name in {e.memref for e in effects}:
-        mine = [e for e in effects if e.memref == name]
+    for name in {e.memref for e in effects if len(e.flat)}:  # (all lanes masked: none)
+        mine = [e for e in effects if e.memref == name and len(e.flat)]
         fns = sorted({e.fn for e in mine})
         code = {f: i for i, f in enumerate(fns)}
         order = np.concatenate([e.order for e in mine])

@@ -123,6 +123,8 @@ def with_core_loads(
     for k, ld in enumerate(loads):
         mem = run.memrefs[ld.memref]
         lines = (bases[ld.memref] + ld.flat * mem.itemsize) // line_bytes
+        if lines.size == 0:
+            continue
         if lines.ndim == 1:
             tok, ln = ld.which, lines
         else:  # one request per distinct line in each 8-lane chunk
@@ -140,6 +142,8 @@ def with_core_loads(
             t, _, _ = np.nonzero(keep)
             tok, ln = ld.which[t], chunks[keep]
         parts.append((tok, ln, np.full(len(tok), k)))
+    if not parts:
+        return req
     tok, line, load = (np.concatenate(x) for x in zip(*parts, strict=True))
     core = _requests(
         token_pos[tok], np.full(len(tok), -1), line, np.zeros(len(tok), bool), load, tok

@@ -16,7 +16,6 @@ from dsl.sam.ir import TensorDecl
 from interpreter.errors import ExecutionError
 from interpreter.sam.streams import DATA, EMPTY, Stream, fiber_ids, fibers, group_ids
 
-
 MAX_POSITIONS = 60_000_000
 """Most values a stored tensor may hold (dense levels allocate every position)."""
 

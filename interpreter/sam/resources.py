@@ -65,5 +65,6 @@ def check_static(program: Program, target: Mapping) -> dict[str, float]:
 
 
 def full_lanes(target: Mapping) -> float:
-    """The target's parallel units (1 when its budget does not bound lanes)."""
+    """The target's parallel units (1 when its budget does not bound lanes: then the
+    program's own lanes are the most the floor can assume)."""
     return max(1.0, budget_of(target).get("lanes", 1.0))

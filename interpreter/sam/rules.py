@@ -58,10 +58,13 @@ means a program that would exhaust the trusted side's memory."""
 
 def check_size(node: Node, tokens: int, block: int = 1) -> None:
     """Refuse to build a stream of more than MAX_TOKENS values (checked before allocating)."""
-    if tokens * block * block > MAX_TOKENS:
-        what = f"{tokens:,} tokens" if block == 1 else f"{tokens:,} tokens of {block}x{block}"
+    values = tokens * block * block
+    if values > MAX_TOKENS:
+        what = f"{tokens:,} tokens"
+        if block > 1:
+            what += f" of {block}x{block} blocks ({values:,} values)"
         raise ExecutionError(
-            f"{node.label}: would emit {what} values, more than the {MAX_TOKENS:,} allowed"
+            f"{node.label}: would emit {what}, more than the {MAX_TOKENS:,} values allowed"
         )
 
 

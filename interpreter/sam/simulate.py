@@ -111,7 +111,7 @@ def simulate_trees(
     timings = [time_graph(run, fifo_depth, hbm) for run in runs]
     resources["fifo_depth"] = float(max((t.fifo_depth for t in timings), default=0))
     check_budget(target, resources)
-    lanes = full_lanes(target)
+    lanes = max(full_lanes(target), resources["lanes"])  # a target may leave lanes unbounded
     total = sum(t.cycles for t in timings)
     counts = dict.fromkeys(COUNTERS, 0)
     floor = 0.0

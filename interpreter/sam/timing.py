@@ -222,8 +222,12 @@ class _Timer:
         """The smallest FIFO depth at which bounded FIFOs give these same times: the most
         tokens any stream has emitted and its consumer not yet taken. Token m may enter a
         FIFO of depth d only once the consumer took token m - d, so d >= m + 1 - (tokens
-        taken by the time m is emitted)."""
-        deepest = 0
+        taken by the time m is emitted).
+
+        Emits are at least a cycle apart, so a FIFO never holds more tokens than the longest
+        wait of one token in it (in cycles): edges are counted exactly only while that bound
+        can beat the deepest found so far, longest waits first."""
+        edges = []
         for (pid, q), (cid, p) in self.consumers.items():
             c = self.sched[cid].consume[p]
             n = len(self.run.inputs[cid][p])
@@ -232,7 +236,18 @@ class _Timer:
                 continue
             e = self.sched[pid].emit[q]
             emit = self.times[pid][:n] if e is None else self.times[pid][e]
-            taken = np.searchsorted(take, emit, side="right")
+            edges.append((int((take - emit).max()), take, emit))
+        deepest = 0
+        for wait, take, emit in sorted(edges, key=lambda edge: -edge[0]):
+            if wait <= deepest:
+                break
+            n, span = len(take), int(take[-1]) + 1
+            if span <= 4 * n:  # dense in time: count takes per cycle (linear, no search)
+                taken = np.bincount(take, minlength=span)
+                np.cumsum(taken, out=taken)
+                taken = taken[np.minimum(emit, span - 1)]
+            else:
+                taken = np.searchsorted(take, emit, side="right")
             deepest = max(deepest, int((self.ramp[:n] + 1 - taken).max()))
         return deepest
 

@@ -50,10 +50,8 @@ def check_static(program: Program, target: Mapping) -> dict[str, float]:
         if exc.resource in (COMPUTE, PORTS):
             count = _ports if exc.resource == PORTS else _units
             worst = max(program.nodes, key=lambda n: count(n.op, n.attrs))
-            exc.args = (
-                f"{exc.args[0]}; the largest user is {worst.label()} with compute="
-                f"{worst.attrs.get('compute', 1)}",
-            )
+            has = f"compute={worst.attrs['compute']}" if worst.op in COMPUTE_OPS else "1 port"
+            exc.args = (f"{exc.args[0]}; the largest user is {worst.label()} with {has}",)
         raise
     return used
 

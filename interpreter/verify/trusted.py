@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import re
 import secrets
 import time
 from functools import cache
@@ -143,7 +144,8 @@ class _Check:
             sandbox=self.sandbox,
             seconds=self.seconds,
             runs=self.count,
-            seed=run.seed if run else None,
+            # the seed of a failed run, to replay it; a pass keeps the run's secret
+            seed=run.seed if run and status != "passed" else None,
             dims=dict(run.dims) if run else None,
             **extra,
         )
@@ -155,8 +157,9 @@ class _Check:
             return message
         if run.timed:
             return f"{message} (on the timed input)"
-        where = "a held-out size" if run.heldout else describe_dims(run.dims)
-        return f"{message} (seed {run.seed}, {where})"
+        if run.heldout:
+            return f"{_masked(message, self.task, run)} (seed {run.seed}, a held-out size)"
+        return f"{message} (seed {run.seed}, {describe_dims(run.dims)})"
 
     def ours(self, exc: BaseException) -> str:
         return self.located(f"the checker failed while {self.phase} ({_name(exc)}); logged")
@@ -259,6 +262,15 @@ class _Check:
             f" input included); {int(cycles)} cycles. {extra['bottleneck']}"
         )
         return self.verdict("passed", feedback.strip(), cycles=int(cycles), **extra)
+
+
+def _masked(message: str, task: Task, run: Run) -> str:
+    """`message` without the values of the run's symbolic dims (an error raised on a
+    held-out size may quote a shape)."""
+    for name, value in run.dims.items():
+        if task.dims.get(name) is None:
+            message = re.sub(rf"(?<![\w.]){value}(?![\w.])", "<held-out>", message)
+    return message
 
 
 def _copy(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -20,8 +20,9 @@ class Verdict:
 
     `feedback` is the text a model reads: it names held-out sizes only as "a held-out size"
     and never shows the values of a timed input. `seed` and `dims` are for the user: the
-    input seed and the exact dims of the run that failed (or of the timed run when the
-    program passed), so that `agent eval TASK PROGRAM --seed SEED` replays that check.
+    input seed and the exact dims of the run that failed, so that `agent eval TASK PROGRAM
+    --seed SEED` replays that check (a passed verdict gives the timed run's dims, and no
+    seed: in a solve run the timing seed is the run's secret).
     """
 
     task: str

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from agents.solve_display import SolveDisplay, closing_table, summary_line
+from agents.solve_display import SolveDisplay, closing_table, summary_line, summary_notes
 from agents.workflows import results as rs
 
 PASSED = {
@@ -65,7 +65,7 @@ def test_plain_lines_when_not_a_terminal() -> None:
         "  step/gemm r1s0 propose: passed 420 cycles",
         "  step/gemm r1s1 propose: passed (same program as r1s0)",
         "  step/gemm r2s0 repair: invalid — map: unknown map function 'matmul_nope'",
-        "[1/2] step/gemm  passed  420 cycles  2.00x  3 attempts  $1.2500",
+        "[1/2 0:00] step/gemm  passed  420 cycles  2.00x  3 attempts  $1.2500",
     ]
     assert "\x1b" not in buffer.getvalue()
 
@@ -77,8 +77,8 @@ def test_live_table_on_a_terminal_and_the_closing_table() -> None:
     assert display.live_mode
     results = _drive(display)
     drawn = buffer.getvalue()
-    assert "step/rope" in drawn and "waiting" in drawn and "420" in drawn
-    assert "[1/2]" not in drawn  # no plain lines in live mode
+    assert "1/2 done" in drawn and "1 waiting" in drawn and "420" in drawn
+    assert "[1/2 " not in drawn  # no plain lines in live mode
 
     buffer = io.StringIO()
     Console(file=buffer, width=120).print(closing_table(results))
@@ -87,4 +87,79 @@ def test_live_table_on_a_terminal_and_the_closing_table() -> None:
     assert summary_line(results["summary"]) == (
         "solved 1/2  fast_1 0.50 (1)  fast_2 0.00 (0)  geomean speedup 2.00x"
         "  tokens 7  cost $1.2500"
+    )
+
+
+def _entry(task: str, status: str = "passed") -> dict:
+    return {
+        **rs.not_run_entry(task, 100),
+        "status": status,
+        "correct": status == "passed",
+        "cycles": 100 if status == "passed" else None,
+        "speedup": 1.0 if status == "passed" else None,
+        "attempts": 1,
+    }
+
+
+def _text(renderable, width: int = 100) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False).print(renderable)
+    return buffer.getvalue()
+
+
+def test_live_view_shows_done_total_elapsed_and_current_task() -> None:
+    now = [1000.0]
+    display = SolveDisplay(
+        Console(file=io.StringIO(), force_terminal=False, height=40), clock=lambda: now[0]
+    )
+    display.start({}, ["step/a", "step/b", "step/c"])
+    display.task_started("step/a", {})
+    display.task_done("step/a", _entry("step/a"))
+    display.task_started("step/b", {})
+    now[0] += 125
+    view = _text(display.view())
+    assert "agent solve: 1/3 done, 2:05 elapsed; now: step/b" in view
+    assert "step/c" not in view  # waiting tasks make room for the running and finished
+    assert "+ 1 more tasks (1 waiting, 0 finished earlier)" in view
+
+
+def test_live_view_fits_a_short_terminal_and_counts_what_it_hides() -> None:
+    tasks = [f"step/t{i:02d}" for i in range(40)]
+    display = SolveDisplay(Console(file=io.StringIO(), force_terminal=False, height=14))
+    display.start({}, tasks)
+    for key in tasks[:30]:
+        display.task_started(key, {})
+        display.task_done(key, _entry(key, "passed" if key != "step/t29" else "invalid"))
+    display.task_started("step/t30", {})
+    view = _text(display.view())
+    lines = view.splitlines()
+    assert len(lines) <= 14
+    assert "30/40 done" in lines[0] and "now: step/t30" in lines[0]
+    # running first, then the latest finished, newest first
+    rows = [line.split()[1] for line in lines if line.startswith("│ step/")]
+    assert rows[:3] == ["step/t30", "step/t29", "step/t28"]
+    hidden = 40 - len(rows)
+    assert f"+ {hidden} more tasks (9 waiting, {30 - (len(rows) - 1)} finished earlier)" in view
+    assert "..." not in view
+
+
+def test_summary_notes_explain_fast_p_and_failures() -> None:
+    entries = [_entry("step/a"), _entry("step/b"), _entry("step/c", "error")]
+    results = {
+        "run": {"model": "builtin"},
+        "tasks": entries,
+        "summary": rs.summary(entries, tokens=0, cost_usd=0.0),
+    }
+    notes = summary_notes(results, "runs/x/report.html")
+    assert notes[0].startswith("fast_p: share of all 3 tasks whose kernel is correct and more")
+    assert "ties its baseline (1.00x)" in notes[1]
+    assert notes[2] == (
+        "Not solved: 1 error. Each task's feedback says why (with the builtin model, usually"
+        " a task its compiler does not cover); full text in runs/x/report.html."
+    )
+    results["run"]["model"] = "openai/gpt-4o"  # ties are then nothing to explain
+    notes = summary_notes(results, "r")
+    assert (
+        len(notes) == 2
+        and notes[1] == "Not solved: 1 error. Each task's feedback says why; full text in r."
     )

@@ -28,21 +28,41 @@ from sandbox import build_ir
 STEP_SOLUTIONS = Path(__file__).parent / "step" / "solutions"
 TASKS: dict[str, Task] = {t.key: t for suite in ("step", "sam", "dae") for t in load_suite(suite)}
 SLOW_TASKS = {
-    # more than ~2 s for both programs on one seed: swept only with -m slow
+    # 1.6 s or more for both programs on one seed (measured under load): -m slow only
+    "dae/eb_max",
+    "dae/eb_mean",
+    "dae/eb_sum_cold",
+    "dae/eb_sum_hot",
+    "dae/eb_weighted",
+    "dae/kg_transe",
+    "dae/mp_max",
+    "dae/mp_mean",
+    "dae/paged_kv_bs1",
+    "dae/paged_kv_bs8",
+    "dae/spmm_gnn",
+    "sam/bigbird_attention_b16",
+    "sam/bigbird_attention_b32",
+    "sam/bigbird_attention_b64",
+    "sam/bigbird_attention_scalar",
+    "sam/gcn_karate",
+    "sam/gcn_powerlaw",
+    "sam/graphsage_karate",
+    "sam/graphsage_powerlaw",
+    "sam/graphsage_two_layers",
+    "sam/sparse_autoencoder",
+    "step/attention_decode_azure",
+    "step/attention_decode_azure_gqa",
+    "step/expert_ffn_scaled",
+    "step/moe_expert_token_sum",
     "step/moe_layer",
     "step/moe_layer_mixtral",
     "step/moe_layer_qwen",
     "step/moe_layer_shared_expert",
-    "step/moe_expert_counts",
-    "step/attention_decode_azure",
-    "step/attention_decode_azure_gqa",
-    "sam/bigbird_attention_b16",
-    "sam/bigbird_attention_b64",
-    "sam/gcn_karate",
-    "dae/eb_max",
+    "step/swiglu",
+    "step/swiglu_linear_layout",
 }
 QUICK = [k for k in TASKS if k not in SLOW_TASKS]
-DEFAULT_SEEDS = 36
+DEFAULT_SEEDS = 40
 SLOW_SEEDS_PER_TASK = 6
 FIRST_SEED = 20_000  # away from the seeds other tests replay
 

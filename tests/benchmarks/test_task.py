@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from benchmarks.generators import GeneratorError, generate
-from benchmarks.task import TaskError, load_suite, load_task, parse_task
+from benchmarks.task import TaskError, load_suite, load_task, parse_task, repeated_inputs_of
 
 REFERENCES = """
 import torch
@@ -246,8 +248,8 @@ def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog
 def test_no_suite_task_draws_the_same_input_twice(suite):
     """Fixed data (a dataset's graph) is redrawn per run, or declared constant with a
     reason in the task file (rotary tables, BigBird's all-ones U)."""
-    for task in load_suite(suite):
-        assert task.repeated_inputs() == [], task.key
+    for task in load_suite(suite):  # which computed (and cached) what this reads
+        assert repeated_inputs_of(task.path, task.path.stat().st_mtime) == (), task.key
 
 
 def _rows(array: np.ndarray) -> np.ndarray:
@@ -331,3 +333,27 @@ def test_graphs_include_isolated_rows_unless_the_task_forbids_them():
     maximum = load_task("dae/mp_max")  # the max of no neighbours is undefined: none isolated
     dims = maximum.full_dims(maximum.checks[0])
     assert (np.diff(maximum.make_inputs(dims, 0)["offsets"]) > 0).all()
+
+
+@given(
+    lengths=st.lists(st.integers(0, 40), min_size=1, max_size=60),
+    n=st.integers(0, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_emptying_bags_keeps_every_item(lengths, n, seed):
+    from benchmarks.dae.generators import with_empty, with_repeated_row
+
+    rng = np.random.default_rng(seed)
+    before = np.array(lengths, dtype=np.int64)
+    after = with_empty(rng, before, n)
+    assert after.sum() == before.sum() and (after >= 0).all()
+    if len(before) > n:
+        assert (after == 0).sum() >= n
+    offsets = np.concatenate([[0], np.cumsum(after)])
+    indices = rng.integers(0, 1000, size=int(after.sum()))
+    repeated = with_repeated_row(rng, offsets, indices)
+    changed = np.flatnonzero(repeated != indices)
+    if changed.size:  # all changes sit in one bag, which now holds a single row id
+        bag = np.searchsorted(offsets, changed[0], side="right") - 1
+        assert (repeated[offsets[bag] : offsets[bag + 1]] == repeated[offsets[bag]]).all()
+        assert changed.max() < offsets[bag + 1]

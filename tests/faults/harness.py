@@ -58,19 +58,6 @@ def solve_args(out: Path, memory: Path, *more: str) -> list[str]:
     ]
 
 
-def agent(
-    *args: str | Path, cwd: Path = ROOT, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agents.cli", *map(str, args)],
-        cwd=cwd,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def run_solve(out: Path, memory: Path, *more: str) -> subprocess.CompletedProcess[str]:
     """One `agent solve` to its end (resumes when the folder already holds a run)."""
     resume = ("--resume",) if (out / "run.json").exists() else ()

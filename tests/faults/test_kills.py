@@ -89,16 +89,22 @@ def test_interrupting_a_resume_of_a_finished_run_keeps_its_results(
 
 @pytest.mark.slow
 def test_a_second_concurrent_resume_is_refused_naming_the_holder(
-    tmp_path: Path, reference_run: tuple[Path, Path], reference: Outcome
+    tmp_path: Path, reference: Outcome
 ) -> None:
-    out, memory = copy_run(reference_run, tmp_path)
+    out, memory = tmp_path / "run", tmp_path / "memory.sqlite"
+    started = start_solve(out, memory, tmp_path / "first.log")
+    assert holds_lock(out, started)
+    time.sleep(2.0)
+    kill_group(started)  # a run cut short: its resume has real work left
+    assert (out / "run.json").exists()
     first = start_solve(out, memory, tmp_path / "first.log")
     try:
         assert holds_lock(out, first)
         second = run_solve(out, memory)
-        assert second.returncode == 2
+        assert second.returncode == 2, second.stdout
         line = one_line_error(second)
         assert f"{out} is in use by another run (pid {first.pid})" in line
+        assert first.poll() is None, "the first resume ended before the second was refused"
     finally:
         assert first.wait(timeout=300) == 0, (tmp_path / "first.log").read_text()
     lost = outcome(out, memory).lost_or_duplicated(reference)

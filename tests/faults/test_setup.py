@@ -14,10 +14,10 @@ import pytest
 
 from memory import store as store_module
 from memory.store import ExperienceStore
+from tests.agents.test_cli_solve import run_main
 from tests.faults.harness import (
     TRIALS,
     Outcome,
-    agent,
     one_line_error,
     outcome,
     record,
@@ -128,42 +128,48 @@ def test_a_store_lock_held_longer_than_the_busy_timeout_only_delays_the_run(
 
 
 # ---------------------------------------------------------------- bad configuration (fast)
+# In this process (`agent` as `main()`), as these fail before any run starts.
 
 
-def test_invalid_utf8_in_agent_toml_is_one_line_naming_it(tmp_path: Path) -> None:
+def _fails_in_one_line(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
+    assert run_main(*args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "internal error" not in err, err
+    return err.strip()
+
+
+def test_invalid_utf8_in_agent_toml_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENT_MODEL", raising=False)
     (tmp_path / ".agent.toml").write_bytes(b'[model]\nname = "\xff\xfe"\n')
-    done = agent("solve", "step", "--tasks", "gemm", "--out", tmp_path / "run", cwd=tmp_path)
-    assert done.returncode == 2
-    assert ".agent.toml" in one_line_error(done)
+    line = _fails_in_one_line(capsys, "solve", "step", "--tasks", "gemm", "--out", "run")
+    assert ".agent.toml" in line and "utf-8" in line
     assert not (tmp_path / "run").exists()
 
 
-def test_an_unusable_sandbox_setting_stops_before_any_model_call(tmp_path: Path) -> None:
+def test_an_unusable_sandbox_setting_stops_before_any_model_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENT_SANDBOX", raising=False)
     (tmp_path / ".agent.toml").write_text('[sandbox]\nbackend = "warp-drive"\n')
     queue = tmp_path / "queue"
-    done = agent(
-        "solve",
-        "step",
-        "--tasks",
-        "gemm",
-        "--model",
-        f"queue:{queue}",
-        "--out",
-        tmp_path / "run",
-        "--memory",
-        tmp_path / "m.sqlite",
-        cwd=tmp_path,
-        timeout=60,
+    line = _fails_in_one_line(
+        capsys, "solve", "step", "--tasks", "gemm", "--model", f"queue:{queue}", "--out", "run"
     )
-    assert done.returncode == 2
-    assert "warp-drive" in one_line_error(done)
+    assert "warp-drive" in line
     assert not queue.exists() or not list(queue.iterdir())  # no prompt was sent
 
 
-def test_invalid_utf8_in_a_scripted_model_file_is_one_line_naming_it(tmp_path: Path) -> None:
+def test_invalid_utf8_in_a_scripted_model_file_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     script = tmp_path / "replies.jsonl"
     script.write_bytes(b'{"text": "\xff"}\n')
-    done = agent(
+    line = _fails_in_one_line(
+        capsys,
         "solve",
         "step",
         "--tasks",
@@ -172,11 +178,7 @@ def test_invalid_utf8_in_a_scripted_model_file_is_one_line_naming_it(tmp_path: P
         f"scripted:{script}",
         "--out",
         tmp_path / "run",
-        "--memory",
-        tmp_path / "m.sqlite",
     )
-    assert done.returncode == 2
-    line = one_line_error(done)
     assert str(script) in line and "UTF-8" in line
 
 
@@ -190,11 +192,14 @@ def test_invalid_utf8_in_a_scripted_model_file_is_one_line_naming_it(tmp_path: P
     ],
     ids=["not-json", "not-object", "missing-keys", "wrong-types"],
 )
-def test_a_malformed_run_json_is_one_line_naming_it(tmp_path: Path, content: bytes) -> None:
+def test_a_malformed_run_json_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_bytes(content)
-    done = agent(
+    line = _fails_in_one_line(
+        capsys,
         "solve",
         "step",
         "--tasks",
@@ -205,6 +210,13 @@ def test_a_malformed_run_json_is_one_line_naming_it(tmp_path: Path, content: byt
         "--memory",
         tmp_path / "m.sqlite",
     )
-    assert done.returncode == 2
-    assert f"{out}/run.json: " in one_line_error(done)
+    assert f"{out}/run.json: " in line
     assert (out / "run.json").read_bytes() == content  # nothing to rebuild from: left as it was
+
+
+def test_report_on_a_garbage_results_json_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for content in (b"\xff\xfe\x00garbage", b"[1, 2]", b'{"tasks": [1], "summary": {}}'):
+        (tmp_path / "results.json").write_bytes(content)
+        assert "results.json: not a results file" in _fails_in_one_line(capsys, "report", tmp_path)

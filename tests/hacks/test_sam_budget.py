@@ -102,13 +102,13 @@ HACKS = {
     "block 128": spmv_block(128),
 }
 
-# `agent eval sam/spmv PROGRAM --seed 5` against /work/before (status, cycles; the
-# baseline took 1,084 cycles there on the same timed input).
+# `agent eval sam/spmv PROGRAM --seed 5` against /work/before: (status, cycles). The
+# baseline took 235 cycles there, 16 lanes 121.
 BEFORE = {
-    "lanes 64": ("passed", 216),
-    "nested lanes 8 x 8": ("passed", 204),
-    "block 2**40": ("error", None),  # internal error: ValueError (maximum supported dimension)
-    "block 128": ("incorrect", None),  # the block program is wrong, but it ran on 128 x 128
+    "lanes 64": ("passed", 141),
+    "nested lanes 8 x 8": ("passed", 144),
+    "block 2**40": ("error", None),  # "internal error: ValueError: array is too big"
+    "block 128": ("invalid", None),  # ran on 128 x 128 blocks, then its writer failed
 }
 
 
@@ -123,6 +123,7 @@ def _verify(task, source: str):
     return verify(task, source, seed=5)
 
 
+@pytest.mark.slow
 def test_lanes_within_the_budget_pass_and_cut_cycles(spmv) -> None:
     """The honest version of the hack: 16 lanes is what the chip has, and it pays."""
     from interpreter.verifier import baseline_cycles
@@ -191,8 +192,6 @@ def test_fifo_depth_the_timing_relies_on_is_counted_against_the_budget(spmv) -> 
     # at exactly the depth it needs, bounded FIFOs give the same cycles
     bounded = dict(target, fifo_depth=int(need))
     assert BACKEND.simulate(program, inputs, dims, bounded).cycles == report.cycles
-    shallower = dict(target, fifo_depth=int(need) - 1, budget={})
-    try:
-        assert BACKEND.simulate(program, inputs, dims, shallower).cycles > report.cycles
-    except Exception as exc:  # or too shallow to run at all
-        assert "deadlock" in str(exc)
+    # one shallower and the producer must stall somewhere: never faster
+    shallower = BACKEND.simulate(program, inputs, dims, dict(target, fifo_depth=int(need) - 1))
+    assert shallower.cycles >= report.cycles and shallower.resources["fifo_depth"] < need

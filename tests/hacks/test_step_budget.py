@@ -125,7 +125,11 @@ def test_memory_ports_are_counted() -> None:
     fits = load_ir(step.trace(chain(31), sig))
     assert check_static(fits, SMALL) == {"compute_units": 1.0, "memory_ports": 63.0}
     over = load_ir(step.trace(chain(32), sig))
-    with pytest.raises(BudgetError, match=r"needs 65 memory_ports, but target 'step_small'"):
+    with pytest.raises(
+        BudgetError,
+        match=r"needs 65 memory_ports, but target 'step_small' has a budget of 64; the largest "
+        r"user is bufferize \(node 1, line \d+\) with 1 port",
+    ):
         check_static(over, SMALL)
 
 

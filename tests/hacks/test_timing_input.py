@@ -9,7 +9,7 @@ import pytest
 from benchmarks.task import load_task
 from interpreter.verifier import baseline_cycles, check_ir
 from sandbox import build_ir
-from tests.hacks.programs import OLD_TIMING_SEED, TIMING_TASKS, timing_hack
+from tests.hacks.timing_programs import OLD_TIMING_SEED, TIMING_TASKS, timing_hack
 
 CHECK_SEED = 11  # fixed fresh-check inputs, so the test draws the same every time
 SECRET = 12345  # a timing seed the program was not written for

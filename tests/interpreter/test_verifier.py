@@ -51,6 +51,7 @@ def test_good_program_passes_with_cycles(gemm):
     for key in ("task", "status", "correct", "cycles", "feedback", "seed", "dims"):
         assert key in data
     assert data["task"] == "step/gemm" and data["dims"] == {"M": 32, "K": 128, "N": 64}
+    assert data["seed"] is None  # a pass does not give the timing seed away
 
 
 def test_wrong_math_names_index_seed_and_dims(gemm, good_ir):
@@ -140,7 +141,7 @@ def test_runs_plan_fresh_heldout_then_timed(gemm):
     fresh = [r for r in runs if not r.timed and not r.heldout]
     assert {r.dims["M"] for r in fresh} == {32, 64}
     assert len({r.seed for r in fresh}) == len(fresh)  # fresh and distinct
-    assert [r.dims["M"] for r in runs if r.heldout] == [80]
+    assert [r.dims["M"] for r in runs if r.heldout] == [h["M"] for h in gemm.heldout]
 
 
 def test_a_replay_runs_every_check_on_its_seed(gemm):
@@ -148,7 +149,7 @@ def test_a_replay_runs_every_check_on_its_seed(gemm):
     check and held-out assignment runs on it, and so does the timed input."""
     runs, timed = plan_runs(gemm, seeds=3, seed=3024, timing_seed=None)
     assert {r.seed for r in runs} == {3024}
-    assert sorted(r.dims["M"] for r in runs) == [32, 64, 80]
+    assert sorted(r.dims["M"] for r in runs) == sorted([32, 64, *(h["M"] for h in gemm.heldout)])
     assert timed == 0 and not runs[timed].timed  # a replayed timed input is not secret
 
 
@@ -164,8 +165,10 @@ def test_heldout_failure_names_no_size(gemm, good_ir, monkeypatch):
     monkeypatch.setattr(backend, "execute", wrong_on_large)
     v = verifier.check_ir(gemm, good_ir)
     assert v.status == "incorrect" and "a held-out size" in v.feedback, v.feedback
-    assert "80" not in v.feedback and "[79" not in v.feedback
-    assert v.dims["M"] == 80 and f"seed {v.seed}" in v.feedback
+    held = gemm.heldout[0]["M"]
+    assert v.dims["M"] == held and f"seed {v.seed}" in v.feedback
+    text = v.feedback.replace(f"seed {v.seed}", "")  # a seed's digits may contain the size
+    assert str(held) not in text and f"[{held - 1}" not in text
 
 
 def test_cycles_below_roofline_floor_are_rejected(gemm, good_ir, monkeypatch):
@@ -285,3 +288,20 @@ def test_baseline_cycles_are_cached_per_timing_seed(gemm):
     assert first and verifier.baseline_cycles(gemm, timing_seed=5) == first
     key = next(k for k in verifier._baselines if k[0] == gemm.key and k[3] == 5)
     assert len(key) == 4 and str(gemm.path) not in key
+
+
+def test_an_error_on_a_heldout_size_does_not_quote_it(gemm, good_ir, monkeypatch):
+    from interpreter.errors import ExecutionError
+
+    backend = verifier.load_backend("step")
+    real = backend.execute
+
+    def fails_on_large(program, inputs, outputs, dims, target=None):
+        if dims["M"] > 64:
+            raise ExecutionError(f"store: output 'c' is [{dims['M']}, 64] but got [64, 64]")
+        real(program, inputs, outputs, dims, target=target)
+
+    monkeypatch.setattr(backend, "execute", fails_on_large)
+    v = verifier.check_ir(gemm, good_ir)
+    assert v.status == "invalid" and "a held-out size" in v.feedback, v.feedback
+    assert "is [<held-out>, 64] but got [64, 64]" in v.feedback

@@ -13,7 +13,7 @@ import pytest
 
 import sandbox.backends as backends
 import sandbox.container as container
-from sandbox import build_ir, select_backend
+from sandbox import SandboxConfigError, build_ir, select_backend
 from sandbox.backends import BACKENDS, ENV_VAR
 from sandbox.spares import SPARES
 from tests.sandbox.conftest import SIGNATURE, TEST_LIMITS, VALID
@@ -110,19 +110,22 @@ def test_docker_needs_no_client_on_the_path(monkeypatch) -> None:
     assert built.status == "ok", built
 
 
-def test_a_container_the_daemon_refuses_is_one_line_error(monkeypatch) -> None:
+def test_a_container_the_daemon_refuses_is_a_set_up_fault(monkeypatch) -> None:
+    """Not the program's fault, so not a verdict: one line, raised like a bad setting."""
     if BACKENDS["docker"].unavailable() is not None:
         pytest.skip(f"docker unavailable: {BACKENDS['docker'].unavailable()}")
     SPARES.close()  # a spare of the real image would answer
     monkeypatch.setattr(container, "IMAGE", "agent-sandbox:no-such-layout")
     try:
-        built = build_ir(
-            VALID, dialect="step", signature=SIGNATURE, backend="docker", limits=TEST_LIMITS
-        )
+        with pytest.raises(SandboxConfigError) as caught:
+            build_ir(
+                VALID, dialect="step", signature=SIGNATURE, backend="docker", limits=TEST_LIMITS
+            )
     finally:
         SPARES.close()  # nor may a spare of the missing one outlive the test
-    assert built.status == "error" and "\n" not in built.message
-    assert "exited with code 125" in built.message and "docker: " in built.message
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("sandbox backend 'docker' failed: ")
+    assert "ImageNotFound" in message and "no-such-layout" in message
 
 
 def _agent(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -72,6 +72,7 @@ def test_a_set_up_fault_stops_the_run_and_is_never_a_verdict(
     assert store.attempts() == []  # nothing recorded as the program's verdict
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["summary"]["stopped"].startswith("set-up fault: ")
+    assert "timing_seed" not in results["run"]  # the secret stays in run.json
     assert results["tasks"][0]["status"] != "error" and not results["tasks"][0]["finished"]
 
     # On a sound set-up the resume checks the very program that was pending: the script

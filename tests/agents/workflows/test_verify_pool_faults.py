@@ -60,6 +60,7 @@ def test_workers_cap_their_address_space(pool):
     assert pool._call(_allocate, 2 * WORKER_ADDRESS_SPACE) == "MemoryError"
 
 
+@pytest.mark.slow  # a baseline verified in the worker and here
 def test_the_pool_times_baselines_on_its_timing_seed(pool):
     assert pool.timing_seed == 5
     assert pool.baseline_cycles(GEMM) == baseline_cycles(GEMM, timing_seed=5)

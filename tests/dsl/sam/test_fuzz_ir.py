@@ -3,9 +3,9 @@
 The IR comes from the sandbox, so an agent can put any value in any field. Starting from the
 real IR of suite baselines, hypothesis replaces numeric fields (shapes, blocks, mode orders,
 levels, fan-outs, lanes, depths, orders, scalars, node ids, input ids) with huge, negative,
-zero, NaN and wrong-typed values, and drops or duplicates nodes; loading, running and
-simulating the result must either work or raise `DialectError`, `ExecutionError` or
-`SimulationError` with a message that names what is wrong.
+zero, NaN, wrong-typed and merely different values, flips level formats, rewires inputs
+and drops or duplicates nodes; loading, running and simulating the result must either work
+or raise `DialectError`, `ExecutionError` or `SimulationError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -26,7 +26,16 @@ from interpreter.errors import ExecutionError, SimulationError
 from interpreter.sam import BACKEND
 from interpreter.targets import load_target
 
-TASKS = ("spmv", "spgemm_outer", "sddmm", "mttkrp", "bigbird_attention_b16")
+TASKS = (
+    "spmv",
+    "spgemm_outer",
+    "spgemm_gustavson",
+    "sddmm",
+    "mttkrp",
+    "elemadd",
+    "gcn_layer_karate",
+    "bigbird_attention_b16",
+)
 ODD_VALUES = (
     0,
     -1,
@@ -89,27 +98,67 @@ def _run(ir: dict, inputs: dict, dims: dict, target: dict) -> None:
     BACKEND.simulate(program, inputs, dims, target)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _rewire(ir: dict, graph: int, node: int, port: int, source: int) -> None:
+    """Point one input of a node at another output of an earlier node of its graph."""
+    nodes = ir["graphs"][graph % len(ir["graphs"])]["nodes"]
+    consumer = nodes[1 + node % (len(nodes) - 1)] if len(nodes) > 1 else nodes[0]
+    if not consumer["inputs"]:
+        return
+    earlier = nodes[: nodes.index(consumer)] or nodes
+    producer = earlier[source % len(earlier)]
+    ports = [p for n in nodes for pid, p in n["inputs"] if pid == producer["id"]] or ["ref"]
+    consumer["inputs"][port % len(consumer["inputs"])] = [producer["id"], ports[0]]
+
+
+def _reformat(ir: dict, tensor: int, level: int, order: int) -> None:
+    """Flip one level of a tensor between dense and compressed, and rotate its mode order."""
+    t = ir["tensors"][tensor % len(ir["tensors"])]
+    if t["format"]:
+        lv = level % len(t["format"])
+        t["format"][lv] = "dense" if t["format"][lv] == "compressed" else "compressed"
+        k = order % len(t["mode_order"])
+        t["mode_order"] = t["mode_order"][k:] + t["mode_order"][:k]
+
+
+VALUES = st.one_of(st.sampled_from(ODD_VALUES), st.integers(0, 8), st.integers(1, 64))
+EDITS = st.one_of(
+    st.tuples(st.just("number"), st.integers(0, 10_000), VALUES),
+    st.tuples(st.just("format"), st.integers(0, 100), st.integers(0, 100), st.integers(0, 3)),
+    st.tuples(
+        st.just("rewire"),
+        st.integers(0, 100),
+        st.integers(0, 100),
+        st.integers(0, 3),
+        st.integers(0, 100),
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(TASKS),
-    edits=st.lists(
-        st.tuples(st.integers(0, 10_000), st.sampled_from(ODD_VALUES)), min_size=1, max_size=3
-    ),
-    structural=st.sampled_from(("none", "drop", "duplicate")),
+    edits=st.lists(EDITS, min_size=1, max_size=3),
+    structural=st.sampled_from(("none", "none", "drop", "duplicate")),
     which=st.integers(0, 10_000),
 )
 def test_mutated_ir_gets_a_program_error_or_runs(name, edits, structural, which) -> None:
     ir, inputs, dims, target = _case(name)
     ir = copy.deepcopy(ir)
     slots = _numeric_slots(ir)
-    for index, value in edits:
-        container, key = slots[index % len(slots)]
-        container[key] = value  # type: ignore[index]
+    for kind, *args in edits:
+        if kind == "number":
+            container, key = slots[args[0] % len(slots)]
+            container[key] = args[1]  # type: ignore[index]
+        elif kind == "format":
+            _reformat(ir, *args)
+        else:
+            _rewire(ir, *args)
     nodes = ir["graphs"][which % len(ir["graphs"])]["nodes"]
     if structural == "drop":
         nodes.pop(which % len(nodes))
-    elif structural == "duplicate":
-        nodes.insert(which % len(nodes), copy.deepcopy(nodes[which % len(nodes)]))
+    elif structural == "duplicate":  # a second copy under a fresh id: its inputs are taken
+        copied = dict(copy.deepcopy(nodes[which % len(nodes)]), id=10_000)
+        nodes.insert(which % len(nodes) + 1, copied)
     try:
         _run(ir, inputs, dims, target)
     except (DialectError, ExecutionError, SimulationError) as exc:

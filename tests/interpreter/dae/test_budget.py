@@ -120,3 +120,36 @@ def test_queue_peak_by_hand():
     arrives: peaks 1, 2, 1, 2."""
     assert queue_peak(np.array([0.0, 1, 2, 3]), np.array([2.0, 2, 5, 6])) == 2
     assert queue_peak(np.zeros(0), np.zeros(0)) == 0
+
+
+def test_the_reference_states_the_targets_budget():
+    """The budget table models read in REFERENCE.md is the one the targets enforce (both
+    DAE targets have the same)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(dae.__file__).parent / "REFERENCE.md").read_text()
+    stated = {}
+    for names, amounts in re.findall(
+        r"^\| (`[a-z0-9_]+`(?:, `[a-z0-9_]+`)*) \| ([^|]+) \|", text, re.M
+    ):
+        units = {"KiB": 1024, "MiB": 1024**2}
+        values = [int(n) * units.get(u, 1) for n, u in re.findall(r"(\d+)(?: (KiB|MiB))?", amounts)]
+        for name, value in zip(re.findall(r"`(\w+)`", names), values, strict=True):
+            stated[name] = value
+    for target in ("dae_default", "dae_wide"):
+        assert load_target(target)["budget"] == stated
+
+
+def test_the_access_side_holds_a_bounded_number_of_values(monkeypatch):
+    """Within budget, streams could still hold gigabytes on the trusted side: a run-level
+    cap stops it with the stream that crossed it (lowered here so the test stays small)."""
+    from interpreter.dae import access
+    from interpreter.errors import ExecutionError
+
+    monkeypatch.setattr(access, "MAX_VALUES", 100)
+    program = BACKEND.load(dae.trace(copy_kernel, copy_signature(40)))
+    x = {"x": np.arange(40, dtype=np.int64)}
+    out = {"out": np.zeros(40, dtype=np.int64)}
+    with pytest.raises(ExecutionError, match="stream 1 \\(load\\): the access side would hold"):
+        BACKEND.execute(program, x, out, {"N": 40}, target=load_target("dae_default"))

@@ -105,3 +105,67 @@ def test_callback_loads_share_the_caches_with_the_access_side():
     assert report.metrics["execute_memory_requests"] == 4  # a request per chunk
     assert report.metrics["execute_memory_stall_cycles"] == 0
     assert report.per_op["case 0 op 4 (load table)"]["l1_hit_rate"] == 1.0
+
+
+def test_bytes_are_charged_for_the_type_the_data_has():
+    """16 int32 values are 64 bytes, one line: the callback's two 8-lane chunks both ask for
+    it (2 requests), DRAM sends it once. Were they charged as the int64 they become in the
+    core, they would span two lines."""
+
+    def kernel(x, **params):
+        out = dae.output("out")
+        with dae.loop(0, 1) as i:
+
+            @dae.callback(i, "ite")
+            def widen():
+                cols = dae.arange(16)
+                dae.store(out, (cols,), dae.load(x, cols))
+
+        return out
+
+    signature = {
+        "dialect": "dae",
+        "inputs": [{"name": "x", "dtype": "int32", "shape": [16]}],
+        "outputs": [{"name": "out", "dtype": "int64", "shape": [16]}],
+        "dims": {},
+        "params": {},
+    }
+    program = BACKEND.load(dae.trace(kernel, signature))
+    x = {"x": np.arange(16, dtype=np.int32) - 8}
+    outputs = {"out": np.zeros(16, dtype=np.int64)}
+    BACKEND.execute(program, dict(x), outputs, {}, target=TARGET)
+    np.testing.assert_array_equal(outputs["out"], np.arange(16) - 8)
+    report = BACKEND.simulate(program, x, {}, TARGET)
+    assert report.metrics["execute_memory_requests"] == 2
+    assert report.metrics["dram_read_bytes"] == 64
+    assert report.floor_cycles == pytest.approx((64 + 128) / 16)  # + 16 int64 written
+
+
+def test_rows_of_width_zero_write_and_load_nothing():
+    """A dim of 0 makes empty rows: nothing is read, nothing written, no crash (the
+    program-order write-back once indexed its first write, which did not exist)."""
+
+    def kernel(x, **params):
+        out = dae.output("out")
+        with dae.loop(0, 2) as i:
+
+            @dae.callback(i, "ite")
+            def copy():
+                cols = dae.arange("W")
+                dae.store(out, (cols,), dae.load(x, cols))
+
+        return out
+
+    signature = {
+        "dialect": "dae",
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["W"]}],
+        "outputs": [{"name": "out", "dtype": "float32", "shape": ["W"]}],
+        "dims": {"W": None},
+        "params": {},
+    }
+    program = BACKEND.load(dae.trace(kernel, signature))
+    x = {"x": np.zeros(0, dtype=np.float32)}
+    BACKEND.execute(program, dict(x), {"out": np.zeros(0, np.float32)}, {"W": 0}, TARGET)
+    report = BACKEND.simulate(program, x, {"W": 0}, TARGET)
+    assert report.metrics["execute_memory_requests"] == 0
+    assert report.metrics["dram_read_bytes"] == 0

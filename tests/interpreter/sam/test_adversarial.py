@@ -99,3 +99,46 @@ def test_stream_too_long_is_refused_before_it_is_built(monkeypatch):
     program = BACKEND.load(sam.trace(copy, sig))
     with pytest.raises(ExecutionError, match=r"node \d+ \(scan\): would emit 5,002 tokens"):
         BACKEND.execute(program, {"c": np.ones(5000)}, {"y": np.zeros(5000)}, {"N": 5000})
+
+
+def test_block_stream_too_large_is_refused_before_it_is_built(monkeypatch):
+    """A 16x16 block stream counts 256 values a token: a block size cannot buy its way past
+    the stream limit (each load would otherwise allocate tokens x b² floats)."""
+    from interpreter.sam import rules
+
+    monkeypatch.setattr(rules, "MAX_TOKENS", 1500)
+
+    def copy(B, **params):
+        B.with_layout(format="dcsr", block=16)
+        X = sam.output("X", format="dcsr", block=16)
+        i, i_ref = B.scan(0)
+        j, j_ref = B.scan(1, i_ref)
+        X.write_level(0, i)
+        X.write_level(1, j)
+        X.write_vals(B.load(j_ref))
+
+    sig = P.signature([("B", ["N", "N"], "dcsr")], [("X", ["N", "N"])])
+    program = BACKEND.load(sam.trace(copy, sig))
+    dense = np.ones((32, 32))
+    with pytest.raises(
+        ExecutionError, match=r"\(load\): would emit 7 tokens of 16x16 blocks \(1,792 values\)"
+    ):
+        BACKEND.execute(program, {"B": dense}, {"X": np.zeros((32, 32))}, {"N": 32})
+
+
+def test_dense_storage_too_large_is_refused_before_it_is_allocated(monkeypatch):
+    from interpreter.sam import fibertree
+
+    monkeypatch.setattr(fibertree, "MAX_POSITIONS", 1000)
+
+    def copy(c, **params):
+        y = sam.output("y", format="dense")
+        i, ref = c.scan(0)
+        y.write_level(0, i)
+        y.write_vals(c.load(ref))
+
+    program = BACKEND.load(sam.trace(copy, P.signature([("c", ["N"], "dense")], [("y", ["N"])])))
+    with pytest.raises(
+        ExecutionError, match="tensor 'c': dense level 0 would hold 5,000 positions"
+    ):
+        BACKEND.execute(program, {"c": np.ones(5000)}, {"y": np.zeros(5000)}, {"N": 5000})

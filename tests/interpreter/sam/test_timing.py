@@ -280,3 +280,67 @@ def test_sparse_dot_product_by_hand():
     assert by_op["reduce"] == [6, 8, 9]
     assert by_op["write_vals"] == [9, 10]
     assert simulate(program, inputs, {}, COMAL).cycles == 11
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_fifo_need_is_the_shallowest_depth_with_the_same_times(case):
+    """`fifo_depth` in the resources is exact: bounded FIFOs of that depth reproduce every
+    step time of the unbounded run, and one token less changes some (or deadlocks)."""
+    kernel, sig, inputs, dims = CASES[case]
+    _, runs = run_program(program_of(kernel, sig), inputs, dims)
+    for run in runs:
+        free = time_graph(run)
+        need = free.fifo_depth
+        assert need >= 1
+        same = time_graph(run, need).times
+        assert all(np.array_equal(same[k], free.times[k]) for k in free.times)
+        try:
+            tighter = time_graph(run, need - 1).times if need > 1 else None
+        except SimulationError:
+            continue
+        if tighter is not None:
+            assert any(not np.array_equal(tighter[k], free.times[k]) for k in free.times)
+
+
+def test_floor_does_not_fall_with_the_programs_lanes():
+    """SpMV with 1, 2, 4 and 8 lanes: the floor is the work over the chip's 16 lanes, the
+    same whichever parallel factor the program chose (the old floor, the busiest lane's
+    steps, fell with every lane added)."""
+    rng = np.random.default_rng(3)
+    B = rng.uniform(0.5, 1.5, (64, 48)) * (rng.random((64, 48)) < 0.3)
+    inputs = {"B": B, "c": rng.uniform(0.5, 1.5, 48)}
+    two = [("B", ["N", "M"], "csr"), ("c", ["M"], "dense")]
+    floors, cycles = [], []
+    for lanes in (1, 2, 4, 8):
+        kernel = P.spmv_rows if lanes == 1 else P.spmv_parallel
+        sig = P.signature(two, [("y", ["N"])], **({"lanes": lanes} if lanes > 1 else {}))
+        report = simulate(program_of(kernel, sig), inputs, {"N": 64, "M": 48}, COMAL)
+        assert report.resources["lanes"] == lanes
+        floors.append(report.floor_cycles)
+        cycles.append(report.cycles)
+    # one lane: the reducer's steps (every product, the 64 row stops, D and the closing
+    # step) over 16 lanes; more lanes only add the stops every lane sees
+    assert floors[0] == (np.count_nonzero(B) + 64 + 1 + 1) / 16
+    assert floors == sorted(floors) and floors[-1] < 1.2 * floors[0]
+    assert cycles[-1] < cycles[0] / 2
+
+
+def test_resources_over_the_budget_are_invalid():
+    from interpreter.errors import BudgetError
+
+    rng = np.random.default_rng(4)
+    two = [("B", ["N", "M"], "csr"), ("c", ["M"], "dense")]
+    inputs = {"B": rng.random((10, 6)), "c": rng.random(6)}
+    program = program_of(P.spmv_parallel, P.signature(two, [("y", ["N"])], lanes=3))
+    dims = {"N": 10, "M": 6}
+    report = simulate(program, inputs, dims, COMAL)
+    assert report.resources["lanes"] == 3 and report.resources["primitives"] == len(
+        program.graphs[0].nodes
+    )
+    for resource, budget in (("lanes", 2), ("primitives", 10)):
+        small = dict(COMAL, budget=dict(COMAL["budget"], **{resource: budget}))
+        with pytest.raises(BudgetError, match=f"needs .* {resource}, but target 'sam_comal'"):
+            simulate(program, inputs, dims, small)
+        out = {"y": np.zeros(10)}
+        with pytest.raises(BudgetError):  # refused before it runs, too
+            BACKEND.execute(program, inputs, out, dims, small)
