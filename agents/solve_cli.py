@@ -75,6 +75,8 @@ def solve(
         raise CommandError(f"suite {suite} has no tasks")
     if resume and out is None:
         raise CommandError("--resume needs --out DIR (the run to continue)")
+    if resume and not out.is_dir():
+        raise CommandError(f"--resume: there is no run folder {out}")
     suite_name = Path(suite).name or suite
     out = out or Path("runs") / f"{suite_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     from sandbox import select_backend
@@ -295,7 +297,7 @@ def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out:
             )
         )
         return
-    # Feedback is what a reader came for: it gets the width (wrapped, at least 30 columns
+    # Feedback is what a reader came for: it gets the width (wrapped, at least 20 columns
     # on an 80-column terminal); model and run move to the title when all rows share them.
     origins = {(a.model, a.run_id) for a in rows}
     shared = len(origins) == 1
@@ -307,8 +309,8 @@ def _show_attempts(console: Console, task: str, rows: list, best: Any, json_out:
     for column in ("id", "parent", "status", "cycles"):
         table.add_column(column, no_wrap=True, min_width=len(column))
     if not shared:
-        table.add_column("model, run", overflow="fold", max_width=24)
-    table.add_column("feedback (--json: full)", ratio=1, min_width=30, overflow="fold")
+        table.add_column("model, run", overflow="fold", max_width=14)
+    table.add_column("feedback (--json: full)", ratio=1, min_width=20, overflow="fold")
     for a in rows:
         marker = " *" if best is not None and a.id == best.id else ""
         feedback = " ".join(a.feedback.split())

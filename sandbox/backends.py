@@ -221,7 +221,12 @@ class Docker(Backend):
         prefixes, hidden = _python_dirs()
         read_only = ["/usr"] + [link for link, target in host_root_links().items() if not target]
         read_only += prefixes + [str(directory) for directory in PROJECT_DIRS]
-        config = container.host_config(limits, read_only, hidden)
+        try:  # the daemon answered the probe; if it is gone now, that is the set-up's fault
+            config = container.host_config(limits, read_only, hidden)
+        except Exception as exc:
+            raise SandboxConfigError(
+                f"sandbox backend 'docker' failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            ) from None
         container.sweep_once(os.getpid())
         return container.ContainerProcess(python_argv(run_id, dialect), run_id, config)
 

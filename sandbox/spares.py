@@ -82,7 +82,12 @@ class SparePool:
                 self._swept_by = os.getpid()
                 leftovers.sweep_folders()
             spare = self._spares.pop(key, None)
-            self._spares[key] = start(backend, limits, dialect)
+            try:
+                self._spares[key] = start(backend, limits, dialect)
+            except BaseException:  # the backend failed: leave nothing of ours running
+                if spare is not None:
+                    spare.finish()
+                raise
         if spare is not None and spare.process.poll() is None:
             return spare
         if spare is not None:  # it died waiting (killed from outside): start afresh

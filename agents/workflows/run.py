@@ -174,6 +174,10 @@ def _reopen(out: Path, keys: list[str], model_spec: str) -> dict[str, Any]:
             f"--resume: {out / rf.RESULTS_FILE} belongs to run {previous['run'].get('run_id')},"
             f" run.json to {run['run_id']}; choose another --out"
         )
+    try:
+        SolveSettings(**run["settings"])
+    except TypeError as exc:
+        raise RunError(f"--resume: {out / rf.RUN_FILE}: 'settings' do not fit ({exc})") from None
     if sorted(run["tasks"]) != sorted(keys):
         raise RunError(
             f"--resume: {out} was a run of {len(run['tasks'])} tasks, this selects"

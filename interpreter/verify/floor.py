@@ -3,8 +3,10 @@
 The backend's own floor (`SimReport.floor_cycles`) is computed from the run at the
 target's full budget. This one depends only on the task, the inputs' dims and the target,
 so it is the same for every program of the task, and it holds even if a backend's floor is
-wrong: every output element has to leave the chip, so a run lasts at least the outputs'
-bytes over the off-chip bandwidth, where the target states one.
+wrong: every nonzero output value has to leave the chip, so a run lasts at least those
+values' bytes over the off-chip bandwidth, where the target states one. Nonzeros, not the
+dense shape: a sparse program writes only the nonzeros of its output, and the outputs
+counted here are the checked ones, equal to the reference's.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ def offchip_bytes_per_cycle(target: Mapping) -> float | None:
     return None
 
 
-def task_floor(task: Task, dims: Mapping[str, int], target: Mapping) -> float:
-    """Output bytes over the off-chip bandwidth (0 when the target states no bandwidth)."""
+def task_floor(task: Task, outputs: Mapping[str, np.ndarray], target: Mapping) -> float:
+    """Bytes of the checked outputs' nonzero values over the off-chip bandwidth (0 when the
+    target states no bandwidth)."""
     bandwidth = offchip_bytes_per_cycle(target)
     if bandwidth is None:
         return 0.0
     total = sum(
-        math.prod(spec.resolve(dict(dims))) * np.dtype(spec.dtype).itemsize for spec in task.outputs
+        int(np.count_nonzero(outputs[spec.name])) * np.dtype(spec.dtype).itemsize
+        for spec in task.outputs
     )
     return total / bandwidth

@@ -227,7 +227,8 @@ class _Check:
                 program, _copy(kept[timed_index]["inputs"]), timed.dims, target
             )
         self.seconds["simulate"] = time.perf_counter() - sim_start
-        return self.timed_verdict(report, task_floor(task, timed.dims, target), len(runs))
+        floor = task_floor(task, kept[timed_index]["outputs"], target)
+        return self.timed_verdict(report, floor, len(runs))
 
     def timed_verdict(self, report: Any, floor_of_task: float, runs: int) -> Verdict:
         """Passed with the report's figures, or rejected when the cycles are implausible."""

@@ -243,3 +243,40 @@ def test_doctor_shows_model_memory_and_key_names(tmp_path):
     assert f"memory: {tmp_path / 'mem.sqlite'} (not created yet" in out
     assert "provider keys set: OPENAI_API_KEY" in out
     assert secret not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("models", [("m",), ("openai/gpt-4o", "builtin")])
+def test_memory_show_feedback_is_readable_at_80_columns(tmp_path, models):
+    """Feedback gets the width (wrapped, whole words); model and run move to the title
+    when every row shares them, else into a narrow column of their own."""
+    from benchmarks.task import load_task
+    from memory.store import ExperienceStore
+
+    feedback = "output 'c' differs from the reference at row 3 (max error 0.5); " * 3
+    store = ExperienceStore(tmp_path / "m.sqlite")
+    for i, model in enumerate(models * 2):
+        store.record_attempt(
+            task=load_task("step/gemm"),
+            program=f"# program {i}\n",
+            model=model,
+            prompt_hash="h",
+            verdict={"status": "incorrect", "cycles": None, "feedback": feedback},
+            run_id="run-1",
+        )
+    store.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "agents.cli", "memory", "show", "step/gemm"]
+        + ["--memory", str(tmp_path / "m.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    cells = [line.split("│")[-2].strip() for line in lines if line.count("│") >= 5]
+    words = " ".join(" ".join(cells).split())
+    assert words.count("max error 0.5); output 'c' differs") >= 2 * len(models)  # never cut
+    assert max(len(c) for c in cells) >= 20  # no six-character column
+    assert ("(model m, run run-1)" in result.stdout) == (len(models) == 1)

@@ -104,7 +104,8 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
     assert run_main("report", out) == 0
     assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
     page = (out / "report.html").read_text()
-    assert page.count("<svg") == 3 and "step/gemm_bias" in page
+    # speedup bars, fast_p curve, the best kernel's timeline and the task's own (collapsed)
+    assert page.count("<svg") == 4 and "step/gemm_bias" in page
 
     assert run_main("memory", "stats", "--json", "--memory", memory) == 0
     counted = json.loads(capsys.readouterr().out)

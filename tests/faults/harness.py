@@ -11,10 +11,12 @@ closing table (fault, trials, survived, lost or duplicated) as one JSON line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -145,7 +147,12 @@ def copy_run(source: tuple[Path, Path], into: Path) -> tuple[Path, Path]:
     shutil.copytree(out, into / "run")
     for part in memory.parent.glob(memory.name + "*"):
         shutil.copy2(part, into / part.name)
-    return into / "run", into / memory.name
+    copies = into / "run", into / memory.name
+    for database in (copies[0] / "checkpoints.sqlite", copies[1]):
+        # Fold the write-ahead log into the file, so damage to the file is damage to it all.
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return copies
 
 
 def record(fault: str, trials: int, survived: int, lost: str) -> None:

@@ -220,3 +220,12 @@ def test_report_on_a_garbage_results_json_is_one_line(
     for content in (b"\xff\xfe\x00garbage", b"[1, 2]", b'{"tasks": [1], "summary": {}}'):
         (tmp_path / "results.json").write_bytes(content)
         assert "results.json: not a results file" in _fails_in_one_line(capsys, "report", tmp_path)
+
+
+def test_debug_shows_the_traceback_instead_of_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_DEBUG", "")  # restored after the test (--debug sets it)
+    (tmp_path / "results.json").write_bytes(b"[1, 2]")
+    with pytest.raises(Exception, match="not a results file"):
+        run_main("--debug", "report", tmp_path)

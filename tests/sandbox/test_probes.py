@@ -159,3 +159,13 @@ def test_eval_works_without_a_docker_client_on_the_path(dead_socket) -> None:
         done = _agent("eval", "step/softmax", str(program), "--json", **env)
         assert done.returncode == 0, (env, done.stderr)
         assert '"status": "passed"' in done.stdout, done.stdout
+
+
+def test_a_daemon_gone_after_the_probe_is_a_set_up_fault(monkeypatch, dead_socket) -> None:
+    if BACKENDS["docker"].unavailable() is not None:
+        pytest.skip(f"docker unavailable: {BACKENDS['docker'].unavailable()}")
+    SPARES.close()
+    monkeypatch.setenv("DOCKER_HOST", dead_socket)  # the probe's answer stays cached
+    container._client_of.cache_clear()
+    with pytest.raises(SandboxConfigError, match="^sandbox backend 'docker' failed: "):
+        build_ir(VALID, dialect="step", signature=SIGNATURE, backend="docker", limits=TEST_LIMITS)
