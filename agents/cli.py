@@ -126,9 +126,10 @@ def eval_(
 
     Exit code: 0 when the verdict is passed, 1 for any other verdict, 2 for bad usage.
     """
-    from benchmarks.task import load_task
+    from benchmarks.task import load_task, warn_repeated_inputs
 
     loaded = load_task(task)
+    warn_repeated_inputs(loaded)
     if not program.is_file():
         raise UsageError(f"no program file {program}")
     try:

@@ -379,20 +379,25 @@ def load_suite(name_or_path: str | Path, pattern: str | None = None) -> list[Tas
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise TaskError(f"{folder}: duplicate task names {sorted(duplicates)}")
-    for task in tasks:
-        try:
-            repeated = repeated_inputs_of(task.path, task.path.stat().st_mtime)
-        except Exception as exc:  # listing a suite must not depend on its data files
-            log.warning("%s: cannot draw its inputs: %s: %s", task.path, type(exc).__name__, exc)
-            continue
-        if repeated:
-            log.warning(
-                "%s: inputs %s are identical in every check; redraw them per run or list"
-                " them in constant_inputs",
-                task.path,
-                ", ".join(repeated),
-            )
     return tasks
+
+
+def warn_repeated_inputs(task: Task) -> None:
+    """Log a warning when the task draws an input identically in every check. Done when one
+    task is loaded for its author (`agent eval TASK`), not for every suite listing: drawing
+    inputs costs up to ~0.1 s a task. The shipped suites are held to it by a test."""
+    try:
+        repeated = repeated_inputs_of(task.path, task.path.stat().st_mtime)
+    except Exception as exc:  # the verifier reports a broken generator; this is advice
+        log.warning("%s: cannot draw its inputs: %s: %s", task.path, type(exc).__name__, exc)
+        return
+    if repeated:
+        log.warning(
+            "%s: inputs %s are identical in every check; redraw them per run or list"
+            " them in constant_inputs",
+            task.path,
+            ", ".join(repeated),
+        )
 
 
 @cache

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.generators import GeneratorError, generate
-from benchmarks.task import TaskError, load_suite, load_task, parse_task, repeated_inputs_of
+from benchmarks.task import TaskError, load_suite, load_task, parse_task, warn_repeated_inputs
 
 REFERENCES = """
 import torch
@@ -232,7 +232,7 @@ def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog
     (path.parent / "fixed.py").write_text(FIXED)
     assert parse_task(path).repeated_inputs() == ["x"]
     with caplog.at_level("WARNING", logger="benchmarks.task"):
-        load_suite(path.parent)
+        warn_repeated_inputs(load_task(path))
     assert "inputs x are identical in every check" in caplog.text
     declared = path.read_text().replace(
         'generator = "fixed:fixed"', 'generator = "fixed:fixed"\nconstant_inputs = ["x"]'
@@ -248,8 +248,8 @@ def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog
 def test_no_suite_task_draws_the_same_input_twice(suite):
     """Fixed data (a dataset's graph) is redrawn per run, or declared constant with a
     reason in the task file (rotary tables, BigBird's all-ones U)."""
-    for task in load_suite(suite):  # which computed (and cached) what this reads
-        assert repeated_inputs_of(task.path, task.path.stat().st_mtime) == (), task.key
+    for task in load_suite(suite):
+        assert task.repeated_inputs() == [], task.key
 
 
 def _rows(array: np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ def test_a_dead_daemon_is_a_reason_and_plain_takes_over(monkeypatch, dead_socket
 
 
 def test_the_sdk_raising_is_a_reason(monkeypatch) -> None:
-    import docker
+    docker = pytest.importorskip("docker")
 
     def broken(**_: object) -> None:
         raise RuntimeError("the SDK fell over")
