@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -156,9 +157,10 @@ class SolveDisplay(Progress):
             return Group(*parts)
 
     def _table(self, keys: list[str]) -> Table:
-        table = Table(expand=False)
-        for column in ("task", "status", "attempts", "best cycles", "speedup", "cost $"):
-            table.add_column(column, justify="left" if column in ("task", "status") else "right")
+        table = Table(expand=False, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+        table.add_column("task", no_wrap=True, min_width=max(map(len, self._order), default=4))
+        for column in ("status", "attempts", "best cycles", "speedup", "cost $"):
+            table.add_column(column, justify="left" if column == "status" else "right")
         for key in keys:
             row = self._rows[key]
             status = row["status"]
@@ -176,21 +178,31 @@ class SolveDisplay(Progress):
 
 def closing_table(results: dict[str, Any]) -> Table:
     """Per-task results (the summary line is printed under it: `summary_line`)."""
-    table = Table(title=f"results: {results['run'].get('suite', '')}")
-    table.add_column("task", overflow="fold")  # a long name wraps, never loses its end
-    for column in ("status", "cycles", "baseline", "speedup", "attempts", "cost $"):
-        table.add_column(column, justify="left" if column == "status" else "right")
+    # Names are never cut or folded (they are what users type back): light borders, and no
+    # cost column for a run that cost nothing, let 80 columns hold the longest name.
+    costs = any(entry["cost_usd"] for entry in results["tasks"])
+    longest = max((len(e["task"]) for e in results["tasks"]), default=4)
+    table = Table(
+        title=f"results: {results['run'].get('suite', '')}",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("task", no_wrap=True, min_width=longest)
+    table.add_column("status", no_wrap=True)
+    for column in ("cycles", "baseline", "speedup", "attempts") + (("cost $",) if costs else ()):
+        table.add_column(column, justify="right")
     for entry in results["tasks"]:
         colour = _COLOURS.get(entry["status"], "white")
-        table.add_row(
+        cells = [
             entry["task"],
             f"[{colour}]{entry['status']}[/]",
             _or_dash(entry["cycles"]),
             _or_dash(entry["baseline_cycles"]),
             _speedup(entry["speedup"]),
             str(entry["attempts"]),
-            f"{entry['cost_usd']:.4f}",
-        )
+        ]
+        table.add_row(*cells, *([f"{entry['cost_usd']:.4f}"] if costs else []))
     return table
 
 

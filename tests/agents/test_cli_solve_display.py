@@ -136,7 +136,7 @@ def test_live_view_fits_a_short_terminal_and_counts_what_it_hides() -> None:
     assert len(lines) <= 14
     assert "30/40 done" in lines[0] and "now: step/t30" in lines[0]
     # running first, then the latest finished, newest first
-    rows = [line.split()[1] for line in lines if line.startswith("│ step/")]
+    rows = [line.split()[0] for line in lines if line.startswith(" step/")]
     assert rows[:3] == ["step/t30", "step/t29", "step/t28"]
     hidden = 40 - len(rows)
     assert f"+ {hidden} more tasks (9 waiting, {30 - (len(rows) - 1)} finished earlier)" in view
@@ -163,3 +163,15 @@ def test_summary_notes_explain_fast_p_and_failures() -> None:
         len(notes) == 2
         and notes[1] == "Not solved: 1 error. Each task's feedback says why; full text in r."
     )
+
+
+def test_closing_table_keeps_whole_names_in_80_columns() -> None:
+    names = ["step/attention_decode_azure_gqa", "step/moe_layer_shared_expert", "step/rope"]
+    entries = [_entry(name, "passed" if i else "error") for i, name in enumerate(names)]
+    results = {"run": {"suite": "step"}, "tasks": entries}
+    out = _text(closing_table(results), width=80)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert [line.split()[0] for line in out.splitlines() if line.startswith(" step/")] == names
+    assert "…" not in out and "cost $" not in out  # a run that cost nothing shows no cost
+    entries[1]["cost_usd"] = 0.25
+    assert "0.2500" in _text(closing_table(results), width=120)

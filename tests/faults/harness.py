@@ -73,12 +73,12 @@ def run_solve(out: Path, memory: Path, *more: str) -> subprocess.CompletedProces
     )
 
 
-def start_solve(out: Path, memory: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_solve(out: Path, memory: Path, log: Path, *more: str) -> subprocess.Popen[bytes]:
     """`agent solve` in its own process group (so its workers can be found and killed)."""
     resume = ("--resume",) if (out / "run.json").exists() else ()
     with log.open("ab") as sink:
         return subprocess.Popen(
-            solve_args(out, memory, *resume),
+            solve_args(out, memory, *resume, *more),
             cwd=ROOT,
             env=env(),
             stdout=sink,
