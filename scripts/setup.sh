@@ -2,7 +2,7 @@
 # Set up this checkout: a project virtual environment in .venv/ (never the system
 # interpreter), the package and its dependencies inside it, and the sandbox's host tools.
 # Prints one line per step saying what it installs and why. Idempotent: a second run finds
-# everything in place and takes a second or two.
+# everything in place and only checks (about 10 s, most of it asking Docker).
 #
 #   PYTHON=python3.12 scripts/setup.sh     # the interpreter the venv is made from (>= 3.11)
 #   AGENT_SKIP_HOST_TOOLS=1 scripts/setup.sh   # no apt-get, no Docker daemon: the sandbox

@@ -122,7 +122,8 @@ def test_a_killed_run_resumes_without_reverifying(tmp_path: Path) -> None:
     checked = [line for line in resumed.stdout.splitlines() if line.startswith("  step/gemm r")]
     assert [line.split()[1] for line in checked] == ["r2s0", "r2s1"], resumed.stdout
     after = store.attempts()
-    assert len(after) == 4 and after[:2] == before
+    # r2s1 wrote r2s0's program in the same round: the store keeps one row for the two.
+    assert len(after) == 3 and after[:2] == before
     assert {a.run_id for a in after} == {before[0].run_id}
     results = json.loads((out / "results.json").read_text())
     entry = results["tasks"][0]

@@ -48,6 +48,7 @@ RUN_FILES = ["run.json", "results.json", "checkpoints.sqlite"]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120 + 90 * TRIALS)
 @pytest.mark.parametrize("name", RUN_FILES)
 @pytest.mark.parametrize("how", list(DAMAGE))
 def test_a_damaged_run_file_is_rebuilt_and_nothing_is_lost(
@@ -73,6 +74,7 @@ def test_a_damaged_run_file_is_rebuilt_and_nothing_is_lost(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120 + 90 * TRIALS)
 @pytest.mark.parametrize("how", list(DAMAGE))
 def test_a_damaged_experience_store_stops_with_one_line_naming_it(
     tmp_path: Path, reference_run: tuple[Path, Path], how: str

@@ -29,6 +29,7 @@ REFERENCE_RUN_S = 15.0  # about how long the uninterrupted run takes on a quiet 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120 + 180 * TRIALS)
 def test_kill_9_at_random_points_then_resume(tmp_path: Path, reference: Outcome) -> None:
     rng = random.Random(17)
     survived, problems = 0, []
@@ -57,6 +58,7 @@ def test_kill_9_at_random_points_then_resume(tmp_path: Path, reference: Outcome)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120 + 90 * TRIALS)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_interrupting_a_resume_of_a_finished_run_keeps_its_results(
     tmp_path: Path, reference_run: tuple[Path, Path], reference: Outcome, sig: signal.Signals

@@ -66,6 +66,7 @@ def _workers(group: int) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120 + 120 * TRIALS)
 def test_a_killed_worker_is_replaced_and_the_run_ends_as_usual(
     tmp_path: Path, reference: Outcome
 ) -> None:

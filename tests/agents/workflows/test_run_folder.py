@@ -189,7 +189,9 @@ def test_garbage_results_and_checkpoints_are_set_aside_and_said(tmp_path: Path) 
     resumed = _resume(tmp_path)
     assert resumed["run_id"] == run["run_id"]
     repairs = resumed["resumed"][-1]["repairs"]
-    assert any("results.json: not a results file (no summary or run)" in r for r in repairs), repairs
+    assert any("results.json: not a results file (no summary or run)" in r for r in repairs), (
+        repairs
+    )
     assert any("checkpoints.sqlite" in r and "set aside" in r for r in repairs), repairs
     assert not checkpoints.exists() and len(list(tmp_path.glob("checkpoints.sqlite.damaged-*")))
 
