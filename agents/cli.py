@@ -291,21 +291,38 @@ def solve(
         Path | None, typer.Option(help="Run folder (default runs/<suite>-<time>)")
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run in --out (with its own settings)")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the run in --out with its own model, memory, budget, rounds and"
+            " guardian (options given now override them)",
+        ),
     ] = False,
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", help="Stop cleanly after spending this many USD")
     ] = None,
     repair_rounds: Annotated[
-        int, typer.Option(help="Repair rounds at most, fed the verifier's feedback")
-    ] = 2,
+        int | None,
+        typer.Option(help="Repair rounds at most, fed the verifier's feedback (default 2)"),
+    ] = None,
     optimise_rounds: Annotated[
-        int, typer.Option(help="Optimise rounds at most, fed the simulator's report")
-    ] = 2,
+        int | None,
+        typer.Option(help="Optimise rounds at most, fed the simulator's report (default 2)"),
+    ] = None,
+    guardian: Annotated[
+        bool | None,
+        typer.Option(
+            "--guardian/--no-guardian",
+            help="Have a second call fix a proposal that does not validate (default off, for"
+            " speed: a proposal that validates never costs the second call)",
+        ),
+    ] = None,
     memory: Annotated[
         Path | None,
         typer.Option(
-            "--memory", help="Experience store (default $AGENT_MEMORY, ~/.agent/memory.sqlite)"
+            "--memory",
+            help="Experience store (default $AGENT_MEMORY, else ~/.agent/memory.sqlite);"
+            " 'none' for no store at all (clean model benchmarks: nothing recalled or kept)",
         ),
     ] = None,
     jobs: Annotated[
@@ -330,6 +347,7 @@ def solve(
             max_cost=max_cost,
             repair_rounds=repair_rounds,
             optimise_rounds=optimise_rounds,
+            guardian=guardian,
             memory=memory,
             jobs=jobs if jobs is not None else solve_cli.default_jobs(),
             sandbox=sandbox,
@@ -357,6 +375,33 @@ def report(
 
     with _command_errors():
         solve_cli.report(folder, output=output, other=other)
+
+
+@app.command()
+def mcp(
+    memory: Annotated[
+        Path | None,
+        typer.Option(
+            "--memory", help="Experience store for recall (default $AGENT_MEMORY, .agent/)"
+        ),
+    ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="Sandbox backend: bubblewrap, docker, plain")
+    ] = None,
+) -> None:
+    """Serve the tools to a coding agent over the Model Context Protocol (stdio); see
+    docs/mcp.md."""
+    if sandbox is not None:
+        from sandbox import select_backend
+
+        select_backend(sandbox)  # an unknown backend is a usage error before serving
+    try:  # the SDK is imported here only: `agent --help` stays fast
+        from agents.mcp_server import serve
+    except ImportError as exc:
+        raise SetupError(
+            f"agent mcp needs the mcp package ({exc}): pip install 'mcp>=2.3'"
+        ) from None
+    serve(memory=memory, sandbox=sandbox)
 
 
 @app.command()

@@ -29,6 +29,9 @@ class SetupFault(Exception):
     what it did is saved. Printed as one line, exit code 1."""
 
 
+NO_MEMORY = "none"  # --memory none: no experience store at all (clean model benchmarks)
+
+
 def solve(
     suite: str,
     *,
@@ -38,18 +41,16 @@ def solve(
     out: Path | None,
     resume: bool,
     max_cost: float | None,
-    repair_rounds: int,
-    optimise_rounds: int,
+    repair_rounds: int | None,
+    optimise_rounds: int | None,
+    guardian: bool | None,
     memory: Path | None,
     jobs: int,
     sandbox: str | None,
 ) -> None:
+    """`None` for an option means "not given": a new run takes the default, a resumed run
+    its own setting (run.json), so the printed resume command needs no flags."""
     from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
-    from agents.workflows.run import RunError, RunOptions, RunStopped
-    from agents.workflows.run_folder import exclusive
-    from agents.workflows.solve import SolveSettings
-    from benchmarks.task import load_suite
-    from memory.store import StoreError
 
     if samples is not None and samples < 1:
         raise CommandError(f"--samples must be at least 1, got {samples}")
@@ -58,10 +59,47 @@ def solve(
         ("--optimise-rounds", optimise_rounds, 0),
         ("--jobs", jobs, 1),
     ):
-        if value < low:
+        if value is not None and value < low:
             raise CommandError(f"{name} must be at least {low}, got {value}")
     if max_cost is not None and max_cost < 0:
         raise CommandError(f"--max-cost must be >= 0, got {max_cost}")
+    if resume and out is None:
+        raise CommandError("--resume needs --out DIR (the run to continue)")
+    if resume and not out.is_dir():
+        raise CommandError(f"--resume: there is no run folder {out}")
+    suite_name = Path(suite).name or suite
+    out = out or Path("runs") / f"{suite_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    saved = saved_run(out) if resume else {}
+    given = {
+        "--model": model_flag,
+        "--memory": memory,
+        "--max-cost": max_cost,
+        "--samples": samples,
+        "--repair-rounds": repair_rounds,
+        "--optimise-rounds": optimise_rounds,
+        "--guardian/--no-guardian": guardian,
+    }
+    overridden = [flag for flag, value in given.items() if value is not None]
+    try:
+        if model_flag is None and saved.get("model"):
+            spec, source = saved["model"], f"the run's own, {out / 'run.json'}"
+        else:
+            spec, source = resolve_model_spec(model_flag)
+        if max_cost is None:
+            max_cost = saved.get("max_cost")
+        meter = CostMeter(max_cost)
+        base = get_model(spec)
+        check = getattr(base, "preflight", None)
+        if check is not None:  # first of all (seconds before a task): unknown model, no key
+            check()
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+    model = meter.wrap(base)
+    from agents.workflows.run import RunError, RunOptions, RunStopped
+    from agents.workflows.run_folder import exclusive
+    from benchmarks.task import load_suite
+    from memory.store import StoreError
+
     tasks = load_suite(suite)
     if tasks_glob:
         tasks = [
@@ -73,32 +111,21 @@ def solve(
             raise CommandError(f"--tasks {tasks_glob!r} matches no task of suite {suite}")
     if not tasks:
         raise CommandError(f"suite {suite} has no tasks")
-    if resume and out is None:
-        raise CommandError("--resume needs --out DIR (the run to continue)")
-    if resume and not out.is_dir():
-        raise CommandError(f"--resume: there is no run folder {out}")
-    suite_name = Path(suite).name or suite
-    out = out or Path("runs") / f"{suite_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     from sandbox import select_backend
 
     # Before any model call: a sandbox that cannot run is the set-up's fault, and no
     # program's (an unknown --sandbox name is a usage error).
     select_backend(sandbox)
-    try:
-        spec, source = resolve_model_spec(model_flag)
-        meter = CostMeter(max_cost)
-        base = get_model(spec)
-    except ModelError as exc:
-        raise CommandError(str(exc)) from None
-    model = meter.wrap(base)
-    if samples is None:  # the builtin model answers the same prompt the same way every time
-        samples = 1 if spec == "builtin" else 4
-    settings = SolveSettings(
+    settings = run_settings(
+        saved,
+        builtin=spec == "builtin",
         samples=samples,
         repair_rounds=repair_rounds,
         optimise_rounds=optimise_rounds,
-        guardian=spec != "builtin",
+        guardian=guardian,
     )
+    if memory is None and saved.get("memory"):
+        memory = Path(saved["memory"])
     options = RunOptions(
         out=out, resume=resume, jobs=jobs, sandbox_backend=sandbox, settings=settings
     )
@@ -114,6 +141,7 @@ def solve(
                 memory=memory,
                 options=options,
                 again=again_command(suite, tasks_glob, out),
+                overridden=overridden,
             )
     except (RunStopped, StoreError) as exc:
         raise SetupFault(str(exc)) from exc
@@ -121,10 +149,79 @@ def solve(
         raise CommandError(str(exc)) from None
 
 
+def saved_run(out: Path) -> dict[str, Any]:
+    """What the run in `out` was started with (run.json, else the copy in results.json);
+    {} when neither can be read (`prepare` then says what is wrong with the folder)."""
+    from agents.workflows import run_folder as rf
+
+    try:
+        return rf.read_run(out)
+    except (rf.DamagedFile, OSError):
+        pass
+    try:
+        return dict(rf.read_results(out / rf.RESULTS_FILE)["run"])
+    except (rf.DamagedFile, OSError):
+        return {}
+
+
+def run_settings(
+    saved: dict[str, Any],
+    *,
+    builtin: bool,
+    samples: int | None,
+    repair_rounds: int | None,
+    optimise_rounds: int | None,
+    guardian: bool | None,
+) -> Any:
+    """The solve settings: the options given, else the resumed run's own, else defaults."""
+    from agents.workflows.solve import SolveSettings
+
+    try:
+        settings = SolveSettings(**saved.get("settings", {}))
+    except TypeError as exc:
+        raise CommandError(f"--resume: run.json's 'settings' do not fit ({exc})") from None
+    if "settings" not in saved:
+        # The builtin model answers the same prompt the same way every time: one sample.
+        settings = replace(settings, samples=1 if builtin else settings.samples)
+    given = {
+        "samples": samples,
+        "repair_rounds": repair_rounds,
+        "optimise_rounds": optimise_rounds,
+        "guardian": guardian,
+    }
+    return replace(settings, **{k: v for k, v in given.items() if v is not None})
+
+
 def again_command(suite: str, tasks_glob: str | None, out: Path) -> str:
-    """The command that continues a run."""
+    """The command that continues a run (with the run's own settings, kept in run.json)."""
     again = f"agent solve {suite}" + (f" --tasks '{tasks_glob}'" if tasks_glob else "")
     return again + f" --out {out} --resume"
+
+
+def open_memory(flag: Path | None) -> Any:
+    """The experience store (`--memory`, $AGENT_MEMORY, the default file), or `NoMemory`."""
+    from agents.workflows.run import memory_path
+    from memory.store import ExperienceStore
+
+    if flag is not None and str(flag) == NO_MEMORY:
+        return NoMemory()
+    return ExperienceStore(memory_path(flag))
+
+
+class NoMemory:
+    """`--memory none`: nothing is recalled and nothing recorded, so a run measures the
+    model alone (and leaves no trace in any store)."""
+
+    path = NO_MEMORY
+
+    def recall(self, task: Any, k: int = 3) -> list:
+        return []
+
+    def best(self, task_key: str) -> None:
+        return None
+
+    def record_attempt(self, **attempt: Any) -> None:
+        return None
 
 
 def _run(
@@ -138,19 +235,26 @@ def _run(
     memory: Path | None,
     options: Any,
     again: str,
+    overridden: list[str],
 ) -> None:
     """The run itself, with the run folder held (see `solve`)."""
+    from dataclasses import asdict
+
     from agents.solve_display import SolveDisplay, closing_table, summary_line, summary_notes
-    from agents.workflows.run import memory_path, prepare, resumed_settings, run_suite
+    from agents.workflows import run_folder as rf
+    from agents.workflows.run import prepare, run_suite
     from agents.workflows.verify_pool import VerifierPool
-    from memory.store import ExperienceStore
 
     out = options.out
-    store = ExperienceStore(memory_path(memory))
+    store = open_memory(memory)
     run = prepare(out, tasks, suite=suite_name, model_spec=spec, options=options)
-    if options.resume:
-        settings = resumed_settings(run, guardian=options.settings.guardian)
-        options = replace(options, settings=settings)
+    # What a resume needs to go on as this run did (and what the run's results show).
+    run.update(
+        settings=asdict(options.settings),
+        memory=str(store.path),
+        max_cost=meter.max_cost_usd,
+    )
+    rf.write_json(out / rf.RUN_FILE, run)
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 120)  # a log has no width to fit: cut nothing
@@ -159,6 +263,14 @@ def _run(
         highlight=False,
         soft_wrap=True,
     )
+    if options.resume:
+        console.print(
+            f"resuming with model {spec}, memory {store.path},"
+            f" {_describe(options.settings, meter.max_cost_usd)} (the run's own settings"
+            + (f"; given now: {', '.join(overridden)})" if overridden else ")"),
+            highlight=False,
+            soft_wrap=True,
+        )
     for repair in run.get("resumed", [{}])[-1].get("repairs", []) if options.resume else []:
         console.print(f"repaired: {repair}", markup=False, highlight=False, soft_wrap=True)
     display = SolveDisplay(console)
@@ -199,7 +311,23 @@ def _run(
     if results["summary"].get("unpriced_models"):
         unpriced = ", ".join(results["summary"]["unpriced_models"])
         console.print(f"cost not counted (price unknown) for: {unpriced}", highlight=False)
+    console.print(
+        f"memory: {store.path}"
+        + (" (none: nothing recalled or recorded)" if store.path == NO_MEMORY else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(f"wrote {out / 'results.json'}", highlight=False, soft_wrap=True)
+
+
+def _describe(settings: Any, max_cost: float | None) -> str:
+    """The settings a run goes on with, in one phrase."""
+    budget = f"${max_cost:g}" if max_cost is not None else "none"
+    return (
+        f"samples {settings.samples}, repair rounds {settings.repair_rounds},"
+        f" optimise rounds {settings.optimise_rounds},"
+        f" guardian {'on' if settings.guardian else 'off'}, max cost {budget}"
+    )
 
 
 def report(folder: Path, *, output: Path | None, other: Path | None = None) -> None:

@@ -196,7 +196,8 @@ def closing_table(results: dict[str, Any]) -> Table:
         colour = _COLOURS.get(entry["status"], "white")
         cells = [
             entry["task"],
-            f"[{colour}]{entry['status']}[/]",
+            f"[{colour}]{entry['status']}[/]"
+            + (" (memory)" if entry.get("source") == "memory" else ""),
             _or_dash(entry["cycles"]),
             _or_dash(entry["baseline_cycles"]),
             _speedup(entry["speedup"]),
@@ -209,12 +210,19 @@ def closing_table(results: dict[str, Any]) -> Table:
 def summary_line(summary: dict[str, Any]) -> str:
     total = summary["total"] or 1
     geomean = summary["geomean_speedup"]
+    recalled = summary.get("solved_from_memory", 0)
+    solved = f"solved {summary['solved']}/{summary['total']}"
+    if recalled:
+        solved += f" ({summary['solved'] - recalled} new, {recalled} recalled from memory)"
+    tokens = f"tokens {summary['tokens']}"
+    if summary.get("tokens_estimated"):
+        tokens = f"tokens ~{summary['tokens']} (estimated)"
     line = (
-        f"solved {summary['solved']}/{summary['total']}"
+        f"{solved}"
         f"  fast_1 {summary['fast_1']:.2f} ({round(summary['fast_1'] * total)})"
         f"  fast_2 {summary['fast_2']:.2f} ({round(summary['fast_2'] * total)})"
         f"  geomean speedup {_speedup(geomean)}"
-        f"  tokens {summary['tokens']}  cost ${summary['cost_usd']:.4f}"
+        f"  {tokens}  cost ${summary['cost_usd']:.4f}"
     )
     if summary.get("stopped"):
         line += f"  (stopped: {summary['stopped']})"
@@ -272,6 +280,13 @@ def summary_notes(results: dict[str, Any], report_hint: str) -> list[str]:
         notes.append(
             "Every solved kernel ties its baseline (1.00x): the baselines are the builtin"
             " compilers' programs, so only another model can beat them."
+        )
+    recalled = summary.get("solved_from_memory", 0)
+    if recalled:
+        notes.append(
+            f"{recalled} solved task(s) marked (memory) were recalled from the experience store"
+            " (an earlier run's program, re-verified), not written by the model this run;"
+            " `--memory none` measures the model alone."
         )
     failed: dict[str, int] = {}
     for entry in entries:

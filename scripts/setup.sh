@@ -38,7 +38,7 @@ fi
 stamp="$venv/.installed-$("$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:16])')"
 if [ ! -f "$stamp" ]; then
     t=$SECONDS
-    step "installing the project into $venv/ with its dependencies (first time only: 6-20 min, about 1.7 GB):"
+    step "installing the project into $venv/ with its dependencies (first time only: 3-20 min, about 1.7 GB):"
     step "  torch (CPU build: the PyTorch references every kernel is checked against), numpy, scipy"
     step "  litellm (hosted and local models), langgraph (the solve workflow), typer and rich (the"
     step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend)"

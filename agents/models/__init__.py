@@ -18,7 +18,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from agents.models.base import BudgetExceeded, Model, ModelError, Reply
+from agents.models.base import BudgetExceeded, Model, ModelConfigError, ModelError, Reply
 from agents.models.cost import CallRecord, CostMeter, MeteredModel, Usage
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "CostMeter",
     "MeteredModel",
     "Model",
+    "ModelConfigError",
     "ModelError",
     "Reply",
     "Usage",

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Reply:
     """One completion. `cost_known` is False when the provider's price is unknown and
-    `cost_usd` was counted as 0 (the run summary says so instead of claiming it was free)."""
+    `cost_usd` was counted as 0 (the run summary says so instead of claiming it was free);
+    `tokens_estimated` is True when no provider counted the tokens."""
 
     text: str
     model: str
@@ -26,6 +27,7 @@ class Reply:
     cost_usd: float = 0.0
     seconds: float = 0.0
     cost_known: bool = True
+    tokens_estimated: bool = False  # counted from the text (queue backend), not reported
 
     @property
     def tokens(self) -> int:
@@ -35,6 +37,12 @@ class Reply:
 class ModelError(Exception):
     """A model could not give a reply: provider failure after retries, bad configuration,
     a scripted or queued exchange that ran out. The message is one line."""
+
+
+class ModelConfigError(ModelError):
+    """The model cannot be used at all (unknown name, missing or refused key, no access):
+    every further call would fail the same way, so the run stops instead of failing each
+    attempt."""
 
 
 class BudgetExceeded(Exception):

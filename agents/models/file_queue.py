@@ -13,6 +13,10 @@ watcher never reads half of one. Answerers should do the same; as a fallback a r
 read only once it has not changed (size, modification time) for `settle_s` seconds. A
 prompt that gets no reply in time is renamed `<id>.expired.json`, so nobody answers a
 question no one is waiting for.
+
+Nobody reports token counts here, so they are estimated (a character count / 4, the usual
+rule of thumb for English and code with BPE tokenizers) and marked `tokens_estimated`:
+results and the summary say "estimated" rather than show 0 or pass a guess off as a count.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ if TYPE_CHECKING:
 
 REPLY_SUFFIXES = (".reply.md", ".reply.txt")
 DEFAULT_TIMEOUT_S = 1800.0
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count of `text` (at least 1 for non-empty text)."""
+    return -(-len(text) // CHARS_PER_TOKEN)
 
 
 class QueueModel:
@@ -92,7 +102,14 @@ class QueueModel:
             prompt_path.replace(self.folder / f"{prompt_id}.expired.json")
             (self.folder / f"{prompt_id}.prompt.md").unlink(missing_ok=True)
             raise ModelError(f"queue model: no reply to {prompt_path} within {self.timeout_s:g} s")
-        return Reply(text=text, model=self.name, seconds=time.monotonic() - start)
+        return Reply(
+            text=text,
+            model=self.name,
+            prompt_tokens=sum(estimate_tokens(m.get("content", "")) for m in messages),
+            completion_tokens=estimate_tokens(text),
+            seconds=time.monotonic() - start,
+            tokens_estimated=True,
+        )
 
     def _wait_for_reply(self, prompt_id: str, start: float) -> str | None:
         candidates = [self.folder / f"{prompt_id}{suffix}" for suffix in REPLY_SUFFIXES]

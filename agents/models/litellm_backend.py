@@ -7,8 +7,11 @@ importing never reaches out to the network for a fresh one.
 Retries are ours alone (litellm's and the OpenAI client's are switched off), so the number
 of requests is predictable: transient failures (rate limits, timeouts, lost connections,
 5xx) are retried with exponential backoff and jitter, honouring a `Retry-After` header;
-anything else (bad key, unknown model, context too long) fails at once. Either way the
-caller gets a one-line `ModelError`.
+anything else fails at once. A refused key, a model the provider does not have, or no
+access to it is a `ModelConfigError` (every later call would fail alike: the run stops);
+a bad request (context too long, ...) fails that one call. Either way the caller gets a
+one-line `ModelError`. `preflight()` catches an unknown name or a missing key before any
+request (see `agents.models.preflight`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agents.models.base import ModelError, Reply, one_line
+from agents.models.base import ModelConfigError, ModelError, Reply, one_line
 
 if TYPE_CHECKING:
     from benchmarks.task import Task
@@ -53,6 +56,11 @@ def transient_errors(litellm: Any) -> tuple[type[BaseException], ...]:
         litellm.ServiceUnavailableError,
         litellm.InternalServerError,
     )
+
+
+def config_errors(litellm: Any) -> tuple[type[BaseException], ...]:
+    """Provider answers that no retry and no other prompt can fix."""
+    return (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -102,6 +110,12 @@ class LiteLLMModel:
         self.timeout_s = timeout_s
         self._sleep = sleep
 
+    def preflight(self) -> None:
+        """Fail now, in one line, if the name does not resolve or the key is missing."""
+        from agents.models.preflight import preflight
+
+        preflight(self.name, api_key=self.api_key)
+
     def complete(
         self,
         messages: list[dict[str, str]],
@@ -112,6 +126,7 @@ class LiteLLMModel:
     ) -> Reply:
         litellm = import_litellm()
         transient = transient_errors(litellm)
+        fatal = config_errors(litellm)
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": messages,
@@ -144,7 +159,11 @@ class LiteLLMModel:
                 delay = min(delay, self.max_backoff_s)
                 log.info("%s: %s, retrying in %.1f s", self.name, type(exc).__name__, delay)
                 self._sleep(delay)
-            except Exception as exc:  # not transient: configuration or request problem
+            except fatal as exc:
+                raise ModelConfigError(
+                    f"{self.name}: {type(exc).__name__}: {one_line(exc)}{_hint(exc, litellm)}"
+                ) from None
+            except Exception as exc:  # not transient: a bad request
                 raise ModelError(f"{self.name}: {type(exc).__name__}: {one_line(exc)}") from None
         seconds = time.monotonic() - start
         return self._reply(litellm, response, seconds)
@@ -178,3 +197,13 @@ class LiteLLMModel:
             seconds=seconds,
             cost_known=cost_known,
         )
+
+
+def _hint(exc: BaseException, litellm: Any) -> str:
+    """What to do about a refused key: the variable litellm read it from."""
+    if not isinstance(exc, litellm.AuthenticationError):
+        return ""
+    from agents.models.preflight import KEY_VARIABLES
+
+    names = KEY_VARIABLES.get(str(getattr(exc, "llm_provider", "")), ())
+    return f" (check {' or '.join(names)})" if names else ""

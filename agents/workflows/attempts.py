@@ -37,6 +37,7 @@ class Attempt(TypedDict, total=False):
     prompt: list[dict[str, str]]  # the messages sent, without the system turn
     reply: str  # the model's reply text, as received
     tokens: int
+    tokens_estimated: bool  # some of `tokens` were estimated from text (queue backend)
     cost_usd: float
     seconds: float
     guardian: str  # what the guardian pass did: skipped, unchanged, changed, failed: ...

@@ -7,6 +7,12 @@
 fast_p is KernelBench's: the fraction of *all* tasks that are correct and more than p
 times faster than the baseline (so a task that was not reached counts against it). The
 geometric-mean speedup is over the correct tasks that have a baseline.
+
+Where a solution came from is kept apart: a task's `source` is "memory" when the program
+that stands for it is the experience store's, re-verified (no model wrote anything this
+run), else "new"; the summary counts `solved_new` and `solved_from_memory`, so a model
+benchmark is not flattered by what an earlier run found. Tokens that a backend estimated
+rather than counted make `tokens_estimated` true, in the entry and in the summary.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ def task_entry(
         "passed_attempts": sum(1 for a in listed if at.passed(a)),
         "tokens": sum(a.get("tokens", 0) for a in listed),
         "cost_usd": round(sum(a.get("cost_usd", 0.0) for a in listed), 6),
+        "tokens_estimated": any(a.get("tokens_estimated") for a in listed),
+        "source": _source(stands_for) if correct else None,
         "best_attempt": stands_for["id"] if (stands_for and correct) else None,
         "store_id": stands_for.get("store_id") if stands_for else None,
         "program": program_file,
@@ -54,6 +62,10 @@ def task_entry(
     if not correct and stands_for is not None:
         entry["feedback"] = (stands_for.get("verdict") or {}).get("feedback", "")
     return entry
+
+
+def _source(attempt: Attempt | None) -> str:
+    return "memory" if attempt and attempt.get("origin") == at.Origin.RECALL.value else "new"
 
 
 def not_run_entry(task_key: str, baseline_cycles: int | None = None) -> dict[str, Any]:
@@ -67,7 +79,9 @@ def not_run_entry(task_key: str, baseline_cycles: int | None = None) -> dict[str
         "attempts": 0,
         "passed_attempts": 0,
         "tokens": 0,
+        "tokens_estimated": False,
         "cost_usd": 0.0,
+        "source": None,
         "best_attempt": None,
         "store_id": None,
         "program": None,
@@ -95,12 +109,17 @@ def summary(
     geomean = geomean_speedup(entries)
     return {
         "solved": sum(1 for e in entries if e["correct"]),
+        "solved_new": sum(1 for e in entries if e["correct"] and e.get("source") != "memory"),
+        "solved_from_memory": sum(
+            1 for e in entries if e["correct"] and e.get("source") == "memory"
+        ),
         "total": len(entries),
         "fast_1": round(fast_p(entries, 1.0), 4),
         "fast_2": round(fast_p(entries, 2.0), 4),
         "geomean_speedup": round(geomean, 4) if geomean is not None else None,
         "attempts": sum(e["attempts"] for e in entries),
         "tokens": tokens,
+        "tokens_estimated": any(e.get("tokens_estimated") for e in entries),
         "cost_usd": round(cost_usd, 6),
         "stopped": stopped,
     }

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.models import BudgetExceeded, CostMeter, Model
+from agents.models import BudgetExceeded, CostMeter, Model, ModelConfigError
 from agents.workflows import attempts as at
 from agents.workflows import results as rs
 from agents.workflows import run_folder as rf
@@ -77,7 +77,7 @@ def setup_fault(exc: BaseException, checkpoints: Path | None = None) -> str | No
     from memory.store import StoreError
     from sandbox.backends import SandboxConfigError
 
-    if isinstance(exc, StoreError | RunError):
+    if isinstance(exc, StoreError | RunError | ModelConfigError):  # no call can succeed
         return str(exc)
     if rf.disk_full(exc, checkpoints):
         where = getattr(exc, "filename", None) or checkpoints

@@ -99,6 +99,7 @@ def test_solve_with_the_builtin_model_writes_results_and_a_second_run_recalls(
     assert "model: builtin (default" in again.stdout
     detail = json.loads((tmp_path / "run2" / "tasks" / "step" / "gemm_bias.json").read_text())
     assert [a["origin"] for a in detail["attempts"]] == ["recall"]
+    assert "solved 1/1 (0 new, 1 recalled from memory)" in again.stdout
     assert detail["attempts"][0]["verdict"]["status"] == "passed"
 
     assert run_main("report", out) == 0

@@ -175,3 +175,19 @@ def test_closing_table_keeps_whole_names_in_80_columns() -> None:
     assert "…" not in out and "cost $" not in out  # a run that cost nothing shows no cost
     entries[1]["cost_usd"] = 0.25
     assert "0.2500" in _text(closing_table(results), width=120)
+
+
+def test_summary_line_says_what_was_recalled_and_what_was_estimated() -> None:
+    recalled = {**_entry("step/a"), "source": "memory", "speedup": 2.0}
+    new = {**_entry("step/b"), "source": "new", "tokens_estimated": True}
+    summary = rs.summary([recalled, new, _entry("step/c", "invalid")], tokens=81, cost_usd=0)
+    assert summary_line(summary) == (
+        "solved 2/3 (1 new, 1 recalled from memory)  fast_1 0.33 (1)  fast_2 0.00 (0)"
+        "  geomean speedup 1.41x  tokens ~81 (estimated)  cost $0.0000"
+    )
+    results = {"run": {"suite": "step"}, "tasks": [recalled, new], "summary": summary}
+    buffer = io.StringIO()
+    Console(file=buffer, width=120).print(closing_table(results))
+    assert "passed (memory)" in buffer.getvalue()
+    notes = " ".join(summary_notes(results, "the report"))
+    assert "1 solved task(s) marked (memory) were recalled" in notes

@@ -97,3 +97,25 @@ def test_bad_configuration(tmp_path, monkeypatch):
     blocker.write_text("")
     with pytest.raises(ModelError, match="cannot create"):
         QueueModel(blocker / "sub", timeout_s=1)
+
+
+def test_tokens_are_estimated_from_the_text_and_said_to_be(tmp_path):
+    folder = tmp_path / "queue"
+    model = QueueModel(folder, timeout_s=30, poll_s=0.02, settle_s=0.05)
+    reply_text = "x" * 9  # 9 characters: 3 tokens at 4 characters a token, rounded up
+
+    def answer() -> None:
+        while not (prompts := list(folder.glob("*.prompt.json"))):
+            threading.Event().wait(0.02)
+        (prompt,) = prompts
+        reply = prompt.with_name(prompt.name.replace(".prompt.json", ".reply.md"))
+        reply.write_text(reply_text)
+
+    answerer = threading.Thread(target=answer)
+    answerer.start()
+    messages = [{"role": "system", "content": "a" * 40}, {"role": "user", "content": "b" * 5}]
+    reply = model.complete(messages)
+    answerer.join()
+    assert reply.text == reply_text
+    assert (reply.prompt_tokens, reply.completion_tokens) == (10 + 2, 3)
+    assert reply.tokens_estimated

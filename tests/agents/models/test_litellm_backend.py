@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.models import ModelError
+from agents.models import ModelConfigError, ModelError
 from agents.models.litellm_backend import LiteLLMModel, import_litellm
 from agents.prompts import extract_program
 
@@ -189,12 +189,35 @@ def test_server_errors_retried_with_backoff_then_model_error(provider):
 def test_bad_key_fails_at_once(provider):
     provider.responses = [_recorded("openai_auth_error")["response"]]
     sleeps: list[float] = []
-    with pytest.raises(ModelError, match="AuthenticationError.*Incorrect API key") as info:
+    with pytest.raises(ModelConfigError, match="AuthenticationError.*Incorrect API key") as info:
         _model("openai/gpt-4o", f"{provider.base}/v1", sleeps).complete(
             [{"role": "user", "content": "hi"}]
         )
     assert len(provider.requests) == 1 and sleeps == []
     assert "\n" not in str(info.value)
+    assert str(info.value).endswith("(check OPENAI_API_KEY)")
+
+
+def test_a_model_the_provider_does_not_have_fails_at_once_and_stops_the_run(provider):
+    provider.responses = [_recorded("openai_model_not_found")["response"]]
+    sleeps: list[float] = []
+    with pytest.raises(ModelConfigError, match="NotFoundError.*gpt-nonsense") as info:
+        _model("openai/gpt-nonsense", f"{provider.base}/v1", sleeps).complete(
+            [{"role": "user", "content": "hi"}]
+        )
+    assert len(provider.requests) == 1 and sleeps == []
+    assert "\n" not in str(info.value)
+
+
+def test_a_bad_request_fails_that_call_at_once_without_stopping_the_run(provider):
+    provider.responses = [_recorded("openai_bad_request")["response"]]
+    sleeps: list[float] = []
+    with pytest.raises(ModelError, match="BadRequestError.*string too long") as info:
+        _model("openai/gpt-4o", f"{provider.base}/v1", sleeps).complete(
+            [{"role": "user", "content": "hi"}]
+        )
+    assert not isinstance(info.value, ModelConfigError)
+    assert len(provider.requests) == 1 and sleeps == []
 
 
 def test_unreachable_server_is_a_model_error():

@@ -100,3 +100,30 @@ def test_write_results_is_valid_json(tmp_path) -> None:
     data = json.loads(path.read_text())
     assert set(data) == {"run", "tasks", "summary"}
     assert not (tmp_path / "results.json.partial").exists()
+
+
+def test_solutions_recalled_from_memory_are_counted_apart() -> None:
+    recalled = {**_attempt("r0s0", 0, 0, "passed", 300), "origin": "recall", "tokens": 0}
+    improved = {"r0s0": recalled, "r1s0": _attempt("r1s0", 1, 0, "passed", 200)}
+    slower = {"r0s0": recalled, "r1s0": _attempt("r1s0", 1, 0, "passed", 400)}
+    failed = {"r1s0": _attempt("r1s0", 1, 0, "invalid", None)}
+    entries = [
+        rs.task_entry("step/a", {"r0s0": recalled}, 600),
+        rs.task_entry("step/b", improved, 600),  # the model beat what memory held: new
+        rs.task_entry("step/c", slower, 600),  # memory's program still stands: memory
+        rs.task_entry("step/d", failed, 600),
+        rs.not_run_entry("step/e"),
+    ]
+    assert [e["source"] for e in entries] == ["memory", "new", "memory", None, None]
+    summary = rs.summary(entries, tokens=0, cost_usd=0)
+    assert (summary["solved"], summary["solved_new"], summary["solved_from_memory"]) == (3, 1, 2)
+
+
+def test_estimated_tokens_are_flagged_in_the_entry_and_the_summary() -> None:
+    counted = {"r1s0": _attempt("r1s0", 1, 0, "passed", 300)}
+    estimated = {"r1s0": {**_attempt("r1s0", 1, 0, "passed", 300), "tokens_estimated": True}}
+    plain = rs.task_entry("step/a", counted, 600)
+    guessed = rs.task_entry("step/b", estimated, 600)
+    assert not plain["tokens_estimated"] and guessed["tokens_estimated"]
+    assert not rs.summary([plain], tokens=5, cost_usd=0)["tokens_estimated"]
+    assert rs.summary([plain, guessed], tokens=10, cost_usd=0)["tokens_estimated"]

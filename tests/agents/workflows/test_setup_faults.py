@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from agents.models import ModelConfigError
 from agents.workflows import attempts as at
 from agents.workflows.run import RunStopped, setup_fault
 from agents.workflows.solve import SolveSettings, TaskSolver
 from agents.workflows.verify_pool import WorkerDied
-from benchmarks.task import Task
+from benchmarks.task import Task, load_task
 from memory.store import ExperienceStore, StoreError
 from sandbox.backends import SandboxConfigError
 from tests.agents.workflows.conftest import (
@@ -127,3 +128,31 @@ class _NoModel:
 
     def complete(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("collect must not call the model")
+
+
+class RefusedKey:
+    """A model whose provider refuses the key: every call would fail the same way."""
+
+    name = "openai/gpt-4o"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, messages: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        raise ModelConfigError("openai/gpt-4o: AuthenticationError: bad key (check OPENAI_API_KEY)")
+
+
+def test_a_refused_key_stops_the_run_after_one_call(tmp_path: Path, pool: CountingPool) -> None:
+    model = RefusedKey()
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    tasks = [GEMM, load_task("step/gemm_bias")]
+    with pytest.raises(RunStopped) as raised:
+        solve(tmp_path / "run", model, pool, store, tasks=tasks, **ONE_SAMPLE)
+    assert str(raised.value) == (
+        "step/gemm: openai/gpt-4o: AuthenticationError: bad key (check OPENAI_API_KEY)"
+    )
+    assert model.calls == 1 and pool.verified == [] and store.attempts() == []
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["summary"]["stopped"].startswith("set-up fault: ")
+    assert [t["status"] for t in results["tasks"]] == ["pending", "not_run"]  # never reached

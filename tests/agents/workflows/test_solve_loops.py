@@ -103,7 +103,7 @@ def test_optimise_keeps_the_faster_passing_program(tmp_path: Path, pool: Countin
     assert results["summary"]["fast_2"] == 1.0  # ~3.4x over the baseline
 
 
-def test_guardian_fixes_a_stream_used_twice_before_verification(
+def test_guardian_fixes_a_proposal_that_does_not_validate(
     tmp_path: Path, pool: CountingPool
 ) -> None:
     model = scripted(
@@ -127,8 +127,35 @@ def test_guardian_fixes_a_stream_used_twice_before_verification(
     assert results["tasks"][0]["status"] == "passed"
     (attempt,) = detail(tmp_path / "run")["attempts"]
     assert attempt["guardian"] == "changed" and attempt["program"] == BASELINE
-    assert pool.verified == [BASELINE]  # only the guarded program was checked
+    # The proposal was checked (invalid: a stream used twice), then the guarded program.
+    assert pool.verified == [TWICE, BASELINE]
     assert TWICE.strip() in model.prompts[1][-1]["content"]
+    # The guarded program is what the store keeps (the invalid proposal was no attempt).
+    assert [a.program for a in store.attempts(task_key="step/gemm")] == [BASELINE]
+
+
+def test_guardian_is_skipped_when_the_proposal_validates(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    # No guardian reply is scripted: had the guardian been asked, its call would fail.
+    model = scripted(tmp_path, [{"text": fenced(BASELINE), "match": PROPOSE}])
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(
+        tmp_path / "run",
+        model,
+        pool,
+        store,
+        samples=1,
+        repair_rounds=0,
+        optimise_rounds=0,
+        guardian=True,
+    )
+    assert results["tasks"][0]["status"] == "passed"
+    (attempt,) = detail(tmp_path / "run")["attempts"]
+    assert attempt["guardian"] == "skipped: proposal validates"
+    assert len(model.prompts) == 1  # one call: the proposal
+    assert pool.verified == [BASELINE]  # its check is reused, not repeated
+    assert len(store.attempts(task_key="step/gemm")) == 1
 
 
 def test_bad_replies_become_failed_attempts_with_reasons(

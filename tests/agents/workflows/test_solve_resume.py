@@ -19,6 +19,7 @@ from tests.agents.workflows.conftest import (
     GEMM,
     OPTIMISE,
     PROPOSE,
+    TWICE,
     CountingPool,
     detail,
     fenced,
@@ -175,10 +176,10 @@ def test_a_second_run_recalls_the_first_runs_solution(tmp_path: Path, pool: Coun
     assert "### step/gemm," in prompt[-1]["content"] and "compute=4" in prompt[-1]["content"]
 
 
-def test_a_proposal_paid_for_is_verified_even_when_the_guardian_is_over_budget(
+def test_a_proposal_paid_for_keeps_its_verdict_when_the_guardian_is_over_budget(
     tmp_path: Path, pool: CountingPool
 ) -> None:
-    model = scripted(tmp_path, [{"text": fenced(BASELINE), "match": PROPOSE, "cost_usd": 0.01}])
+    model = scripted(tmp_path, [{"text": fenced(TWICE), "match": PROPOSE, "cost_usd": 0.01}])
     store = ExperienceStore(tmp_path / "memory.sqlite")
     results = solve(
         tmp_path / "run",
@@ -187,12 +188,12 @@ def test_a_proposal_paid_for_is_verified_even_when_the_guardian_is_over_budget(
         store,
         meter=CostMeter(0.015),
         samples=1,
-        repair_rounds=0,
-        optimise_rounds=1,
+        repair_rounds=1,
+        optimise_rounds=0,
         guardian=True,
     )
-    assert results["summary"]["stopped"].startswith("budget")  # at the optimise call
+    assert results["summary"]["stopped"].startswith("budget")  # at the repair call
     (attempt,) = detail(tmp_path / "run")["attempts"]
     assert attempt["guardian"] == "skipped: budget reached"
-    assert attempt["verdict"]["status"] == "passed" and pool.verified == [BASELINE]
+    assert attempt["verdict"]["status"] == "invalid" and pool.verified == [TWICE]
     assert len(model.prompts) == 1  # the guardian was never asked

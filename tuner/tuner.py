@@ -1,0 +1,194 @@
+"""The tuner's entry point: ``tune(space, objective, budget, seed)`` or the ``Tuner`` ask/tell loop.
+
+The objective is a black box from a configuration to ``(value, feasible)``: ``feasible`` is
+False when the configuration could not be run (over a hardware budget, deadlock, timeout), and
+the value is then ignored. Lower values are better (cycles). The loop is BaCO's: a design of
+experiments of d+1 uniform feasible points, then each step fits the GP and the feasibility
+classifier and evaluates the configuration that maximises EI × P(feasible).
+
+Every step draws its randomness from ``(seed, step number)`` alone, so a run is reproducible and
+a run resumed from its history file proposes exactly what the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tuner.errors import TunerError
+from tuner.history import Evaluation, HistoryWriter, load
+from tuner.search import (
+    FEASIBILITY_THRESHOLD,
+    SearchSettings,
+    acquisition,
+    draw_threshold,
+    maximise,
+)
+from tuner.space import Config, Space
+from tuner.surrogate import FeasibilityModel, ObjectiveModel
+
+Objective = Callable[[Config], tuple[float | None, bool]]
+# Stream number of the design of experiments, apart from the per-step streams 0, 1, 2, ...
+_DOE_STREAM = 2**32
+# Draws tried when looking for a configuration not yet evaluated.
+_FRESH_TRIES = 200
+
+
+@dataclass
+class TuneResult:
+    """The best feasible configuration found (None if none ran) and every evaluation in order."""
+
+    best: Config | None
+    best_value: float | None
+    history: list[Evaluation] = field(default_factory=list)
+
+
+class Tuner:
+    """Bayesian optimisation of ``objective`` over ``space`` for ``budget`` evaluations in all
+    (a resumed history counts towards the budget)."""
+
+    def __init__(
+        self,
+        space: Space,
+        objective: Objective | None,
+        budget: int,
+        seed: int = 0,
+        history: str | Path | None = None,
+        *,
+        log_objective: bool = True,
+        search: SearchSettings | None = None,
+        gp_restarts: int = 3,
+        feasibility_threshold: float = FEASIBILITY_THRESHOLD,
+    ) -> None:
+        if budget < 1:
+            raise TunerError(f"the tuning budget must be at least 1 evaluation, not {budget}")
+        self.space, self.objective, self.budget, self.seed = space, objective, budget, seed
+        self.log_objective = log_objective
+        self.search = search or SearchSettings()
+        self.gp_restarts = gp_restarts
+        self.feasibility_threshold = feasibility_threshold
+        self.evaluations: list[Evaluation] = []
+        self._writer = None
+        if history is not None:
+            path = Path(history)
+            self.evaluations = load(path, space)
+            self._writer = HistoryWriter(path, space)
+        self._seen = {space.key(e.config) for e in self.evaluations}
+        self._doe = self._design()
+
+    def _rng(self, stream: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, stream])
+
+    def _design(self) -> list[Config]:
+        """d+1 distinct uniform feasible points (fewer if the feasible set is that small)."""
+        rng, wanted = self._rng(_DOE_STREAM), len(self.space) + 1
+        design, keys = [], set()
+        for config in self.space.sample(rng, wanted * 20):
+            if self.space.key(config) not in keys:
+                keys.add(self.space.key(config))
+                design.append(config)
+                if len(design) == wanted:
+                    break
+        return design
+
+    def ask(self) -> Config:
+        """The next configuration to evaluate (always feasible under the known constraints)."""
+        step = len(self.evaluations)
+        rng = self._rng(step)
+        if step < len(self._doe) and self.space.key(self._doe[step]) not in self._seen:
+            return dict(self._doe[step])
+        feasible = [e for e in self.evaluations if e.feasible]
+        if step >= len(self._doe) and feasible:
+            proposal = self._maximise_acquisition(feasible, rng)
+            if proposal is not None:
+                return proposal
+        return self._fresh(rng)
+
+    def _fresh(self, rng: np.random.Generator) -> Config:
+        """A uniform feasible draw, preferring one not yet evaluated."""
+        for config in self.space.sample(rng, _FRESH_TRIES):
+            if self.space.key(config) not in self._seen:
+                return config
+        return config
+
+    def _maximise_acquisition(
+        self, feasible: list[Evaluation], rng: np.random.Generator
+    ) -> Config | None:
+        model_seed = int(rng.integers(2**31))
+        values = np.asarray([e.value for e in feasible], dtype=np.float64)
+        target = np.log(values) if self.log_objective else values
+        gp = ObjectiveModel(
+            self.space.encode(e.config for e in feasible), target, model_seed, self.gp_restarts
+        )
+        classifier = FeasibilityModel(
+            self.space.encode(e.config for e in self.evaluations),
+            np.asarray([e.feasible for e in self.evaluations]),
+            model_seed,
+        )
+        best = float(target.min())
+        threshold = draw_threshold(rng, self.feasibility_threshold)
+
+        def score(configs: list[Config]) -> np.ndarray:
+            x = self.space.encode(configs)
+            return acquisition(
+                gp.expected_improvement(x, best),
+                classifier.probability(x),
+                threshold,
+            )
+
+        order = np.argsort(values, kind="stable")[:3]
+        incumbents = [feasible[i].config for i in order]
+        return maximise(self.space, score, incumbents, self._seen, rng, self.search)
+
+    def tell(self, config: Config, value: float | None, feasible: bool) -> Evaluation:
+        """Record the outcome of evaluating ``config``."""
+        self.space.check(config)
+        if feasible:
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise TunerError(
+                    f"objective returned {value!r} for feasible {config}: needs a number"
+                )
+            if self.log_objective and value <= 0:
+                raise TunerError(
+                    f"objective returned {value} for {config}: a log objective needs values > 0"
+                )
+        evaluation = Evaluation(dict(config), float(value) if feasible else None, bool(feasible))
+        self.evaluations.append(evaluation)
+        self._seen.add(self.space.key(config))
+        if self._writer is not None:
+            self._writer.write(evaluation)
+        return evaluation
+
+    def run(self) -> TuneResult:
+        """Evaluate until the budget is spent; return the best configuration and the history."""
+        if self.objective is None:
+            raise TunerError("Tuner.run needs an objective (or drive it with ask/tell)")
+        while len(self.evaluations) < self.budget:
+            config = self.ask()
+            outcome = self.objective(dict(config))
+            if not (isinstance(outcome, tuple) and len(outcome) == 2):
+                raise TunerError(f"objective returned {outcome!r}: expected (value, feasible)")
+            self.tell(config, *outcome)
+        return self.result()
+
+    def result(self) -> TuneResult:
+        feasible = [e for e in self.evaluations if e.feasible]
+        if not feasible:
+            return TuneResult(None, None, list(self.evaluations))
+        best = min(feasible, key=lambda e: e.value)
+        return TuneResult(dict(best.config), best.value, list(self.evaluations))
+
+
+def tune(
+    space: Space,
+    objective: Objective,
+    budget: int,
+    seed: int = 0,
+    history: str | Path | None = None,
+) -> TuneResult:
+    """Tune ``objective`` over ``space`` with the default settings (``Tuner`` exposes them)."""
+    return Tuner(space, objective, budget, seed, history).run()
