@@ -81,7 +81,7 @@ class Attempt:
         return self.status == "passed" and self.correct
 
 
-_FIELDS = (
+ATTEMPT_FIELDS = (
     "id",
     "task_key",
     "program",
@@ -102,29 +102,29 @@ _FIELDS = (
     "round",
 )
 # Every read joins the task, so an attempt carries its task's description (for prompts).
-_COLUMNS = ", ".join(f"a.{f}" for f in _FIELDS) + ", t.description"
+_COLUMNS = ", ".join(f"a.{f}" for f in ATTEMPT_FIELDS) + ", t.description"
 _FROM = " FROM attempts a JOIN tasks t ON t.key = a.task_key"
 _SELECT = f"SELECT {_COLUMNS}{_FROM}"
 _INSERT = (
-    f"INSERT OR IGNORE INTO attempts ({', '.join(_FIELDS[1:])}, program_ops, program_hash)"
-    f" VALUES ({', '.join('?' * (len(_FIELDS) + 1))})"
+    f"INSERT OR IGNORE INTO attempts ({', '.join(ATTEMPT_FIELDS[1:])}, program_ops, program_hash)"
+    f" VALUES ({', '.join('?' * (len(ATTEMPT_FIELDS) + 1))})"
 )
 
 
 def _attempt(row: tuple) -> Attempt:
-    """A row of `_SELECT` (the attempt's columns in `_FIELDS` order, then the description)."""
+    """A row of `_SELECT` (the attempt's columns in `ATTEMPT_FIELDS` order, then the description)."""
     values = list(row)
-    values[_FIELDS.index("correct")] = bool(values[_FIELDS.index("correct")])
-    values[_FIELDS.index("metrics")] = json.loads(values[_FIELDS.index("metrics")])
+    values[ATTEMPT_FIELDS.index("correct")] = bool(values[ATTEMPT_FIELDS.index("correct")])
+    values[ATTEMPT_FIELDS.index("metrics")] = json.loads(values[ATTEMPT_FIELDS.index("metrics")])
     return Attempt(*values)
 
 
 def insert_attempt(conn: sqlite3.Connection, row: Mapping[str, Any]) -> tuple[int, bool]:
-    """Insert one attempt (the columns of `_FIELDS` but `id`, and `program_ops`) and
+    """Insert one attempt (the columns of `ATTEMPT_FIELDS` but `id`, and `program_ops`) and
     offer it as its task's best; (its id, whether it is new). An attempt already stored by
     (run, task, program hash, round) is not stored again: its id comes back."""
     key = (row["run_id"], row["task_key"], schema.program_hash(row["program"]), row["round"])
-    values = [row[f] for f in _FIELDS[1:]] + [row["program_ops"], key[2]]
+    values = [row[f] for f in ATTEMPT_FIELDS[1:]] + [row["program_ops"], key[2]]
     cursor = conn.execute(_INSERT, values)
     if cursor.rowcount == 0:
         existing = conn.execute(

@@ -21,32 +21,13 @@ from typing import Any
 
 from memory.errors import StoreDamaged, StoreError
 from memory.schema import program_hash
-from memory.store import STATUSES, ExperienceStore, insert_attempt
+from memory.store import ATTEMPT_FIELDS, STATUSES, ExperienceStore, insert_attempt
 
 FORMAT = "agent-memory-export"
 VERSION = 1
 TASK_COLUMNS = ("key", "dialect", "name", "description", "ops", "first_seen")
-ATTEMPT_COLUMNS = (
-    "id",
-    "task_key",
-    "program",
-    "program_ops",
-    "model",
-    "prompt_hash",
-    "status",
-    "correct",
-    "cycles",
-    "metrics",
-    "feedback",
-    "bottleneck",
-    "tokens",
-    "cost_usd",
-    "seconds",
-    "parent_id",
-    "run_id",
-    "created",
-    "round",
-)
+# The stored attempt's fields (the store's own list) plus the op list it was indexed by.
+ATTEMPT_COLUMNS = (*ATTEMPT_FIELDS[:3], "program_ops", *ATTEMPT_FIELDS[3:])
 _LARGEST_ROWID = 2**63 - 1
 
 
