@@ -173,6 +173,12 @@ def eval_(
         + ("  speedup — (no baseline)" if verdict.correct and loaded.baseline is None else "")
     )
     console.print(verdict.feedback, markup=False)
+    if verdict.resources:
+        from interpreter.budget import describe_use
+        from interpreter.targets import load_target
+
+        use = describe_use(load_target(loaded.target), verdict.resources)
+        console.print(f"used on {loaded.target}: {use}", markup=False, highlight=False)
     if not verdict.correct and verdict.seed is not None:
         dims = ", ".join(f"{k}={v}" for k, v in (verdict.dims or {}).items())
         console.print(

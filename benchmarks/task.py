@@ -358,9 +358,11 @@ def parse_task(path: Path) -> Task:
 
 
 def suite_dir(name_or_path: str | Path) -> Path:
-    """`benchmarks/step`, `step` or any folder of task files."""
+    """`benchmarks/step`, `step` or any folder of task files. A folder in the working
+    directory that holds no task file (say a `dae/` of notes) does not hide the shipped
+    suite of that name."""
     path = Path(name_or_path)
-    if path.is_dir():
+    if path.is_dir() and (any(path.glob("*.toml")) or not (SUITES_DIR / path).is_dir()):
         return path
     candidate = SUITES_DIR / str(name_or_path)
     if candidate.is_dir() and any(candidate.glob("*.toml")):

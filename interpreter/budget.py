@@ -24,3 +24,27 @@ def check_budget(target: Mapping, used: Mapping[str, float]) -> None:
         limit = budget.get(resource)
         if limit is not None and float(amount) > limit:
             raise BudgetError(resource, float(amount), limit, str(target.get("name", "?")))
+
+
+def describe_use(target: Mapping, used: Mapping[str, float]) -> str:
+    """One line of what a program used against the target's budget, for people and models:
+    'compute_units 4 of 1040, onchip_bytes 184 KiB of 520 MiB'."""
+    budget = budget_of(target)
+    parts = []
+    for resource, amount in used.items():
+        limit = budget.get(resource)
+        text = f"{resource} {_quantity(resource, amount)}"
+        if limit is not None:
+            text += f" of {_quantity(resource, limit)}"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def _quantity(resource: str, value: float) -> str:
+    value = float(value)
+    if resource.endswith("bytes"):
+        for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+            if value >= size:
+                return f"{value / size:.4g} {unit}"
+        return f"{value:.0f} B"
+    return str(int(value)) if value.is_integer() else f"{value:.4g}"

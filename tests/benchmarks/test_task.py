@@ -357,3 +357,15 @@ def test_emptying_bags_keeps_every_item(lengths, n, seed):
         bag = np.searchsorted(offsets, changed[0], side="right") - 1
         assert (repeated[offsets[bag] : offsets[bag + 1]] == repeated[offsets[bag]]).all()
         assert changed.max() < offsets[bag + 1]
+
+
+def test_a_folder_without_tasks_does_not_hide_a_shipped_suite(tmp_path, monkeypatch):
+    """A `dae/` of notes in the working directory: `dae` still means the shipped suite, and
+    `dae/eb_sum_hot` its task; a folder that does hold task files is the user's suite."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dae").mkdir()
+    (tmp_path / "dae" / "notes.txt").write_text("not a task")
+    assert load_task("dae/eb_sum_hot").name == "eb_sum_hot"
+    assert [t.name for t in load_suite("dae")][:1] == ["eb_max"]
+    (tmp_path / "empty").mkdir()
+    assert load_suite("empty") == []
