@@ -87,7 +87,8 @@ def solve(
             spec, source = resolve_model_spec(model_flag)
         if max_cost is None:
             max_cost = saved.get("max_cost")
-        meter = CostMeter(max_cost)
+        # A resumed run's budget is the whole run's: what it spent before counts.
+        meter = CostMeter(max_cost, spent_before_usd=spent_so_far(out) if resume else 0.0)
         base = get_model(spec)
         check = getattr(base, "preflight", None)
         if check is not None:  # first of all (seconds before a task): unknown model, no key
@@ -162,6 +163,16 @@ def saved_run(out: Path) -> dict[str, Any]:
         return dict(rf.read_results(out / rf.RESULTS_FILE)["run"])
     except (rf.DamagedFile, OSError):
         return {}
+
+
+def spent_so_far(out: Path) -> float:
+    """What the run in `out` has spent, by its results.json (0 if there is none to read)."""
+    from agents.workflows import run_folder as rf
+
+    try:
+        return float(rf.read_results(out / rf.RESULTS_FILE)["summary"].get("cost_usd") or 0.0)
+    except (rf.DamagedFile, OSError, KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def run_settings(

@@ -246,3 +246,12 @@ def test_max_cost_stops_cleanly_with_partial_results(
     assert results["summary"]["cost_usd"] == 0.02 and results["summary"]["total"] == 3
     statuses = [e["status"] for e in results["tasks"]]
     assert statuses[0] == "passed" and statuses[1:] == ["not_run", "not_run"]
+
+    # The resume keeps the run's budget, and what was spent before counts against it: one
+    # more call ($0.02, the meter knows no price before it) and the run stops again, at
+    # $0.04 spent in all (counting only its own spending, it would have gone on).
+    resumed = ["solve", "step", "--tasks", "gemm*", "--out", out, "--resume"]
+    assert run_main(*resumed) == 0
+    printed = capsys.readouterr().out
+    assert "max cost $0.03 (the run's own settings)" in printed
+    assert "stopped early (budget: budget $0.0300 reached: spent $0.0400" in printed

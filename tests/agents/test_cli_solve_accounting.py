@@ -155,6 +155,7 @@ def test_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert "~/.agent/memory.sqlite" in text and "'none' for no store at all" in text
 
 
+@pytest.mark.slow  # a run in-process; tests/agents/workflows covers this in the default set
 def test_with_the_guardian_on_a_valid_proposal_costs_one_call(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,7 @@
 nothing it had verified.
 
 The first part runs with the queue model: this test answers its prompt files (two
-proposals, and the guardian's review of each, which changes nothing), and kills
+proposals; the guardian is off by default), and kills
 the run while it waits for the answer to an optimise prompt, which it only asks after
 both proposals were verified and recorded. The second part resumes with a scripted model
 that holds replies for the optimise prompts only: had the run asked for proposals again,
@@ -26,7 +26,6 @@ from tests.agents.test_cli_solve import ROOT, agent
 from tests.agents.workflows.conftest import (
     BASELINE,
     FAST,
-    GUARDIAN,
     OPTIMISE,
     fenced,
     write_script,
@@ -85,11 +84,7 @@ def test_a_killed_run_resumes_without_reverifying(tmp_path: Path) -> None:
                 content = json.loads(prompt.read_text())["messages"][-1]["content"]
                 if OPTIMISE in content:
                     raise StopIteration  # both proposals were verified: kill now
-                if GUARDIAN in content:  # the guardian finds nothing to fix
-                    program = content.split("```python\n", 1)[1].split("```", 1)[0]
-                    _answer(prompt, fenced(program))
-                else:
-                    _answer(prompt, proposals.pop(0))
+                _answer(prompt, proposals.pop(0))
                 answered.add(prompt)
             time.sleep(0.1)
     except StopIteration:
