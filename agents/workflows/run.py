@@ -29,7 +29,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,13 +229,6 @@ def _rebuilt_run(out: Path, previous: dict[str, Any] | None, damage: Exception) 
     if (out / rf.RUN_FILE).exists():
         rf.set_aside(out / rf.RUN_FILE)
     return run
-
-
-def resumed_settings(run: dict[str, Any], *, guardian: bool) -> SolveSettings:
-    """A resumed run keeps the settings it started with (samples, rounds): the rounds
-    already planned in its checkpoints assumed them. The guardian follows the model in use.
-    """
-    return replace(SolveSettings(**run["settings"]), guardian=guardian)
 
 
 def run_suite(
