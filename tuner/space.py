@@ -104,4 +104,6 @@ class Space:
         return {p.name: p.to_json(config[p.name]) for p in self.params}
 
     def from_json(self, data: dict[str, Any]) -> Config:
-        return {p.name: p.from_json(data[p.name]) if p.name in data else None for p in self.params}
+        # Keys stay as given (missing or extra ones are for ``check`` to name); values are decoded.
+        decoded = {p.name: p.from_json(data[p.name]) for p in self.params if p.name in data}
+        return {**data, **decoded}

@@ -34,13 +34,13 @@ _NOISE_FLOOR = 1e-6
 # Exploration margin of expected improvement, in standardised log units (BaCO's default).
 _XI = 1e-4
 # L-BFGS iterations per start of the likelihood fit: enough to converge on tens of points.
-_FIT_ITERATIONS = 100
+_FIT_ITERATIONS = 50
 
 
 class ObjectiveModel:
     """A GP over encoded configurations predicting (log) objective values."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int, restarts: int = 3) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int, restarts: int = 2) -> None:
         torch.manual_seed(seed)
         self.train_x = torch.as_tensor(x, dtype=torch.float64)
         self.train_y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)

@@ -61,7 +61,7 @@ class Tuner:
         *,
         log_objective: bool = True,
         search: SearchSettings | None = None,
-        gp_restarts: int = 3,
+        gp_restarts: int = 2,
         feasibility_threshold: float = FEASIBILITY_THRESHOLD,
     ) -> None:
         if budget < 1:

@@ -1,0 +1,133 @@
+"""The tuning loop: feasible proposals, reproducibility, resume, errors, and finding an optimum."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tuner import (
+    Categorical,
+    HistoryError,
+    Integer,
+    Permutation,
+    SearchSettings,
+    Space,
+    Tuner,
+    TunerError,
+    synthetic,
+)
+
+FAST = {"search": SearchSettings(random_points=150, starts=3), "gp_restarts": 1}
+
+
+def tiny_space() -> Space:
+    return Space(
+        [Integer("t", 1, 12), Categorical("c", ("a", "b")), Permutation("p", 3)],
+        ["t % 3 == 0 or t == 1", "pos(p, 2) != 0"],
+    )
+
+
+def tiny_objective(config: dict) -> tuple[float | None, bool]:
+    """Optimum 1.0 at t=6, c='b', p=(0, 1, 2); t=12 'runs out of budget' (unknown constraint)."""
+    if config["t"] == 12:
+        return None, False
+    swaps = sum(a != b for a, b in zip(config["p"], (0, 1, 2), strict=True))
+    return 1.0 + abs(config["t"] - 6) + (config["c"] == "a") + swaps, True
+
+
+def run(budget: int, seed: int, history=None) -> list:
+    return Tuner(tiny_space(), tiny_objective, budget, seed, history, **FAST).run().history
+
+
+@pytest.mark.slow  # a few GP fits: 20-40 s on a shared 2-core machine
+def test_proposals_respect_known_constraints_and_are_not_repeated() -> None:
+    history = run(10, seed=3)
+    space = tiny_space()
+    assert all(space.feasible(e.config) for e in history)
+    assert len({space.key(e.config) for e in history}) == len(history)
+    assert any(not e.feasible for e in history) or all(e.config["t"] != 12 for e in history)
+
+
+@pytest.mark.slow  # a few GP fits: 20-40 s on a shared 2-core machine
+def test_same_seed_same_run_and_other_seed_differs() -> None:
+    first, again, other = run(7, seed=5), run(7, seed=5), run(7, seed=6)
+    assert first == again
+    assert [e.config for e in first] != [e.config for e in other]
+
+
+@pytest.mark.slow  # a few GP fits: 20-40 s on a shared 2-core machine
+def test_resume_continues_the_uninterrupted_run(tmp_path) -> None:
+    path = tmp_path / "tune.jsonl"
+    straight = run(8, seed=2)
+    part = run(5, seed=2, history=path)
+    assert part == straight[:5]
+    with path.open("a") as handle:  # a crash mid-write leaves a cut-short line
+        handle.write('{"config": {"t": 3')
+    resumed = run(8, seed=2, history=path)
+    assert resumed == straight
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 + 8 and json.loads(lines[0])["space"] == tiny_space().describe()
+
+
+def test_resume_within_the_design_is_fast_and_exact(tmp_path) -> None:
+    path = tmp_path / "tune.jsonl"
+    assert run(2, seed=4, history=path) + run(4, seed=4, history=path)[2:] == run(4, seed=4)
+
+
+def test_resume_refuses_another_space_or_a_bad_record(tmp_path) -> None:
+    path = tmp_path / "tune.jsonl"
+    run(4, seed=0, history=path)
+    other = Space([Integer("t", 1, 9)])
+    with pytest.raises(HistoryError, match=r"tune.jsonl:1: .* different tuning space"):
+        Tuner(other, tiny_objective, 5, history=path)
+    lines = path.read_text().splitlines()
+    lines[2] = json.dumps(
+        {"config": {"t": 99, "c": "a", "p": [0, 1, 2]}, "value": 1, "feasible": True}
+    )
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HistoryError, match=r"tune.jsonl:3: 99 is outside parameter 't'"):
+        Tuner(tiny_space(), tiny_objective, 5, history=path)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "message"),
+    [
+        ((float("nan"), True), "objective returned nan for feasible"),
+        ((0.0, True), "a log objective needs values > 0"),
+        (3.0, r"objective returned 3.0: expected \(value, feasible\)"),
+    ],
+)
+def test_bad_objective_results_are_one_line_errors(outcome, message: str) -> None:
+    with pytest.raises(TunerError, match=message):
+        Tuner(tiny_space(), lambda config: outcome, 2).run()
+
+
+def test_no_feasible_point_means_no_best() -> None:
+    result = Tuner(tiny_space(), lambda config: (None, False), 5, **FAST).run()
+    assert result.best is None and len(result.history) == 5
+
+
+def test_design_of_experiments_is_d_plus_one_distinct_points() -> None:
+    tuner = Tuner(tiny_space(), tiny_objective, 4)
+    keys = {tiny_space().key(c) for c in tuner._doe}
+    assert len(tuner._doe) == len(keys) == 4
+
+
+@pytest.mark.slow  # a few GP fits: 20-40 s on a shared 2-core machine
+def test_finds_the_tiny_optimum_within_budget() -> None:
+    result = Tuner(tiny_space(), tiny_objective, 14, seed=1, **FAST).run()
+    assert result.best_value == 1.0 and result.best == {"t": 6, "c": "b", "p": (0, 1, 2)}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_synthetic_optimum_found_and_random_beaten() -> None:
+    """Three seeds at budget 40 on the synthetic problem: 3-10 minutes, past the default timeout."""
+    ours = [min(synthetic.tuned_values(40, seed)) for seed in range(3)]
+    rand = [min(synthetic.random_values(40, seed)) for seed in range(3)]
+    assert min(ours) == synthetic.OPTIMUM_VALUE
+    assert synthetic.geomean(ours) < synthetic.geomean(rand)
+    assert math.isfinite(synthetic.geomean(ours)) and np.all(np.isfinite(ours))
