@@ -89,8 +89,33 @@ class Real:
         return value
 
 
+class _Choices:
+    """What a parameter with a finite tuple of `choices` does the same way, ordered or not."""
+
+    choices: tuple[Any, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.choices)
+
+    def values(self) -> Sequence[Any]:
+        return self.choices
+
+    def contains(self, value: Any) -> bool:
+        return value in self.choices
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.choices[int(rng.integers(len(self.choices)))]
+
+    def to_json(self, value: Any) -> Any:
+        return value
+
+    def from_json(self, value: Any) -> Any:
+        return value
+
+
 @dataclass(frozen=True)
-class Ordinal:
+class Ordinal(_Choices):
     """One of an ordered list of numbers (for example the powers of two 16..256)."""
 
     name: str
@@ -109,19 +134,6 @@ class Ordinal:
 
     width = 1
 
-    @property
-    def size(self) -> int:
-        return len(self.choices)
-
-    def values(self) -> Sequence[Any]:
-        return self.choices
-
-    def contains(self, value: Any) -> bool:
-        return value in self.choices
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        return self.choices[int(rng.integers(len(self.choices)))]
-
     def encode(self, value: Any) -> list[float]:
         return [_scale(value, self.choices[0], self.choices[-1], self.log)]
 
@@ -130,12 +142,6 @@ class Ordinal:
         # land on the nearest feasible one (a divisibility constraint leaves gaps).
         i = self.choices.index(value)
         return [iter(self.choices[i + 1 :]), iter(reversed(self.choices[:i]))]
-
-    def to_json(self, value: Any) -> Any:
-        return value
-
-    def from_json(self, value: Any) -> Any:
-        return value
 
 
 @dataclass(frozen=True)
@@ -176,7 +182,7 @@ class Integer(Ordinal):
 
 
 @dataclass(frozen=True)
-class Categorical:
+class Categorical(_Choices):
     """One of an unordered set of values; encoded one-hot so no order is implied."""
 
     name: str
@@ -194,30 +200,11 @@ class Categorical:
     def width(self) -> int:
         return len(self.choices)
 
-    @property
-    def size(self) -> int:
-        return len(self.choices)
-
-    def values(self) -> Sequence[Any]:
-        return self.choices
-
-    def contains(self, value: Any) -> bool:
-        return value in self.choices
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        return self.choices[int(rng.integers(len(self.choices)))]
-
     def encode(self, value: Any) -> list[float]:
         return [1.0 if c == value else 0.0 for c in self.choices]
 
     def neighbour_rays(self, value: Any, rng: np.random.Generator) -> list[Iterator[Any]]:
         return [iter([c]) for c in self.choices if c != value]
-
-    def to_json(self, value: Any) -> Any:
-        return value
-
-    def from_json(self, value: Any) -> Any:
-        return value
 
 
 @dataclass(frozen=True)
