@@ -41,7 +41,8 @@ if [ ! -f "$stamp" ]; then
     step "installing the project into $venv/ with its dependencies (first time only: 3-20 min, about 1.7 GB):"
     step "  torch (CPU build: the PyTorch references every kernel is checked against), numpy, scipy"
     step "  litellm (hosted and local models), langgraph (the solve workflow), typer and rich (the"
-    step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend)"
+    step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend),"
+    step "  botorch, gpytorch and scikit-learn (the tuner), mcp (agent mcp: tools for coding agents)"
     step "  and, for tests, pytest, hypothesis and ruff"
     # (pip's notes about configured index folders that do not exist are noise here)
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 \
