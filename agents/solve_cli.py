@@ -354,15 +354,12 @@ def report(folder: Path, *, output: Path | None, other: Path | None = None) -> N
 
 def memory(action: str, task: str | None, *, path: Path | None, json_out: bool, limit: int) -> None:
     from agents.workflows.run import memory_path
-    from memory.store import ExperienceStore, StoreError
+    from memory.store import ExperienceStore
 
     location = memory_path(path)
     if not location.is_file():
         raise CommandError(f"no experience store at {location} (set --memory or $AGENT_MEMORY)")
-    try:
-        store = ExperienceStore(location)
-    except StoreError as exc:
-        raise CommandError(str(exc)) from None
+    store = ExperienceStore(location)  # a damaged store is a set-up fault: exit 1, one line
     console = Console()
     if action == "stats":
         stats = store.stats()

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from memory import schema
-from memory.errors import StoreError  # noqa: F401  (callers import it from here too)
+from memory.errors import StoreError  # callers import it from here too
 from memory.features import fts_query, program_ops, task_ops
 
 if TYPE_CHECKING:
@@ -208,6 +208,11 @@ class ExperienceStore:
         self._local = threading.local()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            blocker = next(p for p in self.path.parents if p.exists() and not p.is_dir())
+            raise StoreError(
+                f"experience store {self.path}: cannot make its folder, {blocker} is a file"
+            ) from None
         except OSError as exc:
             raise schema.fault(self.path, exc, 0.0) from None
         if check:

@@ -259,7 +259,7 @@ def test_the_command_line_exports_and_imports(tmp_path) -> None:
         return subprocess.run([*agent, *args], capture_output=True, text=True, check=False)
 
     stats = run("stats", "--memory", str(path))
-    assert stats.returncode != 0 and "is damaged" in stats.stderr
+    assert stats.returncode == 1 and "is damaged" in stats.stderr  # a set-up fault, not usage
     assert len(stats.stderr.strip().splitlines()) == 1
     exported = run("export", str(tmp_path / "r.jsonl"), "--memory", str(path))
     assert exported.returncode == 0 and "attempts of" in exported.stdout, exported.stderr
@@ -267,3 +267,9 @@ def test_the_command_line_exports_and_imports(tmp_path) -> None:
     imported = run("import", str(tmp_path / "r.jsonl"), "--memory", str(fresh))
     assert imported.returncode == 0 and imported.stdout.startswith("imported "), imported.stderr
     assert 0 < len(ExperienceStore(fresh).attempts()) <= 20
+
+
+def test_a_file_in_the_way_of_the_store_folder_is_named(tmp_path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(StoreError, match=r"cannot make its folder, .*afile is a file$"):
+        ExperienceStore(tmp_path / "afile" / "deeper" / "m.sqlite")
