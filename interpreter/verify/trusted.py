@@ -144,8 +144,10 @@ class _Check:
             sandbox=self.sandbox,
             seconds=self.seconds,
             runs=self.count,
-            # the seed of a failed run, to replay it; a pass keeps the run's secret
-            seed=run.seed if run and status != "passed" else None,
+            # The seed of a failed check, to replay it. The timed input's seed never leaves:
+            # it is a run's (or an MCP session's) secret, and whoever knows it can compute the
+            # timed input and hard-code its answer. A failure there says "the timed input".
+            seed=run.seed if run and status != "passed" and not run.timed else None,
             dims=dict(run.dims) if run else None,
             **extra,
         )

@@ -117,8 +117,25 @@ def test_the_timed_input_is_checked(gemm, good_ir, monkeypatch):
     assert v.status == "incorrect", v.feedback
     assert "on the timed input" in v.feedback
     assert "expected" not in v.feedback and "index" not in v.feedback
-    assert "4242" not in v.feedback and v.seed == 4242  # replayable, but not model-facing
+    assert "4242" not in v.feedback and v.seed is None  # the secret never leaves
     assert v.cycles is None
+
+
+def test_a_failure_while_timing_keeps_the_timing_seed_secret(gemm, good_ir, monkeypatch):
+    """Over budget only at simulation (on-chip bytes are counted there): the verdict is
+    invalid and carries no seed, since knowing the timed input lets a program embed its
+    answer. Before, the verdict's `seed` (which `agent mcp` returns) was the run's secret."""
+    from interpreter.errors import BudgetError
+
+    backend = verifier.load_backend("step")
+
+    def over_budget(*args, **kwargs):
+        raise BudgetError("onchip_bytes", 2**40, 2**29, "step_default")
+
+    monkeypatch.setattr(backend, "simulate", over_budget)
+    v = verifier.check_ir(gemm, good_ir, timing_seed=4242)
+    assert v.status == "invalid" and "onchip_bytes" in v.feedback
+    assert v.seed is None and "4242" not in v.feedback
 
 
 def test_timing_seed_fixes_the_cycles_and_the_baseline_shares_them():
