@@ -35,7 +35,7 @@ def _ports(op: str, attrs: Mapping) -> int:
 
 def static_use(program: Program) -> dict[str, float]:
     """Compute units and memory ports the program allocates (known before any run)."""
-    units = sum(int(n.attrs["compute"]) for n in program.nodes if n.op in COMPUTE_OPS)
+    units = sum(_units(n.op, n.attrs) for n in program.nodes)
     ports = sum(_ports(n.op, n.attrs) for n in program.nodes)
     return {COMPUTE: float(units), PORTS: float(ports)}
 

@@ -20,11 +20,9 @@ from benchmarks.task import Task
 
 
 def offchip_bytes_per_cycle(target: Mapping) -> float | None:
-    """The target's off-chip bandwidth in bytes per cycle, if it states one: a
-    `[roofline] offchip_bytes_per_cycle`, STeP's `offchip_bw`, or DAE's `[dram]
-    bytes_per_cycle`."""
+    """The target's off-chip bandwidth in bytes per cycle, if it states one: STeP's
+    `offchip_bw` or DAE's `[dram] bytes_per_cycle`."""
     candidates = (
-        dict(target.get("roofline", {})).get("offchip_bytes_per_cycle"),
         target.get("offchip_bw"),
         dict(target.get("dram", {})).get("bytes_per_cycle"),
     )
