@@ -243,7 +243,7 @@ class _Check:
             "bottleneck": one_line(report.bottleneck, 1000),
             "per_op": dict(report.per_op),
             "timeline": list(report.timeline),
-            "resources": dict(getattr(report, "resources", {}) or {}),
+            "resources": dict(report.resources),
         }
         if not math.isfinite(cycles) or cycles <= 0 or cycles < floor * (1 - 1e-9):
             log.error(
