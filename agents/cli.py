@@ -190,6 +190,32 @@ def eval_(
 
 
 @app.command()
+def tune(
+    task: Annotated[str, typer.Argument(help="Task file or suite/name")],
+    program: Annotated[Path, typer.Argument(help="Program file declaring @<dialect>.tunable")],
+    budget: Annotated[int, typer.Option(help="Evaluations (each a full verify)")] = 20,
+    seed: Annotated[int, typer.Option(help="Tuner seed (same seed, same run)")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default runs/tune-<task>-<time>)")
+    ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="Sandbox backend: bubblewrap, docker, plain")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Tune a program's declared parameters (BaCO) on the simulator; print the best."""
+    from agents.tune_cli import tune as run_tune
+    from agents.tuning import TuneError
+
+    try:
+        run_tune(
+            task, program, budget=budget, seed=seed, out=out, sandbox=sandbox, json_out=json_out
+        )
+    except TuneError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@app.command()
 def doctor() -> None:
     """Say which sandbox backend is active and why, and which suites and targets exist."""
     from benchmarks.task import SUITES_DIR
@@ -333,10 +359,27 @@ def solve(
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option(help="Verification worker processes (default: 1 per spare core, at most 2)"),
+        typer.Option(
+            help="Tasks solved at once (default: 4 for a network model, 1 for builtin,"
+            " scripted and queue); checks use one worker process per spare core"
+        ),
     ] = None,
     sandbox: Annotated[
         str | None, typer.Option(help="Sandbox backend: bubblewrap, docker, plain")
+    ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where model calls and checks run: local (this machine) or ray (Ray tasks;"
+            " needs the [ray] extra)"
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster to join (e.g. auto, ray://host:10001);"
+            " default: start a local one"
+        ),
     ] = None,
 ) -> None:
     """Solve a suite's tasks with an agent; writes OUT/results.json."""
@@ -355,7 +398,87 @@ def solve(
             optimise_rounds=optimise_rounds,
             guardian=guardian,
             memory=memory,
-            jobs=jobs if jobs is not None else solve_cli.default_jobs(),
+            jobs=jobs,
+            sandbox=sandbox,
+            executor=executor,
+            address=address,
+        )
+
+
+@app.command()
+def improve(
+    suites: Annotated[
+        list[str], typer.Argument(help="Suite folders or names (benchmarks/step, sam, ...)")
+    ],
+    rounds: Annotated[
+        int | None, typer.Option(help="Rounds at most (default 3; a resumed run: its own)")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model: builtin, scripted:<file>, queue:<dir> or a litellm string (default: $AGENT_MODEL, .agent.toml, builtin)",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="adaptive (hard-earned examples, widening; default), single (proposer alone"
+            " at temperature 1.0) or guardian (proposer + guardian at 0.5): the seed's modes"
+        ),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="Where model calls and checks run: local or ray")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="--executor ray: the cluster (default: a local one)")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Tasks at once, and verification workers")] = 1,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Stop cleanly after spending this many USD (all rounds)"),
+    ] = None,
+    memory: Annotated[
+        Path | None,
+        typer.Option(
+            "--memory",
+            help="Experience store to learn from and feed (default $AGENT_MEMORY, else"
+            " ~/.agent/memory.sqlite)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder (default runs/improve-<suites>-<date>: a rerun resumes)"),
+    ] = None,
+    samples: Annotated[int | None, typer.Option(help="Programs proposed per task")] = None,
+    groups: Annotated[int, typer.Option(help="Strata of solved tasks (hard to easy)")] = 3,
+    tasks_glob: Annotated[
+        str | None,
+        typer.Option("--tasks", help="Only tasks whose name or suite/name matches this glob"),
+    ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="Sandbox backend: bubblewrap, docker, plain")
+    ] = None,
+) -> None:
+    """Self-improve over suites in rounds (the seed paper's adaptive algorithm); see
+    docs/improve.md. Run the same command again to continue a stopped or killed run."""
+    from agents.workflows import improve_cli
+
+    with _command_errors():
+        improve_cli.improve(
+            suites,
+            model_flag=model,
+            rounds=rounds,
+            mode=mode,
+            executor=executor,
+            address=address,
+            jobs=jobs,
+            max_cost=max_cost,
+            memory=memory,
+            out=out,
+            samples=samples,
+            groups=groups,
+            tasks_glob=tasks_glob,
             sandbox=sandbox,
         )
 

@@ -45,12 +45,15 @@ def solve(
     optimise_rounds: int | None,
     guardian: bool | None,
     memory: Path | None,
-    jobs: int,
+    jobs: int | None,
     sandbox: str | None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> None:
     """`None` for an option means "not given": a new run takes the default, a resumed run
     its own setting (run.json), so the printed resume command needs no flags."""
     from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
+    from agents.workflows.executors import EXECUTORS, ExecutorError, import_ray
 
     if samples is not None and samples < 1:
         raise CommandError(f"--samples must be at least 1, got {samples}")
@@ -63,6 +66,10 @@ def solve(
             raise CommandError(f"{name} must be at least {low}, got {value}")
     if max_cost is not None and max_cost < 0:
         raise CommandError(f"--max-cost must be >= 0, got {max_cost}")
+    if executor not in EXECUTORS:
+        raise CommandError(f"--executor must be {' or '.join(EXECUTORS)}, got {executor!r}")
+    if address is not None and executor != "ray":
+        raise CommandError("--address is for --executor ray")
     if resume and out is None:
         raise CommandError("--resume needs --out DIR (the run to continue)")
     if resume and not out.is_dir():
@@ -95,7 +102,11 @@ def solve(
             check()
     except ModelError as exc:
         raise CommandError(str(exc)) from None
-    model = meter.wrap(base)
+    if executor == "ray":
+        try:  # after the model's preflight, which must answer in well under 2 s
+            import_ray()
+        except ExecutorError as exc:
+            raise CommandError(str(exc)) from None
     from agents.workflows.run import RunError, RunOptions, RunStopped
     from agents.workflows.run_folder import exclusive
     from benchmarks.task import load_suite
@@ -128,7 +139,13 @@ def solve(
     if memory is None and saved.get("memory"):
         memory = Path(saved["memory"])
     options = RunOptions(
-        out=out, resume=resume, jobs=jobs, sandbox_backend=sandbox, settings=settings
+        out=out,
+        resume=resume,
+        jobs=jobs or default_jobs(spec, len(tasks)),
+        executor=executor,
+        address=address,
+        sandbox_backend=sandbox,
+        settings=settings,
     )
     try:
         with exclusive(out):
@@ -137,7 +154,7 @@ def solve(
                 suite_name=suite_name,
                 spec=spec,
                 source=source,
-                model=model,
+                base=base,
                 meter=meter,
                 memory=memory,
                 options=options,
@@ -146,7 +163,7 @@ def solve(
             )
     except (RunStopped, StoreError) as exc:
         raise SetupFault(str(exc)) from exc
-    except RunError as exc:
+    except (RunError, ExecutorError) as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -241,6 +258,46 @@ def _run(
     suite_name: str,
     spec: str,
     source: str,
+    base: Any,
+    meter: Any,
+    memory: Path | None,
+    options: Any,
+    again: str,
+    overridden: list[str],
+) -> None:
+    """The run itself, with the run folder held (see `solve`): the executor is started
+    first, so a cluster that cannot be reached leaves no run folder behind."""
+    from agents.workflows.executors import open_executor
+
+    workers = verify_workers(options.jobs)
+    with open_executor(
+        options.executor,
+        address=options.address,
+        workers=workers,
+        sandbox_backend=options.sandbox_backend,
+    ) as executor:
+        _run_on(
+            tasks,
+            executor=executor,
+            suite_name=suite_name,
+            spec=spec,
+            source=source,
+            model=meter.wrap(executor.model(base)),
+            meter=meter,
+            memory=memory,
+            options=options,
+            again=again,
+            overridden=overridden,
+        )
+
+
+def _run_on(
+    tasks: list,
+    *,
+    executor: Any,
+    suite_name: str,
+    spec: str,
+    source: str,
     model: Any,
     meter: Any,
     memory: Path | None,
@@ -248,13 +305,11 @@ def _run(
     again: str,
     overridden: list[str],
 ) -> None:
-    """The run itself, with the run folder held (see `solve`)."""
     from dataclasses import asdict
 
     from agents.solve_display import SolveDisplay, closing_table, summary_line, summary_notes
     from agents.workflows import run_folder as rf
     from agents.workflows.run import prepare, run_suite
-    from agents.workflows.verify_pool import VerifierPool
 
     out = options.out
     store = open_memory(memory)
@@ -270,7 +325,8 @@ def _run(
     if not console.is_terminal:
         console.width = max(console.width, 120)  # a log has no width to fit: cut nothing
     console.print(
-        f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks; out: {out}; memory: {store.path}",
+        f"model: [bold]{spec}[/] ({source}); {len(tasks)} tasks, {options.jobs} at once"
+        f" ({executor.kind}); out: {out}; memory: {store.path}",
         highlight=False,
         soft_wrap=True,
     )
@@ -286,9 +342,7 @@ def _run(
         console.print(f"repaired: {repair}", markup=False, highlight=False, soft_wrap=True)
     display = SolveDisplay(console)
     try:
-        with VerifierPool(
-            options.jobs, sandbox_backend=options.sandbox_backend, timing_seed=run["timing_seed"]
-        ) as pool:
+        with executor.verifier(run["timing_seed"]) as pool:
             results = run_suite(
                 tasks,
                 model=model,
@@ -484,6 +538,22 @@ def _attempt_json(a: Any, *, program: bool) -> dict[str, Any]:
     return item
 
 
-def default_jobs() -> int:
-    """Verification workers: two at most (checks are CPU-bound; leave a core for the rest)."""
-    return max(1, min(2, (os.cpu_count() or 1) - 1 or 1))
+# Models whose calls stay on this machine and are cheap or order-sensitive: a scripted
+# model takes its replies in file order, the builtin compiles in a moment, a queue waits on
+# a person. They solve one task at a time unless --jobs says otherwise.
+SEQUENTIAL_MODELS = ("builtin", "scripted:", "queue:")
+NETWORK_JOBS = 4  # tasks at once for a network model: its calls mostly wait
+
+
+def default_jobs(spec: str, tasks: int) -> int:
+    """Tasks solved at once when --jobs is not given (see `SEQUENTIAL_MODELS`)."""
+    if spec.startswith(SEQUENTIAL_MODELS):
+        return 1
+    return max(1, min(NETWORK_JOBS, tasks))
+
+
+def verify_workers(jobs: int) -> int:
+    """Verification worker processes: checks are CPU-bound, so one per core less one for
+    the rest, at least one; two at most for one task at a time, `jobs` at most beyond."""
+    spare = (os.cpu_count() or 1) - 1
+    return max(1, min(max(2, jobs), spare))

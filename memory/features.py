@@ -8,6 +8,7 @@ programs are parsed with `ast`, never executed.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -90,13 +91,41 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(v)
 
 
-def fts_query(text: str, limit: int = 24) -> str | None:
-    """An FTS5 query matching any salient word of `text` (quoted, so no word is read as
-    FTS syntax). None when nothing salient is left."""
-    words: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if len(word) >= 3 and word not in _STOPWORDS and word not in words:
-            words.append(word)
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in words[:limit])
+def description_words(text: str) -> set[str]:
+    """The salient words of a task's name and description (no stopwords, none shorter than
+    three letters): what a text match between two tasks is judged on."""
+    return {w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOPWORDS}
+
+
+def task_features(task: Task) -> dict[str, Any]:
+    """The shape of a task, apart from what it computes: how many dims are symbolic, the
+    ranks of its inputs, and the size of its static part (log2 of the product of the static
+    dims). Two tasks alike in these take programs of the same structure."""
+    static = [v for v in task.dims.values() if v is not None]
+    return {
+        "dynamic": sum(1 for v in task.dims.values() if v is None),
+        "ranks": [len(t.shape) for t in task.inputs],
+        "size": round(math.log2(math.prod(static)), 2) if static and all(static) else None,
+    }
+
+
+SIZE_NEAR_LOG2 = 2.0
+"""Static sizes within a factor of 4 count as alike."""
+
+
+def feature_points(mine: dict[str, Any], theirs: dict[str, Any]) -> int:
+    """0-3: whether both tasks have symbolic dims (or both none), the same input ranks, and
+    static sizes within a factor of 4. Weak signals: they order examples that share an
+    operation or words, never make an unrelated task relevant. Missing features (a task
+    stored before they were kept, or imported) score nothing."""
+    if not mine or not theirs:
+        return 0
+    points = 0
+    if "dynamic" in mine and "dynamic" in theirs:
+        points += (mine["dynamic"] > 0) == (theirs["dynamic"] > 0)
+    if mine.get("ranks") is not None and mine.get("ranks") == theirs.get("ranks"):
+        points += 1
+    a, b = mine.get("size"), theirs.get("size")
+    if a is not None and b is not None and abs(a - b) <= SIZE_NEAR_LOG2:
+        points += 1
+    return points

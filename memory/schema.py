@@ -64,6 +64,12 @@ MIGRATIONS = (
     CREATE UNIQUE INDEX attempts_once ON attempts(run_id, task_key, program_hash, round)
         WHERE run_id != '';
     """,
+    # 2: what recall compares besides ops and words (features.task_features, JSON), and the
+    # task's baseline cycles, so an example can say how fast it is against its baseline.
+    """
+    ALTER TABLE tasks ADD COLUMN features TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE tasks ADD COLUMN baseline_cycles INTEGER;
+    """,
 )
 
 

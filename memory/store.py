@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from memory import schema
 from memory.errors import StoreError  # callers import it from here too
-from memory.features import fts_query, program_ops, task_ops
+from memory.features import program_ops, task_features, task_ops
+from memory.recall import ImprovementPair, Relevance, improvement_pair, similar_tasks
 
 if TYPE_CHECKING:
     from benchmarks.task import Task
@@ -45,11 +46,10 @@ T = TypeVar("T")
 STATUSES = ("passed", "incorrect", "invalid", "error", "timeout", "rejected")
 BUSY_TIMEOUT_S = 5.0
 """How long SQLite itself waits for a lock before a write is retried."""
+RECALLED_MODEL = "memory"
+"""The model name of an attempt that re-verified a stored program (no model wrote it)."""
 PATIENCE_S = 900.0
 """How long a write waits in all for a lock another process holds before `StoreLocked`."""
-FTS_NEIGHBOURS = 10
-"""How many best description matches (bm25) count as similar: words common to every task
-description rank low by bm25, so a cut keeps them from making everything similar."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,18 @@ class Attempt:
     created: float
     round: int | None = None  # the solve round that made it; None before rounds were kept
     task_description: str = ""
+    baseline_cycles: int | None = None  # the task's, when a run has measured it
 
     @property
     def verified(self) -> bool:
         return self.status == "passed" and self.correct
+
+    @property
+    def speedup(self) -> float | None:
+        """Baseline cycles over this program's (below 1: slower than the baseline)."""
+        if self.baseline_cycles and self.cycles:
+            return self.baseline_cycles / self.cycles
+        return None
 
 
 ATTEMPT_FIELDS = (
@@ -101,8 +109,8 @@ ATTEMPT_FIELDS = (
     "created",
     "round",
 )
-# Every read joins the task, so an attempt carries its task's description (for prompts).
-_COLUMNS = ", ".join(f"a.{f}" for f in ATTEMPT_FIELDS) + ", t.description"
+# Every read joins the task, so an attempt carries its task's description and baseline.
+_COLUMNS = ", ".join(f"a.{f}" for f in ATTEMPT_FIELDS) + ", t.description, t.baseline_cycles"
 _FROM = " FROM attempts a JOIN tasks t ON t.key = a.task_key"
 _SELECT = f"SELECT {_COLUMNS}{_FROM}"
 _INSERT = (
@@ -112,7 +120,8 @@ _INSERT = (
 
 
 def _attempt(row: tuple) -> Attempt:
-    """A row of `_SELECT` (the attempt's columns in `ATTEMPT_FIELDS` order, then the description)."""
+    """A row of `_SELECT` (the attempt's columns in `ATTEMPT_FIELDS` order, then the task's
+    description and baseline)."""
     values = list(row)
     values[ATTEMPT_FIELDS.index("correct")] = bool(values[ATTEMPT_FIELDS.index("correct")])
     values[ATTEMPT_FIELDS.index("metrics")] = json.loads(values[ATTEMPT_FIELDS.index("metrics")])
@@ -344,18 +353,19 @@ class ExperienceStore:
 
     def _upsert_task(self, conn: sqlite3.Connection, task: Task, now: float) -> None:
         ops = " ".join(sorted(task_ops(task)))
+        features = json.dumps(task_features(task), sort_keys=True)
         exists = conn.execute("SELECT 1 FROM tasks WHERE key=?", (task.key,)).fetchone()
         if exists:
             conn.execute(
-                "UPDATE tasks SET description=?, ops=? WHERE key=?",
-                (task.description, ops, task.key),
+                "UPDATE tasks SET description=?, ops=?, features=? WHERE key=?",
+                (task.description, ops, features, task.key),
             )
             conn.execute("DELETE FROM task_text WHERE key=?", (task.key,))
         else:
             conn.execute(
-                "INSERT INTO tasks (key, dialect, name, description, ops, first_seen)"
-                " VALUES (?,?,?,?,?,?)",
-                (task.key, task.dialect, task.name, task.description, ops, now),
+                "INSERT INTO tasks (key, dialect, name, description, ops, first_seen, features)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (task.key, task.dialect, task.name, task.description, ops, now, features),
             )
         conn.execute(
             "INSERT INTO task_text (key, name, description) VALUES (?,?,?)",
@@ -408,62 +418,51 @@ class ExperienceStore:
         return chain[::-1]
 
     def recall(self, task: Task, k: int = 3) -> list[Attempt]:
-        """Verified solutions of tasks similar to `task`, at most one per task.
-
-        Similar means: same dialect, and either the same task, shared op names (the task
-        spec's functions against the other task's spec and program), or a description
-        among the `FTS_NEIGHBOURS` best full-text (bm25) matches of this one's. Ranked
-        by the same task first, then by the number of shared signals (ops in common,
-        plus one for a description match), then shortest program first — short verified
-        programs are the best demonstrations (the seed paper's finding).
-        """
+        """The best verified program (fastest, then shortest) of each task similar to
+        `task`, the task itself first, then the most relevant (memory/recall.py says what
+        similar means and where the relevance floor is); at most `k`."""
         if k <= 0:
             return []
-        wanted = task_ops(task)
-        query = fts_query(f"{task.name.replace('_', ' ')} {task.description}")
+        keys = [key for key, _ in self.similar(task)[:k]]
+        return [b for b in (self.best(key) for key in keys) if b is not None]
+
+    def similar(self, task: Task) -> list[tuple[str, Relevance]]:
+        """Solved tasks of `task`'s dialect above the relevance floor, most similar first."""
         with self._connect() as conn:
-            text_hits: set[str] = set()
-            if query:
-                text_hits = {
-                    key
-                    for (key,) in conn.execute(
-                        "SELECT key FROM task_text WHERE task_text MATCH ? ORDER BY rank LIMIT ?",
-                        (query, FTS_NEIGHBOURS + 1),
-                    )
-                }
-            # Rank on a few columns of every candidate; load only the chosen attempts.
-            rows = conn.execute(
-                f"SELECT a.id, a.task_key, length(a.program), t.ops, a.program_ops{_FROM}"
-                " WHERE t.dialect=? AND a.status='passed' AND a.correct=1",
-                (task.dialect,),
-            ).fetchall()
-            best_per_task: dict[str, tuple[int, int, int, int]] = {}
-            for attempt_id, task_key, length, their_ops, its_ops in rows:
-                same = task_key == task.key
-                shared = len(wanted & (set(their_ops.split()) | set(its_ops.split())))
-                signals = shared + (task_key in text_hits)
-                if not same and signals == 0:
-                    continue
-                rank = (-int(same), -signals, length, attempt_id)
-                if task_key not in best_per_task or rank < best_per_task[task_key]:
-                    best_per_task[task_key] = rank
-            chosen = [rank[-1] for rank in sorted(best_per_task.values())[:k]]
-            marks = ",".join("?" * len(chosen))
-            loaded = {
-                row[0]: _attempt(row)
-                for row in conn.execute(f"{_SELECT} WHERE a.id IN ({marks})", chosen)
-            }
-        return [loaded[attempt_id] for attempt_id in chosen]
+            return similar_tasks(conn, task)
+
+    def recall_pair(self, task: Task) -> ImprovementPair | None:
+        """The improvement pair of the most relevant task that has one (this task's own
+        first): what making a similar program faster looked like."""
+        for key, _ in self.similar(task):
+            pair = improvement_pair(self.attempts(task_key=key), self.best(key))
+            if pair is not None:
+                return pair
+        return None
+
+    def record_baseline(self, task: Task, cycles: int | None) -> None:
+        """Keep the task's baseline cycles, so its examples can show their speedup."""
+        if cycles is None:
+            return
+
+        def work(conn: sqlite3.Connection) -> None:
+            self._upsert_task(conn, task, time.time())
+            conn.execute("UPDATE tasks SET baseline_cycles=? WHERE key=?", (int(cycles), task.key))
+
+        self.transaction(work)
 
     def success_counts(self, dialect: str | None = None) -> dict[str, int]:
-        """Verified attempts per solved task: how easily each task was solved (the seed
-        paper's measure of how hard-earned a solution is)."""
+        """Distinct verified programs per solved task: how easily each task was solved (the
+        seed paper's measure of how hard-earned a solution is, over deduplicated solutions).
+        A stored program re-verified by a later run (model `RECALLED_MODEL`) is no new
+        success: counting it would make every task that runs often look easy."""
         clause, args = ("", ()) if dialect is None else (" AND t.dialect=?", (dialect,))
         with self._connect() as conn:
             rows = conn.execute(
-                f"SELECT a.task_key, COUNT(*){_FROM} WHERE a.status='passed' AND a.correct=1"
+                f"SELECT a.task_key, COUNT(DISTINCT a.program_hash){_FROM}"
+                " WHERE a.status='passed' AND a.correct=1 AND a.model != ?"
                 f"{clause} GROUP BY a.task_key ORDER BY a.task_key",
-                args,
+                (RECALLED_MODEL, *args),
             ).fetchall()
         return dict(rows)
 

@@ -4,7 +4,7 @@ Each type knows four things the tuner needs and nothing about kernels: its finit
 it has them, for the chain of trees), a uniform draw, an encoding in [0, 1] features for the
 GP, and its neighbours for local search. Ordered types (real, integer, ordinal) may be searched
 on a log scale, which suits tile sizes and vector lengths whose effect is multiplicative.
-Permutations are tuples of ``0..n-1``; they are never enumerated unless ``n!`` is small, and
+Permutations are tuples of their items (``0..n-1`` unless named); they are never enumerated unless ``n!`` is small, and
 their encoding is Spearman (positions, the default and BaCO's choice), Kendall (pairwise order)
 or Hamming (one-hot position/element).
 """
@@ -209,11 +209,13 @@ class Categorical(_Choices):
 
 @dataclass(frozen=True)
 class Permutation:
-    """An order of ``n`` items, a tuple holding each of ``0..n-1`` once (e.g. a loop order)."""
+    """An order of ``n`` items: a tuple holding each of ``items`` once (e.g. a loop order
+    ``("i", "k", "j")``); the items default to ``0..n-1``."""
 
     name: str
     n: int
     encoding: str = "spearman"
+    items: tuple[Any, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -224,6 +226,10 @@ class Permutation:
                 f"parameter {self.name!r}: unknown encoding {self.encoding!r} "
                 f"(one of {', '.join(ENCODINGS)})"
             )
+        items = tuple(range(self.n)) if self.items is None else tuple(self.items)
+        if len(items) != self.n or len(set(items)) != self.n:
+            raise SpaceError(f"parameter {self.name!r}: needs {self.n} distinct items")
+        object.__setattr__(self, "items", items)
 
     @property
     def size(self) -> int:
@@ -234,21 +240,27 @@ class Permutation:
         n = self.n
         return {"spearman": n, "kendall": n * (n - 1) // 2, "hamming": n * n}[self.encoding]
 
-    def values(self) -> Iterator[tuple[int, ...]]:
+    def values(self) -> Iterator[tuple[Any, ...]]:
         """All n! orders, lazily: only the chain of trees calls this, and only under its cap."""
-        return itertools.permutations(range(self.n))
+        return itertools.permutations(self.items)
 
     def contains(self, value: Any) -> bool:
-        return isinstance(value, tuple) and sorted(value) == list(range(self.n))
+        try:
+            return (
+                isinstance(value, tuple) and len(value) == self.n and set(value) == set(self.items)
+            )
+        except TypeError:  # unhashable elements are no items of ours
+            return False
 
-    def sample(self, rng: np.random.Generator) -> tuple[int, ...]:
-        return tuple(int(i) for i in rng.permutation(self.n))
+    def sample(self, rng: np.random.Generator) -> tuple[Any, ...]:
+        return tuple(self.items[int(i)] for i in rng.permutation(self.n))
 
-    def encode(self, value: tuple[int, ...]) -> list[float]:
+    def encode(self, value: tuple[Any, ...]) -> list[float]:
         n = self.n
+        index = {item: i for i, item in enumerate(self.items)}
         position = [0] * n
-        for where, element in enumerate(value):
-            position[element] = where
+        for where, item in enumerate(value):
+            position[index[item]] = where
         if self.encoding == "spearman":
             return [p / max(n - 1, 1) for p in position]
         if self.encoding == "kendall":
@@ -256,11 +268,13 @@ class Permutation:
                 1.0 if position[i] < position[j] else 0.0 for i in range(n) for j in range(i + 1, n)
             ]
         return [
-            1.0 if value[where] == element else 0.0 for where in range(n) for element in range(n)
+            1.0 if index[value[where]] == element else 0.0
+            for where in range(n)
+            for element in range(n)
         ]
 
     def neighbour_rays(
-        self, value: tuple[int, ...], rng: np.random.Generator
+        self, value: tuple[Any, ...], rng: np.random.Generator
     ) -> list[Iterator[Any]]:
         """Every order reached by swapping two positions: n(n-1)/2 neighbours."""
         rays = []
@@ -270,10 +284,10 @@ class Permutation:
             rays.append(iter([tuple(swapped)]))
         return rays
 
-    def to_json(self, value: tuple[int, ...]) -> list[int]:
+    def to_json(self, value: tuple[Any, ...]) -> list[Any]:
         return list(value)
 
-    def from_json(self, value: Any) -> tuple[int, ...]:
+    def from_json(self, value: Any) -> tuple[Any, ...]:
         return tuple(value) if isinstance(value, list) else value
 
 

@@ -8,6 +8,7 @@ surrogate models read. A configuration is a plain dict from parameter name to va
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -53,6 +54,19 @@ class Space:
             "params": [repr(p) for p in self.params],
             "constraints": [c.text for c in self.constraints],
         }
+
+    def count(self) -> int | None:
+        """How many configurations are feasible, when every component was enumerated (a
+        caller stops once it has evaluated them all); None when some are sampled."""
+        total = 1
+        for component in self.components:
+            if component.leaves is not None:
+                total *= len(component.leaves)
+            elif component.constraints or any(p.size is None for p in component.params):
+                return None
+            else:  # unconstrained finite parameters: every value is feasible
+                total *= math.prod(p.size for p in component.params)
+        return total
 
     def key(self, config: Config) -> tuple[Any, ...]:
         """A hashable identity of a configuration, for de-duplication."""

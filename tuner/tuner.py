@@ -63,6 +63,7 @@ class Tuner:
         search: SearchSettings | None = None,
         gp_restarts: int = 2,
         feasibility_threshold: float = FEASIBILITY_THRESHOLD,
+        initial: Config | None = None,
     ) -> None:
         if budget < 1:
             raise TunerError(f"the tuning budget must be at least 1 evaluation, not {budget}")
@@ -78,15 +79,21 @@ class Tuner:
             self.evaluations = load(path, space)
             self._writer = HistoryWriter(path, space)
         self._seen = {space.key(e.config) for e in self.evaluations}
-        self._doe = self._design()
+        if initial is not None:
+            space.check(initial, "initial configuration")
+            if not space.feasible(initial):
+                raise TunerError(f"initial configuration {initial} breaks a known constraint")
+        self._doe = self._design(initial)
 
     def _rng(self, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, stream])
 
-    def _design(self) -> list[Config]:
-        """d+1 distinct uniform feasible points (fewer if the feasible set is that small)."""
+    def _design(self, initial: Config | None) -> list[Config]:
+        """d+1 distinct uniform feasible points (fewer if the feasible set is that small); the
+        first is ``initial`` when given (BaCO starts from the default configuration)."""
         rng, wanted = self._rng(_DOE_STREAM), len(self.space) + 1
-        design, keys = [], set()
+        design = [] if initial is None else [dict(initial)]
+        keys = {self.space.key(c) for c in design}
         for config in self.space.sample(rng, wanted * 20):
             if self.space.key(config) not in keys:
                 keys.add(self.space.key(config))
@@ -189,6 +196,7 @@ def tune(
     budget: int,
     seed: int = 0,
     history: str | Path | None = None,
+    initial: Config | None = None,
 ) -> TuneResult:
     """Tune ``objective`` over ``space`` with the default settings (``Tuner`` exposes them)."""
-    return Tuner(space, objective, budget, seed, history).run()
+    return Tuner(space, objective, budget, seed, history, initial=initial).run()

@@ -34,6 +34,7 @@ class BuiltinModel:
     """Replies with `dsl.<dialect>.compiler.compile_task(task)`, whatever the prompt says."""
 
     name = "builtin"
+    stateless = True  # no state between calls: a call may run elsewhere (`executors`)
 
     def complete(
         self,

@@ -83,6 +83,8 @@ class LiteLLMModel:
     backoff do not wait.
     """
 
+    stateless = True  # no state between calls: a call may run elsewhere (`executors`)
+
     def __init__(
         self,
         name: str,

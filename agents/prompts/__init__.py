@@ -5,7 +5,6 @@ from __future__ import annotations
 from agents.prompts.builder import (
     MODE_MARKERS,
     MODES,
-    Example,
     Mode,
     PromptError,
     build_messages,
@@ -13,6 +12,7 @@ from agents.prompts.builder import (
     render_feedback,
     render_signature,
 )
+from agents.prompts.lessons import Example, pair_of
 from agents.prompts.reply import MAX_REPLY_BYTES, ReplyError, extract_program
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ReplyError",
     "build_messages",
     "extract_program",
+    "pair_of",
     "prompt_hash",
     "render_feedback",
     "render_signature",

@@ -20,13 +20,13 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import dsl
+from agents.prompts.lessons import ExampleLike, render_examples, render_pair
 
 if TYPE_CHECKING:
     from benchmarks.task import Task
@@ -43,7 +43,6 @@ MODE_MARKERS = {
 """A phrase found in the user message of exactly one mode (scripted replies match on it)."""
 MAX_PROGRAM_CHARS = 40_000
 MAX_FEEDBACK_CHARS = 6_000
-MAX_EXAMPLE_CHARS = 12_000
 DIALECT_TITLES = {
     "step": "STeP (Streaming Tensor Programs)",
     "sam": "SAM (the Sparse Abstract Machine)",
@@ -53,34 +52,6 @@ DIALECT_TITLES = {
 
 class PromptError(Exception):
     """A prompt cannot be built (missing reference, bad mode or arguments)."""
-
-
-class ExampleLike(Protocol):
-    """What an example needs; a `memory.Attempt` and an `Example` both have it."""
-
-    task_key: str
-    program: str
-    cycles: int | None
-
-
-@dataclass(frozen=True)
-class Example:
-    """A verified program of a similar task, as a prompt shows it (plain data, so a
-    workflow can keep it in checkpointed state)."""
-
-    task_key: str
-    program: str
-    cycles: int | None = None
-    task_description: str = ""
-
-    @classmethod
-    def of(cls, attempt: ExampleLike) -> Example:
-        return cls(
-            attempt.task_key,
-            attempt.program,
-            attempt.cycles,
-            getattr(attempt, "task_description", "") or "",
-        )
 
 
 @cache
@@ -113,9 +84,11 @@ def build_messages(
     examples: Sequence[ExampleLike] = (),
     program: str | None = None,
     feedback: str | Mapping[str, Any] | None = None,
+    pair: Mapping[str, Any] | None = None,
 ) -> list[dict[str, str]]:
     """System and user messages for one request. `feedback` is the verifier's verdict
-    (its dict, or text) for repair, the simulator's report for optimise."""
+    (its dict, or text) for repair, the simulator's report for optimise; `pair` (optimise
+    only) an improvement pair from memory (`lessons.pair_of`)."""
     if mode not in MODES:
         raise PromptError(f"unknown prompt mode {mode!r}; expected one of {', '.join(MODES)}")
     if mode != "propose" and not (program and program.strip()):
@@ -132,6 +105,7 @@ def build_messages(
         description=task.description.strip(),
         signature=render_signature(task),
         examples=render_examples(examples),
+        pair=render_pair(pair) if mode == "optimise" else "",
         program=_clip(program or "", MAX_PROGRAM_CHARS).strip("\n"),
         feedback=render_feedback(feedback, mode) + _quoted_lines(feedback, program),
         stream_rule=_stream_rule(task.dialect),
@@ -171,32 +145,6 @@ def _tensor(entry: dict[str, Any]) -> str:
     extras = {k: v for k, v in entry.items() if k not in ("name", "dtype", "shape")}
     extra = "".join(f", {k}={v}" for k, v in extras.items())
     return f"{entry['name']}: {entry['dtype']}[{shape}]{extra}"
-
-
-def render_examples(examples: Sequence[ExampleLike]) -> str:
-    """Verified programs of similar tasks, shortest first as recalled; empty if none."""
-    if not examples:
-        return ""
-    parts = [
-        "",
-        "## Verified programs for similar tasks",
-        "",
-        "These passed the verifier; reuse their patterns where they fit.",
-        "",
-    ]
-    budget = MAX_EXAMPLE_CHARS
-    for example in examples:
-        program = example.program.strip("\n")
-        if len(program) > budget:  # keep the prompt bounded; a shorter one may still fit
-            continue
-        budget -= len(program)
-        cycles = f", {example.cycles} cycles" if example.cycles is not None else ""
-        description = getattr(example, "task_description", "") or ""
-        parts.append(f"### {example.task_key}{cycles}")
-        if description:
-            parts.append(description.strip().splitlines()[0])
-        parts += ["```python", program, "```", ""]
-    return "\n".join(parts)
 
 
 def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:

@@ -10,7 +10,8 @@ The run's folder holds everything needed to continue it or read it later:
     programs/<d>/<name>.py the fastest verified program of each solved task
     run.lock               held by the one process writing the folder
 
-Tasks run one after another; inside a task, samples and their checks run in parallel.
+`--jobs` tasks run at once (their workflows in threads; see `executors`), and inside a
+task its samples and their checks run in parallel; only the calling thread writes results.
 Running out of budget stops the run cleanly between calls: results so far are written and
 `--resume` continues where it stopped (with a larger budget). A resume only merges
 forward: a task's entry is replaced only by one that knows at least as much (see
@@ -38,6 +39,7 @@ from agents.workflows import attempts as at
 from agents.workflows import results as rs
 from agents.workflows import run_folder as rf
 from agents.workflows.attempts import Attempt
+from agents.workflows.executors import GatedVerifier, StopRequested, TaskThreads, gated_model
 from agents.workflows.run_folder import RunError
 from agents.workflows.solve import SolveSettings, TaskSolver
 
@@ -112,7 +114,9 @@ class Progress:
 class RunOptions:
     out: Path
     resume: bool = False
-    jobs: int = 1
+    jobs: int = 1  # tasks solved at once
+    executor: str = "local"  # where model calls and checks run (see `executors`)
+    address: str | None = None  # the Ray cluster, for executor "ray"
     sandbox_backend: str | None = None
     settings: SolveSettings = field(default_factory=SolveSettings)
 
@@ -152,6 +156,7 @@ def prepare(
             "started": time.time(),
             "settings": asdict(options.settings),
             "jobs": options.jobs,
+            "executor": options.executor,
             "timing_seed": secrets.randbits(TIMING_SEED_BITS),
         }
     rf.write_json(out / rf.RUN_FILE, run)
@@ -242,8 +247,11 @@ def run_suite(
     options: RunOptions,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Solve every task; returns results.json's content (also written to disk).
+    """Solve every task, `options.jobs` at once; returns results.json's content (also
+    written to disk, after every task).
 
+    The tasks' workflows run in threads (see `executors.TaskThreads`); what they find is
+    recorded here, on the calling thread, the only one that writes the run folder's results.
     Raises `RunStopped` for a fault of the set-up, after writing what was done.
     """
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -259,43 +267,92 @@ def run_suite(
         conn = sqlite3.connect(out / rf.CHECKPOINTS_FILE, check_same_thread=False)
     except sqlite3.Error as exc:
         raise RunStopped(f"{out / rf.CHECKPOINTS_FILE}: {exc}") from exc
+    threads = TaskThreads(max(1, options.jobs))
+    context = _TaskContext(
+        model=gated_model(model, threads.stop),
+        store=store,
+        pool=GatedVerifier(pool, threads.stop),
+        run=run,
+        options=options,
+        checkpointer=SqliteSaver(conn),
+        progress=progress,
+        previous=previous,
+    )
     try:
-        checkpointer = SqliteSaver(conn)
-        for task in tasks:
-            try:
-                _solve_one(
-                    task,
-                    model=model,
-                    store=store,
-                    pool=pool,
-                    run=run,
-                    options=options,
-                    checkpointer=checkpointer,
-                    state=state,
-                    progress=progress,
-                    finished=previous.get(task.key),
-                )
-            except BudgetExceeded as exc:
-                log.info("stopping: %s", exc)
-                state.stopped = f"budget: {exc}"
-                break
-            except KeyboardInterrupt:
-                state.stopped = "interrupted"
-                _save(out, state, meter, quiet=True)
-                raise
-            except Exception as exc:
-                fault = setup_fault(exc, out / rf.CHECKPOINTS_FILE)
-                state.stopped = f"set-up fault: {fault}" if fault else "internal error"
-                _save(out, state, meter, quiet=True)
-                if fault is None:
-                    raise
-                raise RunStopped(f"{task.key}: {fault}") from exc
-            _save(out, state, meter)
+        try:
+            for task, outcome in threads.run(context.solve, tasks):
+                _settle(task, outcome, threads, state, out, meter, progress)
+        except KeyboardInterrupt:
+            state.stopped = "interrupted"
+            _stop(threads, state, out, meter, progress)
+            raise
+        except BaseException:
+            _stop(threads, state, out, meter, progress)
+            raise
     finally:
-        conn.close()
+        if not threads.running:  # else a task still holds it: the process exit closes it
+            conn.close()
     results = _save(out, state, meter)
     progress.finish(results["summary"])
     return results
+
+
+# Ctrl-C or a fault: how long the tasks still running get to stop at their next call and
+# report; past it they are left to the checkpoints (which a resume reads).
+STOP_GRACE_S = 5.0
+
+
+def _settle(
+    task: Task,
+    outcome: TaskOutcome,
+    threads: TaskThreads,
+    state: RunState,
+    out: Path,
+    meter: CostMeter,
+    progress: Progress,
+) -> None:
+    """Record a finished task's entry, then act on how it ended (on the driver's thread)."""
+    if outcome.attempts is not None:
+        state.entries[task.key]["baseline_cycles"] = outcome.baseline
+        _record_entry(
+            task,
+            outcome.attempts,
+            outcome.baseline,
+            out,
+            state,
+            progress,
+            done=outcome.error is None,
+        )
+    error = outcome.error
+    if error is None or isinstance(error, StopRequested):
+        _save(out, state, meter)
+        return
+    if isinstance(error, BudgetExceeded):
+        log.info("stopping: %s", error)
+        state.stopped = state.stopped or f"budget: {error}"
+        threads.finish()  # the running tasks stop at their own next call: the meter is shared
+        _save(out, state, meter)
+        return
+    if isinstance(error, KeyboardInterrupt):  # raised inside a call: stop as for Ctrl-C
+        raise error
+    fault = setup_fault(error, out / rf.CHECKPOINTS_FILE)
+    state.stopped = f"set-up fault: {fault}" if fault else "internal error"
+    if fault is None:
+        raise error
+    raise RunStopped(f"{task.key}: {fault}") from error
+
+
+def _stop(
+    threads: TaskThreads, state: RunState, out: Path, meter: CostMeter, progress: Progress
+) -> None:
+    """Stop the running tasks, record what they report within the grace, write results."""
+    threads.cancel()
+    for task, outcome in threads.drain(STOP_GRACE_S):
+        if outcome.attempts is not None:
+            _record_entry(
+                task, outcome.attempts, outcome.baseline, out, state, progress, done=False
+            )
+    _save(out, state, meter, quiet=True)
 
 
 def _previous_entries(out: Path, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -311,58 +368,82 @@ def _previous_entries(out: Path, run: dict[str, Any]) -> dict[str, dict[str, Any
     return {e["task"]: e for e in results["tasks"]}
 
 
-def _solve_one(
-    task: Task,
-    *,
-    model: Model,
-    store: ExperienceStore,
-    pool: VerifierPool,
-    run: dict[str, Any],
-    options: RunOptions,
-    checkpointer: Any,
-    state: RunState,
-    progress: Progress,
-    finished: dict[str, Any] | None,
-) -> None:
-    settings = options.settings
-    solver = TaskSolver(
-        task, model, store, pool, settings, run_id=run["run_id"], on_event=progress.attempt
-    )
-    graph = solver.graph(checkpointer)
-    rounds = 2 + settings.repair_rounds + settings.optimise_rounds
-    config = {
-        "configurable": {"thread_id": task.key},
-        "max_concurrency": max(settings.samples, options.jobs, 1),
-        "recursion_limit": 4 * rounds + 10,
-    }
-    snapshot = _snapshot(graph, config, checkpointer, task)
-    if not snapshot.values and finished is not None and finished.get("finished"):
-        # The checkpoints were lost, but results.json shows this task done: keep it.
-        progress.task_started(task.key, {})
-        progress.task_done(task.key, finished)
-        return
-    done_before = bool(snapshot.values) and not snapshot.next
-    if done_before and finished is not None and finished.get("baseline_cycles") is not None:
-        baseline = finished["baseline_cycles"]  # measured by this run, on its timing seed
-    else:
-        baseline = _baseline(pool, task)
-    state.entries[task.key]["baseline_cycles"] = baseline
-    progress.task_started(task.key, dict(snapshot.values.get("attempts", {})))
-    try:
-        if done_before:
-            values = snapshot.values  # finished before the run was stopped
+@dataclass
+class TaskOutcome:
+    """How one task's workflow ended: its attempts (None: nothing to record, results.json's
+    entry stands), its baseline, and what stopped it (None: it finished)."""
+
+    attempts: dict[str, Attempt] | None = None
+    baseline: int | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _TaskContext:
+    """What every task's workflow shares; `solve` runs one (in a task thread)."""
+
+    model: Model
+    store: ExperienceStore
+    pool: Any
+    run: dict[str, Any]
+    options: RunOptions
+    checkpointer: Any
+    progress: Progress
+    previous: dict[str, dict[str, Any]]
+
+    def solve(self, task: Task) -> TaskOutcome:
+        """Run the task's workflow; never raises (the outcome carries the error)."""
+        outcome = TaskOutcome()
+        try:
+            self._solve(task, outcome)
+        except BaseException as exc:
+            outcome.error = exc
+        return outcome
+
+    def _solve(self, task: Task, outcome: TaskOutcome) -> None:
+        settings = self.options.settings
+        finished = self.previous.get(task.key)
+        solver = TaskSolver(
+            task,
+            self.model,
+            self.store,
+            self.pool,
+            settings,
+            run_id=self.run["run_id"],
+            on_event=self.progress.attempt,
+        )
+        graph = solver.graph(self.checkpointer)
+        rounds = 2 + settings.repair_rounds + settings.optimise_rounds
+        config = {
+            "configurable": {"thread_id": task.key},
+            "max_concurrency": max(settings.samples, 1),
+            "recursion_limit": 4 * rounds + 10,
+        }
+        snapshot = _snapshot(graph, config, self.checkpointer, task)
+        if not snapshot.values and finished is not None and finished.get("finished"):
+            # The checkpoints were lost, but results.json shows this task done: keep it.
+            self.progress.task_started(task.key, {})
+            self.progress.task_done(task.key, finished)
+            return
+        done_before = bool(snapshot.values) and not snapshot.next
+        if done_before and finished is not None and finished.get("baseline_cycles") is not None:
+            outcome.baseline = finished["baseline_cycles"]  # measured by this run, on its seed
         else:
-            start = None if snapshot.next else {"task": task.key}
-            values = graph.invoke(start, config, durability="sync")
-    except BaseException:
-        try:  # what the checkpoints hold so far (the checkpoints may be what failed)
-            attempts = graph.get_state(config).values.get("attempts", {})
-        except Exception:
-            log.warning("could not read %s's attempts after the fault", task.key, exc_info=True)
-        else:
-            _record_entry(task, attempts, baseline, options.out, state, progress, done=False)
-        raise
-    _record_entry(task, values.get("attempts", {}), baseline, options.out, state, progress)
+            outcome.baseline = _baseline(self.pool, task)
+        self.progress.task_started(task.key, dict(snapshot.values.get("attempts", {})))
+        try:
+            if done_before:
+                values = snapshot.values  # finished before the run was stopped
+            else:
+                start = None if snapshot.next else {"task": task.key}
+                values = graph.invoke(start, config, durability="sync")
+        except BaseException:
+            try:  # what the checkpoints hold so far (the checkpoints may be what failed)
+                outcome.attempts = graph.get_state(config).values.get("attempts", {})
+            except Exception:
+                log.warning("could not read %s's attempts after the fault", task.key, exc_info=True)
+            raise
+        outcome.attempts = values.get("attempts", {})
 
 
 def _snapshot(graph: Any, config: dict[str, Any], checkpointer: Any, task: Task) -> Any:

@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -44,10 +44,12 @@ from langgraph.types import Send
 from agents.models import BudgetExceeded, Model, ModelConfigError, ModelError, Reply
 from agents.models.base import one_line
 from agents.prompts import (
+    Example,
     PromptError,
     ReplyError,
     build_messages,
     extract_program,
+    pair_of,
     prompt_hash,
 )
 from agents.workflows import attempts as at
@@ -85,6 +87,7 @@ class SolveSettings:
 class SolveState(TypedDict, total=False):
     task: str
     examples: list[dict[str, Any]]  # recalled verified programs of similar tasks
+    pair: dict[str, Any] | None  # recalled improvement pair (`prompts.pair_of`), for optimise
     attempts: Annotated[dict[str, Attempt], at.merge_attempts]
     round: int  # the latest round planned (1: first proposals)
     repairs: int  # repair rounds planned so far
@@ -92,17 +95,15 @@ class SolveState(TypedDict, total=False):
     plan: list[dict[str, Any]]  # the next fan-out: {"node": ..., "payload": ...}
 
 
-@dataclass(frozen=True)
-class Example:
-    """A recalled verified program, as the prompt builder reads it."""
-
-    task_key: str
-    program: str
-    cycles: int | None
-
-
 def _example(attempt: Any) -> dict[str, Any]:
-    return {"task_key": attempt.task_key, "program": attempt.program, "cycles": attempt.cycles}
+    return asdict(Example.of(attempt))
+
+
+def _pair(store: Any, task: Task) -> dict[str, Any] | None:
+    """Memory's most relevant improvement pair, for optimise prompts (None: none known)."""
+    recall_pair = getattr(store, "recall_pair", None)  # `--memory none` keeps no pairs
+    pair = recall_pair(task) if recall_pair is not None else None
+    return pair_of(pair) if pair is not None else None
 
 
 class TaskSolver:
@@ -149,10 +150,12 @@ class TaskSolver:
             _example(a) for a in self.store.recall(self.task, k=self.settings.recall_k) if a.program
         ]
         stored = self.store.best(self.task.key)
+        pair = _pair(self.store, self.task)
         if stored is None or not stored.program:
             return {
                 "task": self.task.key,
                 "examples": examples,
+                "pair": pair,
                 "round": 1,
                 "repairs": 0,
                 "optimisations": 0,
@@ -177,6 +180,7 @@ class TaskSolver:
         return {
             "task": self.task.key,
             "examples": examples,
+            "pair": pair,
             "round": 0,
             "repairs": 0,
             "optimisations": 0,
@@ -210,6 +214,7 @@ class TaskSolver:
                 examples=[Example(**e) for e in request.get("examples", ())],
                 program=request.get("program"),
                 feedback=request.get("feedback"),
+                pair=request.get("pair"),
             )
         except PromptError as exc:
             reply, failure = None, f"prompt could not be built: {one_line(exc)}"
@@ -301,7 +306,7 @@ class TaskSolver:
                     "attempts": updates,
                     "round": nxt,
                     "optimisations": state.get("optimisations", 0) + 1,
-                    "plan": self._optimisations(nxt, winner),
+                    "plan": self._optimisations(nxt, winner, state.get("pair")),
                 }
         return {"attempts": updates, "plan": []}
 
@@ -340,7 +345,9 @@ class TaskSolver:
             )
         return plan
 
-    def _optimisations(self, round_: int, winner: Attempt) -> list[dict[str, Any]]:
+    def _optimisations(
+        self, round_: int, winner: Attempt, pair: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         feedback = at.report(winner)
         return [
             _generate(
@@ -351,6 +358,7 @@ class TaskSolver:
                 parent_store_id=winner.get("store_id"),
                 program=winner["program"],
                 feedback=feedback,
+                pair=pair,
             )
             for i in range(self.settings.samples)
         ]

@@ -27,6 +27,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from dsl.core.params import IR_KEY as TUNABLE_KEY
+from dsl.core.params import bind as bind_params
+from dsl.core.params import tunable
 from dsl.dae.builder import Counter, Dim, Loop, Memref, Stream, Value, building, current
 from dsl.dae.ir import LANES, Event, Form, Program
 from dsl.dae.validate import load_ir
@@ -53,16 +56,20 @@ __all__ = [
     "buffer",
     "callback",
     "counter",
+    "equal",
     "load",
     "load_ir",
     "loop",
     "maximum",
     "minimum",
+    "not_equal",
     "output",
     "pop",
     "push",
     "store",
     "trace",
+    "tunable",
+    "where",
 ]
 
 
@@ -149,6 +156,22 @@ def minimum(a: Any, b: Any) -> Any:
     return _either("min", a, b)
 
 
+def where(cond: Value, a: Any, b: Any) -> Value:
+    """Execute side, element-wise: `a` where `cond` is nonzero, else `b` (a select, not a
+    branch). `cond` is an int64 value such as a comparison `x < y`."""
+    return current().compute("select", (cond, a, b), "where")
+
+
+def equal(a: Any, b: Any) -> Value:
+    """Execute side: 1 where `a == b`, else 0 (int64), element-wise."""
+    return current().compute("compare", (a, b), "equal", fn="eq")
+
+
+def not_equal(a: Any, b: Any) -> Value:
+    """Execute side: 1 where `a != b`, else 0 (int64), element-wise."""
+    return current().compute("compare", (a, b), "not_equal", fn="ne")
+
+
 def counter(init: int = 0) -> Counter:
     """An execute-side counter; `c.get()` and `c.increment(by)` inside callbacks."""
     return current().counter(init)
@@ -178,7 +201,8 @@ def trace(kernel: Callable[..., Any], signature: dict) -> dict:
     with building(signature) as b:
         inputs = {s["name"]: b.handles[s["name"]] for s in signature.get("inputs", [])}
         try:
-            result = kernel(**inputs, **(signature.get("params") or {}))
+            kwargs, tunable = bind_params(kernel, signature.get("params") or {})
+            result = kernel(**inputs, **kwargs)
         except ProgramError as exc:
             if exc.line is None:
                 exc.line = _user_line(exc)
@@ -190,6 +214,7 @@ def trace(kernel: Callable[..., Any], signature: dict) -> dict:
             "dims": dict(b.check.dims),
             **b.ir,
             "returns": returned,
+            **({} if tunable is None else {TUNABLE_KEY: tunable}),
         }
     load_ir(ir)  # the builder checked each node; this checks the whole
     return ir

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl.dae.ir import LANES, Event, Form
+from dsl.dae.ops import EXECUTE, spec_of
 from dsl.dae.validate import Checker, OpChecker
 from dsl.errors import ProgramError, ValidationError
 
@@ -131,6 +132,20 @@ class Value:
     def __rfloordiv__(self, o: Any) -> Value:
         return self._bin("div", o, True)
 
+    # Comparisons give int64 0/1 values (for `dae.where`); `==`/`!=` stay Python's
+    # identity tests, so use `dae.equal` / `dae.not_equal` for those.
+    def __lt__(self, o: Any) -> Value:
+        return self._b.compute("compare", (self, o), "comparison (<)", fn="lt")
+
+    def __le__(self, o: Any) -> Value:
+        return self._b.compute("compare", (self, o), "comparison (<=)", fn="le")
+
+    def __gt__(self, o: Any) -> Value:
+        return self._b.compute("compare", (self, o), "comparison (>)", fn="gt")
+
+    def __ge__(self, o: Any) -> Value:
+        return self._b.compute("compare", (self, o), "comparison (>=)", fn="ge")
+
     def _true_div(self, o: Any, swap: bool) -> Value:
         other_int = isinstance(o, int) or (isinstance(o, Value) and o.dtype == "int64")
         if self.dtype == "int64" and other_int:
@@ -143,7 +158,7 @@ class Value:
     def __bool__(self) -> bool:
         raise ProgramError(
             "an execute-side value has no truth value at build time; use"
-            " minimum/maximum or separate callbacks instead of if/while"
+            " dae.where, minimum/maximum or separate callbacks instead of if/while"
         )
 
 
@@ -355,8 +370,12 @@ class _Builder:
         if self.case is None:
             raise ProgramError(f"{what} runs on the execute side: call it inside a callback")
 
-    def _op(self, raw: dict, result: bool) -> Value | None:
+    def _op(self, raw: dict) -> Value | None:
+        """Append execute-side op `raw` to the open case, checked by its registry rule; its
+        result (if its spec has one) as a `Value`."""
         self._inside(raw["op"])
+        spec = spec_of(EXECUTE, raw["op"])
+        result = spec is not None and spec.outputs != "none"
         if result:
             raw["id"] = len(self.case_types)
         where = f"case {self.case['id']} ({self.case['name']}) op {len(self.case['ops'])}"
@@ -368,6 +387,23 @@ class _Builder:
         dtype, form, length = self.case_types[raw["id"]]
         return Value(self, raw["id"], dtype, form, length)
 
+    def compute(
+        self,
+        kind: str,
+        args: tuple = (),
+        what: str = "",
+        labels: tuple[str, ...] = (),
+        **attrs: Any,
+    ) -> Value | None:
+        """Execute-side op `kind` on `args` (values or numbers, named in errors by `labels`,
+        by default `what`); `attrs` are its IR fields (None: absent)."""
+        what = what or kind
+        self._inside(what)
+        labels = labels or (what,) * len(args)
+        ids = [self.value(a, label) for a, label in zip(args, labels, strict=True)]
+        raw = {"op": kind, **({"args": ids} if ids else {}), **attrs}
+        return self._op({k: v for k, v in raw.items() if v is not None})
+
     def value(self, x: Any, what: str) -> int:
         if isinstance(x, Value):
             return x.id
@@ -377,7 +413,7 @@ class _Builder:
                 f" {type(x).__name__} (streams reach callbacks as operands)"
             )
         dtype = "int64" if isinstance(x, int) else "float32"
-        return self._op({"op": "const", "value": x, "dtype": dtype}, True).id
+        return self._op({"op": "const", "value": x, "dtype": dtype}).id
 
     def pop(self, dtype: str, form: Any = "scalar", length: Any = None) -> Value:
         self._inside("pop")
@@ -387,36 +423,28 @@ class _Builder:
         raw = {"op": "pop", "dtype": dtype, "form": form.value}
         if form is Form.BUFFER:
             raw["length"] = length
-        return self._op(raw, True)
+        return self._op(raw)
 
     def binary(self, fn: str, a: Any, b: Any) -> Value:
-        self._inside(f"arithmetic ({fn})")
-        return self._op(
-            {"op": "binary", "fn": fn, "args": [self.value(a, fn), self.value(b, fn)]}, True
-        )
+        return self.compute("binary", (a, b), f"arithmetic ({fn})", (fn, fn), fn=fn)
 
     def arange(self, n: Any) -> Value:
-        self._inside("arange")
-        return self._op({"op": "arange", "length": n.name if isinstance(n, Dim) else n}, True)
+        return self.compute("arange", length=n.name if isinstance(n, Dim) else n)
 
     def counter_op(self, kind: str, cid: int, by: int = 1) -> Value | None:
-        self._inside(f"counter {kind}")
-        raw = {"op": kind, "counter": cid}
-        if kind == "increment":
-            raw["by"] = by
-        return self._op(raw, kind == "get")
+        return self.compute(
+            kind, (), f"counter {kind}", counter=cid, by=by if kind == "increment" else None
+        )
 
     def memory_op(
         self, kind: str, mem: Memref, idx: tuple, value: Any = None, fn: str | None = None
     ) -> Value | None:
-        self._inside(f"{kind} of {mem.name}")
-        args = [self.value(i, f"{kind} {mem.name} index {k}") for k, i in enumerate(idx)]
+        """`load`, `store` or `accumulate` of `mem` at `idx` (a value after the indices for
+        the writes)."""
+        labels = tuple(f"{kind} {mem.name} index {k}" for k in range(len(idx)))
         if kind != "load":
-            args.append(self.value(value, f"{kind} {mem.name} value"))
-        raw = {"op": kind, "memref": mem.name, "args": args}
-        if fn is not None:
-            raw["fn"] = fn
-        return self._op(raw, kind == "load")
+            idx, labels = (*idx, value), (*labels, f"{kind} {mem.name} value")
+        return self.compute(kind, idx, f"{kind} of {mem.name}", labels, memref=mem.name, fn=fn)
 
     def counter(self, init: int) -> Counter:
         self._access_side("counter")

@@ -3,7 +3,7 @@
 A program has two halves that meet only through two queues:
 
 - the **access** half: traversal units (`TU`, nested loops over dense or stream-given
-  ranges, optionally `lanes` wide), `Stream`s hanging off them (induction variables,
+  ranges, optionally `lanes` wide), `StreamNode`s hanging off them (induction variables,
   memory loads, integer ALU ops, row buffers) and `Registration`s that push a stream's head
   into the data queue (an *operand*) or a case id into the control queue (a *token*) when a
   TU event (`beg`, `ite`, `end`) fires;
@@ -43,24 +43,7 @@ class Form(StrEnum):
 
 
 DTYPES = ("int64", "float32")
-STREAM_OPS = ("iv", "load", "alu", "buffer")
-EXECUTE_OPS = (
-    "pop",
-    "const",
-    "arange",
-    "get",
-    "increment",
-    "binary",
-    "load",
-    "store",
-    "accumulate",
-)
-ALU_FNS = ("add", "sub", "mul", "div", "min", "max")
-"""Integer ALU streams on the access side (`div` is floor division)."""
-BINARY_FNS = ("add", "sub", "mul", "div", "min", "max")
-"""Execute-side element-wise arithmetic (`div` floors on int64, divides on float32)."""
-ACCUMULATE_FNS = ("add", "max", "min", "mul", "div")
-"""Read-modify-write on an output: `mem[idx] = fn(mem[idx], value)`."""
+"""Value dtypes of both halves (int32 inputs are read as int64)."""
 
 Length = int | str
 """A static length: an int or the name of a dim."""
@@ -123,10 +106,10 @@ class TU:
 
 
 @dataclass(frozen=True)
-class Stream:
-    """One value per iteration of `tu`.
+class StreamNode:
+    """An access-side stream of the IR: one value per iteration of `tu`.
 
-    op `iv`: the TU's induction variable. op `load`: `memref[index...]` (`nontemporal`:
+    Its ops are declared in `dsl.dae.ops_access`. op `iv`: the TU's induction variable. op `load`: `memref[index...]` (`nontemporal`:
     do not keep the lines in L2/LLC; `contiguous`: one vector load per chunk instead of a
     lane-by-lane gather). op `alu`: `fn(args[0], args[1])` on integers. op `buffer`: every
     value of stream `source` over one fiber of its TU, as one row (lives in the parent TU).
@@ -165,10 +148,8 @@ class Counter:
 class Op:
     """One execute-side operation inside a case (SSA: `id` names its result, if any).
 
-    Kinds: `pop` (dtype, form, length), `const` (value, dtype), `arange` (length), `get`
-    (counter), `increment` (counter, by), `binary` (fn, args), `load` (memref, args are
-    indices), `store` (memref, args = indices + value), `accumulate` (memref, fn,
-    args = indices + value).
+    The kinds, the fields each one uses and their type rules are declared in
+    `dsl.dae.ops_execute`; the fields not used stay at their defaults.
     """
 
     op: str
@@ -199,7 +180,7 @@ class Program:
 
     memrefs: tuple[Memref, ...]
     tus: tuple[TU, ...]
-    streams: tuple[Stream, ...]
+    streams: tuple[StreamNode, ...]
     registrations: tuple[Registration, ...]
     counters: tuple[Counter, ...]
     cases: tuple[Case, ...]
@@ -285,8 +266,6 @@ def _op_json(o: Op) -> dict[str, Any]:
             "counter": o.counter,
         }
     )
-    if o.op == "const":
-        d["value"] = o.value
-    if o.op == "increment":
+    if o.by != 1:
         d["by"] = o.by
     return d

@@ -33,6 +33,7 @@ from dsl.sam.builder import (
     write_level,
     write_vals,
 )
+from dsl.core.params import tunable
 from dsl.sam.ir import Program, load_ir
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "scan",
     "spacc1",
     "spacc2",
+    "tunable",
     "tensor",
     "trace",
     "union",

@@ -12,6 +12,8 @@ import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from dsl.core.params import IR_KEY as TUNABLE_KEY
+from dsl.core.params import bind as bind_params
 from dsl.errors import ProgramError, ValidationError
 from dsl.sam.formats import FormatError
 from dsl.sam.ir import (
@@ -397,7 +399,8 @@ def trace(kernel: Callable[..., Any], signature: dict) -> dict:
     token = _ACTIVE.set(b)
     try:
         handles = {name: Tensor(b, name) for name in list(b.tensors)}
-        kernel(**handles, **signature.get("params", {}))
+        kwargs, tunable = bind_params(kernel, signature.get("params") or {})
+        kernel(**handles, **kwargs)
     finally:
         _ACTIVE.reset(token)
     missing = [n for n in b.output_shapes if n not in b.tensors]
@@ -408,6 +411,8 @@ def trace(kernel: Callable[..., Any], signature: dict) -> dict:
             " and values"
         )
     ir = b.to_ir()
+    if tunable is not None:
+        ir[TUNABLE_KEY] = tunable
     try:
         load_ir(ir)
     except ValidationError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsl.core.params import IR_KEY as TUNABLE_KEY
 from dsl.errors import ValidationError
 from dsl.sam.formats import FormatError, normalize
 from dsl.sam.primitives import PRIMITIVES, KindError, type_node
@@ -227,7 +228,7 @@ def load_ir(ir: Any) -> Program:
         raise ValidationError(f"IR dialect is {ir.get('dialect')!r}, expected 'sam'")
     if ir.get("version") != VERSION:
         raise ValidationError(f"IR version {ir.get('version')!r} is not {VERSION}")
-    unknown = set(ir) - {"dialect", "version", "tensors", "graphs"}
+    unknown = set(ir) - {"dialect", "version", "tensors", "graphs", TUNABLE_KEY}
     if unknown:  # nothing else is read: a key that seems to ask for more is refused, not ignored
         raise ValidationError(f"IR has unknown keys {sorted(map(str, unknown))}")
     tensors = _load_tensors(ir.get("tensors"))

@@ -12,6 +12,7 @@ semantics and the cycle simulator live in `interpreter/step`.
 
 from __future__ import annotations
 
+from dsl.core.params import tunable
 from dsl.step.builder import (
     Store,
     Stream,
@@ -90,5 +91,6 @@ __all__ = [
     "sink",
     "streamify",
     "trace",
+    "tunable",
     "zip",
 ]

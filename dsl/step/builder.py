@@ -134,8 +134,7 @@ class Graph:
         try:
             outputs = decl.rule([h.type for h in inputs], attrs, env)
         except RuleError as exc:
-            port = f" input {exc.port!r}" if exc.port else ""
-            raise ProgramError(f"{op}{port}: {exc}", line=line) from None
+            raise exc.located(ProgramError, where=op, line=line) from None
         for k, t in enumerate(outputs):
             try:
                 check_stream(t)

@@ -66,6 +66,11 @@ SPEC_KIND_REASONS = {
 }
 
 
+# Declared domains of the emitted knobs (the task's own tile_rows is always included).
+TILE_ROWS = (8, 16, 32, 64, 128)
+MATMUL_COMPUTE = (1, 2, 4, 8, 16)
+
+
 @dataclass(frozen=True)
 class _Input:
     name: str
@@ -100,6 +105,7 @@ class _RowTiling:
         self._check_names()
         self.lines: list[str] = []
         self.pending: dict[str, list[str]] = {}  # value -> handle names not yet consumed
+        self.matmuls = False  # a matmul map gets the tunable `compute` allocation
 
     # --- input classification -------------------------------------------------------
     def _static(self, dim: str | int, what: str) -> int:
@@ -216,7 +222,7 @@ class _RowTiling:
             raise NotCovered(
                 f"{self.task.name}: no input is tiled along {self.rows!r} with every batch dim"
             )
-        params = ", ".join([i.name for i in self.inputs] + [f"tile_rows={self.tile_rows}"])
+        params = [i.name for i in self.inputs] + [f"tile_rows={self.tile_rows}"]
         if any(i.missing_batch or i.role == "column" for i in self.inputs):
             self._line(
                 f"{self.rows}_tiles = step.cdiv({anchor.name}.shape[-2], tile_rows)"
@@ -305,7 +311,8 @@ class _RowTiling:
                     "streams; row tiling needs a whole right-hand operand"
                 )
             fn = "step.fn.matmul(transpose_b=True)" if op.get("transpose_b") else '"matmul"'
-            expr = f"step.map([{args[0]}, {args[1]}], {fn})"
+            expr = f"step.map([{args[0]}, {args[1]}], {fn}, compute=compute)"
+            self.matmuls = True
         elif name == "softmax":  # exp(x - rowmax) / rowsum, all within one row tile
             self._line(f"{out}_a, {out}_b = step.copy({args[0]})")
             self._line(f'{out}_shifted = step.map([{out}_a, step.map({out}_b, "row_max")], "sub")')
@@ -322,7 +329,15 @@ class _RowTiling:
             raise NotCovered(f"{self.task.name}: op {name!r} has no row-tiled lowering")
         self._define(out, expr, uses[out])
 
-    def _header(self, params: str) -> str:
+    def _header(self, params: list[str]) -> str:
+        # The knobs a tuner may turn (agent tune): the row tile and, when there is a matmul,
+        # its compute units; both trade speed for on-chip memory and compute budget.
+        tiles = sorted({*TILE_ROWS, self.tile_rows})
+        knobs = [f"tile_rows={tiles}"]
+        if self.matmuls:
+            params.append("compute=1")
+            knobs.append(f"compute={list(MATMUL_COMPUTE)}")
+        tunable = f"@step.tunable({', '.join(knobs)})\n"
         under = f" under {', '.join(self.batch)}" if self.batch else ""
         doc = (
             f'"""{self.task.name}: static row tiling (builtin compiler).\n\n'
@@ -331,7 +346,9 @@ class _RowTiling:
             '(expand).\n"""\n'
         )
         body = "\n".join(self.lines)
-        return f"{doc}\nfrom dsl import step\n\n\ndef kernel({params}):\n{body}\n"
+        return (
+            f"{doc}\nfrom dsl import step\n\n\n{tunable}def kernel({', '.join(params)}):\n{body}\n"
+        )
 
 
 def _need(spec: dict, key: str, typ: type, task: str):

@@ -1,5 +1,6 @@
 """The STeP IR: frozen dataclasses and their JSON form.
 
+Ports and nodes are the shared `dsl.core.ir` ones (a node's outputs are `StreamType`s).
 A `Program` is a list of `Node`s in creation order (so every input refers to an earlier
 node: the graph is acyclic by construction), the task's off-chip tensors, and the symbol
 table of every symbolic dim used. Each node names an op of `dsl.step.ops.OPS`; attributes
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from dsl.core.ir import Node, Port, ProgramBase
 from dsl.step.functions import FnRef
 from dsl.step.limits import MAX_RANK, check_tile
 from dsl.step.ops import OPS, TensorDecl
@@ -18,32 +20,16 @@ from dsl.step.symbolic import Expr, expr_from_json
 from dsl.step.types import StreamType, stream_from_json, stream_to_json
 
 IR_VERSION = 1
+__all__ = ["IR_VERSION", "Node", "Port", "Program"]
 
 
 @dataclass(frozen=True)
-class Port:
-    """Output `index` of node `node`."""
+class Program(ProgramBase):
+    """A STeP program: its nodes, the task's tensors, symbols and symbolic dims."""
 
-    node: int
-    index: int = 0
+    DIALECT = "step"
+    VERSION = IR_VERSION
 
-
-@dataclass(frozen=True)
-class Node:
-    id: int
-    op: str
-    inputs: tuple[Port, ...]
-    attrs: dict = field(hash=False)
-    outputs: tuple[StreamType, ...]
-    line: int | None = None  # line of the user's program that built it (for messages)
-
-    def label(self) -> str:
-        where = f", line {self.line}" if self.line else ""
-        return f"{self.op} (node {self.id}{where})"
-
-
-@dataclass(frozen=True)
-class Program:
     nodes: tuple[Node, ...]
     tensors: dict[str, TensorDecl] = field(hash=False)
     symbols: dict[str, str] = field(hash=False)  # name -> "dynamic" | "ragged"
@@ -62,8 +48,7 @@ class Program:
 
     def to_json(self) -> dict:
         return {
-            "dialect": "step",
-            "version": IR_VERSION,
+            **self.header(),
             "dims": list(self.dims),
             "symbols": dict(self.symbols),
             "tensors": [

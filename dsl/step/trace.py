@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dsl.core.params import IR_KEY as TUNABLE_KEY
+from dsl.core.params import bind as bind_params
 from dsl.errors import ProgramError
 from dsl.step.builder import Graph, Store, Tensor, unconsumed
 from dsl.step.ir import Program, dim_of
@@ -38,7 +40,8 @@ def build(kernel: Callable, signature: dict) -> Program:
     dims = dict(signature.get("dims", {}))
     graph = Graph(_tensor_decls(signature, dims), dims)
     handles = {t.name: Tensor(graph, t) for t in graph.tensors.values() if t.role == "input"}
-    result = kernel(**handles, **signature.get("params", {}))
+    kwargs, _ = bind_params(kernel, signature.get("params") or {})
+    result = kernel(**handles, **kwargs)
     returned = result if isinstance(result, list | tuple) else [result]
     if result is None or not returned or not all(isinstance(r, Store) for r in returned):
         raise ProgramError(
@@ -64,4 +67,6 @@ def build(kernel: Callable, signature: dict) -> Program:
 
 def trace(kernel: Callable, signature: dict) -> dict:
     """The IR of `kernel` for `signature`, as a JSON-able dict (see `build`)."""
-    return build(kernel, signature).to_json()
+    ir = build(kernel, signature).to_json()
+    _, tunable = bind_params(kernel, signature.get("params") or {})
+    return ir if tunable is None else {**ir, TUNABLE_KEY: tunable}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dsl.errors import ValidationError
 from dsl.step.functions import FnTypeError, make_ref
-from dsl.step.ir import IR_VERSION, Node, Port, Program, attr_from_json, tensor_from_json
+from dsl.step.ir import Node, Port, Program, attr_from_json, tensor_from_json
 from dsl.step.limits import LimitError, check_attr
 from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
 from dsl.step.symbolic import DYNAMIC, RAGGED
@@ -43,13 +43,7 @@ def _port_name(spec: str, pos: int, n_inputs: int) -> str:
 
 def load_ir(ir: object) -> Program:
     """Parse and validate IR produced by `trace`; raise `ValidationError` on any problem."""
-    if not isinstance(ir, dict):
-        raise ValidationError("IR must be a JSON object")
-    if ir.get("dialect") != "step" or ir.get("version") != IR_VERSION:
-        raise ValidationError(
-            f"IR is not STeP version {IR_VERSION} (dialect "
-            f"{ir.get('dialect')!r}, version {ir.get('version')!r})"
-        )
+    ir = Program.check_header(ir)
     symbols = ir.get("symbols", {})
     if not isinstance(symbols, dict) or not all(
         isinstance(k, str) and v in (DYNAMIC, RAGGED) for k, v in symbols.items()
@@ -141,8 +135,7 @@ def _load_node(
     try:
         outputs = decl.rule(in_types, attrs, RuleEnv(tensors, i))
     except RuleError as exc:
-        port = f" input {exc.port!r}" if exc.port else ""
-        raise ValidationError(f"{where}{port}: {exc}") from None
+        raise exc.located(ValidationError, where=where) from None
     for k, t in enumerate(outputs):
         try:
             check_stream(t)

@@ -2,7 +2,9 @@
 
 `BACKEND` is what the verifier uses (docs/interfaces.md). The functional run and the
 simulator share the access-side pass (`access.run_access`) and the queue matching
-(`execute.schedule`); the simulator then times the same pushes and cases (`timing`).
+(`execute.schedule`); the simulator then times the same pushes and cases (`simulator`).
+Every op of the registry (`dsl.dae.ops`) has its semantics in `access` / `execute` and its
+cost in `costs`, registered by name when this package is imported.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+import interpreter.dae.costs  # noqa: F401  (registers every op's cost)
 from dsl.dae import load_ir
 from dsl.dae.ir import Program
 from interpreter.dae import resources
@@ -62,7 +65,7 @@ class DaeBackend:
     def simulate(
         self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
     ) -> SimReport:
-        from interpreter.dae.timing import simulate
+        from interpreter.dae.simulator import simulate
 
         return simulate(program, inputs, dims, target)
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsl.dae.ir import Event, Form, Program, Registration, Stream
+from dsl.core.spec import SEMANTICS
+from dsl.dae.ir import Event, Form, Program, Registration, StreamNode
+from dsl.dae.ops import ACCESS, DAE
 from interpreter.errors import ExecutionError
 
 MAX_ITERATIONS = 4_000_000
@@ -71,7 +73,7 @@ class AccessRun:
                 raise AssertionError("not an ancestor")
         return idx
 
-    def stream_shape(self, s: Stream) -> tuple[Form, int]:
+    def stream_shape(self, s: StreamNode) -> tuple[Form, int]:
         """Form and length of one value of stream `s`."""
         if s.op == "buffer":
             src = self.program.streams[s.source]
@@ -138,7 +140,7 @@ def _traverse(run: AccessRun, tid: int) -> TUState:
     return TUState(n, nfib, owner, lo[owner][:, None] + lane * t.step, mask, elements)
 
 
-def _broadcast_arg(run: AccessRun, s: Stream, ref) -> np.ndarray:
+def _broadcast_arg(run: AccessRun, s: StreamNode, ref) -> np.ndarray:
     n = run.tus[s.tu].n
     if ref.stream is None:
         value = ref.const if ref.dim is None else resolve(ref.dim, run.dims, f"stream {s.id}")
@@ -175,33 +177,46 @@ def flat_index(
     return flat
 
 
-def _stream(run: AccessRun, s: Stream) -> np.ndarray:
-    p = run.program
-    if s.op == "iv":
-        return run.tus[s.tu].iv
-    if s.op == "buffer":
-        src = p.streams[s.source]
-        st = run.tus[src.tu]
-        n_el = int(st.elements[0]) if st.nfib else 0
-        values = run.values[src.id]
-        if not st.nfib:  # no fibers: an empty buffer (reshape cannot infer a width from 0)
-            return values.reshape(0, 0)
-        return values.reshape(st.nfib, -1)[:, :n_el]
+@DAE.implement(SEMANTICS, "access.iv")
+def _iv(run: AccessRun, s: StreamNode) -> np.ndarray:
+    return run.tus[s.tu].iv
+
+
+@DAE.implement(SEMANTICS, "access.buffer")
+def _buffer(run: AccessRun, s: StreamNode) -> np.ndarray:
+    src = run.program.streams[s.source]
+    st = run.tus[src.tu]
+    n_el = int(st.elements[0]) if st.nfib else 0
+    values = run.values[src.id]
+    if not st.nfib:  # no fibers: an empty buffer (reshape cannot infer a width from 0)
+        return values.reshape(0, 0)
+    return values.reshape(st.nfib, -1)[:, :n_el]
+
+
+ALU = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "min": np.minimum,
+    "max": np.maximum,
+}
+"""Integer functions of ALU streams (and of execute-side arithmetic); `div` floors and
+checks for zero where it is used."""
+
+
+@DAE.implement(SEMANTICS, "access.alu")
+def _alu(run: AccessRun, s: StreamNode) -> np.ndarray:
+    a, b = (_broadcast_arg(run, s, r) for r in s.args)
+    if s.fn == "div":
+        if (b == 0).any():
+            raise ExecutionError(f"stream {s.id} (alu div): division by zero")
+        return a // b
+    return ALU[s.fn](a, b)
+
+
+@DAE.implement(SEMANTICS, "access.load")
+def _load(run: AccessRun, s: StreamNode) -> np.ndarray:
     args = [_broadcast_arg(run, s, a) for a in s.args]
-    if s.op == "alu":
-        a, b = args
-        if s.fn == "div":
-            if (b == 0).any():
-                raise ExecutionError(f"stream {s.id} (alu div): division by zero")
-            return a // b
-        fn = {
-            "add": np.add,
-            "sub": np.subtract,
-            "mul": np.multiply,
-            "min": np.minimum,
-            "max": np.maximum,
-        }[s.fn]
-        return fn(a, b)
     mem = run.memrefs[s.memref]
     mask = run.tus[s.tu].mask
     flat = flat_index(args, mem.shape, mask, f"stream {s.id} (load {s.memref})")
@@ -231,9 +246,9 @@ def run_access(program: Program, memrefs: dict[str, np.ndarray], dims: dict[str,
     pending = list(program.streams)
     held = 0
 
-    def add_stream(s: Stream) -> None:
+    def add_stream(s: StreamNode) -> None:
         nonlocal held
-        run.values[s.id] = _stream(run, s)
+        run.values[s.id] = DAE.rules(SEMANTICS)[f"{ACCESS}.{s.op}"](run, s)
         held += run.values[s.id].size
         if held > MAX_VALUES:
             raise ExecutionError(

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsl.core.spec import SEMANTICS
 from dsl.dae.ir import Case, Form, Op, Program
-from interpreter.dae.access import AccessRun, flat_index, resolve
+from dsl.dae.ops import DAE, EXECUTE
+from interpreter.dae.access import ALU, AccessRun, flat_index, resolve
 from interpreter.errors import ExecutionError
 
 _DTYPE = {"int64": np.int64, "float32": np.float32}
@@ -222,13 +224,15 @@ def run_cases(run: AccessRun, sched: Schedule, outputs: dict[str, np.ndarray]) -
     effects: list[Effect] = []
     loads: list[CoreLoad] = []
     budget = [MAX_EXECUTE_ELEMENTS]
+    rules = DAE.rules(SEMANTICS)
     for case in p.cases:
         which = np.flatnonzero(sched.tokens == case.id)
         if which.size:
             cx = _CaseRun(run, sched, case, which, counters_before, outputs, max_ops, budget)
             for k, op in enumerate(case.ops):
-                SEMANTICS[op.op](cx, k, op)
-                cx.spend(k, op)
+                rules[f"{EXECUTE}.{op.op}"](cx, k, op)
+                if op.id is not None:
+                    cx.spend(k, op, cx.env[op.id][0].size)
             effects += cx.effects
             loads += cx.loads
     _apply(effects, outputs)
@@ -276,14 +280,8 @@ class _CaseRun:
     def args(self, op: Op) -> list[tuple[np.ndarray, np.ndarray | None]]:
         return [self.env[a] for a in op.args]
 
-    def spend(self, k: int, op: Op) -> None:
-        """Charge op k's result (or writes) to the run's element budget."""
-        if op.id is not None:
-            made = self.env[op.id][0].size
-        elif op.op in ("store", "accumulate"):
-            made = self.effects[-1].flat.size if self.effects else 0
-        else:
-            return
+    def spend(self, k: int, op: Op, made: int) -> None:
+        """Charge `made` elements (op k's result or writes) to the run's element budget."""
         self.check(k, op, made)
         self.budget[0] -= made
 
@@ -295,6 +293,7 @@ class _CaseRun:
             )
 
 
+@DAE.implement(SEMANTICS, "execute.pop")
 def _pop(cx: _CaseRun, k: int, op: Op) -> None:
     slots = cx.sched.data_pos[cx.sched.data_first[cx.which] + cx.popped]
     cx.popped += 1
@@ -302,21 +301,25 @@ def _pop(cx: _CaseRun, k: int, op: Op) -> None:
     cx.env[op.id] = (values.astype(_DTYPE[op.dtype], copy=False), mask)
 
 
+@DAE.implement(SEMANTICS, "execute.const")
 def _const(cx: _CaseRun, k: int, op: Op) -> None:
     cx.env[op.id] = (np.full(len(cx.which), op.value, dtype=_DTYPE[op.dtype]), None)
 
 
+@DAE.implement(SEMANTICS, "execute.arange")
 def _arange(cx: _CaseRun, k: int, op: Op) -> None:
     n = resolve(op.length, cx.run.dims, _where(cx, k, op))
     cx.check(k, op, n * len(cx.which))  # a view now, but arithmetic on it is not
     cx.env[op.id] = (np.broadcast_to(np.arange(n, dtype=np.int64), (len(cx.which), n)), None)
 
 
+@DAE.implement(SEMANTICS, "execute.get")
 def _get(cx: _CaseRun, k: int, op: Op) -> None:
     before = cx.counters_before[op.counter][cx.which]
     cx.env[op.id] = (before + cx.increments.get(op.counter, 0), None)
 
 
+@DAE.implement(SEMANTICS, "execute.increment")
 def _increment(cx: _CaseRun, k: int, op: Op) -> None:
     cx.increments[op.counter] = cx.increments.get(op.counter, 0) + op.by
 
@@ -325,28 +328,41 @@ def _where(cx: _CaseRun, k: int, op: Op) -> str:
     return f"case {cx.case.id} ({cx.case.name}) op {k} ({op.op})"
 
 
+@DAE.implement(SEMANTICS, "execute.binary")
 def _binary_op(cx: _CaseRun, k: int, op: Op) -> None:
     a, b = cx.args(op)
     cx.env[op.id] = _binary(op, a, b, _where(cx, k, op))
 
 
+@DAE.implement(SEMANTICS, "execute.load", "execute.store", "execute.accumulate")
 def _memory_op(cx: _CaseRun, k: int, op: Op) -> None:
     result = _memory(
         cx.run, op, cx.args(op), cx.which, k, cx.max_ops, _where(cx, k, op), cx.outputs
     )
     if isinstance(result, Effect):
         cx.effects.append(result)
+        cx.spend(k, op, result.flat.size)
     else:
         cx.env[op.id] = result[:2]
         cx.loads.append(CoreLoad(cx.case.id, k, op.memref, cx.which, *result[2:]))
 
 
+def _elementwise(args: list) -> tuple[list[np.ndarray], np.ndarray | None, bool]:
+    """Operands of an element-wise op lined up: a scalar per token (1-D) beside a vector or
+    row (2-D) becomes a column; lane masks combine; `floating` when any operand is float
+    (then the op computes in float32)."""
+    values = [v for v, _ in args]
+    if any(v.ndim == 2 for v in values):
+        values = [v[:, None] if v.ndim == 1 else v for v in values]
+    mask = None
+    for _, m in args:
+        if m is not None:
+            mask = m if mask is None else (mask & m)
+    return values, mask, any(v.dtype.kind == "f" for v in values)
+
+
 def _binary(op: Op, a, b, where: str):
-    (x, mx), (y, my) = a, b
-    if x.ndim != y.ndim:
-        x, y = (x[:, None], y) if x.ndim == 1 else (x, y[:, None])
-    mask = mx if my is None else my if mx is None else (mx & my)
-    floating = x.dtype.kind == "f" or y.dtype.kind == "f"
+    (x, y), mask, floating = _elementwise([a, b])
     if floating:
         x, y = x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
     if op.fn == "div":
@@ -359,14 +375,33 @@ def _binary(op: Op, a, b, where: str):
         if zero.any():
             raise ExecutionError(f"{where}: integer division by zero")
         return x // np.where(y == 0, 1, y), mask
-    fn = {
-        "add": np.add,
-        "sub": np.subtract,
-        "mul": np.multiply,
-        "min": np.minimum,
-        "max": np.maximum,
-    }[op.fn]
-    return fn(x, y), mask
+    return ALU[op.fn](x, y), mask
+
+
+COMPARE = {
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+}
+
+
+@DAE.implement(SEMANTICS, "execute.compare")
+def _compare(cx: _CaseRun, k: int, op: Op) -> None:
+    (x, y), mask, floating = _elementwise(cx.args(op))
+    if floating:  # as the hardware compares: both sides in float32
+        x, y = x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+    cx.env[op.id] = (COMPARE[op.fn](x, y).astype(np.int64), mask)
+
+
+@DAE.implement(SEMANTICS, "execute.select")
+def _select(cx: _CaseRun, k: int, op: Op) -> None:
+    (cond, x, y), mask, _ = _elementwise(cx.args(op))
+    if x.dtype.kind == "f" or y.dtype.kind == "f":
+        x, y = x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
+    cx.env[op.id] = (np.where(cond != 0, x, y), mask)
 
 
 def _memory(
@@ -443,17 +478,3 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
                     if target.dtype.kind in "iu" and fn == "div":
                         raise ExecutionError(f"accumulate div on integer output {name!r}")
                     _ACCUMULATE[fn].at(target, f, v)
-
-
-SEMANTICS = {
-    "pop": _pop,
-    "const": _const,
-    "arange": _arange,
-    "get": _get,
-    "increment": _increment,
-    "binary": _binary_op,
-    "load": _memory_op,
-    "store": _memory_op,
-    "accumulate": _memory_op,
-}
-"""What each execute-side op does, by name (the declarations are in dsl.dae.ir.EXECUTE_OPS)."""

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dsl.core.spec import USES_COMPUTE
 from dsl.dae.ir import Program
+from dsl.dae.ops import ACCESS, DAE
 from interpreter.budget import check_budget
 from interpreter.dae.access import resolve
 
@@ -41,7 +43,7 @@ def static_use(program: Program, dims: dict[str, int]) -> dict[str, float]:
     return {
         "traversal_units": float(sum(t.lanes for t in program.tus)),
         "lanes": float(max((t.lanes for t in program.tus), default=0)),
-        "streams": float(sum(s.op in ("load", "alu") for s in program.streams)),
+        "streams": float(sum(DAE[f"{ACCESS}.{s.op}"].has(USES_COMPUTE) for s in program.streams)),
         "execute_counters": float(len(program.counters)),
         "buffer_bytes": float(buffer_bytes),
     }

@@ -15,7 +15,7 @@ from interpreter.sam.merge import align_reduced, taken_with_kept
 from interpreter.sam.rules import (
     Context,
     Result,
-    Schedule,
+    StepPlan,
     block_size,
     check_size,
     one_to_one,
@@ -147,7 +147,7 @@ def reduce(node: Node, ins: list[Stream], ctx: Context) -> Result:
     emit[sum_pos[extra == 1] + 1] = step_of[stop_tok[extra == 1]] + 1
     emit[-1] = step_of[-1]
     b = block_size(s.val)
-    sched = Schedule(int(step_of[-1]) + 1, [step_of], [emit], latency=b * b if b > 1 else 1)
+    sched = StepPlan(int(step_of[-1]) + 1, [step_of], [emit], latency=b * b if b > 1 else 1)
     return Result([Stream(ctl, val)], sched, {"flops": int(item.sum()) * b * b})
 
 
@@ -269,5 +269,5 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         emits.insert(0, o_emit)
     b = block_size(val.val)
     consume = [taken_with_kept(keep, step_of) for keep in keeps]
-    sched = Schedule(int(step_of[-1]) + 1, consume, emits, latency=b * b if b > 1 else 1)
+    sched = StepPlan(int(step_of[-1]) + 1, consume, emits, latency=b * b if b > 1 else 1)
     return Result(outputs, sched, {"flops": int(item.sum()) * b * b})

@@ -114,7 +114,7 @@ def run_graphs(
     memory_steps: bool = True,
 ) -> list[GraphRun]:
     """Run every graph in order; written tensors are added to `tensors`. Without
-    `memory_steps` the schedules leave out when memory words move (no memory model)."""
+    `memory_steps` the step plans leave out when memory words move (no memory model)."""
     keep_freed_memory()
     ctx = Context(tensors, program.tensors, memory_steps)
     return [run_graph(graph, ctx, dims) for graph in program.graphs]

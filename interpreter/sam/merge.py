@@ -6,7 +6,7 @@ import numpy as np
 
 from dsl.sam.ir import Node
 from interpreter.errors import ExecutionError
-from interpreter.sam.rules import Context, Result, Schedule, rule
+from interpreter.sam.rules import Context, Result, StepPlan, rule
 from interpreter.sam.streams import (
     DATA,
     DONE,
@@ -213,7 +213,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
         emit[data_pos] = step_key[selected]
         emit[out_stop] = step_stop
         emit[-1] = steps_total - 1
-    return Result(outputs, Schedule(steps_total, consume, [emit] * (n + 1)))
+    return Result(outputs, StepPlan(steps_total, consume, [emit] * (n + 1)))
 
 
 @rule("intersect")
@@ -259,7 +259,7 @@ def crd_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     out_keep[u.token[dropped]] = False
     consume_outer = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
     steps = np.arange(n, dtype=np.int64)
-    sched = Schedule(n, [consume_outer, None], [consume_outer[out_keep], steps[in_keep]])
+    sched = StepPlan(n, [consume_outer, None], [consume_outer[out_keep], steps[in_keep]])
     return Result(
         [
             Stream(outer.ctl[out_keep], outer.val[out_keep]),
@@ -283,7 +283,7 @@ def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
     consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
     return Result(
         [Stream(inner.ctl, held), Stream(inner.ctl, inner.val)],
-        Schedule(n, [consume, None], [None, None]),
+        StepPlan(n, [consume, None], [None, None]),
     )
 
 
@@ -302,5 +302,5 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     ctl = empties_as_data(val.ctl)[keep]
     return Result(
         [Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
-        Schedule(n, [taken_with_kept(k, None) for k in keeps], [steps[keep], steps[keep]]),
+        StepPlan(n, [taken_with_kept(k, None) for k in keeps], [steps[keep], steps[keep]]),
     )

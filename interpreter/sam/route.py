@@ -7,7 +7,7 @@ import numpy as np
 from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import Node
 from interpreter.errors import ExecutionError
-from interpreter.sam.rules import Context, Result, Schedule, one_to_one, rule
+from interpreter.sam.rules import Context, Result, StepPlan, one_to_one, rule
 from interpreter.sam.streams import DATA, DONE, EMPTY, Stream, check_well_formed, fiber_ids
 
 
@@ -42,7 +42,7 @@ def fork(node: Node, ins: list[Stream], ctx: Context) -> Result:
         mask = (lane == k) | (lane == -1)
         outs.append(Stream(s.ctl[mask], s.val[mask]))
         emits.append(steps[mask])
-    return Result(outs, Schedule(len(s.ctl), [None], emits))
+    return Result(outs, StepPlan(len(s.ctl), [None], emits))
 
 
 def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
@@ -86,7 +86,7 @@ def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
         steps[stops] = order_stop
         steps[-1] = n - 1
         consume.append(steps)
-    return Result([Stream(ctl, val)], Schedule(n, consume, [None]))
+    return Result([Stream(ctl, val)], StepPlan(n, consume, [None]))
 
 
 def _units(s: Stream, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +178,7 @@ def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Resu
         consume[k + 1][-1] = total - 1
     out_ctl[-1] = DONE
     order_steps[-1] = total - 1
-    return Result([Stream(out_ctl, out_val)], Schedule(total, consume, [None]))
+    return Result([Stream(out_ctl, out_val)], StepPlan(total, consume, [None]))
 
 
 @rule("join")
@@ -204,7 +204,7 @@ def _writer(node: Node, ins: list[Stream], ctx: Context) -> Result:
         memory = np.flatnonzero(data | (s.ctl >= 0))  # crd per coordinate, seg per fiber
     else:
         memory = None
-    return Result([], Schedule(n, [None], [], memory=memory))
+    return Result([], StepPlan(n, [None], [], memory=memory))
 
 
 rule("write_level")(_writer)

@@ -1,11 +1,11 @@
-"""The registry of primitive rules: what each primitive computes and when it acts.
+"""The registry of primitive rules: what each primitive computes and how it steps.
 
 A rule takes a node, its input streams and the run context, and returns its output streams
-together with a `Schedule`: the primitive performs `steps` steps, one per cycle at most;
+together with a `StepPlan`: the primitive performs `steps` steps, one per cycle at most;
 `consume[p][t]` is the step that takes token t of input p, and `emit[q][t]` the step that
 emits token t of output q; both never decrease, and `None` means "token t at step t".
- The timing pass (`interpreter.sam.timing`) turns schedules into
-cycles without knowing any primitive; counters (FLOPs, array reads) ride along in `counts`.
+The cycle pass (`interpreter.sam.cycles`) turns step plans into cycles on the shared channel
+solver without knowing any primitive; counters (FLOPs, array reads) ride along in `counts`.
 Rule modules (`walk`, `merge`, `compute`, `route`) register themselves by primitive name.
 """
 
@@ -23,7 +23,9 @@ from interpreter.sam.streams import Stream
 
 
 @dataclass
-class Schedule:
+class StepPlan:
+    """How a primitive steps through its streams (see the module doc); no times."""
+
     steps: int
     consume: list[np.ndarray | None]
     emit: list[np.ndarray | None]
@@ -35,7 +37,7 @@ class Schedule:
 @dataclass
 class Result:
     outputs: list[Stream]
-    schedule: Schedule
+    plan: StepPlan
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,7 +47,7 @@ class Context:
 
     tensors: dict[str, Fibertree]
     decls: dict[str, TensorDecl]
-    memory_steps: bool = True  # build Schedule.memory (only a memory model reads it)
+    memory_steps: bool = True  # build StepPlan.memory (only a memory model reads it)
 
     def tensor(self, node: Node) -> Fibertree:
         return self.tensors[node.attrs["tensor"]]
@@ -80,10 +82,10 @@ def rule(name: str) -> Callable[[Rule], Rule]:
     return register
 
 
-def one_to_one(n_tokens: int, n_inputs: int, n_outputs: int, **kw: object) -> Schedule:
-    """Schedule of a primitive that takes one token per input and emits one per output per
+def one_to_one(n_tokens: int, n_inputs: int, n_outputs: int, **kw: object) -> StepPlan:
+    """Step plan of a primitive that takes one token per input and emits one per output per
     step."""
-    return Schedule(n_tokens, [None] * n_inputs, [None] * n_outputs, **kw)  # type: ignore
+    return StepPlan(n_tokens, [None] * n_inputs, [None] * n_outputs, **kw)  # type: ignore
 
 
 def steps_of(index: np.ndarray | None, n: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from interpreter.report import SimReport
 from interpreter.sam.execute import GraphRun, load_inputs, run_graphs
 from interpreter.sam.fibertree import Fibertree
 from interpreter.sam.resources import check_static, full_lanes, lane_factors
-from interpreter.sam.timing import GraphTiming, HbmModel, shared_memory_floor, time_graph
+from interpreter.sam.cycles import GraphTiming, HbmModel, shared_memory_floor, time_graph
 
 COUNTERS = (
     "flops",
@@ -57,9 +57,7 @@ def _bottleneck(
     g = int(np.argmax([t.cycles for t in timings]))
     run, timing = runs[g], timings[g]
     if hbm is not None:
-        words = sum(
-            len(r.schedule.memory) for r in run.results.values() if r.schedule.memory is not None
-        )
+        words = sum(len(r.plan.memory) for r in run.results.values() if r.plan.memory is not None)
         memory_floor = shared_memory_floor(run, hbm)
         if memory_floor >= 0.5 * timing.cycles:
             return (
@@ -69,7 +67,7 @@ def _bottleneck(
                 " fused intermediates cut the traffic."
             )
     busy = {
-        n.id: run.results[n.id].schedule.steps * run.results[n.id].schedule.ii
+        n.id: run.results[n.id].plan.steps * run.results[n.id].plan.ii
         for n in run.graph.nodes
     }
     top = max(busy, key=busy.get)  # type: ignore[arg-type]
@@ -129,7 +127,7 @@ def simulate_trees(
         factors = lane_factors(run.graph)
         for node in run.graph.nodes:
             result = run.results[node.id]
-            s = result.schedule
+            s = result.plan
             busy = s.steps * s.ii
             serial = (s.steps - 1) * s.ii + 1 if s.steps else 0
             node_floor = max(node_floor, serial * factors[node.id] / lanes)
@@ -156,7 +154,6 @@ def simulate_trees(
         "tokens": float(tokens),
         "fifo_depth": float(fifo_depth),
         "hbm": float(hbm is not None),
-        "timing_sweeps": float(max(t.sweeps for t in timings)),
     }
     metrics.update({k: float(v) for k, v in counts.items()})
     metrics["memory_words"] = float(sum(counts[k] for k in COUNTERS[1:7]))

@@ -10,7 +10,7 @@ from interpreter.errors import ExecutionError
 from interpreter.sam.rules import (
     Context,
     Result,
-    Schedule,
+    StepPlan,
     block_size,
     check_size,
     one_to_one,
@@ -104,7 +104,7 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
         counts = {"seg_reads": len(seg_steps), "crd_reads": n_data}
         if ctx.memory_steps:
             memory = np.concatenate([seg_steps, np.flatnonzero(ctl == DATA)])
-    sched = Schedule(total, [consume], [None, None], memory=memory)
+    sched = StepPlan(total, [consume], [None, None], memory=memory)
     return Result([Stream(ctl, crd_val), Stream(ctl, ref_val)], sched, counts)
 
 
@@ -158,7 +158,7 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
     out_ctl[item_idx[missing]] = EMPTY
     n = len(crd.ctl)
     consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
-    sched = Schedule(n, [None, consume], [None, None], memory=memory)
+    sched = StepPlan(n, [None, consume], [None, None], memory=memory)
     return Result([Stream(crd.ctl, crd.val), Stream(out_ctl, out_val)], sched, counts)
 
 
@@ -209,7 +209,7 @@ def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val[-1] = 0
     ctl[stop] = u.close
     consume = parent_consumption(u, len(x.ctl), start, stop, n - 1)
-    return Result([Stream(ctl, val)], Schedule(n, [consume, None], [None]))
+    return Result([Stream(ctl, val)], StepPlan(n, [consume, None], [None]))
 
 
 @rule("load")

@@ -20,13 +20,14 @@ from interpreter.step.budget import (
     peak_flops,
     units_left,
 )
-from interpreter.step.sim import Schedule, target_params
-from interpreter.step.timing import BOUND_NAMES, ISSUE, Plan
+from interpreter.step.costs import BOUND_NAMES, ISSUE, OpEvents
+from interpreter.step.event_times import EventTimes
+from interpreter.step.sim import target_params
 
 TIMELINE_LIMIT = 2000
 
 
-def floor_cycles(plans: list[Plan], target: dict) -> float:
+def floor_cycles(plans: list[OpEvents], target: dict) -> float:
     """Roofline floor at the target's full budget: the program's FLOPs over the whole chip's
     peak (every compute unit), and its off-chip bytes over the HBM's bandwidth. It never
     looks at the `compute=` the program allocated, so asking for more cannot lower it."""
@@ -41,9 +42,8 @@ def floor_cycles(plans: list[Plan], target: dict) -> float:
 
 def make_report(
     program: Program,
-    plans: list[Plan],
-    sched: Schedule,
-    cycles: float,
+    plans: list[OpEvents],
+    times: EventTimes,
     target: dict,
     used: dict[str, float],
 ) -> SimReport:
@@ -52,7 +52,7 @@ def make_report(
     onchip = check_onchip(program, [p.onchip_bytes for p in plans], target)
     capacity = budget_of(target).get(ONCHIP, 0.0)  # 0: the target sets no limit
     params = target_params(target)
-    cycles_i = int(np.ceil(cycles))
+    cycles_i = int(np.ceil(times.cycles))
     span = max(cycles_i, 1)
     reads = sum(float(p.requests.sum()) for p in plans if p.requests is not None and p.is_load)
     writes = sum(float(p.requests.sum()) for p in plans if p.requests is not None and not p.is_load)
@@ -74,7 +74,7 @@ def make_report(
         per_op[label] = entry
         if len(plan.cost) and len(timeline) < TIMELINE_LIMIT:
             timeline.append(
-                (label, int(sched.start[node.id][0]), int(np.ceil(sched.end[node.id][-1])))
+                (label, int(times.start[node.id][0]), int(np.ceil(times.end[node.id][-1])))
             )
     metrics = {
         "offchip_bytes": reads + writes,
@@ -89,7 +89,7 @@ def make_report(
         else 0.0,
         "hbm_utilization": (reads + writes) / (params["offchip_bw"] * span),
         "stream_elements": float(sum(len(p.cost) for p in plans)),
-        "sweeps": float(sched.sweeps),
+        "hbm_rounds": float(times.hbm_rounds),
     }
     return SimReport(
         cycles=cycles_i,
@@ -104,7 +104,7 @@ def make_report(
 
 def _bottleneck(
     program: Program,
-    plans: list[Plan],
+    plans: list[OpEvents],
     metrics: dict,
     span: int,
     target: dict,

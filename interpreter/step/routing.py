@@ -2,7 +2,7 @@
 
 `eager_merge` takes its chunk order from the context: the arrival order found by the
 timing pass, round-robin before any timing exists. Reassemble and eager_merge also record
-where every output item came from (`ctx.provenance`), which their timing rules need.
+where every output item came from (`ctx.facts`), which their cost rules need.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import numpy as np
 
 from dsl.step.ir import Node
 from interpreter.errors import ExecutionError
+from interpreter.step.facts import ItemSources, Merged, Reassembled
 from interpreter.step.semantics import RunContext, semantics
 from interpreter.step.streams import StreamData, chunk_value_ranges, vconcat, vtake
 
@@ -121,15 +122,15 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
             )
     stop = np.concatenate(stops) if stops else np.zeros(0, np.int8)
     has = np.concatenate(flags) if flags else np.zeros(0, bool)
-    ctx.provenance[node.id] = _sources(src_port, src_item) | {"sel_cons": sel_cons}
+    ctx.facts[node.id] = Reassembled(_sources(src_port, src_item), sel_cons)
     return [StreamData(stop, has, vconcat(parts, xs[0].values))]
 
 
-def _sources(ports: list[np.ndarray], items: list[np.ndarray]) -> dict:
+def _sources(ports: list[np.ndarray], items: list[np.ndarray]) -> ItemSources:
     def cat(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
-    return {"src_port": cat(ports), "src_item": cat(items)}
+    return ItemSources(cat(ports), cat(items))
 
 
 @semantics("eager_merge")
@@ -156,10 +157,7 @@ def _eager_merge(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
         items.append(np.arange(*item_range))
         firsts.append(n_out)
         n_out += len(parts[-1].stop)
-    ctx.provenance[node.id] = _sources(ports, items) | {
-        "chunk_first": np.array(firsts, dtype=np.int64),
-        "chunk_items": chunked,
-    }
+    ctx.facts[node.id] = Merged(_sources(ports, items), np.array(firsts, dtype=np.int64), chunked)
     stop = np.concatenate([p.stop for p in parts]) if parts else np.zeros(0, np.int8)
     has = np.concatenate([p.has_value for p in parts]) if parts else np.zeros(0, bool)
     data = StreamData(stop, has, vconcat([p.values for p in parts], ins[0].values))

@@ -1,22 +1,24 @@
 """The functional pass: walk the IR once, producing every stream as arrays.
 
-Like torch.fx's `Interpreter`, one small walker dispatches each node to its registered
-rule (`interpreter/step/semantics.py`); what compute ops emit as bfloat16 / float16 is
-rounded to that type (`precision.py`). After each node the declared symbolic shapes are
-checked against the streams actually produced: static and task dims must match exactly,
-a fresh dynamic dim (a partition count, say) is bound the first time it is seen, and
-ragged dims are free.
+The shared pass walker (`interpreter/core/walker.py`, after torch.fx's `Interpreter`)
+dispatches each node to its registered rule (`interpreter/step/semantics.py`); what ops
+flagged `USES_COMPUTE` emit as bfloat16 / float16 is rounded to that type
+(`precision.py`). After each node the declared symbolic shapes are checked against the
+streams actually produced: static and task dims must match exactly, a fresh dynamic dim
+(a partition count, say) is bound the first time it is seen, and ragged dims are free.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dsl.core.spec import USES_COMPUTE
 from dsl.step.ir import Node, Port, Program
+from dsl.step.ops import OPS
 from dsl.step.symbolic import RAGGED, Expr, Sym
 from dsl.step.types import StreamType, Tile
+from interpreter.core.walker import Walker
 from interpreter.errors import ExecutionError
-from interpreter.step.budget import COMPUTE_OPS
 from interpreter.step.precision import round_stream
 from interpreter.step.semantics import SEMANTICS, RunContext
 from interpreter.step.streams import StreamData, observed_dim, tile_shapes
@@ -46,34 +48,24 @@ def run_functional(
             have = np.asarray(inputs[name]).dtype.name
             if have != t.dtype:  # bytes are charged for the declared dtype: it must be true
                 raise ExecutionError(f"input {name!r} is {have} but the program declares {t.dtype}")
-    last_use = {p: n.id for n in program.nodes for p in n.inputs}
-    streams: dict[Port, StreamData] = {}
-    for node in program.nodes:
-        ins = [streams[p] for p in node.inputs]
-        try:
-            outs = SEMANTICS[node.op](node, ins, ctx)
-        except ExecutionError as exc:
-            msg = str(exc)
-            raise ExecutionError(msg if node.label() in msg else f"{node.label()}: {msg}") from None
-        except (
-            ValueError,
-            IndexError,
-            TypeError,
-            FloatingPointError,
-            OverflowError,
-            MemoryError,
-        ) as exc:
-            raise ExecutionError(f"{node.label()}: {type(exc).__name__}: {exc}") from None
-        if node.op in COMPUTE_OPS:  # half-precision results are rounded to their type
-            outs = [round_stream(s, t.elem) for s, t in zip(outs, node.outputs, strict=True)]
-        for i, (s, t) in enumerate(zip(outs, node.outputs, strict=True)):
-            _check_shape(node, i, s, t, ctx.dims)
-            streams[Port(node.id, i)] = s
-        if not keep:
-            for p in node.inputs:
-                if last_use.get(p) == node.id:
-                    del streams[p]
+    streams = FunctionalPass(program, SEMANTICS, ctx).run(keep=keep)
     return ctx, streams
+
+
+class FunctionalPass(Walker):
+    """The walker with STeP's two additions: what compute ops emit as bfloat16 / float16 is
+    rounded to that type, and every output is checked against its declared shape."""
+
+    def call(self, node: Node, inputs: list[StreamData]) -> list[StreamData]:
+        outs = super().call(node, inputs)
+        if OPS[node.op].has(USES_COMPUTE):
+            outs = [round_stream(s, t.elem) for s, t in zip(outs, node.outputs, strict=True)]
+        return outs
+
+    def store(self, node: Node, outputs: list[StreamData], values: dict[Port, StreamData]) -> None:
+        for i, (s, t) in enumerate(zip(outputs, node.outputs, strict=True)):
+            _check_shape(node, i, s, t, self.context.dims)
+        super().store(node, outputs, values)
 
 
 def _single_symbol(e: Expr) -> Sym | None:

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsl.core import spec
 from dsl.step.ir import Node, Program
 from dsl.step.limits import MAX_INT
-from dsl.step.ops import tile_grid
+from dsl.step.ops import OPS, tile_grid
 from dsl.step.symbolic import Expr
 from dsl.step.types import StreamType, Tile
 from interpreter.errors import ExecutionError
+from interpreter.step.facts import ExpandOwners, Fact, PaddedSlots
 from interpreter.step.functions import IMPLS
 from interpreter.step.streams import (
     MAX_ITEMS,
@@ -45,7 +47,7 @@ class RunContext:
     dims: dict[str, int]
     merge_order: dict[int, np.ndarray] = field(default_factory=dict)
     written: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    provenance: dict[int, dict] = field(default_factory=dict)  # node -> timing facts
+    facts: dict[int, Fact] = field(default_factory=dict)  # node -> what its cost rule needs
     _grids: dict[tuple[str, tuple[int, int]], np.ndarray] = field(default_factory=dict)
 
     def value(self, e: Expr, node: Node, what: str) -> int:
@@ -108,6 +110,7 @@ def in_type(ctx: RunContext, node: Node, i: int = 0) -> StreamType:
 
 Rule = Callable[[Node, list[StreamData], RunContext], list[StreamData]]
 SEMANTICS: dict[str, Rule] = {}
+OPS.attach(spec.SEMANTICS, SEMANTICS)  # the registry walk finds every op's semantics here
 
 
 def semantics(name: str) -> Callable[[Rule], Rule]:
@@ -434,7 +437,7 @@ def _pad_last_chunks(
         zero = np.zeros((1, elem.rows.value, elem.cols.value), base.dtype)
         values = vtake(np.concatenate([base, zero]), idx)
     flags = is_pad[has].astype(np.int64).reshape(-1, 1, 1)
-    ctx.provenance[node.id] = {"src_event": at}
+    ctx.facts[node.id] = PaddedSlots(at)
     return [StreamData(stop, has, values), StreamData(stop.copy(), has.copy(), flags)]
 
 
@@ -478,7 +481,7 @@ def _expand(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamDa
             raise ExecutionError(
                 f"{node.label()}: ref has {n_chunks} groups but x has {x.n_values} elements"
             )
-    ctx.provenance[node.id] = {"owner": _owner_of_items(ref, level, ref_rank)}
+    ctx.facts[node.id] = ExpandOwners(_owner_of_items(ref, level, ref_rank))
     if level == 0 and ref.n_values != x.n_values:
         raise ExecutionError(
             f"{node.label()}: ref has {ref.n_values} elements but x has {x.n_values}"

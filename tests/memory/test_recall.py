@@ -1,11 +1,11 @@
-"""Recall: verified solutions of similar tasks, one per task, most similar then shortest."""
+"""Recall: the best verified program of each similar task, most similar first."""
 
 from __future__ import annotations
 
 import pytest
 
 from memory import ExperienceStore
-from memory.features import fts_query, program_ops, task_ops
+from memory.features import description_words, program_ops, task_ops
 from tests.memory.task_factory import make_task
 
 
@@ -38,7 +38,7 @@ def test_ranking(store):
         "softmax_cols", description="Column-wise softmax of a matrix.", spec={"fn": "softmax"}
     )
     exp = make_task(
-        "exp_elementwise", description="Elementwise exponential of a matrix.", spec={"fn": "exp"}
+        "exp_elementwise", description="Row-wise exponential of a matrix.", spec={"fn": "exp"}
     )
     gemm = make_task(
         "gemm", description="Matrix multiply of two matrix inputs.", spec={"op": "matmul"}
@@ -47,20 +47,22 @@ def test_ranking(store):
     sam_twin = make_task("softmax_rows", dialect="sam", description="Row-wise softmax of a matrix.")
 
     self_id = put(store, QUERY, prog("return step.softmax_the_long_way(x, 'softmax')"), ok(900))
-    put(store, cols, prog("return step.a_longer_program_for_columns(x)"), ok())
-    cols_short = put(store, cols, prog("return step.cols(x)"), ok(500))  # shortest of its task
+    cols_fast = put(store, cols, prog("return step.a_longer_program_for_columns(x)"), ok(400))
+    put(store, cols, prog("return step.cols(x)"), ok(500))  # shorter, but slower
     put(store, cols, prog("x"), {"status": "incorrect", "correct": False, "cycles": None})
     exp_id = put(store, exp, prog("return step.map(x, 'exp')"), ok())
-    gemm_id = put(store, gemm, prog("return step.matmul_tiles_with_a_long_name(x)"), ok())
+    put(store, gemm, prog("return step.matmul_tiles_with_a_long_name(x)"), ok())
     put(store, fft, prog("return step.fft(x)"), ok())
     put(store, sam_twin, prog("return x", "sam"), ok())
 
     got = store.recall(QUERY, k=10)
-    # same task; shared op "softmax" plus a description match; description-only matches,
-    # shortest first. fft shares nothing; the sam twin is another dialect; no failure.
-    assert [a.id for a in got] == [self_id, cols_short, exp_id, gemm_id]
+    # The task itself; then softmax_cols (shares the op "softmax": its best, the fastest, not
+    # its shortest); then exp_elementwise (no op, but "row", "wise" and "matrix" in common). gemm
+    # shares only the word "matrix": below the floor. fft shares nothing; the sam twin is
+    # another dialect; no failure ever comes back.
+    assert [a.id for a in got] == [self_id, cols_fast, exp_id]
     assert all(a.verified for a in got)
-    assert [a.id for a in store.recall(QUERY, k=2)] == [self_id, cols_short]
+    assert [a.id for a in store.recall(QUERY, k=2)] == [self_id, cols_fast]
     assert store.recall(QUERY, k=0) == []
 
 
@@ -123,11 +125,15 @@ def test_program_ops():
     assert program_ops("def kernel(:", "step") == set()
 
 
-def test_fts_query_quotes_words_and_drops_noise():
-    assert fts_query('Row-wise "softmax" of a matrix; M is symbolic. AND NOT') == (
-        '"row" OR "wise" OR "softmax" OR "matrix" OR "not"'
-    )
-    assert fts_query("a of the") is None
+def test_description_words_drop_noise():
+    assert description_words('Row-wise "softmax" of a matrix; M is symbolic.') == {
+        "row",
+        "wise",
+        "softmax",
+        "matrix",
+        "symbolic",
+    } - {"symbolic"}
+    assert description_words("a of the") == set()
 
 
 def test_fts_syntax_in_descriptions_is_harmless(store):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from memory import ExperienceStore, StoreDamaged, StoreError, StoreFull, StoreLocked
-from memory.schema import SCHEMA, program_hash
+from memory.schema import MIGRATIONS, SCHEMA, program_hash
 from memory.transfer import export_store, import_records
 from tests.memory.task_factory import make_task
 
@@ -200,7 +200,7 @@ def test_a_store_from_before_the_rule_is_migrated(tmp_path) -> None:
             )
     store = ExperienceStore(path)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         hashes = conn.execute("SELECT program_hash, round FROM attempts").fetchall()
     assert hashes == [(program_hash("program text"), None)] * 2
     assert [a.cycles for a in store.attempts()] == [9, 9]

@@ -43,7 +43,7 @@ def _solve(store, name, successes, lengths, dialect="step", failures=2):
         pad = "#" * lengths[i % len(lengths)]
         store.record_attempt(
             task=task,
-            program=f"from dsl import {dialect}\n{pad}\n",
+            program=f"from dsl import {dialect}\nx = {i}\n{pad}\n",
             model="m",
             prompt_hash="h",
             verdict={"status": "passed", "cycles": 100 - i},
@@ -70,3 +70,20 @@ def test_ladder_starts_with_the_hard_earned(tmp_path):
     assert medium.program.count("#") == 5 and medium.verified  # its shortest program
     assert hard_earned_examples(store, "step", 0) == []
     assert selection_ladder(store, "dae") == []
+
+
+def test_counts_are_of_distinct_programs_written_by_models(tmp_path):
+    """A program found again, or a stored program re-verified by a later run (model
+    "memory"), is no new success: counted, every task that runs often would look easy."""
+    store = ExperienceStore(tmp_path / "m.sqlite")
+    task = make_task("hard")
+    for run_id, model in (("r1", "m"), ("r2", "m"), ("r3", "memory"), ("r4", "memory")):
+        store.record_attempt(
+            task=task,
+            program="from dsl import step\n# the one solution\n",
+            model=model,
+            prompt_hash="h",
+            verdict={"status": "passed", "cycles": 10},
+            run_id=run_id,
+        )
+    assert store.success_counts() == {"step/hard": 1}

@@ -48,7 +48,9 @@ def test_valid_ir_round_trips() -> None:
 
 
 def test_wrong_dialect_or_version() -> None:
-    assert "not STeP" in _load(lambda ir: ir.update(version=99))
+    assert _load(lambda ir: ir.update(version=99)) == "IR version 99 is not step version 1"
+    assert "no longer reads" in _load(lambda ir: ir.update(version=0))
+    assert _load(lambda ir: ir.update(dialect="sam")) == "IR dialect is 'sam', expected 'step'"
     with pytest.raises(ValidationError):
         step.load_ir([1, 2])
 

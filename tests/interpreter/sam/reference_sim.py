@@ -22,7 +22,7 @@ def simulate_reference(
     run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None, max_cycles: int = 200_000
 ) -> tuple[int, dict[int, list[int]]]:
     nodes = list(run.graph.nodes)
-    sched = {n.id: run.results[n.id].schedule for n in nodes}
+    sched = {n.id: run.results[n.id].plan for n in nodes}
     out_port = {n.id: {name: q for q, (name, _) in enumerate(n.outputs)} for n in nodes}
     # what each step takes: (producer, out port, token) ; what it emits: (out port, token)
     takes: dict[int, list[list[tuple[int, int, int]]]] = {}

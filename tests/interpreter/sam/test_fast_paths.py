@@ -84,8 +84,8 @@ def test_memory_steps_only_change_the_memory_model_input():
     trees = load_inputs(program, inputs, dims)
     with_steps = run_graphs(program, dict(trees), dims, memory_steps=True)
     without = run_graphs(program, dict(trees), dims, memory_steps=False)
-    assert any(r.schedule.memory is not None for r in with_steps[0].results.values())
-    assert all(r.schedule.memory is None for r in without[0].results.values())
+    assert any(r.plan.memory is not None for r in with_steps[0].results.values())
+    assert all(r.plan.memory is None for r in without[0].results.values())
     for fifo in (0, 2):
         assert time_graph(with_steps[0], fifo).cycles == time_graph(without[0], fifo).cycles
     # with the memory model on, simulate builds the steps and the model slows the graph

@@ -235,9 +235,9 @@ def test_consumers_drop_a_reduced_phantom_value():
     assert toks(r, 0) == [3.0, 3.0, S0, S0, 7.0, 7.0, S1, D]
     # the dropped value is taken with its fiber's stop (step 3), not in a step of its own
     r = run("alu", {"op": "div"}, val(*J_VALS), val(*SUMS))
-    assert r.schedule.consume[0] is None
-    assert r.schedule.consume[1].tolist() == [0, 1, 2, 3, 3, 4, 5, 6, 7]
-    assert r.schedule.steps == 8
+    assert r.plan.consume[0] is None
+    assert r.plan.consume[1].tolist() == [0, 1, 2, 3, 3, 4, 5, 6, 7]
+    assert r.plan.steps == 8
 
 
 def test_only_a_lone_value_against_an_empty_fiber_is_a_phantom():
@@ -280,7 +280,7 @@ def test_spacc2_with_no_entries_at_all():
     # empty, so the map never holds an entry; each flush is a lone stop, not an IndexError
     r = run("spacc", {"order": 2}, crd(S0, S1, S2, D), crd(S0, S1, S2, D), val(S0, S1, S2, D))
     assert [toks(r, k) for k in range(3)] == [[S0, D], [S1, D], [S1, D]]
-    assert r.schedule.emit[1].tolist() == [2, 3]
+    assert r.plan.emit[1].tolist() == [2, 3]
     # an empty group before a full one keeps its lone stop
     r = run(
         "spacc",
@@ -362,10 +362,10 @@ def test_block_load_and_matmul():
     loaded = run("load", {"tensor": "A"}, crd(0, 3, S0, D), tensors=(t,))
     blocks = loaded.outputs[0].val
     assert np.array_equal(blocks[0], a[:2, :2]) and np.array_equal(blocks[1], a[2:, 2:])
-    assert loaded.schedule.latency == 4
+    assert loaded.plan.latency == 4
     prod = run("alu", {"op": "matmul"}, loaded.outputs[0], loaded.outputs[0])
     assert np.array_equal(prod.outputs[0].val[1], a[2:, 2:] @ a[2:, 2:])
-    assert (prod.schedule.latency, prod.schedule.ii) == (3, 2)
+    assert (prod.plan.latency, prod.plan.ii) == (3, 2)
 
 
 def _steps(index, n):
@@ -375,19 +375,19 @@ def _steps(index, n):
 def test_golden_schedules():
     """When each primitive takes and emits each token (worked out by hand)."""
     r = run("scan", {"tensor": "B", "level": 1}, crd(0, 1, S0, D), tensors=(CSR,))
-    assert r.schedule.steps == 7 and r.schedule.consume[0].tolist() == [0, 2, 5, 6]
+    assert r.plan.steps == 7 and r.plan.consume[0].tolist() == [0, 2, 5, 6]
     # keys 0, 2, 3 then the stop and D: one step each
     args = (crd(0, 2, S0, D), crd(0, 1, S0, D), crd(2, 3, S0, D), crd(0, 1, S0, D))
     r = run("intersect", {"n": 2}, *args)
-    assert r.schedule.steps == 5
-    assert r.schedule.consume[0].tolist() == [0, 1, 3, 4]
-    assert r.schedule.consume[2].tolist() == [1, 2, 3, 4]
-    assert r.schedule.emit[0].tolist() == [1, 3, 4]
-    assert _steps(run("union", {"n": 2}, *args).schedule.emit[0], 6) == list(range(6))
+    assert r.plan.steps == 5
+    assert r.plan.consume[0].tolist() == [0, 1, 3, 4]
+    assert r.plan.consume[2].tolist() == [1, 2, 3, 4]
+    assert r.plan.emit[0].tolist() == [1, 3, 4]
+    assert _steps(run("union", {"n": 2}, *args).plan.emit[0], 6) == list(range(6))
     # S1 costs one more step to emit S0 after the last sum
     r = run("reduce", {"op": "add"}, val(5, 5, S0, 5, S0, 4, 8, S0, 4, 3, S0, 4, 3, S1, D))
-    assert r.schedule.consume[0].tolist() == list(range(14)) + [15]
-    assert r.schedule.emit[0].tolist() == [2, 4, 7, 10, 13, 14, 15]
+    assert r.plan.consume[0].tolist() == list(range(14)) + [15]
+    assert r.plan.emit[0].tolist() == [2, 4, 7, 10, 13, 14, 15]
     # a flush emits its entries and stop one per step, starting at the flushing stop
     r = run(
         "spacc",
@@ -395,8 +395,8 @@ def test_golden_schedules():
         crd(0, 2, S0, 2, 3, S1, 1, S0, S2, D),
         val(1, 2, S0, 3, 4, S1, 5, S0, S2, D),
     )
-    assert r.schedule.consume[0].tolist() == [0, 1, 2, 3, 4, 5, 9, 10, 11, 13]
-    assert r.schedule.emit[0].tolist() == [5, 6, 7, 8, 11, 12, 13]
+    assert r.plan.consume[0].tolist() == [0, 1, 2, 3, 4, 5, 9, 10, 11, 13]
+    assert r.plan.emit[0].tolist() == [5, 6, 7, 8, 11, 12, 13]
     # the repeater takes a ref at the first token of its fiber, a merged stop at its end
     r = run(
         "repeat",
@@ -404,4 +404,4 @@ def test_golden_schedules():
         crd(0, 1, S0, 2, S0, 3, S1, D),
         crd(R, R, R, S0, R, R, R, S0, R, S0, R, R, S0, D),
     )
-    assert r.schedule.consume[0].tolist() == [0, 4, 7, 8, 9, 10, 12, 13]
+    assert r.plan.consume[0].tolist() == [0, 4, 7, 8, 9, 10, 12, 13]

@@ -170,7 +170,7 @@ def test_schedules_never_go_backwards():
         _, runs = run_program(program_of(kernel, sig), inputs, dims)
         for run in runs:
             for node in run.graph.nodes:
-                s = run.results[node.id].schedule
+                s = run.results[node.id].plan
                 for arr in [*s.consume, *s.emit]:
                     if arr is not None and len(arr) > 1:
                         assert (np.diff(arr) >= 0).all(), node.label

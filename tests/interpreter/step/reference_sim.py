@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from dsl.step.ir import Port, Program
-from interpreter.step.timing import Plan
+from interpreter.step.costs import OpEvents as Plan
 
 
 def reference_cycles(program: Program, plans: list[Plan], target: dict) -> float:

@@ -1,5 +1,8 @@
 """The DAE cycle simulator: charge work to every push and token, then couple the halves.
 
+Each op's own cost is its registered rule (`costs`); this module adds up what those rules
+charge per push and per token, runs the cache model and the queue coupling, and reports.
+
 Access side: each TU iteration costs `1 / tu_steps_per_cycle`; each memory request
 occupies a load port (`1 / mem_requests_per_cycle`) or, when it misses, an outstanding-miss
 slot for its latency (`latency / max_outstanding`, Little's law), and DRAM fills use
@@ -25,115 +28,20 @@ counted once as DRAM writes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from dsl.dae.ir import LANES, Case, Form, Program
+from dsl.core.spec import VALUE_TIMED
+from dsl.dae.ir import LANES, Form, Program
+from dsl.dae.ops import DAE, EXECUTE
 from interpreter.dae import resources
 from interpreter.dae.access import AccessRun, resolve, run_access
+from interpreter.dae.cache_model import DRAM, Requests, replay, requests, with_core_loads
+from interpreter.dae.costs import case_cost, chunks
+from interpreter.dae.costs import param as _param
 from interpreter.dae.execute import CoreLoad, Schedule, run_cases, schedule
-from interpreter.dae.memory import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.pipeline import Coupling, solve
-from interpreter.errors import SimulationError
 from interpreter.report import SimReport
-
-
-@dataclass(frozen=True)
-class CaseCost:
-    """Cycles of one run of a case, split for the report, and its useful lane operations."""
-
-    cycles: float
-    overhead: float  # dispatch + pops
-    lane_ops: int
-
-
-def _param(target: dict, section: str, key: str, minimum: float = 0.0) -> float:
-    try:
-        value = float(target[section][key])
-    except (KeyError, TypeError, ValueError):
-        raise SimulationError(f"target {target.get('name')!r}: missing [{section}] {key}") from None
-    if value < minimum:
-        raise SimulationError(
-            f"target {target.get('name')!r}: [{section}] {key} must be >= {minimum}, got {value}"
-        )
-    return value
-
-
-def _chunks(n: int) -> int:
-    return -(-n // LANES)
-
-
-# Cost rules: (op, widest argument length, result length of each pop/arange, target lookup)
-# -> (cycles, overhead cycles, useful element operations).
-def _pop_cost(op, n, ex):
-    return 0.0, ex("pop_cycles"), 0
-
-
-def _free(op, n, ex):
-    return 0.0, 0.0, 0
-
-
-def _increment_cost(op, n, ex):
-    return ex("counter_cycles"), 0.0, 0
-
-
-def _binary_cost(op, n, ex):
-    return _chunks(n) * ex("vector_op_cycles" if n > 1 else "scalar_op_cycles"), 0.0, n
-
-
-def _load_cost(op, n, ex):
-    return _chunks(n) * ex("load_cycles"), 0.0, 0
-
-
-def _store_cost(op, n, ex):
-    return _chunks(n) * ex("store_cycles"), 0.0, n
-
-
-def _accumulate_cost(op, n, ex):
-    return _chunks(n) * ex("accumulate_cycles"), 0.0, n
-
-
-COSTS = {
-    "pop": _pop_cost,
-    "const": _free,
-    "arange": _free,
-    "get": _free,
-    "increment": _increment_cost,
-    "binary": _binary_cost,
-    "load": _load_cost,
-    "store": _store_cost,
-    "accumulate": _accumulate_cost,
-}
-"""Core cycles of each execute-side op, by name (semantics: interpreter.dae.execute)."""
-
-
-def case_cost(case: Case, position: int, dims: dict[str, int], target: dict) -> CaseCost:
-    """Cycles the core spends on one token of `case` (the `position`-th case tested)."""
-
-    def ex(key: str) -> float:
-        return _param(target, "execute", key, 0.0 if key == "case_compare_cycles" else 1.0)
-
-    overhead = ex("dispatch_cycles") + position * ex("case_compare_cycles")
-    cycles, lane_ops, widest = 0.0, 0, 1
-    length: dict[int, int] = {}
-    for op in case.ops:
-        if op.op == "pop":
-            n = {Form.SCALAR: 1, Form.VECTOR: LANES}.get(op.form) or resolve(
-                op.length, dims, f"case {case.id} pop"
-            )
-        elif op.op == "arange":
-            n = resolve(op.length, dims, f"case {case.id} arange")
-        else:
-            n = max((length[a] for a in op.args), default=1)
-        if op.id is not None:
-            length[op.id] = n
-        c, o, lanes = COSTS[op.op](op, n, ex)
-        cycles, overhead, lane_ops = cycles + c, overhead + o, lane_ops + lanes
-        if op.op not in ("pop", "arange"):
-            widest = max(widest, _chunks(n))
-    cycles += (widest - 1) * ex("loop_cycles")  # the loop over a buffer's chunks
-    return CaseCost(overhead + cycles, overhead, lane_ops)
 
 
 def _zeros_for_outputs(program: Program, inputs: dict, dims: dict[str, int]) -> dict:
@@ -158,7 +66,8 @@ def simulate(
     depths = int(budget("control_queue_entries")), int(budget("data_queue_entries"))
     sched = schedule(run, *depths)
     core_loads: list[CoreLoad] = []
-    if any(op.op == "load" for case in program.cases for op in case.ops):
+    # Callbacks that read memory are timed by their addresses: run them for those.
+    if any(DAE[f"{EXECUTE}.{op.op}"].has(VALUE_TIMED) for case in program.cases for op in case.ops):
         scratch = {m.name: np.zeros_like(arrays[m.name]) for m in program.memrefs if m.output}
         core_loads = run_cases(run, sched, scratch)
     req = with_core_loads(run, requests(run, line), core_loads, sched.token_pos, line)
@@ -280,14 +189,10 @@ def _core_memory(
     issue = np.add.reduceat(np.maximum(1.0 / port, latency / outstanding), cuts)
     slowest = np.maximum.reduceat(latency, cuts)
     width = np.array([1 if ld.flat.ndim == 1 else ld.flat.shape[1] for ld in loads])
-    base = _chunks_array(width)[group[cuts] % len(loads)] * chunk_cycles
+    base = chunks(width)[group[cuts] % len(loads)] * chunk_cycles
     wait = np.maximum(0.0, issue - base) + np.maximum(0.0, slowest - lat[1])
     np.add.at(extra, group[cuts] // len(loads), wait)
     return extra
-
-
-def _chunks_array(n: np.ndarray) -> np.ndarray:
-    return -(-n // LANES)
 
 
 def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]:

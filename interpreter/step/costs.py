@@ -1,8 +1,8 @@
-"""Timing rules of every STeP op, registered by op name: what one op *does per cycle*.
+"""Cost rules of every STeP op, registered by op name: what one op *does per cycle*.
 
-A rule turns the streams of one node (from the functional pass) into a `Plan`: the node's
-sequence of events, each with a cost in cycles, which input items it consumes and which
-output items it produces. The simulator (`sim.py`) then finds when every event happens.
+A rule turns the streams of one node (from the functional pass) into `OpEvents`: the
+node's sequence of events, each with a cost in cycles, which input items it consumes and
+which output items it produces. `event_times.py` then finds when every event happens.
 Every event costs at least one cycle (an op handles at most one element per cycle); a
 compute op's element costs max(bytes in / (64 B * c), FLOPs / (512 * c), bytes out /
 (64 B * c)) cycles with c = its `compute` (numbers from the target file).
@@ -11,15 +11,27 @@ compute op's element costs max(bytes in / (64 B * c), FLOPs / (512 * c), bytes o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
+from dsl.core import spec
 from dsl.step.ir import Node
+from dsl.step.ops import OPS
 from dsl.step.types import DTYPE_BYTES, Buffer, ElemType, Selector, StreamType, Tile, TupleT
+from interpreter.step.facts import (
+    ExpandOwners,
+    Fact,
+    ItemSources,
+    Merged,
+    PaddedSlots,
+    Reassembled,
+)
 from interpreter.step.functions import IMPLS
 from interpreter.step.streams import StreamData, tile_shapes
 
+F = TypeVar("F", bound=Fact)
 ISSUE, BW_IN, COMPUTE, BW_OUT = 0, 1, 2, 3
 BOUND_NAMES = {
     ISSUE: "one element per cycle",
@@ -30,7 +42,7 @@ BOUND_NAMES = {
 
 
 @dataclass
-class Plan:
+class OpEvents:
     cost: np.ndarray  # float64 [n_events]
     cons: list[np.ndarray]  # per input port: consuming event of each item
     prod: list[np.ndarray]  # per output port: producing event of each item
@@ -45,13 +57,19 @@ class Plan:
 
 
 @dataclass
-class TimingEnv:
+class CostEnv:
     node: Node
     ins: list[StreamData]
     outs: list[StreamData]
     in_types: list[StreamType]
     target: dict
-    extra: dict = field(default_factory=dict)
+    known: Fact | None = None  # what the functional pass recorded for this node
+
+    def fact(self, kind: type[F]) -> F:
+        """The node's fact of `kind` from the functional pass (a bug if it is not there)."""
+        if not isinstance(self.known, kind):
+            raise AssertionError(f"{self.node.label()}: semantics recorded no {kind.__name__}")
+        return self.known
 
     @property
     def bw(self) -> float:
@@ -67,13 +85,14 @@ class TimingEnv:
         return int(self.node.attrs.get("compute", 1))
 
 
-TIMING: dict[str, Callable[[TimingEnv], Plan]] = {}
+COSTS: dict[str, Callable[[CostEnv], OpEvents]] = {}
+OPS.attach(spec.COST, COSTS)  # the registry walk finds every op's cost rule here
 
 
-def timing(*names: str) -> Callable:
-    def register(rule: Callable[[TimingEnv], Plan]) -> Callable:
+def cost_rule(*names: str) -> Callable:
+    def register(rule: Callable[[CostEnv], OpEvents]) -> Callable:
         for n in names:
-            TIMING[n] = rule
+            COSTS[n] = rule
         return rule
 
     return register
@@ -127,7 +146,7 @@ def _ones(n: int) -> np.ndarray:
 
 
 def _roofline(
-    env: TimingEnv,
+    env: CostEnv,
     n_items: int,
     has_value: np.ndarray,
     bytes_in: np.ndarray,
@@ -135,7 +154,7 @@ def _roofline(
     bytes_out: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-event cost and dominant term for a compute op (arrays over events), and the
-    op's useful compute units (`Plan.useful_units`)."""
+    op's useful compute units (`OpEvents.useful_units`)."""
     port, unit = float(env.target["onchip_bw"]), float(env.target["flops_per_unit"])
     per_unit = np.stack([bytes_in / port, flops / unit, bytes_out / port])
     per_unit[:, ~has_value] = 0
@@ -144,14 +163,14 @@ def _roofline(
     return terms.max(axis=0), terms.argmax(axis=0), useful
 
 
-def _in_bytes(env: TimingEnv) -> np.ndarray:
+def _in_bytes(env: CostEnv) -> np.ndarray:
     total = np.zeros(env.ins[0].n_items)
     for s, t in zip(env.ins, env.in_types, strict=True):
         total += item_sizes(s, t.elem)
     return total
 
 
-def _flops_per_value(env: TimingEnv, kind: str) -> np.ndarray:
+def _flops_per_value(env: CostEnv, kind: str) -> np.ndarray:
     fref = env.node.attrs["fn"]
     if len(env.ins) == 1 and isinstance(env.in_types[0].elem, TupleT):
         shapes = arg_shapes(env.ins[0].values, env.in_types[0].elem)
@@ -166,19 +185,30 @@ def _flops_per_value(env: TimingEnv, kind: str) -> np.ndarray:
 
 
 # --- off-chip memory -----------------------------------------------------------------------
-@timing("linear_offchip_load", "random_offchip_load")
-def _load(env: TimingEnv) -> Plan:
+@cost_rule("linear_offchip_load")
+def _linear_load(env: CostEnv) -> OpEvents:
+    """One event per item; with a ref stream, each ref item is taken by the first event of
+    the sub-stream it starts."""
+    cons = []
+    if env.ins:
+        shift = len(env.node.outputs[0].shape) - len(env.in_types[0].shape)
+        cons = [first_of(parents(env.outs[0].stop, shift), env.ins[0].n_items)]
+    return _load(env, cons)
+
+
+@cost_rule("random_offchip_load")
+def _random_load(env: CostEnv) -> OpEvents:
+    """One event per address item."""
+    return _load(env, [np.arange(env.outs[0].n_items)])
+
+
+def _load(env: CostEnv, cons: list[np.ndarray]) -> OpEvents:
+    """A load issues one HBM request per tile (one cycle each) and double-buffers tiles."""
     out = env.outs[0]
     n = out.n_items
     req = item_sizes(out, env.node.outputs[0].elem)
-    cons: list[np.ndarray] = []
-    if env.ins and env.node.op == "linear_offchip_load":
-        shift = len(env.node.outputs[0].shape) - len(env.in_types[0].shape)
-        cons = [first_of(parents(out.stop, shift), env.ins[0].n_items)]
-    elif env.ins:
-        cons = [np.arange(n)]
     tile = float(req.max()) if n else 0.0
-    return Plan(
+    return OpEvents(
         _ones(n),
         cons,
         [np.arange(n)],
@@ -189,13 +219,13 @@ def _load(env: TimingEnv) -> Plan:
     )
 
 
-@timing("linear_offchip_store", "random_offchip_store")
-def _store(env: TimingEnv) -> Plan:
+@cost_rule("linear_offchip_store", "random_offchip_store")
+def _store(env: CostEnv) -> OpEvents:
     x = env.ins[0]
     n = x.n_items
     req = item_sizes(x, env.in_types[0].elem)
     tile = float(req.max()) if n else 0.0
-    return Plan(
+    return OpEvents(
         _ones(n),
         [np.arange(n)] * len(env.ins),
         [],
@@ -206,8 +236,8 @@ def _store(env: TimingEnv) -> Plan:
 
 
 # --- on-chip memory ----------------------------------------------------------------------------
-@timing("bufferize")
-def _bufferize(env: TimingEnv) -> Plan:
+@cost_rule("bufferize")
+def _bufferize(env: CostEnv) -> OpEvents:
     x = env.ins[0]
     b = env.node.attrs["rank"]
     size = item_sizes(x, env.in_types[0].elem)
@@ -216,17 +246,17 @@ def _bufferize(env: TimingEnv) -> Plan:
     per_buffer = np.add.reduceat(size, np.concatenate([[0], ends[:-1] + 1])) if len(ends) else [0]
     mem = (float(size.max()) if len(size) else 0.0) + 2 * float(np.max(per_buffer))
     bound = np.where(cost > 1, BW_OUT, ISSUE)
-    return Plan(cost, [np.arange(x.n_items)], [ends], bound=bound, onchip_bytes=mem)
+    return OpEvents(cost, [np.arange(x.n_items)], [ends], bound=bound, onchip_bytes=mem)
 
 
-@timing("streamify")
-def _streamify(env: TimingEnv) -> Plan:
+@cost_rule("streamify")
+def _streamify(env: CostEnv) -> OpEvents:
     out = env.outs[0]
     size = item_sizes(out, env.node.outputs[0].elem)
     cost = np.maximum(1.0, np.ceil(size / float(env.target["onchip_bw"])))
     shift = len(env.node.outputs[0].shape) - len(env.in_types[0].shape)
     cons = first_of(parents(out.stop, shift), env.ins[0].n_items)
-    return Plan(cost, [cons], [np.arange(out.n_items)], bound=np.where(cost > 1, BW_IN, ISSUE))
+    return OpEvents(cost, [cons], [np.arange(out.n_items)], bound=np.where(cost > 1, BW_IN, ISSUE))
 
 
 # --- routing ---------------------------------------------------------------------------------
@@ -238,8 +268,8 @@ def _chunk_of_items(s: StreamData, b: int) -> np.ndarray:
     return parents(s.stop, b)
 
 
-@timing("partition")
-def _partition(env: TimingEnv) -> Plan:
+@cost_rule("partition")
+def _partition(env: CostEnv) -> OpEvents:
     x, sel = env.ins
     b = env.node.attrs["rank"]
     n = x.n_items
@@ -260,32 +290,42 @@ def _partition(env: TimingEnv) -> Plan:
         goes = chosen[chunk] if n else np.zeros((0, chosen.shape[1]), bool)
     del value_of_item
     prod = [np.flatnonzero(goes[:, i]) for i in range(env.node.attrs["num_consumers"])]
-    return Plan(
+    return OpEvents(
         _ones(n), [np.arange(n), np.minimum(sel_cons, max(n - 1, 0))], prod, bound=np.zeros(n, int)
     )
 
 
-@timing("reassemble", "eager_merge")
-def _merge(env: TimingEnv) -> Plan:
-    """Events are output data items; the functional pass recorded where each came from
-    (`extra`: source port and item per output item, -1 for a bare group stop)."""
-    src_port, src_item = env.extra["src_port"], env.extra["src_item"]
-    n = len(src_port)
-    n_data = len(env.ins) - (1 if env.node.op == "reassemble" else 0)
+@cost_rule("reassemble")
+def _reassemble(env: CostEnv) -> OpEvents:
+    """Events are output items; each selector item is taken with its group's first item."""
+    fact = env.fact(Reassembled)
+    cons = _taken_from(fact.sources, len(env.ins) - 1)
+    cons.append(np.asarray(fact.sel_take, dtype=np.int64))
+    n = len(fact.sources.port)
+    return OpEvents(_ones(n), cons, [np.arange(n)], bound=np.zeros(n, int))
+
+
+@cost_rule("eager_merge")
+def _eager_merge(env: CostEnv) -> OpEvents:
+    """Events are output items; a chunk's selector leaves with the chunk's first item."""
+    fact = env.fact(Merged)
+    n = len(fact.sources.port)
+    prod = [np.arange(n), np.asarray(fact.chunk_first, dtype=np.int64)]
+    return OpEvents(_ones(n), _taken_from(fact.sources, len(env.ins)), prod, bound=np.zeros(n, int))
+
+
+def _taken_from(sources: ItemSources, n_ports: int) -> list[np.ndarray]:
+    """Per data input: the event taking each of its items, from where each output item came
+    (the functional pass recorded it; -1 marks a bare group stop the op made itself)."""
     cons = []
-    for i in range(n_data):
-        events = np.flatnonzero(src_port == i)
-        cons.append(events[np.argsort(src_item[events], kind="stable")])
-    prod = [np.arange(n)]
-    if env.node.op == "reassemble":
-        cons.append(np.asarray(env.extra["sel_cons"], dtype=np.int64))
-    else:
-        prod.append(np.asarray(env.extra["chunk_first"], dtype=np.int64))
-    return Plan(_ones(n), cons, prod, bound=np.zeros(n, int))
+    for i in range(n_ports):
+        events = np.flatnonzero(sources.port == i)
+        cons.append(events[np.argsort(sources.item[events], kind="stable")])
+    return cons
 
 
 # --- higher-order ------------------------------------------------------------------------------
-def _matmul_memory(env: TimingEnv, with_out: bool) -> float:
+def _matmul_memory(env: CostEnv, with_out: bool) -> float:
     """Paper: 16 x left-tile cols + right tile (+ output tile for accum), in bytes."""
     fref = env.node.attrs["fn"]
     if fref.name != "matmul":
@@ -304,16 +344,27 @@ def _matmul_memory(env: TimingEnv, with_out: bool) -> float:
     return mem
 
 
-@timing("map", "scan")
-def _map(env: TimingEnv) -> Plan:
+@cost_rule("map")
+def _map(env: CostEnv) -> OpEvents:
+    """Per element: the roofline of its bytes and FLOPs; a matmul holds its operands."""
+    return _elementwise(env, "map", _matmul_memory(env, False))
+
+
+@cost_rule("scan")
+def _scan(env: CostEnv) -> OpEvents:
+    """Per element like map; the running state is one output element."""
+    out_bytes = item_sizes(env.outs[0], env.node.outputs[0].elem)
+    return _elementwise(env, "scan", float(out_bytes.max(initial=0)))
+
+
+def _elementwise(env: CostEnv, kind: str, mem: float) -> OpEvents:
     x, out = env.ins[0], env.outs[0]
     n = x.n_items
     flops = np.zeros(n)
-    flops[x.has_value] = _flops_per_value(env, env.node.op)
+    flops[x.has_value] = _flops_per_value(env, kind)
     bytes_out = item_sizes(out, env.node.outputs[0].elem)
     cost, bound, useful = _roofline(env, n, x.has_value, _in_bytes(env), flops, bytes_out)
-    mem = _matmul_memory(env, False) if env.node.op == "map" else float(bytes_out.max(initial=0))
-    return Plan(
+    return OpEvents(
         cost,
         [np.arange(n)] * len(env.ins),
         [np.arange(n)],
@@ -324,8 +375,8 @@ def _map(env: TimingEnv) -> Plan:
     )
 
 
-@timing("accum")
-def _accum(env: TimingEnv) -> Plan:
+@cost_rule("accum")
+def _accum(env: CostEnv) -> OpEvents:
     x, out = env.ins[0], env.outs[0]
     n = x.n_items
     b = env.node.attrs["rank"]
@@ -338,7 +389,7 @@ def _accum(env: TimingEnv) -> Plan:
         env, n, x.has_value | (bytes_out > 0), _in_bytes(env), flops, bytes_out
     )
     mem = max(_matmul_memory(env, True), float(bytes_out.max(initial=0)))
-    return Plan(
+    return OpEvents(
         cost,
         [np.arange(n)] * len(env.ins),
         [ends],
@@ -349,8 +400,8 @@ def _accum(env: TimingEnv) -> Plan:
     )
 
 
-@timing("flat_map")
-def _flat_map(env: TimingEnv) -> Plan:
+@cost_rule("flat_map")
+def _flat_map(env: CostEnv) -> OpEvents:
     x, out = env.ins[0], env.outs[0]
     shift = len(env.node.outputs[0].shape) - len(env.in_types[0].shape)
     first = first_of(parents(out.stop, shift), x.n_items)
@@ -363,7 +414,7 @@ def _flat_map(env: TimingEnv) -> Plan:
     cost, bound, useful = _roofline(
         env, out.n_items, out.has_value | (in_bytes > 0), in_bytes, flops, bytes_out
     )
-    return Plan(
+    return OpEvents(
         cost,
         [first] * len(env.ins),
         [np.arange(out.n_items)],
@@ -374,19 +425,21 @@ def _flat_map(env: TimingEnv) -> Plan:
 
 
 # --- shape ops and plumbing -------------------------------------------------------------------
-@timing("reshape")
-def _reshape(env: TimingEnv) -> Plan:
+@cost_rule("reshape")
+def _reshape(env: CostEnv) -> OpEvents:
     """One element per cycle; with pad=True the inserted zero tiles take a cycle each."""
     if not env.node.attrs["pad"]:
         return _one_to_one(env)
     n = env.outs[0].n_items
-    return Plan(_ones(n), [env.extra["src_event"]], [np.arange(n)] * 2, bound=np.zeros(n, int))
+    return OpEvents(
+        _ones(n), [env.fact(PaddedSlots).slot], [np.arange(n)] * 2, bound=np.zeros(n, int)
+    )
 
 
-@timing("zip", "copy", "promote", "assume_shape")
-def _one_to_one(env: TimingEnv) -> Plan:
+@cost_rule("zip", "copy", "promote", "assume_shape")
+def _one_to_one(env: CostEnv) -> OpEvents:
     n = env.ins[0].n_items
-    return Plan(
+    return OpEvents(
         _ones(n),
         [np.arange(n)] * len(env.ins),
         [np.arange(n)] * len(env.outs),
@@ -394,44 +447,46 @@ def _one_to_one(env: TimingEnv) -> Plan:
     )
 
 
-@timing("sink")
-def _sink(env: TimingEnv) -> Plan:
+@cost_rule("sink")
+def _sink(env: CostEnv) -> OpEvents:
     n = env.ins[0].n_items
-    return Plan(_ones(n), [np.arange(n)], [], bound=np.zeros(n, int))
+    return OpEvents(_ones(n), [np.arange(n)], [], bound=np.zeros(n, int))
 
 
-@timing("flatten")
-def _flatten(env: TimingEnv) -> Plan:
+@cost_rule("flatten")
+def _flatten(env: CostEnv) -> OpEvents:
     x = env.ins[0]
     s = x.stop.astype(np.int16)
     lo, hi = env.node.attrs["min_dim"], env.node.attrs["max_dim"]
     new = np.where(s <= lo, s, np.where(s <= hi, lo, s - (hi - lo)))
     keep = np.flatnonzero(x.has_value | (new > 0))
-    return Plan(_ones(x.n_items), [np.arange(x.n_items)], [keep], bound=np.zeros(x.n_items, int))
+    return OpEvents(
+        _ones(x.n_items), [np.arange(x.n_items)], [keep], bound=np.zeros(x.n_items, int)
+    )
 
 
-@timing("expand")
-def _expand(env: TimingEnv) -> Plan:
+@cost_rule("expand")
+def _expand(env: CostEnv) -> OpEvents:
     x = env.ins[0]
     out = env.outs[0]
     n = out.n_items
-    owner = env.extra["owner"]  # x value index of every output item
+    owner = env.fact(ExpandOwners).owner  # x value index of every output item
     x_value_items = np.flatnonzero(x.has_value)
     cons_x = np.full(x.n_items, max(n - 1, 0), dtype=np.int64)
     if n:
         cons_x[x_value_items] = np.minimum(first_of(owner, len(x_value_items)), n - 1)
     mem = float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
-    return Plan(
+    return OpEvents(
         _ones(n), [cons_x, np.arange(n)], [np.arange(n)], bound=np.zeros(n, int), onchip_bytes=mem
     )
 
 
-@timing("repeat")
-def _repeat(env: TimingEnv) -> Plan:
+@cost_rule("repeat")
+def _repeat(env: CostEnv) -> OpEvents:
     x, out = env.ins[0], env.outs[0]
     first = first_of(parents(out.stop, 1), x.n_items)
     mem = float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
-    return Plan(
+    return OpEvents(
         _ones(out.n_items),
         [first],
         [np.arange(out.n_items)],

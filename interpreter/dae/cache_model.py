@@ -1,4 +1,4 @@
-"""Memory requests of both sides and the cache hierarchy that serves them.
+"""The cache model: memory requests of both sides and the hierarchy that serves them.
 
 Access side: requests are made per load-stream element: a scalar load is one request, a
 vector gather one request per valid lane, a contiguous vector load one request per cache
@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsl.core.spec import COST
 from dsl.dae.ir import LANES
+from dsl.dae.ops import ACCESS, DAE
+from interpreter.dae import costs  # noqa: F401  (registers the request rules)
 from interpreter.dae.access import AccessRun
 from interpreter.dae.execute import CoreLoad
 
@@ -53,38 +56,27 @@ def _bases(run: AccessRun) -> dict[str, int]:
 
 
 def requests(run: AccessRun, line_bytes: int) -> Requests:
-    """Every memory request the access side makes, ordered as traversal issues them."""
+    """Every memory request the access side makes, ordered as traversal issues them: each
+    stream's requests come from its op's cost rule (`costs`)."""
     p = run.program
     bases = _bases(run)
+
+    def line_of(memref: str, flat: np.ndarray) -> np.ndarray:
+        return (bases[memref] + flat * run.memrefs[memref].itemsize) // line_bytes
+
     depth = {}
     for t in p.tus:
         depth[t.id] = 0 if t.parent is None else depth[t.parent] + 1
+    rules = DAE.rules(COST)
     parts = []
     for s in p.streams:
-        if s.op != "load":
+        made = rules[f"{ACCESS}.{s.op}"](run, s, line_of)
+        if made is None:
             continue
-        mem = run.memrefs[s.memref]
-        flat = run.flat[s.id]
-        lines = (bases[s.memref] + flat * mem.itemsize) // line_bytes
-        pos = run.start_iter[s.tu]
-        if flat.ndim == 1:
-            it, ln = np.arange(len(flat)), lines
-        else:
-            mask = run.tus[s.tu].mask
-            if s.contiguous:  # one request per distinct line in the chunk
-                first = np.where(mask, lines, np.iinfo(np.int64).max).min(axis=1)
-                last = np.where(mask, lines, -1).max(axis=1)
-                valid = mask.any(axis=1)
-                it = np.concatenate([np.flatnonzero(valid), np.flatnonzero(valid & (last > first))])
-                ln = np.concatenate([first[valid], last[valid & (last > first)]])
-                order = np.lexsort((ln, it))
-                it, ln = it[order], ln[order]
-            else:
-                it, lane = np.nonzero(mask)
-                ln = lines[it, lane]
+        it, ln = made
         parts.append(
             (
-                pos[it],
+                run.start_iter[s.tu][it],
                 np.full(len(it), depth[s.tu]),
                 np.full(len(it), s.id),
                 ln,

@@ -1,0 +1,314 @@
+"""One event solver for units coupled by bounded channels: the timing core of all three
+dialects (STeP's ops, SAM's primitives, DAE's access and execute halves).
+
+The model. A *unit* runs its steps in order; step s of unit u starts at
+
+    start[u][s] = max(start[u][s-1] + cost[u][s-1],   the unit is busy until then
+                      release[u][s],                   an optional lower bound (HBM data)
+                      arrival of every token s takes,
+                      credit for every token s emits)  (backpressure)
+
+and never before 0. A *channel* carries tokens m = 0, 1, ... from a producer unit to a
+consumer unit: token m is emitted by producer step `emit[m]` and taken by consumer step
+`take[m]` (both non-decreasing). It arrives at `start[producer][emit[m]] + latency[m]`
+(STeP: the producing event's cost). With depth d >= 1 the step emitting token m may not
+start before the consumer's step taking token m - d started, plus `offset[m]` (SAM: a
+memory step's request latency); depth 0 is an unbounded channel. Costs, latencies and
+offsets are >= 0, so the model is a machine that runs forward in time (the reference
+simulator in the tests is one). An action that waits for room at its END (DAE's push after
+its access work) is two steps: the work, then a step of cost 0 that emits.
+
+The algorithm. Times are the least solution of these max-plus inequalities, and each one
+refers only to steps that must fire earlier; so a step's start is final once every step it
+refers to has fired. A worklist of units does that: a unit fires steps while their tokens
+and credits are there, and a unit that advanced wakes the units across its channels. Each
+step and token is handled once (plus one failed check per wake-up): exact by construction,
+no sweeps, linear in steps + tokens. The loop is compiled with numba (`channels_kernel.py`,
+imported on the first solve only).
+
+A deadlock is when the worklist empties before every step fired. Every blocked unit then
+waits for another blocked unit (a finished one satisfies any wait), so following "who waits
+for whom" from any blocked unit closes a cycle, which the error names.
+
+Times are float64 (exact for integers below 2**53: SAM converts back to int64).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from interpreter.errors import SimulationError
+
+
+class ChannelDeadlock(SimulationError):
+    """Bounded channels block each other in a cycle. `cycle` lists the waits, each
+    `Wait`; a dialect may catch this to reword it in its own terms."""
+
+    def __init__(self, cycle: list[Wait]) -> None:
+        self.cycle = cycle
+        hops = " -> ".join(w.describe() for w in cycle)
+        super().__init__(f"deadlock in a cycle of channels: {hops} -> back to {cycle[0].unit!r}")
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Unit `unit` cannot fire its step `step` because of `other`: either token `token` of
+    `channel` was not emitted yet (`full` False), or the channel is full and `other` must
+    first take token `token` (`full` True)."""
+
+    unit: str
+    step: int
+    channel: str
+    token: int
+    other: str
+    full: bool
+    depth: int
+
+    def describe(self) -> str:
+        if self.full:
+            return (
+                f"{self.unit!r} (step {self.step}) waits for room on {self.channel!r} "
+                f"(full at depth {self.depth}) until {self.other!r} takes token {self.token}"
+            )
+        return (
+            f"{self.unit!r} (step {self.step}) waits for token {self.token} "
+            f"on {self.channel!r} from {self.other!r}"
+        )
+
+
+@dataclass
+class _Unit:
+    name: str
+    cost: np.ndarray
+    release: np.ndarray | None
+
+
+@dataclass
+class _Channel:
+    name: str
+    producer: int
+    consumer: int
+    emit: np.ndarray
+    take: np.ndarray
+    depth: int
+    latency: np.ndarray
+    offset: np.ndarray
+
+
+class ChannelNetwork:
+    """Units and the channels between them; `solve` times every step (see module doc)."""
+
+    def __init__(self) -> None:
+        self.units: list[_Unit] = []
+        self.channels: list[_Channel] = []
+
+    def add_unit(self, name: str, cost: np.ndarray, release: np.ndarray | None = None) -> int:
+        """A unit with one step per entry of `cost` (cycles until its next step may start);
+        `release`, if given, is a lower bound on each step's start. Returns its id."""
+        cost = np.ascontiguousarray(cost, dtype=np.float64)
+        if cost.ndim != 1 or not np.isfinite(cost).all() or (cost < 0).any():
+            raise ValueError(f"unit {name!r}: costs must be a 1-d array of finite values >= 0")
+        if release is not None:
+            release = np.ascontiguousarray(release, dtype=np.float64)
+            if release.shape != cost.shape or np.isnan(release).any():
+                raise ValueError(f"unit {name!r}: release needs one time per step")
+        self.units.append(_Unit(name, cost, release))
+        return len(self.units) - 1
+
+    def add_channel(
+        self,
+        name: str,
+        producer: int,
+        consumer: int,
+        emit: np.ndarray | None = None,
+        take: np.ndarray | None = None,
+        *,
+        depth: int = 0,
+        latency: float | np.ndarray = 0.0,
+        offset: float | np.ndarray = 0.0,
+    ) -> int:
+        """A channel from `producer` to `consumer`: token m leaves producer step `emit[m]`
+        and is taken by consumer step `take[m]` (None: token m at step m, one per step of
+        that unit). `depth` 0 means unbounded. Returns its id."""
+        for side, u in (("producer", producer), ("consumer", consumer)):
+            if not 0 <= u < len(self.units):
+                raise ValueError(f"channel {name!r}: no unit {u} as {side}")
+        emit = self._steps(name, "emit", emit, producer)
+        take = self._steps(name, "take", take, consumer)
+        if emit is None and take is None:
+            emit = np.arange(len(self.units[producer].cost), dtype=np.int64)
+        n = len(emit) if emit is not None else len(take)
+        emit = np.arange(n, dtype=np.int64) if emit is None else emit
+        take = np.arange(n, dtype=np.int64) if take is None else take
+        if len(emit) != len(take):
+            raise ValueError(f"channel {name!r}: {len(emit)} emits but {len(take)} takes")
+        if not isinstance(depth, int | np.integer) or depth < 0:
+            raise ValueError(f"channel {name!r}: depth must be an integer >= 0, got {depth!r}")
+        per_token = {}
+        for what, value in (("latency", latency), ("offset", offset)):
+            arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
+            if not np.isfinite(arr).all() or (arr < 0).any():
+                raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
+            per_token[what] = np.ascontiguousarray(arr)
+        self.channels.append(
+            _Channel(name, producer, consumer, emit, take, int(depth), **per_token)
+        )
+        return len(self.channels) - 1
+
+    def _steps(self, name: str, what: str, steps: np.ndarray | None, unit: int):
+        if steps is None:
+            return None
+        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        n_steps = len(self.units[unit].cost)
+        if steps.ndim != 1 or (
+            len(steps) and (steps[0] < 0 or steps[-1] >= n_steps or (np.diff(steps) < 0).any())
+        ):
+            raise ValueError(
+                f"channel {name!r}: {what} steps must be non-decreasing, within 0..{n_steps - 1}"
+            )
+        return steps
+
+    def solve(self) -> Timeline:
+        """Start times of every step; raises ChannelDeadlock if some step can never fire."""
+        from interpreter.core import channels_kernel as kernel
+
+        flat = _Flat(self)
+        start = np.zeros(flat.step_off[-1], dtype=np.float64)
+        fired = np.zeros(len(self.units), dtype=np.int64)
+        kernel.run_events(
+            flat.step_off, flat.cost, flat.release, flat.in_off, flat.in_ch, flat.out_off,
+            flat.out_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth, flat.tok_off, flat.emit,
+            flat.take, flat.latency, flat.offset, flat.take_ptr_off, flat.take_ptr,
+            flat.emit_ptr_off, flat.emit_ptr, start, fired,
+        )  # fmt: skip
+        if (fired < flat.step_off[1:] - flat.step_off[:-1]).any():
+            raise ChannelDeadlock(self._deadlock_cycle(fired))
+        per_unit = [start[a:b] for a, b in zip(flat.step_off[:-1], flat.step_off[1:], strict=True)]
+        return Timeline(self, per_unit)
+
+    def _blocker(self, u: int, fired: np.ndarray) -> tuple[int, Wait]:
+        """The first wait of blocked unit u at its next step: (unit it waits for, the wait)."""
+        s = int(fired[u])
+        unit = self.units[u].name
+        for ch in self.channels:
+            if ch.consumer == u:
+                tokens = np.flatnonzero(ch.take == s)
+                if len(tokens) and fired[ch.producer] <= ch.emit[tokens[-1]]:
+                    m = int(tokens[fired[ch.producer] <= ch.emit[tokens]][0])
+                    other = self.units[ch.producer].name
+                    return ch.producer, Wait(unit, s, ch.name, m, other, False, ch.depth)
+            if ch.producer == u and ch.depth:
+                for m in np.flatnonzero(ch.emit == s):
+                    if m >= ch.depth and fired[ch.consumer] <= ch.take[m - ch.depth]:
+                        other = self.units[ch.consumer].name
+                        wait = Wait(unit, s, ch.name, int(m - ch.depth), other, True, ch.depth)
+                        return ch.consumer, wait
+        raise AssertionError(f"unit {unit!r} is blocked at step {s} by nothing")
+
+    def _deadlock_cycle(self, fired: np.ndarray) -> list[Wait]:
+        blocked = [u for u, x in enumerate(self.units) if fired[u] < len(x.cost)]
+        u, path, seen = blocked[0], [], {}
+        while u not in seen:
+            seen[u] = len(path)
+            u_next, wait = self._blocker(u, fired)
+            path.append(wait)
+            u = u_next
+        return path[seen[u] :]
+
+
+class Timeline:
+    """The solved start time of every step of every unit (float64 arrays)."""
+
+    def __init__(self, network: ChannelNetwork, start: list[np.ndarray]) -> None:
+        self.network = network
+        self.start = start
+
+    def end(self, unit: int) -> np.ndarray:
+        """When each step's cost has elapsed (the earliest start of the next step)."""
+        return self.start[unit] + self.network.units[unit].cost
+
+    def emitted(self, channel: int) -> np.ndarray:
+        """Per token: the start of the step that emits it."""
+        ch = self.network.channels[channel]
+        return self.start[ch.producer][ch.emit]
+
+    def arrival(self, channel: int) -> np.ndarray:
+        """Per token: when the consumer may take it (emitted + latency)."""
+        return self.emitted(channel) + self.network.channels[channel].latency
+
+    def taken(self, channel: int) -> np.ndarray:
+        """Per token: the start of the consumer step that takes it."""
+        ch = self.network.channels[channel]
+        return self.start[ch.consumer][ch.take]
+
+    def occupancy(self, channel: int) -> int:
+        """Most tokens the channel held at once, a token entering when its depth bound sees
+        it (emitted - offset) and leaving when taken: at most `depth` when bounded; when
+        unbounded, the least depth giving these same times (if every step and latency takes
+        time: along zero-time paths a token may leave at the instant a later one enters,
+        yet causally after it)."""
+        ch = self.network.channels[channel]
+        return peak_occupancy(self.emitted(channel) - ch.offset, self.taken(channel))
+
+
+def peak_occupancy(entered: np.ndarray, taken: np.ndarray) -> int:
+    """Most tokens in a FIFO at once, given per token (in order) when it entered and when it
+    was taken (non-decreasing). A token taken at the instant another enters has left (that
+    is how a full FIFO lets the next one in); each token counts itself."""
+    if not len(entered):
+        return 0
+    order = np.arange(len(entered))
+    gone = np.minimum(np.searchsorted(taken, entered, side="right"), order)
+    return int((order + 1 - gone).max())
+
+
+class _Flat:
+    """The network as the flat arrays the compiled loop reads."""
+
+    def __init__(self, net: ChannelNetwork) -> None:
+        units, chans = net.units, net.channels
+        sizes = np.array([len(u.cost) for u in units], dtype=np.int64)
+        self.step_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.cost = _cat([u.cost for u in units], np.float64)
+        self.release = _cat(
+            [
+                np.zeros(len(u.cost)) if u.release is None else np.maximum(u.release, 0.0)
+                for u in units
+            ],
+            np.float64,
+        )
+        self.ch_prod = np.array([c.producer for c in chans], dtype=np.int64)
+        self.ch_cons = np.array([c.consumer for c in chans], dtype=np.int64)
+        self.ch_depth = np.array([c.depth for c in chans], dtype=np.int64)
+        n_tok = np.array([len(c.emit) for c in chans], dtype=np.int64)
+        self.tok_off = np.concatenate([[0], np.cumsum(n_tok)]).astype(np.int64)
+        self.emit = _cat([c.emit for c in chans], np.int64)
+        self.take = _cat([c.take for c in chans], np.int64)
+        self.latency = _cat([c.latency for c in chans], np.float64)
+        self.offset = _cat([c.offset for c in chans], np.float64)
+        self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units))
+        self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units))
+        self.take_ptr_off, self.take_ptr = self._pointers(self.take, self.ch_cons, sizes)
+        self.emit_ptr_off, self.emit_ptr = self._pointers(self.emit, self.ch_prod, sizes)
+
+    def _pointers(self, steps: np.ndarray, unit_of: np.ndarray, sizes: np.ndarray):
+        from interpreter.core import channels_kernel as kernel
+
+        lengths = sizes[unit_of] + 1 if len(unit_of) else np.zeros(0, dtype=np.int64)
+        off = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ptr = np.empty(off[-1], dtype=np.int64)
+        kernel.step_pointers(self.tok_off, steps, unit_of, self.step_off, off, ptr)
+        return off, ptr
+
+
+def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    return np.ascontiguousarray(np.concatenate(arrays) if arrays else np.zeros(0), dtype=dtype)
+
+
+def _adjacency(unit_of: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR lists: the channels of each unit (those whose `unit_of` is that unit)."""
+    order = np.argsort(unit_of, kind="stable").astype(np.int64)
+    counts = np.bincount(unit_of, minlength=n_units) if len(unit_of) else np.zeros(n_units)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), order

@@ -1,0 +1,116 @@
+"""The compiled event loop of `channels.py` (numba, cached on disk after the first run).
+
+Kept apart so that importing `interpreter.core.channels` (the CLI does, through the
+dialects) never imports numba: only the first `solve` pays for it. Every array here is a
+flat concatenation described in `channels._Flat`; steps are numbered globally
+(`step_off[u] + s`) and tokens per channel (`tok_off[c] + m`).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def step_pointers(tok_off, steps_of_token, unit_of_channel, step_off, ptr_off, ptr):
+    """For every channel and every step s of the unit on that side (and s = steps), the
+    first token whose step is >= s: the tokens of step s are ptr[s] .. ptr[s + 1] - 1."""
+    for c in range(len(tok_off) - 1):
+        lo, hi = tok_off[c], tok_off[c + 1]
+        u = unit_of_channel[c]
+        n_steps = step_off[u + 1] - step_off[u]
+        base = ptr_off[c]
+        m = lo
+        for s in range(n_steps + 1):
+            while m < hi and steps_of_token[m] < s:
+                m += 1
+            ptr[base + s] = m - lo
+
+
+@numba.njit(cache=True)
+def _ready(u, s, fired, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons, ch_depth,
+           tok_off, emit, take, take_ptr_off, take_ptr, emit_ptr_off, emit_ptr):  # fmt: skip
+    """Whether step s of unit u has every token it takes and room for every one it emits."""
+    for i in range(in_off[u], in_off[u + 1]):
+        c = in_ch[i]
+        hi = take_ptr[take_ptr_off[c] + s + 1]
+        if hi > take_ptr[take_ptr_off[c] + s] and fired[ch_prod[c]] <= emit[tok_off[c] + hi - 1]:
+            return False
+    for i in range(out_off[u], out_off[u + 1]):
+        c = out_ch[i]
+        d = ch_depth[c]
+        if d == 0:
+            continue
+        lo = emit_ptr[emit_ptr_off[c] + s]
+        hi = emit_ptr[emit_ptr_off[c] + s + 1]
+        if hi > lo and hi - 1 - d >= 0 and fired[ch_cons[c]] <= take[tok_off[c] + hi - 1 - d]:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons,
+               ch_depth, tok_off, emit, take, latency, offset, take_ptr_off, take_ptr,
+               emit_ptr_off, emit_ptr, start, fired):  # fmt: skip
+    """Fire every step whose inputs and credits are known, unit by unit from a worklist;
+    a unit that advanced wakes the units across its channels. `fired[u]` ends as the
+    number of steps of u that could fire (all of them unless the network deadlocks)."""
+    n_units = len(step_off) - 1
+    queue = np.arange(n_units)  # a ring: each unit is in it at most once
+    queued = np.ones(n_units, dtype=np.bool_)
+    head, size = 0, n_units
+    while size > 0:
+        u = queue[head]
+        head = (head + 1) % n_units
+        size -= 1
+        queued[u] = False
+        base = step_off[u]
+        n_steps = step_off[u + 1] - base
+        s = fired[u]
+        first = s
+        while s < n_steps:
+            if not _ready(u, s, fired, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons,
+                          ch_depth, tok_off, emit, take, take_ptr_off, take_ptr,
+                          emit_ptr_off, emit_ptr):  # fmt: skip
+                break
+            g = base + s
+            t = release[g]
+            if s > 0:
+                t = max(t, start[g - 1] + cost[g - 1])
+            for i in range(in_off[u], in_off[u + 1]):
+                c = in_ch[i]
+                k = tok_off[c]
+                p = step_off[ch_prod[c]]
+                lo = take_ptr[take_ptr_off[c] + s]
+                hi = take_ptr[take_ptr_off[c] + s + 1]
+                for m in range(k + lo, k + hi):
+                    t = max(t, start[p + emit[m]] + latency[m])
+            for i in range(out_off[u], out_off[u + 1]):
+                c = out_ch[i]
+                d = ch_depth[c]
+                if d == 0:
+                    continue
+                k = tok_off[c]
+                q = step_off[ch_cons[c]]
+                lo = max(emit_ptr[emit_ptr_off[c] + s], d)
+                hi = emit_ptr[emit_ptr_off[c] + s + 1]
+                for m in range(k + lo, k + hi):
+                    t = max(t, start[q + take[m - d]] + offset[m])
+            start[g] = t
+            s += 1
+            fired[u] = s
+        if s == first:
+            continue
+        for i in range(in_off[u], in_off[u + 1]):
+            v = ch_prod[in_ch[i]]
+            if not queued[v]:
+                queued[v] = True
+                queue[(head + size) % n_units] = v
+                size += 1
+        for i in range(out_off[u], out_off[u + 1]):
+            v = ch_cons[out_ch[i]]
+            if not queued[v]:
+                queued[v] = True
+                queue[(head + size) % n_units] = v
+                size += 1

@@ -1,0 +1,92 @@
+"""A pass walker over a dialect program, in the spirit of torch.fx's `Interpreter`.
+
+`Walker.run` visits the nodes in program order (inputs come first), fetches each node's
+input values from an environment keyed by `Port`, calls the node's rule and stores what
+it returns under the node's output ports. Each step is a method a subclass overrides to
+change one concern: `call` (dispatch; a method named `op_<name>` replaces one op's rule),
+`fetch`, `store` (a place to check or transform outputs) and `fail` (how an error raised
+by a rule is reported). Given a partial environment, `run` re-runs only the nodes whose
+outputs are missing, so a pass can resume from values another pass produced.
+
+Rules are looked up by op name in the mapping given (typically a dialect registry's
+`rules(SEMANTICS)`); a rule is called `rule(node, inputs, context)` and returns one value
+per output port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from dsl.core.ir import Graph, Node, Port
+from interpreter.errors import ExecutionError
+
+Rule = Callable[[Node, list[Any], Any], Sequence[Any]]
+
+USER_FAULTS = (ValueError, IndexError, TypeError, FloatingPointError, OverflowError, MemoryError)
+"""What a rule raises when the program's data breaks it (a bad index, an overflow); the
+walker reports these as `ExecutionError`s naming the node. Anything else is a bug."""
+
+
+class Walker:
+    """Run `program`'s nodes through `rules`, passing `context` to every rule."""
+
+    def __init__(self, program: Graph, rules: Mapping[str, Rule], context: Any = None) -> None:
+        self.program = program
+        self.rules = rules
+        self.context = context
+
+    def run(self, env: Mapping[Port, Any] | None = None, *, keep: bool = True) -> dict[Port, Any]:
+        """Every output value by port. Nodes whose outputs are all in `env` are not re-run
+        (nodes without outputs always are); without `keep`, a value is dropped after its
+        last reader ran, so a long pass holds only the live streams."""
+        values: dict[Port, Any] = dict(env or {})
+        last_use = {} if keep else {p: n.id for n in self.program.nodes for p in n.inputs}
+        for node in self.program.nodes:
+            ports = node.ports()
+            if ports and all(p in values for p in ports):
+                continue
+            outs = self.call(node, [self.fetch(node, p, values) for p in node.inputs])
+            self.store(node, outs, values)
+            for p in node.inputs:
+                if last_use.get(p) == node.id:
+                    del values[p]
+        return values
+
+    def call(self, node: Node, inputs: list[Any]) -> Sequence[Any]:
+        """Dispatch `node` to `self.op_<name>` when a subclass defines it, else to its rule."""
+        override = getattr(self, f"op_{node.op}", None)
+        try:
+            if override is not None:
+                return override(node, inputs)
+            rule = self.rules.get(node.op)
+            if rule is None:
+                raise ExecutionError(f"{node.label()}: op {node.op!r} has no rule in this pass")
+            return rule(node, inputs, self.context)
+        except (ExecutionError, *USER_FAULTS) as exc:
+            raise self.fail(node, exc) from None
+
+    def fetch(self, node: Node, port: Port, values: Mapping[Port, Any]) -> Any:
+        try:
+            return values[port]
+        except KeyError:
+            raise ExecutionError(
+                f"{node.label()}: input from node {port.node} output {port.index} was never"
+                " computed"
+            ) from None
+
+    def store(self, node: Node, outputs: Sequence[Any], values: dict[Port, Any]) -> None:
+        if len(outputs) != len(node.outputs):
+            raise ExecutionError(
+                f"{node.label()}: the rule returned {len(outputs)} values for"
+                f" {len(node.outputs)} outputs"
+            )
+        for port, value in zip(node.ports(), outputs, strict=True):
+            values[port] = value
+
+    def fail(self, node: Node, exc: Exception) -> Exception:
+        """The error to raise for `exc` from `node`'s rule: one line naming the node."""
+        msg = str(exc)
+        if isinstance(exc, ExecutionError):
+            return exc if node.label() in msg else ExecutionError(f"{node.label()}: {msg}")
+        return ExecutionError(f"{node.label()}: {type(exc).__name__}: {msg}")

@@ -1,0 +1,189 @@
+"""Cycles of one executed SAM graph, solved by the shared channel solver.
+
+Comal's model: every primitive has its own clock and performs one step per II cycles; a
+step starts once the tokens it takes have arrived; what it emits arrives at the consumer
+`latency` cycles later. Each primitive is a unit of `interpreter.core.channels`, each edge a
+channel whose emit / take steps come from the primitives' step plans
+(`interpreter.sam.rules.StepPlan`); the solver knows no primitive.
+
+Bounded FIFOs follow the public SAM simulator (weiya711/sam, `--back --depth d`): a
+primitive stalls, whole, in any cycle after a consumer of one of its outputs saw more than
+d tokens in that input's queue, and that consumer looks at its queue at its own update, one
+cycle before the producer reads the answer. So step s of a producer may start only two
+cycles after the consumer took token m(s) - d - 1, where m(s) counts the tokens the
+producer emitted before step s: a credit channel beside each data channel, one credit per
+token, placed at the step after the one that emitted the token before it. Write scanners
+never stall their producers (SAM hard-codes that), so channels into writers have no
+credits. (SAM lets a primitive that stepped in the previous cycle step once more while its
+own last token is still on the way; that exception is not a max-plus bound and is left out:
+our stalls last a cycle longer there.)
+
+The optional HBM model (Comal's channel parameters) makes a step that moves memory words
+wait `latency` cycles after its inputs arrived (the request's round trip), and no earlier
+than its own words can stream through the channels (`channels` words every `ii` cycles
+after the start-up). Channels shared between primitives are accounted for at graph level:
+a graph takes at least start-up + (all its words / channels) * ii cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsl.sam.ir import Node
+from interpreter.core.channels import ChannelDeadlock, ChannelNetwork
+from interpreter.errors import SimulationError
+from interpreter.sam.execute import GraphRun
+from interpreter.sam.rules import StepPlan, steps_of
+
+WRITERS = frozenset({"write_level", "write_vals"})
+NO_CREDIT = -1e18
+"""Offset of a credit that binds nothing (a token emitted by the step of the one before)."""
+
+
+@dataclass
+class HbmModel:
+    channels: int = 8
+    latency: int = 2
+    ii: int = 2
+    startup: int = 14
+
+
+@dataclass
+class GraphTiming:
+    cycles: int
+    times: dict[int, np.ndarray]  # start cycle of every step, per node
+    fifo_depth: int = 0  # deepest FIFO these times rely on (see `fifo_need`)
+
+
+def memory_bound(plan: StepPlan, hbm: HbmModel) -> tuple[np.ndarray, np.ndarray]:
+    """(steps that move words, earliest time of each): the w-th word of a primitive streams
+    through the channels no sooner than start-up + ((w-1) // channels) * ii, plus latency."""
+    per_step = np.bincount(plan.memory, minlength=plan.steps)
+    words = np.cumsum(per_step)
+    steps = np.flatnonzero(per_step)
+    return steps, hbm.startup + (words[steps] - 1) // hbm.channels * hbm.ii + hbm.latency
+
+
+def shared_memory_floor(run: GraphRun, hbm: HbmModel) -> int:
+    """Cycles the graph's words need when all primitives share the channels."""
+    words = sum(len(r.plan.memory) for r in run.results.values() if r.plan.memory is not None)
+    return hbm.startup + -(-words // hbm.channels) * hbm.ii if words else 0
+
+
+@dataclass(frozen=True)
+class _Edge:
+    producer: Node
+    port: int
+    consumer: Node
+    index: int  # input position at the consumer
+    emit: np.ndarray
+    take: np.ndarray
+
+
+def _edges(run: GraphRun) -> list[_Edge]:
+    """Every edge with its per-token emit and take steps; an input that repeats an earlier
+    input's producer, emits and takes (a joiner's crd and ref from one scanner) is left out,
+    since it adds no bound."""
+    by_id = {n.id: n for n in run.graph.nodes}
+    edges = []
+    for node in run.graph.nodes:
+        seen = set()
+        for p, (pid, port) in enumerate(node.inputs):
+            producer = by_id[pid]
+            q = [name for name, _ in producer.outputs].index(port)
+            emit, take = run.results[pid].plan.emit[q], run.results[node.id].plan.consume[p]
+            key = (pid, id(emit), id(take))
+            if key in seen:
+                continue
+            seen.add(key)
+            n = len(run.inputs[node.id][p].ctl)
+            edges.append(_Edge(producer, q, node, p, steps_of(emit, n), steps_of(take, n)))
+    return edges
+
+
+def _credit_steps(emit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(step of each credit, offset): credit m binds the step after the one that emitted
+    token m - 1; a token emitted by the same step as the one before binds nothing."""
+    step = emit.copy()
+    offset = np.full(len(emit), 2.0)
+    if len(emit) > 1:
+        later = emit[1:] > emit[:-1]
+        step[1:][later] = emit[:-1][later] + 1
+        offset[1:][~later] = NO_CREDIT
+    return step, offset
+
+
+def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) -> GraphTiming:
+    """Start cycle of every step of every primitive; cycles until the last one ends."""
+    nodes = list(run.graph.nodes)
+    net = ChannelNetwork()
+    unit = {}
+    memory_steps: dict[int, np.ndarray] = {}
+    for node in nodes:
+        plan = run.results[node.id].plan
+        release = None
+        if hbm is not None and plan.memory is not None and len(plan.memory):
+            steps, bandwidth = memory_bound(plan, hbm)
+            release = np.zeros(plan.steps)
+            release[steps] = bandwidth
+            memory_steps[node.id] = steps
+        unit[node.id] = net.add_unit(node.label, np.full(plan.steps, float(plan.ii)), release)
+    for e in _edges(run):
+        latency = np.full(len(e.take), float(run.results[e.producer.id].plan.latency))
+        if e.consumer.id in memory_steps:  # the request's round trip follows the inputs
+            moves = np.zeros(run.results[e.consumer.id].plan.steps, dtype=bool)
+            moves[memory_steps[e.consumer.id]] = True
+            latency[moves[e.take]] += hbm.latency  # type: ignore[union-attr]
+        name = f"{e.producer.label} -> {e.consumer.label} input {e.index}"
+        u, v = unit[e.producer.id], unit[e.consumer.id]
+        net.add_channel(name, u, v, e.emit, e.take, latency=latency)
+        if fifo_depth > 0 and e.consumer.op not in WRITERS:
+            step, offset = _credit_steps(e.emit)
+            net.add_channel(
+                f"{name} (room)", u, v, step, e.take, depth=fifo_depth + 1,
+                offset=offset,
+            )  # fmt: skip
+    try:
+        timeline = net.solve()
+    except ChannelDeadlock as exc:
+        raise SimulationError(
+            f"graph {run.graph.name!r}: FIFOs of depth {fifo_depth} deadlock; {exc}"
+        ) from None
+    times = {n.id: timeline.start[unit[n.id]].astype(np.int64) for n in nodes}
+    cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
+    if hbm is not None:
+        cycles = max(cycles, shared_memory_floor(run, hbm))
+    return GraphTiming(cycles, times, fifo_need(run, times))
+
+
+def fifo_need(run: GraphRun, times: dict[int, np.ndarray]) -> int:
+    """The smallest FIFO depth at which bounded FIFOs give these same times: the most
+    tokens any stream has emitted and its consumer not yet taken. Token m may enter a FIFO
+    of depth d only once the consumer took token m - d, so d >= m + 1 - (tokens taken by
+    the time m is emitted).
+
+    Emits are at least a cycle apart, so a FIFO never holds more tokens than the longest
+    wait of one token in it (in cycles): edges are counted exactly only while that bound
+    can beat the deepest found so far, longest waits first."""
+    edges = []
+    for e in _edges(run):
+        take = times[e.consumer.id][e.take]
+        if not len(take):
+            continue
+        emit = times[e.producer.id][e.emit]
+        edges.append((int((take - emit).max()), take, emit))
+    deepest = 0
+    for wait, take, emit in sorted(edges, key=lambda edge: -edge[0]):
+        if wait <= deepest:
+            break
+        n, span = len(take), int(take[-1]) + 1
+        if span <= 4 * n:  # dense in time: count takes per cycle (linear, no search)
+            taken = np.bincount(take, minlength=span)
+            np.cumsum(taken, out=taken)
+            taken = taken[np.minimum(emit, span - 1)]
+        else:
+            taken = np.searchsorted(take, emit, side="right")
+        deepest = max(deepest, int((np.arange(1, n + 1) - taken).max()))
+    return deepest

@@ -1,0 +1,263 @@
+"""The bounded-channel event solver: hand-computed pipelines, deadlock naming, and the
+solver against the event-by-event reference machine on random small networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, peak_occupancy
+from interpreter.errors import SimulationError
+from tests.interpreter.core.reference_sim import ReferenceDeadlock, simulate
+
+
+def pipeline(depth: int) -> tuple[ChannelNetwork, int]:
+    """A producer emitting one token per 1-cycle step, arriving 1 cycle later, to a
+    consumer taking one per 3-cycle step."""
+    net = ChannelNetwork()
+    p = net.add_unit("producer", np.ones(4))
+    c = net.add_unit("consumer", np.full(4, 3.0))
+    return net, net.add_channel("pc", p, c, depth=depth, latency=1.0)
+
+
+def test_depth_one_pipeline_by_hand():
+    """P0 = 0, token 0 arrives at 1, C0 = 1. P1 may emit once C took token 0: 1; C1 = C0 +
+    3 = 4. P2 waits for C1: 4, C2 = 7; P3 waits for C2: 7, C3 = 10."""
+    net, ch = pipeline(1)
+    tl = net.solve()
+    np.testing.assert_array_equal(tl.start[0], [0, 1, 4, 7])
+    np.testing.assert_array_equal(tl.start[1], [1, 4, 7, 10])
+    np.testing.assert_array_equal(tl.arrival(ch), [1, 2, 5, 8])
+    np.testing.assert_array_equal(tl.end(1), [4, 7, 10, 13])
+    assert tl.occupancy(ch) == 1
+
+
+def test_depth_two_pipeline_by_hand():
+    """Two tokens ahead: P0, P1, P2 = 0, 1, 2 (P2 needs C0 = 1); P3 needs C1 = 4."""
+    net, ch = pipeline(2)
+    tl = net.solve()
+    np.testing.assert_array_equal(tl.start[0], [0, 1, 2, 4])
+    np.testing.assert_array_equal(tl.start[1], [1, 4, 7, 10])
+    assert tl.occupancy(ch) == 2
+
+
+def test_unbounded_pipeline_needs_depth_three():
+    """Unbounded, P runs at 0..3 while C takes at 1, 4, 7, 10: token 3 enters at 3 while
+    tokens 1 and 2 wait, so 3 tokens are held; depth 2 would delay it (see above)."""
+    net, ch = pipeline(0)
+    tl = net.solve()
+    np.testing.assert_array_equal(tl.start[0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(tl.start[1], [1, 4, 7, 10])
+    assert tl.occupancy(ch) == 3
+
+
+def test_push_at_the_end_of_work_is_a_step_of_its_own():
+    """DAE's access side: 1 cycle of work, then a push that waits for room (a cost-0
+    step). Queue of 1 to a core taking 10 cycles per token: pushes at 1, 2, 11, 21."""
+    net = ChannelNetwork()
+    access = net.add_unit("access", np.tile([1.0, 0.0], 4))
+    core = net.add_unit("core", np.full(4, 10.0))
+    ch = net.add_channel("control", access, core, np.arange(1, 8, 2), depth=1)
+    tl = net.solve()
+    np.testing.assert_array_equal(tl.emitted(ch), [1, 2, 11, 21])
+    np.testing.assert_array_equal(tl.start[core], [1, 11, 21, 31])
+
+
+def test_release_offset_and_several_tokens_per_step():
+    """A consumer step taking two tokens waits for the later one; a release holds a step;
+    an offset delays the credit. P emits tokens 0, 1 at step 0 and 2, 3 at step 1 (cost 1,
+    latency 2); C takes 0, 1 at step 0 and 2, 3 at step 1 (cost 5), depth 2 with offset 3:
+    P1 >= C0 + 3 = 5. C0 = 2, C1 = max(7, 5 + 2) = 7. With release 9 on C's step 1: 9."""
+    net = ChannelNetwork()
+    p = net.add_unit("P", np.ones(2))
+    c = net.add_unit("C", np.full(2, 5.0), release=np.array([0.0, 9.0]))
+    steps = np.array([0, 0, 1, 1])
+    net.add_channel("pc", p, c, steps, steps, depth=2, latency=2.0, offset=3.0)
+    tl = net.solve()
+    np.testing.assert_array_equal(tl.start[p], [0, 5])
+    np.testing.assert_array_equal(tl.start[c], [2, 9])
+
+
+def broadcast_to_a_join(depth: int) -> ChannelNetwork:
+    """P sends every value down two channels; C reads all of the first, then the second:
+    with fewer slots than values, P can never emit its second value."""
+    net = ChannelNetwork()
+    p = net.add_unit("P", np.ones(4))
+    c = net.add_unit("C", np.ones(8))
+    net.add_channel("x", p, c, take=np.arange(4), depth=depth)
+    net.add_channel("y", p, c, take=np.arange(4, 8), depth=depth)
+    return net
+
+
+def test_deadlock_names_the_cycle_of_full_channels():
+    with pytest.raises(ChannelDeadlock) as info:
+        broadcast_to_a_join(1).solve()
+    assert str(info.value) == (
+        "deadlock in a cycle of channels: 'P' (step 1) waits for room on 'y' (full at depth"
+        " 1) until 'C' takes token 0 -> 'C' (step 1) waits for token 1 on 'x' from 'P'"
+        " -> back to 'P'"
+    )
+    assert isinstance(info.value, SimulationError)
+    assert [(w.unit, w.step, w.full) for w in info.value.cycle] == [("P", 1, True), ("C", 1, False)]
+    broadcast_to_a_join(4).solve()  # room for every value: no deadlock
+
+
+def test_a_unit_waiting_on_itself_is_a_cycle_of_one():
+    net = ChannelNetwork()
+    u = net.add_unit("loop", np.ones(2))
+    net.add_channel("back", u, u, np.array([1]), np.array([0]))
+    with pytest.raises(ChannelDeadlock, match="'loop' \\(step 0\\) waits for token 0 on 'back'"):
+        net.solve()
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda n, a, b: n.add_channel("c", a, b, np.array([1, 0])), "non-decreasing"),
+        (lambda n, a, b: n.add_channel("c", a, b, np.array([3])), "within 0..2"),
+        (lambda n, a, b: n.add_channel("c", a, 7), "no unit 7 as consumer"),
+        (lambda n, a, b: n.add_channel("c", a, b, np.arange(2), np.arange(3)), "2 emits but 3"),
+        (lambda n, a, b: n.add_channel("c", a, b, depth=-1), "depth must be"),
+        (lambda n, a, b: n.add_channel("c", a, b, latency=-1.0), "latency must be"),
+        (lambda n, a, b: n.add_unit("u", np.array([1.0, -2.0])), "costs must be"),
+        (lambda n, a, b: n.add_unit("u", np.ones(2), np.ones(3)), "one time per step"),
+    ],
+)
+def test_malformed_networks_are_named(build, message):
+    net = ChannelNetwork()
+    a, b = net.add_unit("a", np.ones(3)), net.add_unit("b", np.ones(3))
+    with pytest.raises(ValueError, match=message):
+        build(net, a, b)
+
+
+def test_empty_network_and_empty_units():
+    assert ChannelNetwork().solve().start == []
+    net = ChannelNetwork()
+    a, b = net.add_unit("a", np.zeros(0)), net.add_unit("b", np.ones(2))
+    net.add_channel("none", a, b, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    tl = net.solve()
+    np.testing.assert_array_equal(tl.start[b], [0, 1])
+    assert tl.occupancy(0) == 0
+
+
+def test_peak_occupancy_counts_a_token_taken_as_another_enters_as_gone():
+    assert peak_occupancy(np.array([0.0, 1.0, 1.0]), np.array([1.0, 1.0, 5.0])) == 1
+    assert peak_occupancy(np.zeros(0), np.zeros(0)) == 0
+
+
+COSTS = [0.0, 1.0, 2.0, 0.5, 1 / 3, 7.0]
+
+
+@st.composite
+def networks(draw, depths=None, costs=COSTS):
+    """Random small networks: any units (empty ones too), channels between any two of them
+    (self loops and both directions, so cycles and deadlocks), several or no tokens per
+    step, random costs, releases, latencies and offsets."""
+    net = ChannelNetwork()
+    n_units = draw(st.integers(1, 4))
+    for u in range(n_units):
+        steps = draw(st.integers(0, 6))
+        cost = draw(st.lists(st.sampled_from(costs), min_size=steps, max_size=steps))
+        release = None
+        if draw(st.booleans()):
+            release = draw(st.lists(st.sampled_from([0.0, 3.0, 10.0]), min_size=steps,
+                                    max_size=steps))  # fmt: skip
+        net.add_unit(f"u{u}", np.array(cost), None if release is None else np.array(release))
+    sizes = [len(u.cost) for u in net.units]
+    for k in range(draw(st.integers(0, 5))):
+        p = draw(st.integers(0, n_units - 1))
+        c = draw(st.integers(0, n_units - 1))
+        n = draw(st.integers(0, 8)) if sizes[p] and sizes[c] else 0
+        emit = sorted(draw(st.lists(st.integers(0, max(sizes[p] - 1, 0)), min_size=n, max_size=n)))
+        take = sorted(draw(st.lists(st.integers(0, max(sizes[c] - 1, 0)), min_size=n, max_size=n)))
+        latency = draw(st.sampled_from(costs[:3]) | st.just(None))
+        if latency is None:
+            latency = np.array(draw(st.lists(st.sampled_from(costs), min_size=n, max_size=n)))
+        offset = draw(st.sampled_from([0.0, 0.0, 1.0]))
+        net.add_channel(f"c{k}", p, c, np.array(emit, dtype=np.int64),
+                        np.array(take, dtype=np.int64), depth=draw(st.integers(0, 4) if depths is None else depths),
+                        latency=latency, offset=offset)  # fmt: skip
+    return net
+
+
+@st.composite
+def chains(draw):
+    """A chain of units, one token per step, with bounded channels and sometimes a channel
+    back from the last unit to the first (a ring: live or deadlocked by its depths)."""
+    net = ChannelNetwork()
+    n_units, steps = draw(st.integers(2, 5)), draw(st.integers(1, 8))
+    for u in range(n_units):
+        net.add_unit(f"u{u}", np.array(draw(st.lists(st.sampled_from(COSTS), min_size=steps,
+                                                     max_size=steps))))  # fmt: skip
+    for u in range(n_units - 1):
+        net.add_channel(f"c{u}", u, u + 1, depth=draw(st.integers(1, 4)),
+                        latency=draw(st.sampled_from([0.0, 1.0, 3.0])))  # fmt: skip
+    if draw(st.booleans()):
+        lag = draw(st.integers(0, 2))  # the first unit's step s + lag takes token s
+        n = steps - lag
+        if n > 0:
+            net.add_channel("ring", n_units - 1, 0, np.arange(n), np.arange(lag, steps),
+                            depth=draw(st.integers(1, 3)))  # fmt: skip
+    return net
+
+
+def check_against_reference(net: ChannelNetwork) -> None:
+    try:
+        expected = simulate(net)
+    except ReferenceDeadlock as stuck:
+        with pytest.raises(ChannelDeadlock) as info:
+            net.solve()
+        names = [u.name for u in net.units]
+        for wait in info.value.cycle:  # the cycle's units stopped where the machine did
+            assert wait.step == stuck.fired[names.index(wait.unit)]
+        return
+    tl = net.solve()
+    for got, want in zip(tl.start, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    for c, ch in enumerate(net.channels):
+        if ch.depth:
+            assert tl.occupancy(c) <= ch.depth
+
+
+@settings(max_examples=120)
+@given(net=networks())
+def test_solver_equals_the_reference_machine(net):
+    check_against_reference(net)
+
+
+@settings(max_examples=80)
+@given(net=chains())
+def test_chains_and_rings_equal_the_reference_machine(net):
+    check_against_reference(net)
+
+
+@settings(max_examples=50)
+@given(net=networks(depths=st.just(0), costs=COSTS[1:]))
+def test_occupancy_is_the_least_depth_giving_the_same_times(net):
+    """Unbounded times, then every channel bounded at its occupancy: the same times; one
+    channel one slot tighter: some time changes (the old schedule breaks its bound). Costs
+    and latencies > 0: with zero-time paths, a token may leave at the very instant a later
+    one enters, yet only after it (the bound is causal, not just a time)."""
+    try:
+        free = net.solve()
+    except ChannelDeadlock:
+        return
+    needs = [max(free.occupancy(c), 1) for c in range(len(net.channels))]
+    for ch, need in zip(net.channels, needs, strict=True):
+        ch.depth = need
+    same = net.solve()
+    for a, b in zip(free.start, same.start, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for ch, need in zip(net.channels, needs, strict=True):
+        if need > 1:
+            ch.depth = need - 1
+            try:
+                tighter = net.solve().start
+            except ChannelDeadlock:
+                tighter = None
+            assert tighter is None or any(
+                not np.array_equal(a, b) for a, b in zip(free.start, tighter, strict=True)
+            )
+            ch.depth = need
