@@ -451,6 +451,12 @@ def improve(
         typer.Option(help="Run folder (default runs/improve-<suites>-<date>: a rerun resumes)"),
     ] = None,
     samples: Annotated[int | None, typer.Option(help="Programs proposed per task")] = None,
+    repair_rounds: Annotated[
+        int | None, typer.Option(help="Repair rounds per task and round (default 2)")
+    ] = None,
+    optimise_rounds: Annotated[
+        int | None, typer.Option(help="Optimise rounds per task and round (default 2)")
+    ] = None,
     groups: Annotated[int, typer.Option(help="Strata of solved tasks (hard to easy)")] = 3,
     tasks_glob: Annotated[
         str | None,
@@ -477,6 +483,8 @@ def improve(
             memory=memory,
             out=out,
             samples=samples,
+            repair_rounds=repair_rounds,
+            optimise_rounds=optimise_rounds,
             groups=groups,
             tasks_glob=tasks_glob,
             sandbox=sandbox,
@@ -536,7 +544,8 @@ def mcp(
 @app.command()
 def memory(
     action: Annotated[
-        str, typer.Argument(help="stats | show TASK | best | export FILE | import FILE")
+        str,
+        typer.Argument(help="stats | ls | show TASK | best | export FILE | import FILE | prune"),
     ] = "stats",
     task: Annotated[
         str | None,
@@ -549,14 +558,29 @@ def memory(
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="For show: the last N attempts")] = 20,
+    older_than: Annotated[
+        float, typer.Option(help="For prune: failed attempts older than this many days")
+    ] = 30.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="For prune: count, remove nothing")
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Inspect the experience store: stats, one task's attempts, best programs; export what
-    is readable (of a damaged store too) to a file, import such a file."""
+    """Inspect the experience store: stats, tasks (ls), one task's attempts, best programs;
+    export what is readable (of a damaged store too) to a file, import such a file; prune
+    old failed attempts (never a verified program, nor a failure something descends from)."""
     from agents import solve_cli
 
     if action in ("export", "import"):
         _memory_transfer(action, task, path)
+        return
+    if action in ("ls", "prune"):
+        from agents.workflows import improve_cli
+
+        with _command_errors():
+            improve_cli.memory(
+                action, path, older_than=older_than, dry_run=dry_run, json_out=json_out
+            )
         return
     with _command_errors():
         solve_cli.memory(action, task, path=path, json_out=json_out, limit=limit)

@@ -448,7 +448,10 @@ def memory(action: str, task: str | None, *, path: Path | None, json_out: bool, 
             )
         console.print(table)
     else:
-        raise CommandError(f"unknown memory action {action!r}; use stats, show TASK or best")
+        raise CommandError(
+            f"unknown memory action {action!r}; use stats, ls, show TASK, best, export FILE,"
+            " import FILE or prune"
+        )
 
 
 def _print_stats(console: Console, stats: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from memory import schema
+from memory import maintenance, schema
 from memory.errors import StoreError  # callers import it from here too
 from memory.features import program_ops, task_features, task_ops
 from memory.recall import ImprovementPair, Relevance, improvement_pair, similar_tasks
@@ -483,6 +483,23 @@ class ExperienceStore:
             attempt = _attempt(row)
             chosen.setdefault(attempt.task_key, attempt)
         return list(chosen.values())
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """One summary per task (memory/maintenance.py): for `agent memory ls`."""
+        with self._connect() as conn:
+            return maintenance.task_rows(conn)
+
+    def prune(self, older_than_days: float, *, dry_run: bool = False) -> int:
+        """Remove failed attempts older than this that nothing descends from (never a
+        verified program); how many were (or, with `dry_run`, would be) removed."""
+        if older_than_days < 0:
+            raise ValueError(f"older_than_days must be >= 0, got {older_than_days}")
+
+        def work(conn: sqlite3.Connection) -> int:
+            ids = maintenance.prunable(conn, older_than_days)
+            return len(ids) if dry_run else maintenance.delete_attempts(conn, ids)
+
+        return self.transaction(work)
 
     def stats(self) -> dict[str, Any]:
         """Counts for `agent memory`: tasks seen and solved, attempts by status and model,

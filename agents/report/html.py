@@ -61,6 +61,8 @@ def write_report(folder: Path, output: Path | None = None) -> Path:
     try:
         details = {e["task"]: _detail(folder, e) for e in entries}
         page = render(results["run"], entries, results["summary"], details)
+        if results.get("rounds"):  # an `agent improve` run: its rounds after the summary
+            page = page.replace(ROUNDS_MARK, rounds_section(results["rounds"]), 1)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # right shape, odd values
         raise ReportError(f"{folder / 'results.json'}: not a results file ({exc!r})") from None
     output = output or folder / "report.html"
@@ -90,6 +92,7 @@ def render(
         f"<h1>agent solve: {suite}</h1>",
         _run_line(run),
         _summary_table(summary),
+        ROUNDS_MARK,
         _task_table(entries, details),
     ]
     if entries:
@@ -108,6 +111,56 @@ def render(
         parts.append(_task_section(entry, details.get(entry["task"])))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+ROUNDS_MARK = "<!-- rounds -->"
+
+
+def rounds_section(rounds: list[dict[str, Any]]) -> str:
+    """An improve run's rounds: a table (what each round retried, solved and added) and
+    the plot over rounds."""
+    done = [r for r in rounds if r.get("status") != "planned"]
+    if not done:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "round",
+            "temperature",
+            "retried",
+            "solved",
+            "pass rate",
+            "newly solved",
+            "made faster",
+            "new verified programs",
+            "geomean speedup",
+            "cost $",
+        )
+    )
+    rows = []
+    for r in done:
+        geomean = r.get("geomean_speedup")
+        cells = [
+            r["round"],
+            f"{r['temperature']:g}",
+            len(r["tasks"]),
+            f"{r['solved']}/{r['total']}",
+            f"{r['pass_rate']:.0%}",
+            escape(", ".join(r["newly_solved"]) or "-"),
+            escape(", ".join(r["faster"]) or "-"),
+            r["new_experiences"],
+            f"{geomean:.3g}x" if geomean else "-",
+            f"{r['cost_usd']:.4f}",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (
+        "<h2>Rounds</h2><table><tr>"
+        + head
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+        + _figure(plots.improve_rounds(done))
+    )
 
 
 def page_head(title: str) -> str:

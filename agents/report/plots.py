@@ -75,3 +75,30 @@ def timeline(events: list[list[Any]], title: str, limit_ops: int = 40) -> str:
     ax.set_xlabel("cycle")
     ax.set_title(title)
     return _svg(fig)
+
+
+def improve_rounds(rounds: list[dict[str, Any]]) -> str:
+    """An improve run over its rounds: pass rate (left axis) and the geometric-mean speedup
+    of the solved tasks (right axis)."""
+    done = [r for r in rounds if r.get("status") != "planned"]
+    numbers = [r["round"] for r in done]
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.plot(numbers, [r["pass_rate"] for r in done], marker="o", color=_OK, label="pass rate")
+    ax.set_xlabel("round")
+    ax.set_ylabel("pass rate")
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(numbers)
+    speed = ax.twinx()
+    speed.plot(
+        numbers,
+        [r.get("geomean_speedup") or 0.0 for r in done],
+        marker="s",
+        linestyle="--",
+        color=_REF,
+        label="geomean speedup",
+    )
+    speed.set_ylabel("geomean speedup (solved tasks)")
+    ax.set_title("improve: pass rate and speedup per round")
+    lines = ax.get_legend_handles_labels()[0] + speed.get_legend_handles_labels()[0]
+    ax.legend(lines, ["pass rate", "geomean speedup"], loc="lower right", fontsize=8)
+    return _svg(fig)

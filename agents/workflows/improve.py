@@ -364,7 +364,7 @@ def _finish_round(
         newly_solved=newly_solved,
         faster=faster,
         gained=bool(newly_solved or faster),
-        new_experiences=sum(1 for a in attempts if a.verified and a.model != "memory"),
+        new_experiences=_new_programs(store, attempts),
         attempts=len(attempts),
         cost_usd=round(float(summary.get("cost_usd") or 0.0), 6),
         tokens=int(summary.get("tokens") or 0),
@@ -372,6 +372,19 @@ def _finish_round(
         geomean_speedup=_geomean(list(speedups.values())),
     )
     plan["known_after"] = after  # (for a post-mortem; the next plan reads the store)
+
+
+def _new_programs(store: ExperienceStore, attempts: list[Attempt]) -> int:
+    """Verified programs this round added to memory: distinct per task, and not verified
+    for that task before the round (a re-verified or re-found program teaches nothing new)."""
+    first = min((a.id for a in attempts), default=0)
+    new: set[tuple[str, str]] = set()
+    for key in {a.task_key for a in attempts}:
+        earlier = {a.program for a in store.attempts(task_key=key) if a.verified and a.id < first}
+        new |= {(key, a.program) for a in attempts if a.task_key == key and a.verified} - {
+            (key, p) for p in earlier
+        }
+    return len(new)
 
 
 def _geomean(values: list[float]) -> float | None:

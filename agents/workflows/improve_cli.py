@@ -1,4 +1,5 @@
-"""The body of `agent improve` (its typer signature is in `agents.cli`, which stays light).
+"""The bodies of `agent improve` and of `agent memory ls | prune` (typer signatures are in
+`agents.cli`, which stays light).
 
 Running the same command again continues the run in its folder (the default folder is one
 per suite set and day, so a nightly job resumes a killed night and starts a new one the
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from agents.solve_cli import CommandError, SetupFault, run_settings
+from agents.solve_cli import CommandError, SetupFault, run_settings, verify_workers
 
 
 def improve(
@@ -32,6 +34,8 @@ def improve(
     memory: Path | None,
     out: Path | None,
     samples: int | None,
+    repair_rounds: int | None,
+    optimise_rounds: int | None,
     groups: int,
     tasks_glob: str | None,
     sandbox: str | None,
@@ -43,7 +47,14 @@ def improve(
     from agents.workflows.run_folder import exclusive
     from memory.store import ExperienceStore, StoreError
 
-    for name, value, low in (("--rounds", rounds, 1), ("--jobs", jobs, 1), ("--groups", groups, 1)):
+    for name, value, low in (
+        ("--rounds", rounds, 1),
+        ("--jobs", jobs, 1),
+        ("--groups", groups, 1),
+        ("--samples", samples, 1),
+        ("--repair-rounds", repair_rounds, 0),
+        ("--optimise-rounds", optimise_rounds, 0),
+    ):
         if value is not None and value < low:
             raise CommandError(f"{name} must be at least {low}, got {value}")
     if mode is not None and mode not in im.MODES:
@@ -73,8 +84,8 @@ def improve(
         saved,
         builtin=spec == "builtin",
         samples=samples,
-        repair_rounds=None,
-        optimise_rounds=None,
+        repair_rounds=repair_rounds,
+        optimise_rounds=optimise_rounds,
         guardian=None,
     )
     options = im.ImproveOptions(
@@ -99,7 +110,7 @@ def improve(
             record.update(
                 model=spec,
                 max_rounds=options.rounds,
-                settings={**record["settings"], "samples": settings.samples},
+                settings=asdict(settings),
                 memory=str(store.path),
                 max_cost=max_cost if max_cost is not None else record.get("max_cost"),
             )
@@ -118,19 +129,18 @@ def improve(
                     + (f" (given now: {', '.join(given)})" if given else ""),
                     highlight=False,
                 )
-            with open_executor(
-                executor,
-                address=address,
-                workers=jobs,
-                sandbox_backend=sandbox,
-                timing_seed=record["timing_seed"],
-            ) as ex:
+            with (
+                open_executor(
+                    executor, address=address, workers=verify_workers(jobs), sandbox_backend=sandbox
+                ) as ex,
+                ex.verifier(record["timing_seed"]) as verifier,
+            ):
                 record = im.improve(
                     tasks,
                     model=meter.wrap(ex.model(base)),
                     store=store,
                     meter=meter,
-                    verifier=ex.verifier,
+                    verifier=verifier,
                     record=record,
                     options=options,
                     on_round=lambda rec, plan: _round_line(console, plan),
@@ -231,3 +241,46 @@ def rounds_table(rounds: list[dict[str, Any]]) -> Table:
             f"{r['cost_usd']:.4f}",
         )
     return table
+
+
+def memory(
+    action: str, path: Path | None, *, older_than: float, dry_run: bool, json_out: bool
+) -> None:
+    """`agent memory ls` (one line per task) and `agent memory prune`."""
+    import json
+
+    from agents.workflows.run import memory_path
+    from memory.store import ExperienceStore
+
+    location = memory_path(path)
+    if not location.is_file():
+        raise CommandError(f"no experience store at {location} (set --memory or $AGENT_MEMORY)")
+    store = ExperienceStore(location)
+    if action == "prune":
+        if older_than < 0:
+            raise CommandError(f"--older-than must be >= 0 days, got {older_than}")
+        count = store.prune(older_than, dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        print(
+            f"{verb} {count} failed attempts older than {older_than:g} days from {location}"
+            " (verified programs and the failures they were repaired from are kept)"
+        )
+        return
+    rows = store.tasks()
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{location}: {len(rows)} tasks")
+    for column in ("task", "attempts", "verified programs", "best cycles", "baseline", "speedup"):
+        table.add_column(column)
+    for row in rows:
+        speedup = row["speedup"]
+        table.add_row(
+            row["task"],
+            str(row["attempts"]),
+            str(row["verified_programs"]),
+            str(row["best_cycles"] if row["best_cycles"] is not None else "-"),
+            str(row["baseline_cycles"] if row["baseline_cycles"] is not None else "-"),
+            f"{speedup:.3g}x" if speedup else "-",
+        )
+    Console().print(table)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from benchmarks.baselines import write_baselines
+from benchmarks.baselines import baseline_title, write_baselines
 from dsl.dae.compiler import compile_spec
 
 SUITE = Path(__file__).parent
@@ -19,7 +19,8 @@ def baseline_text(task_file: Path) -> tuple[Path, str]:
     """Where the baseline of `task_file` lives and what it should contain."""
     data = tomllib.loads(task_file.read_text())
     inputs = tuple(i["name"] for i in data["inputs"])
-    text = compile_spec(data["spec"], inputs, level=0, title=data["name"])
+    title = baseline_title(SUITE, data["baseline"])
+    text = compile_spec(data["spec"], inputs, level=0, title=title)
     return SUITE / data["baseline"], text
 
 

@@ -2,7 +2,8 @@
 
 Builds the graphs the anchor measured (../shared/research/sam_sim_anchor.md) on the same
 kind of matrices (scipy.sparse.random, values uniform in [0.5, 1.5)):
-- column-wise SpMV x(i) = sum_j B(i,j) c(j), B DCSC, c a full compressed vector of ones;
+- column-wise SpMV x(i) = sum_j B(i,j) c(j), B DCSC, c a full compressed vector of ones,
+  the row coordinates passing a crd_hold on their way to the accumulator as SAM's CrdHold;
 - elementwise add X = B + C, both DCSR, C = B shifted one column (values 2);
 - outer-product SpGEMM X(i,j) = sum_k B(i,k) C(k,j), order k, i, j, B DCSC, C DCSR with
   C = shift(B) transposed (values 2), reduced by a sparse accumulator of order 2.
@@ -11,7 +12,10 @@ N runs, checks every output against scipy, and prints our cycles and seconds nex
 anchor's with the machine's load average, so a busy machine shows in the table. The
 anchor's "SpMM" is the outer-product SpGEMM matmul_kij; the table says so.
 
-Run: python -m benchmarks.perf.sam_sim_speed [--quick]
+With `--fifo-depth D` the FIFOs are bounded as SAM's `--back --depth D` bounds them; the
+anchor's backpressure cycles (depth 2) are printed beside ours.
+
+Run: python -m benchmarks.perf.sam_sim_speed [--quick] [--fifo-depth D]
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from dsl import sam
-from interpreter.sam.allocator import keep_freed_memory
 from interpreter.sam.execute import execute, load_inputs
+from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.simulate import simulate, simulate_trees
 from interpreter.targets import load_target
 
@@ -41,17 +45,29 @@ ANCHOR = {
     ("spgemm", 2000, 0.01): (1_568_860, 88.6),
     ("spgemm", 4000, 0.005): (3_211_017, 286.65),
 }
+# the same with backpressure on, `--back --depth 2`
+ANCHOR_DEPTH_2 = {
+    ("spmv", 1000, 0.01): (14_762, 0.38),
+    ("spmv", 2000, 0.01): (54_512, 1.41),
+    ("spmv", 4000, 0.005): (109_012, 3.28),
+    ("add", 1000, 0.01): (20_907, 0.32),
+    ("add", 2000, 0.01): (81_612, 1.17),
+    ("add", 4000, 0.005): (163_598, 2.33),
+    ("spgemm", 1000, 0.01): (232_502, 10.64),
+    ("spgemm", 2000, 0.01): (1_779_060, 113.91),
+}
 
 
 def spmv_colwise(B, c, **params):
     x = sam.output("x", format="compressed")
     bj, bj_ref = B.scan(0)  # columns j of B (DCSC)
     cj, cj_ref = c.scan(0)
-    _, b_ref, c_ref = sam.intersect((bj, bj_ref), (cj, cj_ref))
+    j, b_ref, c_ref = sam.intersect((bj, bj_ref), (cj, cj_ref))
     bi, bi_ref = B.scan(1, b_ref)  # rows i of column j
     bi, bi_rep = sam.broadcast(bi)
     cval = sam.repeat(c.load(c_ref), sam.repeat_signal(bi_rep))  # c(j) once per i
     prod = sam.alu("mul", B.load(bi_ref), cval)
+    _, bi = sam.crd_hold(j, bi)  # SAM's graph passes i through a CrdHold (with j)
     xi, xv = sam.spacc1(bi, prod)  # sum over j, keyed by i
     x.write_level(0, xi)
     x.write_vals(xv)
@@ -134,7 +150,14 @@ LABELS = {
 }
 
 
-def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: int = 7) -> dict:
+def measure(
+    app: str,
+    n: int,
+    density: float,
+    target: str = "sam_comal",
+    reps: int = 7,
+    fifo_depth: int | None = None,
+) -> dict:
     """CPU and wall seconds of the simulation proper over `reps` runs (inputs already in
     fibertree form, as the anchor's loop had its files read), plus one end-to-end run from
     dense arrays; the output is checked against scipy first."""
@@ -146,6 +169,8 @@ def measure(app: str, n: int, density: float, target: str = "sam_comal", reps: i
     want = ref.toarray() if sp.issparse(ref) else np.asarray(ref)
     err = float(np.abs(out[out_name] - want).max())
     tgt = load_target(target)
+    if fifo_depth is not None:
+        tgt = dict(tgt, fifo_depth=fifo_depth)
     start = time.perf_counter()
     simulate(program, inputs, dims, tgt)
     end_to_end = time.perf_counter() - start
@@ -180,28 +205,36 @@ def main() -> None:
     parser.add_argument("--target", default="sam_comal")
     parser.add_argument("--sizes", default=None, help="comma list of n (default 1000,2000)")
     parser.add_argument("--apps", default="spmv,add,spgemm", help="comma list of apps")
+    parser.add_argument(
+        "--fifo-depth", type=int, default=None, help="bounded FIFOs as SAM's --back --depth D"
+    )
     args = parser.parse_args()
     if args.reps < 1:
         parser.error("--reps must be at least 1")
+    if args.fifo_depth is not None and args.fifo_depth < 1:
+        parser.error("--fifo-depth must be at least 1")
     apps = args.apps.split(",")
     if unknown := [a for a in apps if a not in LABELS]:
         parser.error(f"unknown app(s) {unknown}; choose from {sorted(LABELS)}")
     sizes = [1000] if args.quick else [int(s) for s in (args.sizes or "1000,2000").split(",")]
     reps = 2 if args.quick else args.reps
+    depth = args.fifo_depth
+    anchor = ANCHOR_DEPTH_2 if depth == 2 else {} if depth else ANCHOR
     print(
-        f"target {args.target}; load average before: {_load()};"
-        f" allocator keeps freed memory: {keep_freed_memory()}"
+        f"target {args.target}; FIFO depth {depth or 'unbounded'}; load average before:"
+        f" {_load()}; malloc keeps freed memory: {keep_freed_memory()}"
     )
     print(
         "SAM s / SAM cycles: the anchor's recorded figures (weiya711/sam Python simulator,"
-        " same machine kind, run idle so its wall time is its CPU time, backpressure off),"
+        " same machine kind, run idle so its wall time is its CPU time, backpressure"
+        f" {'--back --depth 2' if depth == 2 else 'off (no anchor at this depth)' if depth else 'off'}),"
         " not re-run here. Ours: time.process_time of the simulation from fibertrees (the"
         f" anchor's loop also excludes reading its inputs), best and median of {reps};"
         " speed-up = SAM s / our CPU s. +load s: one wall-clock run from dense arrays."
     )
     print(
-        "cyc diff: both count Comal/SAM cycles (one token per primitive per cycle, unbounded"
-        " FIFOs). The anchor does not record its seed, so our matrices are another draw of"
+        "cyc diff: both count Comal/SAM cycles (one token per primitive per cycle; FIFOs"
+        " unbounded unless --fifo-depth). The anchor does not record its seed, so our matrices are another draw of"
         " its recipe (same n, density, nnz); add and SpMM counts depend on where nonzeros"
         " meet; SpMV is 2 cycles short at n=1000 and 2000."
     )
@@ -214,8 +247,8 @@ def main() -> None:
     for n in sizes:
         density = 0.01 if n <= 2000 else 0.005
         for app in apps:
-            r = measure(app, n, density, args.target, reps)
-            cyc, secs = ANCHOR.get((app, n, density), (float("nan"), float("nan")))
+            r = measure(app, n, density, args.target, reps, depth)
+            cyc, secs = anchor.get((app, n, density), (float("nan"), float("nan")))
             diff = (r["cycles"] - cyc) / cyc
             print(
                 f"{LABELS[app]:42} {n:5d} {density:5.3f} {r['primitives']:5d}"

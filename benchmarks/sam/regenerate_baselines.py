@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from benchmarks.baselines import write_baselines
+from benchmarks.baselines import baseline_title, write_baselines
 from dsl.sam.compiler import Operand, compile_spec
 
 SUITE = Path(__file__).parent
@@ -28,7 +28,10 @@ def baseline_text(task_file: Path) -> tuple[Path, str]:
     data = tomllib.loads(task_file.read_text())
     spec = dict(data["spec"], fuse=False)
     text = compile_spec(
-        spec, operands(data["inputs"]), operands(data["outputs"]), title=f"{data['name']} baseline"
+        spec,
+        operands(data["inputs"]),
+        operands(data["outputs"]),
+        title=f"{baseline_title(SUITE, data['baseline'])} baseline",
     )
     return SUITE / data["baseline"], text
 

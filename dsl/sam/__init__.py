@@ -5,6 +5,7 @@ streams with joiners, computes with ALUs and reducers, and writes results throug
 and value writers. `dsl/sam/REFERENCE.md` documents every primitive.
 """
 
+from dsl.core.params import tunable
 from dsl.sam.builder import (
     Stream,
     Tensor,
@@ -33,7 +34,6 @@ from dsl.sam.builder import (
     write_level,
     write_vals,
 )
-from dsl.core.params import tunable
 from dsl.sam.ir import Program, load_ir
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 
 from dsl.core.params import IR_KEY as TUNABLE_KEY
 from dsl.core.params import bind as bind_params
-from dsl.errors import ProgramError, ValidationError
+from dsl.errors import ProgramError, RuleError, ValidationError
 from dsl.sam.formats import FormatError
 from dsl.sam.ir import (
     READS,
@@ -26,7 +26,7 @@ from dsl.sam.ir import (
     load_ir,
     make_tensor,
 )
-from dsl.sam.primitives import KindError, type_node
+from dsl.sam.primitives import type_node
 
 _ACTIVE: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
     "sam_builder", default=None
@@ -171,8 +171,8 @@ class _Builder:
                 )
         try:
             outs = type_node(op, attrs, tuple(s.kind for s in inputs))
-        except KindError as exc:
-            raise ProgramError(f"{op}: port {exc.port}: {exc.message}") from None
+        except RuleError as exc:
+            raise ProgramError(f"{op}: port {exc.port}: {exc.reason}") from None
         node = Node(self.next_id, op, attrs, tuple((s.node, s.port) for s in inputs), outs)
         written = {
             n.attrs["tensor"]: i

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsl.core.errors import RuleError
 from dsl.core.params import IR_KEY as TUNABLE_KEY
 from dsl.errors import ValidationError
 from dsl.sam.formats import FormatError, normalize
-from dsl.sam.primitives import PRIMITIVES, KindError, type_node
+from dsl.sam.primitives import SAM, type_node
 
 VERSION = 1
 MAX_BLOCK = 64  # largest b x b value block (Comal's block modes are 16, 32 and 64)
@@ -173,8 +174,8 @@ def _load_node(entry: Any, where: str) -> Node:
     if isinstance(nid, bool) or not isinstance(nid, int) or not 0 <= nid <= MAX_NODE_ID:
         raise _fail(where, f"node id must be an int in 0..{MAX_NODE_ID}, got {nid!r}")
     where = f"node {nid} ({op})"
-    if not isinstance(op, str) or op not in PRIMITIVES:
-        raise _fail(where, f"unknown primitive {op!r}; known: {', '.join(sorted(PRIMITIVES))}")
+    if not isinstance(op, str) or op not in SAM:
+        raise _fail(where, f"unknown primitive {op!r}; known: {', '.join(sorted(SAM))}")
     if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
         raise _fail(where, "attrs must be an object")
     if not isinstance(inputs, list):
@@ -274,8 +275,8 @@ def load_ir(ir: Any) -> Program:
                 kinds.append(outputs[pid][port])
             try:
                 outs = type_node(node.op, node.attrs, tuple(kinds))
-            except KindError as exc:
-                raise _fail(f"{node.label} port {exc.port}", exc.message) from None
+            except RuleError as exc:
+                raise _fail(f"{node.label} port {exc.port}", exc.reason) from None
             check_tensor_use(node, tensors, gi, written_in)
             if node.op in WRITES:
                 t = node.attrs["tensor"]

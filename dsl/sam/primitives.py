@@ -1,16 +1,19 @@
-"""Declarations of the SAM primitives: ports, stream kinds and attributes, one place each.
+"""Declarations of the SAM primitives in the shared op registry (`dsl.core.spec`): ports,
+stream kinds and attributes, one place each.
 
-A primitive is a name plus a typing rule. The builder (`dsl.sam.builder`) and the IR
-loader (`dsl.sam.ir.load_ir`) both call `type_node` so that a reference can never reach an
-ALU, whichever way the program arrived. Semantics and timing live in `interpreter/sam`,
-found there by the same names.
+A primitive is a name plus a typing rule. The builder (`dsl.sam.builder`), the IR loader
+(`dsl.sam.ir.load_ir`) and the compiler all use `SAM`, and the first two call `type_node`,
+so that a reference can never reach an ALU, whichever way the program arrived. Semantics
+and costs live in `interpreter/sam`, registered in `SAM` under the same names.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from dsl.core.errors import RuleError
+from dsl.core.spec import SINK, OpSpec, Registry
 
 CRD, REF, VAL, REPSIG = "crd", "ref", "val", "repsig"
 KINDS = (CRD, REF, VAL, REPSIG)
@@ -24,43 +27,18 @@ MAX_FANOUT = 64  # most copies, lanes or joiner inputs of one primitive
 MAX_DEPTH = 16  # deepest join
 
 
-class KindError(Exception):
-    """A port got the wrong kind of stream or an attribute is wrong; `port` names it."""
+SAM = Registry("sam", reference="sam/REFERENCE.md", anchor="`sam.{name}")
+"""Every SAM primitive. `OpSpec.attrs` maps an attribute to (type, required); `rule` is the
+typing rule `(attrs, input kinds) -> ((output name, kind), ...)`, raising `RuleError`."""
 
-    def __init__(self, port: str, message: str) -> None:
-        super().__init__(message)
-        self.port = port
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Primitive:
-    """One primitive: `ports(attrs)` gives input port names, `typing` the output kinds.
-
-    `typing(attrs, input_kinds) -> ((output name, kind), ...)` raises `KindError`.
-    `attrs` maps each required attribute to its Python type; `optional` likewise.
-    """
-
-    name: str
-    summary: str
-    attrs: dict[str, type]
-    optional: dict[str, type]
-    ports: Callable[[dict], tuple[str, ...]]
-    typing: Callable[[dict, tuple[str, ...]], tuple[tuple[str, str], ...]]
-    sink: bool = False
-
-
-PRIMITIVES: dict[str, Primitive] = {}
-
-
-def _register(p: Primitive) -> None:
-    PRIMITIVES[p.name] = p
+Ports = Callable[[dict], tuple[str, ...]]
+_PORTS: dict[str, Ports] = {}  # input port names of each primitive, given its attributes
 
 
 def _expect(port: str, kind: str, allowed: tuple[str, ...]) -> None:
     if kind not in allowed:
         want = " or ".join(allowed)
-        raise KindError(port, f"port {port!r} needs a {want} stream, got {kind}")
+        raise RuleError(f"port {port!r} needs a {want} stream, got {kind}", port)
 
 
 def _fixed(*names: str) -> Callable[[dict], tuple[str, ...]]:
@@ -124,11 +102,11 @@ def _alu_ports(attrs: dict) -> tuple[str, ...]:
 def _type_alu(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     op = attrs["op"]
     if op not in ALU_OPS:
-        raise KindError("op", f"unknown ALU op {op!r}; known: {', '.join(ALU_OPS)}")
+        raise RuleError(f"unknown ALU op {op!r}; known: {', '.join(ALU_OPS)}", "op")
     if op in SCALAR_OPS and "scalar" not in attrs:
-        raise KindError("scalar", f"ALU op {op!r} needs the scalar attribute")
+        raise RuleError(f"ALU op {op!r} needs the scalar attribute", "scalar")
     if op not in SCALAR_OPS and "scalar" in attrs:
-        raise KindError("scalar", f"ALU op {op!r} takes no scalar")
+        raise RuleError(f"ALU op {op!r} takes no scalar", "scalar")
     for port, kind in zip(_alu_ports(attrs), kinds, strict=True):
         _expect(port, kind, (VAL,))
     return (("val", VAL),)
@@ -136,7 +114,7 @@ def _type_alu(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...
 
 def _type_reduce(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if attrs["op"] not in REDUCE_OPS:
-        raise KindError("op", f"unknown reduce op {attrs['op']!r}; known: {', '.join(REDUCE_OPS)}")
+        raise RuleError(f"unknown reduce op {attrs['op']!r}; known: {', '.join(REDUCE_OPS)}", "op")
     _expect("val", kinds[0], (VAL,))
     return (("val", VAL),)
 
@@ -147,7 +125,7 @@ def _spacc_ports(attrs: dict) -> tuple[str, ...]:
 
 def _type_spacc(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if attrs["order"] not in (1, 2):
-        raise KindError("order", f"sparse accumulator order must be 1 or 2, got {attrs['order']}")
+        raise RuleError(f"sparse accumulator order must be 1 or 2, got {attrs['order']}", "order")
     for port, kind in zip(_spacc_ports(attrs), kinds, strict=True):
         _expect(port, kind, (VAL,) if port == "val" else (CRD,))
     if attrs["order"] == 1:
@@ -192,200 +170,121 @@ def _join_ports(attrs: dict) -> tuple[str, ...]:
 
 def _type_lane_join(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if attrs["depth"] < 0:
-        raise KindError("depth", f"join depth must be >= 0, got {attrs['depth']}")
+        raise RuleError(f"join depth must be >= 0, got {attrs['depth']}", "depth")
     _expect("order", kinds[0], (CRD, REF))
     first = kinds[1]
     _expect("lane0", first, (CRD, REF, VAL))
     for k, kind in enumerate(kinds[1:]):
         if kind != first:
-            raise KindError(f"lane{k}", f"all lanes must carry {first} streams, lane{k} is {kind}")
+            raise RuleError(f"all lanes must carry {first} streams, lane{k} is {kind}", f"lane{k}")
     return (("out", first),)
 
 
-_TENSOR_LEVEL = {"tensor": str, "level": int}
+def _declare(
+    name: str,
+    doc: str,
+    inputs: str,
+    outputs: str,
+    typing: Callable,
+    attrs: dict[str, type] | None = None,
+    optional: dict[str, type] | None = None,
+    *,
+    ports: Ports | None = None,
+    sink: bool = False,
+) -> None:
+    """Declare a primitive. `inputs` and `outputs` list its ports ("crd,ref"); where the
+    input ports depend on the attributes, `ports` computes them and `inputs` shows them."""
+    table = {k: (t, True) for k, t in (attrs or {}).items()}
+    table.update({k: (t, False) for k, t in (optional or {}).items()})
+    fixed = tuple(p for p in inputs.split(",") if p)
+    _PORTS[name] = ports or (lambda attrs: fixed)
+    flags = frozenset({SINK}) if sink else frozenset()
+    SAM.declare(OpSpec(name, doc, inputs, outputs, table, typing, flags))
 
-_register(
-    Primitive(
-        "root",
-        "the root reference stream [0, D] that starts a tensor walk",
-        {},
-        {},
-        _fixed(),
-        _type_root,
-    )
+
+_TENSOR_LEVEL = {"tensor": str, "level": int}
+_declare(
+    "root", "the root reference stream [0, D] that starts a tensor walk", "", "ref", _type_root
 )
-_register(
-    Primitive(
-        "scan",
-        "level scanner: ref -> (crd, ref) over one tensor level",
-        _TENSOR_LEVEL,
-        {},
-        _fixed("ref"),
-        _type_scan,
-    )
+_declare(
+    "scan", "level scanner: ref -> (crd, ref) over one tensor level", "ref", "crd,ref",
+    _type_scan, _TENSOR_LEVEL,
+)  # fmt: skip
+_declare(
+    "locate", "position of given coordinates in a tensor level", "crd,ref", "crd,ref",
+    _type_locate, _TENSOR_LEVEL,
+)  # fmt: skip
+_declare("repeat_signal", "R per coordinate, S per stop", "crd", "repsig", _type_repsig)
+_declare("repeat", "re-emit each outer token once per R", "in,repsig", "out", _type_repeat)
+_declare(
+    "intersect", "n-ary intersection of coordinate streams", "crd0,payload0,...",
+    "crd,payload0,...", _type_join, {"n": int}, ports=_pairs,
+)  # fmt: skip
+_declare(
+    "union", "n-ary union of coordinate streams", "crd0,payload0,...", "crd,payload0,...",
+    _type_join, {"n": int}, ports=_pairs,
+)  # fmt: skip
+_declare("load", "value array load: ref -> vals[ref]", "ref", "val", _type_load, {"tensor": str})
+_declare(
+    "alu", "elementwise arithmetic on aligned value streams", "a[,b]", "val", _type_alu,
+    {"op": str}, {"scalar": float}, ports=_alu_ports,
+)  # fmt: skip
+_declare(
+    "reduce", "reduce each innermost fiber to one value", "val", "val", _type_reduce, {"op": str}
 )
-_register(
-    Primitive(
-        "locate",
-        "position of given coordinates in a tensor level",
-        _TENSOR_LEVEL,
-        {},
-        _fixed("crd", "ref"),
-        _type_locate,
-    )
+_declare(
+    "spacc", "sparse accumulator over an unordered inner level", "[outer,]crd,val",
+    "[outer,]crd,val", _type_spacc, {"order": int}, ports=_spacc_ports,
+)  # fmt: skip
+_declare(
+    "crd_drop", "drop outer coordinates whose inner fiber is empty", "outer,inner",
+    "outer,inner", _type_crd_pair,
+)  # fmt: skip
+_declare(
+    "crd_hold", "repeat each outer coordinate once per inner coordinate", "outer,inner",
+    "outer,inner", _type_crd_pair,
+)  # fmt: skip
+_declare(
+    "val_drop", "drop zero values with their coordinates", "val,crd", "val,crd", _type_val_drop
 )
-_register(
-    Primitive("repeat_signal", "R per coordinate, S per stop", {}, {}, _fixed("crd"), _type_repsig)
+_declare(
+    "write_level", "level writer: crd stream -> one level of a tensor", "crd", "",
+    _type_write_level, _TENSOR_LEVEL, sink=True,
+)  # fmt: skip
+_declare(
+    "write_vals", "value writer: val stream -> a tensor's values", "val", "", _type_write_vals,
+    {"tensor": str}, sink=True,
+)  # fmt: skip
+_declare(
+    "broadcast", "copy one stream to n consumers", "in", "out0,...", _type_broadcast, {"n": int}
 )
-_register(
-    Primitive(
-        "repeat",
-        "re-emit each outer token once per R",
-        {},
-        {},
-        _fixed("in", "repsig"),
-        _type_repeat,
-    )
-)
-_register(
-    Primitive(
-        "intersect", "n-ary intersection of coordinate streams", {"n": int}, {}, _pairs, _type_join
-    )
-)
-_register(
-    Primitive("union", "n-ary union of coordinate streams", {"n": int}, {}, _pairs, _type_join)
-)
-_register(
-    Primitive(
-        "load", "value array load: ref -> vals[ref]", {"tensor": str}, {}, _fixed("ref"), _type_load
-    )
-)
-_register(
-    Primitive(
-        "alu",
-        "elementwise arithmetic on aligned value streams",
-        {"op": str},
-        {"scalar": float},
-        _alu_ports,
-        _type_alu,
-    )
-)
-_register(
-    Primitive(
-        "reduce",
-        "reduce each innermost fiber to one value",
-        {"op": str},
-        {},
-        _fixed("val"),
-        _type_reduce,
-    )
-)
-_register(
-    Primitive(
-        "spacc",
-        "sparse accumulator over an unordered inner level",
-        {"order": int},
-        {},
-        _spacc_ports,
-        _type_spacc,
-    )
-)
-_register(
-    Primitive(
-        "crd_drop",
-        "drop outer coordinates whose inner fiber is empty",
-        {},
-        {},
-        _fixed("outer", "inner"),
-        _type_crd_pair,
-    )
-)
-_register(
-    Primitive(
-        "crd_hold",
-        "repeat each outer coordinate once per inner coordinate",
-        {},
-        {},
-        _fixed("outer", "inner"),
-        _type_crd_pair,
-    )
-)
-_register(
-    Primitive(
-        "val_drop",
-        "drop zero values with their coordinates",
-        {},
-        {},
-        _fixed("val", "crd"),
-        _type_val_drop,
-    )
-)
-_register(
-    Primitive(
-        "write_level",
-        "level writer: crd stream -> one level of a tensor",
-        _TENSOR_LEVEL,
-        {},
-        _fixed("crd"),
-        _type_write_level,
-        sink=True,
-    )
-)
-_register(
-    Primitive(
-        "write_vals",
-        "value writer: val stream -> a tensor's values",
-        {"tensor": str},
-        {},
-        _fixed("val"),
-        _type_write_vals,
-        sink=True,
-    )
-)
-_register(
-    Primitive(
-        "broadcast", "copy one stream to n consumers", {"n": int}, {}, _fixed("in"), _type_broadcast
-    )
-)
-_register(
-    Primitive(
-        "fork",
-        "deal the data tokens of each fiber round-robin to lanes",
-        {"lanes": int},
-        {},
-        _fixed("in"),
-        _type_fork,
-    )
-)
-_register(
-    Primitive(
-        "join",
-        "merge lane streams back in the order a fork dealt them",
-        {"lanes": int, "depth": int},
-        {},
-        _join_ports,
-        _type_lane_join,
-    )
-)
+_declare(
+    "fork", "deal the data tokens of each fiber round-robin to lanes", "in", "lane0,...",
+    _type_fork, {"lanes": int},
+)  # fmt: skip
+_declare(
+    "join", "merge lane streams back in the order a fork dealt them", "order,lane0,...",
+    "out", _type_lane_join, {"lanes": int, "depth": int}, ports=_join_ports,
+)  # fmt: skip
 
 
 def check_attrs(op: str, attrs: dict) -> None:
-    """Raise `KindError` when an attribute is missing, unknown or of the wrong type."""
-    spec = PRIMITIVES[op]
-    for name in spec.attrs:
-        if name not in attrs:
-            raise KindError(name, f"missing attribute {name!r}")
+    """Raise `RuleError` when an attribute is missing, unknown or of the wrong type."""
+    table = SAM[op].attrs
+    for name, (_, required) in table.items():
+        if required and name not in attrs:
+            raise RuleError(f"missing attribute {name!r}", name)
     for name, value in attrs.items():
-        typ = spec.attrs.get(name) or spec.optional.get(name)
-        if typ is None:
-            raise KindError(name, f"unknown attribute {name!r}")
+        if name not in table:
+            raise RuleError(f"unknown attribute {name!r}", name)
+        typ = table[name][0]
         ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if not ok:
-            raise KindError(name, f"attribute {name!r} must be {typ.__name__}, got {value!r}")
+            raise RuleError(f"attribute {name!r} must be {typ.__name__}, got {value!r}", name)
         if typ is float and not _finite(value):
-            raise KindError(name, f"attribute {name!r} must be a finite number, got {value!r}")
+            raise RuleError(f"attribute {name!r} must be a finite number, got {value!r}", name)
 
 
 def _finite(value: float) -> bool:
@@ -397,21 +296,25 @@ def _finite(value: float) -> bool:
         return False
 
 
+def ports(op: str, attrs: dict) -> tuple[str, ...]:
+    """Input port names of a primitive with these attributes."""
+    return _PORTS[op](attrs)
+
+
 def type_node(op: str, attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """Output (name, kind) pairs of a node, after checking attributes and input kinds."""
-    if op not in PRIMITIVES:
-        raise KindError("op", f"unknown primitive {op!r}; known: {', '.join(sorted(PRIMITIVES))}")
+    if op not in SAM:
+        raise RuleError(f"unknown primitive {op!r}; known: {', '.join(sorted(SAM))}", "op")
     check_attrs(op, attrs)
-    spec = PRIMITIVES[op]
     for name in ("n", "lanes"):
         if name in attrs and not 2 <= attrs[name] <= MAX_FANOUT:
-            raise KindError(name, f"{op} needs 2 <= {name} <= {MAX_FANOUT}, got {attrs[name]}")
+            raise RuleError(f"{op} needs 2 <= {name} <= {MAX_FANOUT}, got {attrs[name]}", name)
     if op == "join" and attrs["depth"] > MAX_DEPTH:
-        raise KindError("depth", f"join depth must be <= {MAX_DEPTH}, got {attrs['depth']}")
-    ports = spec.ports(attrs)
-    if len(kinds) != len(ports):
-        raise KindError(
+        raise RuleError(f"join depth must be <= {MAX_DEPTH}, got {attrs['depth']}", "depth")
+    names = ports(op, attrs)
+    if len(kinds) != len(names):
+        raise RuleError(
+            f"{op} takes {len(names)} inputs ({', '.join(names) or 'none'}), got {len(kinds)}",
             "inputs",
-            f"{op} takes {len(ports)} inputs ({', '.join(ports) or 'none'}), got {len(kinds)}",
         )
-    return spec.typing(attrs, kinds)
+    return SAM[op].rule(attrs, kinds)

@@ -19,12 +19,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dsl.core.errors import RuleError
 from dsl.step.limits import MAX_CHOICES, MAX_FN_INT, MAX_SUBSTREAM, MAX_TILE_SIDE
 from dsl.step.symbolic import RAGGED, Expr
 from dsl.step.types import DTYPE_BYTES, INT_DTYPES, ElemType, Selector, Tile
 
 
-class FnTypeError(ValueError):
+class FnTypeError(RuleError):
     """An element function cannot take these argument types (message says why)."""
 
 
@@ -176,6 +177,11 @@ def _reduce_rows(args: tuple, p: dict, name: str) -> Tile:
     return Tile(a.dtype, a.rows, Expr.const(1))
 
 
+def _argmax_rows(args: tuple, p: dict, name: str) -> Tile:
+    a = _tile(args[0], name)
+    return Tile("int64", a.rows, Expr.const(1))
+
+
 def _reduce_cols(args: tuple, p: dict, name: str) -> Tile:
     a = _tile(args[0], name)
     return Tile(a.dtype, Expr.const(1), a.cols)
@@ -264,6 +270,13 @@ _declare("map", "transpose", 1, _transpose, "[R, C] -> [C, R]")
 _declare("map", "row_sum", 1, _reduce_rows, "sum over columns: [R, C] -> [R, 1]")
 _declare("map", "row_max", 1, _reduce_rows, "max over columns: [R, C] -> [R, 1]")
 _declare("map", "row_mean", 1, _reduce_rows, "mean over columns: [R, C] -> [R, 1]")
+_declare(
+    "map",
+    "row_argmax",
+    1,
+    _argmax_rows,
+    "column of each row's max: [R, C] -> int64 [R, 1] (lowest column on ties; 1 FLOP/element)",
+)
 _declare("map", "col_sum", 1, _reduce_cols, "sum over rows: [R, C] -> [1, C]")
 _declare("map", "col_max", 1, _reduce_cols, "max over rows: [R, C] -> [1, C]")
 _declare(

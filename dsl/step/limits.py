@@ -10,6 +10,8 @@ so that the message names the budget.
 
 from __future__ import annotations
 
+from dsl.core.errors import RuleError
+
 MAX_INT = 1 << 40  # any integer attribute or dim coefficient (products stay in int64)
 MAX_FN_INT = 1 << 31  # an element function's integer parameter (scale, offset, stride...)
 MAX_TILE_SIDE = 1 << 14  # rows or cols of a tile
@@ -29,7 +31,7 @@ ATTR_MAX = {
 RANK_ATTRS = ("rank", "dim", "min_dim", "max_dim")
 
 
-class LimitError(ValueError):
+class LimitError(RuleError):
     """A numeric field outside its range (the message says which range)."""
 
 

@@ -29,27 +29,6 @@ def step_pointers(tok_off, steps_of_token, unit_of_channel, step_off, ptr_off, p
 
 
 @numba.njit(cache=True)
-def _ready(u, s, fired, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons, ch_depth,
-           tok_off, emit, take, take_ptr_off, take_ptr, emit_ptr_off, emit_ptr):  # fmt: skip
-    """Whether step s of unit u has every token it takes and room for every one it emits."""
-    for i in range(in_off[u], in_off[u + 1]):
-        c = in_ch[i]
-        hi = take_ptr[take_ptr_off[c] + s + 1]
-        if hi > take_ptr[take_ptr_off[c] + s] and fired[ch_prod[c]] <= emit[tok_off[c] + hi - 1]:
-            return False
-    for i in range(out_off[u], out_off[u + 1]):
-        c = out_ch[i]
-        d = ch_depth[c]
-        if d == 0:
-            continue
-        lo = emit_ptr[emit_ptr_off[c] + s]
-        hi = emit_ptr[emit_ptr_off[c] + s + 1]
-        if hi > lo and hi - 1 - d >= 0 and fired[ch_cons[c]] <= take[tok_off[c] + hi - 1 - d]:
-            return False
-    return True
-
-
-@numba.njit(cache=True)
 def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons,
                ch_depth, tok_off, emit, take, latency, offset, take_ptr_off, take_ptr,
                emit_ptr_off, emit_ptr, start, fired):  # fmt: skip
@@ -62,7 +41,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod,
     head, size = 0, n_units
     while size > 0:
         u = queue[head]
-        head = (head + 1) % n_units
+        head = 0 if head + 1 == n_units else head + 1
         size -= 1
         queued[u] = False
         base = step_off[u]
@@ -70,33 +49,42 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod,
         s = fired[u]
         first = s
         while s < n_steps:
-            if not _ready(u, s, fired, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons,
-                          ch_depth, tok_off, emit, take, take_ptr_off, take_ptr,
-                          emit_ptr_off, emit_ptr):  # fmt: skip
-                break
+            # the step's start, unless some token it takes is not emitted yet or some token
+            # it emits finds its channel full (the consumer has not taken the one d back)
             g = base + s
             t = release[g]
             if s > 0:
                 t = max(t, start[g - 1] + cost[g - 1])
+            blocked = False
             for i in range(in_off[u], in_off[u + 1]):
                 c = in_ch[i]
                 k = tok_off[c]
-                p = step_off[ch_prod[c]]
                 lo = take_ptr[take_ptr_off[c] + s]
                 hi = take_ptr[take_ptr_off[c] + s + 1]
+                if hi > lo and fired[ch_prod[c]] <= emit[k + hi - 1]:
+                    blocked = True
+                    break
+                p = step_off[ch_prod[c]]
                 for m in range(k + lo, k + hi):
                     t = max(t, start[p + emit[m]] + latency[m])
+            if blocked:
+                break
             for i in range(out_off[u], out_off[u + 1]):
                 c = out_ch[i]
                 d = ch_depth[c]
                 if d == 0:
                     continue
                 k = tok_off[c]
-                q = step_off[ch_cons[c]]
                 lo = max(emit_ptr[emit_ptr_off[c] + s], d)
                 hi = emit_ptr[emit_ptr_off[c] + s + 1]
+                if hi > lo and fired[ch_cons[c]] <= take[k + hi - 1 - d]:
+                    blocked = True
+                    break
+                q = step_off[ch_cons[c]]
                 for m in range(k + lo, k + hi):
                     t = max(t, start[q + take[m - d]] + offset[m])
+            if blocked:
+                break
             start[g] = t
             s += 1
             fired[u] = s
@@ -106,11 +94,11 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod,
             v = ch_prod[in_ch[i]]
             if not queued[v]:
                 queued[v] = True
-                queue[(head + size) % n_units] = v
+                queue[head + size - n_units if head + size >= n_units else head + size] = v
                 size += 1
         for i in range(out_off[u], out_off[u + 1]):
             v = ch_cons[out_ch[i]]
             if not queued[v]:
                 queued[v] = True
-                queue[(head + size) % n_units] = v
+                queue[head + size - n_units if head + size >= n_units else head + size] = v
                 size += 1

@@ -2,7 +2,7 @@
 
 `BACKEND` is what the verifier uses (docs/interfaces.md). The functional run and the
 simulator share the access-side pass (`access.run_access`) and the queue matching
-(`execute.schedule`); the simulator then times the same pushes and cases (`simulator`).
+(`execute.match_queues`); the simulator then times the same pushes and cases (`simulator`).
 Every op of the registry (`dsl.dae.ops`) has its semantics in `access` / `execute` and its
 cost in `costs`, registered by name when this package is imported.
 """
@@ -18,7 +18,7 @@ from dsl.dae import load_ir
 from dsl.dae.ir import Program
 from interpreter.dae import resources
 from interpreter.dae.access import check_memrefs, run_access
-from interpreter.dae.execute import run_cases, schedule
+from interpreter.dae.execute import match_queues, run_cases
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
 
@@ -59,7 +59,7 @@ class DaeBackend:
             if not array.flags.c_contiguous:
                 raise ExecutionError(f"output {name!r} must be a contiguous array")
         run = run_access(program, arrays, dims)
-        sched = schedule(run, *_queue_depths(target))
+        sched = match_queues(run, *_queue_depths(target))
         run_cases(run, sched, outputs)
 
     def simulate(

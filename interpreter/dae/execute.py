@@ -33,7 +33,7 @@ that a program cannot make the trusted side allocate without bound."""
 
 
 @dataclass
-class Schedule:
+class QueueMatch:
     """Who pops what: the token sequence and, for each data push, its popping token."""
 
     tokens: np.ndarray  # case id per token, in order
@@ -47,7 +47,7 @@ def _kind_name(dtype: str, form: Form, length: int) -> str:
     return f"{form.value}<{dtype}>" if form is not Form.BUFFER else f"buffer<{dtype}, {length}>"
 
 
-def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
+def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> QueueMatch:
     """Match pushes with pops; raise ExecutionError on a protocol mismatch or deadlock."""
     p = run.program
     regs = p.registrations
@@ -122,7 +122,7 @@ def schedule(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Schedule:
     _check_deadlock(
         p, tokens, tok_case, token_pos, data_pos, owner, data_first, qdepth_control, qdepth_data
     )
-    return Schedule(tokens, token_pos, data_pos, owner, data_first)
+    return QueueMatch(tokens, token_pos, data_pos, owner, data_first)
 
 
 def _lookup(tokens: np.ndarray, case_index: dict[int, int]) -> np.ndarray:
@@ -208,7 +208,7 @@ class Effect:
     values: np.ndarray
 
 
-def run_cases(run: AccessRun, sched: Schedule, outputs: dict[str, np.ndarray]) -> list[CoreLoad]:
+def run_cases(run: AccessRun, sched: QueueMatch, outputs: dict[str, np.ndarray]) -> list[CoreLoad]:
     """Run every case over all its tokens and apply the memory effects in program order.
     Returns what the execute-side loads read (the simulator times them)."""
     p = run.program
@@ -264,7 +264,7 @@ class _CaseRun:
     """One case evaluated over all its tokens (`which`: their indices in token order)."""
 
     run: AccessRun
-    sched: Schedule
+    sched: QueueMatch
     case: Case
     which: np.ndarray
     counters_before: list[np.ndarray]

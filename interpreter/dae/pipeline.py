@@ -11,11 +11,9 @@ Model (all times in cycles):
   `S[k] = max(F[k-1], max P[e] over e popped by k)`, `F[k] = S[k] + c[k]`; it pops the
   token and its operands at `S[k]`.
 
-`solve` computes the least solution with array passes (each recurrence of the form
-`x[i] = max(x[i-1] + w[i], b[i])` is a cumulative max), alternating forward (P from B) and
-backward (B from S) until nothing changes. `solve_sequential` is the same model as a plain
-loop: the reference the tests compare against, and the fallback if the alternation were
-ever slow to settle.
+Solved by the shared event solver (`interpreter.core.channels`): the access side is a unit
+whose entry e is two steps, the work `a[e]` and then the push (cost 0, it waits for room),
+the core a unit of one step per token, and each queue a channel between them.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_ROUNDS = 200
+from interpreter.core.channels import ChannelNetwork, Timeline
 
 
 @dataclass
@@ -45,97 +43,39 @@ class Times:
     push: np.ndarray  # P per entry
     start: np.ndarray  # S per token
     finish: np.ndarray  # F per token
-    rounds: int
 
 
-def _forward(a: np.ndarray, bound: np.ndarray, fill: float) -> np.ndarray:
-    acc = np.cumsum(a)
-    return acc + np.maximum(fill, np.maximum.accumulate(bound - acc))
+ACCESS, CORE = 0, 1  # unit ids in `network`
 
 
-def _starts(ready: np.ndarray, c: np.ndarray) -> np.ndarray:
-    before = np.cumsum(c) - c  # C[k-1]
-    return before + np.maximum(0.0, np.maximum.accumulate(ready - before))
+def network(cp: Coupling) -> ChannelNetwork:
+    """The coupling as units and channels (see module doc)."""
+    n = len(cp.a)
+    work_then_push = np.zeros(2 * n)
+    work_then_push[0::2] = cp.a
+    release = np.zeros(2 * n)
+    release[:1] = cp.fill
+    net = ChannelNetwork()
+    net.add_unit("access side", work_then_push, release)
+    net.add_unit("core", cp.c)
+    if len(cp.c):  # with no token to pop them, entries only cost access work
+        tokens, operands = np.flatnonzero(cp.is_token), np.flatnonzero(~cp.is_token)
+        owner = np.asarray(cp.owner)
+        net.add_channel(
+            "control queue", ACCESS, CORE, 2 * tokens + 1, owner[tokens], depth=cp.control_depth
+        )
+        net.add_channel(
+            "data queue", ACCESS, CORE, 2 * operands + 1, owner[operands], depth=cp.data_depth
+        )
+    return net
 
 
-def _backpressure(
-    cp: Coupling,
-    start: np.ndarray,
-    tok_idx: np.ndarray,
-    dat_idx: np.ndarray,
-    data_owner: np.ndarray,
-) -> np.ndarray:
-    bound = np.full(len(cp.a), -np.inf)
-    qc, qd = cp.control_depth, cp.data_depth
-    if len(tok_idx) > qc:
-        bound[tok_idx[qc:]] = start[: len(tok_idx) - qc]
-    if len(dat_idx) > qd:
-        bound[dat_idx[qd:]] = start[data_owner[: len(dat_idx) - qd]]
-    return bound
+def times_of(timeline: Timeline) -> Times:
+    """Push, start and finish times from the solved network."""
+    return Times(timeline.start[ACCESS][1::2], timeline.start[CORE], timeline.end(CORE))
 
 
 def solve(cp: Coupling) -> Times:
-    n_tok = len(cp.c)
-    if n_tok == 0:
-        push = _forward(cp.a, np.full(len(cp.a), -np.inf), cp.fill)
-        return Times(push, np.zeros(0), np.zeros(0), 1)
-    tok_idx = np.flatnonzero(cp.is_token)
-    dat_idx = np.flatnonzero(~cp.is_token)
-    data_owner = cp.owner[dat_idx]
-    order = np.argsort(cp.owner, kind="stable")
-    cuts = np.flatnonzero(np.diff(cp.owner[order], prepend=-1))
-    bound = np.full(len(cp.a), -np.inf)
-    for rounds in range(1, MAX_ROUNDS + 1):
-        push = _forward(cp.a, bound, cp.fill)
-        ready = np.maximum.reduceat(push[order], cuts)
-        start = _starts(ready, cp.c)
-        new = _backpressure(cp, start, tok_idx, dat_idx, data_owner)
-        if np.array_equal(new, bound):
-            return Times(push, start, start + cp.c, rounds)
-        bound = new
-    return solve_sequential(cp)
-
-
-def solve_sequential(cp: Coupling) -> Times:
-    """The same model, one entry and one token at a time (reference implementation).
-
-    Entries are pushed in order; before pushing entry e the core runs every token it can,
-    i.e. the tokens whose entries are all pushed, until the queue e needs has room.
-    """
-    n, n_tok = len(cp.a), len(cp.c)
-    entries_of: list[list[int]] = [[] for _ in range(n_tok)]
-    for e in range(n):
-        entries_of[int(cp.owner[e])].append(e)
-    push = np.zeros(n)
-    start = np.zeros(n_tok)
-    finish = np.zeros(n_tok)
-    popped_at: dict[int, float] = {}  # entry -> pop time, known once its token started
-    tok_entries: list[int] = []
-    dat_entries: list[int] = []
-    state = {"next": 0, "finish": 0.0}
-
-    def run_until(pushed: int) -> None:
-        """Run every token in order whose entries are all among the first `pushed`."""
-        while state["next"] < n_tok and entries_of[state["next"]][-1] < pushed:
-            k = state["next"]
-            start[k] = max(state["finish"], max(push[e] for e in entries_of[k]))
-            finish[k] = start[k] + cp.c[k]
-            state["finish"] = finish[k]
-            for e in entries_of[k]:
-                popped_at[e] = start[k]
-            state["next"] += 1
-
-    prev = cp.fill
-    for e in range(n):
-        run_until(e)
-        bound = -np.inf
-        queue, depth = (
-            (tok_entries, cp.control_depth) if cp.is_token[e] else (dat_entries, cp.data_depth)
-        )
-        if len(queue) >= depth:
-            bound = popped_at[queue[len(queue) - depth]]
-        queue.append(e)
-        push[e] = max(prev + cp.a[e], bound)
-        prev = push[e]
-    run_until(n)
-    return Times(push, start, finish, 0)
+    """The least times satisfying the model; `ChannelDeadlock` if the queues block both
+    halves for good (a token whose operands are pushed after a full queue of later ones)."""
+    return times_of(network(cp).solve())

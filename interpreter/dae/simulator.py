@@ -39,7 +39,7 @@ from interpreter.dae.access import AccessRun, resolve, run_access
 from interpreter.dae.cache_model import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.costs import case_cost, chunks
 from interpreter.dae.costs import param as _param
-from interpreter.dae.execute import CoreLoad, Schedule, run_cases, schedule
+from interpreter.dae.execute import CoreLoad, QueueMatch, match_queues, run_cases
 from interpreter.dae.pipeline import Coupling, solve
 from interpreter.report import SimReport
 
@@ -64,7 +64,7 @@ def simulate(
     arrays = _zeros_for_outputs(program, inputs, dims)
     run = run_access(program, arrays, dims)
     depths = int(budget("control_queue_entries")), int(budget("data_queue_entries"))
-    sched = schedule(run, *depths)
+    sched = match_queues(run, *depths)
     core_loads: list[CoreLoad] = []
     # Callbacks that read memory are timed by their addresses: run them for those.
     if any(DAE[f"{EXECUTE}.{op.op}"].has(VALUE_TIMED) for case in program.cases for op in case.ops):
@@ -215,7 +215,7 @@ def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]
     }
 
 
-def _payload(run: AccessRun, sched: Schedule) -> int:
+def _payload(run: AccessRun, sched: QueueMatch) -> int:
     """Elements the access side delivered into the data queue."""
     total = 0
     regs = run.entries.reg[sched.data_pos]
@@ -290,7 +290,6 @@ def _report(
         "l2_hits": float((req.level == 2).sum()),
         "llc_hits": float((req.level == 3).sum()),
         "llc_accesses": float((req.level >= 3).sum()),
-        "pipeline_rounds": float(times.rounds),
     }
     per_op: dict[str, dict[str, float]] = {}
     for k, case in enumerate(program.cases):

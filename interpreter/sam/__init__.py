@@ -1,7 +1,7 @@
 """Trusted side of the SAM dialect: functional execution and the Comal-style simulator.
 
 `execute` runs a program's graphs stream by stream (numpy arrays per stream) and writes the
-outputs; `simulate` times the same streams (`interpreter.sam.timing`) and reports cycles,
+outputs; `simulate` times the same streams (`interpreter.sam.cycles`, on the shared channel solver) and reports cycles,
 FLOPs and seg/crd/val traffic.
 """
 

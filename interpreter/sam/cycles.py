@@ -159,31 +159,18 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
 
 
 def fifo_need(run: GraphRun, times: dict[int, np.ndarray]) -> int:
-    """The smallest FIFO depth at which bounded FIFOs give these same times: the most
-    tokens any stream has emitted and its consumer not yet taken. Token m may enter a FIFO
-    of depth d only once the consumer took token m - d, so d >= m + 1 - (tokens taken by
-    the time m is emitted).
-
-    Emits are at least a cycle apart, so a FIFO never holds more tokens than the longest
-    wait of one token in it (in cycles): edges are counted exactly only while that bound
-    can beat the deepest found so far, longest waits first."""
-    edges = []
-    for e in _edges(run):
-        take = times[e.consumer.id][e.take]
-        if not len(take):
-            continue
-        emit = times[e.producer.id][e.emit]
-        edges.append((int((take - emit).max()), take, emit))
+    """The smallest FIFO depth at which SAM's bounded FIFOs give these same times: credit m
+    of an edge binds its step at start >= (time the consumer took token m - d - 1) + 2,
+    which holds iff the consumer took at least m - d tokens two cycles before that start.
+    Channels into writers hold no credits (SAM's writers never stall their producers)."""
     deepest = 0
-    for wait, take, emit in sorted(edges, key=lambda edge: -edge[0]):
-        if wait <= deepest:
-            break
-        n, span = len(take), int(take[-1]) + 1
-        if span <= 4 * n:  # dense in time: count takes per cycle (linear, no search)
-            taken = np.bincount(take, minlength=span)
-            np.cumsum(taken, out=taken)
-            taken = taken[np.minimum(emit, span - 1)]
-        else:
-            taken = np.searchsorted(take, emit, side="right")
-        deepest = max(deepest, int((np.arange(1, n + 1) - taken).max()))
+    for e in _edges(run):
+        if e.consumer.op in WRITERS or len(e.emit) < 2:
+            continue
+        step, offset = _credit_steps(e.emit)
+        binds = np.flatnonzero(offset > 0)
+        taken_by = np.searchsorted(
+            times[e.consumer.id][e.take], times[e.producer.id][step[binds]] - 2, side="right"
+        )
+        deepest = max(deepest, int((binds - taken_by).max(initial=0)))
     return deepest

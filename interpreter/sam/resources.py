@@ -8,7 +8,7 @@
 - `block_size`: the largest b of the b×b value blocks a tensor is stored in (Comal's block
   modes go up to 64).
 - `fifo_depth`: the deepest FIFO the timing relied on: the smallest depth at which bounded
-  FIFOs would give the same cycles (counted by `interpreter.sam.timing`).
+  FIFOs would give the same cycles (counted by `interpreter.sam.cycles`).
 
 The static ones are known from the IR alone, so an over-budget program is refused before
 anything runs; `fifo_depth` is known only after timing.

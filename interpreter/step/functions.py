@@ -212,6 +212,14 @@ _register("map", "matmul", batched(_matmul), _matmul_flops)
 _register("map", "concat_cols", batched(lambda a, b, p: np.concatenate([a, b], axis=2)), _zero)
 
 
+def _row_argmax(x: np.ndarray, p: dict) -> np.ndarray:
+    """np.argmax takes the first of equal maxima: the lowest column wins a tie."""
+    return np.argmax(x, axis=2, keepdims=True).astype(np.int64)
+
+
+_register("map", "row_argmax", batched(_row_argmax), _per_elem(1))
+
+
 def _mask_after(x: np.ndarray, n: np.ndarray, p: dict) -> np.ndarray:
     cols = np.arange(x.shape[2])[None, None, :]
     return np.where(cols >= n.reshape(-1, 1, 1), np.array(p["fill"], dtype=x.dtype), x)

@@ -45,7 +45,9 @@ def test_suite_size_and_target():
 def test_baseline_is_the_compilers_o0(task):
     path, text = baseline_text(task.path)
     assert path.read_text() == text, "run python -m benchmarks.dae.regenerate_baselines"
-    assert task.baseline_source() == compile_task(task, 0)
+    # tasks sharing a baseline file differ only in data: the file is titled after itself
+    titled = compile_task(task, 0).replace(f'"""{task.name}:', f'"""{path.stem}:', 1)
+    assert task.baseline_source() == titled
 
 
 @pytest.mark.parametrize("task", TASKS, ids=NAMES)

@@ -53,7 +53,7 @@ def test_compare_and_select_build_typed_ops():
     ir = dae.trace(_clamp_kernel, copy_signature(4))
     ops = ir["cases"][0]["ops"]
     assert [o["op"] for o in ops] == ["pop", "pop", "const", "compare", "const", "select", "store"]
-    assert ops[3]["fn"] == "lt" and ops[5]["args"] == [1, 3, 4]
+    assert ops[3]["fn"] == "lt" and ops[5]["args"] == [3, 1, 4]  # (value < 3, value, -1)
     program = dae.load_ir(ir)
     assert program.to_json() == dae.load_ir(program.to_json()).to_json()
 
@@ -86,7 +86,7 @@ def test_select_rules_fail_at_the_users_line(body, message):
 
 def test_select_loaded_from_json_checks_its_condition():
     ir = json.loads(json.dumps(dae.trace(_clamp_kernel, copy_signature(4))))
-    ir["cases"][0]["ops"][5]["args"] = [2, 1, 4]  # the float? no: const 3 is int64
+    ir["cases"][0]["ops"][5]["args"] = [2, 1, 4]  # any int64 value is a condition
     dae.load_ir(ir)
     ir["cases"][0]["ops"][4].update(value=-1.5, dtype="float32")
     ir["cases"][0]["ops"][5]["args"] = [4, 1, 2]  # condition: the float constant

@@ -8,7 +8,7 @@ import pytest
 
 from dsl import sam
 from dsl.errors import ProgramError
-from dsl.sam.primitives import PRIMITIVES
+from dsl.sam.primitives import SAM
 
 SIG = {
     "inputs": [
@@ -241,4 +241,4 @@ def test_every_primitive_is_documented():
     }
     for name in names:
         assert f"`sam.{name}(" in reference, name
-    assert set(PRIMITIVES) <= names | {"spacc"}
+    assert set(SAM) <= names | {"spacc"}

@@ -138,6 +138,15 @@ class _Access:
         return "int64"
 
 
+def _floats_together(operands: list[tuple], start: int) -> list:
+    """Operand values (float32 for all from `start` on if any of those is a float), then
+    the list of their lane masks."""
+    values = [np.asarray(v) for v, _ in operands]
+    if any(v.dtype.kind == "f" for v in values[start:]):
+        values[start:] = [v.astype(np.float32) for v in values[start:]]
+    return [*values, [m for _, m in operands if m is not None]]
+
+
 def _core(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int]):
     """The compute loop: yields "token" or ("data", expected kind), receives the entry."""
     counters = {c.id: c.init for c in program.counters}
@@ -183,6 +192,23 @@ def _core(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int])
                 }[op.fn]
                 masks = [m for m in (mx, my) if m is not None]
                 env[op.id] = (fn(x, y), np.logical_and.reduce(masks) if masks else None)
+            elif op.op in ("compare", "select"):
+                *values, masks = _floats_together(
+                    [env[a] for a in op.args], start=0 if op.op == "compare" else 1
+                )
+                if op.op == "compare":
+                    x, y = values[0], values[1]
+                    result = {
+                        "lt": x < y,
+                        "le": (x < y) | (x == y),
+                        "gt": y < x,
+                        "ge": (y < x) | (x == y),
+                        "eq": x == y,
+                        "ne": ~(x == y),
+                    }[op.fn].astype(np.int64)
+                else:
+                    result = np.where(values[0] != 0, values[1], values[2])
+                env[op.id] = (result, np.logical_and.reduce(masks) if masks else None)
             else:
                 mem = arrays[op.memref]
                 idx = [env[a][0] for a in op.args[: mem.ndim]]

@@ -7,7 +7,7 @@ import numpy as np
 from dsl import dae
 from interpreter.dae import BACKEND
 from interpreter.dae.access import run_access
-from interpreter.dae.execute import schedule
+from interpreter.dae.execute import match_queues
 from tests.dsl.dae.helpers import eb_signature
 
 
@@ -45,7 +45,7 @@ def _run(kernel, offsets):
     }
     dims = {"B": 2, "NOFF": len(offsets), "NNZ": 5, "N": 3, "D": 4}
     run = run_access(program, arrays, dims)
-    return run, schedule(run, 64, 64)
+    return run, match_queues(run, 64, 64)
 
 
 def test_fiber_order_is_beg_iterations_end_and_parent_ite_first():

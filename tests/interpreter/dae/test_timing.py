@@ -1,18 +1,15 @@
-"""The cycle simulator: hand-computed cycle counts, the array solver against the plain
-loop, and the memory model."""
+"""The cycle simulator: hand-computed cycle counts and the memory model (the coupling of
+the two halves: test_pipeline.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from dsl import dae
 from dsl.dae.compiler import compile_spec
 from interpreter.dae import BACKEND
 from interpreter.dae.cache_model import Requests, replay
-from interpreter.dae.pipeline import Coupling, solve, solve_sequential
 from tests.dsl.dae.helpers import copy_kernel, copy_signature, eb_signature
 
 TARGET = {
@@ -139,59 +136,6 @@ def test_second_case_pays_one_compare():
     report = BACKEND.simulate(program, {"x": np.arange(4, dtype=np.int64)}, {"N": 4}, TARGET)
     assert report.per_op["case 0 (first)"]["cycles_each"] == 4 + 1 + 1
     assert report.per_op["case 1 (second)"]["cycles_each"] == 4 + 1
-
-
-def test_full_control_queue_holds_the_access_side_back():
-    """Four tokens, one push per cycle, 10 cycles per callback, a control queue of 1:
-    token k+1 waits until token k is popped. By hand: pushes 1, 2, 11, 21; starts 1, 11,
-    21, 31."""
-    cp = Coupling(
-        a=np.ones(4),
-        owner=np.arange(4),
-        is_token=np.ones(4, dtype=bool),
-        c=np.full(4, 10.0),
-        fill=0.0,
-        control_depth=1,
-        data_depth=1,
-    )
-    for times in (solve(cp), solve_sequential(cp)):
-        np.testing.assert_allclose(times.push, [1, 2, 11, 21])
-        np.testing.assert_allclose(times.start, [1, 11, 21, 31])
-        assert times.finish[-1] == 41
-
-
-@st.composite
-def couplings(draw):
-    tokens = draw(st.integers(1, 25))
-    entries, owner = [], []
-    for k in range(tokens):
-        items = [True] + [False] * draw(st.integers(0, 3))
-        order = draw(st.permutations(items))
-        entries += list(order)
-        owner += [k] * len(order)
-    n = len(entries)
-    a = np.array(draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 7.5]), min_size=n, max_size=n)))
-    c = np.array(
-        draw(st.lists(st.sampled_from([1.0, 3.0, 12.0]), min_size=tokens, max_size=tokens))
-    )
-    return Coupling(
-        a,
-        np.array(owner),
-        np.array(entries),
-        c,
-        draw(st.sampled_from([0.0, 240.0])),
-        draw(st.integers(1, 4)),
-        draw(st.integers(4, 6)),
-    )
-
-
-@settings(max_examples=80, deadline=None)
-@given(cp=couplings())
-def test_array_solver_equals_the_plain_loop(cp):
-    fast, slow = solve(cp), solve_sequential(cp)
-    np.testing.assert_allclose(fast.push, slow.push)
-    np.testing.assert_allclose(fast.start, slow.start)
-    np.testing.assert_allclose(fast.finish, slow.finish)
 
 
 def _requests(lines, nontemporal):

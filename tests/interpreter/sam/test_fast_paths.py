@@ -1,5 +1,5 @@
 """The speed-ups of the SAM simulator keep its answers: branch-free helpers, skipped memory
-steps, shared timing work and the allocator tuning (benchmarks/perf/sam_sim_speed.py)."""
+steps and the malloc tuning (benchmarks/perf/sam_sim_speed.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 
 from dsl import sam
 from interpreter.errors import ExecutionError
-from interpreter.sam.allocator import keep_freed_memory
+from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.execute import load_inputs, run_graphs
 from interpreter.sam.simulate import simulate
 from interpreter.sam.streams import DATA, DONE, EMPTY, empties_as_data
-from interpreter.sam.timing import HbmModel, step_times, time_graph
+from interpreter.sam.cycles import HbmModel, time_graph
 from interpreter.targets import load_target
 from tests.interpreter.sam import programs as P
 from tests.interpreter.sam.tokens import S0, D, N, R, crd, run, tensor, val
@@ -25,23 +25,6 @@ def test_empties_as_data_changes_only_empties():
     assert ctl[1] == EMPTY  # the input is not written
     no_empty = np.array([DATA, 0, DONE], dtype=np.int16)
     assert empties_as_data(no_empty) is no_empty
-
-
-@pytest.mark.parametrize("ii", [1, 2, 3])
-def test_step_times_with_shared_ramp_and_overwrite(ii):
-    rng = np.random.default_rng(ii)
-    ready = rng.integers(0, 50, 40)
-    want = step_times(ready.copy(), ii)
-    own = ready.copy()
-    got = step_times(own, ii, ramp=np.arange(100, dtype=np.int64), overwrite=True)
-    assert got.tolist() == want.tolist()
-    assert got is own
-    # hand check of the recurrence t[s] = max(t[s-1] + ii, ready[s])
-    t, expect = -ii, []
-    for r in ready.tolist():
-        t = max(t + ii, r)
-        expect.append(t)
-    assert want.tolist() == expect
 
 
 def test_repeat_rejects_a_signal_that_is_not_r_fibers():

@@ -1,5 +1,6 @@
-"""Cycle counts: hand-computed small graphs, agreement with the event-driven reference
-simulator (tests/interpreter/sam/reference_sim.py), backpressure, deadlock, HBM, blocks."""
+"""Cycle counts: hand-computed small graphs, SAM's backpressure rule by hand, deadlock, HBM,
+blocks. The channel solver itself is checked against the one event-driven reference in
+tests/interpreter/core."""
 
 from __future__ import annotations
 
@@ -11,22 +12,15 @@ from interpreter.errors import SimulationError
 from interpreter.sam import BACKEND
 from interpreter.sam.execute import run_program
 from interpreter.sam.simulate import simulate
-from interpreter.sam.timing import HbmModel, step_times, time_graph
+from interpreter.sam.cycles import HbmModel, time_graph
 from interpreter.targets import load_target
 from tests.interpreter.sam import programs as P
-from tests.interpreter.sam.reference_sim import simulate_reference
 
 COMAL = load_target("sam_comal")
 
 
 def program_of(kernel, sig):
     return BACKEND.load(sam.trace(kernel, sig))
-
-
-def test_step_time_recurrence():
-    # t[s] = max(t[s-1] + ii, ready[s])
-    assert step_times(np.array([0, 0, 5, 0, 9]), 1).tolist() == [0, 1, 5, 6, 9]
-    assert step_times(np.array([3, 0, 0]), 2).tolist() == [3, 5, 7]
 
 
 def test_dense_vector_copy_by_hand():
@@ -134,38 +128,58 @@ CASES = list(_cases())
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))
-@pytest.mark.parametrize("depth", [0, 1, 2, 5])
-def test_fast_path_matches_event_driven_reference(case, depth):
-    kernel, sig, inputs, dims = CASES[case]
-    program = program_of(kernel, sig)
-    _, runs = run_program(program, inputs, dims)
-    for run in runs:
-        try:
-            fast = time_graph(run, fifo_depth=depth)
-        except SimulationError:
-            with pytest.raises(SimulationError):
-                simulate_reference(run, fifo_depth=depth)
-            continue
-        cycles, times = simulate_reference(run, fifo_depth=depth)
-        assert fast.cycles == cycles
-        for nid, t in times.items():
-            assert fast.times[nid].tolist() == t
-
-
-@pytest.mark.parametrize("case", range(len(CASES)))
-@pytest.mark.parametrize("channels", [1, 8])
-def test_hbm_model_matches_reference(case, channels):
+def test_deep_fifos_change_nothing_and_shallow_ones_only_slow(case):
+    """FIFOs deeper than any stream give the unbounded times; shallower ones never make a
+    step earlier (or they deadlock, which is reported)."""
     kernel, sig, inputs, dims = CASES[case]
     _, runs = run_program(program_of(kernel, sig), inputs, dims)
-    hbm = HbmModel(channels=channels)
-    fast = time_graph(runs[0], hbm=hbm)
-    cycles, times = simulate_reference(runs[0], hbm=hbm)
-    assert fast.cycles == cycles
-    for nid, t in times.items():
-        assert fast.times[nid].tolist() == t
+    for run in runs:
+        free = time_graph(run)
+        deep = time_graph(run, fifo_depth=10_000)
+        assert all(np.array_equal(deep.times[k], free.times[k]) for k in free.times)
+        for depth in (1, 2, 5):
+            try:
+                bounded = time_graph(run, fifo_depth=depth)
+            except SimulationError as exc:
+                assert "deadlock" in str(exc)
+                continue
+            assert all((bounded.times[k] >= free.times[k]).all() for k in free.times)
 
 
-def test_schedules_never_go_backwards():
+def test_backpressure_rule_by_hand():
+    """SAM's rule (weiya711/sam, --back): a producer stalls in a cycle after its consumer
+    saw more than d tokens queued at its own update, one cycle before; write scanners never
+    stall anyone. normalize_rows, one row of 6 ones: the broadcast copies the values to a
+    reducer and to a divider that waits for the row's sum, so the divider's queue must hold
+    the 6 values before the broadcast may emit the row's stop: the step after emitting
+    token m - 1 waits two cycles past the divider's take of token m - d - 1, and the
+    divider takes nothing before the sum. Depth 5 deadlocks on the credit of the stop
+    (m = 6). At depth 6 only the steps that emit D (m = 7) wait, for take 0 of their
+    consumers: the value broadcast until 13 + 2 (the divider's first step is at 13 when
+    unbounded), the reducer's D one cycle after, the signal's D until the repeat's first
+    step 12 + 2; the cycles stay 22. Depth 7 changes no time."""
+    sig = P.signature([("B", ["N", "M"], "csr")], [("X", ["N", "M"])])
+    program = program_of(P.normalize_rows, sig)
+    _, runs = run_program(program, {"B": np.ones((1, 6))}, {"N": 1, "M": 6})
+    with pytest.raises(SimulationError, match="depth 5 deadlock.*broadcast"):
+        time_graph(runs[0], fifo_depth=5)
+    free = time_graph(runs[0])
+    six = time_graph(runs[0], fifo_depth=6)
+    by_op = {n.op + str(n.id): n.id for n in runs[0].graph.nodes}
+    assert free.times[by_op["alu11"]][0] == 13 and free.times[by_op["repeat8"]][0] == 12
+    changed = {k: six.times[v].tolist() for k, v in by_op.items()}
+    assert changed["broadcast5"] == [4, 5, 6, 7, 8, 9, 10, 15]
+    assert changed["reduce6"] == [5, 6, 7, 8, 9, 10, 11, 12, 16]
+    assert changed["repeat_signal7"] == [4, 5, 6, 7, 8, 9, 10, 14]
+    others = set(by_op) - {"broadcast5", "reduce6", "repeat_signal7"}
+    assert all(np.array_equal(six.times[by_op[k]], free.times[by_op[k]]) for k in others)
+    assert six.cycles == free.cycles == 22
+    assert free.fifo_depth == 7
+    seven = time_graph(runs[0], fifo_depth=7)
+    assert all(np.array_equal(seven.times[k], free.times[k]) for k in free.times)
+
+
+def test_step_plans_never_go_backwards():
     for kernel, sig, inputs, dims in CASES:
         _, runs = run_program(program_of(kernel, sig), inputs, dims)
         for run in runs:
@@ -187,12 +201,9 @@ def test_backpressure_deadlock_is_reported_not_hung():
     program = program_of(P.normalize_rows, sig)
     dims = {"N": 2, "M": 6}
     _, runs = run_program(program, {"B": B}, dims)
-    with pytest.raises(SimulationError, match="deadlock"):
+    with pytest.raises(SimulationError, match="graph 'g0': FIFOs of depth 2 deadlock"):
         time_graph(runs[0], fifo_depth=2)
-    with pytest.raises(SimulationError, match="deadlock"):
-        simulate_reference(runs[0], fifo_depth=2)
     deep = time_graph(runs[0], fifo_depth=8)
-    assert deep.cycles == simulate_reference(runs[0], fifo_depth=8)[0]
     assert deep.cycles >= time_graph(runs[0]).cycles
     assert time_graph(runs[0], fifo_depth=64).cycles == time_graph(runs[0]).cycles
 
@@ -290,8 +301,7 @@ def test_fifo_need_is_the_shallowest_depth_with_the_same_times(case):
     _, runs = run_program(program_of(kernel, sig), inputs, dims)
     for run in runs:
         free = time_graph(run)
-        need = free.fifo_depth
-        assert need >= 1
+        need = max(free.fifo_depth, 1)
         same = time_graph(run, need).times
         assert all(np.array_equal(same[k], free.times[k]) for k in free.times)
         try:

@@ -2,7 +2,7 @@ from dsl import dae
 
 
 def kernel(block_offsets, block_ids, kv_cache, **params):
-    """paged_kv_bs4: O0, naive decoupled."""
+    """paged_kv: O0, naive decoupled."""
     out = dae.output("out")
     D = out.shape[-1]
     BS = kv_cache.shape[1]  # slots (embeddings) per block

@@ -2,7 +2,7 @@ from dsl import sam
 
 
 def kernel(Am, X, Ws, Wn, b, **params):
-    """graphsage_powerlaw baseline: 6 graphs.
+    """graphsage baseline: 6 graphs.
 
     graph 0: N1(i,l) = Am(i,k) * X(k,l)
     graph 1: S(i,j) = X(i,l) * Ws(l,j)

@@ -2,7 +2,7 @@ from dsl import sam
 
 
 def kernel(A, X, W1, b1, **params):
-    """gcn_layer_powerlaw baseline: 4 graphs, order iklj.
+    """gcn_layer baseline: 4 graphs, order iklj.
 
     graph 0: AX(i,l) = A(i,k) * X(k,l)
     graph 1: Z1(i,j) = AX(i,l) * W1(l,j)

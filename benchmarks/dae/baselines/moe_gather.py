@@ -2,7 +2,7 @@ from dsl import dae
 
 
 def kernel(expert_offsets, token_ids, x, **params):
-    """moe_gather_mixtral: O0, naive decoupled."""
+    """moe_gather: O0, naive decoupled."""
     out = dae.output("out")
     D = out.shape[-1]
     with dae.loop(1, expert_offsets.shape[0]) as end:  # offsets: one per segment + 1

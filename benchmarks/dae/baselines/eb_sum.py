@@ -2,7 +2,7 @@ from dsl import dae
 
 
 def kernel(offsets, indices, table, **params):
-    """eb_sum_cold: O0, naive decoupled."""
+    """eb_sum: O0, naive decoupled."""
     out = dae.output("out")
     D = out.shape[-1]
     with dae.loop(1, offsets.shape[0]) as end:  # offsets: one per segment + 1

@@ -2,7 +2,7 @@ from dsl import sam
 
 
 def kernel(A, X, W1, b1, W2, b2, **params):
-    """gcn_karate baseline: 10 graphs.
+    """gcn baseline: 10 graphs.
 
     graph 0: AX(i,l) = A(i,k) * X(k,l)
     graph 1: Z1(i,j) = AX(i,l) * W1(l,j)
