@@ -363,6 +363,10 @@ def _run_on(
         raise SystemExit(130) from None
     finally:
         display.finish({})  # a crash must not leave the terminal's cursor hidden
+    if hasattr(store, "record_baseline"):  # so memory's examples can state their speedup
+        by_key = {t.key: t for t in tasks}
+        for entry in results["tasks"]:
+            store.record_baseline(by_key[entry["task"]], entry.get("baseline_cycles"))
     console.print(closing_table(results))
     console.print(summary_line(results["summary"]), highlight=False, soft_wrap=True)
     for note in summary_notes(results, f"`agent report {out}`"):

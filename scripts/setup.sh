@@ -43,9 +43,9 @@ if [ ! -f "$stamp" ]; then
     step "  litellm (hosted and local models), langgraph (the solve workflow), typer and rich (the"
     step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend),"
     step "  botorch, gpytorch and scikit-learn (the tuner), mcp (agent mcp: tools for coding agents)"
-    step "  and, for tests, pytest, hypothesis and ruff"
+    step "  ray (agent solve --executor ray: runs on a cluster) and, for tests, pytest, hypothesis and ruff"
     # (pip's notes about configured index folders that do not exist are noise here)
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 \
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]' 2>&1 \
         | sed '/is ignored: it is neither a file nor a directory/d'
     rm -f "$venv"/.installed-*
     touch "$stamp"

@@ -7,7 +7,9 @@ answered without importing litellm for the common providers, because importing i
 seconds and a missing key must be reported in well under two: the model map is litellm's
 own bundled JSON file (read, not imported), and `KEY_VARIABLES` holds the variable names
 litellm's `validate_environment` gives for the common providers (a test pins them against
-it). Any other provider falls back to asking litellm itself.
+it). A bare name that no entry and no routing rule of that file can place is refused from
+the file alone too (`surely_unknown`, pinned against litellm's own lists by a test); any
+other case falls back to asking litellm itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import importlib.util
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,42 @@ def bundled_model_map() -> dict[str, Any]:
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
+@functools.cache
+def _bare_names() -> frozenset[str]:
+    """Every name of the map, with and without its `provider/` prefix (litellm's own
+    per-provider lists hold the bare forms)."""
+    names = set(bundled_model_map())
+    return frozenset(names | {n.split("/", 1)[1] for n in names if "/" in n})
+
+
+@functools.cache
+def _routing_rules() -> tuple[re.Pattern[str], ...]:
+    """The map's routing rules: regexes litellm uses to place a new model's bare name."""
+    try:
+        rules = bundled_model_map()["fallback_generalizations"]["rules"]
+        return tuple(
+            re.compile(rule["pattern"], re.IGNORECASE)
+            for rule in rules
+            if list(rule.get("model_info", {})) == ["litellm_provider"]
+        )
+    except (KeyError, TypeError, AttributeError, re.error):
+        return (re.compile(""),)  # no readable rules: match every name, so litellm decides
+
+
+def surely_unknown(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """True when litellm could not place `name` either, decided without importing it: a
+    bare name (no `/`, and no `:` or `@` of fine-tunes and versioned ids) that is not in
+    the model map and that no routing rule matches, with no litellm proxy configured."""
+    environ = os.environ if environ is None else environ
+    if environ.get("USE_LITELLM_PROXY") or not bundled_model_map():
+        return False
+    if any(c in name for c in "/:@") or name.lower().startswith(("gpt-image", "amazon_nova")):
+        return False
+    if name in _bare_names():
+        return False
+    return not any(rule.search(name) for rule in _routing_rules())
+
+
 def _known_prefixes() -> frozenset[str]:
     providers = {v.get("litellm_provider") for v in bundled_model_map().values()}
     return (
@@ -74,16 +113,19 @@ def provider_of(name: str) -> str:
     info = bundled_model_map().get(name)
     if info is not None and isinstance(info.get("litellm_provider"), str):
         return info["litellm_provider"]
+    unknown = ModelError(
+        f"unknown model {name!r}: not in litellm's model map and no provider prefix it"
+        " knows; write provider/model, e.g. openai/gpt-4o or ollama/qwen2.5-coder"
+    )
+    if surely_unknown(name):
+        raise unknown
     from agents.models.litellm_backend import import_litellm
 
     litellm = import_litellm()
     try:
         return str(litellm.get_llm_provider(name)[1])
     except Exception:  # litellm raises BadRequestError for a name it cannot place
-        raise ModelError(
-            f"unknown model {name!r}: not in litellm's model map and no provider prefix it"
-            " knows; write provider/model, e.g. openai/gpt-4o or ollama/qwen2.5-coder"
-        ) from None
+        raise unknown from None
 
 
 def missing_credentials(

@@ -122,7 +122,13 @@ def improve(
                 soft_wrap=True,
             )
             if resumed:
-                given = [f for f, v in (("--model", model_flag), ("--rounds", rounds)) if v]
+                flags = (
+                    ("--model", model_flag),
+                    ("--rounds", rounds),
+                    ("--samples", samples),
+                    ("--max-cost", max_cost),
+                )
+                given = [flag for flag, value in flags if value is not None]
                 console.print(
                     f"continuing run {record['run_id']} after round {len(record['rounds'])}"
                     " with its own settings"

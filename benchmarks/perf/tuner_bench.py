@@ -291,7 +291,7 @@ def summarise(
             ("optuna_gp", "vs_optuna_gp"),
         ):
             ratios = []
-            for name, methods in runs.items():
+            for methods in runs.values():
                 for ours, theirs in zip(methods["ours"], methods[other], strict=True):
                     a, t = min(ours[:b]), min(theirs[:b])
                     # A run that found nothing feasible is scored as the worst value seen.

@@ -211,7 +211,7 @@ class _Builder:
         try:
             return fn()
         except ValidationError as exc:
-            raise ProgramError(str(exc)) from None
+            raise ProgramError(exc.reason, where=exc.where) from None
 
     def _ref(self, x: Any, what: str) -> dict:
         if isinstance(x, Stream):
@@ -396,13 +396,13 @@ class _Builder:
         **attrs: Any,
     ) -> Value | None:
         """Execute-side op `kind` on `args` (values or numbers, named in errors by `labels`,
-        by default `what`); `attrs` are its IR fields (None: absent)."""
+        by default `what`); `attrs` are its IR fields."""
         what = what or kind
         self._inside(what)
         labels = labels or (what,) * len(args)
         ids = [self.value(a, label) for a, label in zip(args, labels, strict=True)]
         raw = {"op": kind, **({"args": ids} if ids else {}), **attrs}
-        return self._op({k: v for k, v in raw.items() if v is not None})
+        return self._op(raw)
 
     def value(self, x: Any, what: str) -> int:
         if isinstance(x, Value):
@@ -432,9 +432,8 @@ class _Builder:
         return self.compute("arange", length=n.name if isinstance(n, Dim) else n)
 
     def counter_op(self, kind: str, cid: int, by: int = 1) -> Value | None:
-        return self.compute(
-            kind, (), f"counter {kind}", counter=cid, by=by if kind == "increment" else None
-        )
+        step = {"by": by} if kind == "increment" else {}
+        return self.compute(kind, (), f"counter {kind}", counter=cid, **step)
 
     def memory_op(
         self, kind: str, mem: Memref, idx: tuple, value: Any = None, fn: str | None = None
@@ -444,7 +443,8 @@ class _Builder:
         labels = tuple(f"{kind} {mem.name} index {k}" for k in range(len(idx)))
         if kind != "load":
             idx, labels = (*idx, value), (*labels, f"{kind} {mem.name} value")
-        return self.compute(kind, idx, f"{kind} of {mem.name}", labels, memref=mem.name, fn=fn)
+        fns = {} if fn is None else {"fn": fn}
+        return self.compute(kind, idx, f"{kind} of {mem.name}", labels, memref=mem.name, **fns)
 
     def counter(self, init: int) -> Counter:
         self._access_side("counter")

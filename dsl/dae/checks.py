@@ -26,7 +26,8 @@ MEMREF_DTYPES = {"float32": "float32", "int64": "int64", "int32": "int64"}
 
 
 def fail(where: str, message: str) -> ValidationError:
-    return ValidationError(f"{where}: {message}")
+    """The error of a broken rule at `where` (the node): "where: message"."""
+    return ValidationError(message, where=where)
 
 
 def int_in(

@@ -19,6 +19,7 @@ import dsl.dae.ops_access  # noqa: F401
 import dsl.dae.ops_execute  # noqa: F401
 
 # isort: on
+from dsl.core.ir import check_header
 from dsl.dae.checks import (
     MAX_LANES,
     MAX_LENGTH,
@@ -49,6 +50,9 @@ from dsl.dae.ir import (
 from dsl.dae.ops import ACCESS, EXECUTE, names, spec_of
 from dsl.dae.ops_execute import ValueType
 from dsl.errors import ValidationError
+
+SECTIONS = ("dims", "memrefs", "tus", "streams", "registrations", "counters", "cases", "returns")
+"""The top-level keys of DAE IR (besides the shared header); any other key is refused."""
 
 
 class Checker:
@@ -88,10 +92,7 @@ class Checker:
 
     # -- sections -----------------------------------------------------------------
     def header(self) -> None:
-        if self.ir.get("dialect") != "dae":
-            raise fail("program", f"dialect must be 'dae', got {self.ir.get('dialect')!r}")
-        if self.ir.get("version") != VERSION:
-            raise fail("program", f"version must be {VERSION}, got {self.ir.get('version')!r}")
+        check_header(self.ir, "dae", VERSION, SECTIONS)
         dims = as_table(self.ir.get("dims", {}), "dims")
         for k, v in dims.items():
             if not isinstance(k, str) or not k.isidentifier():

@@ -359,6 +359,11 @@ def val_drop(val: Stream, crd: Stream) -> tuple[Stream, Stream]:
     return _builder().node("val_drop", {}, [val, crd])  # type: ignore
 
 
+def stkn_drop(stream: Stream) -> Stream:
+    """Drop every stop token: the data tokens (and N), then D."""
+    return _builder().node("stkn_drop", {}, [stream])[0]
+
+
 def write_level(t: Tensor, level: int, crd: Stream) -> None:
     """Level writer: the crd stream becomes storage level `level` of `t`."""
     name, level = _name(t, "write_level"), _level(level, "write_level")

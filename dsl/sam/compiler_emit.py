@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dsl.sam.compiler_graph import Graph, Node, Op, Stream
+from dsl.sam.compiler_graph import Graph, Node, Stream
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class _GraphPrinter:
 
     def lines(self) -> list[str]:
         for node in self.graph.nodes:
-            if node.op is Op.ROOT:
+            if node.op == "root":
                 continue
             self._node(node)
         return self.out
@@ -86,14 +86,14 @@ class _GraphPrinter:
         uses = self.uses.get(stream, 0)
         if uses == 0:
             return "_"
-        name = self._fresh(self.graph.hints.get(stream, stream.kind.value))
+        name = self._fresh(self.graph.hints.get(stream, stream.kind))
         if uses == 1:
             self.copies[stream] = [name]
         return name
 
     def _read(self, stream: Stream) -> str:
         node = self.by_id[stream.node]
-        if node.op is Op.ROOT:
+        if node.op == "root":
             return "sam.root()"
         return self.copies[stream].pop(0)
 
@@ -113,36 +113,36 @@ class _GraphPrinter:
         lhs = ", ".join(names)
         p = dict(node.params)
         match node.op:
-            case Op.SCAN:
+            case "scan":
                 ref = "" if args[0] == "sam.root()" and p["level"] == 0 else f", {args[0]}"
                 call = f"{p['tensor']}.scan({p['level']}{ref})"
-            case Op.LOCATE:
+            case "locate":
                 call = f"{p['tensor']}.locate({p['level']}, {args[0]}, {args[1]})"
-            case Op.REPSIG:
+            case "repeat_signal":
                 call = f"sam.repeat_signal({args[0]})"
-            case Op.REPEAT:
+            case "repeat":
                 call = f"sam.repeat({args[0]}, {args[1]})"
-            case Op.INTERSECT | Op.UNION:
+            case "intersect" | "union":
                 pairs = ", ".join(f"({args[k]}, {args[k + 1]})" for k in range(0, len(args), 2))
-                call = f"sam.{node.op.value}({pairs})"
-            case Op.LOAD:
+                call = f"sam.{node.op}({pairs})"
+            case "load":
                 call = f"{p['tensor']}.load({args[0]})"
-            case Op.ALU:
+            case "alu":
                 scalar = f", scalar={p['scalar']!r}" if "scalar" in p else ""
                 call = f"sam.alu({p['op']!r}, {', '.join(args)}{scalar})"
-            case Op.REDUCE:
+            case "reduce":
                 call = f"sam.reduce({args[0]})"
-            case Op.SPACC:
+            case "spacc":
                 call = f"sam.spacc{p['order']}({', '.join(args)})"
-            case Op.CRD_HOLD:
+            case "crd_hold":
                 call = f"sam.crd_hold({args[0]}, {args[1]})"
-            case Op.WRITE_LEVEL:
+            case "write_level":
                 call = f"{p['tensor']}.write_level({p['level']}, {args[0]})"
-            case Op.WRITE_VALS:
+            case "write_vals":
                 call = f"{p['tensor']}.write_vals({args[0]})"
-            case Op.FORK:
+            case "fork":
                 call = f"sam.fork({args[0]}, {p['lanes']})"
-            case Op.JOIN:
+            case "join":
                 call = f"sam.join({args[0]}, [{', '.join(args[1:])}], depth={p['depth']})"
             case _:
                 raise ValueError(f"cannot print {node.op}")

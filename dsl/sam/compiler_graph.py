@@ -10,51 +10,22 @@ in the dialect, so the emitter inserts the broadcasts for streams used several t
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
-
-class Kind(enum.Enum):
-    """Stream kinds, as typed by the dialect (a reference cannot feed an ALU)."""
-
-    CRD = "crd"
-    REF = "ref"
-    VAL = "val"
-    SIG = "repsig"
+from dsl.sam.primitives import SAM
 
 
 @dataclass(frozen=True)
 class Stream:
     node: int
     port: int
-    kind: Kind
-
-
-class Op(enum.Enum):
-    """The primitives the compiler uses, valued by their dialect names (dsl/sam/primitives)."""
-
-    ROOT = "root"  # the [0, D] reference that starts a tensor's walk
-    SCAN = "scan"  # level scanner of one stored tensor level
-    LOCATE = "locate"  # positions of given coordinates in a stored level
-    REPSIG = "repeat_signal"  # repeat-signal generator from a coordinate stream
-    REPEAT = "repeat"  # repeater (of references or values)
-    INTERSECT = "intersect"
-    UNION = "union"
-    LOAD = "load"  # value array load
-    ALU = "alu"  # unary, binary or scalar arithmetic
-    REDUCE = "reduce"
-    SPACC = "spacc"  # sparse accumulator, order 1 or 2
-    CRD_HOLD = "crd_hold"  # outer coordinate once per inner one (feeds order 2)
-    WRITE_LEVEL = "write_level"
-    WRITE_VALS = "write_vals"
-    FORK = "fork"
-    JOIN = "join"
+    kind: str  # a stream kind of dsl.sam.primitives (crd, ref, val, repsig)
 
 
 @dataclass(frozen=True)
 class Node:
     id: int
-    op: Op
+    op: str  # a primitive's name in dsl.sam.primitives.SAM
     inputs: tuple[Stream, ...]
     params: tuple[tuple[str, object], ...]
     outputs: tuple[Stream, ...]
@@ -73,10 +44,10 @@ class Graph:
 
     def add(
         self,
-        op: Op,
+        op: str,
         inputs: tuple[Stream, ...],
         params: dict[str, object],
-        out_kinds: tuple[Kind, ...],
+        out_kinds: tuple[str, ...],
         hints: tuple[str, ...] = (),
         *,
         shared: bool = True,
@@ -86,6 +57,8 @@ class Graph:
         `hints` name the outputs in the emitted program; `shared=False` is for primitives
         with effects (writers, lane forks) that must never merge.
         """
+        if op not in SAM:
+            raise ValueError(f"the compiler emitted {op!r}, which is not a SAM primitive")
         frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
         key = (op, inputs, frozen)
         if shared and key in self._index:
@@ -112,7 +85,7 @@ class Graph:
         """The graph without nodes whose outputs nobody reads (writers are always live)."""
         needed: set[int] = set()
         for node in reversed(self.nodes):
-            if node.op in (Op.WRITE_LEVEL, Op.WRITE_VALS) or node.id in needed:
+            if node.op in ("write_level", "write_vals") or node.id in needed:
                 needed.add(node.id)
                 needed.update(s.node for s in node.inputs)
         return Graph([n for n in self.nodes if n.id in needed], self.hints)

@@ -24,7 +24,7 @@ import copy
 
 from dsl.errors import NotCovered
 from dsl.sam import compiler_tree as tree
-from dsl.sam.compiler_graph import Graph, Kind, Op, Stream
+from dsl.sam.compiler_graph import Graph, Stream
 from dsl.sam.compiler_order import Level, TensorFormat
 from dsl.sam.index_notation import (
     Access,
@@ -37,6 +37,7 @@ from dsl.sam.index_notation import (
     Sum,
     free_indices,
 )
+from dsl.sam.primitives import CRD, REF, REPSIG, VAL
 
 UNARY = {
     "exp": "exp",
@@ -98,10 +99,8 @@ class Lowering:
         else:
             crds, val = self._walk_parallel(top, walk, full, *parallel)
         for level, crd in enumerate(crds):
-            self.graph.add(
-                Op.WRITE_LEVEL, (crd,), {"tensor": out, "level": level}, (), shared=False
-            )
-        self.graph.add(Op.WRITE_VALS, (val,), {"tensor": out}, (), shared=False)
+            self.graph.add("write_level", (crd,), {"tensor": out, "level": level}, (), shared=False)
+        self.graph.add("write_vals", (val,), {"tensor": out}, (), shared=False)
         return tuple(full)
 
     # ---- tree
@@ -114,7 +113,7 @@ class Lowering:
                     raise NotCovered(
                         f"{tensor} has rank {fmt.rank} but is read as {tensor}({','.join(indices)})"
                     )
-                root = self.graph.add(Op.ROOT, (), {}, (Kind.REF,), ("root",))[0]
+                root = self.graph.add("root", (), {}, (REF,), ("root",))[0]
                 return tree.Leaf(tensor, fmt.level_vars(indices), fmt.levels, root)
             case Const(value):
                 return tree.Const(value)
@@ -202,31 +201,29 @@ class Lowering:
         val = self._value(s.child)
         after = walk[1:]
         if not after:
-            s.val = self.graph.add(
-                Op.REDUCE, (val,), {"op": "add"}, (Kind.VAL,), (f"sum_{s.var}",)
-            )[0]
+            s.val = self.graph.add("reduce", (val,), {"op": "add"}, (VAL,), (f"sum_{s.var}",))[0]
         elif len(after) == 1:
             crd, s.val = self.graph.add(
-                Op.SPACC,
+                "spacc",
                 (inner[-1][1], val),
                 {"order": 1},
-                (Kind.CRD, Kind.VAL),
+                (CRD, VAL),
                 (f"{after[0]}_crd_acc", f"acc_{s.var}"),
             )
             s.crds = [crd]
         elif len(after) == 2:
             held, crd = self.graph.add(
-                Op.CRD_HOLD,
+                "crd_hold",
                 (inner[-2][1], inner[-1][1]),
                 {},
-                (Kind.CRD, Kind.CRD),
+                (CRD, CRD),
                 (f"{after[0]}_crd_held", f"{after[1]}_crd"),
             )
             outer, crd, s.val = self.graph.add(
-                Op.SPACC,
+                "spacc",
                 (held, crd, val),
                 {"order": 2},
-                (Kind.CRD, Kind.CRD, Kind.VAL),
+                (CRD, CRD, VAL),
                 (f"{after[0]}_crd_acc", f"{after[1]}_crd_acc", f"acc_{s.var}"),
             )
             s.crds = [outer, crd]
@@ -244,10 +241,10 @@ class Lowering:
                 return None
             level = node.depth
             crd, ref = self.graph.add(
-                Op.SCAN,
+                "scan",
                 (node.ref,),
                 {"tensor": node.tensor, "level": level},
-                (Kind.CRD, Kind.REF),
+                (CRD, REF),
                 (f"{v}_crd_{node.tensor}", f"{node.tensor}_{v}_ref"),
             )
             dense = node.levels[level] is Level.DENSE
@@ -274,7 +271,7 @@ class Lowering:
             return None
         if product:
             return self._intersect(parts, v)
-        merged = self._join(Op.UNION, parts, v)
+        merged = self._join("union", parts, v)
         if len(parts) < len(operands) and not merged.full:
             # x(i) + y(i,j): x counts at every j, so the union must walk j densely.
             merged = self._densify(node, v, merged)
@@ -285,17 +282,17 @@ class Lowering:
         instead of scanning them (FuseFlow's insert-iterate-locate)."""
         dense = [p for p in parts if p.dense_leaf is not None]
         sparse = [p for p in parts if p.dense_leaf is None] or [dense.pop(0)]
-        merged = self._join(Op.INTERSECT, sparse, v)
+        merged = self._join("intersect", sparse, v)
         for part in dense:
             leaf = part.dense_leaf
             assert leaf is not None
             # The located crd equals its input; keeping the input lets CSE see that walks
             # which locate different dense tensors still share these coordinates.
             _, ref = self.graph.add(
-                Op.LOCATE,
+                "locate",
                 (merged.crd, leaf.ref),
                 {"tensor": leaf.tensor, "level": leaf.depth},
-                (Kind.CRD, Kind.REF),
+                (CRD, REF),
                 (f"{v}_crd", f"{leaf.tensor}_{v}_ref"),
             )
             merged = tree.Merge(
@@ -303,7 +300,7 @@ class Lowering:
             )
         return merged
 
-    def _join(self, op: Op, parts: list[tree.Merge], v: str) -> tree.Merge:
+    def _join(self, op: str, parts: list[tree.Merge], v: str) -> tree.Merge:
         """One joiner per payload position (joiners carry one payload per input)."""
         if any(not part.payloads for part in parts) and len({p.crd for p in parts}) > 1:
             raise NotCovered(
@@ -331,7 +328,7 @@ class Lowering:
                 op,
                 tuple(inputs),
                 {"n": len(unique)},
-                (Kind.CRD,) + tuple(s.kind for s in inputs[1::2]),
+                (CRD,) + tuple(s.kind for s in inputs[1::2]),
                 (f"{v}_crd",) + tuple(self.graph.hints.get(s, "p") for s in inputs[1::2]),
             )
             crd = crd or outs[0]
@@ -339,10 +336,10 @@ class Lowering:
                 if t < len(u.payloads):
                     member = u.payloads[t][0]
                     payloads.append((member, outs[1 + k]))
-                    if op is Op.UNION and isinstance(member, tree.Leaf):
+                    if op == "union" and isinstance(member, tree.Leaf):
                         member.maybe_empty = True
         assert crd is not None
-        full = (all if op is Op.INTERSECT else any)(u.full for u in unique)
+        full = (all if op == "intersect" else any)(u.full for u in unique)
         return tree.Merge(crd, payloads, full)
 
     def _densify(self, node: tree.Node, v: str, merged: tree.Merge) -> tree.Merge:
@@ -355,15 +352,15 @@ class Lowering:
                 and not leaf.maybe_empty
             ):
                 crd, ref = self.graph.add(
-                    Op.SCAN,
+                    "scan",
                     (leaf.ref,),
                     {"tensor": leaf.tensor, "level": leaf.depth},
-                    (Kind.CRD, Kind.REF),
+                    (CRD, REF),
                     (f"{v}_crd_{leaf.tensor}", f"{leaf.tensor}_{v}_ref"),
                 )
                 # The borrowed walk contributes coordinates only; its payload is dropped.
                 borrowed = tree.Leaf(leaf.tensor, leaf.vars, leaf.levels, ref)
-                out = self._join(Op.UNION, [merged, tree.Merge(crd, [(borrowed, ref)], True)], v)
+                out = self._join("union", [merged, tree.Merge(crd, [(borrowed, ref)], True)], v)
                 out.payloads = [(m, s) for m, s in out.payloads if m is not borrowed]
                 return out
         raise NotCovered(
@@ -402,18 +399,16 @@ class Lowering:
                 )
             if signal is None:
                 signal = self.graph.add(
-                    Op.REPSIG, (merged.crd,), {}, (Kind.SIG,), (f"{v}_repsig",)
+                    "repeat_signal", (merged.crd,), {}, (REPSIG,), (f"{v}_repsig",)
                 )[0]
             if isinstance(member, tree.Leaf):
                 member.ref = self.graph.add(
-                    Op.REPEAT, (member.ref, signal), {}, (Kind.REF,), (f"{member.tensor}_{v}_ref",)
+                    "repeat", (member.ref, signal), {}, (REF,), (f"{member.tensor}_{v}_ref",)
                 )[0]
             else:
                 assert member.val is not None
                 hint = f"{self.graph.hints.get(member.val, 'val')}_{v}"
-                member.val = self.graph.add(
-                    Op.REPEAT, (member.val, signal), {}, (Kind.VAL,), (hint,)
-                )[0]
+                member.val = self.graph.add("repeat", (member.val, signal), {}, (VAL,), (hint,))[0]
 
     def _hoist(self, node: tree.Node, v: str) -> None:
         """Replace each largest finished subexpression that lacks v by its values, so loads
@@ -451,7 +446,7 @@ class Lowering:
             if node.next_var is not None:
                 raise NotCovered(f"{node.tensor} was not walked to its last level")
             return self.graph.add(
-                Op.LOAD, (node.ref,), {"tensor": node.tensor}, (Kind.VAL,), (f"{node.tensor}_val",)
+                "load", (node.ref,), {"tensor": node.tensor}, (VAL,), (f"{node.tensor}_val",)
             )[0]
         if isinstance(node, tree.Sum | tree.Value):
             assert node.val is not None, "a sum is read before it is finished"
@@ -534,7 +529,7 @@ class Lowering:
         params: dict[str, object] = {"op": op}
         if scalar is not None:
             params["scalar"] = float(scalar)
-        return self.graph.add(Op.ALU, inputs, params, (Kind.VAL,), (hint,))[0]
+        return self.graph.add("alu", inputs, params, (VAL,), (hint,))[0]
 
     # ---- parallel lanes
 
@@ -562,10 +557,10 @@ class Lowering:
                 )
         forked = {
             id(m): self.graph.add(
-                Op.FORK,
+                "fork",
                 (m.ref if isinstance(m, tree.Leaf) else m.val,),
                 {"lanes": lanes},
-                (m.ref.kind if isinstance(m, tree.Leaf) else Kind.VAL,) * lanes,
+                (m.ref.kind if isinstance(m, tree.Leaf) else VAL,) * lanes,
                 tuple(
                     f"lane{k}_{self.graph.hints.get(m.ref if isinstance(m, tree.Leaf) else m.val)}"
                     for k in range(lanes)
@@ -590,19 +585,19 @@ class Lowering:
         for depth, v in enumerate(walk[cut:], 1):
             crds.append(
                 self.graph.add(
-                    Op.JOIN,
+                    "join",
                     (order_crd, *[lane[depth - 1] for lane in lane_crds]),
                     {"lanes": lanes, "depth": depth},
-                    (Kind.CRD,),
+                    (CRD,),
                     (f"{v}_crd",),
                     shared=False,
                 )[0]
             )
         val = self.graph.add(
-            Op.JOIN,
+            "join",
             (order_crd, *lane_vals),
             {"lanes": lanes, "depth": len(walk) - cut},
-            (Kind.VAL,),
+            (VAL,),
             ("val",),
             shared=False,
         )[0]

@@ -145,6 +145,11 @@ def _type_val_drop(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str]
     return (("val", VAL), ("crd", CRD))
 
 
+def _type_same(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _expect("in", kinds[0], (CRD, REF, VAL))
+    return (("out", kinds[0]),)
+
+
 def _type_write_level(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     _expect("crd", kinds[0], (CRD,))
     return ()
@@ -247,6 +252,7 @@ _declare(
 _declare(
     "val_drop", "drop zero values with their coordinates", "val,crd", "val,crd", _type_val_drop
 )
+_declare("stkn_drop", "drop every stop token", "in", "out", _type_same)
 _declare(
     "write_level", "level writer: crd stream -> one level of a tensor", "crd", "",
     _type_write_level, _TENSOR_LEVEL, sink=True,

@@ -18,6 +18,12 @@ offsets are >= 0, so the model is a machine that runs forward in time (the refer
 simulator in the tests is one). An action that waits for room at its END (DAE's push after
 its access work) is two steps: the work, then a step of cost 0 that emits.
 
+Lagged credits (SAM's whole-step stall, seen one cycle late): a unit running back to back
+(its step s could start the moment step s-1 ends, and every lagged credit of its earlier
+steps is met by then) starts s then, whatever s's own lagged credits say; otherwise s also
+waits for them. Not max-plus, but each step still needs only steps fired before it (s's
+own lagged credits only when it stalls, s-1's before s).
+
 The algorithm. Times are the least solution of these max-plus inequalities, and each one
 refers only to steps that must fire earlier; so a step's start is final once every step it
 refers to has fired. A worklist of units does that: a unit fires steps while their tokens
@@ -95,6 +101,7 @@ class _Channel:
     depth: int
     latency: np.ndarray
     offset: np.ndarray
+    lagged: bool
 
 
 class ChannelNetwork:
@@ -103,6 +110,7 @@ class ChannelNetwork:
     def __init__(self) -> None:
         self.units: list[_Unit] = []
         self.channels: list[_Channel] = []
+        self._flat: _Flat | None = None  # kept between solves until the network grows
 
     def add_unit(self, name: str, cost: np.ndarray, release: np.ndarray | None = None) -> int:
         """A unit with one step per entry of `cost` (cycles until its next step may start);
@@ -110,12 +118,18 @@ class ChannelNetwork:
         cost = np.ascontiguousarray(cost, dtype=np.float64)
         if cost.ndim != 1 or not np.isfinite(cost).all() or (cost < 0).any():
             raise ValueError(f"unit {name!r}: costs must be a 1-d array of finite values >= 0")
-        if release is not None:
-            release = np.ascontiguousarray(release, dtype=np.float64)
-            if release.shape != cost.shape or np.isnan(release).any():
-                raise ValueError(f"unit {name!r}: release needs one time per step")
-        self.units.append(_Unit(name, cost, release))
+        self.units.append(_Unit(name, cost, _release(name, release, len(cost))))
+        self._flat = None
         return len(self.units) - 1
+
+    def set_release(self, unit: int, release: np.ndarray | None) -> None:
+        """New lower bounds for a unit's steps (an outer loop re-solving with, say, new HBM
+        service times): the next `solve` reuses everything else it prepared."""
+        u = self.units[unit]
+        u.release = _release(u.name, release, len(u.cost))
+        if self._flat is not None:
+            a, b = self._flat.step_off[unit], self._flat.step_off[unit + 1]
+            self._flat.release[a:b] = 0.0 if u.release is None else np.maximum(u.release, 0.0)
 
     def add_channel(
         self,
@@ -128,10 +142,12 @@ class ChannelNetwork:
         depth: int = 0,
         latency: float | np.ndarray = 0.0,
         offset: float | np.ndarray = 0.0,
+        lagged: bool = False,
     ) -> int:
         """A channel from `producer` to `consumer`: token m leaves producer step `emit[m]`
         and is taken by consumer step `take[m]` (None: token m at step m, one per step of
-        that unit). `depth` 0 means unbounded. Returns its id."""
+        that unit). `depth` 0 means unbounded; `lagged` credits are seen one step late (see
+        the module doc). Returns its id."""
         for side, u in (("producer", producer), ("consumer", consumer)):
             if not 0 <= u < len(self.units):
                 raise ValueError(f"channel {name!r}: no unit {u} as {side}")
@@ -146,6 +162,8 @@ class ChannelNetwork:
             raise ValueError(f"channel {name!r}: {len(emit)} emits but {len(take)} takes")
         if not isinstance(depth, int | np.integer) or depth < 0:
             raise ValueError(f"channel {name!r}: depth must be an integer >= 0, got {depth!r}")
+        if lagged and depth == 0:
+            raise ValueError(f"channel {name!r}: a lagged channel needs a depth >= 1")
         per_token = {}
         for what, value in (("latency", latency), ("offset", offset)):
             arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
@@ -153,8 +171,9 @@ class ChannelNetwork:
                 raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
             per_token[what] = np.ascontiguousarray(arr)
         self.channels.append(
-            _Channel(name, producer, consumer, emit, take, int(depth), **per_token)
+            _Channel(name, producer, consumer, emit, take, int(depth), **per_token, lagged=lagged)
         )
+        self._flat = None
         return len(self.channels) - 1
 
     def _steps(self, name: str, what: str, steps: np.ndarray | None, unit: int):
@@ -174,45 +193,52 @@ class ChannelNetwork:
         """Start times of every step; raises ChannelDeadlock if some step can never fire."""
         from interpreter.core import channels_kernel as kernel
 
-        flat = _Flat(self)
+        if self._flat is None:
+            self._flat = _Flat(self)
+        flat = self._flat
         start = np.zeros(flat.step_off[-1], dtype=np.float64)
         fired = np.zeros(len(self.units), dtype=np.int64)
+        lag_seen = np.zeros(len(self.units), dtype=np.int64)
         kernel.run_events(
             flat.step_off, flat.cost, flat.release, flat.in_off, flat.in_ch, flat.out_off,
-            flat.out_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth, flat.tok_off, flat.emit,
-            flat.take, flat.latency, flat.offset, flat.take_ptr_off, flat.take_ptr,
-            flat.emit_ptr_off, flat.emit_ptr, start, fired,
+            flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
+            flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.take_ptr_off,
+            flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, start, fired, lag_seen,
         )  # fmt: skip
         if (fired < flat.step_off[1:] - flat.step_off[:-1]).any():
-            raise ChannelDeadlock(self._deadlock_cycle(fired))
+            raise ChannelDeadlock(self._deadlock_cycle(fired, lag_seen))
         per_unit = [start[a:b] for a, b in zip(flat.step_off[:-1], flat.step_off[1:], strict=True)]
         return Timeline(self, per_unit)
 
-    def _blocker(self, u: int, fired: np.ndarray) -> tuple[int, Wait]:
-        """The first wait of blocked unit u at its next step: (unit it waits for, the wait)."""
+    def _blocker(self, u: int, fired: np.ndarray, lag_seen: np.ndarray) -> tuple[int, Wait]:
+        """What blocked unit u waits for at its next step, in the order the solver checks:
+        (the unit it waits for, the wait)."""
         s = int(fired[u])
         unit = self.units[u].name
         for ch in self.channels:
-            if ch.consumer == u:
-                tokens = np.flatnonzero(ch.take == s)
-                if len(tokens) and fired[ch.producer] <= ch.emit[tokens[-1]]:
-                    m = int(tokens[fired[ch.producer] <= ch.emit[tokens]][0])
-                    other = self.units[ch.producer].name
-                    return ch.producer, Wait(unit, s, ch.name, m, other, False, ch.depth)
-            if ch.producer == u and ch.depth:
-                for m in np.flatnonzero(ch.emit == s):
+            tokens = np.flatnonzero(ch.take == s) if ch.consumer == u else []
+            if len(tokens) and fired[ch.producer] <= ch.emit[tokens[-1]]:
+                m = int(tokens[fired[ch.producer] <= ch.emit[tokens]][0])
+                other = self.units[ch.producer].name
+                return ch.producer, Wait(unit, s, ch.name, m, other, False, ch.depth)
+        lagged_step = s - 1 if s > 0 and lag_seen[u] < s else s
+        for lagged, step in ((False, s), (True, lagged_step)):
+            for ch in self.channels:
+                if ch.producer != u or not ch.depth or ch.lagged != lagged:
+                    continue
+                for m in np.flatnonzero(ch.emit == step):
                     if m >= ch.depth and fired[ch.consumer] <= ch.take[m - ch.depth]:
                         other = self.units[ch.consumer].name
                         wait = Wait(unit, s, ch.name, int(m - ch.depth), other, True, ch.depth)
                         return ch.consumer, wait
         raise AssertionError(f"unit {unit!r} is blocked at step {s} by nothing")
 
-    def _deadlock_cycle(self, fired: np.ndarray) -> list[Wait]:
+    def _deadlock_cycle(self, fired: np.ndarray, lag_seen: np.ndarray) -> list[Wait]:
         blocked = [u for u, x in enumerate(self.units) if fired[u] < len(x.cost)]
         u, path, seen = blocked[0], [], {}
         while u not in seen:
             seen[u] = len(path)
-            u_next, wait = self._blocker(u, fired)
+            u_next, wait = self._blocker(u, fired, lag_seen)
             path.append(wait)
             u = u_next
         return path[seen[u] :]
@@ -288,8 +314,10 @@ class _Flat:
         self.take = _cat([c.take for c in chans], np.int64)
         self.latency = _cat([c.latency for c in chans], np.float64)
         self.offset = _cat([c.offset for c in chans], np.float64)
+        lagged = np.array([c.lagged for c in chans], dtype=bool)
         self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units))
-        self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units))
+        self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), ~lagged)
+        self.lag_off, self.lag_ch = _adjacency(self.ch_prod, len(units), lagged)
         self.take_ptr_off, self.take_ptr = self._pointers(self.take, self.ch_cons, sizes)
         self.emit_ptr_off, self.emit_ptr = self._pointers(self.emit, self.ch_prod, sizes)
 
@@ -303,12 +331,24 @@ class _Flat:
         return off, ptr
 
 
+def _release(name: str, release: np.ndarray | None, steps: int) -> np.ndarray | None:
+    if release is None:
+        return None
+    release = np.ascontiguousarray(release, dtype=np.float64)
+    if release.shape != (steps,) or np.isnan(release).any():
+        raise ValueError(f"unit {name!r}: release needs one time per step")
+    return release
+
+
 def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(arrays) if arrays else np.zeros(0), dtype=dtype)
 
 
-def _adjacency(unit_of: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
-    """CSR lists: the channels of each unit (those whose `unit_of` is that unit)."""
-    order = np.argsort(unit_of, kind="stable").astype(np.int64)
-    counts = np.bincount(unit_of, minlength=n_units) if len(unit_of) else np.zeros(n_units)
+def _adjacency(
+    unit_of: np.ndarray, n_units: int, chosen: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """CSR lists: the (chosen) channels of each unit (those whose `unit_of` is that unit)."""
+    ids = np.arange(len(unit_of)) if chosen is None else np.flatnonzero(chosen)
+    order = ids[np.argsort(unit_of[ids], kind="stable")].astype(np.int64)
+    counts = np.bincount(unit_of[ids], minlength=n_units)
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), order

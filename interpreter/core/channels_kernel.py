@@ -29,13 +29,35 @@ def step_pointers(tok_off, steps_of_token, unit_of_channel, step_off, ptr_off, p
 
 
 @numba.njit(cache=True)
-def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod, ch_cons,
-               ch_depth, tok_off, emit, take, latency, offset, take_ptr_off, take_ptr,
-               emit_ptr_off, emit_ptr, start, fired):  # fmt: skip
+def lagged_credit(u, s, lag_off, lag_ch, ch_cons, ch_depth, tok_off, take, offset,
+                  emit_ptr_off, emit_ptr, step_off, start, fired):  # fmt: skip
+    """The latest credit bound of step s of unit u over its lagged channels (-inf if
+    none), or NaN while some of them is not known yet."""
+    bound = -np.inf
+    for i in range(lag_off[u], lag_off[u + 1]):
+        c = lag_ch[i]
+        d = ch_depth[c]
+        k = tok_off[c]
+        lo = max(emit_ptr[emit_ptr_off[c] + s], d)
+        hi = emit_ptr[emit_ptr_off[c] + s + 1]
+        if hi > lo and fired[ch_cons[c]] <= take[k + hi - 1 - d]:
+            return np.nan
+        q = step_off[ch_cons[c]]
+        for m in range(k + lo, k + hi):
+            bound = max(bound, start[q + take[m - d]] + offset[m])
+    return bound
+
+
+@numba.njit(cache=True)
+def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
+               ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency, offset, take_ptr_off,
+               take_ptr, emit_ptr_off, emit_ptr, start, fired, lag_seen):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units across its channels. `fired[u]` ends as the
-    number of steps of u that could fire (all of them unless the network deadlocks)."""
+    number of steps of u that could fire (all of them unless the network deadlocks);
+    `lag_seen[u]`, how many of its steps' lagged credits it has folded in."""
     n_units = len(step_off) - 1
+    lag = np.full(n_units, -np.inf)  # per unit: the latest lagged credit of its folded steps
     queue = np.arange(n_units)  # a ring: each unit is in it at most once
     queued = np.ones(n_units, dtype=np.bool_)
     head, size = 0, n_units
@@ -85,6 +107,25 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod,
                     t = max(t, start[q + take[m - d]] + offset[m])
             if blocked:
                 break
+            if lag_off[u + 1] > lag_off[u]:
+                # lagged credits: a step's own credit holds it only if it stalls anyway
+                if s > 0 and lag_seen[u] < s:
+                    bound = lagged_credit(u, s - 1, lag_off, lag_ch, ch_cons, ch_depth,
+                                          tok_off, take, offset, emit_ptr_off, emit_ptr,
+                                          step_off, start, fired)  # fmt: skip
+                    if np.isnan(bound):
+                        break
+                    lag[u] = max(lag[u], bound)
+                    lag_seen[u] = s
+                if s == 0 or t != start[g - 1] + cost[g - 1] or lag[u] > t:
+                    bound = lagged_credit(u, s, lag_off, lag_ch, ch_cons, ch_depth, tok_off,
+                                          take, offset, emit_ptr_off, emit_ptr, step_off,
+                                          start, fired)  # fmt: skip
+                    if np.isnan(bound):
+                        break
+                    lag[u] = max(lag[u], bound)
+                    lag_seen[u] = s + 1
+                    t = max(t, lag[u])
             start[g] = t
             s += 1
             fired[u] = s
@@ -98,6 +139,12 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, ch_prod,
                 size += 1
         for i in range(out_off[u], out_off[u + 1]):
             v = ch_cons[out_ch[i]]
+            if not queued[v]:
+                queued[v] = True
+                queue[head + size - n_units if head + size >= n_units else head + size] = v
+                size += 1
+        for i in range(lag_off[u], lag_off[u + 1]):
+            v = ch_cons[lag_ch[i]]
             if not queued[v]:
                 queued[v] = True
                 queue[head + size - n_units if head + size >= n_units else head + size] = v

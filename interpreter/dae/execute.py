@@ -186,7 +186,7 @@ def _check_deadlock(
 
 @dataclass
 class CoreLoad:
-    """Element positions one execute-side `load` op read, for the memory model: `flat` is
+    """Element positions one execute-side `load` op read, for the cache model: `flat` is
     (tokens,) or (tokens, width), `mask` the lanes actually read (None: all)."""
 
     case: int

@@ -1,8 +1,5 @@
-"""Rules of the primitives that compute values: ALU, reducer, sparse accumulators.
-
-Block mode (b x b values) changes latencies as Comal's block modes do: elementwise ops,
-reducers and accumulators take b^2 cycles of latency, a block matmul 2b-1 with II b.
-"""
+"""Rules of the primitives that compute values: ALU, reducer, sparse accumulators (their
+cycle costs, block mode included, are in `interpreter.sam.costs`)."""
 
 from __future__ import annotations
 
@@ -25,7 +22,7 @@ from interpreter.sam.streams import (
     DATA,
     DONE,
     EMPTY,
-    Stream,
+    Tokens,
     check_well_formed,
     empties_as_data,
     fiber_ids,
@@ -63,7 +60,7 @@ def _as_blocks(x: np.ndarray, b: int) -> np.ndarray:
 
 
 @rule("alu")
-def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def alu(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     op = node.attrs["op"]
     for s in ins:
         check_well_formed(s, node.label)
@@ -94,14 +91,10 @@ def alu(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val[control] = 0
     ctl = empties_as_data(a.ctl)
     count = n - int(control.sum())
-    if op.startswith("matmul") and b > 1:
-        sched = one_to_one(n, len(ins), 1, latency=2 * b - 1, ii=b)
-        flops = count * 2 * b**3
-    else:
-        sched = one_to_one(n, len(ins), 1, latency=b * b if b > 1 else 1)
-        flops = count * b * b
+    sched = one_to_one(n, len(ins), 1)
+    flops = count * 2 * b**3 if op.startswith("matmul") and b > 1 else count * b * b
     sched.consume = [taken_with_kept(keep, None) for keep in keeps]
-    return Result([Stream(ctl, val)], sched, {"flops": flops})
+    return Result([Tokens(ctl, val)], sched, {"flops": flops})
 
 
 def _fiber_reduce(vals: np.ndarray, fib: np.ndarray, n_fib: int, op: str) -> np.ndarray:
@@ -116,7 +109,7 @@ def _fiber_reduce(vals: np.ndarray, fib: np.ndarray, n_fib: int, op: str) -> np.
 
 
 @rule("reduce")
-def reduce(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def reduce(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
     check_well_formed(s, node.label)
     stop = s.ctl >= 0
@@ -147,12 +140,12 @@ def reduce(node: Node, ins: list[Stream], ctx: Context) -> Result:
     emit[sum_pos[extra == 1] + 1] = step_of[stop_tok[extra == 1]] + 1
     emit[-1] = step_of[-1]
     b = block_size(s.val)
-    sched = StepPlan(int(step_of[-1]) + 1, [step_of], [emit], latency=b * b if b > 1 else 1)
-    return Result([Stream(ctl, val)], sched, {"flops": int(item.sum()) * b * b})
+    sched = StepPlan(int(step_of[-1]) + 1, [step_of], [emit])
+    return Result([Tokens(ctl, val)], sched, {"flops": int(item.sum()) * b * b})
 
 
 @rule("spacc")
-def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def spacc(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     order = node.attrs["order"]
     for s in ins:
         check_well_formed(s, node.label)
@@ -257,7 +250,7 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
     emit = np.empty(n_out, dtype=np.int64)
     emit[:-1] = np.arange(n_out - 1) + np.repeat(g_first_step - g_base_out, flush_len)
     emit[-1] = step_of[-1]
-    outputs = [Stream(outs_ctl[0], crd_val), Stream(outs_ctl[0], vals)]
+    outputs = [Tokens(outs_ctl[0], crd_val), Tokens(outs_ctl[0], vals)]
     emits = [emit, emit]
     if outer_out is not None:
         octl, oval, row_first, o_stop_steps = outer_out
@@ -265,9 +258,9 @@ def spacc(node: Node, ins: list[Stream], ctx: Context) -> Result:
         o_emit[octl == DATA] = emit[row_first]
         o_emit[o_stop] = emit[o_stop_steps]
         o_emit[-1] = step_of[-1]
-        outputs.insert(0, Stream(octl, oval))
+        outputs.insert(0, Tokens(octl, oval))
         emits.insert(0, o_emit)
     b = block_size(val.val)
     consume = [taken_with_kept(keep, step_of) for keep in keeps]
-    sched = StepPlan(int(step_of[-1]) + 1, consume, emits, latency=b * b if b > 1 else 1)
+    sched = StepPlan(int(step_of[-1]) + 1, consume, emits)
     return Result(outputs, sched, {"flops": int(item.sum()) * b * b})

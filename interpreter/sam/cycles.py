@@ -34,12 +34,11 @@ import numpy as np
 from dsl.sam.ir import Node
 from interpreter.core.channels import ChannelDeadlock, ChannelNetwork
 from interpreter.errors import SimulationError
+from interpreter.sam.costs import Cost, cost_of
 from interpreter.sam.execute import GraphRun
 from interpreter.sam.rules import StepPlan, steps_of
 
 WRITERS = frozenset({"write_level", "write_vals"})
-NO_CREDIT = -1e18
-"""Offset of a credit that binds nothing (a token emitted by the step of the one before)."""
 
 
 @dataclass
@@ -54,6 +53,7 @@ class HbmModel:
 class GraphTiming:
     cycles: int
     times: dict[int, np.ndarray]  # start cycle of every step, per node
+    costs: dict[int, Cost]  # per node
     fifo_depth: int = 0  # deepest FIFO these times rely on (see `fifo_need`)
 
 
@@ -103,16 +103,10 @@ def _edges(run: GraphRun) -> list[_Edge]:
     return edges
 
 
-def _credit_steps(emit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(step of each credit, offset): credit m binds the step after the one that emitted
-    token m - 1; a token emitted by the same step as the one before binds nothing."""
-    step = emit.copy()
-    offset = np.full(len(emit), 2.0)
-    if len(emit) > 1:
-        later = emit[1:] > emit[:-1]
-        step[1:][later] = emit[:-1][later] + 1
-        offset[1:][~later] = NO_CREDIT
-    return step, offset
+def _credit_steps(emit: np.ndarray) -> np.ndarray:
+    """Step of each credit: credit m binds the step after the one that emitted token m - 1
+    (a step emits at most one token per output, so that is never after token m's own)."""
+    return np.concatenate([emit[:1], emit[:-1] + 1])
 
 
 def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) -> GraphTiming:
@@ -121,6 +115,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
     net = ChannelNetwork()
     unit = {}
     memory_steps: dict[int, np.ndarray] = {}
+    costs = {n.id: cost_of(n, run.results[n.id].outputs) for n in nodes}
     for node in nodes:
         plan = run.results[node.id].plan
         release = None
@@ -129,9 +124,11 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
             release = np.zeros(plan.steps)
             release[steps] = bandwidth
             memory_steps[node.id] = steps
-        unit[node.id] = net.add_unit(node.label, np.full(plan.steps, float(plan.ii)), release)
+        unit[node.id] = net.add_unit(
+            node.label, np.full(plan.steps, float(costs[node.id].ii)), release
+        )
     for e in _edges(run):
-        latency = np.full(len(e.take), float(run.results[e.producer.id].plan.latency))
+        latency = np.full(len(e.take), float(costs[e.producer.id].latency))
         if e.consumer.id in memory_steps:  # the request's round trip follows the inputs
             moves = np.zeros(run.results[e.consumer.id].plan.steps, dtype=bool)
             moves[memory_steps[e.consumer.id]] = True
@@ -140,10 +137,9 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
         u, v = unit[e.producer.id], unit[e.consumer.id]
         net.add_channel(name, u, v, e.emit, e.take, latency=latency)
         if fifo_depth > 0 and e.consumer.op not in WRITERS:
-            step, offset = _credit_steps(e.emit)
             net.add_channel(
-                f"{name} (room)", u, v, step, e.take, depth=fifo_depth + 1,
-                offset=offset,
+                f"{name} (room)", u, v, _credit_steps(e.emit), e.take, depth=fifo_depth + 1,
+                offset=2.0,
             )  # fmt: skip
     try:
         timeline = net.solve()
@@ -155,7 +151,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
     cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, times, fifo_need(run, times))
+    return GraphTiming(cycles, times, costs, fifo_need(run, times))
 
 
 def fifo_need(run: GraphRun, times: dict[int, np.ndarray]) -> int:
@@ -167,10 +163,10 @@ def fifo_need(run: GraphRun, times: dict[int, np.ndarray]) -> int:
     for e in _edges(run):
         if e.consumer.op in WRITERS or len(e.emit) < 2:
             continue
-        step, offset = _credit_steps(e.emit)
-        binds = np.flatnonzero(offset > 0)
         taken_by = np.searchsorted(
-            times[e.consumer.id][e.take], times[e.producer.id][step[binds]] - 2, side="right"
+            times[e.consumer.id][e.take],
+            times[e.producer.id][_credit_steps(e.emit)] - 2,
+            side="right",
         )
-        deepest = max(deepest, int((binds - taken_by).max(initial=0)))
+        deepest = max(deepest, int((np.arange(len(e.emit)) - taken_by).max()))
     return deepest

@@ -14,10 +14,10 @@ import numpy as np
 from dsl.sam.ir import READS, Graph, Node, Program, TensorDecl
 from interpreter.errors import ExecutionError
 from interpreter.sam import compute, merge, route, walk  # noqa: F401  (register the rules)
-from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
+from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.rules import RULES, Context, Result, block_size, check_size
-from interpreter.sam.streams import Stream
+from interpreter.sam.streams import Tokens
 
 
 @dataclass
@@ -25,7 +25,7 @@ class GraphRun:
     """Everything the timing pass needs about one executed graph."""
 
     graph: Graph
-    inputs: dict[int, list[Stream]] = field(default_factory=dict)
+    inputs: dict[int, list[Tokens]] = field(default_factory=dict)
     results: dict[int, Result] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -36,7 +36,7 @@ def storage_sizes(decl: TensorDecl, dims: dict[str, int]) -> tuple[int, ...]:
     return tuple(-(-shape[m] // b) for m in decl.mode_order)
 
 
-def _apply(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def _apply(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     try:
         result = RULES[node.op](node, ins, ctx)
     except ExecutionError:
@@ -54,8 +54,8 @@ def _apply(node: Node, ins: list[Stream], ctx: Context) -> Result:
 
 def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
     run = GraphRun(graph)
-    streams: dict[tuple[int, str], Stream] = {}
-    written: dict[str, dict[str, Stream]] = {}
+    streams: dict[tuple[int, str], Tokens] = {}
+    written: dict[str, dict[str, Tokens]] = {}
     for node in graph.nodes:
         ins = [streams[(pid, port)] for pid, port in node.inputs]
         result = _apply(node, ins, ctx)

@@ -14,7 +14,7 @@ import numpy as np
 from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import TensorDecl
 from interpreter.errors import ExecutionError
-from interpreter.sam.streams import DATA, EMPTY, Stream, fiber_ids, fibers, group_ids
+from interpreter.sam.streams import DATA, EMPTY, Tokens, fiber_ids, fibers, group_ids
 
 MAX_POSITIONS = 60_000_000
 """Most values a stored tensor may hold (dense levels allocate every position)."""
@@ -167,7 +167,7 @@ class Fibertree:
 
 
 def assemble(
-    decl: TensorDecl, sizes: tuple[int, ...], levels: list[Stream], vals: Stream, where: str
+    decl: TensorDecl, sizes: tuple[int, ...], levels: list[Tokens], vals: Tokens, where: str
 ) -> tuple[Fibertree, dict[str, int]]:
     """Rebuild a written tensor from its level writers' and value writer's streams.
 
@@ -252,7 +252,7 @@ def _real_fibers(
     return ~is_phantom
 
 
-def _aligned_values(last: Stream, keep_tok: np.ndarray, vals: Stream, where: str) -> np.ndarray:
+def _aligned_values(last: Tokens, keep_tok: np.ndarray, vals: Tokens, where: str) -> np.ndarray:
     """Values matching the kept coordinates of the last level stream."""
     v_item = (vals.ctl == DATA) | (vals.ctl == EMPTY)
     if int(v_item.sum()) == int(keep_tok.sum()):  # like SAM's value writer: stops ignored

@@ -11,7 +11,7 @@ from interpreter.sam.streams import (
     DATA,
     DONE,
     EMPTY,
-    Stream,
+    Tokens,
     check_nesting,
     check_well_formed,
     empties_as_data,
@@ -22,7 +22,7 @@ from interpreter.sam.streams import (
 )
 
 
-def check_aligned(a: Stream, b: Stream, where: str) -> None:
+def check_aligned(a: Tokens, b: Tokens, where: str) -> None:
     """Same length, stops of equal level at equal places, items against items."""
     if len(a.ctl) != len(b.ctl):
         raise ExecutionError(
@@ -41,8 +41,8 @@ def check_aligned(a: Stream, b: Stream, where: str) -> None:
 
 
 def align_reduced(
-    ins: list[Stream], where: str, values: list[bool] | None = None
-) -> tuple[list[Stream], list[np.ndarray | None]]:
+    ins: list[Tokens], where: str, values: list[bool] | None = None
+) -> tuple[list[Tokens], list[np.ndarray | None]]:
     """Token-align streams that must match fiber for fiber, dropping reduced phantoms.
 
     An empty outer fiber leaves a phantom deeper down: an empty fiber that stands for no
@@ -81,7 +81,7 @@ def align_reduced(
         keep = np.ones(len(s.ctl), dtype=bool)
         keep[start[phantom & (counts[len(out)] == 1)]] = False
         dropped = not keep.all()
-        out.append(Stream(s.ctl[keep], s.val[keep]) if dropped else s)
+        out.append(Tokens(s.ctl[keep], s.val[keep]) if dropped else s)
         keeps.append(keep if dropped else None)
     for s in out[1:]:
         check_aligned(out[0], s, where)
@@ -101,7 +101,7 @@ def _name(code: int) -> str:
     return {DATA: "a value", EMPTY: "N", DONE: "D"}.get(code, f"S{code}")
 
 
-def _keys(crd: Stream, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _keys(crd: Tokens, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(token index, fiber, coordinate) of the data tokens of one joiner input."""
     item = crd.ctl == DATA
     if (crd.ctl == EMPTY).any():
@@ -117,7 +117,7 @@ def _keys(crd: Stream, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.n
     return idx, fiber_ids(crd.ctl)[idx], c
 
 
-def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
+def _joiner(node: Node, ins: list[Tokens], keep_all: bool) -> Result:
     where = node.label
     n = node.attrs["n"]
     crds, pays = ins[0::2], ins[1::2]
@@ -182,7 +182,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
     crd_val = np.zeros(total, dtype=np.int64)
     crd_val[data_pos] = every_crd if keep_all else every_crd[selected]
     out_index = None if keep_all else np.cumsum(selected) - 1
-    outputs = [Stream(ctl, crd_val)]
+    outputs = [Tokens(ctl, crd_val)]
     empty_ctl = ctl - (ctl == DATA)  # every coordinate Empty (DATA - 1 is EMPTY)
     consume = []
     offset = 0
@@ -200,7 +200,7 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
         pctl[dst] = p.ctl[src]
         pval = np.zeros((total,) + p.val.shape[1:], dtype=p.val.dtype)
         pval[dst] = p.val[src]
-        outputs.append(Stream(pctl, pval))
+        outputs.append(Tokens(pctl, pval))
         c_steps = np.empty(len(crds[k].ctl), dtype=np.int64)
         c_steps[idx] = step_key[mine]
         c_steps[crds[k].ctl >= 0] = step_stop
@@ -217,17 +217,17 @@ def _joiner(node: Node, ins: list[Stream], keep_all: bool) -> Result:
 
 
 @rule("intersect")
-def intersect(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def intersect(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     return _joiner(node, ins, keep_all=False)
 
 
 @rule("union")
-def union(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def union(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     return _joiner(node, ins, keep_all=True)
 
 
 @rule("crd_drop")
-def crd_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def crd_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     outer, inner = ins
     for s in ins:
         check_well_formed(s, node.label)
@@ -262,15 +262,15 @@ def crd_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     sched = StepPlan(n, [consume_outer, None], [consume_outer[out_keep], steps[in_keep]])
     return Result(
         [
-            Stream(outer.ctl[out_keep], outer.val[out_keep]),
-            Stream(in_ctl[in_keep], inner.val[in_keep]),
+            Tokens(outer.ctl[out_keep], outer.val[out_keep]),
+            Tokens(in_ctl[in_keep], inner.val[in_keep]),
         ],
         sched,
     )
 
 
 @rule("crd_hold")
-def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def crd_hold(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     outer, inner = ins
     for s in ins:
         check_well_formed(s, node.label)
@@ -282,13 +282,22 @@ def crd_hold(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(inner.ctl)
     consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
     return Result(
-        [Stream(inner.ctl, held), Stream(inner.ctl, inner.val)],
+        [Tokens(inner.ctl, held), Tokens(inner.ctl, inner.val)],
         StepPlan(n, [consume, None], [None, None]),
     )
 
 
+@rule("stkn_drop")
+def stkn_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
+    s = ins[0]
+    check_well_formed(s, node.label)
+    keep = s.ctl < 0  # data, Empty and D (a stop's code is its level, >= 0)
+    steps = np.flatnonzero(keep)
+    return Result([Tokens(s.ctl[keep], s.val[keep])], StepPlan(len(s.ctl), [None], [steps]))
+
+
 @rule("val_drop")
-def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def val_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     val, crd = ins
     for s in ins:
         check_well_formed(s, node.label)
@@ -301,6 +310,6 @@ def val_drop(node: Node, ins: list[Stream], ctx: Context) -> Result:
     steps = np.arange(n, dtype=np.int64)
     ctl = empties_as_data(val.ctl)[keep]
     return Result(
-        [Stream(ctl, val.val[keep]), Stream(crd.ctl[keep], crd.val[keep])],
+        [Tokens(ctl, val.val[keep]), Tokens(crd.ctl[keep], crd.val[keep])],
         StepPlan(n, [taken_with_kept(k, None) for k in keeps], [steps[keep], steps[keep]]),
     )

@@ -8,15 +8,15 @@ from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import Node
 from interpreter.errors import ExecutionError
 from interpreter.sam.rules import Context, Result, StepPlan, one_to_one, rule
-from interpreter.sam.streams import DATA, DONE, EMPTY, Stream, check_well_formed, fiber_ids
+from interpreter.sam.streams import DATA, DONE, EMPTY, Tokens, check_well_formed, fiber_ids
 
 
 @rule("broadcast")
-def broadcast(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def broadcast(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
     check_well_formed(s, node.label)
     n = node.attrs["n"]
-    outs = [Stream(s.ctl, s.val) for _ in range(n)]  # streams are never written in place
+    outs = [Tokens(s.ctl, s.val) for _ in range(n)]  # streams are never written in place
     return Result(outs, one_to_one(len(s.ctl), 1, n))
 
 
@@ -32,7 +32,7 @@ def _lanes_of(ctl: np.ndarray, lanes: int) -> np.ndarray:
 
 
 @rule("fork")
-def fork(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def fork(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
     check_well_formed(s, node.label)
     lane = _lanes_of(s.ctl, node.attrs["lanes"])
@@ -40,12 +40,12 @@ def fork(node: Node, ins: list[Stream], ctx: Context) -> Result:
     outs, emits = [], []
     for k in range(node.attrs["lanes"]):
         mask = (lane == k) | (lane == -1)
-        outs.append(Stream(s.ctl[mask], s.val[mask]))
+        outs.append(Tokens(s.ctl[mask], s.val[mask]))
         emits.append(steps[mask])
     return Result(outs, StepPlan(len(s.ctl), [None], emits))
 
 
-def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
+def _join_flat(node: Node, order: Tokens, lanes: list[Tokens]) -> Result:
     """Depth 0: re-interleave the data tokens. A lane dealt nothing in a fiber may hold one
     value there (a reduced phantom), which is dropped."""
     lane = _lanes_of(order.ctl, len(lanes))
@@ -86,17 +86,17 @@ def _join_flat(node: Node, order: Stream, lanes: list[Stream]) -> Result:
         steps[stops] = order_stop
         steps[-1] = n - 1
         consume.append(steps)
-    return Result([Stream(ctl, val)], StepPlan(n, consume, [None]))
+    return Result([Tokens(ctl, val)], StepPlan(n, consume, [None]))
 
 
-def _units(s: Stream, depth: int) -> tuple[np.ndarray, np.ndarray]:
+def _units(s: Tokens, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """(first token, closing stop token) of each depth-`depth` unit of a lane stream."""
     close = np.flatnonzero(s.ctl >= depth - 1)
     start = np.r_[0, close[:-1] + 1] if len(close) else close
     return start, close
 
 
-def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Result:
+def _join_nested(node: Node, order: Tokens, lanes: list[Tokens], d: int) -> Result:
     n_lanes = len(lanes)
     bounds = [_units(s, d) for s in lanes]
     cursor = [0] * n_lanes
@@ -178,11 +178,11 @@ def _join_nested(node: Node, order: Stream, lanes: list[Stream], d: int) -> Resu
         consume[k + 1][-1] = total - 1
     out_ctl[-1] = DONE
     order_steps[-1] = total - 1
-    return Result([Stream(out_ctl, out_val)], StepPlan(total, consume, [None]))
+    return Result([Tokens(out_ctl, out_val)], StepPlan(total, consume, [None]))
 
 
 @rule("join")
-def join(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def join(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     for s in ins:
         check_well_formed(s, node.label)
     order, lanes = ins[0], ins[1:]
@@ -190,7 +190,7 @@ def join(node: Node, ins: list[Stream], ctx: Context) -> Result:
     return _join_flat(node, order, lanes) if d == 0 else _join_nested(node, order, lanes, d)
 
 
-def _writer(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def _writer(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
     check_well_formed(s, node.label)
     n = len(s.ctl)

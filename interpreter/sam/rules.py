@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsl.core.spec import SEMANTICS
 from dsl.sam.ir import Node, TensorDecl
+from dsl.sam.primitives import SAM
 from interpreter.errors import ExecutionError
 from interpreter.sam.fibertree import Fibertree
-from interpreter.sam.streams import Stream
+from interpreter.sam.streams import Tokens
 
 
 @dataclass
@@ -29,14 +31,12 @@ class StepPlan:
     steps: int
     consume: list[np.ndarray | None]
     emit: list[np.ndarray | None]
-    latency: int = 1
-    ii: int = 1
     memory: np.ndarray | None = None  # step of every memory word it moves (any order)
 
 
 @dataclass
 class Result:
-    outputs: list[Stream]
+    outputs: list[Tokens]
     plan: StepPlan
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -70,8 +70,9 @@ def check_size(node: Node, tokens: int, block: int = 1) -> None:
         )
 
 
-Rule = Callable[[Node, list[Stream], Context], Result]
+Rule = Callable[[Node, list[Tokens], Context], Result]
 RULES: dict[str, Rule] = {}
+SAM.attach(SEMANTICS, RULES)
 
 
 def rule(name: str) -> Callable[[Rule], Rule]:

@@ -7,10 +7,10 @@ import numpy as np
 from dsl.sam.ir import Program
 from interpreter.budget import check_budget
 from interpreter.report import SimReport
+from interpreter.sam.cycles import GraphTiming, HbmModel, shared_memory_floor, time_graph
 from interpreter.sam.execute import GraphRun, load_inputs, run_graphs
 from interpreter.sam.fibertree import Fibertree
 from interpreter.sam.resources import check_static, full_lanes, lane_factors
-from interpreter.sam.cycles import GraphTiming, HbmModel, shared_memory_floor, time_graph
 
 COUNTERS = (
     "flops",
@@ -66,10 +66,7 @@ def _bottleneck(
                 f" {timing.cycles:,} cycles); compressed levels, fewer repeated loads or"
                 " fused intermediates cut the traffic."
             )
-    busy = {
-        n.id: run.results[n.id].plan.steps * run.results[n.id].plan.ii
-        for n in run.graph.nodes
-    }
+    busy = {n.id: run.results[n.id].plan.steps * timing.costs[n.id].ii for n in run.graph.nodes}
     top = max(busy, key=busy.get)  # type: ignore[arg-type]
     share = busy[top] / max(timing.cycles, 1)
     prefix = ""
@@ -128,8 +125,9 @@ def simulate_trees(
         for node in run.graph.nodes:
             result = run.results[node.id]
             s = result.plan
-            busy = s.steps * s.ii
-            serial = (s.steps - 1) * s.ii + 1 if s.steps else 0
+            ii = timing.costs[node.id].ii
+            busy = s.steps * ii
+            serial = (s.steps - 1) * ii + 1 if s.steps else 0
             node_floor = max(node_floor, serial * factors[node.id] / lanes)
             tokens += sum(len(o.ctl) for o in result.outputs)
             t = timing.times[node.id]

@@ -43,8 +43,9 @@ R_TOKEN = _Marker("R")
 
 
 @dataclass
-class Stream:
-    """One stream: `ctl` (int16 codes) and `val` (int64 for crd/ref, float64 for val).
+class Tokens:
+    """Every token of one stream as two arrays: `ctl` (int16 codes) and `val` (int64 for
+    crd/ref, float64 for val). Not `Stream`: that is the program's handle (`dsl.sam`).
 
     Streams share arrays (a broadcast's copies are the same arrays), so no rule may write
     into an input's arrays.
@@ -84,7 +85,7 @@ class Stream:
         return out
 
 
-def make_stream(tokens: list, *, floats: bool = False) -> Stream:
+def make_stream(tokens: list, *, floats: bool = False) -> Tokens:
     """Build a stream from typed tokens (numbers, `Stop(k)`, `EMPTY_TOKEN`, `DONE_TOKEN`,
     `R_TOKEN` for repeat signals)."""
     ctl = np.empty(len(tokens), dtype=np.int16)
@@ -101,7 +102,7 @@ def make_stream(tokens: list, *, floats: bool = False) -> Stream:
         else:
             ctl[i] = DATA
             val[i] = t
-    return Stream(ctl, val)
+    return Tokens(ctl, val)
 
 
 def empties_as_data(ctl: np.ndarray) -> np.ndarray:
@@ -116,7 +117,7 @@ def empties_as_data(ctl: np.ndarray) -> np.ndarray:
     return np.bitwise_or(ctl, empty, dtype=ctl.dtype)
 
 
-def check_well_formed(s: Stream, where: str) -> None:
+def check_well_formed(s: Tokens, where: str) -> None:
     """Exactly one DONE, and it is last."""
     if len(s.ctl) == 0 or s.ctl[-1] != DONE or int(np.count_nonzero(s.ctl == DONE)) != 1:
         raise ExecutionError(f"{where}: stream must end with exactly one D token")

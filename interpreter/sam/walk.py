@@ -20,7 +20,7 @@ from interpreter.sam.streams import (
     DATA,
     DONE,
     EMPTY,
-    Stream,
+    Tokens,
     check_nesting,
     check_well_formed,
     empties_as_data,
@@ -31,7 +31,7 @@ from interpreter.sam.streams import (
 )
 
 
-def _parent_refs(node: Node, ref: Stream, ctx: Context, unit_tok: np.ndarray) -> np.ndarray:
+def _parent_refs(node: Node, ref: Tokens, ctx: Context, unit_tok: np.ndarray) -> np.ndarray:
     """Parent positions of the units, checked against the level above."""
     ft = ctx.tensor(node)
     lv = node.attrs["level"]
@@ -48,13 +48,13 @@ def _parent_refs(node: Node, ref: Stream, ctx: Context, unit_tok: np.ndarray) ->
 
 
 @rule("root")
-def root(node: Node, ins: list[Stream], ctx: Context) -> Result:
-    out = Stream(np.array([DATA, DONE], dtype=np.int16), np.zeros(2, dtype=np.int64))
+def root(node: Node, ins: list[Tokens], ctx: Context) -> Result:
+    out = Tokens(np.array([DATA, DONE], dtype=np.int16), np.zeros(2, dtype=np.int64))
     return Result([out], one_to_one(2, 0, 1))
 
 
 @rule("scan")
-def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ref = ins[0]
     check_well_formed(ref, node.label)
     ft, lv = ctx.tensor(node), node.attrs["level"]
@@ -105,11 +105,11 @@ def scan(node: Node, ins: list[Stream], ctx: Context) -> Result:
         if ctx.memory_steps:
             memory = np.concatenate([seg_steps, np.flatnonzero(ctl == DATA)])
     sched = StepPlan(total, [consume], [None, None], memory=memory)
-    return Result([Stream(ctl, crd_val), Stream(ctl, ref_val)], sched, counts)
+    return Result([Tokens(ctl, crd_val), Tokens(ctl, ref_val)], sched, counts)
 
 
 @rule("locate")
-def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     crd, ref = ins
     for s in ins:
         check_well_formed(s, node.label)
@@ -159,19 +159,19 @@ def locate(node: Node, ins: list[Stream], ctx: Context) -> Result:
     n = len(crd.ctl)
     consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
     sched = StepPlan(n, [None, consume], [None, None], memory=memory)
-    return Result([Stream(crd.ctl, crd.val), Stream(out_ctl, out_val)], sched, counts)
+    return Result([Tokens(crd.ctl, crd.val), Tokens(out_ctl, out_val)], sched, counts)
 
 
 @rule("repeat_signal")
-def repeat_signal(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def repeat_signal(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
     check_well_formed(s, node.label)
     ctl = np.where(s.ctl >= 0, 0, np.where(s.ctl == DONE, DONE, DATA)).astype(np.int16)
-    return Result([Stream(ctl, np.zeros(len(ctl), dtype=np.int64))], one_to_one(len(ctl), 1, 1))
+    return Result([Tokens(ctl, np.zeros(len(ctl), dtype=np.int64))], one_to_one(len(ctl), 1, 1))
 
 
 @rule("repeat")
-def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def repeat(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     x, sig = ins
     for s in ins:
         check_well_formed(s, node.label)
@@ -209,11 +209,11 @@ def repeat(node: Node, ins: list[Stream], ctx: Context) -> Result:
     val[-1] = 0
     ctl[stop] = u.close
     consume = parent_consumption(u, len(x.ctl), start, stop, n - 1)
-    return Result([Stream(ctl, val)], StepPlan(n, [consume, None], [None]))
+    return Result([Tokens(ctl, val)], StepPlan(n, [consume, None], [None]))
 
 
 @rule("load")
-def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
+def load(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ref = ins[0]
     check_well_formed(ref, node.label)
     ft = ctx.tensor(node)
@@ -232,5 +232,5 @@ def load(node: Node, ins: list[Stream], ctx: Context) -> Result:
     ctl = empties_as_data(ref.ctl)
     words = b * b
     memory = None if not ctx.memory_steps else data if words == 1 else np.repeat(data, words)
-    sched = one_to_one(n, 1, 1, latency=words if b > 1 else 1, memory=memory)
-    return Result([Stream(ctl, val)], sched, {"val_reads": len(data) * words})
+    sched = one_to_one(n, 1, 1, memory=memory)
+    return Result([Tokens(ctl, val)], sched, {"val_reads": len(data) * words})

@@ -128,7 +128,9 @@ class OpNetwork:
                 release = self.net.units[d].release
                 served = back[self.slots[v]]
                 if not np.array_equal(release[self.requests[v]], served):
+                    release = release.copy()
                     release[self.requests[v]] = served
+                    self.net.set_release(d, release)
                     moved = True
             if not moved:
                 return self._event_times(times, back, rounds)

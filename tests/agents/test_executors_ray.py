@@ -17,8 +17,8 @@ from agents.solve_cli import NoMemory
 from agents.workflows.executors import RayModel, RayVerifier, open_executor
 from agents.workflows.run import RunOptions, prepare, run_suite
 from agents.workflows.solve import SolveSettings
-from tests.agents.workflows.conftest import BAD_FN, GEMM
 from tests.agents.test_executors import GEMM_SILU, SEED, _figures
+from tests.agents.workflows.conftest import BAD_FN, GEMM
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

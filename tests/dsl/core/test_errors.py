@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 import dsl.errors
@@ -41,3 +43,10 @@ def test_the_line_can_be_filled_in_later() -> None:
     e.line = 9  # what the DAE tracer and the sandbox harness do
     with pytest.raises(ProgramError, match="^line 9: map: missing argument 'fn'$"):
         raise e
+
+
+def test_errors_cross_a_process_boundary_whole() -> None:
+    """Verifier workers send errors back pickled: the place must survive the trip."""
+    for e in (ProgramError("bad", where="map", port="x", line=3), RuleError("rank 1", "x")):
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e) and str(back) == str(e) and back.port == "x"

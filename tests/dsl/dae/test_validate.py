@@ -31,8 +31,9 @@ def _broken(good: dict, edit) -> str:
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda ir: ir.update(dialect="sam"), "program: dialect must be 'dae'"),
-        (lambda ir: ir.update(version=7), "version must be 1"),
+        (lambda ir: ir.update(dialect="sam"), "IR dialect is 'sam', expected 'dae'"),
+        (lambda ir: ir.update(version=7), "IR version 7 is not dae version 1"),
+        (lambda ir: ir.update(padding_idx=0), "IR has unknown keys ['padding_idx']"),
         (lambda ir: ir["memrefs"][0].update(dtype="complex64"), "memref 'offsets': dtype"),
         (lambda ir: ir["tus"][1].update(parent=5), "TU 1: parent 5 must be defined before it"),
         (lambda ir: ir["tus"][2].update(lanes=4), "TU 2: lanes must be 1 or a multiple of 8"),

@@ -68,6 +68,17 @@ def test_ref_into_alu_is_rejected():
     assert trace_error(k) == "alu: port a: port 'a' needs a val stream, got ref"
 
 
+def test_stkn_drop_keeps_the_kind_and_refuses_a_repeat_signal():
+    def flat_refs(B, c, **params):
+        i, ref = B.scan(0)
+        sam.broadcast(sam.stkn_drop(ref))  # a ref stream stays a ref stream
+        sam.stkn_drop(sam.repeat_signal(i))
+
+    assert trace_error(flat_refs) == (
+        "stkn_drop: port in: port 'in' needs a crd or ref or val stream, got repsig"
+    )
+
+
 def test_stream_consumed_twice():
     def k(B, c, **params):
         i, ref = B.scan(0)
@@ -233,6 +244,7 @@ def test_every_primitive_is_documented():
         "crd_drop",
         "crd_hold",
         "val_drop",
+        "stkn_drop",
         "write_level",
         "write_vals",
         "broadcast",

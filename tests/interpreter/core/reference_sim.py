@@ -3,10 +3,10 @@ in time, one event at a time, in plain Python.
 
 At each instant every unit whose next step can start does (it is idle, the step's release
 has passed, every token it takes is in its channel and has arrived, and every token it
-emits finds room: the token `depth` places earlier was taken at least `offset` ago); then
-the clock jumps to the next instant at which anything pending (a unit becoming idle, a token
-arriving, a release, room appearing) happens. If nothing is pending and nothing can start
-while steps remain, the machine is stuck for good: a deadlock.
+emits finds room: the token `depth` places earlier was taken at least `offset` ago; lagged
+room is checked one step late, as `channels.py` says); then the clock jumps to the next
+instant at which some step could start. If no step can ever start while steps remain, the
+machine is stuck for good: a deadlock.
 
 Written apart from the solver (no worklist, no pointer arrays, no flat encoding) so the two
 agree only if both implement the model. Slow: for small networks in tests. Dialects' tests
@@ -41,28 +41,46 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
         r = units[u].release
         return 0.0 if r is None else float(r[s])
 
-    def waits(u: int, s: int) -> list[float] | None:
-        """Times the step must not start before; None while some event it needs has not
-        happened yet (a token not emitted, a token depth places back not taken)."""
-        times = [idle_at[u], release(u, s)]
+    def credit(u: int, s: int, lagged: bool) -> float | None:
+        """The latest credit bound on step s of u from its (lagged or other) channels;
+        None while a token it depends on was not taken yet."""
+        bound = -math.inf
         for ch in channels:
-            if ch.consumer == u:
-                for m in range(len(ch.take)):
-                    if ch.take[m] != s:
-                        continue
-                    p, e = ch.producer, int(ch.emit[m])
-                    if len(start[p]) <= e:
-                        return None
-                    times.append(start[p][e] + float(ch.latency[m]))
-            if ch.producer == u and ch.depth > 0:
-                for m in range(ch.depth, len(ch.emit)):
-                    if ch.emit[m] != s:
-                        continue
+            if ch.producer != u or not ch.depth or ch.lagged != lagged:
+                continue
+            for m in range(ch.depth, len(ch.emit)):
+                if ch.emit[m] == s:
                     q, k = ch.consumer, int(ch.take[m - ch.depth])
                     if len(start[q]) <= k:
                         return None
-                    times.append(start[q][k] + float(ch.offset[m]))
-        return times
+                    bound = max(bound, start[q][k] + float(ch.offset[m]))
+        return bound
+
+    def candidate(u: int, s: int) -> float | None:
+        """When step s of u starts if nothing else happens first; None while an event it
+        depends on has not happened."""
+        times = [idle_at[u], release(u, s), credit(u, s, False)]
+        for ch in channels:
+            if ch.consumer == u:
+                for m in range(len(ch.take)):
+                    if ch.take[m] == s:
+                        p, e = ch.producer, int(ch.emit[m])
+                        times.append(
+                            start[p][e] + float(ch.latency[m]) if len(start[p]) > e else None
+                        )
+        if None in times:
+            return None
+        ready = max(times)
+        if not any(ch.lagged and ch.producer == u for ch in channels):
+            return ready
+        earlier = [credit(u, j, True) for j in range(s)]
+        if None in earlier:
+            return None
+        late = max(earlier, default=-math.inf)
+        if s > 0 and ready == idle_at[u] and late <= ready:
+            return ready  # running back to back: this step's own lagged credits come late
+        own = credit(u, s, True)
+        return None if own is None else max(ready, late, own)
 
     now = 0.0
     while True:
@@ -73,8 +91,8 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
                 s = len(start[u])
                 if s == steps[u]:
                     continue
-                times = waits(u, s)
-                if times is not None and max(times) <= now:
+                when = candidate(u, s)
+                if when is not None and when <= now:
                     start[u].append(now)
                     idle_at[u] = now + float(units[u].cost[s])
                     started = True
@@ -84,9 +102,9 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
         for u in range(len(units)):
             s = len(start[u])
             if s < steps[u]:
-                times = waits(u, s)
-                if times is not None:
-                    later = min(later, max(times))
+                when = candidate(u, s)
+                if when is not None:
+                    later = min(later, when)
         if later == math.inf:
             raise ReferenceDeadlock([len(t) for t in start])
         now = later

@@ -17,7 +17,8 @@ PAD = 3
 
 
 def padded_bag_sum(offsets, indices, table, **params):
-    """Embedding bag sum with `padding_idx=PAD`: a padding entry's row adds nothing."""
+    """Embedding bag sum with `padding_idx=PAD`: a padding entry's row adds nothing
+    (REFERENCE.md's `dae.where` example, there with padding index 0)."""
     out = dae.output("out")
     B, D = out.shape
     with dae.loop(0, B) as bag:

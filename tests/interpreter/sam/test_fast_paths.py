@@ -8,11 +8,11 @@ import pytest
 
 from dsl import sam
 from interpreter.errors import ExecutionError
-from interpreter.sam.malloc_tuning import keep_freed_memory
+from interpreter.sam.cycles import HbmModel, time_graph
 from interpreter.sam.execute import load_inputs, run_graphs
+from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.simulate import simulate
 from interpreter.sam.streams import DATA, DONE, EMPTY, empties_as_data
-from interpreter.sam.cycles import HbmModel, time_graph
 from interpreter.targets import load_target
 from tests.interpreter.sam import programs as P
 from tests.interpreter.sam.tokens import S0, D, N, R, crd, run, tensor, val

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dsl.sam.ir import Node
 from interpreter.errors import ExecutionError
+from interpreter.sam.costs import Cost, cost_of
 from tests.interpreter.sam.tokens import S0, S1, S2, S3, D, N, R, crd, run, tensor, toks, val
 
 CSR = tensor("B", [[1, 0, 0], [2, 3, 4]], "csr")  # rows {0: [0], 1: [0, 1, 2]}
@@ -362,10 +364,11 @@ def test_block_load_and_matmul():
     loaded = run("load", {"tensor": "A"}, crd(0, 3, S0, D), tensors=(t,))
     blocks = loaded.outputs[0].val
     assert np.array_equal(blocks[0], a[:2, :2]) and np.array_equal(blocks[1], a[2:, 2:])
-    assert loaded.plan.latency == 4
+    assert cost_of(Node(0, "load", {"tensor": "A"}, (), ()), loaded.outputs) == Cost(4, 1)
     prod = run("alu", {"op": "matmul"}, loaded.outputs[0], loaded.outputs[0])
     assert np.array_equal(prod.outputs[0].val[1], a[2:, 2:] @ a[2:, 2:])
-    assert (prod.plan.latency, prod.plan.ii) == (3, 2)
+    assert cost_of(Node(1, "alu", {"op": "matmul"}, (), ()), prod.outputs) == Cost(3, 2)
+    assert cost_of(Node(1, "alu", {"op": "add"}, (), ()), prod.outputs) == Cost(4, 1)
 
 
 def _steps(index, n):
@@ -405,3 +408,30 @@ def test_golden_schedules():
         crd(R, R, R, S0, R, R, R, S0, R, S0, R, R, S0, D),
     )
     assert r.plan.consume[0].tolist() == [0, 4, 7, 8, 9, 10, 12, 13]
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [  # the inputs of the public SAM simulator's test_stkn_drop (sam/sim/test/primitives)
+        (0, 1, S0, D),
+        (1, S0, S1, D),
+        (1, S0, 1, S1, D),
+        (0, 1, 2, 3, S0, D),
+        (1, S0, 1, S0, S0, 1, S1, D),
+        (0, 1, 3, S0, D),
+    ],
+)
+def test_stkn_drop_matches_sam_golden(tokens):
+    """SAM's gold: the input without its stop tokens; one step per input token, emitting
+    only at the steps that take a kept token."""
+    r = run("stkn_drop", {}, crd(*tokens))
+    assert toks(r) == [t for t in tokens if not isinstance(t, type(S0))]
+    assert r.plan.steps == len(tokens)
+    kept = [k for k, t in enumerate(tokens) if not isinstance(t, type(S0))]
+    assert r.plan.consume == [None] and r.plan.emit[0].tolist() == kept
+
+
+def test_stkn_drop_keeps_empties_and_values():
+    r = run("stkn_drop", {}, val(2.5, N, S0, 4.0, S1, D))
+    assert toks(r) == [2.5, N, 4.0, D]
+    assert cost_of(Node(0, "stkn_drop", {}, (), ()), r.outputs) == Cost(1, 1)

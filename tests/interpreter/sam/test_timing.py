@@ -10,9 +10,9 @@ import pytest
 from dsl import sam
 from interpreter.errors import SimulationError
 from interpreter.sam import BACKEND
+from interpreter.sam.cycles import HbmModel, time_graph
 from interpreter.sam.execute import run_program
 from interpreter.sam.simulate import simulate
-from interpreter.sam.cycles import HbmModel, time_graph
 from interpreter.targets import load_target
 from tests.interpreter.sam import programs as P
 

@@ -97,7 +97,7 @@ def test_eager_merge_follows_arrival_order() -> None:
         {"y": ("float32", [64, 256]), "order": ("float32", [1, 4])},
     )
     program = BACKEND.load(step.trace(merged, sig))
-    ctx, _, _, _, _ = run_timed(program, {"a": a, "b": b}, {}, {"name": "step_default"})
+    ctx, _, _, _ = run_timed(program, {"a": a, "b": b}, {}, {"name": "step_default"})
     merge = next(n.id for n in program.nodes if n.op == "eager_merge")
     assert ctx.merge_order[merge].tolist() == [1, 1, 0, 0]  # b's tiles arrive first
     out = {"y": np.zeros((64, 256), np.float32), "order": np.zeros((1, 4), np.float32)}

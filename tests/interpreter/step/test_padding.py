@@ -283,9 +283,9 @@ def test_padding_fast_path_equals_reference_simulator() -> None:
     program = BACKEND.load(step.trace(copy_padded, sig))
     params = target_params(target)
     x = np.arange(5, dtype=np.float32).reshape(1, 5)
-    ctx, streams, plans, _, cycles = run_timed(program, {"x": x}, {}, params)
+    ctx, streams, plans, times = run_timed(program, {"x": x}, {}, params)
     plans = build_plans(program, ctx, streams, params)
-    assert ceil_cycles(cycles) == ceil_cycles(reference_cycles(program, plans, params))
+    assert ceil_cycles(times.cycles) == ceil_cycles(reference_cycles(program, plans, params))
 
 
 def test_padding_beyond_the_item_limit_is_a_clear_error() -> None:

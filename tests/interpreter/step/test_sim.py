@@ -105,9 +105,9 @@ def test_compute_bound_gemm_hand_computed() -> None:
 def _fast_and_reference(kernel, sig: dict, inputs: dict, dims: dict, target: dict):
     program = BACKEND.load(step.trace(kernel, sig))
     params = target_params(target)
-    ctx, streams, plans, sched, cycles = run_timed(program, inputs, dims, params)
+    ctx, streams, plans, times = run_timed(program, inputs, dims, params)
     plans = build_plans(program, ctx, streams, params)
-    return ceil_cycles(cycles), ceil_cycles(reference_cycles(program, plans, params))
+    return ceil_cycles(times.cycles), ceil_cycles(reference_cycles(program, plans, params))
 
 
 @settings(max_examples=12, deadline=None)
