@@ -25,7 +25,16 @@ from memory.store import ATTEMPT_FIELDS, STATUSES, ExperienceStore, insert_attem
 
 FORMAT = "agent-memory-export"
 VERSION = 1
-TASK_COLUMNS = ("key", "dialect", "name", "description", "ops", "first_seen")
+TASK_COLUMNS = (
+    "key",
+    "dialect",
+    "name",
+    "description",
+    "ops",
+    "first_seen",
+    "features",
+    "baseline_cycles",
+)
 # The stored attempt's fields (the store's own list) plus the op list it was indexed by.
 ATTEMPT_COLUMNS = (*ATTEMPT_FIELDS[:3], "program_ops", *ATTEMPT_FIELDS[3:])
 _LARGEST_ROWID = 2**63 - 1
@@ -50,7 +59,8 @@ def export_store(source: Path, out: Path) -> Exported:
     conn = _open_for_reading(source)
     try:
         present = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
-        tasks, task_damage = _readable_rows(conn, "tasks", TASK_COLUMNS, present=None)
+        has = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+        tasks, task_damage = _readable_rows(conn, "tasks", TASK_COLUMNS, has)
         attempts, attempt_damage = _readable_rows(conn, "attempts", ATTEMPT_COLUMNS, present)
     except sqlite3.DatabaseError as exc:  # not even the list of tables can be read
         raise StoreDamaged(source, f"nothing in it is readable: {exc}") from None
@@ -204,6 +214,7 @@ def _json_line(line: str) -> Any:
 
 def _ensure_task(conn: sqlite3.Connection, task: dict) -> None:
     key = str(task["key"])
+    baseline = task.get("baseline_cycles")
     values = (
         key,
         str(task.get("dialect") or key.partition("/")[0]),
@@ -211,10 +222,13 @@ def _ensure_task(conn: sqlite3.Connection, task: dict) -> None:
         str(task.get("description") or ""),
         str(task.get("ops") or ""),
         float(task.get("first_seen") or 0.0),
+        str(task.get("features") or "{}"),
+        int(baseline) if isinstance(baseline, int | float) and baseline > 0 else None,
     )
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO tasks (key, dialect, name, description, ops, first_seen)"
-        " VALUES (?,?,?,?,?,?)",
+        "INSERT OR IGNORE INTO tasks"
+        " (key, dialect, name, description, ops, first_seen, features, baseline_cycles)"
+        " VALUES (?,?,?,?,?,?,?,?)",
         values,
     )
     if cursor.rowcount:

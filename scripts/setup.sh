@@ -39,7 +39,8 @@ stamp="$venv/.installed-$("$venv/bin/python" -c 'import hashlib,sys; print(hashl
 if [ ! -f "$stamp" ]; then
     t=$SECONDS
     step "installing the project into $venv/ with its dependencies (first time only: 3-20 min, about 1.7 GB):"
-    step "  torch (CPU build: the PyTorch references every kernel is checked against), numpy, scipy"
+    step "  torch (CPU build: the PyTorch references every kernel is checked against), numpy, scipy,"
+    step "  numba (the compiled loop of the simulators' channel solver)"
     step "  litellm (hosted and local models), langgraph (the solve workflow), typer and rich (the"
     step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend),"
     step "  botorch, gpytorch and scikit-learn (the tuner), mcp (agent mcp: tools for coding agents)"

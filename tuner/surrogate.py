@@ -40,10 +40,26 @@ _FIT_ITERATIONS = 50
 class ObjectiveModel:
     """A GP over encoded configurations predicting (log) objective values."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int, restarts: int = 2) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        seed: int,
+        restarts: int = 2,
+        hyper: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Fit the hyperparameters, or with ``hyper`` (an earlier fit's ``hyper``) reuse them
+        and only condition on the data: most of a step's cost is the fit, and the
+        lengthscales move little from one point to the next."""
         torch.manual_seed(seed)
         self.train_x = torch.as_tensor(x, dtype=torch.float64)
         self.train_y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
+        if hyper is not None:
+            self.model = self._build()
+            self.model.load_state_dict(hyper, strict=False)
+            self.model.eval()
+            self.hyper = hyper
+            return
         generator = torch.Generator().manual_seed(seed)
         best_loss, best_state = math.inf, None
         for attempt in range(max(restarts, 1)):
@@ -72,6 +88,12 @@ class ObjectiveModel:
         if best_state is not None:
             self.model.load_state_dict(best_state)
         self.model.eval()
+        # The kernel, mean and noise only: the outcome transform's statistics follow the data.
+        self.hyper = {
+            k: v.clone()
+            for k, v in self.model.state_dict().items()
+            if not k.startswith("outcome_transform")
+        }
 
     def _build(self) -> SingleTaskGP:
         d = self.train_x.shape[1]
@@ -130,5 +152,12 @@ class FeasibilityModel:
     def probability(self, x: np.ndarray) -> np.ndarray:
         if self.constant is not None:
             return np.full(len(x), self.constant)
+        # The trees' own arrays, averaged here: sklearn's predict_proba dispatches every tree
+        # through joblib, which costs more than the prediction on the pools the search scores.
         column = list(self.forest.classes_).index(1)
-        return self.forest.predict_proba(x)[:, column]
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        total = np.zeros(len(x))
+        for tree in self.forest.estimators_:
+            counts = tree.tree_.predict(x32).reshape(len(x), -1)
+            total += counts[:, column] / np.maximum(counts.sum(axis=1), 1e-300)
+        return total / len(self.forest.estimators_)

@@ -64,6 +64,7 @@ class Tuner:
         gp_restarts: int = 2,
         feasibility_threshold: float = FEASIBILITY_THRESHOLD,
         initial: Config | None = None,
+        refit_every: int = 1,
     ) -> None:
         if budget < 1:
             raise TunerError(f"the tuning budget must be at least 1 evaluation, not {budget}")
@@ -72,6 +73,11 @@ class Tuner:
         self.search = search or SearchSettings()
         self.gp_restarts = gp_restarts
         self.feasibility_threshold = feasibility_threshold
+        if refit_every < 1:
+            raise TunerError(f"refit_every must be at least 1 step, not {refit_every}")
+        # Steps between hyperparameter fits; in between, the last fit is reused (cheaper).
+        self.refit_every = refit_every
+        self._hyper: tuple[int, dict] | None = None  # (step fitted at, hyperparameters)
         self.evaluations: list[Evaluation] = []
         self._writer = None
         if history is not None:
@@ -128,9 +134,17 @@ class Tuner:
         model_seed = int(rng.integers(2**31))
         values = np.asarray([e.value for e in feasible], dtype=np.float64)
         target = np.log(values) if self.log_objective else values
+        step = len(self.evaluations)
+        reuse = self._hyper is not None and step - self._hyper[0] < self.refit_every
         gp = ObjectiveModel(
-            self.space.encode(e.config for e in feasible), target, model_seed, self.gp_restarts
+            self.space.encode(e.config for e in feasible),
+            target,
+            model_seed,
+            self.gp_restarts,
+            hyper=self._hyper[1] if reuse else None,
         )
+        if not reuse:
+            self._hyper = (step, gp.hyper)
         classifier = FeasibilityModel(
             self.space.encode(e.config for e in self.evaluations),
             np.asarray([e.feasible for e in self.evaluations]),

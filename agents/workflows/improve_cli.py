@@ -42,7 +42,7 @@ def improve(
 ) -> None:
     from agents.models import CostMeter, ModelError, get_model, resolve_model_spec
     from agents.workflows import improve as im
-    from agents.workflows.executors import ExecutorError, open_executor
+    from agents.workflows.executors import EXECUTORS, ExecutorError, import_ray, open_executor
     from agents.workflows.run import RunError, RunStopped, memory_path
     from agents.workflows.run_folder import exclusive
     from memory.store import ExperienceStore, StoreError
@@ -57,6 +57,10 @@ def improve(
     ):
         if value is not None and value < low:
             raise CommandError(f"{name} must be at least {low}, got {value}")
+    if executor not in EXECUTORS:
+        raise CommandError(f"--executor must be {' or '.join(EXECUTORS)}, got {executor!r}")
+    if address is not None and executor != "ray":
+        raise CommandError("--address is for --executor ray")
     if mode is not None and mode not in im.MODES:
         raise CommandError(f"--mode must be one of {', '.join(im.MODES)}, not {mode!r}")
     if max_cost is not None and max_cost < 0:
@@ -78,6 +82,11 @@ def improve(
             check()
     except ModelError as exc:
         raise CommandError(str(exc)) from None
+    if executor == "ray":
+        try:  # Ray missing is said before any folder is written
+            import_ray()
+        except ExecutorError as exc:
+            raise CommandError(str(exc)) from None
     if saved and mode is not None and mode != saved.get("mode"):
         raise CommandError(f"{out} is a {saved.get('mode')} run; --mode {mode} needs another --out")
     settings = run_settings(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dsl.core.spec import USES_COMPUTE, VALUE_TIMED
-from dsl.step.functions import FnRef, FnTypeError, lookup
+from dsl.step.functions import FnRef, lookup
 from dsl.step.ops_common import (
     REQUIRED_ATTR,
     RuleEnv,
@@ -19,15 +19,11 @@ from dsl.step.symbolic import Expr
 from dsl.step.types import StreamType, Tile
 
 
-# --- higher-order ----------------------------------------------------------------------------
 def _call_fn(kind: str, fref: FnRef, args: tuple, *extra: object):
     decl = lookup(kind, fref.name)
     if len(args) != decl.arity:
         raise RuleError(f"{fref.name} takes {decl.arity} input(s), got {len(args)}")
-    try:
-        return decl.rule(args, dict(fref.args), fref.name, *extra)
-    except FnTypeError as exc:
-        raise RuleError(str(exc)) from None
+    return decl.rule(args, dict(fref.args), fref.name, *extra)  # FnTypeError is a RuleError
 
 
 @op(

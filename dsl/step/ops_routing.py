@@ -17,7 +17,6 @@ from dsl.step.symbolic import RAGGED, Expr, shape_str
 from dsl.step.types import ElemType, Selector, StreamType, Tile
 
 
-# --- dynamic routing -----------------------------------------------------------------------
 def _merge_inputs(xs: list[StreamType], b: int, env: RuleEnv) -> ElemType:
     """Element type of a stream merged from `xs` (all rank b, same inner dims). Tiles whose
     symbolic sizes differ (dynamic tiles of different experts) merge into a ragged size."""
@@ -50,7 +49,6 @@ def _merge_inputs(xs: list[StreamType], b: int, env: RuleEnv) -> ElemType:
     return first
 
 
-# --- dynamic routing ops ------------------------------------------------------------------
 @op(
     "partition",
     "x,sel",

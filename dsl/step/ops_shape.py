@@ -18,7 +18,6 @@ from dsl.step.symbolic import RAGGED, Expr, shape_str
 from dsl.step.types import StreamType, Tile, TupleT
 
 
-# --- shape ops (rewrite stop tokens only) --------------------------------------------------
 @op(
     "flatten",
     "x",

@@ -191,24 +191,18 @@ class ChannelNetwork:
 
     def solve(self) -> Timeline:
         """Start times of every step; raises ChannelDeadlock if some step can never fire."""
-        from interpreter.core import channels_kernel as kernel
+        run = self.resumable()
+        run.run()
+        return run.timeline()
 
+    def resumable(self) -> ResumableSolve:
+        """A solve that can stop and resume: a step whose release is +inf (`hold`) does not
+        fire, nor does anything waiting on it, until `release_steps` gives it a time; `run`
+        then fires what became ready. For an outer model that learns some release times
+        only from earlier starts (STeP's shared HBM serves requests in order of issue)."""
         if self._flat is None:
             self._flat = _Flat(self)
-        flat = self._flat
-        start = np.zeros(flat.step_off[-1], dtype=np.float64)
-        fired = np.zeros(len(self.units), dtype=np.int64)
-        lag_seen = np.zeros(len(self.units), dtype=np.int64)
-        kernel.run_events(
-            flat.step_off, flat.cost, flat.release, flat.in_off, flat.in_ch, flat.out_off,
-            flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
-            flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.take_ptr_off,
-            flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, start, fired, lag_seen,
-        )  # fmt: skip
-        if (fired < flat.step_off[1:] - flat.step_off[:-1]).any():
-            raise ChannelDeadlock(self._deadlock_cycle(fired, lag_seen))
-        per_unit = [start[a:b] for a, b in zip(flat.step_off[:-1], flat.step_off[1:], strict=True)]
-        return Timeline(self, per_unit)
+        return ResumableSolve(self, self._flat)
 
     def _blocker(self, u: int, fired: np.ndarray, lag_seen: np.ndarray) -> tuple[int, Wait]:
         """What blocked unit u waits for at its next step, in the order the solver checks:
@@ -231,7 +225,8 @@ class ChannelNetwork:
                         other = self.units[ch.consumer].name
                         wait = Wait(unit, s, ch.name, int(m - ch.depth), other, True, ch.depth)
                         return ch.consumer, wait
-        raise AssertionError(f"unit {unit!r} is blocked at step {s} by nothing")
+        # only a held step (ResumableSolve.hold) waits for nothing
+        raise ValueError(f"unit {unit!r} step {s} is still held")
 
     def _deadlock_cycle(self, fired: np.ndarray, lag_seen: np.ndarray) -> list[Wait]:
         blocked = [u for u, x in enumerate(self.units) if fired[u] < len(x.cost)]
@@ -242,6 +237,51 @@ class ChannelNetwork:
             path.append(wait)
             u = u_next
         return path[seen[u] :]
+
+
+class ResumableSolve:
+    """One solve in progress (see `ChannelNetwork.resumable`). Steps are numbered flat:
+    step s of unit u is `step_off[u] + s`; `start` holds the start of every fired step,
+    `fired[u]` how many steps of unit u fired."""
+
+    def __init__(self, network: ChannelNetwork, flat: _Flat) -> None:
+        self.network, self.flat = network, flat
+        self.step_off = flat.step_off
+        self.release = flat.release.copy()
+        self.start = np.zeros(flat.step_off[-1], dtype=np.float64)
+        self.fired = np.zeros(len(network.units), dtype=np.int64)
+        self.lag_seen = np.zeros(len(network.units), dtype=np.int64)
+        self.lag = np.full(len(network.units), -np.inf)
+
+    def hold(self, unit: int, steps: np.ndarray) -> None:
+        """Steps of `unit` that may not fire until released."""
+        self.release[self.step_off[unit] + np.asarray(steps, dtype=np.int64)] = np.inf
+
+    def release_steps(self, steps: np.ndarray, times: np.ndarray) -> None:
+        """Give held steps (flat numbers) their release times."""
+        self.release[steps] = np.maximum(times, 0.0)
+
+    def run(self) -> None:
+        """Fire every step that can fire now."""
+        from interpreter.core import channels_kernel as kernel
+
+        flat = self.flat
+        kernel.run_events(
+            flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.out_off,
+            flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
+            flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.take_ptr_off,
+            flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, self.start, self.fired,
+            self.lag_seen, self.lag,
+        )  # fmt: skip
+
+    def timeline(self) -> Timeline:
+        """The solved times; raises ChannelDeadlock if some step can never fire, or
+        ValueError if waits end at a step still held."""
+        off = self.step_off
+        if (self.fired < off[1:] - off[:-1]).any():  # (ValueError if a step is still held)
+            raise ChannelDeadlock(self.network._deadlock_cycle(self.fired, self.lag_seen))
+        per_unit = [self.start[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
+        return Timeline(self.network, per_unit)
 
 
 class Timeline:

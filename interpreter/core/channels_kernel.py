@@ -29,35 +29,15 @@ def step_pointers(tok_off, steps_of_token, unit_of_channel, step_off, ptr_off, p
 
 
 @numba.njit(cache=True)
-def lagged_credit(u, s, lag_off, lag_ch, ch_cons, ch_depth, tok_off, take, offset,
-                  emit_ptr_off, emit_ptr, step_off, start, fired):  # fmt: skip
-    """The latest credit bound of step s of unit u over its lagged channels (-inf if
-    none), or NaN while some of them is not known yet."""
-    bound = -np.inf
-    for i in range(lag_off[u], lag_off[u + 1]):
-        c = lag_ch[i]
-        d = ch_depth[c]
-        k = tok_off[c]
-        lo = max(emit_ptr[emit_ptr_off[c] + s], d)
-        hi = emit_ptr[emit_ptr_off[c] + s + 1]
-        if hi > lo and fired[ch_cons[c]] <= take[k + hi - 1 - d]:
-            return np.nan
-        q = step_off[ch_cons[c]]
-        for m in range(k + lo, k + hi):
-            bound = max(bound, start[q + take[m - d]] + offset[m])
-    return bound
-
-
-@numba.njit(cache=True)
 def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
                ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency, offset, take_ptr_off,
-               take_ptr, emit_ptr_off, emit_ptr, start, fired, lag_seen):  # fmt: skip
+               take_ptr, emit_ptr_off, emit_ptr, start, fired, lag_seen, lag):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units across its channels. `fired[u]` ends as the
     number of steps of u that could fire (all of them unless the network deadlocks);
-    `lag_seen[u]`, how many of its steps' lagged credits it has folded in."""
+    `lag_seen[u]`, how many of its steps' lagged credits it has folded in, and `lag[u]` the
+    latest of them (start: -inf). All three carry over to a resumed run."""
     n_units = len(step_off) - 1
-    lag = np.full(n_units, -np.inf)  # per unit: the latest lagged credit of its folded steps
     queue = np.arange(n_units)  # a ring: each unit is in it at most once
     queued = np.ones(n_units, dtype=np.bool_)
     head, size = 0, n_units
@@ -75,6 +55,8 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             # it emits finds its channel full (the consumer has not taken the one d back)
             g = base + s
             t = release[g]
+            if t == np.inf:  # held (ResumableSolve): stop here until it is released
+                break
             if s > 0:
                 t = max(t, start[g - 1] + cost[g - 1])
             blocked = False
@@ -108,24 +90,34 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             if blocked:
                 break
             if lag_off[u + 1] > lag_off[u]:
-                # lagged credits: a step's own credit holds it only if it stalls anyway
-                if s > 0 and lag_seen[u] < s:
-                    bound = lagged_credit(u, s - 1, lag_off, lag_ch, ch_cons, ch_depth,
-                                          tok_off, take, offset, emit_ptr_off, emit_ptr,
-                                          step_off, start, fired)  # fmt: skip
-                    if np.isnan(bound):
+                # lagged credits: step s-1's are needed first; s's own only if s stalls
+                for late in range(2):
+                    if late == 0 and (s == 0 or lag_seen[u] >= s):
+                        continue
+                    if late == 1 and s > 0 and t == start[g - 1] + cost[g - 1] and lag[u] <= t:
+                        break
+                    step = s - 1 + late
+                    bound = -np.inf
+                    for i in range(lag_off[u], lag_off[u + 1]):
+                        c = lag_ch[i]
+                        d = ch_depth[c]
+                        k = tok_off[c]
+                        lo = max(emit_ptr[emit_ptr_off[c] + step], d)
+                        hi = emit_ptr[emit_ptr_off[c] + step + 1]
+                        if hi > lo and fired[ch_cons[c]] <= take[k + hi - 1 - d]:
+                            blocked = True
+                            break
+                        q = step_off[ch_cons[c]]
+                        for m in range(k + lo, k + hi):
+                            bound = max(bound, start[q + take[m - d]] + offset[m])
+                    if blocked:
                         break
                     lag[u] = max(lag[u], bound)
-                    lag_seen[u] = s
-                if s == 0 or t != start[g - 1] + cost[g - 1] or lag[u] > t:
-                    bound = lagged_credit(u, s, lag_off, lag_ch, ch_cons, ch_depth, tok_off,
-                                          take, offset, emit_ptr_off, emit_ptr, step_off,
-                                          start, fired)  # fmt: skip
-                    if np.isnan(bound):
-                        break
-                    lag[u] = max(lag[u], bound)
-                    lag_seen[u] = s + 1
-                    t = max(t, lag[u])
+                    lag_seen[u] = step + 1
+                    if late == 1:
+                        t = max(t, lag[u])
+                if blocked:
+                    break
             start[g] = t
             s += 1
             fired[u] = s

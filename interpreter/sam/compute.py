@@ -130,18 +130,21 @@ def reduce(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ctl[-1] = DONE
     val = np.zeros((out_len,) + s.val.shape[1:])
     val[sum_pos] = sums
-    # steps: one per input token, plus one after each stop of level >= 1
-    n = len(s.ctl)
-    shift = np.zeros(n, dtype=np.int64)
-    shift[stop_tok] = extra
-    step_of = np.arange(n, dtype=np.int64) + np.cumsum(shift) - shift
-    emit = np.empty(out_len, dtype=np.int64)
-    emit[sum_pos] = step_of[stop_tok]
-    emit[sum_pos[extra == 1] + 1] = step_of[stop_tok[extra == 1]] + 1
-    emit[-1] = step_of[-1]
+
+    def plan() -> StepPlan:
+        # one step per input token, plus one after each stop of level >= 1
+        n = len(s.ctl)
+        shift = np.zeros(n, dtype=np.int64)
+        shift[stop_tok] = extra
+        step_of = np.arange(n, dtype=np.int64) + np.cumsum(shift) - shift
+        emit = np.empty(out_len, dtype=np.int64)
+        emit[sum_pos] = step_of[stop_tok]
+        emit[sum_pos[extra == 1] + 1] = step_of[stop_tok[extra == 1]] + 1
+        emit[-1] = step_of[-1]
+        return StepPlan(int(step_of[-1]) + 1, [step_of], [emit])
+
     b = block_size(s.val)
-    sched = StepPlan(int(step_of[-1]) + 1, [step_of], [emit])
-    return Result([Tokens(ctl, val)], sched, {"flops": int(item.sum()) * b * b})
+    return Result([Tokens(ctl, val)], plan, {"flops": int(item.sum()) * b * b})
 
 
 @rule("spacc")
@@ -239,28 +242,32 @@ def spacc(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     crd_val[outs_val[0][0]] = outs_val[0][1]
     vals = np.zeros((n_out,) + val.val.shape[1:])
     vals[outs_val[0][0]] = sums
-    # steps: one per input token; a flush adds one step per token it emits beyond the first
-    n = len(val.ctl)
-    shift = np.zeros(n_groups + 1, dtype=np.int64)  # extra steps before each group's tokens
-    np.cumsum(flush_len - 1, out=shift[1:])
-    step_of = np.arange(n, dtype=np.int64)
-    step_of += np.repeat(shift, seg_len)
-    g_first_step = step_of[flush_tok]
-    g_base_out = np.cumsum(flush_len) - flush_len
-    emit = np.empty(n_out, dtype=np.int64)
-    emit[:-1] = np.arange(n_out - 1) + np.repeat(g_first_step - g_base_out, flush_len)
-    emit[-1] = step_of[-1]
     outputs = [Tokens(outs_ctl[0], crd_val), Tokens(outs_ctl[0], vals)]
-    emits = [emit, emit]
     if outer_out is not None:
-        octl, oval, row_first, o_stop_steps = outer_out
-        o_emit = np.empty(len(octl), dtype=np.int64)
-        o_emit[octl == DATA] = emit[row_first]
-        o_emit[o_stop] = emit[o_stop_steps]
-        o_emit[-1] = step_of[-1]
-        outputs.insert(0, Tokens(octl, oval))
-        emits.insert(0, o_emit)
+        outputs.insert(0, Tokens(outer_out[0], outer_out[1]))
+    n = len(val.ctl)
+
+    def plan() -> StepPlan:
+        # one step per input token; a flush adds one step per token it emits beyond the first
+        shift = np.zeros(n_groups + 1, dtype=np.int64)  # extra steps before each group
+        np.cumsum(flush_len - 1, out=shift[1:])
+        step_of = np.arange(n, dtype=np.int64)
+        step_of += np.repeat(shift, seg_len)
+        g_first_step = step_of[flush_tok]
+        g_base_out = np.cumsum(flush_len) - flush_len
+        emit = np.empty(n_out, dtype=np.int64)
+        emit[:-1] = np.arange(n_out - 1) + np.repeat(g_first_step - g_base_out, flush_len)
+        emit[-1] = step_of[-1]
+        emits = [emit, emit]
+        if outer_out is not None:
+            octl, _, row_first, o_stop_steps = outer_out
+            o_emit = np.empty(len(octl), dtype=np.int64)
+            o_emit[octl == DATA] = emit[row_first]
+            o_emit[o_stop] = emit[o_stop_steps]
+            o_emit[-1] = step_of[-1]
+            emits.insert(0, o_emit)
+        consume = [taken_with_kept(keep, step_of) for keep in keeps]
+        return StepPlan(int(step_of[-1]) + 1, consume, emits)
+
     b = block_size(val.val)
-    consume = [taken_with_kept(keep, step_of) for keep in keeps]
-    sched = StepPlan(int(step_of[-1]) + 1, consume, emits)
-    return Result(outputs, sched, {"flops": int(item.sum()) * b * b})
+    return Result(outputs, plan, {"flops": int(item.sum()) * b * b})

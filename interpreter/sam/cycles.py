@@ -14,9 +14,9 @@ cycles after the consumer took token m(s) - d - 1, where m(s) counts the tokens 
 producer emitted before step s: a credit channel beside each data channel, one credit per
 token, placed at the step after the one that emitted the token before it. Write scanners
 never stall their producers (SAM hard-codes that), so channels into writers have no
-credits. (SAM lets a primitive that stepped in the previous cycle step once more while its
-own last token is still on the way; that exception is not a max-plus bound and is left out:
-our stalls last a cycle longer there.)
+credits. SAM lets a primitive that stepped in the previous cycle step once more while its
+own last token is still on the way to the consumer's queue; the credits are `lagged` for
+that (see `interpreter.core.channels`).
 
 The optional HBM model (Comal's channel parameters) makes a step that moves memory words
 wait `latency` cycles after its inputs arrived (the request's round trip), and no earlier
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsl.sam.ir import Node
-from interpreter.core.channels import ChannelDeadlock, ChannelNetwork
+from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, Wait
 from interpreter.errors import SimulationError
 from interpreter.sam.costs import Cost, cost_of
 from interpreter.sam.execute import GraphRun
@@ -139,34 +139,47 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
         if fifo_depth > 0 and e.consumer.op not in WRITERS:
             net.add_channel(
                 f"{name} (room)", u, v, _credit_steps(e.emit), e.take, depth=fifo_depth + 1,
-                offset=2.0,
+                offset=2.0, lagged=True,
             )  # fmt: skip
     try:
         timeline = net.solve()
     except ChannelDeadlock as exc:
+        waits = " -> ".join(_describe(w) for w in exc.cycle)
         raise SimulationError(
-            f"graph {run.graph.name!r}: FIFOs of depth {fifo_depth} deadlock; {exc}"
+            f"graph {run.graph.name!r}: FIFOs of depth {fifo_depth} deadlock: {waits}"
+            f" -> back to {exc.cycle[0].unit}"
         ) from None
     times = {n.id: timeline.start[unit[n.id]].astype(np.int64) for n in nodes}
     cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, times, costs, fifo_need(run, times))
+    return GraphTiming(cycles, times, costs, fifo_need(run, times, costs))
 
 
-def fifo_need(run: GraphRun, times: dict[int, np.ndarray]) -> int:
-    """The smallest FIFO depth at which SAM's bounded FIFOs give these same times: credit m
-    of an edge binds its step at start >= (time the consumer took token m - d - 1) + 2,
-    which holds iff the consumer took at least m - d tokens two cycles before that start.
-    Channels into writers hold no credits (SAM's writers never stall their producers)."""
+def _describe(wait: Wait) -> str:
+    if wait.full:
+        return f"{wait.unit} (step {wait.step}) waits until {wait.other} takes token {wait.token}"
+    return f"{wait.unit} (step {wait.step}) waits for token {wait.token} from {wait.other}"
+
+
+def fifo_need(run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost]) -> int:
+    """The smallest FIFO depth at which SAM's bounded FIFOs give these same times. Credit m
+    of an edge, at step s, asks that the consumer took m - d tokens 2 cycles before s
+    starts, or, when s follows the step before it back to back, before step s + 1 starts
+    (the lagged rule). Channels into writers hold no credits."""
     deepest = 0
     for e in _edges(run):
         if e.consumer.op in WRITERS or len(e.emit) < 2:
             continue
-        taken_by = np.searchsorted(
-            times[e.consumer.id][e.take],
-            times[e.producer.id][_credit_steps(e.emit)] - 2,
-            side="right",
+        start = times[e.producer.id]
+        taken = times[e.consumer.id][e.take]
+        step = _credit_steps(e.emit)
+        after = np.append(start, np.iinfo(np.int64).max)  # no step after the last: no bound
+        back_to_back = np.zeros(len(step), dtype=bool)
+        back_to_back[step > 0] = start[step[step > 0]] == (
+            start[step[step > 0] - 1] + costs[e.producer.id].ii
         )
-        deepest = max(deepest, int((np.arange(len(e.emit)) - taken_by).max()))
+        binding = np.where(back_to_back, after[step + 1], start[step])
+        taken_by = np.searchsorted(taken, binding - 2, side="right")
+        deepest = max(deepest, int((np.arange(len(step)) - taken_by).max()))
     return deepest

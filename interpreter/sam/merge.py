@@ -184,11 +184,11 @@ def _joiner(node: Node, ins: list[Tokens], keep_all: bool) -> Result:
     out_index = None if keep_all else np.cumsum(selected) - 1
     outputs = [Tokens(ctl, crd_val)]
     empty_ctl = ctl - (ctl == DATA)  # every coordinate Empty (DATA - 1 is EMPTY)
-    consume = []
-    offset = 0
+    mines, offset = [], 0
     for k in range(n):
         idx = parts[k][0]
         mine = uid_of[offset : offset + len(idx)]
+        mines.append(mine)
         offset += len(idx)
         if keep_all:
             src, dst = idx, data_pos[mine]
@@ -201,19 +201,25 @@ def _joiner(node: Node, ins: list[Tokens], keep_all: bool) -> Result:
         pval = np.zeros((total,) + p.val.shape[1:], dtype=p.val.dtype)
         pval[dst] = p.val[src]
         outputs.append(Tokens(pctl, pval))
-        c_steps = np.empty(len(crds[k].ctl), dtype=np.int64)
-        c_steps[idx] = step_key[mine]
-        c_steps[crds[k].ctl >= 0] = step_stop
-        c_steps[-1] = steps_total - 1
-        consume += [c_steps, taken_with_kept(pay_keeps[k], c_steps)]
-    if keep_all:
-        emit = None
-    else:
-        emit = np.empty(total, dtype=np.int64)
-        emit[data_pos] = step_key[selected]
-        emit[out_stop] = step_stop
-        emit[-1] = steps_total - 1
-    return Result(outputs, StepPlan(steps_total, consume, [emit] * (n + 1)))
+
+    def plan() -> StepPlan:
+        consume = []
+        for k in range(n):
+            c_steps = np.empty(len(crds[k].ctl), dtype=np.int64)
+            c_steps[parts[k][0]] = step_key[mines[k]]
+            c_steps[crds[k].ctl >= 0] = step_stop
+            c_steps[-1] = steps_total - 1
+            consume += [c_steps, taken_with_kept(pay_keeps[k], c_steps)]
+        if keep_all:
+            emit = None
+        else:
+            emit = np.empty(total, dtype=np.int64)
+            emit[data_pos] = step_key[selected]
+            emit[out_stop] = step_stop
+            emit[-1] = steps_total - 1
+        return StepPlan(steps_total, consume, [emit] * (n + 1))
+
+    return Result(outputs, plan)
 
 
 @rule("intersect")
@@ -280,11 +286,12 @@ def crd_hold(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     held = np.zeros(len(inner.ctl), dtype=np.int64)
     held[item] = outer.val[u.token[fiber_ids(inner.ctl)[item]]]
     n = len(inner.ctl)
-    consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
-    return Result(
-        [Tokens(inner.ctl, held), Tokens(inner.ctl, inner.val)],
-        StepPlan(n, [consume, None], [None, None]),
-    )
+
+    def plan() -> StepPlan:
+        consume = parent_consumption(u, len(outer.ctl), start, stop, n - 1)
+        return StepPlan(n, [consume, None], [None, None])
+
+    return Result([Tokens(inner.ctl, held), Tokens(inner.ctl, inner.val)], plan)
 
 
 @rule("stkn_drop")

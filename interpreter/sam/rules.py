@@ -1,7 +1,7 @@
 """The registry of primitive rules: what each primitive computes and how it steps.
 
 A rule takes a node, its input streams and the run context, and returns its output streams
-together with a `StepPlan`: the primitive performs `steps` steps, one per cycle at most;
+together with a `StepPlan`, built lazily where that costs work: the primitive performs `steps` steps, one per cycle at most;
 `consume[p][t]` is the step that takes token t of input p, and `emit[q][t]` the step that
 emits token t of output q; both never decrease, and `None` means "token t at step t".
 The cycle pass (`interpreter.sam.cycles`) turns step plans into cycles on the shared channel
@@ -36,9 +36,19 @@ class StepPlan:
 
 @dataclass
 class Result:
+    """A rule's answer: the output streams, the step plan (or a function that builds it,
+    which only the cycle pass calls: a functional run never pays for timing), and what
+    was counted (FLOPs, array reads)."""
+
     outputs: list[Tokens]
-    plan: StepPlan
+    step_plan: StepPlan | Callable[[], StepPlan]
     counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def plan(self) -> StepPlan:
+        if callable(self.step_plan):
+            self.step_plan = self.step_plan()
+        return self.step_plan
 
 
 @dataclass

@@ -96,16 +96,19 @@ def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         crd_val = np.zeros(total, dtype=np.int64)
     crd_val[close_pos] = 0
     crd_val[-1] = 0
-    consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
     counts = {}
-    memory = None
     if compressed:
-        seg_steps = np.repeat(first_pos[is_data], 2)
-        counts = {"seg_reads": len(seg_steps), "crd_reads": n_data}
-        if ctx.memory_steps:
+        counts = {"seg_reads": 2 * int(is_data.sum()), "crd_reads": n_data}
+
+    def plan() -> StepPlan:
+        consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
+        memory = None
+        if compressed and ctx.memory_steps:  # a fiber's two seg words, then one crd each
+            seg_steps = np.repeat(first_pos[is_data], 2)
             memory = np.concatenate([seg_steps, np.flatnonzero(ctl == DATA)])
-    sched = StepPlan(total, [consume], [None, None], memory=memory)
-    return Result([Tokens(ctl, crd_val), Tokens(ctl, ref_val)], sched, counts)
+        return StepPlan(total, [consume], [None, None], memory=memory)
+
+    return Result([Tokens(ctl, crd_val), Tokens(ctl, ref_val)], plan, counts)
 
 
 @rule("locate")
@@ -208,8 +211,11 @@ def repeat(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     val[stop] = 0
     val[-1] = 0
     ctl[stop] = u.close
-    consume = parent_consumption(u, len(x.ctl), start, stop, n - 1)
-    return Result([Tokens(ctl, val)], StepPlan(n, [consume, None], [None]))
+
+    def plan() -> StepPlan:
+        return StepPlan(n, [parent_consumption(u, len(x.ctl), start, stop, n - 1), None], [None])
+
+    return Result([Tokens(ctl, val)], plan)
 
 
 @rule("load")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dsl.core.spec import USES_COMPUTE
 from dsl.step.ir import Program
 from dsl.step.ops import OPS
 from interpreter.budget import budget_of, check_budget
 from interpreter.errors import BudgetError
 
-COMPUTE_OPS = tuple(name for name, decl in OPS.items() if "compute" in decl.attrs)
+COMPUTE_OPS = OPS.flagged(USES_COMPUTE)  # the ops that take compute= (units and ports)
 PORT_OPS = ("bufferize", "streamify")
 COMPUTE, PORTS, ONCHIP = "compute_units", "memory_ports", "onchip_bytes"
 

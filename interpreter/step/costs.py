@@ -278,7 +278,6 @@ def _partition(env: CostEnv) -> OpEvents:
     )
     if b == 0:  # sel and x have the same items
         sel_cons = np.arange(n)
-        value_of_item = np.cumsum(x.has_value) - 1
         goes = np.zeros((n, chosen.shape[1]), dtype=bool)
         goes[x.has_value] = chosen
     else:  # one selector value per chunk; a bare selector stop rides with the next chunk
@@ -286,9 +285,7 @@ def _partition(env: CostEnv) -> OpEvents:
         first = first_of(chunk, sel.n_values)
         next_value = np.minimum(np.cumsum(sel.has_value) - sel.has_value, sel.n_values - 1)
         sel_cons = first[next_value] if sel.n_values else np.zeros(sel.n_items, np.int64)
-        value_of_item = chunk
         goes = chosen[chunk] if n else np.zeros((0, chosen.shape[1]), bool)
-    del value_of_item
     prod = [np.flatnonzero(goes[:, i]) for i in range(env.node.attrs["num_consumers"])]
     return OpEvents(
         _ones(n), [np.arange(n), np.minimum(sel_cons, max(n - 1, 0))], prod, bound=np.zeros(n, int)

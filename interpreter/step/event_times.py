@@ -21,11 +21,15 @@ An off-chip load is two units: the op itself, which issues one request per event
 holds the channel's credit (a zero-latency channel of the real depth to the consumer),
 and a cost-0 data unit that passes each tile on when it is back: its step e takes the
 issue (latency: the transfer and the HBM latency, the least the data can take) and is
-released at the time the HBM served request e. The HBM itself is a FIFO over every
-request, so it stays outside the solver: solve, serve the requests in order of their
-issue times, release the data units at the served times, solve again, until the served
-times stop changing. A fixed point is the model's schedule (every constraint above holds
-with equality where it binds), the one the event-driven reference reaches.
+held until the HBM has served request e.
+
+The HBM serves in order of issue, which the solver cannot know while it fires steps in
+dependency order, so the solve stops and resumes: fire everything that can fire, then
+serve the issued requests that no unfired step can precede, release their data, resume.
+A step that has not fired waits, through its chain of waits, for some held data, so it
+starts no sooner than the earliest time a held request could be back (the server's
+backlog and each request's transfer and latency bound it): requests issued before that
+are served now, in order. Exact: each round serves at least the earliest issued request.
 """
 
 from __future__ import annotations
@@ -36,17 +40,15 @@ import numpy as np
 
 from dsl.step.ir import Port, Program
 from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, Timeline
-from interpreter.errors import ExecutionError, SimulationError
+from interpreter.errors import ExecutionError
 from interpreter.step.costs import OpEvents
-
-MAX_HBM_ROUNDS = 1000
 
 
 @dataclass
 class EventTimes:
     """The solved schedule: per op, when each event starts and ends; per stream, when each
-    item reaches its consumer; when the last store's data is written; how many solves the
-    HBM's fixed point took."""
+    item reaches its consumer; when the last store's data is written; how many times the
+    solve stopped for the HBM."""
 
     start: list[np.ndarray]
     end: list[np.ndarray]
@@ -118,51 +120,60 @@ class OpNetwork:
             )
 
     def solve(self) -> EventTimes:
-        """Solve, serve the HBM, release the loads' data at the served times, repeat until
-        the served times stop changing."""
-        for rounds in range(1, MAX_HBM_ROUNDS + 1):
-            times = self._solve_once()
-            back = self._serve(times)
-            moved = False
-            for v, d in self.data_unit.items():
-                release = self.net.units[d].release
-                served = back[self.slots[v]]
-                if not np.array_equal(release[self.requests[v]], served):
-                    release = release.copy()
-                    release[self.requests[v]] = served
-                    self.net.set_release(d, release)
-                    moved = True
-            if not moved:
-                return self._event_times(times, back, rounds)
-        raise SimulationError(f"the HBM's service did not settle after {MAX_HBM_ROUNDS} rounds")
-
-    def _solve_once(self) -> Timeline:
+        """Fire every step that can fire with the HBM's answers known so far, serve the
+        requests no unfired step can precede, release their data, and again (module doc)."""
+        run = self.net.resumable()
+        req = self.request_table(run.step_off)
+        for v, d in self.data_unit.items():
+            run.hold(d, self.requests[v])
+        hbm = _HbmQueue(self.target)
+        served = np.zeros(len(req.step), dtype=bool)
+        back = np.zeros(len(req.step))
+        rounds = 0
+        while True:
+            rounds += 1
+            run.run()
+            pending = np.flatnonzero(~served & (run.fired[req.unit] > req.local))
+            if not len(pending):
+                break
+            issue = run.start[req.step[pending]] + req.issue_delay[pending]
+            now = hbm.serve_before(issue, self.req_size[pending])
+            pending, done = pending[now[0]], now[1]
+            back[pending] = done
+            served[pending] = True
+            loads = req.data_step[pending] >= 0
+            run.release_steps(req.data_step[pending[loads]], done[loads])
         try:
-            return self.net.solve()
+            timeline = run.timeline()
         except ChannelDeadlock as exc:
             raise ExecutionError(self._deadlock_message(exc)) from None
+        return self._event_times(timeline, back, rounds)
 
-    def _serve(self, times: Timeline) -> np.ndarray:
-        """When each request's data is back (loads) or written (stores): the HBM serves
-        requests in order of issue (ties: node, then event), size / offchip_bw each."""
-        if not self.offchip:
-            return np.zeros(0)
-        issue = np.concatenate(
-            [
-                (times.start[u] if self.plans[v].is_load else times.end(u))[self.requests[v]]
-                for v, u in ((v, self.unit[v]) for v in self.offchip)
-            ]
+    def request_table(self, step_off: np.ndarray) -> _Requests:
+        """Every HBM request in (node, event) order, located in the solver's flat steps."""
+        unit = np.concatenate(
+            [np.full(len(self.requests[v]), self.unit[v], np.int64) for v in self.offchip]
+            or [np.zeros(0, np.int64)]
         )
-        order = np.lexsort((np.arange(len(issue)), issue))
-        service = self.req_size[order] / self.target["offchip_bw"]
-        s = np.cumsum(service)
-        done = s + np.maximum(0.0, np.maximum.accumulate(issue[order] - (s - service)))
-        back = np.empty_like(done)
-        # data is usable from the cycle after the transfer ends: times stay integers
-        back[order] = np.ceil(done) + self.target["offchip_latency"]
-        return back
+        local = np.concatenate([self.requests[v] for v in self.offchip] or [np.zeros(0, np.int64)])
+        step = step_off[unit] + local
+        # a read issues when its event starts, a write when its event ends
+        delay = np.concatenate(
+            [
+                np.zeros(len(self.requests[v]))
+                if self.plans[v].is_load
+                else self.plans[v].cost[self.requests[v]]
+                for v in self.offchip
+            ]
+            or [np.zeros(0)]
+        )
+        data_step = np.full(len(step), -1, np.int64)
+        for v, d in self.data_unit.items():
+            data_step[self.slots[v]] = step_off[d] + self.requests[v]
+        return _Requests(unit, local.astype(np.int64), step, delay, data_step)
 
     def _event_times(self, times: Timeline, back: np.ndarray, rounds: int) -> EventTimes:
+        """Per op and per stream, from the solver's timeline; `back` per request."""
         start = [times.start[u] for u in self.unit]
         end = [times.end(u) for u in self.unit]
         arrival = {p: times.arrival(c) for p, c in self.channel.items()}
@@ -191,6 +202,47 @@ class OpNetwork:
             f"full ({stuck.depth} items) while that op {waits}; load the data twice instead of "
             f"copying it, bufferize it, or use a target with deeper channels"
         )
+
+
+@dataclass(frozen=True)
+class _Requests:
+    """The HBM's requests, in (node, event) order: issuing unit, its step there and in the
+    solver's flat numbering, cycles from that step's start to the issue, and the flat step
+    of the load's data unit that waits for the data (-1 for a store)."""
+
+    unit: np.ndarray
+    local: np.ndarray
+    step: np.ndarray
+    issue_delay: np.ndarray
+    data_step: np.ndarray
+
+
+class _HbmQueue:
+    """The shared HBM: one FIFO server, size / offchip_bw cycles per request, the data
+    usable from the next whole cycle plus `offchip_latency`."""
+
+    def __init__(self, target: dict) -> None:
+        self.bw, self.latency = float(target["offchip_bw"]), float(target["offchip_latency"])
+        self.free = 0.0  # when the server finishes what it was given so far
+
+    def serve_before(self, issue: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Serve the issued requests that no other can precede, in order of issue (ties:
+        their order here). Any request not issued yet waits for the data of one of these
+        (or of a request served earlier), so it issues no sooner than the earliest time
+        one of these could be back; those issued before that go now. Returns which of
+        them were served (a mask) and when each one's data is back."""
+        soonest = np.ceil(np.maximum(self.free, issue) + size / self.bw) + self.latency
+        go = np.flatnonzero(issue < soonest.min())
+        order = go[np.lexsort((go, issue[go]))]
+        service = size[order] / self.bw
+        s = np.cumsum(service)
+        done = s + np.maximum.accumulate(np.maximum(issue[order] - (s - service), self.free))
+        self.free = float(done[-1])
+        back = np.empty(len(issue))
+        back[order] = np.ceil(done) + self.latency
+        mask = np.zeros(len(issue), dtype=bool)
+        mask[order] = True
+        return mask, back[mask]
 
 
 def solve_event_times(program: Program, plans: list[OpEvents], target: dict) -> EventTimes:

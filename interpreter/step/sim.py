@@ -45,7 +45,7 @@ def target_params(target: dict) -> dict:
     return out
 
 
-def build_plans(
+def op_events(
     program: Program, ctx: RunContext, streams: dict[Port, StreamData], target: dict
 ) -> list[OpEvents]:
     """Every op's events, from its streams and what the functional pass recorded."""
@@ -86,7 +86,7 @@ def run_timed(
     orders: dict[int, np.ndarray] | None = None
     for _ in range(MAX_MERGE_ROUNDS):
         ctx, streams = run_functional(program, inputs, dims, orders, keep=True)
-        plans = build_plans(program, ctx, streams, params)
+        plans = op_events(program, ctx, streams, params)
         times = solve_event_times(program, plans, params)
         new = merge_arrivals(program, ctx, times)
         if not new or (orders is not None and all(np.array_equal(new[k], orders[k]) for k in new)):

@@ -232,3 +232,18 @@ def test_tasks_summarise_each_task(store):
         "last_attempt": None,
     }
     assert rows["step/softmax_cols"]["best_cycles"] is None
+
+
+def test_export_and_import_keep_what_recall_compares(store, tmp_path):
+    """Baselines and task features travel with an export, so the imported store teaches
+    as the original did (speedups stated, the same order)."""
+    from memory.transfer import export_store, import_records
+
+    put(store, SOFTMAX_COLS, prog("return step.map(x, 'softmax')"), passed(250))
+    store.record_baseline(SOFTMAX_COLS, 1000)
+    export_store(store.path, tmp_path / "out.jsonl")
+    copy = ExperienceStore(tmp_path / "copy.sqlite")
+    import_records(tmp_path / "out.jsonl", copy)
+    (example,) = copy.recall(SOFTMAX)
+    assert (example.task_key, example.speedup) == ("step/softmax_cols", 4.0)
+    assert copy.similar(SOFTMAX) == store.similar(SOFTMAX)

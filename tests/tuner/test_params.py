@@ -70,3 +70,17 @@ def test_real_neighbours_stay_in_range() -> None:
 def test_bad_domains_name_the_parameter(make, message: str) -> None:
     with pytest.raises(SpaceError, match=message):
         make()
+
+
+def test_permutation_of_named_items_samples_encodes_and_swaps_items():
+    p = Permutation("order", 3, items=("i", "j", "k"))
+    rng = np.random.default_rng(0)
+    draws = {p.sample(rng) for _ in range(200)}
+    assert len(draws) == 6 and all(p.contains(d) for d in draws)
+    # Spearman: each item's position over n - 1, in item order i, j, k.
+    assert p.encode(("k", "i", "j")) == [0.5, 1.0, 0.0]
+    swaps = sorted(next(r) for r in p.neighbour_rays(("i", "j", "k"), rng))
+    assert swaps == [("i", "k", "j"), ("j", "i", "k"), ("k", "j", "i")]
+    assert not p.contains(("i", "i", "k")) and not p.contains((["i"], "j", "k"))
+    with pytest.raises(SpaceError, match="'order': needs 3 distinct items"):
+        Permutation("order", 3, items=("i", "i", "k"))

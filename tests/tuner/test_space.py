@@ -135,3 +135,15 @@ def test_check_names_the_faulty_parameter() -> None:
         space.check({**good, "z": 1})
     with pytest.raises(SpaceError, match=r"\(0, 0, 1\) is outside parameter 'p'"):
         space.check({**good, "p": (0, 0, 1)})
+
+
+def test_count_of_feasible_configurations():
+    # t in 1..12 with t % 3 == 0 or t == 1: 5 values; c free: 2; p unconstrained: 3! = 6.
+    space = Space(
+        [Integer("t", 1, 12), Categorical("c", ("a", "b")), Permutation("p", 3)],
+        ["t % 3 == 0 or t == 1"],
+    )
+    assert space.count() == 5 * 2 * 6
+    assert Space([Real("r", 0.0, 1.0)]).count() is None
+    linked = Space([Integer("a", 1, 4), Integer("b", 1, 4)], ["a < b"])
+    assert linked.count() == 6  # the pairs a < b of 1..4

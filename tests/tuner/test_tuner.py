@@ -131,3 +131,36 @@ def test_synthetic_optimum_found_and_random_beaten() -> None:
     assert min(ours) == synthetic.OPTIMUM_VALUE
     assert synthetic.geomean(ours) < synthetic.geomean(rand)
     assert math.isfinite(synthetic.geomean(ours)) and np.all(np.isfinite(ours))
+
+
+def test_initial_configuration_is_evaluated_first():
+    start = {"t": 9, "c": "a", "p": (1, 0, 2)}
+    tuner = Tuner(tiny_space(), tiny_objective, 4, seed=3, initial=start, **FAST)
+    history = tuner.run().history
+    assert history[0].config == start
+    assert len({tiny_space().key(e.config) for e in history}) == 4
+    with pytest.raises(TunerError, match="breaks a known constraint"):
+        Tuner(tiny_space(), tiny_objective, 4, initial={"t": 2, "c": "a", "p": (1, 0, 2)})
+
+
+def test_refitting_every_few_steps_is_reproducible_and_still_finds_the_optimum():
+    def run(seed: int) -> list:
+        tuner = Tuner(tiny_space(), tiny_objective, 16, seed=seed, refit_every=4, **FAST)
+        return [(e.config, e.value) for e in tuner.run().history]
+
+    assert run(5) == run(5)
+    assert min(v for _, v in run(5) if v is not None) == 1.0
+    with pytest.raises(TunerError, match="refit_every"):
+        Tuner(tiny_space(), tiny_objective, 4, refit_every=0)
+
+
+def test_feasibility_model_matches_sklearn_probabilities():
+    from tuner.surrogate import FeasibilityModel
+
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 4))
+    model = FeasibilityModel(x, x[:, 0] + x[:, 2] > 0.9, seed=0)
+    query = rng.random((64, 4))
+    column = list(model.forest.classes_).index(1)
+    expected = model.forest.predict_proba(query)[:, column]
+    assert np.allclose(model.probability(query), expected)

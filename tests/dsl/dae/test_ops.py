@@ -95,3 +95,14 @@ def test_select_loaded_from_json_checks_its_condition():
     ir["cases"][0]["ops"][3]["fn"] = "approx"
     with pytest.raises(ValidationError, match=r"op 3 \(compare\): needs fn in"):
         dae.load_ir(ir)
+
+
+def test_execute_side_ops_outside_a_callback_name_the_call():
+    def kernel(x, **params):
+        out = dae.output("out")
+        with dae.loop(0, 4) as i:
+            dae.where(i, 1, 2)
+        return out
+
+    with pytest.raises(ProgramError, match="where runs on the execute side"):
+        dae.trace(kernel, copy_signature(4))

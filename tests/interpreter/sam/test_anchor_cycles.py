@@ -1,6 +1,6 @@
 """Our Comal-style cycle counts on the graphs of the SAM anchor (research/sam_sim_anchor.md)
 stay within 1% of what the public SAM simulator counted, and the outputs match scipy; with
-depth-2 FIFOs within a few %."""
+depth-2 FIFOs within 2%."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from interpreter.sam import BACKEND
 from interpreter.sam.simulate import simulate
 from interpreter.targets import load_target
 
-TOLERANCE_DEPTH_2 = 0.07
-"""Our stalls last a cycle longer than SAM's where a primitive that stepped in the previous
-cycle could step again (interpreter/sam/cycles.py): +6.2% on SpMV."""
+TOLERANCE_DEPTH_2 = 0.02
+"""SAM counts 14,762 (SpMV) and 20,907 (add); we count 14,758 and 20,910 on our draw."""
 
 
 @pytest.mark.parametrize("app", ["spmv", "add", "spgemm"])

@@ -149,34 +149,36 @@ def test_deep_fifos_change_nothing_and_shallow_ones_only_slow(case):
 def test_backpressure_rule_by_hand():
     """SAM's rule (weiya711/sam, --back): a producer stalls in a cycle after its consumer
     saw more than d tokens queued at its own update, one cycle before; write scanners never
-    stall anyone. normalize_rows, one row of 6 ones: the broadcast copies the values to a
-    reducer and to a divider that waits for the row's sum, so the divider's queue must hold
-    the 6 values before the broadcast may emit the row's stop: the step after emitting
-    token m - 1 waits two cycles past the divider's take of token m - d - 1, and the
-    divider takes nothing before the sum. Depth 5 deadlocks on the credit of the stop
-    (m = 6). At depth 6 only the steps that emit D (m = 7) wait, for take 0 of their
-    consumers: the value broadcast until 13 + 2 (the divider's first step is at 13 when
-    unbounded), the reducer's D one cycle after, the signal's D until the repeat's first
-    step 12 + 2; the cycles stay 22. Depth 7 changes no time."""
+    stall anyone. normalize_rows, one row of 6 ones: the value broadcast (steps 0..7 emit
+    6 values, the stop and D, at 4..11 unbounded) feeds a reducer and a divider that takes
+    its first value at 13, once the row's sum is there. The step after the one emitting
+    token m - 1 may start 2 cycles after the divider took token m - d - 1, or, back to back
+    with the step before, with only the earlier tokens' bounds. Depth 4: the stop (step 6,
+    back to back) needs token 5 - 4 - 1 = 0 taken, which needs the sum, which needs the
+    stop: deadlock. Depth 5: steps 0..6 run back to back; D (step 7) has token 0's bound
+    13 + 2 > 11, so it waits for token 1 (taken at 14): 16; the reducer's D follows at 17;
+    the signal's D waits for the repeat's take 1 at 13: 15. Cycles stay 22. Depth 6
+    changes nothing."""
     sig = P.signature([("B", ["N", "M"], "csr")], [("X", ["N", "M"])])
     program = program_of(P.normalize_rows, sig)
     _, runs = run_program(program, {"B": np.ones((1, 6))}, {"N": 1, "M": 6})
-    with pytest.raises(SimulationError, match="depth 5 deadlock.*broadcast"):
-        time_graph(runs[0], fifo_depth=5)
+    with pytest.raises(SimulationError, match=r"depth 4 deadlock: node 5 \(broadcast\) \(step 6\)"):
+        time_graph(runs[0], fifo_depth=4)
     free = time_graph(runs[0])
+    five = time_graph(runs[0], fifo_depth=5)
+    by_op = {n.op: n.id for n in runs[0].graph.nodes if n.op != "broadcast"}
+    by_op["values"] = 5
+    assert free.times[by_op["alu"]][:2].tolist() == [13, 14]
+    assert free.times[by_op["repeat"]][:2].tolist() == [12, 13]
+    assert five.times[5].tolist() == [4, 5, 6, 7, 8, 9, 10, 16]
+    assert five.times[by_op["reduce"]].tolist() == [5, 6, 7, 8, 9, 10, 11, 12, 17]
+    assert five.times[by_op["repeat_signal"]].tolist() == [4, 5, 6, 7, 8, 9, 10, 15]
+    changed = {5, by_op["reduce"], by_op["repeat_signal"]}
+    assert all(np.array_equal(five.times[k], free.times[k]) for k in free.times if k not in changed)
+    assert five.cycles == free.cycles == 22
+    assert free.fifo_depth == 6
     six = time_graph(runs[0], fifo_depth=6)
-    by_op = {n.op + str(n.id): n.id for n in runs[0].graph.nodes}
-    assert free.times[by_op["alu11"]][0] == 13 and free.times[by_op["repeat8"]][0] == 12
-    changed = {k: six.times[v].tolist() for k, v in by_op.items()}
-    assert changed["broadcast5"] == [4, 5, 6, 7, 8, 9, 10, 15]
-    assert changed["reduce6"] == [5, 6, 7, 8, 9, 10, 11, 12, 16]
-    assert changed["repeat_signal7"] == [4, 5, 6, 7, 8, 9, 10, 14]
-    others = set(by_op) - {"broadcast5", "reduce6", "repeat_signal7"}
-    assert all(np.array_equal(six.times[by_op[k]], free.times[by_op[k]]) for k in others)
-    assert six.cycles == free.cycles == 22
-    assert free.fifo_depth == 7
-    seven = time_graph(runs[0], fifo_depth=7)
-    assert all(np.array_equal(seven.times[k], free.times[k]) for k in free.times)
+    assert all(np.array_equal(six.times[k], free.times[k]) for k in free.times)
 
 
 def test_step_plans_never_go_backwards():
