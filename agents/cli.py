@@ -341,6 +341,13 @@ def solve(
         int | None,
         typer.Option(help="Optimise rounds at most, fed the simulator's report (default 2)"),
     ] = None,
+    tune_budget: Annotated[
+        int | None,
+        typer.Option(
+            help="Then tune the best program's declared parameters with this many"
+            " evaluations, and record the tuned program (default 0: off)"
+        ),
+    ] = None,
     guardian: Annotated[
         bool | None,
         typer.Option(
@@ -396,6 +403,7 @@ def solve(
             max_cost=max_cost,
             repair_rounds=repair_rounds,
             optimise_rounds=optimise_rounds,
+            tune_budget=tune_budget,
             guardian=guardian,
             memory=memory,
             jobs=jobs,
@@ -539,6 +547,51 @@ def mcp(
             f"agent mcp needs the mcp package ({exc}): pip install 'mcp>=2.3'"
         ) from None
     serve(memory=memory, sandbox=sandbox)
+
+
+@app.command()
+def chat(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model (as for solve); none configured: slash commands only"),
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="Task: suite/name or a task file")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Your own PyTorch function as the task: FILE.py:FUNCTION"),
+    ] = None,
+    shapes: Annotated[
+        str | None, typer.Option(help="With --reference: input shapes, e.g. a=64x128,b=128x64")
+    ] = None,
+    dialect: Annotated[str, typer.Option(help="With --reference: step, sam or dae")] = "step",
+    resume: Annotated[str | None, typer.Option(help="Continue the session with this id")] = None,
+    list_only: Annotated[bool, typer.Option("--list", help="List saved sessions")] = False,
+    memory: Annotated[
+        Path | None,
+        typer.Option("--memory", help="Experience store (sessions are kept beside it)"),
+    ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="Sandbox backend: bubblewrap, docker, plain")
+    ] = None,
+) -> None:
+    """Write a kernel together with a tool-using agent in the terminal; see docs/chat.md."""
+    from agents.chat.cli import ChatUsageError
+    from agents.chat.cli import main as chat_main
+
+    try:
+        chat_main(
+            model=model,
+            task=task,
+            reference=reference,
+            shapes=shapes,
+            dialect=dialect,
+            resume=resume,
+            list_only=list_only,
+            memory=memory,
+            sandbox=sandbox,
+        )
+    except ChatUsageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @app.command()

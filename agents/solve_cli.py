@@ -45,6 +45,7 @@ def solve(
     optimise_rounds: int | None,
     guardian: bool | None,
     memory: Path | None,
+    tune_budget: int | None = None,
     jobs: int | None,
     sandbox: str | None,
     executor: str = "local",
@@ -60,6 +61,7 @@ def solve(
     for name, value, low in (
         ("--repair-rounds", repair_rounds, 0),
         ("--optimise-rounds", optimise_rounds, 0),
+        ("--tune-budget", tune_budget, 0),
         ("--jobs", jobs, 1),
     ):
         if value is not None and value < low:
@@ -84,6 +86,7 @@ def solve(
         "--samples": samples,
         "--repair-rounds": repair_rounds,
         "--optimise-rounds": optimise_rounds,
+        "--tune-budget": tune_budget,
         "--guardian/--no-guardian": guardian,
     }
     overridden = [flag for flag, value in given.items() if value is not None]
@@ -135,6 +138,7 @@ def solve(
         repair_rounds=repair_rounds,
         optimise_rounds=optimise_rounds,
         guardian=guardian,
+        tune_budget=tune_budget,
     )
     if memory is None and saved.get("memory"):
         memory = Path(saved["memory"])
@@ -200,6 +204,7 @@ def run_settings(
     repair_rounds: int | None,
     optimise_rounds: int | None,
     guardian: bool | None,
+    tune_budget: int | None = None,
 ) -> Any:
     """The solve settings: the options given, else the resumed run's own, else defaults."""
     from agents.workflows.solve import SolveSettings
@@ -216,6 +221,7 @@ def run_settings(
         "repair_rounds": repair_rounds,
         "optimise_rounds": optimise_rounds,
         "guardian": guardian,
+        "tune_budget": tune_budget,
     }
     return replace(settings, **{k: v for k, v in given.items() if v is not None})
 

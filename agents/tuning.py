@@ -13,6 +13,7 @@ violation the feasibility classifier learns from.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from dsl.errors import ProgramError
 from tuner.errors import TunerError
 from tuner.params import Categorical, Integer, Ordinal, Permutation, Real
 from tuner.space import Config, Space
+
+log = logging.getLogger(__name__)
 
 PARAMETERS = {
     "integer": lambda n, f: Integer(n, f["low"], f["high"], log=f["log"]),
@@ -252,3 +255,26 @@ def convergence_plot(run: TuneRun, path: Path) -> Path:
 
 def stamp() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
+
+
+def tune_winner(task: Any, program: str, budget: int, pool: Any) -> str | None:
+    """The tuned text of the solve loop's best ``program`` (`agent solve --tune-budget`), or
+    None when it declares no parameters or the tuner found nothing faster than its own
+    values. Timed on the run's secret input (the pool's), so its cycles compare."""
+    try:
+        run = tune_program(
+            task,
+            program,
+            budget=budget,
+            sandbox=getattr(pool, "sandbox_backend", None),
+            timing_seed=getattr(pool, "timing_seed", None),
+        )
+    except TuneError as exc:
+        log.info("not tuning %s: %s", task.key, exc)
+        return None
+    best, start = run.best, run.start
+    if best is None or (
+        start is not None and start.cycles is not None and best.cycles >= start.cycles
+    ):
+        return None
+    return with_values(program, task.dialect, best.params)

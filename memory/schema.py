@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS best (
     cycles      INTEGER NOT NULL,
     length      INTEGER NOT NULL
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS task_text USING fts5(key UNINDEXED, name, description);
 """
 
 
@@ -69,6 +68,11 @@ MIGRATIONS = (
     """
     ALTER TABLE tasks ADD COLUMN features TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE tasks ADD COLUMN baseline_cycles INTEGER;
+    """,
+    # 3: recall compares description words itself (memory/recall.py): the full-text index
+    # it used to query goes.
+    """
+    DROP TABLE IF EXISTS task_text;
     """,
 )
 

@@ -360,17 +360,12 @@ class ExperienceStore:
                 "UPDATE tasks SET description=?, ops=?, features=? WHERE key=?",
                 (task.description, ops, features, task.key),
             )
-            conn.execute("DELETE FROM task_text WHERE key=?", (task.key,))
         else:
             conn.execute(
                 "INSERT INTO tasks (key, dialect, name, description, ops, first_seen, features)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (task.key, task.dialect, task.name, task.description, ops, now, features),
             )
-        conn.execute(
-            "INSERT INTO task_text (key, name, description) VALUES (?,?,?)",
-            (task.key, task.name.replace("_", " "), task.description),
-        )
 
     # -- reading
 

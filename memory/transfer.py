@@ -225,17 +225,12 @@ def _ensure_task(conn: sqlite3.Connection, task: dict) -> None:
         str(task.get("features") or "{}"),
         int(baseline) if isinstance(baseline, int | float) and baseline > 0 else None,
     )
-    cursor = conn.execute(
+    conn.execute(
         "INSERT OR IGNORE INTO tasks"
         " (key, dialect, name, description, ops, first_seen, features, baseline_cycles)"
         " VALUES (?,?,?,?,?,?,?,?)",
         values,
     )
-    if cursor.rowcount:
-        conn.execute(
-            "INSERT INTO task_text (key, name, description) VALUES (?,?,?)",
-            (key, values[2].replace("_", " "), values[3]),
-        )
 
 
 def _attempt_row(attempt: dict, renumbered: dict[Any, int]) -> dict[str, Any] | None:

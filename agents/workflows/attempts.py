@@ -18,6 +18,7 @@ class Origin(StrEnum):
     PROPOSE = "propose"  # a fresh sample (proposer, then guardian)
     REPAIR = "repair"  # a fix of a failing parent, fed its verdict
     OPTIMISE = "optimise"  # a rewrite of the best passing parent, fed its bottleneck
+    TUNE = "tune"  # the best passing parent with its declared parameters tuned (agents.tuning)
 
 
 PENDING = "pending"  # a program not verified yet

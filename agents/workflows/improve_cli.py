@@ -111,6 +111,8 @@ def improve(
     select_backend(sandbox)  # a sandbox that cannot run is found before any model call
     memory = memory or (Path(saved["memory"]) if saved.get("memory") else None)
     console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a log has no width to fit: cut nothing
     try:
         with exclusive(out):
             store = ExperienceStore(memory_path(memory))

@@ -82,6 +82,7 @@ class SolveSettings:
     temperature: float = 0.7
     max_tokens: int = 4096
     guardian: bool = False  # the guardian round (see the module docstring)
+    tune_budget: int = 0  # evaluations to tune the best program's declared parameters (0: off)
 
 
 class SolveState(TypedDict, total=False):
@@ -92,6 +93,7 @@ class SolveState(TypedDict, total=False):
     round: int  # the latest round planned (1: first proposals)
     repairs: int  # repair rounds planned so far
     optimisations: int  # optimise rounds planned so far
+    tuned: bool  # the best program's parameters were tuned (agents.tuning)
     plan: list[dict[str, Any]]  # the next fan-out: {"node": ..., "payload": ...}
 
 
@@ -296,7 +298,8 @@ class TaskSolver:
                     "plan": plan,
                     "repairs": state.get("repairs", 0) + 1,
                 }
-        if winner is not None and state.get("optimisations", 0) < self.settings.optimise_rounds:
+        optimising_left = state.get("optimisations", 0) < self.settings.optimise_rounds
+        if winner is not None and optimising_left and not state.get("tuned"):  # tuning is last
             optimising = latest and latest[0]["origin"] == Origin.OPTIMISE.value
             stalled = optimising and not any(
                 a.get("program") and not a.get("duplicate_of") for a in latest
@@ -308,7 +311,34 @@ class TaskSolver:
                     "optimisations": state.get("optimisations", 0) + 1,
                     "plan": self._optimisations(nxt, winner, state.get("pair")),
                 }
+        if winner is not None and self.settings.tune_budget > 0 and not state.get("tuned"):
+            tuned = self._tuning(nxt, winner)
+            return {
+                "attempts": {**updates, **{a["id"]: a for a in tuned}},
+                "round": nxt,
+                "tuned": True,
+                "plan": [{"node": "verify", "payload": a} for a in tuned],
+            }
         return {"attempts": updates, "plan": []}
+
+    def _tuning(self, round_: int, winner: Attempt) -> list[Attempt]:
+        """Tune the best program's declared parameters; verify and record the tuned program
+        as a child of the best (nothing when it declares none or none are faster)."""
+        from agents.tuning import tune_winner
+
+        program = tune_winner(self.task, winner["program"], self.settings.tune_budget, self.pool)
+        if program is None:
+            return []
+        attempt: Attempt = {
+            "id": f"r{round_}s0",
+            "round": round_,
+            "index": 0,
+            "origin": Origin.TUNE.value,
+            "model": "tuner",
+            "program": program,
+            "parent_store_id": winner.get("store_id"),
+        }
+        return [attempt]
 
     # ------------------------------------------------------------------ planning
 

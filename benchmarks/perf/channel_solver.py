@@ -6,9 +6,8 @@ after it replaced DAE's array solver.
   array solver (alternating cumulative-max passes, loaded from git history at `--before`,
   the last commit that had it) and by the event solver; times must agree, CPU seconds are
   summed.
-- A synthetic DAE pipeline (`--tokens`, three operands per token, a 1-entry control queue
-  and the core slower than the access side, so backpressure binds on every token): old vs
-  new.
+- A synthetic DAE pipeline (`--tokens`, three operands per token, a 1-entry control queue,
+  the core in phases faster and slower than the access side): old vs new.
 - A synthetic chain of units with depth-2 channels, one token per step (the shape of SAM's
   SpMV with bounded FIFOs: each wake-up advances a unit by about two steps): new solver
   only, in steps per second.
@@ -84,14 +83,19 @@ def suite_couplings(quick: bool) -> list[tuple[str, pipeline.Coupling]]:
 
 
 def synthetic_coupling(tokens: int) -> pipeline.Coupling:
-    rng = np.random.default_rng(0)
-    per_token = 4  # three operands, then the token
+    """Three operands then a token, queues of 1 and 4; the core alternates every 500 tokens
+    between faster and slower than the access side (ragged rows), so which bound binds
+    keeps changing: the old alternating passes need many rounds or fall back to their
+    plain loop."""
+    rng = np.random.default_rng(1)
+    per_token = 4
     n = tokens * per_token
+    slow = (np.arange(tokens) // 500) % 2 == 1
     return pipeline.Coupling(
-        a=rng.choice([0.5, 1.0, 2.0], n),
+        a=rng.choice([0.5, 1.0, 2.0, 7.5], n),
         owner=np.repeat(np.arange(tokens), per_token),
         is_token=np.tile([False, False, False, True], tokens),
-        c=rng.choice([6.0, 9.0, 14.0], tokens),
+        c=np.where(slow, rng.choice([12.0, 20.0], tokens), rng.choice([2.0, 3.0], tokens)),
         fill=240.0,
         control_depth=1,
         data_depth=4,
@@ -125,12 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="3 DAE tasks, smaller synthetics")
     parser.add_argument("--before", default=BEFORE, help="git revision of the old solver")
-    parser.add_argument("--tokens", type=int, default=100_000)
+    parser.add_argument("--tokens", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     old = old_pipeline(args.before)
     pipeline.solve(synthetic_coupling(10))  # compile or load the numba loop: not timed
-    tokens = 5_000 if args.quick else args.tokens
+    tokens = 2_000 if args.quick else args.tokens
     units, steps = (10, 5_000) if args.quick else (10, 50_000)
     rows = {
         "dae_suite": compare(old, suite_couplings(args.quick), args.repeat),

@@ -166,20 +166,41 @@ def fifo_need(run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost
     """The smallest FIFO depth at which SAM's bounded FIFOs give these same times. Credit m
     of an edge, at step s, asks that the consumer took m - d tokens 2 cycles before s
     starts, or, when s follows the step before it back to back, before step s + 1 starts
-    (the lagged rule). Channels into writers hold no credits."""
-    deepest = 0
+    (the lagged rule). Channels into writers hold no credits.
+
+    Tokens leave a primitive at least a cycle apart, so an edge needs at most its longest
+    wait of a token (in cycles) plus one: edges are counted exactly, longest waits first,
+    only while that bound can beat the deepest found so far."""
+    edges = []
     for e in _edges(run):
         if e.consumer.op in WRITERS or len(e.emit) < 2:
             continue
-        start = times[e.producer.id]
         taken = times[e.consumer.id][e.take]
+        wait = int((taken - times[e.producer.id][e.emit]).max())
+        edges.append((wait, e, taken))
+    deepest = 0
+    for wait, e, taken in sorted(edges, key=lambda edge: -edge[0]):
+        if wait + 1 <= deepest:
+            break
+        start = times[e.producer.id]
         step = _credit_steps(e.emit)
         after = np.append(start, np.iinfo(np.int64).max)  # no step after the last: no bound
         back_to_back = np.zeros(len(step), dtype=bool)
-        back_to_back[step > 0] = start[step[step > 0]] == (
-            start[step[step > 0] - 1] + costs[e.producer.id].ii
-        )
-        binding = np.where(back_to_back, after[step + 1], start[step])
-        taken_by = np.searchsorted(taken, binding - 2, side="right")
-        deepest = max(deepest, int((np.arange(len(step)) - taken_by).max()))
+        inner = step > 0
+        back_to_back[inner] = start[step[inner]] == start[step[inner] - 1] + costs[e.producer.id].ii
+        binding = np.where(back_to_back, after[step + 1], start[step]) - 2
+        deepest = max(deepest, int((np.arange(len(step)) - _count_upto(taken, binding)).max()))
     return deepest
+
+
+def _count_upto(times: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """How many of `times` (non-decreasing) are <= each limit: by counting per cycle when
+    the times are dense, else by binary search."""
+    span = int(times[-1]) + 1
+    if span > 4 * len(times):
+        return np.searchsorted(times, limits, side="right")
+    per_cycle = np.bincount(times, minlength=span)
+    np.cumsum(per_cycle, out=per_cycle)
+    counts = per_cycle[np.clip(limits, 0, span - 1)]
+    counts[limits < 0] = 0
+    return counts

@@ -9,6 +9,7 @@ from dsl.step.ir import Program
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
 from interpreter.step.budget import check_static
+from interpreter.step.facts import Merged
 from interpreter.step.run import run_functional
 
 
@@ -33,12 +34,12 @@ class StepBackend:
         inputs' arrival order on `target` (the default target when omitted)."""
         if target is not None:
             check_static(program, target)
-        orders = None
-        if any(n.op == "eager_merge" for n in program.nodes):
+        ctx, _ = run_functional(program, inputs, dims)
+        if any(isinstance(f, Merged) for f in ctx.facts.values()):  # order by arrival
             from interpreter.step.sim import merge_orders
 
             orders = merge_orders(program, inputs, dims, target or {})
-        ctx, _ = run_functional(program, inputs, dims, orders)
+            ctx, _ = run_functional(program, inputs, dims, orders)
         for name, out in outputs.items():
             if name not in ctx.written:
                 continue

@@ -43,6 +43,10 @@ BOUND_NAMES = {
 
 @dataclass
 class OpEvents:
+    """One op's events in order (what it does, apart from when): each event's cost, the
+    event consuming every input item and producing every output item, and what the op
+    asks of the HBM and of the chip."""
+
     cost: np.ndarray  # float64 [n_events]
     cons: list[np.ndarray]  # per input port: consuming event of each item
     prod: list[np.ndarray]  # per output port: producing event of each item
@@ -58,6 +62,9 @@ class OpEvents:
 
 @dataclass
 class CostEnv:
+    """What a cost rule sees of one node: its streams, their types, the target, and the
+    fact its semantics recorded (if any)."""
+
     node: Node
     ins: list[StreamData]
     outs: list[StreamData]

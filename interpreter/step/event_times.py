@@ -123,7 +123,7 @@ class OpNetwork:
         """Fire every step that can fire with the HBM's answers known so far, serve the
         requests no unfired step can precede, release their data, and again (module doc)."""
         run = self.net.resumable()
-        req = self.request_table(run.step_off)
+        req = self._request_table(run.step_off)
         for v, d in self.data_unit.items():
             run.hold(d, self.requests[v])
         hbm = _HbmQueue(self.target)
@@ -149,7 +149,7 @@ class OpNetwork:
             raise ExecutionError(self._deadlock_message(exc)) from None
         return self._event_times(timeline, back, rounds)
 
-    def request_table(self, step_off: np.ndarray) -> _Requests:
+    def _request_table(self, step_off: np.ndarray) -> _Requests:
         """Every HBM request in (node, event) order, located in the solver's flat steps."""
         unit = np.concatenate(
             [np.full(len(self.requests[v]), self.unit[v], np.int64) for v in self.offchip]

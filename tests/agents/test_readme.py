@@ -152,7 +152,7 @@ def test_setup_installs_into_the_project_venv_once_and_says_so(tmp_path: Path) -
     calls = log.read_text().splitlines()
     # The system interpreter only makes the venv; pip runs from the venv's python.
     assert calls[0] == "system python -m venv .venv"
-    assert calls[1].startswith("venv python -m pip install") and "-e .[dev]" in calls[1]
+    assert calls[1].startswith("venv python -m pip install") and "-e .[dev,ray]" in calls[1]
     assert calls[2] == "host tools with .venv/bin/python"
     assert all(line.startswith("setup: ") for line in first.stdout.splitlines())
     assert "creating the project virtual environment .venv/" in first.stdout

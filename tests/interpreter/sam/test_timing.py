@@ -167,7 +167,6 @@ def test_backpressure_rule_by_hand():
     free = time_graph(runs[0])
     five = time_graph(runs[0], fifo_depth=5)
     by_op = {n.op: n.id for n in runs[0].graph.nodes if n.op != "broadcast"}
-    by_op["values"] = 5
     assert free.times[by_op["alu"]][:2].tolist() == [13, 14]
     assert free.times[by_op["repeat"]][:2].tolist() == [12, 13]
     assert five.times[5].tolist() == [4, 5, 6, 7, 8, 9, 10, 16]
