@@ -162,7 +162,7 @@ def solve(
                 meter=meter,
                 memory=memory,
                 options=options,
-                again=again_command(suite, tasks_glob, out),
+                again=again_command(suite, tasks_glob, out, options),
                 overridden=overridden,
             )
     except (RunStopped, StoreError) as exc:
@@ -226,9 +226,13 @@ def run_settings(
     return replace(settings, **{k: v for k, v in given.items() if v is not None})
 
 
-def again_command(suite: str, tasks_glob: str | None, out: Path) -> str:
-    """The command that continues a run (with the run's own settings, kept in run.json)."""
+def again_command(suite: str, tasks_glob: str | None, out: Path, options: Any = None) -> str:
+    """The command that continues a run (with the run's own settings, kept in run.json;
+    where it runs is not a setting of the run, so a Ray run's command says it again)."""
     again = f"agent solve {suite}" + (f" --tasks '{tasks_glob}'" if tasks_glob else "")
+    if options is not None and options.executor != "local":
+        again += f" --executor {options.executor}"
+        again += f" --address {options.address}" if options.address else ""
     return again + f" --out {out} --resume"
 
 

@@ -169,12 +169,13 @@ def tune_program(
     progress: Progress | None = None,
 ) -> TuneRun:
     """Tune ``source``'s declared parameters on ``task`` for ``budget`` evaluations."""
-    from interpreter.verifier import verify
-    from tuner.tuner import Tuner
-
     if budget < 1:
         raise TuneError(f"the tuning budget must be at least 1 evaluation, not {budget}")
     knobs = knobs_of(task, source, sandbox)
+    # Heavy (torch) and only needed once the program is known to be tunable.
+    from interpreter.verifier import verify
+    from tuner.tuner import Tuner
+
     timing_seed = secrets.randbits(32) if timing_seed is None else timing_seed
     run = TuneRun(task.key, folder=folder)
     if folder is not None:

@@ -119,6 +119,7 @@ class ChatAgent:
         try:
             reply = cancellable(self._complete, messages)
         except Cancelled:
+            self.view.result("model", Result("interrupted (the session goes on)", ok=False))
             note = {"role": "user", "content": "(the person interrupted the model)"}
             return {"messages": messages + [note], "pending": [], "cancelled": True}
         except ModelError as exc:
@@ -144,6 +145,7 @@ class ChatAgent:
             try:
                 result = self.run(action, author="model")
             except Cancelled:
+                self.view.result(action.name, Result("cancelled (the session goes on)", ok=False))
                 outcomes.append(f"/{action.name}: cancelled by the person")
                 cancelled = True
                 break
@@ -186,7 +188,7 @@ class ChatAgent:
         try:
             result = self.run(action, author="person")
         except Cancelled:
-            result = Result(f"/{name} cancelled", ok=False)
+            result = Result("cancelled (the session goes on)", ok=False)
             self.view.result(name, result)
         note = f"(the person ran /{name}{' ' + arg if arg else ''}: {clip(result.text, 600)})"
         self.messages.append({"role": "user", "content": note})

@@ -288,7 +288,7 @@ def render_verdict(v: Evaluation | Simulation) -> str:
         if v.baseline_cycles:
             head += f" · baseline {v.baseline_cycles:,}, speedup {v.speedup}x"
     lines = [head]
-    if v.bottleneck:
+    if v.bottleneck and v.bottleneck not in v.feedback:
         lines.append(f"bottleneck: {v.bottleneck}")
     used = [
         f"{r.resource} {r.used:g}" + (f"/{r.budget:g}" if r.budget is not None else "")

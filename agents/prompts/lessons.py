@@ -56,7 +56,9 @@ def speed_note(cycles: int | None, baseline: int | None) -> str:
     note = f", {cycles} cycles"
     if baseline and cycles:
         ratio = baseline / cycles
-        if ratio >= 1:
+        if baseline == cycles:
+            note += f", as fast as its baseline ({baseline} cycles)"
+        elif ratio > 1:
             note += f", {ratio:.3g}x faster than its baseline ({baseline} cycles)"
         else:
             note += (

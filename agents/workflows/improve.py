@@ -68,6 +68,9 @@ MODE_TEMPERATURE = {"single": 1.0, "guardian": 0.5}  # the seed's comparison bas
 
 @dataclass(frozen=True)
 class ImproveOptions:
+    """How a new run starts (`rounds`, `mode`, `groups` and `settings` go into improve.json,
+    which a resumed run follows) and where its rounds run (`out`, `jobs`, sandbox)."""
+
     out: Path
     rounds: int = 3
     mode: str = "adaptive"

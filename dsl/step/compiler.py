@@ -32,39 +32,17 @@ from collections import Counter
 from dataclasses import dataclass
 
 from dsl.errors import NotCovered
+from dsl.step.compiler_dynamic import dynamic_lowering
+from dsl.step.compiler_kinds import compile_kind
 
 UNARY = frozenset(
     "exp log silu relu gelu sigmoid tanh neg abs sqrt rsqrt recip square rotate_half"
-    " row_sum row_max row_mean".split()
+    " row_sum row_max row_mean row_argmax".split()
 )
 BINARY = frozenset("add sub mul div maximum minimum".split())
 PARAMETRIC = {"scale": "factor", "add_scalar": "value"}
-
-SPEC_KIND_REASONS = {
-    "ragged_decode_attention": (
-        "each request attends to a data-dependent number of KV rows (ragged lengths); "
-        "static tiling cannot size those loops"
-    ),
-    "gather_rows": (
-        "rows are gathered at data-dependent positions (random off-chip reads); "
-        "row tiling only reads contiguous tiles"
-    ),
-    "scatter_rows": (
-        "rows are written to data-dependent positions (random off-chip writes); "
-        "row tiling only writes contiguous tiles"
-    ),
-    "routing_histogram": (
-        "counting tokens per expert needs data-dependent routing (partition by selector)"
-    ),
-    "routing_partition_sum": (
-        "summing tokens per expert needs data-dependent routing (partition by selector)"
-    ),
-    "moe_layer": (
-        "MoE layers route tokens to experts by data (partition / reassemble); "
-        "the number of tokens per expert is only known at run time"
-    ),
-}
-
+SPEC_KEYS = frozenset({"rows", "batch", "tile_rows", "whole", "columns", "ops"})
+OP_KEYS = frozenset({"out", "op", "args", "transpose_b", *PARAMETRIC.values()})
 
 # Declared domains of the emitted knobs (the task's own tile_rows is always included).
 TILE_ROWS = (8, 16, 32, 64, 128)
@@ -83,10 +61,15 @@ def compile_task(task) -> str:
     """Program text for `task` (a `benchmarks.task.Task`), or `NotCovered` with a reason."""
     spec = task.spec
     if "ops" not in spec:
-        kind = spec.get("kind")
-        reason = SPEC_KIND_REASONS.get(kind, f"spec kind {kind!r} has no static lowering")
-        raise NotCovered(f"{task.name}: {reason}")
-    return _RowTiling(task).emit()
+        return compile_kind(task)
+    unknown = sorted(set(spec) - SPEC_KEYS) + sorted(
+        {k for op in spec["ops"] for k in op} - OP_KEYS
+    )
+    if unknown:
+        raise NotCovered(f"{task.name}: spec key(s) {unknown} are not understood by row tiling")
+    rows = _need(spec, "rows", str, task.name)
+    dynamic = dynamic_lowering(task, rows, int(spec.get("tile_rows", 16)))
+    return dynamic if dynamic is not None else _RowTiling(task).emit()
 
 
 class _RowTiling:

@@ -16,7 +16,8 @@ start before the consumer's step taking token m - d started, plus `offset[m]` (S
 memory step's request latency); depth 0 is an unbounded channel. Costs, latencies and
 offsets are >= 0, so the model is a machine that runs forward in time (the reference
 simulator in the tests is one). An action that waits for room at its END (DAE's push after
-its access work) is two steps: the work, then a step of cost 0 that emits.
+its access work) is a step that starts at the push and costs the work before the next push
+(or two steps: the work, then a step of cost 0 that emits).
 
 Lagged credits (SAM's whole-step stall, seen one cycle late): a unit running back to back
 (its step s could start the moment step s-1 ends, and every lagged credit of its earlier
@@ -182,7 +183,7 @@ class ChannelNetwork:
         steps = np.ascontiguousarray(steps, dtype=np.int64)
         n_steps = len(self.units[unit].cost)
         if steps.ndim != 1 or (
-            len(steps) and (steps[0] < 0 or steps[-1] >= n_steps or (np.diff(steps) < 0).any())
+            len(steps) and (steps[0] < 0 or steps[-1] >= n_steps or (steps[1:] < steps[:-1]).any())
         ):
             raise ValueError(
                 f"channel {name!r}: {what} steps must be non-decreasing, within 0..{n_steps - 1}"

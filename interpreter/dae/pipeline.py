@@ -12,8 +12,9 @@ Model (all times in cycles):
   token and its operands at `S[k]`.
 
 Solved by the shared event solver (`interpreter.core.channels`): the access side is a unit
-whose entry e is two steps, the work `a[e]` and then the push (cost 0, it waits for room),
-the core a unit of one step per token, and each queue a channel between them.
+with one step per push, starting at `P[e]` and costing the next entry's work `a[e+1]` (the
+first released at `fill + a[0]`), the core a unit of one step per token, and each queue a
+channel between them.
 """
 
 from __future__ import annotations
@@ -51,28 +52,26 @@ ACCESS, CORE = 0, 1  # unit ids in `network`
 def network(cp: Coupling) -> ChannelNetwork:
     """The coupling as units and channels (see module doc)."""
     n = len(cp.a)
-    work_then_push = np.zeros(2 * n)
-    work_then_push[0::2] = cp.a
-    release = np.zeros(2 * n)
-    release[:1] = cp.fill
+    until_next_push = np.zeros(n)
+    until_next_push[:-1] = cp.a[1:]
+    release = np.zeros(n)
+    release[:1] = cp.fill + cp.a[:1]
     net = ChannelNetwork()
-    net.add_unit("access side", work_then_push, release)
+    net.add_unit("access side", until_next_push, release)
     net.add_unit("core", cp.c)
     if len(cp.c):  # with no token to pop them, entries only cost access work
         tokens, operands = np.flatnonzero(cp.is_token), np.flatnonzero(~cp.is_token)
         owner = np.asarray(cp.owner)
         net.add_channel(
-            "control queue", ACCESS, CORE, 2 * tokens + 1, owner[tokens], depth=cp.control_depth
+            "control queue", ACCESS, CORE, tokens, owner[tokens], depth=cp.control_depth
         )
-        net.add_channel(
-            "data queue", ACCESS, CORE, 2 * operands + 1, owner[operands], depth=cp.data_depth
-        )
+        net.add_channel("data queue", ACCESS, CORE, operands, owner[operands], depth=cp.data_depth)
     return net
 
 
 def times_of(timeline: Timeline) -> Times:
     """Push, start and finish times from the solved network."""
-    return Times(timeline.start[ACCESS][1::2], timeline.start[CORE], timeline.end(CORE))
+    return Times(timeline.start[ACCESS], timeline.start[CORE], timeline.end(CORE))
 
 
 def solve(cp: Coupling) -> Times:

@@ -75,7 +75,6 @@ def shared_memory_floor(run: GraphRun, hbm: HbmModel) -> int:
 @dataclass(frozen=True)
 class _Edge:
     producer: Node
-    port: int
     consumer: Node
     index: int  # input position at the consumer
     emit: np.ndarray
@@ -99,7 +98,7 @@ def _edges(run: GraphRun) -> list[_Edge]:
                 continue
             seen.add(key)
             n = len(run.inputs[node.id][p].ctl)
-            edges.append(_Edge(producer, q, node, p, steps_of(emit, n), steps_of(take, n)))
+            edges.append(_Edge(producer, node, p, steps_of(emit, n), steps_of(take, n)))
     return edges
 
 

@@ -84,11 +84,13 @@ def to_tiles(x: np.ndarray, tile: tuple[int, int]) -> np.ndarray:
     tr, tc = tile
     *lead, r, c = x.shape
     gr, gc = -(-r // tr), -(-c // tc)
-    padded = np.zeros(tuple(lead) + (gr * tr, gc * tc), dtype=x.dtype)
-    padded[..., :r, :c] = x
+    padded = x  # edge tiles are zero-padded (only then is a padded copy needed)
+    if (gr * tr, gc * tc) != (r, c):
+        padded = np.zeros(tuple(lead) + (gr * tr, gc * tc), dtype=x.dtype)
+        padded[..., :r, :c] = x
     t = padded.reshape(tuple(lead) + (gr, tr, gc, tc))
-    t = np.moveaxis(t, -3, -2)
-    return np.ascontiguousarray(t.reshape(-1, tr, tc))
+    t = np.ascontiguousarray(np.moveaxis(t, -3, -2).reshape(-1, tr, tc))
+    return t.copy() if np.may_share_memory(t, x) else t  # never a view of the caller's data
 
 
 def from_tiles(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

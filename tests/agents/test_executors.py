@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from agents.models import CostMeter, ModelError
-from agents.solve_cli import NoMemory, default_jobs, verify_workers
+from agents.solve_cli import NoMemory, again_command, default_jobs, verify_workers
 from agents.workflows.executors import (
     ExecutorError,
     StopRequested,
@@ -346,3 +346,15 @@ class _Unpicklable(Exception):
     def __init__(self) -> None:
         super().__init__("holds a lock")
         self.lock = threading.Lock()
+
+
+def test_the_resume_command_of_a_ray_run_says_where_it_ran() -> None:
+    on_ray = RunOptions(out=Path("runs/x"), executor="ray", address="ray://head:10001")
+    assert again_command("step", "gemm*", Path("runs/x"), on_ray) == (
+        "agent solve step --tasks 'gemm*' --executor ray --address ray://head:10001"
+        " --out runs/x --resume"
+    )
+    local = RunOptions(out=Path("runs/x"), jobs=4)
+    assert again_command("step", None, Path("runs/x"), local) == (
+        "agent solve step --out runs/x --resume"
+    )

@@ -247,3 +247,49 @@ def test_export_and_import_keep_what_recall_compares(store, tmp_path):
     (example,) = copy.recall(SOFTMAX)
     assert (example.task_key, example.speedup) == ("step/softmax_cols", 4.0)
     assert copy.similar(SOFTMAX) == store.similar(SOFTMAX)
+
+
+def test_a_store_from_before_features_is_migrated(tmp_path):
+    """A version-1 store (no features or baselines, and the full-text index recall no
+    longer reads) opens with both columns added and the index gone, and recalls as before."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    ExperienceStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version=1")
+        conn.execute("ALTER TABLE tasks DROP COLUMN features")
+        conn.execute("ALTER TABLE tasks DROP COLUMN baseline_cycles")
+        conn.execute("CREATE VIRTUAL TABLE task_text USING fts5(key UNINDEXED, name, description)")
+        conn.execute(
+            "INSERT INTO tasks (key, dialect, name, description, ops, first_seen)"
+            " VALUES ('step/softmax_cols', 'step', 'softmax_cols', 'Column-wise softmax.',"
+            " 'softmax', 1.0)"
+        )
+    store = ExperienceStore(path)
+    put(store, SOFTMAX_COLS, prog("return step.map(x, 'softmax')"), passed(300))
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert "task_text" not in tables
+    assert [a.task_key for a in store.recall(SOFTMAX)] == ["step/softmax_cols"]
+
+
+@pytest.mark.parametrize(
+    ("cycles", "baseline", "note"),
+    [
+        (100, None, ", 100 cycles"),
+        (100, 100, ", 100 cycles, as fast as its baseline (100 cycles)"),
+        (40, 100, ", 40 cycles, 2.5x faster than its baseline (100 cycles)"),
+        (
+            200,
+            100,
+            ", 200 cycles, SLOWER than its baseline (100 cycles, 0.5x): correct, but do not"
+            " copy its schedule for speed",
+        ),
+        (None, 100, ""),
+    ],
+)
+def test_speed_notes(cycles, baseline, note):
+    from agents.prompts.lessons import speed_note
+
+    assert speed_note(cycles, baseline) == note

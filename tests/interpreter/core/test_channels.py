@@ -209,8 +209,9 @@ def chains(draw):
         net.add_unit(f"u{u}", np.array(draw(st.lists(st.sampled_from(COSTS), min_size=steps,
                                                      max_size=steps))))  # fmt: skip
     for u in range(n_units - 1):
-        net.add_channel(f"c{u}", u, u + 1, depth=draw(st.integers(1, 4)), lagged=draw(st.booleans()),
-                        latency=draw(st.sampled_from([0.0, 1.0, 3.0])))  # fmt: skip
+        depth, lagged = draw(st.integers(1, 4)), draw(st.booleans())
+        latency = draw(st.sampled_from([0.0, 1.0, 3.0]))
+        net.add_channel(f"c{u}", u, u + 1, depth=depth, latency=latency, lagged=lagged)
     if draw(st.booleans()):
         lag = draw(st.integers(0, 2))  # the first unit's step s + lag takes token s
         n = steps - lag

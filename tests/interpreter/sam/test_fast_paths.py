@@ -82,3 +82,17 @@ def test_keep_freed_memory_is_idempotent():
     first = keep_freed_memory()
     assert isinstance(first, bool)
     assert keep_freed_memory() is first
+
+
+def test_a_functional_run_builds_no_costly_step_plans():
+    """Step plans that cost work (scanners, joiners, repeaters, reducers, accumulators) are
+    built only when the cycle pass asks; asking twice builds once."""
+    program, inputs, dims = _spmv_case()
+    runs = run_graphs(program, load_inputs(program, inputs, dims), dims)
+    lazy = {"scan", "repeat", "intersect", "union", "reduce", "spacc", "crd_hold"}
+    results = {n.op: runs[0].results[n.id] for n in runs[0].graph.nodes}
+    assert lazy & set(results)
+    for op in lazy & set(results):
+        assert callable(results[op].step_plan), op
+        plan = results[op].plan
+        assert results[op].plan is plan and results[op].step_plan is plan
