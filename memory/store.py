@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-STATUSES = ("passed", "incorrect", "invalid", "error", "timeout", "rejected")
+STATUSES = ("passed", "incorrect", "invalid", "error", "timeout", "rejected", "not_covered")
 BUSY_TIMEOUT_S = 5.0
 """How long SQLite itself waits for a lock before a write is retried."""
 RECALLED_MODEL = "memory"

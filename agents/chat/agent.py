@@ -144,7 +144,7 @@ class ChatAgent:
         for action in actions:
             try:
                 result = self.run(action, author="model")
-            except Cancelled:
+            except (Cancelled, KeyboardInterrupt):
                 self.view.result(action.name, Result("cancelled (the session goes on)", ok=False))
                 outcomes.append(f"/{action.name}: cancelled by the person")
                 cancelled = True
@@ -187,7 +187,7 @@ class ChatAgent:
         action = Action(name, arg=arg)
         try:
             result = self.run(action, author="person")
-        except Cancelled:
+        except (Cancelled, KeyboardInterrupt):  # Ctrl-C just before or while it ran
             result = Result("cancelled (the session goes on)", ok=False)
             self.view.result(name, result)
         note = f"(the person ran /{name}{' ' + arg if arg else ''}: {clip(result.text, 600)})"

@@ -28,6 +28,7 @@ class Reply:
     seconds: float = 0.0
     cost_known: bool = True
     tokens_estimated: bool = False  # counted from the text (queue backend), not reported
+    refusal: str | None = None  # the model declined the task, whole reason (builtin compilers)
 
     @property
     def tokens(self) -> int:

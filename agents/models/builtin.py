@@ -2,8 +2,9 @@
 
 It answers the way a model would — program text in a ```python fence — so its programs
 take the same road through the reply parser, the sandbox and the verifier as any model's.
-A task the compiler does not cover gets a reply that says why and holds no code; the
-reply parser then fails that attempt with a clear reason.
+A task the compiler does not cover gets a reply that says why, holds no code and carries
+the whole reason as `Reply.refusal`: the solve loop records it as status `not_covered` and
+does not ask again (the compiler would give the same answer).
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ class BuiltinModel:
         compile_task = getattr(compiler, "compile_task", None)
         if compile_task is None:
             raise ModelError(f"builtin model: {module_name} has no compile_task")
+        refusal = None
         try:
             program = compile_task(task)
         except NotCovered as exc:
-            text = (
-                f"The builtin {task.dialect} compiler does not cover task {task.name}:"
-                f" {one_line(exc)}. No program is given."
-            )
+            why = " ".join(str(exc).split())  # whole, on one line: never cut
+            refusal = f"the builtin {task.dialect} compiler does not cover {task.name}: {why}"
+            text = f"{refusal[0].upper()}{refusal[1:]}. No program is given."
         except Exception as exc:  # a compiler bug must fail this attempt, not the run
             log.debug("builtin compiler crashed on %s", task.key, exc_info=True)
             raise ModelError(
@@ -76,4 +77,5 @@ class BuiltinModel:
                     f"builtin model: {module_name}.compile_task returned {type(program).__name__}, not text"
                 )
             text = fenced(program)
-        return Reply(text=text, model=self.name, seconds=time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return Reply(text=text, model=self.name, seconds=seconds, refusal=refusal)

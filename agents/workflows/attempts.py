@@ -67,6 +67,22 @@ def no_program_verdict(task_key: str, reason: str) -> dict[str, Any]:
     }
 
 
+NOT_COVERED = "not_covered"
+"""A model's refusal (the builtin compilers' `NotCovered`): final, never repaired or retried,
+since asking again gets the same answer."""
+
+
+def refusal_verdict(task_key: str, reason: str) -> dict[str, Any]:
+    """The verdict of a reply that declined the task; the feedback is the whole reason."""
+    return {
+        "task": task_key,
+        "status": NOT_COVERED,
+        "correct": False,
+        "cycles": None,
+        "feedback": reason,
+    }
+
+
 def status(attempt: Attempt) -> str:
     verdict = attempt.get("verdict")
     return verdict["status"] if verdict else PENDING

@@ -232,7 +232,11 @@ class TaskSolver:
                 attempt["program"] = _parse(reply.text, self.task.dialect)
             except ReplyError as exc:
                 failure = f"unusable reply: {one_line(exc)} (reply began: {_opening(reply.text)})"
-        if attempt["program"] is None:
+        if reply is not None and reply.refusal:  # declined: final, never retried
+            attempt["program"], attempt["reason"] = None, reply.refusal
+            attempt["verdict"] = at.refusal_verdict(self.task.key, reply.refusal)
+            attempt["store_id"] = self._record(attempt)
+        elif attempt["program"] is None:
             attempt["reason"] = failure or "no program"
             attempt["verdict"] = at.no_program_verdict(self.task.key, attempt["reason"])
             attempt["store_id"] = self._record(attempt)
@@ -354,8 +358,11 @@ class TaskSolver:
         """One repair per distinct failure of the last round (at most `samples`).
 
         A reply that held no program has nothing to repair: a fresh proposal takes its place.
+        A refusal (`not_covered`) gets neither: the model would decline again.
         """
-        failures = [a for a in latest if not a.get("duplicate_of")][: self.settings.samples]
+        failures = [
+            a for a in latest if not a.get("duplicate_of") and at.status(a) != at.NOT_COVERED
+        ][: self.settings.samples]
         plan = []
         for i, failed in enumerate(failures):
             if failed.get("program") is None:

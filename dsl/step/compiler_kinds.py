@@ -47,7 +47,10 @@ def _program(doc: str, params: list[str], body: list[str], tunable: str = "") ->
     head = f'"""{doc}"""\n\nfrom dsl import step\n\n\n'
     deco = f"@step.tunable({tunable})\n" if tunable else ""
     lines = "\n".join(f"    {line}" if line else "" for line in body)
-    return f"{head}{deco}def kernel({', '.join(params)}):\n{lines}\n"
+    signature = f"def kernel({', '.join(params)}):"
+    if len(signature) > 100:  # one parameter a line, as ruff format would
+        signature = "def kernel(\n" + "".join(f"    {p},\n" for p in params) + "):"
+    return f"{head}{deco}{signature}\n{lines}\n"
 
 
 # --- ragged decode attention ------------------------------------------------------------------

@@ -271,7 +271,7 @@ class ResumableSolve:
             flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.out_off,
             flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
             flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.take_ptr_off,
-            flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, self.start, self.fired,
+            flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, flat.order, self.start, self.fired,
             self.lag_seen, self.lag,
         )  # fmt: skip
 
@@ -359,6 +359,7 @@ class _Flat:
         self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units))
         self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), ~lagged)
         self.lag_off, self.lag_ch = _adjacency(self.ch_prod, len(units), lagged)
+        self.order = _topological(self.ch_prod, self.ch_cons, len(units))
         self.take_ptr_off, self.take_ptr = self._pointers(self.take, self.ch_cons, sizes)
         self.emit_ptr_off, self.emit_ptr = self._pointers(self.emit, self.ch_prod, sizes)
 
@@ -379,6 +380,26 @@ def _release(name: str, release: np.ndarray | None, steps: int) -> np.ndarray | 
     if release.shape != (steps,) or np.isnan(release).any():
         raise ValueError(f"unit {name!r}: release needs one time per step")
     return release
+
+
+def _topological(producer: np.ndarray, consumer: np.ndarray, n_units: int) -> np.ndarray:
+    """Units with every producer before its consumers (Kahn's algorithm), then the units
+    on cycles in id order."""
+    feeds: list[list[int]] = [[] for _ in range(n_units)]
+    waiting = np.zeros(n_units, dtype=np.int64)
+    for p, c in zip(producer.tolist(), consumer.tolist(), strict=True):
+        if p != c:
+            feeds[p].append(c)
+            waiting[c] += 1
+    order = [u for u in range(n_units) if waiting[u] == 0]
+    for u in order:  # grows while it is read
+        for c in feeds[u]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                order.append(c)
+    placed = set(order)
+    order += [u for u in range(n_units) if u not in placed]
+    return np.array(order, dtype=np.int64)
 
 
 def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:

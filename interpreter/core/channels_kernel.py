@@ -29,16 +29,28 @@ def step_pointers(tok_off, steps_of_token, unit_of_channel, step_off, ptr_off, p
 
 
 @numba.njit(cache=True)
+def _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
+    """Whether every unit that u takes tokens from (other than u) fired all its steps."""
+    for i in range(in_off[u], in_off[u + 1]):
+        p = ch_prod[in_ch[i]]
+        if p == u or fired[p] < step_off[p + 1] - step_off[p]:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
 def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
                ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency, offset, take_ptr_off,
-               take_ptr, emit_ptr_off, emit_ptr, start, fired, lag_seen, lag):  # fmt: skip
+               take_ptr, emit_ptr_off, emit_ptr, order, start, fired, lag_seen, lag):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units across its channels. `fired[u]` ends as the
     number of steps of u that could fire (all of them unless the network deadlocks);
     `lag_seen[u]`, how many of its steps' lagged credits it has folded in, and `lag[u]` the
-    latest of them (start: -inf). All three carry over to a resumed run."""
+    latest of them (start: -inf). All three carry over to a resumed run. `order` is the
+    first pass's order (topological where the units form no cycle: then a unit whose
+    producers are done and whose channels out are unbounded runs all its steps at once)."""
     n_units = len(step_off) - 1
-    queue = np.arange(n_units)  # a ring: each unit is in it at most once
+    queue = order.copy()  # a ring: each unit is in it at most once
     queued = np.ones(n_units, dtype=np.bool_)
     head, size = 0, n_units
     while size > 0:
@@ -50,6 +62,30 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
         n_steps = step_off[u + 1] - base
         s = fired[u]
         first = s
+        if (
+            s < n_steps
+            and _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired)
+            and (lag_off[u + 1] == lag_off[u])
+        ):
+            free = True
+            for i in range(out_off[u], out_off[u + 1]):
+                free = free and ch_depth[out_ch[i]] == 0
+            if free:  # nothing can block it: ready times channel by channel, then one scan
+                for g in range(base + s, base + n_steps):
+                    start[g] = release[g]
+                for i in range(in_off[u], in_off[u + 1]):
+                    c = in_ch[i]
+                    k = tok_off[c]
+                    p = step_off[ch_prod[c]]
+                    for m in range(k + take_ptr[take_ptr_off[c] + s], tok_off[c + 1]):
+                        start[base + take[m]] = max(start[base + take[m]],
+                                                    start[p + emit[m]] + latency[m])  # fmt: skip
+                while s < n_steps and release[base + s] != np.inf:
+                    g = base + s
+                    if s > 0:
+                        start[g] = max(start[g], start[g - 1] + cost[g - 1])
+                    s += 1
+                fired[u] = s
         while s < n_steps:
             # the step's start, unless some token it takes is not emitted yet or some token
             # it emits finds its channel full (the consumer has not taken the one d back)

@@ -38,9 +38,27 @@ def test_uncovered_task_gives_a_reply_without_code(fake_compiler):
 
     fake_compiler.compile_task = refuse
     reply = get_model("builtin").complete([], task=make_task("fft_rows"))
-    assert "does not cover task fft_rows: no lowering for op 'fft'" in reply.text
+    assert "does not cover fft_rows: no lowering for op 'fft'" in reply.text
+    assert reply.refusal == "the builtin step compiler does not cover fft_rows: no lowering for op 'fft'"
     with pytest.raises(ReplyError, match="no code"):
         extract_program(reply.text, "step")
+
+
+def test_a_long_refusal_reason_is_kept_whole(fake_compiler):
+    why = "spec key 'padding_mode' is not one the compiler knows; " * 6 + "end of reason"
+
+    def refuse(task):
+        raise NotCovered(why + "\n(second line)")
+
+    fake_compiler.compile_task = refuse
+    reply = get_model("builtin").complete([], task=make_task("long_refusal"))
+    assert reply.refusal is not None and reply.refusal.endswith("end of reason (second line)")
+    assert len(reply.refusal) > 300 and "\n" not in reply.refusal
+
+
+def test_a_compiled_program_is_no_refusal(fake_compiler):
+    fake_compiler.compile_task = lambda task: PROGRAM
+    assert get_model("builtin").complete([], task=make_task()).refusal is None
 
 
 def test_compiler_crash_is_a_model_error(fake_compiler):
@@ -97,7 +115,8 @@ def test_builtin_answers_every_suite_task_like_a_model():
             program = extract_program(reply.text, task.dialect)
         except ReplyError as exc:
             assert "no code" in str(exc), (task.key, str(exc))
-            assert f"does not cover task {task.name}:" in reply.text, task.key
+            assert f"does not cover {task.name}:" in reply.text, task.key
+            assert reply.refusal and reply.refusal in reply.text, task.key
             continue
         covered += 1
         assert f"from dsl import {task.dialect}" in program, task.key

@@ -4,7 +4,9 @@ from the simulator's report, the guardian pass, and bad replies as failed attemp
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from agents.models import Reply
 from memory.store import ExperienceStore
 from tests.agents.workflows.conftest import (
     BAD_FN,
@@ -284,3 +286,35 @@ def test_a_stored_best_that_no_longer_passes_leads_to_fresh_proposals(
     assert recalled["origin"] == "recall" and recalled["verdict"]["status"] == "invalid"
     assert store.attempts(run_id=results["run"]["run_id"])[0].parent_id == stale
     assert proposed["origin"] == "propose" and results["tasks"][0]["status"] == "passed"
+
+
+class RefusingModel:
+    """Declines every task with a long reason, as the builtin model does for a task its
+    compiler does not cover; counts its calls."""
+
+    name = "refuser"
+    stateless = True
+    reason = "op 'fft' is not lowered: " + "the compiler knows only gathers and reductions; " * 5
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, messages: Any, **options: Any) -> Reply:
+        self.calls += 1
+        return Reply(text=f"{self.reason}. No program is given.", model=self.name, refusal=self.reason)
+
+
+def test_a_refusal_is_final_not_covered_with_its_whole_reason(
+    tmp_path: Path, pool: CountingPool
+) -> None:
+    model = RefusingModel()
+    store = ExperienceStore(tmp_path / "memory.sqlite")
+    results = solve(
+        tmp_path / "run", model, pool, store, samples=1, repair_rounds=2, guardian=False
+    )
+    assert model.calls == 1  # neither repaired nor proposed again
+    assert pool.verified == []
+    entry = results["tasks"][0]
+    assert entry["status"] == "not_covered" and not entry["correct"]
+    assert entry["feedback"] == RefusingModel.reason  # whole, not cut
+    assert [a.status for a in store.attempts()] == ["not_covered"]
