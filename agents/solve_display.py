@@ -31,6 +31,7 @@ _COLOURS = {
     "timeout": "yellow",
     "rejected": "magenta",
     "not_run": "dim",
+    "not_covered": "yellow",  # the model declined (builtin compiler): not a failure to retry
 }
 
 
@@ -248,7 +249,8 @@ def _attempt_line(task: str, attempt: Attempt) -> str:
     elif at.passed(attempt):
         text += f" {at.cycles(attempt)} cycles"
     elif verdict.get("feedback"):
-        text += f" — {' '.join(str(verdict['feedback']).split())[:120]}"
+        said = " ".join(str(verdict["feedback"]).split())
+        text += f" — {said if verdict.get('status') == at.NOT_COVERED else said[:120]}"
     return text
 
 
@@ -297,8 +299,8 @@ def summary_notes(results: dict[str, Any], report_hint: str) -> list[str]:
         notes.append(
             f"Not solved: {counts}. Each task's feedback says why"
             + (
-                " (with the builtin model, usually a task its compiler does not cover)"
-                if builtin
+                " (not_covered: the model declined the task, whole reason in the report)"
+                if at.NOT_COVERED in failed
                 else ""
             )
             + f"; full text in {report_hint}."

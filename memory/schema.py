@@ -102,9 +102,9 @@ def set_up(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def check(conn: sqlite3.Connection, path: Path) -> None:
-    """Raise `StoreDamaged` unless the file is whole and SQLite finds it sound."""
-    shortfall = missing_bytes(path)
+def check(conn: sqlite3.Connection, path: Path, shortfall: int) -> None:
+    """Raise `StoreDamaged` unless the file is whole (`shortfall`: `missing_bytes`, read
+    before `conn` opened the file) and SQLite finds it sound."""
     if shortfall:
         raise StoreDamaged(path, f"the file is cut short: {shortfall} bytes missing")
     problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]

@@ -225,8 +225,13 @@ class ExperienceStore:
         except OSError as exc:
             raise schema.fault(self.path, exc, 0.0) from None
         if check:
+            # Read the file's header before this thread's connection touches the file: a
+            # close of any descriptor of it drops every POSIX lock this process holds on it
+            # (SQLite's too), after which another connection's close may checkpoint and cut
+            # the WAL under this one (SQLITE_IOERR_SHORT_READ on its next write).
+            shortfall = schema.missing_bytes(self.path)
             with self._connect() as conn:
-                schema.check(conn, self.path)
+                schema.check(conn, self.path, shortfall)
         self.transaction(schema.set_up, begin=False)
 
     def __reduce__(self) -> tuple:

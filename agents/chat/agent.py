@@ -79,6 +79,7 @@ class ChatAgent:
         self.configured = configured
         self.model_spec = model_spec
         self._model: Any = None
+        self._call = 0  # model calls so far: a cancelled call's stream stops showing
         path = sessions_path(memory)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, check_same_thread=False)
@@ -119,6 +120,7 @@ class ChatAgent:
         try:
             reply = cancellable(self._complete, messages)
         except Cancelled:
+            self._call += 1  # what the abandoned call still streams is not shown
             self.view.result("model", Result("interrupted (the session goes on)", ok=False))
             note = {"role": "user", "content": "(the person interrupted the model)"}
             return {"messages": messages + [note], "pending": [], "cancelled": True}
@@ -283,12 +285,19 @@ class ChatAgent:
         if self._model is None:
             self._model = get_model(self.model_spec)
         task = self.bench.task if self.bench.task_spec else None
+        self._call += 1
+        call = self._call
+
+        def show(text: str) -> None:
+            if call == self._call:
+                self.view.reply_chunk(text)
+
         self.view.reply_start()
         return complete(
             self._model,
             self._context(task) + messages[-CONTEXT_MESSAGES:],
             task,
-            self.view.reply_chunk,
+            show,
         )
 
     def _context(self, task: Any) -> list[dict[str, str]]:
@@ -296,10 +305,10 @@ class ChatAgent:
         current program (always, so the model sees the person's edits)."""
         parts = [PROTOCOL]
         if task is not None:
-            from agents.prompts.builder import _reference, render_signature
+            from agents.prompts.builder import reference_path, render_signature
 
             parts += [
-                _reference(task.dialect),
+                reference_path(task.dialect).read_text().strip(),
                 f"The task {task.key}: {task.description.strip()}\n{render_signature(task)}",
             ]
         program = self.bench.program

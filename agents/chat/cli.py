@@ -30,7 +30,7 @@ def main(
 ) -> None:
     from agents.chat.agent import ChatAgent, list_sessions, sessions_path
     from agents.chat.terminal import TerminalView, run
-    from agents.models import resolve_model_spec
+    from agents.models import ModelError, get_model, resolve_model_spec
     from agents.workflows.run import memory_path
 
     store = memory_path(memory)
@@ -44,8 +44,19 @@ def main(
         raise ChatUsageError("--reference needs --shapes (e.g. --shapes a=64x128,b=128x64)")
     if resume and (task or reference):
         raise ChatUsageError("a resumed session keeps its task: /task changes it")
-    spec, source = resolve_model_spec(model)
-    configured = not source.startswith("default")
+    if sandbox is not None:
+        from sandbox import select_backend
+
+        select_backend(sandbox)  # an unknown backend is a usage error before the session
+    try:
+        spec, source = resolve_model_spec(model)
+        configured = not source.startswith("default")
+        if configured:  # a bad name or a missing key: one line now, not at the first reply
+            chosen = get_model(spec)
+            if hasattr(chosen, "preflight"):
+                chosen.preflight()
+    except ModelError as exc:
+        raise ChatUsageError(str(exc)) from None
     try:
         agent = ChatAgent(
             memory=store,
@@ -64,7 +75,10 @@ def main(
             if task:
                 agent.bench.set_task({"ref": task})
             elif reference:
-                agent.bench.set_task({"reference": reference, "shapes": shapes, "dialect": dialect})
+                file, _, function = reference.rpartition(":")
+                where = f"{Path(file).expanduser().resolve()}:{function}" if file else reference
+                # the absolute path: a resumed session may start in another folder
+                agent.bench.set_task({"reference": where, "shapes": shapes, "dialect": dialect})
         except ToolError as exc:
             raise ChatUsageError(str(exc)) from None
         run(agent, console, store.parent / "chat_history")

@@ -26,6 +26,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; verti
 th, td:first-child, td.text { text-align: left; }
 td.feedback { text-align: left; white-space: pre-wrap; max-width: 40em; }
 .passed { color: #2e7d32; font-weight: bold; } .failed { color: #c62828; }
+.not_covered { color: #8a6d00; }
 .better { color: #2e7d32; } .worse { color: #c62828; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em;
       white-space: pre-wrap; }
@@ -229,7 +230,7 @@ def _task_table(entries: list[dict[str, Any]], details: dict[str, Any]) -> str:
     head = "".join(f"<th>{c}</th>" for c in columns)
     rows = []
     for e in entries:
-        css = "passed" if e["correct"] else "failed"
+        css = _state_class(e)
         spent = task_seconds(details.get(e["task"]))
         rows.append(
             f"<tr><td><a href='#{anchor(e['task'])}'>{escape(e['task'])}</a></td>"
@@ -278,9 +279,16 @@ def _task_info(key: str) -> tuple[str, str] | None:
     return task.description.strip(), task.target
 
 
+def _state_class(entry: dict[str, Any]) -> str:
+    """A refusal (`not_covered`) is shown apart from a failed attempt: nothing was tried."""
+    if entry["correct"]:
+        return "passed"
+    return "not_covered" if entry["status"] == "not_covered" else "failed"
+
+
 def _task_section(entry: dict[str, Any], detail: dict[str, Any] | None) -> str:
     key = entry["task"]
-    state = "passed" if entry["correct"] else "failed"
+    state = _state_class(entry)
     parts = [
         f"<section class='task' id='{anchor(key)}'><h3>{escape(key)}"
         f" <span class='{state}'>{escape(entry['status'])}</span></h3>"
@@ -301,7 +309,8 @@ def _task_section(entry: dict[str, Any], detail: dict[str, Any] | None) -> str:
         figures.append(f"time {duration_text(spent)} (model + checks)")
     parts.append(f"<p>{', '.join(figures)}</p>")
     if not entry["correct"] and entry.get("feedback"):
-        parts.append(f"<p>Why not solved:</p><pre>{escape(str(entry['feedback']))}</pre>")
+        why = "Why not covered" if entry["status"] == "not_covered" else "Why not solved"
+        parts.append(f"<p>{why}:</p><pre>{escape(str(entry['feedback']))}</pre>")
     if not detail:
         said = "Not attempted." if not entry.get("attempts") else "No attempt details recorded."
         parts.append(f"<p>{said}</p></section>")

@@ -160,6 +160,14 @@ def eb_weighted(rng, dims):
     return bags
 
 
+def eb_padded(rng, dims):
+    """Bags whose index lists are padded: about a fifth of the entries are index 0."""
+    bags = _bags(rng, dims, s=1.05, q=0.0, sigma=6.0)
+    pad = rng.random(dims["NNZ"]) < 0.2
+    bags["indices"] = np.where(pad, 0, bags["indices"]).astype(np.int64)
+    return bags
+
+
 def _graph(
     rng: np.random.Generator, dims: dict[str, int], rows: str, cols: str, minimum: int = 0
 ) -> tuple:

@@ -64,3 +64,17 @@ def paged_kv_gather(block_offsets, block_ids, kv_cache, **_):
 def moe_gather(expert_offsets, token_ids, x, **_):
     """Token rows grouped by expert (the dispatch gather of an MoE layer)."""
     return torch.index_select(x, 0, token_ids)
+
+
+def embedding_bag_padded(offsets, indices, table, **_):
+    """Sum bags where index 0 is padding (adds nothing)."""
+    return F.embedding_bag(
+        indices, table, offsets, mode="sum", include_last_offset=True, padding_idx=0
+    )
+
+
+def message_passing_min(offsets, indices, features, V, **_):
+    """Min of in-neighbour features (every node has a neighbour in this task)."""
+    out = torch.zeros(V, features.shape[1], dtype=features.dtype)
+    rows = _segments(offsets)[:, None].expand(-1, features.shape[1])
+    return out.scatter_reduce(0, rows, features[indices], reduce="amin", include_self=False)

@@ -364,6 +364,36 @@ def stkn_drop(stream: Stream) -> Stream:
     return _builder().node("stkn_drop", {}, [stream])[0]
 
 
+def empty_stkn_drop(stream: Stream) -> Stream:
+    """Drop empty fibers: stops before the first data token go, and each run of stops
+    becomes its highest one (SAM's `EmptyFiberStknDrop`)."""
+    return _builder().node("empty_stkn_drop", {}, [stream])[0]
+
+
+def split(crd: Stream, factor: int, original: bool = False) -> tuple[Stream, Stream]:
+    """Tile a coordinate level by `factor`: (outer crd // factor, inner crd % factor, or
+    the crd itself when `original`), the inner stream one level deeper."""
+    attrs = {"factor": factor} | ({"original": True} if original else {})
+    return _builder().node("split", attrs, [crd])  # type: ignore
+
+
+def flatten(outer: Stream, inner: Stream, factor: int) -> Stream:
+    """Undo `split`: each inner coordinate becomes outer * factor + inner, one level up."""
+    return _builder().node("flatten", {"factor": factor}, [outer, inner])[0]
+
+
+def bv(crd: Stream) -> Stream:
+    """Bit vector (SAM's `BV`): each fiber's coordinates become one mask token (bit c for
+    coordinate c, c <= 62), emitted before the fiber's stop."""
+    return _builder().node("bv", {}, [crd])[0]
+
+
+def bv_chunk(stream: Stream, width: int, size: int) -> Stream:
+    """Cut each bit vector of `size` bits into ceil(size / width) chunks of `width` bits,
+    lowest first (SAM's `ChunkBV`)."""
+    return _builder().node("bv_chunk", {"width": width, "size": size}, [stream])[0]
+
+
 def write_level(t: Tensor, level: int, crd: Stream) -> None:
     """Level writer: the crd stream becomes storage level `level` of `t`."""
     name, level = _name(t, "write_level"), _level(level, "write_level")

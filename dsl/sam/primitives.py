@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dsl.core.errors import RuleError
 from dsl.core.spec import SINK, OpSpec, Registry
 
-CRD, REF, VAL, REPSIG = "crd", "ref", "val", "repsig"
-KINDS = (CRD, REF, VAL, REPSIG)
+CRD, REF, VAL, REPSIG, BV = "crd", "ref", "val", "repsig", "bv"
+KINDS = (CRD, REF, VAL, REPSIG, BV)
 
 BINARY_OPS = ("add", "sub", "mul", "div", "max", "min", "matmul", "matmul_t")
 UNARY_OPS = ("exp", "sin", "cos", "rsqrt", "sigmoid", "neg", "abs", "relu")
@@ -25,6 +25,7 @@ ALU_OPS = BINARY_OPS + UNARY_OPS + SCALAR_OPS
 REDUCE_OPS = ("add", "max", "min")
 MAX_FANOUT = 64  # most copies, lanes or joiner inputs of one primitive
 MAX_DEPTH = 16  # deepest join
+MAX_BV_BITS = 63  # a bit vector is one int64 token: coordinates 0..62
 
 
 SAM = Registry("sam", reference="sam/REFERENCE.md", anchor="`sam.{name}")
@@ -150,6 +151,38 @@ def _type_same(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ..
     return (("out", kinds[0]),)
 
 
+def _type_split(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _check_factor(attrs)
+    _expect("crd", kinds[0], (CRD,))
+    return (("outer", CRD), ("inner", CRD))
+
+
+def _type_flatten(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _check_factor(attrs)
+    return _type_crd_pair(attrs, kinds)[:1]
+
+
+def _check_factor(attrs: dict) -> None:
+    if attrs["factor"] < 1:
+        raise RuleError(f"factor must be a positive int, got {attrs['factor']}", "factor")
+
+
+def _type_bv(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _expect("crd", kinds[0], (CRD,))
+    return (("bv", BV),)
+
+
+def _type_bv_chunk(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _expect("bv", kinds[0], (BV,))
+    width, size = attrs["width"], attrs["size"]
+    if not 1 <= width <= size <= MAX_BV_BITS:
+        raise RuleError(
+            f"bv_chunk needs 1 <= width <= size <= {MAX_BV_BITS}, got width {width}, size {size}",
+            "width",
+        )
+    return (("bv", BV),)
+
+
 def _type_write_level(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     _expect("crd", kinds[0], (CRD,))
     return ()
@@ -253,6 +286,23 @@ _declare(
     "val_drop", "drop zero values with their coordinates", "val,crd", "val,crd", _type_val_drop
 )
 _declare("stkn_drop", "drop every stop token", "in", "out", _type_same)
+_declare(
+    "empty_stkn_drop", "drop empty fibers: leading stops go, each run of stops becomes one",
+    "in", "out", _type_same,
+)  # fmt: skip
+_declare(
+    "split", "tile a coordinate level: crd -> (crd // factor, crd or crd % factor)", "crd",
+    "outer,inner", _type_split, {"factor": int}, {"original": bool},
+)  # fmt: skip
+_declare(
+    "flatten", "undo split: (outer, inner) -> outer * factor + inner", "outer,inner", "crd",
+    _type_flatten, {"factor": int},
+)  # fmt: skip
+_declare("bv", "bit vector: each fiber's coordinates -> one mask token", "crd", "bv", _type_bv)
+_declare(
+    "bv_chunk", "cut each bit vector into size/width chunks of width bits", "bv", "bv",
+    _type_bv_chunk, {"width": int, "size": int},
+)  # fmt: skip
 _declare(
     "write_level", "level writer: crd stream -> one level of a tensor", "crd", "",
     _type_write_level, _TENSOR_LEVEL, sink=True,

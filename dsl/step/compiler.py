@@ -22,8 +22,11 @@ batch entry) and broadcast over the row tiles with `expand`; column inputs are l
 `[1, tile_rows]` tiles and transposed. Ops are element functions of the library applied
 tile by tile (`softmax` is expanded into max / sub / exp / sum / div).
 
-Anything else (data-dependent routing, gathers, ragged lengths, reductions over a symbolic
-number of tiles) raises `NotCovered` with the reason.
+A spec whose reduced dim is symbolic (softmax over a symbolic row length, attention over a
+symbolic key count) is lowered by `compiler_dynamic.py`; a spec naming a `kind` (ragged
+decode attention, gathers / scatters, routing, MoE layers) by `compiler_kinds.py`. A spec
+key or op key no lowering understands, or a shape a lowering does not assume, raises
+`NotCovered` with the whole reason, never a silently different kernel.
 """
 
 from __future__ import annotations
@@ -44,9 +47,8 @@ PARAMETRIC = {"scale": "factor", "add_scalar": "value"}
 SPEC_KEYS = frozenset({"rows", "batch", "tile_rows", "whole", "columns", "ops"})
 OP_KEYS = frozenset({"out", "op", "args", "transpose_b", *PARAMETRIC.values()})
 
-# Declared domains of the emitted knobs (the task's own tile_rows is always included).
+# The declared domain of the emitted row tile (the task's own tile_rows is always included).
 TILE_ROWS = (8, 16, 32, 64, 128)
-MATMUL_COMPUTE = (1, 2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,29 @@ class _Input:
 
 def compile_task(task) -> str:
     """Program text for `task` (a `benchmarks.task.Task`), or `NotCovered` with a reason."""
-    spec = task.spec
-    if "ops" not in spec:
+    if "ops" not in task.spec:
         return compile_kind(task)
+    rows, tile_rows = _row_spec(task)
+    dynamic = dynamic_lowering(task, rows, tile_rows)
+    return dynamic if dynamic is not None else _RowTiling(task).emit()
+
+
+def row_tiled(task) -> bool:
+    """Whether `task` compiles by static row tiling (its baseline is then our output)."""
+    if "ops" not in task.spec:
+        return False
+    return dynamic_lowering(task, *_row_spec(task)) is None
+
+
+def _row_spec(task) -> tuple[str, int]:
+    """The streamed row dim and tile height of an `ops` spec, after refusing unknown keys."""
+    spec = task.spec
     unknown = sorted(set(spec) - SPEC_KEYS) + sorted(
         {k for op in spec["ops"] for k in op} - OP_KEYS
     )
     if unknown:
         raise NotCovered(f"{task.name}: spec key(s) {unknown} are not understood by row tiling")
-    rows = _need(spec, "rows", str, task.name)
-    dynamic = dynamic_lowering(task, rows, int(spec.get("tile_rows", 16)))
-    return dynamic if dynamic is not None else _RowTiling(task).emit()
+    return _need(spec, "rows", str, task.name), int(spec.get("tile_rows", 16))
 
 
 class _RowTiling:
@@ -88,7 +102,6 @@ class _RowTiling:
         self._check_names()
         self.lines: list[str] = []
         self.pending: dict[str, list[str]] = {}  # value -> handle names not yet consumed
-        self.matmuls = False  # a matmul map gets the tunable `compute` allocation
 
     # --- input classification -------------------------------------------------------
     def _static(self, dim: str | int, what: str) -> int:
@@ -294,8 +307,7 @@ class _RowTiling:
                     "streams; row tiling needs a whole right-hand operand"
                 )
             fn = "step.fn.matmul(transpose_b=True)" if op.get("transpose_b") else '"matmul"'
-            expr = f"step.map([{args[0]}, {args[1]}], {fn}, compute=compute)"
-            self.matmuls = True
+            expr = f"step.map([{args[0]}, {args[1]}], {fn})"
         elif name == "softmax":  # exp(x - rowmax) / rowsum, all within one row tile
             self._line(f"{out}_a, {out}_b = step.copy({args[0]})")
             self._line(f'{out}_shifted = step.map([{out}_a, step.map({out}_b, "row_max")], "sub")')
@@ -313,14 +325,10 @@ class _RowTiling:
         self._define(out, expr, uses[out])
 
     def _header(self, params: list[str]) -> str:
-        # The knobs a tuner may turn (agent tune): the row tile and, when there is a matmul,
-        # its compute units; both trade speed for on-chip memory and compute budget.
-        tiles = sorted({*TILE_ROWS, self.tile_rows})
-        knobs = [f"tile_rows={tiles}"]
-        if self.matmuls:
-            params.append("compute=1")
-            knobs.append(f"compute={list(MATMUL_COMPUTE)}")
-        tunable = f"@step.tunable({', '.join(knobs)})\n"
+        # The knob a tuner may turn (agent tune): the row tile trades on-chip memory for
+        # fewer, larger steps. (Compute allocations stay with the optimise rounds: the
+        # baselines, these programs, keep their text for the tests that edit it.)
+        tunable = f"@step.tunable(tile_rows={sorted({*TILE_ROWS, self.tile_rows})})\n"
         under = f" under {', '.join(self.batch)}" if self.batch else ""
         doc = (
             f'"""{self.task.name}: static row tiling (builtin compiler).\n\n'

@@ -232,6 +232,29 @@ def _concat_cols(args: tuple, p: dict, name: str) -> Tile:
     return Tile(a.dtype, a.rows, a.cols + b.cols)
 
 
+COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
+
+
+def _compare(args: tuple, p: dict, name: str) -> Tile:
+    if p["op"] not in COMPARISONS:
+        raise FnTypeError(f"{name}: op {p['op']!r} is not one of {', '.join(COMPARISONS)}")
+    return _broadcast(args, p, name)
+
+
+def _where(args: tuple, p: dict, name: str) -> Tile:
+    cond = _tile(args[0], name, 0)
+    value = _broadcast(args[1:], p, name)
+    shape = _broadcast((Tile(value.dtype, cond.rows, cond.cols), value), p, name)
+    return Tile(value.dtype, shape.rows, shape.cols)
+
+
+def _iota(args: tuple, p: dict, name: str) -> Tile:
+    a = _tile(args[0], name)
+    if p["axis"] not in (0, 1):
+        raise FnTypeError(f"{name}: axis must be 0 (row index) or 1 (column index)")
+    return Tile("int64", a.rows, a.cols)
+
+
 def _mask_after(args: tuple, p: dict, name: str) -> Tile:
     a = _tile(args[0], name, 0)
     n = _int_tile(args[1], name, 1)
@@ -246,6 +269,7 @@ for _n, _doc in [
     ("silu", "x * sigmoid(x) per element (8 FLOPs/element)"),
     ("relu", "max(x, 0) per element"),
     ("gelu", "tanh-approximated GELU per element (8 FLOPs/element)"),
+    ("gelu_erf", "exact GELU x * (1 + erf(x / sqrt 2)) / 2 per element (8 FLOPs/element)"),
     ("sigmoid", "1 / (1 + e^-x) per element (4 FLOPs/element)"),
     ("tanh", "tanh per element (4 FLOPs/element)"),
     ("neg", "-x"),
@@ -324,6 +348,31 @@ _declare(
     transpose_b=(bool, False),
 )
 _declare("map", "concat_cols", 2, _concat_cols, "[R, c1], [R, c2] -> [R, c1 + c2]")
+_declare(
+    "map",
+    "compare",
+    2,
+    _compare,
+    "a <op> b elementwise (op: lt le gt ge eq ne; broadcasts like add) -> 1 where true, 0 "
+    "where false, in a's dtype (a mask to multiply by or to feed `where`)",
+    op=(str, REQUIRED),
+)
+_declare(
+    "map",
+    "where",
+    3,
+    _where,
+    "cond, a, b -> a where cond != 0 else b (all three broadcast; a and b share a dtype)",
+)
+_declare(
+    "map",
+    "iota",
+    1,
+    _iota,
+    "x [R, C] -> int64 [R, C] holding each element's column index (axis=1) or row index "
+    "(axis=0); x's values are ignored (it gives the shape)",
+    axis=(int, 1),
+)
 _declare(
     "map",
     "mask_after",

@@ -103,6 +103,7 @@ class _Channel:
     latency: np.ndarray
     offset: np.ndarray
     lagged: bool
+    credit_only: bool
 
 
 class ChannelNetwork:
@@ -144,11 +145,13 @@ class ChannelNetwork:
         latency: float | np.ndarray = 0.0,
         offset: float | np.ndarray = 0.0,
         lagged: bool = False,
+        credit_only: bool = False,
     ) -> int:
         """A channel from `producer` to `consumer`: token m leaves producer step `emit[m]`
         and is taken by consumer step `take[m]` (None: token m at step m, one per step of
         that unit). `depth` 0 means unbounded; `lagged` credits are seen one step late (see
-        the module doc). Returns its id."""
+        the module doc); a `credit_only` channel only bounds the producer (its tokens delay
+        no consumer step: the data travels on another channel). Returns its id."""
         for side, u in (("producer", producer), ("consumer", consumer)):
             if not 0 <= u < len(self.units):
                 raise ValueError(f"channel {name!r}: no unit {u} as {side}")
@@ -163,8 +166,9 @@ class ChannelNetwork:
             raise ValueError(f"channel {name!r}: {len(emit)} emits but {len(take)} takes")
         if not isinstance(depth, int | np.integer) or depth < 0:
             raise ValueError(f"channel {name!r}: depth must be an integer >= 0, got {depth!r}")
-        if lagged and depth == 0:
-            raise ValueError(f"channel {name!r}: a lagged channel needs a depth >= 1")
+        if (lagged or credit_only) and depth == 0:
+            kind = "lagged" if lagged else "credit-only"
+            raise ValueError(f"channel {name!r}: a {kind} channel needs a depth >= 1")
         per_token = {}
         for what, value in (("latency", latency), ("offset", offset)):
             arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
@@ -172,7 +176,17 @@ class ChannelNetwork:
                 raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
             per_token[what] = np.ascontiguousarray(arr)
         self.channels.append(
-            _Channel(name, producer, consumer, emit, take, int(depth), **per_token, lagged=lagged)
+            _Channel(
+                name,
+                producer,
+                consumer,
+                emit,
+                take,
+                int(depth),
+                **per_token,
+                lagged=lagged,
+                credit_only=credit_only,
+            )
         )
         self._flat = None
         return len(self.channels) - 1
@@ -211,7 +225,7 @@ class ChannelNetwork:
         s = int(fired[u])
         unit = self.units[u].name
         for ch in self.channels:
-            tokens = np.flatnonzero(ch.take == s) if ch.consumer == u else []
+            tokens = np.flatnonzero(ch.take == s) if ch.consumer == u and not ch.credit_only else []
             if len(tokens) and fired[ch.producer] <= ch.emit[tokens[-1]]:
                 m = int(tokens[fired[ch.producer] <= ch.emit[tokens]][0])
                 other = self.units[ch.producer].name
@@ -268,7 +282,8 @@ class ResumableSolve:
 
         flat = self.flat
         kernel.run_events(
-            flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.out_off,
+            flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.cons_off,
+            flat.cons_ch, flat.out_off,
             flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
             flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.take_ptr_off,
             flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, flat.order, self.start, self.fired,
@@ -356,7 +371,9 @@ class _Flat:
         self.latency = _cat([c.latency for c in chans], np.float64)
         self.offset = _cat([c.offset for c in chans], np.float64)
         lagged = np.array([c.lagged for c in chans], dtype=bool)
-        self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units))
+        credit_only = np.array([c.credit_only for c in chans], dtype=bool)
+        self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units), ~credit_only)
+        self.cons_off, self.cons_ch = _adjacency(self.ch_cons, len(units))
         self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), ~lagged)
         self.lag_off, self.lag_ch = _adjacency(self.ch_prod, len(units), lagged)
         self.order = _topological(self.ch_prod, self.ch_cons, len(units))

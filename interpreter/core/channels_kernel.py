@@ -39,12 +39,14 @@ def _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
 
 
 @numba.njit(cache=True)
-def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
+def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_off, out_ch,
+               lag_off, lag_ch,
                ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency, offset, take_ptr_off,
                take_ptr, emit_ptr_off, emit_ptr, order, start, fired, lag_seen, lag):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
-    a unit that advanced wakes the units across its channels. `fired[u]` ends as the
-    number of steps of u that could fire (all of them unless the network deadlocks);
+    a unit that advanced wakes the units across its channels (`in_*`: the channels whose
+    tokens a unit takes, `cons_*`: those plus the credit-only ones it consumes). `fired[u]`
+    ends as the number of steps of u that could fire (all of them unless it deadlocks);
     `lag_seen[u]`, how many of its steps' lagged credits it has folded in, and `lag[u]` the
     latest of them (start: -inf). All three carry over to a resumed run. `order` is the
     first pass's order (topological where the units form no cycle: then a unit whose
@@ -159,8 +161,8 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             fired[u] = s
         if s == first:
             continue
-        for i in range(in_off[u], in_off[u + 1]):
-            v = ch_prod[in_ch[i]]
+        for i in range(cons_off[u], cons_off[u + 1]):
+            v = ch_prod[cons_ch[i]]
             if not queued[v]:
                 queued[v] = True
                 queue[head + size - n_units if head + size >= n_units else head + size] = v

@@ -127,22 +127,25 @@ class OpNetwork:
         for v, d in self.data_unit.items():
             run.hold(d, self.requests[v])
         hbm = _HbmQueue(self.target)
-        served = np.zeros(len(req.step), dtype=bool)
+        unserved = np.arange(len(req.step))
         back = np.zeros(len(req.step))
         rounds = 0
         while True:
             rounds += 1
             run.run()
-            pending = np.flatnonzero(~served & (run.fired[req.unit] > req.local))
-            if not len(pending):
+            at = np.flatnonzero(run.fired[req.unit[unserved]] > req.local[unserved])
+            if not len(at):
                 break
-            issue = run.start[req.step[pending]] + req.issue_delay[pending]
-            now = hbm.serve_before(issue, self.req_size[pending])
-            pending, done = pending[now[0]], now[1]
-            back[pending] = done
-            served[pending] = True
-            loads = req.data_step[pending] >= 0
-            run.release_steps(req.data_step[pending[loads]], done[loads])
+            issued = unserved[at]
+            issue = run.start[req.step[issued]] + req.issue_delay[issued]
+            go, done = hbm.serve_before(issue, self.req_size[issued])
+            now = issued[go]
+            back[now] = done
+            loads = req.data_step[now] >= 0
+            run.release_steps(req.data_step[now[loads]], done[loads])
+            keep = np.ones(len(unserved), dtype=bool)
+            keep[at[go]] = False
+            unserved = unserved[keep]
         try:
             timeline = run.timeline()
         except ChannelDeadlock as exc:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from interpreter.errors import ExecutionError
 from interpreter.step.streams import LazyTiles, vlen, vstack
@@ -114,6 +115,7 @@ for _name, _f, _fl in [
     ("rsqrt", lambda x: 1.0 / np.sqrt(x), 4),
     ("silu", lambda x: x * _sigmoid(x), 8),
     ("gelu", _gelu, 8),
+    ("gelu_erf", lambda x: 0.5 * x * (1.0 + special.erf(x * 0.7071067811865476)), 8),
     ("relu", lambda x: np.maximum(x, 0), 1),
     ("neg", np.negative, 1),
     ("abs", np.abs, 1),
@@ -226,6 +228,35 @@ def _mask_after(x: np.ndarray, n: np.ndarray, p: dict) -> np.ndarray:
 
 
 _register("map", "mask_after", batched(_mask_after), _per_elem(1))
+
+COMPARE_UFUNC = {
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+}
+
+
+def _compare(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
+    return COMPARE_UFUNC[p["op"]](a, b).astype(a.dtype)
+
+
+def _where(cond: np.ndarray, a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
+    return np.where(cond != 0, a, b).astype(a.dtype, copy=False)
+
+
+def _iota(x: np.ndarray, p: dict) -> np.ndarray:
+    axis = 2 if p["axis"] == 1 else 1
+    index = np.arange(x.shape[axis], dtype=np.int64)
+    index = index[None, None, :] if axis == 2 else index[None, :, None]
+    return np.broadcast_to(index, x.shape).copy()
+
+
+_register("map", "compare", batched(_compare), _elems_out)
+_register("map", "where", batched(_where), _elems_out)
+_register("map", "iota", batched(_iota), _per_elem(1))
 
 
 def _to_selector(args: list, p: dict) -> np.ndarray:

@@ -15,9 +15,10 @@ import pytest
 
 from agents.chat.agent import MAX_STEPS, UNCONFIGURED, ChatAgent, list_sessions
 from agents.chat.protocol import Action, PatchError, apply_diff, parse_reply
-from agents.chat.session import Cancelled, cancellable
+from agents.chat.session import Cancelled, Workbench, cancellable
 from agents.chat.user_task import parse_shapes, task_from_reference
-from agents.tools import ToolError
+from agents.models import ModelError
+from agents.tools import Toolbox, ToolError
 
 PROGRAM = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\n"
 
@@ -80,6 +81,11 @@ def test_users_function_becomes_a_task(tmp_path):
     inputs = task.make_inputs({}, seed=3)
     out = task.reference_outputs(inputs, {})
     np.testing.assert_allclose(out["z"], 2 * inputs["x"] + inputs["y"], rtol=1e-6)
+    # What a session keeps is the spec; a resumed session builds the same task from it.
+    bench = Workbench(Toolbox(memory=tmp_path / "absent.sqlite"))
+    spec = {"reference": f"{tmp_path}/mine.py:scaled_sum", "shapes": "x=4x6,y=4x6"}
+    bench.restore({"task_spec": spec})
+    assert bench.task.outputs == task.outputs and bench.task.inputs == task.inputs
     with pytest.raises(ToolError, match=r"broken failed on the given shapes: RuntimeError"):
         task_from_reference(f"{tmp_path}/mine.py:broken", "x=4x6")
     with pytest.raises(ToolError, match="no file"):
@@ -214,3 +220,42 @@ def test_ctrl_c_cancels_a_running_call_and_the_thread_goes_on():
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_a_litellm_reply_streams_chunk_by_chunk(monkeypatch):
+    from types import SimpleNamespace as NS
+
+    from agents.chat import streaming
+    from agents.models import litellm_backend
+    from agents.models.litellm_backend import LiteLLMModel
+
+    asked = {}
+
+    def completion(**kwargs):
+        asked.update(kwargs)
+        for part in ("Here ", "it ", None, "is."):
+            yield NS(choices=[NS(delta=NS(content=part))])
+        yield NS(choices=[])  # the closing usage chunk has no choice
+
+    fake = NS(
+        completion=completion,
+        stream_chunk_builder=lambda chunks, messages: NS(
+            usage=NS(prompt_tokens=12, completion_tokens=4)
+        ),
+        completion_cost=lambda completion_response: 0.25,
+    )
+    monkeypatch.setattr(litellm_backend, "import_litellm", lambda: fake)
+    seen: list[str] = []
+    reply = streaming.complete(
+        LiteLLMModel("openai/gpt-test"), [{"role": "user", "content": "hi"}], None, seen.append
+    )
+    assert seen == ["Here ", "it ", "is."] and reply.text == "Here it is."
+    assert (reply.prompt_tokens, reply.completion_tokens, reply.cost_usd) == (12, 4, 0.25)
+    assert asked["stream"] is True and asked["model"] == "openai/gpt-test"
+
+    def failing(**kwargs):
+        raise TimeoutError("provider took too long")
+
+    monkeypatch.setattr(fake, "completion", failing)
+    with pytest.raises(ModelError, match="openai/gpt-test: TimeoutError: provider took too long"):
+        streaming.complete(LiteLLMModel("openai/gpt-test"), [], None, seen.append)

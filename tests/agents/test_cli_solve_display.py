@@ -154,9 +154,15 @@ def test_summary_notes_explain_fast_p_and_failures() -> None:
     assert notes[0].startswith("fast_p: share of all 3 tasks whose kernel is correct and more")
     assert "ties its baseline (1.00x)" in notes[1]
     assert notes[2] == (
-        "Not solved: 1 error. Each task's feedback says why (with the builtin model, usually"
-        " a task its compiler does not cover); full text in runs/x/report.html."
+        "Not solved: 1 error. Each task's feedback says why; full text in runs/x/report.html."
     )
+    entries.append(_entry("step/d", "not_covered"))
+    notes = summary_notes({**results, "summary": rs.summary(entries, tokens=0, cost_usd=0.0)}, "r")
+    assert notes[2] == (
+        "Not solved: 1 error, 1 not_covered. Each task's feedback says why (not_covered: the"
+        " model declined the task, whole reason in the report); full text in r."
+    )
+    entries.pop()
     results["run"]["model"] = "openai/gpt-4o"  # ties are then nothing to explain
     notes = summary_notes(results, "r")
     assert (
@@ -191,3 +197,13 @@ def test_summary_line_says_what_was_recalled_and_what_was_estimated() -> None:
     assert "passed (memory)" in buffer.getvalue()
     notes = " ".join(summary_notes(results, "the report"))
     assert "1 solved task(s) marked (memory) were recalled" in notes
+
+
+def test_a_refusal_line_keeps_its_whole_reason() -> None:
+    from agents.solve_display import _attempt_line
+
+    why = "spec key 'padding_mode' is not one the compiler knows. " * 4
+    refused = {"id": "r1s0", "origin": "propose", "verdict": {"status": "not_covered", "feedback": why}}
+    failed = {"id": "r1s0", "origin": "propose", "verdict": {"status": "error", "feedback": why}}
+    assert _attempt_line("dae/x", refused).endswith(why.strip())
+    assert len(_attempt_line("dae/x", failed)) < len(why)

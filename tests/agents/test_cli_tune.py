@@ -83,7 +83,7 @@ def test_tune_reports_progress_best_and_writes_the_run_folder(tmp_path):
     assert "best: " in result.stdout and "cycles" in result.stdout
     data = json.loads((out / "tune.json").read_text())
     assert data["evaluations"] == 4
-    assert data["start_params"] == {"tile_rows": 16, "compute": 1}  # the program's own first
+    assert data["start_params"] == {"tile_rows": 16}  # the program's own values first
     assert data["best_cycles"] <= data["start_cycles"]
     assert (out / "convergence.png").stat().st_size > 1000
     tuned = (out / "tuned.py").read_text()

@@ -7,6 +7,7 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
+@step.tunable(tile_rows=[8, 16, 32, 64, 128])
 def kernel(q, k, v, tile_rows=16):
     q_t = step.linear_offchip_load(q, (tile_rows, 32))  # stream [cdiv(S, tile_rows), 1]
     q_t0, q_t1, q_t2 = step.copy(q_t, 3)

@@ -7,6 +7,7 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
+@step.tunable(tile_rows=[8, 16, 32, 64, 128])
 def kernel(a, b, tile_rows=16):
     a_t = step.linear_offchip_load(a, (tile_rows, 32))  # stream [B, cdiv(M, tile_rows), 1]
     a_t0, a_t1 = step.copy(a_t, 2)

@@ -7,6 +7,7 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
+@step.tunable(tile_rows=[8, 16, 32, 64, 128])
 def kernel(x, weight, w_gate, w_up, w_down, tile_rows=16):
     M_tiles = step.cdiv(x.shape[-2], tile_rows)  # the last tile is zero-padded
     x_t = step.linear_offchip_load(x, (tile_rows, 64))  # stream [cdiv(M, tile_rows), 1]

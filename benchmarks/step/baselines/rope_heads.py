@@ -7,6 +7,7 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
+@step.tunable(tile_rows=[8, 16, 32, 64, 128])
 def kernel(x, cos, sin, tile_rows=16):
     S_tiles = step.cdiv(x.shape[-2], tile_rows)  # the last tile is zero-padded
     NH = x.shape[0]

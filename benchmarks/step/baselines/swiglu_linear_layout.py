@@ -7,6 +7,7 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
+@step.tunable(tile_rows=[8, 16, 32, 64, 128])
 def kernel(x, w_gate, w_up, w_down, tile_rows=16):
     x_t = step.linear_offchip_load(x, (tile_rows, 64))  # stream [cdiv(M, tile_rows), 1]
     x_t0, x_t1, x_t2, x_t3, x_t4 = step.copy(x_t, 5)

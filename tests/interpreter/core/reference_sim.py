@@ -61,7 +61,7 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
         depends on has not happened."""
         times = [idle_at[u], release(u, s), credit(u, s, False)]
         for ch in channels:
-            if ch.consumer == u:
+            if ch.consumer == u and not ch.credit_only:
                 for m in range(len(ch.take)):
                     if ch.take[m] == s:
                         p, e = ch.producer, int(ch.emit[m])

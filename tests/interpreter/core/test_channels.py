@@ -67,6 +67,20 @@ def test_lagged_credits_hold_only_a_stalled_step():
     np.testing.assert_array_equal(tl.start[c], [1, 4, 7, 10])
 
 
+@pytest.mark.parametrize("credit_only, taken", [(True, [1, 2]), (False, [1, 50])])
+def test_a_credit_only_channel_delays_no_consumer(credit_only, taken):
+    """P's step 0 emits data tokens 0 and 1 (arriving at 1); its step 1 is released at 50.
+    Room for token 1 is counted from P's step 1 (SAM's credits bind the step after an
+    emit). As a credit-only channel that waits for nothing at C: C takes at 1 and 2; as a
+    data channel, C's step 1 would wait for P's step 1."""
+    net = ChannelNetwork()
+    p = net.add_unit("P", np.ones(2), np.array([0.0, 50.0]))
+    c = net.add_unit("C", np.ones(2))
+    net.add_channel("data", p, c, np.array([0, 0]), latency=1.0)
+    net.add_channel("room", p, c, np.array([0, 1]), depth=2, credit_only=credit_only)
+    np.testing.assert_array_equal(net.solve().start[c], taken)
+
+
 def test_push_at_the_end_of_work_is_a_step_of_its_own():
     """DAE's access side: 1 cycle of work, then a push that waits for room (a cost-0
     step). Queue of 1 to a core taking 10 cycles per token: pushes at 1, 2, 11, 21."""
@@ -136,6 +150,7 @@ def test_a_unit_waiting_on_itself_is_a_cycle_of_one():
         (lambda n, a, b: n.add_channel("c", a, b, depth=-1), "depth must be"),
         (lambda n, a, b: n.add_channel("c", a, b, latency=-1.0), "latency must be"),
         (lambda n, a, b: n.add_channel("c", a, b, lagged=True), "lagged channel needs a depth"),
+        (lambda n, a, b: n.add_channel("c", a, b, credit_only=True), "credit-only channel needs"),
         (lambda n, a, b: n.add_unit("u", np.array([1.0, -2.0])), "costs must be"),
         (lambda n, a, b: n.add_unit("u", np.ones(2), np.ones(3)), "one time per step"),
     ],
@@ -193,9 +208,10 @@ def networks(draw, depths=None, costs=COSTS):
         offset = draw(st.sampled_from([0.0, 0.0, 1.0, 2.0]))
         depth = draw(st.integers(0, 4) if depths is None else depths)
         lagged = depth > 0 and draw(st.booleans())
+        credit_only = depth > 0 and draw(st.booleans())
         net.add_channel(f"c{k}", p, c, np.array(emit, dtype=np.int64),
                         np.array(take, dtype=np.int64), depth=depth, latency=latency,
-                        offset=offset, lagged=lagged)  # fmt: skip
+                        offset=offset, lagged=lagged, credit_only=credit_only)  # fmt: skip
     return net
 
 
