@@ -130,6 +130,10 @@ class Example(BaseModel):
 class Recall(BaseModel):
     store: str = Field(description="The experience store searched")
     examples: list[Example] = Field(description="Verified programs only, best match first")
+    pair: list[Example] | None = Field(
+        default=None,
+        description="For a task: how a similar program was made faster (slower, then faster)",
+    )
 
 
 class Tuning(BaseModel):
@@ -309,30 +313,31 @@ class Toolbox:
         if not self.memory.is_file():  # never create a store by reading one
             return Recall(store=str(self.memory), examples=[])
 
-        def search() -> list:
+        def search() -> tuple[list, Any]:
             store = ExperienceStore(self.memory)
             try:
                 if loaded is not None:
-                    return store.recall(loaded, k=k)
-                return [a for key in keys if (a := store.best(key))][:k]
+                    return store.recall(loaded, k=k), store.recall_pair(loaded)
+                return [a for key in keys if (a := store.best(key))][:k], None
             finally:
                 store.close()
 
-        found = _guarded(search)  # a damaged or locked store is one line, too
+        found, pair = _guarded(search)  # a damaged or locked store is one line, too
         return Recall(
             store=str(self.memory),
-            examples=[
-                Example(
-                    task=a.task_key,
-                    cycles=a.cycles,
-                    program=a.program,
-                    model=a.model,
-                    attempt_id=a.id,
-                )
-                for a in found
-                if a.verified and a.cycles is not None
-            ],
+            examples=[_example(a) for a in found if a.verified and a.cycles is not None],
+            pair=[_example(pair.slower), _example(pair.faster)] if pair else None,
         )
+
+
+def _example(attempt: Any) -> Example:
+    return Example(
+        task=attempt.task_key,
+        cycles=attempt.cycles,
+        program=attempt.program,
+        model=attempt.model,
+        attempt_id=attempt.id,
+    )
 
 
 def reference_entries(text: str) -> dict[str, str]:

@@ -207,6 +207,12 @@ class Workbench:
             f"```python\n{e.program.strip()}\n```"
             for e in found.examples
         ]
+        if found.pair:
+            slower, faster = found.pair
+            parts.append(
+                f"How {faster.task} was made faster: {slower.cycles} -> {faster.cycles} cycles\n"
+                + unified(slower.program, faster.program)
+            )
         return Result("\n".join(parts))
 
     def show(self, op: str) -> Result:

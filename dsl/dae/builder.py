@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dsl.dae.ir import LANES, Event, Form
@@ -25,9 +26,24 @@ _CURRENT: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar("dae"
 
 @dataclass(frozen=True)
 class Dim:
-    """A named dimension of the task (its value is chosen at check time)."""
+    """A named dimension of the task. A symbolic dim's value is chosen at check time (the
+    program must work for all); a static one's is fixed by the task and readable as
+    `.value` or `int(dim)` (Python-side sizes: unrolling, buffer lengths)."""
 
     name: str
+    size: int | None = field(default=None, compare=False)
+
+    @property
+    def value(self) -> int:
+        if self.size is None:
+            raise ProgramError(
+                f"dim {self.name!r} is symbolic: its value is chosen at check time, so the"
+                " program cannot read it (use the dim itself as a loop bound or length)"
+            )
+        return self.size
+
+    def __index__(self) -> int:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -203,7 +219,8 @@ class _Builder:
         }
         m = self._checked(lambda: self.check.memref(len(self.ir["memrefs"]), raw))
         self.ir["memrefs"].append(raw)
-        shape = tuple(Dim(s) if isinstance(s, str) else s for s in m.shape)
+        static = self.check.dims
+        shape = tuple(Dim(s, static.get(s)) if isinstance(s, str) else s for s in m.shape)
         self.handles[m.name] = Memref(m.name, m.dtype, shape, output)
 
     @staticmethod
@@ -413,6 +430,8 @@ class _Builder:
                 f" {type(x).__name__} (streams reach callbacks as operands)"
             )
         dtype = "int64" if isinstance(x, int) else "float32"
+        if isinstance(x, float) and math.isinf(x):  # strict JSON has no infinity
+            x = "inf" if x > 0 else "-inf"
         return self._op({"op": "const", "value": x, "dtype": dtype}).id
 
     def pop(self, dtype: str, form: Any = "scalar", length: Any = None) -> Value:

@@ -47,27 +47,35 @@ def pop_rule(k: Any, d: dict, ts: list[ValueType]) -> Checked:
     return Op("pop", dtype=dtype, form=form, length=length), (dtype, form, length)
 
 
+INFINITIES = {"inf": math.inf, "-inf": -math.inf}
+"""How the IR writes float32 infinities (the identities of max and min)."""
+
+
 @DAE.op(
     "execute.const",
     "",
     "one",
     "a number literal",
     group=EXECUTE,
-    value="int or finite float",
+    value='int, finite float, or "inf" / "-inf" (float32 infinities: strict JSON has none)',
     dtype=DTYPES,
 )
 def const_rule(k: Any, d: dict, ts: list[ValueType]) -> Checked:
     value, dtype = d.get("value"), d.get("dtype")
+    named = dtype == "float32" and isinstance(value, str) and value in INFINITIES
+    if named:
+        value = INFINITIES[value]
     if dtype not in DTYPES or not isinstance(value, (int, float)) or isinstance(value, bool):
         raise fail(k.where, "needs a numeric value and dtype int64|float32")
     if dtype == "int64":
         if not isinstance(value, int):
             raise fail(k.where, "int64 constants must be ints")
         int_in(value, k.where, "value")
-    elif not (math.isfinite(value) and abs(value) <= MAX_FLOAT):
+    elif not (named or (math.isfinite(value) and abs(value) <= MAX_FLOAT)):
         raise fail(
             k.where,
-            f"float32 value must be finite and within ±{MAX_FLOAT:.4g}, got {show(value)}",
+            f"float32 value must be finite and within ±{MAX_FLOAT:.4g} (or the string"
+            f' "inf" / "-inf"), got {show(value)}',
         )
     return Op("const", value=value, dtype=dtype), (dtype, Form.SCALAR, 1)
 

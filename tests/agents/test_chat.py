@@ -259,3 +259,32 @@ def test_a_litellm_reply_streams_chunk_by_chunk(monkeypatch):
     monkeypatch.setattr(fake, "completion", failing)
     with pytest.raises(ModelError, match="openai/gpt-test: TimeoutError: provider took too long"):
         streaming.complete(LiteLLMModel("openai/gpt-test"), [], None, seen.append)
+
+
+def test_recall_brings_similar_programs_and_how_one_was_made_faster(tmp_path):
+    from benchmarks.task import load_task
+    from memory.store import ExperienceStore
+
+    path = tmp_path / "mem" / "memory.sqlite"
+    store = ExperienceStore(path)
+    gemm = load_task("step/gemm")
+    for program, cycles in (("slow = 1\n", 2000), ("fast = 1\n", 1234)):
+        store.record_attempt(
+            task=gemm,
+            program=program,
+            model="scripted",
+            prompt_hash="p",
+            verdict={"status": "passed", "correct": True, "cycles": cycles},
+        )
+    store.close()
+    chat = agent(tmp_path, configured=False)
+    chat.command("task", "step/gemm")
+    chat.command("recall", "")
+    action, text, ok = chat.view.shown[-1]
+    assert action == "recall" and ok
+    assert text.startswith("step/gemm: 1234 cycles (by scripted")
+    assert "How step/gemm was made faster: 2000 -> 1234 cycles" in text
+    assert "-slow = 1\n+fast = 1" in text
+    chat.command("recall", "zzzqqq nothing")
+    assert chat.view.shown[-1][1].startswith("no verified program in memory")
+    chat.close()

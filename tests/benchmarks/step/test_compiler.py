@@ -138,3 +138,12 @@ def test_symbolic_key_attention_must_be_the_attention_chain() -> None:
     ops = [{"out": "o", "op": "exp", "args": ["q"]}]
     with pytest.raises(NotCovered, match="symbolic dim 'T'"):
         compile_task(with_spec("attention_kv_tiled", ops=ops))
+
+
+@pytest.mark.slow
+def test_symbolic_key_blocks_are_tunable_and_masked() -> None:
+    """A 16-row key block over T = 64 / 128 / 288 keys, and q tiles of 8 rows."""
+    params = {"tile_kv": 16, "tile_rows": 8, "compute": 1}
+    source = compile_task(TASKS["attention_kv_tiled"])
+    verdict = verify(TASKS["attention_kv_tiled"], source, params=params, seed=3)
+    assert verdict.status == "passed", verdict.feedback

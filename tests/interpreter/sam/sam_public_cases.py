@@ -333,7 +333,17 @@ BV = [
 ]
 BV_CHUNK = [[0, 2, 3, 9, 11, 12, "S0", "D"], [0, 2, 3, 9, 11, "S0", "D"], ["S0", "D"]]
 BV_CHUNK_WIDTH, BV_CHUNK_SIZE = 4, 16
-FLATTEN = SPLIT[:6]  # SAM's flatten and split-then-flatten tests leave out the bubble case
+FLATTEN = SPLIT[:6]
+# writers (test_wr_scanner.py, test_array.py's stores): sizes of the random cases
+VAL_WRITE = [4, 16, 32, 64]
+CRD_WRITE = [1, 10, 100, 500, 1000]
+CRD_WRITE_2D = [([0, 2, 3, "S0", 0, 2, 3, "S1", "D"], [0, 2, 3, 0, 2, 3], [0, 3, 6])]
+ARRAY_STORE = [
+    4,
+    16,
+    32,
+    64,
+]  # SAM's flatten and split-then-flatten tests leave out the bubble case
 
 REPRODUCED: dict[tuple[str, str], int] = {
     ("test_stkn_drop.py", "test_tkn_drop"): len(STKN_DROP),
@@ -364,6 +374,10 @@ REPRODUCED: dict[tuple[str, str], int] = {
     ("test_bv.py", "test_bv_direct"): len(BV),
     ("test_bv.py", "test_split_bv_intersect_direct"): len(FLATTEN),
     ("test_bv_chunk.py", "test_bv_chunk_direct"): len(BV_CHUNK),
+    ("test_wr_scanner.py", "test_val_wr_scan_1d"): len(VAL_WRITE),
+    ("test_wr_scanner.py", "test_comp_wr_scan_1d"): len(CRD_WRITE),
+    ("test_wr_scanner.py", "test_comp_wr_scan_direct"): len(CRD_WRITE_2D),
+    ("test_array.py", "test_arr_store_1d"): len(ARRAY_STORE),
 }
 
 BITVECTOR = "bit-vector storage levels and their joiners: not one of our formats"
@@ -408,24 +422,6 @@ NOT_EXPRESSIBLE: dict[tuple[str, str], tuple[int, str]] = {
     ("test_memory_block.py", "test_memory_block_nbuffer"): (
         5,
         "a tiled on-chip memory block with n-buffering, not a token primitive",
-    ),
-    ("test_array.py", "test_arr_store_1d"): (
-        4,
-        "an addressed store (address stream + value stream); our value writer writes in"
-        " stream order",
-    ),
-    ("test_wr_scanner.py", "test_val_wr_scan_1d"): (
-        4,
-        "a value writer run alone on a random stream; our writers only run as a whole"
-        " tensor's writers (level and value streams together)",
-    ),
-    ("test_wr_scanner.py", "test_comp_wr_scan_1d"): (
-        5,
-        "a level writer run alone, without the levels above it (see test_val_wr_scan_1d)",
-    ),
-    ("test_wr_scanner.py", "test_comp_wr_scan_direct"): (
-        1,
-        "a level writer run alone, without the levels above it (see test_val_wr_scan_1d)",
     ),
     ("test_reduce.py", "test_reduce_random_2d"): (4, "skipped by SAM itself (pytest.mark.skip)"),
 }

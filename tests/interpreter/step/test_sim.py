@@ -137,7 +137,7 @@ def test_event_times_equal_reference_on_gemm(
     assert fast == ref
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(
     b=st.integers(1, 12),
     chunk=st.sampled_from([0, 2]),
