@@ -55,6 +55,11 @@ else
     step "project and dependencies already installed in $venv/ (pyproject.toml unchanged)"
 fi
 
+t=$SECONDS
+step "compiling the simulators' channel solver once (numba caches it: no later run pays the 15-20 s)"
+"$venv/bin/python" -c 'from interpreter.core.channels import warm_up; warm_up()'
+took $t
+
 if [ "${AGENT_SKIP_HOST_TOOLS:-0}" = 1 ]; then
     step "skipping the sandbox's host tools (AGENT_SKIP_HOST_TOOLS=1); 'agent doctor' shows the fallback"
 elif [ -x sandbox/setup_host.sh ]; then

@@ -7,7 +7,8 @@ experiments of d+1 uniform feasible points, then each step fits the GP and the f
 classifier and evaluates the configuration that maximises EI × P(feasible).
 
 Every step draws its randomness from ``(seed, step number)`` alone, so a run is reproducible and
-a run resumed from its history file proposes exactly what the uninterrupted run would have.
+a run resumed from its history file proposes exactly what the uninterrupted run would have
+(with ``refit_every`` > 1 a resumed run refits at its first step, so it may differ from there).
 """
 
 from __future__ import annotations

@@ -165,9 +165,16 @@ class ChatAgent:
     # -- what the person does
 
     def say(self, text: str) -> None:
-        """A free-text turn: the model answers, calling tools as it goes."""
+        """A free-text turn: the model answers, calling tools as it goes. A program the
+        person pastes (a ```python or ```diff fence) becomes the current program first."""
+        pasted = [a for a in parse_reply(text) if a.name in ("write", "edit")]
+        for action in pasted:
+            self.run(action, author="person")
+        if pasted:
+            self.persist()
         if not self.configured:
-            self.view.result("model", Result(UNCONFIGURED, ok=False))
+            if not pasted:
+                self.view.result("model", Result(UNCONFIGURED, ok=False))
             return
         self.title = self.title or text.strip().splitlines()[0][:60]
         values: State = {

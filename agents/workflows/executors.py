@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pickle
 import queue
 import threading
 import time
@@ -361,8 +362,6 @@ def _returning(fn: Callable[..., Any]) -> Callable[..., tuple[str, Any]]:
             return "ok", fn(*args)
         except Exception as exc:
             try:
-                import pickle
-
                 pickle.dumps(exc)
             except Exception:
                 exc = RuntimeError(f"{type(exc).__name__}: {exc}")

@@ -382,6 +382,19 @@ def flatten(outer: Stream, inner: Stream, factor: int) -> Stream:
     return _builder().node("flatten", {"factor": factor}, [outer, inner])[0]
 
 
+def crdpt_convert(outer: Stream, inner: Stream) -> tuple[Stream, Stream]:
+    """Coordinate points -> fibers (SAM's `CrdPtConverter`): each run of equal outer points
+    becomes one outer coordinate owning an inner fiber of the run's inner points (or
+    values): (outer, inner)."""
+    return _builder().node("crdpt_convert", {}, [outer, inner])  # type: ignore
+
+
+def crdpt_accumulate(outer: Stream, inner: Stream, val: Stream) -> tuple[Stream, Stream, Stream]:
+    """Sum values by (outer, inner) point (SAM's `SparseCrdPtAccumulator`): the distinct
+    points in (outer, inner) order with their sums, as point streams (no stops)."""
+    return _builder().node("crdpt_accumulate", {}, [outer, inner, val])  # type: ignore
+
+
 def bv(crd: Stream) -> Stream:
     """Bit vector (SAM's `BV`): each fiber's coordinates become one mask token (bit c for
     coordinate c, c <= 62), emitted before the fiber's stop."""

@@ -183,6 +183,18 @@ def _type_bv_chunk(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str]
     return (("bv", BV),)
 
 
+def _type_crdpt_convert(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _expect("outer", kinds[0], (CRD,))
+    _expect("inner", kinds[1], (CRD, VAL))
+    return (("outer", CRD), ("inner", kinds[1]))
+
+
+def _type_crdpt_accumulate(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    for port, kind, want in zip(("outer", "inner", "val"), kinds, (CRD, CRD, VAL), strict=True):
+        _expect(port, kind, (want,))
+    return (("outer", CRD), ("inner", CRD), ("val", VAL))
+
+
 def _type_write_level(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     _expect("crd", kinds[0], (CRD,))
     return ()
@@ -297,6 +309,14 @@ _declare(
 _declare(
     "flatten", "undo split: (outer, inner) -> outer * factor + inner", "outer,inner", "crd",
     _type_flatten, {"factor": int},
+)  # fmt: skip
+_declare(
+    "crdpt_convert", "coordinate points -> fibers: runs of outer points own inner fibers",
+    "outer,inner", "outer,inner", _type_crdpt_convert,
+)  # fmt: skip
+_declare(
+    "crdpt_accumulate", "sum values by (outer, inner) point; emit the points sorted",
+    "outer,inner,val", "outer,inner,val", _type_crdpt_accumulate,
 )  # fmt: skip
 _declare("bv", "bit vector: each fiber's coordinates -> one mask token", "crd", "bv", _type_bv)
 _declare(

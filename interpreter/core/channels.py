@@ -335,6 +335,17 @@ class Timeline:
         return peak_occupancy(self.emitted(channel) - ch.offset, self.taken(channel))
 
 
+def warm_up() -> None:
+    """Compile (or load) the solver's numba loop now: set-up calls this once, so that the
+    first simulation a user runs does not pay numba's 15-20 s compile. The cache lives
+    beside the kernel's source (numba falls back to a per-user cache folder when that is
+    read-only, and recompiles a cache whose source changed)."""
+    net = ChannelNetwork()
+    a, b = net.add_unit("a", np.ones(2)), net.add_unit("b", np.ones(2))
+    net.add_channel("ab", a, b, depth=1, lagged=True)
+    net.solve()
+
+
 def peak_occupancy(entered: np.ndarray, taken: np.ndarray) -> int:
     """Most tokens in a FIFO at once, given per token (in order) when it entered and when it
     was taken (non-decreasing). A token taken at the instant another enters has left (that

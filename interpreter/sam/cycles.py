@@ -12,7 +12,8 @@ d tokens in that input's queue, and that consumer looks at its queue at its own 
 cycle before the producer reads the answer. So step s of a producer may start only two
 cycles after the consumer took token m(s) - d - 1, where m(s) counts the tokens the
 producer emitted before step s: a credit channel beside each data channel, one credit per
-token, placed at the step after the one that emitted the token before it. Write scanners
+token, placed at the step after the one that emitted the token before it (credit-only: it
+bounds the producer and delays no consumer step). Write scanners
 never stall their producers (SAM hard-codes that), so channels into writers have no
 credits. SAM lets a primitive that stepped in the previous cycle step once more while its
 own last token is still on the way to the consumer's queue; the credits are `lagged` for
@@ -138,7 +139,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
         if fifo_depth > 0 and e.consumer.op not in WRITERS:
             net.add_channel(
                 f"{name} (room)", u, v, _credit_steps(e.emit), e.take, depth=fifo_depth + 1,
-                offset=2.0, lagged=True,
+                offset=2.0, lagged=True, credit_only=True,
             )  # fmt: skip
     try:
         timeline = net.solve()

@@ -13,7 +13,7 @@ import numpy as np
 
 from dsl.sam.ir import READS, Graph, Node, Program, TensorDecl
 from interpreter.errors import ExecutionError
-from interpreter.sam import bitvector, compute, merge, route, tiling, walk  # noqa: F401  (register the rules)
+from interpreter.sam import bitvector, compute, merge, points, route, tiling, walk  # noqa: F401  (register the rules)
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
 from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.rules import RULES, Context, Result, block_size, check_size

@@ -48,26 +48,40 @@ def split(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     with its first inner coordinate."""
     s, f = ins[0], node.attrs["factor"]
     data = _coordinates(s, node.label)
-    n = len(s.ctl)
     tile = s.val // f
     prev = np.r_[False, data[:-1]]  # the token before is a coordinate of the same fiber
     prev_tile = np.r_[-1, tile[:-1]]
     if (data & prev & (tile < prev_tile)).any():
         t = int(np.flatnonzero(data & prev & (tile < prev_tile))[0])
         raise ExecutionError(f"{node.label}: coordinates decrease at token {t}")
-    new_tile = data & ~(prev & (tile == prev_tile))
-    between = new_tile & prev  # a tile after another in the same fiber: S0 first
-    pos = np.arange(n) + np.cumsum(between)  # inner position (= step) of each input token
+    inner = s.val if node.attrs.get("original") else s.val % f
+    outer, inner_out, pos, outer_keep = group_runs(s.ctl, tile, inner)
+    plan = StepPlan(len(inner_out.ctl), [pos], [pos[outer_keep], None])
+    return Result([outer, inner_out], plan)
+
+
+def group_runs(
+    ctl: np.ndarray, key: np.ndarray, inner: np.ndarray
+) -> tuple[Tokens, Tokens, np.ndarray, np.ndarray]:
+    """One level becomes two: each run of equal `key`s within a fiber becomes one outer
+    coordinate (stops as `ctl`), owning an inner fiber of the run's `inner` values; inner
+    fibers of one outer fiber are separated by S0 and every stop comes one level higher.
+    Returns (outer, inner, inner position of every input token, outer's kept tokens)."""
+    data = ctl == DATA
+    n = len(ctl)
+    prev = np.r_[False, data[:-1]]  # the token before is a coordinate of the same fiber
+    new_run = data & ~(prev & (key == np.r_[key[:1], key[:-1]]))
+    between = new_run & prev  # a run after another in the same fiber: S0 first
+    pos = np.arange(n) + np.cumsum(between)
     m = n + int(between.sum())
-    ctl = np.empty(m, dtype=s.ctl.dtype)
-    val = np.zeros(m, dtype=np.int64)
-    ctl[pos] = np.where(s.ctl >= 0, s.ctl + 1, s.ctl)
-    val[pos[data]] = s.val[data] if node.attrs.get("original") else s.val[data] % f
-    ctl[pos[between] - 1] = 0
-    outer_keep = new_tile | ~data
-    outer = Tokens(s.ctl[outer_keep], np.where(data, tile, 0)[outer_keep])
-    plan = StepPlan(m, [pos], [pos[outer_keep], None])
-    return Result([outer, Tokens(ctl, val)], plan)
+    out_ctl = np.empty(m, dtype=ctl.dtype)
+    out_val = np.zeros(m, dtype=inner.dtype)
+    out_ctl[pos] = np.where(ctl >= 0, ctl + 1, ctl)
+    out_val[pos[data]] = inner[data]
+    out_ctl[pos[between] - 1] = 0
+    outer_keep = new_run | ~data
+    outer = Tokens(ctl[outer_keep], np.where(data, key, 0)[outer_keep])
+    return outer, Tokens(out_ctl, out_val), pos, outer_keep
 
 
 @rule("flatten")

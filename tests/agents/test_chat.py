@@ -288,3 +288,13 @@ def test_recall_brings_similar_programs_and_how_one_was_made_faster(tmp_path):
     chat.command("recall", "zzzqqq nothing")
     assert chat.view.shown[-1][1].startswith("no verified program in memory")
     chat.close()
+
+
+def test_a_pasted_program_becomes_the_current_one_without_a_model(tmp_path):
+    chat = agent(tmp_path, configured=False)
+    chat.say("here is mine:\n```python\nx = 1\n```\n")
+    assert chat.bench.program == "x = 1\n" and chat.bench.author == "person"
+    assert [s[0] for s in chat.view.shown] == ["write"]  # no "configure a model" sentence
+    chat.say("```diff\n@@ -1 +1 @@\n-x = 1\n+x = 2\n```")
+    assert chat.bench.program == "x = 2\n"
+    chat.close()

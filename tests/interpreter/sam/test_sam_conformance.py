@@ -59,7 +59,7 @@ def test_every_case_is_reproduced_or_listed():
         seen[file] = seen.get(file, 0) + n
     assert seen == SAM_FILES
     assert not set(C.REPRODUCED) & set(C.NOT_EXPRESSIBLE)
-    assert (sum(C.REPRODUCED.values()), sum(SAM_FILES.values())) == (190, 233)
+    assert (sum(C.REPRODUCED.values()), sum(SAM_FILES.values())) == (199, 233)
 
 
 @pytest.mark.parametrize("tokens", C.STKN_DROP)
@@ -377,3 +377,35 @@ def test_compressed_level_writer_2d(crd_in, crd_gold, seg_gold):
         [*range(1, n + 1), "S1", "D"],
     )
     assert tree.crds[1].tolist() == crd_gold and tree.segs[1].tolist() == seg_gold
+
+
+def _raise_last_stop(tokens: list) -> list:
+    """SAM's last_level=True: the inner stream's final stop one level higher."""
+    out = list(tokens)
+    out[-2] = f"S{int(out[-2][1:]) + 1}"
+    return out
+
+
+@pytest.mark.parametrize("outer,inner,outer_gold,inner_gold", C.CRDPT_CONVERT)
+def test_crdpt_convert(outer, inner, outer_gold, inner_gold):
+    r = run("crdpt_convert", {}, ours(outer), ours(inner))
+    assert sam(toks(r, 0)) == outer_gold
+    assert sam(toks(r, 1)) == _raise_last_stop(inner_gold)
+
+
+@pytest.mark.parametrize("case", C.CRDPT_ACC1 + C.CRDPT_ACC2)
+def test_crdpt_accumulate(case):
+    outer, inner, values, *golds = case
+    r = run("crdpt_accumulate", {}, ours(outer), ours(inner), ours(values, floats=True))
+    assert [sam(toks(r, k)) for k in range(3)] == golds
+
+
+@pytest.mark.parametrize("index,outer_gold,inner_gold,val_gold", C.SPACC)
+def test_spacc_on_points(index, outer_gold, inner_gold, val_gold):
+    """SAM's spacc on points = accumulate, then convert the coordinates and the values."""
+    outer, inner, values, *_ = (C.CRDPT_ACC1 + C.CRDPT_ACC2)[index]
+    acc = run("crdpt_accumulate", {}, ours(outer), ours(inner), ours(values, floats=True))
+    crds = run("crdpt_convert", {}, acc.outputs[0], acc.outputs[1])
+    vals = run("crdpt_convert", {}, acc.outputs[0], acc.outputs[2])
+    assert sam(toks(crds, 0)) == outer_gold
+    assert sam(toks(crds, 1)) == inner_gold and sam(toks(vals, 1)) == val_gold
