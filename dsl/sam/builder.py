@@ -407,6 +407,20 @@ def bv_chunk(stream: Stream, width: int, size: int) -> Stream:
     return _builder().node("bv_chunk", {"width": width, "size": size}, [stream])[0]
 
 
+def bv_drop(outer: Stream, inner: Stream) -> tuple[Stream, Stream]:
+    """SAM's `BVDrop`: clear the outer bits whose inner fiber is empty, then drop empty
+    fibers from both bit-vector streams: (outer, inner)."""
+    return _builder().node("bv_drop", {}, [outer, inner])  # type: ignore
+
+
+def intersect_bv(
+    bv1: Stream, ref1: Stream, bv2: Stream, ref2: Stream
+) -> tuple[Stream, Stream, Stream]:
+    """SAM's `IntersectBV2`: the AND of aligned bit vectors, and for each side the refs of
+    the common bits (its base ref plus its bits below): (bv, ref1, ref2)."""
+    return _builder().node("intersect_bv", {}, [bv1, ref1, bv2, ref2])  # type: ignore
+
+
 def write_level(t: Tensor, level: int, crd: Stream) -> None:
     """Level writer: the crd stream becomes storage level `level` of `t`."""
     name, level = _name(t, "write_level"), _level(level, "write_level")

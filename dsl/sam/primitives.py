@@ -195,6 +195,18 @@ def _type_crdpt_accumulate(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[s
     return (("outer", CRD), ("inner", CRD), ("val", VAL))
 
 
+def _type_bv_drop(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _expect("outer", kinds[0], (BV,))
+    _expect("inner", kinds[1], (BV,))
+    return (("outer", BV), ("inner", BV))
+
+
+def _type_intersect_bv(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    for port, kind, want in zip(("bv1", "ref1", "bv2", "ref2"), kinds, (BV, REF) * 2, strict=True):
+        _expect(port, kind, (want,))
+    return (("bv", BV), ("ref1", REF), ("ref2", REF))
+
+
 def _type_write_level(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     _expect("crd", kinds[0], (CRD,))
     return ()
@@ -322,6 +334,14 @@ _declare("bv", "bit vector: each fiber's coordinates -> one mask token", "crd", 
 _declare(
     "bv_chunk", "cut each bit vector into size/width chunks of width bits", "bv", "bv",
     _type_bv_chunk, {"width": int, "size": int},
+)  # fmt: skip
+_declare(
+    "bv_drop", "clear outer bits whose inner fiber is empty; drop empty fibers",
+    "outer,inner", "outer,inner", _type_bv_drop,
+)  # fmt: skip
+_declare(
+    "intersect_bv", "AND of two bit vectors, with the refs of each side per common bit",
+    "bv1,ref1,bv2,ref2", "bv,ref1,ref2", _type_intersect_bv,
 )  # fmt: skip
 _declare(
     "write_level", "level writer: crd stream -> one level of a tensor", "crd", "",

@@ -14,7 +14,7 @@ from dsl.sam.ir import Node
 from dsl.sam.primitives import MAX_BV_BITS
 from interpreter.errors import ExecutionError
 from interpreter.sam.rules import Context, Result, StepPlan, rule
-from interpreter.sam.streams import DATA, EMPTY, Tokens, check_well_formed, fiber_ids
+from interpreter.sam.streams import DATA, DONE, EMPTY, Tokens, check_well_formed, fiber_ids, fibers
 
 
 @rule("bv")
@@ -75,3 +75,105 @@ def bv_chunk(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     part = np.arange(len(ctl)) - np.repeat(first, reps)  # chunk index within its mask
     val = np.where(ctl == DATA, (val >> (width * part)) & ((1 << width) - 1), 0)
     return Result([Tokens(ctl, val)], StepPlan(len(ctl), [first], [None]))
+
+
+def _collapse(s: Tokens) -> tuple[Tokens, np.ndarray]:
+    """`empty_stkn_drop`'s tokens: leading stops go, each run of stops becomes its highest.
+    Returns the stream and, per input token, whether it is kept as itself."""
+    stop = s.ctl >= 0
+    lead = stop & (np.cumsum(~stop) == 0)
+    last_of_run = stop & ~lead & ~np.r_[stop[1:], False]
+    run_id = np.cumsum(~stop)  # the stops of one run share it
+    level = np.zeros(len(s.ctl), dtype=np.int64)
+    np.maximum.at(level, run_id[stop & ~lead], s.ctl[stop & ~lead])
+    keep = ~stop | last_of_run
+    ctl = np.where(last_of_run, level[run_id], s.ctl).astype(s.ctl.dtype)
+    return Tokens(ctl[keep], s.val[keep]), keep
+
+
+@rule("bv_drop")
+def bv_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
+    """Each set bit of an outer mask owns one inner fiber, in bit order (a bare outer stop
+    owns one, empty). Bits whose inner fiber is empty are cleared, masks left 0 go, and
+    both streams lose their empty fibers as `empty_stkn_drop` drops them (SAM's
+    `BVDrop`). One step per input token."""
+    outer, inner = ins
+    for s in ins:
+        check_well_formed(s, node.label)
+    omask = outer.ctl == DATA
+    bits = (outer.val[omask, None] >> np.arange(MAX_BV_BITS)) & 1 == 1
+    owned = np.ones(len(outer.ctl), dtype=np.int64)  # inner fibers per outer token
+    owned[omask] = bits.sum(axis=1)
+    stop = outer.ctl >= 0
+    merged = stop & np.r_[False, omask[:-1]]  # a stop right after a mask owns nothing
+    owned[merged | (outer.ctl == DONE)] = 0
+    start, stop_tok, _ = fibers(inner.ctl)
+    if owned.sum() != len(stop_tok):
+        raise ExecutionError(
+            f"{node.label}: the inner stream has {len(stop_tok)} fibers, the outer masks"
+            f" own {int(owned.sum())}"
+        )
+    full = stop_tok > start
+    first = np.cumsum(owned) - owned  # first inner fiber of each outer token
+    kept_bits = np.zeros_like(bits)
+    kept_bits[bits] = full[np.repeat(first[omask], bits.sum(axis=1)) + _rank_in_row(bits)]
+    masks = (kept_bits.astype(np.int64) << np.arange(MAX_BV_BITS)).sum(axis=1)
+    o_val = outer.val.copy()
+    o_val[omask] = masks
+    alive = ~omask
+    alive[omask] = masks != 0
+    o_out, o_keep = _collapse(Tokens(outer.ctl[alive], o_val[alive]))
+    i_out, i_keep = _collapse(inner)
+    # an outer token is taken once the closing stop of its last inner fiber is: the steps
+    # interleave the two inputs, one token per step
+    last = np.where(owned > 0, stop_tok[np.minimum(first + owned - 1, len(stop_tok) - 1)], -1)
+    last[-1] = len(inner.ctl) - 1
+    last = np.maximum.accumulate(last)
+    step_out = last + 1 + np.arange(len(outer.ctl))
+    step_in = np.arange(len(inner.ctl)) + np.searchsorted(last, np.arange(len(inner.ctl)))
+    emit = [step_out[alive][o_keep], step_in[i_keep]]
+    plan = StepPlan(len(outer.ctl) + len(inner.ctl), [step_out, step_in], emit)
+    return Result([o_out, i_out], plan)
+
+
+def _rank_in_row(bits: np.ndarray) -> np.ndarray:
+    """For every set entry of a boolean matrix (row-major order), its rank within its row."""
+    ranks = np.cumsum(bits, axis=1) - 1
+    return ranks[bits]
+
+
+@rule("intersect_bv")
+def intersect_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
+    """Two aligned (mask, base ref) pairs (SAM's `IntersectBV2`): the AND of each pair of
+    masks, dropped when 0; each input's refs, one per bit of the AND, are its base ref plus
+    the number of its own mask's bits below that bit. One step per output ref (a mask
+    whose AND is 0 takes one step); stops pass at their own step."""
+    bv1, ref1, bv2, ref2 = ins
+    where = node.label
+    for s in ins:
+        check_well_formed(s, where)
+    for a, b, names in ((bv1, ref1, "bv1/ref1"), (bv2, ref2, "bv2/ref2"), (bv1, bv2, "bv1/bv2")):
+        if not np.array_equal(a.ctl, b.ctl):
+            raise ExecutionError(f"{where}: {names} are not token-aligned")
+    data = bv1.ctl == DATA
+    both = np.where(data, bv1.val & bv2.val, 0)
+    bits = (both[:, None] >> np.arange(MAX_BV_BITS)) & 1 == 1
+    count = bits.sum(axis=1)
+    k = np.where(data, np.maximum(count, 1), 1)
+    first = np.cumsum(k) - k
+    row, bit = np.nonzero(bits)
+    pos = np.r_[first[row] + _rank_in_row(bits), first[~data]]  # refs, then stops
+    order = np.argsort(pos, kind="stable")
+
+    def refs(mask: np.ndarray, base: Tokens) -> Tokens:
+        own = (np.where(data, mask, 0)[:, None] >> np.arange(MAX_BV_BITS)) & 1
+        rank = (np.cumsum(own, axis=1) - 1)[row, bit]  # own bits below, at an AND bit
+        ctl = np.r_[np.full(len(row), DATA), base.ctl[~data]].astype(base.ctl.dtype)
+        val = np.r_[base.val[row] + rank, np.zeros(int((~data).sum()), dtype=np.int64)]
+        return Tokens(ctl[order], val[order])
+
+    keep = ~data | (count > 0)
+    out_bv = Tokens(bv1.ctl[keep], both[keep])
+    r1, r2 = refs(bv1.val, ref1), refs(bv2.val, ref2)
+    plan = StepPlan(int(k.sum()), [first] * 4, [first[keep], pos[order], pos[order]])
+    return Result([out_bv, r1, r2], plan)

@@ -248,6 +248,8 @@ def test_every_primitive_is_documented():
         "empty_stkn_drop",
         "bv",
         "bv_chunk",
+        "bv_drop",
+        "intersect_bv",
         "crdpt_convert",
         "crdpt_accumulate",
         "split",

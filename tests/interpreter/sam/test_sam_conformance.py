@@ -59,7 +59,7 @@ def test_every_case_is_reproduced_or_listed():
         seen[file] = seen.get(file, 0) + n
     assert seen == SAM_FILES
     assert not set(C.REPRODUCED) & set(C.NOT_EXPRESSIBLE)
-    assert (sum(C.REPRODUCED.values()), sum(SAM_FILES.values())) == (199, 233)
+    assert (sum(C.REPRODUCED.values()), sum(SAM_FILES.values())) == (205, 233)
 
 
 @pytest.mark.parametrize("tokens", C.STKN_DROP)
@@ -409,3 +409,15 @@ def test_spacc_on_points(index, outer_gold, inner_gold, val_gold):
     vals = run("crdpt_convert", {}, acc.outputs[0], acc.outputs[2])
     assert sam(toks(crds, 0)) == outer_gold
     assert sam(toks(crds, 1)) == inner_gold and sam(toks(vals, 1)) == val_gold
+
+
+@pytest.mark.parametrize("outer,inner,outer_gold,inner_gold", C.BV_DROP)
+def test_bv_drop(outer, inner, outer_gold, inner_gold):
+    r = run("bv_drop", {}, ours(outer), ours(inner))
+    assert sam(toks(r, 0)) == outer_gold and sam(toks(r, 1)) == inner_gold
+
+
+@pytest.mark.parametrize("bv1,bv2,ref1,ref2,bv_gold,ref1_gold,ref2_gold", C.INTERSECT_BV)
+def test_intersect_bv(bv1, bv2, ref1, ref2, bv_gold, ref1_gold, ref2_gold):
+    r = run("intersect_bv", {}, ours(bv1), ours(ref1), ours(bv2), ours(ref2))
+    assert [sam(toks(r, k)) for k in range(3)] == [bv_gold, ref1_gold, ref2_gold]

@@ -16,7 +16,7 @@ from interpreter.sam.execute import run_program
 from interpreter.sam.simulate import simulate
 from interpreter.targets import load_target
 from tests.interpreter.sam import programs as P
-from tests.interpreter.sam.tokens import D, S0, S1, crd, run, toks, val
+from tests.interpreter.sam.tokens import S0, S1, D, crd, run, toks, val
 
 COMAL = load_target("sam_comal")
 SIG = P.signature([("B", ["N", "M"], "csr")], [("X", ["N", "M"])])
@@ -98,6 +98,18 @@ def test_empty_stkn_drop_schedule():
             {},
             [crd(0, S0, D), crd(0, S0, D), val(1, S0, D)],
             "outer token 1 is not a point",
+        ),
+        (
+            "bv_drop",
+            {},
+            [crd(0b11, S0, D), crd(1, S0, D)],
+            "the inner stream has 1 fibers, the outer masks own 2",
+        ),
+        (
+            "intersect_bv",
+            {},
+            [crd(1, S0, D), crd(0, S0, D), crd(1, D), crd(0, D)],
+            "bv1/bv2 are not token-aligned",
         ),
     ],
 )

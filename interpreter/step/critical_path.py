@@ -1,0 +1,204 @@
+"""The critical path of a timed STeP run: which chain of events set the cycle count, and
+which resource each of its cycles waited for.
+
+The walk starts at whatever finished last and goes backwards. At every event it asks why
+the event started when it did: its op was still busy with the previous event (the op's
+own work, charged to the term that set that event's cost: compute, on-chip bandwidth, or
+one element per cycle), an input arrived then (go to the producing event; an off-chip
+load's tile waited for the HBM: transfer and queueing, plus its fixed latency), or the
+channel to a consumer was full (go to the consumer's event that made room: a queue
+stall). Cycles are summed per (op, resource); the largest sum is what to attack, because
+only shortening the critical path lowers the cycle count — an op can be busy most of the
+run and still not be on it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.step.ir import Program
+from interpreter.step.costs import BW_IN, BW_OUT, COMPUTE, ISSUE, OpEvents
+from interpreter.step.event_times import EventTimes
+
+# the resources a critical-path cycle can wait for
+RESOURCES = {
+    COMPUTE: "compute",
+    BW_IN: "on-chip bandwidth",
+    BW_OUT: "on-chip bandwidth",
+    ISSUE: "one element per cycle",
+}
+HBM, LATENCY = "HBM bandwidth", "HBM latency"
+MAX_HOPS = 20_000  # a walk longer than this stops; what it covered is still reported
+EPS = 1e-6
+
+
+@dataclass
+class CriticalPath:
+    """Cycles of the critical path per (node id, resource), the number of full-channel
+    waits crossed per (producer, consumer) node pair, and the hops walked in order
+    (node id, resource, cycles) merged where consecutive."""
+
+    cycles: float
+    share: dict[tuple[int, str], float] = field(default_factory=dict)
+    stalls: dict[tuple[int, int], int] = field(default_factory=dict)
+    hops: list[tuple[int, str, float]] = field(default_factory=list)
+
+    def by_resource(self) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for (_, res), c in self.share.items():
+            out[res] += c
+        return dict(out)
+
+    def top(self, resource: str) -> int | None:
+        """The node with most critical cycles waiting for `resource`."""
+        nodes = [(c, v) for (v, r), c in self.share.items() if r == resource]
+        return max(nodes)[1] if nodes else None
+
+
+class _Walk:
+    def __init__(
+        self, program: Program, plans: list[OpEvents], times: EventTimes, target: dict
+    ) -> None:
+        self.program, self.plans, self.times = program, plans, times
+        self.depth = int(target["channel_depth"])
+        self.latency = float(target["offchip_latency"])
+        self.path = CriticalPath(cycles=times.cycles)
+        self.readers: dict[tuple[int, int], tuple[int, int]] = {}
+        for node in program.nodes:
+            for pos, p in enumerate(node.inputs):
+                self.readers[(p.node, p.index)] = (node.id, pos)
+        # per node: first event of the run of back-to-back events ending at each event
+        self.run_first, self.bound_sums = [], []
+        for v, plan in enumerate(plans):
+            start, end = times.start[v], times.end[v]
+            n = len(plan.cost)
+            chained = np.zeros(n, bool)
+            if n > 1:
+                chained[1:] = np.abs(start[1:] - end[:-1]) <= EPS
+            idx = np.where(chained, 0, np.arange(n))
+            self.run_first.append(np.maximum.accumulate(idx) if n else idx)
+            bound = plan.bound if plan.bound is not None else np.zeros(n, int)
+            sums = np.zeros((4, n + 1))
+            for b in range(4):
+                sums[b, 1:] = np.cumsum(np.where(bound == b, plan.cost, 0.0))
+            self.bound_sums.append(sums)
+
+    def add(self, v: int, resource: str, cycles: float) -> None:
+        if cycles <= EPS:
+            return
+        key = (v, resource)
+        self.path.share[key] = self.path.share.get(key, 0.0) + cycles
+        hops = self.path.hops
+        if hops and hops[-1][:2] == key:
+            hops[-1] = (v, resource, hops[-1][2] + cycles)
+        else:
+            hops.append((v, resource, cycles))
+
+    def run(self) -> CriticalPath:
+        v, e = self._last()
+        if v is None:
+            return self.path
+        at_end = True
+        for _ in range(MAX_HOPS):
+            if at_end:  # the op's own work back to the start of its busy run
+                first = int(self.run_first[v][e])
+                sums = self.bound_sums[v]
+                for b, res in RESOURCES.items():
+                    self.add(v, res, float(sums[b, e + 1] - sums[b, first]))
+                e = first
+            nxt = self._why(v, e)
+            if nxt is None:
+                break
+            v, e, at_end = nxt
+        self.path.hops.reverse()
+        return self.path
+
+    def _last(self) -> tuple[int | None, int]:
+        """The event that finished last (a store's last write counts as the store's)."""
+        ends = [(float(t[-1]), v) for v, t in enumerate(self.times.end) if len(t)]
+        if not ends:
+            return None, 0
+        end, v = max(ends)
+        done = self.times.stores_done
+        if done > end + EPS:
+            stores = [
+                (float(self.times.end[u][-1]), u)
+                for u, p in enumerate(self.plans)
+                if p.requests is not None and not p.is_load and len(p.cost)
+            ]
+            if stores:
+                end, v = max(stores)
+                self.add(v, HBM, done - end)
+        return v, len(self.times.end[v]) - 1
+
+    def _why(self, v: int, e: int) -> tuple[int, int, bool] | None:
+        """What event e of node v waited for last: (node, event, continue at its end?),
+        charging the wait itself; None when nothing did (the start of the run)."""
+        start = float(self.times.start[v][e])
+        if start <= EPS:
+            return None
+        node, plan = self.program.nodes[v], self.plans[v]
+        best: tuple[float, tuple[int, int, bool], list] | None = None
+        for pos, port in enumerate(node.inputs):
+            items = _items_of(plan.cons[pos], e)
+            if not len(items):
+                continue
+            arrival = self.times.arrival[port][items]
+            k = int(items[np.argmax(arrival)])
+            t = float(arrival.max())
+            if best is not None and t <= best[0] + EPS:
+                continue
+            src = self.plans[port.node]
+            pe = int(src.prod[port.index][k])
+            charges = []
+            if src.is_load:  # the tile came back from the HBM: charge the wait, go to issue
+                wait = t - float(self.times.start[port.node][pe])
+                lat = min(self.latency, wait)
+                charges = [(port.node, LATENCY, lat), (port.node, HBM, wait - lat)]
+            best = (t, (port.node, pe, not src.is_load), charges)
+        for o in range(len(node.outputs)):
+            reader = self.readers.get((v, o))
+            if reader is None:
+                continue
+            items = _items_of(plan.prod[o], e)
+            items = items[items >= self.depth]
+            if not len(items):
+                continue
+            w, pos = reader
+            taking = self.plans[w].cons[pos][items - self.depth]
+            t_all = self.times.start[w][taking]
+            i = int(np.argmax(t_all))
+            t = float(t_all[i])
+            if best is None or t > best[0] + EPS:
+                best = (t, (w, int(taking[i]), False), [("stall", v, w)])
+        if best is None or best[0] < start - EPS:  # nothing outside held it: its own work
+            return None if e == 0 else (v, e - 1, True)
+        for charge in best[2]:
+            if charge[0] == "stall":
+                key = (charge[1], charge[2])
+                self.path.stalls[key] = self.path.stalls.get(key, 0) + 1
+            else:
+                self.add(*charge)
+        return best[1]
+
+
+def _items_of(event_of_item: np.ndarray, e: int) -> np.ndarray:
+    """The items handled by event e (`event_of_item` is non-decreasing)."""
+    if len(event_of_item) > 1 and event_of_item[-1] < event_of_item[0]:
+        return np.flatnonzero(event_of_item == e)
+    lo = np.searchsorted(event_of_item, e, "left")
+    hi = np.searchsorted(event_of_item, e, "right")
+    found = np.arange(lo, hi)
+    if len(found) and not np.all(event_of_item[found] == e):  # not sorted after all
+        return np.flatnonzero(event_of_item == e)
+    return found
+
+
+def critical_path(
+    program: Program, plans: list[OpEvents], times: EventTimes, target: dict
+) -> CriticalPath:
+    """The critical path of a timed run (`target`: its timing parameters)."""
+    return _Walk(program, plans, times, target).run()
