@@ -173,8 +173,13 @@ def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:
         )
     per_op = feedback.get("per_op") or {}
     if per_op and mode == "optimise":
-        lines.append("busiest ops:")
-        ranked = sorted(per_op.items(), key=lambda kv: -_busy(kv[1]))[:6]
+        # where the simulator found the critical path, its ops first: only they set cycles
+        on_path = [kv for kv in per_op.items() if _number_of(kv[1], "critical_cycles") > 0]
+        lines.append("ops on the critical path:" if on_path else "busiest ops:")
+        ranked = sorted(
+            on_path or per_op.items(),
+            key=lambda kv: (-_number_of(kv[1], "critical_cycles"), -_busy(kv[1])),
+        )[:6]
         for op, stats in ranked:
             lines.append(f"  {op}: " + ", ".join(f"{k}={_number(v)}" for k, v in stats.items()))
     return _clip("\n".join(lines) or "(empty report)", MAX_FEEDBACK_CHARS)
@@ -195,6 +200,11 @@ def _quoted_lines(feedback: str | Mapping[str, Any] | None, program: str | None)
         if 1 <= number <= len(lines) and lines[number - 1].strip() and len(quoted) < 3:
             quoted.append(f"line {number} of your program: {lines[number - 1].strip()}")
     return "".join(f"\n{q}" for q in quoted)
+
+
+def _number_of(stats: Mapping[str, Any], key: str) -> float:
+    value = stats.get(key)
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _busy(stats: Mapping[str, Any]) -> float:

@@ -407,6 +407,13 @@ def bv_chunk(stream: Stream, width: int, size: int) -> Stream:
     return _builder().node("bv_chunk", {"width": width, "size": size}, [stream])[0]
 
 
+def scan_bv(t: Tensor, level: int, ref: Stream) -> tuple[Stream, Stream]:
+    """Bit-vector scan of level `level` of `t` (SAM's `BVRdScan`): per fiber, one mask of
+    its coordinates (all < 63) and the ref of its first coordinate: (bv, ref)."""
+    name, level = _name(t, "scan_bv"), _level(level, "scan_bv")
+    return _builder().node("scan_bv", {"tensor": name, "level": level}, [ref])  # type: ignore
+
+
 def bv_drop(outer: Stream, inner: Stream) -> tuple[Stream, Stream]:
     """SAM's `BVDrop`: clear the outer bits whose inner fiber is empty, then drop empty
     fibers from both bit-vector streams: (outer, inner)."""

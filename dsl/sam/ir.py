@@ -22,7 +22,7 @@ MAX_RANK = 8  # deepest fibertree
 MAX_DIM = 1 << 24  # largest size a program may give a tensor mode by number
 MAX_NODE_ID = (1 << 31) - 1
 ROLES = ("input", "output", "intermediate")
-READS = ("scan", "locate", "load")
+READS = ("scan", "locate", "load", "scan_bv")
 WRITES = ("write_level", "write_vals")
 
 

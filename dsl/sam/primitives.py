@@ -195,6 +195,11 @@ def _type_crdpt_accumulate(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[s
     return (("outer", CRD), ("inner", CRD), ("val", VAL))
 
 
+def _type_scan_bv(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    _expect("ref", kinds[0], (REF,))
+    return (("bv", BV), ("ref", REF))
+
+
 def _type_bv_drop(attrs: dict, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     _expect("outer", kinds[0], (BV,))
     _expect("inner", kinds[1], (BV,))
@@ -334,6 +339,10 @@ _declare("bv", "bit vector: each fiber's coordinates -> one mask token", "crd", 
 _declare(
     "bv_chunk", "cut each bit vector into size/width chunks of width bits", "bv", "bv",
     _type_bv_chunk, {"width": int, "size": int},
+)  # fmt: skip
+_declare(
+    "scan_bv", "bit-vector level scanner: ref -> (one mask per fiber, its first ref)", "ref",
+    "bv,ref", _type_scan_bv, _TENSOR_LEVEL,
 )  # fmt: skip
 _declare(
     "bv_drop", "clear outer bits whose inner fiber is empty; drop empty fibers",

@@ -28,9 +28,10 @@ own lagged credits only when it stalls, s-1's before s).
 The algorithm. Times are the least solution of these max-plus inequalities, and each one
 refers only to steps that must fire earlier; so a step's start is final once every step it
 refers to has fired. A worklist of units does that: a unit fires steps while their tokens
-and credits are there, and a unit that advanced wakes the units across its channels. Each
-step and token is handled once (plus one failed check per wake-up): exact by construction,
-no sweeps, linear in steps + tokens. The loop is compiled with numba (`channels_kernel.py`,
+and credits are there; a blocked unit sleeps on the one unit its failed check waits for,
+and is woken only once that unit fired past the step it needs. Each step and token is
+handled once (cursors walk each channel's tokens in order; plus one failed check per
+wake-up): exact by construction, no sweeps, linear in steps + tokens. The loop is compiled with numba (`channels_kernel.py`,
 imported on the first solve only).
 
 A deadlock is when the worklist empties before every step fired. Every blocked unit then
@@ -267,6 +268,9 @@ class ResumableSolve:
         self.fired = np.zeros(len(network.units), dtype=np.int64)
         self.lag_seen = np.zeros(len(network.units), dtype=np.int64)
         self.lag = np.full(len(network.units), -np.inf)
+        # per channel, the next token its consumer takes / producer emits / folds a lagged
+        # credit of (see channels_kernel)
+        self.cursors = [flat.tok_off[:-1].copy() for _ in range(3)]
 
     def hold(self, unit: int, steps: np.ndarray) -> None:
         """Steps of `unit` that may not fire until released."""
@@ -282,12 +286,10 @@ class ResumableSolve:
 
         flat = self.flat
         kernel.run_events(
-            flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.cons_off,
-            flat.cons_ch, flat.out_off,
+            flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.out_off,
             flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
-            flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.take_ptr_off,
-            flat.take_ptr, flat.emit_ptr_off, flat.emit_ptr, flat.order, self.start, self.fired,
-            self.lag_seen, self.lag,
+            flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.order,
+            self.start, self.fired, self.lag_seen, self.lag, *self.cursors,
         )  # fmt: skip
 
     def timeline(self) -> Timeline:
@@ -384,21 +386,9 @@ class _Flat:
         lagged = np.array([c.lagged for c in chans], dtype=bool)
         credit_only = np.array([c.credit_only for c in chans], dtype=bool)
         self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units), ~credit_only)
-        self.cons_off, self.cons_ch = _adjacency(self.ch_cons, len(units))
         self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), ~lagged)
         self.lag_off, self.lag_ch = _adjacency(self.ch_prod, len(units), lagged)
         self.order = _topological(self.ch_prod, self.ch_cons, len(units))
-        self.take_ptr_off, self.take_ptr = self._pointers(self.take, self.ch_cons, sizes)
-        self.emit_ptr_off, self.emit_ptr = self._pointers(self.emit, self.ch_prod, sizes)
-
-    def _pointers(self, steps: np.ndarray, unit_of: np.ndarray, sizes: np.ndarray):
-        from interpreter.core import channels_kernel as kernel
-
-        lengths = sizes[unit_of] + 1 if len(unit_of) else np.zeros(0, dtype=np.int64)
-        off = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        ptr = np.empty(off[-1], dtype=np.int64)
-        kernel.step_pointers(self.tok_off, steps, unit_of, self.step_off, off, ptr)
-        return off, ptr
 
 
 def _release(name: str, release: np.ndarray | None, steps: int) -> np.ndarray | None:

@@ -3,29 +3,18 @@
 Kept apart so that importing `interpreter.core.channels` (the CLI does, through the
 dialects) never imports numba: only the first `solve` pays for it. Every array here is a
 flat concatenation described in `channels._Flat`; steps are numbered globally
-(`step_off[u] + s`) and tokens per channel (`tok_off[c] + m`).
+(`step_off[u] + s`) and tokens per channel (`tok_off[c] + m`, global token numbers).
+
+A unit fires its steps in order, so the tokens of each channel are taken, emitted and
+credited in order too: three cursors per channel (`take_cur`, `emit_cur`, `lag_cur`: the
+next token the consumer takes, the producer emits, and whose lagged credit the producer
+folds in) replace any per-step index, and the loop reads the token arrays front to back.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-
-
-@numba.njit(cache=True)
-def step_pointers(tok_off, steps_of_token, unit_of_channel, step_off, ptr_off, ptr):
-    """For every channel and every step s of the unit on that side (and s = steps), the
-    first token whose step is >= s: the tokens of step s are ptr[s] .. ptr[s + 1] - 1."""
-    for c in range(len(tok_off) - 1):
-        lo, hi = tok_off[c], tok_off[c + 1]
-        u = unit_of_channel[c]
-        n_steps = step_off[u + 1] - step_off[u]
-        base = ptr_off[c]
-        m = lo
-        for s in range(n_steps + 1):
-            while m < hi and steps_of_token[m] < s:
-                m += 1
-            ptr[base + s] = m - lo
 
 
 @numba.njit(cache=True)
@@ -39,22 +28,67 @@ def _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
 
 
 @numba.njit(cache=True)
-def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_off, out_ch,
-               lag_off, lag_ch,
-               ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency, offset, take_ptr_off,
-               take_ptr, emit_ptr_off, emit_ptr, order, start, fired, lag_seen, lag):  # fmt: skip
+def _wake(v, queue, queued, head, size, n_units):
+    """Put unit v at the ring's tail unless it is queued; the new size."""
+    if queued[v]:
+        return size
+    queued[v] = True
+    tail = head + size
+    queue[tail - n_units if tail >= n_units else tail] = v
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _bulk(u, base, s, n_steps, release, cost, in_off, in_ch, ch_prod, step_off, tok_off,
+          emit, take, latency, start, take_cur):  # fmt: skip
+    """Every producer of u is done and nothing bounds it: ready times channel by channel,
+    then one scan (stopping at a held step). Returns how many steps of u have fired."""
+    for g in range(base + s, base + n_steps):
+        start[g] = release[g]
+    for i in range(in_off[u], in_off[u + 1]):
+        c = in_ch[i]
+        p = step_off[ch_prod[c]]
+        for m in range(take_cur[c], tok_off[c + 1]):
+            g = base + take[m]
+            start[g] = max(start[g], start[p + emit[m]] + latency[m])
+    while s < n_steps and release[base + s] != np.inf:
+        if s > 0:
+            start[base + s] = max(start[base + s], start[base + s - 1] + cost[base + s - 1])
+        s += 1
+    for i in range(in_off[u], in_off[u + 1]):
+        c = in_ch[i]
+        m, hi = take_cur[c], tok_off[c + 1]
+        while m < hi and take[m] < s:
+            m += 1
+        take_cur[c] = m
+    return s
+
+
+@numba.njit(cache=True)
+def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
+               lag_off, lag_ch, ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency,
+               offset, order, start, fired, lag_seen, lag, take_cur, emit_cur,
+               lag_cur):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
-    a unit that advanced wakes the units across its channels (`in_*`: the channels whose
-    tokens a unit takes, `cons_*`: those plus the credit-only ones it consumes). `fired[u]`
-    ends as the number of steps of u that could fire (all of them unless it deadlocks);
+    a unit that advanced wakes the units waiting for it (`in_*`: the channels whose tokens
+    a unit takes; `out_*`: the channels it emits on that are not lagged, `lag_*` the lagged
+    ones). `fired[u]` ends
+    as the number of steps of u that could fire (all of them unless it deadlocks);
     `lag_seen[u]`, how many of its steps' lagged credits it has folded in, and `lag[u]` the
-    latest of them (start: -inf). All three carry over to a resumed run. `order` is the
-    first pass's order (topological where the units form no cycle: then a unit whose
-    producers are done and whose channels out are unbounded runs all its steps at once)."""
+    latest of them (start: -inf). These and the cursors carry over to a resumed run.
+    `order` is the first pass's order (topological where the units form no cycle: then a
+    unit whose producers are done and whose channels out are unbounded runs all its steps
+    at once)."""
     n_units = len(step_off) - 1
     queue = order.copy()  # a ring: each unit is in it at most once
     queued = np.ones(n_units, dtype=np.bool_)
     head, size = 0, n_units
+    # A blocked unit waits for ONE unit w to fire more than `need` steps (the first check
+    # that failed): it sleeps on w's list of waiters (`first`/`after`: linked lists) and
+    # only w's progress past `need` wakes it, so no wake-up is wasted.
+    first_waiter = np.full(n_units, -1, dtype=np.int64)
+    next_waiter = np.full(n_units, -1, dtype=np.int64)
+    need = np.zeros(n_units, dtype=np.int64)
     while size > 0:
         u = queue[head]
         head = 0 if head + 1 == n_units else head + 1
@@ -63,31 +97,17 @@ def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_of
         base = step_off[u]
         n_steps = step_off[u + 1] - base
         s = fired[u]
-        first = s
-        if (
-            s < n_steps
-            and _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired)
-            and (lag_off[u + 1] == lag_off[u])
-        ):
-            free = True
-            for i in range(out_off[u], out_off[u + 1]):
-                free = free and ch_depth[out_ch[i]] == 0
-            if free:  # nothing can block it: ready times channel by channel, then one scan
-                for g in range(base + s, base + n_steps):
-                    start[g] = release[g]
-                for i in range(in_off[u], in_off[u + 1]):
-                    c = in_ch[i]
-                    k = tok_off[c]
-                    p = step_off[ch_prod[c]]
-                    for m in range(k + take_ptr[take_ptr_off[c] + s], tok_off[c + 1]):
-                        start[base + take[m]] = max(start[base + take[m]],
-                                                    start[p + emit[m]] + latency[m])  # fmt: skip
-                while s < n_steps and release[base + s] != np.inf:
-                    g = base + s
-                    if s > 0:
-                        start[g] = max(start[g], start[g - 1] + cost[g - 1])
-                    s += 1
-                fired[u] = s
+        was = s
+        if s == n_steps:
+            continue
+        wait_on, wait_for = -1, 0  # -1: held, or done
+        free = lag_off[u + 1] == lag_off[u]
+        for i in range(out_off[u], out_off[u + 1]):
+            free = free and ch_depth[out_ch[i]] == 0
+        if free and _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
+            s = _bulk(u, base, s, n_steps, release, cost, in_off, in_ch, ch_prod, step_off,
+                      tok_off, emit, take, latency, start, take_cur)  # fmt: skip
+            fired[u] = s
         while s < n_steps:
             # the step's start, unless some token it takes is not emitted yet or some token
             # it emits finds its channel full (the consumer has not taken the one d back)
@@ -100,15 +120,18 @@ def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_of
             blocked = False
             for i in range(in_off[u], in_off[u + 1]):
                 c = in_ch[i]
-                k = tok_off[c]
-                lo = take_ptr[take_ptr_off[c] + s]
-                hi = take_ptr[take_ptr_off[c] + s + 1]
-                if hi > lo and fired[ch_prod[c]] <= emit[k + hi - 1]:
-                    blocked = True
-                    break
+                m, hi = take_cur[c], tok_off[c + 1]
+                done = fired[ch_prod[c]]
                 p = step_off[ch_prod[c]]
-                for m in range(k + lo, k + hi):
+                while m < hi and take[m] == s:
+                    if emit[m] >= done:
+                        blocked = True
+                        wait_on, wait_for = ch_prod[c], emit[m]
+                        break
                     t = max(t, start[p + emit[m]] + latency[m])
+                    m += 1
+                if blocked:
+                    break
             if blocked:
                 break
             for i in range(out_off[u], out_off[u + 1]):
@@ -116,15 +139,19 @@ def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_of
                 d = ch_depth[c]
                 if d == 0:
                     continue
-                k = tok_off[c]
-                lo = max(emit_ptr[emit_ptr_off[c] + s], d)
-                hi = emit_ptr[emit_ptr_off[c] + s + 1]
-                if hi > lo and fired[ch_cons[c]] <= take[k + hi - 1 - d]:
-                    blocked = True
-                    break
+                m, hi, k = emit_cur[c], tok_off[c + 1], tok_off[c]
+                done = fired[ch_cons[c]]
                 q = step_off[ch_cons[c]]
-                for m in range(k + lo, k + hi):
-                    t = max(t, start[q + take[m - d]] + offset[m])
+                while m < hi and emit[m] == s:
+                    if m - k >= d:
+                        if take[m - d] >= done:
+                            blocked = True
+                            wait_on, wait_for = ch_cons[c], take[m - d]
+                            break
+                        t = max(t, start[q + take[m - d]] + offset[m])
+                    m += 1
+                if blocked:
+                    break
             if blocked:
                 break
             if lag_off[u + 1] > lag_off[u]:
@@ -134,22 +161,32 @@ def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_of
                         continue
                     if late == 1 and s > 0 and t == start[g - 1] + cost[g - 1] and lag[u] <= t:
                         break
-                    step = s - 1 + late
+                    step = s - 1 + late  # == lag_seen[u]: credits are folded step by step
                     bound = -np.inf
                     for i in range(lag_off[u], lag_off[u + 1]):
                         c = lag_ch[i]
                         d = ch_depth[c]
-                        k = tok_off[c]
-                        lo = max(emit_ptr[emit_ptr_off[c] + step], d)
-                        hi = emit_ptr[emit_ptr_off[c] + step + 1]
-                        if hi > lo and fired[ch_cons[c]] <= take[k + hi - 1 - d]:
-                            blocked = True
-                            break
+                        m, hi, k = lag_cur[c], tok_off[c + 1], tok_off[c]
+                        done = fired[ch_cons[c]]
                         q = step_off[ch_cons[c]]
-                        for m in range(k + lo, k + hi):
-                            bound = max(bound, start[q + take[m - d]] + offset[m])
+                        while m < hi and emit[m] == step:
+                            if m - k >= d:
+                                if take[m - d] >= done:
+                                    blocked = True
+                                    wait_on, wait_for = ch_cons[c], take[m - d]
+                                    break
+                                bound = max(bound, start[q + take[m - d]] + offset[m])
+                            m += 1
+                        if blocked:
+                            break
                     if blocked:
                         break
+                    for i in range(lag_off[u], lag_off[u + 1]):
+                        c = lag_ch[i]
+                        m, hi = lag_cur[c], tok_off[c + 1]
+                        while m < hi and emit[m] == step:
+                            m += 1
+                        lag_cur[c] = m
                     lag[u] = max(lag[u], bound)
                     lag_seen[u] = step + 1
                     if late == 1:
@@ -157,25 +194,37 @@ def run_events(step_off, cost, release, in_off, in_ch, cons_off, cons_ch, out_of
                 if blocked:
                     break
             start[g] = t
+            for i in range(in_off[u], in_off[u + 1]):
+                c = in_ch[i]
+                m, hi = take_cur[c], tok_off[c + 1]
+                while m < hi and take[m] == s:
+                    m += 1
+                take_cur[c] = m
+            for i in range(out_off[u], out_off[u + 1]):
+                c = out_ch[i]
+                if ch_depth[c] == 0:
+                    continue
+                m, hi = emit_cur[c], tok_off[c + 1]
+                while m < hi and emit[m] == s:
+                    m += 1
+                emit_cur[c] = m
             s += 1
             fired[u] = s
-        if s == first:
+        if s < n_steps and wait_on >= 0:
+            need[u] = wait_for
+            next_waiter[u] = first_waiter[wait_on]
+            first_waiter[wait_on] = u
+        if s == was:
             continue
-        for i in range(cons_off[u], cons_off[u + 1]):
-            v = ch_prod[cons_ch[i]]
-            if not queued[v]:
-                queued[v] = True
-                queue[head + size - n_units if head + size >= n_units else head + size] = v
-                size += 1
-        for i in range(out_off[u], out_off[u + 1]):
-            v = ch_cons[out_ch[i]]
-            if not queued[v]:
-                queued[v] = True
-                queue[head + size - n_units if head + size >= n_units else head + size] = v
-                size += 1
-        for i in range(lag_off[u], lag_off[u + 1]):
-            v = ch_cons[lag_ch[i]]
-            if not queued[v]:
-                queued[v] = True
-                queue[head + size - n_units if head + size >= n_units else head + size] = v
-                size += 1
+        v, last = first_waiter[u], -1
+        while v >= 0:  # wake the waiters whose wait is over
+            after = next_waiter[v]
+            if s > need[v]:
+                if last < 0:
+                    first_waiter[u] = after
+                else:
+                    next_waiter[last] = after
+                size = _wake(v, queue, queued, head, size, n_units)
+            else:
+                last = v
+            v = after

@@ -1,5 +1,6 @@
-"""Rules of the bit-vector primitives: `bv` (a fiber of coordinates -> one mask token) and
-`bv_chunk` (a mask -> fixed-width chunks), SAM's `BV` and `ChunkBV`.
+"""Rules of the bit-vector primitives, SAM's `BV`, `ChunkBV`, `BVDrop`, `IntersectBV2` and
+`BVRdScan`: `bv` (a fiber of coordinates -> one mask token), `bv_chunk` (a mask ->
+fixed-width chunks), `bv_drop`, `intersect_bv` and `scan_bv` (a level's fibers as masks).
 
 A bit-vector stream keeps the stop structure of the coordinates it came from; each
 non-empty fiber holds exactly one data token, the OR of `1 << c` over its coordinates.
@@ -10,11 +11,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from dsl.sam.formats import COMPRESSED
 from dsl.sam.ir import Node
 from dsl.sam.primitives import MAX_BV_BITS
 from interpreter.errors import ExecutionError
 from interpreter.sam.rules import Context, Result, StepPlan, rule
-from interpreter.sam.streams import DATA, DONE, EMPTY, Tokens, check_well_formed, fiber_ids, fibers
+from interpreter.sam.streams import (
+    DATA,
+    DONE,
+    EMPTY,
+    Tokens,
+    check_well_formed,
+    fiber_ids,
+    fibers,
+    parent_consumption,
+    units,
+)
+from interpreter.sam.walk import parent_refs
 
 
 @rule("bv")
@@ -177,3 +190,51 @@ def intersect_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     r1, r2 = refs(bv1.val, ref1), refs(bv2.val, ref2)
     plan = StepPlan(int(k.sum()), [first] * 4, [first[keep], pos[order], pos[order]])
     return Result([out_bv, r1, r2], plan)
+
+
+@rule("scan_bv")
+def scan_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
+    """SAM's `BVRdScan` over our storage: like `scan`, but each fiber leaves as one mask
+    (its coordinates' bits) with one ref, the position of its first coordinate; an empty
+    fiber leaves only its stop. One step per output token; a fiber's seg words and its
+    coordinates are read to build the mask (the memory a compressed level holds)."""
+    ref = ins[0]
+    check_well_formed(ref, node.label)
+    ft, lv = ctx.tensor(node), node.attrs["level"]
+    u = units(ref.ctl)
+    r = parent_refs(node, ref, ctx, u.token)
+    is_data = u.is_item & (ref.ctl[u.token] == DATA)
+    compressed = ft.level_format(lv) == COMPRESSED
+    if compressed and len(ft.segs[lv]) > 1:
+        begin = ft.segs[lv][r]
+        length = np.where(is_data, ft.segs[lv][r + 1] - begin, 0)
+    else:
+        size = 0 if compressed else ft.sizes[lv]
+        begin, length = r * size, np.where(is_data, size, 0)
+    owner = np.repeat(np.arange(len(r)), length)
+    pos = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+    crd = ft.crds[lv][pos + begin[owner]] if compressed else pos
+    if len(crd) and crd.max() >= MAX_BV_BITS:
+        raise ExecutionError(
+            f"{node.label}: coordinate {int(crd.max())} of {ft.decl.name!r} level {lv} does"
+            f" not fit a {MAX_BV_BITS}-bit vector"
+        )
+    masks = np.zeros(len(r), dtype=np.int64)
+    np.bitwise_or.at(masks, owner, np.left_shift(np.int64(1), crd.astype(np.int64)))
+    full = length > 0
+    per_unit = full + 1
+    ends = np.cumsum(per_unit)
+    total = int(ends[-1]) + 1 if len(ends) else 1
+    first_pos, close_pos = ends - per_unit, ends - 1
+    ctl = np.full(total, DATA, dtype=np.int16)
+    ctl[close_pos] = u.close
+    ctl[-1] = DONE
+    bv_val, ref_val = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
+    bv_val[first_pos[full]], ref_val[first_pos[full]] = masks[full], begin[full]
+    counts = {"seg_reads": 2 * int(is_data.sum()), "crd_reads": len(crd)} if compressed else {}
+
+    def plan() -> StepPlan:
+        consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
+        return StepPlan(total, [consume], [None, None])
+
+    return Result([Tokens(ctl, bv_val), Tokens(ctl, ref_val)], plan, counts)

@@ -50,6 +50,7 @@ def _block(outputs: list[Tokens]) -> int:
     "crd_hold", "val_drop", "stkn_drop", "write_level", "write_vals", "broadcast", "fork", "join",
     "empty_stkn_drop", "split", "flatten", "bv", "bv_chunk",
     "crdpt_convert", "crdpt_accumulate", "bv_drop", "intersect_bv",
+    "scan_bv",
 )  # fmt: skip
 def token_per_cycle(node: Node, outputs: list[Tokens]) -> Cost:
     """Moves tokens (a b x b block as one): one step per cycle, latency 1."""

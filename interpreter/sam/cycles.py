@@ -153,7 +153,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
     cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, times, costs, fifo_need(run, times, costs))
+    return GraphTiming(cycles, times, costs, fifo_need(run, times, costs, fifo_depth))
 
 
 def _describe(wait: Wait) -> str:
@@ -162,7 +162,9 @@ def _describe(wait: Wait) -> str:
     return f"{wait.unit} (step {wait.step}) waits for token {wait.token} from {wait.other}"
 
 
-def fifo_need(run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost]) -> int:
+def fifo_need(
+    run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost], fifo_depth: int = 0
+) -> int:
     """The smallest FIFO depth at which SAM's bounded FIFOs give these same times. Credit m
     of an edge, at step s, asks that the consumer took m - d tokens 2 cycles before s
     starts, or, when s follows the step before it back to back, before step s + 1 starts
@@ -170,7 +172,8 @@ def fifo_need(run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost
 
     Tokens leave a primitive at least a cycle apart, so an edge needs at most its longest
     wait of a token (in cycles) plus one: edges are counted exactly, longest waits first,
-    only while that bound can beat the deepest found so far."""
+    only while that bound can beat the deepest found so far. Times solved with FIFOs of
+    depth `fifo_depth` (0: unbounded) need at most that: reaching it ends the count."""
     edges = []
     for e in _edges(run):
         if e.consumer.op in WRITERS or len(e.emit) < 2:
@@ -180,7 +183,7 @@ def fifo_need(run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost
         edges.append((wait, e, taken))
     deepest = 0
     for wait, e, taken in sorted(edges, key=lambda edge: -edge[0]):
-        if wait + 1 <= deepest:
+        if wait + 1 <= deepest or deepest == fifo_depth > 0:
             break
         start = times[e.producer.id]
         step = _credit_steps(e.emit)

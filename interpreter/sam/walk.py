@@ -31,7 +31,7 @@ from interpreter.sam.streams import (
 )
 
 
-def _parent_refs(node: Node, ref: Tokens, ctx: Context, unit_tok: np.ndarray) -> np.ndarray:
+def parent_refs(node: Node, ref: Tokens, ctx: Context, unit_tok: np.ndarray) -> np.ndarray:
     """Parent positions of the units, checked against the level above."""
     ft = ctx.tensor(node)
     lv = node.attrs["level"]
@@ -59,7 +59,7 @@ def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     check_well_formed(ref, node.label)
     ft, lv = ctx.tensor(node), node.attrs["level"]
     u = units(ref.ctl)
-    r = _parent_refs(node, ref, ctx, u.token)
+    r = parent_refs(node, ref, ctx, u.token)
     is_data = u.is_item & (ref.ctl[u.token] == DATA)
     compressed = ft.level_format(lv) == COMPRESSED
     if compressed:
@@ -119,7 +119,7 @@ def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ft, lv = ctx.tensor(node), node.attrs["level"]
     u = units(ref.ctl)
     start, stop = check_nesting(u, crd.ctl, node.label)
-    r = _parent_refs(node, ref, ctx, u.token)
+    r = parent_refs(node, ref, ctx, u.token)
     item = crd.ctl == DATA
     if (crd.ctl == EMPTY).any():
         raise ExecutionError(f"{node.label}: the crd input holds an Empty token")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.step.ir import Program
+from dsl.step.ir import Node, Program
 from interpreter.budget import budget_of
 from interpreter.report import SimReport
 from interpreter.step.budget import (
@@ -20,7 +20,14 @@ from interpreter.step.budget import (
     peak_flops,
     units_left,
 )
-from interpreter.step.costs import BOUND_NAMES, ISSUE, OpEvents
+from interpreter.step.costs import OpEvents
+from interpreter.step.critical_path import (
+    HBM,
+    LATENCY,
+    ONE_PER_CYCLE,
+    CriticalPath,
+    critical_path,
+)
 from interpreter.step.event_times import EventTimes
 from interpreter.step.sim import target_params
 
@@ -58,6 +65,10 @@ def make_report(
     writes = sum(float(p.requests.sum()) for p in plans if p.requests is not None and not p.is_load)
     allocated = used[COMPUTE]
     flops = sum(p.flops for p in plans)
+    path = critical_path(program, plans, times, params)
+    on_path: dict[int, float] = {}
+    for (v, _), c in path.share.items():
+        on_path[v] = on_path.get(v, 0.0) + c
     per_op, timeline = {}, []
     for node, plan in zip(program.nodes, plans, strict=True):
         busy = float(plan.cost.sum())
@@ -68,6 +79,7 @@ def make_report(
             "elements": len(plan.cost),
             "flops": plan.flops,
             "onchip_bytes": plan.onchip_bytes,
+            "critical_cycles": on_path.get(node.id, 0.0),
         }
         if plan.requests is not None:
             entry["offchip_bytes"] = float(plan.requests.sum())
@@ -95,7 +107,7 @@ def make_report(
         cycles=cycles_i,
         floor_cycles=floor_cycles(plans, target),
         metrics=metrics,
-        bottleneck=_bottleneck(program, plans, metrics, span, target, used),
+        bottleneck=_bottleneck(program, path, plans, metrics, span, target, used),
         per_op=per_op,
         timeline=timeline,
         resources={**used, ONCHIP: onchip},
@@ -104,53 +116,86 @@ def make_report(
 
 def _bottleneck(
     program: Program,
+    path: CriticalPath,
     plans: list[OpEvents],
     metrics: dict,
     span: int,
     target: dict,
     used: dict[str, float],
 ) -> str:
-    """One or two sentences an agent can act on. Advice stays within the budget: it never
-    asks for more compute units than the target has left, nor for compute= on an op that
-    could not use it (one bound by handling one element per cycle)."""
+    """Two or three sentences an agent can act on: the resource most of the critical path
+    waits for, the op (and source line) that spends it, a change that can shorten it, and
+    the path's largest parts. Advice stays within the budget: it never asks for more
+    compute units than the target has left, nor for compute= on an op that could not use
+    them."""
     name = target.get("name", "target")
-    hbm = metrics["hbm_utilization"]
-    busiest = max(range(len(plans)), key=lambda v: float(plans[v].cost.sum()))
-    plan, node = plans[busiest], program.nodes[busiest]
-    busy = float(plan.cost.sum()) / span
     capacity = metrics["onchip_capacity"]
     onchip = f" On-chip memory: {metrics['onchip_bytes'] / 2**10:.1f} KiB" + (
         f" of {capacity / 2**20:.0f} MiB on {name}." if capacity else "."
     )
-    if hbm >= busy:
+    hbm = metrics["hbm_utilization"]
+    totals = path.by_resource()
+    if not totals:
+        return f"No op waits on another; HBM busy {hbm:.0%}.{onchip}"
+    resource = max(totals, key=lambda r: (totals[r], r))
+    v = path.top(resource)
+    node, plan = program.nodes[v], plans[v]
+    head = (
+        f"Critical path: {totals[resource] / span:.0%} of {span} cycles wait for {resource}, "
+        f"most in {node.label()}"
+    )
+    advice = _advice(resource, node, plan, hbm, metrics, used, target)
+    return f"{head}; {advice}. {_excerpt(program, path, span)} HBM busy {hbm:.0%}.{onchip}"
+
+
+def _advice(
+    resource: str,
+    node: Node,
+    plan: OpEvents,
+    hbm: float,
+    metrics: dict,
+    used: dict[str, float],
+    target: dict,
+) -> str:
+    """A change that can shorten the critical path's time on `resource` at `node`."""
+    fewer = f"{len(plan.cost)} elements; feed it fewer, larger ones (larger tiles)"
+    if resource == HBM:
+        if hbm >= 0.5:
+            return (
+                f"the HBM moves {metrics['offchip_bytes'] / 2**20:.2f} MiB: cut off-chip "
+                "re-reads (reuse tiles on chip with bufferize/streamify; no stride-0 reloads)"
+            )
         return (
-            f"Memory-bound: the HBM is busy {hbm:.0%} of {span} cycles moving "
-            f"{metrics['offchip_bytes'] / 2**20:.2f} MiB; cut off-chip re-reads (reuse "
-            f"tiles on chip with bufferize/streamify, larger tiles).{onchip}"
+            "the HBM itself is mostly idle: the path waits for single transfers one at a "
+            "time; smaller tiles overlap the transfers with the work that follows"
         )
-    counts = (
-        np.bincount(plan.bound, weights=plan.cost, minlength=4)
-        if plan.bound is not None
-        else np.zeros(4)
-    )
-    bound = int(np.argmax(counts))
-    if node.op not in COMPUTE_OPS:
-        advice = (
-            "feed it fewer, larger elements"
-            if bound == ISSUE
-            else "it has one 64 B/cycle memory port: move fewer bytes through it"
+    if resource == LATENCY:
+        return (
+            "a latency chain: each round trip to the HBM pays its fixed latency in turn; "
+            "make fewer, larger requests (larger tiles), and do not make an address depend "
+            "on data just loaded"
         )
-    elif bound == ISSUE or plan.useful_units <= node.attrs["compute"]:
-        advice = (
-            "it takes one element per cycle, so more compute= would not help: feed it "
-            "fewer, larger elements (larger tiles)"
-        )
-    else:
-        advice = _more_units(node.attrs["compute"], plan.useful_units, used, target)
-    return (
-        f"{node.label()} is the critical op: busy {busy:.0%} of {span} cycles, bound by "
-        f"{BOUND_NAMES[bound]}; {advice}. HBM busy {hbm:.0%}.{onchip}"
-    )
+    if resource == ONE_PER_CYCLE:
+        more = " (more compute= would not help)" if node.op in COMPUTE_OPS else ""
+        return f"it handles one element per cycle{more}: {fewer}"
+    if node.op not in COMPUTE_OPS:  # bufferize / streamify: one 64 B/cycle port
+        return "it has one 64 B/cycle memory port: move fewer bytes through it"
+    have = node.attrs["compute"]
+    if plan.useful_units <= have:
+        return f"it already has all the compute units it can use ({have}): {fewer}"
+    ports = " (each unit brings a 64 B/cycle port)" if resource != "compute" else ""
+    return _more_units(have, plan.useful_units, used, target) + ports
+
+
+def _excerpt(program: Program, path: CriticalPath, span: int, parts: int = 4) -> str:
+    """The critical path's largest parts, in path order, as one sentence."""
+    ranked = sorted(path.share.items(), key=lambda kv: -kv[1])[:parts]
+    shown = []
+    for (v, res), cycles in ranked:
+        shown.append(f"{program.nodes[v].label()} {res} {cycles / span:.0%}")
+    stalls = sum(path.stalls.values())
+    crossed = f"; it crosses {stalls} full channel(s)" if stalls else ""
+    return f"Largest parts of the path: {', '.join(shown)}{crossed}."
 
 
 def _more_units(have: int, useful: int, used: dict[str, float], target: dict) -> str:
@@ -164,4 +209,4 @@ def _more_units(have: int, useful: int, used: dict[str, float], target: dict) ->
             "take units from ops that are rarely busy, or cut this op's work"
         )
     free = "" if left is None else f" ({int(left)} units free on the target)"
-    return f"raise its compute= from {have} to {grant}{free}, or use larger tiles"
+    return f"raise its compute= from {have} to {grant}{free}"

@@ -24,13 +24,13 @@ from interpreter.step.costs import BW_IN, BW_OUT, COMPUTE, ISSUE, OpEvents
 from interpreter.step.event_times import EventTimes
 
 # the resources a critical-path cycle can wait for
+ONE_PER_CYCLE, HBM, LATENCY = "one element per cycle", "HBM bandwidth", "HBM latency"
 RESOURCES = {
     COMPUTE: "compute",
     BW_IN: "on-chip bandwidth",
     BW_OUT: "on-chip bandwidth",
-    ISSUE: "one element per cycle",
+    ISSUE: ONE_PER_CYCLE,
 }
-HBM, LATENCY = "HBM bandwidth", "HBM latency"
 MAX_HOPS = 20_000  # a walk longer than this stops; what it covered is still reported
 EPS = 1e-6
 
@@ -70,21 +70,23 @@ class _Walk:
         for node in program.nodes:
             for pos, p in enumerate(node.inputs):
                 self.readers[(p.node, p.index)] = (node.id, pos)
-        # per node: first event of the run of back-to-back events ending at each event
-        self.run_first, self.bound_sums = [], []
-        for v, plan in enumerate(plans):
-            start, end = times.start[v], times.end[v]
+        self.runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def busy_runs(self, v: int) -> tuple[np.ndarray, np.ndarray]:
+        """Node v's first event of the back-to-back run ending at each event, and running
+        sums of its event costs per bound term (computed for the nodes the path visits)."""
+        if v not in self.runs:
+            plan, start, end = self.plans[v], self.times.start[v], self.times.end[v]
             n = len(plan.cost)
             chained = np.zeros(n, bool)
-            if n > 1:
-                chained[1:] = np.abs(start[1:] - end[:-1]) <= EPS
-            idx = np.where(chained, 0, np.arange(n))
-            self.run_first.append(np.maximum.accumulate(idx) if n else idx)
+            chained[1:] = np.abs(start[1:] - end[:-1]) <= EPS
+            first = np.maximum.accumulate(np.where(chained, 0, np.arange(n)))
             bound = plan.bound if plan.bound is not None else np.zeros(n, int)
             sums = np.zeros((4, n + 1))
             for b in range(4):
                 sums[b, 1:] = np.cumsum(np.where(bound == b, plan.cost, 0.0))
-            self.bound_sums.append(sums)
+            self.runs[v] = first, sums
+        return self.runs[v]
 
     def add(self, v: int, resource: str, cycles: float) -> None:
         if cycles <= EPS:
@@ -104,8 +106,8 @@ class _Walk:
         at_end = True
         for _ in range(MAX_HOPS):
             if at_end:  # the op's own work back to the start of its busy run
-                first = int(self.run_first[v][e])
-                sums = self.bound_sums[v]
+                firsts, sums = self.busy_runs(v)
+                first = int(firsts[e])
                 for b, res in RESOURCES.items():
                     self.add(v, res, float(sums[b, e + 1] - sums[b, first]))
                 e = first

@@ -13,7 +13,7 @@ from dsl.step.ir import Node
 from interpreter.errors import ExecutionError
 from interpreter.step.facts import ItemSources, Merged, Reassembled
 from interpreter.step.semantics import RunContext, semantics
-from interpreter.step.streams import StreamData, chunk_value_ranges, vconcat, vtake
+from interpreter.step.streams import LazyTiles, StreamData, chunk_value_ranges, vconcat, vtake
 
 
 def _chunks(x: StreamData, b: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -50,6 +50,82 @@ def _gather_chunks(
     return StreamData(stop, x.has_value[item_idx].copy(), vtake(x.values, value_idx))
 
 
+def _bounds(x: StreamData, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(item start, item end, value start, value end) of every chunk of rank b, as arrays."""
+    if b == 0:
+        pos = np.flatnonzero(x.has_value).astype(np.int64)
+        vals = np.arange(len(pos), dtype=np.int64)
+        return pos, pos + 1, vals, vals + 1
+    starts, ends, end_items = chunk_value_ranges(x, b)
+    end_items = end_items.astype(np.int64)
+    item_start = np.concatenate([[0], end_items[:-1] + 1]) if len(end_items) else end_items
+    return item_start.astype(np.int64), end_items + 1, starts, ends
+
+
+def _interleave(
+    xs: list[StreamData],
+    bounds: list[tuple[np.ndarray, ...]],
+    port: np.ndarray,
+    chunk: np.ndarray,
+    end_stop: np.ndarray,
+) -> tuple[StreamData, ItemSources, np.ndarray]:
+    """Concatenate pieces in order, in one vectorised gather: piece k is chunk `chunk[k]` of
+    input `port[k]` with its last stop set to `end_stop[k]`, or a bare stop when port is -1.
+
+    Returns the stream, where each of its items came from (-1 for bare stops) and the first
+    output item of every piece. Per-chunk slicing here was most of a sweep's routing time.
+    """
+    n_ports = len(xs)
+    real = port >= 0
+    p = np.where(real, port, 0)
+    c = np.where(real, chunk, 0)
+
+    def per_piece(col: int) -> np.ndarray:
+        out = np.zeros(len(port), dtype=np.int64)
+        for i in range(n_ports):
+            mine = real & (port == i)
+            out[mine] = bounds[i][col][c[mine]]
+        return out
+
+    i_start, i_end, v_start, v_end = (per_piece(k) for k in range(4))
+    lengths = np.where(real, i_end - i_start, 1)
+    first = np.cumsum(lengths) - lengths
+    total = int(lengths.sum())
+    # global item index into all inputs' items laid end to end (+ one bare slot at the end)
+    item_base = np.cumsum([0] + [x.n_items for x in xs])
+    bare_slot = int(item_base[-1])
+    local = np.repeat(i_start - first, lengths) + np.arange(total, dtype=np.int64)
+    piece_port = np.repeat(np.where(real, port, -1), lengths)
+    is_real = piece_port >= 0
+    glob = np.where(is_real, item_base[np.maximum(piece_port, 0)] + local, bare_slot)
+    all_stop = np.concatenate([x.stop for x in xs] + [np.zeros(1, np.int8)])
+    all_has = np.concatenate([x.has_value for x in xs] + [np.zeros(1, bool)])
+    stop = all_stop[glob]
+    has = all_has[glob]
+    stop[first + lengths - 1] = end_stop
+    sources = ItemSources(
+        np.where(is_real, piece_port, -1).astype(np.int64),
+        np.where(is_real, local, -1).astype(np.int64),
+    )
+    v_len = np.where(real, v_end - v_start, 0)
+    v_first = np.cumsum(v_len) - v_len
+    value_base = np.cumsum([0] + [x.n_values for x in xs])
+    gv = np.repeat(value_base[p] + v_start - v_first, v_len) + np.arange(
+        int(v_len.sum()), dtype=np.int64
+    )
+    values = _take(vconcat([x.values for x in xs], xs[0].values), gv)
+    return StreamData(stop, has, values), sources, first
+
+
+def _take(values: object, idx: np.ndarray) -> object:
+    """`vtake` without its size guard: the result is never larger than the inputs' values."""
+    if isinstance(values, tuple):
+        return tuple(_take(v, idx) for v in values)
+    if isinstance(values, np.ndarray | LazyTiles):
+        return values[idx]
+    return [values[i] for i in idx.tolist()]
+
+
 def _selectors(s: StreamData, n: int) -> np.ndarray:
     return np.asarray(s.values, dtype=bool).reshape(s.n_values, n)
 
@@ -73,64 +149,48 @@ def _partition(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Strea
 def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     xs, sel = ins[:-1], ins[-1]
     b = node.attrs["rank"]
-    chunked = [_chunks(x, b) for x in xs]
+    bounds = [_bounds(x, b) for x in xs]
+    n_chunks = [len(bd[0]) for bd in bounds]
     cursor = [0] * len(xs)
-    chosen = _selectors(sel, len(xs))
-    stops: list[np.ndarray] = []
-    flags: list[np.ndarray] = []
-    parts: list[object] = []
-    src_port: list[np.ndarray] = []
-    src_item: list[np.ndarray] = []
-    sel_cons = np.zeros(sel.n_items, dtype=np.int64)
-    n_out = 0
+    chosen = _selectors(sel, len(xs)).tolist()
+    port: list[int] = []
+    chunk: list[int] = []
+    end_stop: list[int] = []
+    sel_piece = np.zeros(sel.n_items, dtype=np.int64)
     j = 0
     for pos, (sel_stop, has) in enumerate(
         zip(sel.stop.tolist(), sel.has_value.tolist(), strict=True)
     ):
-        sel_cons[pos] = n_out
-        picked = np.flatnonzero(chosen[j]).tolist() if has else []
+        sel_piece[pos] = len(port)
+        picked = [i for i, on in enumerate(chosen[j]) if on] if has else []
         j += int(has)
         if not picked:
-            stops.append(np.array([b + 1 + sel_stop], np.int8))
-            flags.append(np.zeros(1, bool))
-            src_port.append(np.array([-1]))
-            src_item.append(np.array([-1]))
-            n_out += 1
+            port.append(-1)
+            chunk.append(0)
+            end_stop.append(b + 1 + sel_stop)
             continue
-        for k, i in enumerate(picked):
-            if cursor[i] >= len(chunked[i][0]):
+        for i in picked:
+            if cursor[i] >= n_chunks[i]:
                 raise ExecutionError(
                     f"{node.label()}: input {i} ran out of chunks "
                     f"(protocol mismatch with the selector)"
                 )
-            item_range = chunked[i][0][cursor[i]]
-            chunk = _gather_chunks(xs[i], b, *chunked[i], [cursor[i]])
+            port.append(i)
+            chunk.append(cursor[i])
+            end_stop.append(b)
             cursor[i] += 1
-            if k == len(picked) - 1:
-                chunk.stop[-1] = b + 1 + sel_stop
-            stops.append(chunk.stop)
-            flags.append(chunk.has_value)
-            parts.append(chunk.values)
-            src_port.append(np.full(len(chunk.stop), i))
-            src_item.append(np.arange(*item_range))
-            n_out += len(chunk.stop)
+        end_stop[-1] = b + 1 + sel_stop
     for i in range(len(xs)):
-        if cursor[i] != len(chunked[i][0]):
+        if cursor[i] != n_chunks[i]:
             raise ExecutionError(
-                f"{node.label()}: input {i} has {len(chunked[i][0])} chunks "
+                f"{node.label()}: input {i} has {n_chunks[i]} chunks "
                 f"but the selector chose it {cursor[i]} times"
             )
-    stop = np.concatenate(stops) if stops else np.zeros(0, np.int8)
-    has = np.concatenate(flags) if flags else np.zeros(0, bool)
-    ctx.facts[node.id] = Reassembled(_sources(src_port, src_item), sel_cons)
-    return [StreamData(stop, has, vconcat(parts, xs[0].values))]
-
-
-def _sources(ports: list[np.ndarray], items: list[np.ndarray]) -> ItemSources:
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-
-    return ItemSources(cat(ports), cat(items))
+    out, sources, first = _interleave(
+        xs, bounds, np.array(port, np.int64), np.array(chunk, np.int64), np.array(end_stop, np.int8)
+    )
+    ctx.facts[node.id] = Reassembled(sources, first[sel_piece] if len(port) else sel_piece)
+    return [out]
 
 
 @semantics("eager_merge")
@@ -146,21 +206,15 @@ def _eager_merge(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
     ):
         order = round_robin(counts)
     ctx.merge_order[node.id] = order
-    cursor = [0] * len(ins)
-    parts, ports, items, firsts = [], [], [], []
-    n_out = 0
-    for i in order.tolist():
-        item_range = chunked[i][0][cursor[i]]
-        parts.append(_gather_chunks(ins[i], b, *chunked[i], [cursor[i]]))
-        cursor[i] += 1
-        ports.append(np.full(len(parts[-1].stop), i))
-        items.append(np.arange(*item_range))
-        firsts.append(n_out)
-        n_out += len(parts[-1].stop)
-    ctx.facts[node.id] = Merged(_sources(ports, items), np.array(firsts, dtype=np.int64), chunked)
-    stop = np.concatenate([p.stop for p in parts]) if parts else np.zeros(0, np.int8)
-    has = np.concatenate([p.has_value for p in parts]) if parts else np.zeros(0, bool)
-    data = StreamData(stop, has, vconcat([p.values for p in parts], ins[0].values))
+    chunk = np.zeros(len(order), dtype=np.int64)
+    for i in range(len(ins)):
+        mine = order == i
+        chunk[mine] = np.arange(int(mine.sum()))
+    bounds = [_bounds(x, b) for x in ins]
+    data, sources, first = _interleave(
+        ins, bounds, order.astype(np.int64), chunk, np.full(len(order), b, np.int8)
+    )
+    ctx.facts[node.id] = Merged(sources, first, chunked)
     sel = np.zeros((len(order), len(ins)), dtype=bool)
     sel[np.arange(len(order)), order] = True
     return [data, StreamData(np.zeros(len(order), np.int8), np.ones(len(order), bool), sel)]

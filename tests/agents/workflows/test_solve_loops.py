@@ -73,7 +73,7 @@ def test_optimise_keeps_the_faster_passing_program(tmp_path: Path, pool: Countin
         tmp_path,
         [
             {"text": fenced(BASELINE), "match": PROPOSE},
-            {"text": fenced(FAST), "match": "bound by on-chip bandwidth"},
+            {"text": fenced(FAST), "match": "wait for on-chip bandwidth"},
             {"text": fenced(BAD_FN), "match": OPTIMISE},
         ],
     )

@@ -250,6 +250,7 @@ def test_every_primitive_is_documented():
         "bv_chunk",
         "bv_drop",
         "intersect_bv",
+        "scan_bv",
         "crdpt_convert",
         "crdpt_accumulate",
         "split",

@@ -341,6 +341,14 @@ _IBV4 = [  # test_bv_drop's fourth case: 32 full inner fibers (its bubbles dropp
     153102344, 2147745792, 10753, 34145632, 403177632, 444596320, 16,
 ]  # fmt: skip
 _IBV4_STREAM = [t for m in _IBV4[:-1] for t in (m, "S0")] + [_IBV4[-1], "S1", "D"]
+# bit-vector scanner: (one mask per fiber of the level, dim, in ref, out bv, out ref)
+SCAN_BV = [
+    ([0b1011], 4, [0, "D"], [0b1011, "S0", "D"], [0, "S0", "D"]),
+    ([0b1011, 0b0101, 0b1000], 4, [1, 2, "S0", "D"], [0b0101, "S0", 0b1000, "S1", "D"],
+     [3, "S0", 5, "S1", "D"]),
+    ([0b1011, 0b0110], 4, [0, 1, "S0", "D"], [0b1011, "S0", 0b0110, "S1", "D"],
+     [0, "S0", 3, "S1", "D"]),
+]  # fmt: skip
 # (outer bv in, inner bv in, outer gold, inner gold)
 BV_DROP = [
     ([0b1100, "S0", "D"], [0b1000, "S0", "S1", "D"], [0b0100, "S0", "D"], [0b1000, "S1", "D"]),
@@ -443,11 +451,10 @@ REPRODUCED: dict[tuple[str, str], int] = {
     ("test_spacc.py", "test_spacc2_direct"): 2,
     ("test_bv_drop.py", "test_bv_drop_nd"): len(BV_DROP),
     ("test_intersectbv.py", "test_intersectbv_direct"): len(INTERSECT_BV),
+    ("test_bv_rd_scanner.py", "test_rd_scan_bv_direct_nd"): len(SCAN_BV),
 }
 
-BITVECTOR = "a bit-vector storage level (a fiber stored as one mask): not one of our formats"
 NOT_EXPRESSIBLE: dict[tuple[str, str], tuple[int, str]] = {
-    ("test_bv_rd_scanner.py", "test_rd_scan_bv_direct_nd"): (3, BITVECTOR),
     ("test_rd_scanner.py", "test_rd_scan_direct_c_skip_nd"): (
         7,
         "the compressed scanner's crd-skip input (skip ahead to a coordinate) is not modelled",

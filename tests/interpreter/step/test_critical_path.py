@@ -1,0 +1,128 @@
+"""The bottleneck sentence from the critical path: hand-built programs whose limiting
+resource is known get that resource, the op and its source line, and only advice that
+can help it."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from dsl import step
+from interpreter.step import BACKEND
+from interpreter.step.critical_path import HBM, LATENCY, critical_path
+from interpreter.step.sim import run_timed, target_params
+from tests.dsl.step.helpers import signature
+from tests.interpreter.step import programs
+
+TARGET = {
+    "name": "tiny",
+    "onchip_bw": 64,
+    "flops_per_unit": 512,
+    "offchip_bw": 1 << 20,
+    "offchip_latency": 10,
+    "channel_depth": 2,
+    "budget": {"onchip_bytes": 1 << 30, "compute_units": 64, "memory_ports": 64},
+}
+
+
+def _line_of(fn, text: str) -> int:
+    """The file line of the first line of `fn` that contains `text`."""
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+def _run(kernel, sig: dict, inputs: dict, dims: dict, target: dict):
+    program = BACKEND.load(step.trace(kernel, sig))
+    report = BACKEND.simulate(program, inputs, dims, target)
+    params = target_params(target)
+    _, _, plans, times = run_timed(program, inputs, dims, params)
+    return report, critical_path(program, plans, times, params)
+
+
+def copy_kernel(x, tile=1):
+    return step.linear_offchip_store(step.linear_offchip_load(x, (1, tile)), "y")
+
+
+def test_a_compute_bound_gemm_names_compute_on_the_accum_line() -> None:
+    """64x64x64 tiles: 2*64^3 FLOPs at 512/cycle = 1024 cycles per element, far above its
+    32 KiB in at 64 B/cycle (512): the accum's compute is nearly the whole path, and the
+    advice is more units, as many as the op can use (1024) within the 63 left."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 64, 64), dtype=np.float32)
+    report, path = _run(
+        programs.gemm,
+        programs.gemm_signature(64, 64, 64, tm=64, tn=64, tk=64),
+        {"a": a, "b": b},
+        {"M": 64},
+        TARGET,
+    )
+    line = _line_of(programs.gemm, "step.accum(")
+    assert path.top("compute") == 2
+    assert path.by_resource()["compute"] == pytest.approx(1024 + 8)  # + the output's term
+    assert report.bottleneck.startswith(
+        f"Critical path: {1032 / report.cycles:.0%} of {report.cycles} cycles wait for compute,"
+        f" most in accum (node 2, line {line}); raise its compute= from 1 to 64"
+    )
+    assert "(63 units free on the target)" in report.bottleneck
+    assert report.per_op[f"accum (node 2, line {line})"]["critical_cycles"] == 1032
+
+
+def test_an_hbm_bound_copy_is_told_to_move_fewer_bytes_not_to_add_units() -> None:
+    """64 tiles of 256 B at 4 B/cycle: the HBM serves 64 cycles per tile, back to back; the
+    path is the HBM's and no compute= advice is given (there is no compute op)."""
+    x = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    sig = signature({"x": ("float32", [64, 64])}, {"y": ("float32", [64, 64])})
+    target = dict(TARGET, offchip_bw=4, channel_depth=8)
+    report, path = _run(lambda x: copy_kernel(x, 64), sig, {"x": x}, {}, target)
+    totals = path.by_resource()
+    assert max(totals, key=totals.get) == HBM
+    assert totals[HBM] > 0.9 * report.cycles
+    assert report.metrics["hbm_utilization"] > 0.9
+    assert "wait for HBM bandwidth" in report.bottleneck
+    assert "cut off-chip re-reads" in report.bottleneck
+    assert "compute=" not in report.bottleneck
+
+
+def test_a_latency_chain_names_the_load_and_its_line() -> None:
+    """Scalar tiles, 1-deep channels and a 100-cycle HBM latency: the load may hold one
+    tile in flight, so each of the 16 round trips pays the latency in turn (1 cycle of
+    transfer each): a latency chain on the load's line, not a bandwidth problem."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 16)
+    sig = signature({"x": ("float32", [1, 16])}, {"y": ("float32", [1, 16])})
+    target = dict(TARGET, offchip_latency=100, channel_depth=1)
+    report, path = _run(copy_kernel, sig, {"x": x}, {}, target)
+    line = _line_of(copy_kernel, "step.linear_offchip_load(")
+    totals = path.by_resource()
+    assert max(totals, key=totals.get) == LATENCY
+    assert totals[LATENCY] >= 15 * 100
+    assert path.stalls  # the load waits for room: the store has not taken the last tile
+    assert f"wait for HBM latency, most in linear_offchip_load (node 0, line {line})" in (
+        report.bottleneck
+    )
+    assert "a latency chain" in report.bottleneck and "compute=" not in report.bottleneck
+
+
+def test_a_busy_op_off_the_critical_path_is_not_blamed() -> None:
+    """Two independent chains: a long one (many scalar tiles) and a short one with one
+    heavy exp over a big tile. The exp is the busiest op in total cycles but finishes long
+    before the long chain, so the sentence names the long chain's resource."""
+
+    def kernel(x, z):
+        slow = step.linear_offchip_store(step.linear_offchip_load(x, (1, 1)), "y")
+        heavy = step.map(step.linear_offchip_load(z, (64, 64)), "exp")
+        return slow, step.linear_offchip_store(heavy, "w")
+
+    x = np.zeros((1, 512), np.float32)
+    z = np.zeros((64, 64), np.float32)
+    sig = signature(
+        {"x": ("float32", [1, 512]), "z": ("float32", [64, 64])},
+        {"y": ("float32", [1, 512]), "w": ("float32", [64, 64])},
+    )
+    target = dict(TARGET, offchip_latency=10, channel_depth=8)
+    report, path = _run(kernel, sig, {"x": x, "z": z}, {}, target)
+    exp = next(k for k in report.per_op if k.startswith("map"))
+    assert report.per_op[exp]["busy_cycles"] == 256  # 16 KiB / 64 B: the busiest op
+    assert report.per_op[exp]["critical_cycles"] == 0
+    assert "most in map" not in report.bottleneck
