@@ -527,7 +527,7 @@ def mcp(
     memory: Annotated[
         Path | None,
         typer.Option(
-            "--memory", help="Experience store for recall (default $AGENT_MEMORY, .agent/)"
+            "--memory", help="Experience store for recall (default $AGENT_MEMORY, else ~/.agent/memory.sqlite)"
         ),
     ] = None,
     sandbox: Annotated[

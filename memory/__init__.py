@@ -22,7 +22,7 @@ ENV_VAR = "AGENT_MEMORY"
 
 
 def default_store_path() -> Path:
-    """$AGENT_MEMORY, else `.agent/memory.sqlite` under the working directory (one store
-    per checkout, so runs of the same project learn from each other)."""
+    """$AGENT_MEMORY, else `~/.agent/memory.sqlite`: one store per user, so every project and
+    every front end (`agent solve`, `improve`, `chat`, `mcp`) learns from the same runs."""
     raw = os.environ.get(ENV_VAR, "").strip()
-    return Path(raw) if raw else Path.cwd() / ".agent" / "memory.sqlite"
+    return Path(raw).expanduser() if raw else Path.home() / ".agent" / "memory.sqlite"

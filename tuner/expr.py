@@ -55,6 +55,9 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 # A power with a huge exponent could stall the tuner; kernel constraints never need one.
 _MAX_EXPONENT = 64
+# Nor a number past this many bits: nested powers ((t**64)**64)**64... grow past it in a
+# few levels and would otherwise hang the trusted tuner on a program's constraint text.
+_MAX_BITS = 1024
 
 
 class Constraint:
@@ -131,17 +134,22 @@ class Constraint:
     def _binary(self, node: ast.BinOp) -> Node:
         fn = _BINARY[type(node.op)]
         left, right = self._compile(node.left), self._compile(node.right)
-        if isinstance(node.op, ast.Pow):
-            text = self.text
+        text = self.text
 
-            def power(env: Env) -> Any:
-                exponent = right(env)
-                if abs(exponent) > _MAX_EXPONENT:
-                    raise SpaceError(f"constraint {text!r}: exponent {exponent} is too large")
-                return left(env) ** exponent
+        def bounded(a: Any, b: Any) -> Any:
+            if fn is operator.mul and (isinstance(a, str | tuple) or isinstance(b, str | tuple)):
+                raise SpaceError(f"constraint {text!r}: repeating a string or tuple is not allowed")
+            if fn is operator.pow:
+                if abs(b) > _MAX_EXPONENT:
+                    raise SpaceError(f"constraint {text!r}: exponent {b} is too large")
+                if isinstance(a, int) and isinstance(b, int) and a.bit_length() * b > _MAX_BITS:
+                    raise SpaceError(f"constraint {text!r}: {a} ** {b} is too large")
+            result = fn(a, b)
+            if isinstance(result, int) and result.bit_length() > _MAX_BITS:
+                raise SpaceError(f"constraint {text!r}: a number past {_MAX_BITS} bits")
+            return result
 
-            return power
-        return lambda env: fn(left(env), right(env))
+        return lambda env: bounded(left(env), right(env))
 
     def _compare(self, node: ast.Compare) -> Node:
         operands = [self._compile(node.left)] + [self._compile(c) for c in node.comparators]

@@ -25,7 +25,6 @@ full disk, the experience store) are not faults of any program: they stop the ru
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import sqlite3
 import time
@@ -50,8 +49,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEMORY_ENV = "AGENT_MEMORY"
-DEFAULT_MEMORY = Path("~/.agent/memory.sqlite")
 TIMING_SEED_BITS = 32  # as VerifierPool documents its seeds
 
 __all__ = ["RunError", "RunStopped", "prepare", "run_suite", "setup_fault"]
@@ -62,9 +59,10 @@ class RunStopped(RunError):
 
 
 def memory_path(flag: str | Path | None) -> Path:
-    """The experience store: `--memory`, else $AGENT_MEMORY, else ~/.agent/memory.sqlite."""
-    chosen = flag or os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
-    return Path(chosen).expanduser()
+    """The experience store: `--memory`, else `memory.default_store_path()`."""
+    from memory import default_store_path
+
+    return Path(flag).expanduser() if flag else default_store_path()
 
 
 def setup_fault(exc: BaseException, checkpoints: Path | None = None) -> str | None:

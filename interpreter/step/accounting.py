@@ -144,11 +144,12 @@ def _bottleneck(
         f"Critical path: {totals[resource] / span:.0%} of {span} cycles wait for {resource}, "
         f"most in {node.label()}"
     )
-    advice = _advice(resource, node, plan, hbm, metrics, used, target)
+    advice = _advice(program, resource, node, plan, hbm, metrics, used, target)
     return f"{head}; {advice}. {_excerpt(program, path, span)} HBM busy {hbm:.0%}.{onchip}"
 
 
 def _advice(
+    program: Program,
     resource: str,
     node: Node,
     plan: OpEvents,
@@ -184,11 +185,12 @@ def _advice(
     if plan.useful_units <= have:
         return f"it already has all the compute units it can use ({have}): {fewer}"
     ports = " (each unit brings a 64 B/cycle port)" if resource != "compute" else ""
-    return _more_units(have, plan.useful_units, used, target) + ports
+    copies = sum(n.op == node.op and n.line == node.line for n in program.nodes) if node.line else 1
+    return _more_units(have, plan.useful_units, copies, used, target) + ports
 
 
 def _excerpt(program: Program, path: CriticalPath, span: int, parts: int = 4) -> str:
-    """The critical path's largest parts, in path order, as one sentence."""
+    """The critical path's largest parts, largest first, as one sentence."""
     ranked = sorted(path.share.items(), key=lambda kv: -kv[1])[:parts]
     shown = []
     for (v, res), cycles in ranked:
@@ -198,15 +200,19 @@ def _excerpt(program: Program, path: CriticalPath, span: int, parts: int = 4) ->
     return f"Largest parts of the path: {', '.join(shown)}{crossed}."
 
 
-def _more_units(have: int, useful: int, used: dict[str, float], target: dict) -> str:
-    """Advice to raise an op's compute=, capped by what the target has left."""
+def _more_units(have: int, useful: int, copies: int, used: dict[str, float], target: dict) -> str:
+    """Advice to raise an op's compute=, capped by what the target has left; `copies` ops
+    are built by the same source line (a loop), and an edit of it raises them all."""
     left = units_left(used, target)
-    grant = useful if left is None else min(useful, have + int(left))
+    grant = useful if left is None else min(useful, have + int(left) // copies)
     if grant <= have:
         total = int(budget_of(target).get(COMPUTE, used[COMPUTE]))
         return (
             f"all {total} compute units (and their memory ports) of the target are allocated: "
             "take units from ops that are rarely busy, or cut this op's work"
         )
-    free = "" if left is None else f" ({int(left)} units free on the target)"
+    free = ""
+    if left is not None:
+        shared = f", shared by the {copies} ops this line builds" if copies > 1 else ""
+        free = f" ({int(left)} units free on the target{shared})"
     return f"raise its compute= from {have} to {grant}{free}"

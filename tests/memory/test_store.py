@@ -187,7 +187,7 @@ def test_default_path(monkeypatch, tmp_path):
     monkeypatch.setenv("AGENT_MEMORY", str(tmp_path / "x.sqlite"))
     assert default_store_path() == tmp_path / "x.sqlite"
     monkeypatch.delenv("AGENT_MEMORY")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
     assert default_store_path() == tmp_path / ".agent" / "memory.sqlite"
 
 

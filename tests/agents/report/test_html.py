@@ -182,3 +182,20 @@ def test_task_time_sums_model_and_check_seconds() -> None:
     assert task_seconds({"attempts": _attempts(None)}) == pytest.approx(60.0)
     assert task_seconds(None) is None
     assert task_seconds({"attempts": [{"id": "x", "verdict": None}]}) == 0.0
+
+
+def test_a_refusal_is_shown_as_not_covered_with_its_whole_reason(tmp_path: Path) -> None:
+    folder = _run_folder(tmp_path, timeline=None)
+    results = json.loads((folder / "results.json").read_text())
+    why = "the builtin dae compiler does not cover fft: " + "op 'fft' has no lowering. " * 12
+    results["tasks"][2] = {
+        **results["tasks"][2],
+        "status": "not_covered",
+        "attempts": 1,
+        "feedback": why,
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+    page = write_report(folder).read_text()
+    assert "<td class='text not_covered'>not_covered</td>" in page
+    assert f"<p>Why not covered:</p><pre>{why}</pre>" in page  # whole, not cut
+    assert "<p>Why not solved:</p><pre>map: unknown function" in page  # a failure stays one

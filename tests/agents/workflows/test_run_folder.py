@@ -15,7 +15,6 @@ import pytest
 from agents.workflows import results as rs
 from agents.workflows import run_folder as rf
 from agents.workflows.run import (
-    DEFAULT_MEMORY,
     RunError,
     RunOptions,
     memory_path,
@@ -50,7 +49,8 @@ def test_resume_of_a_folder_without_a_run_is_refused(tmp_path: Path) -> None:
 
 def test_memory_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGENT_MEMORY", raising=False)
-    assert memory_path(None) == DEFAULT_MEMORY.expanduser()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert memory_path(None) == tmp_path / ".agent" / "memory.sqlite"
     monkeypatch.setenv("AGENT_MEMORY", str(tmp_path / "env.sqlite"))
     assert memory_path(None) == tmp_path / "env.sqlite"
     assert memory_path(tmp_path / "flag.sqlite") == tmp_path / "flag.sqlite"

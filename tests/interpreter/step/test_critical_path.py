@@ -126,3 +126,23 @@ def test_a_busy_op_off_the_critical_path_is_not_blamed() -> None:
     assert report.per_op[exp]["busy_cycles"] == 256  # 16 KiB / 64 B: the busiest op
     assert report.per_op[exp]["critical_cycles"] == 0
     assert "most in map" not in report.bottleneck
+
+
+def test_units_offered_to_an_op_built_in_a_loop_are_split_among_its_copies() -> None:
+    """Four exps built by one line: editing it raises all four, so the 60 free units of
+    the 64 are offered as 60 // 4 = 15 more each (each could use 64: 4 KiB per cycle)."""
+
+    def kernel(x):
+        outs = []
+        for name in ("y0", "y1", "y2", "y3"):
+            exp = step.map(step.linear_offchip_load(x, (16, 64)), "exp")
+            outs.append(step.linear_offchip_store(exp, name))
+        return tuple(outs)
+
+    x = np.zeros((16, 64), np.float32)
+    names = ("y0", "y1", "y2", "y3")
+    sig = signature({"x": ("float32", [16, 64])}, {n: ("float32", [16, 64]) for n in names})
+    report, _ = _run(kernel, sig, {"x": x}, {}, TARGET)
+    assert "raise its compute= from 1 to 16 (60 units free on the target, shared by the 4 ops" in (
+        report.bottleneck
+    )
