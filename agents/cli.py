@@ -527,7 +527,8 @@ def mcp(
     memory: Annotated[
         Path | None,
         typer.Option(
-            "--memory", help="Experience store for recall (default $AGENT_MEMORY, else ~/.agent/memory.sqlite)"
+            "--memory",
+            help="Experience store for recall (default $AGENT_MEMORY, else ~/.agent/memory.sqlite)",
         ),
     ] = None,
     sandbox: Annotated[
