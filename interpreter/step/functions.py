@@ -85,25 +85,9 @@ def batched(f: Callable) -> Callable:
         stacked = [vstack(a) for a in args]
         if all(s is not None for s in stacked):
             return f(*stacked, p)
-        return _by_shape(f, args, p, n)
+        return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
 
     return apply
-
-
-def _by_shape(f: Callable, args: list, p: dict, n: int) -> list:
-    """`f` on tiles of differing shapes: one stacked call per distinct combination of
-    argument shapes (dynamic token tiles take a handful of shapes, not one per tile), each
-    tile's result the same as a call on that tile alone."""
-    tiles = [[np.asarray(a[i]) for i in range(n)] for a in args]
-    groups: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(*([t.shape for t in col] for col in tiles), strict=True)):
-        groups.setdefault(key, []).append(i)
-    out: list = [None] * n
-    for members in groups.values():
-        res = f(*(np.stack([col[i] for i in members]) for col in tiles), p)
-        for k, i in enumerate(members):
-            out[i] = res[k]
-    return out
 
 
 def _float(f: Callable) -> Callable:

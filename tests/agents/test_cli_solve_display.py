@@ -203,7 +203,11 @@ def test_a_refusal_line_keeps_its_whole_reason() -> None:
     from agents.solve_display import _attempt_line
 
     why = "spec key 'padding_mode' is not one the compiler knows. " * 4
-    refused = {"id": "r1s0", "origin": "propose", "verdict": {"status": "not_covered", "feedback": why}}
+    refused = {
+        "id": "r1s0",
+        "origin": "propose",
+        "verdict": {"status": "not_covered", "feedback": why},
+    }
     failed = {"id": "r1s0", "origin": "propose", "verdict": {"status": "error", "feedback": why}}
     assert _attempt_line("dae/x", refused).endswith(why.strip())
     assert len(_attempt_line("dae/x", failed)) < len(why)

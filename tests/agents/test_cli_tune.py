@@ -74,6 +74,7 @@ def test_a_bad_constraint_is_quoted(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_tune_reports_progress_best_and_writes_the_run_folder(tmp_path):
     text = compile_task(load_task(ROOT / "benchmarks/step/gemm.toml"))
     out = tmp_path / "run"
@@ -94,6 +95,7 @@ def test_tune_reports_progress_best_and_writes_the_run_folder(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a solve run plus 20 verified evaluations, on a shared machine
 @pytest.mark.parametrize("name", ["gemm", "linear_transposed", "rmsnorm"])
 def test_solve_with_tune_budget_records_a_tuned_program_with_lineage(tmp_path, name):
     # Tasks whose builtin program (tile_rows=16) is not the fastest row tile.

@@ -39,7 +39,10 @@ def test_uncovered_task_gives_a_reply_without_code(fake_compiler):
     fake_compiler.compile_task = refuse
     reply = get_model("builtin").complete([], task=make_task("fft_rows"))
     assert "does not cover fft_rows: no lowering for op 'fft'" in reply.text
-    assert reply.refusal == "the builtin step compiler does not cover fft_rows: no lowering for op 'fft'"
+    assert (
+        reply.refusal
+        == "the builtin step compiler does not cover fft_rows: no lowering for op 'fft'"
+    )
     with pytest.raises(ReplyError, match="no code"):
         extract_program(reply.text, "step")
 

@@ -4,6 +4,7 @@ prompts and replies, dates and durations, and full (escaped) feedback."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -197,5 +198,5 @@ def test_a_refusal_is_shown_as_not_covered_with_its_whole_reason(tmp_path: Path)
     (folder / "results.json").write_text(json.dumps(results))
     page = write_report(folder).read_text()
     assert "<td class='text not_covered'>not_covered</td>" in page
-    assert f"<p>Why not covered:</p><pre>{why}</pre>" in page  # whole, not cut
+    assert f"<p>Why not covered:</p><pre>{html.escape(why)}</pre>" in page  # whole, not cut
     assert "<p>Why not solved:</p><pre>map: unknown function" in page  # a failure stays one

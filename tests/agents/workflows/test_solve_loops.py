@@ -301,7 +301,9 @@ class RefusingModel:
 
     def complete(self, messages: Any, **options: Any) -> Reply:
         self.calls += 1
-        return Reply(text=f"{self.reason}. No program is given.", model=self.name, refusal=self.reason)
+        return Reply(
+            text=f"{self.reason}. No program is given.", model=self.name, refusal=self.reason
+        )
 
 
 def test_a_refusal_is_final_not_covered_with_its_whole_reason(
