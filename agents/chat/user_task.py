@@ -9,6 +9,7 @@ user's own process, as `python FILE.py` would.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,15 @@ def parse_shapes(text: str) -> list[tuple[str, tuple[int, ...], str]]:
     return shapes
 
 
+def _identity(path: Path, inputs: tuple) -> str:
+    """What the task's verdicts hold for: the reference's text and the input shapes. Memory
+    files a program under the task key, so `@digest` keeps a program checked on this function
+    and these shapes from passing as the best of a suite task (`add.py:rmsnorm` is not
+    `step/add_rmsnorm`) or of the same function on other shapes."""
+    shown = repr([(i.name, tuple(i.shape), i.dtype) for i in inputs]).encode()
+    return hashlib.sha256(path.read_bytes() + b"\0" + shown).hexdigest()[:8]
+
+
 def task_from_reference(reference: str, shapes: str, dialect: str = "step") -> Any:
     """A `Task` whose reference is `FN` in `FILE.py`, on inputs of `shapes` (static dims)."""
     import numpy as np
@@ -61,7 +71,7 @@ def task_from_reference(reference: str, shapes: str, dialect: str = "step") -> A
         for name, shape, dtype in parse_shapes(shapes)
     )
     draft = Task(
-        name=f"{path.stem}_{fn}",
+        name=f"{path.stem}_{fn}@{_identity(path, inputs)}",
         dialect=dialect,
         suite="user",
         path=path.with_name(f"{fn}.toml"),  # never written: names the folder of the module

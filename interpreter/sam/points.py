@@ -38,6 +38,9 @@ def crdpt_accumulate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         _points(s, node.label, port)
     if len(counts) != 1:
         raise ExecutionError(f"{node.label}: outer, inner and val hold different point counts")
+    if val.val.ndim != 1:  # its cost is one step per point: a block sum is spacc's b² work
+        b = val.val.shape[-1]
+        raise ExecutionError(f"{node.label}: val holds {b}x{b} blocks; sum blocks with spacc")
     o, i, v = outer.val[:-1], inner.val[:-1], val.val[:-1]
     keys, where = np.unique(np.stack([o, i], axis=1), axis=0, return_inverse=True)
     sums = np.zeros(len(keys), dtype=np.float64)

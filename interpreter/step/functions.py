@@ -66,16 +66,25 @@ def _matmul_flops(shapes: list[np.ndarray], p: dict) -> np.ndarray:
 BLOCK_BYTES = 1 << 24
 
 
-def batched(f: Callable) -> Callable:
+REUSE = 4  # a lazily loaded tile read at least this many times on average is not copied
+
+
+def batched(f: Callable, shared: bool = False) -> Callable:
     """Lift `f` on stacked [n, R, C] arrays to value containers (stacked, lazy or lists).
 
     Works through blocks of elements so that lazily loaded tiles are materialised a block
-    at a time; tiles of differing shapes go one by one.
+    at a time; tiles of differing shapes go one by one. With `shared` (for `f` computed
+    per batch element by BLAS, as matmul), a lazily loaded argument whose tiles repeat (a
+    weight tile re-read for every token tile) is not copied per use: `f` runs once per
+    distinct tile on a broadcast view of it, with the same per-element results.
     """
 
     def apply(args: list, p: dict) -> object:
         n = vlen(args[0])
         if all(isinstance(a, np.ndarray | LazyTiles) for a in args):
+            reused = _reused(args, n) if shared else None
+            if reused is not None:
+                return _per_distinct_tile(f, args, p, n, *reused)
             per = sum(a[0].nbytes for a in args) if n else 1
             block = max(1, BLOCK_BYTES // max(per, 1))
             if n <= block:
@@ -88,6 +97,40 @@ def batched(f: Callable) -> Callable:
         return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
 
     return apply
+
+
+def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """(argument, its distinct tile indices, each element's position among them) of the
+    lazily loaded argument re-reading its tiles most, if it re-reads them REUSE times."""
+    best = None
+    for k, a in enumerate(args):
+        if isinstance(a, LazyTiles) and n:
+            uniq, inverse = np.unique(a.idx, return_inverse=True)
+            if len(uniq) * REUSE <= n and (best is None or len(uniq) < len(best[1])):
+                best = (k, uniq, inverse)
+    return best
+
+
+def _per_distinct_tile(
+    f: Callable, args: list, p: dict, n: int, k: int, uniq: np.ndarray, inverse: np.ndarray
+) -> np.ndarray:
+    grid = args[k].grid
+    order = np.argsort(inverse, kind="stable")
+    ends = np.cumsum(np.bincount(inverse, minlength=len(uniq))).tolist()
+    out = None
+    for u, hi in enumerate(ends):
+        pos = order[(ends[u - 1] if u else 0) : hi]
+        ins = [
+            np.broadcast_to(grid[uniq[u]], (len(pos),) + grid.shape[1:])
+            if i == k
+            else vstack(a[pos])
+            for i, a in enumerate(args)
+        ]
+        res = f(*ins, p)
+        if out is None:
+            out = np.empty((n,) + res.shape[1:], dtype=res.dtype)
+        out[pos] = res
+    return out
 
 
 def _float(f: Callable) -> Callable:
@@ -210,7 +253,7 @@ def _matmul(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
     return np.matmul(a, b)
 
 
-_register("map", "matmul", batched(_matmul), _matmul_flops)
+_register("map", "matmul", batched(_matmul, shared=True), _matmul_flops)
 _register("map", "concat_cols", batched(lambda a, b, p: np.concatenate([a, b], axis=2)), _zero)
 
 
@@ -354,7 +397,7 @@ def _identity(init: float, dtype: np.dtype) -> object:
 def _fold_matmul(
     args: list, starts: np.ndarray, ends: np.ndarray, p: dict, empty_shape: tuple[int, ...] | None
 ) -> object:
-    prods = batched(_matmul)(args, p)
+    prods = batched(_matmul, shared=True)(args, p)
     return _fold_ufunc("add")([prods], starts, ends, p, empty_shape)
 
 

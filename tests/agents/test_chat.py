@@ -73,7 +73,7 @@ def test_users_function_becomes_a_task(tmp_path):
         "\ndef broken(x):\n    return x @ x\n"
     )
     task = task_from_reference(f"{tmp_path}/mine.py:scaled_sum", "x=4x6,y=4x6")
-    assert task.key == "step/mine_scaled_sum" and task.target == "step_default"
+    assert task.key.startswith("step/mine_scaled_sum@") and task.target == "step_default"
     assert [(o.name, o.shape, o.dtype) for o in task.outputs] == [
         ("z", (4, 6), "float32"),
         ("s", (4,), "float32"),
