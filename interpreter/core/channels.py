@@ -386,7 +386,8 @@ class _Flat:
         lagged = np.array([c.lagged for c in chans], dtype=bool)
         credit_only = np.array([c.credit_only for c in chans], dtype=bool)
         self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units), ~credit_only)
-        self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), ~lagged)
+        bounded = ~lagged & (self.ch_depth > 0)  # the credits a unit checks as it emits
+        self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), bounded)
         self.lag_off, self.lag_ch = _adjacency(self.ch_prod, len(units), lagged)
         self.order = _topological(self.ch_prod, self.ch_cons, len(units))
 

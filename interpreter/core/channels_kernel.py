@@ -71,14 +71,13 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
                lag_cur):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units waiting for it (`in_*`: the channels whose tokens
-    a unit takes; `out_*`: the channels it emits on that are not lagged, `lag_*` the lagged
-    ones). `fired[u]` ends
-    as the number of steps of u that could fire (all of them unless it deadlocks);
-    `lag_seen[u]`, how many of its steps' lagged credits it has folded in, and `lag[u]` the
-    latest of them (start: -inf). These and the cursors carry over to a resumed run.
-    `order` is the first pass's order (topological where the units form no cycle: then a
-    unit whose producers are done and whose channels out are unbounded runs all its steps
-    at once)."""
+    a unit takes; `out_*`: the bounded, not lagged channels it emits on, whose credits it
+    checks as it emits; `lag_*` the lagged ones). `fired[u]` ends as the number of steps of
+    u that could fire (all of them unless it deadlocks); `lag_seen[u]`, how many of its
+    steps' lagged credits it has folded in, and `lag[u]` the latest of them (start: -inf).
+    These and the cursors carry over to a resumed run. `order` is the first pass's order
+    (topological where the units form no cycle: then a unit whose producers are done and
+    whose channels out are unbounded runs all its steps at once)."""
     n_units = len(step_off) - 1
     queue = order.copy()  # a ring: each unit is in it at most once
     queued = np.ones(n_units, dtype=np.bool_)
@@ -89,6 +88,8 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
     first_waiter = np.full(n_units, -1, dtype=np.int64)
     next_waiter = np.full(n_units, -1, dtype=np.int64)
     need = np.zeros(n_units, dtype=np.int64)
+    # where each cursor moves if the step being checked fires (committed when it does)
+    take_to, emit_to, lag_to = take_cur.copy(), emit_cur.copy(), lag_cur.copy()
     while size > 0:
         u = queue[head]
         head = 0 if head + 1 == n_units else head + 1
@@ -101,9 +102,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
         if s == n_steps:
             continue
         wait_on, wait_for = -1, 0  # -1: held, or done
-        free = lag_off[u + 1] == lag_off[u]
-        for i in range(out_off[u], out_off[u + 1]):
-            free = free and ch_depth[out_ch[i]] == 0
+        free = lag_off[u + 1] == lag_off[u] and out_off[u + 1] == out_off[u]
         if free and _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
             s = _bulk(u, base, s, n_steps, release, cost, in_off, in_ch, ch_prod, step_off,
                       tok_off, emit, take, latency, start, take_cur)  # fmt: skip
@@ -132,13 +131,12 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
                     m += 1
                 if blocked:
                     break
+                take_to[c] = m
             if blocked:
                 break
             for i in range(out_off[u], out_off[u + 1]):
                 c = out_ch[i]
                 d = ch_depth[c]
-                if d == 0:
-                    continue
                 m, hi, k = emit_cur[c], tok_off[c + 1], tok_off[c]
                 done = fired[ch_cons[c]]
                 q = step_off[ch_cons[c]]
@@ -152,6 +150,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
                     m += 1
                 if blocked:
                     break
+                emit_to[c] = m
             if blocked:
                 break
             if lag_off[u + 1] > lag_off[u]:
@@ -179,14 +178,11 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
                             m += 1
                         if blocked:
                             break
+                        lag_to[c] = m
                     if blocked:
                         break
                     for i in range(lag_off[u], lag_off[u + 1]):
-                        c = lag_ch[i]
-                        m, hi = lag_cur[c], tok_off[c + 1]
-                        while m < hi and emit[m] == step:
-                            m += 1
-                        lag_cur[c] = m
+                        lag_cur[lag_ch[i]] = lag_to[lag_ch[i]]
                     lag[u] = max(lag[u], bound)
                     lag_seen[u] = step + 1
                     if late == 1:
@@ -195,19 +191,9 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
                     break
             start[g] = t
             for i in range(in_off[u], in_off[u + 1]):
-                c = in_ch[i]
-                m, hi = take_cur[c], tok_off[c + 1]
-                while m < hi and take[m] == s:
-                    m += 1
-                take_cur[c] = m
+                take_cur[in_ch[i]] = take_to[in_ch[i]]
             for i in range(out_off[u], out_off[u + 1]):
-                c = out_ch[i]
-                if ch_depth[c] == 0:
-                    continue
-                m, hi = emit_cur[c], tok_off[c + 1]
-                while m < hi and emit[m] == s:
-                    m += 1
-                emit_cur[c] = m
+                emit_cur[out_ch[i]] = emit_to[out_ch[i]]
             s += 1
             fired[u] = s
         if s < n_steps and wait_on >= 0:

@@ -127,7 +127,8 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
         unit[node.id] = net.add_unit(
             node.label, np.full(plan.steps, float(costs[node.id].ii)), release
         )
-    for e in _edges(run):
+    edges = _edges(run)
+    for e in edges:
         latency = np.full(len(e.take), float(costs[e.producer.id].latency))
         if e.consumer.id in memory_steps:  # the request's round trip follows the inputs
             moves = np.zeros(run.results[e.consumer.id].plan.steps, dtype=bool)
@@ -153,7 +154,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
     cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, times, costs, fifo_need(run, times, costs, fifo_depth))
+    return GraphTiming(cycles, times, costs, fifo_need(edges, times, costs, fifo_depth))
 
 
 def _describe(wait: Wait) -> str:
@@ -163,9 +164,10 @@ def _describe(wait: Wait) -> str:
 
 
 def fifo_need(
-    run: GraphRun, times: dict[int, np.ndarray], costs: dict[int, Cost], fifo_depth: int = 0
+    edges: list[_Edge], times: dict[int, np.ndarray], costs: dict[int, Cost], fifo_depth: int = 0
 ) -> int:
-    """The smallest FIFO depth at which SAM's bounded FIFOs give these same times. Credit m
+    """The smallest FIFO depth at which SAM's bounded FIFOs give these same times (of the
+    graph whose `_edges` are given, so they are built once per timing). Credit m
     of an edge, at step s, asks that the consumer took m - d tokens 2 cycles before s
     starts, or, when s follows the step before it back to back, before step s + 1 starts
     (the lagged rule). Channels into writers hold no credits.
@@ -174,15 +176,15 @@ def fifo_need(
     wait of a token (in cycles) plus one: edges are counted exactly, longest waits first,
     only while that bound can beat the deepest found so far. Times solved with FIFOs of
     depth `fifo_depth` (0: unbounded) need at most that: reaching it ends the count."""
-    edges = []
-    for e in _edges(run):
+    waits = []
+    for e in edges:
         if e.consumer.op in WRITERS or len(e.emit) < 2:
             continue
         taken = times[e.consumer.id][e.take]
         wait = int((taken - times[e.producer.id][e.emit]).max())
-        edges.append((wait, e, taken))
+        waits.append((wait, e, taken))
     deepest = 0
-    for wait, e, taken in sorted(edges, key=lambda edge: -edge[0]):
+    for wait, e, taken in sorted(waits, key=lambda edge: -edge[0]):
         if wait + 1 <= deepest or deepest == fifo_depth > 0:
             break
         start = times[e.producer.id]

@@ -190,14 +190,17 @@ def _advice(
 
 
 def _excerpt(program: Program, path: CriticalPath, span: int, parts: int = 4) -> str:
-    """The critical path's largest parts, largest first, as one sentence."""
-    ranked = sorted(path.share.items(), key=lambda kv: -kv[1])[:parts]
-    shown = []
-    for (v, res), cycles in ranked:
-        shown.append(f"{program.nodes[v].label()} {res} {cycles / span:.0%}")
+    """The critical path's largest parts, in the order the path meets them, as one
+    sentence."""
+    largest = sorted(path.share, key=lambda k: -path.share[k])[:parts]
+    met = {(v, res): i for i, (v, res, _) in reversed(list(enumerate(path.hops)))}
+    shown = [
+        f"{program.nodes[v].label()} {res} {path.share[(v, res)] / span:.0%}"
+        for v, res in sorted(largest, key=met.__getitem__)
+    ]
     stalls = sum(path.stalls.values())
     crossed = f"; it crosses {stalls} full channel(s)" if stalls else ""
-    return f"Largest parts of the path: {', '.join(shown)}{crossed}."
+    return f"Largest parts of the path, in order: {' -> '.join(shown)}{crossed}."
 
 
 def _more_units(have: int, useful: int, copies: int, used: dict[str, float], target: dict) -> str:

@@ -38,8 +38,8 @@ EPS = 1e-6
 @dataclass
 class CriticalPath:
     """Cycles of the critical path per (node id, resource), the number of full-channel
-    waits crossed per (producer, consumer) node pair, and the hops walked in order
-    (node id, resource, cycles) merged where consecutive."""
+    waits crossed per (producer, consumer) node pair, and the path's parts in time order
+    (node id, resource, cycles; consecutive parts of one op and resource merged)."""
 
     cycles: float
     share: dict[tuple[int, str], float] = field(default_factory=dict)

@@ -91,9 +91,13 @@ def batched(f: Callable, shared: bool = False) -> Callable:
                 return f(*(vstack(a) for a in args), p)
             parts = [f(*(vstack(a[i : i + block]) for a in args), p) for i in range(0, n, block)]
             return np.concatenate(parts)
-        stacked = [vstack(a) for a in args]
-        if all(s is not None for s in stacked):
-            return f(*stacked, p)
+        # lists first: one that does not stack sends every tile on alone, and then
+        # copying a lazily loaded argument (re-read weights: the largest) would be wasted
+        lists = {
+            i: vstack(a) for i, a in enumerate(args) if not isinstance(a, np.ndarray | LazyTiles)
+        }
+        if all(v is not None for v in lists.values()):
+            return f(*(lists[i] if i in lists else vstack(a) for i, a in enumerate(args)), p)
         return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
 
     return apply

@@ -8,6 +8,8 @@ import inspect
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl import step
 from interpreter.step import BACKEND
@@ -67,6 +69,8 @@ def test_a_compute_bound_gemm_names_compute_on_the_accum_line() -> None:
     )
     assert "(63 units free on the target)" in report.bottleneck
     assert report.per_op[f"accum (node 2, line {line})"]["critical_cycles"] == 1032
+    excerpt = report.bottleneck[report.bottleneck.index("Largest parts of the path, in order:") :]
+    assert excerpt.index("accum (node 2") < excerpt.index("linear_offchip_store (node 3")
 
 
 def test_an_hbm_bound_copy_is_told_to_move_fewer_bytes_not_to_add_units() -> None:
@@ -146,3 +150,34 @@ def test_units_offered_to_an_op_built_in_a_loop_are_split_among_its_copies() -> 
     assert "raise its compute= from 1 to 16 (60 units free on the target, shared by the 4 ops" in (
         report.bottleneck
     )
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    b=st.integers(1, 12),
+    chunk=st.sampled_from([0, 2]),
+    depth=st.sampled_from([1, 3]),
+    seed=st.integers(0, 99),
+)
+def test_the_path_accounts_for_every_cycle_of_a_routed_moe(
+    b: int, chunk: int, depth: int, seed: int
+) -> None:
+    """Partition, reassemble, loads driven by refs, bounded channels: walked back from the
+    last event to the first, the path's parts add up to the cycle count exactly."""
+    rng = np.random.default_rng(seed)
+    e, h, f = 3, 8, 16
+    inputs = {
+        "x": rng.standard_normal((b, h)).astype(np.float32),
+        "ids": np.sort(rng.integers(0, e, size=(b, 1)), axis=1).astype(np.int64),
+        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
+        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
+        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
+    }
+    target = dict(TARGET, channel_depth=depth, offchip_bw=64, onchip_bw=16, offchip_latency=10)
+    sig = programs.moe_signature(e, h, f, 1, tile_f=8, chunk=chunk)
+    program = BACKEND.load(step.trace(programs.moe, sig))
+    params = target_params(target)
+    _, _, plans, times = run_timed(program, inputs, {"B": b}, params)
+    path = critical_path(program, plans, times, params)
+    assert sum(path.share.values()) == pytest.approx(times.cycles)
+    assert sum(c for _, _, c in path.hops) == pytest.approx(times.cycles)

@@ -1,0 +1,71 @@
+"""The fast paths of `functions.batched` give bit-for-bit what the plain paths give.
+
+A sweep re-reads each weight tile once per token tile: matmul then runs once per distinct
+weight tile on a broadcast view (`shared`), and a list of token tiles that do not stack
+no longer makes the lazily loaded weights be copied first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interpreter.step import functions as F
+from interpreter.step.streams import LazyTiles
+
+
+def _matmul(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
+    return np.matmul(a, np.swapaxes(b, 1, 2) if p.get("transpose_b") else b)
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_weight_tiles_give_the_stacked_result_bit_for_bit(seed, transpose_b) -> None:
+    rng = np.random.default_rng(seed)
+    grid = rng.standard_normal((5, 16, 16)).astype(np.float32)
+    n = 40  # 5 distinct tiles read 8 times each on average: over REUSE
+    idx = rng.integers(0, 5, n)
+    x = rng.standard_normal((n, 3, 16)).astype(np.float32)
+    p = {"transpose_b": transpose_b}
+    fast = F.batched(_matmul, shared=True)([x, LazyTiles(grid, idx)], p)
+    plain = _matmul(x, grid[idx], p)
+    assert fast.dtype == plain.dtype and fast.shape == plain.shape
+    assert np.array_equal(fast, plain)
+    one_by_one = np.stack([_matmul(x[i : i + 1], grid[idx[i]][None], p)[0] for i in range(n)])
+    assert np.array_equal(fast, one_by_one)
+
+
+def test_rarely_reused_tiles_take_the_stacked_path() -> None:
+    calls: list[int] = []
+
+    def counting(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
+        calls.append(len(a))
+        return _matmul(a, b, p)
+
+    grid = np.arange(3 * 4 * 4, dtype=np.float32).reshape(3, 4, 4)
+    x = np.ones((6, 2, 4), np.float32)
+    F.batched(counting, shared=True)([x, LazyTiles(grid, np.array([0, 1, 2, 0, 1, 2]))], {})
+    assert calls == [6]  # 3 distinct tiles * REUSE > 6 elements: one stacked call
+    calls.clear()
+    F.batched(counting, shared=True)([x, LazyTiles(grid, np.zeros(6, np.int64))], {})
+    assert calls == [6]  # one distinct tile: one call on its broadcast view
+    calls.clear()
+    F.batched(counting, shared=True)(
+        [np.ones((8, 2, 4), np.float32), LazyTiles(grid, np.array([0, 1] * 4))], {}
+    )
+    assert sorted(calls) == [4, 4]
+
+
+def test_ragged_token_tiles_never_copy_the_lazy_weights(monkeypatch) -> None:
+    def refuse(self):
+        raise AssertionError("lazy weights materialised")
+
+    monkeypatch.setattr(LazyTiles, "materialize", refuse)
+    rng = np.random.default_rng(3)
+    grid = rng.standard_normal((2, 8, 4)).astype(np.float32)
+    tokens = [rng.standard_normal((r, 8)).astype(np.float32) for r in (3, 5, 3, 1)]
+    idx = np.array([0, 1, 1, 0])
+    got = F.batched(_matmul)([tokens, LazyTiles(grid, idx)], {})
+    assert isinstance(got, list) and [g.shape for g in got] == [(3, 4), (5, 4), (3, 4), (1, 4)]
+    for t, i, g in zip(tokens, idx, got, strict=True):
+        assert np.array_equal(g, _matmul(t[None], grid[i][None], {})[0])
