@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agents.workflows import attempts as at
-from agents.workflows.attempts import Attempt
+from agents.workflows.attempts import RunAttempt
 from agents.workflows.run import Progress
 
 _COLOURS = {
@@ -74,14 +74,14 @@ class SolveDisplay(Progress):
             )
             self._live.start()
 
-    def task_started(self, task: str, attempts: dict[str, Attempt]) -> None:
+    def task_started(self, task: str, attempts: dict[str, RunAttempt]) -> None:
         with self._lock:
             row = self._rows[task]
             row["status"] = "running"
             for attempt in attempts.values():
                 self._count(row, attempt)
 
-    def attempt(self, task: str, attempt: Attempt) -> None:
+    def attempt(self, task: str, attempt: RunAttempt) -> None:
         if not attempt.get("verdict"):
             return  # generated, not checked yet
         with self._lock:
@@ -118,7 +118,7 @@ class SolveDisplay(Progress):
 
     # -- drawing
 
-    def _count(self, row: dict[str, Any], attempt: Attempt) -> None:
+    def _count(self, row: dict[str, Any], attempt: RunAttempt) -> None:
         row["attempts"] += 1
         row["cost"] += attempt.get("cost_usd", 0.0)
         if at.passed(attempt):
@@ -241,7 +241,7 @@ def task_line(entry: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def _attempt_line(task: str, attempt: Attempt) -> str:
+def _attempt_line(task: str, attempt: RunAttempt) -> str:
     verdict = attempt.get("verdict") or {}
     text = f"  {task} {attempt['id']} {attempt['origin']}: {verdict.get('status')}"
     if attempt.get("duplicate_of"):

@@ -19,7 +19,7 @@ MAX_PAIR_METRICS = 8
 
 
 class ExampleLike(Protocol):
-    """What an example needs; a `memory.Attempt` and an `Example` both have it."""
+    """What an example needs; a `memory.Attempt` (a stored row) and an `Example` both have it."""
 
     task_key: str
     program: str

@@ -24,7 +24,7 @@ class Origin(StrEnum):
 PENDING = "pending"  # a program not verified yet
 
 
-class Attempt(TypedDict, total=False):
+class RunAttempt(TypedDict, total=False):
     id: str  # "r<round>s<index>": stable across resumes
     round: int
     index: int
@@ -47,7 +47,7 @@ class Attempt(TypedDict, total=False):
     store_id: int | None
 
 
-def merge_attempts(old: dict[str, Attempt], new: dict[str, Attempt]) -> dict[str, Attempt]:
+def merge_attempts(old: dict[str, RunAttempt], new: dict[str, RunAttempt]) -> dict[str, RunAttempt]:
     """State reducer: parallel nodes each add or complete their own attempts."""
     merged = dict(old or {})
     for key, fields in (new or {}).items():
@@ -83,12 +83,12 @@ def refusal_verdict(task_key: str, reason: str) -> dict[str, Any]:
     }
 
 
-def status(attempt: Attempt) -> str:
+def status(attempt: RunAttempt) -> str:
     verdict = attempt.get("verdict")
     return verdict["status"] if verdict else PENDING
 
 
-def report(attempt: Attempt) -> dict[str, Any]:
+def report(attempt: RunAttempt) -> dict[str, Any]:
     """The attempt's verdict for a repair or optimise prompt (without the bulky timeline)."""
     return {k: v for k, v in (attempt.get("verdict") or {}).items() if k != "timeline"}
 
@@ -98,7 +98,7 @@ LEGACY_SETUP_FAULT = "verifier failed:"
 runs started then may still hold such verdicts."""
 
 
-def reusable(attempt: Attempt) -> bool:
+def reusable(attempt: RunAttempt) -> bool:
     """Whether an identical program may take this attempt's verdict instead of a check.
 
     Not when the verdict stood for a fault of the set-up (a dead worker, a broken sandbox):
@@ -111,26 +111,26 @@ def reusable(attempt: Attempt) -> bool:
     )
 
 
-def cycles(attempt: Attempt) -> int | None:
+def cycles(attempt: RunAttempt) -> int | None:
     verdict = attempt.get("verdict") or {}
     return verdict.get("cycles")
 
 
-def passed(attempt: Attempt) -> bool:
+def passed(attempt: RunAttempt) -> bool:
     return status(attempt) == "passed" and cycles(attempt) is not None
 
 
-def ordered(attempts: dict[str, Attempt]) -> list[Attempt]:
+def ordered(attempts: dict[str, RunAttempt]) -> list[RunAttempt]:
     return sorted(attempts.values(), key=lambda a: (a["round"], a["index"]))
 
 
-def best(attempts: dict[str, Attempt]) -> Attempt | None:
+def best(attempts: dict[str, RunAttempt]) -> RunAttempt | None:
     """The fastest passing attempt; the earliest among equals (a rewrite must be faster)."""
     winners = [a for a in ordered(attempts) if passed(a)]
     return min(winners, key=lambda a: cycles(a)) if winners else None  # type: ignore[arg-type,return-value]
 
 
-def outcome(attempts: dict[str, Attempt]) -> tuple[str, Attempt | None]:
+def outcome(attempts: dict[str, RunAttempt]) -> tuple[str, RunAttempt | None]:
     """The task's status and the attempt that stands for it.
 
     Passed if any attempt passed; otherwise the status of the latest attempt with a

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.workflows import attempts as at
-from agents.workflows.attempts import Attempt
+from agents.workflows.attempts import RunAttempt
 from agents.workflows.run_folder import read_results as check_results
 from agents.workflows.run_folder import write_json
 
@@ -31,7 +31,7 @@ NOT_RUN = "not_run"  # the run stopped (budget, interrupt) before reaching the t
 
 def task_entry(
     task_key: str,
-    attempts: dict[str, Attempt],
+    attempts: dict[str, RunAttempt],
     baseline_cycles: int | None,
     *,
     program_file: str | None = None,
@@ -64,7 +64,7 @@ def task_entry(
     return entry
 
 
-def _source(attempt: Attempt | None) -> str:
+def _source(attempt: RunAttempt | None) -> str:
     return "memory" if attempt and attempt.get("origin") == at.Origin.RECALL.value else "new"
 
 

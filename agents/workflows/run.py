@@ -37,7 +37,7 @@ from agents.models import BudgetExceeded, CostMeter, Model, ModelConfigError
 from agents.workflows import attempts as at
 from agents.workflows import results as rs
 from agents.workflows import run_folder as rf
-from agents.workflows.attempts import Attempt
+from agents.workflows.attempts import RunAttempt
 from agents.workflows.executors import GatedVerifier, StopRequested, TaskThreads, gated_model
 from agents.workflows.run_folder import RunError
 from agents.workflows.solve import SolveSettings, TaskSolver
@@ -102,8 +102,8 @@ class Progress:
     """
 
     def start(self, run: dict[str, Any], tasks: list[str]) -> None: ...
-    def task_started(self, task: str, attempts: dict[str, Attempt]) -> None: ...
-    def attempt(self, task: str, attempt: Attempt) -> None: ...
+    def task_started(self, task: str, attempts: dict[str, RunAttempt]) -> None: ...
+    def attempt(self, task: str, attempt: RunAttempt) -> None: ...
     def task_done(self, task: str, entry: dict[str, Any]) -> None: ...
     def finish(self, summary: dict[str, Any]) -> None: ...
 
@@ -371,7 +371,7 @@ class TaskOutcome:
     """How one task's workflow ended: its attempts (None: nothing to record, results.json's
     entry stands), its baseline, and what stopped it (None: it finished)."""
 
-    attempts: dict[str, Attempt] | None = None
+    attempts: dict[str, RunAttempt] | None = None
     baseline: int | None = None
     error: BaseException | None = None
 
@@ -468,7 +468,7 @@ def _baseline(pool: VerifierPool, task: Task) -> int | None:
 
 def _record_entry(
     task: Task,
-    attempts: dict[str, Attempt],
+    attempts: dict[str, RunAttempt],
     baseline: int | None,
     out: Path,
     state: RunState,
@@ -496,9 +496,9 @@ def _record_entry(
 def _write_detail(
     out: Path,
     task: Task,
-    attempts: dict[str, Attempt],
+    attempts: dict[str, RunAttempt],
     baseline: int | None,
-    winner: Attempt | None,
+    winner: RunAttempt | None,
 ) -> None:
     """Every attempt with its verdict; only the best keeps its simulator timeline."""
     listed = []

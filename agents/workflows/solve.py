@@ -53,7 +53,7 @@ from agents.prompts import (
     prompt_hash,
 )
 from agents.workflows import attempts as at
-from agents.workflows.attempts import Attempt, Origin
+from agents.workflows.attempts import Origin, RunAttempt
 
 if TYPE_CHECKING:
     from agents.workflows.verify_pool import VerifierPool
@@ -70,7 +70,7 @@ _AST_LOCK = threading.Lock()
 # The verdict of a program that did not build or validate: what the guardian can fix.
 GUARDED_STATUSES = frozenset({"invalid"})
 
-EventHandler = Callable[[str, Attempt], None]  # (task key, attempt just generated/verified)
+EventHandler = Callable[[str, RunAttempt], None]  # (task key, attempt just generated/verified)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class SolveState(TypedDict, total=False):
     task: str
     examples: list[dict[str, Any]]  # recalled verified programs of similar tasks
     pair: dict[str, Any] | None  # recalled improvement pair (`prompts.pair_of`), for optimise
-    attempts: Annotated[dict[str, Attempt], at.merge_attempts]
+    attempts: Annotated[dict[str, RunAttempt], at.merge_attempts]
     round: int  # the latest round planned (1: first proposals)
     repairs: int  # repair rounds planned so far
     optimisations: int  # optimise rounds planned so far
@@ -163,7 +163,7 @@ class TaskSolver:
                 "optimisations": 0,
                 "plan": self._proposals(1, examples),
             }
-        recalled: Attempt = {
+        recalled: RunAttempt = {
             "id": "r0s0",
             "round": 0,
             "index": 0,
@@ -193,7 +193,7 @@ class TaskSolver:
     def generate(self, request: dict[str, Any]) -> SolveState:
         """One model call (plus the guardian for proposals): one attempt."""
         origin = Origin(request["origin"])
-        attempt: Attempt = {
+        attempt: RunAttempt = {
             "id": request["id"],
             "round": request["round"],
             "index": request["index"],
@@ -249,7 +249,7 @@ class TaskSolver:
         """Plan checks for the new programs; a program seen before reuses its verdict."""
         attempts = state["attempts"]
         seen: dict[str, str] = {}
-        updates: dict[str, Attempt] = {}
+        updates: dict[str, RunAttempt] = {}
         plan = []
         for attempt in at.ordered(attempts):
             program = attempt.get("program")
@@ -267,14 +267,14 @@ class TaskSolver:
         # Duplicates of a program still being checked wait for that check (in decide).
         return {"attempts": updates, "plan": plan}
 
-    def verify(self, attempt: Attempt) -> SolveState:
+    def verify(self, attempt: RunAttempt) -> SolveState:
         """Check one program. The verifier answers every program with a verdict; what it
         raises instead (sandbox configuration, a worker that died twice, a full disk) is a
         fault of the set-up, so it stops the run rather than becoming this program's verdict
         (the checkpoint keeps the attempt pending: a resume checks it again)."""
         assert attempt.get("program") is not None
         verdict = self.pool.verify(self.task, attempt["program"])
-        done: Attempt = {**attempt, "verdict": verdict}
+        done: RunAttempt = {**attempt, "verdict": verdict}
         done["store_id"] = self._record(done)
         self.on_event(self.task.key, done)
         return {"attempts": {done["id"]: {"verdict": verdict, "store_id": done["store_id"]}}}
@@ -325,7 +325,7 @@ class TaskSolver:
             }
         return {"attempts": updates, "plan": []}
 
-    def _tuning(self, round_: int, winner: Attempt) -> list[Attempt]:
+    def _tuning(self, round_: int, winner: RunAttempt) -> list[RunAttempt]:
         """Tune the best program's declared parameters; verify and record the tuned program
         as a child of the best (nothing when it declares none or none are faster)."""
         from agents.tuning import tune_winner
@@ -333,7 +333,7 @@ class TaskSolver:
         program = tune_winner(self.task, winner["program"], self.settings.tune_budget, self.pool)
         if program is None:
             return []
-        attempt: Attempt = {
+        attempt: RunAttempt = {
             "id": f"r{round_}s0",
             "round": round_,
             "index": 0,
@@ -353,7 +353,7 @@ class TaskSolver:
         ]
 
     def _repairs(
-        self, round_: int, latest: list[Attempt], examples: list[dict[str, Any]]
+        self, round_: int, latest: list[RunAttempt], examples: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """One repair per distinct failure of the last round (at most `samples`).
 
@@ -383,7 +383,7 @@ class TaskSolver:
         return plan
 
     def _optimisations(
-        self, round_: int, winner: Attempt, pair: dict[str, Any] | None = None
+        self, round_: int, winner: RunAttempt, pair: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         feedback = at.report(winner)
         return [
@@ -400,14 +400,14 @@ class TaskSolver:
             for i in range(self.settings.samples)
         ]
 
-    def _settle_duplicates(self, attempts: dict[str, Attempt]) -> dict[str, Attempt]:
+    def _settle_duplicates(self, attempts: dict[str, RunAttempt]) -> dict[str, RunAttempt]:
         """Give each duplicate its original's verdict, and record it (it was an attempt)."""
-        updates: dict[str, Attempt] = {}
+        updates: dict[str, RunAttempt] = {}
         for attempt in at.ordered(attempts):
             original = attempts.get(attempt.get("duplicate_of") or "")
             if original is None or attempt.get("verdict") or not original.get("verdict"):
                 continue
-            done: Attempt = {**attempt, "verdict": original["verdict"]}
+            done: RunAttempt = {**attempt, "verdict": original["verdict"]}
             done["store_id"] = self._record(done)
             self.on_event(self.task.key, done)
             updates[attempt["id"]] = {"verdict": done["verdict"], "store_id": done["store_id"]}
@@ -416,7 +416,7 @@ class TaskSolver:
     # ------------------------------------------------------------------ helpers
 
     def _ask(
-        self, messages: list[dict[str, str]], attempt: Attempt
+        self, messages: list[dict[str, str]], attempt: RunAttempt
     ) -> tuple[Reply | None, str | None]:
         """One model call, counted into the attempt; a failure becomes a reason."""
         start = time.perf_counter()
@@ -442,7 +442,7 @@ class TaskSolver:
         attempt["cost_usd"] = attempt.get("cost_usd", 0.0) + reply.cost_usd
         return reply, None
 
-    def _guard_unless_valid(self, attempt: Attempt) -> None:
+    def _guard_unless_valid(self, attempt: RunAttempt) -> None:
         """Check the proposal; only one that does not build or validate goes to the
         guardian. A kept verdict is final (recorded now, so `collect` checks it no more);
         a corrected program stays pending and is checked like any other."""
@@ -458,7 +458,7 @@ class TaskSolver:
         attempt["verdict"] = verdict
         attempt["store_id"] = self._record(attempt)
 
-    def _guard(self, attempt: Attempt) -> tuple[str, str]:
+    def _guard(self, attempt: RunAttempt) -> tuple[str, str]:
         """The guardian pass: the proposal, corrected; kept as it was if the pass fails.
 
         Out of budget, the proposal (already paid for) goes to verification unguarded; the
@@ -481,7 +481,7 @@ class TaskSolver:
             return program, f"failed: unusable reply: {one_line(exc)}"
         return fixed, ("unchanged" if fixed.strip() == program.strip() else "changed")
 
-    def _record(self, attempt: Attempt) -> int:
+    def _record(self, attempt: RunAttempt) -> int:
         assert attempt.get("verdict")
         with _AST_LOCK:  # the store parses the program for its op features
             return self.store.record_attempt(

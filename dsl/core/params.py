@@ -36,6 +36,9 @@ IR_KEY = "tunable"
 CONSTRAINT_FUNCTIONS = frozenset({"min", "max", "len", "abs", "pos"})
 # An ordinal of positive numbers spanning this factor or more is searched on a log scale.
 _LOG_SPAN = 8
+# Most items a permutation may order: the tuner's model and local search grow with n² per
+# ask (40 items stalled one ask past 40 s); a loop nest has far fewer loops.
+MAX_PERMUTATION = 8
 
 
 def _fail(name: str, reason: str) -> ProgramError:
@@ -141,6 +144,8 @@ def _check_permutation(name: str, f: dict) -> None:
         raise _fail(name, "permutation items must be strings or integers")
     if len(set(items)) != len(items):
         raise _fail(name, "repeated permutation items")
+    if len(items) > MAX_PERMUTATION:
+        raise _fail(name, f"a permutation orders at most {MAX_PERMUTATION} items")
 
 
 _CHECKS: dict[str, Callable[[str, dict], None]] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dsl.sam.compiler_graph import Graph, Node, Stream
+from dsl.sam.compiler_graph import Edge, Graph, Node
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class _GraphPrinter:
         self.by_id = {n.id: n for n in self.graph.nodes}
         self.taken = set(reserved)
         self.uses = self.graph.uses()
-        self.copies: dict[Stream, list[str]] = {}
+        self.copies: dict[Edge, list[str]] = {}
         self.out: list[str] = []
 
     def lines(self) -> list[str]:
@@ -81,7 +81,7 @@ class _GraphPrinter:
         self.taken.add(name)
         return name
 
-    def _define(self, stream: Stream) -> str:
+    def _define(self, stream: Edge) -> str:
         """Name for a new output; `_` if unread. Queues the broadcast copies if shared."""
         uses = self.uses.get(stream, 0)
         if uses == 0:
@@ -91,13 +91,13 @@ class _GraphPrinter:
             self.copies[stream] = [name]
         return name
 
-    def _read(self, stream: Stream) -> str:
+    def _read(self, stream: Edge) -> str:
         node = self.by_id[stream.node]
         if node.op == "root":
             return "sam.root()"
         return self.copies[stream].pop(0)
 
-    def _fan_out(self, streams: tuple[Stream, ...], names: list[str]) -> None:
+    def _fan_out(self, streams: tuple[Edge, ...], names: list[str]) -> None:
         for stream, name in zip(streams, names, strict=True):
             uses = self.uses.get(stream, 0)
             if uses > 1:

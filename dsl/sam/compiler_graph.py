@@ -16,7 +16,7 @@ from dsl.sam.primitives import SAM
 
 
 @dataclass(frozen=True)
-class Stream:
+class Edge:
     node: int
     port: int
     kind: str  # a stream kind of dsl.sam.primitives (crd, ref, val, repsig)
@@ -26,9 +26,9 @@ class Stream:
 class Node:
     id: int
     op: str  # a primitive's name in dsl.sam.primitives.SAM
-    inputs: tuple[Stream, ...]
+    inputs: tuple[Edge, ...]
     params: tuple[tuple[str, object], ...]
-    outputs: tuple[Stream, ...]
+    outputs: tuple[Edge, ...]
 
     def param(self, name: str) -> object:
         return dict(self.params)[name]
@@ -39,19 +39,19 @@ class Graph:
     """One dataflow graph (a fusion group): nodes in a valid build order."""
 
     nodes: list[Node] = field(default_factory=list)
-    hints: dict[Stream, str] = field(default_factory=dict)
+    hints: dict[Edge, str] = field(default_factory=dict)
     _index: dict[tuple, Node] = field(default_factory=dict)
 
     def add(
         self,
         op: str,
-        inputs: tuple[Stream, ...],
+        inputs: tuple[Edge, ...],
         params: dict[str, object],
         out_kinds: tuple[str, ...],
         hints: tuple[str, ...] = (),
         *,
         shared: bool = True,
-    ) -> tuple[Stream, ...]:
+    ) -> tuple[Edge, ...]:
         """Add a primitive (or find the identical one) and return its output streams.
 
         `hints` name the outputs in the emitted program; `shared=False` is for primitives
@@ -64,7 +64,7 @@ class Graph:
         if shared and key in self._index:
             return self._index[key].outputs
         node_id = len(self.nodes)
-        outputs = tuple(Stream(node_id, port, kind) for port, kind in enumerate(out_kinds))
+        outputs = tuple(Edge(node_id, port, kind) for port, kind in enumerate(out_kinds))
         node = Node(node_id, op, inputs, frozen, outputs)
         self.nodes.append(node)
         for stream, hint in zip(outputs, hints, strict=False):
@@ -73,9 +73,9 @@ class Graph:
             self._index[key] = node
         return outputs
 
-    def uses(self) -> dict[Stream, int]:
+    def uses(self) -> dict[Edge, int]:
         """How many inputs read each stream (the emitter broadcasts those read twice)."""
-        count: dict[Stream, int] = {}
+        count: dict[Edge, int] = {}
         for node in self.nodes:
             for stream in node.inputs:
                 count[stream] = count.get(stream, 0) + 1

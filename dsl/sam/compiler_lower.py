@@ -24,7 +24,7 @@ import copy
 
 from dsl.errors import NotCovered
 from dsl.sam import compiler_tree as tree
-from dsl.sam.compiler_graph import Graph, Stream
+from dsl.sam.compiler_graph import Edge, Graph
 from dsl.sam.compiler_order import Level, TensorFormat
 from dsl.sam.index_notation import (
     Access,
@@ -170,9 +170,9 @@ class Lowering:
         self,
         top: tree.Node,
         walk: list[str],
-        ctx: list[tuple[str, Stream]],
+        ctx: list[tuple[str, Edge]],
         full: list[bool] | None = None,
-    ) -> list[tuple[str, Stream]]:
+    ) -> list[tuple[str, Edge]]:
         """Merge and align at each variable of `walk`; `full` collects whether each merge
         yields every coordinate."""
         for v in walk:
@@ -182,8 +182,8 @@ class Lowering:
         return ctx
 
     def _step(
-        self, top: tree.Node, v: str, ctx: list[tuple[str, Stream]], full: list[bool] | None
-    ) -> list[tuple[str, Stream]]:
+        self, top: tree.Node, v: str, ctx: list[tuple[str, Edge]], full: list[bool] | None
+    ) -> list[tuple[str, Edge]]:
         for s in self._open_sums(top, v):
             self._finish(s, ctx)
         merged = self._merge(top, v)
@@ -194,7 +194,7 @@ class Lowering:
             full.append(merged.full)
         return ctx + [(v, merged.crd)]
 
-    def _finish(self, s: tree.Sum, ctx: list[tuple[str, Stream]]) -> None:
+    def _finish(self, s: tree.Sum, ctx: list[tuple[str, Edge]]) -> None:
         """Walk a reduction's body from its variable on, then reduce it."""
         walk = [u for u in self.order if u in tree.free(s.child) and self.pos[u] >= self.pos[s.var]]
         inner = self._walk(s.child, walk, ctx)
@@ -318,10 +318,10 @@ class Lowering:
             single = parts[0].dense_leaf if len(parts) == 1 else None
             return tree.Merge(unique[0].crd, unique[0].payloads, unique[0].full, single)
         width = max(len(u.payloads) for u in unique)
-        payloads: list[tuple[tree.Leaf | tree.Sum, Stream]] = []
-        crd: Stream | None = None
+        payloads: list[tuple[tree.Leaf | tree.Sum, Edge]] = []
+        crd: Edge | None = None
         for t in range(width):
-            inputs: list[Stream] = []
+            inputs: list[Edge] = []
             for u in unique:
                 inputs += [u.crd, u.payloads[min(t, len(u.payloads) - 1)][1]]
             outs = self.graph.add(
@@ -373,7 +373,7 @@ class Lowering:
         """Give every member a payload aligned with the merged coordinates at v."""
         self._hoist(top, v)
         got = {id(m): s for m, s in merged.payloads}
-        signal: Stream | None = None
+        signal: Edge | None = None
         for member in self._members(top):
             if id(member) in got:
                 stream = got[id(member)]
@@ -441,7 +441,7 @@ class Lowering:
 
     # ---- values
 
-    def _value(self, node: tree.Node) -> Stream:
+    def _value(self, node: tree.Node) -> Edge:
         if isinstance(node, tree.Leaf):
             if node.next_var is not None:
                 raise NotCovered(f"{node.tensor} was not walked to its last level")
@@ -457,7 +457,7 @@ class Lowering:
             raise NotCovered("a constant on its own has no stream to ride on")
         return self._binary(node)
 
-    def _binary(self, node: tree.Bin) -> Stream:
+    def _binary(self, node: tree.Bin) -> Edge:
         a, b, op = node.a, node.b, node.op
         if isinstance(b, tree.Const):
             x = self._value(a)
@@ -525,7 +525,7 @@ class Lowering:
             " transposed (mode_order) or put the matmul operands in (row, k) (k, col) order"
         )
 
-    def _alu(self, op: str, inputs: tuple[Stream, ...], scalar: float | None, hint: str) -> Stream:
+    def _alu(self, op: str, inputs: tuple[Edge, ...], scalar: float | None, hint: str) -> Edge:
         params: dict[str, object] = {"op": op}
         if scalar is not None:
             params["scalar"] = float(scalar)
@@ -535,7 +535,7 @@ class Lowering:
 
     def _walk_parallel(
         self, top: tree.Node, walk: list[str], full: list[bool], level: str, lanes: int
-    ) -> tuple[list[Stream], Stream]:
+    ) -> tuple[list[Edge], Edge]:
         """Walk up to `level`, deal its coordinates to `lanes` copies of the rest of the
         walk (fork), and merge the copies' coordinates and values back (join)."""
         if level not in walk:
@@ -543,7 +543,7 @@ class Lowering:
                 f"parallel level {level} is not an index of the result ({', '.join(walk)})"
             )
         cut = walk.index(level) + 1
-        ctx: list[tuple[str, Stream]] = []
+        ctx: list[tuple[str, Edge]] = []
         for v in walk[:cut]:
             ctx = self._step(top, v, ctx, full)
         order_crd = ctx[-1][1]
@@ -569,8 +569,8 @@ class Lowering:
             )
             for m in members
         }
-        lane_crds: list[list[Stream]] = []
-        lane_vals: list[Stream] = []
+        lane_crds: list[list[Edge]] = []
+        lane_vals: list[Edge] = []
         for k in range(lanes):
             lane_top = copy.deepcopy(top)
             for m_orig, m_lane in zip(members, self._members(lane_top), strict=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dsl.sam.compiler_graph import Stream
+from dsl.sam.compiler_graph import Edge
 from dsl.sam.compiler_order import Level
 from dsl.sam.index_notation import BinOp
 
@@ -21,7 +21,7 @@ class Leaf:
     tensor: str
     vars: tuple[str, ...]  # index variables by storage level
     levels: tuple[Level, ...]
-    ref: Stream
+    ref: Edge
     depth: int = 0  # storage levels scanned so far
     maybe_empty: bool = False  # the ref may be Empty (it came out of a union)
 
@@ -56,8 +56,8 @@ class Sum:
     child: Node
     free: frozenset[str]
     done: bool = False
-    val: Stream | None = None  # once done: values, aligned with the enclosing walk
-    crds: list[Stream] = field(default_factory=list)  # a sparse accumulator's coordinates
+    val: Edge | None = None  # once done: values, aligned with the enclosing walk
+    crds: list[Edge] = field(default_factory=list)  # a sparse accumulator's coordinates
     pending: list[str] = field(default_factory=list)  # ... of these later variables
 
 
@@ -66,7 +66,7 @@ class Value:
     """A finished subexpression hoisted out of an inner loop: its values, computed once per
     coordinate of the variables it has, then repeated like a reference would be."""
 
-    val: Stream
+    val: Edge
     free: frozenset[str]
     orient: tuple[str, ...] | None
 
@@ -86,8 +86,8 @@ def free(node: Node) -> frozenset[str]:
 class Merge:
     """The merged coordinates of a subtree at one variable and each member's payload."""
 
-    crd: Stream
-    payloads: list[tuple[Leaf | Sum, Stream]] = field(default_factory=list)
+    crd: Edge
+    payloads: list[tuple[Leaf | Sum, Edge]] = field(default_factory=list)
     full: bool = False  # every coordinate of the dimension comes out
     dense_leaf: Leaf | None = None  # a plain scan of this dense level (locate instead)
 

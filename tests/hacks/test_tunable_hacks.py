@@ -7,6 +7,9 @@ IR to the trusted tuner, so what it declares is untrusted input there.
 | constraint `len('ab' * t * 10**8) > 0` | the tuner allocates a 3.2 GB string | one-line
   TuneError |
 | a 50 MB categorical value smuggled through the declaration | rejected: IR over 2 MiB | same |
+| `tunable.permutation` of 40 items (a program's own declaration, or an IR section) | the
+  tuner's 3rd ask still running after 40 s (GP + local search grow with n²) | one-line
+  error: "a permutation orders at most 8 items" |
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import pytest
 
 from agents.tuning import Knobs, TuneError
 from benchmarks.task import load_task
+from dsl import step
+from dsl.core.params import MAX_PERMUTATION
+from dsl.errors import ProgramError
 from interpreter.verifier import verify
 
 
@@ -69,3 +75,18 @@ def kernel(a, b, tile_rows=16, junk="y"):
 def test_a_huge_value_smuggled_through_a_domain_is_rejected() -> None:
     v = verify(load_task("step/gemm"), SMUGGLE, seed=1)
     assert v.status == "rejected" and "the IR is larger than the 2 MiB limit" in v.feedback
+
+
+def test_a_permutation_too_long_to_tune_is_refused_where_declared() -> None:
+    items = [f"i{k}" for k in range(40)]
+    with pytest.raises(ProgramError, match="'order': a permutation orders at most 8 items"):
+        step.tunable(order=step.tunable.permutation(*items))
+    section = {
+        "params": {"order": {"type": "permutation", "items": items}},
+        "constraints": [],
+        "values": {"order": items},
+    }
+    with pytest.raises(TuneError, match="at most 8 items"):
+        Knobs.of(section)  # an IR section written by hand, not by the decorator
+    eight = [f"i{k}" for k in range(MAX_PERMUTATION)]
+    assert step.tunable(order=step.tunable.permutation(*eight))  # a deep loop nest still fits

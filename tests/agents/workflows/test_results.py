@@ -8,7 +8,7 @@ import math
 import pytest
 
 from agents.workflows import results as rs
-from agents.workflows.attempts import Attempt
+from agents.workflows.attempts import RunAttempt
 
 
 def _entry(task: str, correct: bool, speedup: float | None) -> dict:
@@ -55,7 +55,7 @@ def test_summary_fields() -> None:
     assert summary["attempts"] == 10 and summary["tokens"] == 50
 
 
-def _attempt(id_: str, round_: int, index: int, status: str, cycles: int | None) -> Attempt:
+def _attempt(id_: str, round_: int, index: int, status: str, cycles: int | None) -> RunAttempt:
     return {
         "id": id_,
         "round": round_,
