@@ -265,8 +265,10 @@ def task_of(spec: dict[str, Any]) -> Any:
         return task_from_reference(spec["reference"], spec["shapes"], spec.get("dialect", "step"))
     ref = str(spec["ref"])
     if ref.endswith(".toml"):
+        from agents.chat.user_task import own_task
+
         try:
-            return parse_task(Path(ref).expanduser())
+            return own_task(parse_task(Path(ref).expanduser()))
         except TaskError as exc:
             raise ToolError(" ".join(str(exc).split())) from None
     return resolve_task(ref)

@@ -46,6 +46,19 @@ def _identity(path: Path, inputs: tuple) -> str:
     return hashlib.sha256(path.read_bytes() + b"\0" + shown).hexdigest()[:8]
 
 
+def own_task(task: Any) -> Any:
+    """A task file from outside the suites under a key of its own: its `name` may be a suite
+    task's (`name = "gemm"` beside a reference of the user's), and memory files programs by
+    key, so `@digest` of the file and its reference module keeps them apart."""
+    from benchmarks.task import SUITES_DIR
+
+    if task.path.resolve().is_relative_to(SUITES_DIR.resolve()):
+        return task
+    module = task.path.parent / f"{task.reference.partition(':')[0]}.py"
+    text = task.path.read_bytes() + b"\0" + module.read_bytes()
+    return replace(task, name=f"{task.name}@{hashlib.sha256(text).hexdigest()[:8]}")
+
+
 def task_from_reference(reference: str, shapes: str, dialect: str = "step") -> Any:
     """A `Task` whose reference is `FN` in `FILE.py`, on inputs of `shapes` (static dims)."""
     import numpy as np

@@ -172,10 +172,11 @@ class ChannelNetwork:
             raise ValueError(f"channel {name!r}: a {kind} channel needs a depth >= 1")
         per_token = {}
         for what, value in (("latency", latency), ("offset", offset)):
-            arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
-            if not np.isfinite(arr).all() or (arr < 0).any():
+            value = np.asarray(value, dtype=np.float64)
+            if not np.isfinite(value).all() or (value < 0).any():
                 raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
-            per_token[what] = np.ascontiguousarray(arr)
+            # a scalar stays one number: a read-only view with a value per token
+            per_token[what] = np.broadcast_to(value, (n,))
         self.channels.append(
             _Channel(
                 name,
@@ -367,13 +368,10 @@ class _Flat:
         sizes = np.array([len(u.cost) for u in units], dtype=np.int64)
         self.step_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.cost = _cat([u.cost for u in units], np.float64)
-        self.release = _cat(
-            [
-                np.zeros(len(u.cost)) if u.release is None else np.maximum(u.release, 0.0)
-                for u in units
-            ],
-            np.float64,
-        )
+        self.release = np.zeros(self.step_off[-1])
+        for u, a, b in zip(units, self.step_off[:-1], self.step_off[1:], strict=True):
+            if u.release is not None:
+                self.release[a:b] = np.maximum(u.release, 0.0)
         self.ch_prod = np.array([c.producer for c in chans], dtype=np.int64)
         self.ch_cons = np.array([c.consumer for c in chans], dtype=np.int64)
         self.ch_depth = np.array([c.depth for c in chans], dtype=np.int64)

@@ -129,8 +129,9 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
         )
     edges = _edges(run)
     for e in edges:
-        latency = np.full(len(e.take), float(costs[e.producer.id].latency))
+        latency = float(costs[e.producer.id].latency)
         if e.consumer.id in memory_steps:  # the request's round trip follows the inputs
+            latency = np.full(len(e.take), latency)
             moves = np.zeros(run.results[e.consumer.id].plan.steps, dtype=bool)
             moves[memory_steps[e.consumer.id]] = True
             latency[moves[e.take]] += hbm.latency  # type: ignore[union-attr]
@@ -184,18 +185,25 @@ def fifo_need(
         wait = int((taken - times[e.producer.id][e.emit]).max())
         waits.append((wait, e, taken))
     deepest = 0
+    binds: dict[int, np.ndarray] = {}  # per producer, shared by the edges out of it
     for wait, e, taken in sorted(waits, key=lambda edge: -edge[0]):
         if wait + 1 <= deepest or deepest == fifo_depth > 0:
             break
-        start = times[e.producer.id]
-        step = _credit_steps(e.emit)
-        after = np.append(start, np.iinfo(np.int64).max)  # no step after the last: no bound
-        back_to_back = np.zeros(len(step), dtype=bool)
-        inner = step > 0
-        back_to_back[inner] = start[step[inner]] == start[step[inner] - 1] + costs[e.producer.id].ii
-        binding = np.where(back_to_back, after[step + 1], start[step]) - 2
-        deepest = max(deepest, int((np.arange(len(step)) - _count_upto(taken, binding)).max()))
+        if e.producer.id not in binds:
+            binds[e.producer.id] = _binding(times[e.producer.id], costs[e.producer.id].ii)
+        binding = binds[e.producer.id][_credit_steps(e.emit)]
+        deepest = max(deepest, int((np.arange(len(binding)) - _count_upto(taken, binding)).max()))
     return deepest
+
+
+def _binding(start: np.ndarray, ii: int) -> np.ndarray:
+    """Per step of a producer, by when a credit placed at that step must have been taken
+    (the consumer's step start): 2 cycles before the step starts, or before the next one
+    starts when the step follows the one before it back to back (no next step: no bound)."""
+    back_to_back = np.zeros(len(start), dtype=bool)
+    back_to_back[1:] = start[1:] == start[:-1] + ii
+    after = np.append(start[1:], np.iinfo(np.int64).max)
+    return np.where(back_to_back, after, start) - 2
 
 
 def _count_upto(times: np.ndarray, limits: np.ndarray) -> np.ndarray:
