@@ -68,17 +68,17 @@ def kernel(offsets, indices, table, **params):
 '''
 
 
-def wide_lanes(o3: str) -> str:
-    """The honest O3 program with a 16-lane row loop (twice the chip's vector length)."""
+def wide_lanes(o2: str) -> str:
+    """The honest O2 program with a 16-lane row loop (twice the chip's vector length)."""
     return _edit(
-        o3, "with dae.loop(0, D, lanes=8) as col:", "with dae.loop(0, D, lanes=16) as col:"
+        o2, "with dae.loop(0, D, lanes=8) as col:", "with dae.loop(0, D, lanes=16) as col:"
     )
 
 
 def huge_step(o3: str) -> str:
-    """The honest O3 program with a bag loop stepping 2**70 (once an OverflowError)."""
-    old = "with dae.loop(lo, hi) as item:"
-    return _edit(o3, old, "with dae.loop(lo, hi, step=2**70) as item:")
+    """The honest O3 program with its row-pair loop stepping 2**70 (once an OverflowError)."""
+    old = "with dae.loop(lo, mid, step=2) as group:"
+    return _edit(o3, old, "with dae.loop(lo, mid, step=2**70) as group:")
 
 
 def _edit(source: str, old: str, new: str) -> str:
