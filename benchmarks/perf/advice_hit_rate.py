@@ -10,6 +10,13 @@ is made to the text, and the new program is verified and timed on the same input
 is a change that still passes and takes fewer cycles. Advice that needs judgement (reuse
 tiles on chip, cut re-reads) counts as not mechanical, apart from the rate.
 
+DAE (`dae` suite): "`lanes=8` on its `dae.loop`" for callback `def NAME(` widens the loop the
+callback is registered on; "`contiguous=True` on `dae.load(M, ...)`" and "`nontemporal=True`
+on the read-once loads `dae.load(M, ...)`, ..." add the hint to those loads. The older DAE
+sentence named no place: its "vector loops (lanes=8)" widens every callback's loop and its
+"Contiguous vector loads" marks every vector-loop load. The DAE baselines are all the
+compiler's O0; `--dae-levels 1 2 3` also measures the compiler's programs at those levels.
+
 The sentence is parsed, not asked for structurally, so the same script measures any
 version of the advice: run it with `PYTHONPATH=/work/before` from another tree for the
 "before" figure.
@@ -25,16 +32,21 @@ import sys
 import time
 
 from benchmarks.task import Task, load_suite
+from dsl.dae.compiler import compile_spec
 from interpreter.verifier import verify
 
 SEED = 11
 _LABEL = re.compile(r"\b(\w+) \(node (\d+), line (\d+)\)")
 _RAISE = re.compile(r"raise its compute= from (\d+) to (\d+)")
 _TILE = re.compile(r"(def kernel\([^)]*?\btile_\w+=)(\d+)", re.S)
+_DAE_HINT = re.compile(r"`(contiguous|nontemporal)=True` on (?:the read-once loads )?")
+_DAE_LOAD = re.compile(r"`dae\.load\((\w+), \.\.\.\)`")
 
 
 def mechanical_change(advice: str, source: str) -> tuple[str, str] | None:
     """(what, new source) for the advice's mechanical change, or None when it has none."""
+    if "dae." in source:
+        return _dae_change(advice, source)
     label = _LABEL.search(advice)
     more = _RAISE.search(advice)
     if label and more:
@@ -50,6 +62,74 @@ def mechanical_change(advice: str, source: str) -> tuple[str, str] | None:
             what = f"{tile.group(1).split('(')[-1].split(',')[-1].strip()}{size}"
             return what, source[: tile.start(2)] + str(size) + source[tile.end(2) :]
     return None
+
+
+def _dae_change(advice: str, source: str) -> tuple[str, str] | None:
+    """The DAE advice's change (see the module docstring), or None."""
+    callback = re.search(r"callback `def (\w+)\(`", advice)
+    if callback and "`lanes=8` on its `dae.loop`" in advice:
+        return _dae_edit(source, _loop_lines(source, callback.group(1)), ", lanes=8", "lanes=")
+    hint = _DAE_HINT.search(advice)
+    if hint:
+        tail = advice[hint.end() :].split(":")[0]
+        loads = _DAE_LOAD.findall(tail)
+        lines = [
+            i
+            for i, text in enumerate(source.splitlines())
+            if any(f"dae.load({m}," in text for m in loads)
+        ]
+        return _dae_edit(source, lines, f", {hint.group(1)}=True", f"{hint.group(1)}=")
+    if "vector loops (lanes=8)" in advice:  # the older sentence: every callback's loop
+        names = re.findall(r"^\s*def (\w+)\(", source, re.M)[1:]
+        lines = sorted({i for name in names for i in _loop_lines(source, name)})
+        return _dae_edit(source, lines, ", lanes=8", "lanes=")
+    if "Contiguous vector loads" in advice:
+        text = source.splitlines()
+        lines = [i for i, t in enumerate(text) if "dae.load(" in t and _in_vector_loop(text, i)]
+        return _dae_edit(source, lines, ", contiguous=True", "contiguous=")
+    return None
+
+
+def _loop_lines(source: str, callback: str) -> list[int]:
+    """Index of the `with dae.loop(...) as V:` line of the loop callback `callback` is
+    registered on (`@dae.callback(V, ...)` right above `def callback(`)."""
+    lines = source.splitlines()
+    for i, text in enumerate(lines):
+        if re.match(rf"\s*def {callback}\(", text) and i:
+            var = re.search(r"@dae\.callback\((\w+)", lines[i - 1])
+            if var is None:
+                return []
+            loop = rf"with dae\.loop\(.*\) as {var.group(1)}:"
+            return [j for j in range(i - 1, -1, -1) if re.search(loop, lines[j])][:1]
+    return []
+
+
+def _in_vector_loop(lines: list[str], i: int) -> bool:
+    """Whether the innermost `with dae.loop(...)` around line `i` is `lanes=` wide."""
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    for j in range(i - 1, -1, -1):
+        text = lines[j]
+        if text.strip() and len(text) - len(text.lstrip()) < indent:
+            if "with dae.loop(" in text:
+                return "lanes=" in text
+            indent = len(text) - len(text.lstrip())
+    return False
+
+
+def _dae_edit(source: str, lines: list[int], keyword: str, key: str) -> tuple[str, str] | None:
+    """`keyword` added to the last call on each of `lines` that lacks `key` (None: none)."""
+    text = source.splitlines()
+    changed = []
+    for i in lines:
+        code, hash_, comment = text[i].partition("  #")
+        end = code.rfind(")")
+        if key in code or end < 0:
+            continue
+        text[i] = code[:end] + keyword + code[end:] + hash_ + comment
+        changed.append(i + 1)
+    if not changed:
+        return None
+    return f"{keyword[2:]} on line(s) {changed}", "\n".join(text) + "\n"
 
 
 def _with_compute(source: str, line: int, units: int) -> str | None:
@@ -76,10 +156,12 @@ def _verify(task: Task, source: str):
     return verify(task, source, **kwargs)
 
 
-def measure(task: Task) -> dict:
+def measure(task: Task, source: str | None = None, label: str = "") -> dict:
+    """One program's row: its advice, the change and the cycles before/after (the task's
+    baseline unless `source` is given; `label` is added to the task key)."""
     start = time.perf_counter()
-    source = task.baseline_source()
-    row: dict = {"task": task.key, "kind": "no baseline"}
+    source = task.baseline_source() if source is None else source
+    row: dict = {"task": task.key + label, "kind": "no baseline"}
     if source is None:
         return row
     before = _verify(task, source)
@@ -112,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suites", nargs="*", default=["step"])
     parser.add_argument("--tasks", nargs="*", help="only these task names")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--dae-levels",
+        nargs="*",
+        type=int,
+        default=[],
+        help="also the DAE compiler's programs at these levels (1..3)",
+    )
     args = parser.parse_args(argv)
     tasks = [
         t
@@ -120,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.tasks or t.name in args.tasks
     ]
     rows = [measure(t) for t in tasks]
+    for t in tasks:
+        if t.suite == "dae":
+            inputs = tuple(i.name for i in t.inputs)
+            for level in args.dae_levels:
+                rows.append(measure(t, compile_spec(t.spec, inputs, level), f"@O{level}"))
     total = summary(rows)
     if args.json:
         json.dump({"summary": total, "tasks": rows}, sys.stdout, indent=1)

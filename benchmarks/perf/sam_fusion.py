@@ -8,12 +8,16 @@ target. Printed: graphs, cycles, speedup over unfused, FLOPs, memory words (seg/
 reads and writes, intermediates included), then FuseFlow's finding for that model and
 whether ours agrees, with the measured reason.
 
-    python -m benchmarks.perf.sam_fusion [--quick] [--tasks gcn_karate,...] [--target T]
+    python -m benchmarks.perf.sam_fusion [--quick] [--tasks gcn_karate,...] [--target T] [--json]
+
+`--json` prints one object per task instead of the tables: fused over unfused speedup, ours
+and FuseFlow's where the paper gives a number, the finding and our agreement as the note.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass, replace
 
@@ -155,14 +159,32 @@ def agreement(name: str, rows: list[Row]) -> str:
     )
 
 
-def main() -> None:
+FUSEFLOW_SPEEDUP = {"bigbird": 2.7}
+"""FuseFlow's fused over unfused speedup where the paper gives one (abstract: GPT-3 with BigBird)."""
+
+
+def result(name: str, rows: list[Row]) -> dict:
+    """One task's entry of --json: {"ours": fused/unfused speedup, "paper": x, "note": ...}."""
+    by = {r.variant: r for r in rows}
+    best = min(rows, key=lambda r: r.cycles)
+    family = _family(name)
+    return {
+        "ours": round(by["unfused"].cycles / max(by["fused"].cycles, 1), 3),
+        "paper": FUSEFLOW_SPEEDUP.get(family),
+        "note": f"best variant {best.variant}; FuseFlow: {FUSEFLOW.get(family, 'no figure')};"
+        f" ours: {agreement(name, rows)}",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="check sizes, a few tasks")
     parser.add_argument("--tasks", default="", help="comma-separated task names")
     parser.add_argument(
         "--target", default=None, help="hardware model instead of each task's (e.g. sam_comal_hbm)"
     )
-    args = parser.parse_args()
+    parser.add_argument("--json", action="store_true", help="one object per task, no tables")
+    args = parser.parse_args(argv)
     tasks = [t for t in load_suite("sam") if "fusion_variants" in t.spec]
     if args.tasks:
         wanted = set(args.tasks.split(","))
@@ -173,6 +195,14 @@ def main() -> None:
             for t in tasks
             if t.name in ("gcn_layer_karate", "bigbird_attention_b16", "sparse_autoencoder")
         ]
+    if args.json:
+        found = {t.name: result(t.name, measure(t, args.quick, args.target)) for t in tasks}
+        print(
+            json.dumps(
+                {f"sam_fusion_{k}_fused_over_unfused": v for k, v in found.items()}, indent=2
+            )
+        )
+        return
     print(
         f"{'task':26s} {'variant':14s} {'graphs':>6s} {'cycles':>10s} {'speedup':>8s}"
         f" {'FLOPs':>11s} {'mem words':>11s} {'sim s':>6s}"

@@ -9,6 +9,9 @@
   loads; offsets and index lists (read once) get non-temporal hints; a segment's rows are reduced
   `ROWS_PER_CALLBACK` at a time (one dispatch and one read-modify-write of the output for
   several rows: 1.2-1.4x on embedding bags), the odd rest one by one.
+  Only the counters are Ember's queue alignment; the other three are ours, and
+  `benchmarks.perf.dae_ladder` measures each as its own rung (the keyword overrides of
+  `compile_spec` turn them off: most of O3's gain is the contiguous row loads).
 
 Covered ops (`spec.op`): embedding_bag (mode sum|mean|max|min, `weighted`, `padding_idx`),
 spmm, message_passing (mode sum|mean|max|min), kg_lookup (TransE-style h + r - t),
@@ -39,6 +42,10 @@ ROWS_PER_CALLBACK = 2
 """Rows one O3 callback reduces. 2 is all the traversal units allow: each row needs its
 own 8-lane column loop (8 units), and with the rest loop and the segment loops 3 rows
 would need more than the target's 32."""
+LANES = (1, 8)
+"""Vector lanes a vectorised program declares tunable (`lanes`, default 8): a loop runs 1
+lane or a multiple of 8 and the target's vector is 8 wide (16 is invalid). Not declared with
+contiguous row loads (O3), which need the vector loop: there 8 is the only legal value."""
 KEYS = {
     "embedding_bag": {"op", "mode", "weighted", "padding_idx", "nonempty"},
     "message_passing": {"op", "mode", "nonempty"},
@@ -187,8 +194,9 @@ def compile_spec(
     rows = (ROWS_PER_CALLBACK if several else 1) if rows_per_callback is None else rows_per_callback
     if rows > 1 and not several:
         raise NotCovered("several rows per callback need O3 and a reduction over segments")
+    knobs = level >= 1 and not contiguous  # see LANES
     hints = _Hints(
-        lanes=", lanes=8" if level >= 1 else "",
+        lanes=(", lanes=lanes" if knobs else ", lanes=8") if level >= 1 else "",
         index=", nontemporal=True" if nontemporal else "",
         # Gathered rows are never non-temporal: whether a row is read again depends on the
         # data (Zipf bags, shared KV prefix blocks), which the spec does not say, and a
@@ -199,7 +207,9 @@ def compile_spec(
     t("from dsl import dae")
     t("")
     t("")
-    t(f"def kernel({', '.join(shape.inputs)}, **params):")
+    if knobs:
+        t(f"@dae.tunable(lanes={list(LANES)})")
+    t(f"def kernel({', '.join(shape.inputs)}{', lanes=8' if knobs else ''}, **params):")
     t.depth = 1
     t(f'"""{title or spec.get("op")}: O{level}, {LEVEL_NAMES[level]}."""')
     t('out = dae.output("out")')

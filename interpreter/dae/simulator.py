@@ -34,7 +34,7 @@ import numpy as np
 from dsl.core.spec import VALUE_TIMED
 from dsl.dae.ir import LANES, Form, Program
 from dsl.dae.ops import DAE, EXECUTE
-from interpreter.dae import resources
+from interpreter.dae import advice, critical_path, resources
 from interpreter.dae.access import AccessRun, resolve, run_access
 from interpreter.dae.cache_model import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.costs import case_cost, chunks
@@ -91,8 +91,11 @@ def simulate(
         steps += np.bincount(run.start_iter[t.id], minlength=n + 1)[: n + 1]
     steps /= acc("tu_steps_per_cycle", 1e-9)
     on_access = req.access
-    occupancy = np.maximum(1.0 / acc("mem_requests_per_cycle", 1e-9), lat[req.level] / outstanding)
+    port_cycles = 1.0 / acc("mem_requests_per_cycle", 1e-9)
+    occupancy = np.maximum(port_cycles, lat[req.level] / outstanding)
     mem = np.bincount(req.entry[on_access], weights=occupancy[on_access], minlength=n + 1)
+    waiting = on_access & (lat[req.level] / outstanding > port_cycles)
+    mem_wait = np.bincount(req.entry[waiting], weights=occupancy[waiting], minlength=n + 1)
     miss = req.level == DRAM
     dram_read = np.bincount(
         req.entry[on_access], weights=miss[on_access] * float(line), minlength=n + 1
@@ -149,6 +152,30 @@ def simulate(
         floor,
         target,
     )
+    path = critical_path.walk(
+        critical_path.Inputs(
+            dict(zip(critical_path.WORK, (steps, mem, dram_read / bw, push), strict=True)),
+            np.divide(mem_wait, mem, out=np.zeros_like(mem), where=mem > 0),
+            _core_parts(costs, tok_case, stall),
+            times.push,
+            times.start,
+            times.finish,
+            owner,
+            is_token,
+            depths,
+            fill,
+            dram_cycles,
+        )
+    )
+    report.bottleneck = advice.sentence(
+        path,
+        program,
+        req,
+        occupancy,
+        tok_case,
+        c,
+        report.metrics["operand_elements"] / max(1.0, report.metrics["callbacks"]),
+    )
     report.metrics["execute_memory_requests"] = float((~on_access).sum())
     report.metrics["execute_memory_stall_cycles"] = float(stall.sum())
     for k, ld in enumerate(core_loads):
@@ -193,6 +220,14 @@ def _core_memory(
     wait = np.maximum(0.0, issue - base) + np.maximum(0.0, slowest - lat[1])
     np.add.at(extra, group[cuts] // len(loads), wait)
     return extra
+
+
+def _core_parts(costs: list, tok_case: np.ndarray, stall: np.ndarray) -> dict[str, np.ndarray]:
+    """Each token's core cycles split as the critical path names them."""
+    overhead = np.array([k.overhead for k in costs] or [0.0])[tok_case]
+    total = np.array([k.cycles for k in costs] or [0.0])[tok_case]
+    parts = (overhead, total - overhead, stall)
+    return dict(zip(critical_path.CORE_PARTS, parts, strict=True))
 
 
 def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]:
@@ -314,31 +349,7 @@ def _report(
         cycles=cycles,
         floor_cycles=floor,
         metrics=metrics,
-        bottleneck=_bottleneck(metrics, n_tok),
+        bottleneck="",  # set by `simulate` from the critical path
         per_op=per_op,
         timeline=timeline,
     )
-
-
-def _bottleneck(m: dict[str, float], callbacks: int) -> str:
-    if m["execute_busy"] >= m["access_busy"]:
-        per = m["operand_elements"] / max(1.0, m["callbacks"])
-        text = (
-            f"Execute-bound: the core is busy {m['execute_busy']:.0%} of the cycles and"
-            f" {m['dispatch_share']:.0%} of that is callback dispatch and operand pops"
-            f" ({callbacks} callbacks, {per:.1f} elements delivered per callback)."
-        )
-        if per < 16:
-            text += (
-                " Fewer, larger callbacks pay: vector loops (lanes=8), whole rows as"
-                " buffers, counters instead of pushed indices."
-            )
-        return text
-    text = (
-        f"Access-bound: the access unit is busy {m['access_busy']:.0%} of the cycles"
-        f" ({m['memory_requests']:.0f} memory requests,"
-        f" {m['dram_read_bytes'] / 1024:.0f} KiB read from DRAM)."
-    )
-    if m["memory_requests"] > m["operand_elements"] / 4:
-        text += " Contiguous vector loads (one request per line, not per lane) cut requests."
-    return text + " Non-temporal hints keep single-use streams from evicting reused rows."

@@ -21,7 +21,7 @@ from interpreter.core.walker import Walker
 from interpreter.errors import ExecutionError
 from interpreter.step.precision import round_stream
 from interpreter.step.semantics import SEMANTICS, RunContext
-from interpreter.step.streams import StreamData, observed_dim, tile_shapes
+from interpreter.step.streams import LazyTiles, StreamData, observed_dim, tile_shapes
 
 
 def run_functional(
@@ -82,7 +82,7 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
         if expr.is_ragged or (pos > 0 and s.n_items == 0):
             continue
         want = expr.evaluate(dims)
-        vals = sorted(int(v) for v in observed_dim(s, rank, rank - pos))
+        vals = sorted(observed_dim(s, rank, rank - pos).tolist())
         if want is None:
             sym = _single_symbol(expr)
             if sym is not None and sym.kind != RAGGED and len(vals) == 1:
@@ -101,11 +101,10 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
             )
     elem = t.elem
     if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
-        shapes = tile_shapes(s.values)
-        for axis, e in ((0, elem.rows), (1, elem.cols)):
+        for axis, (e, got) in enumerate(
+            zip((elem.rows, elem.cols), _tile_dims(s.values), strict=True)
+        ):
             want = e.evaluate(dims)
-            col = shapes[:, axis]
-            got = col[:1] if (col == col[0]).all() else np.unique(col)
             if want is None:
                 sym = _single_symbol(e)
                 if sym is not None and sym.kind != RAGGED and len(got) == 1:
@@ -117,6 +116,19 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
                     f"but have {'rows' if axis == 0 else 'cols'} "
                     f"{[int(g) for g in got[:5]]}"
                 )
+
+
+def _tile_dims(values: object) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct tile rows and cols of a non-empty stream's values (stacked and lazy
+    tiles share one shape, read off the container: this runs after every node)."""
+    if isinstance(values, LazyTiles):
+        return np.array(values.grid.shape[1:2]), np.array(values.grid.shape[2:3])
+    if isinstance(values, np.ndarray):
+        rows, cols = values.shape[1:] if values.ndim == 3 else (0, 0)
+        return np.array([rows]), np.array([cols])
+    shapes = tile_shapes(values)
+    col_r, col_c = shapes[:, 0], shapes[:, 1]
+    return tuple(c[:1] if (c == c[0]).all() else np.unique(c) for c in (col_r, col_c))
 
 
 def _split_edge(node: Node, got: np.ndarray, want: int) -> bool:

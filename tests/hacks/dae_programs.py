@@ -71,7 +71,7 @@ def kernel(offsets, indices, table, **params):
 def wide_lanes(o2: str) -> str:
     """The honest O2 program with a 16-lane row loop (twice the chip's vector length)."""
     return _edit(
-        o2, "with dae.loop(0, D, lanes=8) as col:", "with dae.loop(0, D, lanes=16) as col:"
+        o2, "with dae.loop(0, D, lanes=lanes) as col:", "with dae.loop(0, D, lanes=16) as col:"
     )
 
 

@@ -64,8 +64,8 @@ def test_embedding_bag_o3_golden():
 @pytest.mark.parametrize(
     "level, present, absent",
     [
-        (0, ['@dae.callback(col, "ite", seg, col, x)'], ["lanes=8", "dae.buffer", "dae.counter"]),
-        (1, ["lanes=8", '@dae.callback(col, "ite", seg, col, x)'], ["dae.buffer", "dae.counter"]),
+        (0, ['@dae.callback(col, "ite", seg, col, x)'], ["lanes", "dae.buffer", "dae.counter"]),
+        (1, ["lanes=lanes", '@dae.callback(col, "ite", seg, col, x)'], ["dae.buffer", "dae.counter"]),
         (2, ['@dae.callback(col, "end", seg, dae.buffer(x))'], ["dae.counter", "contiguous"]),
         (3, ["dae.counter", "contiguous=True", "nontemporal=True"], ["seg, dae.buffer"]),
     ],

@@ -1,0 +1,171 @@
+"""The DAE critical path: which resource the last cycle waited on, walked back through the
+coupled timeline, and the one sentence of advice that can help that resource.
+
+The walk starts where the run ends (the core's last finish, the access side's last push,
+or the DRAM traffic when bandwidth alone is longer) and goes back through what each event
+waited for: a core token waits for the previous token (the core is the path) or for the
+last entry it pops (the path moves to the access side); an access push waits for its own
+work since the previous push (the path stays there, charged to whichever of traversal
+steps, memory requests, DRAM bandwidth or the queue port was largest) or for room in a
+full queue (the path moves to the token whose pop made room: a queue stall). Stretches
+where one side is the path are handled in bulk with prefix sums, so the walk costs one
+Python step per switch of sides, not per push.
+
+Busy shares (the old advice) name the side that works most, which need not be the side
+the end waits for: an access side busy 90% behind a core that starts late still leaves
+the core on the path. Naming what the path waits on is what makes the advice's change
+lower the cycles (`benchmarks/perf/advice_hit_rate.py dae`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WORK = ("traversal steps", "memory", "DRAM bandwidth", "queue pushes")
+"""The access resources that work in parallel: a push's work is the largest of them."""
+ACCESS_PARTS = ("traversal steps", "memory requests", "cache-miss latency", "DRAM bandwidth")
+ACCESS_PARTS += ("queue pushes",)
+CORE_PARTS = ("callback dispatch and pops", "callback compute", "callback loads")
+FILL = "first-load latency"
+_EPS = 1e-9
+
+
+@dataclass
+class Inputs:
+    """What the walk reads: per-push access work split by resource (each array covers the
+    n pushes plus the tail after the last), per-token core cost split likewise, and the
+    solved times with the queue structure."""
+
+    access: dict[str, np.ndarray]  # keyed by WORK
+    miss_share: np.ndarray  # per push: share of "memory" held by latency-bound requests
+    core: dict[str, np.ndarray]
+    push: np.ndarray
+    start: np.ndarray
+    finish: np.ndarray
+    owner: np.ndarray
+    is_token: np.ndarray
+    depths: tuple[int, int]
+    fill: float
+    dram_cycles: float
+
+
+@dataclass
+class CriticalPath:
+    """Cycles of the path per resource, the pushes and tokens on it, and queue stalls
+    (how often the path went from a push to the core through a full queue)."""
+
+    cycles: float
+    share: dict[str, float] = field(default_factory=dict)
+    on_access: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    on_core: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    stalls: dict[str, int] = field(default_factory=dict)
+
+    def top(self) -> tuple[str, float]:
+        """The resource holding most of the path and its cycles."""
+        return max(self.share.items(), key=lambda kv: kv[1], default=("nothing", 0.0))
+
+
+def walk(x: Inputs) -> CriticalPath:
+    """The critical path of one solved run (see the module docstring)."""
+    n, k = len(x.push), len(x.start)
+    a = np.maximum.reduce([x.access[p] for p in WORK])
+    access_end = (x.push[-1] if n else x.fill) + a[n]
+    core_end = x.finish[-1] if k else 0.0
+    end = max(access_end, core_end, x.dram_cycles)
+    path = CriticalPath(end, {}, np.zeros(n + 1, bool), np.zeros(k, bool), {})
+    if x.dram_cycles >= end and x.dram_cycles > max(access_end, core_end):
+        path.share["DRAM bandwidth"] = x.dram_cycles
+        return path
+    # Prefix sums per resource: access work charged to the part that set each push's work.
+    pick = np.argmax(np.stack([x.access[p] for p in WORK]), axis=0)
+    charged = {p: np.where(pick == i, a, 0.0) for i, p in enumerate(WORK)}
+    memory = charged.pop("memory")
+    charged["memory requests"] = memory * (1.0 - x.miss_share)
+    charged["cache-miss latency"] = memory * x.miss_share
+    acc_cum = {p: np.cumsum(w) for p, w in charged.items()}
+    core_cum = {p: np.cumsum(x.core[p]) for p in CORE_PARTS}
+    # A push is tight when its own work set it (not a full queue); a token when the
+    # previous token's finish set its start (not an entry it pops).
+    bound = _backpressure(x, n)
+    tight_a = np.ones(n, bool)
+    if n:
+        prev = np.concatenate([[x.fill], x.push[:-1]])
+        tight_a = x.push <= prev + a[:n] + _EPS
+    last_entry = np.full(k, -1)
+    if k and n:
+        np.maximum.at(last_entry, x.owner, np.arange(n))
+    tight_c = np.zeros(k, bool)
+    if k:
+        tight_c[1:] = x.start[1:] <= x.finish[:-1] + _EPS
+    brk_a = _last_false(tight_a)
+    brk_c = _last_false(tight_c)
+
+    def add(name: str, cycles: float) -> None:
+        if cycles > 0:
+            path.share[name] = path.share.get(name, 0.0) + float(cycles)
+
+    def span(cum: dict[str, np.ndarray], lo: int, hi: int) -> None:
+        for p, s in cum.items():
+            add(p, s[hi] - (s[lo - 1] if lo else 0.0))
+
+    def enter_core(t: int) -> tuple[str, int]:
+        """Where the path goes from token t's start: the token before or an entry."""
+        if t > 0 and tight_c[t]:
+            return "core", t - 1
+        e = int(last_entry[t])
+        return ("access", e) if e >= 0 else ("core", -1)
+
+    if core_end >= access_end and k:
+        side, i = "core", k - 1
+    else:
+        span(acc_cum, n, n)
+        path.on_access[n] = True
+        side, i = "access", n - 1
+    while i >= 0:
+        if side == "core":
+            lo = max(int(brk_c[i]), 0)  # tokens lo..i run back to back
+            span(core_cum, lo, i)
+            path.on_core[lo : i + 1] = True
+            side, i = enter_core(lo)
+            continue
+        lo = max(int(brk_a[i]), 0)  # pushes lo+1..i each set by their own work
+        own = lo if tight_a[lo] else lo + 1  # lo itself waited for room
+        if own <= i:
+            span(acc_cum, own, i)
+            path.on_access[own : i + 1] = True
+        if tight_a[lo]:
+            add(FILL, x.fill)
+            break
+        queue, token = bound[lo]
+        if token < 0:
+            break
+        path.stalls[queue] = path.stalls.get(queue, 0) + 1
+        side, i = enter_core(token)
+    return path
+
+
+def _backpressure(x: Inputs, n: int) -> list[tuple[str, int]]:
+    """Per push: the queue that was full and the token whose pop made room (-1: none)."""
+    out: list[tuple[str, int]] = [("", -1)] * n
+    for queue, mask, depth in (
+        ("control queue", x.is_token, x.depths[0]),
+        ("data queue", ~x.is_token, x.depths[1]),
+    ):
+        pos = np.flatnonzero(mask)
+        if depth < 1 or len(pos) <= depth:
+            continue
+        waits = x.owner[pos[:-depth]]
+        room = x.start[waits]
+        later = pos[depth:]
+        hit = room + _EPS >= x.push[later]
+        for e, t in zip(later[hit].tolist(), waits[hit].tolist(), strict=True):
+            out[e] = (queue, t)
+    return out
+
+
+def _last_false(tight: np.ndarray) -> np.ndarray:
+    """Per index: the last index <= it that is not tight (0 when all before are)."""
+    idx = np.where(~tight, np.arange(len(tight)), 0)
+    return np.maximum.accumulate(idx) if len(idx) else idx
