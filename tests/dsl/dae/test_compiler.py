@@ -65,7 +65,11 @@ def test_embedding_bag_o3_golden():
     "level, present, absent",
     [
         (0, ['@dae.callback(col, "ite", seg, col, x)'], ["lanes", "dae.buffer", "dae.counter"]),
-        (1, ["lanes=lanes", '@dae.callback(col, "ite", seg, col, x)'], ["dae.buffer", "dae.counter"]),
+        (
+            1,
+            ["lanes=lanes", '@dae.callback(col, "ite", seg, col, x)'],
+            ["dae.buffer", "dae.counter"],
+        ),
         (2, ['@dae.callback(col, "end", seg, dae.buffer(x))'], ["dae.counter", "contiguous"]),
         (3, ["dae.counter", "contiguous=True", "nontemporal=True"], ["seg, dae.buffer"]),
     ],
