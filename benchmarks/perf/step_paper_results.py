@@ -505,7 +505,8 @@ def time_multiplexing(
                 base = (report.cycles, util)
             else:
                 gain, slow = f"{util / base[1]:9.2f}x", f"{report.cycles / base[0]:8.2f}x"
-                found[f"step_time_multiplexing_util_gain_{tiling}_compute{compute}"] = {
+                key = f"{tiling.replace('=', '')}_compute{compute}"
+                found[f"step_time_multiplexing_util_gain_{key}"] = {
                     "ours": round(util / base[1], 3),
                     "paper": [2.51, 2.64],
                     "note": f"{model.name}: one shared region of {compute} compute tiles vs"

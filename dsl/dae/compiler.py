@@ -43,9 +43,10 @@ ROWS_PER_CALLBACK = 2
 own 8-lane column loop (8 units), and with the rest loop and the segment loops 3 rows
 would need more than the target's 32."""
 LANES = (1, 8)
-"""Vector lanes a vectorised program declares tunable (`lanes`, default 8): a loop runs 1
-lane or a multiple of 8 and the target's vector is 8 wide (16 is invalid). Not declared with
-contiguous row loads (O3), which need the vector loop: there 8 is the only legal value."""
+"""Vector lanes O1 and O2 declare tunable (`lanes`, default 8): a loop runs 1 lane or a
+multiple of 8 and the target's vector is 8 wide (16 is invalid). Not declared with contiguous
+row loads, which need the vector loop (only 8 builds), nor at O3, whose ladder rungs differ
+from each other by one hint each (benchmarks/perf/dae_ladder.py)."""
 KEYS = {
     "embedding_bag": {"op", "mode", "weighted", "padding_idx", "nonempty"},
     "message_passing": {"op", "mode", "nonempty"},
@@ -194,7 +195,7 @@ def compile_spec(
     rows = (ROWS_PER_CALLBACK if several else 1) if rows_per_callback is None else rows_per_callback
     if rows > 1 and not several:
         raise NotCovered("several rows per callback need O3 and a reduction over segments")
-    knobs = level >= 1 and not contiguous  # see LANES
+    knobs = level in (1, 2) and not contiguous  # see LANES
     hints = _Hints(
         lanes=(", lanes=lanes" if knobs else ", lanes=8") if level >= 1 else "",
         index=", nontemporal=True" if nontemporal else "",

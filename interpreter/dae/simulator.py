@@ -155,7 +155,7 @@ def simulate(
     path = critical_path.walk(
         critical_path.Inputs(
             dict(zip(critical_path.WORK, (steps, mem, dram_read / bw, push), strict=True)),
-            np.divide(mem_wait, mem, out=np.zeros_like(mem), where=mem > 0),
+            np.divide(mem_wait, mem, out=np.zeros(len(mem)), where=mem > 0),
             _core_parts(costs, tok_case, stall),
             times.push,
             times.start,
