@@ -21,7 +21,8 @@ the same cycles, so each is simulated once per process.
 Reported per budget: the geometric mean over problems and repeats of the competitor's best
 cycles over ours (> 1: ours found faster code), and the ratio of evaluations to reach the
 best configuration known (over every evaluation of every method), random's over ours; a run
-that never reaches it counts budget + 1 (so the ratio understates the gap). `--json` prints
+that never reaches it counts budget + 1 (so the ratio understates the gap), and a run that
+found nothing feasible is scored twice the worst feasible cycles seen. `--json` prints
 `{"<budget>": {"vs_random", "vs_tpe", "vs_optuna_gp", "evals_to_best_ratio_vs_random"}}`.
 """
 
@@ -310,7 +311,8 @@ def summarise(
             for methods in runs.values():
                 for ours, theirs in zip(methods["ours"], methods[other], strict=True):
                     a, t = min(ours[:b]), min(theirs[:b])
-                    # A run that found nothing feasible is scored as the worst value seen.
+                    # A run that found nothing feasible (inf) is scored twice the worst
+                    # feasible value any method saw on the problem, not infinitely bad.
                     worst = max(
                         v for r in methods.values() for run in r for v in run if v < math.inf
                     )

@@ -123,7 +123,9 @@ def walk(x: Inputs) -> CriticalPath:
         span(acc_cum, n, n)
         path.on_access[n] = True
         side, i = "access", n - 1
-    while i >= 0:
+    hops = 2 * (n + k) + 2  # every hop moves back by a push or a token; ties cannot loop
+    while i >= 0 and hops:
+        hops -= 1
         if side == "core":
             lo = max(int(brk_c[i]), 0)  # tokens lo..i run back to back
             span(core_cum, lo, i)

@@ -3,12 +3,16 @@ property (the path covers the run exactly), and real programs whose bottleneck i
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from dsl import dae
 from dsl.dae.compiler import compile_spec
-from interpreter.dae import BACKEND
+from dsl.dae.ir import StreamNode
+from interpreter.dae import BACKEND, advice
+from interpreter.dae.cache_model import DRAM, Requests
 from interpreter.dae.critical_path import CORE_PARTS, FILL, WORK, Inputs, walk
 from interpreter.dae.pipeline import Coupling, solve
 from tests.dsl.dae.helpers import eb_signature
@@ -120,3 +124,39 @@ def test_compulsory_misses_get_no_hint_that_cannot_help():
     text = report.bottleneck
     assert "cache-miss latency" in text or "DRAM bandwidth" in text, text
     assert "compulsory" in text and "nontemporal=True" not in text
+
+
+@pytest.mark.parametrize("second_table_level", [DRAM, 1])
+def test_nontemporal_is_advised_only_when_a_reused_line_misses_again(second_table_level):
+    """indices (lines 1, 2, 3) are read once; table reads line 10 twice. Only when the second
+    read of 10 misses (something evicted it) can a non-temporal `indices` save a miss."""
+    program = SimpleNamespace(
+        streams=[
+            StreamNode(0, "load", 0, memref="indices"),
+            StreamNode(1, "load", 1, memref="table"),
+        ]
+    )
+    level = np.array([DRAM, DRAM, DRAM, DRAM, DRAM, second_table_level])
+    req = Requests(
+        entry=np.arange(6),
+        stream=np.array([0, 0, 0, 1, 1, 1]),
+        line=np.array([1, 2, 3, 10, 11, 10]),
+        nontemporal=np.zeros(6, bool),
+        level=level,
+        load=np.full(6, -1),
+        token=np.full(6, -1),
+    )
+    text = advice._misses(program, req)
+    if second_table_level == DRAM:
+        assert text.startswith(
+            "`nontemporal=True` on the read-once loads `dae.load(indices, ...)`:"
+        )
+    else:
+        assert text.startswith("the misses are compulsory")
+
+
+def test_free_work_and_depth_one_queues_end_the_walk():
+    """Zero work everywhere: every time is 0 and ties between the halves must not loop."""
+    x = _inputs([0] * 6, [0] * 3, [0, 0, 1, 1, 2, 2], [False, True] * 3, (1, 1), 0.0)
+    path = walk(x)
+    assert path.cycles == 0 and path.share == {}
