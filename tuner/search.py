@@ -4,8 +4,9 @@ The acquisition is expected improvement of the GP times the classifier's P(feasi
 zero where P(feasible) is below a threshold drawn afresh each step from {0, 0.1t, ..., t}: a
 random threshold sometimes forbids likely failures and sometimes lets the search probe them.
 The spaces are discrete, constrained and partly permutations, so the maximiser is not gradient
-based: score many uniform feasible draws, then hill-climb from the best of them (and from the
-best configurations seen) over feasible neighbours until no neighbour scores higher.
+based: score many uniform feasible draws (every feasible point, when there are no more than
+the draws would be), then hill-climb from the best of them (and from the best configurations
+seen) over feasible neighbours until no neighbour scores higher.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def maximise(
     settings: SearchSettings,
 ) -> Config | None:
     """The highest-scoring configuration not in ``seen``; None when every score is zero."""
-    pool = space.sample(rng, settings.random_points)
+    pool = space.all_feasible(settings.random_points) or space.sample(rng, settings.random_points)
     scores = score(pool)
     order = np.argsort(-scores, kind="stable")
     starts = [pool[i] for i in order[: settings.starts]] + incumbents

@@ -8,6 +8,7 @@ surrogate models read. A configuration is a plain dict from parameter name to va
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -67,6 +68,26 @@ class Space:
             else:  # unconstrained finite parameters: every value is feasible
                 total *= math.prod(p.size for p in component.params)
         return total
+
+    def all_feasible(self, limit: int) -> list[Config] | None:
+        """Every feasible configuration, in a fixed order, when there are at most ``limit``;
+        None otherwise. A space this small has its acquisition maximised exactly instead of
+        over a random pool (which misses points and repeats others)."""
+        count = self.count()
+        if count is None or count > limit:
+            return None
+        parts = []
+        for component in self.components:
+            names = [p.name for p in component.params]
+            leaves = component.leaves
+            if leaves is None:  # unconstrained finite parameters (count() checked)
+                leaves = itertools.product(*(p.values() for p in component.params))
+            parts.append([dict(zip(names, leaf, strict=True)) for leaf in leaves])
+        configs = []
+        for combination in itertools.product(*parts):
+            merged = {k: v for part in combination for k, v in part.items()}
+            configs.append({p.name: merged[p.name] for p in self.params})
+        return configs
 
     def key(self, config: Config) -> tuple[Any, ...]:
         """A hashable identity of a configuration, for de-duplication."""

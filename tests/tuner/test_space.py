@@ -147,3 +147,22 @@ def test_count_of_feasible_configurations():
     assert Space([Real("r", 0.0, 1.0)]).count() is None
     linked = Space([Integer("a", 1, 4), Integer("b", 1, 4)], ["a < b"])
     assert linked.count() == 6  # the pairs a < b of 1..4
+
+
+def test_enumerate_lists_each_feasible_configuration_once_and_only_under_its_limit():
+    space = Space(
+        [
+            Permutation("order", 3, items=("i", "j", "k")),
+            Categorical("layout", ("rows", "cols")),
+            Ordinal("factor", (1, 2, 4)),
+        ],
+        ['(layout == "rows") == (pos(order, "k") < pos(order, "j"))'],
+    )
+    # By hand: 3 of the 6 orders put k before j; each fixes the layout; factor is free.
+    configs = space.all_feasible(100)
+    assert len(configs) == space.count() == 6 * 3
+    assert len({space.key(c) for c in configs}) == len(configs)
+    assert all(space.feasible(c) for c in configs)
+    drawn = {space.key(c) for c in space.sample(np.random.default_rng(0), 400)}
+    assert drawn == {space.key(c) for c in configs}
+    assert space.all_feasible(17) is None
