@@ -118,12 +118,20 @@ def test_a_killed_run_resumes_without_reverifying(tmp_path: Path) -> None:
     assert [line.split()[1] for line in checked] == ["r2s0", "r2s1"], resumed.stdout
     after = store.attempts()
     # r2s1 wrote r2s0's program in the same round: the store keeps one row for the two.
-    assert len(after) == 3 and after[:2] == before
+    # (the same rows; the task's baseline, recorded once the run ends, is joined in since)
+    same = [(a.id, a.program, a.status, a.cycles) for a in after[:2]]
+    assert len(after) == 3 and same == [(a.id, a.program, a.status, a.cycles) for a in before]
+    assert after[0].baseline_cycles == entry_baseline(out)
     assert {a.run_id for a in after} == {before[0].run_id}
     results = json.loads((out / "results.json").read_text())
     entry = results["tasks"][0]
     assert entry["status"] == "passed" and entry["best_attempt"] == "r2s0"
     assert entry["cycles"] == min(a.cycles for a in after)
+
+
+def entry_baseline(out: Path) -> int:
+    """The baseline cycles the run's results report for its one task."""
+    return json.loads((out / "results.json").read_text())["tasks"][0]["baseline_cycles"]
 
 
 def _group_empties(group: int, within_s: float = 15.0) -> bool:
