@@ -157,7 +157,7 @@ def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:
     if feedback.get("status"):
         lines.append(f"status: {feedback['status']}")
     if feedback.get("feedback"):
-        lines.append(f"feedback: {feedback['feedback']}")
+        lines.append(f"feedback: {_without_bottleneck(feedback)}")
     if feedback.get("cycles") is not None:
         floor = feedback.get("floor_cycles")
         floor_text = f" (roofline floor {float(floor):.0f})" if floor else ""
@@ -183,6 +183,15 @@ def render_feedback(feedback: str | Mapping[str, Any] | None, mode: str) -> str:
         for op, stats in ranked:
             lines.append(f"  {op}: " + ", ".join(f"{k}={_number(v)}" for k, v in stats.items()))
     return _clip("\n".join(lines) or "(empty report)", MAX_FEEDBACK_CHARS)
+
+
+def _without_bottleneck(feedback: Mapping[str, Any]) -> str:
+    """The verdict's feedback without the bottleneck sentence it quotes (often cut short):
+    the "bottleneck:" line gives that sentence in full, once."""
+    text = str(feedback["feedback"])
+    bottleneck = str(feedback.get("bottleneck") or "")
+    at = text.find(bottleneck[:40]) if len(bottleneck) >= 40 else text.find(bottleneck or "\0")
+    return text[:at].rstrip() if at > 0 else text
 
 
 _LINE_REFERENCE = re.compile(r"\bline (\d+)\b")

@@ -61,7 +61,8 @@ def write_report(folder: Path, output: Path | None = None) -> Path:
     entries = results["tasks"]
     try:
         details = {e["task"]: _detail(folder, e) for e in entries}
-        page = render(results["run"], entries, results["summary"], details)
+        command = "agent improve" if results.get("rounds") else "agent solve"
+        page = render(results["run"], entries, results["summary"], details, command)
         if results.get("rounds"):  # an `agent improve` run: its rounds after the summary
             page = page.replace(ROUNDS_MARK, rounds_section(results["rounds"]), 1)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # right shape, odd values
@@ -86,11 +87,13 @@ def render(
     entries: list[dict[str, Any]],
     summary: dict[str, Any],
     details: dict[str, dict[str, Any] | None],
+    command: str = "agent solve",
 ) -> str:
+    """The page; `command` names the run in the title (an improve run is not a solve)."""
     suite = escape(str(run.get("suite", "")))
     parts = [
-        page_head(f"agent solve: {suite}"),
-        f"<h1>agent solve: {suite}</h1>",
+        page_head(f"{command}: {suite}"),
+        f"<h1>{command}: {suite}</h1>",
         _run_line(run),
         _summary_table(summary),
         ROUNDS_MARK,

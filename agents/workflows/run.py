@@ -138,7 +138,7 @@ def prepare(
     """
     keys = [t.key for t in tasks]
     if options.resume:
-        run = _reopen(out, keys, model_spec)
+        run = _reopen(out, keys, model_spec, options)
     else:
         found = rf.holds_a_run(out)
         if found:
@@ -161,8 +161,10 @@ def prepare(
     return run
 
 
-def _reopen(out: Path, keys: list[str], model_spec: str) -> dict[str, Any]:
-    """run.json of the run in `out`, checked, with whatever was damaged set aside."""
+def _reopen(out: Path, keys: list[str], model_spec: str, options: RunOptions) -> dict[str, Any]:
+    """run.json of the run in `out`, checked, with whatever was damaged set aside. Each
+    resume is recorded with the model, jobs and executor it ran with (they may differ from
+    the first part's, which keeps its own)."""
     if not rf.holds_a_run(out):
         raise RunError(f"--resume: {out} holds no run (no run.json)")
     repairs: list[str] = []
@@ -201,7 +203,13 @@ def _reopen(out: Path, keys: list[str], model_spec: str) -> dict[str, Any]:
             " finished are kept, the others start again"
         )
     run.setdefault("resumed", []).append(
-        {"at": time.time(), "model": model_spec, "repairs": repairs}
+        {
+            "at": time.time(),
+            "model": model_spec,
+            "jobs": options.jobs,
+            "executor": options.executor,
+            "repairs": repairs,
+        }
     )
     return run
 

@@ -18,6 +18,7 @@ from dsl.step.functions import FnRef, FnTypeError, make_ref
 from dsl.step.ir import Node, Port, Program
 from dsl.step.limits import LimitError, check_attr, check_tile
 from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
+from dsl.step.ops_routing import feedback_error
 from dsl.step.symbolic import Expr
 from dsl.step.types import ElemType, StreamType, check_stream
 
@@ -328,6 +329,35 @@ def eager_merge(xs: Sequence[Stream], *, rank: int = 0) -> tuple[Stream, Stream]
     ins = _streams("eager_merge", xs)
     data, sel = _graph_of("eager_merge", ins).add("eager_merge", ins, rank=rank)
     return data, sel
+
+
+def dispatch(
+    xs: Stream | Sequence[Stream], num_consumers: int, *, rank: int = 0
+) -> list[Stream] | list[list[Stream]]:
+    """Per region, its stream (one input) or its list of streams (several inputs, routed
+    chunk by chunk together); close the loop with `free_signal(signals, of=<this result>)`."""
+    ins = _streams("dispatch", xs)
+    outs = _graph_of("dispatch", ins).add("dispatch", ins, num_consumers=num_consumers, rank=rank)
+    if isinstance(xs, Stream):
+        return outs
+    return [outs[i : i + len(ins)] for i in builtins.range(0, len(outs), len(ins))]
+
+
+def free_signal(signals: Sequence[Stream], of: object) -> None:
+    """Region i's free signal is `signals[i]`; `of` is what `dispatch` returned."""
+    first = of
+    while isinstance(first, list | tuple) and first:
+        first = first[0]
+    if not isinstance(first, Stream) or first.graph.nodes[first.port.node].op != "dispatch":
+        raise ProgramError(
+            "free_signal: `of` must be what step.dispatch returned", line=_user_line()
+        )
+    ins = _streams("free_signal", signals)
+    g = _graph_of("free_signal", ins)
+    g.add("free_signal", ins, dispatch=first.port.node)
+    error = feedback_error(g.nodes, complete=False)
+    if error:
+        raise ProgramError(error, line=_user_line())
 
 
 # --- higher-order ----------------------------------------------------------------------------

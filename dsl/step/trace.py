@@ -10,6 +10,7 @@ from dsl.errors import ProgramError
 from dsl.step.builder import Graph, Store, Tensor, unconsumed
 from dsl.step.ir import Program, dim_of
 from dsl.step.ops import TensorDecl
+from dsl.step.ops_routing import feedback_error
 from dsl.step.types import DTYPE_BYTES
 
 
@@ -53,6 +54,9 @@ def build(kernel: Callable, signature: dict) -> Program:
             f"stream never consumed: {left[0]}"
             + (f" (and {len(left) - 1} more)" if len(left) > 1 else "")
         )
+    loop = feedback_error(graph.nodes)
+    if loop:
+        raise ProgramError(loop)
     stored = {n.attrs["tensor"] for n in graph.nodes if n.op.endswith("offchip_store")}
     missing = [
         t.name for t in graph.tensors.values() if t.role == "output" and t.name not in stored

@@ -12,6 +12,7 @@ from dsl.step.functions import FnTypeError, make_ref
 from dsl.step.ir import Node, Port, Program, attr_from_json, tensor_from_json
 from dsl.step.limits import LimitError, check_attr
 from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
+from dsl.step.ops_routing import feedback_error
 from dsl.step.symbolic import DYNAMIC, RAGGED
 from dsl.step.types import (
     DTYPE_BYTES,
@@ -71,6 +72,9 @@ def load_ir(ir: object) -> Program:
         nodes.append(_load_node(i, raw, nodes, tensors, symbols))
     program = Program(tuple(nodes), tensors, dict(symbols), tuple(dims))
     _check_affine(program)
+    loop = feedback_error(program.nodes)
+    if loop:
+        raise ValidationError(loop)
     stored = {n.attrs["tensor"] for n in nodes if n.op.endswith("offchip_store")}
     for t in tensors.values():
         if t.role == "output" and t.name not in stored:

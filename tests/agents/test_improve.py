@@ -82,6 +82,7 @@ def test_pass_rate_rises_as_memory_teaches(tmp_path, pool):
     assert (results["summary"]["solved"], results["summary"]["rounds"]) == (3, 3)
     page = write_report(tmp_path / "out").read_text()
     assert "<h2>Rounds</h2>" in page and page.count("<svg") >= 3
+    assert "<h1>agent improve: " in page and "agent solve:" not in page
 
 
 def test_the_single_model_mode_does_not_learn(tmp_path, pool):

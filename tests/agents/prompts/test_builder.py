@@ -214,3 +214,21 @@ def test_lines_named_by_the_feedback_are_quoted():
         build_messages(make_task(), mode="repair", program=program, feedback=text_feedback)
     )
     assert "line 5 of your program: return y" in user
+
+
+def test_the_bottleneck_sentence_is_given_once():
+    sentence = (
+        "Critical path: 80% of 5120 cycles wait for HBM bandwidth, most in linear_offchip_load"
+        " (node 0, line 3); larger tiles cut re-reads."
+    )
+    verdict = {
+        "status": "passed",
+        "cycles": 5120,
+        # the verdict's feedback quotes the sentence, cut short by the store
+        "feedback": f"correct on 4 runs; 5120 cycles. {sentence[:70]}",
+        "bottleneck": sentence,
+    }
+    user = _user(build_messages(make_task(), mode="optimise", program=PROGRAM, feedback=verdict))
+    assert "feedback: correct on 4 runs; 5120 cycles.\n" in user
+    assert user.count("Critical path: 80%") == 1
+    assert f"bottleneck: {sentence}" in user

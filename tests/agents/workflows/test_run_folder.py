@@ -32,12 +32,15 @@ def test_resume_keeps_the_runs_settings_and_tasks(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="already holds a run"):
         prepare(tmp_path, [GEMM, SILU], suite="step", model_spec="builtin", options=started)
 
-    again = RunOptions(out=tmp_path, resume=True, settings=SolveSettings(samples=1))
+    again = RunOptions(out=tmp_path, resume=True, jobs=2, settings=SolveSettings(samples=1))
     with pytest.raises(RunError, match="was a run of 2 tasks, this selects 1"):
         prepare(tmp_path, [GEMM], suite="step", model_spec="x", options=again)
     resumed = prepare(tmp_path, [SILU, GEMM], suite="step", model_spec="x", options=again)
     assert resumed["run_id"] == run["run_id"]
     assert [r["model"] for r in resumed["resumed"]] == ["x"]
+    # how each part ran is on record: the first part's jobs stay, the resume has its own
+    assert (resumed["jobs"], resumed["resumed"][0]["jobs"]) == (1, 2)
+    assert resumed["resumed"][0]["executor"] == "local"
     assert (resumed["settings"]["samples"], resumed["settings"]["repair_rounds"]) == (3, 5)
 
 
