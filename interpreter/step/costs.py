@@ -42,6 +42,16 @@ BOUND_NAMES = {
 
 
 @dataclass
+class Feedback:
+    """Tokens an op takes from a LATER op of the program (a dispatcher's free signals):
+    event `emit[m]` of node `source` sends token m, which this op's event `take[m]` takes."""
+
+    source: int
+    emit: np.ndarray
+    take: np.ndarray
+
+
+@dataclass
 class OpEvents:
     """One op's events in order (what it does, apart from when): each event's cost, the
     event consuming every input item and producing every output item, and what the op
@@ -58,6 +68,7 @@ class OpEvents:
     # compute ops: the least compute= at which no element costs more than one cycle
     # (more units than this cannot speed the op up)
     useful_units: int = 0
+    feedback: Feedback | None = None  # a channel against program order (dispatch)
 
 
 @dataclass

@@ -96,6 +96,13 @@ class OpNetwork:
         for node in program.nodes:
             for pos, port in enumerate(node.inputs):
                 self._stream(port, node.id, pos, depth)
+        for v, plan in enumerate(plans):
+            fb = plan.feedback  # a channel against program order: the graph has a cycle
+            if fb is not None and len(fb.emit):
+                name = f"{program.nodes[fb.source].label()} -> {program.nodes[v].label()}"
+                latency = plans[fb.source].cost[fb.emit]
+                src, dst = self.unit[fb.source], self.unit[v]
+                net.add_channel(name, src, dst, fb.emit, fb.take, depth=depth, latency=latency)
         self.requests = {v: np.flatnonzero(plans[v].requests > 0) for v in self.offchip}
         sizes = [plans[v].requests[self.requests[v]] for v in self.offchip]
         self.req_size = np.concatenate(sizes) if sizes else np.zeros(0)

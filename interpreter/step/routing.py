@@ -1,4 +1,5 @@
-"""Functional semantics of the routing ops: partition, reassemble, eager_merge.
+"""Functional semantics of the routing ops: partition, reassemble, eager_merge (and, in
+`dispatch.py`, dispatch and free_signal).
 
 `eager_merge` takes its chunk order from the context: the arrival order found by the
 timing pass, round-robin before any timing exists. Reassemble and eager_merge also record
@@ -16,7 +17,7 @@ from interpreter.step.semantics import RunContext, semantics
 from interpreter.step.streams import LazyTiles, StreamData, chunk_value_ranges, vconcat, vtake
 
 
-def _chunks(x: StreamData, b: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def chunk_ranges(x: StreamData, b: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Item and value ranges [start, end) of every chunk of rank b (b = 0: value items)."""
     if b == 0:
         pos = np.flatnonzero(x.has_value)
@@ -30,7 +31,7 @@ def _chunks(x: StreamData, b: int) -> tuple[list[tuple[int, int]], list[tuple[in
     )
 
 
-def _gather_chunks(
+def gather_chunks(
     x: StreamData,
     b: int,
     items: list[tuple[int, int]],
@@ -134,14 +135,14 @@ def _selectors(s: StreamData, n: int) -> np.ndarray:
 def _partition(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     x, sel = ins
     b, n = node.attrs["rank"], node.attrs["num_consumers"]
-    items, values = _chunks(x, b)
+    items, values = chunk_ranges(x, b)
     chosen = _selectors(sel, n)
     if len(items) != len(chosen):
         raise ExecutionError(
             f"{node.label()}: x has {len(items)} chunks but sel has {len(chosen)} selectors"
         )
     return [
-        _gather_chunks(x, b, items, values, np.flatnonzero(chosen[:, i]).tolist()) for i in range(n)
+        gather_chunks(x, b, items, values, np.flatnonzero(chosen[:, i]).tolist()) for i in range(n)
     ]
 
 
@@ -196,7 +197,7 @@ def _reassemble(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stre
 @semantics("eager_merge")
 def _eager_merge(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     b = node.attrs["rank"]
-    chunked = [_chunks(x, b) for x in ins]
+    chunked = [chunk_ranges(x, b) for x in ins]
     counts = [len(c[0]) for c in chunked]
     order = ctx.merge_order.get(node.id)
     if (
@@ -224,3 +225,7 @@ def round_robin(counts: list[int]) -> np.ndarray:
     """Chunk order taking one chunk from each input in turn (before arrival times exist)."""
     keys = [(k, i) for i, c in enumerate(counts) for k in range(c)]
     return np.array([i for _, i in sorted(keys)], dtype=np.int64)
+
+
+# dispatch and free_signal (dynamic parallelization with feedback) register themselves here
+from interpreter.step import dispatch  # noqa: E402, F401

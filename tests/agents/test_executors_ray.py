@@ -80,3 +80,34 @@ def test_a_remote_verdict_and_a_remote_model_error_come_back_as_themselves(
         script.write_text('{"text": "hi"}\n')
         scripted = ScriptedModel(script)
         assert executor.model(scripted) is scripted  # its cursor stays on the driver
+
+
+def test_a_dead_worker_is_retried_once_then_stops_the_run_in_one_line(
+    cluster: None, tmp_path: Path
+) -> None:
+    """A Ray worker killed mid-task (os._exit, as the OOM killer would) is retried on a new
+    worker; one that dies on both tries is `WorkerDied`, one line, as with the local pool."""
+    import os
+
+    from agents.workflows.executors import _outcome, _returning
+    from agents.workflows.verify_pool import WorkerDied
+
+    marker = tmp_path / "died-once"
+
+    def die_once(path: str) -> int:
+        if not os.path.exists(path):
+            open(path, "w").close()
+            os._exit(1)
+        return os.getpid()
+
+    def die_always() -> int:
+        os._exit(1)
+
+    once = ray.remote(max_retries=1)(_returning(die_once))
+    pid = _outcome(ray, once.remote(str(marker)), what="a check", fault=WorkerDied)
+    assert marker.exists() and pid != os.getpid()
+
+    always = ray.remote(max_retries=1)(_returning(die_always))
+    with pytest.raises(WorkerDied, match=r"^Ray could not run a check: \w+") as caught:
+        _outcome(ray, always.remote(), what="a check", fault=WorkerDied)
+    assert "\n" not in str(caught.value)
