@@ -17,6 +17,12 @@ sentence named no place: its "vector loops (lanes=8)" widens every callback's lo
 "Contiguous vector loads" marks every vector-loop load. The DAE baselines are all the
 compiler's O0; `--dae-levels 1 2 3` also measures the compiler's programs at those levels.
 
+SAM (`sam` suite): advice to deal the outermost level over F fork/join lanes is applied
+through the builtin compiler, the way the baselines are made: the task's spec (unfused, as
+its baseline) recompiled with `parallel = {level, factor = F}`, the level being the named
+graph's outermost index in the spec's order (the compiler lanes every statement that has
+that index). The older SAM sentence ("fork/join lanes split ...") reads as factor 2.
+
 The sentence is parsed, not asked for structurally, so the same script measures any
 version of the advice: run it with `PYTHONPATH=/work/before` from another tree for the
 "before" figure.
@@ -25,6 +31,7 @@ version of the advice: run it with `PYTHONPATH=/work/before` from another tree f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import re
@@ -33,6 +40,9 @@ import time
 
 from benchmarks.task import Task, load_suite
 from dsl.dae.compiler import compile_spec
+from dsl.errors import NotCovered
+from dsl.sam import compiler as sam_compiler
+from dsl.sam.index_notation import parse_program
 from interpreter.verifier import verify
 
 SEED = 11
@@ -41,6 +51,8 @@ _RAISE = re.compile(r"raise its compute= from (\d+) to (\d+)")
 _TILE = re.compile(r"(def kernel\([^)]*?\btile_\w+=)(\d+)", re.S)
 _DAE_HINT = re.compile(r"`(contiguous|nontemporal)=True` on (?:the read-once loads )?")
 _DAE_LOAD = re.compile(r"`dae\.load\((\w+), \.\.\.\)`")
+_SAM_FACTOR = re.compile(r"over (\d+) fork/join lanes")
+_SAM_GRAPH = re.compile(r"graph '(\w+)'")
 
 
 def mechanical_change(advice: str, source: str) -> tuple[str, str] | None:
@@ -62,6 +74,29 @@ def mechanical_change(advice: str, source: str) -> tuple[str, str] | None:
             what = f"{tile.group(1).split('(')[-1].split(',')[-1].strip()}{size}"
             return what, source[: tile.start(2)] + str(size) + source[tile.end(2) :]
     return None
+
+
+def sam_change(task: Task, advice: str) -> tuple[str, str] | None:
+    """The SAM advice's lanes, applied by recompiling the task's unfused spec with
+    `parallel` (see the module docstring); None when the advice asks for no lanes."""
+    factor = _SAM_FACTOR.search(advice)
+    older = not advice.startswith("Critical path") and "lanes" in advice
+    if factor is None and not older:
+        return None
+    width = int(factor.group(1)) if factor else 2
+    statements = parse_program(task.spec["expr"])
+    graph = _SAM_GRAPH.search(advice)
+    stmt = next((s for s in statements if graph and s.lhs.tensor == graph.group(1)), statements[-1])
+    order = [i for i in str(task.spec.get("order", "")) if i in stmt.lhs.indices]
+    level = (order or list(stmt.lhs.indices) or [None])[0]
+    if level is None:
+        return None
+    spec = dict(task.spec, fuse=False, parallel={"level": level, "factor": width})
+    try:
+        text = sam_compiler.compile_task(dataclasses.replace(task, spec=spec))
+    except NotCovered as exc:
+        return f"parallel {level} x{width} (the builtin refuses: {exc})", ""
+    return f"parallel {level} x{width}", text
 
 
 def _dae_change(advice: str, source: str) -> tuple[str, str] | None:
@@ -167,9 +202,14 @@ def measure(task: Task, source: str | None = None, label: str = "") -> dict:
     before = _verify(task, source)
     row.update(cycles=before.cycles, advice=before.bottleneck, kind="not passed")
     if before.correct:
-        change = mechanical_change(before.bottleneck, source)
+        if task.suite == "sam":
+            change = sam_change(task, before.bottleneck)
+        else:
+            change = mechanical_change(before.bottleneck, source)
         row["kind"] = "not mechanical" if change is None else "applied"
-        if change is not None:
+        if change is not None and not change[1]:  # the compiler cannot make the change
+            row.update(change=change[0], status="not built", hit=False)
+        elif change is not None:
             after = _verify(task, change[1])
             row.update(change=change[0], status=after.status, new_cycles=after.cycles)
             row["hit"] = bool(after.correct and after.cycles < before.cycles)

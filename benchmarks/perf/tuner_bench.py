@@ -2,21 +2,17 @@
 
     python -m benchmarks.perf.tuner_bench [--quick] [--json] [--repeats R]
 
-Problems (each configuration is one program, built in-process from trusted text, verified and
-simulated by the trusted checker on one fixed input; `invalid` = an unknown constraint):
-- `step_gemm`: a tiled GEMM (the REFERENCE's example) on a 256 x 256 x 256 problem: tile
-  sizes tm, tn, tk and the compute units of the accumulating matmul, under the target's
-  on-chip memory and compute budgets.
-- `sam_spmm`: SpMM's dataflow order (a permutation of i, j, k), the stored layout of each
-  operand (which makes an order legal: known constraints) and the parallel level and factor.
-- `dae_embedding`: EmbeddingBag-sum's optimisation level, vector length (the compiler's
-  declared `lanes` knob), row loads as contiguous and non-temporal hints.
+The problems (`benchmarks/perf/tuner_problems.py`): STeP tile sizes, compute allocation and
+loop order under the chip's compute and on-chip budgets; SAM dataflow order (a permutation of
+four indices), operand layouts, parallel level and factor; DAE level, vector length, hints and
+rows per callback.
 
 Methods: ours (BaCO design), uniform sampling of feasible configurations, Optuna TPE and
 Optuna's GP sampler (Optuna is a dev dependency). Optuna knows no known constraints, so a
 configuration it asks for that breaks one is a failed evaluation that spends budget (the
 simulator is not called). Every method reads the same cache: a configuration always gives
-the same cycles, so each is simulated once per process.
+the same cycles, so each is simulated once per process (`--cache FILE` keeps them across
+runs: the figures do not change, only the time).
 
 Reported per budget: the geometric mean over problems and repeats of the competitor's best
 cycles over ours (> 1: ours found faster code), and the ratio of evaluations to reach the
@@ -29,193 +25,24 @@ found nothing feasible is scored twice the worst feasible cycles seen. `--json` 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import math
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tuner.params import Categorical, Ordinal, Permutation
+from benchmarks.perf.tuner_problems import PROBLEMS, Problem
+from tuner.params import Permutation
 from tuner.search import SearchSettings
-from tuner.space import Config, Space
+from tuner.space import Config
 from tuner.tuner import Tuner
 
 BUDGETS = (20, 40, 60)
 METHODS = ("ours", "random", "tpe", "optuna_gp")
-_TIMING_SEED = 20261207
-
-STEP_GEMM = """
-from dsl import step
-
-
-def kernel(a, b, tm=64, tn=64, tk=64, compute=4):
-    M, K = a.shape
-    N = b.shape[1]
-    mt, nt, kt = step.cdiv(M, tm), step.cdiv(N, tn), step.cdiv(K, tk)
-    a_t = step.linear_offchip_load(a, (tm, tk), shape=(mt, nt, kt), stride=(kt, 0, 1))
-    b_t = step.linear_offchip_load(b, (tk, tn), shape=(mt, nt, kt), stride=(0, 1, nt))
-    c = step.accum([a_t, b_t], "matmul", rank=1, compute=compute)
-    return step.linear_offchip_store(c, "c")
-"""
-
-
-@dataclass
-class Problem:
-    """A space and a cached black box from configuration to cycles (None: infeasible)."""
-
-    name: str
-    space: Space
-    program: Callable[[Config], tuple[Any, str]]  # -> (task variant, program text)
-    cache: dict[tuple, float | None] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def __call__(self, config: Config) -> float | None:
-        key = self.space.key(config)
-        if key not in self.cache:
-            from dsl.errors import DialectError
-
-            start = time.perf_counter()
-            try:
-                self.cache[key] = _cycles(*self.program(config))
-            except DialectError:  # the compiler cannot lower it: an unknown constraint
-                self.cache[key] = None
-            self.seconds += time.perf_counter() - start
-        return self.cache[key]
-
-    @property
-    def best_known(self) -> float:
-        return min((v for v in self.cache.values() if v is not None), default=math.inf)
-
-
-def _cycles(task: Any, source: str) -> float | None:
-    """Cycles of `source` on `task`'s timed input, None unless the verdict is passed."""
-    import importlib
-
-    from dsl.errors import DialectError
-    from interpreter.verify.trusted import check_ir
-
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "bench_program.py", "exec"), namespace)  # our own trusted text
-    dialect = importlib.import_module(f"dsl.{task.dialect}")
-    try:
-        ir = dialect.trace(namespace["kernel"], task.signature())
-    except DialectError:
-        return None
-    verdict = check_ir(task, ir, seeds=1, seed=1, timing_seed=_TIMING_SEED)
-    return float(verdict.cycles) if verdict.status == "passed" and verdict.cycles else None
-
-
-def _variant(path: str, **changes: Any) -> Any:
-    from benchmarks.task import load_task
-
-    return dataclasses.replace(load_task(path), heldout=(), **changes)
-
-
-def step_gemm() -> Problem:
-    tiles = (16, 32, 64, 128, 256)
-    space = Space(
-        [
-            Ordinal("tm", tiles, log=True),
-            Ordinal("tn", tiles, log=True),
-            Ordinal("tk", tiles, log=True),
-            Ordinal("compute", (1, 2, 4, 8, 16, 32, 64), log=True),
-        ]
-    )
-    task = _variant(
-        "benchmarks/step/gemm.toml", dims={"M": None, "K": 256, "N": 256}, checks=({"M": 256},)
-    )
-
-    def program(c: Config) -> tuple[Any, str]:
-        values = f"tm={c['tm']}, tn={c['tn']}, tk={c['tk']}, compute={c['compute']}"
-        return task, STEP_GEMM.replace("tm=64, tn=64, tk=64, compute=4", values)
-
-    return Problem("step_gemm", space, program)
-
-
-def sam_spmm() -> Problem:
-    from dsl.sam.compiler import compile_task
-
-    space = Space(
-        [
-            Permutation("order", 3, items=("i", "j", "k")),
-            Categorical("a_format", ("csr", "csc", "dcsr", "dcsc")),
-            Categorical("b_layout", ("rows", "cols")),
-            Categorical("par_level", ("i", "j", "k")),
-            Ordinal("factor", (1, 2, 4, 8, 16), log=True),
-        ],
-        [
-            # X is stored i above j; A's and B's layouts fix the order of their two indices.
-            'pos(order, "i") < pos(order, "j")',
-            '(a_format in ("csr", "dcsr")) == (pos(order, "i") < pos(order, "k"))',
-            '(b_layout == "rows") == (pos(order, "k") < pos(order, "j"))',
-            # k is summed over: only a result's index can be split across lanes.
-            'par_level != "k" or factor == 1',
-        ],
-    )
-    base = _variant("benchmarks/sam/spmm.toml", checks=({"N": 160, "F": 16},))
-
-    def program(c: Config) -> tuple[Any, str]:
-        spec = {
-            **base.spec,
-            "order": "".join(c["order"]),
-            "formats": {
-                "A": c["a_format"],
-                "B": {
-                    "format": "dense",
-                    "mode_order": [0, 1] if c["b_layout"] == "rows" else [1, 0],
-                },
-            },
-            "parallel": {"level": c["par_level"], "factor": c["factor"]},
-        }
-        task = dataclasses.replace(base, spec=spec)
-        return task, compile_task(task)
-
-    return Problem("sam_spmm", space, program)
-
-
-def dae_embedding() -> Problem:
-    from dsl.dae.compiler import compile_spec
-
-    space = Space(
-        [
-            Ordinal("level", (0, 1, 2, 3)),
-            # Only 1 and 8 build (and 1 not with contiguous rows): the rest are unknown
-            # constraints.
-            Ordinal("lanes", (1, 8, 16, 32), log=True),
-            Categorical("contiguous", (True, False)),
-            Categorical("nontemporal", (True, False)),
-        ],
-        ["level >= 1 or lanes == 1", "level >= 1 or not contiguous"],
-    )
-    task = _variant("benchmarks/dae/eb_sum_hot.toml")
-    inputs = tuple(s.name for s in task.inputs)
-
-    def program(c: Config) -> tuple[Any, str]:
-        text = compile_spec(
-            dict(task.spec),
-            inputs,
-            c["level"],
-            title=task.name,
-            contiguous=c["contiguous"],
-            nontemporal=c["nontemporal"],
-        )
-        # O1/O2 declare `lanes` tunable: set its default, as a tuner does; O3 (contiguous
-        # rows, where only 8 builds) has it in its loops.
-        knob = "lanes=8, **params"
-        if knob in text:
-            return task, text.replace(knob, f"lanes={c['lanes']}, **params")
-        return task, text.replace("lanes=8", f"lanes={c['lanes']}")
-
-    return Problem("dae_embedding", space, program)
-
-
-PROBLEMS = {"step_gemm": step_gemm, "sam_spmm": sam_spmm, "dae_embedding": dae_embedding}
 
 
 # -- methods: each returns the values of `budget` evaluations in order (inf = failed) --------
@@ -335,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per problem (10)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    parser.add_argument("--cache", type=Path, help="JSON file of evaluations, read and updated")
     args = parser.parse_args(argv)
     logging.getLogger("interpreter.verifier").setLevel(logging.CRITICAL)
     import torch
@@ -348,6 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     best: dict[str, float] = {}
     for name in args.problems:
         problem = PROBLEMS[name]()
+        if args.cache:
+            problem.load(args.cache)
         runs[name] = {m: [] for m in METHODS}
         seconds = dict.fromkeys(METHODS, 0.0)
         for seed in range(repeats):
@@ -355,10 +185,13 @@ def main(argv: list[str] | None = None) -> None:
                 start, simulated = time.perf_counter(), problem.seconds
                 runs[name][method].append(RUNNERS[method](problem, longest, seed))
                 seconds[method] += time.perf_counter() - start - (problem.seconds - simulated)
-        best[name] = problem.best_known
+        if args.cache:
+            problem.save(args.cache)
+        # Over this run's evaluations (a cache file may hold others from earlier runs).
+        best[name] = min(min(run) for r in runs[name].values() for run in r)
         say(
             f"{name}: {problem.space.count() or '?'} feasible configs, {len(problem.cache)} "
-            f"simulated ({problem.seconds:.0f} s), best known {best[name]:.0f} cycles; "
+            f"evaluated ({problem.seconds:.0f} s now), best known {best[name]:.0f} cycles; "
             "method seconds (without simulation): "
             + ", ".join(f"{m} {s:.0f}" for m, s in seconds.items())
         )

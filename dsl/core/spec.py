@@ -20,6 +20,8 @@ SEMANTICS = "semantics"
 """Concern: what the op computes (the functional pass)."""
 COST = "cost"
 """Concern: when it happens (the timing rule)."""
+COUNT = "count"
+"""Concern: what it moves and computes (FLOPs, memory words; the roofline floor)."""
 
 VALUE_TIMED = "value_timed"
 """Flag: the op's timing depends on data values, not only on shapes (routing by

@@ -187,8 +187,19 @@ class Counter:
     def get(self) -> Value:
         return self._b.counter_op("get", self.id)
 
-    def increment(self, by: int = 1) -> None:
-        self._b.counter_op("increment", self.id, by)
+    def increment(self, by: int | Value = 1) -> None:
+        """Add `by`: an int fixed in the program, or an int64 scalar value of the callback
+        (a popped operand, say a segment's length), which must be >= 0 when it runs."""
+        if isinstance(by, Value):
+            self._b.compute("increment", (by,), "counter increment", counter=self.id)
+        elif isinstance(by, int) and not isinstance(by, bool):
+            self._b.counter_op("increment", self.id, by)
+        else:
+            raise ProgramError(
+                "counter increment: `by` must be an int or an int64 scalar value of the"
+                f" callback, got {type(by).__name__}"
+                + (" (a stream reaches a callback as an operand)" if isinstance(by, Stream) else "")
+            )
 
 
 class _Builder:
@@ -203,6 +214,7 @@ class _Builder:
         self.stack: list[Loop] = []
         self.case: dict | None = None
         self.case_types: dict[int, tuple] = {}
+        self.case_counted: set[int] = set()  # values of the open case read from counters
         self.handles: dict[str, Memref] = {}
         for spec, output in [(s, False) for s in signature.get("inputs", [])] + [
             (s, True) for s in signature.get("outputs", [])
@@ -372,7 +384,7 @@ class _Builder:
             self.push(tu, event, s)
         cid = len(self.ir["cases"])
         self.case = {"id": cid, "name": name or getattr(body, "__name__", f"case{cid}"), "ops": []}
-        self.case_types = {}
+        self.case_types, self.case_counted = {}, set()
         try:
             args = [self.pop(*self.operand_type(s)) for s in operands]
             body(*args)
@@ -397,7 +409,8 @@ class _Builder:
             raw["id"] = len(self.case_types)
         where = f"case {self.case['id']} ({self.case['name']}) op {len(self.case['ops'])}"
         counters = len(self.ir["counters"])
-        self._checked(lambda: OpChecker(self.check, self.case_types, counters, where).check(raw))
+        checker = OpChecker(self.check, self.case_types, counters, where, self.case_counted)
+        self._checked(lambda: checker.check(raw))
         self.case["ops"].append(raw)
         if not result:
             return None

@@ -100,17 +100,32 @@ def get_rule(k: Any, d: dict, ts: list[ValueType]) -> Checked:
 
 @DAE.op(
     "execute.increment",
-    "",
+    "by?",
     "none",
-    "add `by` to a counter",
+    "add `by` to a counter: an int fixed in the program, or a runtime int64 scalar >= 0",
     flags=(SINK,),
     group=EXECUTE,
     counter="a counter id",
     by=1,
 )
 def increment_rule(k: Any, d: dict, ts: list[ValueType]) -> Checked:
+    """A runtime amount (one argument) must be an int64 scalar that no counter's value
+    reaches: counters are then a prefix sum over the token order, known before any callback
+    reads one, and an amount can never feed back on itself."""
     counter = k.counter(d)
-    return Op("increment", counter=counter, by=int_in(d.get("by", 1), k.where, "by")), None
+    if not ts:
+        return Op("increment", counter=counter, by=int_in(d.get("by", 1), k.where, "by")), None
+    if "by" in d or len(ts) != 1:
+        raise fail(k.where, "takes either an int `by` or one value argument, not both")
+    if ts[0][:2] != ("int64", Form.SCALAR):
+        raise fail(k.where, f"the amount must be an int64 scalar, got {ts[0][1].value}<{ts[0][0]}>")
+    if d["args"][0] in k.counted:
+        raise fail(
+            k.where,
+            "the amount is computed from a counter's get(); an increment may depend on"
+            " operands, constants and input loads only",
+        )
+    return Op("increment", counter=counter), None
 
 
 @DAE.op(

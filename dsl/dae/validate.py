@@ -270,9 +270,10 @@ class Checker:
             raise fail(f"case {cid}", "name must be a string")
         where = f"case {cid} ({name})"
         types: dict[int, ValueType] = {}
+        counted: set[int] = set()
         ops = []
         for k, raw_op in enumerate(as_list(d, "ops", where)):
-            op = OpChecker(self, types, counters, f"{where} op {k}").check(raw_op)
+            op = OpChecker(self, types, counters, f"{where} op {k}", counted).check(raw_op)
             ops.append(op)
         return Case(cid, name, tuple(ops))
 
@@ -342,8 +343,13 @@ def _needed_tu(d: Any) -> int | None:
 class OpChecker:
     """Type rules of execute-side ops: (dtype, form, length) of each result."""
 
-    def __init__(self, c: Checker, types: dict, counters: int, where: str) -> None:
+    def __init__(
+        self, c: Checker, types: dict, counters: int, where: str, counted: set[int] | None = None
+    ) -> None:
         self.c, self.types, self.counters, self.where = c, types, counters, where
+        # Ids of the case's values computed from a counter's `get` (a runtime increment may
+        # not use them), shared like `types` by the checkers of one case.
+        self.counted = set() if counted is None else counted
 
     def arg(self, v: Any) -> ValueType:
         if not isinstance(v, int) or v not in self.types:
@@ -375,6 +381,8 @@ class OpChecker:
             if vid in self.types:
                 raise fail(self.where, f"value id {vid} defined twice")
             self.types[vid] = result
+            if kind == "get" or any(a in self.counted for a in args):
+                self.counted.add(vid)
         elif vid is not None:
             raise fail(self.where, "this op has no result; id must be absent")
         return replace(op, id=vid, args=tuple(args))

@@ -131,7 +131,8 @@ class _GraphPrinter:
                 scalar = f", scalar={p['scalar']!r}" if "scalar" in p else ""
                 call = f"sam.alu({p['op']!r}, {', '.join(args)}{scalar})"
             case "reduce":
-                call = f"sam.reduce({args[0]})"
+                op = "" if p["op"] == "add" else f", {p['op']!r}"
+                call = f"sam.reduce({args[0]}{op})"
             case "spacc":
                 call = f"sam.spacc{p['order']}({', '.join(args)})"
             case "crd_hold":

@@ -130,13 +130,21 @@ class Lowering:
             case Sum():
                 # Directly nested sums commute: the one walked first goes outside, so each
                 # finishes inside the walk of the one around it.
+                # Max and min commute with themselves only: a chain mixing reductions
+                # stays in its written order, which only the one walk order fits.
                 chain, body = [], expr
                 while isinstance(body, Sum):
                     chain.append(body.index)
                     body = body.body
+                ops = {s.op for s in _chain(expr)}
+                if len(ops) > 1:
+                    raise NotCovered(
+                        f"directly nested reductions of different kinds ({', '.join(sorted(ops))})"
+                        " in one term: write each in its own statement"
+                    )
                 node = self._build(body)
                 for index in sorted(chain, key=lambda v: self.pos[v], reverse=True):
-                    node = tree.Sum(index, node, tree.free(node) - {index})
+                    node = tree.Sum(index, node, tree.free(node) - {index}, op=expr.op)
                 return node
         raise TypeError(expr)
 
@@ -200,8 +208,15 @@ class Lowering:
         inner = self._walk(s.child, walk, ctx)
         val = self._value(s.child)
         after = walk[1:]
+        if s.op != "add" and (after or self.block > 1):
+            why = f"{', '.join(after)} after it in the order" if after else "value blocks"
+            raise NotCovered(
+                f"the {s.op} over {s.var} has {why}: only a reducer takes a {s.op} (sparse"
+                f" accumulators add), so {s.var} must be innermost and the values scalars"
+            )
         if not after:
-            s.val = self.graph.add("reduce", (val,), {"op": "add"}, (VAL,), (f"sum_{s.var}",))[0]
+            name = "sum" if s.op == "add" else s.op
+            s.val = self.graph.add("reduce", (val,), {"op": s.op}, (VAL,), (f"{name}_{s.var}",))[0]
         elif len(after) == 1:
             crd, s.val = self.graph.add(
                 "spacc",
@@ -602,3 +617,12 @@ class Lowering:
             shared=False,
         )[0]
         return crds, val
+
+
+def _chain(expr: Sum) -> list[Sum]:
+    """The directly nested reductions starting at `expr`."""
+    out = []
+    while isinstance(expr, Sum):
+        out.append(expr)
+        expr = expr.body
+    return out

@@ -152,8 +152,8 @@ def inline(stmt: Statement, producers: dict[str, Statement], aliases: dict[str, 
                 return Binary(op, go(lhs, scope), go(rhs, scope))
             case Call(func, arg):
                 return Call(func, go(arg, scope))
-            case Sum(index, body):
-                return Sum(index, go(body, scope | {index}))
+            case Sum(index, body, op):
+                return Sum(index, go(body, scope | {index}), op)
         raise TypeError(expr)
 
     scope = frozenset(stmt.lhs.indices) | free_indices(stmt.rhs)
@@ -181,8 +181,8 @@ def _rename(expr: Expr, names: dict[str, str]) -> Expr:
             return Binary(op, _rename(lhs, names), _rename(rhs, names))
         case Call(func, arg):
             return Call(func, _rename(arg, names))
-        case Sum(index, body):
-            return Sum(names.get(index, index), _rename(body, names))
+        case Sum(index, body, op):
+            return Sum(names.get(index, index), _rename(body, names), op)
     raise TypeError(expr)
 
 

@@ -59,6 +59,7 @@ class Sum:
     val: Edge | None = None  # once done: values, aligned with the enclosing walk
     crds: list[Edge] = field(default_factory=list)  # a sparse accumulator's coordinates
     pending: list[str] = field(default_factory=list)  # ... of these later variables
+    op: str = "add"  # the `reduce` op: add, or max/min over the stored coordinates
 
 
 @dataclass(eq=False)

@@ -12,7 +12,8 @@ Grammar (usual precedence, left associative):
     expr      := term (('+' | '-') term)*
     term      := unary (('*' | '/') unary)*
     unary     := '-' unary | atom
-    atom      := NUMBER | access | FUNC '(' expr ')' | 'sum' '(' IDX ',' expr ')' | '(' expr ')'
+    atom      := NUMBER | access | FUNC '(' expr ')' | RED '(' IDX ',' expr ')' | '(' expr ')'
+    RED       := 'sum' | 'max' | 'min'
     access    := NAME '(' IDX (',' IDX)* ')' | NAME
 
 Index variables that appear on the right but not on the left are summed (Einstein's
@@ -31,6 +32,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+REDUCTIONS = {"sum": "add", "max": "max", "min": "min"}
+"""Reductions by their name in the notation, with the SAM `reduce` op each lowers to."""
 FUNCTIONS = ("exp", "relu", "sigmoid", "rsqrt", "sin", "cos", "neg")
 """Unary functions with a SAM ALU counterpart (ReLU is MAX with the scalar 0)."""
 
@@ -148,10 +151,13 @@ class Call:
 
 @dataclass(frozen=True)
 class Sum:
-    """Reduction of `body` over the index variable `index`."""
+    """Reduction of `body` over the index variable `index`: a sum, or (written `max(k, e)`,
+    `min(k, e)`) the largest or smallest value over the stored coordinates of k — what SAM's
+    `reduce` computes, 0 for a fiber that stores none."""
 
     index: str
     body: Expr
+    op: str = "add"  # one of REDUCTIONS' values
 
 
 Expr = Access | Const | Binary | Call | Sum
@@ -205,8 +211,9 @@ def to_text(expr: Expr) -> str:
             return f"({to_text(lhs)} {op.value} {to_text(rhs)})"
         case Call(func, arg):
             return f"{func}({to_text(arg)})"
-        case Sum(index, body):
-            return f"sum({index}, {to_text(body)})"
+        case Sum(index, body, op):
+            name = next(k for k, v in REDUCTIONS.items() if v == op)
+            return f"{name}({index}, {to_text(body)})"
     raise TypeError(expr)
 
 
@@ -274,15 +281,17 @@ class _Parser:
             self.take(Tok.RPAREN, "')'")
             return inner
         name = self.take(Tok.NAME, "a tensor, a number, a function or '('")
-        if name.text == "sum":
-            self.take(Tok.LPAREN, "'(' after sum")
-            index = self.take(Tok.NAME, "the summed index variable").text
-            self.take(Tok.COMMA, "',' after the summed index")
+        if name.text in REDUCTIONS:
+            self.take(Tok.LPAREN, f"'(' after {name.text}")
+            index = self.take(Tok.NAME, f"the index variable {name.text}( reduces over").text
+            self.take(Tok.COMMA, f"',' after the index of {name.text}(")
             body = self.expr()
             self.take(Tok.RPAREN, "')'")
             if index not in free_indices(body):
-                raise _error(self.text, name.column, f"sum over {index}, which the body lacks")
-            return Sum(index, body)
+                raise _error(
+                    self.text, name.column, f"{name.text} over {index}, which the body lacks"
+                )
+            return Sum(index, body, REDUCTIONS[name.text])
         if name.text in FUNCTIONS:
             self.take(Tok.LPAREN, f"'(' after {name.text}")
             arg = self.expr()
@@ -364,7 +373,7 @@ def _scope_sums(expr: Expr, summed: frozenset[str]) -> Expr:
         # relu(A(i,j) * x(j)) reduces the product first, then applies relu.
         return Call(expr.func, _scope_sums(expr.arg, summed))
     if isinstance(expr, Sum):
-        return Sum(expr.index, _scope_sums(expr.body, summed))
+        return Sum(expr.index, _scope_sums(expr.body, summed), expr.op)
     return _wrap(expr, summed)
 
 

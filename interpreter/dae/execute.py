@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsl.core.spec import SEMANTICS
+from dsl.dae.checks import MAX_INT
 from dsl.dae.ir import Case, Form, Op, Program
 from dsl.dae.ops import DAE, EXECUTE
 from interpreter.dae.access import ALU, AccessRun, flat_index, resolve
@@ -210,33 +211,73 @@ class Effect:
 
 def run_cases(run: AccessRun, sched: QueueMatch, outputs: dict[str, np.ndarray]) -> list[CoreLoad]:
     """Run every case over all its tokens and apply the memory effects in program order.
-    Returns what the execute-side loads read (the simulator times them)."""
+    Returns what the execute-side loads read (the simulator times them).
+
+    Two phases, so that counters can be prefix sums over the token order although an
+    increment may add a runtime amount: first every op that no counter value reaches (the
+    pops, and so every increment's amount), then the counters' values before each token,
+    then the ops that read a counter."""
     p = run.program
-    ntok = len(sched.tokens)
-    counters_before = []
-    for c in p.counters:
-        delta = np.zeros(max([cs.id for cs in p.cases], default=0) + 1, dtype=np.int64)
-        for cs in p.cases:
-            delta[cs.id] = sum(o.by for o in cs.ops if o.op == "increment" and o.counter == c.id)
-        per = delta[sched.tokens] if ntok else np.zeros(0, dtype=np.int64)
-        counters_before.append(c.init + np.cumsum(per) - per)
     max_ops = max((len(c.ops) for c in p.cases), default=1) + 1
-    effects: list[Effect] = []
-    loads: list[CoreLoad] = []
     budget = [MAX_EXECUTE_ELEMENTS]
-    rules = DAE.rules(SEMANTICS)
+    runs = []
     for case in p.cases:
         which = np.flatnonzero(sched.tokens == case.id)
         if which.size:
-            cx = _CaseRun(run, sched, case, which, counters_before, outputs, max_ops, budget)
-            for k, op in enumerate(case.ops):
-                rules[f"{EXECUTE}.{op.op}"](cx, k, op)
-                if op.id is not None:
-                    cx.spend(k, op, cx.env[op.id][0].size)
-            effects += cx.effects
-            loads += cx.loads
+            late = _reads_counters(case)
+            cx = _CaseRun(run, sched, case, which, late, outputs, max_ops, budget)
+            cx.run_ops(early=True)
+            runs.append(cx)
+    counters_before = _counter_values(p, len(sched.tokens), runs)
+    effects: list[Effect] = []
+    loads: list[CoreLoad] = []
+    for cx in runs:
+        cx.counters_before = counters_before
+        cx.run_ops(early=False)
+        effects += cx.effects
+        loads += sorted(cx.loads, key=lambda load: load.op)  # the cache sees them in op order
     _apply(effects, outputs)
     return loads
+
+
+def _reads_counters(case: Case) -> frozenset[int]:
+    """Positions of the case's ops that a counter's value reaches (`get` and its users)."""
+    counted: set[int] = set()
+    late = set()
+    for k, op in enumerate(case.ops):
+        if op.op == "get" or any(a in counted for a in op.args):
+            late.add(k)
+            if op.id is not None:
+                counted.add(op.id)
+    return frozenset(late)
+
+
+def _counter_values(p: Program, ntok: int, runs: list[_CaseRun]) -> list[np.ndarray]:
+    """Each counter's value before each token: its init plus the amounts of earlier tokens.
+
+    A counter is a core register: a value outside +-MAX_INT after some callback is an
+    error naming the counter and the token. Every amount is within +-MAX_INT (static ones by
+    validation, runtime ones when they run) and a case has at most MAX_NODES ops, so each
+    token moves a counter by under 2**46 and the first sum out of range is found before
+    int64 could wrap."""
+    values = []
+    for c in p.counters:
+        per = np.zeros(ntok, dtype=np.int64)
+        for cx in runs:
+            for _, counter, amount in cx.increments:
+                if counter == c.id:
+                    per[cx.which] += amount
+        after = c.init + np.cumsum(per)
+        out = np.flatnonzero((after > MAX_INT) | (after < -MAX_INT))
+        if out.size:
+            t = int(out[0])
+            case = next(cx.case for cx in runs if t in cx.which)
+            raise ExecutionError(
+                f"counter {c.id}: after token {t} (case {case.id} ({case.name})) its value"
+                f" would be {int(after[t])}, outside a core register's +-{MAX_INT}"
+            )
+        values.append(after - per)
+    return values
 
 
 def _operand(run: AccessRun, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -267,15 +308,25 @@ class _CaseRun:
     sched: QueueMatch
     case: Case
     which: np.ndarray
-    counters_before: list[np.ndarray]
+    late: frozenset[int]  # ops a counter's value reaches: run once the counters are known
     outputs: dict[str, np.ndarray]
     max_ops: int
     budget: list[int]  # elements the run may still compute (shared by its cases)
+    counters_before: list[np.ndarray] = field(default_factory=list)  # per counter, per token
     env: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
-    increments: dict[int, int] = field(default_factory=dict)
+    increments: list[tuple[int, int, np.ndarray | int]] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     loads: list[CoreLoad] = field(default_factory=list)
     popped: int = 0
+
+    def run_ops(self, early: bool) -> None:
+        """Run the ops no counter reaches (`early`) or the others, in program order."""
+        rules = DAE.rules(SEMANTICS)
+        for k, op in enumerate(self.case.ops):
+            if (k in self.late) != early:
+                rules[f"{EXECUTE}.{op.op}"](self, k, op)
+                if op.id is not None:
+                    self.spend(k, op, self.env[op.id][0].size)
 
     def args(self, op: Op) -> list[tuple[np.ndarray, np.ndarray | None]]:
         return [self.env[a] for a in op.args]
@@ -315,13 +366,27 @@ def _arange(cx: _CaseRun, k: int, op: Op) -> None:
 
 @DAE.implement(SEMANTICS, "execute.get")
 def _get(cx: _CaseRun, k: int, op: Op) -> None:
-    before = cx.counters_before[op.counter][cx.which]
-    cx.env[op.id] = (before + cx.increments.get(op.counter, 0), None)
+    value = cx.counters_before[op.counter][cx.which]
+    for at, counter, amount in cx.increments:
+        if counter == op.counter and at < k:  # this callback's own increments before op k
+            value = value + amount
+    cx.env[op.id] = (value, None)
 
 
 @DAE.implement(SEMANTICS, "execute.increment")
 def _increment(cx: _CaseRun, k: int, op: Op) -> None:
-    cx.increments[op.counter] = cx.increments.get(op.counter, 0) + op.by
+    if not op.args:
+        cx.increments.append((k, op.counter, op.by))
+        return
+    amount = cx.env[op.args[0]][0]
+    bad = np.flatnonzero((amount < 0) | (amount > MAX_INT))
+    if bad.size:
+        j = int(bad[0])
+        raise ExecutionError(
+            f"{_where(cx, k, op)}: amount {int(amount[j])} at token {int(cx.which[j])} is"
+            f" outside [0, {MAX_INT}]; a counter advances by a runtime amount >= 0"
+        )
+    cx.increments.append((k, op.counter, amount))
 
 
 def _where(cx: _CaseRun, k: int, op: Op) -> str:

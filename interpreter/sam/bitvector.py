@@ -231,10 +231,9 @@ def scan_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ctl[-1] = DONE
     bv_val, ref_val = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
     bv_val[first_pos[full]], ref_val[first_pos[full]] = masks[full], begin[full]
-    counts = {"seg_reads": 2 * int(is_data.sum()), "crd_reads": len(crd)} if compressed else {}
 
     def plan() -> StepPlan:
         consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
         return StepPlan(total, [consume], [None, None])
 
-    return Result([Tokens(ctl, bv_val), Tokens(ctl, ref_val)], plan, counts)
+    return Result([Tokens(ctl, bv_val), Tokens(ctl, ref_val)], plan)

@@ -90,11 +90,9 @@ def alu(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     val = np.asarray(r, dtype=np.float64)
     val[control] = 0
     ctl = empties_as_data(a.ctl)
-    count = n - int(control.sum())
     sched = one_to_one(n, len(ins), 1)
-    flops = count * 2 * b**3 if op.startswith("matmul") and b > 1 else count * b * b
     sched.consume = [taken_with_kept(keep, None) for keep in keeps]
-    return Result([Tokens(ctl, val)], sched, {"flops": flops})
+    return Result([Tokens(ctl, val)], sched)
 
 
 def _fiber_reduce(vals: np.ndarray, fib: np.ndarray, n_fib: int, op: str) -> np.ndarray:
@@ -143,8 +141,7 @@ def reduce(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         emit[-1] = step_of[-1]
         return StepPlan(int(step_of[-1]) + 1, [step_of], [emit])
 
-    b = block_size(s.val)
-    return Result([Tokens(ctl, val)], plan, {"flops": int(item.sum()) * b * b})
+    return Result([Tokens(ctl, val)], plan)
 
 
 @rule("spacc")
@@ -269,5 +266,4 @@ def spacc(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         consume = [taken_with_kept(keep, step_of) for keep in keeps]
         return StepPlan(int(step_of[-1]) + 1, consume, emits)
 
-    b = block_size(val.val)
-    return Result(outputs, plan, {"flops": int(item.sum()) * b * b})
+    return Result(outputs, plan)

@@ -82,34 +82,33 @@ class CriticalPath:
 
 
 @dataclass
-class _In:
-    """An input edge of a node: the producer, the steps of its tokens, their arrival."""
+class _Step:
+    """Per step of one node, what it waited for last (computed for all its steps at once):
+    the time that was ready, the kind (`_OWN`, `_RELEASE`, an input edge's index, or
+    `_ROOM` - index of an output edge), the step waited for and its node, and the
+    latency or HBM round trip the wait held (Python lists: the walk reads them one by
+    one)."""
 
-    producer: int
-    emit: np.ndarray
-    take: np.ndarray
-    arrival: np.ndarray
-    hbm_extra: np.ndarray  # per token: the round trip of the consumer's memory step
+    ready: list[int]
+    kind: list[int]
+    node: list[int]
+    step: list[int]
+    extra: list[int]  # the HBM round trip of an input wait
+    first: list[int]  # first step of the back-to-back run ending here
 
 
-@dataclass
-class _Out:
-    """An output edge that holds credits: step of each credit, consumer's take steps."""
-
-    consumer: int
-    credit: np.ndarray
-    take: np.ndarray
+_OWN, _RELEASE, _ROOM = -1, -2, 1000
 
 
 class _GraphWalk:
     def __init__(
         self, g: int, run: GraphRun, timing: GraphTiming, hbm: HbmModel | None, depth: int
     ) -> None:
-        self.g, self.run, self.timing, self.hbm = g, run, timing, hbm
+        self.g, self.run, self.timing, self.hbm, self.depth = g, run, timing, hbm, depth
         self.start = timing.times
         self.ii = {v: int(c.ii) for v, c in timing.costs.items()}
         self.release: dict[int, np.ndarray] = {}
-        moves: dict[int, np.ndarray] = {}
+        self.moves: dict[int, np.ndarray] = {}
         if hbm is not None:
             for v, result in run.results.items():
                 plan = result.plan
@@ -117,31 +116,66 @@ class _GraphWalk:
                     steps, ready = memory_bound(plan, hbm)
                     self.release[v] = np.zeros(plan.steps, dtype=np.int64)
                     self.release[v][steps] = ready
-                    moves[v] = np.zeros(plan.steps, dtype=bool)
-                    moves[v][steps] = True
-        self.ins: dict[int, list[_In]] = defaultdict(list)
-        self.outs: dict[int, list[_Out]] = defaultdict(list)
-        for e in _edges(run):
-            p, c = e.producer.id, e.consumer.id
-            extra = np.zeros(len(e.take), dtype=np.int64)
-            if c in moves and hbm is not None:
-                extra[moves[c][e.take]] = hbm.latency
-            lat = int(timing.costs[p].latency)
-            arrival = self.start[p][e.emit] + lat + extra
-            self.ins[c].append(_In(p, e.emit, e.take, arrival, extra))
+                    self.moves[v] = np.zeros(plan.steps, dtype=bool)
+                    self.moves[v][steps] = True
+        self.edges = _edges(run)
+        self.ins: dict[int, list[int]] = defaultdict(list)
+        self.outs: dict[int, list[int]] = defaultdict(list)
+        for i, e in enumerate(self.edges):
+            self.ins[e.consumer.id].append(i)
             if depth > 0 and e.consumer.op not in WRITERS and len(e.emit):
-                self.outs[p].append(_Out(c, _credit_steps(e.emit), e.take))
-        self.depth = depth
-        self.first: dict[int, np.ndarray] = {}
+                self.outs[e.producer.id].append(i)
+        self.steps: dict[int, _Step] = {}
 
-    def run_start(self, v: int) -> np.ndarray:
-        """Per step of v, the first step of the back-to-back run that ends there."""
-        if v not in self.first:
-            t, n = self.start[v], len(self.start[v])
-            chained = np.zeros(n, dtype=bool)
-            chained[1:] = t[1:] == t[:-1] + self.ii[v]
-            self.first[v] = np.maximum.accumulate(np.where(chained, 0, np.arange(n)))
-        return self.first[v]
+    def why(self, v: int) -> _Step:
+        """What each step of node v waited for last (the solver's max, own work first so
+        that a tie keeps the walk on the primitive)."""
+        if v in self.steps:
+            return self.steps[v]
+        t = self.start[v]
+        n = len(t)
+        index = np.arange(n)
+        ready = np.full(n, -1, dtype=np.int64)
+        kind = np.full(n, _OWN, dtype=np.int64)
+        node = np.full(n, v, dtype=np.int64)
+        step = index - 1
+        extra = np.zeros(n, dtype=np.int64)
+        ready[1:] = t[:-1] + self.ii[v]
+        if v in self.release:
+            later = self.release[v] > ready
+            ready[later], kind[later], step[later] = self.release[v][later], _RELEASE, -1
+
+        def take(better, value, k, u, s, x=0):
+            ready[better], kind[better], node[better], step[better] = value[better], k, u, s
+            extra[better] = x[better] if isinstance(x, np.ndarray) else x
+
+        for i in self.ins.get(v, ()):
+            e = self.edges[i]
+            last = np.searchsorted(e.take, index, "right") - 1
+            valid = last >= 0
+            valid[valid] = e.take[last[valid]] == index[valid]
+            last = np.where(valid, last, 0)
+            p = e.producer.id
+            trip = np.zeros(n, dtype=np.int64)
+            if v in self.moves and self.hbm is not None:
+                trip[self.moves[v]] = self.hbm.latency
+            emitted = e.emit[last] if len(e.emit) else last
+            value = self.start[p][emitted] + int(self.timing.costs[p].latency) + trip
+            take(valid & (value > ready), value, i, p, emitted, trip)
+        for i in self.outs.get(v, ()):
+            e = self.edges[i]
+            m = np.searchsorted(_credit_steps(e.emit), index, "right") - 1 - (self.depth + 1)
+            valid = m >= 0
+            took = e.take[np.where(valid, m, 0)]
+            value = self.start[e.consumer.id][took] + CREDIT_OFFSET
+            take(valid & (value > ready), value, _ROOM + i, e.consumer.id, took)
+        chained = (kind == _OWN) & (ready == t)
+        first = np.maximum.accumulate(np.where(chained, 0, index))
+        self.steps[v] = _Step(
+            ready.tolist(), kind.tolist(), node.tolist(), step.tolist(), extra.tolist(),
+            first.tolist(),
+        )  # fmt: skip
+        return self.steps[v]
 
     def walk(self, path: CriticalPath) -> int:
         """Add this graph's path to `path`; returns the cycles it covered."""
@@ -157,57 +191,34 @@ class _GraphWalk:
             return cycles
         s = len(self.start[v]) - 1
         covered = min(end, cycles)
-        path.add(self.g, v, STEPS, covered - int(self.start[v][s]))
+        g, add = self.g, path.add
+        add(g, v, STEPS, covered - int(self.start[v][s]))
         for _ in range(MAX_HOPS):
-            first = int(self.run_start(v)[s])
-            path.add(self.g, v, STEPS, (s - first) * self.ii[v])
+            w = self.why(v)
+            first = w.first[s]
+            add(g, v, STEPS, (s - first) * self.ii[v])
             s = first
-            nxt = self._why(path, v, s)
-            if nxt is None:
+            t = int(self.start[v][s])
+            if t <= 0:
                 return covered
-            v, s = nxt
+            ready, kind, u, q = w.ready[s], w.kind[s], w.node[s], w.step[s]
+            if kind == _OWN:
+                add(g, v, STEPS, self.ii[v])
+            elif kind == _RELEASE:
+                add(g, v, HBM, ready)
+            elif kind >= _ROOM:
+                add(g, v, FULL, CREDIT_OFFSET)
+                path.stalls[(g, v, u)] = path.stalls.get((g, v, u), 0) + 1
+            else:
+                x = w.extra[s]
+                add(g, u, LATENCY, ready - x - int(self.start[u][q]))
+                add(g, v, HBM_LATENCY, x)
+            if t > max(ready, 0):  # SAM's lagged room rule: a stall on a credit seen late
+                add(g, v, FULL if self.depth else STEPS, t - max(ready, 0))
+            if kind == _RELEASE or q < 0:
+                return covered
+            v, s = u, q
         return covered - int(self.start[v][s])
-
-    def _why(self, path: CriticalPath, v: int, s: int) -> tuple[int, int] | None:
-        """The step that step s of node v waited for last, charging the wait; None at the
-        start of the graph."""
-        t = int(self.start[v][s])
-        if t <= 0:
-            return None
-        best: tuple[int, tuple[int, int] | None, list[tuple[int, str, int]]] = (-1, None, [])
-        if s > 0:
-            best = (int(self.start[v][s - 1]) + self.ii[v], (v, s - 1), [(v, STEPS, self.ii[v])])
-        if v in self.release and self.release[v][s] > best[0]:
-            best = (int(self.release[v][s]), None, [(v, HBM, int(self.release[v][s]))])
-        for edge in self.ins.get(v, ()):
-            k = int(np.searchsorted(edge.take, s, "right")) - 1
-            if k < 0 or edge.take[k] != s:
-                continue
-            ready = int(edge.arrival[k])
-            if ready > best[0]:
-                q = int(edge.emit[k])
-                wait = ready - int(self.start[edge.producer][q])
-                extra = int(edge.hbm_extra[k])
-                charges = [(edge.producer, LATENCY, wait - extra), (v, HBM_LATENCY, extra)]
-                best = (ready, (edge.producer, q), charges)
-        for out in self.outs.get(v, ()):
-            m = int(np.searchsorted(out.credit, s, "right")) - 1 - (self.depth + 1)
-            if m < 0:
-                continue
-            took = int(out.take[m])
-            ready = int(self.start[out.consumer][took]) + CREDIT_OFFSET
-            if ready > best[0]:
-                best = (ready, (out.consumer, took), [(v, FULL, CREDIT_OFFSET)])
-        ready, nxt, charges = best
-        for u, resource, cycles in charges:
-            path.add(self.g, u, resource, cycles)
-        if charges and charges[0][1] == FULL and nxt is not None:
-            key = (self.g, v, nxt[0])
-            path.stalls[key] = path.stalls.get(key, 0) + 1
-        gap = t - max(ready, 0)
-        if gap > 0:  # SAM's lagged room rule: the unit stalled on a credit seen late
-            path.add(self.g, v, FULL if self.depth else STEPS, gap)
-        return nxt
 
 
 def critical_path(

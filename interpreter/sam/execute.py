@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsl.sam.ir import READS, Graph, Node, Program, TensorDecl
+from dsl.sam.ir import Graph, Node, Program, TensorDecl
 from interpreter.errors import ExecutionError
 from interpreter.sam import bitvector, compute, merge, points, route, tiling, walk  # noqa: F401  (register the rules)
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
@@ -22,12 +22,14 @@ from interpreter.sam.streams import Tokens
 
 @dataclass
 class GraphRun:
-    """Everything the timing pass needs about one executed graph."""
+    """Everything the timing and counting passes need about one executed graph: every
+    node's input streams and result, and the seg/crd/val writes of each tensor the graph
+    assembled (phantom fibers dropped, so only assembly knows them)."""
 
     graph: Graph
     inputs: dict[int, list[Tokens]] = field(default_factory=dict)
     results: dict[int, Result] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    written: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def storage_sizes(decl: TensorDecl, dims: dict[str, int]) -> tuple[int, ...]:
@@ -63,13 +65,6 @@ def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
         run.results[node.id] = result
         for (name, _), s in zip(node.outputs, result.outputs, strict=True):
             streams[(node.id, name)] = s
-        for key, value in result.counts.items():
-            run.counts[key] = run.counts.get(key, 0) + value
-        tensor = node.attrs.get("tensor")
-        if tensor and node.op in READS and ctx.decls[tensor].role == "intermediate":
-            run.counts["intermediate_reads"] = run.counts.get("intermediate_reads", 0) + sum(
-                result.counts.values()
-            )
         if node.op in ("write_level", "write_vals"):
             slot = str(node.attrs.get("level", "vals"))
             written.setdefault(node.attrs["tensor"], {})[slot] = ins[0]
@@ -85,12 +80,7 @@ def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
                 f" tensor with block {decl.block} ({exc})"
             ) from None
         ctx.tensors[name] = tree
-        for key, value in counts.items():
-            run.counts[key] = run.counts.get(key, 0) + value
-        if decl.role == "intermediate":
-            run.counts["intermediate_writes"] = run.counts.get("intermediate_writes", 0) + sum(
-                counts.values()
-            )
+        run.written[name] = counts
     return run
 
 

@@ -5,14 +5,15 @@ together with a `StepPlan`, built lazily where that costs work: the primitive pe
 `consume[p][t]` is the step that takes token t of input p, and `emit[q][t]` the step that
 emits token t of output q; both never decrease, and `None` means "token t at step t".
 The cycle pass (`interpreter.sam.cycles`) turns step plans into cycles on the shared channel
-solver without knowing any primitive; counters (FLOPs, array reads) ride along in `counts`.
+solver without knowing any primitive; what a primitive is counted for (FLOPs, memory words)
+is its count rule's concern (`interpreter.sam.counts`), read from the streams afterwards.
 Rule modules (`walk`, `merge`, `compute`, `route`) register themselves by primitive name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,13 +37,11 @@ class StepPlan:
 
 @dataclass
 class Result:
-    """A rule's answer: the output streams, the step plan (or a function that builds it,
-    which only the cycle pass calls: a functional run never pays for timing), and what
-    was counted (FLOPs, array reads)."""
+    """A rule's answer: the output streams and the step plan (or a function that builds
+    it, which only the cycle pass calls: a functional run never pays for timing)."""
 
     outputs: list[Tokens]
     step_plan: StepPlan | Callable[[], StepPlan]
-    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def plan(self) -> StepPlan:

@@ -96,9 +96,6 @@ def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         crd_val = np.zeros(total, dtype=np.int64)
     crd_val[close_pos] = 0
     crd_val[-1] = 0
-    counts = {}
-    if compressed:
-        counts = {"seg_reads": 2 * int(is_data.sum()), "crd_reads": n_data}
 
     def plan() -> StepPlan:
         consume = parent_consumption(u, len(ref.ctl), first_pos, close_pos, total - 1)
@@ -108,7 +105,7 @@ def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
             memory = np.concatenate([seg_steps, np.flatnonzero(ctl == DATA)])
         return StepPlan(total, [consume], [None, None], memory=memory)
 
-    return Result([Tokens(ctl, crd_val), Tokens(ctl, ref_val)], plan, counts)
+    return Result([Tokens(ctl, crd_val), Tokens(ctl, ref_val)], plan)
 
 
 @rule("locate")
@@ -135,7 +132,6 @@ def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         )
     out_ctl = crd.ctl.copy()
     out_val = np.zeros(len(crd.ctl), dtype=np.int64)
-    counts: dict[str, int] = {}
     memory = None
     if ft.level_format(lv) == COMPRESSED:
         seg, arr = ft.segs[lv], ft.crds[lv]
@@ -147,10 +143,6 @@ def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         found[found] = keys[idx[found]] == want[found]
         pos = np.where(found, idx, 0)
         missing = ~found | parent_empty
-        counts = {
-            "seg_reads": 2 * int((u.is_item & (ref.ctl[u.token] == DATA)).sum()),
-            "crd_reads": len(c),
-        }
         if ctx.memory_steps:
             memory = np.concatenate([np.repeat(start[u.is_item], 2), np.flatnonzero(item)])
     else:
@@ -162,7 +154,7 @@ def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     n = len(crd.ctl)
     consume = parent_consumption(u, len(ref.ctl), start, stop, n - 1)
     sched = StepPlan(n, [None, consume], [None, None], memory=memory)
-    return Result([Tokens(crd.ctl, crd.val), Tokens(out_ctl, out_val)], sched, counts)
+    return Result([Tokens(crd.ctl, crd.val), Tokens(out_ctl, out_val)], sched)
 
 
 @rule("repeat_signal")
@@ -239,4 +231,4 @@ def load(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     words = b * b
     memory = None if not ctx.memory_steps else data if words == 1 else np.repeat(data, words)
     sched = one_to_one(n, 1, 1, memory=memory)
-    return Result([Tokens(ctl, val)], sched, {"val_reads": len(data) * words})
+    return Result([Tokens(ctl, val)], sched)

@@ -29,6 +29,7 @@ from interpreter.step.critical_path import (
     critical_path,
 )
 from interpreter.step.event_times import EventTimes
+from interpreter.step.onchip import requirement
 from interpreter.step.sim import target_params
 
 TIMELINE_LIMIT = 2000
@@ -55,8 +56,13 @@ def make_report(
     used: dict[str, float],
 ) -> SimReport:
     """The report of one timed run; `used` is what the program allocates (`static_use`).
-    An on-chip requirement over the budget is a `BudgetError`."""
-    onchip = check_onchip(program, [p.onchip_bytes for p in plans], target)
+    An on-chip requirement over the budget is a `BudgetError`. The requirement reserves
+    statically sized buffers whether or not their op runs (`onchip.py`);
+    `onchip_on_demand_bytes` is what the same buffers need when every one is allocated on
+    demand (the accounting of the paper's first version, arXiv v1)."""
+    held = [p.onchip_bytes for p in plans]
+    per_node = requirement(program, held)
+    onchip = check_onchip(program, per_node, target)
     capacity = budget_of(target).get(ONCHIP, 0.0)  # 0: the target sets no limit
     params = target_params(target)
     cycles_i = int(np.ceil(times.cycles))
@@ -70,7 +76,7 @@ def make_report(
     for (v, _), c in path.share.items():
         on_path[v] = on_path.get(v, 0.0) + c
     per_op, timeline = {}, []
-    for node, plan in zip(program.nodes, plans, strict=True):
+    for node, plan, memory in zip(program.nodes, plans, per_node, strict=True):
         busy = float(plan.cost.sum())
         label = node.label()
         entry = {
@@ -78,7 +84,7 @@ def make_report(
             "utilization": busy / span,
             "elements": len(plan.cost),
             "flops": plan.flops,
-            "onchip_bytes": plan.onchip_bytes,
+            "onchip_bytes": memory,
             "critical_cycles": on_path.get(node.id, 0.0),
         }
         if plan.requests is not None:
@@ -93,6 +99,7 @@ def make_report(
         "offchip_read_bytes": reads,
         "offchip_write_bytes": writes,
         "onchip_bytes": onchip,
+        "onchip_on_demand_bytes": float(sum(held)),
         "onchip_capacity": capacity,
         "allocated_compute": float(allocated),
         "flops": flops,

@@ -7,13 +7,16 @@ next request to the region that sent it. `dispatch` is that router and `free_sig
 merge of the free tokens; together they close a cycle in the graph.
 
 Which region gets a chunk is decided by time, which only the timing pass knows. As with
-`eager_merge`, the simulator iterates (`sim.run_timed`): the functional pass routes by the
-signal order the previous timing pass observed (`RunContext.merge_order` under the
-free_signal's id; round-robin before any timing exists), the timing pass times that routing,
-and the passes repeat until the observed order is the one routed by. Any order is a legal
-schedule of the same hardware: the dispatcher waits for the signal it routes by (a channel
-from free_signal to dispatch, `costs.Feedback`), so a not-yet-converged order is slower,
-never faster, and every region computes exactly the chunks it was sent.
+`eager_merge`, the simulator iterates (`sim.run_timed`): after each timing pass,
+`signal_times` measures every chunk's *service time* (from the signal that sent it to its
+own signal: the region's work plus the loop's latencies), and the next functional pass
+routes by replaying the dispatcher on those times (`first_free`: each chunk goes to the
+region whose predicted signal comes first). The passes repeat until the times no longer
+change, i.e. the routing is the one the signals' arrival order gives. Any routing is a
+legal schedule of the same hardware: the dispatcher waits for the very signal it routes by
+(a channel from free_signal to dispatch, `costs.Feedback`), so a routing that is not yet
+first-free is slower, never faster, and every region computes exactly the chunks it was
+sent.
 
 Cost: a dispatch moves one item per cycle (like `partition`) and spends
 `DECISION_CYCLES` more on the first item of every chunk after the first wave (taking the
@@ -23,6 +26,7 @@ reaches the dispatcher one cycle later.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +34,16 @@ import numpy as np
 from dsl.step.ir import Node, Program
 from interpreter.errors import ExecutionError
 from interpreter.step.costs import CostEnv, Feedback, OpEvents, cost_rule, parents
-from interpreter.step.facts import ItemSources, Merged
+from interpreter.step.event_times import EventTimes
 from interpreter.step.routing import chunk_ranges, gather_chunks
 from interpreter.step.semantics import RunContext, semantics
 from interpreter.step.streams import StreamData
+
+MAX_DISPATCH_ROUNDS = 32
+"""Functional + timing rounds the simulator allows a program with a dispatch loop (8 for
+eager_merge alone): each round settles at least the routing up to the first chunk whose
+signal came out of order. Paper batches of 64 requests settle in 6-20 rounds; a loop
+still unsettled after this many is timed as last routed (a legal, slower schedule)."""
 
 DECISION_CYCLES = 1.0
 """Cycles a dispatcher spends per routing decision after the first wave: it pops the free
@@ -42,10 +52,24 @@ token and switches its output (the paper's Partition charges one switch cycle pe
 
 @dataclass(frozen=True)
 class Dispatched:
-    """dispatch: the region every chunk went to, and the free_signal node closing the loop."""
+    """dispatch: the region every chunk went to, the region of every free signal in the
+    order the dispatcher takes them (a region's j-th signal is for its j-th chunk), and the
+    free_signal node closing the loop."""
 
     region: np.ndarray
+    order: np.ndarray
     closer: int
+
+
+@dataclass(frozen=True)
+class Signals:
+    """free_signal: the region of every signal in the order the dispatcher takes them."""
+
+    order: np.ndarray
+
+
+def has_dispatch(program: Program) -> bool:
+    return any(n.op == "dispatch" for n in program.nodes)
 
 
 def closer_of(program: Program, dispatch_id: int) -> int:
@@ -56,27 +80,30 @@ def closer_of(program: Program, dispatch_id: int) -> int:
     raise ExecutionError(f"node {dispatch_id}: no free_signal closes this dispatch's loop")
 
 
-def first_free(chunks: int, regions: int, seen: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Route `chunks` chunks over `regions`: returns (region of every chunk, order of all the
-    free signals). The first wave goes 0, 1, ...; chunk regions + m goes to the region of
-    the m-th signal. The signal order follows `seen` (the arrival order the simulator
-    observed) as far as it is possible — a region signals only for a chunk it was sent;
-    elsewhere the region waiting longest signals first (round-robin when nothing is seen)."""
+def first_free(
+    chunks: int, regions: int, service: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Route `chunks` chunks over `regions`: returns (region of every chunk, region of every
+    free signal in the order they come). The first wave goes 0, 1, ...; then each chunk goes
+    to the region whose signal comes first (ties: the lower region, as the merge breaks
+    them). A chunk's signal comes `service[k]` cycles after the signal that sent it (after 0
+    for the first wave), as last measured; with no measurement yet, the region waiting
+    longest signals first (round-robin)."""
     region = np.zeros(chunks, np.int64)
     wave = min(chunks, regions)
     region[:wave] = np.arange(wave)
-    outstanding = [[k] for k in range(wave)] + [[] for _ in range(regions - wave)]
+    known = service is not None and len(service) == chunks
+    # (time of the signal, region, chunk) of every chunk sent and not yet signalled
+    pending = [(float(service[k]) if known else float(k), k, k) for k in range(wave)]
+    heapq.heapify(pending)
     order = np.zeros(chunks, np.int64)
     for m in range(chunks):
-        r = int(seen[m]) if seen is not None and m < len(seen) else -1
-        if not (0 <= r < regions and outstanding[r]):
-            r = min((q for q in range(regions) if outstanding[q]), key=lambda q: outstanding[q][0])
+        t, r, _ = heapq.heappop(pending)
         order[m] = r
-        outstanding[r].pop(0)
         k = regions + m
         if k < chunks:
             region[k] = r
-            outstanding[r].append(k)
+            heapq.heappush(pending, (t + float(service[k]) if known else float(k), r, k))
     return region, order
 
 
@@ -92,18 +119,18 @@ def _dispatch(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stream
             )
     closer = closer_of(ctx.program, node.id)
     region, order = first_free(chunks, n, ctx.merge_order.get(closer))
-    ctx.merge_order[closer] = order
-    ctx.facts[node.id] = Dispatched(region, closer)
-    return [
+    outs = [
         gather_chunks(x, b, items, values, np.flatnonzero(region == i).tolist())
         for i in range(n)
         for x, (items, values) in zip(ins, chunked, strict=True)
     ]
+    ctx.facts[node.id] = Dispatched(region, order, closer)
+    return outs
 
 
 @semantics("free_signal")
 def _free_signal(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
-    order = ctx.merge_order[node.id]  # set by the dispatch, which runs first
+    order = ctx.facts[node.attrs["dispatch"]].order  # the dispatch runs first
     for i, x in enumerate(ins):
         sent = int((order == i).sum())
         if x.n_values != sent or x.n_items != x.n_values:
@@ -111,13 +138,46 @@ def _free_signal(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
                 f"{node.label()}: region {i} signalled {x.n_values} times for the {sent} chunks"
                 " it was sent (one free signal per chunk)"
             )
-    item = np.zeros(len(order), np.int64)
-    for i in range(len(ins)):
-        mine = order == i
-        item[mine] = np.arange(int(mine.sum()))
-    chunked = [chunk_ranges(x, 0) for x in ins]
-    ctx.facts[node.id] = Merged(ItemSources(order.copy(), item), np.arange(len(order)), chunked)
+    ctx.facts[node.id] = Signals(order)
     return []
+
+
+def signal_times(program: Program, ctx: RunContext, times: EventTimes) -> dict[int, np.ndarray]:
+    """Per free_signal node: every chunk's service time in the timed run, from the arrival
+    of the signal that sent it (0 for the first wave) to the arrival of its own signal.
+    The next functional pass routes by these (`first_free`).
+
+    Converged (the times the run used are returned unchanged, which ends `run_timed`'s
+    loop) when replaying the dispatcher on the measured times gives the routing that was
+    run: then every chunk went to the region whose signal arrived first. Otherwise, while
+    some chunk was served faster than the time used, the lower time is kept (a routing
+    that made a region wait inflates its times; keeping the least converges in a few
+    rounds); else the measured times are used as they are."""
+    out = {}
+    for node in program.nodes:
+        fact = ctx.facts.get(node.id)
+        if node.op != "dispatch" or not isinstance(fact, Dispatched):
+            continue
+        closer = program.nodes[fact.closer]
+        chunks, regions = len(fact.region), node.attrs["num_consumers"]
+        signal = np.zeros(chunks)
+        for r, port in enumerate(closer.inputs):
+            signal[np.flatnonzero(fact.region == r)] = times.arrival[port]
+        sent_at = np.zeros(chunks)  # when the signal that sent each chunk arrived
+        unsignalled = [list(np.flatnonzero(fact.region == r)) for r in range(regions)]
+        for m, r in enumerate(fact.order.tolist()):
+            done = unsignalled[r].pop(0)  # signal m is for region r's oldest open chunk
+            if regions + m < chunks:
+                sent_at[regions + m] = signal[done]
+        measured = signal - sent_at
+        used = ctx.merge_order.get(closer.id)
+        if used is not None and len(used) == chunks:
+            if np.array_equal(first_free(chunks, regions, measured)[0], fact.region):
+                measured = used  # the routing is first-free on its own times: converged
+            elif (measured < used).any():
+                measured = np.minimum(used, measured)  # time lost to blocking is not the chunk's
+        out[closer.id] = measured
+    return out
 
 
 @cost_rule("dispatch")
@@ -144,7 +204,7 @@ def _dispatch_cost(env: CostEnv) -> OpEvents:
     prod = []
     for i in range(n):
         for j, x in enumerate(env.ins):
-            mine = fact.region[chunk_of[j]] == i
+            mine = fact.region[chunk_of[j]] == i if len(fact.region) else chunk_of[j] < 0
             if b == 0:
                 mine &= x.has_value  # partition drops bare stops at rank 0
             prod.append(cons[j][mine])
@@ -161,11 +221,8 @@ def _dispatch_cost(env: CostEnv) -> OpEvents:
 
 @cost_rule("free_signal")
 def _free_signal_cost(env: CostEnv) -> OpEvents:
-    """One event per signal, in the merged (arrival) order; event m sends free token m."""
-    fact = env.fact(Merged)
-    k = len(fact.sources.port)
-    cons = []
-    for i in range(len(env.ins)):
-        events = np.flatnonzero(fact.sources.port == i)
-        cons.append(events[np.argsort(fact.sources.item[events], kind="stable")])
-    return OpEvents(np.ones(k), cons, [], bound=np.zeros(k, int))
+    """One event per signal, in the order the dispatcher takes them; event m sends free
+    token m."""
+    order = env.fact(Signals).order
+    cons = [np.flatnonzero(order == i) for i in range(len(env.ins))]
+    return OpEvents(np.ones(len(order)), cons, [], bound=np.zeros(len(order), int))

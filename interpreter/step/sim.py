@@ -15,8 +15,10 @@ from interpreter.errors import SimulationError
 from interpreter.report import SimReport
 from interpreter.step.budget import check_static
 from interpreter.step.costs import COSTS, CostEnv, OpEvents
+from interpreter.step.dispatch import MAX_DISPATCH_ROUNDS, has_dispatch, signal_times
 from interpreter.step.event_times import EventTimes, solve_event_times
 from interpreter.step.facts import Merged
+from interpreter.step.onchip import held_bytes
 from interpreter.step.run import run_functional
 from interpreter.step.semantics import RunContext
 from interpreter.step.streams import StreamData
@@ -55,7 +57,9 @@ def op_events(
         outs = [streams[Port(node.id, i)] for i in range(len(node.outputs))]
         in_types = [program.node(p.node).outputs[p.index] for p in node.inputs]
         env = CostEnv(node, ins, outs, in_types, target, ctx.facts.get(node.id))
-        plans.append(COSTS[node.op](env))
+        plan = COSTS[node.op](env)
+        plan.onchip_bytes = held_bytes(env)  # what it holds on chip: onchip.py
+        plans.append(plan)
     return plans
 
 
@@ -84,11 +88,12 @@ def run_timed(
     """Functional pass + event times, repeated while eager_merge arrival orders change."""
     params = target_params(target)
     orders: dict[int, np.ndarray] | None = None
-    for _ in range(MAX_MERGE_ROUNDS):
+    for _ in range(MAX_MERGE_ROUNDS if not has_dispatch(program) else MAX_DISPATCH_ROUNDS):
         ctx, streams = run_functional(program, inputs, dims, orders, keep=True)
         plans = op_events(program, ctx, streams, params)
         times = solve_event_times(program, plans, params)
         new = merge_arrivals(program, ctx, times)
+        new.update(signal_times(program, ctx, times))  # dispatch's feedback loops
         if not new or (orders is not None and all(np.array_equal(new[k], orders[k]) for k in new)):
             break
         orders = new

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.perf.tuner_bench import evals_to_reach, sam_spmm, summarise
+from benchmarks.perf.tuner_bench import evals_to_reach, summarise
+from benchmarks.perf.tuner_problems import dae_embedding, sam_mttkrp
 
 
 def test_evals_to_reach_counts_from_one_and_censors_at_budget_plus_one():
@@ -35,12 +36,29 @@ def test_summary_ratios_by_hand():
     assert row["evals_to_best_ratio_vs_random"] == pytest.approx(math.sqrt(3), abs=1e-4)
 
 
-def test_sam_problem_constraints_leave_exactly_the_legal_orders():
-    space = sam_spmm().space
+def test_sam_problem_constraints_leave_exactly_the_legal_layouts():
+    space = sam_mttkrp().space
     rng = np.random.default_rng(0)
-    seen = {(c["order"], c["a_format"], c["b_layout"]) for c in space.sample(rng, 2000)}
-    # X stores i above j: orders ijk, ikj, kij; each fixes A's and B's layout (2 formats of A).
-    orders = {o for o, _, _ in seen}
-    assert orders == {("i", "j", "k"), ("i", "k", "j"), ("k", "i", "j")}
-    assert len(seen) == 6
-    assert space.count() == 6 * (2 * 5 + 1)  # parallel over i or j, or k with factor 1
+    seen = {
+        (c["order"], c["b_levels"], c["c_layout"], c["d_layout"]) for c in space.sample(rng, 3000)
+    }
+    # A stores i above j: 12 of the 24 orders. Each order fixes B's level order (its i, k, l
+    # in the order's sequence) and whether C and D are stored with j inner.
+    assert len(seen) == 12
+    for order, b_levels, c_layout, d_layout in seen:
+        assert order.index("i") < order.index("j")
+        assert b_levels == tuple(x for x in order if x != "j")
+        assert (c_layout == "kj") == (order.index("k") < order.index("j"))
+        assert (d_layout == "lj") == (order.index("l") < order.index("j"))
+    # Per layout: one lane (level i), or 7 factors over i or j.
+    assert space.count() == 12 * (1 + 7 * 2)
+
+
+def test_dae_problem_has_lanes_free_only_where_the_compiler_declares_them():
+    space = dae_embedding().space
+    configs = space.all_feasible(1000)
+    assert {c["lanes"] for c in configs if c["level"] == 0} == {1}
+    assert {c["lanes"] for c in configs if c["level"] == 3 or c["contiguous"]} == {8}
+    assert all(c["rows"] == 1 for c in configs if c["level"] < 3)
+    # O0: 2 hint choices; O1, O2: 6 lane widths x 2 (or contiguous, 8 lanes) x 2; O3: 2 x 2 x 6.
+    assert len(configs) == 2 + 2 * (6 * 2 + 2) + 2 * 2 * 6

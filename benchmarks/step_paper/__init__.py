@@ -1,0 +1,1 @@
+"""Programs that reproduce the STeP paper's experiments on its traces."""
