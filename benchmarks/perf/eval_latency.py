@@ -1,6 +1,13 @@
-"""Evaluation latency per sandbox backend on a small STeP task.
+"""Evaluation latency: per sandbox backend on a small STeP task, or `agent eval` per suite task.
 
     python -m benchmarks.perf.eval_latency [--quick] [--runs N] [--task step/softmax]
+    python -m benchmarks.perf.eval_latency --suites step,sam,dae [--only GLOB] [--root DIR] [--json]
+
+With `--suites` it runs `agent eval TASK BASELINE --json` as a user does, one fresh process per
+task (each baseline is the program evaluated, and the command also times it as the baseline),
+and prints per task the wall time, the CPU time of the process and its sandboxes, the
+verdict, and the maximum wall time; the target is 1 s per task. `--root` runs the command
+of another checkout (say a read-only tree of the code before a change) on the same tasks.
 
 For each backend that works here it reports the median time of one sandboxed build
 (`sandbox.build_ir` on the task's baseline program) when a spare sandbox is waiting, as in a
@@ -19,16 +26,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 import types
+from pathlib import Path
 
-from benchmarks.task import Task, load_task
+from benchmarks.task import Task, load_suite, load_task
 from sandbox import build_ir
 from sandbox.backends import BACKENDS
 from sandbox.spares import SPARES
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 OVERHEAD_TARGET_S = 0.150
 EVAL_TARGET_S = 1.0
 
@@ -95,8 +108,74 @@ def _measure_backend(
     return medians
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def eval_task(task: Task, root: Path) -> dict[str, object]:
+    """One `agent eval` of the task's baseline in a fresh process run from `root`: its wall
+    and CPU seconds (the process and every sandbox it waited for) and its verdict."""
+    assert task.baseline is not None
+    program = root / (task.folder / task.baseline).resolve().relative_to(CHECKOUT)
+    command = [sys.executable, "-m", "agents.cli", "eval", task.key, str(program), "--json"]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    cpu, started = _children_cpu(), time.perf_counter()
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
+    try:
+        verdict = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        verdict = {"status": f"no verdict (exit {done.returncode}): {last}"}
+    return {"task": task.key, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)} | {
+        k: verdict.get(k) for k in ("status", "cycles", "baseline_cycles")
+    }
+
+
+def suite_latency(suites: list[str], only: str | None, root: Path) -> dict[str, object]:
+    """`eval_task` for every task with a baseline in `suites`, with the load around it."""
+    load_before = os.getloadavg()[0]
+    rows = [
+        eval_task(task, root)
+        for suite in suites
+        for task in load_suite(suite, only)
+        if task.baseline is not None
+    ]
+    walls = [float(r["wall_s"]) for r in rows]
+    return {
+        "root": str(root),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "tasks": rows,
+        "max_wall_s": max(walls, default=0.0),
+        "median_wall_s": round(statistics.median(walls), 3) if walls else 0.0,
+        "over_target": sum(w > EVAL_TARGET_S for w in walls),
+    }
+
+
+def _print_suite_latency(result: dict) -> None:
+    print(f"agent eval of each baseline, run from {result['root']}")
+    print(f"{'task':<36} {'wall s':>7} {'cpu s':>7}  verdict")
+    for row in result["tasks"]:
+        print(f"{row['task']:<36} {row['wall_s']:>7.2f} {row['cpu_s']:>7.2f}  {row['status']}")
+    print(
+        f"{len(result['tasks'])} tasks: max {result['max_wall_s']:.2f} s wall, median"
+        f" {result['median_wall_s']:.2f} s; {result['over_target']} over {EVAL_TARGET_S:g} s;"
+        f" load average {result['load_before']:.2f} before / {result['load_after']:.2f} after"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--suites", help="comma-separated suites: time `agent eval` on each task's baseline"
+    )
+    parser.add_argument("--only", help="with --suites: task names matching this glob")
+    parser.add_argument(
+        "--root", type=Path, default=CHECKOUT, help="with --suites: the checkout to run"
+    )
+    parser.add_argument("--json", action="store_true", help="with --suites: one JSON object")
     parser.add_argument("--quick", action="store_true", help="3 runs per figure")
     parser.add_argument("--runs", type=int, default=20, help="runs per figure (default 20)")
     parser.add_argument("--task", default="step/softmax", help="a small STeP task")
@@ -104,6 +183,13 @@ def main(argv: list[str] | None = None) -> None:
         "--gap", type=float, default=1.0, help="seconds before a warm build or eval (default 1)"
     )
     args = parser.parse_args(argv)
+    if args.suites:
+        result = suite_latency(args.suites.split(","), args.only, args.root.resolve())
+        if args.json:
+            print(json.dumps(result))
+        else:
+            _print_suite_latency(result)
+        return
     runs = 3 if args.quick else args.runs
     task = load_task(args.task)
     source = task.baseline_source()

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-VERSION = 1
+from dsl.core.ir import Node, Port, ProgramBase
+
 LANES = 8
 """Vector length of the target (Ember's `vectorLength=8`)."""
 
@@ -106,24 +107,71 @@ class TU:
 
 
 @dataclass(frozen=True)
-class StreamNode:
-    """An access-side stream of the IR: one value per iteration of `tu`.
+class StreamNode(Node):
+    """An access-side stream of the IR: one value per iteration of `tu`, as a node of the
+    shared IR (`dsl.core.ir.Node`) so the pass walker runs the access side.
 
-    Its ops are declared in `dsl.dae.ops_access`. op `iv`: the TU's induction variable. op `load`: `memref[index...]` (`nontemporal`:
-    do not keep the lines in L2/LLC; `contiguous`: one vector load per chunk instead of a
-    lane-by-lane gather). op `alu`: `fn(args[0], args[1])` on integers. op `buffer`: every
-    value of stream `source` over one fiber of its TU, as one row (lives in the parent TU).
+    Its ops are declared in `dsl.dae.ops_access`. op `iv`: the TU's induction variable. op
+    `load`: `memref[index...]` (`nontemporal`: do not keep the lines in L2/LLC;
+    `contiguous`: one vector load per chunk instead of a lane-by-lane gather). op `alu`:
+    `fn(args[0], args[1])` on integers. op `buffer`: every value of stream `source` over one
+    fiber of its TU, as one row (lives in the parent TU). The node's inputs are the streams
+    it reads (its stream args, a buffer's source), its one output the dtype of its values;
+    the TU, the args as `Ref`s and the op's fields are its attributes. Build one with
+    `StreamNode.make`.
     """
 
-    id: int
-    op: str
-    tu: int | None
-    args: tuple[Ref, ...] = ()
-    fn: str | None = None
-    memref: str | None = None
-    nontemporal: bool = False
-    contiguous: bool = False
-    source: int | None = None
+    @classmethod
+    def make(
+        cls,
+        id: int,
+        op: str,
+        tu: int | None,
+        args: tuple[Ref, ...] = (),
+        *,
+        dtype: str = "int64",
+        fn: str | None = None,
+        memref: str | None = None,
+        nontemporal: bool = False,
+        contiguous: bool = False,
+        source: int | None = None,
+    ) -> StreamNode:
+        reads = [a.stream for a in args if a.stream is not None]
+        reads += [source] if source is not None else []
+        attrs = {"tu": tu, "args": tuple(args), "fn": fn, "memref": memref}
+        attrs |= {"nontemporal": nontemporal, "contiguous": contiguous, "source": source}
+        return cls(id, op, tuple(Port(r) for r in reads), attrs, (dtype,))
+
+    def label(self) -> str:
+        return f"stream {self.id} ({self.op})"
+
+    @property
+    def tu(self) -> int | None:
+        return self.attrs["tu"]
+
+    @property
+    def args(self) -> tuple[Ref, ...]:
+        return self.attrs["args"]
+
+    @property
+    def fn(self) -> str | None:
+        return self.attrs["fn"]
+
+    @property
+    def memref(self) -> str | None:
+        return self.attrs["memref"]
+
+    @property
+    def nontemporal(self) -> bool:
+        return self.attrs["nontemporal"]
+
+    @property
+    def contiguous(self) -> bool:
+        return self.attrs["contiguous"]
+
+    @property
+    def source(self) -> int | None:
+        return self.attrs["source"]
 
 
 @dataclass(frozen=True)
@@ -175,8 +223,14 @@ class Case:
 
 
 @dataclass(frozen=True)
-class Program:
-    """A whole DAE program (both halves). `returns` names the outputs the kernel returned."""
+class Program(ProgramBase):
+    """A whole DAE program (both halves). `returns` names the outputs the kernel returned.
+
+    For the pass walker its `nodes` are the access side's streams; TUs are the loops the
+    streams live in (a stream's `tu`), and the execute side's ops stay per case (`Op`)."""
+
+    DIALECT = "dae"
+    VERSION = 1  # what `load_ir` reads; bump when the wire form changes
 
     memrefs: tuple[Memref, ...]
     tus: tuple[TU, ...]
@@ -186,6 +240,10 @@ class Program:
     cases: tuple[Case, ...]
     returns: tuple[str, ...]
     dims: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def nodes(self) -> tuple[StreamNode, ...]:
+        return self.streams
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)
@@ -205,8 +263,7 @@ def _drop_defaults(d: dict[str, Any]) -> dict[str, Any]:
 def to_json(p: Program) -> dict[str, Any]:
     """The wire form: plain dicts, lists, strings and numbers."""
     return {
-        "dialect": "dae",
-        "version": VERSION,
+        **p.header(),
         "dims": dict(p.dims),
         "memrefs": [
             {"name": m.name, "dtype": m.dtype, "shape": list(m.shape), "output": m.output}

@@ -27,7 +27,7 @@ ALU_FNS = ("add", "sub", "mul", "div", "min", "max")
     group=ACCESS,
 )
 def iv_rule(c: Any, i: int, d: dict, where: str) -> tuple[StreamNode, str]:
-    return StreamNode(i, "iv", c.stream_tu(d, where)), "int64"
+    return StreamNode.make(i, "iv", c.stream_tu(d, where)), "int64"
 
 
 @DAE.op(
@@ -56,10 +56,18 @@ def load_rule(c: Any, i: int, d: dict, where: str) -> tuple[StreamNode, str]:
         raise fail(where, "nontemporal and contiguous must be booleans")
     if contiguous:
         _check_contiguous(c, tu, args, where)
-    s = StreamNode(
-        i, "load", tu, args, memref=m.name, nontemporal=nontemporal, contiguous=contiguous
+    dtype = MEMREF_DTYPES[m.dtype]
+    s = StreamNode.make(
+        i,
+        "load",
+        tu,
+        args,
+        dtype=dtype,
+        memref=m.name,
+        nontemporal=nontemporal,
+        contiguous=contiguous,
     )
-    return s, MEMREF_DTYPES[m.dtype]
+    return s, dtype
 
 
 def _check_contiguous(c: Any, tu: int, args: tuple, where: str) -> None:
@@ -97,7 +105,7 @@ def alu_rule(c: Any, i: int, d: dict, where: str) -> tuple[StreamNode, str]:
     args = c.stream_args(d, tu, where)
     if d.get("fn") not in ALU_FNS or len(args) != 2:
         raise fail(where, f"needs fn in {ALU_FNS} and two args")
-    return StreamNode(i, "alu", tu, args, fn=d["fn"]), "int64"
+    return StreamNode.make(i, "alu", tu, args, fn=d["fn"]), "int64"
 
 
 @DAE.op(
@@ -120,4 +128,5 @@ def buffer_rule(c: Any, i: int, d: dict, where: str) -> tuple[StreamNode, str]:
         )
     if not (t.lo.const == 0 or (t.lo.const is not None and t.hi.const is not None)):
         raise fail(where, f"source TU {t.id} must start at 0 (or have constant bounds)")
-    return StreamNode(i, "buffer", t.parent, source=src), c.stream_dtype[src]
+    dtype = c.stream_dtype[src]
+    return StreamNode.make(i, "buffer", t.parent, dtype=dtype, source=src), dtype

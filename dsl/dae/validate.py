@@ -19,7 +19,6 @@ import dsl.dae.ops_access  # noqa: F401
 import dsl.dae.ops_execute  # noqa: F401
 
 # isort: on
-from dsl.core.ir import check_header
 from dsl.dae.checks import (
     MAX_LANES,
     MAX_LENGTH,
@@ -33,7 +32,6 @@ from dsl.dae.checks import (
 from dsl.dae.ir import (
     LANES,
     TU,
-    VERSION,
     Bound,
     Case,
     Counter,
@@ -92,7 +90,7 @@ class Checker:
 
     # -- sections -----------------------------------------------------------------
     def header(self) -> None:
-        check_header(self.ir, "dae", VERSION, SECTIONS)
+        Program.check_header(self.ir, SECTIONS)
         dims = as_table(self.ir.get("dims", {}), "dims")
         for k, v in dims.items():
             if not isinstance(k, str) or not k.isidentifier():

@@ -191,7 +191,7 @@ def feedback_error(nodes: Sequence[Node], complete: bool = True) -> str | None:
             )
         for i, p in enumerate(n.inputs):
             sent = {Port(d.id, i * per + j) for j in range(per)}
-            if not _depends_on(nodes, p.node, sent):
+            if p not in sent and not _depends_on(nodes, p.node, sent):
                 return (
                     f"{n.label()}: signal {i} (from {nodes[p.node].label()}) is not computed from"
                     f" what {d.label()} sends region {i}; it could never say the region is free"

@@ -17,6 +17,7 @@ sympy here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dsl.step.limits import MAX_DIM_DEPTH, MAX_INT, check_int
 
@@ -56,25 +57,30 @@ def _atom_key(atom: Atom) -> tuple:
     return (0, atom.name) if isinstance(atom, Sym) else (1, str(atom))
 
 
+def _term_key(term: tuple[Monomial, int]) -> list:
+    return [_atom_key(a) for a in term[0]]
+
+
 class Expr:
     """An immutable canonical polynomial over atoms (see module doc)."""
 
-    __slots__ = ("_terms", "_hash", "_ragged")
+    __slots__ = ("_terms", "_hash", "_static", "_ragged", "_symbols")
 
     def __init__(self, terms: dict[Monomial, int]) -> None:
-        self._terms = tuple(
-            sorted(
-                ((m, c) for m, c in terms.items() if c != 0),
-                key=lambda mc: [_atom_key(a) for a in mc[0]],
-            )
-        )
+        items = [(m, c) for m, c in terms.items() if c != 0]
+        if len(items) > 1:
+            items.sort(key=_term_key)
+        self._terms = tuple(items)
         self._hash = hash(self._terms)
+        # Asked of every dim many times while a program is traced, loaded and run: once here.
+        self._static = all(m == () for m, _ in items)
         self._ragged: bool | None = None  # computed on first use (checked per run)
+        self._symbols: frozenset[Sym] | None = None
 
     # --- construction -------------------------------------------------------------
     @staticmethod
     def const(value: int) -> Expr:
-        return Expr({(): int(value)})
+        return _const(int(value))
 
     @staticmethod
     def sym(name: str, kind: str = DYNAMIC) -> Expr:
@@ -96,18 +102,20 @@ class Expr:
     def atoms(self) -> set[Atom]:
         return {a for m, _ in self._terms for a in m}
 
-    def symbols(self) -> set[Sym]:
-        out: set[Sym] = set()
-        for atom in self.atoms():
-            if isinstance(atom, Sym):
-                out.add(atom)
-            else:
-                out |= atom.num.symbols() | atom.den.symbols()
-        return out
+    def symbols(self) -> frozenset[Sym]:
+        if self._symbols is None:
+            out: set[Sym] = set()
+            for atom in self.atoms():
+                if isinstance(atom, Sym):
+                    out.add(atom)
+                else:
+                    out |= atom.num.symbols() | atom.den.symbols()
+            self._symbols = frozenset(out)
+        return self._symbols
 
     @property
     def is_static(self) -> bool:
-        return all(m == () for m, _ in self._terms)
+        return self._static
 
     @property
     def is_ragged(self) -> bool:
@@ -118,7 +126,7 @@ class Expr:
     @property
     def value(self) -> int:
         """The int value of a static dim (raises ValueError otherwise)."""
-        if not self.is_static:
+        if not self._static:
             raise ValueError(f"dimension {self} is not static")
         return self._terms[0][1] if self._terms else 0
 
@@ -223,8 +231,8 @@ class Expr:
     # --- JSON ---------------------------------------------------------------------
     def to_json(self) -> int | dict:
         """An int for static dims, else {"terms": [[coef, [atom, ...]], ...]}."""
-        if self.is_static:
-            return self.value
+        if self._static:
+            return self._terms[0][1] if self._terms else 0
         return {"terms": [[c, [_atom_json(a) for a in m]] for m, c in self._terms]}
 
 
@@ -282,6 +290,12 @@ def _atom_from_json(atom: object, symbols: dict[str, str], depth: int) -> Expr:
             num, den = (expr_from_json(a, symbols, depth + 1) for a in args)
             return num.cdiv(den) if kind == "cdiv" else num // den
     raise ValueError(f"malformed dimension atom {atom!r}")
+
+
+@lru_cache(maxsize=4096)
+def _const(value: int) -> Expr:
+    """Static dims, shared: they are immutable, and tracing a program makes thousands."""
+    return Expr({(): value})
 
 
 def shape_str(shape: tuple[Expr, ...]) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from dsl.core.spec import SEMANTICS
 from dsl.dae.ir import Event, Form, Program, Registration, StreamNode
 from dsl.dae.ops import ACCESS, DAE
+from interpreter.core.walker import Walker
 from interpreter.errors import ExecutionError
 
 MAX_ITERATIONS = 4_000_000
@@ -140,18 +141,24 @@ def _traverse(run: AccessRun, tid: int) -> TUState:
     return TUState(n, nfib, owner, lo[owner][:, None] + lane * t.step, mask, elements)
 
 
-def _broadcast_arg(run: AccessRun, s: StreamNode, ref) -> np.ndarray:
-    n = run.tus[s.tu].n
-    if ref.stream is None:
-        value = ref.const if ref.dim is None else resolve(ref.dim, run.dims, f"stream {s.id}")
-        return np.full((n, 1) if run.program.tus[s.tu].lanes > 1 else n, value, dtype=np.int64)
-    src = run.program.streams[ref.stream]
-    values = run.values[src.id]
-    if src.tu != s.tu:
-        values = values[run.ancestor_index(s.tu, src.tu)]
-    if run.program.tus[s.tu].lanes > 1 and values.ndim == 1:
-        values = values[:, None]  # a scalar of an enclosing TU, the same on every lane
-    return values
+def _operands(run: AccessRun, s: StreamNode, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Stream `s`'s args as arrays aligned with its TU's iterations: a constant or dim
+    filled in, a stream's values (`inputs`, in arg order) repeated over the iterations of
+    `s`'s TU that each value encloses."""
+    lanes = run.program.tus[s.tu].lanes > 1
+    values = iter(inputs)
+    out = []
+    for ref in s.args:
+        if ref.stream is None:
+            n = run.tus[s.tu].n
+            value = ref.const if ref.dim is None else resolve(ref.dim, run.dims, f"stream {s.id}")
+            out.append(np.full((n, 1) if lanes else n, value, dtype=np.int64))
+            continue
+        src_tu, v = run.program.streams[ref.stream].tu, next(values)
+        if src_tu != s.tu:
+            v = v[run.ancestor_index(s.tu, src_tu)]
+        out.append(v[:, None] if lanes and v.ndim == 1 else v)  # a scalar on every lane
+    return out
 
 
 def flat_index(
@@ -177,20 +184,23 @@ def flat_index(
     return flat
 
 
+# The access ops' semantics, in the pass walker's form (`interpreter/core/walker.py`):
+# `rule(stream, values of the streams it reads, run) -> [its values]`.
+
+
 @DAE.implement(SEMANTICS, "access.iv")
-def _iv(run: AccessRun, s: StreamNode) -> np.ndarray:
-    return run.tus[s.tu].iv
+def _iv(s: StreamNode, inputs: list[np.ndarray], run: AccessRun) -> list[np.ndarray]:
+    return [run.tus[s.tu].iv]
 
 
 @DAE.implement(SEMANTICS, "access.buffer")
-def _buffer(run: AccessRun, s: StreamNode) -> np.ndarray:
-    src = run.program.streams[s.source]
-    st = run.tus[src.tu]
+def _buffer(s: StreamNode, inputs: list[np.ndarray], run: AccessRun) -> list[np.ndarray]:
+    st = run.tus[run.program.streams[s.source].tu]
     n_el = int(st.elements[0]) if st.nfib else 0
-    values = run.values[src.id]
+    (values,) = inputs
     if not st.nfib:  # no fibers: an empty buffer (reshape cannot infer a width from 0)
-        return values.reshape(0, 0)
-    return values.reshape(st.nfib, -1)[:, :n_el]
+        return [values.reshape(0, 0)]
+    return [values.reshape(st.nfib, -1)[:, :n_el]]
 
 
 ALU = {
@@ -205,24 +215,24 @@ checks for zero where it is used."""
 
 
 @DAE.implement(SEMANTICS, "access.alu")
-def _alu(run: AccessRun, s: StreamNode) -> np.ndarray:
-    a, b = (_broadcast_arg(run, s, r) for r in s.args)
+def _alu(s: StreamNode, inputs: list[np.ndarray], run: AccessRun) -> list[np.ndarray]:
+    a, b = _operands(run, s, inputs)
     if s.fn == "div":
         if (b == 0).any():
             raise ExecutionError(f"stream {s.id} (alu div): division by zero")
-        return a // b
-    return ALU[s.fn](a, b)
+        return [a // b]
+    return [ALU[s.fn](a, b)]
 
 
 @DAE.implement(SEMANTICS, "access.load")
-def _load(run: AccessRun, s: StreamNode) -> np.ndarray:
-    args = [_broadcast_arg(run, s, a) for a in s.args]
+def _load(s: StreamNode, inputs: list[np.ndarray], run: AccessRun) -> list[np.ndarray]:
+    args = _operands(run, s, inputs)
     mem = run.memrefs[s.memref]
     mask = run.tus[s.tu].mask
     flat = flat_index(args, mem.shape, mask, f"stream {s.id} (load {s.memref})")
     run.flat[s.id] = flat
     values = mem.reshape(-1)[flat]
-    return values.astype(np.int64) if values.dtype.kind in "iu" else values
+    return [values.astype(np.int64) if values.dtype.kind in "iu" else values]
 
 
 def check_memrefs(program: Program, arrays: dict[str, np.ndarray], dims: dict[str, int]) -> None:
@@ -241,30 +251,49 @@ def run_access(program: Program, memrefs: dict[str, np.ndarray], dims: dict[str,
     run = AccessRun(
         program, [], [None] * len(program.streams), QueueEntry(None, None), [], dict(dims), memrefs
     )
-    # TUs and streams in id order: a TU's bounds only use streams of enclosing TUs, made
-    # before it; a stream needs its own TU (and a buffer its source stream) first.
-    pending = list(program.streams)
-    held = 0
-
-    def add_stream(s: StreamNode) -> None:
-        nonlocal held
-        run.values[s.id] = DAE.rules(SEMANTICS)[f"{ACCESS}.{s.op}"](run, s)
-        held += run.values[s.id].size
-        if held > MAX_VALUES:
-            raise ExecutionError(
-                f"stream {s.id} ({s.op}): the access side would hold more than {MAX_VALUES}"
-                " values in this run; use fewer streams or shorter loops"
-            )
-
-    for t in program.tus:
-        while pending and (pending[0].op == "buffer" or pending[0].tu < t.id):
-            add_stream(pending.pop(0))
-        run.tus.append(_traverse(run, t.id))
-        held += run.tus[-1].iv.size
-    for s in pending:
-        add_stream(s)
+    AccessPass(program, run).run()
+    while len(run.tus) < len(program.tus):  # loops that no stream comes after
+        run.tus.append(_traverse(run, len(run.tus)))
     _layout(run)
     return run
+
+
+class AccessPass(Walker):
+    """The access side on the shared pass walker: the streams in id order, each by its op's
+    rule. A loop (TU) is traversed just before the first stream that needs it: its bounds
+    are streams of enclosing loops, which come earlier, and every stream after it may read
+    it. The run's memory is bounded: every value the streams and loops hold counts against
+    `MAX_VALUES`."""
+
+    def __init__(self, program: Program, run: AccessRun) -> None:
+        side = f"{ACCESS}."
+        rules = {
+            n.removeprefix(side): r for n, r in DAE.rules(SEMANTICS).items() if n.startswith(side)
+        }
+        super().__init__(program, rules, run)
+        self.held = 0
+
+    def call(self, node: StreamNode, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        run = self.context
+        while node.tu is not None and len(run.tus) <= node.tu:
+            run.tus.append(_traverse(run, len(run.tus)))
+            self.held += run.tus[-1].iv.size
+        return super().call(node, inputs)
+
+    def store(self, node: StreamNode, outputs: list[np.ndarray], values: dict) -> None:
+        super().store(node, outputs, values)
+        self.context.values[node.id] = outputs[0]
+        self.held += outputs[0].size
+        if self.held > MAX_VALUES:
+            raise ExecutionError(
+                f"stream {node.id} ({node.op}): the access side would hold more than"
+                f" {MAX_VALUES} values in this run; use fewer streams or shorter loops"
+            )
+
+    def fail(self, node: StreamNode, exc: Exception) -> Exception:
+        """A run-time error keeps its own place (a stream or a loop); a numpy fault is
+        named by the stream that raised it."""
+        return exc if isinstance(exc, ExecutionError) else super().fail(node, exc)
 
 
 def _layout(run: AccessRun) -> None:

@@ -1,12 +1,14 @@
 """Trusted side of the SAM dialect: functional execution and the Comal-style simulator.
 
 `execute` runs a program's graphs stream by stream (numpy arrays per stream) and writes the
-outputs; `simulate` times the same streams (`interpreter.sam.cycles`, on the shared channel solver) and reports cycles,
+outputs; inputs may be dense arrays or sparse ones (scipy.sparse, `inputs.Coords`, turned
+into fibertrees without a dense copy); `simulate` times the same streams (`interpreter.sam.cycles`, on the shared channel solver) and reports cycles,
 FLOPs and seg/crd/val traffic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ class SamBackend:
     def execute(
         self,
         program: Program,
-        inputs: dict[str, np.ndarray],
+        inputs: Mapping[str, Any],
         outputs: dict[str, np.ndarray],
         dims: dict[str, int],
         target: dict | None = None,
@@ -42,7 +44,7 @@ class SamBackend:
         execute(program, inputs, outputs, dims)
 
     def simulate(
-        self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+        self, program: Program, inputs: Mapping[str, Any], dims: dict[str, int], target: dict
     ) -> SimReport:
         return simulate(program, inputs, dims, target)
 

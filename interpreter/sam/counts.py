@@ -4,7 +4,8 @@ A rule (`interpreter.sam.rules`) says what a primitive emits; its cost (`costs`)
 step takes; its count rule, here, what the step moves and computes: FLOPs, the seg/crd/val
 words it reads from a tensor's storage (`words`, the memory words the HBM model charges,
 which for a locate also covers the seg words of its Empty references, and for a writer its
-writes), and `tokens`, the most tokens it emits on one output (a sink: takes on its input).
+writes), and `tokens`, the most tokens it emits on one output (a sink: takes on its input;
+an intersect: also takes on a crd input, one per step).
 
 A primitive emits at most one token per output per step, so `tokens` bounds its steps
 from below; with the lane factors and the target's full lanes that gives the compute

@@ -45,15 +45,13 @@ STEPS, LATENCY, HBM_LATENCY, HBM = (
     "HBM bandwidth",
 )
 FULL = "full FIFO"
-MAX_HOPS = 20_000  # a longer walk stops; the part it covered is still reported
 CREDIT_OFFSET = 2  # cycles from a consumer's take until the producer sees the room
 
 
 @dataclass
 class CriticalPath:
     """Cycles of the path per (graph index, node id, resource); full-FIFO waits crossed per
-    (graph index, producer id, consumer id); `cycles` is what the walks covered (all of it
-    unless a walk passed `MAX_HOPS`)."""
+    (graph index, producer id, consumer id); `cycles` is what the walks covered."""
 
     cycles: int = 0
     share: dict[tuple[int, int, str], float] = field(default_factory=dict)
@@ -81,144 +79,159 @@ class CriticalPath:
         return max(self.share, key=self.share.get, default=None)  # type: ignore[arg-type]
 
 
-@dataclass
-class _Step:
-    """Per step of one node, what it waited for last (computed for all its steps at once):
-    the time that was ready, the kind (`_OWN`, `_RELEASE`, an input edge's index, or
-    `_ROOM` - index of an output edge), the step waited for and its node, and the
-    latency or HBM round trip the wait held (Python lists: the walk reads them one by
-    one)."""
-
-    ready: list[int]
-    kind: list[int]
-    node: list[int]
-    step: list[int]
-    extra: list[int]  # the HBM round trip of an input wait
-    first: list[int]  # first step of the back-to-back run ending here
-
-
-_OWN, _RELEASE, _ROOM = -1, -2, 1000
+_OWN, _RELEASE, _ROOM = -1, -2, -3
+_KINDS = {_OWN: STEPS, _RELEASE: HBM, _ROOM: FULL}
 
 
 class _GraphWalk:
+    """One graph's steps as flat arrays (node by node, `off[v] + s` the global number of
+    step s of node v): what each step waited for last, found for all steps at once, and
+    the chase back from the last step through those waits."""
+
     def __init__(
         self, g: int, run: GraphRun, timing: GraphTiming, hbm: HbmModel | None, depth: int
     ) -> None:
         self.g, self.run, self.timing, self.hbm, self.depth = g, run, timing, hbm, depth
-        self.start = timing.times
-        self.ii = {v: int(c.ii) for v, c in timing.costs.items()}
-        self.release: dict[int, np.ndarray] = {}
-        self.moves: dict[int, np.ndarray] = {}
+        self.ids = [n.id for n in run.graph.nodes]
+        sizes = [len(timing.times[v]) for v in self.ids]
+        self.off = dict(zip(self.ids, np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
+        total = int(sum(sizes))
+        self.start = np.concatenate([timing.times[v] for v in self.ids] or [np.zeros(0)])
+        self.start = self.start.astype(np.int64)
+        self.owner = np.repeat(np.arange(len(self.ids)), sizes)
+        self.ready = np.full(total, -1, dtype=np.int64)
+        self.kind = np.full(total, _OWN, dtype=np.int64)
+        self.pred = np.full(total, -1, dtype=np.int64)
+        self.extra = np.zeros(total, dtype=np.int64)  # an input wait's HBM round trip
+        self.stall_with = np.full(total, -1, dtype=np.int64)  # consumer that made room
+        self.trip: dict[int, np.ndarray] = {}
+        release: dict[int, np.ndarray] = {}
         if hbm is not None:
             for v, result in run.results.items():
                 plan = result.plan
                 if plan.memory is not None and len(plan.memory):
-                    steps, ready = memory_bound(plan, hbm)
-                    self.release[v] = np.zeros(plan.steps, dtype=np.int64)
-                    self.release[v][steps] = ready
-                    self.moves[v] = np.zeros(plan.steps, dtype=bool)
-                    self.moves[v][steps] = True
-        self.edges = _edges(run)
-        self.ins: dict[int, list[int]] = defaultdict(list)
-        self.outs: dict[int, list[int]] = defaultdict(list)
-        for i, e in enumerate(self.edges):
-            self.ins[e.consumer.id].append(i)
+                    steps, at = memory_bound(plan, hbm)
+                    release[v] = np.zeros(plan.steps, dtype=np.int64)
+                    release[v][steps] = at
+                    self.trip[v] = np.zeros(plan.steps, dtype=np.int64)
+                    self.trip[v][steps] = hbm.latency
+        for v in self.ids:
+            self._own(v, release.get(v))
+        for e in _edges(run):
+            self._input(e)
             if depth > 0 and e.consumer.op not in WRITERS and len(e.emit):
-                self.outs[e.producer.id].append(i)
-        self.steps: dict[int, _Step] = {}
+                self._room(e)
+        chained = np.zeros(total, dtype=bool)
+        chained[1:] = (self.kind[1:] == _OWN) & (self.ready[1:] == self.start[1:])
+        self.first = np.maximum.accumulate(np.where(chained, 0, np.arange(total)))
+        stop = (self.start <= 0) | (self.kind == _RELEASE)
+        self.pred[stop] = -1
 
-    def why(self, v: int) -> _Step:
-        """What each step of node v waited for last (the solver's max, own work first so
-        that a tie keeps the walk on the primitive)."""
-        if v in self.steps:
-            return self.steps[v]
-        t = self.start[v]
-        n = len(t)
-        index = np.arange(n)
-        ready = np.full(n, -1, dtype=np.int64)
-        kind = np.full(n, _OWN, dtype=np.int64)
-        node = np.full(n, v, dtype=np.int64)
-        step = index - 1
-        extra = np.zeros(n, dtype=np.int64)
-        ready[1:] = t[:-1] + self.ii[v]
-        if v in self.release:
-            later = self.release[v] > ready
-            ready[later], kind[later], step[later] = self.release[v][later], _RELEASE, -1
+    def _span(self, v: int) -> slice:
+        return slice(self.off[v], self.off[v] + len(self.timing.times[v]))
 
-        def take(better, value, k, u, s, x=0):
-            ready[better], kind[better], node[better], step[better] = value[better], k, u, s
-            extra[better] = x[better] if isinstance(x, np.ndarray) else x
+    def _own(self, v: int, release: np.ndarray | None) -> None:
+        at, t = self._span(v), self.timing.times[v].astype(np.int64)
+        if len(t) > 1:
+            self.ready[at][1:] = t[:-1] + int(self.timing.costs[v].ii)
+            self.pred[at][1:] = np.arange(at.start, at.stop - 1)
+        if release is not None:
+            later = release > self.ready[at]
+            self._set(at, later, release, _RELEASE, -1)
 
-        for i in self.ins.get(v, ()):
-            e = self.edges[i]
-            last = np.searchsorted(e.take, index, "right") - 1
-            valid = last >= 0
-            valid[valid] = e.take[last[valid]] == index[valid]
-            last = np.where(valid, last, 0)
-            p = e.producer.id
-            trip = np.zeros(n, dtype=np.int64)
-            if v in self.moves and self.hbm is not None:
-                trip[self.moves[v]] = self.hbm.latency
-            emitted = e.emit[last] if len(e.emit) else last
-            value = self.start[p][emitted] + int(self.timing.costs[p].latency) + trip
-            take(valid & (value > ready), value, i, p, emitted, trip)
-        for i in self.outs.get(v, ()):
-            e = self.edges[i]
-            m = np.searchsorted(_credit_steps(e.emit), index, "right") - 1 - (self.depth + 1)
-            valid = m >= 0
-            took = e.take[np.where(valid, m, 0)]
-            value = self.start[e.consumer.id][took] + CREDIT_OFFSET
-            take(valid & (value > ready), value, _ROOM + i, e.consumer.id, took)
-        chained = (kind == _OWN) & (ready == t)
-        first = np.maximum.accumulate(np.where(chained, 0, index))
-        self.steps[v] = _Step(
-            ready.tolist(), kind.tolist(), node.tolist(), step.tolist(), extra.tolist(),
-            first.tolist(),
-        )  # fmt: skip
-        return self.steps[v]
+    def _set(self, at: slice, better, value, kind, pred, extra=None, stall=None) -> None:
+        """Steps `better` of the span `at` waited for `value` (of this kind) last."""
+        idx = np.flatnonzero(better) + at.start
+        self.ready[idx] = value[better]
+        self.kind[idx] = kind
+        self.pred[idx] = pred[better] if isinstance(pred, np.ndarray) else pred
+        self.extra[idx] = 0 if extra is None else extra[better]
+        if stall is not None:
+            self.stall_with[idx] = stall
+
+    def _input(self, e) -> None:
+        """The last token each consumer step takes on edge e, and when it arrived."""
+        c, p = e.consumer.id, e.producer.id
+        at, n = self._span(c), len(self.timing.times[c])
+        taken = np.bincount(e.take, minlength=n)[:n]
+        last = np.cumsum(taken) - 1
+        valid = taken > 0
+        emitted = e.emit[np.maximum(last, 0)] if len(e.emit) else np.zeros(n, dtype=np.int64)
+        trip = self.trip.get(c, np.zeros(n, dtype=np.int64))
+        arrival = self.timing.times[p][emitted] + int(self.timing.costs[p].latency) + trip
+        better = valid & (arrival > self.ready[at])
+        self._set(at, better, arrival.astype(np.int64), e.index, self.off[p] + emitted, trip)
+
+    def _room(self, e) -> None:
+        """Room in a bounded FIFO: the step emitting credit m waits for the consumer's
+        take of token m - depth - 1, seen `CREDIT_OFFSET` cycles later."""
+        p, c = e.producer.id, e.consumer.id
+        at, n = self._span(p), len(self.timing.times[p])
+        credits = np.bincount(_credit_steps(e.emit), minlength=n)[:n]
+        m = np.cumsum(credits) - 1 - (self.depth + 1)
+        valid = (credits > 0) & (m >= 0)
+        took = e.take[np.maximum(m, 0)]
+        ready = self.timing.times[c][took].astype(np.int64) + CREDIT_OFFSET
+        better = valid & (ready > self.ready[at])
+        self._set(at, better, ready, _ROOM, self.off[c] + took, stall=c)
 
     def walk(self, path: CriticalPath) -> int:
         """Add this graph's path to `path`; returns the cycles it covered."""
+        from interpreter.sam.critical_path_kernel import chase
+
         cycles = self.timing.cycles
-        ends = [(int(t[-1]) + 1, v) for v, t in self.start.items() if len(t)]
-        if not ends:
+        lasts = [
+            (int(self.timing.times[v][-1]) + 1, v) for v in self.ids if len(self.timing.times[v])
+        ]
+        if not lasts:
             return cycles
-        end, v = max(ends)
-        words_floor = shared_memory_floor(self.run, self.hbm) if self.hbm else 0
-        if words_floor >= cycles and words_floor > end:
-            busiest = max(self.release, key=lambda u: len(self.run.results[u].plan.memory))
-            path.add(self.g, busiest, HBM, cycles)
+        end, v = max(lasts)
+        if self.hbm is not None and shared_memory_floor(self.run, self.hbm) > end:
+            words = {
+                u: len(r.plan.memory)
+                for u, r in self.run.results.items()
+                if r.plan.memory is not None
+            }
+            path.add(self.g, max(words, key=words.get), HBM, cycles)  # type: ignore[arg-type]
             return cycles
-        s = len(self.start[v]) - 1
-        covered = min(end, cycles)
-        g, add = self.g, path.add
-        add(g, v, STEPS, covered - int(self.start[v][s]))
-        for _ in range(MAX_HOPS):
-            w = self.why(v)
-            first = w.first[s]
-            add(g, v, STEPS, (s - first) * self.ii[v])
-            s = first
-            t = int(self.start[v][s])
-            if t <= 0:
-                return covered
-            ready, kind, u, q = w.ready[s], w.kind[s], w.node[s], w.step[s]
-            if kind == _OWN:
-                add(g, v, STEPS, self.ii[v])
-            elif kind == _RELEASE:
-                add(g, v, HBM, ready)
-            elif kind >= _ROOM:
-                add(g, v, FULL, CREDIT_OFFSET)
-                path.stalls[(g, v, u)] = path.stalls.get((g, v, u), 0) + 1
-            else:
-                x = w.extra[s]
-                add(g, u, LATENCY, ready - x - int(self.start[u][q]))
-                add(g, v, HBM_LATENCY, x)
-            if t > max(ready, 0):  # SAM's lagged room rule: a stall on a credit seen late
-                add(g, v, FULL if self.depth else STEPS, t - max(ready, 0))
-            if kind == _RELEASE or q < 0:
-                return covered
-            v, s = u, q
-        return covered - int(self.start[v][s])
+        last = self.off[v] + len(self.timing.times[v]) - 1
+        path.add(self.g, v, STEPS, end - int(self.start[last]))
+        hops = chase(last, self.first, self.pred)
+        ids = np.asarray(self.ids)
+        ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
+        runs, starts = hops[:, 0], hops[:, 1]
+        node = self.owner[starts]
+        self._charge(path, ids[node], STEPS, (runs - starts) * ii[node])
+        waited = starts[self.start[starts] > 0]
+        kind, ready = self.kind[waited], self.ready[waited]
+        node = ids[self.owner[waited]]
+        gap = self.start[waited] - np.maximum(ready, 0)
+        self._charge(path, node, FULL if self.depth else STEPS, gap)
+        for k, resource in _KINDS.items():
+            mine = kind == k
+            amount = ready[mine] if k == _RELEASE else (
+                ii[self.owner[waited[mine]]] if k == _OWN else np.full(mine.sum(), CREDIT_OFFSET)
+            )  # fmt: skip
+            self._charge(path, node[mine], resource, amount)
+        inputs = kind >= 0
+        src = self.pred[waited[inputs]]
+        extra = self.extra[waited[inputs]]
+        self._charge(path, ids[self.owner[src]], LATENCY, ready[inputs] - extra - self.start[src])
+        self._charge(path, node[inputs], HBM_LATENCY, extra)
+        stalled = kind == _ROOM
+        pairs = np.stack([node[stalled], self.stall_with[waited[stalled]]], axis=1)
+        found, counts = np.unique(pairs, axis=0, return_counts=True)
+        for (u, c), k in zip(found.tolist(), counts.tolist(), strict=True):
+            path.stalls[(self.g, u, c)] = path.stalls.get((self.g, u, c), 0) + k
+        return min(end, cycles)
+
+    def _charge(self, path: CriticalPath, nodes: np.ndarray, resource: str, amount) -> None:
+        amount = np.asarray(amount, dtype=np.float64)
+        if not len(nodes):
+            return
+        sums = np.bincount(nodes, weights=amount)
+        for u in np.flatnonzero(sums):
+            path.add(self.g, int(u), resource, float(sums[u]))
 
 
 def critical_path(

@@ -7,7 +7,9 @@ intermediates feed later graphs and outputs become dense arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from dsl.sam.ir import Graph, Node, Program, TensorDecl
 from interpreter.errors import ExecutionError
 from interpreter.sam import bitvector, compute, merge, points, route, tiling, walk  # noqa: F401  (register the rules)
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
+from interpreter.sam.inputs import load_inputs
 from interpreter.sam.malloc_tuning import keep_freed_memory
 from interpreter.sam.rules import RULES, Context, Result, block_size, check_size
 from interpreter.sam.streams import Tokens
@@ -84,19 +87,6 @@ def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
     return run
 
 
-def load_inputs(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int]
-) -> dict[str, Fibertree]:
-    """Fibertrees of the program's inputs, in their declared layouts."""
-    tensors: dict[str, Fibertree] = {}
-    for name, decl in program.tensors.items():
-        if decl.role == "input":
-            if name not in inputs:
-                raise ExecutionError(f"input {name!r} was not provided")
-            tensors[name] = Fibertree.from_dense(inputs[name], decl, dims)
-    return tensors
-
-
 def run_graphs(
     program: Program,
     tensors: dict[str, Fibertree],
@@ -111,16 +101,17 @@ def run_graphs(
 
 
 def run_program(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int]
+    program: Program, inputs: Mapping[str, Any], dims: dict[str, int]
 ) -> tuple[dict[str, Fibertree], list[GraphRun]]:
-    """Run every graph in order; returns the final tensors (by name) and the graph runs."""
+    """Run every graph in order; returns the final tensors (by name) and the graph runs.
+    Inputs may be dense or sparse (`interpreter.sam.inputs`)."""
     tensors = load_inputs(program, inputs, dims)
     return tensors, run_graphs(program, tensors, dims)
 
 
 def execute(
     program: Program,
-    inputs: dict[str, np.ndarray],
+    inputs: Mapping[str, Any],
     outputs: dict[str, np.ndarray],
     dims: dict[str, int],
 ) -> None:

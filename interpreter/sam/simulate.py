@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
+from typing import Any
 
 from dsl.sam.ir import Program
 from interpreter.budget import check_budget
@@ -24,8 +25,9 @@ def hbm_model(target: dict) -> HbmModel | None:
 
 
 def simulate(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    program: Program, inputs: Mapping[str, Any], dims: dict[str, int], target: dict
 ) -> SimReport:
+    """Simulate on inputs given dense or sparse (scipy.sparse or `inputs.Coords`)."""
     return simulate_trees(program, load_inputs(program, inputs, dims), dims, target)
 
 

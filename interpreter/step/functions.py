@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from interpreter.errors import ExecutionError
 from interpreter.step.streams import LazyTiles, vlen, vstack
@@ -98,9 +97,30 @@ def batched(f: Callable, shared: bool = False) -> Callable:
         }
         if all(v is not None for v in lists.values()):
             return f(*(lists[i] if i in lists else vstack(a) for i, a in enumerate(args)), p)
+        if shared:
+            return _per_shape(f, args, p, n)
         return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
 
     return apply
+
+
+def _per_shape(f: Callable, args: list, p: dict, n: int) -> list:
+    """`f` once per group of elements whose arguments have the same shapes and dtypes, on
+    the group stacked (a `shared` f gives each batch element the result it gives it alone:
+    the same BLAS call on the same layout). An element with a non-contiguous argument goes
+    alone, as it would: stacking would copy it to another layout."""
+    elems = [[np.asarray(a[i]) for a in args] for i in range(n)]
+    groups: dict[object, list[int]] = {}
+    for i, xs in enumerate(elems):
+        alone = not all(x.flags.c_contiguous for x in xs)
+        key = i if alone else tuple((x.shape, x.dtype.str) for x in xs)
+        groups.setdefault(key, []).append(i)
+    out: list = [None] * n
+    for members in groups.values():
+        res = f(*(np.stack([elems[i][k] for i in members]) for k in range(len(args))), p)
+        for j, i in enumerate(members):
+            out[i] = res[j]
+    return out
 
 
 def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -153,6 +173,14 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x**3)))
 
 
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Imported on first use: scipy.special costs ~0.4 s CPU to import, in every process
+    # that loads STeP (each `agent eval`), and only gelu_erf needs it.
+    from scipy import special
+
+    return special.erf(x)
+
+
 for _name, _f, _fl in [
     ("exp", np.exp, 4),
     ("log", np.log, 4),
@@ -162,7 +190,7 @@ for _name, _f, _fl in [
     ("rsqrt", lambda x: 1.0 / np.sqrt(x), 4),
     ("silu", lambda x: x * _sigmoid(x), 8),
     ("gelu", _gelu, 8),
-    ("gelu_erf", lambda x: 0.5 * x * (1.0 + special.erf(x * 0.7071067811865476)), 8),
+    ("gelu_erf", lambda x: 0.5 * x * (1.0 + _erf(x * 0.7071067811865476)), 8),
     ("relu", lambda x: np.maximum(x, 0), 1),
     ("neg", np.negative, 1),
     ("abs", np.abs, 1),

@@ -116,7 +116,9 @@ def requirement(program: Program, held: list[float]) -> list[float]:
     for node, built in zip(program.nodes, held, strict=True):
         declared = None
         if node.id not in dynamic:
-            declared = declared_bytes(node, [program.node(p.node).outputs[p.index] for p in node.inputs])
+            declared = declared_bytes(
+                node, [program.node(p.node).outputs[p.index] for p in node.inputs]
+            )
         out.append(built if declared is None else max(built, declared))
     return out
 

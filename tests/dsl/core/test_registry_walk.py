@@ -9,7 +9,7 @@ import pkgutil
 import pytest
 
 from dsl import DIALECTS
-from dsl.core.spec import COST, SEMANTICS, Registry, registry
+from dsl.core.spec import COST, COUNT, SEMANTICS, Registry, registry
 
 
 def _loaded(dialect: str) -> Registry:
@@ -32,3 +32,12 @@ def test_every_op_has_a_reference_entry_a_semantics_and_a_cost(dialect: str) -> 
     assert reg.stray(SEMANTICS) == [] and reg.stray(COST) == [], f"{dialect}: rules of no op"
     assert all(spec.doc for spec in reg.values())
     assert all(callable(rule) for c in (SEMANTICS, COST) for rule in reg.rules(c).values())
+
+
+def test_every_sam_primitive_has_a_count_rule() -> None:
+    """SAM counts (FLOPs, memory words, the tokens behind the floor) per primitive, apart
+    from its semantics and its cost."""
+    reg = _loaded("sam")
+    assert reg.missing(COUNT) == [], "sam: primitives without a count rule"
+    assert reg.stray(COUNT) == [], "sam: count rules of no primitive"
+    assert all(callable(rule) for rule in reg.rules(COUNT).values())

@@ -36,6 +36,10 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
     steps = [len(u.cost) for u in units]
     start: list[list[float]] = [[] for _ in units]
     idle_at = [0.0] * len(units)  # when the unit may start its next step
+    emits = [ch.steps("emit") for ch in channels]
+    takes = [ch.steps("take") for ch in channels]
+    latencies = [ch.per_token("latency") for ch in channels]
+    offsets = [ch.per_token("offset") for ch in channels]
 
     def release(u: int, s: int) -> float:
         r = units[u].release
@@ -45,29 +49,28 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
         """The latest credit bound on step s of u from its (lagged or other) channels;
         None while a token it depends on was not taken yet."""
         bound = -math.inf
-        for ch in channels:
+        for c, ch in enumerate(channels):
             if ch.producer != u or not ch.depth or ch.lagged != lagged:
                 continue
-            for m in range(ch.depth, len(ch.emit)):
-                if ch.emit[m] == s:
-                    q, k = ch.consumer, int(ch.take[m - ch.depth])
+            for m in range(ch.depth, len(emits[c])):
+                if emits[c][m] == s:
+                    q, k = ch.consumer, int(takes[c][m - ch.depth])
                     if len(start[q]) <= k:
                         return None
-                    bound = max(bound, start[q][k] + float(ch.offset[m]))
+                    bound = max(bound, start[q][k] + float(offsets[c][m]))
         return bound
 
     def candidate(u: int, s: int) -> float | None:
         """When step s of u starts if nothing else happens first; None while an event it
         depends on has not happened."""
         times = [idle_at[u], release(u, s), credit(u, s, False)]
-        for ch in channels:
+        for c, ch in enumerate(channels):
             if ch.consumer == u and not ch.credit_only:
-                for m in range(len(ch.take)):
-                    if ch.take[m] == s:
-                        p, e = ch.producer, int(ch.emit[m])
-                        times.append(
-                            start[p][e] + float(ch.latency[m]) if len(start[p]) > e else None
-                        )
+                for m in range(len(takes[c])):
+                    if takes[c][m] == s:
+                        p, e = ch.producer, int(emits[c][m])
+                        arrival = start[p][e] + float(latencies[c][m]) if len(start[p]) > e else None
+                        times.append(arrival)
         if None in times:
             return None
         ready = max(times)

@@ -132,8 +132,8 @@ def test_nontemporal_is_advised_only_when_a_reused_line_misses_again(second_tabl
     read of 10 misses (something evicted it) can a non-temporal `indices` save a miss."""
     program = SimpleNamespace(
         streams=[
-            StreamNode(0, "load", 0, memref="indices"),
-            StreamNode(1, "load", 1, memref="table"),
+            StreamNode.make(0, "load", 0, memref="indices"),
+            StreamNode.make(1, "load", 1, dtype="float32", memref="table"),
         ]
     )
     level = np.array([DRAM, DRAM, DRAM, DRAM, DRAM, second_table_level])

@@ -205,8 +205,8 @@ def test_a_runtime_increment_costs_what_a_static_one_does() -> None:
     + store 1 = 9 cycles (`get` and the constant are free); `first` is dispatch 4 + 1 case
     tested before it + store 1 = 6. The core is the slower side at B = 4096 (the access
     side pushes 3 entries per iteration), so the run takes 6 + 9 * 4096 = 36,870 cycles
-    plus the latency of the first lengths line; a twin with a static `increment(3)` takes
-    exactly as long."""
+    plus the 240-cycle DRAM latency of the first length and a few pushes; a twin with a
+    static `increment(3)` takes exactly as long."""
     target = load_target("dae_default")
     program = BACKEND.load(dae.trace(offsets_kernel(), lengths_signature()))
     dims = {"B": 4096, "NOFF": 4097}
@@ -217,7 +217,7 @@ def test_a_runtime_increment_costs_what_a_static_one_does() -> None:
     runtime = BACKEND.simulate(program, lengths, dims, target).cycles
     twin = BACKEND.load(dae.trace(_static_twin(reference_example()), lengths_signature()))
     assert BACKEND.simulate(twin, lengths, dims, target).cycles == runtime
-    assert 36_870 <= runtime <= 36_870 + 400
+    assert 36_870 + 240 <= runtime <= 36_870 + 260  # + DRAM latency of the first length
 
 
 def _static_twin(source: str):
