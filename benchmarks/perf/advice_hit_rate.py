@@ -202,7 +202,7 @@ def measure(task: Task, source: str | None = None, label: str = "") -> dict:
     before = _verify(task, source)
     row.update(cycles=before.cycles, advice=before.bottleneck, kind="not passed")
     if before.correct:
-        if task.suite == "sam":
+        if task.dialect == "sam":
             change = sam_change(task, before.bottleneck)
         else:
             change = mechanical_change(before.bottleneck, source)

@@ -11,8 +11,12 @@ A program has two halves that meet only through two queues:
   runs once per token with its id and pops its operands with `pop` ops.
 
 Everything is a frozen dataclass so that a loaded program cannot change under the
-interpreter. `to_json` / `from_json` give the wire form that leaves the sandbox; validation
-of untrusted JSON lives in `dsl.dae.validate`.
+interpreter. The streams are the shared IR's nodes (`dsl.core.ir.Node`: they read other
+streams through ports), so the shared pass walker runs the access side; TUs, registrations
+and cases are the dialect's own: a TU is a loop scope the streams live in, not a value, and
+a case's ops are numbered per case (SSA ids, none for stores), not by node position. The
+program opens its JSON with the shared header (`ProgramBase`). `to_json` gives the wire
+form that leaves the sandbox; validation of untrusted JSON lives in `dsl.dae.validate`.
 """
 
 from __future__ import annotations

@@ -382,11 +382,13 @@ def flatten(outer: Stream, inner: Stream, factor: int) -> Stream:
     return _builder().node("flatten", {"factor": factor}, [outer, inner])[0]
 
 
-def crdpt_convert(outer: Stream, inner: Stream) -> tuple[Stream, Stream]:
+def crdpt_convert(outer: Stream, inner: Stream, last_level: bool = True) -> tuple[Stream, Stream]:
     """Coordinate points -> fibers (SAM's `CrdPtConverter`): each run of equal outer points
     becomes one outer coordinate owning an inner fiber of the run's inner points (or
-    values): (outer, inner)."""
-    return _builder().node("crdpt_convert", {}, [outer, inner])  # type: ignore
+    values): (outer, inner). `last_level=False` leaves the inner stream's last stop at the
+    level of the stops between its fibers, as SAM's converter does when more levels follow."""
+    attrs = {} if last_level is True else {"last_level": last_level}
+    return _builder().node("crdpt_convert", attrs, [outer, inner])  # type: ignore
 
 
 def crdpt_accumulate(outer: Stream, inner: Stream, val: Stream) -> tuple[Stream, Stream, Stream]:

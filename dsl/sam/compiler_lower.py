@@ -132,11 +132,11 @@ class Lowering:
                 # finishes inside the walk of the one around it.
                 # Max and min commute with themselves only: a chain mixing reductions
                 # stays in its written order, which only the one walk order fits.
-                chain, body = [], expr
+                chain, ops, body = [], set(), expr
                 while isinstance(body, Sum):
                     chain.append(body.index)
+                    ops.add(body.op)
                     body = body.body
-                ops = {s.op for s in _chain(expr)}
                 if len(ops) > 1:
                     raise NotCovered(
                         f"directly nested reductions of different kinds ({', '.join(sorted(ops))})"
@@ -208,11 +208,10 @@ class Lowering:
         inner = self._walk(s.child, walk, ctx)
         val = self._value(s.child)
         after = walk[1:]
-        if s.op != "add" and (after or self.block > 1):
-            why = f"{', '.join(after)} after it in the order" if after else "value blocks"
+        if s.op != "add" and after:
             raise NotCovered(
-                f"the {s.op} over {s.var} has {why}: only a reducer takes a {s.op} (sparse"
-                f" accumulators add), so {s.var} must be innermost and the values scalars"
+                f"the {s.op} over {s.var} has {', '.join(after)} after it in the order: only a"
+                f" reducer takes a {s.op} (sparse accumulators add), so {s.var} must be innermost"
             )
         if not after:
             name = "sum" if s.op == "add" else s.op
@@ -617,12 +616,3 @@ class Lowering:
             shared=False,
         )[0]
         return crds, val
-
-
-def _chain(expr: Sum) -> list[Sum]:
-    """The directly nested reductions starting at `expr`."""
-    out = []
-    while isinstance(expr, Sum):
-        out.append(expr)
-        expr = expr.body
-    return out

@@ -329,7 +329,7 @@ _declare(
 )  # fmt: skip
 _declare(
     "crdpt_convert", "coordinate points -> fibers: runs of outer points own inner fibers",
-    "outer,inner", "outer,inner", _type_crdpt_convert,
+    "outer,inner", "outer,inner", _type_crdpt_convert, None, {"last_level": bool},
 )  # fmt: skip
 _declare(
     "crdpt_accumulate", "sum values by (outer, inner) point; emit the points sorted",

@@ -27,22 +27,24 @@ own lagged credits only when it stalls, s-1's before s).
 
 The algorithm. Times are the least solution of these max-plus inequalities, and each one
 refers only to steps that must fire earlier; so a step's start is final once every step it
-refers to has fired. A worklist of units does that: a unit fires steps while their tokens
-and credits are there; a blocked unit sleeps on the one unit its failed check waits for,
-and is woken only once that unit fired past the step it needs. Each step and token is
-handled once (cursors walk each channel's tokens in order; plus one failed check per
-wake-up): exact by construction, no sweeps, linear in steps + tokens. The loop is compiled with numba (`channels_kernel.py`,
-imported on the first solve only).
+refers to has fired. A worklist of units does that: a visit fires, in one batch, every
+step before the first check that fails (its horizon); a blocked unit sleeps on the one
+unit that check waits for, and is woken only once that unit fired past the step it needs.
+Each step and token is handled a bounded number of times (cursors walk each channel's
+tokens in order): exact by construction, no sweeps, linear in steps + tokens. The loop
+(`channels_kernel.py`) is plain Python, compiled by numba for large networks only.
 
 A deadlock is when the worklist empties before every step fired. Every blocked unit then
 waits for another blocked unit (a finished one satisfies any wait), so following "who waits
 for whom" from any blocked unit closes a cycle, which the error names.
 
-Times are float64 (exact for integers below 2**53: SAM converts back to int64).
+Times are float64, exact for integers up to 2**53 (SAM converts back to int64): a solve
+whose steps end later raises SimulationError rather than hand back rounded times.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,16 +97,30 @@ class _Unit:
 
 @dataclass
 class _Channel:
+    """`emit`/`take` None: token m at step m; `latency`/`offset` a 0-d array: one value
+    for every token (the common cases, which the solver reads without arrays)."""
+
     name: str
     producer: int
     consumer: int
-    emit: np.ndarray
-    take: np.ndarray
+    n: int
+    emit: np.ndarray | None
+    take: np.ndarray | None
     depth: int
     latency: np.ndarray
     offset: np.ndarray
     lagged: bool
     credit_only: bool
+
+    def steps(self, side: str) -> np.ndarray:
+        """Per token, the step that emits (`side` "emit") or takes ("take") it."""
+        steps = self.emit if side == "emit" else self.take
+        return np.arange(self.n, dtype=np.int64) if steps is None else steps
+
+    def per_token(self, what: str) -> np.ndarray:
+        """Per token, its latency or offset."""
+        value = self.latency if what == "latency" else self.offset
+        return np.broadcast_to(value, (self.n,)) if value.ndim == 0 else value
 
 
 class ChannelNetwork:
@@ -158,34 +174,39 @@ class ChannelNetwork:
                 raise ValueError(f"channel {name!r}: no unit {u} as {side}")
         emit = self._steps(name, "emit", emit, producer)
         take = self._steps(name, "take", take, consumer)
-        if emit is None and take is None:
-            emit = np.arange(len(self.units[producer].cost), dtype=np.int64)
-        n = len(emit) if emit is not None else len(take)
-        emit = np.arange(n, dtype=np.int64) if emit is None else emit
-        take = np.arange(n, dtype=np.int64) if take is None else take
-        if len(emit) != len(take):
+        n = len(self.units[producer].cost) if emit is None and take is None else None
+        n = n if n is not None else len(emit) if emit is not None else len(take)
+        if emit is not None and take is not None and len(emit) != len(take):
             raise ValueError(f"channel {name!r}: {len(emit)} emits but {len(take)} takes")
-        if not isinstance(depth, int | np.integer) or depth < 0:
+        for side, steps, u in (("emit", emit, producer), ("take", take, consumer)):
+            if steps is None and n > len(self.units[u].cost):
+                raise ValueError(
+                    f"channel {name!r}: {n} tokens, one per step, but the {side} side has"
+                    f" {len(self.units[u].cost)} steps"
+                )
+        if not isinstance(depth, int | np.integer) or not 0 <= depth < 2**62:
             raise ValueError(f"channel {name!r}: depth must be an integer >= 0, got {depth!r}")
         if (lagged or credit_only) and depth == 0:
             kind = "lagged" if lagged else "credit-only"
             raise ValueError(f"channel {name!r}: a {kind} channel needs a depth >= 1")
-        per_token = {}
+        values = {}
         for what, value in (("latency", latency), ("offset", offset)):
-            value = np.asarray(value, dtype=np.float64)
+            value = np.array(value, dtype=np.float64)  # a copy: the caller may reuse theirs
+            if value.ndim > 1 or (value.ndim == 1 and len(value) != n):
+                raise ValueError(f"channel {name!r}: {what} needs one value or one per token")
             if not np.isfinite(value).all() or (value < 0).any():
                 raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
-            # a scalar stays one number: a read-only view with a value per token
-            per_token[what] = np.broadcast_to(value, (n,))
+            values[what] = value
         self.channels.append(
             _Channel(
                 name,
                 producer,
                 consumer,
+                n,
                 emit,
                 take,
                 int(depth),
-                **per_token,
+                **values,
                 lagged=lagged,
                 credit_only=credit_only,
             )
@@ -227,9 +248,10 @@ class ChannelNetwork:
         s = int(fired[u])
         unit = self.units[u].name
         for ch in self.channels:
-            tokens = np.flatnonzero(ch.take == s) if ch.consumer == u and not ch.credit_only else []
-            if len(tokens) and fired[ch.producer] <= ch.emit[tokens[-1]]:
-                m = int(tokens[fired[ch.producer] <= ch.emit[tokens]][0])
+            take, emit = ch.steps("take"), ch.steps("emit")
+            tokens = np.flatnonzero(take == s) if ch.consumer == u and not ch.credit_only else []
+            if len(tokens) and fired[ch.producer] <= emit[tokens[-1]]:
+                m = int(tokens[fired[ch.producer] <= emit[tokens]][0])
                 other = self.units[ch.producer].name
                 return ch.producer, Wait(unit, s, ch.name, m, other, False, ch.depth)
         lagged_step = s - 1 if s > 0 and lag_seen[u] < s else s
@@ -237,8 +259,9 @@ class ChannelNetwork:
             for ch in self.channels:
                 if ch.producer != u or not ch.depth or ch.lagged != lagged:
                     continue
-                for m in np.flatnonzero(ch.emit == step):
-                    if m >= ch.depth and fired[ch.consumer] <= ch.take[m - ch.depth]:
+                take = ch.steps("take")
+                for m in np.flatnonzero(ch.steps("emit") == step):
+                    if m >= ch.depth and fired[ch.consumer] <= take[m - ch.depth]:
                         other = self.units[ch.consumer].name
                         wait = Wait(unit, s, ch.name, int(m - ch.depth), other, True, ch.depth)
                         return ch.consumer, wait
@@ -271,7 +294,7 @@ class ResumableSolve:
         self.lag = np.full(len(network.units), -np.inf)
         # per channel, the next token its consumer takes / producer emits / folds a lagged
         # credit of (see channels_kernel)
-        self.cursors = [flat.tok_off[:-1].copy() for _ in range(3)]
+        self.cursors = [np.zeros(len(flat.ch_len), dtype=np.int64) for _ in range(3)]
 
     def hold(self, unit: int, steps: np.ndarray) -> None:
         """Steps of `unit` that may not fire until released."""
@@ -283,14 +306,12 @@ class ResumableSolve:
 
     def run(self) -> None:
         """Fire every step that can fire now."""
-        from interpreter.core import channels_kernel as kernel
-
-        flat = self.flat
-        kernel.run_events(
-            flat.step_off, flat.cost, self.release, flat.in_off, flat.in_ch, flat.out_off,
-            flat.out_ch, flat.lag_off, flat.lag_ch, flat.ch_prod, flat.ch_cons, flat.ch_depth,
-            flat.tok_off, flat.emit, flat.take, flat.latency, flat.offset, flat.order,
-            self.start, self.fired, self.lag_seen, self.lag, *self.cursors,
+        f = self.flat
+        _event_loop(f.size)(
+            f.step_off, f.cost, self.release, f.in_off, f.in_ch, f.out_off, f.out_ch,
+            f.lag_off, f.lag_ch, f.ch_prod, f.ch_cons, f.ch_depth, f.ch_len, f.emit,
+            f.emit_at, f.take, f.take_at, f.latency, f.lat_at, f.ch_lat, f.offset, f.off_at,
+            f.ch_off, f.order, self.start, self.fired, self.lag_seen, self.lag, *self.cursors,
         )  # fmt: skip
 
     def timeline(self) -> Timeline:
@@ -299,6 +320,11 @@ class ResumableSolve:
         off = self.step_off
         if (self.fired < off[1:] - off[:-1]).any():  # (ValueError if a step is still held)
             raise ChannelDeadlock(self.network._deadlock_cycle(self.fired, self.lag_seen))
+        if len(self.start) and not (self.start + self.flat.cost).max() <= EXACT:
+            raise SimulationError(
+                f"steps end after {EXACT:.0f} cycles, where times are no longer exact: costs,"
+                " latencies or releases too large to time"
+            )
         per_unit = [self.start[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
         return Timeline(self.network, per_unit)
 
@@ -317,7 +343,7 @@ class Timeline:
     def emitted(self, channel: int) -> np.ndarray:
         """Per token: the start of the step that emits it."""
         ch = self.network.channels[channel]
-        return self.start[ch.producer][ch.emit]
+        return self.start[ch.producer][ch.steps("emit")]
 
     def arrival(self, channel: int) -> np.ndarray:
         """Per token: when the consumer may take it (emitted + latency)."""
@@ -326,7 +352,7 @@ class Timeline:
     def taken(self, channel: int) -> np.ndarray:
         """Per token: the start of the consumer step that takes it."""
         ch = self.network.channels[channel]
-        return self.start[ch.consumer][ch.take]
+        return self.start[ch.consumer][ch.steps("take")]
 
     def occupancy(self, channel: int) -> int:
         """Most tokens the channel held at once, a token entering when its depth bound sees
@@ -338,14 +364,41 @@ class Timeline:
         return peak_occupancy(self.emitted(channel) - ch.offset, self.taken(channel))
 
 
+EXACT = 2.0**53  # float64 times are exact integers up to here
+
+# From this many steps + tokens a network is solved by the compiled loop: below, the plain
+# Python loop takes under ~0.1 s, less than loading numba and its cached code (~1.2 s of
+# CPU), which a process that solves only a task's small networks then never pays.
+COMPILE_FROM = 20_000
+
+
+def _event_loop(size: int):
+    """The event loop for a network of `size` steps + tokens: compiled once it is, or
+    once the network is large enough to pay for it (see `COMPILE_FROM`)."""
+    from interpreter.core import channels_kernel as kernel
+
+    if size >= COMPILE_FROM or _compiled.cache_info().currsize:
+        return _compiled()
+    return kernel.run_events
+
+
+@functools.cache
+def _compiled():
+    from interpreter.core import channels_kernel as kernel
+
+    return kernel.compiled()
+
+
 def warm_up() -> None:
     """Compile (or load) the solver's numba loop now: set-up calls this once, so that the
-    first simulation a user runs does not pay numba's 15-20 s compile. The cache lives
+    first large simulation a user runs does not pay numba's 15-20 s compile. The cache lives
     beside the kernel's source (numba falls back to a per-user cache folder when that is
     read-only, and recompiles a cache whose source changed)."""
     net = ChannelNetwork()
     a, b = net.add_unit("a", np.ones(2)), net.add_unit("b", np.ones(2))
     net.add_channel("ab", a, b, depth=1, lagged=True)
+    net.add_channel("ab2", a, b, np.array([0, 1]), np.array([1, 1]), latency=np.ones(2))
+    _compiled()
     net.solve()
 
 
@@ -375,12 +428,15 @@ class _Flat:
         self.ch_prod = np.array([c.producer for c in chans], dtype=np.int64)
         self.ch_cons = np.array([c.consumer for c in chans], dtype=np.int64)
         self.ch_depth = np.array([c.depth for c in chans], dtype=np.int64)
-        n_tok = np.array([len(c.emit) for c in chans], dtype=np.int64)
-        self.tok_off = np.concatenate([[0], np.cumsum(n_tok)]).astype(np.int64)
-        self.emit = _cat([c.emit for c in chans], np.int64)
-        self.take = _cat([c.take for c in chans], np.int64)
-        self.latency = _cat([c.latency for c in chans], np.float64)
-        self.offset = _cat([c.offset for c in chans], np.float64)
+        self.ch_len = np.array([c.n for c in chans], dtype=np.int64)
+        self.size = int(self.step_off[-1] + self.ch_len.sum())
+        # per-token arrays only where they say something (see channels_kernel)
+        self.emit, self.emit_at = _stored([c.emit for c in chans], np.int64)
+        self.take, self.take_at = _stored([c.take for c in chans], np.int64)
+        self.latency, self.lat_at = _stored([_varies(c.latency) for c in chans], np.float64)
+        self.offset, self.off_at = _stored([_varies(c.offset) for c in chans], np.float64)
+        self.ch_lat = np.array([_one(c.latency) for c in chans], dtype=np.float64)
+        self.ch_off = np.array([_one(c.offset) for c in chans], dtype=np.float64)
         lagged = np.array([c.lagged for c in chans], dtype=bool)
         credit_only = np.array([c.credit_only for c in chans], dtype=bool)
         self.in_off, self.in_ch = _adjacency(self.ch_cons, len(units), ~credit_only)
@@ -421,6 +477,24 @@ def _topological(producer: np.ndarray, consumer: np.ndarray, n_units: int) -> np
 
 def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(arrays) if arrays else np.zeros(0), dtype=dtype)
+
+
+def _stored(arrays: list[np.ndarray | None], dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The given arrays end to end, and where each starts (-1 for None)."""
+    kept = [a for a in arrays if a is not None]
+    sizes = np.array([0 if a is None else len(a) for a in arrays], dtype=np.int64)
+    at = np.cumsum(sizes) - sizes
+    at[np.array([a is None for a in arrays], dtype=bool)] = -1
+    flat = np.concatenate(kept) if kept else np.zeros(0)
+    return np.ascontiguousarray(flat, dtype=dtype), at
+
+
+def _varies(value: np.ndarray) -> np.ndarray | None:
+    return None if value.ndim == 0 else value
+
+
+def _one(value: np.ndarray) -> float:
+    return float(value) if value.ndim == 0 else 0.0
 
 
 def _adjacency(

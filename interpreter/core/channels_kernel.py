@@ -1,33 +1,121 @@
-"""The compiled event loop of `channels.py` (numba, cached on disk after the first run).
+"""The event loop of `channels.py`, as plain Python that numba can compile.
 
-Kept apart so that importing `interpreter.core.channels` (the CLI does, through the
-dialects) never imports numba: only the first `solve` pays for it. Every array here is a
-flat concatenation described in `channels._Flat`; steps are numbered globally
-(`step_off[u] + s`) and tokens per channel (`tok_off[c] + m`, global token numbers).
+One source, two speeds: `channels.py` runs these functions as they are for a small network
+(a task's program: numba is then never imported, which saves a process over a second of
+CPU) and compiled by `compiled()` (numba, cached on disk) for a large one.
+
+Arrays are flat concatenations described in `channels._Flat`: steps are numbered globally
+(`step_off[u] + s`), tokens per channel (0, 1, ...). A channel's per-token arrays are
+stored only when they say something: `emit_at[c]` is where its emit steps start in `emit`,
+or -1 when token j is emitted by step j (so for `take_at`/`take`); `lat_at[c]` is where
+its latencies start in `latency`, or -1 when all are `ch_lat[c]` (so for offsets). Most
+channels of a dataflow graph are one token per step with one latency: they are then read
+as arithmetic, not memory, which is what a visit's cost is mostly made of.
 
 A unit fires its steps in order, so the tokens of each channel are taken, emitted and
-credited in order too: three cursors per channel (`take_cur`, `emit_cur`, `lag_cur`: the
-next token the consumer takes, the producer emits, and whose lagged credit the producer
-folds in) replace any per-step index, and the loop reads the token arrays front to back.
+credited in order too: cursors per channel (`take_cur`, `emit_cur`, `lag_cur`: the next
+token the consumer takes, the producer emits, and whose lagged credit the producer folds
+in) replace any per-step index.
+
+A visit of a unit works in batches, not step by step. It first finds its *horizon*: the
+first step some check would fail at (a token not emitted yet, a credit whose consumer has
+not taken the token d back, a held step), each channel's scan resuming where the last one
+stopped (what was known stays known: units only fire more). Every step before the horizon
+can fire, so the tokens and credits of all of them are folded into their start times
+channel by channel, and one scan over the steps adds the unit's own pace (and SAM's lagged
+rule, the only rule that needs the steps in order). A unit woken but blocked again at once
+costs one horizon check, nothing more.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
-def _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
-    """Whether every unit that u takes tokens from (other than u) fired all its steps."""
-    for i in range(in_off[u], in_off[u + 1]):
-        p = ch_prod[in_ch[i]]
-        if p == u or fired[p] < step_off[p + 1] - step_off[p]:
-            return False
-    return True
+def _step(steps, at, j):
+    """The step of token j of a channel whose steps start at `at` (-1: step j)."""
+    return j if at < 0 else steps[at + j]
 
 
-@numba.njit(cache=True)
+def _value(values, at, scalar, j):
+    """Token j's value of a channel whose values start at `at` (-1: all `scalar`)."""
+    return scalar if at < 0 else values[at + j]
+
+
+def _inputs_block(j, n, emit, at, done):
+    """The first token from j (before which all were emitted) that a producer with `done`
+    steps fired has not emitted yet; n (the channel's length) if none."""
+    if at < 0:
+        return min(done, n)
+    while j < n and emit[at + j] < done:
+        j += 1
+    return j
+
+
+def _credit_block(j, n, take, at, depth, done):
+    """The first token from j whose credit is not known: the consumer, `done` steps fired,
+    has not taken the token `depth` back; n if none."""
+    if at < 0:
+        return min(done + depth, n)
+    j = max(j, depth)
+    while j < n and take[at + j - depth] < done:
+        j += 1
+    return min(j, n)
+
+
+def _fold_inputs(c, j, last, start, base, src, ch_len, emit, emit_at, take, take_at,
+                 latency, lat_at, ch_lat):  # fmt: skip
+    """Fold the arrivals of channel c's tokens from j, taken by steps before `last`, into
+    the starts of the steps taking them; the token it stopped at."""
+    n, e_at, t_at, l_at = ch_len[c], emit_at[c], take_at[c], lat_at[c]
+    if e_at < 0 and t_at < 0 and l_at < 0:  # one token per step on both sides
+        end = max(j, min(n, last))
+        lat = ch_lat[c]
+        for i in range(j, end):
+            start[base + i] = max(start[base + i], start[src + i] + lat)
+        return end
+    while j < n:
+        s = _step(take, t_at, j)
+        if s >= last:
+            break
+        arrival = start[src + _step(emit, e_at, j)] + _value(latency, l_at, ch_lat[c], j)
+        start[base + s] = max(start[base + s], arrival)
+        j += 1
+    return j
+
+
+def _fold_credits(c, j, last, into, start, base, dst, depth, ch_len, emit, emit_at, take, take_at,
+                  offset, off_at, ch_off):  # fmt: skip
+    """Fold the credits of channel c's tokens from j, emitted by steps before `last`, into
+    `into[base + step]`: the consumer's start of the step taking the token `depth` back,
+    plus the offset. The token it stopped at. (Ordinary and lagged credits alike.)"""
+    n, e_at, t_at, o_at = ch_len[c], emit_at[c], take_at[c], off_at[c]
+    if e_at < 0 and t_at < 0 and o_at < 0:
+        end = max(j, min(n, last))
+        off = ch_off[c]
+        for i in range(max(j, depth), end):
+            into[base + i] = max(into[base + i], start[dst + i - depth] + off)
+        return end
+    while j < n:
+        s = _step(emit, e_at, j)
+        if s >= last:
+            break
+        if j >= depth:
+            bound = start[dst + _step(take, t_at, j - depth)] + _value(offset, o_at, ch_off[c], j)
+            into[base + s] = max(into[base + s], bound)
+        j += 1
+    return j
+
+
+def _back(j, low, steps, at, fired):
+    """A cursor walked back from j (not below `low`) to the first token of a step >= fired."""
+    if at < 0:
+        return max(low, min(j, fired))
+    while j > low and steps[at + j - 1] >= fired:
+        j -= 1
+    return j
+
+
 def _wake(v, queue, queued, head, size, n_units):
     """Put unit v at the ring's tail unless it is queued; the new size."""
     if queued[v]:
@@ -38,37 +126,10 @@ def _wake(v, queue, queued, head, size, n_units):
     return size + 1
 
 
-@numba.njit(cache=True)
-def _bulk(u, base, s, n_steps, release, cost, in_off, in_ch, ch_prod, step_off, tok_off,
-          emit, take, latency, start, take_cur):  # fmt: skip
-    """Every producer of u is done and nothing bounds it: ready times channel by channel,
-    then one scan (stopping at a held step). Returns how many steps of u have fired."""
-    for g in range(base + s, base + n_steps):
-        start[g] = release[g]
-    for i in range(in_off[u], in_off[u + 1]):
-        c = in_ch[i]
-        p = step_off[ch_prod[c]]
-        for m in range(take_cur[c], tok_off[c + 1]):
-            g = base + take[m]
-            start[g] = max(start[g], start[p + emit[m]] + latency[m])
-    while s < n_steps and release[base + s] != np.inf:
-        if s > 0:
-            start[base + s] = max(start[base + s], start[base + s - 1] + cost[base + s - 1])
-        s += 1
-    for i in range(in_off[u], in_off[u + 1]):
-        c = in_ch[i]
-        m, hi = take_cur[c], tok_off[c + 1]
-        while m < hi and take[m] < s:
-            m += 1
-        take_cur[c] = m
-    return s
-
-
-@numba.njit(cache=True)
-def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
-               lag_off, lag_ch, ch_prod, ch_cons, ch_depth, tok_off, emit, take, latency,
-               offset, order, start, fired, lag_seen, lag, take_cur, emit_cur,
-               lag_cur):  # fmt: skip
+def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
+               ch_prod, ch_cons, ch_depth, ch_len, emit, emit_at, take, take_at, latency,
+               lat_at, ch_lat, offset, off_at, ch_off, order, start, fired, lag_seen, lag,
+               take_cur, emit_cur, lag_cur):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units waiting for it (`in_*`: the channels whose tokens
     a unit takes; `out_*`: the bounded, not lagged channels it emits on, whose credits it
@@ -77,19 +138,23 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
     steps' lagged credits it has folded in, and `lag[u]` the latest of them (start: -inf).
     These and the cursors carry over to a resumed run. `order` is the first pass's order
     (topological where the units form no cycle: then a unit whose producers are done and
-    whose channels out are unbounded runs all its steps at once)."""
+    whose channels out are unbounded runs all its steps in one visit)."""
     n_units = len(step_off) - 1
     queue = order.copy()  # a ring: each unit is in it at most once
     queued = np.ones(n_units, dtype=np.bool_)
     head, size = 0, n_units
     # A blocked unit waits for ONE unit w to fire more than `need` steps (the first check
     # that failed): it sleeps on w's list of waiters (`first`/`after`: linked lists) and
-    # only w's progress past `need` wakes it, so no wake-up is wasted.
+    # only w's progress past `need` wakes it.
     first_waiter = np.full(n_units, -1, dtype=np.int64)
     next_waiter = np.full(n_units, -1, dtype=np.int64)
     need = np.zeros(n_units, dtype=np.int64)
-    # where each cursor moves if the step being checked fires (committed when it does)
-    take_to, emit_to, lag_to = take_cur.copy(), emit_cur.copy(), lag_cur.copy()
+    # horizon scans resume where they stopped: tokens known there stay known
+    in_ahead, credit_ahead = take_cur.copy(), emit_cur.copy()
+    for i in range(len(lag_ch)):
+        credit_ahead[lag_ch[i]] = lag_cur[lag_ch[i]]
+    folded = np.zeros(len(ch_depth), dtype=np.int64)  # where this visit's folds stopped
+    lag_bound = np.empty(len(start) if len(lag_ch) else 0)  # per step: its lagged credits
     while size > 0:
         u = queue[head]
         head = 0 if head + 1 == n_units else head + 1
@@ -97,120 +162,155 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch,
         queued[u] = False
         base = step_off[u]
         n_steps = step_off[u + 1] - base
-        s = fired[u]
-        was = s
-        if s == n_steps:
+        s0 = fired[u]
+        if s0 == n_steps:
             continue
-        wait_on, wait_for = -1, 0  # -1: held, or done
-        free = lag_off[u + 1] == lag_off[u] and out_off[u + 1] == out_off[u]
-        if free and _inputs_done(u, in_off, in_ch, ch_prod, step_off, fired):
-            s = _bulk(u, base, s, n_steps, release, cost, in_off, in_ch, ch_prod, step_off,
-                      tok_off, emit, take, latency, start, take_cur)  # fmt: skip
-            fired[u] = s
-        while s < n_steps:
-            # the step's start, unless some token it takes is not emitted yet or some token
-            # it emits finds its channel full (the consumer has not taken the one d back)
+        # the horizon: the first step a check fails at, and whom it then waits for
+        # (checks in the order tokens in, credits, lagged credits: the first one wins)
+        horizon, wait_on, wait_for = n_steps, -1, 0
+        for i in range(in_off[u], in_off[u + 1]):
+            c = in_ch[i]
+            p = ch_prod[c]
+            if fired[p] == step_off[p + 1] - step_off[p]:
+                continue
+            j = _inputs_block(in_ahead[c], ch_len[c], emit, emit_at[c], fired[p])
+            in_ahead[c] = j
+            if j < ch_len[c] and _step(take, take_at[c], j) < horizon:
+                horizon, wait_on = _step(take, take_at[c], j), p
+                wait_for = _step(emit, emit_at[c], j)
+        for i in range(out_off[u], out_off[u + 1]):
+            c = out_ch[i]
+            q, d = ch_cons[c], ch_depth[c]
+            if fired[q] == step_off[q + 1] - step_off[q]:
+                continue
+            j = _credit_block(credit_ahead[c], ch_len[c], take, take_at[c], d, fired[q])
+            credit_ahead[c] = j
+            if j < ch_len[c] and _step(emit, emit_at[c], j) < horizon:
+                horizon, wait_on = _step(emit, emit_at[c], j), q
+                wait_for = _step(take, take_at[c], j - d)
+        # lagged credits: step s needs s-1's (so none past lag_horizon + 1), and its own
+        # only if it stalls (decided in the scan)
+        lag_horizon, lag_on, lag_for = n_steps, -1, 0
+        for i in range(lag_off[u], lag_off[u + 1]):
+            c = lag_ch[i]
+            q, d = ch_cons[c], ch_depth[c]
+            if fired[q] == step_off[q + 1] - step_off[q]:
+                continue
+            j = _credit_block(credit_ahead[c], ch_len[c], take, take_at[c], d, fired[q])
+            credit_ahead[c] = j
+            if j < ch_len[c] and _step(emit, emit_at[c], j) < lag_horizon:
+                lag_horizon, lag_on = _step(emit, emit_at[c], j), q
+                lag_for = _step(take, take_at[c], j - d)
+        if lag_horizon + 1 < horizon:
+            horizon, wait_on, wait_for = lag_horizon + 1, lag_on, lag_for
+        held = s0
+        while held < horizon and release[base + held] != np.inf:
+            held += 1
+        if held < horizon:  # held (ResumableSolve): stop there until it is released
+            horizon, wait_on = held, -1
+        if horizon == s0:  # woken, but blocked again at once: sleep on the new blocker
+            if wait_on >= 0:
+                need[u] = wait_for
+                next_waiter[u] = first_waiter[wait_on]
+                first_waiter[wait_on] = u
+            continue
+        # fold every token and credit of steps s0 .. horizon-1 into their starts
+        for g in range(base + s0, base + horizon):
+            start[g] = release[g]
+        for i in range(in_off[u], in_off[u + 1]):
+            c = in_ch[i]
+            folded[c] = _fold_inputs(c, take_cur[c], horizon, start, base,
+                                     step_off[ch_prod[c]], ch_len, emit, emit_at, take,
+                                     take_at, latency, lat_at, ch_lat)  # fmt: skip
+        for i in range(out_off[u], out_off[u + 1]):
+            c = out_ch[i]
+            folded[c] = _fold_credits(c, emit_cur[c], horizon, start, start, base,
+                                      step_off[ch_cons[c]], ch_depth[c], ch_len, emit,
+                                      emit_at, take, take_at, offset, off_at,
+                                      ch_off)  # fmt: skip
+        lags = lag_off[u + 1] > lag_off[u]
+        if lags:
+            last = min(lag_horizon, horizon)
+            for g in range(base + lag_seen[u], base + last):
+                lag_bound[g] = -np.inf
+            for i in range(lag_off[u], lag_off[u + 1]):
+                c = lag_ch[i]
+                folded[c] = _fold_credits(c, lag_cur[c], last, lag_bound, start, base,
+                                          step_off[ch_cons[c]], ch_depth[c], ch_len, emit,
+                                          emit_at, take, take_at, offset, off_at,
+                                          ch_off)  # fmt: skip
+        # the unit's own pace, in step order
+        s = s0
+        while s < horizon:
             g = base + s
-            t = release[g]
-            if t == np.inf:  # held (ResumableSolve): stop here until it is released
-                break
+            t = start[g]
+            back_to_back = -np.inf
             if s > 0:
-                t = max(t, start[g - 1] + cost[g - 1])
-            blocked = False
-            for i in range(in_off[u], in_off[u + 1]):
-                c = in_ch[i]
-                m, hi = take_cur[c], tok_off[c + 1]
-                done = fired[ch_prod[c]]
-                p = step_off[ch_prod[c]]
-                while m < hi and take[m] == s:
-                    if emit[m] >= done:
-                        blocked = True
-                        wait_on, wait_for = ch_prod[c], emit[m]
+                back_to_back = start[g - 1] + cost[g - 1]
+                t = max(t, back_to_back)
+            if lags:
+                if s > 0 and lag_seen[u] < s:
+                    lag[u] = max(lag[u], lag_bound[g - 1])
+                    lag_seen[u] = s
+                # a unit running back to back ignores the step's own lagged credits
+                if not (t == back_to_back and lag[u] <= t):
+                    if s == lag_horizon:
+                        wait_on, wait_for = lag_on, lag_for
                         break
-                    t = max(t, start[p + emit[m]] + latency[m])
-                    m += 1
-                if blocked:
-                    break
-                take_to[c] = m
-            if blocked:
-                break
-            for i in range(out_off[u], out_off[u + 1]):
-                c = out_ch[i]
-                d = ch_depth[c]
-                m, hi, k = emit_cur[c], tok_off[c + 1], tok_off[c]
-                done = fired[ch_cons[c]]
-                q = step_off[ch_cons[c]]
-                while m < hi and emit[m] == s:
-                    if m - k >= d:
-                        if take[m - d] >= done:
-                            blocked = True
-                            wait_on, wait_for = ch_cons[c], take[m - d]
-                            break
-                        t = max(t, start[q + take[m - d]] + offset[m])
-                    m += 1
-                if blocked:
-                    break
-                emit_to[c] = m
-            if blocked:
-                break
-            if lag_off[u + 1] > lag_off[u]:
-                # lagged credits: step s-1's are needed first; s's own only if s stalls
-                for late in range(2):
-                    if late == 0 and (s == 0 or lag_seen[u] >= s):
-                        continue
-                    if late == 1 and s > 0 and t == start[g - 1] + cost[g - 1] and lag[u] <= t:
-                        break
-                    step = s - 1 + late  # == lag_seen[u]: credits are folded step by step
-                    bound = -np.inf
-                    for i in range(lag_off[u], lag_off[u + 1]):
-                        c = lag_ch[i]
-                        d = ch_depth[c]
-                        m, hi, k = lag_cur[c], tok_off[c + 1], tok_off[c]
-                        done = fired[ch_cons[c]]
-                        q = step_off[ch_cons[c]]
-                        while m < hi and emit[m] == step:
-                            if m - k >= d:
-                                if take[m - d] >= done:
-                                    blocked = True
-                                    wait_on, wait_for = ch_cons[c], take[m - d]
-                                    break
-                                bound = max(bound, start[q + take[m - d]] + offset[m])
-                            m += 1
-                        if blocked:
-                            break
-                        lag_to[c] = m
-                    if blocked:
-                        break
-                    for i in range(lag_off[u], lag_off[u + 1]):
-                        lag_cur[lag_ch[i]] = lag_to[lag_ch[i]]
-                    lag[u] = max(lag[u], bound)
-                    lag_seen[u] = step + 1
-                    if late == 1:
-                        t = max(t, lag[u])
-                if blocked:
-                    break
+                    lag[u] = max(lag[u], lag_bound[g])
+                    lag_seen[u] = s + 1
+                    t = max(t, lag[u])
             start[g] = t
-            for i in range(in_off[u], in_off[u + 1]):
-                take_cur[in_ch[i]] = take_to[in_ch[i]]
-            for i in range(out_off[u], out_off[u + 1]):
-                emit_cur[out_ch[i]] = emit_to[out_ch[i]]
             s += 1
-            fired[u] = s
+        fired[u] = s
+        for i in range(in_off[u], in_off[u + 1]):
+            c = in_ch[i]
+            take_cur[c] = _back(folded[c], take_cur[c], take, take_at[c], s)
+        for i in range(out_off[u], out_off[u + 1]):
+            c = out_ch[i]
+            emit_cur[c] = _back(folded[c], emit_cur[c], emit, emit_at[c], s)
+        for i in range(lag_off[u], lag_off[u + 1]):
+            c = lag_ch[i]
+            lag_cur[c] = _back(folded[c], lag_cur[c], emit, emit_at[c], lag_seen[u])
         if s < n_steps and wait_on >= 0:
             need[u] = wait_for
             next_waiter[u] = first_waiter[wait_on]
             first_waiter[wait_on] = u
-        if s == was:
+        if s == s0:
             continue
-        v, last = first_waiter[u], -1
+        v, last_v = first_waiter[u], -1
         while v >= 0:  # wake the waiters whose wait is over
             after = next_waiter[v]
             if s > need[v]:
-                if last < 0:
+                if last_v < 0:
                     first_waiter[u] = after
                 else:
-                    next_waiter[last] = after
+                    next_waiter[last_v] = after
                 size = _wake(v, queue, queued, head, size, n_units)
             else:
-                last = v
+                last_v = v
             v = after
+
+
+_HELPERS = ("_step", "_value", "_inputs_block", "_credit_block", "_fold_inputs",
+            "_fold_credits", "_back", "_wake")  # fmt: skip
+
+
+def compiled():
+    """`run_events` compiled by numba, cached beside this file (the first compile takes
+    15-20 s, which set-up pays through `channels.warm_up`). The helpers are compiled from
+    these same functions, so the compiled loop and the plain one are one source."""
+    import types
+
+    import numba
+
+    namespace = {"np": np}
+
+    def jit(function):
+        copy = types.FunctionType(function.__code__, namespace, function.__name__)
+        copy.__qualname__, copy.__module__ = function.__qualname__, function.__module__
+        return numba.njit(cache=True)(copy)
+
+    for name in _HELPERS:
+        namespace[name] = jit(globals()[name])
+    return jit(run_events)

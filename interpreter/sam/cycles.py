@@ -80,6 +80,7 @@ class _Edge:
     index: int  # input position at the consumer
     emit: np.ndarray
     take: np.ndarray
+    one_per_step: tuple[bool, bool]  # token m is emitted / taken by step m (the plan's None)
 
 
 def _edges(run: GraphRun) -> list[_Edge]:
@@ -99,7 +100,8 @@ def _edges(run: GraphRun) -> list[_Edge]:
                 continue
             seen.add(key)
             n = len(run.inputs[node.id][p].ctl)
-            edges.append(_Edge(producer, node, p, steps_of(emit, n), steps_of(take, n)))
+            plain = (emit is None, take is None)
+            edges.append(_Edge(producer, node, p, steps_of(emit, n), steps_of(take, n), plain))
     return edges
 
 
@@ -137,11 +139,17 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
             latency[moves[e.take]] += hbm.latency  # type: ignore[union-attr]
         name = f"{e.producer.label} -> {e.consumer.label} input {e.index}"
         u, v = unit[e.producer.id], unit[e.consumer.id]
-        net.add_channel(name, u, v, e.emit, e.take, latency=latency)
+        # token m at step m is said with None: the solver then reads no array for it
+        # (both None means one token per step of the producer: only when that is so)
+        every_step = len(e.emit) == run.results[e.producer.id].plan.steps
+        emit = None if e.one_per_step[0] else e.emit
+        take = None if e.one_per_step[1] and (emit is not None or every_step) else e.take
+        net.add_channel(name, u, v, emit, take, latency=latency)
         if fifo_depth > 0 and e.consumer.op not in WRITERS:
+            credit = None if emit is None else _credit_steps(e.emit)  # (m at m stays so)
             net.add_channel(
-                f"{name} (room)", u, v, _credit_steps(e.emit), e.take, depth=fifo_depth + 1,
-                offset=2.0, lagged=True, credit_only=True,
+                f"{name} (room)", u, v, credit, take,
+                depth=fifo_depth + 1, offset=2.0, lagged=True, credit_only=True,
             )  # fmt: skip
     try:
         timeline = net.solve()

@@ -65,7 +65,8 @@ def crdpt_convert(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     inner fiber of its points' inner coordinates (or values). The outer stream may hold
     stops between groups of points; SAM's converter closes the whole set one level above
     them: the last stop before `D` is raised by one, or an S0 closes stop-free points.
-    One step per inner output token."""
+    With `last_level=False` (SAM's converter under more levels) the inner stream's last
+    stop is not raised: it closes only the last fiber. One step per inner output token."""
     outer, inner = ins
     data = _points(outer, node.label, "outer", stops=True)
     _points(inner, node.label, "inner")
@@ -85,6 +86,9 @@ def crdpt_convert(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     values = np.zeros(len(ctl), dtype=inner.val.dtype)
     values[ctl == DATA] = inner.val[:-1]
     out, inner_out, pos, outer_keep = group_runs(ctl, key, values)
+    if not node.attrs.get("last_level", True):
+        inner_out.ctl = inner_out.ctl.copy()
+        inner_out.ctl[-2] -= 1  # the raised closing stop (>= 1) back to the fibers' level
     m = len(inner_out.ctl)
     take_outer = pos[:n] if len(ctl) == n else np.r_[pos[: n - 1], m - 1]
     take_inner = np.r_[pos[ctl == DATA], m - 1]

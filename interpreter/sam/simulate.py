@@ -7,6 +7,7 @@ from typing import Any
 
 from dsl.sam.ir import Program
 from interpreter.budget import check_budget
+from interpreter.core.targets import SamTarget, typed
 from interpreter.report import SimReport
 from interpreter.sam import advice
 from interpreter.sam.counts import COUNTERS, READ_COUNTERS, WRITE_COUNTERS, count_graph, graph_floor
@@ -17,11 +18,14 @@ from interpreter.sam.fibertree import Fibertree
 from interpreter.sam.resources import check_static, full_lanes
 
 
-def hbm_model(target: dict) -> HbmModel | None:
-    cfg = target.get("hbm", {})
-    if not cfg.get("enabled", False):
-        return None
-    return HbmModel(**{k: int(v) for k, v in cfg.items() if k != "enabled"})
+def sam_target(target: Mapping[str, Any]) -> SamTarget:
+    """The checked, typed form of a SAM target (an empty table: Comal's defaults)."""
+    return typed(target, dialect="sam")  # type: ignore[return-value]
+
+
+def hbm_model(target: Mapping[str, Any]) -> HbmModel | None:
+    hbm = sam_target(target).hbm
+    return HbmModel(hbm.channels, hbm.latency, hbm.ii, hbm.startup) if hbm.enabled else None
 
 
 def simulate(
@@ -38,7 +42,7 @@ def simulate_trees(
     resources = check_static(program, target)
     hbm = hbm_model(target)
     runs = run_graphs(program, dict(tensors), dims, memory_steps=hbm is not None)
-    fifo_depth = int(target.get("fifo_depth", 0))
+    fifo_depth = sam_target(target).fifo_depth
     timings = [time_graph(run, fifo_depth, hbm) for run in runs]
     resources["fifo_depth"] = float(max((t.fifo_depth for t in timings), default=0))
     check_budget(target, resources)

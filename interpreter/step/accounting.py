@@ -76,7 +76,7 @@ def make_report(
     for (v, _), c in path.share.items():
         on_path[v] = on_path.get(v, 0.0) + c
     per_op, timeline = {}, []
-    for node, plan, memory in zip(program.nodes, plans, per_node, strict=True):
+    for node, plan, memory, built in zip(program.nodes, plans, per_node, held, strict=True):
         busy = float(plan.cost.sum())
         label = node.label()
         entry = {
@@ -85,6 +85,7 @@ def make_report(
             "elements": len(plan.cost),
             "flops": plan.flops,
             "onchip_bytes": memory,
+            "onchip_on_demand_bytes": built,
             "critical_cycles": on_path.get(node.id, 0.0),
         }
         if plan.requests is not None:

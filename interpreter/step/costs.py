@@ -63,7 +63,7 @@ class OpEvents:
     requests: np.ndarray | None = None  # HBM bytes per event (off-chip ops)
     bound: np.ndarray | None = None  # per event: which term set its cost
     flops: float = 0.0
-    onchip_bytes: float = 0.0
+    onchip_bytes: float = 0.0  # what the op holds on chip: set by `onchip.held_bytes`
     is_load: bool = False
     # compute ops: the least compute= at which no element costs more than one cycle
     # (more units than this cannot speed the op up)
@@ -221,19 +221,12 @@ def _random_load(env: CostEnv) -> OpEvents:
 
 
 def _load(env: CostEnv, cons: list[np.ndarray]) -> OpEvents:
-    """A load issues one HBM request per tile (one cycle each) and double-buffers tiles."""
+    """A load issues one HBM request per tile (one cycle each)."""
     out = env.outs[0]
     n = out.n_items
     req = item_sizes(out, env.node.outputs[0].elem)
-    tile = float(req.max()) if n else 0.0
     return OpEvents(
-        _ones(n),
-        cons,
-        [np.arange(n)],
-        requests=req,
-        bound=np.zeros(n, int),
-        onchip_bytes=2 * tile,
-        is_load=True,
+        _ones(n), cons, [np.arange(n)], requests=req, bound=np.zeros(n, int), is_load=True
     )
 
 
@@ -242,14 +235,8 @@ def _store(env: CostEnv) -> OpEvents:
     x = env.ins[0]
     n = x.n_items
     req = item_sizes(x, env.in_types[0].elem)
-    tile = float(req.max()) if n else 0.0
     return OpEvents(
-        _ones(n),
-        [np.arange(n)] * len(env.ins),
-        [],
-        requests=req,
-        bound=np.zeros(n, int),
-        onchip_bytes=2 * tile,
+        _ones(n), [np.arange(n)] * len(env.ins), [], requests=req, bound=np.zeros(n, int)
     )
 
 
@@ -261,10 +248,8 @@ def _bufferize(env: CostEnv) -> OpEvents:
     size = item_sizes(x, env.in_types[0].elem)
     cost = np.maximum(1.0, np.ceil(size / float(env.target["onchip_bw"])))
     ends = np.flatnonzero(x.stop >= b)
-    per_buffer = np.add.reduceat(size, np.concatenate([[0], ends[:-1] + 1])) if len(ends) else [0]
-    mem = (float(size.max()) if len(size) else 0.0) + 2 * float(np.max(per_buffer))
     bound = np.where(cost > 1, BW_OUT, ISSUE)
-    return OpEvents(cost, [np.arange(x.n_items)], [ends], bound=bound, onchip_bytes=mem)
+    return OpEvents(cost, [np.arange(x.n_items)], [ends], bound=bound)
 
 
 @cost_rule("streamify")
@@ -340,39 +325,19 @@ def _taken_from(sources: ItemSources, n_ports: int) -> list[np.ndarray]:
 
 
 # --- higher-order ------------------------------------------------------------------------------
-def _matmul_memory(env: CostEnv, with_out: bool) -> float:
-    """Paper: 16 x left-tile cols + right tile (+ output tile for accum), in bytes."""
-    fref = env.node.attrs["fn"]
-    if fref.name != "matmul":
-        return 0.0
-    elems = env.in_types[0].elem.items if len(env.ins) == 1 else [t.elem for t in env.in_types]
-    vals = env.ins[0].values if len(env.ins) == 1 else [s.values for s in env.ins]
-    a_shapes, b_shapes = tile_shapes(vals[0]), tile_shapes(vals[1])
-    size = DTYPE_BYTES[elems[0].dtype]
-    mem = (
-        16 * float(a_shapes[:, 1].max(initial=0)) * size
-        + float((b_shapes[:, 0] * b_shapes[:, 1]).max(initial=0)) * size
-    )
-    if with_out:
-        out = env.outs[0]
-        mem += float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
-    return mem
-
-
 @cost_rule("map")
 def _map(env: CostEnv) -> OpEvents:
-    """Per element: the roofline of its bytes and FLOPs; a matmul holds its operands."""
-    return _elementwise(env, "map", _matmul_memory(env, False))
+    """Per element: the roofline of its bytes and FLOPs."""
+    return _elementwise(env, "map")
 
 
 @cost_rule("scan")
 def _scan(env: CostEnv) -> OpEvents:
-    """Per element like map; the running state is one output element."""
-    out_bytes = item_sizes(env.outs[0], env.node.outputs[0].elem)
-    return _elementwise(env, "scan", float(out_bytes.max(initial=0)))
+    """Per element like map."""
+    return _elementwise(env, "scan")
 
 
-def _elementwise(env: CostEnv, kind: str, mem: float) -> OpEvents:
+def _elementwise(env: CostEnv, kind: str) -> OpEvents:
     x, out = env.ins[0], env.outs[0]
     n = x.n_items
     flops = np.zeros(n)
@@ -385,7 +350,6 @@ def _elementwise(env: CostEnv, kind: str, mem: float) -> OpEvents:
         [np.arange(n)],
         bound=bound,
         flops=float(flops.sum()),
-        onchip_bytes=mem,
         useful_units=useful,
     )
 
@@ -403,14 +367,12 @@ def _accum(env: CostEnv) -> OpEvents:
     cost, bound, useful = _roofline(
         env, n, x.has_value | (bytes_out > 0), _in_bytes(env), flops, bytes_out
     )
-    mem = max(_matmul_memory(env, True), float(bytes_out.max(initial=0)))
     return OpEvents(
         cost,
         [np.arange(n)] * len(env.ins),
         [ends],
         bound=bound,
         flops=float(flops.sum()),
-        onchip_bytes=mem,
         useful_units=useful,
     )
 
@@ -490,21 +452,13 @@ def _expand(env: CostEnv) -> OpEvents:
     cons_x = np.full(x.n_items, max(n - 1, 0), dtype=np.int64)
     if n:
         cons_x[x_value_items] = np.minimum(first_of(owner, len(x_value_items)), n - 1)
-    mem = float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
-    return OpEvents(
-        _ones(n), [cons_x, np.arange(n)], [np.arange(n)], bound=np.zeros(n, int), onchip_bytes=mem
-    )
+    return OpEvents(_ones(n), [cons_x, np.arange(n)], [np.arange(n)], bound=np.zeros(n, int))
 
 
 @cost_rule("repeat")
 def _repeat(env: CostEnv) -> OpEvents:
     x, out = env.ins[0], env.outs[0]
     first = first_of(parents(out.stop, 1), x.n_items)
-    mem = float(item_sizes(out, env.node.outputs[0].elem).max(initial=0))
     return OpEvents(
-        _ones(out.n_items),
-        [first],
-        [np.arange(out.n_items)],
-        bound=np.zeros(out.n_items, int),
-        onchip_bytes=mem,
+        _ones(out.n_items), [first], [np.arange(out.n_items)], bound=np.zeros(out.n_items, int)
     )

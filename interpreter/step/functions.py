@@ -97,30 +97,9 @@ def batched(f: Callable, shared: bool = False) -> Callable:
         }
         if all(v is not None for v in lists.values()):
             return f(*(lists[i] if i in lists else vstack(a) for i, a in enumerate(args)), p)
-        if shared:
-            return _per_shape(f, args, p, n)
         return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
 
     return apply
-
-
-def _per_shape(f: Callable, args: list, p: dict, n: int) -> list:
-    """`f` once per group of elements whose arguments have the same shapes and dtypes, on
-    the group stacked (a `shared` f gives each batch element the result it gives it alone:
-    the same BLAS call on the same layout). An element with a non-contiguous argument goes
-    alone, as it would: stacking would copy it to another layout."""
-    elems = [[np.asarray(a[i]) for a in args] for i in range(n)]
-    groups: dict[object, list[int]] = {}
-    for i, xs in enumerate(elems):
-        alone = not all(x.flags.c_contiguous for x in xs)
-        key = i if alone else tuple((x.shape, x.dtype.str) for x in xs)
-        groups.setdefault(key, []).append(i)
-    out: list = [None] * n
-    for members in groups.values():
-        res = f(*(np.stack([elems[i][k] for i in members]) for k in range(len(args))), p)
-        for j, i in enumerate(members):
-            out[i] = res[j]
-    return out
 
 
 def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:

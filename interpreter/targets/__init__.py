@@ -5,11 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from interpreter.core.targets import TargetError, typed
+
 TARGETS_DIR = Path(__file__).parent
-
-
-class TargetError(Exception):
-    """A target name that does not exist or a file that does not parse."""
 
 
 def available() -> list[str]:
@@ -17,7 +15,8 @@ def available() -> list[str]:
 
 
 def load_target(name: str) -> dict:
-    """The target's parameters as a dict (with its `name` added)."""
+    """The target's parameters as a dict (with its `name` added), checked against its
+    dialect's typed form (`interpreter.core.targets`)."""
     path = TARGETS_DIR / f"{name}.toml"
     if not path.is_file():
         raise TargetError(f"unknown target {name!r}; known: {', '.join(available()) or 'none'}")
@@ -26,4 +25,5 @@ def load_target(name: str) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{path}: {exc}") from None
     data.setdefault("name", name)
+    typed(data, str(path))  # refuses a missing, mistyped or unknown key, naming it
     return data

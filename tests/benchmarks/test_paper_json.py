@@ -43,11 +43,48 @@ def test_sam_fusion_quick_json(capsys):
     assert set(result) == {"sam_fusion_gcn_layer_karate_fused_over_unfused"}
 
 
+def _point(cycles: int, reserved: float, on_demand: float, weights: float = 0.0):
+    return step_paper_results.TilingPoint(cycles, reserved, on_demand, weights, weights)
+
+
+def test_tiling_entries_by_hand():
+    """Dynamic: 100 cycles, 10 bytes. tile=8: 150 cycles, 12 bytes (max 1.5); tile=64: 90
+    cycles, 30 bytes (max 3.0): the Pareto distance is 1.5, set by tile=8. v1 counts only
+    what runs: tile=64's 25 bytes over dynamic's 10, or (25 - 2) / (10 - 2) with 4 bytes of
+    weights halved."""
+    model = step_paper_results.MODELS[0]  # Mixtral: 8 experts, paper 1.33
+    points = {0: _point(100, 10, 10, 4), 8: _point(150, 12, 12, 4), 64: _point(90, 30, 25, 4)}
+    found: dict = {}
+    lines = step_paper_results.tiling_entries(model, points, found)
+    pareto = found["step_dynamic_tiling_pareto_mixtral-8x7b"]
+    assert pareto["ours"] == 1.5 and pareto["paper"] == 1.33 and "tile=8" in pareto["note"]
+    memory = found["step_dynamic_tiling_onchip_memory_mixtral-8x7b"]
+    assert memory["ours"] == 2.5 and "2.88x with the weight blocks at 2 bytes" in memory["note"]
+    # weights at 2 bytes: (12 - 2) / (10 - 2)
+    assert "at 2 bytes the tile=8 memory ratio is 1.25x" in " ".join(lines)
+
+
+def test_results_are_producers(monkeypatch, capsys):
+    def fake(quick: bool, check: bool, found: dict) -> list[str]:
+        found["fake"] = {"ours": 1.0 if quick and not check else 0.0, "paper": None, "note": "x"}
+        return ["table"]
+
+    monkeypatch.setitem(step_paper_results.PRODUCERS, "9", ("fake result", fake))
+    step_paper_results.main(["--quick", "--json", "--results", "9"])
+    assert json.loads(capsys.readouterr().out) == {
+        "fake": {"ours": 1.0, "paper": None, "note": "x"}
+    }
+    with pytest.raises(SystemExit):
+        step_paper_results.main(["--results", "7"])
+    assert "unknown result '7' (choose from 1 (dynamic tiling)" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_step_paper_results_quick_json(capsys):
-    step_paper_results.main(["--quick", "--json", "--results", "2"])
+    step_paper_results.main(["--quick", "--json", "--results", "1"])
     result = json.loads(capsys.readouterr().out)
     _check(result)
-    entry = result["step_dynamic_parallelization_b16_high_vs_interleaved"]
-    assert entry["paper"] == [1.47, 1.57]
-    assert "b16_low_vs_coarse" in " ".join(result)
+    assert set(result) == {
+        "step_dynamic_tiling_pareto_mixtral-8x7b",
+        "step_dynamic_tiling_onchip_memory_mixtral-8x7b",
+    }

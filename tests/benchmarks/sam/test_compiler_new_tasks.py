@@ -1,7 +1,7 @@
 """The builtin SAM compiler on tasks written for it after the suite (benchmarks/sam_new):
 segment reductions by max and min (issue 16's segment max/min kind). `max(j, e)` and
 `min(j, e)` lower to a reducer with that op; what only a sparse accumulator could reduce
-(the index not innermost) or value blocks are refusals naming the reason, never a sum."""
+(the index not innermost) is a refusal naming the reason, never a sum."""
 
 from __future__ import annotations
 
@@ -51,15 +51,6 @@ def test_mixed_nested_reductions_are_refused() -> None:
     b = Operand("B", ("N", "N", "N"), ["dense", "compressed", "compressed"])
     with pytest.raises(NotCovered, match="different kinds"):
         compile_spec(spec, [b], [Operand("y", ("N",))])
-
-
-def test_max_over_blocks_is_refused() -> None:
-    """A block product's max over k would take the max of whole b x b products."""
-    spec = {"expr": "S(i,j) = max(k, Q(i,k) * K(j,k))", "order": "ijk", "block": 4}
-    spec["formats"] = {"K": {"format": "dense", "mode_order": [1, 0]}}
-    q, k = Operand("Q", ("N", "D")), Operand("K", ("N", "D"))
-    with pytest.raises(NotCovered, match="value blocks"):
-        compile_spec(spec, [q, k], [Operand("S", ("N", "N"))])
 
 
 @pytest.mark.slow

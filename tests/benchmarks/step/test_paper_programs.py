@@ -42,4 +42,7 @@ def test_padded_static_and_dynamic_tiling_match_torch(kernel) -> None:
     # every padded row is a full SwiGLU: 3 matmuls of [1, H] x [H, F] (or [1, F] x [F, H])
     extra = reports[4].metrics["flops"] - reports[0].metrics["flops"]
     assert extra >= padded_rows * 3 * 2 * H * F
-    assert reports[4].metrics["token_tile_bytes"] > 0
+    # every expert gets tokens here, so both tilings hold the same weight blocks
+    assert (
+        reports[4].metrics["weight_onchip_bytes"] == reports[0].metrics["weight_onchip_bytes"] > 0
+    )

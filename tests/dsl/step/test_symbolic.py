@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsl.step.symbolic import RAGGED, Expr, expr_from_json
+from dsl.step.symbolic import RAGGED, Expr, Sym, expr_from_json
 
 M, N = Expr.sym("M"), Expr.sym("N")
 
@@ -54,3 +54,17 @@ def test_json_round_trip(e: Expr) -> None:
 def test_malformed_json_is_rejected(bad: object) -> None:
     with pytest.raises(ValueError):
         expr_from_json(bad, {"M": "dynamic"})
+
+
+def test_cached_facts_agree_with_the_terms() -> None:
+    """`is_static`, `symbols()` and shared constants are computed once: they must still
+    say what the terms say, for every way of building a dim."""
+    r = Expr.sym("r1", RAGGED)
+    built = [M * N - M * N + 7, (M + 1).cdiv(4), Expr.const(0), M - M, r * 2, (M * 8) // 8]
+    for e in built:
+        assert e.is_static == all(mono == () for mono, _ in e.terms)
+        assert e.symbols() == e.symbols() and e.is_static == (not e.symbols())
+    assert built[0].is_static and built[0].value == 7 and built[0].to_json() == 7
+    assert (M + 1).cdiv(4).symbols() == {Sym("M")}
+    assert Expr.const(5) is Expr.const(5) and Expr.const(5) + M != Expr.const(5)
+    assert Expr.const(True) == 1 and Expr.const(5) == 5  # shared constants stay plain ints

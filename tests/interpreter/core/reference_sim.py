@@ -69,8 +69,8 @@ def simulate(net: ChannelNetwork) -> list[np.ndarray]:
                 for m in range(len(takes[c])):
                     if takes[c][m] == s:
                         p, e = ch.producer, int(emits[c][m])
-                        arrival = start[p][e] + float(latencies[c][m]) if len(start[p]) > e else None
-                        times.append(arrival)
+                        ready = len(start[p]) > e
+                        times.append(start[p][e] + float(latencies[c][m]) if ready else None)
         if None in times:
             return None
         ready = max(times)

@@ -3,14 +3,23 @@ solver against the event-by-event reference machine on random small networks."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from interpreter.core import channels
+from interpreter.core import channels_kernel as kernel
 from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, peak_occupancy
 from interpreter.errors import SimulationError
 from tests.interpreter.core.reference_sim import ReferenceDeadlock, simulate
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def pipeline(depth: int) -> tuple[ChannelNetwork, int]:
@@ -200,8 +209,17 @@ def networks(draw, depths=None, costs=COSTS):
         p = draw(st.integers(0, n_units - 1))
         c = draw(st.integers(0, n_units - 1))
         n = draw(st.integers(0, 8)) if sizes[p] and sizes[c] else 0
+        # None: token m at step m (the solver's array-free case), on one side or both
+        plain = draw(st.sampled_from(["neither", "neither", "emit", "take", "both"]))
+        if plain == "both" and sizes[p] <= sizes[c]:
+            n = sizes[p]
+        elif plain != "neither":
+            n = min(n, sizes[p] if plain == "emit" else sizes[c])
         emit = sorted(draw(st.lists(st.integers(0, max(sizes[p] - 1, 0)), min_size=n, max_size=n)))
         take = sorted(draw(st.lists(st.integers(0, max(sizes[c] - 1, 0)), min_size=n, max_size=n)))
+        emit = None if plain in ("emit", "both") else np.array(emit, dtype=np.int64)
+        both = plain == "both" and n == sizes[p]
+        take = None if plain == "take" or both else np.array(take, dtype=np.int64)
         latency = draw(st.sampled_from(costs[:3]) | st.just(None))
         if latency is None:
             latency = np.array(draw(st.lists(st.sampled_from(costs), min_size=n, max_size=n)))
@@ -209,8 +227,7 @@ def networks(draw, depths=None, costs=COSTS):
         depth = draw(st.integers(0, 4) if depths is None else depths)
         lagged = depth > 0 and draw(st.booleans())
         credit_only = depth > 0 and draw(st.booleans())
-        net.add_channel(f"c{k}", p, c, np.array(emit, dtype=np.int64),
-                        np.array(take, dtype=np.int64), depth=depth, latency=latency,
+        net.add_channel(f"c{k}", p, c, emit, take, depth=depth, latency=latency,
                         offset=offset, lagged=lagged, credit_only=credit_only)  # fmt: skip
     return net
 
@@ -255,16 +272,62 @@ def check_against_reference(net: ChannelNetwork) -> None:
             assert tl.occupancy(c) <= ch.depth
 
 
+@contextmanager
+def event_loop(which: str):
+    """Solve with the plain Python loop or the compiled one, whatever the network's size."""
+    saved = channels._event_loop
+    plain = which == "plain"
+    channels._event_loop = lambda size: kernel.run_events if plain else channels._compiled()
+    try:
+        yield
+    finally:
+        channels._event_loop = saved
+
+
+@pytest.mark.parametrize("loop", ["plain", "compiled"])
 @settings(max_examples=120)
 @given(net=networks())
-def test_solver_equals_the_reference_machine(net):
-    check_against_reference(net)
+def test_solver_equals_the_reference_machine(loop, net):
+    with event_loop(loop):
+        check_against_reference(net)
 
 
+@pytest.mark.parametrize("loop", ["plain", "compiled"])
 @settings(max_examples=80)
 @given(net=chains())
-def test_chains_and_rings_equal_the_reference_machine(net):
-    check_against_reference(net)
+def test_chains_and_rings_equal_the_reference_machine(loop, net):
+    with event_loop(loop):
+        check_against_reference(net)
+
+
+def test_a_small_network_never_imports_numba():
+    """A task's small networks run the plain loop: the process never pays numba's start-up
+    (~1 s of CPU); a large one runs compiled."""
+    code = (
+        "import sys, numpy as np\n"
+        "from interpreter.core.channels import ChannelNetwork\n"
+        "net = ChannelNetwork()\n"
+        "a, b = net.add_unit('a', np.ones(50)), net.add_unit('b', np.ones(50))\n"
+        "net.add_channel('ab', a, b, depth=2, lagged=True)\n"
+        "assert net.solve().start[1][-1] == 49\n"
+        "assert 'numba' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_a_large_network_runs_compiled_with_the_same_times():
+    n = channels.COMPILE_FROM // 2
+    net = ChannelNetwork()
+    a, b = net.add_unit("a", np.ones(n)), net.add_unit("b", np.full(n, 2.0))
+    net.add_channel("ab", a, b, depth=3, latency=1.0, offset=2.0, lagged=True)
+    assert net.resumable().flat.size >= channels.COMPILE_FROM
+    assert channels._event_loop(net.resumable().flat.size) is channels._compiled()
+    times = net.solve().start
+    with event_loop("plain"):
+        plain = net.solve().start
+    for got, want in zip(times, plain, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(times[1], 1 + 2 * np.arange(n))  # the slower unit's pace
 
 
 @settings(max_examples=50)

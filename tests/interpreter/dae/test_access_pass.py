@@ -141,4 +141,6 @@ def test_a_bad_index_keeps_its_own_message(program: Program) -> None:
     arrays["indices"] = np.array([4, 1, 9, 3, 1], dtype=np.int64)
     with pytest.raises(ExecutionError) as err:
         run_access(program, arrays, dims)
-    assert str(err.value).startswith("stream 6 (load table): index 9 out of bounds for dim 0")
+    assert str(err.value) == (
+        "stream 7 (load table): index 9 out of bounds for dim 0 of size 5 (element [2, 0])"
+    )

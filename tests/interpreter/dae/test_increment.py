@@ -224,3 +224,60 @@ def _static_twin(source: str):
     namespace: dict = {}
     exec(source.replace("total.increment(k)", "total.increment(3)"), namespace)
     return namespace["kernel"]
+
+
+def _two_counters_kernel(offsets, values, **params):
+    """Two cases touch two counters, runtime and static amounts mixed; each records what it
+    read, so the batched run can be compared with a one-token-at-a-time replay."""
+    seen = dae.output("seen")
+    closed = dae.output("closed")
+    a, b = dae.counter(-3), dae.counter(7)
+    with dae.loop(1, offsets.shape[0]) as end:
+        lo = dae.load(offsets, end - 1)
+        hi = dae.load(offsets, end)
+        with dae.loop(lo, hi) as item:
+            v = dae.load(values, item)
+
+            @dae.callback(item, "ite", item, v)
+            def add(j, x):
+                a.increment(x * 2 + 1)
+                b.increment(2)
+                dae.store(seen, (j,), a.get() + b.get())
+
+        @dae.callback(item, "end", end - 1, hi - lo)
+        def close(s, n):
+            b.increment(n)
+            dae.store(closed, (s,), a.get() * 10 + b.get())
+            a.increment(1)
+
+    return seen, closed
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 50), max_size=5), min_size=1, max_size=10))
+def test_batched_counters_equal_a_token_by_token_replay(segments: list[list[int]]) -> None:
+    a, b, seen, closed = -3, 7, [], []
+    for seg in segments:  # the program's token order, one callback at a time
+        for x in seg:
+            a, b = a + 2 * x + 1, b + 2
+            seen.append(a + b)
+        b += len(seg)
+        closed.append(a * 10 + b)
+        a += 1
+    flat = np.array([x for seg in segments for x in seg], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in segments])]).astype(np.int64)
+    signature = segment_signature()
+    signature["outputs"] = [
+        {"name": "seen", "dtype": "int64", "shape": ["NNZ"]},
+        {"name": "closed", "dtype": "int64", "shape": ["B"]},
+    ]
+    n, nseg = len(flat), len(segments)
+    got = run(
+        _two_counters_kernel,
+        signature,
+        {"offsets": offsets, "values": flat},
+        {"seen": np.zeros(n, dtype=np.int64), "closed": np.zeros(nseg, dtype=np.int64)},
+        {"NOFF": nseg + 1, "NNZ": n, "B": nseg},
+    )
+    np.testing.assert_array_equal(got["seen"], seen)
+    np.testing.assert_array_equal(got["closed"], closed)

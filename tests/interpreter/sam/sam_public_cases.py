@@ -445,6 +445,9 @@ REPRODUCED: dict[tuple[str, str], int] = {
     ("test_wr_scanner.py", "test_comp_wr_scan_direct"): len(CRD_WRITE_2D),
     ("test_array.py", "test_arr_store_1d"): len(ARRAY_STORE),
     ("test_crdpt_converter.py", "test_crdpt_converter_direct[last_level=True]"): 3,
+    ("test_crdpt_converter.py", "test_crdpt_converter_direct[last_level=False]"): len(
+        CRDPT_CONVERT
+    ),
     ("test_spcrdpt_accumulator.py", "test_spcrdpt1_accum_direct"): len(CRDPT_ACC1),
     ("test_spcrdpt_accumulator.py", "test_spcrdpt2_accum_direct"): len(CRDPT_ACC2),
     ("test_spacc.py", "test_spacc1_direct"): 1,
@@ -462,12 +465,6 @@ NOT_EXPRESSIBLE: dict[tuple[str, str], tuple[int, str]] = {
     ("test_intersect.py", "test_intersect_direct_skip"): (
         1,
         "the intersecter's crd-skip outputs (feeding a scanner's skip input) are not modelled",
-    ),
-    ("test_crdpt_converter.py", "test_crdpt_converter_direct[last_level=False]"): (
-        3,
-        "with last_level=False SAM's converter closes the inner stream one level short of"
-        " the outer one (its last stop does not nest), which our streams do not allow; the"
-        " same cases with last_level=True are reproduced",
     ),
     ("test_memory_block.py", "test_memory_block"): (
         5,

@@ -64,7 +64,9 @@ def _moe_inputs() -> dict[str, np.ndarray]:
 def _moe(tile_n: int):
     inputs = _moe_inputs()
     out = {"y": ((B, H), "float32")}
-    report, _ = paper.run(paper.moe_spatial, inputs, out, {"tile_f": TILE_F, "tile_n": tile_n}, None)
+    report, _ = paper.run(
+        paper.moe_spatial, inputs, out, {"tile_f": TILE_F, "tile_n": tile_n}, None
+    )
     return report
 
 

@@ -1,0 +1,181 @@
+"""Typed targets: one loader turns a target's TOML table into a checked dataclass.
+
+Each dialect's simulator used to read its target as a dict, with its own keys, defaults
+and error messages (or a bare KeyError). Here every dialect's parameters are declared once,
+as a frozen dataclass on a shared base (`Target`: name, dialect, description, budget), and
+`typed` checks a table against it: a missing key, a value of the wrong type or a negative
+number, and a key no dataclass declares (a typo that would silently keep a default) each
+fail in one line naming the file and the key. `interpreter.targets.load_target` runs the
+check on every file it loads, so a bad target is refused before any program runs.
+
+Readers switch over with `typed(target)`, which accepts the dict form simulators still
+receive (tests and benchmarks override a key with `dict(target, fifo_depth=2)`).
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import Any
+
+
+class TargetError(Exception):
+    """A target name that does not exist, or a file that does not parse or check."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every target has: its name, its dialect, a description, and its `[budget]`
+    (resource -> amount; `interpreter.budget`)."""
+
+    name: str
+    dialect: str
+    description: str = ""
+    budget: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamHbm:
+    """Comal's HBM channels: a step moving words waits for the round trip and its turn."""
+
+    enabled: bool = False
+    channels: int = 8
+    latency: int = 2
+    ii: int = 2
+    startup: int = 14
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamTarget(Target):
+    fifo_depth: int = 0  # tokens a FIFO holds; 0: unbounded
+    hbm: SamHbm = SamHbm()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepTarget(Target):
+    onchip_bw: float  # bytes/cycle of one memory port
+    flops_per_unit: float
+    offchip_bw: float  # bytes/cycle, shared
+    offchip_latency: float
+    channel_depth: int
+
+
+@dataclass(frozen=True)
+class DaeAccess:
+    tu_steps_per_cycle: float
+    mem_requests_per_cycle: float
+    pushes_per_cycle: float
+
+
+@dataclass(frozen=True)
+class DaeExecute:
+    dispatch_cycles: float
+    case_compare_cycles: float
+    pop_cycles: float
+    scalar_op_cycles: float
+    vector_op_cycles: float
+    store_cycles: float
+    accumulate_cycles: float
+    load_cycles: float
+    counter_cycles: float
+    loop_cycles: float
+    load_requests_per_cycle: float
+
+
+@dataclass(frozen=True)
+class DaeCache:
+    line_bytes: int
+    l1_latency: float
+    l2_latency: float
+    llc_latency: float
+
+
+@dataclass(frozen=True)
+class DaeDram:
+    latency_cycles: float
+    bytes_per_cycle: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaeTarget(Target):
+    access: DaeAccess
+    execute: DaeExecute
+    cache: DaeCache
+    dram: DaeDram
+
+
+KINDS: dict[str, type[Target]] = {"sam": SamTarget, "step": StepTarget, "dae": DaeTarget}
+
+
+def typed(table: Mapping[str, Any], where: str | None = None, dialect: str | None = None) -> Target:
+    """The checked dataclass of a target table (a loaded TOML, `name` set). The dialect is
+    its `dialect` key, else the name's prefix (`step_small` -> step); a reader that knows
+    its dialect passes it, and then an empty table means that dialect's defaults. `where`
+    names the file in errors (default: the target's name)."""
+    name = str(table.get("name", "?"))
+    where = where or f"target {name!r}"
+    prefix = name.split("_", 1)[0]
+    declared = table.get("dialect") or (prefix if prefix in KINDS or not dialect else None)
+    if dialect and declared and declared != dialect:
+        raise TargetError(f"{where}: a {declared} target, not a {dialect} one")
+    dialect = str(dialect or declared)
+    kind = KINDS.get(dialect)
+    if kind is None:
+        raise TargetError(f"{where}: unknown dialect {dialect!r}; known: {', '.join(KINDS)}")
+    return _build(kind, {**table, "name": name, "dialect": dialect}, where, "")
+
+
+def _build(cls: type, table: Mapping[str, Any], where: str, section: str) -> Any:
+    if not isinstance(table, Mapping):
+        raise TargetError(f"{where}: [{section}] must be a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise TargetError(
+                f"{where}: unknown key {_key(section, key)}; known: {', '.join(known)}"
+            )
+    values = {}
+    for name, f in known.items():
+        if name not in table:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise TargetError(f"{where}: missing key {_key(section, name)}")
+            continue
+        values[name] = _value(hints[name], table[name], where, _key(section, name))
+    return cls(**values)
+
+
+def _value(hint: Any, value: Any, where: str, key: str) -> Any:
+    if is_dataclass(hint):
+        return _build(hint, value, where, key)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TargetError(f"{where}: {key} must be a string, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TargetError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if hint in (int, float):
+        return _number(value, where, key, integral=hint is int)
+    # the budget: resource -> amount
+    if not isinstance(value, Mapping):
+        raise TargetError(f"{where}: [{key}] must be a table, got {value!r}")
+    return {k: _number(v, where, f"[{key}] {k}", integral=False) for k, v in value.items()}
+
+
+def _number(value: Any, where: str, key: str, *, integral: bool) -> Any:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < 0:
+        raise TargetError(f"{where}: {key} must be a number >= 0, got {value!r}")
+    if integral:
+        if value != int(value):
+            raise TargetError(f"{where}: {key} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _key(section: str, key: str) -> str:
+    return f"[{section}] {key}" if section else key
