@@ -163,6 +163,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="repeats per problem (10)")
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--cache", type=Path, help="JSON file of evaluations, read and updated")
+    parser.add_argument(
+        "--runs", type=Path, help="JSON file the runs are added to (to summarise separate jobs)"
+    )
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        nargs="+",
+        help="only summarise the runs in these --runs files (problems run as separate jobs)",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("interpreter.verifier").setLevel(logging.CRITICAL)
     import torch
@@ -174,6 +183,17 @@ def main(argv: list[str] | None = None) -> None:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     runs: dict[str, dict[str, list[list[float]]]] = {}
     best: dict[str, float] = {}
+    if args.summarise:
+        for path in args.summarise:
+            for name, data in json.loads(path.read_text()).items():
+                runs[name] = {
+                    m: [[math.inf if v is None else v for v in r] for r in rs]
+                    for m, rs in data.items()
+                }
+                best[name] = min(min(run) for r in runs[name].values() for run in r)
+        budgets = sorted({len(r) for m in runs.values() for rs in m.values() for r in rs})
+        budgets = [b for b in BUDGETS if b <= min(budgets)]
+        args.problems = []
     for name in args.problems:
         problem = PROBLEMS[name]()
         if args.cache:
@@ -185,8 +205,15 @@ def main(argv: list[str] | None = None) -> None:
                 start, simulated = time.perf_counter(), problem.seconds
                 runs[name][method].append(RUNNERS[method](problem, longest, seed))
                 seconds[method] += time.perf_counter() - start - (problem.seconds - simulated)
-        if args.cache:
-            problem.save(args.cache)
+            if args.cache:
+                problem.save(args.cache)
+        if args.runs:
+            saved = json.loads(args.runs.read_text()) if args.runs.exists() else {}
+            saved[name] = {
+                m: [[None if v == math.inf else v for v in r] for r in rs]
+                for m, rs in runs[name].items()
+            }
+            args.runs.write_text(json.dumps(saved))
         # Over this run's evaluations (a cache file may hold others from earlier runs).
         best[name] = min(min(run) for r in runs[name].values() for run in r)
         say(

@@ -39,9 +39,9 @@ from dsl import step
 
 
 @step.tunable(
-    tm=[8, 16, 32, 64, 128],
-    tn=[8, 16, 32, 64, 128],
-    tk=[8, 16, 32, 64, 128],
+    tm=[16, 32, 64, 128],
+    tn=[16, 32, 64, 128],
+    tk=[16, 32, 64, 128],
     compute=[1, 2, 4, 8, 16, 32, 64],
     act_compute=[1, 2, 4, 8, 16, 32],
     n_outer=[False, True],
@@ -128,7 +128,7 @@ def _variant(path: str, **changes: Any) -> Any:
 
 
 def step_gemm_silu() -> Problem:
-    tiles = (8, 16, 32, 64, 128)
+    tiles = (16, 32, 64, 128)
     space = Space(
         [
             Ordinal("tm", tiles, log=True),

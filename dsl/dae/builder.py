@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsl.dae.checks import show
 from dsl.dae.ir import LANES, Event, Form
 from dsl.dae.ops import EXECUTE, spec_of
 from dsl.dae.validate import Checker, OpChecker
@@ -356,7 +357,7 @@ class _Builder:
         try:
             ev = Event(event.value if isinstance(event, Event) else event)
         except ValueError:
-            raise ProgramError(f"event must be 'beg', 'ite' or 'end', got {event!r}") from None
+            raise ProgramError(f"event must be 'beg', 'ite' or 'end', got {show(event)}") from None
         raw = {"tu": tu.tu, "event": ev.value, **what}
         i = len(self.ir["registrations"])
         cases = {c["id"] for c in self.ir["cases"]}
@@ -482,7 +483,7 @@ class _Builder:
         self._access_side("counter")
         cid = len(self.ir["counters"])
         if not isinstance(init, int) or isinstance(init, bool):
-            raise ProgramError(f"counter init must be an int, got {init!r}")
+            raise ProgramError(f"counter init must be an int, got {show(init)}")
         self.ir["counters"].append({"id": cid, "init": init})
         return Counter(self, cid)
 

@@ -44,7 +44,10 @@ def int_in(
 
 
 def show(value: Any) -> str:
-    """A value for a message: huge ints as their magnitude, so the line stays one line."""
+    """A value for a message: huge ints as their magnitude, so the line stays one line, and
+    a builder object (a stream, a value) by its type, not its address."""
+    if not isinstance(value, (int, float, str, list, dict, tuple, type(None))):
+        return type(value).__name__
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**12:
         return f"{'-' if value < 0 else ''}~2**{abs(value).bit_length() - 1}"
     text = repr(value)

@@ -354,6 +354,8 @@ def free_signal(signals: Sequence[Stream], of: object) -> None:
         )
     ins = _streams("free_signal", signals)
     g = _graph_of("free_signal", ins)
+    if first.graph is not g:
+        raise ProgramError("free_signal: `of` belongs to another trace", line=_user_line())
     g.add("free_signal", ins, dispatch=first.port.node)
     error = feedback_error(g.nodes, complete=False)
     if error:

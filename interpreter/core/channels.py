@@ -287,8 +287,9 @@ class ResumableSolve:
     def __init__(self, network: ChannelNetwork, flat: _Flat) -> None:
         self.network, self.flat = network, flat
         self.step_off = flat.step_off
-        self.release = flat.release.copy()
-        self.start = np.zeros(flat.step_off[-1], dtype=np.float64)
+        released = any(u.release is not None for u in network.units)
+        self.release = flat.release.copy() if released else np.zeros(len(flat.release))
+        self.start = np.empty(flat.step_off[-1], dtype=np.float64)  # a step's, once it fired
         self.fired = np.zeros(len(network.units), dtype=np.int64)
         self.lag_seen = np.zeros(len(network.units), dtype=np.int64)
         self.lag = np.full(len(network.units), -np.inf)

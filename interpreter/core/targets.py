@@ -18,11 +18,16 @@ import math
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import Any
+from typing import Annotated, Any
 
 
 class TargetError(Exception):
     """A target name that does not exist, or a file that does not parse or check."""
+
+
+Positive = Annotated[float, "> 0"]
+"""A rate or a size a simulator divides by: zero is refused too."""
+PositiveInt = Annotated[int, "> 0"]
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,9 @@ class SamHbm:
     """Comal's HBM channels: a step moving words waits for the round trip and its turn."""
 
     enabled: bool = False
-    channels: int = 8
+    channels: PositiveInt = 8
     latency: int = 2
-    ii: int = 2
+    ii: PositiveInt = 2
     startup: int = 14
 
 
@@ -55,18 +60,18 @@ class SamTarget(Target):
 
 @dataclass(frozen=True, kw_only=True)
 class StepTarget(Target):
-    onchip_bw: float  # bytes/cycle of one memory port
-    flops_per_unit: float
-    offchip_bw: float  # bytes/cycle, shared
-    offchip_latency: float
-    channel_depth: int
+    onchip_bw: Positive  # bytes/cycle of one memory port
+    flops_per_unit: Positive
+    offchip_bw: Positive  # bytes/cycle, shared
+    offchip_latency: Positive
+    channel_depth: PositiveInt
 
 
 @dataclass(frozen=True)
 class DaeAccess:
-    tu_steps_per_cycle: float
-    mem_requests_per_cycle: float
-    pushes_per_cycle: float
+    tu_steps_per_cycle: Positive
+    mem_requests_per_cycle: Positive
+    pushes_per_cycle: Positive
 
 
 @dataclass(frozen=True)
@@ -78,15 +83,15 @@ class DaeExecute:
     vector_op_cycles: float
     store_cycles: float
     accumulate_cycles: float
-    load_cycles: float
+    load_cycles: Positive
     counter_cycles: float
     loop_cycles: float
-    load_requests_per_cycle: float
+    load_requests_per_cycle: Positive
 
 
 @dataclass(frozen=True)
 class DaeCache:
-    line_bytes: int
+    line_bytes: PositiveInt
     l1_latency: float
     l2_latency: float
     llc_latency: float
@@ -95,7 +100,7 @@ class DaeCache:
 @dataclass(frozen=True)
 class DaeDram:
     latency_cycles: float
-    bytes_per_cycle: float
+    bytes_per_cycle: Positive
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,7 +135,7 @@ def typed(table: Mapping[str, Any], where: str | None = None, dialect: str | Non
 def _build(cls: type, table: Mapping[str, Any], where: str, section: str) -> Any:
     if not isinstance(table, Mapping):
         raise TargetError(f"{where}: [{section}] must be a table, got {table!r}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     known = {f.name: f for f in fields(cls)}
     for key in table:
         if key not in known:
@@ -148,6 +153,11 @@ def _build(cls: type, table: Mapping[str, Any], where: str, section: str) -> Any
 
 
 def _value(hint: Any, value: Any, where: str, key: str) -> Any:
+    if typing.get_origin(hint) is Annotated:
+        number = _value(typing.get_args(hint)[0], value, where, key)
+        if number <= 0:
+            raise TargetError(f"{where}: {key} must be a number > 0, got {value!r}")
+        return number
     if is_dataclass(hint):
         return _build(hint, value, where, key)
     if hint is str:

@@ -75,8 +75,14 @@ class CriticalPath:
         return dict(out)
 
     def top(self) -> tuple[int, int, str] | None:
-        """(graph, node, resource) holding most of the path."""
-        return max(self.share, key=self.share.get, default=None)  # type: ignore[arg-type]
+        """The resource holding most of the path, with the (graph, node) holding most of
+        that resource: (graph, node, resource); None for an empty path."""
+        totals = self.by_resource()
+        if not totals:
+            return None
+        resource = max(totals, key=totals.get)  # type: ignore[arg-type]
+        mine = {k: c for k, c in self.share.items() if k[2] == resource}
+        return max(mine, key=mine.get)  # type: ignore[arg-type]
 
 
 _OWN, _RELEASE, _ROOM = -1, -2, -3
@@ -131,7 +137,7 @@ class _GraphWalk:
         return slice(self.off[v], self.off[v] + len(self.timing.times[v]))
 
     def _own(self, v: int, release: np.ndarray | None) -> None:
-        at, t = self._span(v), self.timing.times[v].astype(np.int64)
+        at, t = self._span(v), self.timing.times[v]
         if len(t) > 1:
             self.ready[at][1:] = t[:-1] + int(self.timing.costs[v].ii)
             self.pred[at][1:] = np.arange(at.start, at.stop - 1)
@@ -139,15 +145,14 @@ class _GraphWalk:
             later = release > self.ready[at]
             self._set(at, later, release, _RELEASE, -1)
 
-    def _set(self, at: slice, better, value, kind, pred, extra=None, stall=None) -> None:
+    def _set(self, at: slice, better, value, kind, pred, extra=0, stall=None) -> None:
         """Steps `better` of the span `at` waited for `value` (of this kind) last."""
-        idx = np.flatnonzero(better) + at.start
-        self.ready[idx] = value[better]
-        self.kind[idx] = kind
-        self.pred[idx] = pred[better] if isinstance(pred, np.ndarray) else pred
-        self.extra[idx] = 0 if extra is None else extra[better]
+        np.copyto(self.ready[at], value, where=better)
+        np.copyto(self.kind[at], kind, where=better)
+        np.copyto(self.pred[at], pred, where=better)
+        np.copyto(self.extra[at], extra, where=better)
         if stall is not None:
-            self.stall_with[idx] = stall
+            np.copyto(self.stall_with[at], stall, where=better)
 
     def _input(self, e) -> None:
         """The last token each consumer step takes on edge e, and when it arrived."""
@@ -157,10 +162,10 @@ class _GraphWalk:
         last = np.cumsum(taken) - 1
         valid = taken > 0
         emitted = e.emit[np.maximum(last, 0)] if len(e.emit) else np.zeros(n, dtype=np.int64)
-        trip = self.trip.get(c, np.zeros(n, dtype=np.int64))
-        arrival = self.timing.times[p][emitted] + int(self.timing.costs[p].latency) + trip
+        trip = self.trip.get(c, 0)
+        arrival = self.timing.times[p][emitted] + (int(self.timing.costs[p].latency) + trip)
         better = valid & (arrival > self.ready[at])
-        self._set(at, better, arrival.astype(np.int64), e.index, self.off[p] + emitted, trip)
+        self._set(at, better, arrival, e.index, self.off[p] + emitted, trip)
 
     def _room(self, e) -> None:
         """Room in a bounded FIFO: the step emitting credit m waits for the consumer's
@@ -171,7 +176,7 @@ class _GraphWalk:
         m = np.cumsum(credits) - 1 - (self.depth + 1)
         valid = (credits > 0) & (m >= 0)
         took = e.take[np.maximum(m, 0)]
-        ready = self.timing.times[c][took].astype(np.int64) + CREDIT_OFFSET
+        ready = self.timing.times[c][took] + CREDIT_OFFSET
         better = valid & (ready > self.ready[at])
         self._set(at, better, ready, _ROOM, self.off[c] + took, stall=c)
 
@@ -219,9 +224,11 @@ class _GraphWalk:
         self._charge(path, ids[self.owner[src]], LATENCY, ready[inputs] - extra - self.start[src])
         self._charge(path, node[inputs], HBM_LATENCY, extra)
         stalled = kind == _ROOM
-        pairs = np.stack([node[stalled], self.stall_with[waited[stalled]]], axis=1)
-        found, counts = np.unique(pairs, axis=0, return_counts=True)
-        for (u, c), k in zip(found.tolist(), counts.tolist(), strict=True):
+        width = int(ids.max()) + 1
+        pairs = node[stalled] * width + self.stall_with[waited[stalled]]
+        found, counts = np.unique(pairs, return_counts=True)
+        for key, k in zip(found.tolist(), counts.tolist(), strict=True):
+            u, c = divmod(key, width)
             path.stalls[(self.g, u, c)] = path.stalls.get((self.g, u, c), 0) + k
         return min(end, cycles)
 

@@ -189,8 +189,8 @@ def fifo_need(
     for e in edges:
         if e.consumer.op in WRITERS or len(e.emit) < 2:
             continue
-        taken = times[e.consumer.id][e.take]
-        wait = int((taken - times[e.producer.id][e.emit]).max())
+        taken = _at(times[e.consumer.id], e.take, e.one_per_step[1])
+        wait = int((taken - _at(times[e.producer.id], e.emit, e.one_per_step[0])).max())
         waits.append((wait, e, taken))
     deepest = 0
     binds: dict[int, np.ndarray] = {}  # per producer, shared by the edges out of it
@@ -202,6 +202,11 @@ def fifo_need(
         binding = binds[e.producer.id][_credit_steps(e.emit)]
         deepest = max(deepest, int((np.arange(len(binding)) - _count_upto(taken, binding)).max()))
     return deepest
+
+
+def _at(times: np.ndarray, steps: np.ndarray, one_per_step: bool) -> np.ndarray:
+    """`times[steps]`, a view when token m is at step m."""
+    return times[: len(steps)] if one_per_step else times[steps]
 
 
 def _binding(start: np.ndarray, ii: int) -> np.ndarray:

@@ -132,7 +132,7 @@ def _sorted_unique(
     else:  # a linear index would overflow: sort the columns themselves
         order = np.lexsort(storage.T[::-1])
         new = np.ones(len(order), dtype=bool)
-        new[1:] = (storage[order][1:] != storage[order][:-1]).any(axis=1)
+        new[1:] = (np.diff(storage[order], axis=0) != 0).any(axis=1)
     storage, vals = storage[order], vals[order]
     if new.all():
         return storage, vals

@@ -7,8 +7,10 @@ The target's `[budget]` table names the resources (see `interpreter/budget.py`):
   op and in total, and a program cannot time faster than the chip it would run on.
 - `memory_ports`: 64 B/cycle memory-unit ports: a compute op with `compute=c` owns c of them,
   bufferize and streamify one each.
-- `onchip_bytes`: the on-chip memory requirement (the paper's accounting). It depends on the
-  tile sizes actually built, so it is counted and checked at simulation.
+- `onchip_bytes`: the on-chip memory requirement (the paper's accounting, `onchip.py`):
+  statically sized buffers at their declared size whether or not their op runs, dynamically
+  sized ones at the size actually built. It depends on the data, so it is counted and
+  checked at simulation.
 
 The static resources are checked before any run (`check_static`), naming the largest user.
 """

@@ -124,8 +124,7 @@ def value_sizes(values: object, elem: ElemType) -> np.ndarray:
         return np.sum(parts, axis=0) if parts else np.zeros(0)
     n = len(values)
     if isinstance(elem, Tile):
-        shapes = tile_shapes(values)
-        return (shapes[:, 0] * shapes[:, 1] * DTYPE_BYTES[elem.dtype]).astype(np.float64)
+        return _tile_bytes(tile_shapes(values), elem)
     if isinstance(elem, Selector):
         return np.full(n, float(max(1, -(-elem.n // 8))))
     if isinstance(elem, Buffer):
@@ -133,10 +132,17 @@ def value_sizes(values: object, elem: ElemType) -> np.ndarray:
     return np.zeros(n)
 
 
+def _tile_bytes(shapes: np.ndarray, elem: Tile) -> np.ndarray:
+    return (shapes[:, 0] * shapes[:, 1] * DTYPE_BYTES[elem.dtype]).astype(np.float64)
+
+
 def item_sizes(s: StreamData, elem: ElemType) -> np.ndarray:
     """Bytes of every item (0 for bare stops)."""
     out = np.zeros(s.n_items)
-    out[s.has_value] = value_sizes(s.values, elem)
+    if isinstance(elem, Tile):  # the stream's tile shapes are computed once
+        out[s.has_value] = _tile_bytes(s.value_shapes, elem)
+    else:
+        out[s.has_value] = value_sizes(s.values, elem)
     return out
 
 
@@ -194,9 +200,7 @@ def _flops_per_value(env: CostEnv, kind: str) -> np.ndarray:
         shapes = arg_shapes(env.ins[0].values, env.in_types[0].elem)
     else:
         shapes = [
-            tile_shapes(s.values)
-            if isinstance(t.elem, Tile)
-            else np.zeros((s.n_values, 2), np.int64)
+            s.value_shapes if isinstance(t.elem, Tile) else np.zeros((s.n_values, 2), np.int64)
             for s, t in zip(env.ins, env.in_types, strict=True)
         ]
     return np.asarray(IMPLS[f"{kind}:{fref.name}"].flops(shapes, dict(fref.args)), np.float64)

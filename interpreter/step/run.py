@@ -21,7 +21,7 @@ from interpreter.core.walker import Walker
 from interpreter.errors import ExecutionError
 from interpreter.step.precision import round_stream
 from interpreter.step.semantics import SEMANTICS, RunContext
-from interpreter.step.streams import LazyTiles, StreamData, observed_dim, tile_shapes
+from interpreter.step.streams import LazyTiles, StreamData, observed_dim
 
 
 def run_functional(
@@ -101,9 +101,7 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
             )
     elem = t.elem
     if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
-        for axis, (e, got) in enumerate(
-            zip((elem.rows, elem.cols), _tile_dims(s.values), strict=True)
-        ):
+        for axis, (e, got) in enumerate(zip((elem.rows, elem.cols), _tile_dims(s), strict=True)):
             want = e.evaluate(dims)
             if want is None:
                 sym = _single_symbol(e)
@@ -118,15 +116,16 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
                 )
 
 
-def _tile_dims(values: object) -> tuple[np.ndarray, np.ndarray]:
+def _tile_dims(s: StreamData) -> tuple[np.ndarray, np.ndarray]:
     """The distinct tile rows and cols of a non-empty stream's values (stacked and lazy
     tiles share one shape, read off the container: this runs after every node)."""
+    values = s.values
     if isinstance(values, LazyTiles):
         return np.array(values.grid.shape[1:2]), np.array(values.grid.shape[2:3])
     if isinstance(values, np.ndarray):
         rows, cols = values.shape[1:] if values.ndim == 3 else (0, 0)
         return np.array([rows]), np.array([cols])
-    shapes = tile_shapes(values)
+    shapes = s.value_shapes
     col_r, col_c = shapes[:, 0], shapes[:, 1]
     return tuple(c[:1] if (c == c[0]).all() else np.unique(c) for c in (col_r, col_c))
 

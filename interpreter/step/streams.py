@@ -15,6 +15,7 @@ reference simulator does, so the timing pass can treat items as the unit of tran
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -45,6 +46,15 @@ class StreamData:
     @property
     def n_values(self) -> int:
         return vlen(self.values)
+
+    @cached_property
+    def value_shapes(self) -> np.ndarray:
+        """`tile_shapes` of the values (not zipped ones), read-only and computed once: the
+        shape check, the op that emits the stream and every op that takes it all ask, and
+        for dynamic tiles it is a loop over every tile."""
+        shapes = tile_shapes(self.values)
+        shapes.setflags(write=False)
+        return shapes
 
 
 MAX_STACK_BYTES = 1 << 31

@@ -157,3 +157,36 @@ def test_load_ir_refuses_an_amount_read_from_a_counter() -> None:
     ops[-1]["args"] = [9]
     with pytest.raises(ValidationError, match=r"^case 0 \(put\) op 4 \(increment\): the amount"):
         load_ir(ir)
+
+
+def _enter(cm) -> None:
+    with cm:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("misuse", "message"),
+    [
+        (lambda i, v: dae.counter(v), "counter init must be an int, got Stream"),
+        (lambda i, v: _enter(dae.loop(0, 4, step=v)), "TU 1: step must be an int, got Stream"),
+        (lambda i, v: _enter(dae.loop(0, 4, lanes=i)), "TU 1: lanes must be an int, got Loop"),
+        (
+            lambda i, v: dae.callback(i, v)(lambda: None),
+            "event must be 'beg', 'ite' or 'end', got Stream",
+        ),
+        (
+            lambda i, v: dae.callback(i, "ite")(lambda: dae.arange(v)),
+            "op 0 (arange): length must be an int, got Stream",
+        ),
+    ],
+)
+def test_builder_errors_name_an_objects_type_not_its_address(misuse, message: str) -> None:
+    def kernel(x, **params):
+        out = dae.output("out")
+        with dae.loop(0, out.shape[0]) as i:
+            misuse(i, dae.load(x, i))
+        return out
+
+    with pytest.raises(ProgramError) as err:
+        dae.trace(kernel, copy_signature())
+    assert message in str(err.value) and "object at" not in str(err.value)

@@ -101,3 +101,13 @@ def test_bad_sparse_inputs_fail_in_one_line(value, message):
     with pytest.raises(ExecutionError, match=message) as err:
         fibertree_of(value, decl, {})
     assert "\n" not in str(err.value)
+
+
+def test_huge_modes_whose_linear_index_would_overflow():
+    """2^24 per mode, rank 3: the rows are sorted column by column instead."""
+    n = 1 << 24
+    decl = make_tensor("T", "input", [n, n, n], "compressed", None, 1)
+    idx = np.array([[5, 1, n - 1], [0, 9, 9], [5, 1, n - 1], [5, 0, 3]])
+    tree = fibertree_of(Coords(idx, np.array([1.0, 2.0, 3.0, 4.0])), decl, {})
+    assert [c.tolist() for c in tree.crds] == [[0, 5], [9, 0, 1], [9, 3, n - 1]]
+    assert tree.vals.tolist() == [2.0, 4.0, 4.0]
