@@ -56,8 +56,9 @@ else
 fi
 
 t=$SECONDS
-step "compiling the simulators' channel solver once (numba caches it: no later run pays the 15-20 s)"
-"$venv/bin/python" -c 'from interpreter.core.channels import warm_up; warm_up()'
+step "compiling the simulators' numba kernels once (the channel solver, SAM's critical path;"
+step "  numba caches them: no later run pays the 15-20 s)"
+"$venv/bin/python" -m interpreter.core.jit
 took $t
 
 if [ "${AGENT_SKIP_HOST_TOOLS:-0}" = 1 ]; then

@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="3 repeats, budgets 20 and 40")
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per problem (10)")
+    parser.add_argument(
+        "--budgets", type=int, nargs="+", help=f"evaluation budgets (default {BUDGETS})"
+    )
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--cache", type=Path, help="JSON file of evaluations, read and updated")
     parser.add_argument(
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(1)  # tiny GPs: threads only add contention on a shared machine
     repeats = args.repeats or (3 if args.quick else 10)
-    budgets = [20, 40] if args.quick else list(BUDGETS)
+    budgets = args.budgets or ([20, 40] if args.quick else list(BUDGETS))
     longest = max(budgets)
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     runs: dict[str, dict[str, list[list[float]]]] = {}

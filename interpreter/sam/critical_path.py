@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from interpreter.sam.critical_path_kernel import CHASE
 from interpreter.sam.cycles import (
     WRITERS,
     GraphTiming,
@@ -158,11 +159,21 @@ class _GraphWalk:
         """The last token each consumer step takes on edge e, and when it arrived."""
         c, p = e.consumer.id, e.producer.id
         at, n = self._span(c), len(self.timing.times[c])
+        trip = self.trip.get(c, 0)
+        if e.one_per_step[1]:  # step m takes token m: no counting (most edges)
+            k = min(len(e.take), n)
+            steps = slice(at.start, at.start + k)
+            emitted = e.emit[:k]
+            sent = self.timing.times[p][:k] if e.one_per_step[0] else self.timing.times[p][emitted]
+            trip = trip[:k] if isinstance(trip, np.ndarray) else trip
+            arrival = sent + (int(self.timing.costs[p].latency) + trip)
+            better = arrival > self.ready[steps]
+            self._set(steps, better, arrival, e.index, self.off[p] + emitted, trip)
+            return
         taken = np.bincount(e.take, minlength=n)[:n]
         last = np.cumsum(taken) - 1
         valid = taken > 0
         emitted = e.emit[np.maximum(last, 0)] if len(e.emit) else np.zeros(n, dtype=np.int64)
-        trip = self.trip.get(c, 0)
         arrival = self.timing.times[p][emitted] + (int(self.timing.costs[p].latency) + trip)
         better = valid & (arrival > self.ready[at])
         self._set(at, better, arrival, e.index, self.off[p] + emitted, trip)
@@ -172,6 +183,15 @@ class _GraphWalk:
         take of token m - depth - 1, seen `CREDIT_OFFSET` cycles later."""
         p, c = e.producer.id, e.consumer.id
         at, n = self._span(p), len(self.timing.times[p])
+        if e.one_per_step[0]:  # step s emits token s, so credit s binds step s
+            lo, k = self.depth + 1, min(len(e.emit), n)
+            if k > lo:
+                steps = slice(at.start + lo, at.start + k)
+                took = e.take[: k - lo]
+                ready = self.timing.times[c][took] + CREDIT_OFFSET
+                better = ready > self.ready[steps]
+                self._set(steps, better, ready, _ROOM, self.off[c] + took, stall=c)
+            return
         credits = np.bincount(_credit_steps(e.emit), minlength=n)[:n]
         m = np.cumsum(credits) - 1 - (self.depth + 1)
         valid = (credits > 0) & (m >= 0)
@@ -182,8 +202,6 @@ class _GraphWalk:
 
     def walk(self, path: CriticalPath) -> int:
         """Add this graph's path to `path`; returns the cycles it covered."""
-        from interpreter.sam.critical_path_kernel import chase
-
         cycles = self.timing.cycles
         lasts = [
             (int(self.timing.times[v][-1]) + 1, v) for v in self.ids if len(self.timing.times[v])
@@ -201,7 +219,7 @@ class _GraphWalk:
             return cycles
         last = self.off[v] + len(self.timing.times[v]) - 1
         path.add(self.g, v, STEPS, end - int(self.start[last]))
-        hops = chase(last, self.first, self.pred)
+        hops = CHASE.pick(len(self.first))(last, self.first, self.pred)
         ids = np.asarray(self.ids)
         ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
         runs, starts = hops[:, 0], hops[:, 1]

@@ -1,13 +1,14 @@
-"""The compiled pointer chase of `critical_path.py` (numba, cached on disk like the
-solver's kernel; imported on the first walk only, as `interpreter.core.channels_kernel`)."""
+"""The pointer chase of `critical_path.py`: plain Python, compiled by numba only for a
+graph of `jit.COMPILE_FROM` steps or more (`CHASE.pick`), so a task-sized program's
+simulation never imports numba (the loop is then a few thousand hops at most)."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from interpreter.core.jit import Kernel
 
-@numba.njit(cache=True)
+
 def chase(end: int, first: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """From step `end` (a global step number) back to the start: per hop the step where a
     back-to-back run ends and the step it starts at (`first`), then the step that run
@@ -22,3 +23,11 @@ def chase(end: int, first: np.ndarray, pred: np.ndarray) -> np.ndarray:
         n += 1
         i = pred[j]
     return hops[:n]
+
+
+CHASE = Kernel(chase)
+
+
+def warm_up() -> None:
+    """Compile (or load) the chase once (see `interpreter.core.jit.warm_up`)."""
+    CHASE.compiled()(1, np.zeros(2, dtype=np.int64), np.array([-1, 0], dtype=np.int64))

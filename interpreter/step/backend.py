@@ -9,6 +9,7 @@ from dsl.step.ir import Program
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
 from interpreter.step.budget import check_static
+from interpreter.step.dispatch import has_dispatch
 from interpreter.step.facts import Merged
 from interpreter.step.run import run_functional
 
@@ -31,11 +32,12 @@ class StepBackend:
         """Run the program and write what its stores wrote into `outputs` (elements no
         store wrote keep the verifier's poison). With `target`, a program that allocates
         more than its budget fails first (`BudgetError`); eager_merge's output order is its
-        inputs' arrival order on `target` (the default target when omitted)."""
+        inputs' arrival order on `target` (the default target when omitted), and a
+        dispatch routes as in the timed run, so the run checked is the run timed."""
         if target is not None:
             check_static(program, target)
         ctx, _ = run_functional(program, inputs, dims)
-        if any(isinstance(f, Merged) for f in ctx.facts.values()):  # order by arrival
+        if has_dispatch(program) or any(isinstance(f, Merged) for f in ctx.facts.values()):
             from interpreter.step.sim import merge_orders
 
             orders = merge_orders(program, inputs, dims, target or {})

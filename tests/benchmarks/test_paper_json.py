@@ -50,8 +50,8 @@ def _point(cycles: int, reserved: float, on_demand: float, weights: float = 0.0)
 def test_tiling_entries_by_hand():
     """Dynamic: 100 cycles, 10 bytes. tile=8: 150 cycles, 12 bytes (max 1.5); tile=64: 90
     cycles, 30 bytes (max 3.0): the Pareto distance is 1.5, set by tile=8. v1 counts only
-    what runs: tile=64's 25 bytes over dynamic's 10, or (25 - 2) / (10 - 2) with 4 bytes of
-    weights halved."""
+    what runs: tile=64's 25 bytes over dynamic's 10, or (25 - 2) / (10 - 2) with the 4 bytes
+    of weight blocks at the paper's size (half)."""
     model = step_paper_results.MODELS[0]  # Mixtral: 8 experts, paper 1.33
     points = {0: _point(100, 10, 10, 4), 8: _point(150, 12, 12, 4), 64: _point(90, 30, 25, 4)}
     found: dict = {}
@@ -59,9 +59,26 @@ def test_tiling_entries_by_hand():
     pareto = found["step_dynamic_tiling_pareto_mixtral-8x7b"]
     assert pareto["ours"] == 1.5 and pareto["paper"] == 1.33 and "tile=8" in pareto["note"]
     memory = found["step_dynamic_tiling_onchip_memory_mixtral-8x7b"]
-    assert memory["ours"] == 2.5 and "2.88x with the weight blocks at 2 bytes" in memory["note"]
-    # weights at 2 bytes: (12 - 2) / (10 - 2)
-    assert "at 2 bytes the tile=8 memory ratio is 1.25x" in " ".join(lines)
+    assert memory["ours"] == 2.5 and "2.88x with the paper's weight blocks" in memory["note"]
+    # Mixtral's [H, 64] float32 blocks are twice the paper's bfloat16: (12 - 2) / (10 - 2)
+    assert "with its blocks the tile=8 memory ratio is 1.25x" in " ".join(lines)
+
+
+def test_the_v1_headline_is_over_both_models(monkeypatch):
+    """Mixtral: tile=64 25 bytes over 10 (2.5x; 2.875x with its float32 [H, 64] weight blocks
+    halved to the paper's); Qwen: 40 over 10 (4x; its [H, 32] float32 blocks already have the
+    paper's bytes). Geometric means: sqrt(2.5 x 4) and sqrt(2.875 x 4)."""
+    points = {
+        8: {0: _point(100, 10, 10, 4), 64: _point(90, 30, 25, 4)},
+        128: {0: _point(100, 10, 10, 4), 64: _point(90, 40, 40, 4)},
+    }
+    monkeypatch.setattr(step_paper_results, "sweep", lambda m, t, c, lines: points[m.experts])
+    found: dict = {}
+    step_paper_results.dynamic_tiling(False, False, found)
+    both = found["step_dynamic_tiling_onchip_memory"]
+    assert both["ours"] == round(10**0.5, 3) and both["paper"] == 2.18
+    assert f"{(2.875 * 4) ** 0.5:.2f}x with the paper's weight blocks" in both["note"]
+    assert found["step_dynamic_tiling_onchip_memory_qwen3-30b-a3b"]["ours"] == 4.0
 
 
 def test_results_are_producers(monkeypatch, capsys):

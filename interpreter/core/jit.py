@@ -1,0 +1,78 @@
+"""Plain-Python loops that numba compiles only when an input is large enough to pay for it.
+
+Why: importing numba and loading a kernel's cached machine code costs a process about a
+second of CPU (0.5 s import, 0.3-0.9 s per kernel), more than a task-sized program's whole
+simulation. So a kernel is written once, as plain Python on numpy arrays and ints, and
+`Kernel.pick(size)` returns it as it is for a small input and compiled for a large one (or
+whenever it is compiled already: then it is free). A process that only simulates small
+programs never imports numba.
+
+Every kernel module lists itself in `KERNELS` and has a `warm_up()` that compiles its
+kernels and calls them once (numba compiles on the first call); `./scripts/setup.sh` runs
+`warm_up()` here, so no run on a set-up machine pays numba's compile (15-20 s for the
+solver). Numba caches the code beside the module's source, or in a per-user folder when
+that is read-only, and recompiles when the source changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from collections.abc import Callable, Sequence
+
+# From this many elements (the caller's measure of its input: steps + tokens, steps, ...) a
+# kernel runs compiled: below, its plain loop takes about 0.1 s at most, under the cost of
+# loading numba and the cached code.
+COMPILE_FROM = 20_000
+
+# Modules holding numba kernels, each with a `warm_up()` (see the module docstring).
+KERNELS = ("interpreter.core.channels", "interpreter.sam.critical_path_kernel")
+
+
+def compile_kernel(function: Callable, helpers: Sequence[Callable] = ()) -> Callable:
+    """`function` compiled by numba (cached on disk), the plain-Python `helpers` it calls
+    (functions of its module) compiled from the same source, so the compiled kernel and
+    the plain one are one source."""
+    import numba
+
+    namespace = dict(function.__globals__)
+
+    def jit(f: Callable) -> Callable:
+        copy = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__)
+        copy.__qualname__, copy.__module__ = f.__qualname__, f.__module__
+        return numba.njit(cache=True)(copy)
+
+    for helper in helpers:
+        namespace[helper.__name__] = jit(helper)
+    return jit(function)
+
+
+class Kernel:
+    """A plain-Python kernel (with the helpers it calls) and, once needed, its compiled
+    twin: `pick(size)` says which to run on an input of `size` elements."""
+
+    def __init__(
+        self, function: Callable, helpers: Sequence[Callable] = (), compile_from: int = COMPILE_FROM
+    ) -> None:
+        self.plain, self.helpers, self.compile_from = function, tuple(helpers), compile_from
+        self._compiled: Callable | None = None
+
+    def compiled(self) -> Callable:
+        if self._compiled is None:
+            self._compiled = compile_kernel(self.plain, self.helpers)
+        return self._compiled
+
+    def pick(self, size: int) -> Callable:
+        if self._compiled is not None or size >= self.compile_from:
+            return self.compiled()
+        return self.plain
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel of the project, calling each once."""
+    for name in KERNELS:
+        importlib.import_module(name).warm_up()
+
+
+if __name__ == "__main__":
+    warm_up()
