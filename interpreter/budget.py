@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from interpreter.core.targets import Target
 from interpreter.errors import BudgetError
 
 
-def budget_of(target: Mapping) -> dict[str, float]:
-    """The target's budget table (resource -> amount)."""
-    return {k: float(v) for k, v in dict(target.get("budget", {})).items()}
+def budget_of(target: Mapping | Target) -> dict[str, float]:
+    """The target's budget table (resource -> amount), from a TOML table or a typed target."""
+    table = target.budget if isinstance(target, Target) else target.get("budget", {})
+    return {k: float(v) for k, v in dict(table).items()}
 
 
-def check_budget(target: Mapping, used: Mapping[str, float]) -> None:
+def check_budget(target: Mapping | Target, used: Mapping[str, float]) -> None:
     """Raise `BudgetError` for the first resource `used` beyond the target's budget."""
     budget = budget_of(target)
+    name = target.name if isinstance(target, Target) else str(target.get("name", "?"))
     for resource, amount in used.items():
         limit = budget.get(resource)
         if limit is not None and float(amount) > limit:
-            raise BudgetError(resource, float(amount), limit, str(target.get("name", "?")))
+            raise BudgetError(resource, float(amount), limit, name)
 
 
 def describe_use(target: Mapping, used: Mapping[str, float]) -> str:

@@ -43,7 +43,7 @@ if [ ! -f "$stamp" ]; then
     step "  numba (the compiled loop of the simulators' channel solver)"
     step "  litellm (hosted and local models), langgraph (the solve workflow), typer and rich (the"
     step "  agent command), matplotlib (report figures), docker (the Docker sandbox backend),"
-    step "  botorch, gpytorch and scikit-learn (the tuner), mcp (agent mcp: tools for coding agents)"
+    step "  scikit-learn (the tuner), mcp (agent mcp: tools for coding agents)"
     step "  ray (agent solve --executor ray: runs on a cluster) and, for tests, pytest, hypothesis and ruff"
     # (pip's notes about configured index folders that do not exist are noise here)
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]' 2>&1 \

@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> None:
                     for m, rs in data.items()
                 }
                 best[name] = min(min(run) for r in runs[name].values() for run in r)
-        budgets = sorted({len(r) for m in runs.values() for rs in m.values() for r in rs})
-        budgets = [b for b in BUDGETS if b <= min(budgets)]
+        shortest = min(len(r) for m in runs.values() for rs in m.values() for r in rs)
+        budgets = [b for b in BUDGETS if b <= shortest]
+        if not budgets:
+            parser.error(f"the runs hold {shortest} evaluations, fewer than a budget {BUDGETS}")
         args.problems = []
     for name in args.problems:
         problem = PROBLEMS[name]()
@@ -208,15 +210,16 @@ def main(argv: list[str] | None = None) -> None:
                 start, simulated = time.perf_counter(), problem.seconds
                 runs[name][method].append(RUNNERS[method](problem, longest, seed))
                 seconds[method] += time.perf_counter() - start - (problem.seconds - simulated)
+            # After every repeat, so that a stopped job's finished repeats can be summarised.
             if args.cache:
                 problem.save(args.cache)
-        if args.runs:
-            saved = json.loads(args.runs.read_text()) if args.runs.exists() else {}
-            saved[name] = {
-                m: [[None if v == math.inf else v for v in r] for r in rs]
-                for m, rs in runs[name].items()
-            }
-            args.runs.write_text(json.dumps(saved))
+            if args.runs:
+                saved = json.loads(args.runs.read_text()) if args.runs.exists() else {}
+                saved[name] = {
+                    m: [[None if v == math.inf else v for v in r] for r in rs]
+                    for m, rs in runs[name].items()
+                }
+                args.runs.write_text(json.dumps(saved))
         # Over this run's evaluations (a cache file may hold others from earlier runs).
         best[name] = min(min(run) for r in runs[name].values() for run in r)
         say(

@@ -4,7 +4,8 @@ variable in the dataflow order.
 At each index variable v, every tensor access that stores v next is scanned; the scans are
 merged by the expression's structure (intersect under `*` and `/`, union under `+` and `-`);
 accesses that lack v have their references repeated once per merged coordinate. After the
-last variable each access loads its values and the expression tree becomes ALUs.
+last variable each access loads its values and the expression tree becomes ALUs
+(`compiler_values`).
 
 A reduction `sum(k, e)` splits the walk. Before k its body shares the enclosing walk (same
 merges, so CSE builds those scanners once). At k the body walks on by itself; when it is
@@ -26,6 +27,7 @@ from dsl.errors import NotCovered
 from dsl.sam import compiler_tree as tree
 from dsl.sam.compiler_graph import Edge, Graph
 from dsl.sam.compiler_order import Level, TensorFormat
+from dsl.sam.compiler_values import Values, orient
 from dsl.sam.index_notation import (
     Access,
     Binary,
@@ -38,18 +40,6 @@ from dsl.sam.index_notation import (
     free_indices,
 )
 from dsl.sam.primitives import CRD, REF, REPSIG, VAL
-
-UNARY = {
-    "exp": "exp",
-    "relu": "relu",
-    "sigmoid": "sigmoid",
-    "rsqrt": "rsqrt",
-    "sin": "sin",
-    "cos": "cos",
-    "neg": "neg",
-}
-BINARY = {BinOp.ADD: "add", BinOp.SUB: "sub", BinOp.MUL: "mul", BinOp.DIV: "div"}
-
 
 # --------------------------------------------------------------------------- lowering
 
@@ -65,6 +55,7 @@ class Lowering:
         self.order = order
         self.pos = {v: n for n, v in enumerate(order)}
         self.formats = formats
+        self.values = Values(graph, block)
 
     # ---- public
 
@@ -86,15 +77,15 @@ class Lowering:
                 f"{out} stores its levels as ({', '.join(out_vars)}) but the"
                 f" dataflow order visits ({', '.join(walk)})"
             )
-        if self.block > 1 and self._orient(top) != out_vars:
+        if self.block > 1 and orient(top) != out_vars:
             raise NotCovered(
-                f"block mode: the value blocks come out as {self._orient(top)},"
+                f"block mode: the value blocks come out as {orient(top)},"
                 f" but {out} stores them as {out_vars}"
             )
         full: list[bool] = []
         if parallel is None:
             ctx = self._walk(top, walk, [], full)
-            val = self._value(top)
+            val = self.values.of(top)
             crds = [c for _, c in ctx]
         else:
             crds, val = self._walk_parallel(top, walk, full, *parallel)
@@ -206,7 +197,7 @@ class Lowering:
         """Walk a reduction's body from its variable on, then reduce it."""
         walk = [u for u in self.order if u in tree.free(s.child) and self.pos[u] >= self.pos[s.var]]
         inner = self._walk(s.child, walk, ctx)
-        val = self._value(s.child)
+        val = self.values.of(s.child)
         after = walk[1:]
         if s.op != "add" and after:
             raise NotCovered(
@@ -436,8 +427,8 @@ class Lowering:
             ):
                 continue
             if v not in tree.free(child) and self._finished(child):
-                orient = self._orient(child) if self.block > 1 else None
-                setattr(node, name, tree.Value(self._value(child), tree.free(child), orient))
+                blocks = orient(child) if self.block > 1 else None
+                setattr(node, name, tree.Value(self.values.of(child), tree.free(child), blocks))
             else:
                 self._hoist(child, v)
 
@@ -452,98 +443,6 @@ class Lowering:
         if isinstance(node, tree.Call):
             return self._finished(node.a)
         return True
-
-    # ---- values
-
-    def _value(self, node: tree.Node) -> Edge:
-        if isinstance(node, tree.Leaf):
-            if node.next_var is not None:
-                raise NotCovered(f"{node.tensor} was not walked to its last level")
-            return self.graph.add(
-                "load", (node.ref,), {"tensor": node.tensor}, (VAL,), (f"{node.tensor}_val",)
-            )[0]
-        if isinstance(node, tree.Sum | tree.Value):
-            assert node.val is not None, "a sum is read before it is finished"
-            return node.val
-        if isinstance(node, tree.Call):
-            return self._alu(UNARY[node.func], (self._value(node.a),), None, node.func)
-        if isinstance(node, tree.Const):
-            raise NotCovered("a constant on its own has no stream to ride on")
-        return self._binary(node)
-
-    def _binary(self, node: tree.Bin) -> Edge:
-        a, b, op = node.a, node.b, node.op
-        if isinstance(b, tree.Const):
-            x = self._value(a)
-            match op:
-                case BinOp.MUL:
-                    return self._alu("scalar_mul", (x,), b.value, "scaled")
-                case BinOp.DIV:
-                    return self._alu("scalar_mul", (x,), 1.0 / b.value, "scaled")
-                case BinOp.ADD:
-                    return self._alu("scalar_add", (x,), b.value, "shifted")
-                case BinOp.SUB:
-                    return self._alu("scalar_add", (x,), -b.value, "shifted")
-        if isinstance(a, tree.Const):
-            x = self._value(b)
-            match op:
-                case BinOp.MUL:
-                    return self._alu("scalar_mul", (x,), a.value, "scaled")
-                case BinOp.ADD:
-                    return self._alu("scalar_add", (x,), a.value, "shifted")
-                case BinOp.SUB:
-                    return self._alu(
-                        "scalar_add", (self._alu("neg", (x,), None, "neg"),), a.value, "shifted"
-                    )
-                case BinOp.DIV:
-                    inverse = self._alu("scalar_pow", (x,), -1.0, "inverse")
-                    return self._alu("scalar_mul", (inverse,), a.value, "scaled")
-        name = BINARY[op]
-        if self.block > 1 and self._orient(a) != self._orient(b):
-            name = "matmul"  # _orient checked that the blocks line up for a product
-        return self._alu(name, (self._value(a), self._value(b)), None, name)
-
-    def _orient(self, node: tree.Node) -> tuple[str, ...] | None:
-        """Block mode: the index variables of a value's block rows and columns.
-
-        Blocks are stored in storage order, so a product of blocks is a block matmul when
-        the left operand's columns are the right one's rows (the shared index summed
-        across blocks by an enclosing sum), and elementwise when both agree.
-        """
-        if isinstance(node, tree.Leaf):
-            return node.vars
-        if isinstance(node, tree.Const):
-            return None
-        if isinstance(node, tree.Value):
-            return node.orient
-        if isinstance(node, tree.Call):
-            return self._orient(node.a)
-        if isinstance(node, tree.Sum):
-            inner = self._orient(node.child)
-            if inner is not None and node.var in inner:
-                raise NotCovered(
-                    f"block mode: the sum over {node.var} would reduce inside"
-                    " blocks; only sums over a block product's shared index work"
-                )
-            return inner
-        a, b = self._orient(node.a), self._orient(node.b)
-        if a is None or b is None:
-            return a or b
-        if a == b:
-            return a
-        if node.op is BinOp.MUL and a[1] == b[0] and a[0] != b[1]:
-            return (a[0], b[1])
-        raise NotCovered(
-            f"block mode: blocks ({', '.join(a)}) and ({', '.join(b)}) do not line up for"
-            f" {'a product' if node.op is BinOp.MUL else 'an elementwise op'}: store one"
-            " transposed (mode_order) or put the matmul operands in (row, k) (k, col) order"
-        )
-
-    def _alu(self, op: str, inputs: tuple[Edge, ...], scalar: float | None, hint: str) -> Edge:
-        params: dict[str, object] = {"op": op}
-        if scalar is not None:
-            params["scalar"] = float(scalar)
-        return self.graph.add("alu", inputs, params, (VAL,), (hint,))[0]
 
     # ---- parallel lanes
 
@@ -594,7 +493,7 @@ class Lowering:
                     m_lane.val = forked[id(m_orig)][k]
             lane_ctx = self._walk(lane_top, walk[cut:], [], full if k == 0 else None)
             lane_crds.append([c for _, c in lane_ctx])
-            lane_vals.append(self._value(lane_top))
+            lane_vals.append(self.values.of(lane_top))
         crds = [c for _, c in ctx]
         for depth, v in enumerate(walk[cut:], 1):
             crds.append(

@@ -321,7 +321,8 @@ class ResumableSolve:
         off = self.step_off
         if (self.fired < off[1:] - off[:-1]).any():  # (ValueError if a step is still held)
             raise ChannelDeadlock(self.network._deadlock_cycle(self.fired, self.lag_seen))
-        if len(self.start) and not (self.start + self.flat.cost).max() <= EXACT:
+        last = off[1:][off[1:] > off[:-1]] - 1  # a unit's last step ends after all others
+        if len(last) and not (self.start[last] + self.flat.cost[last]).max() <= EXACT:
             raise SimulationError(
                 f"steps end after {EXACT:.0f} cycles, where times are no longer exact: costs,"
                 " latencies or releases too large to time"

@@ -14,6 +14,7 @@ receive (tests and benchmarks override a key with `dict(target, fifo_depth=2)`).
 
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ class TargetError(Exception):
 Positive = Annotated[float, "> 0"]
 """A rate or a size a simulator divides by: zero is refused too."""
 PositiveInt = Annotated[int, "> 0"]
+AtLeastOne = Annotated[float, ">= 1"]
+"""A cost in cycles a simulator charges whole (one op on the core takes at least a cycle)."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +79,16 @@ class DaeAccess:
 
 @dataclass(frozen=True)
 class DaeExecute:
-    dispatch_cycles: float
-    case_compare_cycles: float
-    pop_cycles: float
-    scalar_op_cycles: float
-    vector_op_cycles: float
-    store_cycles: float
-    accumulate_cycles: float
-    load_cycles: Positive
-    counter_cycles: float
-    loop_cycles: float
+    dispatch_cycles: AtLeastOne
+    case_compare_cycles: float  # per case tested before the match: may be free
+    pop_cycles: AtLeastOne
+    scalar_op_cycles: AtLeastOne
+    vector_op_cycles: AtLeastOne
+    store_cycles: AtLeastOne
+    accumulate_cycles: AtLeastOne
+    load_cycles: AtLeastOne
+    counter_cycles: AtLeastOne
+    loop_cycles: AtLeastOne
     load_requests_per_cycle: Positive
 
 
@@ -135,7 +138,7 @@ def typed(table: Mapping[str, Any], where: str | None = None, dialect: str | Non
 def _build(cls: type, table: Mapping[str, Any], where: str, section: str) -> Any:
     if not isinstance(table, Mapping):
         raise TargetError(f"{where}: [{section}] must be a table, got {table!r}")
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _hints(cls)
     known = {f.name: f for f in fields(cls)}
     for key in table:
         if key not in known:
@@ -152,11 +155,18 @@ def _build(cls: type, table: Mapping[str, Any], where: str, section: str) -> Any
     return cls(**values)
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types (slow to resolve: a simulate call checks its target)."""
+    return typing.get_type_hints(cls, include_extras=True)
+
+
 def _value(hint: Any, value: Any, where: str, key: str) -> Any:
     if typing.get_origin(hint) is Annotated:
-        number = _value(typing.get_args(hint)[0], value, where, key)
-        if number <= 0:
-            raise TargetError(f"{where}: {key} must be a number > 0, got {value!r}")
+        kind, bound = typing.get_args(hint)
+        number = _value(kind, value, where, key)
+        if number <= 0 if bound == "> 0" else number < float(bound.split()[1]):
+            raise TargetError(f"{where}: {key} must be a number {bound}, got {value!r}")
         return number
     if is_dataclass(hint):
         return _build(hint, value, where, key)

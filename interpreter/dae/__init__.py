@@ -9,6 +9,7 @@ cost in `costs`, registered by name when this package is imported.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,15 @@ from dsl.dae.ir import Program
 from interpreter.dae import resources
 from interpreter.dae.access import check_memrefs, run_access
 from interpreter.dae.execute import match_queues, run_cases
+from interpreter.dae.target import DaeTarget, dae_target
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
 
 DEFAULT_TARGET = "dae_default"
 
 
-def _queue_depths(target: dict) -> tuple[int, int]:
-    b = target.get("budget", {})
+def _queue_depths(target: DaeTarget) -> tuple[int, int]:
+    b = target.budget
     return int(b.get("control_queue_entries", 64)), int(b.get("data_queue_entries", 64))
 
 
@@ -44,7 +46,7 @@ class DaeBackend:
         inputs: dict[str, np.ndarray],
         outputs: dict[str, np.ndarray],
         dims: dict[str, int],
-        target: dict | None = None,
+        target: Mapping[str, Any] | DaeTarget | None = None,
     ) -> None:
         """Run the program; its budget and queue depths (for deadlock) come from `target`,
         by default the `dae_default` hardware model."""
@@ -52,6 +54,7 @@ class DaeBackend:
             from interpreter.targets import load_target
 
             target = load_target(DEFAULT_TARGET)
+        target = dae_target(target)
         resources.check(program, dims, target)
         arrays = {**inputs, **outputs}
         check_memrefs(program, arrays, dims)
@@ -63,7 +66,11 @@ class DaeBackend:
         run_cases(run, sched, outputs)
 
     def simulate(
-        self, program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+        self,
+        program: Program,
+        inputs: dict[str, np.ndarray],
+        dims: dict[str, int],
+        target: Mapping[str, Any] | DaeTarget,
     ) -> SimReport:
         from interpreter.dae.simulator import simulate
 

@@ -10,37 +10,23 @@ Execute side: a rule gives the core cycles of one op per token from the number o
 `n` it works on — `(cycles, overhead, chunks)`: overhead is dispatch-like time (pops), and
 `chunks` the 8-lane chunks the core loops over (the case pays `loop_cycles` for every
 chunk of its widest op beyond the first). Elements of ops flagged `USES_COMPUTE` count as
-useful work. Cycle counts are the target's `[execute]` table.
+useful work. Cycle counts are the target's `[execute]` table (`DaeExecute`, typed and checked).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from dsl.core.spec import COST, USES_COMPUTE
 from dsl.dae.ir import LANES, Case, Op, StreamNode
 from dsl.dae.ops import DAE, EXECUTE
+from interpreter.core.targets import DaeExecute
 from interpreter.dae.access import AccessRun, resolve
-from interpreter.errors import SimulationError
-
-Lookup = Callable[[str], float]
-"""A target parameter of the `[execute]` table, by key."""
-
-
-def param(target: dict, section: str, key: str, minimum: float = 0.0) -> float:
-    """`target[section][key]` as a float >= `minimum`; a missing or bad one is named."""
-    try:
-        value = float(target[section][key])
-    except (KeyError, TypeError, ValueError):
-        raise SimulationError(f"target {target.get('name')!r}: missing [{section}] {key}") from None
-    if value < minimum:
-        raise SimulationError(
-            f"target {target.get('name')!r}: [{section}] {key} must be >= {minimum}, got {value}"
-        )
-    return value
+from interpreter.dae.target import DaeTarget, dae_target
 
 
 def chunks(n: int | np.ndarray) -> int | np.ndarray:
@@ -85,38 +71,38 @@ OpCycles = tuple[float, float, int]
 
 
 @DAE.implement(COST, "execute.pop")
-def _pop_cost(op: Op, n: int, ex: Lookup) -> OpCycles:
-    return 0.0, ex("pop_cycles"), 0
+def _pop_cost(op: Op, n: int, ex: DaeExecute) -> OpCycles:
+    return 0.0, ex.pop_cycles, 0
 
 
 @DAE.implement(COST, "execute.const", "execute.arange", "execute.get")
-def _free(op: Op, n: int, ex: Lookup) -> OpCycles:
+def _free(op: Op, n: int, ex: DaeExecute) -> OpCycles:
     return 0.0, 0.0, 0
 
 
 @DAE.implement(COST, "execute.increment")
-def _increment_cost(op: Op, n: int, ex: Lookup) -> OpCycles:
-    return ex("counter_cycles"), 0.0, 1
+def _increment_cost(op: Op, n: int, ex: DaeExecute) -> OpCycles:
+    return ex.counter_cycles, 0.0, 1
 
 
 @DAE.implement(COST, "execute.binary", "execute.compare", "execute.select")
-def _elementwise_cost(op: Op, n: int, ex: Lookup) -> OpCycles:
-    return chunks(n) * ex("vector_op_cycles" if n > 1 else "scalar_op_cycles"), 0.0, chunks(n)
+def _elementwise_cost(op: Op, n: int, ex: DaeExecute) -> OpCycles:
+    return chunks(n) * (ex.vector_op_cycles if n > 1 else ex.scalar_op_cycles), 0.0, chunks(n)
 
 
 @DAE.implement(COST, "execute.load")
-def _load_cost(op: Op, n: int, ex: Lookup) -> OpCycles:
-    return chunks(n) * ex("load_cycles"), 0.0, chunks(n)
+def _load_cost(op: Op, n: int, ex: DaeExecute) -> OpCycles:
+    return chunks(n) * ex.load_cycles, 0.0, chunks(n)
 
 
 @DAE.implement(COST, "execute.store")
-def _store_cost(op: Op, n: int, ex: Lookup) -> OpCycles:
-    return chunks(n) * ex("store_cycles"), 0.0, chunks(n)
+def _store_cost(op: Op, n: int, ex: DaeExecute) -> OpCycles:
+    return chunks(n) * ex.store_cycles, 0.0, chunks(n)
 
 
 @DAE.implement(COST, "execute.accumulate")
-def _accumulate_cost(op: Op, n: int, ex: Lookup) -> OpCycles:
-    return chunks(n) * ex("accumulate_cycles"), 0.0, chunks(n)
+def _accumulate_cost(op: Op, n: int, ex: DaeExecute) -> OpCycles:
+    return chunks(n) * ex.accumulate_cycles, 0.0, chunks(n)
 
 
 @dataclass(frozen=True)
@@ -128,14 +114,13 @@ class CaseCost:
     lane_ops: int
 
 
-def case_cost(case: Case, position: int, dims: dict[str, int], target: dict) -> CaseCost:
+def case_cost(
+    case: Case, position: int, dims: dict[str, int], target: DaeTarget | Mapping[str, Any]
+) -> CaseCost:
     """Cycles the core spends on one token of `case` (the `position`-th case tested)."""
-
-    def ex(key: str) -> float:
-        return param(target, "execute", key, 0.0 if key == "case_compare_cycles" else 1.0)
-
+    ex = dae_target(target).execute
     rules = DAE.rules(COST)
-    overhead = ex("dispatch_cycles") + position * ex("case_compare_cycles")
+    overhead = ex.dispatch_cycles + position * ex.case_compare_cycles
     cycles, lane_ops, widest = 0.0, 0, 1
     length: dict[int, int] = {}
     for op in case.ops:
@@ -150,5 +135,5 @@ def case_cost(case: Case, position: int, dims: dict[str, int], target: dict) -> 
         cycles, overhead = cycles + c, overhead + o
         lane_ops += n if DAE[name].has(USES_COMPUTE) else 0
         widest = max(widest, looped)
-    cycles += (widest - 1) * ex("loop_cycles")  # the loop over a buffer's chunks
+    cycles += (widest - 1) * ex.loop_cycles  # the loop over a buffer's chunks
     return CaseCost(overhead + cycles, overhead, lane_ops)

@@ -24,6 +24,7 @@ from dsl.dae.ir import Program
 from dsl.dae.ops import ACCESS, DAE
 from interpreter.budget import check_budget
 from interpreter.dae.access import resolve
+from interpreter.dae.target import DaeTarget
 
 VALUE_BYTES = {"float32": 4, "int64": 8}
 """Bytes per element of a queue operand (integer loads are widened to int64)."""
@@ -56,7 +57,7 @@ def _dtype(program: Program, s) -> str:
     return "float32" if m.dtype == "float32" else "int64"
 
 
-def check(program: Program, dims: dict[str, int], target: dict) -> dict[str, float]:
+def check(program: Program, dims: dict[str, int], target: DaeTarget) -> dict[str, float]:
     """Raise `BudgetError` if `program` asks for more than `target` has; return its use."""
     used = static_use(program, dims)
     check_budget(target, used)

@@ -28,6 +28,8 @@ counted once as DRAM writes).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -38,9 +40,9 @@ from interpreter.dae import advice, critical_path, resources
 from interpreter.dae.access import AccessRun, resolve, run_access
 from interpreter.dae.cache_model import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.costs import case_cost, chunks
-from interpreter.dae.costs import param as _param
 from interpreter.dae.execute import CoreLoad, QueueMatch, match_queues, run_cases
 from interpreter.dae.pipeline import Coupling, solve
+from interpreter.dae.target import DaeTarget, budget_entry, dae_target
 from interpreter.report import SimReport
 
 
@@ -54,13 +56,17 @@ def _zeros_for_outputs(program: Program, inputs: dict, dims: dict[str, int]) -> 
 
 
 def simulate(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    dims: dict[str, int],
+    target: Mapping[str, Any] | DaeTarget,
 ) -> SimReport:
     """Cycles and metrics of one run of `program` on `inputs` (see the module docstring)."""
+    target = dae_target(target)
     used = resources.check(program, dims, target)
-    acc = lambda key, m=0.0: _param(target, "access", key, m)  # noqa: E731
-    budget = lambda key: _param(target, "budget", key, 1)  # noqa: E731
-    line = int(_param(target, "cache", "line_bytes", 1))
+    acc, cache = target.access, target.cache
+    budget = lambda key: budget_entry(target, key)  # noqa: E731
+    line = cache.line_bytes
     arrays = _zeros_for_outputs(program, inputs, dims)
     run = run_access(program, arrays, dims)
     depths = int(budget("control_queue_entries")), int(budget("data_queue_entries"))
@@ -76,22 +82,22 @@ def simulate(
     lat = np.array(
         [
             0,
-            _param(target, "cache", "l1_latency"),
-            _param(target, "cache", "l2_latency"),
-            _param(target, "cache", "llc_latency"),
-            _param(target, "cache", "llc_latency") + _param(target, "dram", "latency_cycles"),
+            cache.l1_latency,
+            cache.l2_latency,
+            cache.llc_latency,
+            cache.llc_latency + target.dram.latency_cycles,
         ]
     )
-    bw = _param(target, "dram", "bytes_per_cycle", 1e-9)
+    bw = target.dram.bytes_per_cycle
     outstanding = budget("outstanding_misses")
 
     n = len(run.entries.reg)
     steps = np.zeros(n + 1)
     for t in program.tus:
         steps += np.bincount(run.start_iter[t.id], minlength=n + 1)[: n + 1]
-    steps /= acc("tu_steps_per_cycle", 1e-9)
+    steps /= acc.tu_steps_per_cycle
     on_access = req.access
-    port_cycles = 1.0 / acc("mem_requests_per_cycle", 1e-9)
+    port_cycles = 1.0 / acc.mem_requests_per_cycle
     occupancy = np.maximum(port_cycles, lat[req.level] / outstanding)
     mem = np.bincount(req.entry[on_access], weights=occupancy[on_access], minlength=n + 1)
     waiting = on_access & (lat[req.level] / outstanding > port_cycles)
@@ -100,7 +106,7 @@ def simulate(
     dram_read = np.bincount(
         req.entry[on_access], weights=miss[on_access] * float(line), minlength=n + 1
     )
-    push = np.full(n + 1, 1.0 / acc("pushes_per_cycle", 1e-9))
+    push = np.full(n + 1, 1.0 / acc.pushes_per_cycle)
     push[n] = 0.0
     work = np.maximum.reduce([steps, mem, dram_read / bw, push])
 
@@ -195,7 +201,7 @@ def _core_memory(
     lat: np.ndarray,
     outstanding: float,
     n_tokens: int,
-    target: dict,
+    target: DaeTarget,
 ) -> np.ndarray:
     """Extra core cycles per token for its callback's loads, beyond the fixed
     `load_cycles` per chunk (an L1 hit): the core issues `load_requests_per_cycle`
@@ -206,8 +212,8 @@ def _core_memory(
     mine = np.flatnonzero(req.load >= 0)
     if not len(mine):
         return extra
-    port = _param(target, "execute", "load_requests_per_cycle", 1e-9)
-    chunk_cycles = _param(target, "execute", "load_cycles", 1.0)
+    port = target.execute.load_requests_per_cycle
+    chunk_cycles = target.execute.load_cycles
     group = req.token[mine] * len(loads) + req.load[mine]
     order = np.argsort(group, kind="stable")
     group, r = group[order], mine[order]
@@ -303,7 +309,7 @@ def _report(
         access_stall = 0.0
     nt = req.nontemporal
     miss = req.level == DRAM
-    line = float(target["cache"]["line_bytes"])
+    line = float(target.cache.line_bytes)
     payload = _payload(run, sched)
     metrics = {
         "access_utilization": payload / (LANES * cycles),

@@ -105,12 +105,10 @@ class _GraphWalk:
         total = int(sum(sizes))
         self.start = np.concatenate([timing.times[v] for v in self.ids] or [np.zeros(0)])
         self.start = self.start.astype(np.int64)
-        self.owner = np.repeat(np.arange(len(self.ids)), sizes)
+        self.ends = np.cumsum(sizes)
         self.ready = np.full(total, -1, dtype=np.int64)
-        self.kind = np.full(total, _OWN, dtype=np.int64)
+        self.kind = np.full(total, _OWN, dtype=np.int16)
         self.pred = np.full(total, -1, dtype=np.int64)
-        self.extra = np.zeros(total, dtype=np.int64)  # an input wait's HBM round trip
-        self.stall_with = np.full(total, -1, dtype=np.int64)  # consumer that made room
         self.trip: dict[int, np.ndarray] = {}
         release: dict[int, np.ndarray] = {}
         if hbm is not None:
@@ -122,6 +120,9 @@ class _GraphWalk:
                     release[v][steps] = at
                     self.trip[v] = np.zeros(plan.steps, dtype=np.int64)
                     self.trip[v][steps] = hbm.latency
+        # an input wait's HBM round trip; the consumer that made room in a full FIFO
+        self.extra = np.zeros(total, dtype=np.int64) if self.trip else None
+        self.stall_with = np.full(total, -1, dtype=np.int64) if depth > 0 else None
         for v in self.ids:
             self._own(v, release.get(v))
         for e in _edges(run):
@@ -133,6 +134,10 @@ class _GraphWalk:
         self.first = np.maximum.accumulate(np.where(chained, 0, np.arange(total)))
         stop = (self.start <= 0) | (self.kind == _RELEASE)
         self.pred[stop] = -1
+
+    def _owner(self, steps: np.ndarray) -> np.ndarray:
+        """Index in `ids` of the node owning each of these global step numbers."""
+        return np.searchsorted(self.ends, steps, side="right")
 
     def _span(self, v: int) -> slice:
         return slice(self.off[v], self.off[v] + len(self.timing.times[v]))
@@ -151,8 +156,9 @@ class _GraphWalk:
         np.copyto(self.ready[at], value, where=better)
         np.copyto(self.kind[at], kind, where=better)
         np.copyto(self.pred[at], pred, where=better)
-        np.copyto(self.extra[at], extra, where=better)
-        if stall is not None:
+        if self.extra is not None:
+            np.copyto(self.extra[at], extra, where=better)
+        if stall is not None and self.stall_with is not None:
             np.copyto(self.stall_with[at], stall, where=better)
 
     def _input(self, e) -> None:
@@ -223,24 +229,27 @@ class _GraphWalk:
         ids = np.asarray(self.ids)
         ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
         runs, starts = hops[:, 0], hops[:, 1]
-        node = self.owner[starts]
+        node = self._owner(starts)
         self._charge(path, ids[node], STEPS, (runs - starts) * ii[node])
         waited = starts[self.start[starts] > 0]
         kind, ready = self.kind[waited], self.ready[waited]
-        node = ids[self.owner[waited]]
+        owner = self._owner(waited)
+        node = ids[owner]
         gap = self.start[waited] - np.maximum(ready, 0)
         self._charge(path, node, FULL if self.depth else STEPS, gap)
         for k, resource in _KINDS.items():
             mine = kind == k
             amount = ready[mine] if k == _RELEASE else (
-                ii[self.owner[waited[mine]]] if k == _OWN else np.full(mine.sum(), CREDIT_OFFSET)
+                ii[owner[mine]] if k == _OWN else np.full(mine.sum(), CREDIT_OFFSET)
             )  # fmt: skip
             self._charge(path, node[mine], resource, amount)
         inputs = kind >= 0
         src = self.pred[waited[inputs]]
-        extra = self.extra[waited[inputs]]
-        self._charge(path, ids[self.owner[src]], LATENCY, ready[inputs] - extra - self.start[src])
+        extra = self.extra[waited[inputs]] if self.extra is not None else np.zeros(len(src))
+        self._charge(path, ids[self._owner(src)], LATENCY, ready[inputs] - extra - self.start[src])
         self._charge(path, node[inputs], HBM_LATENCY, extra)
+        if self.stall_with is None:
+            return min(end, cycles)
         stalled = kind == _ROOM
         width = int(ids.max()) + 1
         pairs = node[stalled] * width + self.stall_with[waited[stalled]]

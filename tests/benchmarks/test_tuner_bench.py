@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from benchmarks.perf.tuner_bench import evals_to_reach, summarise
+from benchmarks.perf.tuner_bench import evals_to_reach, main, summarise
 from benchmarks.perf.tuner_problems import dae_embedding, sam_mttkrp
 
 
@@ -62,3 +63,26 @@ def test_dae_problem_has_lanes_free_only_where_the_compiler_declares_them():
     assert all(c["rows"] == 1 for c in configs if c["level"] < 3)
     # O0: 2 hint choices; O1, O2: 6 lane widths x 2 (or contiguous, 8 lanes) x 2; O3: 2 x 2 x 6.
     assert len(configs) == 2 + 2 * (6 * 2 + 2) + 2 * 2 * 6
+
+
+def test_runs_of_separate_jobs_are_summarised_together(tmp_path, capsys):
+    """Problems run as separate jobs (`--runs`) summarise as one run would; a failed
+    evaluation is stored as null and read back as infinitely bad."""
+    first = {"ours": [[3.0, 2.0]], "random": [[4.0, None]], "tpe": [[None, 6.0]]}
+    second = {"ours": [[5.0, 5.0]], "random": [[5.0, 10.0]], "tpe": [[5.0, 5.0]]}
+    for runs in (first, second):
+        runs["optuna_gp"] = runs["tpe"]
+    (tmp_path / "a.json").write_text(json.dumps({"p": first}))
+    (tmp_path / "b.json").write_text(json.dumps({"q": second}))
+    with pytest.raises(SystemExit):  # runs of 2 evaluations: no budget of the bench fits
+        main(["--summarise", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"])
+    long = {m: [r * 10 for r in rs] for m, rs in first.items()}
+    (tmp_path / "a.json").write_text(json.dumps({"p": long}))
+    long = {m: [r * 10 for r in rs] for m, rs in second.items()}
+    (tmp_path / "b.json").write_text(json.dumps({"q": long}))
+    capsys.readouterr()
+    main(["--summarise", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"])
+    row = json.loads(capsys.readouterr().out)["20"]
+    assert row["vs_random"] == pytest.approx(math.sqrt(4 / 2 * 5 / 5), abs=1e-4)
+    # p's TPE run: 6 (its failure does not count); q's: 5 vs ours 5.
+    assert row["vs_tpe"] == pytest.approx(math.sqrt(6 / 2), abs=1e-4)

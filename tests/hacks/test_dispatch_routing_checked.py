@@ -1,4 +1,5 @@
-"""STeP dispatch: the run the verifier checks must be the run the simulator times.
+"""STeP dispatch: the run the verifier checks must be the run the simulator times, and a
+feedback loop that cannot finish is refused, never timed.
 
 `step.dispatch` routes each chunk by time (to the region whose free signal comes first),
 so its routing is known only after timing: `simulate` iterates functional and timing passes
@@ -12,13 +13,19 @@ passed every check while the run that produced its cycles computed something els
   the right y (round-robin routing), the timed run writes rows 1-6 swapped: "passed" with
   the cycles of a wrong run | `execute` routes as the timed run does: y is wrong, the
   verifier answers "incorrect" |
+| `hoarding`: each region sends its free signals only once all its chunks are done (its
+  results buffered over the whole region stream), so the dispatcher waits for a signal that
+  waits for the next chunk | one-line "deadlock: dispatch ... never finishes" | same, checked
+  (execute and simulate both) |
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dsl import step
+from interpreter.errors import ExecutionError
 from interpreter.step import BACKEND
 from interpreter.step.sim import run_timed, target_params
 from interpreter.targets import load_target
@@ -70,3 +77,31 @@ def test_an_honest_dispatch_is_still_right_under_its_timed_routing() -> None:
     checked, timed, right = _checked_and_timed(dp.dynamic)
     np.testing.assert_array_equal(checked, timed)
     np.testing.assert_allclose(checked, right, rtol=1e-5, atol=1e-5)
+
+
+def hoarding(x, work, regions=2):
+    """Each region's free signals are its results, released only after the last of them."""
+    w, index = dp.requests(work, x.shape[0].value)
+    parts = step.dispatch([w, index], regions)
+    stores, signals = [], []
+    for w_r, i_r in parts:
+        store, free = dp.region(x, w_r, i_r)
+        held = step.streamify(step.bufferize(step.promote(free), rank=1))
+        signals.append(step.flatten(held, min_dim=0, max_dim=1))
+        stores.append(store)
+    step.free_signal(signals, of=parts)
+    return stores
+
+
+@pytest.mark.parametrize("run", ["execute", "simulate"])
+def test_a_loop_whose_signals_wait_for_more_work_is_refused_in_one_line(run: str) -> None:
+    program = step.load_ir(step.trace(hoarding, dp.SIG))
+    data = dp.inputs(WORK)
+    with pytest.raises(ExecutionError) as err:
+        if run == "execute":
+            out = {"y": np.full((dp.N, dp.C), np.nan, np.float32)}
+            BACKEND.execute(program, data, out, {}, TARGET)
+        else:
+            BACKEND.simulate(program, data, {}, TARGET)
+    assert str(err.value).startswith("deadlock: dispatch (node 5")
+    assert "never finishes" in str(err.value) and "\n" not in str(err.value)

@@ -13,9 +13,14 @@ from dsl import dae
 from dsl.dae.compiler import compile_spec
 from interpreter.dae import BACKEND
 from interpreter.errors import ExecutionError
+from interpreter.targets import load_target
 from tests.dsl.dae.helpers import copy_kernel, copy_signature, eb_signature
 
-TARGET = {"budget": {"control_queue_entries": 64, "data_queue_entries": 64}}
+# The default model with only the queue depths budgeted (no resource limit in the way).
+TARGET = {
+    **load_target("dae_default"),
+    "budget": {"control_queue_entries": 64, "data_queue_entries": 64},
+}
 
 
 def build(source_or_kernel, signature):
@@ -289,7 +294,7 @@ def test_the_same_late_operand_fits_a_deep_enough_queue():
     np.testing.assert_array_equal(got, [100, 101, 2, 3, 4, 5, 6, 7])
     got = _execute(
         _late_operand(100),
-        target={"budget": {"control_queue_entries": 256, "data_queue_entries": 64}},
+        target={**TARGET, "budget": {"control_queue_entries": 256, "data_queue_entries": 64}},
     )
     np.testing.assert_array_equal(got[:2], [100, 101])
 

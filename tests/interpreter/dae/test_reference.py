@@ -55,7 +55,8 @@ def _both(program, inputs, dims, out_shape, out_dtype, control, data):
                     {"out": out},
                     dims,
                     target={
-                        "budget": {"control_queue_entries": control, "data_queue_entries": data}
+                        **ex.TARGET,
+                        "budget": {"control_queue_entries": control, "data_queue_entries": data},
                     },
                 )
             else:

@@ -4,14 +4,22 @@ change able to help the resource it found."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsl import sam
 from interpreter.sam import BACKEND
+from interpreter.sam import critical_path as cp
 from interpreter.sam.advice import lane_region
 from interpreter.sam.critical_path import FULL, HBM, LATENCY, STEPS, critical_path
+from interpreter.sam.critical_path_kernel import CHASE, chase
 from interpreter.sam.cycles import time_graph
 from interpreter.sam.execute import run_program
 from interpreter.sam.simulate import hbm_model, simulate
@@ -159,3 +167,61 @@ def test_lane_region_of_spmv():
     ops = sorted(n.op for n in graph.nodes if n.id in inner)
     assert ops == ["alu", "load", "load", "locate", "reduce", "scan"]
     assert written
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    density=st.floats(0.05, 0.9),
+    seed=st.integers(0, 2**16),
+    depth=st.sampled_from([0, 1, 3]),
+    memory=st.booleans(),
+)
+def test_one_token_per_step_shortcuts_equal_the_general_count(density, seed, depth, memory):
+    """Edges whose step m emits or takes token m skip the per-step token counting; counted
+    the general way (every edge marked otherwise) the path is the same."""
+    target = HBM_TARGET if memory else COMAL
+    program = program_of(P.spmv_rows, SPMV_SIG)
+    want, runs, timings = path_of(program, _spmv_inputs(24, density, seed), target, depth)
+    edges = cp._edges(runs[0])
+    assert any(any(e.one_per_step) for e in edges)  # the shortcuts run
+    general = [dataclasses.replace(e, one_per_step=(False, False)) for e in edges]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cp, "_edges", lambda run: general)
+        got = critical_path(runs, timings, hbm_model(target), depth)
+    assert got.cycles == want.cycles and got.stalls == want.stalls
+    assert got.share == pytest.approx(want.share)
+
+
+def test_chase_by_hand():
+    """Step 3's run starts at 2, which waited for step 1, whose run starts at 0: the start."""
+    first = np.array([0, 0, 2, 2], dtype=np.int64)
+    pred = np.array([-1, -1, 1, -1], dtype=np.int64)
+    np.testing.assert_array_equal(chase(3, first, pred), [[3, 2], [1, 0]])
+
+
+@pytest.mark.slow  # loads the compiled chase (~1 s)
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_the_plain_chase_equals_the_compiled_one(data):
+    """Random back-to-back runs (`first[i] <= i`) and waits on earlier steps."""
+    n = data.draw(st.integers(1, 40))
+    first = np.array([data.draw(st.integers(0, i)) for i in range(n)], dtype=np.int64)
+    pred = np.array([data.draw(st.integers(-1, j - 1)) for j in range(n)], dtype=np.int64)
+    end = data.draw(st.integers(0, n - 1))
+    np.testing.assert_array_equal(chase(end, first, pred), CHASE.compiled()(end, first, pred))
+
+
+def test_a_small_program_never_imports_numba():
+    """A task-sized program's simulation (critical path and advice included) runs the plain
+    chase and solver: the process never pays numba's start-up (~1 s of CPU)."""
+    code = (
+        "import sys\n"
+        "import tests.interpreter.sam.test_critical_path as t\n"
+        "program = t.program_of(t.P.spmv_rows, t.SPMV_SIG)\n"
+        "target = dict(t.COMAL, fifo_depth=2)\n"
+        "report = t.simulate(program, t._spmv_inputs(24, 0.3, 1), {}, target)\n"
+        "assert report.bottleneck.startswith('Critical path'), report.bottleneck\n"
+        "assert 'numba' not in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

@@ -1,0 +1,40 @@
+"""The lazy numba kernels: plain Python below the threshold, compiled (helpers too) from
+it or once compiled, and every kernel module reachable by set-up's warm-up."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from interpreter.core import jit
+
+
+def _halve(x):
+    return x // 2
+
+
+def _sum_of_halves(values):
+    total = 0
+    for v in values:
+        total += _halve(v)
+    return total
+
+
+@pytest.mark.slow  # numba compiles (or loads) two functions: ~4 s
+def test_pick_runs_plain_below_the_threshold_and_compiled_from_it():
+    kernel = jit.Kernel(_sum_of_halves, [_halve], compile_from=100)
+    assert kernel.pick(99) is _sum_of_halves
+    compiled = kernel.pick(100)
+    assert compiled is not _sum_of_halves and compiled is kernel.compiled()
+    assert kernel.pick(1) is compiled  # once paid for, the compiled loop is free
+    values = np.array([7, 9, -3, 4], dtype=np.int64)
+    assert compiled(values) == _sum_of_halves(values) == 3 + 4 - 2 + 2
+    # the helper the compiled kernel calls is compiled too (a plain one would not type)
+    assert hasattr(compiled, "signatures") and compiled.signatures
+
+
+def test_every_kernel_module_has_a_warm_up():
+    for name in jit.KERNELS:
+        assert callable(importlib.import_module(name).warm_up), name
