@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
-import threading
 import time
 from typing import Any
 
@@ -65,8 +63,6 @@ def verify(
 
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    if "torch" not in sys.modules:  # the first verification in this process
-        threading.Thread(target=_preload, args=(task.dialect,), daemon=True).start()
     built = build_ir(
         source,
         dialect=task.dialect,
@@ -92,19 +88,6 @@ def verify(
         seconds=seconds,
         started=start,
     )
-
-
-def _preload(dialect: str) -> None:
-    """Import what the trusted half needs (torch, about 2 s of CPU, and the dialect's
-    backend) while the sandbox builds the program in another process: a one-off `agent eval`
-    would otherwise wait for the build and then for the imports. `check_ir` imports them
-    anyway; an import that fails here fails again there, and is reported there."""
-    try:
-        import torch  # noqa: F401
-
-        load_backend(dialect)
-    except Exception:
-        log.debug("preloading the trusted side failed", exc_info=True)
 
 
 _baselines: dict[tuple[str, str, str, int], Verdict] = {}

@@ -141,7 +141,7 @@ def measure(task: Any, program: Any, dims: dict[str, int], seed: int) -> dict[st
 def fingerprint(task: Any, seed: int) -> Iterator[dict[str, Any]]:
     """One row per (program, check shape) of `task`."""
     for name, source, why in programs(task):
-        base = {"task": task.key, "program": name}
+        base = {"task": f"{task.suite}/{task.name}", "program": name}
         if source is None:
             if why != "no baseline":
                 yield {**base, "shape": "-", "error": why, "digest": digest(why)}

@@ -247,8 +247,8 @@ def tensor(name: str, shape: Any, format: Any, mode_order: Any = None, block: in
 def graph(name: str) -> Iterator[None]:
     """Nodes made inside the block form one graph; graphs run in program order."""
     b = _builder()
-    if not isinstance(name, str) or not name:
-        raise ProgramError(f"graph: name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ProgramError(f"graph: name must be an identifier, got {name!r:.40}")
     if any(n == name for n, _ in b.graphs):
         raise ProgramError(f"graph: a graph named {name!r} already exists")
     b.graphs.append((name, []))

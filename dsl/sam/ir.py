@@ -244,6 +244,8 @@ def load_ir(ir: Any) -> Program:
         if not isinstance(g, dict) or not isinstance(g.get("nodes"), list):
             raise ValidationError(f"graph #{gi}: must be an object with a 'nodes' list")
         gname = g.get("name", f"g{gi}")
+        if not isinstance(gname, str) or not gname.isidentifier():  # it reaches the feedback
+            raise ValidationError(f"graph #{gi}: name must be an identifier, got {gname!r:.40}")
         outputs: dict[int, dict[str, str]] = {}
         consumed: dict[tuple[int, str], int] = {}
         nodes: list[Node] = []
