@@ -28,6 +28,7 @@ import hashlib
 import importlib
 import json
 import math
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -139,25 +140,30 @@ def measure(task: Any, program: Any, dims: dict[str, int], seed: int) -> dict[st
 
 
 def fingerprint(task: Any, seed: int) -> Iterator[dict[str, Any]]:
-    """One row per (program, check shape) of `task`."""
+    """One row per (program, check shape) of `task`; a program that does not build is one
+    row with its error."""
     for name, source, why in programs(task):
-        base = {"task": f"{task.suite}/{task.name}", "program": name}
+        base = {"task": f"{task.suite}/{task.name}", "program": name, "shape": "-"}
         if source is None:
             if why != "no baseline":
-                yield {**base, "shape": "-", "error": why, "digest": digest(why)}
+                yield _sealed({**base, "error": why})
             continue
         try:
             program = build(task, source)
         except Exception as exc:
-            error = f"build: {type(exc).__name__}: {exc}"
-            yield {**base, "shape": "-", "error": error, "digest": digest(error)}
+            yield _sealed({**base, "error": f"build: {type(exc).__name__}: {exc}"})
             continue
         for check in task.checks or ({},):
-            dims = task.full_dims(check)
             shape = ",".join(f"{k}={v}" for k, v in sorted(check.items())) or "-"
-            row = {**base, "shape": shape, **measure(task, program, dims, seed)}
-            row["digest"] = digest([row.get("output"), row.get("fields"), row.get("error")])
-            yield row
+            yield _sealed(
+                {**base, "shape": shape, **measure(task, program, task.full_dims(check), seed)}
+            )
+
+
+def _sealed(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its digest: the outputs, every report field and any error, together."""
+    row["digest"] = digest([row.get("output"), row.get("fields"), row.get("error")])
+    return row
 
 
 def run(dialects: list[str], pattern: str | None, seed: int) -> list[dict[str, Any]]:
@@ -214,41 +220,49 @@ def _per_op_keys(a: dict[str, dict], b: dict[str, dict]) -> list[str]:
 
 
 def compare(a_rows: list[dict], b_rows: list[dict]) -> list[str]:
-    """Lines: each differing row with its differing fields, rows in one run only, and a
-    per-field count."""
+    """Lines: each differing row with its differing fields (and rows in one run only), then
+    how many rows of each suite differ in each way."""
     a, b = {key(r): r for r in a_rows}, {key(r): r for r in b_rows}
     lines, totals = [], Counter()
     for k in sorted(set(a) | set(b)):
-        label = " ".join(k)
+        label, suite = " ".join(k), k[0].split("/", 1)[0]
         if k not in b or k not in a:
             lines.append(f"{label}: only in {'A' if k in a else 'B'}")
-            totals["only in one run"] += 1
+            totals[suite, "only in " + ("A" if k in a else "B")] += 1
             continue
         if a[k]["digest"] == b[k]["digest"]:
             continue
         found = differences(a[k], b[k])
         lines.append(f"{label}: {'; '.join(found)}")
-        for phrase in found:
-            totals[phrase.split(" ", 1)[0].split("[", 1)[0]] += 1
+        totals.update((suite, _kind(phrase)) for phrase in found)
     same = sum(1 for k in set(a) & set(b) if a[k]["digest"] == b[k]["digest"])
     lines.append(f"{same} of {len(set(a) & set(b))} common rows identical")
-    lines += [f"  {name}: {n} rows" for name, n in sorted(totals.items())]
+    lines += [f"  {suite} {kind}: {n} rows" for (suite, kind), n in sorted(totals.items())]
     return lines
+
+
+def _kind(phrase: str) -> str:
+    """A difference without its values, to count alike ones: 'cycles 9 -> 8' -> 'cycles',
+    'per_op[busy x3]' -> 'per_op[busy]'."""
+    phrase = re.sub(r" x\d+(?=[],])", "", phrase)
+    return re.sub(r"^(cycles|floor_cycles|error) .*", r"\1", phrase)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dialect", action="append", default=[], help="step, sam or dae")
+    parser.add_argument("--dialect", action="append", default=[], choices=("step", "sam", "dae"))
     parser.add_argument("--task", help="glob on task names")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", action="store_true", help="every row in full, as JSON")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two --json outputs")
     args = parser.parse_args(argv)
     if args.compare:
-        a, b = (json.loads(Path(p).read_text()) for p in args.compare)
-        print("\n".join(compare(a, b)))
+        print("\n".join(compare(*(_rows_of(path, parser) for path in args.compare))))
         return 0
     rows = run(args.dialect, args.task, args.seed)
+    if not rows:
+        dialects = ", ".join(args.dialect) or "any dialect"
+        parser.error(f"no {dialects} task matches {args.task!r}")
     if args.json:
         json.dump(rows, sys.stdout, indent=0, sort_keys=True)
         print()
@@ -259,6 +273,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['digest']}  {row['task']:<34} {row['program']:<11} {row['shape']:<18} {figures}"
         )
     return 0
+
+
+def _rows_of(path: str, parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
+    """The rows of a `--json` output, or a one-line usage error naming the file."""
+    try:
+        rows = json.loads(Path(path).read_text())
+        if isinstance(rows, list) and all("digest" in r for r in rows):
+            return rows
+        parser.error(f"{path}: not the --json output of this script")
+    except (OSError, ValueError, TypeError) as exc:
+        parser.error(f"{path}: {exc}")
 
 
 if __name__ == "__main__":

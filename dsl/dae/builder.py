@@ -384,7 +384,12 @@ class _Builder:
                 raise ProgramError(f"callback operand {k} must be a stream, got {type(s).__name__}")
             self.push(tu, event, s)
         cid = len(self.ir["cases"])
-        self.case = {"id": cid, "name": name or getattr(body, "__name__", f"case{cid}"), "ops": []}
+        if name is None:  # the function's name, unless it has none (a lambda)
+            name = str(getattr(body, "__name__", ""))
+            name = name if name.isidentifier() else f"case{cid}"
+        elif not isinstance(name, str) or not name.isidentifier():
+            raise ProgramError(f"callback: name must be an identifier, got {name!r:.40}")
+        self.case = {"id": cid, "name": name, "ops": []}
         self.case_types, self.case_counted = {}, set()
         try:
             args = [self.pop(*self.operand_type(s)) for s in operands]

@@ -264,8 +264,8 @@ class Checker:
         d = as_table(raw, "case")
         cid = int_in(d.get("id"), "case", "id", minimum=0, maximum=MAX_NODES - 1)
         name = d.get("name", f"case{cid}")
-        if not isinstance(name, str):
-            raise fail(f"case {cid}", "name must be a string")
+        if not isinstance(name, str) or not name.isidentifier():  # it reaches the feedback
+            raise fail(f"case {cid}", f"name must be an identifier, got {name!r:.40}")
         where = f"case {cid} ({name})"
         types: dict[int, ValueType] = {}
         counted: set[int] = set()

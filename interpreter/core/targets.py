@@ -43,6 +43,12 @@ class Target:
     description: str = ""
     budget: Mapping[str, float] = field(default_factory=dict)
 
+    @property
+    def offchip_bytes_per_cycle(self) -> float | None:
+        """The off-chip bandwidth the target states, if any (the verifier's task floor:
+        outputs must leave the chip). A dialect whose model has one overrides this."""
+        return None
+
 
 @dataclass(frozen=True)
 class SamHbm:
@@ -68,6 +74,10 @@ class StepTarget(Target):
     offchip_bw: Positive  # bytes/cycle, shared
     offchip_latency: Positive
     channel_depth: PositiveInt
+
+    @property
+    def offchip_bytes_per_cycle(self) -> float | None:
+        return self.offchip_bw
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,10 @@ class DaeTarget(Target):
     execute: DaeExecute
     cache: DaeCache
     dram: DaeDram
+
+    @property
+    def offchip_bytes_per_cycle(self) -> float | None:
+        return self.dram.bytes_per_cycle
 
 
 KINDS: dict[str, type[Target]] = {"sam": SamTarget, "step": StepTarget, "dae": DaeTarget}

@@ -1,6 +1,6 @@
 """The pointer chase of `critical_path.py`: plain Python, compiled by numba only for a
-graph of `jit.COMPILE_FROM` steps or more (`CHASE.pick`), so a task-sized program's
-simulation never imports numba (the loop is then a few thousand hops at most)."""
+graph of `COMPILE_FROM` steps or more (`CHASE.pick`), so a task-sized program's simulation
+never imports numba for it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ def chase(end: int, first: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return hops[:n]
 
 
-CHASE = Kernel(chase)
+# The plain loop costs about 1 us a hop and a path has at most one hop per step, so below
+# this many steps it takes under ~0.2 s, less than loading the compiled chase (0.3-0.7 s of
+# CPU, more when numba is not imported yet); typical paths hop on a tenth of the steps.
+COMPILE_FROM = 200_000
+CHASE = Kernel(chase, compile_from=COMPILE_FROM)
 
 
 def warm_up() -> None:

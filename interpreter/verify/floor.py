@@ -11,25 +11,18 @@ counted here are the checked ones, equal to the reference's.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from benchmarks.task import Task
+from interpreter.core.targets import typed
 
 
 def offchip_bytes_per_cycle(target: Mapping) -> float | None:
-    """The target's off-chip bandwidth in bytes per cycle, if it states one: STeP's
-    `offchip_bw` or DAE's `[dram] bytes_per_cycle`."""
-    candidates = (
-        target.get("offchip_bw"),
-        dict(target.get("dram", {})).get("bytes_per_cycle"),
-    )
-    for value in candidates:
-        if isinstance(value, int | float) and math.isfinite(value) and value > 0:
-            return float(value)
-    return None
+    """The target's off-chip bandwidth in bytes per cycle, if it states one (STeP's
+    `offchip_bw`, DAE's `[dram] bytes_per_cycle`; `Target.offchip_bytes_per_cycle`)."""
+    return typed(target).offchip_bytes_per_cycle
 
 
 def task_floor(task: Task, outputs: Mapping[str, np.ndarray], target: Mapping) -> float:

@@ -10,13 +10,13 @@ passed every check while the run that produced its cycles computed something els
 | hack | before (this session's tree) | now |
 | `relabelled`: each region stores its j-th result at row r + j * regions (where
   round-robin would have sent it) instead of the dispatched row index | `execute` writes
-  the right y (round-robin routing), the timed run writes rows 1-6 swapped: "passed" with
+  the right y (round-robin routing); in the timed run rows 2-7 hold other rows: "passed" with
   the cycles of a wrong run | `execute` routes as the timed run does: y is wrong, the
   verifier answers "incorrect" |
 | `hoarding`: each region sends its free signals only once all its chunks are done (its
   results buffered over the whole region stream), so the dispatcher waits for a signal that
-  waits for the next chunk | one-line "deadlock: dispatch ... never finishes" | same, checked
-  (execute and simulate both) |
+  waits for the next chunk | `simulate`: one-line "deadlock: dispatch ... never finishes";
+  `execute` wrote the outputs of that impossible run | both refuse in that one line |
 """
 
 from __future__ import annotations

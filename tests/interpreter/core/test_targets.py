@@ -76,3 +76,22 @@ def test_load_target_refuses_a_bad_file(tmp_path, monkeypatch):
     monkeypatch.setattr(targets, "TARGETS_DIR", tmp_path)
     with pytest.raises(TargetError, match=r"sam_typo\.toml: unknown key fifo_depht"):
         load_target("sam_typo")
+
+
+def test_the_offchip_bandwidth_is_read_by_kind_not_by_key():
+    """The verifier's task floor asks each kind for its bandwidth: STeP's offchip_bw, DAE's
+    [dram] bytes_per_cycle, none for SAM (its HBM model states no bytes per cycle)."""
+    assert typed(load_target("step_small")).offchip_bytes_per_cycle == 256.0
+    assert typed(load_target("dae_default")).offchip_bytes_per_cycle == 16.0
+    assert typed(load_target("sam_comal_hbm")).offchip_bytes_per_cycle is None
+
+
+@pytest.mark.parametrize(("value", "ok"), [(1, True), (0.999, False), (0, False)])
+def test_a_core_cost_is_at_least_one_cycle(value, ok):
+    table = load_target("dae_default")
+    table = {**table, "execute": {**table["execute"], "store_cycles": value}}
+    if ok:
+        assert typed(table).execute.store_cycles == 1.0
+    else:
+        with pytest.raises(TargetError, match=r"\[execute\] store_cycles must be a number >= 1"):
+            typed(table)
