@@ -29,7 +29,7 @@ def check_budget(target: Mapping | Target, used: Mapping[str, float]) -> None:
             raise BudgetError(resource, float(amount), limit, name)
 
 
-def describe_use(target: Mapping, used: Mapping[str, float]) -> str:
+def describe_use(target: Mapping | Target, used: Mapping[str, float]) -> str:
     """One line of what a program used against the target's budget, for people and models:
     'compute_units 4 of 1040, onchip_bytes 184 KiB of 520 MiB'."""
     budget = budget_of(target)

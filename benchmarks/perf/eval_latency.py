@@ -5,8 +5,10 @@
 
 With `--suites` it runs `agent eval TASK BASELINE --json` as a user does, one fresh process per
 task (each baseline is the program evaluated, and the command also times it as the baseline),
-and prints per task the wall time, the CPU time of the process and its sandboxes, the
-verdict, and the maximum wall time; the target is 1 s per task. `--root` runs the command
+and prints per task the wall time, the CPU time of the process and its sandboxes, where the
+program's own verification spent its wall time (sandbox build, checks, timing, and loading:
+torch's import, the IR, the target; the rest is start-up and the baseline's verification),
+the verdict, and the maximum wall time; the target is 1 s per task. `--root` runs the command
 of another checkout (say a read-only tree of the code before a change) on the same tasks.
 
 For each backend that works here it reports the median time of one sandboxed build
@@ -129,7 +131,7 @@ def eval_task(task: Task, root: Path) -> dict[str, object]:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         verdict = {"status": f"no verdict (exit {done.returncode}): {last}"}
     return {"task": task.key, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)} | {
-        k: verdict.get(k) for k in ("status", "cycles", "baseline_cycles")
+        k: verdict.get(k) for k in ("status", "cycles", "baseline_cycles", "seconds")
     }
 
 
@@ -156,9 +158,21 @@ def suite_latency(suites: list[str], only: str | None, root: Path) -> dict[str, 
 
 def _print_suite_latency(result: dict) -> None:
     print(f"agent eval of each baseline, run from {result['root']}")
-    print(f"{'task':<36} {'wall s':>7} {'cpu s':>7}  verdict")
+    print(
+        f"{'task':<36} {'wall s':>7} {'cpu s':>7} {'sandbox':>8} {'checks':>7} {'timing':>7}"
+        f" {'loading':>8} {'rest':>6}  verdict"
+    )
     for row in result["tasks"]:
-        print(f"{row['task']:<36} {row['wall_s']:>7.2f} {row['cpu_s']:>7.2f}  {row['status']}")
+        phases = row.get("seconds") or {}
+        parts = [phases.get(k, 0.0) for k in ("sandbox", "check", "simulate")]
+        total = phases.get("total", 0.0)
+        parts.append(total - sum(parts))  # loading: torch's import, the IR, the target
+        parts.append(row["wall_s"] - total)  # rest: start-up and the baseline's verification
+        print(
+            f"{row['task']:<36} {row['wall_s']:>7.2f} {row['cpu_s']:>7.2f}"
+            + "".join(f" {x:>{w}.2f}" for x, w in zip(parts, (8, 7, 7, 8, 6), strict=True))
+            + f"  {row['status']}"
+        )
     print(
         f"{len(result['tasks'])} tasks: max {result['max_wall_s']:.2f} s wall, median"
         f" {result['median_wall_s']:.2f} s; {result['over_target']} over {EVAL_TARGET_S:g} s;"

@@ -295,15 +295,36 @@ class ResumableSolve:
         self.lag = np.full(len(network.units), -np.inf)
         # per channel, the next token its consumer takes / producer emits / folds a lagged
         # credit of (see channels_kernel)
-        self.cursors = [np.zeros(len(flat.ch_len), dtype=np.int64) for _ in range(3)]
+        n_units, n_channels = len(network.units), len(flat.ch_len)
+        self.cursors = [np.zeros(n_channels, dtype=np.int64) for _ in range(3)]
+        # the loop's work arrays, kept from run to run (an outer loop may resume a solve
+        # thousands of times): its ring of units, who sleeps on whom, where each channel's
+        # horizon scan and folds stopped, the lagged credits per step (see run_events)
+        self._work = (
+            np.empty(n_units, dtype=np.int64),
+            np.zeros(n_units, dtype=np.bool_),
+            np.full(n_units, -1, dtype=np.int64),
+            np.full(n_units, -1, dtype=np.int64),
+            np.zeros(n_units, dtype=np.int64),
+            np.zeros(n_units, dtype=np.bool_),
+            np.zeros(n_channels, dtype=np.int64),
+            np.zeros(n_channels, dtype=np.int64),
+            np.zeros(n_channels, dtype=np.int64),
+            np.empty(len(self.start) if len(flat.lag_ch) else 0),
+        )
+        self._seed = flat.order  # the units the next run visits first: all of them
 
     def hold(self, unit: int, steps: np.ndarray) -> None:
         """Steps of `unit` that may not fire until released."""
         self.release[self.step_off[unit] + np.asarray(steps, dtype=np.int64)] = np.inf
 
     def release_steps(self, steps: np.ndarray, times: np.ndarray) -> None:
-        """Give held steps (flat numbers) their release times."""
+        """Give held steps (flat numbers) their release times; the next `run` visits their
+        units (and what those wake), not the whole network."""
+        steps = np.asarray(steps, dtype=np.int64)
         self.release[steps] = np.maximum(times, 0.0)
+        units = np.searchsorted(self.step_off, steps, side="right") - 1
+        self._seed = np.concatenate([self._seed, units])
 
     def run(self) -> None:
         """Fire every step that can fire now."""
@@ -312,8 +333,10 @@ class ResumableSolve:
             f.step_off, f.cost, self.release, f.in_off, f.in_ch, f.out_off, f.out_ch,
             f.lag_off, f.lag_ch, f.ch_prod, f.ch_cons, f.ch_depth, f.ch_len, f.emit,
             f.emit_at, f.take, f.take_at, f.latency, f.lat_at, f.ch_lat, f.offset, f.off_at,
-            f.ch_off, f.order, self.start, self.fired, self.lag_seen, self.lag, *self.cursors,
+            f.ch_off, self._seed, self.start, self.fired, self.lag_seen, self.lag,
+            *self.cursors, *self._work,
         )  # fmt: skip
+        self._seed = _NO_UNITS
 
     def timeline(self) -> Timeline:
         """The solved times; raises ChannelDeadlock if some step can never fire, or
@@ -367,6 +390,7 @@ class Timeline:
 
 
 EXACT = 2.0**53  # float64 times are exact integers up to here
+_NO_UNITS = np.zeros(0, dtype=np.int64)
 
 # From this many steps + tokens a network is solved by the compiled loop: below, the plain
 # Python loop takes under ~0.1 s, less than loading numba and its cached code (~1.2 s of

@@ -128,33 +128,35 @@ def _wake(v, queue, queued, head, size, n_units):
 
 def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
                ch_prod, ch_cons, ch_depth, ch_len, emit, emit_at, take, take_at, latency,
-               lat_at, ch_lat, offset, off_at, ch_off, order, start, fired, lag_seen, lag,
-               take_cur, emit_cur, lag_cur):  # fmt: skip
+               lat_at, ch_lat, offset, off_at, ch_off, seed, start, fired, lag_seen, lag,
+               take_cur, emit_cur, lag_cur, queue, queued, first_waiter, next_waiter, need,
+               asleep, in_ahead, credit_ahead, folded, lag_bound):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units waiting for it (`in_*`: the channels whose tokens
     a unit takes; `out_*`: the bounded, not lagged channels it emits on, whose credits it
     checks as it emits; `lag_*` the lagged ones). `fired[u]` ends as the number of steps of
     u that could fire (all of them unless it deadlocks); `lag_seen[u]`, how many of its
     steps' lagged credits it has folded in, and `lag[u]` the latest of them (start: -inf).
-    These and the cursors carry over to a resumed run. `order` is the first pass's order
-    (topological where the units form no cycle: then a unit whose producers are done and
-    whose channels out are unbounded runs all its steps in one visit)."""
+    These, the cursors and the rest (the work arrays `queue` .. `lag_bound`, see below)
+    carry over to a resumed run, which visits only the units in `seed` and those they wake:
+    the first run's seed is every unit (topological where the units form no cycle: then a
+    unit whose producers are done and whose channels out are unbounded runs all its steps
+    in one visit), a resumed run's the units whose held steps were released. Every other
+    unfinished unit is asleep on the unit it waits for (`asleep`), which wakes it, or stopped
+    at a step still held, which only a release moves."""
     n_units = len(step_off) - 1
-    queue = order.copy()  # a ring: each unit is in it at most once
-    queued = np.ones(n_units, dtype=np.bool_)
-    head, size = 0, n_units
+    # `queue` is a ring (each unit in it at most once, `queued`), empty between runs.
     # A blocked unit waits for ONE unit w to fire more than `need` steps (the first check
-    # that failed): it sleeps on w's list of waiters (`first`/`after`: linked lists) and
-    # only w's progress past `need` wakes it.
-    first_waiter = np.full(n_units, -1, dtype=np.int64)
-    next_waiter = np.full(n_units, -1, dtype=np.int64)
-    need = np.zeros(n_units, dtype=np.int64)
-    # horizon scans resume where they stopped: tokens known there stay known
-    in_ahead, credit_ahead = take_cur.copy(), emit_cur.copy()
-    for i in range(len(lag_ch)):
-        credit_ahead[lag_ch[i]] = lag_cur[lag_ch[i]]
-    folded = np.zeros(len(ch_depth), dtype=np.int64)  # where this visit's folds stopped
-    lag_bound = np.empty(len(start) if len(lag_ch) else 0)  # per step: its lagged credits
+    # that failed): it sleeps on w's list of waiters (`first_waiter`/`next_waiter`: linked
+    # lists) and only w's progress past `need` wakes it.
+    # `in_ahead`/`credit_ahead`: per channel, where its horizon scan resumes (tokens known
+    # there stay known); `folded`: where a visit's folds stopped; `lag_bound`: per step,
+    # its lagged credits.
+    head, size = 0, 0
+    for i in range(len(seed)):
+        v = seed[i]
+        if not asleep[v] and fired[v] < step_off[v + 1] - step_off[v]:
+            size = _wake(v, queue, queued, head, size, n_units)
     while size > 0:
         u = queue[head]
         head = 0 if head + 1 == n_units else head + 1
@@ -213,6 +215,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
                 need[u] = wait_for
                 next_waiter[u] = first_waiter[wait_on]
                 first_waiter[wait_on] = u
+                asleep[u] = True
             continue
         # fold every token and credit of steps s0 .. horizon-1 into their starts
         for g in range(base + s0, base + horizon):
@@ -276,6 +279,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             need[u] = wait_for
             next_waiter[u] = first_waiter[wait_on]
             first_waiter[wait_on] = u
+            asleep[u] = True
         if s == s0:
             continue
         v, last_v = first_waiter[u], -1
@@ -286,6 +290,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
                     first_waiter[u] = after
                 else:
                     next_waiter[last_v] = after
+                asleep[v] = False
                 size = _wake(v, queue, queued, head, size, n_units)
             else:
                 last_v = v

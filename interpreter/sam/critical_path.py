@@ -129,9 +129,11 @@ class _GraphWalk:
             self._input(e)
             if depth > 0 and e.consumer.op not in WRITERS and len(e.emit):
                 self._room(e)
-        chained = np.zeros(total, dtype=bool)
-        chained[1:] = (self.kind[1:] == _OWN) & (self.ready[1:] == self.start[1:])
-        self.first = np.maximum.accumulate(np.where(chained, 0, np.arange(total)))
+        self.first = np.arange(total)  # where the back-to-back run through each step starts
+        chained = self.ready[1:] == self.start[1:]
+        chained &= self.kind[1:] == _OWN
+        self.first[1:][chained] = 0
+        np.maximum.accumulate(self.first, out=self.first)
         stop = (self.start <= 0) | (self.kind == _RELEASE)
         self.pred[stop] = -1
 

@@ -21,11 +21,12 @@ def _fake_run(stdout: str, stderr: str = "", code: int = 0):
 
 
 def test_a_row_holds_the_verdict_the_command_printed(monkeypatch, tmp_path) -> None:
-    verdict = {"status": "passed", "cycles": 1366, "baseline_cycles": 1366, "feedback": "x"}
+    phases = {"sandbox": 0.2, "check": 0.3, "simulate": 0.1, "total": 0.6}
+    verdict = {"status": "passed", "cycles": 1366, "baseline_cycles": 1366, "seconds": phases}
     monkeypatch.setattr(subprocess, "run", _fake_run("log line\n" + json.dumps(verdict)))
     row = eval_latency.eval_task(load_task("step/gemm"), tmp_path)
     assert row["task"] == "step/gemm" and row["status"] == "passed"
-    assert row["cycles"] == 1366 and row["baseline_cycles"] == 1366
+    assert row["cycles"] == 1366 and row["baseline_cycles"] == 1366 and row["seconds"] == phases
     assert row["wall_s"] >= 0 and row["cpu_s"] >= 0
 
 
@@ -56,6 +57,18 @@ def test_summary_by_hand(monkeypatch) -> None:
     assert [r["task"] for r in result["tasks"]] == ["step/gemm", "step/gemm_bias", "step/gemm_silu"]
     assert result["max_wall_s"] == 3.0 and result["median_wall_s"] == 1.5
     assert result["over_target"] == 2
+
+
+def test_the_table_splits_the_wall_time(capsys) -> None:
+    row = {"task": "step/gemm", "wall_s": 4.0, "cpu_s": 3.5, "status": "passed"}
+    phases = {"sandbox": 0.5, "check": 0.25, "simulate": 0.125, "total": 1.0}
+    result = {"root": "r", "tasks": [row | {"seconds": phases}, row | {"status": "error"}]}
+    result |= {"max_wall_s": 4.0, "median_wall_s": 4.0, "over_target": 2}
+    eval_latency._print_suite_latency(result | {"load_before": 1.0, "load_after": 1.0})
+    lines = capsys.readouterr().out.splitlines()
+    want = ["0.50", "0.25", "0.12", "0.12", "3.00", "passed"]  # 1.0 s in all: 0.125 loading
+    assert lines[2].split() == ["step/gemm", "4.00", "3.50", *want]
+    assert lines[3].split()[3:] == ["0.00", "0.00", "0.00", "0.00", "4.00", "error"]
 
 
 @pytest.mark.slow
