@@ -168,6 +168,17 @@ def eb_padded(rng, dims):
     return bags
 
 
+def eb_multi_table(rng, dims):
+    """Table-batched bags (DLRM / FBGEMM TBE): per table t its own CSR bags over the same B,
+    the smaller the table the hotter its rows (Zipf s from 1.0 to 1.2)."""
+    arrays = {}
+    for t in range(sum(1 for d in dims if d.startswith("NNZ"))):
+        one = {"B": dims["B"], "NOFF": dims["NOFF"], "NNZ": dims[f"NNZ{t}"], "D": dims["D"]}
+        bags = _bags(rng, {**one, "N": dims[f"N{t}"]}, s=1.0 + 0.1 * t, q=0.0, sigma=4.0)
+        arrays.update({f"{name}_{t}": array for name, array in bags.items()})
+    return arrays
+
+
 def _graph(
     rng: np.random.Generator, dims: dict[str, int], rows: str, cols: str, minimum: int = 0
 ) -> tuple:

@@ -78,3 +78,15 @@ def message_passing_min(offsets, indices, features, V, **_):
     out = torch.zeros(V, features.shape[1], dtype=features.dtype)
     rows = _segments(offsets)[:, None].expand(-1, features.shape[1])
     return out.scatter_reduce(0, rows, features[indices], reduce="amin", include_self=False)
+
+
+def embedding_bag_multi_table(**named):
+    """Table-batched sum bags (FBGEMM TBE): table t's bags fill out[:, t*D:(t+1)*D]."""
+    tables = sorted(k for k in named if k.startswith("table_"))
+    return torch.cat(
+        [
+            embedding_bag_sum(named[f"offsets_{t[6:]}"], named[f"indices_{t[6:]}"], named[t])
+            for t in tables
+        ],
+        dim=1,
+    )

@@ -13,7 +13,10 @@
   `benchmarks.perf.dae_ladder` measures each as its own rung (the keyword overrides of
   `compile_spec` turn them off: most of O3's gain is the contiguous row loads).
 
-Covered ops (`spec.op`): embedding_bag (mode sum|mean|max|min, `weighted`, `padding_idx`),
+Covered ops (`spec.op`): embedding_bag (mode sum|mean|max|min, `weighted`, `padding_idx`;
+`tables = T` for a table-batched bag of mode sum, DLRM's / FBGEMM's TBE: inputs offsets_t,
+indices_t, table_t per table, out[b, t*D:(t+1)*D] from table t's bags — one loop over the bags
+runs each table's item loop in turn, writing its column block; D must be static),
 spmm, message_passing (mode sum|mean|max|min), kg_lookup (TransE-style h + r - t),
 paged_kv_gather, moe_gather. A segment max/min writes 0 for an empty segment (torch's and
 PyG's convention) unless the spec says `nonempty = true`. Anything else — an op, a mode or
@@ -23,7 +26,7 @@ it ignored could change what the task means.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dsl.errors import NotCovered
@@ -48,7 +51,7 @@ multiple of 8 and the target's vector is 8 wide (16 is invalid). Not declared wi
 row loads, which need the vector loop (only 8 builds), nor at O3, whose ladder rungs differ
 from each other by one hint each (benchmarks/perf/dae_ladder.py)."""
 KEYS = {
-    "embedding_bag": {"op", "mode", "weighted", "padding_idx", "nonempty"},
+    "embedding_bag": {"op", "mode", "weighted", "padding_idx", "nonempty", "tables"},
     "message_passing": {"op", "mode", "nonempty"},
     "spmm": {"op"},
     "kg_lookup": {"op"},
@@ -75,6 +78,8 @@ class Shape:
     block: bool = False  # paged KV: rows are kv_cache[block, slot, :]
     padding: int | None = None  # an index whose row adds nothing (torch's padding_idx)
     fill_empty: bool = False  # max/min: write 0 where a segment has no item
+    tables: int = 0  # table-batched bags: `tables` (offsets, indices, table) triples
+    column: str = ""  # the written column block's start, added to the column (" + D.value")
 
 
 def _shape(spec: dict[str, Any], inputs: tuple[str, ...]) -> Shape:
@@ -100,6 +105,8 @@ def _shape(spec: dict[str, Any], inputs: tuple[str, ...]) -> Shape:
                 " with mode 'sum' (a mean would have to leave padding out of its count, a"
                 " max/min bag of padding only has no row to start from)"
             )
+        if "tables" in spec:
+            return _tables(spec, weighted, padding)
         table = "table" if op == "embedding_bag" else "features"
         return Shape(
             ("offsets", "indices", table) + (("weights",) if weighted else ()),
@@ -137,6 +144,30 @@ def _shape(spec: dict[str, Any], inputs: tuple[str, ...]) -> Shape:
     raise NotCovered(
         f"op {op!r} is not one the DAE compiler lowers (embedding_bag, spmm,"
         " message_passing, kg_lookup, paged_kv_gather, moe_gather)"
+    )
+
+
+def _tables(spec: dict[str, Any], weighted: bool, padding: Any) -> Shape:
+    """The table-batched embedding bag (TBE): per table its own CSR bags, summed into the
+    table's column block of the output row."""
+    count = spec["tables"]
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 3:
+        raise NotCovered(
+            f"embedding_bag tables={count!r}: covered for 1 to 3 tables (each table's item"
+            " loop takes 9 of the target's 32 traversal units at 8 lanes)"
+        )
+    if spec.get("mode", "sum") != "sum" or weighted or padding is not None:
+        raise NotCovered(
+            "a table-batched embedding_bag (tables=...) is covered for mode 'sum' without"
+            " weights or padding_idx"
+        )
+    names = [(f"offsets_{t}", f"indices_{t}", f"table_{t}") for t in range(count)]
+    return Shape(
+        tuple(name for triple in names for name in triple),
+        "offsets_0",
+        tuple((indices, table) for _, indices, table in names),
+        reduce="add",
+        tables=count,
     )
 
 
@@ -192,9 +223,12 @@ def compile_spec(
     contiguous = aligned if contiguous is None else contiguous and level >= 1
     nontemporal = aligned if nontemporal is None else nontemporal
     several = shape.reduce is not None and shape.offsets is not None and aligned
+    several = several and not shape.tables  # units: see _tables
     rows = (ROWS_PER_CALLBACK if several else 1) if rows_per_callback is None else rows_per_callback
     if rows > 1 and not several:
-        raise NotCovered("several rows per callback need O3 and a reduction over segments")
+        raise NotCovered(
+            "several rows per callback need O3 and a reduction over segments of one table"
+        )
     knobs = level in (1, 2) and not contiguous  # see LANES
     hints = _Hints(
         lanes=(", lanes=lanes" if knobs else ", lanes=8") if level >= 1 else "",
@@ -214,11 +248,15 @@ def compile_spec(
     t.depth = 1
     t(f'"""{title or spec.get("op")}: O{level}, {LEVEL_NAMES[level]}."""')
     t('out = dae.output("out")')
-    t("D = out.shape[-1]")
+    t(f"D = {'table_0' if shape.tables else 'out'}.shape[-1]")
     if shape.block:
         t("BS = kv_cache.shape[1]  # slots (embeddings) per block")
     if aligned:
         t("row = dae.counter(0)  # output row, counted on the core (queue alignment)")
+    if shape.tables:
+        _emit_tables(t, shape, level, hints)
+        t("return out")
+        return "\n".join(t.lines) + "\n"
     if not shape.offsets:
         t("with dae.loop(0, out.shape[0]) as seg:")
         with t.block():
@@ -260,6 +298,32 @@ def compile_spec(
                 _emit_finish(t, shape, level, item)
     t("return out")
     return "\n".join(t.lines) + "\n"
+
+
+def _emit_tables(t: _Text, shape: Shape, level: int, hints: _Hints) -> None:
+    """Table-batched bags: one loop over the bags (every table's offsets have B + 1
+    entries), in it each table's item loop in turn, its rows added into the table's column
+    block. Start values come from a per-table loop at O0, else on each item loop's `beg`
+    (at O1 a per-table 8-lane start loop would take more traversal units than 32)."""
+    t("with dae.loop(1, offsets_0.shape[0]) as end:  # offsets: one per segment + 1")
+    with t.block():
+        t("seg = end - 1")
+        for k, (index, table) in enumerate(shape.gathers):
+            one = replace(
+                shape,
+                gathers=((index, table),),
+                column=f" + {'' if k == 1 else f'{k} * '}D.value" if k else "",
+            )
+            if level == 0:
+                _emit_init_loop(t, one, hints.lanes)
+            t(f"lo{k} = dae.load(offsets_{k}, seg{hints.index})")
+            t(f"hi{k} = dae.load(offsets_{k}, end{hints.index})")
+            t(f"with dae.loop(lo{k}, hi{k}) as item{k}:")
+            with t.block():
+                _emit_item(t, one, level, f"item{k}", hints)
+            if level >= 1:
+                _emit_init(t, one, level, f"item{k}")
+        _emit_finish(t, one, level, f"item{k}")
 
 
 @dataclass(frozen=True)
@@ -388,7 +452,7 @@ def _emit_element_callback(t: _Text, shape: Shape, item: str, rows: list[str]) -
     t(f"def element({', '.join(names)}):")
     with t.block():
         value = _combine(values, "wt" if shape.weights else None)
-        t(_write(shape, "(r, d)", _kept(shape, value, "p")))
+        t(_write(shape, f"(r, d{shape.column})", _kept(shape, value, "p")))
 
 
 def _emit_row_callback(t: _Text, shape: Shape, level: int, item: str, rows: list[str]) -> None:
@@ -400,10 +464,10 @@ def _emit_row_callback(t: _Text, shape: Shape, level: int, item: str, rows: list
     if shape.padding is not None:
         operands, names = operands + ["idx"], names + ["p"]
     if level >= 3:
-        target = "(row.get(), dae.arange(D))"
+        target = f"(row.get(), dae.arange(D){shape.column})"
     else:
         operands, names = [_row_index(shape, item)] + operands, ["i"] + names
-        target = "(i, dae.arange(D))"
+        target = f"(i, dae.arange(D){shape.column})"
     t(f'@dae.callback(col, "end", {", ".join(operands)})')
     t(f"def add_row({', '.join(names)}):")
     with t.block():
@@ -420,7 +484,7 @@ def _emit_init_loop(t: _Text, shape: Shape, lanes: str) -> None:
         t('@dae.callback(zcol, "ite", seg, zcol)')
         t("def init(s, d):")
         with t.block():
-            t(f"dae.store(out, (s, d), {_start(shape)})")
+            t(f"dae.store(out, (s, d{shape.column}), {_start(shape)})")
 
 
 def _emit_finish_loop(t: _Text, lanes: str, operand: str, accumulate: str) -> None:
@@ -434,8 +498,8 @@ def _emit_finish_loop(t: _Text, lanes: str, operand: str, accumulate: str) -> No
             t(f"dae.accumulate(out, (s, d), {accumulate})")
 
 
-def _segment_row(level: int) -> str:
-    return "(row.get(), dae.arange(D))" if level >= 3 else "(s, dae.arange(D))"
+def _segment_row(level: int, column: str = "") -> str:
+    return f"({'row.get()' if level >= 3 else 's'}, dae.arange(D){column})"
 
 
 def _emit_init(t: _Text, shape: Shape, level: int, loop: str) -> None:
@@ -444,7 +508,7 @@ def _emit_init(t: _Text, shape: Shape, level: int, loop: str) -> None:
     t(f'@dae.callback({loop}, "beg")' if aligned else f'@dae.callback({loop}, "beg", seg)')
     t("def init():" if aligned else "def init(s):")
     with t.block():
-        t(f"dae.store(out, {_segment_row(level)}, {_start(shape)})")
+        t(f"dae.store(out, {_segment_row(level, shape.column)}, {_start(shape)})")
 
 
 def _emit_finish(t: _Text, shape: Shape, level: int, loop: str) -> None:

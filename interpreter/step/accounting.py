@@ -41,8 +41,8 @@ def floor_cycles(plans: list[OpEvents], target: dict) -> float:
     looks at the `compute=` the program allocated, so asking for more cannot lower it."""
     params = target_params(target)
     offchip = sum(float(p.requests.sum()) for p in plans if p.requests is not None)
-    floor = offchip / params["offchip_bw"]
-    peak = peak_flops(target, params["flops_per_unit"])
+    floor = offchip / params.offchip_bw
+    peak = peak_flops(target, params.flops_per_unit)
     if peak:
         floor = max(floor, sum(p.flops for p in plans) / peak)
     return floor
@@ -104,10 +104,10 @@ def make_report(
         "onchip_capacity": capacity,
         "allocated_compute": float(allocated),
         "flops": flops,
-        "compute_utilization": flops / (allocated * params["flops_per_unit"] * span)
+        "compute_utilization": flops / (allocated * params.flops_per_unit * span)
         if allocated
         else 0.0,
-        "hbm_utilization": (reads + writes) / (params["offchip_bw"] * span),
+        "hbm_utilization": (reads + writes) / (params.offchip_bw * span),
         "stream_elements": float(sum(len(p.cost) for p in plans)),
         "hbm_rounds": float(times.hbm_rounds),
     }

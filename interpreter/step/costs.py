@@ -20,6 +20,7 @@ from dsl.core import spec
 from dsl.step.ir import Node
 from dsl.step.ops import OPS
 from dsl.step.types import DTYPE_BYTES, Buffer, ElemType, Selector, StreamType, Tile, TupleT
+from interpreter.core.targets import StepTarget
 from interpreter.step.facts import (
     ExpandOwners,
     Fact,
@@ -80,7 +81,7 @@ class CostEnv:
     ins: list[StreamData]
     outs: list[StreamData]
     in_types: list[StreamType]
-    target: dict
+    target: StepTarget
     known: Fact | None = None  # what the functional pass recorded for this node
 
     def fact(self, kind: type[F]) -> F:
@@ -92,11 +93,11 @@ class CostEnv:
     @property
     def bw(self) -> float:
         """On-chip bytes per cycle available to this op (one port per compute unit)."""
-        return float(self.target["onchip_bw"]) * self.units
+        return self.target.onchip_bw * self.units
 
     @property
     def rate(self) -> float:
-        return float(self.target["flops_per_unit"]) * self.units
+        return self.target.flops_per_unit * self.units
 
     @property
     def units(self) -> int:
@@ -179,7 +180,7 @@ def _roofline(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-event cost and dominant term for a compute op (arrays over events), and the
     op's useful compute units (`OpEvents.useful_units`)."""
-    port, unit = float(env.target["onchip_bw"]), float(env.target["flops_per_unit"])
+    port, unit = env.target.onchip_bw, env.target.flops_per_unit
     per_unit = np.stack([bytes_in / port, flops / unit, bytes_out / port])
     per_unit[:, ~has_value] = 0
     terms = np.vstack([np.ones((1, n_items)), np.ceil(per_unit / env.units)])
@@ -250,7 +251,7 @@ def _bufferize(env: CostEnv) -> OpEvents:
     x = env.ins[0]
     b = env.node.attrs["rank"]
     size = item_sizes(x, env.in_types[0].elem)
-    cost = np.maximum(1.0, np.ceil(size / float(env.target["onchip_bw"])))
+    cost = np.maximum(1.0, np.ceil(size / env.target.onchip_bw))
     ends = np.flatnonzero(x.stop >= b)
     bound = np.where(cost > 1, BW_OUT, ISSUE)
     return OpEvents(cost, [np.arange(x.n_items)], [ends], bound=bound)
@@ -260,7 +261,7 @@ def _bufferize(env: CostEnv) -> OpEvents:
 def _streamify(env: CostEnv) -> OpEvents:
     out = env.outs[0]
     size = item_sizes(out, env.node.outputs[0].elem)
-    cost = np.maximum(1.0, np.ceil(size / float(env.target["onchip_bw"])))
+    cost = np.maximum(1.0, np.ceil(size / env.target.onchip_bw))
     shift = len(env.node.outputs[0].shape) - len(env.in_types[0].shape)
     cons = first_of(parents(out.stop, shift), env.ins[0].n_items)
     return OpEvents(cost, [cons], [np.arange(out.n_items)], bound=np.where(cost > 1, BW_IN, ISSUE))

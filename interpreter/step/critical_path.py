@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsl.step.ir import Program
+from interpreter.core.targets import StepTarget
 from interpreter.step.costs import BW_IN, BW_OUT, COMPUTE, ISSUE, OpEvents
 from interpreter.step.event_times import EventTimes
 
@@ -60,11 +61,11 @@ class CriticalPath:
 
 class _Walk:
     def __init__(
-        self, program: Program, plans: list[OpEvents], times: EventTimes, target: dict
+        self, program: Program, plans: list[OpEvents], times: EventTimes, target: StepTarget
     ) -> None:
         self.program, self.plans, self.times = program, plans, times
-        self.depth = int(target["channel_depth"])
-        self.latency = float(target["offchip_latency"])
+        self.depth = target.channel_depth
+        self.latency = target.offchip_latency
         self.path = CriticalPath(cycles=times.cycles)
         self.readers: dict[tuple[int, int], tuple[int, int]] = {}
         for node in program.nodes:
@@ -200,7 +201,7 @@ def _items_of(event_of_item: np.ndarray, e: int) -> np.ndarray:
 
 
 def critical_path(
-    program: Program, plans: list[OpEvents], times: EventTimes, target: dict
+    program: Program, plans: list[OpEvents], times: EventTimes, target: StepTarget
 ) -> CriticalPath:
     """The critical path of a timed run (`target`: its timing parameters)."""
     return _Walk(program, plans, times, target).run()

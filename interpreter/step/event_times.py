@@ -40,6 +40,7 @@ import numpy as np
 
 from dsl.step.ir import Port, Program
 from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, Timeline
+from interpreter.core.targets import StepTarget
 from interpreter.errors import ExecutionError
 from interpreter.step.costs import OpEvents
 
@@ -67,9 +68,9 @@ class EventTimes:
 class OpNetwork:
     """The program's ops and streams as a `ChannelNetwork`, plus the HBM's requests."""
 
-    def __init__(self, program: Program, plans: list[OpEvents], target: dict) -> None:
+    def __init__(self, program: Program, plans: list[OpEvents], target: StepTarget) -> None:
         self.program, self.plans, self.target = program, plans, target
-        depth = int(target["channel_depth"])
+        depth = target.channel_depth
         net = self.net = ChannelNetwork()
         self.unit = [
             net.add_unit(n.label(), p.cost) for n, p in zip(program.nodes, plans, strict=True)
@@ -86,7 +87,7 @@ class OpNetwork:
             d = net.add_unit(f"{program.nodes[v].label()} data", np.zeros(n), np.zeros(n))
             fresh = np.where(
                 plan.requests > 0,
-                np.ceil(plan.requests / target["offchip_bw"]) + target["offchip_latency"],
+                np.ceil(plan.requests / target.offchip_bw) + target.offchip_latency,
                 0.0,
             )
             net.add_channel(f"{v} hbm", self.unit[v], d, latency=np.maximum(plan.cost, fresh))
@@ -231,8 +232,8 @@ class _HbmQueue:
     """The shared HBM: one FIFO server, size / offchip_bw cycles per request, the data
     usable from the next whole cycle plus `offchip_latency`."""
 
-    def __init__(self, target: dict) -> None:
-        self.bw, self.latency = float(target["offchip_bw"]), float(target["offchip_latency"])
+    def __init__(self, target: StepTarget) -> None:
+        self.bw, self.latency = target.offchip_bw, target.offchip_latency
         self.free = 0.0  # when the server finishes what it was given so far
 
     def serve_before(self, issue: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -255,6 +256,6 @@ class _HbmQueue:
         return mask, back[mask]
 
 
-def solve_event_times(program: Program, plans: list[OpEvents], target: dict) -> EventTimes:
+def solve_event_times(program: Program, plans: list[OpEvents], target: StepTarget) -> EventTimes:
     """Event times of every op of `program` on `target` (its timing parameters, checked)."""
     return OpNetwork(program, plans, target).solve()

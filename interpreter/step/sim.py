@@ -8,10 +8,13 @@ passes repeat until the arrival order stops changing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from dsl.step.ir import Port, Program
-from interpreter.errors import SimulationError
+from interpreter.core.targets import StepTarget, typed
 from interpreter.report import SimReport
 from interpreter.step.budget import check_static
 from interpreter.step.costs import COSTS, CostEnv, OpEvents
@@ -33,22 +36,18 @@ DEFAULT_TARGET = {
 MAX_MERGE_ROUNDS = 8
 
 
-def target_params(target: dict) -> dict:
-    """The target's timing parameters (defaults for missing keys), checked. Its budget
-    (`[budget]`) is read by `interpreter/step/budget.py`."""
-    out = dict(DEFAULT_TARGET)
-    out.update({k: v for k, v in target.items() if k in DEFAULT_TARGET})
-    for k, v in out.items():
-        if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
-            raise SimulationError(
-                f"target {target.get('name', '?')}: {k} must be a positive number, got {v!r}"
-            )
-    out["channel_depth"] = int(out["channel_depth"])
-    return out
+def target_params(target: Mapping[str, Any] | StepTarget) -> StepTarget:
+    """The target as the timing passes read it: the checked dataclass of
+    `interpreter.core.targets`, STeP's defaults filled in for missing keys (tests and
+    `execute` hand over partial tables). A bad value or an unknown key is a `TargetError`
+    naming the target and the key. Its budget (`[budget]`) is read by `budget.py`."""
+    if isinstance(target, StepTarget):
+        return target
+    return typed({**DEFAULT_TARGET, **target}, dialect="step")  # type: ignore[return-value]
 
 
 def op_events(
-    program: Program, ctx: RunContext, streams: dict[Port, StreamData], target: dict
+    program: Program, ctx: RunContext, streams: dict[Port, StreamData], target: StepTarget
 ) -> list[OpEvents]:
     """Every op's events, from its streams and what the functional pass recorded."""
     plans = []
@@ -83,7 +82,10 @@ def merge_arrivals(program: Program, ctx: RunContext, times: EventTimes) -> dict
 
 
 def run_timed(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    dims: dict[str, int],
+    target: Mapping[str, Any] | StepTarget,
 ) -> tuple[RunContext, dict[Port, StreamData], list[OpEvents], EventTimes]:
     """Functional pass + event times, repeated while eager_merge arrival orders change."""
     params = target_params(target)

@@ -22,23 +22,24 @@ import math
 import numpy as np
 
 from dsl.step.ir import Program
+from interpreter.core.targets import StepTarget
 from interpreter.step.costs import OpEvents
 from interpreter.step.event_times import OpNetwork
 from tests.interpreter.core.reference_sim import simulate
 
 
-def plain_hbm(issue: list[tuple[float, int]], size: list[float], target: dict) -> list[float]:
+def plain_hbm(issue: list[tuple[float, int]], size: list[float], target: StepTarget) -> list[float]:
     """When each request's data is back: one request at a time, in order of (issue time,
     position), written as a loop on purpose."""
     back = [0.0] * len(issue)
     free = 0.0
     for t, j in sorted(issue):
-        free = max(free, t) + size[j] / target["offchip_bw"]
-        back[j] = math.ceil(free) + target["offchip_latency"]
+        free = max(free, t) + size[j] / target.offchip_bw
+        back[j] = math.ceil(free) + target.offchip_latency
     return back
 
 
-def check_event_times(program: Program, plans: list[OpEvents], target: dict) -> float:
+def check_event_times(program: Program, plans: list[OpEvents], target: StepTarget) -> float:
     """Assert the fast schedule passes both checks (module doc); returns its cycles."""
     ops = OpNetwork(program, plans, target)
     times = ops.solve()

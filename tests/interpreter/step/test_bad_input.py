@@ -8,7 +8,8 @@ import pytest
 
 from dsl import step
 from dsl.errors import ProgramError
-from interpreter.errors import ExecutionError, SimulationError
+from interpreter.core.targets import TargetError
+from interpreter.errors import ExecutionError
 from interpreter.step import BACKEND
 from tests.dsl.step.helpers import signature
 from tests.interpreter.step import programs
@@ -108,11 +109,22 @@ def test_strided_load_out_of_bounds() -> None:
         )
 
 
-def test_bad_target_values() -> None:
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"offchip_bw": 0}, r"^target 'x': offchip_bw must be a number > 0, got 0$"),
+        ({"channel_depth": 2.5}, r"^target 'x': channel_depth must be a whole number, got 2.5$"),
+        ({"onchip_bw": True}, r"^target 'x': onchip_bw must be a number >= 0, got True$"),
+        ({"ofchip_bw": 8}, r"^target 'x': unknown key ofchip_bw; known: name, "),
+    ],
+)
+def test_bad_target_values(override: dict, message: str) -> None:
+    """A bad timing value, or a misspelt key that would silently keep the default, is
+    refused in one line naming the target and the key, before anything runs."""
     program = _program(programs.gemm, programs.gemm_signature(16, 16, 16))
     a = b = np.ones((16, 16), np.float32)
-    with pytest.raises(SimulationError, match="offchip_bw must be a positive number"):
-        BACKEND.simulate(program, {"a": a, "b": b}, {"M": 16}, {"name": "x", "offchip_bw": 0})
+    with pytest.raises(TargetError, match=message):
+        BACKEND.simulate(program, {"a": a, "b": b}, {"M": 16}, {"name": "x", **override})
 
 
 def test_unwritten_output_keeps_the_poison() -> None:

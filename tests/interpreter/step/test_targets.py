@@ -15,7 +15,7 @@ def test_target_files_are_complete(name: str) -> None:
     target = load_target(name)
     assert set(DEFAULT_TARGET) <= set(target), f"{name} misses {set(DEFAULT_TARGET) - set(target)}"
     params = target_params(target)
-    assert params["offchip_bw"] > 0 and params["channel_depth"] >= 1
+    assert params.offchip_bw > 0 and params.channel_depth >= 1
 
 
 def test_default_target_is_the_papers_machine() -> None:
