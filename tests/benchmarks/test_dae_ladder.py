@@ -98,3 +98,9 @@ def test_quick_json_run(capsys):
     result = json.loads(capsys.readouterr().out)
     assert {"ours", "paper", "note"} == set(result["dae_ladder_O2_geomean_dlrm_mp"])
     assert result["dae_ladder_O3+nt_geomean_dlrm_mp"]["ours"] > 1.0
+
+
+def test_a_table_batched_bag_is_not_on_ember_ladder():
+    """Its O1 cannot be vectorisation alone (the unit budget moves its zeroing to `beg`)."""
+    assert not ladder.on_the_ladder(_task("eb_multi_table"))
+    assert all(ladder.on_the_ladder(_task(n)) for n in ("eb_sum_hot", "eb_weighted", "mp_mean"))
