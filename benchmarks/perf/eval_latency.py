@@ -120,7 +120,9 @@ def eval_task(task: Task, root: Path) -> dict[str, object]:
     and CPU seconds (the process and every sandbox it waited for) and its verdict."""
     assert task.baseline is not None
     program = root / (task.folder / task.baseline).resolve().relative_to(CHECKOUT)
-    command = [sys.executable, "-m", "agents.cli", "eval", task.key, str(program), "--json"]
+    # the task file, not `task.key`: a key names its dialect, not its folder (sam_new/...)
+    task_file = root / task.path.resolve().relative_to(CHECKOUT)
+    command = [sys.executable, "-m", "agents.cli", "eval", str(task_file), str(program), "--json"]
     env = dict(os.environ, PYTHONPATH=str(root))
     cpu, started = _children_cpu(), time.perf_counter()
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)

@@ -44,6 +44,9 @@ def test_the_program_is_taken_from_the_checkout_that_runs(monkeypatch, tmp_path)
     )
     eval_latency.eval_task(load_task("step/gemm"), tmp_path)
     assert seen[0][5] == str(tmp_path / "benchmarks" / "step" / "baselines" / "gemm.py")
+    # a task outside its dialect's suite folder is named by its file, not its key
+    eval_latency.eval_task(load_task("sam_new/segment_min"), tmp_path)
+    assert seen[1][4] == str(tmp_path / "benchmarks" / "sam_new" / "segment_min.toml")
 
 
 def test_summary_by_hand(monkeypatch) -> None:
