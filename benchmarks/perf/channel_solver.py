@@ -14,8 +14,8 @@ after it replaced DAE's array solver.
 
 CPU time (`time.process_time`), best of `--repeat`; the load average is printed beside, so a
 busy machine shows. The first solve compiles (or loads the cached) numba loop: untimed.
-Networks under `channels.COMPILE_FROM` steps + tokens (the small synthetic pipeline with
-`--quick`) run the plain Python loop, as they do in a real run.
+Networks under `channels_kernel.RUN_EVENTS.compile_from` (200K) steps + tokens (the small
+synthetic pipeline with `--quick`) run the plain Python loop, as they do in a real run.
 
     python -m benchmarks.perf.channel_solver [--json] [--quick] [--before REV]
 """

@@ -1,6 +1,8 @@
 """The tuner against other autotuners on tuning problems drawn from our three dialects.
 
-    python -m benchmarks.perf.tuner_bench [--quick] [--json] [--repeats R]
+    python -m benchmarks.perf.tuner_bench [--quick] [--json] [--repeats R] [--budgets B ...]
+    python -m benchmarks.perf.tuner_bench --problems P --cache F --runs R   # one job per problem
+    python -m benchmarks.perf.tuner_bench --summarise R1 R2 R3 [--json]     # then all together
 
 The problems (`benchmarks/perf/tuner_problems.py`): STeP tile sizes, compute allocation and
 loop order under the chip's compute and on-chip budgets; SAM dataflow order (a permutation of

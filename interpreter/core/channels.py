@@ -44,7 +44,7 @@ whose steps end later raises SimulationError rather than hand back rounded times
 
 from __future__ import annotations
 
-import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,14 +189,8 @@ class ChannelNetwork:
         if (lagged or credit_only) and depth == 0:
             kind = "lagged" if lagged else "credit-only"
             raise ValueError(f"channel {name!r}: a {kind} channel needs a depth >= 1")
-        values = {}
-        for what, value in (("latency", latency), ("offset", offset)):
-            value = np.array(value, dtype=np.float64)  # a copy: the caller may reuse theirs
-            if value.ndim > 1 or (value.ndim == 1 and len(value) != n):
-                raise ValueError(f"channel {name!r}: {what} needs one value or one per token")
-            if not np.isfinite(value).all() or (value < 0).any():
-                raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
-            values[what] = value
+        values = {what: _per_token(name, what, value, n)
+                  for what, value in (("latency", latency), ("offset", offset))}  # fmt: skip
         self.channels.append(
             _Channel(
                 name,
@@ -313,10 +307,12 @@ class ResumableSolve:
             np.empty(len(self.start) if len(flat.lag_ch) else 0),
         )
         self._seed = flat.order  # the units the next run visits first: all of them
+        self._resumed = False  # steps were held: `run` will be called once per release round
 
     def hold(self, unit: int, steps: np.ndarray) -> None:
         """Steps of `unit` that may not fire until released."""
         self.release[self.step_off[unit] + np.asarray(steps, dtype=np.int64)] = np.inf
+        self._resumed = True
 
     def release_steps(self, steps: np.ndarray, times: np.ndarray) -> None:
         """Give held steps (flat numbers) their release times; the next `run` visits their
@@ -329,7 +325,7 @@ class ResumableSolve:
     def run(self) -> None:
         """Fire every step that can fire now."""
         f = self.flat
-        _event_loop(f.size)(
+        _event_loop(f.size * RESUMED_WEIGHT if self._resumed else f.size)(
             f.step_off, f.cost, self.release, f.in_off, f.in_ch, f.out_off, f.out_ch,
             f.lag_off, f.lag_ch, f.ch_prod, f.ch_cons, f.ch_depth, f.ch_len, f.emit,
             f.emit_at, f.take, f.take_at, f.latency, f.lat_at, f.ch_lat, f.offset, f.off_at,
@@ -392,27 +388,25 @@ class Timeline:
 EXACT = 2.0**53  # float64 times are exact integers up to here
 _NO_UNITS = np.zeros(0, dtype=np.int64)
 
-# From this many steps + tokens a network is solved by the compiled loop: below, the plain
-# Python loop takes under ~0.1 s, less than loading numba and its cached code (~1.2 s of
-# CPU), which a process that solves only a task's small networks then never pays.
-COMPILE_FROM = 20_000
+
+# A solve with held steps resumes once per release round (STeP's HBM: ~1,300 rounds on a
+# 130K-step MoE layer), each paying the plain loop's slower visits again: it counts as this
+# many times its size, so it runs compiled from 20K steps + tokens, not 200K.
+RESUMED_WEIGHT = 10
 
 
 def _event_loop(size: int):
     """The event loop for a network of `size` steps + tokens: compiled once it is, or
-    once the network is large enough to pay for it (see `COMPILE_FROM`)."""
-    from interpreter.core import channels_kernel as kernel
+    once the network is large enough to pay for it (`RUN_EVENTS.compile_from`)."""
+    from interpreter.core.channels_kernel import RUN_EVENTS
 
-    if size >= COMPILE_FROM or _compiled.cache_info().currsize:
-        return _compiled()
-    return kernel.run_events
+    return RUN_EVENTS.pick(size)
 
 
-@functools.cache
 def _compiled():
-    from interpreter.core import channels_kernel as kernel
+    from interpreter.core.channels_kernel import RUN_EVENTS
 
-    return kernel.compiled()
+    return RUN_EVENTS.compiled()
 
 
 def warm_up() -> None:
@@ -470,6 +464,26 @@ class _Flat:
         self.out_off, self.out_ch = _adjacency(self.ch_prod, len(units), bounded)
         self.lag_off, self.lag_ch = _adjacency(self.ch_prod, len(units), lagged)
         self.order = _topological(self.ch_prod, self.ch_cons, len(units))
+
+
+def _per_token(name: str, what: str, value: float | np.ndarray, n: int) -> np.ndarray:
+    """A channel's latency or offset: a 0-d array (one value; a plain number is checked
+    without numpy, as STeP adds some 15,000 channels per simulation) or one per token (a
+    copy: the caller may reuse theirs)."""
+    if isinstance(value, int | float):
+        if not 0 <= value < math.inf:  # (NaN fails too)
+            raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
+        return _ZERO if value == 0 else np.array(float(value))
+    value = np.array(value, dtype=np.float64)
+    if value.ndim > 1 or (value.ndim == 1 and len(value) != n):
+        raise ValueError(f"channel {name!r}: {what} needs one value or one per token")
+    if value.size and not (value.min() >= 0 and value.max() < math.inf):
+        raise ValueError(f"channel {name!r}: {what} must be finite and >= 0")
+    return value
+
+
+_ZERO = np.zeros(())  # shared by every channel without latency or offset: read-only
+_ZERO.flags.writeable = False
 
 
 def _release(name: str, release: np.ndarray | None, steps: int) -> np.ndarray | None:

@@ -2,7 +2,7 @@
 
 One source, two speeds: `channels.py` runs these functions as they are for a small network
 (a task's program: numba is then never imported, which saves a process over a second of
-CPU) and compiled by `compiled()` (numba, cached on disk) for a large one.
+CPU) and compiled by numba (cached on disk) for a large one: `RUN_EVENTS`, a `jit.Kernel`.
 
 Arrays are flat concatenations described in `channels._Flat`: steps are numbered globally
 (`step_off[u] + s`), tokens per channel (0, 1, ...). A channel's per-token arrays are
@@ -30,6 +30,8 @@ costs one horizon check, nothing more.
 from __future__ import annotations
 
 import numpy as np
+
+from interpreter.core import jit
 
 
 def _step(steps, at, j):
@@ -297,25 +299,10 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             v = after
 
 
-_HELPERS = ("_step", "_value", "_inputs_block", "_credit_block", "_fold_inputs",
-            "_fold_credits", "_back", "_wake")  # fmt: skip
-
-
-def compiled():
-    """`run_events` compiled by numba, cached beside this file (the first compile takes
-    15-20 s, which set-up pays through `channels.warm_up`). The helpers are compiled from
-    these same functions, so the compiled loop and the plain one are one source."""
-    import types
-
-    import numba
-
-    namespace = {"np": np}
-
-    def jit(function):
-        copy = types.FunctionType(function.__code__, namespace, function.__name__)
-        copy.__qualname__, copy.__module__ = function.__qualname__, function.__module__
-        return numba.njit(cache=True)(copy)
-
-    for name in _HELPERS:
-        namespace[name] = jit(globals()[name])
-    return jit(run_events)
+# Plain below 200K steps + tokens (~0.4 s at most; loading numba and the compiled loop costs
+# a process ~1 s, and most SAM tasks' networks are 20K-100K), compiled from there or once
+# compiled; the helpers are compiled from these same functions: both loops are one source.
+RUN_EVENTS = jit.Kernel(
+    run_events, (_step, _value, _inputs_block, _credit_block, _fold_inputs, _fold_credits,
+                 _back, _wake), compile_from=200_000,
+)  # fmt: skip

@@ -27,6 +27,7 @@ from interpreter.step.critical_path import (
     ONE_PER_CYCLE,
     CriticalPath,
     critical_path,
+    free_region_sentence,
 )
 from interpreter.step.event_times import EventTimes
 from interpreter.step.onchip import requirement
@@ -153,7 +154,8 @@ def _bottleneck(
         f"most in {node.label()}"
     )
     advice = _advice(program, resource, node, plan, hbm, metrics, used, target)
-    return f"{head}; {advice}. {_excerpt(program, path, span)} HBM busy {hbm:.0%}.{onchip}"
+    waits = free_region_sentence(program, plans, path, span)
+    return f"{head}; {advice}. {waits}{_excerpt(program, path, span)} HBM busy {hbm:.0%}.{onchip}"
 
 
 def _advice(

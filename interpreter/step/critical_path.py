@@ -10,6 +10,15 @@ channel to a consumer was full (go to the consumer's event that made room: a que
 stall). Cycles are summed per (op, resource); the largest sum is what to attack, because
 only shortening the critical path lowers the cycle count — an op can be busy most of the
 run and still not be on it.
+
+A dispatch decision that waited for its free token (`costs.Feedback`, the channel against
+program order) goes on through free_signal into the region whose signal it was: the wait is
+that region's work, so its cycles are charged to the region's ops as any other. The walk
+also notes them per region (`CriticalPath.free_waits`, until it is back at the dispatcher),
+because the change that shortens them is the dispatcher's (more regions, finer requests)
+as much as the region body's. (The feedback channel being full never holds the path: a
+token free_signal could not send until decision m - depth started arrives one cycle
+later, before decision m, which comes at least two cycles after decision m - depth.)
 """
 
 from __future__ import annotations
@@ -46,6 +55,9 @@ class CriticalPath:
     share: dict[tuple[int, str], float] = field(default_factory=dict)
     stalls: dict[tuple[int, int], int] = field(default_factory=dict)
     hops: list[tuple[int, str, float]] = field(default_factory=list)
+    # cycles spent in a region while a dispatch waited for its free signal, per
+    # (dispatch node, region, node, resource)
+    free_waits: dict[tuple[int, int, int, str], float] = field(default_factory=dict)
 
     def by_resource(self) -> dict[str, float]:
         out: dict[str, float] = defaultdict(float)
@@ -57,6 +69,13 @@ class CriticalPath:
         """The node with most critical cycles waiting for `resource`."""
         nodes = [(c, v) for (v, r), c in self.share.items() if r == resource]
         return max(nodes)[1] if nodes else None
+
+    def free_regions(self) -> dict[tuple[int, int], float]:
+        """Cycles the path waits for a free region, per (dispatch node, region)."""
+        out: dict[tuple[int, int], float] = defaultdict(float)
+        for (d, r, _, _), c in self.free_waits.items():
+            out[(d, r)] += c
+        return dict(out)
 
 
 class _Walk:
@@ -72,6 +91,7 @@ class _Walk:
             for pos, p in enumerate(node.inputs):
                 self.readers[(p.node, p.index)] = (node.id, pos)
         self.runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.waiting: tuple[int, int] | None = None  # (dispatch, region) the path is in
 
     def busy_runs(self, v: int) -> tuple[np.ndarray, np.ndarray]:
         """Node v's first event of the back-to-back run ending at each event, and running
@@ -94,6 +114,9 @@ class _Walk:
             return
         key = (v, resource)
         self.path.share[key] = self.path.share.get(key, 0.0) + cycles
+        if self.waiting is not None:
+            wait = (*self.waiting, v, resource)
+            self.path.free_waits[wait] = self.path.free_waits.get(wait, 0.0) + cycles
         hops = self.path.hops
         if hops and hops[-1][:2] == key:
             hops[-1] = (v, resource, hops[-1][2] + cycles)
@@ -116,6 +139,8 @@ class _Walk:
             if nxt is None:
                 break
             v, e, at_end = nxt
+            if self.waiting is not None and v == self.waiting[0]:
+                self.waiting = None  # back at the dispatcher that waited
         self.path.hops.reverse()
         return self.path
 
@@ -162,6 +187,14 @@ class _Walk:
                 lat = min(self.latency, wait)
                 charges = [(port.node, LATENCY, lat), (port.node, HBM, wait - lat)]
             best = (t, (port.node, pe, not src.is_load), charges)
+        fb = plan.feedback
+        if fb is not None:  # a decision waits for its free token, sent when a region is free
+            m = np.flatnonzero(fb.take == e)
+            if len(m):
+                pe = int(fb.emit[m[0]])
+                t = float(self.times.end[fb.source][pe])
+                if best is None or t > best[0] + EPS:
+                    best = (t, (fb.source, pe, True), [("free", v, self._region(fb.source, pe))])
         for o in range(len(node.outputs)):
             reader = self.readers.get((v, o))
             if reader is None:
@@ -183,9 +216,17 @@ class _Walk:
             if charge[0] == "stall":
                 key = (charge[1], charge[2])
                 self.path.stalls[key] = self.path.stalls.get(key, 0) + 1
+            elif charge[0] == "free":
+                self.waiting = (charge[1], charge[2])
             else:
                 self.add(*charge)
         return best[1]
+
+    def _region(self, closer: int, e: int) -> int:
+        """The region whose signal free_signal's event e takes (its inputs are in region
+        order)."""
+        cons = self.plans[closer].cons
+        return next(r for r, c in enumerate(cons) if len(_items_of(c, e)))
 
 
 def _items_of(event_of_item: np.ndarray, e: int) -> np.ndarray:
@@ -205,3 +246,29 @@ def critical_path(
 ) -> CriticalPath:
     """The critical path of a timed run (`target`: its timing parameters)."""
     return _Walk(program, plans, times, target).run()
+
+
+def free_region_sentence(
+    program: Program, plans: list[OpEvents], path: CriticalPath, span: int
+) -> str:
+    """One sentence on the path's waits for a free region (empty when it has none): the
+    region waited for most, its op and resource that took most of the wait, and the changes
+    the program can make: more regions (requests queued for one), fewer rows per request
+    when a request holds several, a cheaper region body."""
+    waits = path.free_regions()
+    if not waits:
+        return ""
+    (d, r), _ = max(waits.items(), key=lambda kv: (kv[1], kv[0]))
+    mine = {k: c for k, c in path.free_waits.items() if k[:2] == (d, r)}
+    _, _, v, resource = max(mine, key=lambda k: (mine[k], k))
+    dispatch, plan = program.nodes[d], plans[d]
+    regions = dispatch.attrs["num_consumers"]
+    chunks = regions + len(plan.feedback.take)  # a wait means requests queued for a region
+    finer = ", fewer rows per request" if dispatch.attrs["rank"] > 0 else ""  # rank 0: one each
+    total = sum(waits.values())
+    return (
+        f"{total / span:.0%} of the path waits for a free region: region {r}'s "
+        f"{program.nodes[v].label()} {resource} most ({mine[(d, r, v, resource)] / span:.0%}); "
+        f"more regions ({dispatch.label()} has {regions} for {chunks} requests){finer} "
+        "or a cheaper region body shortens it. "
+    )

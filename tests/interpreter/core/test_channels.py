@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interpreter.core import channels
+from interpreter.core import channels, jit
 from interpreter.core import channels_kernel as kernel
 from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, peak_occupancy
 from interpreter.errors import SimulationError
@@ -316,18 +316,41 @@ def test_a_small_network_never_imports_numba():
 
 
 def test_a_large_network_runs_compiled_with_the_same_times():
-    n = channels.COMPILE_FROM // 2
+    n = jit.COMPILE_FROM // 2
     net = ChannelNetwork()
     a, b = net.add_unit("a", np.ones(n)), net.add_unit("b", np.full(n, 2.0))
     net.add_channel("ab", a, b, depth=3, latency=1.0, offset=2.0, lagged=True)
-    assert net.resumable().flat.size >= channels.COMPILE_FROM
-    assert channels._event_loop(net.resumable().flat.size) is channels._compiled()
-    times = net.solve().start
+    size = net.resumable().flat.size
+    assert size * channels.RESUMED_WEIGHT >= kernel.RUN_EVENTS.compile_from
+    assert channels._event_loop(size * channels.RESUMED_WEIGHT) is channels._compiled()
+    with event_loop("compiled"):
+        times = net.solve().start
     with event_loop("plain"):
         plain = net.solve().start
     for got, want in zip(times, plain, strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(times[1], 1 + 2 * np.arange(n))  # the slower unit's pace
+
+
+def test_a_solve_resumed_per_release_round_compiles_from_a_tenth_of_the_size(monkeypatch):
+    """One solve runs the plain loop up to 200K steps + tokens; a solve with held steps
+    (run once per release round) counts ten times its size."""
+    sizes = []
+    monkeypatch.setattr(
+        kernel.RUN_EVENTS, "pick", lambda size: sizes.append(size) or kernel.run_events
+    )
+    net = ChannelNetwork()
+    a, b = net.add_unit("a", np.ones(5)), net.add_unit("b", np.ones(5))
+    net.add_channel("ab", a, b, depth=1)
+    net.solve()
+    run = net.resumable()
+    run.hold(b, np.array([2]))
+    run.run()
+    run.release_steps(run.step_off[b] + np.array([2]), np.array([9.0]))
+    run.run()
+    assert sizes == [15, 150, 150]
+    assert run.timeline().start[b].tolist() == [0, 1, 9, 10, 11]
+    assert kernel.RUN_EVENTS.compile_from == 200_000
 
 
 @settings(max_examples=50)
