@@ -32,6 +32,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,25 @@ from tuner.tuner import Tuner
 
 BUDGETS = (20, 40, 60)
 METHODS = ("ours", "random", "tpe", "optuna_gp")
+# Proposals breaking a known constraint an Optuna sampler may make per evaluation before that
+# evaluation falls back to a uniform feasible draw (GP proposals cost a model fit each).
+MAX_REJECTIONS = 200
 
 
-# -- methods: each returns the values of `budget` evaluations in order (inf = failed) --------
+@dataclass
+class Run:
+    """One method's run: the values of its evaluations in order (inf = failed), and for the
+    Optuna samplers the proposals rejected for a known constraint and the cap's fallbacks."""
+
+    values: list[float] = field(default_factory=list)
+    rejected: int = 0
+    fallbacks: int = 0
 
 
-def run_ours(problem: Problem, budget: int, seed: int) -> list[float]:
+# -- methods: each returns a Run of `budget` evaluations ------------------------------------
+
+
+def run_ours(problem: Problem, budget: int, seed: int) -> Run:
     def objective(config: Config) -> tuple[float | None, bool]:
         value = problem(config)
         return value, value is not None
@@ -60,17 +74,19 @@ def run_ours(problem: Problem, budget: int, seed: int) -> list[float]:
     tuner = Tuner(
         problem.space, objective, budget, seed, search=SearchSettings(500, 5), refit_every=3
     )
-    return [e.value if e.feasible else math.inf for e in tuner.run().history]
+    return Run([e.value if e.feasible else math.inf for e in tuner.run().history])
 
 
-def run_random(problem: Problem, budget: int, seed: int) -> list[float]:
+def run_random(problem: Problem, budget: int, seed: int) -> Run:
     rng = np.random.default_rng([seed, 11])
     values = [problem(c) for c in problem.space.sample(rng, budget)]
-    return [math.inf if v is None else v for v in values]
+    return Run([math.inf if v is None else v for v in values])
 
 
-def _optuna(problem: Problem, budget: int, seed: int, sampler: Any) -> list[float]:
+def _optuna(problem: Problem, budget: int, seed: int, sampler: Any) -> Run:
+    """Optuna's sampler told the known constraints by rejection (see the module docstring)."""
     import optuna
+    from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     choices = {}
@@ -81,29 +97,60 @@ def _optuna(problem: Problem, budget: int, seed: int, sampler: Any) -> list[floa
             values if not isinstance(p, Permutation) else ["".join(map(str, v)) for v in values]
         )
     study = optuna.create_study(sampler=sampler)
-    values = []
+    rng = np.random.default_rng([seed, 13])
+    run = Run()
 
-    def objective(trial: Any) -> float:
-        raw = {n: trial.suggest_categorical(n, c) for n, c in choices.items()}
-        config = {
-            p.name: tuple(raw[p.name]) if isinstance(p, Permutation) else raw[p.name]
-            for p in problem.space.params
-        }
-        value = problem(config) if problem.space.feasible(config) else None
-        values.append(math.inf if value is None else value)
-        return math.log(value) if value is not None else 1e9
+    def propose() -> tuple[Any, Config]:
+        for _ in range(MAX_REJECTIONS):
+            trial = study.ask()
+            raw = {n: trial.suggest_categorical(n, c) for n, c in choices.items()}
+            config = {
+                p.name: tuple(raw[p.name]) if isinstance(p, Permutation) else raw[p.name]
+                for p in problem.space.params
+            }
+            if problem.space.feasible(config):
+                return trial, config
+            # Known to be infeasible without running it: no evaluation is spent.
+            study.tell(trial, state=TrialState.FAIL)
+            run.rejected += 1
+        # The sampler keeps proposing infeasible points: spend this evaluation on a uniform
+        # feasible draw instead (told to the study as its own trial), and report it.
+        run.fallbacks += 1
+        config = problem.space.sample(rng)[0]
+        study.enqueue_trial(
+            {
+                p.name: "".join(map(str, config[p.name]))
+                if isinstance(p, Permutation)
+                else config[p.name]
+                for p in problem.space.params
+            }
+        )
+        trial = study.ask()
+        for n, c in choices.items():
+            trial.suggest_categorical(n, c)
+        return trial, config
 
-    study.optimize(objective, n_trials=budget)
-    return values
+    while len(run.values) < budget:
+        trial, config = propose()
+        value = problem(config)
+        run.values.append(math.inf if value is None else value)
+        feasible = [v for v in run.values if v < math.inf]
+        if value is not None:
+            study.tell(trial, math.log(value))
+        elif feasible:  # an unknown constraint: worse than anything feasible seen, on scale
+            study.tell(trial, math.log(2 * max(feasible)))
+        else:
+            study.tell(trial, state=TrialState.FAIL)
+    return run
 
 
-def run_tpe(problem: Problem, budget: int, seed: int) -> list[float]:
+def run_tpe(problem: Problem, budget: int, seed: int) -> Run:
     import optuna
 
     return _optuna(problem, budget, seed, optuna.samplers.TPESampler(seed=seed))
 
 
-def run_optuna_gp(problem: Problem, budget: int, seed: int) -> list[float]:
+def run_optuna_gp(problem: Problem, budget: int, seed: int) -> Run:
     import optuna
 
     return _optuna(problem, budget, seed, optuna.samplers.GPSampler(seed=seed))
@@ -138,7 +185,7 @@ def summarise(
         ):
             ratios = []
             for methods in runs.values():
-                for ours, theirs in zip(methods["ours"], methods[other], strict=True):
+                for ours, theirs in zip(methods["ours"], methods[other], strict=False):
                     a, t = min(ours[:b]), min(theirs[:b])
                     # A run that found nothing feasible (inf) is scored twice the worst
                     # feasible value any method saw on the problem, not infinitely bad.
@@ -149,7 +196,7 @@ def summarise(
             row[key] = round(geomean(ratios), 4)
         reach = []
         for name, methods in runs.items():
-            for ours, rand in zip(methods["ours"], methods["random"], strict=True):
+            for ours, rand in zip(methods["ours"], methods["random"], strict=False):
                 reach.append(
                     evals_to_reach(rand, best[name], b) / evals_to_reach(ours, best[name], b)
                 )
@@ -168,6 +215,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--cache", type=Path, help="JSON file of evaluations, read and updated")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=list(METHODS),
+        help="methods to run; the others' runs are kept from the --runs file (deterministic)",
+    )
     parser.add_argument(
         "--runs", type=Path, help="JSON file the runs are added to (to summarise separate jobs)"
     )
@@ -205,13 +259,25 @@ def main(argv: list[str] | None = None) -> None:
         problem = PROBLEMS[name]()
         if args.cache:
             problem.load(args.cache)
-        runs[name] = {m: [] for m in METHODS}
-        seconds = dict.fromkeys(METHODS, 0.0)
+        kept = json.loads(args.runs.read_text()).get(name, {}) if args.runs else {}
+        runs[name] = {
+            m: [] if m in args.methods else [[math.inf if v is None else v for v in r] for r in rs]
+            for m, rs in ((m, kept.get(m, [])) for m in METHODS)
+        }
+        missing = [m for m in METHODS if m not in args.methods and len(runs[name][m]) < repeats]
+        if missing:
+            parser.error(f"{name}: --runs holds fewer than {repeats} runs of {missing[0]}")
+        seconds = dict.fromkeys(args.methods, 0.0)
+        rejected = dict.fromkeys(args.methods, 0)
+        fallbacks = dict.fromkeys(args.methods, 0)
         for seed in range(repeats):
-            for method in METHODS:
+            for method in args.methods:
                 start, simulated = time.perf_counter(), problem.seconds
-                runs[name][method].append(RUNNERS[method](problem, longest, seed))
+                run = RUNNERS[method](problem, longest, seed)
+                runs[name][method].append(run.values)
                 seconds[method] += time.perf_counter() - start - (problem.seconds - simulated)
+                rejected[method] += run.rejected
+                fallbacks[method] += run.fallbacks
             # After every repeat, so that a stopped job's finished repeats can be summarised.
             if args.cache:
                 problem.save(args.cache)
@@ -230,6 +296,13 @@ def main(argv: list[str] | None = None) -> None:
             "method seconds (without simulation): "
             + ", ".join(f"{m} {s:.0f}" for m, s in seconds.items())
         )
+        for method in ("tpe", "optuna_gp"):
+            if method in args.methods:
+                say(
+                    f"  {method}: {rejected[method]} proposals rejected for a known constraint; "
+                    f"{fallbacks[method]} evaluations hit the cap of {MAX_REJECTIONS} rejections "
+                    "and took a uniform feasible draw"
+                )
         for method in METHODS:
             found = [min(r[: budgets[0]]) for r in runs[name][method]]
             say(f"  {method:>9} @ {budgets[0]}: geomean best {geomean(found):.0f} cycles")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from interpreter.errors import SimulationError
 from interpreter.sam.critical_path_kernel import CHASE
 from interpreter.sam.cycles import (
     WRITERS,
@@ -230,7 +231,10 @@ class _GraphWalk:
             return cycles
         last = self.off[v] + len(self.timing.times[v]) - 1
         path.add(self.g, v, STEPS, end - int(self.start[last]))
-        hops = CHASE.pick(len(self.first))(last, self.first, self.pred)
+        try:
+            hops = CHASE.pick(len(self.first))(last, self.first, self.pred)
+        except ValueError as exc:  # a timeline no schedule can have: a simulator bug
+            raise SimulationError(f"SAM critical path of graph {self.g}: {exc}") from None
         ids = np.asarray(self.ids)
         ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
         runs, starts = hops[:, 0], hops[:, 1]

@@ -17,6 +17,8 @@ def chase(end: int, first: np.ndarray, pred: np.ndarray) -> np.ndarray:
     n = 0
     i = end
     while i >= 0:
+        if n == len(first):  # each step is on a path once: the waits would form a cycle
+            raise ValueError("the steps' waits form a cycle")
         j = first[i]
         hops[n, 0] = i
         hops[n, 1] = j

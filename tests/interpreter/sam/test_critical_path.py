@@ -225,3 +225,16 @@ def test_a_small_program_never_imports_numba():
     )
     root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_a_cycle_of_waits_is_refused_not_followed_forever() -> None:
+    """Steps 0 <- 1 <- 0: no schedule has it; the chase (plain, and compiled with no bounds
+    check above its threshold) must stop rather than write past its buffer."""
+    import numpy as np
+
+    from interpreter.sam.critical_path_kernel import chase
+
+    first = np.array([0, 1], dtype=np.int64)
+    pred = np.array([1, 0], dtype=np.int64)
+    with pytest.raises(ValueError, match="waits form a cycle"):
+        chase(1, first, pred)
