@@ -58,7 +58,7 @@ fi
 t=$SECONDS
 step "compiling the simulators' numba kernels once (the channel solver, SAM's critical path;"
 step "  numba caches them: no later run pays the 15-20 s)"
-"$venv/bin/python" -m interpreter.core.jit
+"$venv/bin/python" -c 'from interpreter.core.jit import warm_up; warm_up()'
 took $t
 
 if [ "${AGENT_SKIP_HOST_TOOLS:-0}" = 1 ]; then

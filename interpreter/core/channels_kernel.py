@@ -109,6 +109,25 @@ def _fold_credits(c, j, last, into, start, base, dst, depth, ch_len, emit, emit_
     return j
 
 
+def _credit_horizon(chs, lo, hi, horizon, ch_cons, ch_depth, ch_len, step_off, fired,
+                    credit_ahead, emit, emit_at, take, take_at):  # fmt: skip
+    """Over channels `chs[lo:hi]` a unit emits on: the first of its steps (before `horizon`)
+    that lacks a credit, the consumer it then waits for (-1: none lacks one) and the take
+    step that frees the credit. Advances each channel's `credit_ahead`."""
+    on, wait_for = -1, 0
+    for i in range(lo, hi):
+        c = chs[i]
+        q, d = ch_cons[c], ch_depth[c]
+        if fired[q] == step_off[q + 1] - step_off[q]:
+            continue
+        j = _credit_block(credit_ahead[c], ch_len[c], take, take_at[c], d, fired[q])
+        credit_ahead[c] = j
+        if j < ch_len[c] and _step(emit, emit_at[c], j) < horizon:
+            horizon, on = _step(emit, emit_at[c], j), q
+            wait_for = _step(take, take_at[c], j - d)
+    return horizon, on, wait_for
+
+
 def _back(j, low, steps, at, fired):
     """A cursor walked back from j (not below `low`) to the first token of a step >= fired."""
     if at < 0:
@@ -182,29 +201,16 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             if j < ch_len[c] and _step(take, take_at[c], j) < horizon:
                 horizon, wait_on = _step(take, take_at[c], j), p
                 wait_for = _step(emit, emit_at[c], j)
-        for i in range(out_off[u], out_off[u + 1]):
-            c = out_ch[i]
-            q, d = ch_cons[c], ch_depth[c]
-            if fired[q] == step_off[q + 1] - step_off[q]:
-                continue
-            j = _credit_block(credit_ahead[c], ch_len[c], take, take_at[c], d, fired[q])
-            credit_ahead[c] = j
-            if j < ch_len[c] and _step(emit, emit_at[c], j) < horizon:
-                horizon, wait_on = _step(emit, emit_at[c], j), q
-                wait_for = _step(take, take_at[c], j - d)
+        h, on, w = _credit_horizon(out_ch, out_off[u], out_off[u + 1], horizon, ch_cons, ch_depth,
+                                   ch_len, step_off, fired, credit_ahead, emit, emit_at, take,
+                                   take_at)  # fmt: skip
+        if on >= 0:
+            horizon, wait_on, wait_for = h, on, w
         # lagged credits: step s needs s-1's (so none past lag_horizon + 1), and its own
         # only if it stalls (decided in the scan)
-        lag_horizon, lag_on, lag_for = n_steps, -1, 0
-        for i in range(lag_off[u], lag_off[u + 1]):
-            c = lag_ch[i]
-            q, d = ch_cons[c], ch_depth[c]
-            if fired[q] == step_off[q + 1] - step_off[q]:
-                continue
-            j = _credit_block(credit_ahead[c], ch_len[c], take, take_at[c], d, fired[q])
-            credit_ahead[c] = j
-            if j < ch_len[c] and _step(emit, emit_at[c], j) < lag_horizon:
-                lag_horizon, lag_on = _step(emit, emit_at[c], j), q
-                lag_for = _step(take, take_at[c], j - d)
+        lag_horizon, lag_on, lag_for = _credit_horizon(
+            lag_ch, lag_off[u], lag_off[u + 1], n_steps, ch_cons, ch_depth, ch_len, step_off,
+            fired, credit_ahead, emit, emit_at, take, take_at)  # fmt: skip
         if lag_horizon + 1 < horizon:
             horizon, wait_on, wait_for = lag_horizon + 1, lag_on, lag_for
         held = s0
@@ -303,6 +309,6 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
 # a process ~1 s, and most SAM tasks' networks are 20K-100K), compiled from there or once
 # compiled; the helpers are compiled from these same functions: both loops are one source.
 RUN_EVENTS = jit.Kernel(
-    run_events, (_step, _value, _inputs_block, _credit_block, _fold_inputs, _fold_credits,
-                 _back, _wake), compile_from=200_000,
+    run_events, (_step, _value, _inputs_block, _credit_block, _credit_horizon, _fold_inputs,
+                 _fold_credits, _back, _wake), compile_from=200_000,
 )  # fmt: skip

@@ -3,7 +3,8 @@
 Why: importing numba and loading a kernel's cached machine code costs a process about a
 second of CPU (0.5 s import, 0.3-0.9 s per kernel), more than a task-sized program's whole
 simulation. So a kernel is written once, as plain Python on numpy arrays and ints, and
-`Kernel.pick(size)` returns it as it is for a small input and compiled for a large one (or
+`Kernel.pick(size)` returns it as it is for a small input and compiled for a large one, or
+once the process has run enough through the plain loop to have paid for compiling (or
 whenever it is compiled already: then it is free). A process that only simulates small
 programs never imports numba.
 
@@ -56,6 +57,7 @@ class Kernel:
     ) -> None:
         self.plain, self.helpers, self.compile_from = function, tuple(helpers), compile_from
         self._compiled: Callable | None = None
+        self._plain_work = 0  # elements this process has run through the plain loop
 
     def compiled(self) -> Callable:
         if self._compiled is None:
@@ -63,9 +65,16 @@ class Kernel:
         return self._compiled
 
     def pick(self, size: int) -> Callable:
-        if self._compiled is not None or size >= self.compile_from:
-            return self.compiled()
-        return self.plain
+        """Plain until the plain loop's work in this process, this input's included, reaches
+        `compile_from` (what loading the compiled code costs, in elements): one large input
+        compiles at once, and a long run of medium ones (a tuner, a benchmark) compiles
+        after paying at most that much extra (ski rental), while a one-off small evaluation
+        never does."""
+        if self._compiled is None:
+            self._plain_work += size
+            if self._plain_work < self.compile_from:
+                return self.plain
+        return self.compiled()
 
 
 def warm_up() -> None:

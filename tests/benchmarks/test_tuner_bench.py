@@ -8,8 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.perf.tuner_bench import evals_to_reach, main, summarise
+from benchmarks.perf import tuner_bench
+from benchmarks.perf.tuner_bench import evals_to_reach, main, run_optuna_gp, run_tpe, summarise
 from benchmarks.perf.tuner_problems import dae_embedding, sam_mttkrp
+from tuner.params import Categorical, Ordinal, Permutation
+from tuner.space import Space
 
 
 def test_evals_to_reach_counts_from_one_and_censors_at_budget_plus_one():
@@ -86,3 +89,55 @@ def test_runs_of_separate_jobs_are_summarised_together(tmp_path, capsys):
     assert row["vs_random"] == pytest.approx(math.sqrt(4 / 2 * 5 / 5), abs=1e-4)
     # p's TPE run: 6 (its failure does not count); q's: 5 vs ours 5.
     assert row["vs_tpe"] == pytest.approx(math.sqrt(6 / 2), abs=1e-4)
+
+
+class CountingBlackBox:
+    """A problem whose known constraints leave 12 of 768 configurations; it records every
+    call and fails the test on a known-infeasible one. a == 6 breaks an unknown constraint."""
+
+    def __init__(self):
+        self.space = Space(
+            [
+                Ordinal("a", tuple(range(8))),
+                Ordinal("b", tuple(range(8))),
+                Categorical("c", ("x", "y")),
+                Permutation("p", 3, items=("i", "j", "k")),
+            ],
+            ["a + b == 7", 'c == "x" or a > 3', 'pos(p, "i") < pos(p, "j")', 'pos(p, "k") == 2'],
+        )
+        self.calls = []
+
+    def __call__(self, config):
+        assert self.space.feasible(config), f"evaluated a known-infeasible {config}"
+        self.calls.append(dict(config))
+        if config["a"] == 6:
+            return None
+        return float(1 + (config["a"] - 2) ** 2 + (config["c"] == "y"))
+
+
+def test_tpe_spends_evaluations_only_on_known_feasible_points_and_is_seeded():
+    problem = CountingBlackBox()
+    assert problem.space.count() == 12
+    run = run_tpe(problem, 15, seed=3)
+    assert len(problem.calls) == 15 and len(run.values) == 15
+    assert run.rejected > 15  # ~98% of Optuna's proposals break a known constraint
+    # The unknown constraint still costs an evaluation, scored as failed.
+    assert [v == math.inf for v in run.values] == [c["a"] == 6 for c in problem.calls]
+    again = CountingBlackBox()
+    assert run_tpe(again, 15, seed=3) == run and again.calls == problem.calls
+
+
+def test_rejection_cap_falls_back_to_feasible_draws_and_reports_them(monkeypatch):
+    monkeypatch.setitem(tuner_bench.MAX_REJECTIONS, "tpe", 1)
+    problem = CountingBlackBox()
+    run = run_tpe(problem, 10, seed=0)
+    assert len(problem.calls) == 10
+    assert run.fallbacks > 0 and run.rejected >= run.fallbacks
+
+
+@pytest.mark.slow
+def test_optuna_gp_spends_evaluations_only_on_known_feasible_points_and_is_seeded():
+    problem, again = CountingBlackBox(), CountingBlackBox()
+    run = run_optuna_gp(problem, 12, seed=1)
+    assert len(problem.calls) == 12 and run.rejected > 0
+    assert run_optuna_gp(again, 12, seed=1) == run and again.calls == problem.calls

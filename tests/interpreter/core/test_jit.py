@@ -29,6 +29,9 @@ def test_pick_runs_plain_below_the_threshold_and_compiled_from_it():
     compiled = kernel.pick(100)
     assert compiled is not _sum_of_halves and compiled is kernel.compiled()
     assert kernel.pick(1) is compiled  # once paid for, the compiled loop is free
+    # many medium inputs: plain until their total reaches the threshold, then compiled
+    medium = jit.Kernel(_sum_of_halves, [_halve], compile_from=100)
+    assert [medium.pick(30) is _sum_of_halves for _ in range(4)] == [True, True, True, False]
     values = np.array([7, 9, -3, 4], dtype=np.int64)
     assert compiled(values) == _sum_of_halves(values) == 3 + 4 - 2 + 2
     # the helper the compiled kernel calls is compiled too (a plain one would not type)
