@@ -115,6 +115,7 @@ class CountingBlackBox:
         return float(1 + (config["a"] - 2) ** 2 + (config["c"] == "y"))
 
 
+@pytest.mark.slow
 def test_tpe_spends_evaluations_only_on_known_feasible_points_and_is_seeded():
     problem = CountingBlackBox()
     assert problem.space.count() == 12
@@ -131,8 +132,10 @@ def test_rejection_cap_falls_back_to_feasible_draws_and_reports_them(monkeypatch
     monkeypatch.setitem(tuner_bench.MAX_REJECTIONS, "tpe", 1)
     problem = CountingBlackBox()
     run = run_tpe(problem, 10, seed=0)
-    assert len(problem.calls) == 10
+    assert len(problem.calls) == 10  # every call checked feasible
     assert run.fallbacks > 0 and run.rejected >= run.fallbacks
+    again = CountingBlackBox()
+    assert run_tpe(again, 10, seed=0) == run and again.calls == problem.calls
 
 
 @pytest.mark.slow
