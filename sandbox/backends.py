@@ -285,6 +285,34 @@ def _kill_tree(root: int) -> None:
         time.sleep(0.005)
 
 
+def kill_stragglers(run_id: str) -> None:
+    """Kill every process still carrying `run_id` on its command line and wait until none
+    runs. A run killed from outside can end its outer process first: bwrap's monitor exits
+    once it reads the program's status, and its namespace's init follows a moment later, no
+    longer our child, so waiting for our child alone does not see it."""
+    marker = run_id.encode()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as file:
+                    if marker not in file.read():
+                        continue
+            except OSError:
+                continue
+            if stat_field(int(entry), 0) not in (None, "Z", "X"):
+                alive.append(int(entry))
+        if not alive:
+            return
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
+
+
 def _process_tree(root: int) -> list[int]:
     """`root`'s descendants, found through /proc."""
     children: dict[int, list[int]] = {}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import leftovers
-from sandbox.backends import Backend, new_run_id
+from sandbox.backends import Backend, kill_stragglers, new_run_id
 from sandbox.limits import Limits
 
 
@@ -44,6 +44,7 @@ class Started:
         if self.process.poll() is None:
             self.backend.kill(self.process)
         returncode = self.process.wait()
+        kill_stragglers(self.run_id)
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             pipe.close()
         self.run_dir.cleanup()
