@@ -109,6 +109,14 @@ def tasks(
     _console().print(table)
 
 
+def _stop_eval_server(value: bool) -> None:
+    if value:
+        from agents import eval_server
+
+        print("eval server stopped" if eval_server.stop() else "no eval server running")
+        raise typer.Exit()
+
+
 @app.command("eval")
 def eval_(
     task: Annotated[str, typer.Argument(help="Task file or suite/name")],
@@ -121,10 +129,29 @@ def eval_(
         int | None,
         typer.Option(help="Replay: run every check on this input seed (a verdict's `seed`)"),
     ] = None,
+    no_server: Annotated[
+        bool,
+        typer.Option(
+            "--no-server",
+            help="Evaluate in this process; use and start no warm eval server (as"
+            " AGENT_EVAL_SERVER=0)",
+        ),
+    ] = False,
+    stop_server: Annotated[
+        bool,
+        typer.Option(
+            "--stop-server",
+            help="Stop this checkout's warm eval server and exit",
+            is_eager=True,
+            callback=_stop_eval_server,
+        ),
+    ] = False,
 ) -> None:
     """Verify and simulate one program on one task, and time its baseline on the same input.
 
-    Exit code: 0 when the verdict is passed, 1 for any other verdict, 2 for bad usage.
+    Exit code: 0 when the verdict is passed, 1 for any other verdict, 2 for bad usage. The
+    first call starts a warm server in the background that later calls run on (well under a
+    second instead of seconds); it exits after 15 idle minutes ($AGENT_EVAL_SERVER_IDLE s).
     """
     from benchmarks.task import load_task, warn_repeated_inputs
 
@@ -703,8 +730,10 @@ def _setup_fault(exc: BaseException) -> str | None:
 
 
 def main() -> None:
-    """Run the CLI. Exit codes: 0 done, 1 a set-up fault (or `eval`: a verdict other than
-    passed), 2 bad usage, 3 an internal error; each failure is one line on stderr."""
+    """Run the CLI in this process. Exit codes: 0 done, 1 a set-up fault (or `eval`: a verdict
+    other than passed), 2 bad usage, 3 an internal error; each failure is one line on stderr.
+    (The `agent` command enters through agents.launch, which may hand `eval` to a warm
+    server that runs this in a forked child.)"""
     try:
         app()
     except SystemExit:

@@ -8,8 +8,12 @@ task (each baseline is the program evaluated, and the command also times it as t
 and prints per task the wall time, the CPU time of the process and its sandboxes, where the
 program's own verification spent its wall time (sandbox build, checks, timing, and loading:
 torch's import, the IR, the target; the rest is start-up and the baseline's verification),
-the verdict, and the maximum wall time; the target is 1 s per task. `--root` runs the command
-of another checkout (say a read-only tree of the code before a change) on the same tasks.
+the verdict, and the maximum wall time; the target is 1 s per task. That is the cold call:
+no eval server runs (each task's stops it first), so the call evaluates in-process and starts
+one. The warm call comes once that server answers: its wall time, and the CPU time of the
+client and of the server's child that evaluated (agents.eval_server). `--root` runs the command
+of another checkout (say a read-only tree of the code before a change) on the same tasks; one
+without the eval server gets the cold call only.
 
 For each backend that works here it reports the median time of one sandboxed build
 (`sandbox.build_ir` on the task's baseline program) when a spare sandbox is waiting, as in a
@@ -115,18 +119,39 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def eval_task(task: Task, root: Path) -> dict[str, object]:
+def _has_server(root: Path) -> bool:
+    """Whether `root`'s `agent` command (agents.launch) hands `eval` to a warm server."""
+    return (root / "agents" / "launch.py").is_file()
+
+
+def _server_children_cpu(pid: int | None) -> float:
+    """CPU seconds of the evaluations the eval server `pid` has finished (its reaped children)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_in(root: Path, command: list[str]) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+
+
+def eval_task(task: Task, root: Path, server: int | None = None) -> dict[str, object]:
     """One `agent eval` of the task's baseline in a fresh process run from `root`: its wall
-    and CPU seconds (the process and every sandbox it waited for) and its verdict."""
+    and CPU seconds (the process and every sandbox it waited for, and with the eval server
+    `server`'s pid, the child that evaluated there) and its verdict."""
     assert task.baseline is not None
     program = root / (task.folder / task.baseline).resolve().relative_to(CHECKOUT)
     # the task file, not `task.key`: a key names its dialect, not its folder (sam_new/...)
     task_file = root / task.path.resolve().relative_to(CHECKOUT)
-    command = [sys.executable, "-m", "agents.cli", "eval", str(task_file), str(program), "--json"]
-    env = dict(os.environ, PYTHONPATH=str(root))
-    cpu, started = _children_cpu(), time.perf_counter()
-    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
-    wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
+    entry = "agents.launch" if _has_server(root) else "agents.cli"  # what `agent` runs
+    command = [sys.executable, "-m", entry, "eval", str(task_file), str(program), "--json"]
+    cpu = _children_cpu() + _server_children_cpu(server)
+    started = time.perf_counter()
+    done = _run_in(root, command)
+    wall = time.perf_counter() - started
+    cpu = _children_cpu() + _server_children_cpu(server) - cpu
     try:
         verdict = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -137,16 +162,37 @@ def eval_task(task: Task, root: Path) -> dict[str, object]:
     }
 
 
+def task_latency(task: Task, root: Path) -> dict[str, object]:
+    """The task's cold `eval_task` (no server running: it evaluates in-process and starts
+    one) and, once that server answers, its warm one (`warm_wall_s`, `warm_cpu_s`,
+    `warm_status`; None in a checkout without the server)."""
+    warm: dict[str, object] = {"wall_s": None, "cpu_s": None, "status": None}
+    if not _has_server(root):
+        return eval_task(task, root) | {f"warm_{k}": v for k, v in warm.items()}
+    _run_in(root, [sys.executable, "-m", "agents.launch", "eval", "--stop-server"])
+    cold = eval_task(task, root)
+    ping = "from agents.eval_server import ping; print(ping(300))"
+    pid = _run_in(root, [sys.executable, "-c", ping]).stdout.strip()
+    if pid.isdigit():
+        warm = eval_task(task, root, server=int(pid))
+    else:
+        warm["status"] = "no eval server answered"
+    return cold | {f"warm_{k}": warm[k] for k in ("wall_s", "cpu_s", "status")}
+
+
 def suite_latency(suites: list[str], only: str | None, root: Path) -> dict[str, object]:
-    """`eval_task` for every task with a baseline in `suites`, with the load around it."""
+    """`task_latency` for every task with a baseline in `suites`, with the load around it."""
     load_before = os.getloadavg()[0]
     rows = [
-        eval_task(task, root)
+        task_latency(task, root)
         for suite in suites
         for task in load_suite(suite, only)
         if task.baseline is not None
     ]
+    if _has_server(root):  # started by the cold calls: leave none behind
+        _run_in(root, [sys.executable, "-m", "agents.launch", "eval", "--stop-server"])
     walls = [float(r["wall_s"]) for r in rows]
+    warm = [float(r["warm_wall_s"]) for r in rows if r.get("warm_wall_s") is not None]
     return {
         "root": str(root),
         "load_before": round(load_before, 2),
@@ -155,6 +201,8 @@ def suite_latency(suites: list[str], only: str | None, root: Path) -> dict[str, 
         "max_wall_s": max(walls, default=0.0),
         "median_wall_s": round(statistics.median(walls), 3) if walls else 0.0,
         "over_target": sum(w > EVAL_TARGET_S for w in walls),
+        "max_warm_wall_s": max(warm, default=None),
+        "warm_over_target": sum(w > EVAL_TARGET_S for w in warm),
     }
 
 
@@ -162,7 +210,7 @@ def _print_suite_latency(result: dict) -> None:
     print(f"agent eval of each baseline, run from {result['root']}")
     print(
         f"{'task':<36} {'wall s':>7} {'cpu s':>7} {'sandbox':>8} {'checks':>7} {'timing':>7}"
-        f" {'loading':>8} {'rest':>6}  verdict"
+        f" {'loading':>8} {'rest':>6} {'warm s':>7} {'cpu s':>6}  verdict"
     )
     for row in result["tasks"]:
         phases = row.get("seconds") or {}
@@ -173,12 +221,26 @@ def _print_suite_latency(result: dict) -> None:
         print(
             f"{row['task']:<36} {row['wall_s']:>7.2f} {row['cpu_s']:>7.2f}"
             + "".join(f" {x:>{w}.2f}" for x, w in zip(parts, (8, 7, 7, 8, 6), strict=True))
+            + "".join(
+                f" {'-':>{w}}" if row.get(k) is None else f" {row[k]:>{w}.2f}"
+                for k, w in (("warm_wall_s", 7), ("warm_cpu_s", 6))
+            )
             + f"  {row['status']}"
+            + (
+                f" (warm: {row['warm_status']})"
+                if row.get("warm_status") not in (None, row["status"])
+                else ""
+            )
         )
     print(
-        f"{len(result['tasks'])} tasks: max {result['max_wall_s']:.2f} s wall, median"
+        f"{len(result['tasks'])} tasks: cold max {result['max_wall_s']:.2f} s wall, median"
         f" {result['median_wall_s']:.2f} s; {result['over_target']} over {EVAL_TARGET_S:g} s;"
-        f" load average {result['load_before']:.2f} before / {result['load_after']:.2f} after"
+        + (
+            f" warm max {result['max_warm_wall_s']:.2f} s, {result['warm_over_target']} over;"
+            if result.get("max_warm_wall_s") is not None
+            else ""
+        )
+        + f" load average {result['load_before']:.2f} before / {result['load_after']:.2f} after"
     )
 
 

@@ -30,7 +30,10 @@ Reported per budget: the geometric mean over problems and repeats of the competi
 cycles over ours (> 1: ours found faster code), and the ratio of evaluations to reach the
 best configuration known (over every evaluation of every method), random's over ours; a run
 that never reaches it counts budget + 1 (so the ratio understates the gap), and a run that
-found nothing feasible is scored twice the worst feasible cycles seen. `--json` prints
+found nothing feasible is scored twice the worst feasible cycles seen. Printed beside them
+(on stderr with `--json`): how many runs of each method reached the best known
+configuration, and the ceiling, the ratios a tuner finding it in every run would score (how
+much room the problems leave over each competitor at that budget). `--json` prints
 `{"<budget>": {"vs_random", "vs_tpe", "vs_optuna_gp", "evals_to_best_ratio_vs_random"}}`; a
 competitor not run at a budget on every problem (GP runs are slow) is left out of that row.
 """
@@ -186,6 +189,24 @@ def evals_to_reach(values: list[float], target: float, budget: int) -> int:
     return budget + 1
 
 
+COMPETITORS = (("random", "vs_random"), ("tpe", "vs_tpe"), ("optuna_gp", "vs_optuna_gp"))
+
+
+def _found(run: list[float], budget: int, worst: float) -> float:
+    """A run's best within ``budget``; one that found nothing feasible (inf) is scored twice
+    the worst feasible value any method saw on the problem, not infinitely bad."""
+    return min(min(run[:budget]), worst * 2)
+
+
+def _worst(methods: dict[str, list[list[float]]]) -> float:
+    return max(v for r in methods.values() for run in r for v in run if v < math.inf)
+
+
+def _complete(runs: dict[str, dict[str, list[list[float]]]], method: str, budget: int) -> bool:
+    """Whether ``method`` ran at least ``budget`` evaluations on every problem."""
+    return all(m.get(method) and all(len(r) >= budget for r in m[method]) for m in runs.values())
+
+
 def summarise(
     runs: dict[str, dict[str, list[list[float]]]], best: dict[str, float], budgets: list[int]
 ) -> dict[str, dict[str, float]]:
@@ -193,23 +214,14 @@ def summarise(
     out = {}
     for b in budgets:
         row: dict[str, float] = {}
-        for other, key in (
-            ("random", "vs_random"),
-            ("tpe", "vs_tpe"),
-            ("optuna_gp", "vs_optuna_gp"),
-        ):
-            ratios = []
-            if any(len(r) < b for m in runs.values() for r in m.get(other, [[]])):
+        for other, key in COMPETITORS:
+            if not _complete(runs, other, b):
                 continue  # not run (or not this long) on every problem
+            ratios = []
             for methods in runs.values():
+                worst = _worst(methods)
                 for ours, theirs in zip(methods["ours"], methods[other], strict=False):
-                    a, t = min(ours[:b]), min(theirs[:b])
-                    # A run that found nothing feasible (inf) is scored twice the worst
-                    # feasible value any method saw on the problem, not infinitely bad.
-                    worst = max(
-                        v for r in methods.values() for run in r for v in run if v < math.inf
-                    )
-                    ratios.append(min(t, worst * 2) / min(a, worst * 2))
+                    ratios.append(_found(theirs, b, worst) / _found(ours, b, worst))
             row[key] = round(geomean(ratios), 4)
         reach = []
         for name, methods in runs.items():
@@ -220,6 +232,36 @@ def summarise(
         row["evals_to_best_ratio_vs_random"] = round(geomean(reach), 4)
         out[str(b)] = row
     return out
+
+
+def ceiling(
+    runs: dict[str, dict[str, list[list[float]]]], best: dict[str, float], budget: int
+) -> dict[str, float]:
+    """The ``vs_*`` ratios a tuner would score that found the best known configuration in
+    every run: how far the problems let any method beat each competitor at ``budget``."""
+    row = {}
+    for other, key in COMPETITORS:
+        if _complete(runs, other, budget):
+            ratios = [
+                _found(theirs, budget, _worst(methods)) / best[name]
+                for name, methods in runs.items()
+                for theirs in methods[other]
+            ]
+            row[key] = round(geomean(ratios), 4)
+    return row
+
+
+def reached(
+    runs: dict[str, dict[str, list[list[float]]]], best: dict[str, float], budget: int
+) -> dict[str, tuple[int, int]]:
+    """Per method: (runs that reached the best known configuration within ``budget``, runs)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for name, methods in runs.items():
+        for method, method_runs in methods.items():
+            hits = sum(evals_to_reach(r, best[name], budget) <= budget for r in method_runs)
+            done, total = counts.get(method, (0, 0))
+            counts[method] = (done + hits, total + len(method_runs))
+    return counts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -323,11 +365,24 @@ def main(argv: list[str] | None = None) -> None:
             found = [min(r[: budgets[0]]) for r in runs[name][method]]
             say(f"  {method:>9} @ {budgets[0]}: geomean best {geomean(found):.0f} cycles")
     summary = summarise(runs, best, budgets)
-    if args.json:
-        print(json.dumps(summary))
-        return
+    say(
+        "evaluations to the best known configuration (the best any method evaluated on the "
+        "problem): the 1-based index of a run's first evaluation at or below it; a run that "
+        "never reaches it within the budget counts budget + 1, for every method alike"
+    )
     for b, row in summary.items():
         say(f"budget {b}: " + ", ".join(f"{k} {v:g}" for k, v in row.items()))
+        counts = reached(runs, best, int(b))
+        say(
+            "  runs reaching the best known: "
+            + ", ".join(f"{m} {h}/{n}" for m, (h, n) in counts.items())
+        )
+        say(
+            "  ceiling (a tuner finding the best known in every run): "
+            + ", ".join(f"{k} {v:g}" for k, v in ceiling(runs, best, int(b)).items())
+        )
+    if args.json:
+        print(json.dumps(summary))
 
 
 def _set_up_process() -> None:

@@ -12,9 +12,10 @@ A program has two halves that meet only through two queues:
 
 Everything is a frozen dataclass so that a loaded program cannot change under the
 interpreter. The streams are the shared IR's nodes (`dsl.core.ir.Node`: they read other
-streams through ports), so the shared pass walker runs the access side; TUs, registrations
-and cases are the dialect's own: a TU is a loop scope the streams live in, not a value, and
-a case's ops are numbered per case (SSA ids, none for stores), not by node position. The
+streams through ports), so the shared pass walker runs the access side; TUs and
+registrations are the dialect's own (a TU is a loop scope the streams live in, not a
+value). A case's ops are numbered per case (SSA ids, none for stores) in the wire form;
+`Case.nodes` gives them as shared nodes (`OpNode`), so the walker runs a case too. The
 program opens its JSON with the shared header (`ProgramBase`). `to_json` gives the wire
 form that leaves the sandbox; validation of untrusted JSON lives in `dsl.dae.validate`.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from dsl.core.ir import Node, Port, ProgramBase
@@ -218,6 +220,21 @@ class Op:
 
 
 @dataclass(frozen=True)
+class OpNode(Node):
+    """An execute-side op as a node of the shared IR, so the shared pass walker runs a
+    case: its id is the op's position in the case, its inputs the ports of the ops whose
+    results (SSA ids) it reads, its one output, when it has a result, the result's dtype.
+    The `Op` itself is its attribute `fields`."""
+
+    @property
+    def fields(self) -> Op:
+        return self.attrs["fields"]
+
+    def label(self) -> str:
+        return f"op {self.id} ({self.op})"
+
+
+@dataclass(frozen=True)
 class Case:
     """A callback body: what the core runs when it pops token `id`."""
 
@@ -225,13 +242,29 @@ class Case:
     name: str
     ops: tuple[Op, ...]
 
+    @cached_property
+    def nodes(self) -> tuple[OpNode, ...]:
+        """The ops as nodes of the shared IR (built once: the case is a graph the pass
+        walker runs)."""
+        at = {op.id: k for k, op in enumerate(self.ops) if op.id is not None}
+        return tuple(
+            OpNode(
+                k,
+                op.op,
+                tuple(Port(at[a]) for a in op.args),
+                {"fields": op},
+                () if op.id is None else (op.dtype,),
+            )
+            for k, op in enumerate(self.ops)
+        )
+
 
 @dataclass(frozen=True)
 class Program(ProgramBase):
     """A whole DAE program (both halves). `returns` names the outputs the kernel returned.
 
     For the pass walker its `nodes` are the access side's streams; TUs are the loops the
-    streams live in (a stream's `tu`), and the execute side's ops stay per case (`Op`)."""
+    streams live in (a stream's `tu`), and each case is a graph of its own (`Case.nodes`)."""
 
     DIALECT = "dae"
     VERSION = 1  # what `load_ir` reads; bump when the wire form changes

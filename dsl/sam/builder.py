@@ -20,6 +20,7 @@ from dsl.sam.ir import (
     READS,
     Graph,
     Node,
+    Port,
     Program,
     TensorDecl,
     check_tensor_use,
@@ -36,16 +37,13 @@ _ACTIVE: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
 class Stream:
     """One output port of one node: consumed by exactly one input (fan out: `broadcast`)."""
 
-    __slots__ = ("_builder", "node", "port", "kind", "graph")
+    __slots__ = ("_builder", "at", "kind", "graph")
 
-    def __init__(self, builder: _Builder, node: int, port: str, kind: str, graph: int) -> None:
-        self._builder, self.node, self.port, self.kind, self.graph = (
-            builder,
-            node,
-            port,
-            kind,
-            graph,
-        )
+    def __init__(self, builder: _Builder, at: Port, kind: str, graph: int) -> None:
+        self._builder, self.at, self.kind, self.graph = builder, at, kind, graph
+
+    node = property(lambda self: self.at.node)
+    port = property(lambda self: self.at.name)
 
     def __repr__(self) -> str:
         return f"<{self.kind} stream {self.node}.{self.port}>"
@@ -173,7 +171,7 @@ class _Builder:
             outs = type_node(op, attrs, tuple(s.kind for s in inputs))
         except RuleError as exc:
             raise ProgramError(f"{op}: port {exc.port}: {exc.reason}") from None
-        node = Node(self.next_id, op, attrs, tuple((s.node, s.port) for s in inputs), outs)
+        node = Node(self.next_id, op, tuple(s.at for s in inputs), attrs, outs)
         written = {
             n.attrs["tensor"]: i
             for i, (_, ns) in enumerate(self.graphs)
@@ -183,14 +181,16 @@ class _Builder:
         try:
             check_tensor_use(node, self.tensors, gi, written)
         except ValidationError as exc:
-            raise ProgramError(str(exc).replace(node.label, op, 1)) from None
+            raise ProgramError(str(exc).replace(node.label(), op, 1)) from None
         if op in READS:
             self.read_tensors.add(attrs["tensor"])
         for s in inputs:
             self.consumed[(s.node, s.port)] = node.id
         self.next_id += 1
         self.graphs[gi][1].append(node)
-        return tuple(Stream(self, node.id, name, kind, gi) for name, kind in outs)
+        return tuple(
+            Stream(self, p, kind, gi) for p, (_, kind) in zip(node.ports(), outs, strict=True)
+        )
 
     def to_ir(self) -> dict:
         graphs = tuple((name, nodes) for name, nodes in self.graphs if nodes)

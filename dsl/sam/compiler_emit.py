@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from dsl.sam.compiler_graph import Edge, Graph, Node
 
+# The block sizes a blocked program declares tunable (Comal's block modes).
+BLOCK_SIZES = (16, 32, 64)
+
 
 @dataclass(frozen=True)
 class TensorLine:
@@ -29,8 +32,21 @@ class TensorLine:
 def emit_program(
     inputs: list[str], tensors: list[TensorLine], kernels: list[tuple[str, Graph]], doc: str
 ) -> str:
-    """The whole program: imports, `def kernel(...)`, declarations, one block per graph."""
-    lines = ["from dsl import sam", "", "", f"def kernel({', '.join(inputs)}, **params):"]
+    """The whole program: imports, `def kernel(...)`, declarations, one block per graph.
+
+    In block mode the block size is the kernel's tunable `block`, over Comal's block modes
+    that divide the compiled size: the graph is the same for every size, and a sparse
+    operand stored in b x b blocks is a union of blocks of any size dividing b, so the same
+    entries are present (a larger block would make the zeros around them present too)."""
+    blocks = {t.block for t in tensors if t.block > 1}
+    signature = ", ".join(inputs)
+    lines = ["from dsl import sam", "", ""]
+    if blocks:
+        (block,) = blocks  # one block size for every matrix of the program
+        sizes = sorted({block, *(b for b in BLOCK_SIZES if block % b == 0)})
+        lines.append(f"@sam.tunable(block={sizes})")
+        signature += f", block={block}"
+    lines.append(f"def kernel({signature}, **params):")
     doc_lines = doc.splitlines()
     lines.append(f'    """{doc_lines[0]}')
     lines += [f"    {line}".rstrip() for line in doc_lines[1:]]
@@ -38,14 +54,14 @@ def emit_program(
     for t in tensors:
         layout = f"format={list(t.levels)!r}, mode_order={list(t.mode_order)!r}"
         if t.block > 1:
-            layout += f", block={t.block}"
+            layout += ", block=block"
         if t.role == "output":
             lines.append(f"    {t.name} = sam.output({t.name!r}, {layout})")
         elif t.role == "intermediate":
             lines.append(f"    {t.name} = sam.tensor({t.name!r}, {list(t.shape)!r}, {layout})")
         else:
             lines.append(f"    {t.name}.with_layout({layout})")
-    reserved = set(inputs) | {t.name for t in tensors} | {"sam", "kernel", "params"}
+    reserved = set(inputs) | {t.name for t in tensors} | {"sam", "kernel", "params", "block"}
     for name, graph in kernels:
         lines.append(f"    with sam.graph({name!r}):")
         lines += ["        " + line for line in _GraphPrinter(graph, reserved).lines()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsl.core import ir as core
 from dsl.core.errors import RuleError
 from dsl.core.params import IR_KEY as TUNABLE_KEY
 from dsl.errors import ValidationError
@@ -53,25 +54,34 @@ class TensorDecl:
 
 
 @dataclass(frozen=True)
-class Node:
-    """One primitive instance. `inputs` are (producer id, producer port) in port order."""
+class Port(core.Port):
+    """Output `index` of node `node`, which the primitive calls `name`: the JSON form and
+    the messages name a port by node and name (`[3, "crd"]`), the pass walker by index."""
 
-    id: int
-    op: str
-    attrs: dict[str, Any]
-    inputs: tuple[tuple[int, str], ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Node(core.Node):
+    """One primitive instance as a node of the shared IR (`dsl.core.ir.Node`), so the
+    shared pass walker runs it: `inputs` are ports of earlier nodes in port order,
+    `outputs` its (port name, stream kind) pairs."""
+
+    inputs: tuple[Port, ...]
     outputs: tuple[tuple[str, str], ...] = ()
 
-    @property
     def label(self) -> str:
         return f"node {self.id} ({self.op})"
+
+    def ports(self) -> tuple[Port, ...]:
+        return tuple(Port(self.id, i, name) for i, (name, _) in enumerate(self.outputs))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "op": self.op,
             "attrs": dict(self.attrs),
-            "inputs": [[i, p] for i, p in self.inputs],
+            "inputs": [[p.node, p.name] for p in self.inputs],
         }
 
 
@@ -164,7 +174,9 @@ def _load_tensors(raw: Any) -> dict[str, TensorDecl]:
     return tensors
 
 
-def _load_node(entry: Any, where: str) -> Node:
+def _load_node(entry: Any, where: str) -> tuple[int, str, dict, list[tuple[int, str]]]:
+    """A node entry's id, op, attrs and inputs as (node id, port name) pairs, each checked
+    for its type."""
     if not isinstance(entry, dict):
         raise _fail(where, "node must be an object")
     unknown = set(entry) - {"id", "op", "attrs", "inputs"}
@@ -191,7 +203,7 @@ def _load_node(entry: Any, where: str) -> Node:
         ):
             raise _fail(where, f"input {item!r} is not a [node id, port] pair")
         pairs.append((item[0], item[1]))
-    return Node(nid, op, dict(attrs), tuple(pairs))
+    return nid, op, dict(attrs), pairs
 
 
 def check_tensor_use(
@@ -202,23 +214,23 @@ def check_tensor_use(
         return
     t = tensors.get(name)
     if t is None:
-        raise _fail(node.label, f"unknown tensor {name!r}")
+        raise _fail(node.label(), f"unknown tensor {name!r}")
     if "level" in node.attrs and not 0 <= node.attrs["level"] < t.rank:
         raise _fail(
-            node.label, f"level {node.attrs['level']} out of range for {name!r} (rank {t.rank})"
+            node.label(), f"level {node.attrs['level']} out of range for {name!r} (rank {t.rank})"
         )
     if node.op in READS:
         if t.role == "output":
             raise _fail(
-                node.label,
+                node.label(),
                 f"cannot read output tensor {name!r}; write it to an intermediate to read it back",
             )
         if t.role == "intermediate" and written_in.get(name, graph_index) >= graph_index:
             raise _fail(
-                node.label, f"intermediate {name!r} is read before an earlier graph wrote it"
+                node.label(), f"intermediate {name!r} is read before an earlier graph wrote it"
             )
     elif node.op in WRITES and t.role == "input":
-        raise _fail(node.label, f"cannot write input tensor {name!r}")
+        raise _fail(node.label(), f"cannot write input tensor {name!r}")
 
 
 def load_ir(ir: Any) -> Program:
@@ -246,50 +258,53 @@ def load_ir(ir: Any) -> Program:
         gname = g.get("name", f"g{gi}")
         if not isinstance(gname, str) or not gname.isidentifier():  # it reaches the feedback
             raise ValidationError(f"graph #{gi}: name must be an identifier, got {gname!r:.40}")
-        outputs: dict[int, dict[str, str]] = {}
+        ports: dict[int, dict[str, Port]] = {}  # every earlier node's output ports, by name
+        kinds: dict[Port, str] = {}
         consumed: dict[tuple[int, str], int] = {}
         nodes: list[Node] = []
         for k, raw in enumerate(g["nodes"]):
-            node = _load_node(raw, f"graph {gname!r} node #{k}")
-            if node.id in ids:
-                raise _fail(node.label, "duplicate node id")
-            ids.add(node.id)
-            kinds = []
-            for pid, port in node.inputs:
-                if pid not in outputs:
+            nid, op, attrs, pairs = _load_node(raw, f"graph {gname!r} node #{k}")
+            where = f"node {nid} ({op})"
+            if nid in ids:
+                raise _fail(where, "duplicate node id")
+            ids.add(nid)
+            inputs = []
+            for pid, name in pairs:
+                if pid not in ports:
                     raise _fail(
-                        node.label,
+                        where,
                         f"input from node {pid}, which is not an earlier node of graph {gname!r}",
                     )
-                if port not in outputs[pid]:
+                if name not in ports[pid]:
                     raise _fail(
-                        node.label,
-                        f"node {pid} has no output port {port!r}"
-                        f" (it has {', '.join(outputs[pid]) or 'none'})",
+                        where,
+                        f"node {pid} has no output port {name!r}"
+                        f" (it has {', '.join(ports[pid]) or 'none'})",
                     )
-                if (pid, port) in consumed:
+                if (pid, name) in consumed:
                     raise _fail(
-                        node.label,
-                        f"stream {pid}.{port} is already consumed by node"
-                        f" {consumed[(pid, port)]}; fan out with broadcast",
+                        where,
+                        f"stream {pid}.{name} is already consumed by node"
+                        f" {consumed[(pid, name)]}; fan out with broadcast",
                     )
-                consumed[(pid, port)] = node.id
-                kinds.append(outputs[pid][port])
+                consumed[(pid, name)] = nid
+                inputs.append(ports[pid][name])
             try:
-                outs = type_node(node.op, node.attrs, tuple(kinds))
+                outs = type_node(op, attrs, tuple(kinds[p] for p in inputs))
             except RuleError as exc:
-                raise _fail(f"{node.label} port {exc.port}", exc.reason) from None
+                raise _fail(f"{where} port {exc.port}", exc.reason) from None
+            node = Node(nid, op, tuple(inputs), attrs, outs)
             check_tensor_use(node, tensors, gi, written_in)
             if node.op in WRITES:
                 t = node.attrs["tensor"]
                 key = (t, str(node.attrs.get("level", "vals")))
                 if key in writes:
-                    raise _fail(node.label, f"{t!r} {key[1]} is written twice")
+                    raise _fail(where, f"{t!r} {key[1]} is written twice")
                 writes[key] = gname
                 if written_in.setdefault(t, gi) != gi:
-                    raise _fail(node.label, f"tensor {t!r} is written by two graphs")
-            node = Node(node.id, node.op, node.attrs, node.inputs, outs)
-            outputs[node.id] = dict(outs)
+                    raise _fail(where, f"tensor {t!r} is written by two graphs")
+            ports[nid] = {p.name: p for p in node.ports()}
+            kinds.update(zip(node.ports(), (kind for _, kind in outs), strict=True))
             nodes.append(node)
         graphs.append(Graph(str(gname), tuple(nodes)))
     for t in tensors.values():

@@ -12,6 +12,7 @@ import builtins
 import os
 import sys
 from collections.abc import Sequence
+from functools import lru_cache
 
 from dsl.errors import ProgramError
 from dsl.step.functions import FnRef, FnTypeError, make_ref
@@ -25,10 +26,17 @@ from dsl.step.types import ElemType, StreamType, check_stream
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@lru_cache(maxsize=256)
+def _in_dsl(filename: str) -> bool:
+    """Whether a code object's file is in `dsl/step` (asked for every frame of every op
+    a trace adds: the path arithmetic once per file)."""
+    return os.path.dirname(os.path.abspath(filename)) == _HERE
+
+
 def _user_line() -> int | None:
     """Line number of the innermost frame outside `dsl/step` (the user's call)."""
     frame = sys._getframe(1)
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _HERE:
+    while frame is not None and _in_dsl(frame.f_code.co_filename):
         frame = frame.f_back
     return frame.f_lineno if frame is not None else None
 

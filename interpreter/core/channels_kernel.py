@@ -213,11 +213,14 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
             fired, credit_ahead, emit, emit_at, take, take_at)  # fmt: skip
         if lag_horizon + 1 < horizon:
             horizon, wait_on, wait_for = lag_horizon + 1, lag_on, lag_for
-        held = s0
-        while held < horizon and release[base + held] != np.inf:
-            held += 1
-        if held < horizon:  # held (ResumableSolve): stop there until it is released
-            horizon, wait_on = held, -1
+        # the steps before the horizon start from their release; a held one (+inf,
+        # ResumableSolve) ends the batch there until it is released
+        g = base + s0
+        while g < base + horizon and release[g] != np.inf:
+            start[g] = release[g]
+            g += 1
+        if g < base + horizon:
+            horizon, wait_on = g - base, -1
         if horizon == s0:  # woken, but blocked again at once: sleep on the new blocker
             if wait_on >= 0:
                 need[u] = wait_for
@@ -226,8 +229,6 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
                 asleep[u] = True
             continue
         # fold every token and credit of steps s0 .. horizon-1 into their starts
-        for g in range(base + s0, base + horizon):
-            start[g] = release[g]
         for i in range(in_off[u], in_off[u + 1]):
             c = in_ch[i]
             folded[c] = _fold_inputs(c, take_cur[c], horizon, start, base,
@@ -251,29 +252,28 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
                                           emit_at, take, take_at, offset, off_at,
                                           ch_off)  # fmt: skip
         # the unit's own pace, in step order
-        s = s0
+        # (the lagged state in locals: numba cannot tell that `lag` is not `start`)
+        s, lag_u, seen = s0, lag[u], lag_seen[u]
+        back_to_back = start[base + s - 1] + cost[base + s - 1] if s > 0 else -np.inf
         while s < horizon:
             g = base + s
-            t = start[g]
-            back_to_back = -np.inf
-            if s > 0:
-                back_to_back = start[g - 1] + cost[g - 1]
-                t = max(t, back_to_back)
+            t = max(start[g], back_to_back)
             if lags:
-                if s > 0 and lag_seen[u] < s:
-                    lag[u] = max(lag[u], lag_bound[g - 1])
-                    lag_seen[u] = s
+                if s > 0 and seen < s:
+                    lag_u = max(lag_u, lag_bound[g - 1])
+                    seen = s
                 # a unit running back to back ignores the step's own lagged credits
-                if not (t == back_to_back and lag[u] <= t):
+                if not (t == back_to_back and lag_u <= t):
                     if s == lag_horizon:
                         wait_on, wait_for = lag_on, lag_for
                         break
-                    lag[u] = max(lag[u], lag_bound[g])
-                    lag_seen[u] = s + 1
-                    t = max(t, lag[u])
+                    lag_u = max(lag_u, lag_bound[g])
+                    seen = s + 1
+                    t = max(t, lag_u)
             start[g] = t
+            back_to_back = t + cost[g]
             s += 1
-        fired[u] = s
+        fired[u], lag[u], lag_seen[u] = s, lag_u, seen
         for i in range(in_off[u], in_off[u + 1]):
             c = in_ch[i]
             take_cur[c] = _back(folded[c], take_cur[c], take, take_at[c], s)

@@ -17,13 +17,16 @@ with arrays:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
+from dsl.core.ir import Port
 from dsl.core.spec import SEMANTICS
 from dsl.dae.checks import MAX_INT
-from dsl.dae.ir import Case, Form, Op, Program
+from dsl.dae.ir import Case, Form, Op, OpNode, Program
 from dsl.dae.ops import DAE, EXECUTE
+from interpreter.core.walker import Walker
 from interpreter.dae.access import ALU, AccessRun, flat_index, resolve
 from interpreter.errors import ExecutionError
 
@@ -302,7 +305,9 @@ def _operand(run: AccessRun, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray 
 
 @dataclass
 class _CaseRun:
-    """One case evaluated over all its tokens (`which`: their indices in token order)."""
+    """One case evaluated over all its tokens (`which`: their indices in token order): the
+    context its ops' rules read and write. A value is an (array, lane mask) pair with a
+    row per token."""
 
     run: AccessRun
     sched: QueueMatch
@@ -313,103 +318,131 @@ class _CaseRun:
     max_ops: int
     budget: list[int]  # elements the run may still compute (shared by its cases)
     counters_before: list[np.ndarray] = field(default_factory=list)  # per counter, per token
-    env: dict[int, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    values: dict[Port, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
     increments: list[tuple[int, int, np.ndarray | int]] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     loads: list[CoreLoad] = field(default_factory=list)
     popped: int = 0
 
     def run_ops(self, early: bool) -> None:
-        """Run the ops no counter reaches (`early`) or the others, in program order."""
-        rules = DAE.rules(SEMANTICS)
-        for k, op in enumerate(self.case.ops):
-            if (k in self.late) != early:
-                rules[f"{EXECUTE}.{op.op}"](self, k, op)
-                if op.id is not None:
-                    self.spend(k, op, self.env[op.id][0].size)
+        """Run the ops no counter reaches (`early`) or the others, in program order, on the
+        values the earlier phase left."""
+        phase = _Phase(tuple(n for n in self.case.nodes if (n.id in self.late) != early))
+        self.values = _CasePass(phase, self).run(self.values)
 
-    def args(self, op: Op) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        return [self.env[a] for a in op.args]
-
-    def spend(self, k: int, op: Op, made: int) -> None:
-        """Charge `made` elements (op k's result or writes) to the run's element budget."""
-        self.check(k, op, made)
+    def spend(self, node: OpNode, made: int) -> None:
+        """Charge `made` elements (the op's result or writes) to the run's element budget."""
+        self.check(node, made)
         self.budget[0] -= made
 
-    def check(self, k: int, op: Op, elements: int) -> None:
+    def check(self, node: OpNode, elements: int) -> None:
         if elements > self.budget[0]:
             raise ExecutionError(
-                f"{_where(self, k, op)}: the callbacks of this run would compute more than"
+                f"{_where(self, node)}: the callbacks of this run would compute more than"
                 f" {MAX_EXECUTE_ELEMENTS} elements; use fewer or shorter rows"
             )
 
 
+class _Phase(NamedTuple):
+    """Some of a case's ops, as a graph for the walker."""
+
+    nodes: tuple[OpNode, ...]
+
+
+class _CasePass(Walker):
+    """A case's ops on the shared pass walker, each by its op's execute-side rule, over all
+    the case's tokens at once; every result counts against the run's element budget."""
+
+    def __init__(self, phase: _Phase, cx: _CaseRun) -> None:
+        super().__init__(phase, _RULES, cx)
+
+    def store(self, node: OpNode, outputs: list, values: dict) -> None:
+        super().store(node, outputs, values)
+        if outputs:
+            self.context.spend(node, outputs[0][0].size)
+
+    def fail(self, node: OpNode, exc: Exception) -> Exception:
+        """A run-time error keeps its own message; a numpy fault is named by the op."""
+        if isinstance(exc, ExecutionError):
+            return exc
+        return ExecutionError(f"{_where(self.context, node)}: {type(exc).__name__}: {exc}")
+
+
+# The rules: `rule(node, inputs, cx)` returns the op's value (none for an op without a
+# result); the `Op` is `node.fields`, its position in the case `node.id`.
+
+
 @DAE.implement(SEMANTICS, "execute.pop")
-def _pop(cx: _CaseRun, k: int, op: Op) -> None:
+def _pop(node: OpNode, inputs: list, cx: _CaseRun) -> list:
     slots = cx.sched.data_pos[cx.sched.data_first[cx.which] + cx.popped]
     cx.popped += 1
     values, mask = _operand(cx.run, slots)
-    cx.env[op.id] = (values.astype(_DTYPE[op.dtype], copy=False), mask)
+    return [(values.astype(_DTYPE[node.fields.dtype], copy=False), mask)]
 
 
 @DAE.implement(SEMANTICS, "execute.const")
-def _const(cx: _CaseRun, k: int, op: Op) -> None:
-    cx.env[op.id] = (np.full(len(cx.which), op.value, dtype=_DTYPE[op.dtype]), None)
+def _const(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    op = node.fields
+    return [(np.full(len(cx.which), op.value, dtype=_DTYPE[op.dtype]), None)]
 
 
 @DAE.implement(SEMANTICS, "execute.arange")
-def _arange(cx: _CaseRun, k: int, op: Op) -> None:
-    n = resolve(op.length, cx.run.dims, _where(cx, k, op))
-    cx.check(k, op, n * len(cx.which))  # a view now, but arithmetic on it is not
-    cx.env[op.id] = (np.broadcast_to(np.arange(n, dtype=np.int64), (len(cx.which), n)), None)
+def _arange(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    n = resolve(node.fields.length, cx.run.dims, _where(cx, node))
+    cx.check(node, n * len(cx.which))  # a view now, but arithmetic on it is not
+    return [(np.broadcast_to(np.arange(n, dtype=np.int64), (len(cx.which), n)), None)]
 
 
 @DAE.implement(SEMANTICS, "execute.get")
-def _get(cx: _CaseRun, k: int, op: Op) -> None:
+def _get(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    op = node.fields
     value = cx.counters_before[op.counter][cx.which]
     for at, counter, amount in cx.increments:
-        if counter == op.counter and at < k:  # this callback's own increments before op k
+        if counter == op.counter and at < node.id:  # this callback's own earlier increments
             value = value + amount
-    cx.env[op.id] = (value, None)
+    return [(value, None)]
 
 
 @DAE.implement(SEMANTICS, "execute.increment")
-def _increment(cx: _CaseRun, k: int, op: Op) -> None:
-    if not op.args:
-        cx.increments.append((k, op.counter, op.by))
-        return
-    amount = cx.env[op.args[0]][0]
+def _increment(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    op = node.fields
+    if not inputs:
+        cx.increments.append((node.id, op.counter, op.by))
+        return []
+    amount = inputs[0][0]
     bad = np.flatnonzero((amount < 0) | (amount > MAX_INT))
     if bad.size:
         j = int(bad[0])
         raise ExecutionError(
-            f"{_where(cx, k, op)}: amount {int(amount[j])} at token {int(cx.which[j])} is"
+            f"{_where(cx, node)}: amount {int(amount[j])} at token {int(cx.which[j])} is"
             f" outside [0, {MAX_INT}]; a counter advances by a runtime amount >= 0"
         )
-    cx.increments.append((k, op.counter, amount))
+    cx.increments.append((node.id, op.counter, amount))
+    return []
 
 
-def _where(cx: _CaseRun, k: int, op: Op) -> str:
-    return f"case {cx.case.id} ({cx.case.name}) op {k} ({op.op})"
+def _where(cx: _CaseRun, node: OpNode) -> str:
+    return f"case {cx.case.id} ({cx.case.name}) {node.label()}"
 
 
 @DAE.implement(SEMANTICS, "execute.binary")
-def _binary_op(cx: _CaseRun, k: int, op: Op) -> None:
-    a, b = cx.args(op)
-    cx.env[op.id] = _binary(op, a, b, _where(cx, k, op))
+def _binary_op(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    a, b = inputs
+    return [_binary(node.fields, a, b, _where(cx, node))]
 
 
 @DAE.implement(SEMANTICS, "execute.load", "execute.store", "execute.accumulate")
-def _memory_op(cx: _CaseRun, k: int, op: Op) -> None:
+def _memory_op(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    op = node.fields
     result = _memory(
-        cx.run, op, cx.args(op), cx.which, k, cx.max_ops, _where(cx, k, op), cx.outputs
+        cx.run, op, inputs, cx.which, node.id, cx.max_ops, _where(cx, node), cx.outputs
     )
     if isinstance(result, Effect):
         cx.effects.append(result)
-        cx.spend(k, op, result.flat.size)
-    else:
-        cx.env[op.id] = result[:2]
-        cx.loads.append(CoreLoad(cx.case.id, k, op.memref, cx.which, *result[2:]))
+        cx.spend(node, result.flat.size)
+        return []
+    cx.loads.append(CoreLoad(cx.case.id, node.id, op.memref, cx.which, *result[2:]))
+    return [result[:2]]
 
 
 def _elementwise(args: list) -> tuple[list[np.ndarray], np.ndarray | None, bool]:
@@ -454,19 +487,19 @@ COMPARE = {
 
 
 @DAE.implement(SEMANTICS, "execute.compare")
-def _compare(cx: _CaseRun, k: int, op: Op) -> None:
-    (x, y), mask, floating = _elementwise(cx.args(op))
+def _compare(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    (x, y), mask, floating = _elementwise(inputs)
     if floating:  # as the hardware compares: both sides in float32
         x, y = x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
-    cx.env[op.id] = (COMPARE[op.fn](x, y).astype(np.int64), mask)
+    return [(COMPARE[node.fields.fn](x, y).astype(np.int64), mask)]
 
 
 @DAE.implement(SEMANTICS, "execute.select")
-def _select(cx: _CaseRun, k: int, op: Op) -> None:
-    (cond, x, y), mask, _ = _elementwise(cx.args(op))
+def _select(node: OpNode, inputs: list, cx: _CaseRun) -> list:
+    (cond, x, y), mask, _ = _elementwise(inputs)
     if x.dtype.kind == "f" or y.dtype.kind == "f":
         x, y = x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)
-    cx.env[op.id] = (np.where(cond != 0, x, y), mask)
+    return [(np.where(cond != 0, x, y), mask)]
 
 
 def _memory(
@@ -543,3 +576,11 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
                     if target.dtype.kind in "iu" and fn == "div":
                         raise ExecutionError(f"accumulate div on integer output {name!r}")
                     _ACCUMULATE[fn].at(target, f, v)
+
+
+_RULES = {
+    n.removeprefix(f"{EXECUTE}."): r
+    for n, r in DAE.rules(SEMANTICS).items()
+    if n.startswith(f"{EXECUTE}.")
+}
+"""The execute-side rules above, by the op names a case's nodes carry."""

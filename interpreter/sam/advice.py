@@ -19,7 +19,7 @@ Which change helps which resource:
 
 from __future__ import annotations
 
-from dsl.sam.ir import Graph, Node
+from dsl.sam.ir import Graph, Node, Port
 from interpreter.sam.critical_path import FULL, HBM, HBM_LATENCY, LATENCY, STEPS, CriticalPath
 from interpreter.sam.cycles import WRITERS, GraphTiming
 from interpreter.sam.execute import GraphRun
@@ -52,22 +52,22 @@ def lane_region(graph: Graph) -> tuple[set[int], bool]:
     fork/join lanes over the outermost level copy — and whether that level's coordinates
     reach a writer (lanes over a level that is summed away would need a sum across
     lanes, which `sam.join` does not do)."""
-    depth: dict[tuple[int, str], int] = {}
-    outer_crd: set[tuple[int, str]] = set()
+    depth: dict[Port, int] = {}
+    outer_crd: set[Port] = set()
     inner: set[int] = set()
     written = False
     for node in graph.nodes:
-        ref_in = max((depth.get((pid, port), -1) for pid, port in node.inputs), default=-1)
-        from_outer = any((pid, port) in outer_crd for pid, port in node.inputs)
-        for name, kind in node.outputs:
+        ref_in = max((depth.get(p, -1) for p in node.inputs), default=-1)
+        from_outer = any(p in outer_crd for p in node.inputs)
+        for p, (_, kind) in zip(node.ports(), node.outputs, strict=True):
             if kind == "ref":
-                depth[(node.id, name)] = ref_in + 1 if node.op in _REF_OUT or ref_in < 0 else ref_in
+                depth[p] = ref_in + 1 if node.op in _REF_OUT or ref_in < 0 else ref_in
             if kind == "crd" and (from_outer if node.op not in _REF_OUT else ref_in == 0):
-                outer_crd.add((node.id, name))
+                outer_crd.add(p)
         written |= node.op == "write_level" and from_outer
         if node.op in WRITERS or node.op == "join":
             continue
-        if ref_in >= 1 or any(pid in inner for pid, _ in node.inputs):
+        if ref_in >= 1 or any(p.node in inner for p in node.inputs):
             inner.add(node.id)
     return inner, written
 

@@ -36,18 +36,18 @@ def bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     fiber emits the fiber's mask at its step and itself one step later; a bare stop and
     `D` pass at their own step."""
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     if (s.ctl == EMPTY).any():
         t = int(np.flatnonzero(s.ctl == EMPTY)[0])
-        raise ExecutionError(f"{node.label}: token {t} is N; a bit vector holds coordinates")
+        raise ExecutionError(f"{node.label()}: token {t} is N; a bit vector holds coordinates")
     data = s.ctl == DATA
     if len(s.ctl) > 1 and s.ctl[-2] == DATA:
-        raise ExecutionError(f"{node.label}: the last coordinates are not closed by a stop")
+        raise ExecutionError(f"{node.label()}: the last coordinates are not closed by a stop")
     c = s.val[data]
     if len(c) and (c.min() < 0 or c.max() >= MAX_BV_BITS):
         bad = int(c.max() if c.max() >= MAX_BV_BITS else c.min())
         raise ExecutionError(
-            f"{node.label}: coordinate {bad} does not fit a {MAX_BV_BITS}-bit vector (0..62)"
+            f"{node.label()}: coordinate {bad} does not fit a {MAX_BV_BITS}-bit vector (0..62)"
         )
     n = len(s.ctl)
     fib = fiber_ids(s.ctl)
@@ -73,13 +73,13 @@ def bv_chunk(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     """Each mask becomes ceil(size / width) tokens of `width` bits, lowest first; stops and
     `D` pass. One step per output token."""
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     width, size = node.attrs["width"], node.attrs["size"]
     data = s.ctl == DATA
     if (s.ctl == EMPTY).any() or (s.val[data] < 0).any():
-        raise ExecutionError(f"{node.label}: a bit-vector stream holds masks only")
+        raise ExecutionError(f"{node.label()}: a bit-vector stream holds masks only")
     if (s.val[data] >> size).any():
-        raise ExecutionError(f"{node.label}: a mask has bits at or above size {size}")
+        raise ExecutionError(f"{node.label()}: a mask has bits at or above size {size}")
     k = -(-size // width)
     reps = np.where(data, k, 1)
     ctl = np.repeat(s.ctl, reps)
@@ -112,7 +112,7 @@ def bv_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     `BVDrop`). One step per input token."""
     outer, inner = ins
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     omask = outer.ctl == DATA
     bits = (outer.val[omask, None] >> np.arange(MAX_BV_BITS)) & 1 == 1
     owned = np.ones(len(outer.ctl), dtype=np.int64)  # inner fibers per outer token
@@ -123,7 +123,7 @@ def bv_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     start, stop_tok, _ = fibers(inner.ctl)
     if owned.sum() != len(stop_tok):
         raise ExecutionError(
-            f"{node.label}: the inner stream has {len(stop_tok)} fibers, the outer masks"
+            f"{node.label()}: the inner stream has {len(stop_tok)} fibers, the outer masks"
             f" own {int(owned.sum())}"
         )
     full = stop_tok > start
@@ -162,7 +162,7 @@ def intersect_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     the number of its own mask's bits below that bit. One step per output ref (a mask
     whose AND is 0 takes one step); stops pass at their own step."""
     bv1, ref1, bv2, ref2 = ins
-    where = node.label
+    where = node.label()
     for s in ins:
         check_well_formed(s, where)
     for a, b, names in ((bv1, ref1, "bv1/ref1"), (bv2, ref2, "bv2/ref2"), (bv1, bv2, "bv1/bv2")):
@@ -199,7 +199,7 @@ def scan_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     fiber leaves only its stop. One step per output token; a fiber's seg words and its
     coordinates are read to build the mask (the memory a compressed level holds)."""
     ref = ins[0]
-    check_well_formed(ref, node.label)
+    check_well_formed(ref, node.label())
     ft, lv = ctx.tensor(node), node.attrs["level"]
     u = units(ref.ctl)
     r = parent_refs(node, ref, ctx, u.token)
@@ -216,7 +216,7 @@ def scan_bv(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     crd = ft.crds[lv][pos + begin[owner]] if compressed else pos
     if len(crd) and crd.max() >= MAX_BV_BITS:
         raise ExecutionError(
-            f"{node.label}: coordinate {int(crd.max())} of {ft.decl.name!r} level {lv} does"
+            f"{node.label()}: coordinate {int(crd.max())} of {ft.decl.name!r} level {lv} does"
             f" not fit a {MAX_BV_BITS}-bit vector"
         )
     masks = np.zeros(len(r), dtype=np.int64)

@@ -63,10 +63,10 @@ def _as_blocks(x: np.ndarray, b: int) -> np.ndarray:
 def alu(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     op = node.attrs["op"]
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     keeps: list[np.ndarray | None] = [None] * len(ins)
     if op in BINARY_OPS:
-        ins, keeps = align_reduced(ins, node.label)
+        ins, keeps = align_reduced(ins, node.label())
     a = ins[0]
     # compute over whole streams (stops, D and Empty hold 0), then clear the non-values
     control = (a.ctl >= 0) | (a.ctl == DONE)
@@ -78,7 +78,7 @@ def alu(node: Node, ins: list[Tokens], ctx: Context) -> Result:
             y = _as_blocks(ins[1].val, b)
             if op in ("matmul", "matmul_t") and b > 1:
                 if a.val.ndim != 3 or ins[1].val.ndim != 3:
-                    raise ExecutionError(f"{node.label}: {op} needs two block streams")
+                    raise ExecutionError(f"{node.label()}: {op} needs two block streams")
                 r = np.matmul(x, y if op == "matmul" else np.swapaxes(y, 1, 2))
             else:
                 r = _BINARY["mul" if op.startswith("matmul") else op](x, y)
@@ -109,10 +109,10 @@ def _fiber_reduce(vals: np.ndarray, fib: np.ndarray, n_fib: int, op: str) -> np.
 @rule("reduce")
 def reduce(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     stop = s.ctl >= 0
     if not stop.any():
-        raise ExecutionError(f"{node.label}: reduce needs a stream with fibers (stops)")
+        raise ExecutionError(f"{node.label()}: reduce needs a stream with fibers (stops)")
     item = (s.ctl == DATA) | (s.ctl == EMPTY)
     fib = fiber_ids(s.ctl)
     stop_tok = np.flatnonzero(stop)
@@ -148,15 +148,15 @@ def reduce(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 def spacc(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     order = node.attrs["order"]
     for s in ins:
-        check_well_formed(s, node.label)
-    ins, keeps = align_reduced(ins, node.label, values=[False] * (len(ins) - 1) + [True])
+        check_well_formed(s, node.label())
+    ins, keeps = align_reduced(ins, node.label(), values=[False] * (len(ins) - 1) + [True])
     val = ins[-1]
     crd = ins[-2]
     outer = ins[0] if order == 2 else None
     flush = val.ctl >= order
     if not flush.any():
         raise ExecutionError(
-            f"{node.label}: spacc{order} input has no stop of level >= {order} to flush at"
+            f"{node.label()}: spacc{order} input has no stop of level >= {order} to flush at"
         )
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
     flush_tok = np.flatnonzero(flush)

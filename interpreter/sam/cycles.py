@@ -28,7 +28,7 @@ a graph takes at least start-up + (all its words / channels) * ii cycles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,6 +56,7 @@ class GraphTiming:
     times: dict[int, np.ndarray]  # start cycle of every step, per node
     costs: dict[int, Cost]  # per node
     fifo_depth: int = 0  # deepest FIFO these times rely on (see `fifo_need`)
+    edges: list[_Edge] = field(default_factory=list)  # what they were solved on (`_edges`)
 
 
 def memory_bound(plan: StepPlan, hbm: HbmModel) -> tuple[np.ndarray, np.ndarray]:
@@ -91,9 +92,9 @@ def _edges(run: GraphRun) -> list[_Edge]:
     edges = []
     for node in run.graph.nodes:
         seen = set()
-        for p, (pid, port) in enumerate(node.inputs):
+        for p, port in enumerate(node.inputs):
+            pid, q = port.node, port.index
             producer = by_id[pid]
-            q = [name for name, _ in producer.outputs].index(port)
             emit, take = run.results[pid].plan.emit[q], run.results[node.id].plan.consume[p]
             key = (pid, id(emit), id(take))
             if key in seen:
@@ -127,7 +128,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
             release[steps] = bandwidth
             memory_steps[node.id] = steps
         unit[node.id] = net.add_unit(
-            node.label, np.full(plan.steps, float(costs[node.id].ii)), release
+            node.label(), np.full(plan.steps, float(costs[node.id].ii)), release
         )
     edges = _edges(run)
     for e in edges:
@@ -137,7 +138,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
             moves = np.zeros(run.results[e.consumer.id].plan.steps, dtype=bool)
             moves[memory_steps[e.consumer.id]] = True
             latency[moves[e.take]] += hbm.latency  # type: ignore[union-attr]
-        name = f"{e.producer.label} -> {e.consumer.label} input {e.index}"
+        name = f"{e.producer.label()} -> {e.consumer.label()} input {e.index}"
         u, v = unit[e.producer.id], unit[e.consumer.id]
         # token m at step m is said with None: the solver then reads no array for it
         # (both None means one token per step of the producer: only when that is so)
@@ -163,7 +164,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
     cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, times, costs, fifo_need(edges, times, costs, fifo_depth))
+    return GraphTiming(cycles, times, costs, fifo_need(edges, times, costs, fifo_depth), edges)
 
 
 def _describe(wait: Wait) -> str:

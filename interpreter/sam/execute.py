@@ -1,7 +1,8 @@
 """The functional pass: run every graph of a program on real tensors, stream by stream.
 
 Each node's rule turns whole input streams into whole output streams (numpy arrays), so a
-graph runs in one walk over its nodes. The writers' streams are assembled into fibertrees;
+graph runs in one walk over its nodes, made by the shared pass walker
+(`interpreter.core.walker`). The writers' streams are assembled into fibertrees;
 intermediates feed later graphs and outputs become dense arrays.
 """
 
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from dsl.sam.ir import Graph, Node, Program, TensorDecl
+from dsl.sam.ir import WRITES, Graph, Node, Program, TensorDecl
+from interpreter.core.walker import Walker
 from interpreter.errors import ExecutionError
 from interpreter.sam import bitvector, compute, merge, points, route, tiling, walk  # noqa: F401  (register the rules)
 from interpreter.sam.fibertree import Fibertree, assemble, resolve_shape
@@ -41,36 +43,43 @@ def storage_sizes(decl: TensorDecl, dims: dict[str, int]) -> tuple[int, ...]:
     return tuple(-(-shape[m] // b) for m in decl.mode_order)
 
 
-def _apply(node: Node, ins: list[Tokens], ctx: Context) -> Result:
-    try:
-        result = RULES[node.op](node, ins, ctx)
-    except ExecutionError:
-        raise
-    except (IndexError, ValueError, TypeError, MemoryError) as exc:
-        raise ExecutionError(
-            f"{node.label}: its input streams are malformed ({type(exc).__name__}: {exc})"
-        ) from None
-    for s in result.outputs:
-        check_size(node, len(s.ctl), block_size(s.val))
-        s.ctl.flags.writeable = False  # streams share arrays: consumers must not write them
-        s.val.flags.writeable = False
-    return result
+class GraphPass(Walker):
+    """The shared walker with SAM's rules (`interpreter.sam.rules.RULES`): a rule returns a
+    `Result` (streams and step plan), of which the walker keeps the streams; the pass also
+    records every node's inputs and result for the timing and counting passes, and refuses
+    streams too long to hold."""
+
+    def __init__(self, graph: Graph, ctx: Context) -> None:
+        super().__init__(graph, RULES, ctx)
+        self.record = GraphRun(graph)
+
+    def call(self, node: Node, inputs: list[Tokens]) -> list[Tokens]:
+        result: Result = super().call(node, inputs)  # a SAM rule answers with a `Result`
+        for s in result.outputs:
+            check_size(node, len(s.ctl), block_size(s.val))
+            s.ctl.flags.writeable = False  # streams share arrays: consumers must not write them
+            s.val.flags.writeable = False
+        self.record.inputs[node.id] = inputs
+        self.record.results[node.id] = result
+        return result.outputs
+
+    def fail(self, node: Node, exc: Exception) -> Exception:
+        if isinstance(exc, ExecutionError):
+            return exc
+        return ExecutionError(
+            f"{node.label()}: its input streams are malformed ({type(exc).__name__}: {exc})"
+        )
 
 
 def run_graph(graph: Graph, ctx: Context, dims: dict[str, int]) -> GraphRun:
-    run = GraphRun(graph)
-    streams: dict[tuple[int, str], Tokens] = {}
+    walker = GraphPass(graph, ctx)
+    walker.run()
+    run = walker.record
     written: dict[str, dict[str, Tokens]] = {}
     for node in graph.nodes:
-        ins = [streams[(pid, port)] for pid, port in node.inputs]
-        result = _apply(node, ins, ctx)
-        run.inputs[node.id] = ins
-        run.results[node.id] = result
-        for (name, _), s in zip(node.outputs, result.outputs, strict=True):
-            streams[(node.id, name)] = s
-        if node.op in ("write_level", "write_vals"):
+        if node.op in WRITES:
             slot = str(node.attrs.get("level", "vals"))
-            written.setdefault(node.attrs["tensor"], {})[slot] = ins[0]
+            written.setdefault(node.attrs["tensor"], {})[slot] = run.inputs[node.id][0]
     for name, parts in written.items():
         decl = ctx.decls[name]
         levels = [parts[str(lv)] for lv in range(decl.rank)]

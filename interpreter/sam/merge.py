@@ -118,7 +118,7 @@ def _keys(crd: Tokens, where: str, k: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _joiner(node: Node, ins: list[Tokens], keep_all: bool) -> Result:
-    where = node.label
+    where = node.label()
     n = node.attrs["n"]
     crds, pays = ins[0::2], ins[1::2]
     pay_keeps: list[np.ndarray | None] = []
@@ -236,9 +236,9 @@ def union(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 def crd_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     outer, inner = ins
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     u = units(outer.ctl)
-    start, stop = check_nesting(u, inner.ctl, node.label)
+    start, stop = check_nesting(u, inner.ctl, node.label())
     n = len(inner.ctl)
     dropped = u.is_item & (stop == start)
     group = fiber_ids(outer.ctl)[u.token]
@@ -279,9 +279,9 @@ def crd_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 def crd_hold(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     outer, inner = ins
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     u = units(outer.ctl)
-    start, stop = check_nesting(u, inner.ctl, node.label)
+    start, stop = check_nesting(u, inner.ctl, node.label())
     item = inner.ctl == DATA
     held = np.zeros(len(inner.ctl), dtype=np.int64)
     held[item] = outer.val[u.token[fiber_ids(inner.ctl)[item]]]
@@ -297,7 +297,7 @@ def crd_hold(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 @rule("stkn_drop")
 def stkn_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     keep = s.ctl < 0  # data, Empty and D (a stop's code is its level, >= 0)
     steps = np.flatnonzero(keep)
     return Result([Tokens(s.ctl[keep], s.val[keep])], StepPlan(len(s.ctl), [None], [steps]))
@@ -307,8 +307,8 @@ def stkn_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 def val_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     val, crd = ins
     for s in ins:
-        check_well_formed(s, node.label)
-    (val, crd), keeps = align_reduced([val, crd], node.label, values=[True, False])
+        check_well_formed(s, node.label())
+    (val, crd), keeps = align_reduced([val, crd], node.label(), values=[True, False])
     item = (val.ctl == DATA) | (val.ctl == EMPTY)
     v = val.val.reshape(len(val.ctl), -1)
     zero = item & ((val.ctl == EMPTY) | ~v.any(axis=1))

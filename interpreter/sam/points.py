@@ -35,12 +35,12 @@ def crdpt_accumulate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     outer, inner, val = ins
     counts = {len(s.ctl) for s in ins}
     for port, s in zip(("outer", "inner", "val"), ins, strict=True):
-        _points(s, node.label, port)
+        _points(s, node.label(), port)
     if len(counts) != 1:
-        raise ExecutionError(f"{node.label}: outer, inner and val hold different point counts")
+        raise ExecutionError(f"{node.label()}: outer, inner and val hold different point counts")
     if val.val.ndim != 1:  # its cost is one step per point: a block sum is spacc's b² work
         b = val.val.shape[-1]
-        raise ExecutionError(f"{node.label}: val holds {b}x{b} blocks; sum blocks with spacc")
+        raise ExecutionError(f"{node.label()}: val holds {b}x{b} blocks; sum blocks with spacc")
     o, i, v = outer.val[:-1], inner.val[:-1], val.val[:-1]
     keys, where = np.unique(np.stack([o, i], axis=1), axis=0, return_inverse=True)
     sums = np.zeros(len(keys), dtype=np.float64)
@@ -68,11 +68,11 @@ def crdpt_convert(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     With `last_level=False` (SAM's converter under more levels) the inner stream's last
     stop is not raised: it closes only the last fiber. One step per inner output token."""
     outer, inner = ins
-    data = _points(outer, node.label, "outer", stops=True)
-    _points(inner, node.label, "inner")
+    data = _points(outer, node.label(), "outer", stops=True)
+    _points(inner, node.label(), "inner")
     if int(data.sum()) != len(inner.ctl) - 1:
         raise ExecutionError(
-            f"{node.label}: {int(data.sum())} outer points but {len(inner.ctl) - 1} inner ones"
+            f"{node.label()}: {int(data.sum())} outer points but {len(inner.ctl) - 1} inner ones"
         )
     ctl = outer.ctl.copy()
     key = outer.val
@@ -80,7 +80,7 @@ def crdpt_convert(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     if n > 1 and ctl[-2] >= 0:
         ctl[-2] += 1
     elif n > 1 and (ctl >= 0).any():
-        raise ExecutionError(f"{node.label}: outer points after the last stop")
+        raise ExecutionError(f"{node.label()}: outer points after the last stop")
     else:  # stop-free points: one group, closed by an S0 taken with D
         ctl, key = np.r_[ctl[:-1], 0, DONE].astype(ctl.dtype), np.r_[key, 0]
     values = np.zeros(len(ctl), dtype=inner.val.dtype)

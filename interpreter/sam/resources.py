@@ -30,7 +30,7 @@ def lane_factors(graph: Graph) -> dict[int, int]:
     factor_of: dict[int, int] = {}
     out_factor: dict[int, int] = {}
     for node in graph.nodes:
-        ins = [out_factor[pid] for pid, _ in node.inputs]
+        ins = [out_factor[p.node] for p in node.inputs]
         if node.op == "join":
             lanes = int(node.attrs["lanes"])
             here = max(ins)

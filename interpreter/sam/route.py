@@ -14,7 +14,7 @@ from interpreter.sam.streams import DATA, DONE, EMPTY, Tokens, check_well_formed
 @rule("broadcast")
 def broadcast(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     n = node.attrs["n"]
     outs = [Tokens(s.ctl, s.val) for _ in range(n)]  # streams are never written in place
     return Result(outs, one_to_one(len(s.ctl), 1, n))
@@ -34,7 +34,7 @@ def _lanes_of(ctl: np.ndarray, lanes: int) -> np.ndarray:
 @rule("fork")
 def fork(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     lane = _lanes_of(s.ctl, node.attrs["lanes"])
     steps = np.arange(len(s.ctl), dtype=np.int64)
     outs, emits = [], []
@@ -60,7 +60,7 @@ def _join_flat(node: Node, order: Tokens, lanes: list[Tokens]) -> Result:
         stops = np.flatnonzero(s.ctl >= 0)
         if len(stops) != n_fib or not np.array_equal(s.ctl[stops], order.ctl[order_stop]):
             raise ExecutionError(
-                f"{node.label}: lane{k} does not have the fibers of the order"
+                f"{node.label()}: lane{k} does not have the fibers of the order"
                 " stream (depth 0 expects the forked fiber structure)"
             )
         items = np.flatnonzero((s.ctl == DATA) | (s.ctl == EMPTY))
@@ -71,7 +71,7 @@ def _join_flat(node: Node, order: Tokens, lanes: list[Tokens]) -> Result:
         if not ok.all():
             f = int(np.flatnonzero(~ok)[0])
             raise ExecutionError(
-                f"{node.label}: lane{k} holds {have[f]} values in fiber {f},"
+                f"{node.label()}: lane{k} holds {have[f]} values in fiber {f},"
                 f" the fork dealt it {dealt[f]}"
             )
         real = dealt[fib] > 0
@@ -108,12 +108,12 @@ def _join_nested(node: Node, order: Tokens, lanes: list[Tokens], d: int) -> Resu
 
     def take(k: int, want_close: int, where: str) -> tuple[int, int]:
         if cursor[k] >= len(bounds[k][0]):
-            raise ExecutionError(f"{node.label}: lane{k} ran out of units ({where})")
+            raise ExecutionError(f"{node.label()}: lane{k} ran out of units ({where})")
         first, last = bounds[k][0][cursor[k]], bounds[k][1][cursor[k]]
         level = int(lanes[k].ctl[last])
         if level != want_close:
             raise ExecutionError(
-                f"{node.label}: lane{k} unit ends with S{level}, expected S{want_close} ({where})"
+                f"{node.label()}: lane{k} unit ends with S{level}, expected S{want_close} ({where})"
             )
         cursor[k] += 1
         return int(first), int(last)
@@ -146,7 +146,7 @@ def _join_nested(node: Node, order: Tokens, lanes: list[Tokens], d: int) -> Resu
                 first, last = take(k, level, f"empty share of the fiber ending at token {t}")
                 if last != first:
                     raise ExecutionError(
-                        f"{node.label}: lane{k} holds data where the fork dealt it nothing"
+                        f"{node.label()}: lane{k} holds data where the fork dealt it nothing"
                     )
                 pending.append((k, last))
         if not fiber_items:
@@ -157,7 +157,7 @@ def _join_nested(node: Node, order: Tokens, lanes: list[Tokens], d: int) -> Resu
         fiber_items = []
     for k in range(n_lanes):
         if cursor[k] != len(bounds[k][0]):
-            raise ExecutionError(f"{node.label}: lane{k} has units the fork never dealt")
+            raise ExecutionError(f"{node.label()}: lane{k} has units the fork never dealt")
     total = out_len + 1
     proto = lanes[0].val
     out_ctl = np.empty(total, dtype=np.int16)
@@ -184,7 +184,7 @@ def _join_nested(node: Node, order: Tokens, lanes: list[Tokens], d: int) -> Resu
 @rule("join")
 def join(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     order, lanes = ins[0], ins[1:]
     d = node.attrs["depth"]
     return _join_flat(node, order, lanes) if d == 0 else _join_nested(node, order, lanes, d)
@@ -192,7 +192,7 @@ def join(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 
 def _writer(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     n = len(s.ctl)
     decl = ctx.decls[node.attrs["tensor"]]
     data = (s.ctl == DATA) | (s.ctl == EMPTY)

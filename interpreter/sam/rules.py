@@ -75,7 +75,7 @@ def check_size(node: Node, tokens: int, block: int = 1) -> None:
         if block > 1:
             what += f" of {block}x{block} blocks ({values:,} values)"
         raise ExecutionError(
-            f"{node.label}: would emit {what}, more than the {MAX_TOKENS:,} values allowed"
+            f"{node.label()}: would emit {what}, more than the {MAX_TOKENS:,} values allowed"
         )
 
 

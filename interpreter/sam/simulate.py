@@ -24,7 +24,11 @@ def sam_target(target: Mapping[str, Any]) -> SamTarget:
 
 
 def hbm_model(target: Mapping[str, Any]) -> HbmModel | None:
-    hbm = sam_target(target).hbm
+    return _hbm(sam_target(target))
+
+
+def _hbm(target: SamTarget) -> HbmModel | None:
+    hbm = target.hbm
     return HbmModel(hbm.channels, hbm.latency, hbm.ii, hbm.startup) if hbm.enabled else None
 
 
@@ -40,9 +44,10 @@ def simulate_trees(
 ) -> SimReport:
     """Simulate with the inputs already in storage form (what a simulator loop times)."""
     resources = check_static(program, target)
-    hbm = hbm_model(target)
+    typed_target = sam_target(target)  # (checked once: a few hundred microseconds)
+    hbm = _hbm(typed_target)
     runs = run_graphs(program, dict(tensors), dims, memory_steps=hbm is not None)
-    fifo_depth = sam_target(target).fifo_depth
+    fifo_depth = typed_target.fifo_depth
     timings = [time_graph(run, fifo_depth, hbm) for run in runs]
     resources["fifo_depth"] = float(max((t.fifo_depth for t in timings), default=0))
     check_budget(target, resources)

@@ -47,13 +47,13 @@ def split(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     stop one level higher. One step per inner token; a new tile's outer coordinate leaves
     with its first inner coordinate."""
     s, f = ins[0], node.attrs["factor"]
-    data = _coordinates(s, node.label)
+    data = _coordinates(s, node.label())
     tile = s.val // f
     prev = np.r_[False, data[:-1]]  # the token before is a coordinate of the same fiber
     prev_tile = np.r_[-1, tile[:-1]]
     if (data & prev & (tile < prev_tile)).any():
         t = int(np.flatnonzero(data & prev & (tile < prev_tile))[0])
-        raise ExecutionError(f"{node.label}: coordinates decrease at token {t}")
+        raise ExecutionError(f"{node.label()}: coordinates decrease at token {t}")
     inner = s.val if node.attrs.get("original") else s.val % f
     outer, inner_out, pos, outer_keep = group_runs(s.ctl, tile, inner)
     plan = StepPlan(len(inner_out.ctl), [pos], [pos[outer_keep], None])
@@ -91,16 +91,16 @@ def flatten(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     token, taking the outer tokens as `crd_hold` does."""
     outer, inner = ins
     f = node.attrs["factor"]
-    _coordinates(outer, node.label)
-    data = _coordinates(inner, node.label)
+    _coordinates(outer, node.label())
+    data = _coordinates(inner, node.label())
     if (inner.val[data] >= f).any():
         bad = int(inner.val[data].max())
         raise ExecutionError(
-            f"{node.label}: inner coordinate {bad} is not below the factor {f}"
+            f"{node.label()}: inner coordinate {bad} is not below the factor {f}"
             " (split with original=False gives offsets)"
         )
     u = units(outer.ctl)
-    start, stop = check_nesting(u, inner.ctl, node.label)
+    start, stop = check_nesting(u, inner.ctl, node.label())
     keep = inner.ctl != 0
     held = outer.val[u.token[fiber_ids(inner.ctl)[data]]]
     val = np.zeros(len(inner.ctl), dtype=np.int64)
@@ -121,7 +121,7 @@ def empty_stkn_drop(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     stop of the run's highest level, emitted when the token after the run arrives, and that
     token (data, `N` or `D`) one step later. One step per input token, plus one per run."""
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     n = len(s.ctl)
     stop = s.ctl >= 0
     lead = stop & (np.cumsum(~stop) == 0)

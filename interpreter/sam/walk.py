@@ -41,7 +41,7 @@ def parent_refs(node: Node, ref: Tokens, ctx: Context, unit_tok: np.ndarray) -> 
     bad = data & ((r < 0) | (r >= n_pos))
     if bad.any():
         raise ExecutionError(
-            f"{node.label}: reference {int(r[bad][0])} out of range for"
+            f"{node.label()}: reference {int(r[bad][0])} out of range for"
             f" level {lv} of {ft.decl.name!r} ({n_pos} parent positions)"
         )
     return np.where(data, r, 0)
@@ -56,7 +56,7 @@ def root(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 @rule("scan")
 def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ref = ins[0]
-    check_well_formed(ref, node.label)
+    check_well_formed(ref, node.label())
     ft, lv = ctx.tensor(node), node.attrs["level"]
     u = units(ref.ctl)
     r = parent_refs(node, ref, ctx, u.token)
@@ -112,14 +112,14 @@ def scan(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     crd, ref = ins
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     ft, lv = ctx.tensor(node), node.attrs["level"]
     u = units(ref.ctl)
-    start, stop = check_nesting(u, crd.ctl, node.label)
+    start, stop = check_nesting(u, crd.ctl, node.label())
     r = parent_refs(node, ref, ctx, u.token)
     item = crd.ctl == DATA
     if (crd.ctl == EMPTY).any():
-        raise ExecutionError(f"{node.label}: the crd input holds an Empty token")
+        raise ExecutionError(f"{node.label()}: the crd input holds an Empty token")
     owner = fiber_ids(crd.ctl)[item]
     p = r[owner]
     parent_empty = ref.ctl[u.token][owner] == EMPTY
@@ -127,7 +127,7 @@ def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     size = ft.sizes[lv]
     if len(c) and (c.min() < 0 or c.max() >= size):
         raise ExecutionError(
-            f"{node.label}: coordinate out of range 0..{size - 1} for level"
+            f"{node.label()}: coordinate out of range 0..{size - 1} for level"
             f" {lv} of {ft.decl.name!r}"
         )
     out_ctl = crd.ctl.copy()
@@ -160,7 +160,7 @@ def locate(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 @rule("repeat_signal")
 def repeat_signal(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     s = ins[0]
-    check_well_formed(s, node.label)
+    check_well_formed(s, node.label())
     ctl = np.where(s.ctl >= 0, 0, np.where(s.ctl == DONE, DONE, DATA)).astype(np.int16)
     return Result([Tokens(ctl, np.zeros(len(ctl), dtype=np.int64))], one_to_one(len(ctl), 1, 1))
 
@@ -169,18 +169,18 @@ def repeat_signal(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 def repeat(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     x, sig = ins
     for s in ins:
-        check_well_formed(s, node.label)
+        check_well_formed(s, node.label())
     u = units(x.ctl)
     start, stop, _ = fibers(sig.ctl)
     if len(stop) != len(u.token):
         raise ExecutionError(
-            f"{node.label}: the repeat signal has {len(stop)} fibers but the"
+            f"{node.label()}: the repeat signal has {len(stop)} fibers but the"
             f" input stream owns {len(u.token)}"
         )
     bare_full = ~u.is_item & (stop > start)
     if bare_full.any():
         raise ExecutionError(
-            f"{node.label}: repeat-signal fiber {int(np.flatnonzero(bare_full)[0])}"
+            f"{node.label()}: repeat-signal fiber {int(np.flatnonzero(bare_full)[0])}"
             " repeats an empty outer fiber"
         )
     n = len(sig.ctl)
@@ -190,7 +190,7 @@ def repeat(node: Node, ins: list[Tokens], ctx: Context) -> Result:
         or n != len(stop) + int(lens.sum()) + 1
     ):
         raise ExecutionError(
-            f"{node.label}: the repeat signal must be fibers of R tokens, each closed by a"
+            f"{node.label()}: the repeat signal must be fibers of R tokens, each closed by a"
             " stop, then D (the output of repeat_signal)"
         )
     # each unit's token is emitted len + 1 times (the last copy becomes the fiber's stop),
@@ -213,13 +213,13 @@ def repeat(node: Node, ins: list[Tokens], ctx: Context) -> Result:
 @rule("load")
 def load(node: Node, ins: list[Tokens], ctx: Context) -> Result:
     ref = ins[0]
-    check_well_formed(ref, node.label)
+    check_well_formed(ref, node.label())
     ft = ctx.tensor(node)
     data = np.flatnonzero(ref.ctl == DATA)  # integer indices: faster than a mask when
     r = ref.val[data]  # data and Empty interleave irregularly (a union's payloads)
     if len(r) and (r.min() < 0 or r.max() >= len(ft.vals)):
         raise ExecutionError(
-            f"{node.label}: reference out of range for the values of"
+            f"{node.label()}: reference out of range for the values of"
             f" {ft.decl.name!r} ({len(ft.vals)} positions)"
         )
     b = ft.block

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interpreter.errors import ExecutionError
-from interpreter.step.streams import LazyTiles, vlen, vstack
+from interpreter.step.streams import LazyTiles, vlen, vstack, vtake
 
 FLOAT = np.float32
 
@@ -97,9 +97,29 @@ def batched(f: Callable, shared: bool = False) -> Callable:
         }
         if all(v is not None for v in lists.values()):
             return f(*(lists[i] if i in lists else vstack(a) for i, a in enumerate(args)), p)
-        return [f(*(np.asarray(a[i])[None] for a in args), p)[0] for i in range(n)]
+        return _by_shape(apply, args, p, n)
 
     return apply
+
+
+def _by_shape(apply: Callable, args: list, p: dict, n: int) -> list:
+    """`apply` on the elements grouped by their arguments' shapes, one stacked call per
+    group (static tiles with a smaller last tile are two groups, not one call per tile);
+    each element's result is the one a call on it alone gives, in element order."""
+    groups: dict[tuple, list[int]] = {}
+    per_arg = [[np.shape(v) for v in a] if isinstance(a, list) else [a[0].shape] * n for a in args]
+    for i, key in enumerate(zip(*per_arg, strict=True)):
+        groups.setdefault(key, []).append(i)
+    out: list = [None] * n
+    for members in groups.values():
+        pos = np.array(members, dtype=np.int64)
+        part = [
+            np.stack([np.asarray(a[i]) for i in members]) if isinstance(a, list) else vtake(a, pos)
+            for a in args
+        ]
+        for i, value in zip(members, apply(part, p), strict=True):
+            out[i] = value
+    return out
 
 
 def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -431,8 +451,8 @@ def _fold_retile(axis: int) -> Callable:
             return blocks.transpose(0, 2, 1, 3).reshape(len(sizes), r, k * c)
         out = []
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            parts = [args[0][i] for i in range(s, e)]
-            if not parts:
+            parts = x[s:e] if x is not None else [args[0][i] for i in range(s, e)]
+            if not len(parts):
                 shape = (
                     (0, empty_shape[1])
                     if axis == 0 and empty_shape

@@ -54,7 +54,16 @@ def run_functional(
 
 class FunctionalPass(Walker):
     """The walker with STeP's two additions: what compute ops emit as bfloat16 / float16 is
-    rounded to that type, and every output is checked against its declared shape."""
+    rounded to that type, and every output is checked against its declared shape.
+
+    Most ops pass their input's stops (map, zip) or the whole stream (copy) on, so the
+    same arrays come up for checking again and again; a check is skipped when the same
+    arrays were checked against the same declared dims with the same known values (its
+    outcome would be the same: it neither fails nor binds a dim then)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._checked: dict[tuple, tuple] = {}  # key -> the arrays (kept: ids stay unique)
 
     def call(self, node: Node, inputs: list[StreamData]) -> list[StreamData]:
         outs = super().call(node, inputs)
@@ -63,8 +72,20 @@ class FunctionalPass(Walker):
         return outs
 
     def store(self, node: Node, outputs: list[StreamData], values: dict[Port, StreamData]) -> None:
+        dims = self.context.dims
         for i, (s, t) in enumerate(zip(outputs, node.outputs, strict=True)):
-            _check_shape(node, i, s, t, self.context.dims)
+            wants = tuple(e.evaluate(dims) for e in t.shape)
+            key = (id(s.stop), id(s.has_value), t.shape, wants)
+            if key not in self._checked:
+                _check_structure(node, i, s, t, dims)
+                self._checked[key] = (s.stop, s.has_value)
+            elem = t.elem
+            if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
+                wants = (elem.rows.evaluate(dims), elem.cols.evaluate(dims))
+                key = (id(s.values), elem, wants, node.op == "flat_map")
+                if key not in self._checked:
+                    _check_tiles(node, i, s, elem, dims)
+                    self._checked[key] = (s.values,)
         super().store(node, outputs, values)
 
 
@@ -76,7 +97,10 @@ def _single_symbol(e: Expr) -> Sym | None:
     return None
 
 
-def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict[str, int]) -> None:
+def _check_structure(
+    node: Node, port: int, s: StreamData, t: StreamType, dims: dict[str, int]
+) -> None:
+    """The stream's run lengths against its declared dims (binding fresh dynamic ones)."""
     rank = t.rank
     for pos, expr in enumerate(t.shape):
         if expr.is_ragged or (pos > 0 and s.n_items == 0):
@@ -99,21 +123,23 @@ def _check_shape(node: Node, port: int, s: StreamData, t: StreamType, dims: dict
                 f"{node.label()}: output {port} has shape {t.shape} but dim "
                 f"{pos} ({expr} = {want}) is {vals[:5]} at run time"
             )
-    elem = t.elem
-    if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
-        for axis, (e, got) in enumerate(zip((elem.rows, elem.cols), _tile_dims(s), strict=True)):
-            want = e.evaluate(dims)
-            if want is None:
-                sym = _single_symbol(e)
-                if sym is not None and sym.kind != RAGGED and len(got) == 1:
-                    dims.setdefault(sym.name, int(got[0]))
-                continue
-            if not (len(got) == 1 and int(got[0]) == want) and not _split_edge(node, got, want):
-                raise ExecutionError(
-                    f"{node.label()}: output {port} tiles should be {elem} "
-                    f"but have {'rows' if axis == 0 else 'cols'} "
-                    f"{[int(g) for g in got[:5]]}"
-                )
+
+
+def _check_tiles(node: Node, port: int, s: StreamData, elem: Tile, dims: dict[str, int]) -> None:
+    """The tiles' rows and cols against the declared tile type (binding fresh dims)."""
+    for axis, (e, got) in enumerate(zip((elem.rows, elem.cols), _tile_dims(s), strict=True)):
+        want = e.evaluate(dims)
+        if want is None:
+            sym = _single_symbol(e)
+            if sym is not None and sym.kind != RAGGED and len(got) == 1:
+                dims.setdefault(sym.name, int(got[0]))
+            continue
+        if not (len(got) == 1 and int(got[0]) == want) and not _split_edge(node, got, want):
+            raise ExecutionError(
+                f"{node.label()}: output {port} tiles should be {elem} "
+                f"but have {'rows' if axis == 0 else 'cols'} "
+                f"{[int(g) for g in got[:5]]}"
+            )
 
 
 def _tile_dims(s: StreamData) -> tuple[np.ndarray, np.ndarray]:

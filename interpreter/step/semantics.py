@@ -27,6 +27,7 @@ from interpreter.step.streams import (
     BufferData,
     LazyTiles,
     StreamData,
+    TileGrid,
     check_same_structure,
     chunk_value_ranges,
     multi_index,
@@ -48,7 +49,7 @@ class RunContext:
     merge_order: dict[int, np.ndarray] = field(default_factory=dict)
     written: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     facts: dict[int, Fact] = field(default_factory=dict)  # node -> what its cost rule needs
-    _grids: dict[tuple[str, tuple[int, int]], np.ndarray] = field(default_factory=dict)
+    _grids: dict[tuple[str, tuple[int, int]], TileGrid] = field(default_factory=dict)
 
     def value(self, e: Expr, node: Node, what: str) -> int:
         v = e.evaluate(self.dims)
@@ -61,7 +62,7 @@ class RunContext:
     def shape(self, dims: tuple[Expr, ...], node: Node, what: str) -> tuple[int, ...]:
         return tuple(self.value(d, node, what) for d in dims)
 
-    def grid(self, name: str, tile: tuple[int, int]) -> np.ndarray:
+    def grid(self, name: str, tile: tuple[int, int]) -> TileGrid:
         """The input tensor cut into zero-padded tiles: [n_tiles, rows, cols]."""
         key = (name, tile)
         if key not in self._grids:
@@ -78,7 +79,7 @@ class RunContext:
         return self._grids[key]
 
 
-def to_tiles(x: np.ndarray, tile: tuple[int, int]) -> np.ndarray:
+def to_tiles(x: np.ndarray, tile: tuple[int, int]) -> TileGrid:
     if x.ndim == 1:
         x = x[None, :]
     tr, tc = tile
@@ -89,8 +90,7 @@ def to_tiles(x: np.ndarray, tile: tuple[int, int]) -> np.ndarray:
         padded = np.zeros(tuple(lead) + (gr * tr, gc * tc), dtype=x.dtype)
         padded[..., :r, :c] = x
     t = padded.reshape(tuple(lead) + (gr, tr, gc, tc))
-    t = np.ascontiguousarray(np.moveaxis(t, -3, -2).reshape(-1, tr, tc))
-    return t.copy() if np.may_share_memory(t, x) else t  # never a view of the caller's data
+    return TileGrid(np.moveaxis(t, -3, -2))
 
 
 def from_tiles(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

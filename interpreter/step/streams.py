@@ -61,13 +61,34 @@ MAX_STACK_BYTES = 1 << 31
 MAX_ITEMS = 20_000_000  # items of one stream the interpreter will build
 
 
+class TileGrid:
+    """An off-chip tensor as its [n_tiles, rows, cols] tiles, numbered row-major over the
+    tile grid, without a copy of the tensor: a read-only view [*lead, grid rows, grid cols,
+    rows, cols] of it, gathered only where a tile is read. (Cut into tiles by copying, a
+    MoE layer's three weights cost each run 192 MiB of fresh memory.)"""
+
+    __slots__ = ("view", "shape")
+
+    def __init__(self, view: np.ndarray) -> None:
+        view.flags.writeable = False  # tiles read from it must never change the tensor
+        self.view = view
+        self.shape = (int(np.prod(view.shape[:-2])),) + view.shape[-2:]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: int | np.integer | np.ndarray) -> np.ndarray:
+        """One tile (a view) for an int, the stacked tiles (a copy) for an index array."""
+        return self.view[np.unravel_index(key, self.view.shape[:-2])]
+
+
 class LazyTiles:
     """Tiles read from an off-chip grid, kept as (grid, tile indices) until needed, so a
     weight re-read a thousand times costs an index array, not a thousand copies."""
 
     __slots__ = ("grid", "idx")
 
-    def __init__(self, grid: np.ndarray, idx: np.ndarray) -> None:
+    def __init__(self, grid: TileGrid | np.ndarray, idx: np.ndarray) -> None:
         self.grid, self.idx = grid, idx
 
     def __len__(self) -> int:

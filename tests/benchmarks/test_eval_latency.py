@@ -50,28 +50,69 @@ def test_the_program_is_taken_from_the_checkout_that_runs(monkeypatch, tmp_path)
 
 
 def test_summary_by_hand(monkeypatch) -> None:
-    walls = iter([0.5, 3.0, 1.5])
+    walls, warm = iter([0.5, 3.0, 1.5]), iter([0.25, 1.25, None])
+    monkeypatch.setattr(
+        eval_latency,
+        "task_latency",
+        lambda task, root: {
+            "task": task.key,
+            "wall_s": next(walls),
+            "cpu_s": 0.1,
+            "warm_wall_s": next(warm),
+        },
+    )
+    stopped = []
+    monkeypatch.setattr(eval_latency, "_run_in", lambda root, command: stopped.append(command))
+    result = eval_latency.suite_latency(["step"], "gemm*", eval_latency.CHECKOUT)
+    assert [r["task"] for r in result["tasks"]] == ["step/gemm", "step/gemm_bias", "step/gemm_silu"]
+    assert stopped[0][-2:] == ["eval", "--stop-server"]  # the server the cold calls started
+    assert result["max_wall_s"] == 3.0 and result["median_wall_s"] == 1.5
+    assert result["over_target"] == 2
+    assert result["max_warm_wall_s"] == 1.25 and result["warm_over_target"] == 1
+
+
+def test_cold_then_warm_once_the_server_answers(monkeypatch, tmp_path) -> None:
+    """In a checkout with the eval server: stop it, a cold call, wait for the server, a warm
+    call whose CPU time counts the server's child; in one without: the cold call only."""
+    calls = []
+
+    def run_in(root, command):
+        calls.append(command[2:])
+        return subprocess.CompletedProcess(command, 0, "4321\n" if command[1] == "-c" else "", "")
+
+    monkeypatch.setattr(eval_latency, "_run_in", run_in)
     monkeypatch.setattr(
         eval_latency,
         "eval_task",
-        lambda task, root: {"task": task.key, "wall_s": next(walls), "cpu_s": 0.1},
+        lambda task, root, server=None: {
+            "task": task.key,
+            "wall_s": 1,
+            "cpu_s": 1,
+            "status": server,
+        },
     )
-    result = eval_latency.suite_latency(["step"], "gemm*", eval_latency.CHECKOUT)
-    assert [r["task"] for r in result["tasks"]] == ["step/gemm", "step/gemm_bias", "step/gemm_silu"]
-    assert result["max_wall_s"] == 3.0 and result["median_wall_s"] == 1.5
-    assert result["over_target"] == 2
+    (tmp_path / "agents").mkdir()
+    row = eval_latency.task_latency(load_task("step/gemm"), tmp_path)
+    assert row["warm_wall_s"] is None and not calls  # no agents/launch.py there
+    (tmp_path / "agents" / "launch.py").write_text("")
+    row = eval_latency.task_latency(load_task("step/gemm"), tmp_path)
+    assert calls[0] == ["agents.launch", "eval", "--stop-server"] and "ping" in calls[1][0]
+    assert row["status"] is None and row["warm_status"] == 4321 and row["warm_wall_s"] == 1
 
 
 def test_the_table_splits_the_wall_time(capsys) -> None:
     row = {"task": "step/gemm", "wall_s": 4.0, "cpu_s": 3.5, "status": "passed"}
     phases = {"sandbox": 0.5, "check": 0.25, "simulate": 0.125, "total": 1.0}
-    result = {"root": "r", "tasks": [row | {"seconds": phases}, row | {"status": "error"}]}
+    warm = {"warm_wall_s": 0.5, "warm_cpu_s": 0.4, "warm_status": "passed"}
+    result = {"root": "r", "tasks": [row | {"seconds": phases} | warm, row | {"status": "error"}]}
     result |= {"max_wall_s": 4.0, "median_wall_s": 4.0, "over_target": 2}
+    result |= {"max_warm_wall_s": 0.5, "warm_over_target": 0}
     eval_latency._print_suite_latency(result | {"load_before": 1.0, "load_after": 1.0})
     lines = capsys.readouterr().out.splitlines()
-    want = ["0.50", "0.25", "0.12", "0.12", "3.00", "passed"]  # 1.0 s in all: 0.125 loading
+    want = ["0.50", "0.25", "0.12", "0.12", "3.00", "0.50", "0.40", "passed"]  # 0.125 loading
     assert lines[2].split() == ["step/gemm", "4.00", "3.50", *want]
-    assert lines[3].split()[3:] == ["0.00", "0.00", "0.00", "0.00", "4.00", "error"]
+    assert lines[3].split()[3:] == ["0.00", "0.00", "0.00", "0.00", "4.00", "-", "-", "error"]
+    assert "warm max 0.50 s, 0 over" in lines[4]
 
 
 @pytest.mark.slow

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from benchmarks.perf import tuner_bench
-from benchmarks.perf.tuner_bench import evals_to_reach, main, run_optuna_gp, run_tpe, summarise
+from benchmarks.perf.tuner_bench import (
+    ceiling,
+    evals_to_reach,
+    main,
+    reached,
+    run_optuna_gp,
+    run_tpe,
+    summarise,
+)
 from benchmarks.perf.tuner_problems import dae_embedding, sam_mttkrp
 from tuner.params import Categorical, Ordinal, Permutation
 from tuner.space import Space
@@ -38,6 +46,33 @@ def test_summary_ratios_by_hand():
     assert row["vs_optuna_gp"] == pytest.approx(math.sqrt(2 * 9 / 4), abs=1e-4)
     # evals to best: ours 1 and 3 (censored), random 3 and 3: geomean(3/1, 3/3) = sqrt(3)
     assert row["evals_to_best_ratio_vs_random"] == pytest.approx(math.sqrt(3), abs=1e-4)
+
+
+def test_ceiling_and_reach_counts_by_hand():
+    """The ceiling scores every competitor run against the best known (2); a failed run
+    counts twice the worst feasible value seen (9). Reaching counts within the budget only."""
+    runs = {
+        "p": {
+            "ours": [[2.0, 9.0], [9.0, 4.0]],
+            "random": [[4.0, 9.0], [9.0, 8.0]],
+            "tpe": [[2.0, 9.0], [9.0, 2.0]],
+            "optuna_gp": [[math.inf, math.inf], [9.0, 9.0]],
+        }
+    }
+    top = ceiling(runs, {"p": 2.0}, 2)
+    assert top["vs_random"] == pytest.approx(math.sqrt(4 / 2 * 8 / 2), abs=1e-4)
+    assert top["vs_tpe"] == pytest.approx(1.0)
+    assert top["vs_optuna_gp"] == pytest.approx(math.sqrt(18 / 2 * 9 / 2), abs=1e-4)
+    assert reached(runs, {"p": 2.0}, 2) == {
+        "ours": (1, 2),
+        "random": (0, 2),
+        "tpe": (2, 2),
+        "optuna_gp": (0, 2),
+    }
+    assert reached(runs, {"p": 2.0}, 1)["tpe"] == (1, 2)  # the second run reaches it at 2
+    # A competitor missing on a problem has no ceiling (as it has no ratio).
+    del runs["p"]["optuna_gp"]
+    assert "vs_optuna_gp" not in ceiling(runs, {"p": 2.0}, 2)
 
 
 def test_sam_problem_constraints_leave_exactly_the_legal_layouts():

@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
-from agents.tuning import Knobs, with_values
+from agents.tuning import Knobs, tune_program, with_values
 from benchmarks.task import load_task
-from dsl import dae
+from dsl import dae, sam
 from dsl.core.params import IR_KEY
 from dsl.dae.compiler import compile_task
+from dsl.errors import ProgramError
+from dsl.sam.compiler import compile_task as compile_sam
 from interpreter.verify.trusted import check_ir
 
 
@@ -63,3 +65,54 @@ def test_a_tuned_lanes_value_reaches_every_column_loop_and_passes():
     assert Knobs.of(scalar[IR_KEY]).start == {"lanes": 1}
     verdict = check_ir(task, scalar, seeds=1, seed=1, timing_seed=5)
     assert verdict.status == "passed" and verdict.cycles > 0
+
+
+def _sam_trace(source: str, task: Any, params: dict[str, Any] | None = None) -> dict:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "compiled.py", "exec"), namespace)  # the compiler's own text
+    return sam.trace(namespace["kernel"], {**task.signature(), "params": params or {}})
+
+
+def _blocks(ir: dict) -> set[int]:
+    return {t["block"] for t in ir["tensors"]}
+
+
+def test_sam_block_mode_declares_the_block_sizes_that_divide_its_own():
+    task = load_task("benchmarks/sam/bigbird_attention_b64.toml")
+    ir = _sam_trace(compile_sam(task), task)
+    knobs = Knobs.of(ir[IR_KEY])
+    assert [p.name for p in knobs.space.params] == ["block"]
+    assert list(knobs.space.params[0].values()) == [16, 32, 64]  # Comal's block modes
+    assert knobs.start == {"block": 64}
+    assert _blocks(ir) == {64}
+    # Another declared size reaches every tensor; the graph is the same.
+    retuned = _sam_trace(compile_sam(task), task, {"block": 32})
+    assert _blocks(retuned) == {32}
+    assert retuned["graphs"] == ir["graphs"]
+    # A larger block than the compiled one would store zeros of the mask: not declared.
+    small = load_task("benchmarks/sam/bigbird_attention_b32.toml")
+    assert _sam_trace(compile_sam(small), small)[IR_KEY]["params"]["block"]["values"] == [16, 32]
+
+
+def test_sam_block_outside_its_declared_domain_is_one_line_naming_it():
+    task = load_task("benchmarks/sam/bigbird_attention_b32.toml")
+    with pytest.raises(ProgramError, match="tunable parameter 'block': value 64 is outside"):
+        _sam_trace(compile_sam(task), task, {"block": 64})
+
+
+def test_sam_without_block_mode_declares_nothing():
+    task = load_task("benchmarks/sam/spmv.toml")
+    assert IR_KEY not in _sam_trace(compile_sam(task), task)
+
+
+@pytest.mark.slow
+def test_agent_tune_tunes_a_compiled_sam_block_size():
+    """`agent tune`'s engine on the builtin compiler's blocked attention: every declared
+    block size is a real verified evaluation, starting from the program's own, and each
+    gives the right results."""
+    task = load_task("benchmarks/sam/bigbird_attention_b64.toml")
+    run = tune_program(task, compile_sam(task), budget=5, seed=0, timing_seed=5)
+    assert run.trials[0].params == {"block": 64}
+    assert sorted(t.params["block"] for t in run.trials) == [16, 32, 64]  # 3 points: done
+    assert all(t.status == "passed" for t in run.trials), [t.feedback for t in run.trials]
+    assert run.best is not None and run.best.cycles <= run.start.cycles

@@ -1,7 +1,8 @@
 from dsl import sam
 
 
-def kernel(M, Q, K, V, U, **params):
+@sam.tunable(block=[16])
+def kernel(M, Q, K, V, U, block=16, **params):
     """bigbird_attention_b16 baseline: 5 graphs, 16x16 blocks.
 
     graph 0: S(i,j) = M(i,j) * (Q(i,k) * K(j,k))
@@ -10,16 +11,16 @@ def kernel(M, Q, K, V, U, **params):
     graph 3: Dn(i,d) = E(i,j) * U(j,d)
     graph 4: Out(i,d) = Nm(i,d) / Dn(i,d)
     """
-    M.with_layout(format=['compressed', 'compressed'], mode_order=[0, 1], block=16)
-    Q.with_layout(format=['dense', 'dense'], mode_order=[0, 1], block=16)
-    K.with_layout(format=['dense', 'dense'], mode_order=[1, 0], block=16)
-    V.with_layout(format=['dense', 'dense'], mode_order=[0, 1], block=16)
-    U.with_layout(format=['dense', 'dense'], mode_order=[0, 1], block=16)
-    Out = sam.output('Out', format=['dense', 'dense'], mode_order=[0, 1], block=16)
-    S = sam.tensor('S', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1], block=16)
-    E = sam.tensor('E', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1], block=16)
-    Nm = sam.tensor('Nm', ['N', 'Dh'], format=['compressed', 'compressed'], mode_order=[0, 1], block=16)
-    Dn = sam.tensor('Dn', ['N', 'Dh'], format=['compressed', 'compressed'], mode_order=[0, 1], block=16)
+    M.with_layout(format=['compressed', 'compressed'], mode_order=[0, 1], block=block)
+    Q.with_layout(format=['dense', 'dense'], mode_order=[0, 1], block=block)
+    K.with_layout(format=['dense', 'dense'], mode_order=[1, 0], block=block)
+    V.with_layout(format=['dense', 'dense'], mode_order=[0, 1], block=block)
+    U.with_layout(format=['dense', 'dense'], mode_order=[0, 1], block=block)
+    Out = sam.output('Out', format=['dense', 'dense'], mode_order=[0, 1], block=block)
+    S = sam.tensor('S', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1], block=block)
+    E = sam.tensor('E', ['N', 'N'], format=['compressed', 'compressed'], mode_order=[0, 1], block=block)
+    Nm = sam.tensor('Nm', ['N', 'Dh'], format=['compressed', 'compressed'], mode_order=[0, 1], block=block)
+    Dn = sam.tensor('Dn', ['N', 'Dh'], format=['compressed', 'compressed'], mode_order=[0, 1], block=block)
     with sam.graph('S'):
         i_crd_M, M_i_ref = M.scan(0)
         i_crd_M_0, i_crd_M_1, i_crd_M_2 = sam.broadcast(i_crd_M, 3)

@@ -82,8 +82,8 @@ def test_counts_bound_the_steps_and_match_the_memory_model(case):
         for node in run.graph.nodes:
             plan = run.results[node.id].plan
             words = 0 if plan.memory is None else len(plan.memory)
-            assert counted.nodes[node.id]["tokens"] <= plan.steps, node.label
-            assert counted.nodes[node.id].get("words", 0) == words, node.label
+            assert counted.nodes[node.id]["tokens"] <= plan.steps, node.label()
+            assert counted.nodes[node.id].get("words", 0) == words, node.label()
     for target in (COMAL, COMAL_HBM):
         report = simulate(program, inputs, dims, target)
         assert 0 < report.floor_cycles <= report.cycles

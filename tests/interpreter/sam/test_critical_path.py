@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from dsl import sam
 from interpreter.sam import BACKEND
-from interpreter.sam import critical_path as cp
 from interpreter.sam.advice import lane_region
 from interpreter.sam.critical_path import FULL, HBM, LATENCY, STEPS, critical_path
 from interpreter.sam.critical_path_kernel import CHASE, chase
@@ -182,12 +181,11 @@ def test_one_token_per_step_shortcuts_equal_the_general_count(density, seed, dep
     target = HBM_TARGET if memory else COMAL
     program = program_of(P.spmv_rows, SPMV_SIG)
     want, runs, timings = path_of(program, _spmv_inputs(24, density, seed), target, depth)
-    edges = cp._edges(runs[0])
+    edges = timings[0].edges
     assert any(any(e.one_per_step) for e in edges)  # the shortcuts run
     general = [dataclasses.replace(e, one_per_step=(False, False)) for e in edges]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cp, "_edges", lambda run: general)
-        got = critical_path(runs, timings, hbm_model(target), depth)
+    timings = [dataclasses.replace(timings[0], edges=general)]
+    got = critical_path(runs, timings, hbm_model(target), depth)
     assert got.cycles == want.cycles and got.stalls == want.stalls
     assert got.share == pytest.approx(want.share)
 

@@ -364,11 +364,11 @@ def test_block_load_and_matmul():
     loaded = run("load", {"tensor": "A"}, crd(0, 3, S0, D), tensors=(t,))
     blocks = loaded.outputs[0].val
     assert np.array_equal(blocks[0], a[:2, :2]) and np.array_equal(blocks[1], a[2:, 2:])
-    assert cost_of(Node(0, "load", {"tensor": "A"}, (), ()), loaded.outputs) == Cost(4, 1)
+    assert cost_of(Node(0, "load", (), {"tensor": "A"}), loaded.outputs) == Cost(4, 1)
     prod = run("alu", {"op": "matmul"}, loaded.outputs[0], loaded.outputs[0])
     assert np.array_equal(prod.outputs[0].val[1], a[2:, 2:] @ a[2:, 2:])
-    assert cost_of(Node(1, "alu", {"op": "matmul"}, (), ()), prod.outputs) == Cost(3, 2)
-    assert cost_of(Node(1, "alu", {"op": "add"}, (), ()), prod.outputs) == Cost(4, 1)
+    assert cost_of(Node(1, "alu", (), {"op": "matmul"}), prod.outputs) == Cost(3, 2)
+    assert cost_of(Node(1, "alu", (), {"op": "add"}), prod.outputs) == Cost(4, 1)
 
 
 def _steps(index, n):
@@ -434,4 +434,4 @@ def test_stkn_drop_matches_sam_golden(tokens):
 def test_stkn_drop_keeps_empties_and_values():
     r = run("stkn_drop", {}, val(2.5, N, S0, 4.0, S1, D))
     assert toks(r) == [2.5, N, 4.0, D]
-    assert cost_of(Node(0, "stkn_drop", {}, (), ()), r.outputs) == Cost(1, 1)
+    assert cost_of(Node(0, "stkn_drop", (), {}), r.outputs) == Cost(1, 1)

@@ -188,10 +188,10 @@ def test_step_plans_never_go_backwards():
                 s = run.results[node.id].plan
                 for arr in [*s.consume, *s.emit]:
                     if arr is not None and len(arr) > 1:
-                        assert (np.diff(arr) >= 0).all(), node.label
+                        assert (np.diff(arr) >= 0).all(), node.label()
                 for arr in s.emit:
                     if arr is not None and len(arr) > 1:
-                        assert (np.diff(arr) > 0).all(), f"{node.label} emits twice a step"
+                        assert (np.diff(arr) > 0).all(), f"{node.label()} emits twice a step"
 
 
 def test_backpressure_deadlock_is_reported_not_hung():

@@ -30,7 +30,7 @@ def tensor(name: str, array, fmt, mode_order=None, block: int = 1) -> Fibertree:
 
 def run(op: str, attrs: dict, *streams: Tokens, tensors: tuple[Fibertree, ...] = ()) -> Result:
     ctx = Context({t.decl.name: t for t in tensors}, {t.decl.name: t.decl for t in tensors})
-    return RULES[op](Node(0, op, attrs, ()), list(streams), ctx)
+    return RULES[op](Node(0, op, (), attrs), list(streams), ctx)
 
 
 def toks(result: Result, port: int = 0) -> list:

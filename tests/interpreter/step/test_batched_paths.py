@@ -2,7 +2,7 @@
 
 A sweep re-reads each weight tile once per token tile: matmul then runs once per distinct
 weight tile on a broadcast view (`shared`), and a list of token tiles that do not stack
-no longer makes the lazily loaded weights be copied first.
+runs once per tile shape, not once per tile.
 """
 
 from __future__ import annotations
@@ -56,16 +56,23 @@ def test_rarely_reused_tiles_take_the_stacked_path() -> None:
     assert sorted(calls) == [4, 4]
 
 
-def test_ragged_token_tiles_never_copy_the_lazy_weights(monkeypatch) -> None:
-    def refuse(self):
-        raise AssertionError("lazy weights materialised")
+def test_ragged_token_tiles_run_once_per_shape_bit_for_bit() -> None:
+    """Token tiles that do not stack (static tiles and a smaller last one) are batched per
+    shape: one call per distinct shape, each result the one its tile alone gives, and the
+    lazily loaded weights copied only per group (a block at most), never as a whole."""
+    calls: list[tuple[int, int]] = []
 
-    monkeypatch.setattr(LazyTiles, "materialize", refuse)
+    def counting(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
+        calls.append((len(a), a.shape[1]))
+        return _matmul(a, b, p)
+
     rng = np.random.default_rng(3)
     grid = rng.standard_normal((2, 8, 4)).astype(np.float32)
-    tokens = [rng.standard_normal((r, 8)).astype(np.float32) for r in (3, 5, 3, 1)]
-    idx = np.array([0, 1, 1, 0])
-    got = F.batched(_matmul)([tokens, LazyTiles(grid, idx)], {})
-    assert isinstance(got, list) and [g.shape for g in got] == [(3, 4), (5, 4), (3, 4), (1, 4)]
+    rows = (3, 5, 3, 1, 3, 5)
+    tokens = [rng.standard_normal((r, 8)).astype(np.float32) for r in rows]
+    idx = np.array([0, 1, 1, 0, 1, 0])
+    got = F.batched(counting, shared=True)([tokens, LazyTiles(grid, idx)], {})
+    assert sorted(calls) == [(1, 1), (2, 5), (3, 3)]
+    assert isinstance(got, list) and [g.shape for g in got] == [(r, 4) for r in rows]
     for t, i, g in zip(tokens, idx, got, strict=True):
         assert np.array_equal(g, _matmul(t[None], grid[i][None], {})[0])

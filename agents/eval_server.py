@@ -1,0 +1,484 @@
+"""A warm evaluator for `agent eval`, so that a call after the first answers well under 1 s.
+
+A one-off `agent eval` spends most of its ~4 s importing torch, the dialects and the verifier;
+the evaluation itself takes ~0.3 s. So, as dmypy and gradle's daemon do, the first call starts
+a server in the background that imports all that once and then waits on a Unix socket. A later
+call hands it its argv, working folder, environment and its stdin, stdout and stderr (the file
+descriptors themselves: output reaches the terminal byte for byte as from an in-process run,
+and a terminal is still seen as one), and the server runs the command in a forked child (so
+nothing of one evaluation survives into the next) and sends back the exit code. A client that
+goes away (Ctrl-C) takes its child with it. An idle server exits after
+`AGENT_EVAL_SERVER_IDLE` seconds (default 900); `AGENT_EVAL_SERVER=0` or `agent eval
+--no-server` evaluate in-process and start none; `agent eval --stop-server` stops it.
+
+Never a stale verdict: a server belongs to one checkout and one interpreter (its socket is
+named by a hash of both), and it refuses a request whose fingerprint differs from the one it
+took when it started, before importing anything: the sizes and modification times of the
+project's package files, and the environment variables Python and the numeric libraries read
+once at start-up. A refusing server exits; the client evaluates in-process and starts a fresh
+one. Task files are read by each request anyway.
+
+Safety: the socket lives in a folder only this user may enter, and the server answers only
+peers of its own uid (SO_PEERCRED).
+
+The client side (`evaluate`, `start`, `stop`, `ping`) imports the standard library only: it
+runs on every `agent eval` before anything else is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("agents", "benchmarks", "dsl", "interpreter", "memory", "sandbox", "tuner")
+# Read once when Python or a numeric library starts, so a server started under other values
+# would evaluate differently from an in-process run.
+STARTUP_ENV = ("PYTHON", "LANG", "LC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "TORCH", "CUDA")
+SWITCH_ENV = "AGENT_EVAL_SERVER"  # "0": never use or start a server
+IDLE_ENV = "AGENT_EVAL_SERVER_IDLE"  # seconds an idle server lives (default 900)
+IDLE_S = 900.0
+HELLO = b"R"  # sent by the server on accepting: it is warm and reading the request
+ACCEPT_TIMEOUT_S = 30.0  # a server still warming up after this long is not waited for
+# What the server imports before it answers: everything `agent eval` loads, for any dialect.
+WARM_MODULES = (
+    "torch",
+    "numpy",
+    "numpy.random",
+    "numba",  # for a simulation large enough to compile its kernel (interpreter.core.jit)
+    "rich.console",
+    "typer._adapters",  # typer's parameter parsing (pydantic), loaded on a command's first run
+    "agents.cli",
+    "benchmarks.task",
+    "benchmarks.generators",
+    "interpreter.verifier",
+    "interpreter.budget",
+    "interpreter.targets",
+    "sandbox.runner",
+    "sandbox.backends",
+    "dsl.step",
+    "dsl.sam",
+    "dsl.dae",
+    "interpreter.step",
+    "interpreter.sam",
+    "interpreter.dae",
+)
+
+
+def enabled(argv: list[str]) -> bool:
+    """Whether this `agent eval` may use (and start) a server."""
+    in_process = "--no-server" in argv or "--stop-server" in argv
+    return os.environ.get(SWITCH_ENV, "1") != "0" and not in_process
+
+
+def _folder() -> str | None:
+    """The user's private folder for sockets (made if missing); None if it is not private."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        folder = os.path.join(runtime, "agent-eval")
+    else:
+        import tempfile
+
+        folder = os.path.join(tempfile.gettempdir(), f"agent-eval-{os.getuid()}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    info = os.lstat(folder)
+    private = info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return folder if stat.S_ISDIR(info.st_mode) and private else None
+
+
+def address() -> str | None:
+    """The path of this checkout's and interpreter's server, without suffix (.sock, .lock,
+    .log); None when there is no private folder to put it in."""
+    folder = _folder()
+    if folder is None:
+        return None
+    key = hashlib.sha256(f"{ROOT}\0{sys.executable}".encode()).hexdigest()[:16]
+    return os.path.join(folder, key)
+
+
+def fingerprint(env: dict[str, str]) -> str:
+    """A hash of the size and modification time of every file of the project's packages, and
+    of the start-up variables in `env`: what a server's answers depend on besides a request."""
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for folder, subfolders, files in os.walk(os.path.join(ROOT, package)):
+            subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+            for name in sorted(files):
+                info = os.stat(os.path.join(folder, name))
+                digest.update(f"{folder}/{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    for name in sorted(env):
+        if name.startswith(STARTUP_ENV):
+            digest.update(f"{name}={env[name]}\0".encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- client
+
+
+def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+    data = json.dumps(message).encode()
+    socket.send_fds(sock, [struct.pack("!I", len(data)) + data], list(fds))
+
+
+def _reply(sock: socket.socket) -> dict | None:
+    """The server's one-line answer, or None if it closed the connection first."""
+    data = b""
+    while not data.endswith(b"\n"):
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return json.loads(data)
+
+
+def _connect(timeout: float) -> socket.socket | None:
+    """A connection to a warm server (its hello received), or None if none answers."""
+    where = address()
+    if where is None:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(where + ".sock")
+        if sock.recv(1) == HELLO:
+            sock.settimeout(None)
+            return sock
+    except OSError:  # no socket, nobody listening, a timeout
+        pass
+    sock.close()
+    return None
+
+
+def evaluate(argv: list[str]) -> int | None:
+    """Run the command `argv` (sys.argv of `agent eval ...`) on the warm server and return its
+    exit code; None when no server took it (none running, or a stale one, which exits): the
+    caller then runs it in-process, and output is the same either way."""
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:  # a closed stdin or stdout: nothing to hand over
+        return None
+    request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+    request["fingerprint"] = fingerprint(os.environ)
+    sock = _connect(ACCEPT_TIMEOUT_S)
+    if sock is None:
+        return None
+    with sock:  # closing it (Ctrl-C here, say) kills the evaluation
+        try:
+            _send(sock, request, [0, 1, 2])
+        except OSError:
+            return None
+        reply = _reply(sock)
+    if reply is None:  # the server died while the evaluation ran: it may have printed already
+        print("agent: the eval server stopped during the evaluation", file=sys.stderr)
+        return 1
+    code = reply.get("exit")
+    return None if code is None else (code if code >= 0 else 128 - code)
+
+
+def start() -> None:
+    """Start this checkout's server in the background, detached from this process, its
+    terminal and its output (the server's own errors go to ADDRESS.log)."""
+    import subprocess
+
+    where = address()
+    if where is None:
+        return
+    with open(where + ".log", "wb") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "agents.eval_server"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def ping(timeout: float) -> int | None:
+    """The warm server's process id, waiting up to `timeout` s for one to be started and
+    ready; else None."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    sock = _connect(timeout)
+    while sock is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        sock = _connect(max(0.0, deadline - time.monotonic()))
+    if sock is None:
+        return None
+    with sock:
+        _send(sock, {"ping": True})
+        reply = _reply(sock) or {}
+    return reply.get("pid")
+
+
+def stop() -> bool:
+    """Stop this checkout's server (evaluations under way finish); whether one was running."""
+    sock = _connect(ACCEPT_TIMEOUT_S)
+    if sock is None:
+        return False
+    with sock:
+        _send(sock, {"stop": True})
+        _reply(sock)
+    return True
+
+
+# ---------------------------------------------------------------- server
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    """One request and the descriptors that came with it."""
+    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    while len(head) < 4:
+        more = conn.recv(4 - len(head))
+        if not more:
+            raise ConnectionError("request cut short")
+        head += more
+    (size,) = struct.unpack("!I", head)
+    data = b""
+    while len(data) < size:
+        more = conn.recv(size - len(data))
+        if not more:
+            raise ConnectionError("request cut short")
+        data += more
+    return json.loads(data), fds
+
+
+def _answer(conn: socket.socket, message: dict) -> None:
+    try:
+        conn.sendall(json.dumps(message).encode() + b"\n")
+    except OSError:  # the client is gone
+        pass
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def _stream(fd: int, mode: str, like, *, line: bool):
+    return open(
+        fd,
+        mode,
+        buffering=1 if line else -1,
+        encoding=like.encoding,
+        errors=like.errors,
+        closefd=False,
+    )
+
+
+def _evaluate_in_child(request: dict, fds: list[int]) -> int:
+    """In the forked child: become the client's process (descriptors, folder, environment,
+    argv) and run the command as `agents.cli` would in-process; returns the exit code."""
+    import atexit
+    import signal
+    import tempfile
+    import traceback
+
+    os.setsid()  # its own process group, so the server can kill it with its sandboxes
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    tempfile.tempdir = None  # found again from the client's TMPDIR
+    sys.argv = request["argv"]
+    # The client's streams, encoded as the server's own (its start-up variables are the
+    # client's); buffered as Python buffers them: by line on a terminal, stderr always.
+    sys.stdin = sys.__stdin__ = _stream(0, "r", sys.stdin, line=False)
+    sys.stdout = sys.__stdout__ = _stream(1, "w", sys.stdout, line=os.isatty(1))
+    sys.stderr = sys.__stderr__ = _stream(2, "w", sys.stderr, line=True)
+    from agents import cli
+
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:  # what the interpreter would do with it
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()  # the sandbox's spares, as at an interpreter's exit
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    return code
+
+
+class _Server:
+    """The listening socket, the running evaluations (connection -> child pid) and the idle
+    clock; single-threaded (children are forked), woken by SIGCHLD through a pipe."""
+
+    def __init__(self, where: str, lock, listener: socket.socket, fingerprint: str) -> None:
+        import signal
+
+        self.where, self.lock = where, lock
+        self.listener: socket.socket | None = listener
+        self.fingerprint = fingerprint
+        self.children: dict[socket.socket, int] = {}
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def close_listener(self) -> None:
+        """Take no more requests, and let a fresh server take the socket's name at once."""
+        import fcntl
+
+        if self.listener is not None:
+            os.unlink(self.where + ".sock")
+            self.listener.close()
+            self.listener = None
+            fcntl.flock(self.lock, fcntl.LOCK_UN)  # for the children's copies too
+
+    def loop(self, idle_s: float) -> None:
+        import select
+        import time
+
+        last = time.monotonic()
+        while self.listener is not None or self.children:
+            waiting = [self.wake_r, *self.children]
+            if self.listener is not None:
+                waiting.append(self.listener)
+            timeout = None if self.children else max(0.0, last + idle_s - time.monotonic())
+            ready, _, _ = select.select(waiting, [], [], timeout)
+            if not ready and not self.children:
+                self.close_listener()  # idle for idle_s
+            if self.wake_r in ready:
+                os.read(self.wake_r, 512)
+            self._reap()
+            for conn in ready:
+                if conn in self.children:  # the client went away (Ctrl-C): kill its child
+                    self._kill(self.children[conn])
+            if self.listener is not None and self.listener in ready:
+                self._accept()
+            last = time.monotonic()
+
+    def _reap(self) -> None:
+        for conn, pid in list(self.children.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                _answer(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                conn.close()
+                del self.children[conn]
+
+    @staticmethod
+    def _kill(pid: int) -> None:
+        import signal
+
+        for kill in (os.killpg, os.kill):  # the group may not exist yet
+            try:
+                kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _accept(self) -> None:
+        conn, _ = self.listener.accept()
+        fds: list[int] = []
+        try:
+            if _peer_uid(conn) != os.getuid():
+                conn.close()
+                return
+            conn.settimeout(5.0)  # a client that sends nothing must not hold the server
+            conn.sendall(HELLO)
+            request, fds = _receive(conn)
+            conn.settimeout(None)
+        except (OSError, ValueError):
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        if request.get("ping"):
+            _answer(conn, {"pid": os.getpid()})
+        elif request.get("stop"):
+            self.close_listener()
+            _answer(conn, {"stopped": True})
+        elif request.get("fingerprint") != self.fingerprint or len(fds) != 3:
+            self.close_listener()  # stale: the client starts a fresh one
+            _answer(conn, {"refused": "the project changed since this server started"})
+        else:
+            self._fork(conn, request, fds)
+            return
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+    def _fork(self, conn: socket.socket, request: dict, fds: list[int]) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for other in [self.listener, self.lock, conn, *self.children]:
+                    other.close()
+                os.close(self.wake_r)
+                code = _evaluate_in_child(request, fds)
+            except (
+                BaseException
+            ):  # a fault of the server's: on the client's stderr if it got that far
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        self.children[conn] = pid
+
+
+def serve() -> None:
+    """Run a server for this checkout until idle (see the module docstring); returns at once
+    if another one holds the lock."""
+    import fcntl
+    import importlib
+
+    where = address()
+    if where is None:
+        return
+    lock = open(where + ".lock", "a+")  # held for the server's life; the kernel drops it
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # another server is starting or running
+    taken = fingerprint(os.environ)  # before anything of the project is imported
+    idle_s = float(os.environ.get(IDLE_ENV, IDLE_S))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.unlink(where + ".sock")  # left by a server that was killed
+    except FileNotFoundError:
+        pass
+    listener.bind(where + ".sock")
+    listener.listen(16)  # clients wait in the queue while the modules load
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # fails again in the request, which reports it as in-process
+            pass
+    server = _Server(where, lock, listener, taken)
+    try:
+        server.loop(idle_s)
+    finally:
+        server.close_listener()
+
+
+if __name__ == "__main__":
+    serve()

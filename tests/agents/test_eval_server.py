@@ -1,0 +1,230 @@
+"""The warm eval server (agents.eval_server): what `agent eval` prints and exits with through it
+is what an in-process run prints; a changed project is refused; a client that goes away takes
+its evaluation with it; the client imports the standard library only.
+
+Every server here lives in a private folder of the test's (XDG_RUNTIME_DIR) and is stopped,
+or killed, when its test ends; none waits on the default idle timeout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from agents import eval_server, launch
+from tests.interpreter.test_verifier import GOOD
+
+CLI = str(Path(eval_server.ROOT) / "agents" / "cli.py")  # argv[0] of `python -m agents.cli`
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    """A private runtime folder short enough for a socket's path; removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="ev")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_RUNTIME_DIR", folder)
+        yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(runtime):
+    """A real server, warmed up as `agent eval` starts it: its pid. Stopping it at the end
+    must work."""
+    running = subprocess.Popen(
+        [sys.executable, "-m", "agents.eval_server"],
+        cwd=eval_server.ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        assert eval_server.ping(180) == running.pid
+        yield running.pid
+        assert eval_server.stop()
+        running.wait(timeout=30)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+
+
+@pytest.fixture
+def light_server(monkeypatch):
+    """Start a server that loads nothing (forked from this process, so fast), in a runtime
+    folder of its own, with the environment of the moment: `start(idle=None)` returns its
+    pid; all are gone at the end."""
+    folder = tempfile.mkdtemp(prefix="ev")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
+    started = []
+
+    def start(idle: str | None = None) -> int:
+        if idle is not None:
+            monkeypatch.setenv(eval_server.IDLE_ENV, idle)
+        pid = os.fork()
+        if pid == 0:
+            eval_server.WARM_MODULES = ()
+            code = 1
+            try:
+                eval_server.serve()
+                code = 0
+            finally:
+                os._exit(code)
+        started.append(pid)
+        assert eval_server.ping(30) == pid
+        return pid
+
+    yield start
+    for pid in started:
+        try:
+            if _wait(pid, 0) is None:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except ChildProcessError:  # the test waited for it
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait(pid: int, timeout: float) -> int | None:
+    """The child's exit status once it ends within `timeout` s, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+@pytest.fixture
+def programs(tmp_path) -> dict[str, Path]:
+    good, invalid = tmp_path / "good.py", tmp_path / "invalid.py"
+    good.write_text(GOOD)
+    invalid.write_text(GOOD.replace("(128, 64)", "(64, 128)"))
+    return {"good": good, "invalid": invalid, "missing": tmp_path / "missing.py"}
+
+
+@pytest.mark.parametrize(
+    "case, extra, code",
+    [("good", [], 0), ("invalid", ["--seed", "7"], 1), ("missing", [], 2)],
+)
+def test_output_and_exit_code_are_those_of_an_in_process_run(
+    server, programs, capfd, case, extra, code
+) -> None:
+    args = ["eval", "step/gemm", str(programs[case]), *extra]
+    in_process = subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args], capture_output=True, timeout=300
+    )
+    assert in_process.returncode == code, in_process.stderr
+    capfd.readouterr()
+    assert eval_server.evaluate([CLI, *args]) == code  # the server took it
+    served = capfd.readouterr()
+    assert in_process.stdout or in_process.stderr
+    assert served.out.encode() == in_process.stdout
+    assert served.err.encode() == in_process.stderr
+
+
+def test_a_changed_start_up_environment_is_refused(light_server, monkeypatch) -> None:
+    pid = light_server()
+    monkeypatch.setenv("PYTHONFAULTHANDLER", "1")  # read once at start-up: another server
+    assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+    assert _wait(pid, 10) == 0  # the stale server left, and took its socket along
+    assert not Path(eval_server.address() + ".sock").exists()
+
+
+def test_a_changed_project_is_refused(light_server, monkeypatch) -> None:
+    pid = light_server()
+    monkeypatch.setattr(eval_server, "fingerprint", lambda env: "edited since")
+    assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+    assert _wait(pid, 10) == 0
+
+
+def test_a_client_that_goes_away_takes_its_evaluation_along(server, tmp_path) -> None:
+    program = tmp_path / "slow.py"
+    program.write_text("while True:\n    pass\n")
+    client = subprocess.Popen(
+        [sys.executable, "-m", "agents.launch", "eval", "step/gemm", str(program)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not _children(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _children(server), "the server never started the evaluation"
+    client.send_signal(signal.SIGINT)
+    client.wait(timeout=30)
+    deadline = time.monotonic() + 5  # well before the sandbox's own time limit
+    while _children(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _children(server)
+    assert eval_server.ping(5) == server  # and the server goes on serving
+
+
+def test_stop_and_idle_exit(light_server) -> None:
+    pid = light_server()
+    assert eval_server.stop() is True
+    assert _wait(pid, 10) == 0
+    assert eval_server.stop() is False
+    pid = light_server(idle="0.3")
+    assert _wait(pid, 10) == 0  # left by itself after 0.3 s idle
+
+
+def test_a_folder_others_may_enter_is_not_used(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "agent-eval").mkdir(mode=0o755)
+    (tmp_path / "agent-eval").chmod(0o755)
+    assert eval_server.address() is None
+    assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+
+
+def test_switches_and_the_eval_command_are_recognised(monkeypatch) -> None:
+    assert launch._is_eval(["agent", "--debug", "eval", "t", "p"])
+    assert not launch._is_eval(["agent", "tasks", "eval"])
+    assert eval_server.enabled(["agent", "eval", "t", "p"])
+    assert not eval_server.enabled(["agent", "eval", "t", "p", "--no-server"])
+    assert not eval_server.enabled(["agent", "eval", "--stop-server"])
+    monkeypatch.setenv(eval_server.SWITCH_ENV, "0")
+    assert not eval_server.enabled(["agent", "eval", "t", "p"])
+
+
+def test_the_fingerprint_follows_files_and_start_up_variables(monkeypatch, tmp_path) -> None:
+    env = {"HOME": "/x", "LANG": "C.UTF-8"}
+    assert eval_server.fingerprint(env) == eval_server.fingerprint(env | {"HOME": "/y"})
+    assert eval_server.fingerprint(env) != eval_server.fingerprint(env | {"LANG": "C"})
+    monkeypatch.setattr(eval_server, "ROOT", str(tmp_path))
+    monkeypatch.setattr(eval_server, "PACKAGES", ("pkg",))
+    module = tmp_path / "pkg" / "sub" / "module.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("x = 1\n")
+    seen = {eval_server.fingerprint(env)}
+    module.write_text("x = 22\n")  # another size
+    seen.add(eval_server.fingerprint(env))
+    os.utime(module, ns=(0, 12345))  # same size, another time
+    seen.add(eval_server.fingerprint(env))
+    assert len(seen) == 3
+
+
+def test_the_client_imports_the_standard_library_only(tmp_path) -> None:
+    code = (
+        "import sys; before = set(sys.modules); from agents import launch, eval_server;"
+        " eval_server.fingerprint({}); eval_server.evaluate(['agent', 'eval']);"
+        " print(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+        " - set(sys.stdlib_module_names)))"
+    )
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))  # no server there
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.stdout.strip() == "['agents']", done.stdout + done.stderr
