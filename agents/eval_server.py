@@ -46,6 +46,8 @@ IDLE_S = 900.0
 HELLO = b"R"  # sent by the server on accepting: it is warm and reading the request
 ACCEPT_TIMEOUT_S = 30.0  # a server still warming up after this long is not waited for
 # What the server imports before it answers: everything `agent eval` loads, for any dialect.
+# Imports only: the server must run no torch operation before it forks (an OpenMP pool
+# started in the parent leaves a forked child hanging on its first parallel operation).
 WARM_MODULES = (
     "torch",
     "numpy",
@@ -168,10 +170,13 @@ def evaluate(argv: list[str]) -> int | None:
     caller then runs it in-process, and output is the same either way."""
     try:
         for fd in (0, 1, 2):
-            os.fstat(fd)
-    except OSError:  # a closed stdin or stdout: nothing to hand over
+            os.fstat(fd)  # a closed stdin or stdout: nothing to hand over
+        cwd = os.getcwd()  # a folder removed meanwhile: let the in-process run say so
+    except OSError:
         return None
-    request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+    umask = os.umask(0o077)  # reading it means setting it
+    os.umask(umask)
+    request = {"argv": argv, "cwd": cwd, "env": dict(os.environ), "umask": umask}
     request["fingerprint"] = fingerprint(os.environ)
     sock = _connect(ACCEPT_TIMEOUT_S)
     if sock is None:
@@ -243,19 +248,25 @@ def stop() -> bool:
 def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
     """One request and the descriptors that came with it."""
     head, fds, _, _ = socket.recv_fds(conn, 4, 3)
-    while len(head) < 4:
-        more = conn.recv(4 - len(head))
-        if not more:
-            raise ConnectionError("request cut short")
-        head += more
-    (size,) = struct.unpack("!I", head)
-    data = b""
-    while len(data) < size:
-        more = conn.recv(size - len(data))
-        if not more:
-            raise ConnectionError("request cut short")
-        data += more
-    return json.loads(data), fds
+    try:
+        while len(head) < 4:
+            head += _more(conn, 4 - len(head))
+        (size,) = struct.unpack("!I", head)
+        data = b""
+        while len(data) < size:
+            data += _more(conn, size - len(data))
+        return json.loads(data), fds
+    except (OSError, ValueError):
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def _more(conn: socket.socket, most: int) -> bytes:
+    data = conn.recv(most)
+    if not data:
+        raise ConnectionError("request cut short")
+    return data
 
 
 def _answer(conn: socket.socket, message: dict) -> None:
@@ -296,6 +307,7 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(request["cwd"])
+    os.umask(request["umask"])
     os.environ.clear()
     os.environ.update(request["env"])
     tempfile.tempdir = None  # found again from the client's TMPDIR
@@ -403,17 +415,16 @@ class _Server:
             conn.sendall(HELLO)
             request, fds = _receive(conn)
             conn.settimeout(None)
-        except (OSError, ValueError):
-            for fd in fds:
-                os.close(fd)
-            conn.close()
-            return
+        except (OSError, ValueError):  # a client of another version, say: it runs in-process
+            request = {}
         if request.get("ping"):
             _answer(conn, {"pid": os.getpid()})
         elif request.get("stop"):
             self.close_listener()
             _answer(conn, {"stopped": True})
-        elif request.get("fingerprint") != self.fingerprint or len(fds) != 3:
+        elif "argv" not in request or len(fds) != 3:
+            _answer(conn, {"refused": "not a request this server understands"})
+        elif request.get("fingerprint") != self.fingerprint:
             self.close_listener()  # stale: the client starts a fresh one
             _answer(conn, {"refused": "the project changed since this server started"})
         else:
@@ -432,9 +443,7 @@ class _Server:
                     other.close()
                 os.close(self.wake_r)
                 code = _evaluate_in_child(request, fds)
-            except (
-                BaseException
-            ):  # a fault of the server's: on the client's stderr if it got that far
+            except BaseException:  # the server's fault: shown on the client's stderr, if set
                 import traceback
 
                 traceback.print_exc()

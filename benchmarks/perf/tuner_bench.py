@@ -29,8 +29,10 @@ from the `--runs` file.
 Reported per budget: the geometric mean over problems and repeats of the competitor's best
 cycles over ours (> 1: ours found faster code), and the ratio of evaluations to reach the
 best configuration known (over every evaluation of every method), random's over ours; a run
-that never reaches it counts budget + 1 (so the ratio understates the gap), and a run that
-found nothing feasible is scored twice the worst feasible cycles seen. Printed beside them
+that never reaches it counts budget + 1 whichever method it is (a censored count: the ratio
+of a pair in which only one run reached it understates that run's lead, so at budget 20
+no ratio exceeds 21 / the evaluations ours needed), and a run that found nothing feasible is
+scored twice the worst feasible cycles seen. Printed beside them
 (on stderr with `--json`): how many runs of each method reached the best known
 configuration, and the ceiling, the ratios a tuner finding it in every run would score (how
 much room the problems leave over each competitor at that budget). `--json` prints

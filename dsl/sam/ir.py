@@ -1,5 +1,8 @@
 """The SAM IR: tensors plus a sequence of graphs of primitive nodes, and its JSON form.
 
+The nodes and ports are the shared IR's (`dsl.core.ir`), so the shared pass walker runs a
+graph; a port also keeps the name its primitive gives it, which is how the JSON form and
+the messages name it. The program opens its JSON with the shared header (`ProgramBase`).
 `load_ir` is the gate for untrusted IR from the sandbox: it re-derives every stream kind
 from `dsl.sam.primitives` and checks the wiring, the tensors and the graph order, raising
 `ValidationError` with a one-line message naming the node, its op and the port.
@@ -8,16 +11,15 @@ from `dsl.sam.primitives` and checks the wiring, the tensors and the graph order
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from dsl.core import ir as core
 from dsl.core.errors import RuleError
-from dsl.core.params import IR_KEY as TUNABLE_KEY
 from dsl.errors import ValidationError
 from dsl.sam.formats import FormatError, normalize
 from dsl.sam.primitives import SAM, type_node
 
-VERSION = 1
 MAX_BLOCK = 64  # largest b x b value block (Comal's block modes are 16, 32 and 64)
 MAX_RANK = 8  # deepest fibertree
 MAX_DIM = 1 << 24  # largest size a program may give a tensor mode by number
@@ -74,6 +76,10 @@ class Node(core.Node):
         return f"node {self.id} ({self.op})"
 
     def ports(self) -> tuple[Port, ...]:
+        return self._ports
+
+    @cached_property
+    def _ports(self) -> tuple[Port, ...]:  # built once: the walker asks for them per node
         return tuple(Port(self.id, i, name) for i, (name, _) in enumerate(self.outputs))
 
     def to_json(self) -> dict[str, Any]:
@@ -94,8 +100,11 @@ class Graph:
 
 
 @dataclass(frozen=True)
-class Program:
+class Program(core.ProgramBase):
     """Graphs run one after another; intermediates carry data between them."""
+
+    DIALECT = "sam"
+    VERSION = 1  # what `load_ir` reads; bump when the wire form changes
 
     tensors: dict[str, TensorDecl]
     graphs: tuple[Graph, ...]
@@ -103,8 +112,7 @@ class Program:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "dialect": "sam",
-            "version": VERSION,
+            **self.header(),
             "tensors": [t.to_json() for t in self.tensors.values()],
             "graphs": [
                 {"name": g.name, "nodes": [n.to_json() for n in g.nodes]} for g in self.graphs
@@ -235,15 +243,7 @@ def check_tensor_use(
 
 def load_ir(ir: Any) -> Program:
     """Parse and validate untrusted IR into a `Program` (raises `ValidationError`)."""
-    if not isinstance(ir, dict):
-        raise ValidationError("IR must be a JSON object")
-    if ir.get("dialect") != "sam":
-        raise ValidationError(f"IR dialect is {ir.get('dialect')!r}, expected 'sam'")
-    if ir.get("version") != VERSION:
-        raise ValidationError(f"IR version {ir.get('version')!r} is not {VERSION}")
-    unknown = set(ir) - {"dialect", "version", "tensors", "graphs", TUNABLE_KEY}
-    if unknown:  # nothing else is read: a key that seems to ask for more is refused, not ignored
-        raise ValidationError(f"IR has unknown keys {sorted(map(str, unknown))}")
+    Program.check_header(ir, keys=("tensors", "graphs"))
     tensors = _load_tensors(ir.get("tensors"))
     raw_graphs = ir.get("graphs")
     if not isinstance(raw_graphs, list) or not raw_graphs:

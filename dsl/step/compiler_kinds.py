@@ -81,14 +81,14 @@ def ragged_decode_attention(task) -> str:
         "    q_r = step.assume_shape(q_parts[r], len_parts[r].shape)",
         "    req_r = step.assume_shape(req_parts[r], len_parts[r].shape)",
         "    stores.append(",
-        f"        attend(q_r, len_parts[r], req_r, {k}, {v}, tile_kv, '{out}')",
+        f"        attend(q_r, len_parts[r], req_r, {k}, {v}, tile_kv, compute, '{out}')",
         "    )",
         "return stores",
     ]
     attend = [
         "",
         "",
-        f"def attend(q_r, lens, request, {k}, {v}, tile_kv, out):",
+        f"def attend(q_r, lens, request, {k}, {v}, tile_kv, compute, out):",
         '    """One region: read each request\'s live cache tiles only, mask the last tile\'s',
         '    tail, two-pass softmax with scores and values kept on chip."""',
         f"    L, D = {k}.shape[1].value, {k}.shape[2].value",
@@ -111,7 +111,7 @@ def ragged_decode_attention(task) -> str:
         "    )",
         "    q_s = step.map(q_r, step.fn.scale(factor=D**-0.5))",
         "    scores = step.map(",
-        "        [step.expand(q_s, t_q), keys], step.fn.matmul(transpose_b=True), compute=2",
+        "        [step.expand(q_s, t_q), keys], step.fn.matmul(transpose_b=True), compute=compute",
         "    )",
         "    s1, s2 = step.copy(step.map([scores, valid], step.fn.mask_after()))",
         "    row_max = step.accum(step.map(s1, 'row_max'), 'max', rank=1)",
@@ -119,7 +119,7 @@ def ragged_decode_attention(task) -> str:
         "    p1, p2 = step.copy(step.map(step.map([again, step.expand(row_max, ref)], 'sub'), 'exp'))",
         "    total = step.accum(step.map(p1, 'row_sum'), 'add', rank=1)",
         "    v_again = step.streamify(step.bufferize(values, rank=1))",
-        "    weighted = step.accum([p2, v_again], 'matmul', rank=1, compute=2)",
+        "    weighted = step.accum([p2, v_again], 'matmul', rank=1, compute=compute)",
         "    return step.random_offchip_store(step.map([weighted, total], 'div'), req_c, out)",
     ]
     doc = (
@@ -127,8 +127,10 @@ def ragged_decode_attention(task) -> str:
         "Requests go to `regions` parallel pipelines by a least-loaded scan over their KV\n"
         "lengths; each reads only its requests' live cache tiles.\n"
     )
-    params = [q, k, v, lens, "regions=4", f"tile_kv={tile}"]
-    tunable = f"regions=[1, 2, 4, 8], tile_kv={tiles}"
+    # Knobs: pipelines, cache tile, and each pipeline's compute units per matmul (both
+    # matmuls of a region share it; over the chip's budget is the verifier's to refuse).
+    params = [q, k, v, lens, "regions=4", f"tile_kv={tile}", "compute=2"]
+    tunable = f"regions=[1, 2, 4, 8], tile_kv={tiles}, compute=[1, 2, 4]"
     return _program(doc, params, body, tunable) + "\n".join(attend) + "\n"
 
 

@@ -9,9 +9,11 @@ with arrays:
 - **deadlock** under bounded queues (depths from the target): the core waits on an operand
   the access side can only push after a control token that no longer fits, or on a token
   behind operands that no longer fit;
-- **cases** run batched: every token of a case at once. Counters are prefix sums over the
-  token order; memory effects (store, accumulate) are applied afterwards in exact program
-  order (token, then op, then lane), so results equal a one-token-at-a-time run.
+- **cases** run batched: every token of a case at once, the case's ops (`Case.nodes`) on
+  the shared pass walker (`interpreter.core.walker`), one rule per op. Counters are prefix
+  sums over the token order; memory effects (store, accumulate) are applied afterwards in
+  exact program order (token, then op, then lane), so results equal a one-token-at-a-time
+  run.
 """
 
 from __future__ import annotations

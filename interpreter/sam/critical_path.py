@@ -139,12 +139,7 @@ class _GraphWalk:
         self.stall_with = np.full(total, -1, dtype=np.int64) if depth > 0 else None
         bounded = [depth > 0 and e.consumer.op not in WRITERS and len(e.emit) > 0
                    for e in timing.edges]  # fmt: skip
-        # the steps a run starts at: not back to back, or ahead of their room (lagged rule)
-        asked = self.ready != self.start
-        for e, room in zip(timing.edges, bounded, strict=True):
-            if room:
-                self._ahead_of_room(e, asked)
-        self.rows = np.flatnonzero(asked)
+        self.rows = self._run_starts(bounded)
         for v in self.ids:
             if v in release:
                 at = self._rows_of(v)
@@ -159,6 +154,16 @@ class _GraphWalk:
         np.maximum.accumulate(self.first, out=self.first)
         stop = (self.start[self.rows] <= 0) | (self.kind[self.rows] == _RELEASE)
         self.pred[self.rows[stop]] = -1
+
+    def _run_starts(self, bounded: list[bool]) -> np.ndarray:
+        """The global numbers of the steps a back-to-back run starts at (ascending): those
+        not back to back, or ahead of their room (the lagged rule); `bounded` says which
+        edges have credits."""
+        asked = self.ready != self.start
+        for e, room in zip(self.timing.edges, bounded, strict=True):
+            if room:
+                self._ahead_of_room(e, asked)
+        return np.flatnonzero(asked)
 
     def _owner(self, steps: np.ndarray) -> np.ndarray:
         """Index in `ids` of the node owning each of these global step numbers."""

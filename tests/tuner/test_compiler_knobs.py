@@ -8,11 +8,12 @@ import pytest
 
 from agents.tuning import Knobs, tune_program, with_values
 from benchmarks.task import load_task
-from dsl import dae, sam
+from dsl import dae, sam, step
 from dsl.core.params import IR_KEY
 from dsl.dae.compiler import compile_task
 from dsl.errors import ProgramError
 from dsl.sam.compiler import compile_task as compile_sam
+from dsl.step.compiler import compile_task as compile_step
 from interpreter.verify.trusted import check_ir
 
 
@@ -116,3 +117,34 @@ def test_agent_tune_tunes_a_compiled_sam_block_size():
     assert sorted(t.params["block"] for t in run.trials) == [16, 32, 64]  # 3 points: done
     assert all(t.status == "passed" for t in run.trials), [t.feedback for t in run.trials]
     assert run.best is not None and run.best.cycles <= run.start.cycles
+
+
+def _step_trace(source: str, task: Any, params: dict[str, Any] | None = None) -> dict:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "compiled.py", "exec"), namespace)  # the compiler's own text
+    return step.trace(namespace["kernel"], {**task.signature(), "params": params or {}})
+
+
+def _values_of(ir: Any, key: str) -> list[Any]:
+    """Every value of ``key`` anywhere in the IR."""
+    if isinstance(ir, dict):
+        own = [ir[key]] if key in ir and not isinstance(ir[key], dict | list) else []
+        return own + [v for value in ir.values() for v in _values_of(value, key)]
+    if isinstance(ir, list):
+        return [v for value in ir for v in _values_of(value, key)]
+    return []
+
+
+def test_step_ragged_attention_declares_its_matmuls_compute_allocation():
+    task = load_task("benchmarks/step/attention_decode_azure.toml")
+    source = compile_step(task)
+    ir = _step_trace(source, task)
+    knobs = Knobs.of(ir[IR_KEY])
+    assert [p.name for p in knobs.space.params] == ["regions", "tile_kv", "compute"]
+    assert knobs.start == {"regions": 4, "tile_kv": 16, "compute": 2}
+    more = _step_trace(source, task, {"compute": 4})
+    # The two matmuls of each of the 4 regions take the tuned allocation; nothing else does.
+    assert _values_of(more, "compute").count(4) == 2 * 4
+    assert _values_of(ir, "compute").count(4) == 0
+    with pytest.raises(ProgramError, match="tunable parameter 'compute': value 3 is outside"):
+        _step_trace(source, task, {"compute": 3})

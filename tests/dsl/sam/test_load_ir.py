@@ -32,7 +32,11 @@ def error(ir) -> str:
 def test_top_level():
     assert error([]) == "IR must be a JSON object"
     assert "expected 'sam'" in error(dict(good(), dialect="step"))
-    assert "version" in error(dict(good(), version=7))
+    assert error(dict(good(), version=7)) == "IR version 7 is not sam version 1"
+    assert error(dict(good(), version=0)) == (
+        "IR is sam version 0, which this build no longer reads (it reads version 1);"
+        " rebuild the program from its source"
+    )
     assert "'graphs' must be a non-empty list" in error(dict(good(), graphs=[]))
     assert "'tensors' must be a list" in error(dict(good(), tensors={}))
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from dsl import sam
 from interpreter.sam import BACKEND
+from interpreter.sam import critical_path as cp
 from interpreter.sam.advice import lane_region
 from interpreter.sam.critical_path import FULL, HBM, LATENCY, STEPS, critical_path
 from interpreter.sam.critical_path_kernel import CHASE, chase
@@ -88,6 +89,38 @@ def test_the_path_covers_every_cycle(density, seed, depth, memory):
     assert path.cycles == sum(t.cycles for t in timings)
     assert sum(path.share.values()) == path.cycles
     assert min(path.share.values()) > 0
+
+
+class _AskEveryStep(cp._GraphWalk):
+    """The walk working out every step's wait, not only the run starts'."""
+
+    def _run_starts(self, bounded):
+        return np.arange(len(self.start))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    density=st.floats(0.02, 0.9),
+    seed=st.integers(0, 2**16),
+    depth=st.sampled_from([0, 1, 2, 4]),
+    memory=st.booleans(),
+)
+def test_runs_start_where_every_steps_wait_says(density, seed, depth, memory):
+    """A step continues a back-to-back run exactly when, its wait worked out in full, it
+    waited last for its own previous step and started the moment that ended: the walk
+    asks why only at the other steps, and finds there what the full count finds."""
+    target = HBM_TARGET if memory else COMAL
+    program = program_of(P.spmv_rows, SPMV_SIG)
+    _, runs, timings = path_of(program, _spmv_inputs(24, density, seed), target, depth)
+    hbm = hbm_model(target)
+    walk = cp._GraphWalk(0, runs[0], timings[0], hbm, depth)
+    full = _AskEveryStep(0, runs[0], timings[0], hbm, depth)
+    chained = (full.ready == full.start) & (full.kind == cp._OWN)
+    np.testing.assert_array_equal(walk.rows, np.flatnonzero(~chained))
+    for name in ("ready", "kind", "pred"):
+        np.testing.assert_array_equal(
+            getattr(walk, name)[walk.rows], getattr(full, name)[walk.rows]
+        )
 
 
 def test_full_fifos_appear_as_stalls_on_the_path():

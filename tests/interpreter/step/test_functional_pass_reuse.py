@@ -1,0 +1,79 @@
+"""What the functional pass no longer redoes per op, and what it must still do.
+
+A shape check is skipped only for arrays already checked against the same declared dims
+(copy hands one stream to every output; map keeps its input's stops); an input tensor is cut
+into tiles as a read-only view of it, not a copy, with the tiles a copy would have.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsl import step
+from interpreter.step import BACKEND
+from interpreter.step import run as run_module
+from interpreter.step.run import run_functional
+from interpreter.step.semantics import to_tiles
+from tests.dsl.step.helpers import signature
+
+
+def _fan_out(x):
+    rows = step.linear_offchip_load(x, (2, 4))
+    a, b, c = step.copy(rows, 3)
+    y = step.map([step.map([a, b], "add"), c], "mul")
+    return step.linear_offchip_store(y, "y")
+
+
+def test_a_copied_stream_is_checked_once(monkeypatch) -> None:
+    sig = signature({"x": ("float32", ["M", 4])}, {"y": ("float32", ["M", 4])}, {"M": None})
+    program = BACKEND.load(step.trace(_fan_out, sig))
+    checked = []
+    real = run_module._check_structure
+
+    def counting(node, port, s, t, dims):
+        checked.append(node.op)
+        real(node, port, s, t, dims)
+
+    monkeypatch.setattr(run_module, "_check_structure", counting)
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    ctx, _ = run_functional(program, {"x": x}, {"M": 6})
+    # load once; copy's three outputs and both maps carry the load's stops and shape
+    assert checked == ["linear_offchip_load"]
+    full, mask = ctx.written["y"]
+    assert mask.all() and np.array_equal(full, (x + x) * x)
+
+
+def _reference_tiles(x: np.ndarray, tile: tuple[int, int]) -> np.ndarray:
+    """Tiles cut one by one, zero-padded, row-major over the grid (what a copy held)."""
+    x = x[None, :] if x.ndim == 1 else x
+    tr, tc = tile
+    *lead, r, c = x.shape
+    out = []
+    for index in np.ndindex(*lead, -(-r // tr), -(-c // tc)):
+        *at, i, j = index
+        t = np.zeros(tile, x.dtype)
+        part = x[tuple(at)][i * tr : (i + 1) * tr, j * tc : (j + 1) * tc]
+        t[: part.shape[0], : part.shape[1]] = part
+        out.append(t)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize(
+    ("shape", "tile"),
+    [((6, 8), (2, 4)), ((3, 4, 6), (4, 2)), ((5, 7), (2, 3)), ((9,), (1, 4)), ((2, 5, 3), (5, 3))],
+)
+def test_tiles_are_a_read_only_view_with_the_copied_tiles(shape, tile) -> None:
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    grid, want = to_tiles(x, tile), _reference_tiles(x, tile)
+    assert len(grid) == len(want) and grid.shape == want.shape
+    idx = np.array([len(want) - 1, 0, len(want) // 2, 0])
+    assert np.array_equal(grid[idx], want[idx])
+    assert np.array_equal(grid[np.zeros(0, np.int64)], want[:0])
+    for i in range(len(want)):
+        assert np.array_equal(grid[i], want[i])
+    rows, cols = (1, *shape)[-2:]
+    padded = bool(rows % tile[0] or cols % tile[1])
+    assert np.shares_memory(grid[0], x) != padded  # a copy only to pad the edge tiles
+    with pytest.raises(ValueError, match="read-only"):
+        grid[0][0, 0] = 1.0  # a rule writing into a tile cannot change the caller's tensor
