@@ -173,10 +173,13 @@ def task_latency(task: Task, root: Path) -> dict[str, object]:
     cold = eval_task(task, root)
     ping = "from agents.eval_server import ping; print(ping(300))"
     pid = _run_in(root, [sys.executable, "-c", ping]).stdout.strip()
-    if pid.isdigit():
-        warm = eval_task(task, root, server=int(pid))
-    else:
+    if not pid.isdigit():
         warm["status"] = "no eval server answered"
+    else:
+        try:
+            warm = eval_task(task, root, server=int(pid))
+        except FileNotFoundError:  # its /proc entry: it refused a changed project and left
+            warm["status"] = "the eval server left (a file of the project changed?)"
     return cold | {f"warm_{k}": warm[k] for k in ("wall_s", "cpu_s", "status")}
 
 

@@ -43,8 +43,7 @@ class Walker:
         values: dict[Port, Any] = dict(env or {})
         last_use = {} if keep else {p: n.id for n in self.program.nodes for p in n.inputs}
         for node in self.program.nodes:
-            ports = node.ports()
-            if ports and all(p in values for p in ports):
+            if env and (ports := node.ports()) and all(p in values for p in ports):
                 continue
             outs = self.call(node, [self.fetch(node, p, values) for p in node.inputs])
             self.store(node, outs, values)

@@ -143,8 +143,19 @@ def test_step_ragged_attention_declares_its_matmuls_compute_allocation():
     assert [p.name for p in knobs.space.params] == ["regions", "tile_kv", "compute"]
     assert knobs.start == {"regions": 4, "tile_kv": 16, "compute": 2}
     more = _step_trace(source, task, {"compute": 4})
-    # The two matmuls of each of the 4 regions take the tuned allocation; nothing else does.
-    assert _values_of(more, "compute").count(4) == 2 * 4
+    # The two matmuls of each of the 4 regions take the tuned allocation (the default 2
+    # before); nothing else does.
+    ir.pop(IR_KEY), more.pop(IR_KEY)
+    assert _values_of(more, "compute").count(4) == _values_of(ir, "compute").count(2) == 2 * 4
     assert _values_of(ir, "compute").count(4) == 0
     with pytest.raises(ProgramError, match="tunable parameter 'compute': value 3 is outside"):
         _step_trace(source, task, {"compute": 3})
+
+
+@pytest.mark.slow
+def test_agent_tune_tunes_a_compiled_step_compute_allocation():
+    task = load_task("benchmarks/step/attention_decode_azure.toml")
+    run = tune_program(task, compile_step(task), budget=3, seed=0, timing_seed=5)
+    assert run.trials[0].params == {"regions": 4, "tile_kv": 16, "compute": 2}
+    assert len({tuple(t.params.values()) for t in run.trials}) == 3
+    assert run.best is not None and run.best.cycles <= run.start.cycles
