@@ -2,8 +2,9 @@
 
 A one-off `agent eval` spends most of its ~4 s importing torch, the dialects and the verifier;
 the evaluation itself takes ~0.3 s. So, as dmypy and gradle's daemon do, the first call starts
-a server in the background that imports all that once and then waits on a Unix socket. A later
-call hands it its argv, working folder, environment and its stdin, stdout and stderr (the file
+a server in the background, once it has evaluated in-process; the server imports all that
+once and then listens on a Unix socket (until it does, calls keep evaluating in-process: none
+waits for it). A later call hands it its argv, working folder, environment and its stdin, stdout and stderr (the file
 descriptors themselves: output reaches the terminal byte for byte as from an in-process run,
 and a terminal is still seen as one), and the server runs the command in a forked child (so
 nothing of one evaluation survives into the next) and sends back the exit code. A client that
@@ -43,8 +44,8 @@ STARTUP_ENV = ("PYTHON", "LANG", "LC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "TO
 SWITCH_ENV = "AGENT_EVAL_SERVER"  # "0": never use or start a server
 IDLE_ENV = "AGENT_EVAL_SERVER_IDLE"  # seconds an idle server lives (default 900)
 IDLE_S = 900.0
-HELLO = b"R"  # sent by the server on accepting: it is warm and reading the request
-ACCEPT_TIMEOUT_S = 30.0  # a server still warming up after this long is not waited for
+HELLO = b"R"  # sent by the server on accepting: it is reading the request
+ACCEPT_TIMEOUT_S = 10.0  # a server this slow to accept (a stopped process) is not waited for
 # What the server imports before it answers: everything `agent eval` loads, for any dialect.
 # Imports only: the server must run no torch operation before it forks (an OpenMP pool
 # started in the parent leaves a forked child hanging on its first parallel operation).
@@ -202,7 +203,7 @@ def start() -> None:
     where = address()
     if where is None:
         return
-    with open(where + ".log", "wb") as log:
+    with open(where + ".log", "ab") as log:  # a server's faults only: it stays small
         subprocess.Popen(
             [sys.executable, "-m", "agents.eval_server"],
             cwd=ROOT,
@@ -454,11 +455,29 @@ class _Server:
         self.children[conn] = pid
 
 
+def warm_up() -> None:
+    """Load in the server what every request's child would load again: the modules, and the
+    simulators' compiled kernels (numba: ~1 s once instead of in every large evaluation; a
+    kernel once compiled is used for any input, by design of interpreter.core.jit). No torch
+    operation runs here (see WARM_MODULES)."""
+    import importlib
+
+    # What fails here fails again in the request, which reports it as in-process.
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+    try:
+        importlib.import_module("interpreter.core.jit").warm_up()
+    except Exception:
+        pass
+
+
 def serve() -> None:
     """Run a server for this checkout until idle (see the module docstring); returns at once
     if another one holds the lock."""
     import fcntl
-    import importlib
 
     where = address()
     if where is None:
@@ -470,18 +489,15 @@ def serve() -> None:
         return  # another server is starting or running
     taken = fingerprint(os.environ)  # before anything of the project is imported
     idle_s = float(os.environ.get(IDLE_ENV, IDLE_S))
+    warm_up()
+    # Listening only now: until then a client evaluates in-process, never waiting on this.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         os.unlink(where + ".sock")  # left by a server that was killed
     except FileNotFoundError:
         pass
     listener.bind(where + ".sock")
-    listener.listen(16)  # clients wait in the queue while the modules load
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # fails again in the request, which reports it as in-process
-            pass
+    listener.listen(16)
     server = _Server(where, lock, listener, taken)
     try:
         server.loop(idle_s)

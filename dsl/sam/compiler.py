@@ -15,7 +15,9 @@ Intermediates that cross graphs are written in their `formats` entry (default: e
 compressed) and scanned back by the next graph. The result is a readable program in the
 dialect (`from dsl import sam`, `def kernel(...)`), which goes through the sandbox and the
 verifier like any agent's program. What the compiler cannot lower raises `NotCovered` with
-the reason.
+the reason. In block mode the block size is the program's declared tunable `block`
+(`@sam.tunable`, `agent tune`); the dataflow order and the parallel lanes shape the graph
+itself, so they stay compile-time choices of the spec.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,7 +70,7 @@ def light_server(monkeypatch):
             monkeypatch.setenv(eval_server.IDLE_ENV, idle)
         pid = os.fork()
         if pid == 0:
-            eval_server.WARM_MODULES = ()
+            eval_server.warm_up = lambda: None
             code = 1
             try:
                 eval_server.serve()
@@ -189,6 +190,12 @@ def test_a_folder_others_may_enter_is_not_used(tmp_path, monkeypatch) -> None:
     (tmp_path / "agent-eval").chmod(0o755)
     assert eval_server.address() is None
     assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+
+
+def test_the_peer_uid_is_read_from_the_socket() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX)
+    with ours, theirs:
+        assert eval_server._peer_uid(ours) == os.getuid()
 
 
 def test_switches_and_the_eval_command_are_recognised(monkeypatch) -> None:
