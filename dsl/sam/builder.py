@@ -35,7 +35,8 @@ _ACTIVE: contextvars.ContextVar[_Builder | None] = contextvars.ContextVar(
 
 
 class Stream:
-    """One output port of one node: consumed by exactly one input (fan out: `broadcast`)."""
+    """One output port of one node (`at`, its port in the IR): consumed by exactly one
+    input (fan out: `broadcast`)."""
 
     __slots__ = ("_builder", "at", "kind", "graph")
 
