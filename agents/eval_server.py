@@ -128,7 +128,7 @@ def fingerprint(env: dict[str, str]) -> str:
 # ---------------------------------------------------------------- client
 
 
-def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
+def _send(sock: socket.socket, message: dict, fds: tuple[int, ...] = ()) -> None:
     data = json.dumps(message).encode()
     socket.send_fds(sock, [struct.pack("!I", len(data)) + data], list(fds))
 
@@ -184,7 +184,7 @@ def evaluate(argv: list[str]) -> int | None:
         return None
     with sock:  # closing it (Ctrl-C here, say) kills the evaluation
         try:
-            _send(sock, request, [0, 1, 2])
+            _send(sock, request, (0, 1, 2))
         except OSError:
             return None
         reply = _reply(sock)
@@ -203,15 +203,18 @@ def start() -> None:
     where = address()
     if where is None:
         return
-    with open(where + ".log", "ab") as log:  # a server's faults only: it stays small
-        subprocess.Popen(
-            [sys.executable, "-m", "agents.eval_server"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
+    try:
+        with open(where + ".log", "ab") as log:  # a server's faults only: it stays small
+            subprocess.Popen(
+                [sys.executable, "-m", "agents.eval_server"],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+    except OSError:  # the next call evaluates in-process too; this one is done already
+        pass
 
 
 def ping(timeout: float) -> int | None:
@@ -233,14 +236,36 @@ def ping(timeout: float) -> int | None:
 
 
 def stop() -> bool:
-    """Stop this checkout's server (evaluations under way finish); whether one was running."""
+    """Stop this checkout's server (evaluations under way finish), or end one still warming
+    up; whether there was one."""
     sock = _connect(ACCEPT_TIMEOUT_S)
     if sock is None:
-        return False
+        return _end_starting()
     with sock:
         _send(sock, {"stop": True})
         _reply(sock)
     return True
+
+
+def _end_starting() -> bool:
+    """End a server that holds its lock but does not listen yet (see `serve`), by the process
+    id it wrote in the lock file; whether there was one."""
+    import fcntl
+    import signal
+
+    where = address()
+    if where is None:
+        return False
+    try:
+        with open(where + ".lock") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return False  # nobody holds it
+            except BlockingIOError:
+                os.kill(int(lock.read()), signal.SIGTERM)
+                return True
+    except (OSError, ValueError):  # no lock file; a server gone, or its id not written yet
+        return False
 
 
 # ---------------------------------------------------------------- server
@@ -487,6 +512,9 @@ def serve() -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return  # another server is starting or running
+    lock.truncate(0)
+    lock.write(str(os.getpid()))  # for `stop` while this one warms up
+    lock.flush()
     taken = fingerprint(os.environ)  # before anything of the project is imported
     idle_s = float(os.environ.get(IDLE_ENV, IDLE_S))
     warm_up()

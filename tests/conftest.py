@@ -9,6 +9,7 @@ scripted model can neither pass by accident nor leak a request.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 
 import pytest
@@ -21,6 +22,10 @@ _UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("gate", derandomize=True, **_UNTIMED)
 settings.register_profile("explore", derandomize=False, **_UNTIMED)
 settings.load_profile("gate")
+
+# An `agent eval` a test runs evaluates in-process: none leaves a warm eval server behind
+# (tests/agents/test_eval_server.py starts and stops its own).
+os.environ["AGENT_EVAL_SERVER"] = "0"
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -133,7 +133,9 @@ def _server_children_cpu(pid: int | None) -> float:
 
 
 def _run_in(root: Path, command: list[str]) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(root))
+    """`command` run from `root`, with the eval server allowed (this benchmark stops it)."""
+    env = {k: v for k, v in os.environ.items() if k != "AGENT_EVAL_SERVER"}
+    env["PYTHONPATH"] = str(root)
     return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
 
 
@@ -171,7 +173,7 @@ def task_latency(task: Task, root: Path) -> dict[str, object]:
         return eval_task(task, root) | {f"warm_{k}": v for k, v in warm.items()}
     _run_in(root, [sys.executable, "-m", "agents.launch", "eval", "--stop-server"])
     cold = eval_task(task, root)
-    ping = "from agents.eval_server import ping; print(ping(300))"
+    ping = "from agents.eval_server import ping; print(ping(120))"
     pid = _run_in(root, [sys.executable, "-c", ping]).stdout.strip()
     if not pid.isdigit():
         warm["status"] = "no eval server answered"

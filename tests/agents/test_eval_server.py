@@ -65,12 +65,12 @@ def light_server(monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", folder)
     started = []
 
-    def start(idle: str | None = None) -> int:
+    def start(idle: str | None = None, warming_s: float = 0.0) -> int:
         if idle is not None:
             monkeypatch.setenv(eval_server.IDLE_ENV, idle)
         pid = os.fork()
         if pid == 0:
-            eval_server.warm_up = lambda: None
+            eval_server.warm_up = lambda: time.sleep(warming_s)
             code = 1
             try:
                 eval_server.serve()
@@ -78,7 +78,8 @@ def light_server(monkeypatch):
             finally:
                 os._exit(code)
         started.append(pid)
-        assert eval_server.ping(30) == pid
+        if not warming_s:
+            assert eval_server.ping(30) == pid
         return pid
 
     yield start
@@ -157,10 +158,12 @@ def test_a_changed_project_is_refused(light_server, monkeypatch) -> None:
 def test_a_client_that_goes_away_takes_its_evaluation_along(server, tmp_path) -> None:
     program = tmp_path / "slow.py"
     program.write_text("while True:\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if k != eval_server.SWITCH_ENV}
     client = subprocess.Popen(
         [sys.executable, "-m", "agents.launch", "eval", "step/gemm", str(program)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while not _children(server) and time.monotonic() < deadline:
@@ -182,6 +185,13 @@ def test_stop_and_idle_exit(light_server) -> None:
     assert eval_server.stop() is False
     pid = light_server(idle="0.3")
     assert _wait(pid, 10) == 0  # left by itself after 0.3 s idle
+    pid = light_server(warming_s=60)
+    deadline = time.monotonic() + 10
+    lock = Path(eval_server.address() + ".lock")
+    while lock.read_text() != str(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert eval_server.stop() is True  # still warming up, not listening: ended all the same
+    assert os.WTERMSIG(_wait(pid, 10)) == signal.SIGTERM
 
 
 def test_a_folder_others_may_enter_is_not_used(tmp_path, monkeypatch) -> None:
@@ -199,6 +209,7 @@ def test_the_peer_uid_is_read_from_the_socket() -> None:
 
 
 def test_switches_and_the_eval_command_are_recognised(monkeypatch) -> None:
+    monkeypatch.delenv(eval_server.SWITCH_ENV, raising=False)  # tests/conftest.py sets it
     assert launch._is_eval(["agent", "--debug", "eval", "t", "p"])
     assert not launch._is_eval(["agent", "tasks", "eval"])
     assert eval_server.enabled(["agent", "eval", "t", "p"])
