@@ -64,7 +64,7 @@ def _term_key(term: tuple[Monomial, int]) -> list:
 class Expr:
     """An immutable canonical polynomial over atoms (see module doc)."""
 
-    __slots__ = ("_terms", "_hash", "_static", "_ragged", "_symbols")
+    __slots__ = ("_terms", "_hash", "_static", "_ragged", "_symbols", "_json")
 
     def __init__(self, terms: dict[Monomial, int]) -> None:
         items = [(m, c) for m, c in terms.items() if c != 0]
@@ -76,6 +76,7 @@ class Expr:
         self._static = all(m == () for m, _ in items)
         self._ragged: bool | None = None  # computed on first use (checked per run)
         self._symbols: frozenset[Sym] | None = None
+        self._json: int | dict | None = None
 
     # --- construction -------------------------------------------------------------
     @staticmethod
@@ -230,10 +231,16 @@ class Expr:
 
     # --- JSON ---------------------------------------------------------------------
     def to_json(self) -> int | dict:
-        """An int for static dims, else {"terms": [[coef, [atom, ...]], ...]}."""
-        if self._static:
-            return self._terms[0][1] if self._terms else 0
-        return {"terms": [[c, [_atom_json(a) for a in m]] for m, c in self._terms]}
+        """An int for static dims, else {"terms": [[coef, [atom, ...]], ...]}.
+
+        Built once and shared (callers must not mutate it): tracing and loading a program
+        ask it of the same dims, passed from op to op, tens of thousands of times."""
+        if self._json is None:
+            if self._static:
+                self._json = self._terms[0][1] if self._terms else 0
+            else:
+                self._json = {"terms": [[c, [_atom_json(a) for a in m]] for m, c in self._terms]}
+        return self._json
 
 
 def _atom_json(atom: Atom) -> str | dict:
