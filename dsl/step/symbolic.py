@@ -51,6 +51,7 @@ class Quot:
 
 Atom = Sym | Quot
 Monomial = tuple  # sorted tuple of atoms (with repetition for powers)
+_ONE = (((), 1),)  # the terms of the constant 1
 
 
 def _atom_key(atom: Atom) -> tuple:
@@ -169,9 +170,18 @@ class Expr:
         return Expr.of(other) - self
 
     def __mul__(self, other: int | Expr) -> Expr:
+        other = Expr.of(other)
+        # shortcuts, same canonical result: shape products multiply static dims by the
+        # thousand while a program is traced and loaded
+        if self._static and other._static:
+            return Expr.const(self.value * other.value)
+        if self._terms == _ONE:
+            return other
+        if other._terms == _ONE:
+            return self
         terms: dict[Monomial, int] = {}
         for m1, c1 in self._terms:
-            for m2, c2 in Expr.of(other)._terms:
+            for m2, c2 in other._terms:
                 m = tuple(sorted(m1 + m2, key=_atom_key))
                 terms[m] = terms.get(m, 0) + c1 * c2
         return Expr(terms)

@@ -91,6 +91,7 @@ class _Walk:
             for pos, p in enumerate(node.inputs):
                 self.readers[(p.node, p.index)] = (node.id, pos)
         self.runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.by_event: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.waiting: tuple[int, int] | None = None  # (dispatch, region) the path is in
 
     def busy_runs(self, v: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +109,27 @@ class _Walk:
                 sums[b, 1:] = np.cumsum(np.where(bound == b, plan.cost, 0.0))
             self.runs[v] = first, sums
         return self.runs[v]
+
+    def items_at(self, v: int, side: str, e: int) -> list[tuple[int, np.ndarray]]:
+        """(port, its items) for each of node v's input (`side` "cons") or output ("prod")
+        ports with items at event e, in port order, items ascending. Indexed once per node
+        the path visits: a reassemble has an input, a partition an output per expert (128
+        for Qwen), and the walk asks about one event at a time."""
+        key = (v, side)
+        if key not in self.by_event:
+            arrays = getattr(self.plans[v], side)
+            ev = np.concatenate([*arrays, np.zeros(0, np.int64)])
+            port = np.repeat(np.arange(len(arrays)), [len(a) for a in arrays])
+            item = np.concatenate([np.arange(len(a)) for a in arrays] + [np.zeros(0, np.int64)])
+            order = np.argsort(ev, kind="stable")  # keeps port, then item order per event
+            self.by_event[key] = ev[order], port[order], item[order]
+        ev, port, item = self.by_event[key]
+        lo, hi = np.searchsorted(ev, e, "left"), np.searchsorted(ev, e, "right")
+        if lo == hi:
+            return []
+        port, item = port[lo:hi], item[lo:hi]
+        cuts = np.flatnonzero(port[1:] != port[:-1]) + 1
+        return list(zip(port[np.r_[0, cuts]].tolist(), np.split(item, cuts), strict=True))
 
     def add(self, v: int, resource: str, cycles: float) -> None:
         if cycles <= EPS:
@@ -170,10 +192,8 @@ class _Walk:
             return None
         node, plan = self.program.nodes[v], self.plans[v]
         best: tuple[float, tuple[int, int, bool], list] | None = None
-        for pos, port in enumerate(node.inputs):
-            items = _items_of(plan.cons[pos], e)
-            if not len(items):
-                continue
+        for pos, items in self.items_at(v, "cons", e):
+            port = node.inputs[pos]
             arrival = self.times.arrival[port][items]
             k = int(items[np.argmax(arrival)])
             t = float(arrival.max())
@@ -195,11 +215,10 @@ class _Walk:
                 t = float(self.times.end[fb.source][pe])
                 if best is None or t > best[0] + EPS:
                     best = (t, (fb.source, pe, True), [("free", v, self._region(fb.source, pe))])
-        for o in range(len(node.outputs)):
+        for o, items in self.items_at(v, "prod", e):
             reader = self.readers.get((v, o))
             if reader is None:
                 continue
-            items = _items_of(plan.prod[o], e)
             items = items[items >= self.depth]
             if not len(items):
                 continue

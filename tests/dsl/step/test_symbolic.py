@@ -68,3 +68,26 @@ def test_cached_facts_agree_with_the_terms() -> None:
     assert (M + 1).cdiv(4).symbols() == {Sym("M")}
     assert Expr.const(5) is Expr.const(5) and Expr.const(5) + M != Expr.const(5)
     assert Expr.const(True) == 1 and Expr.const(5) == 5  # shared constants stay plain ints
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(3, 4), (0, M), (1, M), (M, 1), (M + 1, 1), (1, M * N), (-1, M), (M, Expr.const(0)), (M, N)],
+)
+def test_products_by_constants_equal_the_general_product(a: int | Expr, b: int | Expr) -> None:
+    """Static-by-static and times-one products take shortcuts: their terms must be the
+    ones the term-by-term product gives (canonical, zero terms dropped)."""
+    a, b = Expr.of(a), Expr.of(b)
+    general: dict = {}
+    for m1, c1 in a.terms:
+        for m2, c2 in b.terms:
+            m = tuple(sorted(m1 + m2))
+            general[m] = general.get(m, 0) + c1 * c2
+    assert (a * b).terms == Expr(general).terms
+    assert (a * b).is_static == Expr(general).is_static
+
+
+def test_json_is_built_once_and_stays_what_the_terms_say() -> None:
+    e = (M * 4 + N).cdiv(16) * 2
+    assert e.to_json() is e.to_json()
+    assert e.to_json() == {"terms": [[2, [{"cdiv": [{"terms": [[4, ["M"]], [1, ["N"]]]}, 16]}]]]}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dsl import step
 from interpreter.step import BACKEND
-from interpreter.step.critical_path import HBM, LATENCY, critical_path
+from interpreter.step.critical_path import HBM, LATENCY, _items_of, _Walk, critical_path
 from interpreter.step.sim import run_timed, target_params
 from tests.dsl.step.helpers import signature
 from tests.interpreter.step import programs
@@ -181,3 +181,33 @@ def test_the_path_accounts_for_every_cycle_of_a_routed_moe(
     path = critical_path(program, plans, times, params)
     assert sum(path.share.values()) == pytest.approx(times.cycles)
     assert sum(c for _, _, c in path.hops) == pytest.approx(times.cycles)
+
+
+@pytest.mark.parametrize("chunk", [0, 2])
+def test_items_at_finds_what_a_scan_of_every_port_finds(chunk: int) -> None:
+    """The walk's per-node index of items by event (one search instead of a scan of each
+    of a reassemble's inputs or a partition's outputs) gives, for every node, side and
+    event, the ports with items there and those items, as scanning every port does."""
+    rng = np.random.default_rng(1)
+    e, h, f, b = 3, 8, 16, 7
+    inputs = {
+        "x": rng.standard_normal((b, h)).astype(np.float32),
+        "ids": rng.integers(0, e, size=(b, 1)).astype(np.int64),
+        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
+        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
+        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
+    }
+    program = BACKEND.load(
+        step.trace(programs.moe, programs.moe_signature(e, h, f, 1, chunk=chunk))
+    )
+    params = target_params(TARGET)
+    _, _, plans, times = run_timed(program, inputs, {"B": b}, params)
+    walk = _Walk(program, plans, times, params)
+    for v, plan in enumerate(plans):
+        for side, arrays in (("cons", plan.cons), ("prod", plan.prod)):
+            for event in range(len(plan.cost) + 1):
+                want = [(k, _items_of(a, event)) for k, a in enumerate(arrays)]
+                got = walk.items_at(v, side, event)
+                assert [k for k, _ in got] == [k for k, items in want if len(items)]
+                for k, items in got:
+                    np.testing.assert_array_equal(items, _items_of(arrays[k], event))
