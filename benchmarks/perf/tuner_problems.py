@@ -15,6 +15,25 @@ budget or fails verification is `invalid` (an unknown constraint the tuner must 
   declared `lanes` knob; above the 8-lane budget is invalid), contiguous row loads,
   non-temporal index loads and rows per callback (O3 only).
 
+The three above are small (5,376, 180 and 54 feasible configurations): a good tuner can only
+be so much better than random sampling on them. The two below have the size of real kernels'
+spaces, with several parameters of each kind (BaCO's spaces have 10^4 to 10^8 points):
+
+- `step_swiglu`: the SwiGLU feed-forward block (one MoE expert; the suite's `swiglu` task,
+  M = 64, H = 64, I = 128) as five tiled operators: the gate and up GEMMs, SiLU, the product
+  and the down GEMM, each with its own compute allocation, and the row, hidden, model and
+  output tile sizes, on the small chip (583,200 configurations; over the compute, port or
+  on-chip budget is invalid).
+- `sam_spgemm`: SpGEMM on two power-law matrices (the suite's Gustavson task): the dataflow
+  order (a permutation of i, k, j), each operand's level formats (dense or compressed per
+  level; its level order follows the dataflow order: known constraints, as is the result's
+  row-major order), the parallel level and factor and the block size. The compiler refuses
+  block products whose blocks do not line up and parallel levels below a pending sum: those
+  are unknown constraints (2,880 configurations).
+
+DAE has no larger problem: its programs' only knobs are the ones `dae_embedding` tunes
+(queue depths and miss slots are the target's, not the program's).
+
 Evaluations are cached per configuration: every method reads the same black box, and a
 configuration is simulated once per process (or once ever, with a cache file).
 """
@@ -59,6 +78,45 @@ def kernel(x, w, tm=64, tn=64, tk=64, compute=4, act_compute=1, n_outer=False):
     xw = step.accum([x_t, w_t], "matmul", rank=1, compute=compute)
     y = step.map(xw, "silu", compute=act_compute)
     return step.linear_offchip_store(y, "y", stride=(1, nt) if n_outer else None)
+"""
+
+
+STEP_SWIGLU = """
+from dsl import step
+
+
+@step.tunable(
+    tm=[16, 32, 64],
+    ti=[16, 32, 64, 128],
+    th=[16, 32, 64],
+    to=[16, 32, 64],
+    c_gate=[1, 2, 4, 8, 16, 32],
+    c_up=[1, 2, 4, 8, 16, 32],
+    c_act=[1, 2, 4, 8, 16],
+    c_mul=[1, 2, 4, 8, 16],
+    c_down=[1, 2, 4, 8, 16, 32],
+)
+def kernel(
+    x, w_gate, w_up, w_down, tm=32, ti=64, th=64, to=64,
+    c_gate=4, c_up=4, c_act=1, c_mul=1, c_down=4,
+):
+    M, H = x.shape
+    I = w_gate.shape[1]
+    mt, it, ht, ot = step.cdiv(M, tm), step.cdiv(I, ti), step.cdiv(H, th), step.cdiv(H, to)
+    # Loop nest (row tile, output tile, hidden tile, model tile): the hidden tiles are
+    # recomputed for every output tile (ot of them), never stored.
+    shape = (mt, ot, it, ht)
+    x_g = step.linear_offchip_load(x, (tm, th), shape=shape, stride=(ht, 0, 0, 1))
+    x_u = step.linear_offchip_load(x, (tm, th), shape=shape, stride=(ht, 0, 0, 1))
+    wg = step.linear_offchip_load(w_gate, (th, ti), shape=shape, stride=(0, 0, 1, it))
+    wu = step.linear_offchip_load(w_up, (th, ti), shape=shape, stride=(0, 0, 1, it))
+    gate = step.accum([x_g, wg], "matmul", rank=1, compute=c_gate)
+    up = step.accum([x_u, wu], "matmul", rank=1, compute=c_up)
+    act = step.map(gate, "silu", compute=c_act)
+    hidden = step.map([act, up], "mul", compute=c_mul)
+    wd = step.linear_offchip_load(w_down, (ti, to), shape=(mt, ot, it), stride=(0, 1, ot))
+    y = step.accum([hidden, wd], "matmul", rank=1, compute=c_down)
+    return step.linear_offchip_store(y, "y")
 """
 
 
@@ -238,8 +296,84 @@ def dae_embedding() -> Problem:
     return Problem("dae_embedding", space, program)
 
 
+def step_swiglu() -> Problem:
+    computes = (1, 2, 4, 8, 16, 32)
+    space = Space(
+        [
+            Ordinal("tm", (16, 32, 64), log=True),
+            Ordinal("ti", (16, 32, 64, 128), log=True),
+            Ordinal("th", (16, 32, 64), log=True),
+            Ordinal("to", (16, 32, 64), log=True),
+            Ordinal("c_gate", computes, log=True),
+            Ordinal("c_up", computes, log=True),
+            Ordinal("c_act", computes[:-1], log=True),
+            Ordinal("c_mul", computes[:-1], log=True),
+            Ordinal("c_down", computes, log=True),
+        ]
+    )
+    task = _variant(
+        "benchmarks/step/swiglu.toml",
+        dims={"M": None, "H": 64, "I": 128},
+        checks=({"M": 64},),
+        target="step_small",
+    )
+    return Problem("step_swiglu", space, lambda c: (task, STEP_SWIGLU, dict(c)))
+
+
+SPGEMM_INDICES = ("i", "k", "j")
+LEVEL_FORMATS = ("dd", "dc", "cd", "cc")  # per stored level: d dense, c compressed
+
+
+def sam_spgemm() -> Problem:
+    from dsl.sam.compiler import compile_task
+
+    space = Space(
+        [
+            Permutation("order", 3, items=SPGEMM_INDICES),
+            Categorical("a_levels", LEVEL_FORMATS),
+            Categorical("b_levels", LEVEL_FORMATS),
+            Categorical("par_level", ("i", "j")),
+            Ordinal("factor", (1, 2, 3, 4, 6, 8, 12, 16), log=True),
+            Ordinal("block", (1, 2, 4, 8), log=True),
+        ],
+        [
+            # The result X is stored row-major (i above j); A and B are stored in the level
+            # order the dataflow order visits their indices (fixed by `order`, not tuned).
+            'pos(order, "i") < pos(order, "j")',
+            'factor > 1 or par_level == "i"',  # one lane: the same program at either level
+        ],
+    )
+    base = _variant("benchmarks/sam/spgemm_gustavson.toml", checks=({"N": 40},))
+
+    def program(c: Config) -> tuple[Any, str, dict[str, Any]]:
+        order = c["order"]
+
+        def stored(a: str, b: str) -> list[int]:  # mode order following the dataflow order
+            return [0, 1] if order.index(a) < order.index(b) else [1, 0]
+
+        spec = {
+            **base.spec,
+            "order": "".join(order),
+            "formats": {
+                "A": {"format": c["a_levels"], "mode_order": stored("i", "k")},
+                "B": {"format": c["b_levels"], "mode_order": stored("k", "j")},
+            },
+            "parallel": {"level": c["par_level"], "factor": c["factor"]},
+            "block": c["block"],
+        }
+        task = dataclasses.replace(base, spec=spec)
+        return task, compile_task(task), ({"block": c["block"]} if c["block"] > 1 else {})
+
+    return Problem("sam_spgemm", space, program)
+
+
+# The bench's original small problems, then the realistic-size ones.
+SMALL = ("step_gemm_silu", "sam_mttkrp", "dae_embedding")
+LARGE = ("step_swiglu", "sam_spgemm")
 PROBLEMS = {
     "step_gemm_silu": step_gemm_silu,
     "sam_mttkrp": sam_mttkrp,
     "dae_embedding": dae_embedding,
+    "step_swiglu": step_swiglu,
+    "sam_spgemm": sam_spgemm,
 }

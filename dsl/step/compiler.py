@@ -16,6 +16,10 @@ tiles of one streamed row dim, optionally under batch dims. The spec names them:
     columns = ["weight"]    # 1-D inputs along `rows`, one value per row (optional)
     ops = [{ out = "y", op = "matmul", args = ["x", "w"], transpose_b = false }, ...]
 
+The program declares two tunable parameters (`agent tune` turns them): `tile_rows`, whose
+default is the spec's, and `compute`, the compute units of every map, default 1 (the ops'
+own default, so the default program is the plain one).
+
 Inputs are classified by shape: `[*batch, rows, C]` (or a suffix of it: re-read for every
 batch entry) are row-tiled; 1-D `[C]` vectors and whole operands are loaded once (per
 batch entry) and broadcast over the row tiles with `expand`; column inputs are loaded as
@@ -49,6 +53,8 @@ OP_KEYS = frozenset({"out", "op", "args", "transpose_b", *PARAMETRIC.values()})
 
 # The declared domain of the emitted row tile (the task's own tile_rows is always included).
 TILE_ROWS = (8, 16, 32, 64, 128)
+# The declared domain of the compute units of every map; 1, the ops' default, is the default.
+COMPUTE = (1, 2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,7 @@ class _RowTiling:
             raise NotCovered(
                 f"{self.task.name}: no input is tiled along {self.rows!r} with every batch dim"
             )
-        params = [i.name for i in self.inputs] + [f"tile_rows={self.tile_rows}"]
+        params = [i.name for i in self.inputs] + [f"tile_rows={self.tile_rows}", "compute=1"]
         if any(i.missing_batch or i.role == "column" for i in self.inputs):
             self._line(
                 f"{self.rows}_tiles = step.cdiv({anchor.name}.shape[-2], tile_rows)"
@@ -242,7 +248,7 @@ class _RowTiling:
                 )
                 self._define(
                     inp.name,
-                    f'step.map({inp.name}_row, "transpose")',
+                    _map(f"{inp.name}_row", '"transpose"'),
                     uses[inp.name],
                     "[tile_rows, 1]: one value per row",
                     var=f"{inp.name}_t",
@@ -307,28 +313,33 @@ class _RowTiling:
                     "streams; row tiling needs a whole right-hand operand"
                 )
             fn = "step.fn.matmul(transpose_b=True)" if op.get("transpose_b") else '"matmul"'
-            expr = f"step.map([{args[0]}, {args[1]}], {fn})"
+            expr = _map(f"[{args[0]}, {args[1]}]", fn)
         elif name == "softmax":  # exp(x - rowmax) / rowsum, all within one row tile
+            row_max, row_sum = _map(f"{out}_b", '"row_max"'), _map(f"{out}_e2", '"row_sum"')
+            shifted = _map(f"[{out}_a, {row_max}]", '"sub"')
+            exp = _map(f"{out}_shifted", '"exp"')
             self._line(f"{out}_a, {out}_b = step.copy({args[0]})")
-            self._line(f'{out}_shifted = step.map([{out}_a, step.map({out}_b, "row_max")], "sub")')
-            self._line(f'{out}_e1, {out}_e2 = step.copy(step.map({out}_shifted, "exp"))')
-            expr = f'step.map([{out}_e1, step.map({out}_e2, "row_sum")], "div")'
+            self._line(f"{out}_shifted = {shifted}")
+            self._line(f"{out}_e1, {out}_e2 = step.copy({exp})")
+            expr = _map(f"[{out}_e1, {row_sum}]", '"div"')
         elif name in UNARY:
-            expr = f'step.map({args[0]}, "{name}")'
+            expr = _map(args[0], f'"{name}"')
         elif name in BINARY:
-            expr = f'step.map([{args[0]}, {args[1]}], "{name}")'
+            expr = _map(f"[{args[0]}, {args[1]}]", f'"{name}"')
         elif name in PARAMETRIC:
             key = PARAMETRIC[name]
-            expr = f"step.map({args[0]}, step.fn.{name}({key}={float(op[key])!r}))"
+            expr = _map(args[0], f"step.fn.{name}({key}={float(op[key])!r})")
         else:
             raise NotCovered(f"{self.task.name}: op {name!r} has no row-tiled lowering")
         self._define(out, expr, uses[out])
 
     def _header(self, params: list[str]) -> str:
-        # The knob a tuner may turn (agent tune): the row tile trades on-chip memory for
-        # fewer, larger steps. (Compute allocations stay with the optimise rounds: the
-        # baselines, these programs, keep their text for the tests that edit it.)
-        tunable = f"@step.tunable(tile_rows={sorted({*TILE_ROWS, self.tile_rows})})\n"
+        # The knobs a tuner may turn (agent tune): the row tile trades on-chip memory for
+        # fewer, larger steps; `compute` gives every map that many compute units (and memory
+        # ports). Every op handles each row tile once, so the pipeline runs at its slowest
+        # op's pace: one allocation for all of them keeps the program as legible as its spec.
+        tiles = sorted({*TILE_ROWS, self.tile_rows})
+        tunable = f"@step.tunable(tile_rows={tiles}, compute={list(COMPUTE)})\n"
         under = f" under {', '.join(self.batch)}" if self.batch else ""
         doc = (
             f'"""{self.task.name}: static row tiling (builtin compiler).\n\n'
@@ -340,6 +351,11 @@ class _RowTiling:
         return (
             f"{doc}\nfrom dsl import step\n\n\n{tunable}def kernel({', '.join(params)}):\n{body}\n"
         )
+
+
+def _map(args: str, fn: str) -> str:
+    """A map of the row-tiled program, on the kernel's `compute` units."""
+    return f"step.map({args}, {fn}, compute=compute)"
 
 
 def _need(spec: dict, key: str, typ: type, task: str):

@@ -8,6 +8,7 @@ from dsl.core.params import IR_KEY as TUNABLE_KEY
 from dsl.core.params import bind as bind_params
 from dsl.errors import ProgramError
 from dsl.step.builder import Graph, Store, Tensor, unconsumed
+from dsl.step.gc_pause import paused_gc
 from dsl.step.ir import Program, dim_of
 from dsl.step.ops import TensorDecl
 from dsl.step.ops_routing import feedback_error
@@ -69,6 +70,7 @@ def build(kernel: Callable, signature: dict) -> Program:
     return graph.program()
 
 
+@paused_gc()
 def trace(kernel: Callable, signature: dict) -> dict:
     """The IR of `kernel` for `signature`, as a JSON-able dict (see `build`)."""
     ir = build(kernel, signature).to_json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dsl.errors import ValidationError
 from dsl.step.functions import FnTypeError, make_ref
+from dsl.step.gc_pause import paused_gc
 from dsl.step.ir import Node, Port, Program, attr_from_json, tensor_from_json
 from dsl.step.limits import LimitError, check_attr
 from dsl.step.ops import OPS, REQUIRED_ATTR, RuleEnv, RuleError, TensorDecl
@@ -42,6 +43,7 @@ def _port_name(spec: str, pos: int, n_inputs: int) -> str:
     return parts[min(pos, len(parts) - 1)].rstrip("?")
 
 
+@paused_gc()
 def load_ir(ir: object) -> Program:
     """Parse and validate IR produced by `trace`; raise `ValidationError` on any problem."""
     ir = Program.check_header(ir)

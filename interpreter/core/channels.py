@@ -281,9 +281,11 @@ class ResumableSolve:
     def __init__(self, network: ChannelNetwork, flat: _Flat) -> None:
         self.network, self.flat = network, flat
         self.step_off = flat.step_off
+        # per step, its release (empty while no step has one nor is held: the loop then
+        # reads none, and `start` holds 0 until a step's tokens and credits are folded in)
         released = any(u.release is not None for u in network.units)
-        self.release = flat.release.copy() if released else np.zeros(len(flat.release))
-        self.start = np.empty(flat.step_off[-1], dtype=np.float64)  # a step's, once it fired
+        self.release = flat.release.copy() if released else _NO_TIMES
+        self.start = np.zeros(flat.step_off[-1], dtype=np.float64)  # a step's, once it fired
         self.fired = np.zeros(len(network.units), dtype=np.int64)
         self.lag_seen = np.zeros(len(network.units), dtype=np.int64)
         self.lag = np.full(len(network.units), -np.inf)
@@ -311,6 +313,8 @@ class ResumableSolve:
 
     def hold(self, unit: int, steps: np.ndarray) -> None:
         """Steps of `unit` that may not fire until released."""
+        if not len(self.release):
+            self.release = np.zeros(len(self.start))
         self.release[self.step_off[unit] + np.asarray(steps, dtype=np.int64)] = np.inf
         self._resumed = True
 
@@ -326,7 +330,7 @@ class ResumableSolve:
         """Fire every step that can fire now."""
         f = self.flat
         _event_loop(f.size * RESUMED_WEIGHT if self._resumed else f.size)(
-            f.step_off, f.cost, self.release, f.in_off, f.in_ch, f.out_off, f.out_ch,
+            f.step_off, f.cost, f.cost_at, f.unit_cost, self.release, f.in_off, f.in_ch, f.out_off, f.out_ch,
             f.lag_off, f.lag_ch, f.ch_prod, f.ch_cons, f.ch_depth, f.ch_len, f.emit,
             f.emit_at, f.take, f.take_at, f.latency, f.lat_at, f.ch_lat, f.offset, f.off_at,
             f.ch_off, self._seed, self.start, self.fired, self.lag_seen, self.lag,
@@ -341,7 +345,7 @@ class ResumableSolve:
         if (self.fired < off[1:] - off[:-1]).any():  # (ValueError if a step is still held)
             raise ChannelDeadlock(self.network._deadlock_cycle(self.fired, self.lag_seen))
         last = off[1:][off[1:] > off[:-1]] - 1  # a unit's last step ends after all others
-        if len(last) and not (self.start[last] + self.flat.cost[last]).max() <= EXACT:
+        if len(last) and not (self.start[last] + self.flat.last_cost).max() <= EXACT:
             raise SimulationError(
                 f"steps end after {EXACT:.0f} cycles, where times are no longer exact: costs,"
                 " latencies or releases too large to time"
@@ -387,6 +391,7 @@ class Timeline:
 
 EXACT = 2.0**53  # float64 times are exact integers up to here
 _NO_UNITS = np.zeros(0, dtype=np.int64)
+_NO_TIMES = np.zeros(0)
 
 
 # A solve with held steps resumes once per release round (STeP's HBM: ~1,300 rounds on a
@@ -440,7 +445,14 @@ class _Flat:
         units, chans = net.units, net.channels
         sizes = np.array([len(u.cost) for u in units], dtype=np.int64)
         self.step_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.cost = _cat([u.cost for u in units], np.float64)
+        # per-step costs only for units whose steps cost differently (see channels_kernel)
+        uniform = [len(u.cost) > 0 and (u.cost == u.cost[0]).all() for u in units]
+        self.cost, self.cost_at = _stored(
+            [None if same else u.cost for u, same in zip(units, uniform, strict=True)],
+            np.float64,
+        )
+        self.unit_cost = np.array([u.cost[0] if len(u.cost) else 0.0 for u in units])
+        self.last_cost = np.array([u.cost[-1] for u in units if len(u.cost)])
         self.release = np.zeros(self.step_off[-1])
         for u, a, b in zip(units, self.step_off[:-1], self.step_off[1:], strict=True):
             if u.release is not None:

@@ -8,7 +8,8 @@ Arrays are flat concatenations described in `channels._Flat`: steps are numbered
 (`step_off[u] + s`), tokens per channel (0, 1, ...). A channel's per-token arrays are
 stored only when they say something: `emit_at[c]` is where its emit steps start in `emit`,
 or -1 when token j is emitted by step j (so for `take_at`/`take`); `lat_at[c]` is where
-its latencies start in `latency`, or -1 when all are `ch_lat[c]` (so for offsets). Most
+its latencies start in `latency`, or -1 when all are `ch_lat[c]` (so for offsets, and
+for a unit's step costs: `cost_at[u]`, or -1 when all are `unit_cost[u]`). Most
 channels of a dataflow graph are one token per step with one latency: they are then read
 as arithmetic, not memory, which is what a visit's cost is mostly made of.
 
@@ -147,11 +148,11 @@ def _wake(v, queue, queued, head, size, n_units):
     return size + 1
 
 
-def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off, lag_ch,
-               ch_prod, ch_cons, ch_depth, ch_len, emit, emit_at, take, take_at, latency,
-               lat_at, ch_lat, offset, off_at, ch_off, seed, start, fired, lag_seen, lag,
-               take_cur, emit_cur, lag_cur, queue, queued, first_waiter, next_waiter, need,
-               asleep, in_ahead, credit_ahead, folded, lag_bound):  # fmt: skip
+def run_events(step_off, cost, cost_at, unit_cost, release, in_off, in_ch, out_off, out_ch,
+               lag_off, lag_ch, ch_prod, ch_cons, ch_depth, ch_len, emit, emit_at, take,
+               take_at, latency, lat_at, ch_lat, offset, off_at, ch_off, seed, start, fired,
+               lag_seen, lag, take_cur, emit_cur, lag_cur, queue, queued, first_waiter,
+               next_waiter, need, asleep, in_ahead, credit_ahead, folded, lag_bound):  # fmt: skip
     """Fire every step whose inputs and credits are known, unit by unit from a worklist;
     a unit that advanced wakes the units waiting for it (`in_*`: the channels whose tokens
     a unit takes; `out_*`: the bounded, not lagged channels it emits on, whose credits it
@@ -214,13 +215,15 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
         if lag_horizon + 1 < horizon:
             horizon, wait_on, wait_for = lag_horizon + 1, lag_on, lag_for
         # the steps before the horizon start from their release; a held one (+inf,
-        # ResumableSolve) ends the batch there until it is released
-        g = base + s0
-        while g < base + horizon and release[g] != np.inf:
-            start[g] = release[g]
-            g += 1
-        if g < base + horizon:
-            horizon, wait_on = g - base, -1
+        # ResumableSolve) ends the batch there until it is released. (No releases at
+        # all: `release` is empty and `start` all 0, and this reads no array.)
+        if len(release):
+            g = base + s0
+            while g < base + horizon and release[g] != np.inf:
+                start[g] = release[g]
+                g += 1
+            if g < base + horizon:
+                horizon, wait_on = g - base, -1
         if horizon == s0:  # woken, but blocked again at once: sleep on the new blocker
             if wait_on >= 0:
                 need[u] = wait_for
@@ -254,7 +257,8 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
         # the unit's own pace, in step order
         # (the lagged state in locals: numba cannot tell that `lag` is not `start`)
         s, lag_u, seen = s0, lag[u], lag_seen[u]
-        back_to_back = start[base + s - 1] + cost[base + s - 1] if s > 0 else -np.inf
+        c_at, c_u = cost_at[u], unit_cost[u]
+        back_to_back = start[base + s - 1] + _value(cost, c_at, c_u, s - 1) if s > 0 else -np.inf
         while s < horizon:
             g = base + s
             t = max(start[g], back_to_back)
@@ -271,7 +275,7 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
                     seen = s + 1
                     t = max(t, lag_u)
             start[g] = t
-            back_to_back = t + cost[g]
+            back_to_back = t + _value(cost, c_at, c_u, s)
             s += 1
         fired[u], lag[u], lag_seen[u] = s, lag_u, seen
         for i in range(in_off[u], in_off[u + 1]):
@@ -308,7 +312,9 @@ def run_events(step_off, cost, release, in_off, in_ch, out_off, out_ch, lag_off,
 # Plain below 200K steps + tokens (~0.4 s at most; loading numba and the compiled loop costs
 # a process ~1 s, and most SAM tasks' networks are 20K-100K), compiled from there or once
 # compiled; the helpers are compiled from these same functions: both loops are one source.
+# The loop creates no array (the solver passes its work arrays), so it runs without
+# reference counts (`jit.compile_kernel`).
 RUN_EVENTS = jit.Kernel(
     run_events, (_step, _value, _inputs_block, _credit_block, _credit_horizon, _fold_inputs,
-                 _fold_credits, _back, _wake), compile_from=200_000,
+                 _fold_credits, _back, _wake), compile_from=200_000, allocates=False,
 )  # fmt: skip

@@ -18,6 +18,7 @@ that is read-only, and recompiles when the source changes.
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from collections.abc import Callable, Sequence
 
@@ -30,25 +31,59 @@ COMPILE_FROM = 20_000
 KERNELS = ("interpreter.core.channels", "interpreter.sam.critical_path_kernel")
 
 
-def compile_kernel(function: Callable, helpers: Sequence[Callable] = ()) -> Callable:
+def compile_kernel(
+    function: Callable, helpers: Sequence[Callable] = (), allocates: bool = True
+) -> Callable:
     """`function` compiled by numba (cached on disk), the plain-Python `helpers` it calls
     (functions of its module) compiled from the same source, so the compiled kernel and
     the plain one are one source. Helpers are inlined into their callers: numba does not
     inline one compiled function into another by itself, and a call passes every array as
     a struct (and counts its references), which cost the solver's visits, ten small
-    helper calls each, about a tenth of their time on SAM's SpMV at depth 2."""
-    import numba
+    helper calls each, about a tenth of their time on SAM's SpMV at depth 2.
 
+    A kernel that `allocates` no array (its caller passes all it writes) is compiled
+    without numba's reference counts (`_nrt=False`): numba counts one, with an atomic
+    instruction, each time an array gets a new name, which an inlined helper's arguments
+    do at every call; on the solver's visits that was a quarter of their time."""
+    numba = _numba()
     namespace = dict(function.__globals__)
+    counted = {} if allocates else {"_nrt": False}
 
     def jit(f: Callable, **options) -> Callable:
         copy = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__)
         copy.__qualname__, copy.__module__ = f.__qualname__, f.__module__
-        return numba.njit(cache=True, **options)(copy)
+        return numba.njit(cache=True, **counted, **options)(copy)
 
     for helper in helpers:
         namespace[helper.__name__] = jit(helper, inline="always")
     return jit(function)
+
+
+# Modules numba's compiler extensions import on their first load only to support calls no
+# kernel here makes: scipy.linalg (a probe for a BLAS: 0.3 s of CPU) and cffi (its C parser,
+# 0.1 s). See `_numba`.
+UNUSED_BY_KERNELS = ("scipy.linalg", "cffi")
+
+
+def _numba():
+    """numba, with its compiler's extensions loaded (numba loads them on the first compile
+    or cache load: most of the ~0.7 s a process pays to load the solver's cached loop).
+    Those extensions import `UNUSED_BY_KERNELS` to support BLAS and cffi calls in compiled
+    code, which no kernel here makes: while they load, a module of that list that is not
+    imported yet is absent (an ImportError, which they take as "not supported"), and it
+    imports as usual afterwards."""
+    import numba
+    from numba.core.registry import cpu_target
+
+    absent = [name for name in UNUSED_BY_KERNELS if name not in sys.modules]
+    for name in absent:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        cpu_target.target_context.refresh()
+    finally:
+        for name in absent:
+            del sys.modules[name]
+    return numba
 
 
 class Kernel:
@@ -56,15 +91,20 @@ class Kernel:
     twin: `pick(size)` says which to run on an input of `size` elements."""
 
     def __init__(
-        self, function: Callable, helpers: Sequence[Callable] = (), compile_from: int = COMPILE_FROM
+        self,
+        function: Callable,
+        helpers: Sequence[Callable] = (),
+        compile_from: int = COMPILE_FROM,
+        allocates: bool = True,
     ) -> None:
         self.plain, self.helpers, self.compile_from = function, tuple(helpers), compile_from
+        self.allocates = allocates  # (see `compile_kernel`)
         self._compiled: Callable | None = None
         self._plain_work = 0  # elements this process has run through the plain loop
 
     def compiled(self) -> Callable:
         if self._compiled is None:
-            self._compiled = compile_kernel(self.plain, self.helpers)
+            self._compiled = compile_kernel(self.plain, self.helpers, self.allocates)
         return self._compiled
 
     def pick(self, size: int) -> Callable:

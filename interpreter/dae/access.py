@@ -331,15 +331,17 @@ def _layout(run: AccessRun) -> None:
             f"the access side would push {total} queue entries (limit"
             f" {MAX_PUSHES}); push rows as buffers or fewer operands"
         )
-    pos_parts, reg_parts, inst_parts = [], [], []
+    reg = np.empty(total, dtype=np.int64)
+    inst = np.empty(total, dtype=np.int64)
     for t in p.tus:
         st = run.tus[t.id]
         nbeg = count.get((t.id, Event.BEG), 0)
         excl = np.cumsum(size_iter[t.id]) - size_iter[t.id]
-        fiber_first = np.cumsum(np.bincount(st.owner, minlength=st.nfib))
-        fiber_first = np.concatenate([[0], fiber_first[:-1]]).astype(np.int64)
-        excl = excl - excl[fiber_first[st.owner]]  # restart the count in every fiber
-        start_iter[t.id] = start_fiber[t.id][st.owner] + nbeg + excl
+        per_fiber = np.bincount(st.owner, minlength=st.nfib)
+        first = np.cumsum(per_fiber) - per_fiber  # each fiber's first iteration (n if none)
+        # the count restarts in every fiber, after its `beg` pushes
+        shift = start_fiber[t.id] + nbeg - np.append(excl, 0)[first]
+        start_iter[t.id] = shift[st.owner] + excl
         inner = start_iter[t.id] + count.get((t.id, Event.ITE), 0)
         for c in children.get(t.id, []):
             start_fiber[c] = inner.copy()
@@ -350,15 +352,10 @@ def _layout(run: AccessRun) -> None:
             (Event.ITE, start_iter[t.id], st.n),
             (Event.END, end_start, st.nfib),
         ):
-            for j, r in enumerate(regs.get((t.id, event), [])):
-                pos_parts.append(base + j)
-                reg_parts.append(np.full(n, r, dtype=np.int64))
-                inst_parts.append(np.arange(n, dtype=np.int64))
-    reg = np.empty(total, dtype=np.int64)
-    inst = np.empty(total, dtype=np.int64)
-    if pos_parts:
-        pos = np.concatenate(pos_parts)
-        reg[pos] = np.concatenate(reg_parts)
-        inst[pos] = np.concatenate(inst_parts)
+            group = regs.get((t.id, event), [])
+            if group:  # instance i pushes the group's registrations at base[i], base[i] + 1, ...
+                at = base[:, None] + np.arange(len(group))
+                reg[at] = np.array(group, dtype=np.int64)
+                inst[at] = np.arange(n, dtype=np.int64)[:, None]
     run.entries = QueueEntry(reg, inst)
     run.start_iter = start_iter

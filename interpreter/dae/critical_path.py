@@ -8,8 +8,8 @@ last entry it pops (the path moves to the access side); an access push waits for
 work since the previous push (the path stays there, charged to whichever of traversal
 steps, memory requests, DRAM bandwidth or the queue port was largest) or for room in a
 full queue (the path moves to the token whose pop made room: a queue stall). Stretches
-where one side is the path are handled in bulk with prefix sums, so the walk costs one
-Python step per switch of sides, not per push.
+where one side is the path are handled in bulk (array sums over the stretch; stretches
+never overlap), so the walk costs one Python step per switch of sides, not per push.
 
 Busy shares (the old advice) name the side that works most, which need not be the side
 the end waits for: an access side busy 90% behind a core that starts late still leaves
@@ -29,6 +29,7 @@ ACCESS_PARTS = ("traversal steps", "memory requests", "cache-miss latency", "DRA
 ACCESS_PARTS += ("queue pushes",)
 CORE_PARTS = ("callback dispatch and pops", "callback compute", "callback loads")
 FILL = "first-load latency"
+QUEUES = ("control queue", "data queue")
 _EPS = 1e-9
 
 
@@ -78,17 +79,13 @@ def walk(x: Inputs) -> CriticalPath:
     if x.dram_cycles >= end and x.dram_cycles > max(access_end, core_end):
         path.share["DRAM bandwidth"] = x.dram_cycles
         return path
-    # Prefix sums per resource: access work charged to the part that set each push's work.
-    pick = np.argmax(np.stack([x.access[p] for p in WORK]), axis=0)
-    charged = {p: np.where(pick == i, a, 0.0) for i, p in enumerate(WORK)}
-    memory = charged.pop("memory")
-    charged["memory requests"] = memory * (1.0 - x.miss_share)
-    charged["cache-miss latency"] = memory * x.miss_share
-    acc_cum = {p: np.cumsum(w) for p, w in charged.items()}
-    core_cum = {p: np.cumsum(x.core[p]) for p in CORE_PARTS}
+    # Each push's work is charged to the first resource of WORK that set it (its largest).
+    pick = np.zeros(n + 1, dtype=np.int8)
+    for i in range(len(WORK) - 1, 0, -1):  # the lowest index among equals wins
+        pick[x.access[WORK[i]] == a] = i
     # A push is tight when its own work set it (not a full queue); a token when the
     # previous token's finish set its start (not an entry it pops).
-    bound = _backpressure(x, n)
+    full_queue, room_token = _backpressure(x, n)
     tight_a = np.ones(n, bool)
     if n:
         prev = np.concatenate([[x.fill], x.push[:-1]])
@@ -106,9 +103,17 @@ def walk(x: Inputs) -> CriticalPath:
         if cycles > 0:
             path.share[name] = path.share.get(name, 0.0) + float(cycles)
 
-    def span(cum: dict[str, np.ndarray], lo: int, hi: int) -> None:
-        for p, s in cum.items():
-            add(p, s[hi] - (s[lo - 1] if lo else 0.0))
+    def span_access(lo: int, hi: int) -> None:
+        """Charge pushes lo..hi (n: the tail) to their resources; memory is split by how
+        much of it latency-bound requests held."""
+        work, by = a[lo : hi + 1], pick[lo : hi + 1]
+        for i, p in enumerate(WORK):
+            if p != "memory":
+                add(p, work[by == i].sum())
+        memory = by == WORK.index("memory")
+        share = x.miss_share[lo : hi + 1][memory]
+        add("memory requests", (work[memory] * (1.0 - share)).sum())
+        add("cache-miss latency", (work[memory] * share).sum())
 
     def enter_core(t: int) -> tuple[str, int]:
         """Where the path goes from token t's start: the token before or an entry."""
@@ -120,7 +125,7 @@ def walk(x: Inputs) -> CriticalPath:
     if core_end >= access_end and k:
         side, i = "core", k - 1
     else:
-        span(acc_cum, n, n)
+        span_access(n, n)
         path.on_access[n] = True
         side, i = "access", n - 1
     hops = 2 * (n + k) + 2  # every hop moves back by a push or a token; ties cannot loop
@@ -128,43 +133,43 @@ def walk(x: Inputs) -> CriticalPath:
         hops -= 1
         if side == "core":
             lo = max(int(brk_c[i]), 0)  # tokens lo..i run back to back
-            span(core_cum, lo, i)
+            for p in CORE_PARTS:
+                add(p, x.core[p][lo : i + 1].sum())
             path.on_core[lo : i + 1] = True
             side, i = enter_core(lo)
             continue
         lo = max(int(brk_a[i]), 0)  # pushes lo+1..i each set by their own work
         own = lo if tight_a[lo] else lo + 1  # lo itself waited for room
         if own <= i:
-            span(acc_cum, own, i)
+            span_access(own, i)
             path.on_access[own : i + 1] = True
         if tight_a[lo]:
             add(FILL, x.fill)
             break
-        queue, token = bound[lo]
+        token = int(room_token[lo])
         if token < 0:
             break
+        queue = QUEUES[full_queue[lo]]
         path.stalls[queue] = path.stalls.get(queue, 0) + 1
         side, i = enter_core(token)
     return path
 
 
-def _backpressure(x: Inputs, n: int) -> list[tuple[str, int]]:
-    """Per push: the queue that was full and the token whose pop made room (-1: none)."""
-    out: list[tuple[str, int]] = [("", -1)] * n
-    for queue, mask, depth in (
-        ("control queue", x.is_token, x.depths[0]),
-        ("data queue", ~x.is_token, x.depths[1]),
-    ):
+def _backpressure(x: Inputs, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per push: the queue that was full (an index into `QUEUES`, -1: none) and the token
+    whose pop made room (-1: none), as arrays (a push's lookup is the walk's only use)."""
+    queue = np.full(n, -1, dtype=np.int8)
+    token = np.full(n, -1, dtype=np.int64)
+    for q, (mask, depth) in enumerate(((x.is_token, x.depths[0]), (~x.is_token, x.depths[1]))):
         pos = np.flatnonzero(mask)
         if depth < 1 or len(pos) <= depth:
             continue
         waits = x.owner[pos[:-depth]]
-        room = x.start[waits]
         later = pos[depth:]
-        hit = room + _EPS >= x.push[later]
-        for e, t in zip(later[hit].tolist(), waits[hit].tolist(), strict=True):
-            out[e] = (queue, t)
-    return out
+        hit = x.start[waits] + _EPS >= x.push[later]
+        queue[later[hit]] = q
+        token[later[hit]] = waits[hit]
+    return queue, token
 
 
 def _last_false(tight: np.ndarray) -> np.ndarray:

@@ -92,12 +92,16 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
     data_first = np.cumsum(per_token) - per_token
     expected_total = int(per_token.sum())
     owner = np.repeat(np.arange(len(tokens)), per_token)
-    local = np.arange(expected_total) - data_first[owner]
+    # operand j is pop #(j - data_first[owner[j]]) of its token's case
     expected = (
-        flat_pops[pop_start[tok_case[owner]] + local]
+        flat_pops[(pop_start[tok_case] - data_first)[owner] + np.arange(expected_total)]
         if expected_total
         else np.zeros(0, dtype=np.int64)
     )
+
+    def local(j: int) -> int:
+        return j - int(data_first[owner[j]])
+
     names = {v: _kind_name(*k) for k, v in kinds.items()}
     n = min(expected_total, len(pushed))
     bad = np.flatnonzero(expected[:n] != pushed[:n])
@@ -106,7 +110,7 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
         case = p.cases[tok_case[owner[j]]]
         r = regs[run.entries.reg[data_pos[j]]]
         raise ExecutionError(
-            f"protocol mismatch: case {case.id} ({case.name}) pop #{int(local[j])} expects"
+            f"protocol mismatch: case {case.id} ({case.name}) pop #{local(j)} expects"
             f" {names[int(expected[j])]} but the data queue holds {names[int(pushed[j])]}"
             f" pushed by stream {r.stream} on TU {r.tu} {r.event.value}"
         )
@@ -114,7 +118,7 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
         j = len(pushed)
         case = p.cases[tok_case[owner[j]]]
         raise ExecutionError(
-            f"deadlock: case {case.id} ({case.name}) pops operand #{int(local[j])} in its run"
+            f"deadlock: case {case.id} ({case.name}) pops operand #{local(j)} in its run"
             f" for token {int(owner[j])}, but the access side pushed only {len(pushed)}"
             " operands in total; the core waits forever"
         )
@@ -157,34 +161,30 @@ def _check_deadlock(
     push order, neither side moves. Symmetrically for a token behind too many operands.
     """
     nt, nd = len(token_pos), len(data_pos)
+    # `owner` and `data_first` never decrease, so the operands (tokens) whose limit falls
+    # inside the queue are a prefix: the first m.
     if nd:
-        limit = owner + 1 + qc
-        hit = limit < nt
-        if hit.any():
-            j_all = np.flatnonzero(hit)
-            blocked = token_pos[limit[j_all]] < data_pos[j_all]
-            if blocked.any():
-                j = int(j_all[np.argmax(blocked)])
-                case = p.cases[tok_case[owner[j]]]
-                raise ExecutionError(
-                    f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
-                    f" pushed after {qc} more control tokens, but the control queue holds"
-                    f" only {qc}; push operands no later than the event of their callback"
-                )
+        m = int(np.searchsorted(owner, nt - 1 - qc))  # owner[j] + 1 + qc < nt for j < m
+        blocked = token_pos[owner[:m] + 1 + qc] < data_pos[:m]
+        if blocked.any():
+            j = int(np.argmax(blocked))
+            case = p.cases[tok_case[owner[j]]]
+            raise ExecutionError(
+                f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
+                f" pushed after {qc} more control tokens, but the control queue holds"
+                f" only {qc}; push operands no later than the event of their callback"
+            )
     if nt:
-        limit = data_first + qd
-        hit = limit < nd
-        if hit.any():
-            i_all = np.flatnonzero(hit)
-            blocked = data_pos[limit[i_all]] < token_pos[i_all]
-            if blocked.any():
-                i = int(i_all[np.argmax(blocked)])
-                case = p.cases[tok_case[i]]
-                raise ExecutionError(
-                    f"deadlock: the token of case {case.id} ({case.name}) is pushed after more"
-                    f" than {qd} operands it cannot yet pop; the data queue (depth {qd})"
-                    " fills first"
-                )
+        m = int(np.searchsorted(data_first, nd - qd))  # data_first[i] + qd < nd for i < m
+        blocked = data_pos[data_first[:m] + qd] < token_pos[:m]
+        if blocked.any():
+            i = int(np.argmax(blocked))
+            case = p.cases[tok_case[i]]
+            raise ExecutionError(
+                f"deadlock: the token of case {case.id} ({case.name}) is pushed after more"
+                f" than {qd} operands it cannot yet pop; the data queue (depth {qd})"
+                " fills first"
+            )
 
 
 # ------------------------------------------------------------------------- running cases

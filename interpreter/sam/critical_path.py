@@ -98,9 +98,8 @@ class _GraphWalk:
     The chase crosses a back-to-back run in one jump and asks why only at the step a run
     starts at, so that is all that is worked out: a step that began the moment its
     previous one ended waited for nothing later (its tokens and releases are not later
-    than its start: the solver's own rule), unless SAM's lagged rule let it start before
-    room it would otherwise wait for. Unbounded SpMV 2000^2 has 15 run starts in 350K
-    steps; at depth 2, a fifth of the steps start a run."""
+    than its start: the solver's own rule; a credit it started ahead of, SAM's lagged
+    rule, binds its next step). Unbounded SpMV 2000^2 has 15 run starts in 350K steps."""
 
     def __init__(
         self, g: int, run: GraphRun, timing: GraphTiming, hbm: HbmModel | None, depth: int
@@ -139,7 +138,7 @@ class _GraphWalk:
         self.stall_with = np.full(total, -1, dtype=np.int64) if depth > 0 else None
         bounded = [depth > 0 and e.consumer.op not in WRITERS and len(e.emit) > 0
                    for e in timing.edges]  # fmt: skip
-        self.rows = self._run_starts(bounded)
+        self.rows = self._run_starts()
         for v in self.ids:
             if v in release:
                 at = self._rows_of(v)
@@ -155,22 +154,14 @@ class _GraphWalk:
         stop = (self.start[self.rows] <= 0) | (self.kind[self.rows] == _RELEASE)
         self.pred[self.rows[stop]] = -1
 
-    def _run_starts(self, bounded: list[bool]) -> np.ndarray:
+    def _run_starts(self) -> np.ndarray:
         """The global numbers of the steps a back-to-back run starts at (ascending): those
-        not back to back, or ahead of their room (the lagged rule); `bounded` says which
-        edges have credits."""
-        asked = self.ready != self.start
-        for e, room in zip(self.timing.edges, bounded, strict=True):
-            if room:
-                self._ahead_of_room(e, asked)
-        return np.flatnonzero(asked)
+        that did not start the moment their previous step ended."""
+        return np.flatnonzero(self.ready != self.start)
 
     def _owner(self, steps: np.ndarray) -> np.ndarray:
         """Index in `ids` of the node owning each of these global step numbers."""
         return np.searchsorted(self.ends, steps, side="right")
-
-    def _span(self, v: int) -> slice:
-        return slice(self.off[v], self.off[v] + len(self.timing.times[v]))
 
     def _rows_of(self, v: int) -> np.ndarray:
         """The global numbers of node v's steps that start a run."""
@@ -209,28 +200,19 @@ class _GraphWalk:
         self._set(at, better, arrival, e.index, self.off[p], emitted, trip)
 
     def _room(self, e) -> None:
-        """Room in a bounded FIFO, at the run-starting steps of e's producer."""
-        p = e.producer.id
-        at = self._rows_of(p)
-        steps, ready, took = self._credits(e, at - self.off[p])
-        at = self.off[p] + steps
-        better = ready > self.ready[at]
-        self._set(at, better, ready, _ROOM, self.off[e.consumer.id], took, stall=e.consumer.id)
-
-    def _ahead_of_room(self, e, asked: np.ndarray) -> None:
-        """Mark the steps of e's producer that started before their room (`_credits` for
-        every step at once: by slices where step s emits token s)."""
-        at, n = self._span(e.producer.id), len(self.timing.times[e.producer.id])
-        if e.one_per_step[0]:
-            lo, k = self.depth + 1, min(len(e.emit), n)
-            if k > lo:
-                taken = self.timing.times[e.consumer.id]
-                taken = taken[: k - lo] if e.one_per_step[1] else taken[e.take[: k - lo]]
-                steps = slice(at.start + lo, at.start + k)
-                asked[steps] |= taken + CREDIT_OFFSET > self.ready[steps]
-            return
-        steps, ready, _ = self._credits(e, np.arange(n))
-        asked[at.start + steps] |= ready > self.ready[at.start + steps]
+        """Room in a bounded FIFO, at the run-starting steps of e's producer. A step that
+        ran back to back started ahead of its own credit (SAM's lagged rule: it was working,
+        not waiting), and that credit binds its next step instead; a step that did not
+        waited for its own (the solver's rule), so no credit is later than its start."""
+        p, base = e.producer.id, self.off[e.producer.id]
+        rows = self._rows_of(p) - base
+        for back in (0, 1):  # the step's own credits, then those its previous step was ahead of
+            steps, ready, took = self._credits(e, rows[rows >= back] - back)
+            ahead = ready > self.start[base + steps]
+            keep = ahead if back else ~ahead
+            at, ready, took = base + steps[keep] + back, ready[keep], took[keep]
+            better = ready > self.ready[at]
+            self._set(at, better, ready, _ROOM, self.off[e.consumer.id], took, stall=e.consumer.id)
 
     def _credits(self, e, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Of these steps of e's producer (ascending), those a credit binds; when each may

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsl.step import load_ir
+from dsl.step.gc_pause import paused_gc
 from dsl.step.ir import Program
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
@@ -21,6 +22,7 @@ class StepBackend:
         """Parse and validate untrusted IR (raises `dsl.errors.ValidationError`)."""
         return load_ir(ir)
 
+    @paused_gc()
     def execute(
         self,
         program: Program,

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from dsl.step.gc_pause import paused_gc
 from dsl.step.ir import Port, Program
 from interpreter.core.targets import StepTarget, typed
 from interpreter.report import SimReport
@@ -111,6 +112,7 @@ def merge_orders(
     return {k: v for k, v in ctx.merge_order.items()}
 
 
+@paused_gc()
 def simulate(
     program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
 ) -> SimReport:

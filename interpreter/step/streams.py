@@ -14,7 +14,7 @@ reference simulator does, so the timing pass can treat items as the unit of tran
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -38,6 +38,8 @@ class StreamData:
     stop: np.ndarray  # int8 [n_items]
     has_value: np.ndarray  # bool [n_items]
     values: object  # Values of the value items, in order
+    # bytes of every item by element type (`costs.item_sizes`), filled as they are asked for
+    sizes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_items(self) -> int:

@@ -5,7 +5,7 @@
 when its prompt shows a verified program of a task whose name shares a word with it (the
 example it adapts); without one it writes a plausible program with a wrong element function
 (which the verifier rejects). Asked to optimise gemm it gives the memory-port rewrite
-(`compute=4`, ~3x faster); anything else it gives back unchanged. It is a function of its
+(its program on `compute=4` units, ~3x faster); anything else it gives back unchanged. It is a function of its
 prompt alone — no cursor, no state — so a killed and resumed run gets the same answers.
 
 Its replies are real program text, verified by the real sandbox and verifier.
@@ -20,6 +20,7 @@ from typing import Any
 
 from agents.models import Reply
 from benchmarks.task import Task, load_task
+from tests.agents.gemm_programs import with_compute
 
 EXAMPLES_HEADING = "## Verified programs for similar tasks"
 _HEADING = re.compile(r"^### (\w+)/(\w+)", re.MULTILINE)
@@ -36,7 +37,8 @@ def broken(task: Task) -> str:
 
 
 def faster(program: str) -> str:
-    return program.replace('"matmul")', '"matmul", compute=4)', 1)
+    """A compiled baseline on 4 compute units: faster, and longer than the baseline."""
+    return with_compute(program, 4)
 
 
 class ExampleLearner:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from memory.store import ExperienceStore
+from tests.agents.gemm_programs import gemm_program
 from tests.agents.test_cli_solve import ROOT, agent
 from tests.agents.workflows.conftest import (
     BASELINE,
@@ -31,7 +32,7 @@ from tests.agents.workflows.conftest import (
     write_script,
 )
 
-COMPUTE_8 = BASELINE.replace('"matmul")', '"matmul", compute=8)')
+COMPUTE_8 = gemm_program(compute=8)
 
 
 def _answer(prompt: Path, text: str) -> None:

@@ -14,6 +14,7 @@ from mcp.client.stdio import stdio_client
 from agents.mcp_server import MAX_PROGRAM_CHARS, Toolbox, ToolError, reference_entries
 from benchmarks.task import load_task
 from memory.store import ExperienceStore
+from tests.agents.gemm_programs import gemm_program
 
 TOOLS = {
     "list_tasks",
@@ -26,22 +27,9 @@ TOOLS = {
 }
 
 # gemm with the matmul on 4 compute units: faster than the baseline's single unit.
-FAST_GEMM = """
-from dsl import step
-
-
-def kernel(a, b):
-    rows = step.linear_offchip_load(a, (16, 128))
-    rows_for_mm, rows_for_expand = step.copy(rows, 2)
-    weight = step.expand(step.linear_offchip_load(b, (128, 64)), rows_for_expand)
-    return step.linear_offchip_store(step.map([rows_for_mm, weight], "matmul", compute=4), "c")
-"""
+FAST_GEMM = gemm_program(compute=4)
 # The same, but every output doubled: well-formed, so only the reference comparison fails.
-DOUBLED_GEMM = FAST_GEMM.replace(
-    'return step.linear_offchip_store(step.map([rows_for_mm, weight], "matmul", compute=4), "c")',
-    'c = step.map([rows_for_mm, weight], "matmul", compute=4)\n'
-    '    return step.linear_offchip_store(step.map(c, step.fn.scale(factor=2.0)), "c")',
-)
+DOUBLED_GEMM = gemm_program(compute=4, scale=2.0)
 # Floods its own stdout while building: the sandbox must keep it off the protocol's wire.
 CHATTY_GEMM = "print('{not json' * 5000)\n" + FAST_GEMM
 

@@ -7,23 +7,24 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
-@step.tunable(tile_rows=[8, 16, 32, 64, 128])
-def kernel(x, weight, w_gate, w_up, w_down, tile_rows=16):
+@step.tunable(tile_rows=[8, 16, 32, 64, 128], compute=[1, 2, 4, 8, 16])
+def kernel(x, weight, w_gate, w_up, w_down, tile_rows=16, compute=1):
     M_tiles = step.cdiv(x.shape[-2], tile_rows)  # the last tile is zero-padded
     x_t = step.linear_offchip_load(x, (tile_rows, 64))  # stream [cdiv(M, tile_rows), 1]
     x_t0, x_t1, x_t2, x_t3, x_t4 = step.copy(x_t, 5)
     weight_row = step.linear_offchip_load(weight, (1, tile_rows), shape=(M_tiles, 1))
-    weight_t = step.map(weight_row, "transpose")  # [tile_rows, 1]: one value per row
+    # [tile_rows, 1]: one value per row
+    weight_t = step.map(weight_row, "transpose", compute=compute)
     w_gate_tile = step.linear_offchip_load(w_gate, (64, 128))  # read once
     w_gate_t = step.expand(w_gate_tile, x_t2)  # kept on chip, repeated for every row tile
     w_up_tile = step.linear_offchip_load(w_up, (64, 128))  # read once
     w_up_t = step.expand(w_up_tile, x_t3)  # kept on chip, repeated for every row tile
     w_down_tile = step.linear_offchip_load(w_down, (128, 64))  # read once
     w_down_t = step.expand(w_down_tile, x_t4)  # kept on chip, repeated for every row tile
-    gate = step.map([x_t0, w_gate_t], "matmul")
-    act = step.map(gate, "silu")
-    up = step.map([x_t1, w_up_t], "matmul")
-    hidden = step.map([act, up], "mul")
-    down = step.map([hidden, w_down_t], "matmul")
-    y = step.map([down, weight_t], "mul")
+    gate = step.map([x_t0, w_gate_t], "matmul", compute=compute)
+    act = step.map(gate, "silu", compute=compute)
+    up = step.map([x_t1, w_up_t], "matmul", compute=compute)
+    hidden = step.map([act, up], "mul", compute=compute)
+    down = step.map([hidden, w_down_t], "matmul", compute=compute)
+    y = step.map([down, weight_t], "mul", compute=compute)
     return step.linear_offchip_store(y, "y")

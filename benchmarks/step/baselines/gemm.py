@@ -7,11 +7,11 @@ weights and vectors are read once and repeated on chip for every row tile (expan
 from dsl import step
 
 
-@step.tunable(tile_rows=[8, 16, 32, 64, 128])
-def kernel(a, b, tile_rows=16):
+@step.tunable(tile_rows=[8, 16, 32, 64, 128], compute=[1, 2, 4, 8, 16])
+def kernel(a, b, tile_rows=16, compute=1):
     a_t = step.linear_offchip_load(a, (tile_rows, 128))  # stream [cdiv(M, tile_rows), 1]
     a_t0, a_t1 = step.copy(a_t, 2)
     b_tile = step.linear_offchip_load(b, (128, 64))  # read once
     b_t = step.expand(b_tile, a_t1)  # kept on chip, repeated for every row tile
-    c = step.map([a_t0, b_t], "matmul")
+    c = step.map([a_t0, b_t], "matmul", compute=compute)
     return step.linear_offchip_store(c, "c")

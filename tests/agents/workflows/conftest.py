@@ -2,10 +2,11 @@
 
 Everything here is real: the step suite's gemm task, the sandbox and verifier (through the
 worker-process pool), the SQLite experience store and the scripted model. Programs are the
-suite's baseline and small edits of it whose verdicts were checked by hand:
+suite's baseline, gemm programs written out (tests/agents/gemm_programs.py) and one small
+edit of the baseline, whose verdicts were checked by hand:
 
-    BASELINE   passes, ~1360 cycles (the matmul map is bandwidth-bound)
-    FAST       passes, ~400 cycles (compute=4 gives the matmul more memory ports)
+    BASELINE   passes, ~1366 cycles (the matmul map is bandwidth-bound)
+    FAST       passes, ~406 cycles (compute=4 gives the matmul more memory ports)
     BAD_FN     invalid: "unknown map function 'matmul_nope'"
     TWICE      invalid: a stream consumed twice (what the guardian is for)
 """
@@ -26,6 +27,7 @@ from agents.workflows.solve import SolveSettings
 from agents.workflows.verify_pool import VerifierPool
 from benchmarks.task import Task, load_task
 from memory.store import ExperienceStore
+from tests.agents.gemm_programs import gemm_program
 
 PROPOSE = "Write the program for this task"
 GUARDIAN = "Review this program before it is verified"
@@ -34,8 +36,8 @@ OPTIMISE = "What the cycle simulator reports"
 
 GEMM = load_task("step/gemm")
 BASELINE = GEMM.baseline_source() or ""
-FAST = BASELINE.replace('"matmul")', '"matmul", compute=4)')
-BAD_FN = BASELINE.replace('"matmul")', '"matmul_nope")')
+FAST = gemm_program(compute=4)
+BAD_FN = gemm_program(fn="matmul_nope")
 TWICE = BASELINE.replace("a_t0, a_t1 = step.copy(a_t, 2)", "a_t0 = a_t\n    a_t1 = a_t")
 assert len({BASELINE, FAST, BAD_FN, TWICE}) == 4
 

@@ -13,6 +13,7 @@ from agents.models import CostMeter
 from agents.models.scripted import ScriptedModel
 from benchmarks.task import load_task
 from memory.store import ExperienceStore
+from tests.agents.gemm_programs import gemm_program
 from tests.agents.workflows.conftest import (
     BASELINE,
     FAST,
@@ -27,8 +28,8 @@ from tests.agents.workflows.conftest import (
     solve,
 )
 
-COMPUTE_2 = BASELINE.replace('"matmul")', '"matmul", compute=2)')
-COMPUTE_8 = BASELINE.replace('"matmul")', '"matmul", compute=8)')
+COMPUTE_2 = gemm_program(compute=2)
+COMPUTE_8 = gemm_program(compute=8)
 GEMM_SILU = load_task("step/gemm_silu")
 
 

@@ -42,10 +42,11 @@ def test_every_suite_task_compiles() -> None:
 def test_compiled_gemm_reads_like_an_example() -> None:
     source = compile_task(TASKS["gemm"])
     assert (
-        "@step.tunable(tile_rows=[8, 16, 32, 64, 128])\ndef kernel(a, b, tile_rows=16):" in source
+        "@step.tunable(tile_rows=[8, 16, 32, 64, 128], compute=[1, 2, 4, 8, 16])\n"
+        "def kernel(a, b, tile_rows=16, compute=1):" in source
     )
     assert "b_tile = step.linear_offchip_load(b, (128, 64))  # read once" in source
-    assert 'c = step.map([a_t0, b_t], "matmul")' in source
+    assert 'c = step.map([a_t0, b_t], "matmul", compute=compute)' in source
     assert source.rstrip().endswith('return step.linear_offchip_store(c, "c")')
 
 
@@ -72,6 +73,23 @@ def test_tile_rows_is_a_tunable_parameter() -> None:
         TASKS["softmax"], compile_task(TASKS["softmax"]), params={"tile_rows": 8}, seed=1
     )
     assert verdict.status == "passed", verdict.feedback
+
+
+def test_compute_is_a_tunable_parameter_of_every_map() -> None:
+    source = compile_task(TASKS["gemm"])
+    plain = verify(TASKS["gemm"], source, seed=1)
+    fast = verify(TASKS["gemm"], source, params={"compute": 4}, seed=1)
+    assert plain.status == fast.status == "passed", (plain.feedback, fast.feedback)
+    assert fast.cycles < plain.cycles / 2  # the matmul was bound by its one unit's ports
+    softmax = compile_task(TASKS["softmax"])
+    assert softmax.count("step.map(") == softmax.count("compute=compute") == 5
+
+
+def test_a_compute_outside_its_domain_is_a_one_line_error_naming_it() -> None:
+    verdict = verify(TASKS["gemm"], compile_task(TASKS["gemm"]), params={"compute": 3}, seed=1)
+    assert verdict.status == "invalid"
+    assert "tunable parameter 'compute': value 3 is outside its domain" in verdict.feedback
+    assert "\n" not in verdict.feedback.strip()
 
 
 def with_spec(name: str, **changes) -> object:
