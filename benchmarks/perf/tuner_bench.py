@@ -4,10 +4,14 @@
     python -m benchmarks.perf.tuner_bench --problems P --cache F --runs R   # one job per problem
     python -m benchmarks.perf.tuner_bench --summarise R1 R2 R3 [--json]     # then all together
 
-The problems (`benchmarks/perf/tuner_problems.py`): STeP tile sizes, compute allocation and
-loop order under the chip's compute and on-chip budgets; SAM dataflow order (a permutation of
-four indices), operand layouts, parallel level and factor; DAE level, vector length, hints and
-rows per callback.
+The problems (`benchmarks/perf/tuner_problems.py`), three small ones (hundreds to thousands
+of configurations: on them even a perfect tuner has little room over random sampling): STeP
+gemm+SiLU tile sizes, compute allocation and loop order under the chip's compute and on-chip
+budgets; SAM MTTKRP dataflow order (a permutation of four indices), operand layouts, parallel
+level and factor; DAE level, vector length, hints and rows per callback. Two of the size of
+real kernels' spaces (`LARGE`): STeP SwiGLU with per-operator tile sizes and compute
+allocations (583,200 configurations), SAM SpGEMM dataflow order, per-level operand formats,
+parallel level and factor and block size (2,880, of which the compiler refuses about half).
 
 Methods: ours (BaCO design), uniform sampling of feasible configurations, Optuna TPE and
 Optuna's GP sampler (Optuna is a dev dependency). The comparison is fair about constraints:
@@ -54,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.perf.tuner_problems import PROBLEMS, Problem
+from benchmarks.perf.tuner_problems import LARGE, PROBLEMS, Problem
 from tuner.params import Permutation
 from tuner.search import SearchSettings
 from tuner.space import Config
@@ -350,8 +354,10 @@ def main(argv: list[str] | None = None) -> None:
                 args.runs.write_text(json.dumps(saved))
         # Over this run's evaluations (a cache file may hold others from earlier runs).
         best[name] = min(min(run) for r in runs[name].values() for run in r)
+        size = "realistic size" if name in LARGE else "small"
         say(
-            f"{name}: {problem.space.count() or '?'} feasible configs, {len(problem.cache)} "
+            f"{name} ({size}): {problem.space.count() or '?'} feasible configs, "
+            f"{len(problem.cache)} "
             f"evaluated ({problem.seconds:.0f} s now), best known {best[name]:.0f} cycles; "
             "method seconds (without simulation): "
             + ", ".join(f"{m} {s:.0f}" for m, s in seconds.items())

@@ -281,10 +281,10 @@ class ResumableSolve:
     def __init__(self, network: ChannelNetwork, flat: _Flat) -> None:
         self.network, self.flat = network, flat
         self.step_off = flat.step_off
-        # per step, its release (empty while no step has one nor is held: the loop then
-        # reads none, and `start` holds 0 until a step's tokens and credits are folded in)
-        released = any(u.release is not None for u in network.units)
-        self.release = flat.release.copy() if released else _NO_TIMES
+        # while no step has a release nor is held, the loop is given none to read (`start`
+        # holds 0 until a step's tokens and credits are folded in)
+        self._released = any(u.release is not None for u in network.units)
+        self.release = flat.release.copy() if self._released else np.zeros(len(flat.release))
         self.start = np.zeros(flat.step_off[-1], dtype=np.float64)  # a step's, once it fired
         self.fired = np.zeros(len(network.units), dtype=np.int64)
         self.lag_seen = np.zeros(len(network.units), dtype=np.int64)
@@ -313,9 +313,8 @@ class ResumableSolve:
 
     def hold(self, unit: int, steps: np.ndarray) -> None:
         """Steps of `unit` that may not fire until released."""
-        if not len(self.release):
-            self.release = np.zeros(len(self.start))
         self.release[self.step_off[unit] + np.asarray(steps, dtype=np.int64)] = np.inf
+        self._released = True
         self._resumed = True
 
     def release_steps(self, steps: np.ndarray, times: np.ndarray) -> None:
@@ -330,11 +329,12 @@ class ResumableSolve:
         """Fire every step that can fire now."""
         f = self.flat
         _event_loop(f.size * RESUMED_WEIGHT if self._resumed else f.size)(
-            f.step_off, f.cost, f.cost_at, f.unit_cost, self.release, f.in_off, f.in_ch, f.out_off, f.out_ch,
-            f.lag_off, f.lag_ch, f.ch_prod, f.ch_cons, f.ch_depth, f.ch_len, f.emit,
-            f.emit_at, f.take, f.take_at, f.latency, f.lat_at, f.ch_lat, f.offset, f.off_at,
-            f.ch_off, self._seed, self.start, self.fired, self.lag_seen, self.lag,
-            *self.cursors, *self._work,
+            f.step_off, f.cost, f.cost_at, f.unit_cost,
+            self.release if self._released else _NO_TIMES, f.in_off, f.in_ch,
+            f.out_off, f.out_ch, f.lag_off, f.lag_ch, f.ch_prod, f.ch_cons, f.ch_depth,
+            f.ch_len, f.emit, f.emit_at, f.take, f.take_at, f.latency, f.lat_at, f.ch_lat,
+            f.offset, f.off_at, f.ch_off, self._seed, self.start, self.fired, self.lag_seen,
+            self.lag, *self.cursors, *self._work,
         )  # fmt: skip
         self._seed = _NO_UNITS
 

@@ -1,7 +1,8 @@
 """Plain-Python loops that numba compiles only when an input is large enough to pay for it.
 
-Why: importing numba and loading a kernel's cached machine code costs a process about a
-second of CPU (0.5 s import, 0.3-0.9 s per kernel), more than a task-sized program's whole
+Why: importing numba and loading a kernel's cached machine code costs a process most of a
+second of CPU (0.3-0.4 s import, as much to load numba's compiler extensions on the first
+use, `_numba`, then ~0.05 s per kernel), more than a task-sized program's whole
 simulation. So a kernel is written once, as plain Python on numpy arrays and ints, and
 `Kernel.pick(size)` returns it as it is for a small input and compiled for a large one, or
 once the process has run enough through the plain loop to have paid for compiling (or
@@ -44,7 +45,9 @@ def compile_kernel(
     A kernel that `allocates` no array (its caller passes all it writes) is compiled
     without numba's reference counts (`_nrt=False`): numba counts one, with an atomic
     instruction, each time an array gets a new name, which an inlined helper's arguments
-    do at every call; on the solver's visits that was a quarter of their time."""
+    do at every call; on the solver's visits that was a quarter of their time. (numba's
+    cache does not tell the two apart: the kernel's module, which sets it, changes with
+    it, and that makes numba recompile.)"""
     numba = _numba()
     namespace = dict(function.__globals__)
     counted = {} if allocates else {"_nrt": False}

@@ -165,19 +165,24 @@ def replay(req: Requests, capacities: tuple[int, int, int]) -> None:
     new = np.concatenate([[True], req.line[1:] != req.line[:-1]])
     idx = np.flatnonzero(new)
     levels = np.ones(len(idx), dtype=np.int64)
-    caches: list[OrderedDict] = [OrderedDict(), OrderedDict(), OrderedDict()]
+    l1, l2, llc = caches = (OrderedDict(), OrderedDict(), OrderedDict())
     lines = req.line[idx].tolist()
     nts = req.nontemporal[idx].tolist()
-    for k, (line, nt) in enumerate(zip(lines, nts, strict=True)):
-        level = DRAM
-        for depth, cache in enumerate(caches):
-            if line in cache:
-                cache.move_to_end(line)
-                level = depth + 1
-                break
+    for k, line in enumerate(lines):
+        if line in l1:  # most requests: an L1 hit only refreshes L1
+            l1.move_to_end(line)
+            continue
+        if line in l2:
+            l2.move_to_end(line)
+            level = 2
+        elif line in llc:
+            llc.move_to_end(line)
+            level = 3
+        else:
+            level = DRAM
         levels[k] = level
-        for depth in range(min(level, DRAM) - 2, -1, -1):  # the levels above the hit
-            if nt and depth > 0:
+        for depth in range(level - 2, -1, -1):  # the levels above the hit
+            if nts[k] and depth > 0:
                 continue  # non-temporal fills skip L2 and the LLC
             cache = caches[depth]
             cache[line] = True

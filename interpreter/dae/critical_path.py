@@ -81,7 +81,7 @@ def walk(x: Inputs) -> CriticalPath:
         return path
     # Each push's work is charged to the first resource of WORK that set it (its largest).
     pick = np.zeros(n + 1, dtype=np.int8)
-    for i in range(len(WORK) - 1, 0, -1):  # the lowest index among equals wins
+    for i in range(len(WORK) - 1, -1, -1):  # the lowest index among equals wins
         pick[x.access[WORK[i]] == a] = i
     # A push is tight when its own work set it (not a full queue); a token when the
     # previous token's finish set its start (not an entry it pops).

@@ -555,9 +555,17 @@ _ACCUMULATE = {
 
 
 def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
-    """Apply the writes of every output in program order (runs of one fn at a time)."""
+    """Apply the writes of every output as if one at a time in program order.
+
+    Per element only the last store counts, and after it the accumulates in order: so the
+    stores go in at once (each element's last), then the accumulates that come after their
+    element's last store, a run of one fn at a time (`ufunc.at` folds an element's values
+    in order, so the results are bit for bit those of the one-at-a-time run)."""
     for name in {e.memref for e in effects if len(e.flat)}:  # (all lanes masked: none)
         mine = [e for e in effects if e.memref == name and len(e.flat)]
+        target = outputs[name].reshape(-1)
+        if target.dtype.kind in "iu" and any(e.fn == "div" for e in mine):
+            raise ExecutionError(f"accumulate div on integer output {name!r}")
         fns = sorted({e.fn for e in mine})
         code = {f: i for i, f in enumerate(fns)}
         order = np.concatenate([e.order for e in mine])
@@ -565,19 +573,20 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
         flat = np.concatenate([e.flat for e in mine])[sort]
         values = np.concatenate([e.values for e in mine])[sort]
         kind = np.concatenate([np.full(len(e.order), code[e.fn]) for e in mine])[sort]
-        target = outputs[name].reshape(-1)
+        if "store" in code:
+            stores = np.flatnonzero(kind == code["store"])
+            rev_unique, first = np.unique(flat[stores][::-1], return_index=True)
+            last = stores[::-1][first]  # each stored element's last store
+            target[rev_unique] = values[last]
+            after = np.full(len(target), -1, dtype=np.int64)
+            after[rev_unique] = last
+            keep = (kind != code["store"]) & (np.arange(len(flat)) > after[flat])
+            flat, values, kind = flat[keep], values[keep], kind[keep]
         cuts = np.concatenate([[0], np.flatnonzero(np.diff(kind)) + 1, [len(kind)]])
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            fn = fns[int(kind[a])]
-            f, v = flat[a:b], values[a:b]
-            if fn == "store":
-                rev_unique, first = np.unique(f[::-1], return_index=True)
-                target[rev_unique] = v[::-1][first]
-            else:
+            if a < b:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    if target.dtype.kind in "iu" and fn == "div":
-                        raise ExecutionError(f"accumulate div on integer output {name!r}")
-                    _ACCUMULATE[fn].at(target, f, v)
+                    _ACCUMULATE[fns[int(kind[a])]].at(target, flat[a:b], values[a:b])
 
 
 _RULES = {

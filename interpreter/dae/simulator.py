@@ -92,10 +92,9 @@ def simulate(
     outstanding = budget("outstanding_misses")
 
     n = len(run.entries.reg)
-    steps = np.zeros(n + 1)
-    for t in program.tus:
-        steps += np.bincount(run.start_iter[t.id], minlength=n + 1)[: n + 1]
-    steps /= acc.tu_steps_per_cycle
+    # every TU iteration is a step, charged to the next push (n: after the last)
+    starts = np.concatenate([run.start_iter[t.id] for t in program.tus] or [np.zeros(0, int)])
+    steps = np.bincount(starts, minlength=n + 1)[: n + 1] / acc.tu_steps_per_cycle
     on_access = req.access
     port_cycles = 1.0 / acc.mem_requests_per_cycle
     occupancy = np.maximum(port_cycles, lat[req.level] / outstanding)
@@ -134,9 +133,7 @@ def simulate(
     cycles = max(1, math.ceil(max(access_end, execute_end, dram_cycles)))
 
     lane_ops = int(np.array([k.lane_ops for k in costs] or [0])[tok_case].sum())
-    changes = np.flatnonzero(np.diff(req.line)) + 1 if len(req.line) else np.zeros(0, int)
-    runs = req.line[np.concatenate([[0], changes])] if len(req.line) else req.line
-    unique_lines = len(np.unique(runs))  # repeats of one line are adjacent runs mostly
+    unique_lines = _distinct(req.line)
     # The floor uses only the target's peaks: 8 lanes of core work per cycle and compulsory
     # DRAM traffic (every line either side touches, once; every output byte) over bandwidth.
     floor = max(lane_ops / LANES, (unique_lines * line + write_bytes) / bw)
@@ -236,11 +233,21 @@ def _core_parts(costs: list, tok_case: np.ndarray, stall: np.ndarray) -> dict[st
     return dict(zip(critical_path.CORE_PARTS, parts, strict=True))
 
 
+def _distinct(lines: np.ndarray) -> int:
+    """How many different cache lines `lines` holds: one mark per line number, as line
+    numbers are dense (every memref has its own region of one address space)."""
+    if not len(lines):
+        return 0
+    seen = np.zeros(int(lines.max()) + 1, dtype=bool)
+    seen[lines] = True
+    return int(np.count_nonzero(seen))
+
+
 def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]:
     """What the run used of the resources the hardware manages: the most entries each queue
     held, misses in flight on average (Little's law), and the bytes of cache it filled."""
-    temporal = np.unique(req.line[~req.nontemporal])
-    touched = np.unique(req.line)
+    temporal = _distinct(req.line[~req.nontemporal])
+    touched = _distinct(req.line)
     miss = req.level == DRAM
     return {
         "control_queue_entries": float(
@@ -250,9 +257,9 @@ def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]
             resources.queue_peak(times.push[sched.data_pos], times.start[sched.data_owner])
         ),
         "outstanding_misses": float(lat[DRAM] * miss.sum() / cycles),
-        "l1_bytes": float(min(len(touched), caps[0]) * line),
-        "l2_bytes": float(min(len(temporal), caps[1]) * line),
-        "llc_bytes": float(min(len(temporal), caps[2]) * line),
+        "l1_bytes": float(min(touched, caps[0]) * line),
+        "l2_bytes": float(min(temporal, caps[1]) * line),
+        "llc_bytes": float(min(temporal, caps[2]) * line),
     }
 
 
@@ -333,20 +340,25 @@ def _report(
         "llc_accesses": float((req.level >= 3).sum()),
     }
     per_op: dict[str, dict[str, float]] = {}
+    calls = np.bincount(tok_case, minlength=len(program.cases)).tolist()
     for k, case in enumerate(program.cases):
-        calls = int((tok_case == k).sum())
         per_op[f"case {case.id} ({case.name})"] = {
-            "calls": float(calls),
+            "calls": float(calls[k]),
             "cycles_each": costs[k].cycles,
-            "busy": calls * costs[k].cycles / cycles,
+            "busy": calls[k] * costs[k].cycles / cycles,
         }
+
+    def per_stream(mask: np.ndarray) -> list[int]:
+        """Requests of each load stream among `mask` (stream -1, the core's, left out)."""
+        return np.bincount(req.stream[mask] + 1, minlength=len(program.streams) + 1)[1:].tolist()
+
+    requests, misses, l1 = (per_stream(m) for m in (slice(None), miss, req.level == 1))
     for s in program.streams:
         if s.op == "load":
-            mine = req.stream == s.id
             per_op[f"stream {s.id} (load {s.memref})"] = {
-                "requests": float(mine.sum()),
-                "dram_bytes": float((mine & miss).sum() * line),
-                "l1_hit_rate": float((mine & (req.level == 1)).sum() / max(1, mine.sum())),
+                "requests": float(requests[s.id]),
+                "dram_bytes": float(misses[s.id] * line),
+                "l1_hit_rate": float(l1[s.id] / max(1, requests[s.id])),
             }
     timeline = [("access", 0, int(math.ceil(times.push[-1]))) if n else ("access", 0, 0)]
     if n_tok:

@@ -33,7 +33,6 @@ from interpreter.sam.cycles import (
     WRITERS,
     GraphTiming,
     HbmModel,
-    _credit_steps,
     memory_bound,
     shared_memory_floor,
 )
@@ -119,9 +118,14 @@ class _GraphWalk:
         self.ready = np.empty(total, dtype=np.int64)
         self.ready[1:] = self.start[:-1] + ii[:-1]
         self.ready[heads] = -1
-        self.pred = np.arange(-1, total - 1, dtype=np.int64)
+        self.rows = self._run_starts()
+        # what each step waited for last, set only where a run starts (the walk reads no
+        # other step's): at first, its own previous step (a node's first: nothing)
+        self.pred = np.empty(total, dtype=np.int64)
+        self.pred[self.rows] = self.rows - 1
         self.pred[heads] = -1
-        self.kind = np.full(total, _OWN, dtype=np.int16)
+        self.kind = np.empty(total, dtype=np.int16)
+        self.kind[self.rows] = _OWN
         self.trip: dict[int, np.ndarray] = {}
         release: dict[int, np.ndarray] = {}
         if hbm is not None:
@@ -134,11 +138,10 @@ class _GraphWalk:
                     self.trip[v] = np.zeros(plan.steps, dtype=np.int64)
                     self.trip[v][steps] = hbm.latency
         # an input wait's HBM round trip; the consumer that made room in a full FIFO
-        self.extra = np.zeros(total, dtype=np.int64) if self.trip else None
-        self.stall_with = np.full(total, -1, dtype=np.int64) if depth > 0 else None
+        self.extra = self._at_rows(0) if self.trip else None
+        self.stall_with = self._at_rows(-1) if depth > 0 else None
         bounded = [depth > 0 and e.consumer.op not in WRITERS and len(e.emit) > 0
                    for e in timing.edges]  # fmt: skip
-        self.rows = self._run_starts()
         for v in self.ids:
             if v in release:
                 at = self._rows_of(v)
@@ -153,6 +156,12 @@ class _GraphWalk:
         np.maximum.accumulate(self.first, out=self.first)
         stop = (self.start[self.rows] <= 0) | (self.kind[self.rows] == _RELEASE)
         self.pred[self.rows[stop]] = -1
+
+    def _at_rows(self, value: int) -> np.ndarray:
+        """A per-step array holding `value` where a run starts (elsewhere unset)."""
+        out = np.empty(len(self.start), dtype=np.int64)
+        out[self.rows] = value
+        return out
 
     def _run_starts(self) -> np.ndarray:
         """The global numbers of the steps a back-to-back run starts at (ascending): those
@@ -223,7 +232,7 @@ class _GraphWalk:
             steps = steps[(m >= 0) & (steps < len(e.emit))]
             took = e.take[steps - (self.depth + 1)]
         else:
-            credit = _credit_steps(e.emit)
+            credit = e.credit
             count = np.searchsorted(credit, steps, side="right")  # credits up to each step
             binds = count > 0
             binds[binds] = credit[count[binds] - 1] == steps[binds]

@@ -29,6 +29,7 @@ a graph takes at least start-up + (all its words / channels) * ii cycles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -82,6 +83,12 @@ class _Edge:
     emit: np.ndarray
     take: np.ndarray
     one_per_step: tuple[bool, bool]  # token m is emitted / taken by step m (the plan's None)
+
+    @cached_property
+    def credit(self) -> np.ndarray:
+        """Per token, the producer step its credit binds (`_credit_steps`): worked out once
+        for the solve, the FIFO need and the critical path."""
+        return _credit_steps(self.emit)
 
 
 def _edges(run: GraphRun) -> list[_Edge]:
@@ -147,7 +154,7 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
         take = None if e.one_per_step[1] and (emit is not None or every_step) else e.take
         net.add_channel(name, u, v, emit, take, latency=latency)
         if fifo_depth > 0 and e.consumer.op not in WRITERS:
-            credit = None if emit is None else _credit_steps(e.emit)  # (m at m stays so)
+            credit = None if emit is None else e.credit  # (m at m stays so)
             net.add_channel(
                 f"{name} (room)", u, v, credit, take,
                 depth=fifo_depth + 1, offset=2.0, lagged=True, credit_only=True,
@@ -200,7 +207,7 @@ def fifo_need(
             break
         if e.producer.id not in binds:
             binds[e.producer.id] = _binding(times[e.producer.id], costs[e.producer.id].ii)
-        binding = binds[e.producer.id][_credit_steps(e.emit)]
+        binding = binds[e.producer.id][e.credit]
         deepest = max(deepest, int((np.arange(len(binding)) - _count_upto(taken, binding)).max()))
     return deepest
 

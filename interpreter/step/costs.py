@@ -187,10 +187,15 @@ def _roofline(
     """Per-event cost and dominant term for a compute op (arrays over events), and the
     op's useful compute units (`OpEvents.useful_units`)."""
     port, unit = env.target.onchip_bw, env.target.flops_per_unit
-    per_unit = np.stack([bytes_in / port, flops / unit, bytes_out / port])
+    terms = np.empty((4, n_items))  # issue, bytes in, flops, bytes out (built in place)
+    terms[0] = 1.0
+    per_unit = terms[1:]  # each term's cycles on one unit
+    np.divide(bytes_in, port, out=per_unit[0])
+    np.divide(flops, unit, out=per_unit[1])
+    np.divide(bytes_out, port, out=per_unit[2])
     per_unit[:, ~has_value] = 0
-    terms = np.vstack([np.ones((1, n_items)), np.ceil(per_unit / env.units)])
     useful = int(np.ceil(per_unit.max(initial=1.0)))
+    np.ceil(np.divide(per_unit, env.units, out=per_unit), out=per_unit)
     return terms.max(axis=0), terms.argmax(axis=0), useful
 
 

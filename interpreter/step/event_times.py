@@ -72,9 +72,8 @@ class OpNetwork:
         self.program, self.plans, self.target = program, plans, target
         depth = target.channel_depth
         net = self.net = ChannelNetwork()
-        self.unit = [
-            net.add_unit(n.label(), p.cost) for n, p in zip(program.nodes, plans, strict=True)
-        ]
+        self.label = [n.label() for n in program.nodes]  # once each: every stream names two
+        self.unit = [net.add_unit(name, p.cost) for name, p in zip(self.label, plans, strict=True)]
         self.owner = {u: n.id for n, u in zip(program.nodes, self.unit, strict=True)}
         # off-chip ops, in node order; every load gets its data unit
         self.offchip = [v for v, p in enumerate(plans) if p.requests is not None]
@@ -84,7 +83,7 @@ class OpNetwork:
             if not plan.is_load:
                 continue
             n = len(plan.cost)
-            d = net.add_unit(f"{program.nodes[v].label()} data", np.zeros(n), np.zeros(n))
+            d = net.add_unit(f"{self.label[v]} data", np.zeros(n), np.zeros(n))
             fresh = np.where(
                 plan.requests > 0,
                 np.ceil(plan.requests / target.offchip_bw) + target.offchip_latency,
@@ -100,7 +99,7 @@ class OpNetwork:
         for v, plan in enumerate(plans):
             fb = plan.feedback  # a channel against program order: the graph has a cycle
             if fb is not None and len(fb.emit):
-                name = f"{program.nodes[fb.source].label()} -> {program.nodes[v].label()}"
+                name = f"{self.label[fb.source]} -> {self.label[v]}"
                 latency = plans[fb.source].cost[fb.emit]
                 src, dst = self.unit[fb.source], self.unit[v]
                 net.add_channel(name, src, dst, fb.emit, fb.take, depth=depth, latency=latency)
@@ -116,7 +115,7 @@ class OpNetwork:
     def _stream(self, port: Port, consumer: int, pos: int, depth: int) -> None:
         v = port.node
         emit, take = self.plans[v].prod[port.index], self.plans[consumer].cons[pos]
-        name = f"{self.program.nodes[v].label()} -> {self.program.nodes[consumer].label()}"
+        name = f"{self.label[v]} -> {self.label[consumer]}"
         w = self.unit[consumer]
         if v in self.data_unit:  # data from the data unit, credit with the load
             self.channel[port] = self.net.add_channel(name, self.data_unit[v], w, emit, take)

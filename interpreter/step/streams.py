@@ -80,8 +80,28 @@ class TileGrid:
         return self.shape[0]
 
     def __getitem__(self, key: int | np.integer | np.ndarray) -> np.ndarray:
-        """One tile (a view) for an int, the stacked tiles (a copy) for an index array."""
+        """One tile (a view) for an int; the stacked tiles for an index array: a view when
+        they are a run of consecutive tiles along one grid axis (an expert's weight tiles,
+        read in order: a MoE sweep otherwise copies some 500 MiB of them), else a copy."""
+        if isinstance(key, np.ndarray) and len(key) > 1:
+            run = self._run(key)
+            if run is not None:
+                return run
         return self.view[np.unravel_index(key, self.view.shape[:-2])]
+
+    def _run(self, key: np.ndarray) -> np.ndarray | None:
+        """The tiles `key` as a read-only view, if they are consecutive and differ only in
+        one grid axis (every grid axis after it has length 1); else None."""
+        grid = self.view.shape[:-2]
+        first, last = int(key[0]), int(key[-1])
+        if last - first + 1 != len(key) or not (key[1:] - key[:-1] == 1).all():
+            return None
+        lo, hi = np.unravel_index(first, grid), np.unravel_index(last, grid)
+        k = next(i for i, (a, b) in enumerate(zip(lo, hi, strict=True)) if a != b)
+        if any(d != 1 for d in grid[k + 1 :]):
+            return None
+        at = tuple(int(i) for i in lo)
+        return self.view[at[:k] + (slice(at[k], int(hi[k]) + 1),) + at[k + 1 :]]
 
 
 class LazyTiles:

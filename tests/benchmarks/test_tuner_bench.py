@@ -18,7 +18,15 @@ from benchmarks.perf.tuner_bench import (
     run_tpe,
     summarise,
 )
-from benchmarks.perf.tuner_problems import dae_embedding, sam_mttkrp
+from benchmarks.perf.tuner_problems import (
+    LARGE,
+    PROBLEMS,
+    SMALL,
+    dae_embedding,
+    sam_mttkrp,
+    sam_spgemm,
+    step_swiglu,
+)
 from tuner.params import Categorical, Ordinal, Permutation
 from tuner.space import Space
 
@@ -101,6 +109,41 @@ def test_dae_problem_has_lanes_free_only_where_the_compiler_declares_them():
     assert all(c["rows"] == 1 for c in configs if c["level"] < 3)
     # O0: 2 hint choices; O1, O2: 6 lane widths x 2 (or contiguous, 8 lanes) x 2; O3: 2 x 2 x 6.
     assert len(configs) == 2 + 2 * (6 * 2 + 2) + 2 * 2 * 6
+
+
+def test_large_problems_have_real_kernel_sizes_and_the_bench_runs_them_all():
+    assert set(PROBLEMS) == set(SMALL) | set(LARGE)
+    assert step_swiglu().space.count() == 3 * 4 * 3 * 3 * 6 * 6 * 5 * 5 * 6  # 583,200
+    space = sam_spgemm().space
+    # 3 of the 6 orders visit i before j (X is row-major); 16 level formats; one lane
+    # or 7 factors over i or j; 4 block sizes.
+    assert space.count() == 3 * 16 * (1 + 7 * 2) * 4
+    assert all(c["order"].index("i") < c["order"].index("j") for c in space.all_feasible(3000))
+
+
+def test_spgemm_configurations_are_real_runs_and_refusals_are_unknown_constraints():
+    problem = sam_spgemm()
+    gustavson = {
+        "order": ("i", "k", "j"),
+        "a_levels": "dc",
+        "b_levels": "dc",
+        "par_level": "i",
+        "factor": 4,
+        "block": 1,
+    }
+    assert problem(gustavson) > 0
+    # Blocks of A stored k above i do not line up with B's for a product: the compiler
+    # refuses, which the tuner only learns by trying.
+    assert problem({**gustavson, "order": ("k", "i", "j"), "block": 2}) is None
+    assert problem.space.feasible({**gustavson, "order": ("k", "i", "j"), "block": 2})
+
+
+@pytest.mark.slow  # two STeP simulations of a five-operator kernel
+def test_swiglu_over_the_compute_budget_is_an_unknown_constraint():
+    problem = step_swiglu()
+    config = {"tm": 32, "ti": 64, "th": 64, "to": 64, "c_act": 1, "c_mul": 1}
+    assert problem({**config, "c_gate": 4, "c_up": 4, "c_down": 4}) > 0
+    assert problem({**config, "c_gate": 32, "c_up": 32, "c_down": 8}) is None  # 74 > 64 units
 
 
 def test_runs_of_separate_jobs_are_summarised_together(tmp_path, capsys):

@@ -116,6 +116,37 @@ def test_design_of_experiments_is_d_plus_one_distinct_points() -> None:
     assert len(tuner._doe) == len(keys) == 4
 
 
+def test_design_shows_every_value_of_each_parameter_it_has_room_for() -> None:
+    """Six parameters, so 7 design points: enough to show all 4 formats, both levels and
+    all 3 blocks of each; 7 uniform draws miss some of them in most seeds (checked below),
+    which left the GP blind to them."""
+    space = Space(
+        [
+            Categorical("fmt", ("dd", "dc", "cd", "cc")),
+            Categorical("level", ("i", "j")),
+            Categorical("block", (1, 2, 4)),
+            Integer("factor", 1, 16),
+            Permutation("order", 3),
+            Categorical("hint", (True, False)),
+        ],
+        ["factor > 1 or level == 'i'"],
+    )
+    missed = 0
+    for seed in range(10):
+        design = Tuner(space, None, 20, seed)._doe
+        assert len(design) == 7 and all(space.feasible(c) for c in design)
+        for name, size in (("fmt", 4), ("level", 2), ("block", 3), ("hint", 2)):
+            assert len({c[name] for c in design}) == size
+        # Each of the 7 slices of factor's range at most twice; each item in 3 positions.
+        slices = [min(int((c["factor"] - 1) / 15 * 7), 6) for c in design]
+        assert max(slices.count(s) for s in set(slices)) <= 2
+        for item in range(3):
+            assert len({c["order"].index(item) for c in design}) == 3
+        uniform = space.sample(np.random.default_rng(seed), 7)
+        missed += len({c["fmt"] for c in uniform}) < 4
+    assert missed >= 3  # the uniform draws the design replaces do miss formats
+
+
 @pytest.mark.slow  # a few GP fits: 20-40 s on a shared 2-core machine
 def test_finds_the_tiny_optimum_within_budget() -> None:
     result = Tuner(tiny_space(), tiny_objective, 14, seed=1, **FAST).run()

@@ -4,6 +4,7 @@ it or once compiled, and every kernel module reachable by set-up's warm-up."""
 from __future__ import annotations
 
 import importlib
+import sys
 
 import numpy as np
 import pytest
@@ -36,6 +37,25 @@ def test_pick_runs_plain_below_the_threshold_and_compiled_from_it():
     assert compiled(values) == _sum_of_halves(values) == 3 + 4 - 2 + 2
     # the helper the compiled kernel calls is compiled too (a plain one would not type)
     assert hasattr(compiled, "signatures") and compiled.signatures
+
+
+def _count_odd(values):
+    n = 0
+    for v in values:
+        n += _halve(v) * 2 != v
+    return n
+
+
+@pytest.mark.slow  # numba compiles (or loads) two functions: ~4 s
+def test_a_kernel_that_allocates_nothing_runs_without_reference_counts():
+    compiled = jit.Kernel(_count_odd, [_halve], allocates=False).compiled()
+    values = np.array([7, 9, -3, 4], dtype=np.int64)
+    assert compiled(values) == _count_odd(values) == 3
+    assert compiled.targetoptions["_nrt"] is False
+    # numba's extensions were loaded without these; they were not left unimportable
+    for name in jit.UNUSED_BY_KERNELS:
+        assert sys.modules.get(name, "not imported") is not None
+        importlib.import_module(name)
 
 
 def test_every_kernel_module_has_a_warm_up():

@@ -68,6 +68,25 @@ def test_a_full_queue_sends_the_path_from_the_access_side_to_the_core():
     assert path.on_core.tolist() == [True, True, False, False]
 
 
+def test_a_tie_between_resources_is_charged_to_the_first_of_work():
+    """Each push's work is charged to the resource that set it; when several set it alike,
+    to the first in WORK's order (traversal steps, memory, DRAM bandwidth, queue pushes).
+    Pushes at 2, 4, 8, 10, each set by its own work; the last token ends at 11."""
+    x = _inputs([2, 2, 4, 2], [1] * 4, [0, 1, 2, 3], [True] * 4, (64, 64), 0.0)
+    x.access["traversal steps"] = np.array([2.0, 2.0, 2.0, 2.0, 0.0])
+    x.access["queue pushes"] = x.access["traversal steps"].copy()  # ties everywhere
+    x.access["memory"] = np.array([0.0, 2.0, 4.0, 0.0, 0.0])  # ties at push 1, sets push 2
+    x.miss_share = np.array([0.0, 0.0, 0.25, 0.0, 0.0])
+    path = walk(x)
+    assert path.cycles == 11
+    assert path.share == {
+        "callback compute": 1,
+        "traversal steps": 6,
+        "memory requests": 3,
+        "cache-miss latency": 1,
+    }
+
+
 @pytest.mark.parametrize("seed", range(25))
 def test_the_path_covers_the_run_exactly(seed):
     """Whatever the work and depths, the path's parts add up to the run's cycles: each step

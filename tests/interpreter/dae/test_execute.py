@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from dsl import dae
 from dsl.dae.compiler import compile_spec
 from interpreter.dae import BACKEND
+from interpreter.dae.execute import _ACCUMULATE, Effect, _apply
 from interpreter.errors import ExecutionError
 from interpreter.targets import load_target
 from tests.dsl.dae.helpers import copy_kernel, copy_signature, eb_signature
@@ -456,3 +457,45 @@ def test_low_level_push_and_pop_compute_a_mean():
         t["indices"], t["table"], t["offsets"], mode="mean", include_last_offset=True
     ).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def _one_at_a_time(effects, outputs):
+    """The writes applied element by element in program order: what `_apply` must equal."""
+    writes = sorted(
+        (int(o), k, int(f), v)
+        for k, e in enumerate(effects)
+        for o, f, v in zip(e.order, e.flat, e.values, strict=True)
+    )
+    for _, k, f, v in writes:
+        e, target = effects[k], outputs[effects[k].memref].reshape(-1)
+        target[f] = v if e.fn == "store" else _ACCUMULATE[e.fn](target[f], v)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_writes_apply_as_one_at_a_time_in_program_order(seed):
+    """Stores and accumulates of several fns interleave on shared elements (rounding of
+    float32 sums included): only the last store and the accumulates after it count."""
+    rng = np.random.default_rng(seed)
+    effects = []
+    for k, fn in enumerate(rng.choice(["store", "add", "max", "mul"], size=5)):
+        size = int(rng.integers(0, 40))
+        effects.append(
+            Effect(
+                "out",
+                str(fn),
+                np.sort(rng.choice(200, size, replace=False)) * 5 + k,
+                rng.integers(0, 6, size),
+                rng.normal(size=size).astype(np.float32),
+            )
+        )
+    start = rng.normal(size=(2, 3)).astype(np.float32)
+    got, want = {"out": start.copy()}, {"out": start.copy()}
+    _apply(effects, got)
+    _one_at_a_time(effects, want)
+    assert np.array_equal(got["out"], want["out"])
+
+
+def test_accumulate_div_on_an_integer_output_is_refused():
+    effects = [Effect("out", "div", np.array([0]), np.array([0]), np.array([2]))]
+    with pytest.raises(ExecutionError, match="accumulate div on integer output 'out'"):
+        _apply(effects, {"out": np.ones(3, dtype=np.int64)})

@@ -77,3 +77,33 @@ def test_tiles_are_a_read_only_view_with_the_copied_tiles(shape, tile) -> None:
     assert np.shares_memory(grid[0], x) != padded  # a copy only to pad the edge tiles
     with pytest.raises(ValueError, match="read-only"):
         grid[0][0, 0] = 1.0  # a rule writing into a tile cannot change the caller's tensor
+
+
+@pytest.mark.parametrize(
+    ("shape", "tile"),
+    [((4, 16, 32), (16, 8)), ((4, 32, 16), (8, 16)), ((3, 12, 10), (4, 5)), ((2, 5, 6, 7), (2, 3))],
+)
+def test_a_run_of_tiles_is_a_read_only_view_equal_to_the_copy(shape, tile) -> None:
+    """Consecutive tiles along one grid axis (an expert's weight tiles in order) come back
+    as a view of the tensor; any other index array, as before, as a copy."""
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    grid, want = to_tiles(x, tile), _reference_tiles(x, tile)
+    *lead, gr, gc = grid.view.shape[:-2]
+    runs = [np.arange(gc), np.arange(gc) + gc * (gr - 1), np.arange(1, gc)]
+    if gc == 1:  # tiles stacked down the rows: a run goes down the grid's rows
+        runs += [np.arange(gr), np.arange(1, gr)]
+    for key in runs:
+        if len(key) < 2:
+            continue
+        got = grid[key]
+        assert np.array_equal(got, want[key]) and np.shares_memory(got, grid.view)
+        assert not got.flags.writeable
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # consecutive or not, within a row or across: the same tiles
+        a = int(rng.integers(0, len(want)))
+        for key in (np.arange(a, int(rng.integers(a, len(want))) + 1), rng.integers(0, 9, 3)):
+            key = key % len(want)
+            assert np.array_equal(grid[key], want[key])
+    if gc > 1 and gr > 1:  # across a grid row: not one slice, so a copy
+        across = np.arange(gc - 1, gc + 1)
+        assert not np.shares_memory(grid[across], grid.view)

@@ -42,3 +42,13 @@ def test_every_container_agrees_with_tile_shapes(values: object) -> None:
     s = StreamData(np.zeros(3, np.int8), np.ones(3, bool), values)
     assert np.array_equal(s.value_shapes, tile_shapes(values))
     assert not s.value_shapes.flags.writeable
+
+
+def test_item_sizes_are_computed_once_per_element_type_and_read_only() -> None:
+    s = _dynamic()
+    half = Tile("bfloat16", Expr.sym("R"), Expr.sym("C"))
+    sizes = item_sizes(s, half)
+    assert item_sizes(s, half) is sizes  # the emitting op, its readers and the accounting
+    assert item_sizes(s, Tile("float32", Expr.sym("R"), Expr.sym("C"))).tolist() == [24, 0, 16, 20]
+    with pytest.raises(ValueError):
+        sizes[0] = 1.0
