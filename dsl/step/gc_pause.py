@@ -5,9 +5,10 @@ Building, validating and simulating a program allocate hundreds of thousands of 
 no reference cycles. CPython's collector counts them and, every time the survivors grow by
 a quarter, runs a full pass over every tracked object in the process (numba and numpy's
 modules included). Measured on the Qwen b1024 MoE sweep
-(`benchmarks/perf/step_sim_throughput.py --trace qwen_b1024`, four points): about 950
-collections, 7 of them full, took 1.0-1.2 s of its ~11 s CPU and freed under 2,500
-objects in all. So these calls run with the collector off and switch it back on when they
+(`benchmarks/perf/step_sim_throughput.py --trace qwen_b1024`, four points): 910-950
+collections, 7 of them full, took 0.9-1.4 s of its 10-11 s CPU and freed under 2,500
+objects in all (with the pause: under 200 collections, 0.1-0.2 s, most of them while
+numba loads). So these calls run with the collector off and switch it back on when they
 return (or raise); reference counting still frees everything acyclic at once, and the few
 cycles left are collected by the first collection after the call.
 """

@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from interpreter.errors import SimulationError
-from interpreter.sam.critical_path_kernel import CHASE
+from interpreter.sam import critical_path_kernel as kernel
+from interpreter.sam.critical_path_kernel import (
+    _OWN,
+    _RELEASE,
+    CHARGE_PATH,
+    INPUT_WAITS,
+    ROOM_WAITS,
+)
 from interpreter.sam.cycles import (
     WRITERS,
     GraphTiming,
@@ -45,7 +52,6 @@ STEPS, LATENCY, HBM_LATENCY, HBM = (
     "HBM bandwidth",
 )
 FULL = "full FIFO"
-CREDIT_OFFSET = 2  # cycles from a consumer's take until the producer sees the room
 
 
 @dataclass
@@ -83,10 +89,6 @@ class CriticalPath:
         resource = max(totals, key=totals.get)  # type: ignore[arg-type]
         mine = {k: c for k, c in self.share.items() if k[2] == resource}
         return max(mine, key=mine.get)  # type: ignore[arg-type]
-
-
-_OWN, _RELEASE, _ROOM = -1, -2, -3
-_KINDS = {_OWN: STEPS, _RELEASE: HBM, _ROOM: FULL}
 
 
 class _GraphWalk:
@@ -138,19 +140,14 @@ class _GraphWalk:
                     self.trip[v] = np.zeros(plan.steps, dtype=np.int64)
                     self.trip[v][steps] = hbm.latency
         # an input wait's HBM round trip; the consumer that made room in a full FIFO
-        self.extra = self._at_rows(0) if self.trip else None
-        self.stall_with = self._at_rows(-1) if depth > 0 else None
-        bounded = [depth > 0 and e.consumer.op not in WRITERS and len(e.emit) > 0
-                   for e in timing.edges]  # fmt: skip
+        self.extra = self._at_rows(0)
+        self.stall_with = self._at_rows(-1)
         for v in self.ids:
             if v in release:
                 at = self._rows_of(v)
                 later = release[v][at - self.off[v]] > self.ready[at]
                 self._set(at, later, release[v][at - self.off[v]], _RELEASE, -1, 0)
-        for e, room in zip(timing.edges, bounded, strict=True):
-            self._input(e)  # in this order: the first of equal waits is the one kept
-            if room:
-                self._room(e)
+        self._edge_waits(timing.edges, depth)
         self.first = np.zeros(total, dtype=np.int64)  # where the run through each step starts
         self.first[self.rows] = self.rows
         np.maximum.accumulate(self.first, out=self.first)
@@ -168,77 +165,43 @@ class _GraphWalk:
         that did not start the moment their previous step ended."""
         return np.flatnonzero(self.ready != self.start)
 
-    def _owner(self, steps: np.ndarray) -> np.ndarray:
-        """Index in `ids` of the node owning each of these global step numbers."""
-        return np.searchsorted(self.ends, steps, side="right")
-
     def _rows_of(self, v: int) -> np.ndarray:
         """The global numbers of node v's steps that start a run."""
         lo, hi = np.searchsorted(self.rows, [self.off[v], self.off[v] + len(self.timing.times[v])])
         return self.rows[lo:hi]
 
-    def _set(self, steps: np.ndarray, better, value, kind, base, sent, extra=0, stall=None):
+    def _set(self, steps: np.ndarray, better, value, kind, base, sent) -> None:
         """Steps `steps[better]` waited for `value` (of this kind) last, which global step
         `base + sent` gave (all three per entry of `steps`, or one value for all)."""
         steps = steps[better]
         self.ready[steps] = _rows(value, better)
         self.kind[steps] = kind
         self.pred[steps] = base + _rows(sent, better)
-        if self.extra is not None:
-            self.extra[steps] = _rows(extra, better)
-        if stall is not None and self.stall_with is not None:
-            self.stall_with[steps] = stall
+        self.extra[steps] = 0
 
-    def _input(self, e) -> None:
-        """The last token each run-starting step of e's consumer takes on edge e, and when
-        it arrived."""
-        c, p = e.consumer.id, e.producer.id
-        at = self._rows_of(c)
-        rows = at - self.off[c]
-        if e.one_per_step[1]:  # step m takes token m: no counting (most edges)
-            last = rows
-            takes = rows < len(e.take)
-        else:  # the last token a step takes, if it takes one
-            last = np.searchsorted(e.take, rows, side="right") - 1
-            takes = last >= 0
-            takes[takes] = e.take[last[takes]] == rows[takes]
-        at, rows, emitted = at[takes], rows[takes], e.emit[last[takes]]
-        trip = self.trip[c][rows] if c in self.trip else 0
-        arrival = self.timing.times[p][emitted] + (int(self.timing.costs[p].latency) + trip)
-        better = arrival > self.ready[at]
-        self._set(at, better, arrival, e.index, self.off[p], emitted, trip)
-
-    def _room(self, e) -> None:
-        """Room in a bounded FIFO, at the run-starting steps of e's producer. A step that
-        ran back to back started ahead of its own credit (SAM's lagged rule: it was working,
-        not waiting), and that credit binds its next step instead; a step that did not
-        waited for its own (the solver's rule), so no credit is later than its start."""
-        p, base = e.producer.id, self.off[e.producer.id]
-        rows = self._rows_of(p) - base
-        for back in (0, 1):  # the step's own credits, then those its previous step was ahead of
-            steps, ready, took = self._credits(e, rows[rows >= back] - back)
-            ahead = ready > self.start[base + steps]
-            keep = ahead if back else ~ahead
-            at, ready, took = base + steps[keep] + back, ready[keep], took[keep]
-            better = ready > self.ready[at]
-            self._set(at, better, ready, _ROOM, self.off[e.consumer.id], took, stall=e.consumer.id)
-
-    def _credits(self, e, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Of these steps of e's producer (ascending), those a credit binds; when each may
-        start by it and the consumer's step that gave it: the step emitting credit m waits
-        for the consumer's take of token m - depth - 1, seen `CREDIT_OFFSET` cycles later."""
-        if e.one_per_step[0]:  # step s emits token s, so credit s binds step s
-            m = steps - (self.depth + 1)
-            steps = steps[(m >= 0) & (steps < len(e.emit))]
-            took = e.take[steps - (self.depth + 1)]
-        else:
-            credit = e.credit
-            count = np.searchsorted(credit, steps, side="right")  # credits up to each step
-            binds = count > 0
-            binds[binds] = credit[count[binds] - 1] == steps[binds]
-            binds &= count > self.depth + 1
-            steps, took = steps[binds], e.take[count[binds] - 1 - (self.depth + 1)]
-        return steps, self.timing.times[e.consumer.id][took] + CREDIT_OFFSET, took
+    def _edge_waits(self, edges, depth: int) -> None:
+        """Per edge, in order (the first of equal waits is the one kept): the last token
+        each run-starting step of its consumer takes on it, and when that arrived; with
+        bounded FIFOs, the room at the run-starting steps of its producer (channels into
+        writers hold no credits)."""
+        at = {v: self._rows_of(v) for v in self.ids}
+        bounded = [depth > 0 and e.consumer.op not in WRITERS and len(e.emit) > 0 for e in edges]
+        inputs = INPUT_WAITS.pick(sum(len(at[e.consumer.id]) for e in edges))
+        rooms = ROOM_WAITS.pick(
+            sum(len(at[e.producer.id]) for e, room in zip(edges, bounded, strict=True) if room)
+        )
+        arrays = (self.start, self.ready, self.kind, self.pred, self.extra)
+        none = np.zeros(0, dtype=np.int64)
+        for e, room in zip(edges, bounded, strict=True):
+            c, p = e.consumer.id, e.producer.id
+            latency = int(self.timing.costs[p].latency)
+            trip = self.trip.get(c, none)
+            inputs(at[c], self.off[c], e.take, e.one_per_step[1], e.emit, self.off[p], latency,
+                   trip, e.index, *arrays)  # fmt: skip
+            if room:
+                credit = none if e.one_per_step[0] else e.credit
+                rooms(at[p], self.off[p], len(e.emit), e.one_per_step[0], credit, e.take,
+                      depth, self.off[c], c, *arrays, self.stall_with)  # fmt: skip
 
     def walk(self, path: CriticalPath) -> int:
         """Add this graph's path to `path`; returns the cycles it covered."""
@@ -259,49 +222,37 @@ class _GraphWalk:
             return cycles
         last = self.off[v] + len(self.timing.times[v]) - 1
         path.add(self.g, v, STEPS, end - int(self.start[last]))
+        ids = np.asarray(self.ids, dtype=np.int64)
+        ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
+        width = int(ids.max()) + 1
+        share, stalls = np.zeros((kernel.PARTS, width)), np.zeros((width, width), dtype=np.int64)
         try:
-            hops = CHASE.pick(len(self.first))(last, self.first, self.pred)
+            CHARGE_PATH.pick(len(self.rows))(last, self.first, self.pred, self.start, self.ready,
+                                             self.kind, self.extra, self.stall_with, self.ends,
+                                             ids, ii, share, stalls)  # fmt: skip
         except ValueError as exc:  # a timeline no schedule can have: a simulator bug
             raise SimulationError(f"SAM critical path of graph {self.g}: {exc}") from None
-        ids = np.asarray(self.ids)
-        ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
-        runs, starts = hops[:, 0], hops[:, 1]
-        node = self._owner(starts)
-        self._charge(path, ids[node], STEPS, (runs - starts) * ii[node])
-        waited = starts[self.start[starts] > 0]
-        kind, ready = self.kind[waited], self.ready[waited]
-        owner = self._owner(waited)
-        node = ids[owner]
-        gap = self.start[waited] - np.maximum(ready, 0)
-        self._charge(path, node, FULL if self.depth else STEPS, gap)
-        for k, resource in _KINDS.items():
-            mine = kind == k
-            amount = ready[mine] if k == _RELEASE else (
-                ii[owner[mine]] if k == _OWN else np.full(mine.sum(), CREDIT_OFFSET)
-            )  # fmt: skip
-            self._charge(path, node[mine], resource, amount)
-        inputs = kind >= 0
-        src = self.pred[waited[inputs]]
-        extra = self.extra[waited[inputs]] if self.extra is not None else np.zeros(len(src))
-        self._charge(path, ids[self._owner(src)], LATENCY, ready[inputs] - extra - self.start[src])
-        self._charge(path, node[inputs], HBM_LATENCY, extra)
-        if self.stall_with is None:
-            return min(end, cycles)
-        stalled = kind == _ROOM
-        width = int(ids.max()) + 1
-        pairs = np.bincount(node[stalled] * width + self.stall_with[waited[stalled]])
-        for key in np.flatnonzero(pairs).tolist():
+        for resource, sums in zip(self._parts(), share, strict=True):
+            for u in np.flatnonzero(sums).tolist():
+                path.add(self.g, u, resource, float(sums[u]))
+        for key in np.flatnonzero(stalls).tolist():
             u, c = divmod(key, width)
-            path.stalls[(self.g, u, c)] = path.stalls.get((self.g, u, c), 0) + int(pairs[key])
+            path.stalls[(self.g, u, c)] = path.stalls.get((self.g, u, c), 0) + int(stalls[u, c])
         return min(end, cycles)
 
-    def _charge(self, path: CriticalPath, nodes: np.ndarray, resource: str, amount) -> None:
-        amount = np.asarray(amount, dtype=np.float64)
-        if not len(nodes):
-            return
-        sums = np.bincount(nodes, weights=amount)
-        for u in np.flatnonzero(sums):
-            path.add(self.g, int(u), resource, float(sums[u]))
+    def _parts(self) -> tuple[str, ...]:
+        """The resource of each part of `charge_path`'s sums, in the order they are added
+        to the path (which a tie between resources is resolved by)."""
+        parts = {
+            kernel.RUN: STEPS,
+            kernel.SLACK: FULL if self.depth else STEPS,
+            kernel.OWN_STEP: STEPS,
+            kernel.RELEASE: HBM,
+            kernel.ROOM: FULL,
+            kernel.LATENCY: LATENCY,
+            kernel.HBM_LATENCY: HBM_LATENCY,
+        }
+        return tuple(parts[k] for k in range(kernel.PARTS))
 
 
 def _rows(values, rows: np.ndarray):

@@ -1,6 +1,12 @@
-"""The pointer chase of `critical_path.py`: plain Python, compiled by numba only for a
-graph of `COMPILE_FROM` steps or more (`CHASE.pick`), so a task-sized program's simulation
-never imports numba for it."""
+"""The loops of `critical_path.py`: what each run-starting step waited for last, edge by
+edge (`INPUT_WAITS`, `ROOM_WAITS`), and the chase back through those waits from the last
+step, charging each hop's cycles as it goes (`CHARGE_PATH`). Plain Python, compiled by
+numba only once the work pays for loading it (`jit.Kernel.pick`), so a task-sized
+program's simulation never imports numba for them.
+
+Steps are numbered globally (a node's step s at `base + s`). The waits write into the
+walk's per-step arrays (`ready`, `kind`, `pred`, `extra`, `stall_with`) at the steps in
+`at` only, in the walk's order: a wait replaces the one found so far only when later."""
 
 from __future__ import annotations
 
@@ -8,32 +14,169 @@ import numpy as np
 
 from interpreter.core.jit import Kernel
 
+_OWN, _RELEASE, _ROOM = -1, -2, -3  # what a run start waited for, besides an input (`kind`)
+CREDIT_OFFSET = 2  # cycles from a consumer's take until the producer sees the room
 
-def chase(end: int, first: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """From step `end` (a global step number) back to the start: per hop the step where a
-    back-to-back run ends and the step it starts at (`first`), then the step that run
-    waited for (`pred`; < 0: nothing). Returns the hops as rows (run end, run start)."""
-    hops = np.empty((len(first), 2), dtype=np.int64)
-    n = 0
+# What a hop's cycles are charged as: `charge_path` sums them per (part, node id), and
+# `critical_path` names each part's resource (a wait's slack: full FIFO with bounded
+# FIFOs, else the primitive's own steps).
+RUN, SLACK, OWN_STEP, RELEASE, ROOM, LATENCY, HBM_LATENCY = range(7)
+PARTS = 7
+
+
+def input_waits(at, base, take, plain_take, emit, src, latency, trip, index,
+                start, ready, kind, pred, extra):  # fmt: skip
+    """At each step of `at` (ascending, all of the edge's consumer, whose steps start at
+    `base`), the last token it takes on edge `index`, if it takes one, and when it arrived:
+    the producer's step that emitted it (`src + emit[token]`) started, plus `latency`, plus
+    the step's HBM round trip (`trip`, per consumer step; empty: none). `plain_take`: step m
+    takes token m (`take` is then read only for its length)."""
+    count = 0  # tokens taken by the steps up to the last one asked about
+    for g in at:
+        s = g - base
+        if plain_take:
+            if s >= len(take):
+                continue
+            last = s
+        else:
+            count = _count_upto(take, s, count)
+            last = count - 1
+            if last < 0 or take[last] != s:
+                continue
+        step = src + emit[last]
+        wait = trip[s] if len(trip) else 0
+        arrival = start[step] + latency + wait
+        if arrival > ready[g]:
+            ready[g], kind[g], pred[g], extra[g] = arrival, index, step, wait
+
+
+def room_waits(at, base, n_emit, plain_emit, credit, take, depth, src, consumer,
+               start, ready, kind, pred, extra, stall_with):  # fmt: skip
+    """Room in a bounded FIFO at each step of `at` (ascending, all of the edge's producer,
+    whose steps start at `base`; the consumer's at `src`). A step that ran back to back
+    started ahead of its own credit (SAM's lagged rule: it was working, not waiting), and
+    that credit binds its next step instead; a step that did not waited for its own (the
+    solver's rule), so no credit is later than its start. The two are checked in that
+    order."""
+    count = 0  # credits binding the steps up to the last one asked about
+    for g in at:
+        s = g - base
+        behind = -1  # the take giving the room of step s - 1 (asked first: asks ascend)
+        if s >= 1:
+            behind, count = _credit_take(s - 1, count, n_emit, plain_emit, credit, take, depth)
+        own, count = _credit_take(s, count, n_emit, plain_emit, credit, take, depth)
+        for back in range(2):
+            took = behind if back else own
+            if took < 0:
+                continue
+            room = start[src + took] + CREDIT_OFFSET
+            ahead = room > start[g - back]  # the credit's own step started before it
+            if ahead == (back == 1) and room > ready[g]:
+                ready[g], kind[g], pred[g], extra[g] = room, _ROOM, src + took, 0
+                stall_with[g] = consumer
+
+
+def _credit_take(s, count, n_emit, plain_emit, credit, take, depth):
+    """The consumer step whose take gives the room step s of the producer waits for (-1:
+    no credit binds step s), and how many credits bind steps up to s (`count`: how many
+    bind steps up to an earlier one). The step emitting credit m waits for the take of
+    token m - depth - 1. `plain_emit`: step m emits token m (so credit m binds step m, and
+    `credit` is not read); else `credit` holds the step each credit binds (ascending)."""
+    if plain_emit:
+        m = s - (depth + 1)
+        return (take[m] if m >= 0 and s < n_emit else -1), count
+    count = _count_upto(credit, s, count)
+    if count <= depth + 1 or credit[count - 1] != s:
+        return -1, count
+    return take[count - 1 - (depth + 1)], count
+
+
+def _count_upto(a, x, lo):
+    """How many entries of `a` (ascending) are <= x, given that the first `lo` are: a
+    galloping search from `lo`, so asks in ascending x cost the log of each gap, not of
+    the whole array."""
+    width = 1
+    while lo + width <= len(a) and a[lo + width - 1] <= x:
+        lo += width
+        width *= 2
+    hi = min(lo + width - 1, len(a))  # a[hi] > x, or hi is the end
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _owner(ends, step):
+    """The node owning a step: how many nodes' steps end at or before it. Counted over all
+    nodes, without a branch per node: a search's branches, unpredictable along a path,
+    cost more than the dozen or so compares of a graph."""
+    o = 0
+    for end in ends:
+        o += end <= step
+    return o
+
+
+def charge_path(end, first, pred, start, ready, kind, extra, stall_with, ends, ids, ii,
+                share, stalls):  # fmt: skip
+    """From step `end` back to the start: per hop, the back-to-back run ending at step i
+    from its start j = `first[i]`, then the step that j waited for (`pred[j]`; < 0:
+    nothing). Adds each hop's cycles to `share[part, node id]` and, per full FIFO waited
+    for, one to `stalls[producer id, consumer id]`; returns the number of hops. Node o
+    (`ids[o]`, II `ii[o]`) owns the steps before `ends[o]` and after those of node o - 1.
+    A run start at cycle 0 waited for nothing; the others waited `kind[j]` (an input's
+    index, or `_OWN`, `_RELEASE`, `_ROOM`) until `ready[j]`, `extra[j]` of an input's
+    wait the HBM round trip."""
+    hops = 0
     i = end
     while i >= 0:
-        if n == len(first):  # each step is on a path once: the waits would form a cycle
+        if hops == len(first):  # each step is on a path once: the waits would form a cycle
             raise ValueError("the steps' waits form a cycle")
+        hops += 1
         j = first[i]
-        hops[n, 0] = i
-        hops[n, 1] = j
-        n += 1
+        o = _owner(ends, j)
+        v = ids[o]
+        share[RUN, v] += (i - j) * ii[o]
         i = pred[j]
-    return hops[:n]
+        if start[j] <= 0:
+            continue
+        k, r = kind[j], ready[j]
+        share[SLACK, v] += start[j] - (r if r > 0 else 0)  # (numba's max(r, 0) is slow here)
+        if k == _OWN:
+            share[OWN_STEP, v] += ii[o]
+        elif k == _RELEASE:
+            share[RELEASE, v] += r
+        elif k == _ROOM:
+            share[ROOM, v] += CREDIT_OFFSET
+            stalls[v, stall_with[j]] += 1
+        else:  # a token from step i
+            share[LATENCY, ids[_owner(ends, i)]] += r - extra[j] - start[i]
+            share[HBM_LATENCY, v] += extra[j]
+    return hops
 
 
-# The plain loop costs about 1 us a hop and a path has at most one hop per step, so below
-# this many steps it takes under ~0.2 s, less than loading the compiled chase (0.3-0.7 s of
-# CPU, more when numba is not imported yet); typical paths hop on a tenth of the steps.
-COMPILE_FROM = 200_000
-CHASE = Kernel(chase, compile_from=COMPILE_FROM)
+# A hop or a visit costs the plain loops ~1-3 us; loading their compiled code ~0.05 s each
+# once numba is loaded (the solver of a graph this large loads it), so from this many run
+# starts (a path hops at most once per run start) or visits in a process they run compiled.
+COMPILE_FROM = 50_000
+INPUT_WAITS = Kernel(input_waits, (_count_upto,), compile_from=COMPILE_FROM, allocates=False)
+ROOM_WAITS = Kernel(
+    room_waits, (_credit_take, _count_upto), compile_from=COMPILE_FROM, allocates=False
+)
+CHARGE_PATH = Kernel(charge_path, (_owner,), compile_from=COMPILE_FROM, allocates=False)
 
 
 def warm_up() -> None:
-    """Compile (or load) the chase once (see `interpreter.core.jit.warm_up`)."""
-    CHASE.compiled()(1, np.zeros(2, dtype=np.int64), np.array([-1, 0], dtype=np.int64))
+    """Compile (or load) the kernels, calling each once (see `interpreter.core.jit.warm_up`)."""
+    ints, one = np.zeros(2, dtype=np.int64), np.ones(1, dtype=np.int64)
+    kind = np.zeros(2, dtype=np.int16)
+    for plain in (True, False):
+        INPUT_WAITS.compiled()(one, 0, ints, plain, ints, 0, 1, ints[:0], 0,
+                               ints, ints.copy(), kind, ints.copy(), ints.copy())  # fmt: skip
+        ROOM_WAITS.compiled()(one, 0, 2, plain, ints, ints, 0, 0, 0,
+                              ints, ints.copy(), kind, ints.copy(), ints.copy(), ints.copy())  # fmt: skip
+    share, stalls = np.zeros((PARTS, 1)), np.zeros((1, 1), dtype=np.int64)
+    CHARGE_PATH.compiled()(1, ints, np.array([-1, 0]), ints, ints, kind, ints, ints,
+                           np.array([2]), np.zeros(1, dtype=np.int64), one, share, stalls)  # fmt: skip

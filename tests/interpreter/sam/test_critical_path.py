@@ -19,7 +19,7 @@ from interpreter.sam import BACKEND
 from interpreter.sam import critical_path as cp
 from interpreter.sam.advice import lane_region
 from interpreter.sam.critical_path import FULL, HBM, LATENCY, STEPS, critical_path
-from interpreter.sam.critical_path_kernel import CHASE, chase
+from interpreter.sam.critical_path_kernel import CHARGE_PATH, charge_path
 from interpreter.sam.cycles import time_graph
 from interpreter.sam.execute import run_program
 from interpreter.sam.simulate import hbm_model, simulate
