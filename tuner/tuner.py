@@ -3,8 +3,9 @@
 The objective is a black box from a configuration to ``(value, feasible)``: ``feasible`` is
 False when the configuration could not be run (over a hardware budget, deadlock, timeout), and
 the value is then ignored. Lower values are better (cycles). The loop is BaCO's: a design of
-experiments of d+1 uniform feasible points, then each step fits the GP and the feasibility
-classifier and evaluates the configuration that maximises EI × P(feasible).
+experiments of d+1 feasible points spread over every parameter's values, then each step fits
+the GP and the feasibility classifier and evaluates the configuration that maximises
+EI × P(feasible).
 
 Every step draws its randomness from ``(seed, step number)`` alone, so a run is reproducible and
 a run resumed from its history file proposes exactly what the uninterrupted run would have

@@ -93,14 +93,15 @@ class CriticalPath:
 
 class _GraphWalk:
     """One graph's steps as flat arrays (node by node, `off[v] + s` the global number of
-    step s of node v): what each step waited for last, and the chase back from the last
-    step through those waits.
+    step s of node v): what each run-starting step waited for last, and the chase back
+    from the last step through those waits.
 
     The chase crosses a back-to-back run in one jump and asks why only at the step a run
-    starts at, so that is all that is worked out: a step that began the moment its
-    previous one ended waited for nothing later (its tokens and releases are not later
-    than its start: the solver's own rule; a credit it started ahead of, SAM's lagged
-    rule, binds its next step). Unbounded SpMV 2000^2 has 15 run starts in 350K steps."""
+    starts at, so that is all that is worked out, a row of `waits` per run start (`rows`:
+    their global step numbers): a step that began the moment its previous one
+    ended waited for nothing later (its tokens and releases are not later than its start:
+    the solver's own rule; a credit it started ahead of, SAM's lagged rule, binds its next
+    step). Unbounded SpMV 2000^2 has 15 run starts in 350K steps, at depth 2 46K."""
 
     def __init__(
         self, g: int, run: GraphRun, timing: GraphTiming, hbm: HbmModel | None, depth: int
@@ -110,98 +111,95 @@ class _GraphWalk:
         sizes = np.array([len(timing.times[v]) for v in self.ids], dtype=np.int64)
         heads = np.cumsum(sizes) - sizes
         self.off = dict(zip(self.ids, heads.tolist(), strict=True))
-        total = int(sizes.sum())
         self.start = np.concatenate([timing.times[v] for v in self.ids] or [np.zeros(0)])
         self.start = self.start.astype(np.int64, copy=False)
         self.ends = np.cumsum(sizes)
-        heads = heads[sizes > 0]
-        # own work: step s may start once step s - 1 is II cycles in (a node's first: -1)
-        ii = np.repeat([int(timing.costs[v].ii) for v in self.ids], sizes)
-        self.ready = np.empty(total, dtype=np.int64)
-        self.ready[1:] = self.start[:-1] + ii[:-1]
-        self.ready[heads] = -1
-        self.rows = self._run_starts()
-        # what each step waited for last, set only where a run starts (the walk reads no
-        # other step's): at first, its own previous step (a node's first: nothing)
-        self.pred = np.empty(total, dtype=np.int64)
-        self.pred[self.rows] = self.rows - 1
-        self.pred[heads] = -1
-        self.kind = np.empty(total, dtype=np.int16)
-        self.kind[self.rows] = _OWN
+        self.ii = np.array([int(timing.costs[v].ii) for v in self.ids], dtype=np.int64)
+        rows = self._run_starts()
+        # per node, its run starts are rows[lo[o]:lo[o + 1]] (a node's first step is one)
+        self.lo = np.searchsorted(rows, np.append(heads, self.ends[-1:]))
+        first = self.lo[:-1][sizes > 0]
+        # what each run start waited for last, a row each (`kernel.FIELDS`: the kernels
+        # read a row's fields together, from one place); the columns by name below
+        self.waits = np.empty((len(rows), kernel.FIELDS), dtype=np.int64)
+        self.rows, self.begin, self.ready, self.kind, self.pred, self.extra, self.stall_with = (
+            self.waits[:, f] for f in range(kernel.FIELDS)
+        )
+        self.rows[:] = rows
+        self.begin[:] = self.start[rows]
+        # at first, its own previous step, II cycles before it may start (a node's first:
+        # nothing); an input wait's HBM round trip; the consumer that made room in a FIFO
+        self.pred[:] = rows - 1
+        self.pred[first] = -1
+        self.ready[:] = self.start[self.pred] + np.repeat(self.ii, np.diff(self.lo))
+        self.ready[first] = -1
+        self.kind[:] = _OWN
+        self.extra[:] = 0
+        self.stall_with[:] = -1
         self.trip: dict[int, np.ndarray] = {}
-        release: dict[int, np.ndarray] = {}
         if hbm is not None:
-            for v, result in run.results.items():
-                plan = result.plan
-                if plan.memory is not None and len(plan.memory):
-                    steps, at = memory_bound(plan, hbm)
-                    release[v] = np.zeros(plan.steps, dtype=np.int64)
-                    release[v][steps] = at
-                    self.trip[v] = np.zeros(plan.steps, dtype=np.int64)
-                    self.trip[v][steps] = hbm.latency
-        # an input wait's HBM round trip; the consumer that made room in a full FIFO
-        self.extra = self._at_rows(0)
-        self.stall_with = self._at_rows(-1)
-        for v in self.ids:
-            if v in release:
-                at = self._rows_of(v)
-                later = release[v][at - self.off[v]] > self.ready[at]
-                self._set(at, later, release[v][at - self.off[v]], _RELEASE, -1, 0)
+            self._release_waits(hbm)
         self._edge_waits(timing.edges, depth)
-        self.first = np.zeros(total, dtype=np.int64)  # where the run through each step starts
-        self.first[self.rows] = self.rows
-        np.maximum.accumulate(self.first, out=self.first)
-        stop = (self.start[self.rows] <= 0) | (self.kind[self.rows] == _RELEASE)
-        self.pred[self.rows[stop]] = -1
-
-    def _at_rows(self, value: int) -> np.ndarray:
-        """A per-step array holding `value` where a run starts (elsewhere unset)."""
-        out = np.empty(len(self.start), dtype=np.int64)
-        out[self.rows] = value
-        return out
+        self.pred[(self.begin <= 0) | (self.kind == _RELEASE)] = -1
 
     def _run_starts(self) -> np.ndarray:
-        """The global numbers of the steps a back-to-back run starts at (ascending): those
-        that did not start the moment their previous step ended."""
-        return np.flatnonzero(self.ready != self.start)
+        """The global numbers of the steps a back-to-back run starts at (ascending): a
+        node's first step, and those that did not start the moment their previous step
+        ended."""
+        out = []
+        for v, ii in zip(self.ids, self.ii.tolist(), strict=True):
+            t = self.timing.times[v]
+            if len(t):
+                out += [[self.off[v]], np.flatnonzero(t[1:] != t[:-1] + ii) + (self.off[v] + 1)]
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
-    def _rows_of(self, v: int) -> np.ndarray:
-        """The global numbers of node v's steps that start a run."""
-        lo, hi = np.searchsorted(self.rows, [self.off[v], self.off[v] + len(self.timing.times[v])])
-        return self.rows[lo:hi]
+    def _span(self, v: int) -> slice:
+        """Where node v's run starts are in `rows` (and the arrays of one entry each)."""
+        o = self.ids.index(v)
+        return slice(int(self.lo[o]), int(self.lo[o + 1]))
 
-    def _set(self, steps: np.ndarray, better, value, kind, base, sent) -> None:
-        """Steps `steps[better]` waited for `value` (of this kind) last, which global step
-        `base + sent` gave (all three per entry of `steps`, or one value for all)."""
-        steps = steps[better]
-        self.ready[steps] = _rows(value, better)
-        self.kind[steps] = kind
-        self.pred[steps] = base + _rows(sent, better)
-        self.extra[steps] = 0
+    def _release_waits(self, hbm: HbmModel) -> None:
+        """Steps that move memory words: their round trip (`trip`, added to an input's
+        wait) and the time their words are through the HBM channels (a wait, when later
+        than what they waited for so far)."""
+        for v in self.ids:
+            plan = self.run.results[v].plan
+            if plan.memory is None or not len(plan.memory):
+                continue
+            steps, at = memory_bound(plan, hbm)
+            release = np.zeros(plan.steps, dtype=np.int64)
+            release[steps] = at
+            self.trip[v] = np.zeros(plan.steps, dtype=np.int64)
+            self.trip[v][steps] = hbm.latency
+            span = self._span(v)
+            mine = release[self.rows[span] - self.off[v]]
+            later = np.flatnonzero(mine > self.ready[span]) + span.start
+            self.ready[later] = mine[later - span.start]
+            self.kind[later] = _RELEASE
+            self.pred[later] = -1
 
     def _edge_waits(self, edges, depth: int) -> None:
         """Per edge, in order (the first of equal waits is the one kept): the last token
         each run-starting step of its consumer takes on it, and when that arrived; with
         bounded FIFOs, the room at the run-starting steps of its producer (channels into
         writers hold no credits)."""
-        at = {v: self._rows_of(v) for v in self.ids}
+        span = {v: self._span(v) for v in self.ids}
         bounded = [depth > 0 and e.consumer.op not in WRITERS and len(e.emit) > 0 for e in edges]
-        inputs = INPUT_WAITS.pick(sum(len(at[e.consumer.id]) for e in edges))
+        size = {v: sp.stop - sp.start for v, sp in span.items()}
+        inputs = INPUT_WAITS.pick(sum(size[e.consumer.id] for e in edges))
         rooms = ROOM_WAITS.pick(
-            sum(len(at[e.producer.id]) for e, room in zip(edges, bounded, strict=True) if room)
+            sum(size[e.producer.id] for e, room in zip(edges, bounded, strict=True) if room)
         )
-        arrays = (self.start, self.ready, self.kind, self.pred, self.extra)
         none = np.zeros(0, dtype=np.int64)
         for e, room in zip(edges, bounded, strict=True):
             c, p = e.consumer.id, e.producer.id
             latency = int(self.timing.costs[p].latency)
-            trip = self.trip.get(c, none)
-            inputs(at[c], self.off[c], e.take, e.one_per_step[1], e.emit, self.off[p], latency,
-                   trip, e.index, *arrays)  # fmt: skip
+            inputs(self.waits[span[c]], self.off[c], e.take, e.one_per_step[1], e.emit,
+                   self.off[p], latency, self.trip.get(c, none), e.index, self.start)  # fmt: skip
             if room:
                 credit = none if e.one_per_step[0] else e.credit
-                rooms(at[p], self.off[p], len(e.emit), e.one_per_step[0], credit, e.take,
-                      depth, self.off[c], c, *arrays, self.stall_with)  # fmt: skip
+                rooms(self.waits[span[p]], self.off[p], len(e.emit), e.one_per_step[0], credit,
+                      e.take, depth, self.off[c], c, self.start)  # fmt: skip
 
     def walk(self, path: CriticalPath) -> int:
         """Add this graph's path to `path`; returns the cycles it covered."""
@@ -223,13 +221,14 @@ class _GraphWalk:
         last = self.off[v] + len(self.timing.times[v]) - 1
         path.add(self.g, v, STEPS, end - int(self.start[last]))
         ids = np.asarray(self.ids, dtype=np.int64)
-        ii = np.array([self.timing.costs[u].ii for u in self.ids], dtype=np.int64)
         width = int(ids.max()) + 1
         share, stalls = np.zeros((kernel.PARTS, width)), np.zeros((width, width), dtype=np.int64)
+        run_of = np.zeros(len(self.start), dtype=np.int64)  # the run start each step follows
+        run_of[self.rows[1:]] = 1
+        np.cumsum(run_of, out=run_of)
         try:
-            CHARGE_PATH.pick(len(self.rows))(last, self.first, self.pred, self.start, self.ready,
-                                             self.kind, self.extra, self.stall_with, self.ends,
-                                             ids, ii, share, stalls)  # fmt: skip
+            CHARGE_PATH.pick(len(self.rows))(last, run_of, self.waits, self.start, self.ends,
+                                             ids, self.ii, share, stalls)  # fmt: skip
         except ValueError as exc:  # a timeline no schedule can have: a simulator bug
             raise SimulationError(f"SAM critical path of graph {self.g}: {exc}") from None
         for resource, sums in zip(self._parts(), share, strict=True):
@@ -253,11 +252,6 @@ class _GraphWalk:
             kernel.HBM_LATENCY: HBM_LATENCY,
         }
         return tuple(parts[k] for k in range(kernel.PARTS))
-
-
-def _rows(values, rows: np.ndarray):
-    """`values` at `rows` (one value for all: itself)."""
-    return values[rows] if np.ndim(values) else values
 
 
 def critical_path(

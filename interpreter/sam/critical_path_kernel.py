@@ -4,9 +4,11 @@ step, charging each hop's cycles as it goes (`CHARGE_PATH`). Plain Python, compi
 numba only once the work pays for loading it (`jit.Kernel.pick`), so a task-sized
 program's simulation never imports numba for them.
 
-Steps are numbered globally (a node's step s at `base + s`). The waits write into the
-walk's per-step arrays (`ready`, `kind`, `pred`, `extra`, `stall_with`) at the steps in
-`at` only, in the walk's order: a wait replaces the one found so far only when later."""
+Steps are numbered globally (a node's step s at `base + s`). The walk keeps a row of
+`waits` per run-starting step, its fields side by side (a chase reads them together: kept
+as separate arrays, a hop's reads spread over so many pages that a path charged 6x
+slower). The waits write into the rows of one node's run starts (`waits` given sliced),
+in the walk's order: a wait replaces the one found so far only when later."""
 
 from __future__ import annotations
 
@@ -14,7 +16,14 @@ import numpy as np
 
 from interpreter.core.jit import Kernel
 
-_OWN, _RELEASE, _ROOM = -1, -2, -3  # what a run start waited for, besides an input (`kind`)
+# The fields of a row of `waits`: the run start's global step number and start cycle; the
+# time it waited for last, and what (`KIND`: an input's index, or `_OWN` its own previous
+# step, `_RELEASE` HBM bandwidth, `_ROOM` a full FIFO), and the step that gave it (`PRED`,
+# < 0: none); of an input's wait, the HBM round trip (`EXTRA`); the consumer whose take
+# made room in a full FIFO (`STALL`).
+STEP, START, READY, KIND, PRED, EXTRA, STALL = range(7)
+FIELDS = 7
+_OWN, _RELEASE, _ROOM = -1, -2, -3
 CREDIT_OFFSET = 2  # cycles from a consumer's take until the producer sees the room
 
 # What a hop's cycles are charged as: `charge_path` sums them per (part, node id), and
@@ -24,16 +33,15 @@ RUN, SLACK, OWN_STEP, RELEASE, ROOM, LATENCY, HBM_LATENCY = range(7)
 PARTS = 7
 
 
-def input_waits(at, base, take, plain_take, emit, src, latency, trip, index,
-                start, ready, kind, pred, extra):  # fmt: skip
-    """At each step of `at` (ascending, all of the edge's consumer, whose steps start at
-    `base`), the last token it takes on edge `index`, if it takes one, and when it arrived:
+def input_waits(waits, base, take, plain_take, emit, src, latency, trip, index, start):
+    """At each run start of `waits` (all of the edge's consumer, whose steps start at
+    `base`; `start`: every step's start cycle), the last token it takes on edge `index`, if it takes one, and when it arrived:
     the producer's step that emitted it (`src + emit[token]`) started, plus `latency`, plus
     the step's HBM round trip (`trip`, per consumer step; empty: none). `plain_take`: step m
     takes token m (`take` is then read only for its length)."""
     count = 0  # tokens taken by the steps up to the last one asked about
-    for g in at:
-        s = g - base
+    for n in range(len(waits)):
+        s = waits[n, STEP] - base
         if plain_take:
             if s >= len(take):
                 continue
@@ -46,20 +54,20 @@ def input_waits(at, base, take, plain_take, emit, src, latency, trip, index,
         step = src + emit[last]
         wait = trip[s] if len(trip) else 0
         arrival = start[step] + latency + wait
-        if arrival > ready[g]:
-            ready[g], kind[g], pred[g], extra[g] = arrival, index, step, wait
+        if arrival > waits[n, READY]:
+            _wait(waits, n, arrival, index, step, wait)
 
 
-def room_waits(at, base, n_emit, plain_emit, credit, take, depth, src, consumer,
-               start, ready, kind, pred, extra, stall_with):  # fmt: skip
-    """Room in a bounded FIFO at each step of `at` (ascending, all of the edge's producer,
+def room_waits(waits, base, n_emit, plain_emit, credit, take, depth, src, consumer, start):
+    """Room in a bounded FIFO at each run start of `waits` (all of the edge's producer,
     whose steps start at `base`; the consumer's at `src`). A step that ran back to back
     started ahead of its own credit (SAM's lagged rule: it was working, not waiting), and
     that credit binds its next step instead; a step that did not waited for its own (the
     solver's rule), so no credit is later than its start. The two are checked in that
     order."""
     count = 0  # credits binding the steps up to the last one asked about
-    for g in at:
+    for n in range(len(waits)):
+        g = waits[n, STEP]
         s = g - base
         behind = -1  # the take giving the room of step s - 1 (asked first: asks ascend)
         if s >= 1:
@@ -71,9 +79,14 @@ def room_waits(at, base, n_emit, plain_emit, credit, take, depth, src, consumer,
                 continue
             room = start[src + took] + CREDIT_OFFSET
             ahead = room > start[g - back]  # the credit's own step started before it
-            if ahead == (back == 1) and room > ready[g]:
-                ready[g], kind[g], pred[g], extra[g] = room, _ROOM, src + took, 0
-                stall_with[g] = consumer
+            if ahead == (back == 1) and room > waits[n, READY]:
+                _wait(waits, n, room, _ROOM, src + took, 0)
+                waits[n, STALL] = consumer
+
+
+def _wait(waits, n, ready, kind, pred, extra):
+    """Run start n waited last until `ready` for `kind`, which step `pred` gave."""
+    waits[n, READY], waits[n, KIND], waits[n, PRED], waits[n, EXTRA] = ready, kind, pred, extra
 
 
 def _credit_take(s, count, n_emit, plain_emit, credit, take, depth):
@@ -119,41 +132,39 @@ def _owner(ends, step):
     return o
 
 
-def charge_path(end, first, pred, start, ready, kind, extra, stall_with, ends, ids, ii,
-                share, stalls):  # fmt: skip
+def charge_path(end, run_of, waits, start, ends, ids, ii, share, stalls):
     """From step `end` back to the start: per hop, the back-to-back run ending at step i
-    from its start j = `first[i]`, then the step that j waited for (`pred[j]`; < 0:
-    nothing). Adds each hop's cycles to `share[part, node id]` and, per full FIFO waited
-    for, one to `stalls[producer id, consumer id]`; returns the number of hops. Node o
-    (`ids[o]`, II `ii[o]`) owns the steps before `ends[o]` and after those of node o - 1.
-    A run start at cycle 0 waited for nothing; the others waited `kind[j]` (an input's
-    index, or `_OWN`, `_RELEASE`, `_ROOM`) until `ready[j]`, `extra[j]` of an input's
-    wait the HBM round trip."""
+    from its start j (row r = `run_of[i]` of `waits`), then the step that j waited for
+    (< 0: nothing). Adds each hop's cycles to `share[part, node id]` and, per full FIFO
+    waited for, one to `stalls[producer id, consumer id]`; returns the number of hops.
+    Node o (`ids[o]`, II `ii[o]`) owns the steps before `ends[o]` and after those of node
+    o - 1. A run start at cycle 0 waited for nothing."""
     hops = 0
     i = end
     while i >= 0:
-        if hops == len(first):  # each step is on a path once: the waits would form a cycle
+        if hops == len(waits):  # each run is on a path once: the waits would form a cycle
             raise ValueError("the steps' waits form a cycle")
         hops += 1
-        j = first[i]
+        r = run_of[i]
+        j = waits[r, STEP]
         o = _owner(ends, j)
         v = ids[o]
         share[RUN, v] += (i - j) * ii[o]
-        i = pred[j]
-        if start[j] <= 0:
+        i = waits[r, PRED]
+        if waits[r, START] <= 0:
             continue
-        k, r = kind[j], ready[j]
-        share[SLACK, v] += start[j] - (r if r > 0 else 0)  # (numba's max(r, 0) is slow here)
+        k, ready, extra = waits[r, KIND], waits[r, READY], waits[r, EXTRA]
+        share[SLACK, v] += waits[r, START] - (ready if ready > 0 else 0)
         if k == _OWN:
             share[OWN_STEP, v] += ii[o]
         elif k == _RELEASE:
-            share[RELEASE, v] += r
+            share[RELEASE, v] += ready
         elif k == _ROOM:
             share[ROOM, v] += CREDIT_OFFSET
-            stalls[v, stall_with[j]] += 1
+            stalls[v, waits[r, STALL]] += 1
         else:  # a token from step i
-            share[LATENCY, ids[_owner(ends, i)]] += r - extra[j] - start[i]
-            share[HBM_LATENCY, v] += extra[j]
+            share[LATENCY, ids[_owner(ends, i)]] += ready - extra - start[i]
+            share[HBM_LATENCY, v] += extra
     return hops
 
 
@@ -161,22 +172,21 @@ def charge_path(end, first, pred, start, ready, kind, extra, stall_with, ends, i
 # once numba is loaded (the solver of a graph this large loads it), so from this many run
 # starts (a path hops at most once per run start) or visits in a process they run compiled.
 COMPILE_FROM = 50_000
-INPUT_WAITS = Kernel(input_waits, (_count_upto,), compile_from=COMPILE_FROM, allocates=False)
+INPUT_WAITS = Kernel(input_waits, (_count_upto, _wait), compile_from=COMPILE_FROM, allocates=False)
 ROOM_WAITS = Kernel(
-    room_waits, (_credit_take, _count_upto), compile_from=COMPILE_FROM, allocates=False
+    room_waits, (_credit_take, _count_upto, _wait), compile_from=COMPILE_FROM, allocates=False
 )
 CHARGE_PATH = Kernel(charge_path, (_owner,), compile_from=COMPILE_FROM, allocates=False)
 
 
 def warm_up() -> None:
     """Compile (or load) the kernels, calling each once (see `interpreter.core.jit.warm_up`)."""
-    ints, one = np.zeros(2, dtype=np.int64), np.ones(1, dtype=np.int64)
-    kind = np.zeros(2, dtype=np.int16)
+    ints, none = np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    waits = np.zeros((2, FIELDS), dtype=np.int64)
     for plain in (True, False):
-        INPUT_WAITS.compiled()(one, 0, ints, plain, ints, 0, 1, ints[:0], 0,
-                               ints, ints.copy(), kind, ints.copy(), ints.copy())  # fmt: skip
-        ROOM_WAITS.compiled()(one, 0, 2, plain, ints, ints, 0, 0, 0,
-                              ints, ints.copy(), kind, ints.copy(), ints.copy(), ints.copy())  # fmt: skip
+        INPUT_WAITS.compiled()(waits, 0, ints, plain, ints, 0, 1, none, 0, ints)
+        ROOM_WAITS.compiled()(waits, 0, 2, plain, ints, ints, 0, 0, 0, ints)
     share, stalls = np.zeros((PARTS, 1)), np.zeros((1, 1), dtype=np.int64)
-    CHARGE_PATH.compiled()(1, ints, np.array([-1, 0]), ints, ints, kind, ints, ints,
-                           np.array([2]), np.zeros(1, dtype=np.int64), one, share, stalls)  # fmt: skip
+    waits[:, PRED] = -1
+    CHARGE_PATH.compiled()(1, np.zeros(2, dtype=np.int64), waits, ints, np.array([2]), ints[:1],
+                           ints[:1] + 1, share, stalls)  # fmt: skip

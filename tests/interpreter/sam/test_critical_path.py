@@ -19,7 +19,22 @@ from interpreter.sam import BACKEND
 from interpreter.sam import critical_path as cp
 from interpreter.sam.advice import lane_region
 from interpreter.sam.critical_path import FULL, HBM, LATENCY, STEPS, critical_path
-from interpreter.sam.critical_path_kernel import CHARGE_PATH, charge_path
+from interpreter.sam.critical_path_kernel import (
+    CHARGE_PATH,
+    FIELDS,
+    KIND,
+    PARTS,
+    PRED,
+    READY,
+    RUN,
+    SLACK,
+    START,
+    STEP,
+    charge_path,
+)
+from interpreter.sam.critical_path_kernel import (
+    LATENCY as LATENCY_PART,
+)
 from interpreter.sam.cycles import time_graph
 from interpreter.sam.execute import run_program
 from interpreter.sam.simulate import hbm_model, simulate
@@ -107,7 +122,7 @@ def test_a_step_ahead_of_its_room_is_charged_to_its_own_work():
     path, runs, timings = path_of(program, _spmv_inputs(24, 0.0625, 1), COMAL, 1)
     assert sum(path.share.values()) == path.cycles == 95
     walk = cp._GraphWalk(0, runs[0], timings[0], None, 1)
-    assert (walk.start[walk.rows] >= walk.ready[walk.rows]).all()
+    assert (walk.begin >= walk.ready).all()
 
 
 class _AskEveryStep(cp._GraphWalk):
@@ -132,9 +147,7 @@ def test_runs_start_where_every_steps_wait_says(density, seed, depth, memory):
     np.testing.assert_array_equal(walk.rows, np.flatnonzero(~chained))
     assert (full.start >= full.ready).all()  # no step waited for a time after its start
     for name in ("ready", "kind", "pred"):
-        np.testing.assert_array_equal(
-            getattr(walk, name)[walk.rows], getattr(full, name)[walk.rows]
-        )
+        np.testing.assert_array_equal(getattr(walk, name), getattr(full, name)[walk.rows])
 
 
 def test_full_fifos_appear_as_stalls_on_the_path():
@@ -237,23 +250,58 @@ def test_one_token_per_step_shortcuts_equal_the_general_count(density, seed, dep
     assert got.share == pytest.approx(want.share)
 
 
+def _chase(charge, end, first, pred, owner, kind=None):
+    """`charge_path` on steps numbered 0.. (`first[i]`: the run start of step i, which
+    waited for step `pred[first[i]]`), step i starting at cycle i, a run start ready a
+    cycle before it starts, nodes of II 1 given by `owner` (ascending); `kind`: what each
+    run start waited for (default: a token when it has a `pred`, else its own work).
+    Returns (hops, share, stalls)."""
+    rows = np.unique(first)
+    kind = np.where(pred >= 0, 0, cp._OWN) if kind is None else kind
+    waits = np.zeros((len(rows), FIELDS), dtype=np.int64)
+    waits[:, STEP], waits[:, START], waits[:, READY] = rows, rows, rows - 1
+    waits[:, PRED], waits[:, KIND] = pred[rows], kind[rows]
+    run_of = np.searchsorted(rows, first)
+    ends = np.cumsum(np.bincount(owner))
+    width = len(ends)
+    share, stalls = np.zeros((PARTS, width)), np.zeros((width, width), dtype=np.int64)
+    start = np.arange(len(first), dtype=np.int64)
+    ids, ii = np.arange(width, dtype=np.int64), np.ones(width, dtype=np.int64)
+    hops = charge(end, run_of, waits, start, ends, ids, ii, share, stalls)
+    return hops, share, stalls
+
+
 def test_chase_by_hand():
-    """Step 3's run starts at 2, which waited for step 1, whose run starts at 0: the start."""
+    """Step 3's run (node 1) starts at 2, which waited for a token from step 1 (node 0),
+    whose run starts at 0, at cycle 0: two hops, each run a step of its own work; the
+    token arrived a cycle before step 2 started (slack), after no latency."""
     first = np.array([0, 0, 2, 2], dtype=np.int64)
     pred = np.array([-1, -1, 1, -1], dtype=np.int64)
-    np.testing.assert_array_equal(chase(3, first, pred), [[3, 2], [1, 0]])
+    hops, share, _ = _chase(charge_path, 3, first, pred, np.array([0, 0, 1, 1]))
+    assert hops == 2
+    np.testing.assert_array_equal(share[RUN], [1, 1])
+    np.testing.assert_array_equal(share[SLACK], [0, 1])
+    assert not share[LATENCY_PART].any()
 
 
-@pytest.mark.slow  # loads the compiled chase (~1 s)
+@pytest.mark.slow  # loads the compiled kernel (~1 s)
 @settings(max_examples=40, deadline=None)
 @given(st.data())
-def test_the_plain_chase_equals_the_compiled_one(data):
-    """Random back-to-back runs (`first[i] <= i`) and waits on earlier steps."""
+def test_the_plain_charge_equals_the_compiled_one(data):
+    """Random back-to-back runs (`first[i] <= i`), waits on earlier steps of any kind."""
     n = data.draw(st.integers(1, 40))
     first = np.array([data.draw(st.integers(0, i)) for i in range(n)], dtype=np.int64)
+    first = np.maximum.accumulate(first)  # runs are contiguous
     pred = np.array([data.draw(st.integers(-1, j - 1)) for j in range(n)], dtype=np.int64)
+    kind = np.array([data.draw(st.integers(-3, 1)) for _ in range(n)], dtype=np.int64)
+    kind[(pred < 0) & (kind >= 0)] = cp._OWN  # a token wait names its producer
+    owner = np.sort(np.array([data.draw(st.integers(0, 3)) for _ in range(n)]))
     end = data.draw(st.integers(0, n - 1))
-    np.testing.assert_array_equal(chase(end, first, pred), CHASE.compiled()(end, first, pred))
+    plain = _chase(charge_path, end, first, pred, owner, kind)
+    compiled = _chase(CHARGE_PATH.compiled(), end, first, pred, owner, kind)
+    assert plain[0] == compiled[0]
+    np.testing.assert_array_equal(plain[1], compiled[1])
+    np.testing.assert_array_equal(plain[2], compiled[2])
 
 
 def test_a_small_program_never_imports_numba():
@@ -274,12 +322,8 @@ def test_a_small_program_never_imports_numba():
 
 def test_a_cycle_of_waits_is_refused_not_followed_forever() -> None:
     """Steps 0 <- 1 <- 0: no schedule has it; the chase (plain, and compiled with no bounds
-    check above its threshold) must stop rather than write past its buffer."""
-    import numpy as np
-
-    from interpreter.sam.critical_path_kernel import chase
-
+    check above its threshold) must stop rather than follow it forever."""
     first = np.array([0, 1], dtype=np.int64)
     pred = np.array([1, 0], dtype=np.int64)
     with pytest.raises(ValueError, match="waits form a cycle"):
-        chase(1, first, pred)
+        _chase(charge_path, 1, first, pred, np.array([0, 0]))
