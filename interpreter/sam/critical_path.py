@@ -97,11 +97,11 @@ class _GraphWalk:
     from the last step through those waits.
 
     The chase crosses a back-to-back run in one jump and asks why only at the step a run
-    starts at, so that is all that is worked out, a row of `waits` per run start (`rows`:
-    their global step numbers): a step that began the moment its previous one
-    ended waited for nothing later (its tokens and releases are not later than its start:
-    the solver's own rule; a credit it started ahead of, SAM's lagged rule, binds its next
-    step). Unbounded SpMV 2000^2 has 15 run starts in 350K steps, at depth 2 46K."""
+    starts at, so that is all that is worked out, a row of `waits` per run start: a step
+    that began the moment its previous one ended waited for nothing later (its tokens and
+    releases are not later than its start: the solver's own rule; a credit it started
+    ahead of, SAM's lagged rule, binds its next step). Unbounded SpMV 2000^2 has 15 run
+    starts in 350K steps (46K with depth-2 FIFOs)."""
 
     def __init__(
         self, g: int, run: GraphRun, timing: GraphTiming, hbm: HbmModel | None, depth: int
@@ -119,12 +119,16 @@ class _GraphWalk:
         # per node, its run starts are rows[lo[o]:lo[o + 1]] (a node's first step is one)
         self.lo = np.searchsorted(rows, np.append(heads, self.ends[-1:]))
         first = self.lo[:-1][sizes > 0]
-        # what each run start waited for last, a row each (`kernel.FIELDS`: the kernels
-        # read a row's fields together, from one place); the columns by name below
-        self.waits = np.empty((len(rows), kernel.FIELDS), dtype=np.int64)
-        self.rows, self.begin, self.ready, self.kind, self.pred, self.extra, self.stall_with = (
-            self.waits[:, f] for f in range(kernel.FIELDS)
+        # what each run start waited for last, a row each (the kernels read a row's fields
+        # together); its columns by name
+        self.waits = waits = np.empty((len(rows), kernel.FIELDS), dtype=np.int64)
+        self.rows, self.begin, self.ready = (
+            waits[:, kernel.STEP],
+            waits[:, kernel.START],
+            waits[:, kernel.READY],
         )
+        self.kind, self.pred = waits[:, kernel.KIND], waits[:, kernel.PRED]
+        self.extra, self.stall_with = waits[:, kernel.EXTRA], waits[:, kernel.STALL]
         self.rows[:] = rows
         self.begin[:] = self.start[rows]
         # at first, its own previous step, II cycles before it may start (a node's first:
@@ -154,7 +158,7 @@ class _GraphWalk:
         return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
     def _span(self, v: int) -> slice:
-        """Where node v's run starts are in `rows` (and the arrays of one entry each)."""
+        """Where node v's run starts are in `rows` (the rows of `waits`)."""
         o = self.ids.index(v)
         return slice(int(self.lo[o]), int(self.lo[o + 1]))
 
