@@ -3,8 +3,10 @@
 `verify` builds the program's IR in the sandbox (untrusted code only emits data) and hands
 it to the trusted half, `interpreter.verify.trusted.check_ir`, which checks it on fresh
 inputs and on a secret timed input, and simulates the timed input (the order of checks is
-in that module's docstring). `baseline_cycles` times a task's baseline the same way, on the
-same timed input as the programs it is compared with.
+in that module's docstring). `baseline_cycles` times a task's baseline on the same timed
+input as the programs it is compared with, and on that input alone: the baseline is the
+task's own program, checked in full by the suites' tests, and only its cycles are wanted
+(a whole verification of it doubled the time of an `agent eval`).
 
 Timing seeds: every timed input is checked, and it comes from a seed the program cannot
 predict. A solve run holds one secret `timing_seed` for all its attempts and its baselines,
@@ -51,6 +53,7 @@ def verify(
     simulate: bool = True,
     time_budget_s: float = 60.0,
     filename: str = "program.py",
+    timed_only: bool = False,
 ) -> Verdict:
     """Verify `source` (program text) on `task`. Never raises for a bad program; raises for
     a broken set-up (`sandbox.backends.SandboxConfigError`, a task's missing data file).
@@ -58,7 +61,8 @@ def verify(
     `seed` replays: every check runs on that input seed (and the timed input too, unless
     `timing_seed` is given). `timing_seed` fixes the timed input (the same secret for all
     attempts of a run); when both are None each is fresh and secret.
-    `filename` is the name messages give the program (the user's file under `agent eval`)."""
+    `filename` is the name messages give the program (the user's file under `agent eval`).
+    `timed_only` runs the timed input alone (see `baseline_verdict`)."""
     from sandbox import build_ir
 
     seconds: dict[str, float] = {}
@@ -87,6 +91,7 @@ def verify(
         sandbox=built.backend,
         seconds=seconds,
         started=start,
+        timed_only=timed_only,
     )
 
 
@@ -97,7 +102,9 @@ def baseline_verdict(
     task: Task, *, timing_seed: int, sandbox_backend: str | None = None
 ) -> Verdict | None:
     """The verdict of the task's baseline program, timed on `timing_seed`'s input (None
-    when the task has none). Verified like any program, floor included.
+    when the task has none): run on that input alone, compared with the reference and
+    simulated, floor included, since only its cycles are wanted (the suites' tests verify
+    every baseline in full).
 
     Cached per process by what decides the result: the task (key and file content), the
     baseline's text and the timing seed. Never by file name: tasks that share a baseline
@@ -107,7 +114,9 @@ def baseline_verdict(
         return None
     key = (task.key, _digest(task.path.read_bytes()), _digest(source.encode()), timing_seed)
     if key not in _baselines:
-        verdict = verify(task, source, timing_seed=timing_seed, sandbox_backend=sandbox_backend)
+        verdict = verify(
+            task, source, timing_seed=timing_seed, sandbox_backend=sandbox_backend, timed_only=True
+        )
         if not verdict.correct:
             log.warning("baseline of %s does not pass: %s", task.key, verdict.feedback)
         _baselines[key] = verdict

@@ -227,9 +227,8 @@ class _GraphWalk:
         ids = np.asarray(self.ids, dtype=np.int64)
         width = int(ids.max()) + 1
         share, stalls = np.zeros((kernel.PARTS, width)), np.zeros((width, width), dtype=np.int64)
-        run_of = np.zeros(len(self.start), dtype=np.int64)  # the run start each step follows
-        run_of[self.rows[1:]] = 1
-        np.cumsum(run_of, out=run_of)
+        # the row of the run start each step follows (the first step is one)
+        run_of = np.repeat(np.arange(len(self.rows)), np.diff(self.rows, append=len(self.start)))
         try:
             CHARGE_PATH.pick(len(self.rows))(last, run_of, self.waits, self.start, self.ends,
                                              ids, self.ii, share, stalls)  # fmt: skip

@@ -61,3 +61,22 @@ def test_the_three_moe_layer_tasks_get_their_own_baseline_cycles():
     assert len({t.folder / t.baseline for t in tasks}) == 1  # one shared file
     cycles = [baseline_cycles(t, timing_seed=3) for t in tasks]
     assert all(cycles) and len(set(cycles)) == 3, cycles
+
+
+def test_a_baseline_is_run_on_the_timed_input_alone_and_still_checked_there(suite):
+    """Only the baseline's cycles are wanted: one run, the timed input, with the cycles a
+    whole verification gives. Its outputs are still compared there: a baseline that is
+    wrong on the timed input has no cycles."""
+    task = _task_sharing_gemms_baseline(suite, "gemm_timed", 32)
+    timed = baseline_verdict(task, timing_seed=5)
+    whole = verify(task, task.baseline_source(), timing_seed=5)
+    assert (timed.runs, timed.status) == (1, "passed") and whole.runs > 1
+    assert timed.cycles == whole.cycles
+    baseline = suite / "baselines" / "gemm.py"
+    store = 'return step.linear_offchip_store(c, "c")'
+    wrong = baseline.read_text().replace(store, f'c = step.map([c], "silu")\n    {store}')
+    assert wrong != baseline.read_text()
+    baseline.write_text(wrong)  # silu(a @ b): well formed, wrong on every input
+    edited = parse_task(task.path)
+    assert baseline_verdict(edited, timing_seed=5).status == "incorrect"
+    assert baseline_cycles(edited, timing_seed=5) is None
