@@ -68,6 +68,9 @@ def compile_kernel(
 UNUSED_BY_KERNELS = ("scipy.linalg", "cffi")
 
 
+_loaded = False  # whether this process has loaded numba's compiler (`_numba`)
+
+
 def _numba():
     """numba, with its compiler's extensions loaded (numba loads them on the first compile
     or cache load: most of the ~0.7 s a process pays to load the solver's cached loop).
@@ -86,6 +89,8 @@ def _numba():
     finally:
         for name in absent:
             del sys.modules[name]
+    global _loaded
+    _loaded = True
     return numba
 
 
@@ -99,9 +104,13 @@ class Kernel:
         helpers: Sequence[Callable] = (),
         compile_from: int = COMPILE_FROM,
         allocates: bool = True,
+        once_loaded_from: int | None = None,
     ) -> None:
         self.plain, self.helpers, self.compile_from = function, tuple(helpers), compile_from
         self.allocates = allocates  # (see `compile_kernel`)
+        # once numba is loaded (another kernel ran compiled), compiling this one costs only
+        # loading its cached code (~0.01 s): a slow plain loop pays for that sooner
+        self.once_loaded_from = compile_from if once_loaded_from is None else once_loaded_from
         self._compiled: Callable | None = None
         self._plain_work = 0  # elements this process has run through the plain loop
 
@@ -115,10 +124,10 @@ class Kernel:
         `compile_from` (what loading the compiled code costs, in elements): one large input
         compiles at once, and a long run of medium ones (a tuner, a benchmark) compiles
         after paying at most that much extra (ski rental), while a one-off small evaluation
-        never does."""
+        never does. Once numba is loaded, `once_loaded_from` stands for `compile_from`."""
         if self._compiled is None:
             self._plain_work += size
-            if self._plain_work < self.compile_from:
+            if self._plain_work < (self.once_loaded_from if _loaded else self.compile_from):
                 return self.plain
         return self.compiled()
 

@@ -5,10 +5,10 @@ numba only once the work pays for loading it (`jit.Kernel.pick`), so a task-size
 program's simulation never imports numba for them.
 
 Steps are numbered globally (a node's step s at `base + s`). The walk keeps a row of
-`waits` per run-starting step, its fields side by side (a chase reads them together: kept
-as separate arrays, a hop's reads spread over so many pages that a path charged 6x
-slower). The waits write into the rows of one node's run starts (`waits` given sliced),
-in the walk's order: a wait replaces the one found so far only when later."""
+`waits` per run-starting step, its fields side by side (a hop of the chase reads them
+together: kept as seven arrays, SpMV 2000^2's path at depth 2 charged ~6x slower). The
+waits write into the rows of one node's run starts (`waits` given sliced), in the walk's
+order: a wait replaces the one found so far only when later."""
 
 from __future__ import annotations
 
@@ -35,10 +35,11 @@ PARTS = 7
 
 def input_waits(waits, base, take, plain_take, emit, src, latency, trip, index, start):
     """At each run start of `waits` (all of the edge's consumer, whose steps start at
-    `base`; `start`: every step's start cycle), the last token it takes on edge `index`, if it takes one, and when it arrived:
-    the producer's step that emitted it (`src + emit[token]`) started, plus `latency`, plus
-    the step's HBM round trip (`trip`, per consumer step; empty: none). `plain_take`: step m
-    takes token m (`take` is then read only for its length)."""
+    `base`; `start`: every step's start cycle), the last token it takes on edge `index`,
+    if it takes one, and when it arrived: the producer's step that emitted it (`src +
+    emit[token]`) started, plus `latency`, plus the step's HBM round trip (`trip`, per
+    consumer step; empty: none). `plain_take`: step m takes token m (`take` is then read
+    only for its length)."""
     count = 0  # tokens taken by the steps up to the last one asked about
     for n in range(len(waits)):
         s = waits[n, STEP] - base
@@ -123,9 +124,8 @@ def _count_upto(a, x, lo):
 
 
 def _owner(ends, step):
-    """The node owning a step: how many nodes' steps end at or before it. Counted over all
-    nodes, without a branch per node: a search's branches, unpredictable along a path,
-    cost more than the dozen or so compares of a graph."""
+    """The node owning a step: how many nodes' steps end at or before it (a graph has a
+    dozen or so nodes: all are compared, without a branch)."""
     o = 0
     for end in ends:
         o += end <= step
@@ -168,15 +168,16 @@ def charge_path(end, run_of, waits, start, ends, ids, ii, share, stalls):
     return hops
 
 
-# A hop or a visit costs the plain loops ~1-3 us; loading their compiled code ~0.05 s each
-# once numba is loaded (the solver of a graph this large loads it), so from this many run
-# starts (a path hops at most once per run start) or visits in a process they run compiled.
-COMPILE_FROM = 50_000
-INPUT_WAITS = Kernel(input_waits, (_count_upto, _wait), compile_from=COMPILE_FROM, allocates=False)
-ROOM_WAITS = Kernel(
-    room_waits, (_credit_take, _count_upto, _wait), compile_from=COMPILE_FROM, allocates=False
-)
-CHARGE_PATH = Kernel(charge_path, (_owner,), compile_from=COMPILE_FROM, allocates=False)
+# Plain, a visit of `input_waits` costs ~2 us, of `room_waits` ~8 us, and `charge_path`
+# ~13 us a run start (SpMV 2000^2, depth 2); loading a kernel's cached code costs ~0.015 s
+# once numba is loaded (a graph large enough for the solver to compile loads it), ~1 s
+# when not: each compiles once its plain work in a process would have paid for that.
+INPUT_WAITS = Kernel(input_waits, (_count_upto, _wait), compile_from=400_000,
+                     allocates=False, once_loaded_from=8_000)  # fmt: skip
+ROOM_WAITS = Kernel(room_waits, (_credit_take, _count_upto, _wait), compile_from=100_000,
+                    allocates=False, once_loaded_from=2_000)  # fmt: skip
+CHARGE_PATH = Kernel(charge_path, (_owner,), compile_from=60_000, allocates=False,
+                     once_loaded_from=1_000)  # fmt: skip
 
 
 def warm_up() -> None:

@@ -61,3 +61,35 @@ def test_a_kernel_that_allocates_nothing_runs_without_reference_counts():
 def test_every_kernel_module_has_a_warm_up():
     for name in jit.KERNELS:
         assert callable(importlib.import_module(name).warm_up), name
+
+
+def _twice(x):
+    return 2 * x
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    """A kernel whose compiled twin is a stand-in (no numba here)."""
+    k = jit.Kernel(_twice, compile_from=100, once_loaded_from=10)
+    monkeypatch.setattr(k, "compiled", lambda: "compiled")
+    return k
+
+
+def test_plain_until_the_work_pays_for_loading_numba(kernel, monkeypatch):
+    monkeypatch.setattr(jit, "_loaded", False)
+    assert kernel.pick(60) is _twice
+    assert kernel.pick(39) is _twice
+    assert kernel.pick(1) == "compiled"  # 100 elements of plain work
+
+
+def test_once_numba_is_loaded_less_work_pays(kernel, monkeypatch):
+    monkeypatch.setattr(jit, "_loaded", False)
+    assert kernel.pick(9) is _twice
+    monkeypatch.setattr(jit, "_loaded", True)
+    assert kernel.pick(1) == "compiled"
+
+
+def test_without_a_lower_threshold_loading_changes_nothing(monkeypatch):
+    k = jit.Kernel(_twice, compile_from=100)
+    monkeypatch.setattr(jit, "_loaded", True)
+    assert k.pick(99) is _twice

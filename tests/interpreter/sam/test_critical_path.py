@@ -150,6 +150,37 @@ def test_runs_start_where_every_steps_wait_says(density, seed, depth, memory):
         np.testing.assert_array_equal(getattr(walk, name), getattr(full, name)[walk.rows])
 
 
+class _Forced:
+    """A stand-in for a `jit.Kernel` that always picks its plain or its compiled loop."""
+
+    def __init__(self, kernel, compiled: bool) -> None:
+        self.kernel, self.compiled = kernel, compiled
+
+    def pick(self, size: int):
+        return self.kernel.compiled() if self.compiled else self.kernel.plain
+
+
+@pytest.mark.slow  # loads the compiled kernels (~1 s)
+@spmv_examples
+def test_the_compiled_walk_equals_the_plain_one(density, seed, depth, memory):
+    """Every run start's wait and the path charged from them, plain and compiled."""
+    target = HBM_TARGET if memory else COMAL
+    program = program_of(P.spmv_rows, SPMV_SIG)
+    _, runs, timings = path_of(program, _spmv_inputs(24, density, seed), target, depth)
+    hbm = hbm_model(target)
+    found = []
+    for compiled in (False, True):
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("INPUT_WAITS", "ROOM_WAITS", "CHARGE_PATH"):
+                patch.setattr(cp, name, _Forced(getattr(cp, name), compiled))
+            walk = cp._GraphWalk(0, runs[0], timings[0], hbm, depth)
+            path = cp.CriticalPath()
+            walk.walk(path)
+            found.append((walk.waits, list(path.share.items()), path.stalls))
+    np.testing.assert_array_equal(found[0][0], found[1][0])
+    assert found[0][1:] == found[1][1:]
+
+
 def test_full_fifos_appear_as_stalls_on_the_path():
     """With one-token FIFOs the scanner of a dense-ish matrix outruns the reducer chain:
     the path crosses full FIFOs, and the report puts their cycles under "full FIFO"."""
