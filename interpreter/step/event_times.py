@@ -134,32 +134,25 @@ class OpNetwork:
         for v, d in self.data_unit.items():
             run.hold(d, self.requests[v])
         hbm = _HbmQueue(self.target)
+        unserved = np.arange(len(req.step))
         back = np.zeros(len(req.step))
-        # An op issues its requests in order and the HBM serves each op's in order (its
-        # starts and ends do not decrease), so per op the issued requests not served yet
-        # are a run of its slots: from `served` up to the first whose step has not fired.
-        # (req.step ascends: ops in node order, each op's requests in event order.)
-        op_units = np.array([self.unit[v] for v in self.offchip], dtype=np.int64)
-        op_first = run.step_off[op_units]
-        op_of = np.repeat(np.arange(len(op_units)), [len(self.requests[v]) for v in self.offchip])
-        served = np.array([self.slots[v].start for v in self.offchip], dtype=np.int64)
         rounds = 0
         while True:
             rounds += 1
             run.run()
-            waiting = np.searchsorted(req.step, op_first + run.fired[op_units]) - served
-            total = int(waiting.sum())
-            if not total:
+            at = np.flatnonzero(run.fired[req.unit[unserved]] > req.local[unserved])
+            if not len(at):
                 break
-            skip = np.repeat(served - (np.cumsum(waiting) - waiting), waiting)
-            issued = np.arange(total) + skip  # ascending, as in (node, event) order
+            issued = unserved[at]
             issue = run.start[req.step[issued]] + req.issue_delay[issued]
             go, done = hbm.serve_before(issue, self.req_size[issued])
             now = issued[go]
             back[now] = done
             loads = req.data_step[now] >= 0
             run.release_steps(req.data_step[now[loads]], done[loads])
-            served += np.bincount(op_of[now], minlength=len(served))
+            keep = np.ones(len(unserved), dtype=bool)
+            keep[at[go]] = False
+            unserved = unserved[keep]
         try:
             timeline = run.timeline()
         except ChannelDeadlock as exc:
