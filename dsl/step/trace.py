@@ -70,9 +70,9 @@ def build(kernel: Callable, signature: dict) -> Program:
     return graph.program()
 
 
-@paused_gc()
 def trace(kernel: Callable, signature: dict) -> dict:
     """The IR of `kernel` for `signature`, as a JSON-able dict (see `build`)."""
-    ir = build(kernel, signature).to_json()
+    with paused_gc():  # (a block, not a decorator: `trace` stays this module's function)
+        ir = build(kernel, signature).to_json()
     _, tunable = bind_params(kernel, signature.get("params") or {})
     return ir if tunable is None else {**ir, TUNABLE_KEY: tunable}
