@@ -6,7 +6,9 @@ says how one task's baseline is compiled; writing them all is the same everywher
 Tasks that differ only in their data (the same kernel on another graph, batch size or
 cache state) name one baseline file between them: it is written once, titled after the
 file rather than a task, and regenerating fails if the tasks sharing it would compile to
-different programs — so one source stays one source.
+different programs — so one source stays one source. Tasks whose baselines would differ only
+in a tunable parameter's value share one file too, and each names its value in
+`baseline_params` (the suite's `baseline_text` compiles the file that declares them all).
 """
 
 from __future__ import annotations

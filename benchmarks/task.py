@@ -2,7 +2,8 @@
 
 A task says what to compute (a description for the model and a PyTorch reference), on
 which inputs (names, dtypes, symbolic dimensions, seeded generators), how closely
-(tolerances), on which hardware model, and against which baseline program. See
+(tolerances), on which hardware model, and against which baseline program (a file
+several tasks may share, run at each task's `baseline_params`). See
 docs/interfaces.md for an example file. Everything in a task file is checked when it is
 loaded, so a malformed task fails with one line naming the file and the field instead of
 surfacing later inside a verifier run.
@@ -10,6 +11,7 @@ surfacing later inside a verifier run.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib.util
 import logging
@@ -76,6 +78,7 @@ class Task:
     spec: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     constant_inputs: tuple[str, ...] = ()
+    baseline_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -174,9 +177,25 @@ class Task:
         return out
 
     def baseline_source(self) -> str | None:
+        """The baseline program's text. A baseline file shared by tasks that differ only in
+        the values of its tunable parameters gets this task's `baseline_params` as its
+        defaults, in the form `agent tune` records tuned programs in, so the text runs as
+        this task's baseline wherever it goes (verifier, eval, reports)."""
         if self.baseline is None:
             return None
-        return (self.folder / self.baseline).read_text()
+        return self.with_baseline_params((self.folder / self.baseline).read_text())
+
+    def with_baseline_params(self, source: str) -> str:
+        """`source` (the baseline file's text) with this task's `baseline_params` as its
+        kernel's defaults; unchanged when the task gives none."""
+        if not self.baseline_params:
+            return source
+        values = ", ".join(f"{k}={v!r}" for k, v in self.baseline_params.items())
+        return (
+            f"{source.rstrip()}\n\n\n"
+            f"# {self.name}'s values (baseline_params in its task file).\n"
+            f"kernel = {self.dialect}.tunable.with_defaults(kernel, {values})\n"
+        )
 
     def _function(self, ref: str):
         module_name, _, attr = ref.partition(":")
@@ -352,9 +371,53 @@ def parse_task(path: Path) -> Task:
             path, f"constant_inputs must list input names of {sorted(known)}, got {constant!r}"
         )
     task = replace(task, constant_inputs=tuple(constant))
+    raw_params = data.get("baseline_params", {})
+    if not isinstance(raw_params, dict):
+        raise _fail(path, "baseline_params must be a table")
+    if raw_params and "baseline" not in data:
+        raise _fail(path, "baseline_params needs a baseline program to pass them to")
+    if raw_params and baseline is not None:
+        _check_baseline_params(path, path.parent / baseline, raw_params)
+        task = replace(task, baseline_params=dict(raw_params))
     if not task.checks:  # all dims static: one check with no symbolic assignment
         task = replace(task, checks=({},))
     return task
+
+
+def _check_baseline_params(path: Path, program: Path, given: dict[str, Any]) -> None:
+    """Every one of `given` is a parameter the baseline declares with `@<dialect>.tunable`,
+    and lies in its domain where the domain is a literal list. Read from the program's
+    syntax, never run: a task file loads without executing program text."""
+    try:
+        tree = ast.parse(program.read_text(), filename=str(program))
+    except SyntaxError as exc:
+        raise _fail(path, f"baseline program {program.name} is not valid Python: {exc}") from None
+    kernels = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "kernel"]
+    calls = [d for k in kernels for d in k.decorator_list if isinstance(d, ast.Call)]
+    domains = {
+        keyword.arg: keyword.value
+        for call in calls
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "tunable"
+        for keyword in call.keywords
+        if keyword.arg not in (None, "constraints")
+    }
+    for name, value in given.items():
+        if name not in domains:
+            declared = ", ".join(sorted(domains)) or "none"
+            raise _fail(
+                path,
+                f"baseline_params.{name}: {program.name} declares no tunable {name!r}"
+                f" (declared: {declared})",
+            )
+        try:
+            values = ast.literal_eval(domains[name])
+        except (ValueError, TypeError, SyntaxError):  # range(...), tunable.*: checked at run
+            continue
+        if isinstance(values, list | tuple) and value not in values:
+            raise _fail(
+                path,
+                f"baseline_params.{name} = {value!r} is outside {program.name}'s domain {values}",
+            )
 
 
 def suite_dir(name_or_path: str | Path) -> Path:

@@ -6,7 +6,8 @@ inputs and on a secret timed input, and simulates the timed input (the order of 
 in that module's docstring). `baseline_cycles` times a task's baseline on the same timed
 input as the programs it is compared with, and on that input alone: the baseline is the
 task's own program, checked in full by the suites' tests, and only its cycles are wanted
-(a whole verification of it doubled the time of an `agent eval`).
+(a whole verification of it doubled the time of an `agent eval`). `BackgroundBaseline` times
+it in a forked child, on the machine's other core, while the program is verified.
 
 Timing seeds: every timed input is checked, and it comes from a seed the program cannot
 predict. A solve run holds one secret `timing_seed` for all its attempts and its baselines,
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import select
+import signal
 import time
 from typing import Any
 
@@ -27,6 +31,7 @@ from interpreter.verify.verdict import STATUSES, Verdict
 
 __all__ = [
     "STATUSES",
+    "BackgroundBaseline",
     "Verdict",
     "baseline_cycles",
     "baseline_verdict",
@@ -134,3 +139,62 @@ def baseline_cycles(
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class BackgroundBaseline:
+    """`baseline_cycles` computed in a forked child while the caller verifies its program,
+    so that the two run on two cores (`agent eval` waited 0.3-0.6 s for a DAE baseline after
+    the program's verification).
+
+    The child forks before the program is built and shares nothing with it afterwards: the
+    program cannot reach the baseline's run, whose answer comes back as one integer on a
+    pipe. A child that fails, or has not answered within `cycles`' timeout, only loses the
+    speedup (None), never changes a verdict. Fork before any torch operation has run in
+    this process (see agents.eval_server): the child runs torch on one thread anyway, the
+    caller having the other core."""
+
+    def __init__(self, task: Task, *, timing_seed: int, sandbox_backend: str | None) -> None:
+        readable, writable = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(readable)
+            code = 1
+            try:
+                import torch
+
+                torch.set_num_threads(1)
+                cycles = baseline_cycles(
+                    task, timing_seed=timing_seed, sandbox_backend=sandbox_backend
+                )
+                os.write(writable, b"" if cycles is None else str(cycles).encode())
+                code = 0
+            except BaseException:
+                log.exception("timing the baseline of %s failed", task.key)
+            finally:
+                from sandbox.spares import SPARES
+
+                SPARES.close()  # the spare sandbox this child's build left behind
+                os._exit(code)
+        os.close(writable)
+        self._answer = readable
+
+    def cycles(self, timeout_s: float) -> int | None:
+        """The baseline's cycles, waiting up to `timeout_s` s for them; None if it has none,
+        fails or takes longer (the child is then killed)."""
+        ready, _, _ = select.select([self._answer], [], [], timeout_s)
+        answer = b""
+        if ready:
+            while chunk := os.read(self._answer, 64):
+                answer += chunk
+        self.cancel()
+        return int(answer) if answer and self._exit_code == 0 else None
+
+    def cancel(self) -> None:
+        """Stop the child (if still running) and reap it; the answer is dropped."""
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        ...

@@ -38,6 +38,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -148,11 +149,16 @@ def eval_task(task: Task, root: Path, server: int | None = None) -> dict[str, ob
     # the task file, not `task.key`: a key names its dialect, not its folder (sam_new/...)
     task_file = root / task.path.resolve().relative_to(CHECKOUT)
     entry = "agents.launch" if _has_server(root) else "agents.cli"  # what `agent` runs
-    command = [sys.executable, "-m", entry, "eval", str(task_file), str(program), "--json"]
-    cpu = _children_cpu() + _server_children_cpu(server)
-    started = time.perf_counter()
-    done = _run_in(root, command)
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as scratch:
+        if task.baseline_params:  # a shared file: the task's baseline is it at its values
+            text = task.with_baseline_params(program.read_text())
+            program = Path(scratch) / program.name
+            program.write_text(text)
+        command = [sys.executable, "-m", entry, "eval", str(task_file), str(program), "--json"]
+        cpu = _children_cpu() + _server_children_cpu(server)
+        started = time.perf_counter()
+        done = _run_in(root, command)
+        wall = time.perf_counter() - started
     cpu = _children_cpu() + _server_children_cpu(server) - cpu
     try:
         verdict = json.loads(done.stdout.strip().splitlines()[-1])

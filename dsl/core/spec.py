@@ -112,6 +112,11 @@ class Registry(Mapping[str, OpSpec]):
     def __getitem__(self, name: str) -> OpSpec:
         return self._specs[name]
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """The dict's own `get` (Mapping's goes through `__getitem__` and a try): loaders
+        look up every node's op."""
+        return self._specs.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
 

@@ -57,7 +57,9 @@ class RuleEnv:
 
 
 def same_shape(a: tuple[Expr, ...], b: tuple[Expr, ...]) -> bool:
-    return len(a) == len(b) and all(x == y for x, y in zip(a, b, strict=True))
+    """Dim by dim equality. As tuples: compared in C, which skips `Expr.__eq__` for the
+    dims that are the same object (most of them: shapes pass from op to op)."""
+    return len(a) == len(b) and tuple(a) == tuple(b)
 
 
 def prod(dims: tuple[Expr, ...] | list[Expr]) -> Expr:

@@ -42,7 +42,7 @@ def _linear_load(ins: list[StreamType], attrs: dict, env: RuleEnv) -> list[Strea
     if (
         attrs["stride"] is None
         and attrs["shape"] is not None
-        and not (prod(shape) == prod(grid) or all(d.is_static for d in shape + grid))
+        and not (all(d.is_static for d in shape + grid) or prod(shape) == prod(grid))
     ):
         raise RuleError(
             f"shape {shape_str(shape)} reads {prod(shape)} tiles but "

@@ -21,11 +21,8 @@ from dsl.dae.ir import LANES
 from dsl.dae.ops import ACCESS, DAE
 from interpreter.dae import costs  # noqa: F401  (registers the request rules)
 from interpreter.dae.access import AccessRun
+from interpreter.dae.cache_kernel import DRAM, LRU
 from interpreter.dae.execute import CoreLoad
-
-DRAM = 4
-"""Level number of a request served by DRAM (L1 = 1, L2 = 2, LLC = 3)."""
-
 
 @dataclass
 class Requests:
@@ -158,16 +155,29 @@ def _columns(a: Requests, b: Requests) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def replay(req: Requests, capacities: tuple[int, int, int]) -> None:
-    """Fill `req.level` by running the line sequence through an LRU L1/L2/LLC."""
+    """Fill `req.level` by running the line sequence through an LRU L1/L2/LLC: compiled
+    when `cache_kernel.LRU` says so, else the `OrderedDict` loop (the two agree exactly)."""
     if len(req.line) == 0:
         return
     # A request to the line its predecessor just touched hits L1 (same chunk or row).
     new = np.concatenate([[True], req.line[1:] != req.line[:-1]])
     idx = np.flatnonzero(new)
-    levels = np.ones(len(idx), dtype=np.int64)
+    run = LRU.pick(len(idx))
+    if run is LRU.plain:
+        levels = _lru_levels(req.line[idx].tolist(), req.nontemporal[idx].tolist(), capacities)
+    else:
+        lines, ids = np.unique(req.line[idx], return_inverse=True)
+        levels = run(ids, req.nontemporal[idx], np.array(capacities, dtype=np.int64), len(lines))
+    req.level[:] = 1
+    req.level[idx] = levels
+
+
+def _lru_levels(
+    lines: list[int], nontemporal: list[bool], capacities: tuple[int, int, int]
+) -> np.ndarray:
+    """`cache_kernel.lru_levels` in plain Python, on `OrderedDict`s (see that module)."""
+    levels = np.ones(len(lines), dtype=np.int64)
     l1, l2, llc = caches = (OrderedDict(), OrderedDict(), OrderedDict())
-    lines = req.line[idx].tolist()
-    nts = req.nontemporal[idx].tolist()
     for k, line in enumerate(lines):
         if line in l1:  # most requests: an L1 hit only refreshes L1
             l1.move_to_end(line)
@@ -182,11 +192,10 @@ def replay(req: Requests, capacities: tuple[int, int, int]) -> None:
             level = DRAM
         levels[k] = level
         for depth in range(level - 2, -1, -1):  # the levels above the hit
-            if nts[k] and depth > 0:
+            if nontemporal[k] and depth > 0:
                 continue  # non-temporal fills skip L2 and the LLC
             cache = caches[depth]
             cache[line] = True
             if len(cache) > capacities[depth]:
                 cache.popitem(last=False)
-    req.level[:] = 1
-    req.level[idx] = levels
+    return levels

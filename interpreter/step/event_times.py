@@ -43,6 +43,7 @@ from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, Timeline
 from interpreter.core.targets import StepTarget
 from interpreter.errors import ExecutionError
 from interpreter.step.costs import OpEvents
+from interpreter.step.hbm_kernel import SERVE_ROUND
 
 
 @dataclass
@@ -130,43 +131,40 @@ class OpNetwork:
         """Fire every step that can fire with the HBM's answers known so far, serve the
         requests no unfired step can precede, release their data, and again (module doc)."""
         run = self.net.resumable()
-        req = self._request_table(run.step_off)
         for v, d in self.data_unit.items():
             run.hold(d, self.requests[v])
-        hbm = _HbmQueue(self.target)
-        unserved = np.arange(len(req.step))
-        back = np.zeros(len(req.step))
+        hbm = self._hbm(run.step_off)
         rounds = 0
         while True:
             rounds += 1
             run.run()
-            at = np.flatnonzero(run.fired[req.unit[unserved]] > req.local[unserved])
-            if not len(at):
+            released = hbm.serve(run.fired, run.start)
+            if released is None:
                 break
-            issued = unserved[at]
-            issue = run.start[req.step[issued]] + req.issue_delay[issued]
-            go, done = hbm.serve_before(issue, self.req_size[issued])
-            now = issued[go]
-            back[now] = done
-            loads = req.data_step[now] >= 0
-            run.release_steps(req.data_step[now[loads]], done[loads])
-            keep = np.ones(len(unserved), dtype=bool)
-            keep[at[go]] = False
-            unserved = unserved[keep]
+            run.release_steps(*released)
         try:
             timeline = run.timeline()
         except ChannelDeadlock as exc:
             raise ExecutionError(self._deadlock_message(exc)) from None
-        return self._event_times(timeline, back, rounds)
+        return self._event_times(timeline, hbm.back, rounds)
 
-    def _request_table(self, step_off: np.ndarray) -> _Requests:
-        """Every HBM request in (node, event) order, located in the solver's flat steps."""
-        unit = np.concatenate(
-            [np.full(len(self.requests[v]), self.unit[v], np.int64) for v in self.offchip]
+    def _hbm(self, step_off: np.ndarray) -> _Hbm:
+        """The HBM with every request in (node, event) order, located in the solver's flat
+        steps."""
+        unit = np.array([self.unit[v] for v in self.offchip], np.int64)
+        local = [self.requests[v] for v in self.offchip]
+        n_steps = [len(self.plans[v].cost) for v in self.offchip]
+        # per off-chip op and count of its fired steps: how many requests were issued by then
+        issued_by = np.concatenate(
+            [
+                s.start + np.searchsorted(x, np.arange(n + 1))
+                for x, s, n in zip(local, self.slots.values(), n_steps, strict=True)
+            ]
             or [np.zeros(0, np.int64)]
-        )
-        local = np.concatenate([self.requests[v] for v in self.offchip] or [np.zeros(0, np.int64)])
-        step = step_off[unit] + local
+        ).astype(np.int64)
+        at = np.cumsum([0, *(n + 1 for n in n_steps[:-1])], dtype=np.int64)[: len(unit)]
+        op = np.repeat(np.arange(len(unit), dtype=np.int64), [len(x) for x in local])
+        step = step_off[unit[op]] + np.concatenate(local or [np.zeros(0, np.int64)])
         # a read issues when its event starts, a write when its event ends
         delay = np.concatenate(
             [
@@ -180,7 +178,10 @@ class OpNetwork:
         data_step = np.full(len(step), -1, np.int64)
         for v, d in self.data_unit.items():
             data_step[self.slots[v]] = step_off[d] + self.requests[v]
-        return _Requests(unit, local.astype(np.int64), step, delay, data_step)
+        first = np.array([s.start for s in self.slots.values()], np.int64)
+        service = self.req_size / self.target.offchip_bw
+        requests = (op, step.astype(np.int64), delay.astype(np.float64), service, data_step)
+        return _Hbm(unit, at, issued_by, first, requests, self.target.offchip_latency)
 
     def _event_times(self, times: Timeline, back: np.ndarray, rounds: int) -> EventTimes:
         """Per op and per stream, from the solver's timeline; `back` per request."""
@@ -214,45 +215,46 @@ class OpNetwork:
         )
 
 
-@dataclass(frozen=True)
-class _Requests:
-    """The HBM's requests, in (node, event) order: issuing unit, its step there and in the
-    solver's flat numbering, cycles from that step's start to the issue, and the flat step
-    of the load's data unit that waits for the data (-1 for a store)."""
+class _Hbm:
+    """The shared HBM: one FIFO server, size / offchip_bw cycles per request (`service`),
+    the data usable from the next whole cycle plus `latency`. Its requests, in (node,
+    event) order: the off-chip op issuing each, its step in the solver's flat numbering,
+    cycles from that step's start to the issue, and the flat step of the load's data unit
+    that waits for the data (-1 for a store). Per off-chip op: its unit, where its row of
+    `issued_by` begins (the row gives, per count of its fired steps, how many of the
+    requests were issued by then) and its first request not served yet. `back`: when
+    each request's data is back."""
 
-    unit: np.ndarray
-    local: np.ndarray
-    step: np.ndarray
-    issue_delay: np.ndarray
-    data_step: np.ndarray
+    def __init__(
+        self,
+        unit: np.ndarray,
+        at: np.ndarray,
+        issued_by: np.ndarray,
+        first: np.ndarray,
+        requests: tuple[np.ndarray, ...],
+        latency: float,
+    ) -> None:
+        n = len(requests[0])
+        self.ops = (unit, at, issued_by, first)
+        self.requests, self.latency = requests, float(latency)
+        self.free = np.zeros(1)  # when the server finishes what it was given so far
+        self.back = np.zeros(n)
+        self.scratch = (np.empty(n, np.int64), np.empty(n))
+        self.released = (np.empty(n, np.int64), np.empty(n))
+        self.work = len(unit)  # a round's: the ops it scans, and the requests it served
 
-
-class _HbmQueue:
-    """The shared HBM: one FIFO server, size / offchip_bw cycles per request, the data
-    usable from the next whole cycle plus `offchip_latency`."""
-
-    def __init__(self, target: StepTarget) -> None:
-        self.bw, self.latency = target.offchip_bw, target.offchip_latency
-        self.free = 0.0  # when the server finishes what it was given so far
-
-    def serve_before(self, issue: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Serve the issued requests that no other can precede, in order of issue (ties:
-        their order here). Any request not issued yet waits for the data of one of these
-        (or of a request served earlier), so it issues no sooner than the earliest time
-        one of these could be back; those issued before that go now. Returns which of
-        them were served (their positions, ascending) and when each one's data is back.
-        (Called once per round of the solve, some 1,500 times a simulation: few arrays.)"""
-        soonest = np.ceil(np.maximum(self.free, issue) + size / self.bw).min() + self.latency
-        go = np.flatnonzero(issue < soonest)
-        by_issue = np.argsort(issue[go], kind="stable")  # ties: their order here
-        order = go[by_issue]
-        service = size[order] / self.bw
-        s = np.cumsum(service)
-        done = s + np.maximum.accumulate(np.maximum(issue[order] - (s - service), self.free))
-        self.free = float(done[-1])
-        back = np.empty(len(go))
-        back[by_issue] = np.ceil(done) + self.latency
-        return go, back
+    def serve(self, fired: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """One round (`hbm_kernel.serve_round`) given the solve's fired steps and their
+        starts: the held data steps it released and when, or None if no request waits."""
+        k = SERVE_ROUND.pick(self.work)(
+            fired, start, *self.ops, *self.requests, self.latency, self.free,
+            self.back, *self.scratch, *self.released,
+        )  # fmt: skip
+        if k < 0:
+            return None
+        self.work = len(self.ops[0]) + k
+        steps, times = self.released
+        return steps[:k], times[:k]
 
 
 def solve_event_times(program: Program, plans: list[OpEvents], target: StepTarget) -> EventTimes:

@@ -19,6 +19,7 @@ from benchmarks.task import load_suite
         (dae, "paged_kv", ["paged_kv_bs1", "paged_kv_bs2", "paged_kv_bs4", "paged_kv_bs8"]),
         (dae, "eb_sum", ["eb_sum_cold", "eb_sum_hot"]),
         (sam, "gcn", ["gcn_karate", "gcn_powerlaw"]),
+        (sam, "bigbird_attention_blocked", [f"bigbird_attention_b{b}" for b in (16, 32, 64)]),
     ],
 )
 def test_a_family_shares_one_file_titled_after_it(module, family: str, members: list) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,24 @@ def test_the_program_is_taken_from_the_checkout_that_runs(monkeypatch, tmp_path)
     # a task outside its dialect's suite folder is named by its file, not its key
     eval_latency.eval_task(load_task("sam_new/segment_min"), tmp_path)
     assert seen[1][4] == str(tmp_path / "benchmarks" / "sam_new" / "segment_min.toml")
+
+
+def test_a_shared_baseline_is_evaluated_at_the_tasks_values(monkeypatch, tmp_path) -> None:
+    """The checkout's shared file, with the task's `baseline_params` as its defaults."""
+    task = load_task("sam/bigbird_attention_b16")
+    shared = tmp_path / "benchmarks" / "sam" / task.baseline
+    shared.parent.mkdir(parents=True)
+    shared.write_text((task.folder / task.baseline).read_text())
+    texts = []
+
+    def run(command, **kwargs):
+        texts.append(Path(command[5]).read_text())
+        return _fake_run("{}")(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    eval_latency.eval_task(task, tmp_path)
+    assert texts == [task.baseline_source()]
+    assert texts[0].endswith("kernel = sam.tunable.with_defaults(kernel, block=16)\n")
 
 
 def test_summary_by_hand(monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 from pathlib import Path
 
@@ -124,6 +125,67 @@ def test_a_missing_baseline_is_dropped_outside_the_suites(tmp_path):
         'description = "Multiply x by two."', 'baseline = "missing.py"\ndescription = "d"'
     )
     assert parse_task(write_suite(tmp_path, body)).baseline is None
+
+
+SHARED_BASELINE = """
+from dsl import step
+
+
+@step.tunable(tile_rows=[8, 16, 32], compute=range(1, 5))
+def kernel(x, tile_rows=32, compute=1):
+    return step.linear_offchip_store(x, "y")
+"""
+
+
+def with_baseline_params(tmp_path: Path, params: str) -> Path:
+    """The GOOD task with a shared baseline file and `baseline_params = {params}`."""
+    body = GOOD.replace(
+        'description = "Multiply x by two."',
+        f'baseline = "shared.py"\nbaseline_params = {{ {params} }}\ndescription = "d"',
+    )
+    path = write_suite(tmp_path, body)
+    (path.parent / "shared.py").write_text(SHARED_BASELINE)
+    return path
+
+
+def test_baseline_params_become_the_shared_baselines_defaults(tmp_path):
+    """The task's baseline is the shared file run with its values: the text says them."""
+    task = parse_task(with_baseline_params(tmp_path, "tile_rows = 8, compute = 3"))
+    assert task.baseline_params == {"tile_rows": 8, "compute": 3}
+    source = task.baseline_source()
+    assert source.startswith(SHARED_BASELINE.rstrip())
+    namespace: dict = {}
+    exec(compile(source, "shared.py", "exec"), namespace)
+    defaults = inspect.signature(namespace["kernel"]).parameters
+    assert (defaults["tile_rows"].default, defaults["compute"].default) == (8, 3)
+    (tmp_path / "plain").mkdir()
+    plain = parse_task(with_baseline_params(tmp_path / "plain", ""))
+    assert plain.baseline_source() == SHARED_BASELINE
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("tile = 8", r"baseline_params.tile: shared.py declares no tunable 'tile' \(declared:"),
+        ("tile_rows = 64", r"baseline_params.tile_rows = 64 is outside shared.py's domain"),
+    ],
+)
+def test_baseline_params_outside_the_programs_declaration_fail_in_one_line(
+    tmp_path, params, message
+):
+    path = with_baseline_params(tmp_path, params)
+    with pytest.raises(TaskError, match=message) as info:
+        parse_task(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_baseline_params_need_a_baseline(tmp_path):
+    body = GOOD.replace(
+        'description = "Multiply x by two."',
+        'baseline_params = { tile_rows = 8 }\ndescription = "d"',
+    )
+    with pytest.raises(TaskError, match="baseline_params needs a baseline program"):
+        parse_task(write_suite(tmp_path, body))
 
 
 def test_invalid_toml_and_missing_files(tmp_path):

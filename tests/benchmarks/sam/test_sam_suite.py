@@ -55,6 +55,15 @@ def test_suite_covers_the_issue() -> None:
     assert {BY_NAME[f"bigbird_attention_b{b}"].spec["block"] for b in (16, 32, 64)} == {16, 32, 64}
 
 
+def test_a_shared_blocked_baseline_runs_at_each_tasks_own_block() -> None:
+    """The block tasks share one baseline declaring every block mode; each runs it at the
+    block its mask is laid out in (a larger one stores the mask's zeros: wrong results)."""
+    for b in (16, 32, 64):
+        task = BY_NAME[f"bigbird_attention_b{b}"]
+        assert task.baseline == "baselines/bigbird_attention_blocked.py"
+        assert task.baseline_params == {"block": task.spec["block"]} == {"block": task.dims["B"]}
+
+
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_baseline_is_the_unfused_compile(name: str) -> None:
     path, text = baseline_text(BY_NAME[name].path)

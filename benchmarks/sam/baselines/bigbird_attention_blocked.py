@@ -1,9 +1,9 @@
 from dsl import sam
 
 
-@sam.tunable(block=[16])
-def kernel(M, Q, K, V, U, block=16, **params):
-    """bigbird_attention_b16 baseline: 5 graphs, 16x16 blocks.
+@sam.tunable(block=[16, 32, 64])
+def kernel(M, Q, K, V, U, block=64, **params):
+    """bigbird_attention_blocked baseline: 5 graphs, 64x64 blocks.
 
     graph 0: S(i,j) = M(i,j) * (Q(i,k) * K(j,k))
     graph 1: E(i,j) = exp(0.125 * S(i,j))
