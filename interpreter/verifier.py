@@ -150,51 +150,57 @@ class BackgroundBaseline:
     program cannot reach the baseline's run, whose answer comes back as one integer on a
     pipe. A child that fails, or has not answered within `cycles`' timeout, only loses the
     speedup (None), never changes a verdict. Fork before any torch operation has run in
-    this process (see agents.eval_server): the child runs torch on one thread anyway, the
-    caller having the other core."""
+    this process (an OpenMP pool started in the parent hangs a forked child's parallel
+    operations, see agents.eval_server); the child runs torch on one thread, the caller
+    having the other core."""
 
     def __init__(self, task: Task, *, timing_seed: int, sandbox_backend: str | None) -> None:
         readable, writable = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(readable)
+        pid = os.fork()
+        if pid == 0:  # whatever happens, the child never returns into the caller's code
             code = 1
             try:
-                import torch
-
-                torch.set_num_threads(1)
-                cycles = baseline_cycles(
-                    task, timing_seed=timing_seed, sandbox_backend=sandbox_backend
-                )
-                os.write(writable, b"" if cycles is None else str(cycles).encode())
-                code = 0
-            except BaseException:
-                log.exception("timing the baseline of %s failed", task.key)
+                os.close(readable)
+                code = _time_baseline(task, timing_seed, sandbox_backend, writable)
             finally:
-                from sandbox.spares import SPARES
-
-                SPARES.close()  # the spare sandbox this child's build left behind
                 os._exit(code)
         os.close(writable)
+        self._pid: int | None = pid
         self._answer = readable
 
     def cycles(self, timeout_s: float) -> int | None:
         """The baseline's cycles, waiting up to `timeout_s` s for them; None if it has none,
         fails or takes longer (the child is then killed)."""
         ready, _, _ = select.select([self._answer], [], [], timeout_s)
-        answer = b""
-        if ready:
-            while chunk := os.read(self._answer, 64):
-                answer += chunk
+        # One write of a few bytes, atomic on a pipe; nothing (end of file): no cycles.
+        answer = os.read(self._answer, 64) if ready else b""
         self.cancel()
-        return int(answer) if answer and self._exit_code == 0 else None
+        return int(answer) if answer else None
 
     def cancel(self) -> None:
-        """Stop the child (if still running) and reap it; the answer is dropped."""
-        if self.pid is None:
+        """Stop the child if it still runs, and reap it; its answer is dropped."""
+        if self._pid is None:
             return
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        ...
+        os.kill(self._pid, signal.SIGKILL)  # a child that has exited is a zombie until reaped
+        os.waitpid(self._pid, 0)
+        os.close(self._answer)
+        self._pid = None
+
+
+def _time_baseline(task: Task, timing_seed: int, sandbox_backend: str | None, answer: int) -> int:
+    """In `BackgroundBaseline`'s child: write the baseline's cycles (nothing when it has
+    none) to the descriptor `answer`; returns the exit code."""
+    from sandbox.spares import SPARES
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        cycles = baseline_cycles(task, timing_seed=timing_seed, sandbox_backend=sandbox_backend)
+        SPARES.close()  # the spare sandbox its build started: nobody will take it
+        if cycles is not None:
+            os.write(answer, str(cycles).encode())
+        return 0
+    except Exception:
+        log.exception("timing the baseline of %s failed", task.key)
+        return 1

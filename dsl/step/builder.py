@@ -12,7 +12,7 @@ import builtins
 import os
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from dsl.errors import ProgramError
 from dsl.step.functions import FnRef, FnTypeError, make_ref
@@ -62,15 +62,24 @@ class Graph:
         """Normalise a builder argument into its IR attribute form."""
         if value is None:
             return None
-        try:
+        try:  # the kinds are exclusive: the most common are tested first
+            if kind in ("pos_int", "nat", "int"):
+                if isinstance(value, Expr) and value.is_static:
+                    value = value.value
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError
+                if (kind == "pos_int" and value < 1) or (kind == "nat" and value < 0):
+                    raise ValueError
+                check_attr(op, key, value)
+                return value
+            if kind.startswith("fn:"):
+                return make_ref(kind[3:], value)
             if kind == "dim":
                 return self.dim(value)
             if kind == "shape":
                 if isinstance(value, int | str | Expr):
                     value = (value,)
                 return tuple(self.dim(v) for v in value)
-            if kind.startswith("fn:"):
-                return make_ref(kind[3:], value)
             if kind == "tile":
                 rows, cols = (v.value if isinstance(v, Expr) else v for v in value)
                 if not all(
@@ -81,14 +90,6 @@ class Graph:
                 return (rows, cols)
             if kind == "bool" and not isinstance(value, bool):
                 raise ValueError
-            if kind in ("pos_int", "nat", "int"):
-                if isinstance(value, Expr) and value.is_static:
-                    value = value.value
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError
-                if (kind == "pos_int" and value < 1) or (kind == "nat" and value < 0):
-                    raise ValueError
-                check_attr(op, key, value)
             return value
         except FnTypeError as exc:
             raise ProgramError(f"{op}: {exc}", line=_user_line()) from None
@@ -153,9 +154,12 @@ class Graph:
         self.nodes.append(node)
         for h in inputs:
             self.consumed[h.port] = node
-        for t in outputs:
-            self._note_symbols(t.shape)
-            self._note_symbols(_elem_dims(t.elem))
+        # An output's symbols are its inputs' (noted when those were made), its dim
+        # attributes' and the rule's fresh ones: only the last two can be new.
+        if env.made_fresh or _takes_dims(op):
+            for t in outputs:
+                self._note_symbols(t.shape)
+                self._note_symbols(_elem_dims(t.elem))
         return [Stream(self, Port(node.id, i), t) for i, t in enumerate(outputs)]
 
     def program(self) -> Program:
@@ -165,6 +169,12 @@ class Graph:
             dict(self.symbols),
             tuple(k for k, v in self.dims.items() if v is None),
         )
+
+
+@cache
+def _takes_dims(op: str) -> bool:
+    """Whether `op` has dim or shape attributes (which may name a task dim not seen yet)."""
+    return any(kind in ("dim", "shape") for kind, _ in OPS[op].attrs.values())
 
 
 def _elem_dims(elem: ElemType) -> list[Expr]:

@@ -64,9 +64,13 @@ class Program(ProgramBase):
         }
 
 
+_PLAIN_KINDS = frozenset({"int", "pos_int", "nat", "bool", "float", "str", "tensor"})
+"""Attribute kinds whose value is its own JSON (the most common ones: tested first)."""
+
+
 def attr_to_json(kind: str, value: object) -> object:
-    if value is None:
-        return None
+    if value is None or kind in _PLAIN_KINDS:
+        return value
     if kind == "dim":
         return value.to_json()
     if kind == "shape":
@@ -130,12 +134,12 @@ def attr_from_json(kind: str, value: object, symbols: dict[str, str]) -> object:
 
 
 def node_to_json(n: Node) -> dict:
-    decl = OPS[n.op]
+    kinds = OPS[n.op].attrs
     out = {
         "id": n.id,
         "op": n.op,
         "in": [[p.node, p.index] for p in n.inputs],
-        "attrs": {k: attr_to_json(decl.attrs[k][0], v) for k, v in n.attrs.items()},
+        "attrs": {k: attr_to_json(kinds[k][0], v) for k, v in n.attrs.items()},
         "out": [stream_to_json(t) for t in n.outputs],
     }
     if n.line is not None:

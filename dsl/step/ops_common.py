@@ -49,6 +49,11 @@ class RuleEnv:
     node_id: int
     _counter: int = 0
 
+    @property
+    def made_fresh(self) -> bool:
+        """Whether the rule made a fresh symbol (the builder notes new symbols from it)."""
+        return self._counter > 0
+
     def fresh(self, kind: str = DYNAMIC) -> Expr:
         """A new symbol named after the node, so `load_ir` re-derives the same names."""
         self._counter += 1

@@ -134,6 +134,8 @@ class Expr:
 
     def evaluate(self, dims: dict[str, int]) -> int | None:
         """The value with `dims` substituted, or None when a symbol has no value."""
+        if self._static:  # asked of every dim of every stream a program runs
+            return self._terms[0][1] if self._terms else 0
         total = 0
         for mono, coef in self._terms:
             term = coef

@@ -93,6 +93,7 @@ class _Unit:
     name: str
     cost: np.ndarray
     release: np.ndarray | None
+    uniform: bool = False  # known to cost the same every step (else `_Flat` checks)
 
 
 @dataclass
@@ -131,13 +132,31 @@ class ChannelNetwork:
         self.channels: list[_Channel] = []
         self._flat: _Flat | None = None  # kept between solves until the network grows
 
-    def add_unit(self, name: str, cost: np.ndarray, release: np.ndarray | None = None) -> int:
-        """A unit with one step per entry of `cost` (cycles until its next step may start);
-        `release`, if given, is a lower bound on each step's start. Returns its id."""
-        cost = np.ascontiguousarray(cost, dtype=np.float64)
-        if cost.ndim != 1 or not _finite_nonnegative(cost):
-            raise ValueError(f"unit {name!r}: costs must be a 1-d array of finite values >= 0")
-        self.units.append(_Unit(name, cost, _release(name, release, len(cost))))
+    def add_unit(
+        self,
+        name: str,
+        cost: np.ndarray | float,
+        release: np.ndarray | None = None,
+        *,
+        steps: int | None = None,
+    ) -> int:
+        """A unit with one step per entry of `cost` (cycles until its next step may start),
+        or, given `steps`, that many steps each costing the number `cost` (checked once, no
+        array made: SAM's primitives cost their II every step); `release`, if given, is a
+        lower bound on each step's start. Returns its id."""
+        if steps is not None:
+            if not isinstance(steps, int | np.integer) or steps < 0:
+                raise ValueError(f"unit {name!r}: steps must be an integer >= 0, got {steps!r}")
+            if not isinstance(cost, int | float) or not 0 <= cost < math.inf:
+                raise ValueError(f"unit {name!r}: a cost per step must be a finite number >= 0")
+            per_step = np.broadcast_to(np.float64(cost), (int(steps),))  # (read-only)
+            unit = _Unit(name, per_step, _release(name, release, int(steps)), steps > 0)
+        else:
+            cost = np.ascontiguousarray(cost, dtype=np.float64)
+            if cost.ndim != 1 or not _finite_nonnegative(cost):
+                raise ValueError(f"unit {name!r}: costs must be a 1-d array of finite values >= 0")
+            unit = _Unit(name, cost, _release(name, release, len(cost)))
+        self.units.append(unit)
         self._flat = None
         return len(self.units) - 1
 
@@ -146,9 +165,12 @@ class ChannelNetwork:
         service times): the next `solve` reuses everything else it prepared."""
         u = self.units[unit]
         u.release = _release(u.name, release, len(u.cost))
-        if self._flat is not None:
-            a, b = self._flat.step_off[unit], self._flat.step_off[unit + 1]
-            self._flat.release[a:b] = 0.0 if u.release is None else np.maximum(u.release, 0.0)
+        flat = self._flat
+        if flat is not None:
+            if flat.release is None:
+                flat.release = np.zeros(flat.step_off[-1])
+            a, b = flat.step_off[unit], flat.step_off[unit + 1]
+            flat.release[a:b] = 0.0 if u.release is None else np.maximum(u.release, 0.0)
 
     def add_channel(
         self,
@@ -287,7 +309,7 @@ class ResumableSolve:
         # while no step has a release nor is held, the loop is given none to read (`start`
         # holds 0 until a step's tokens and credits are folded in)
         self._released = any(u.release is not None for u in network.units)
-        self.release = flat.release.copy() if self._released else np.zeros(len(flat.release))
+        self._release = flat.release.copy() if self._released else None  # see `release`
         self.start = np.zeros(flat.step_off[-1], dtype=np.float64)  # a step's, once it fired
         self.fired = np.zeros(len(network.units), dtype=np.int64)
         self.lag_seen = np.zeros(len(network.units), dtype=np.int64)
@@ -328,6 +350,14 @@ class ResumableSolve:
         units = np.searchsorted(self.step_off, steps, side="right") - 1
         self._seed = np.concatenate([self._seed, units])
 
+    @property
+    def release(self) -> np.ndarray:
+        """Every step's release (flat numbers), made on first use when no unit has any:
+        most solves hold nothing (SAM's without HBM), and need no array zeroed per step."""
+        if self._release is None:
+            self._release = np.zeros(len(self.start))
+        return self._release
+
     def run(self) -> None:
         """Fire every step that can fire now."""
         f = self.flat
@@ -353,16 +383,17 @@ class ResumableSolve:
                 f"steps end after {EXACT:.0f} cycles, where times are no longer exact: costs,"
                 " latencies or releases too large to time"
             )
-        per_unit = [self.start[a:b] for a, b in zip(off[:-1], off[1:], strict=True)]
-        return Timeline(self.network, per_unit)
+        return Timeline(self.network, self.start, off)
 
 
 class Timeline:
-    """The solved start time of every step of every unit (float64 arrays)."""
+    """The solved start time of every step of every unit (float64 arrays): `start[u]`, views
+    of `flat`, all steps unit by unit (unit u's from `step_off[u]`), for a caller that
+    wants them in one array."""
 
-    def __init__(self, network: ChannelNetwork, start: list[np.ndarray]) -> None:
-        self.network = network
-        self.start = start
+    def __init__(self, network: ChannelNetwork, flat: np.ndarray, step_off: np.ndarray) -> None:
+        self.network, self.flat, self.step_off = network, flat, step_off
+        self.start = [flat[a:b] for a, b in zip(step_off[:-1], step_off[1:], strict=True)]
 
     def end(self, unit: int) -> np.ndarray:
         """When each step's cost has elapsed (the earliest start of the next step)."""
@@ -449,16 +480,19 @@ class _Flat:
         sizes = np.array([len(u.cost) for u in units], dtype=np.int64)
         self.step_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         # per-step costs only for units whose steps cost differently (see channels_kernel)
-        uniform = [len(u.cost) > 0 and (u.cost == u.cost[0]).all() for u in units]
+        uniform = [u.uniform or (len(u.cost) > 0 and (u.cost == u.cost[0]).all()) for u in units]
         self.cost, self.cost_at = _stored(
             [None if same else u.cost for u, same in zip(units, uniform, strict=True)],
             np.float64,
         )
         self.unit_cost = np.array([u.cost[0] if len(u.cost) else 0.0 for u in units])
         self.last_cost = np.array([u.cost[-1] for u in units if len(u.cost)])
-        self.release = np.zeros(self.step_off[-1])
+        # every step's release, or None when no unit has any (then none is allocated)
+        self.release = None
         for u, a, b in zip(units, self.step_off[:-1], self.step_off[1:], strict=True):
             if u.release is not None:
+                if self.release is None:
+                    self.release = np.zeros(self.step_off[-1])
                 self.release[a:b] = np.maximum(u.release, 0.0)
         self.ch_prod = np.array([c.producer for c in chans], dtype=np.int64)
         self.ch_cons = np.array([c.consumer for c in chans], dtype=np.int64)

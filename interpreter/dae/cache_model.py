@@ -24,6 +24,7 @@ from interpreter.dae.access import AccessRun
 from interpreter.dae.cache_kernel import DRAM, LRU
 from interpreter.dae.execute import CoreLoad
 
+
 @dataclass
 class Requests:
     """One row per memory request, in the order the hierarchy sees them."""

@@ -111,11 +111,10 @@ class _GraphWalk:
         sizes = np.array([len(timing.times[v]) for v in self.ids], dtype=np.int64)
         heads = np.cumsum(sizes) - sizes
         self.off = dict(zip(self.ids, heads.tolist(), strict=True))
-        self.start = np.concatenate([timing.times[v] for v in self.ids] or [np.zeros(0)])
-        self.start = self.start.astype(np.int64, copy=False)
+        self.start = timing.start  # node by node, as `off` numbers them
         self.ends = np.cumsum(sizes)
         self.ii = np.array([int(timing.costs[v].ii) for v in self.ids], dtype=np.int64)
-        rows = self._run_starts()
+        rows = self._run_starts(heads[sizes > 0], sizes)
         # per node, its run starts are rows[lo[o]:lo[o + 1]] (a node's first step is one)
         self.lo = np.searchsorted(rows, np.append(heads, self.ends[-1:]))
         first = self.lo[:-1][sizes > 0]
@@ -146,16 +145,18 @@ class _GraphWalk:
         self._edge_waits(timing.edges, depth)
         self.pred[(self.begin <= 0) | (self.kind == _RELEASE)] = -1
 
-    def _run_starts(self) -> np.ndarray:
+    def _run_starts(self, firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         """The global numbers of the steps a back-to-back run starts at (ascending): a
-        node's first step, and those that did not start the moment their previous step
-        ended."""
-        out = []
-        for v, ii in zip(self.ids, self.ii.tolist(), strict=True):
-            t = self.timing.times[v]
-            if len(t):
-                out += [[self.off[v]], np.flatnonzero(t[1:] != t[:-1] + ii) + (self.off[v] + 1)]
-        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+        node's first step (`firsts`), and those that did not start the moment their
+        previous step ended. Over all steps at once (`sizes`: each node's), a node's first
+        step being one whatever the step before it (another node's) did."""
+        ii = self.ii
+        same = len(ii) and (ii == ii[0]).all()  # (the usual: no array of IIs per step)
+        step_ii = ii[:1] if same else np.repeat(ii, sizes)[1:]
+        starts = np.empty(len(self.start), dtype=bool)
+        np.not_equal(np.diff(self.start), step_ii, out=starts[1:])
+        starts[firsts] = True
+        return np.flatnonzero(starts)
 
     def _span(self, v: int) -> slice:
         """Where node v's run starts are in `rows` (the rows of `waits`)."""
@@ -227,11 +228,10 @@ class _GraphWalk:
         ids = np.asarray(self.ids, dtype=np.int64)
         width = int(ids.max()) + 1
         share, stalls = np.zeros((kernel.PARTS, width)), np.zeros((width, width), dtype=np.int64)
-        # the row of the run start each step follows (the first step is one)
-        run_of = np.repeat(np.arange(len(self.rows)), np.diff(self.rows, append=len(self.start)))
+        cursor = np.maximum(self.lo[1:] - 1, 0)  # each node's last run start (see the chase)
         try:
-            CHARGE_PATH.pick(len(self.rows))(last, run_of, self.waits, self.start, self.ends,
-                                             ids, self.ii, share, stalls)  # fmt: skip
+            CHARGE_PATH.pick(len(self.rows))(last, self.waits, self.start, self.ends, ids,
+                                             self.ii, share, stalls, cursor)  # fmt: skip
         except ValueError as exc:  # a timeline no schedule can have: a simulator bug
             raise SimulationError(f"SAM critical path of graph {self.g}: {exc}") from None
         for resource, sums in zip(self._parts(), share, strict=True):

@@ -132,22 +132,32 @@ def _owner(ends, step):
     return o
 
 
-def charge_path(end, run_of, waits, start, ends, ids, ii, share, stalls):
+def charge_path(end, waits, start, ends, ids, ii, share, stalls, cursor):
     """From step `end` back to the start: per hop, the back-to-back run ending at step i
-    from its start j (row r = `run_of[i]` of `waits`), then the step that j waited for
-    (< 0: nothing). Adds each hop's cycles to `share[part, node id]` and, per full FIFO
-    waited for, one to `stalls[producer id, consumer id]`; returns the number of hops.
-    Node o (`ids[o]`, II `ii[o]`) owns the steps before `ends[o]` and after those of node
-    o - 1. A run start at cycle 0 waited for nothing."""
+    from its start j (the row of `waits` at or before i in i's node), then the step that j
+    waited for (< 0: nothing). Adds each hop's cycles to `share[part, node id]` and, per
+    full FIFO waited for, one to `stalls[producer id, consumer id]`; returns the number of
+    hops. Node o (`ids[o]`, II `ii[o]`) owns the steps before `ends[o]` and after those of
+    node o - 1. A run start at cycle 0 waited for nothing.
+
+    A node's row is found by walking `cursor[o]` (a row of node o: say its last) from where
+    its last hop left it: the chase goes back in time, so it visits each node's steps in
+    descending order, and the walks add up to a node's rows, not a search per hop (nor an
+    array mapping each step to its row)."""
     hops = 0
     i = end
     while i >= 0:
         if hops == len(waits):  # each run is on a path once: the waits would form a cycle
             raise ValueError("the steps' waits form a cycle")
         hops += 1
-        r = run_of[i]
+        o = _owner(ends, i)
+        r = cursor[o]
+        while r + 1 < len(waits) and waits[r + 1, STEP] <= i:  # (only if steps cost 0)
+            r += 1
+        while waits[r, STEP] > i:
+            r -= 1
+        cursor[o] = r
         j = waits[r, STEP]
-        o = _owner(ends, j)
         v = ids[o]
         share[RUN, v] += (i - j) * ii[o]
         i = waits[r, PRED]
@@ -189,5 +199,5 @@ def warm_up() -> None:
         ROOM_WAITS.compiled()(waits, 0, 2, plain, ints, ints, 0, 0, 0, ints)
     share, stalls = np.zeros((PARTS, 1)), np.zeros((1, 1), dtype=np.int64)
     waits[:, PRED] = -1
-    CHARGE_PATH.compiled()(1, np.zeros(2, dtype=np.int64), waits, ints, np.array([2]), ints[:1],
-                           ints[:1] + 1, share, stalls)  # fmt: skip
+    CHARGE_PATH.compiled()(1, waits, ints, np.array([2]), ints[:1], ints[:1] + 1, share, stalls,
+                           ints[:1])  # fmt: skip

@@ -38,7 +38,7 @@ from interpreter.core.channels import ChannelDeadlock, ChannelNetwork, Wait
 from interpreter.errors import SimulationError
 from interpreter.sam.costs import Cost, cost_of
 from interpreter.sam.execute import GraphRun
-from interpreter.sam.rules import StepPlan, steps_of
+from interpreter.sam.rules import StepPlan
 
 WRITERS = frozenset({"write_level", "write_vals"})
 
@@ -58,6 +58,8 @@ class GraphTiming:
     costs: dict[int, Cost]  # per node
     fifo_depth: int = 0  # deepest FIFO these times rely on (see `fifo_need`)
     edges: list[_Edge] = field(default_factory=list)  # what they were solved on (`_edges`)
+    # every step's start, node by node in the graph's order (`times` are views of it)
+    start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def memory_bound(plan: StepPlan, hbm: HbmModel) -> tuple[np.ndarray, np.ndarray]:
@@ -88,14 +90,18 @@ class _Edge:
     def credit(self) -> np.ndarray:
         """Per token, the producer step its credit binds (`_credit_steps`): worked out once
         for the solve, the FIFO need and the critical path."""
-        return _credit_steps(self.emit)
+        return self.emit if self.one_per_step[0] else _credit_steps(self.emit)
 
 
 def _edges(run: GraphRun) -> list[_Edge]:
     """Every edge with its per-token emit and take steps; an input that repeats an earlier
     input's producer, emits and takes (a joiner's crd and ref from one scanner) is left out,
-    since it adds no bound."""
+    since it adds no bound. Token m at step m (the plan's None) is a read-only view of one
+    `arange` shared by the graph's edges, not an array each."""
     by_id = {n.id: n for n in run.graph.nodes}
+    longest = max((len(s.ctl) for streams in run.inputs.values() for s in streams), default=0)
+    identity = np.arange(longest, dtype=np.int64)
+    identity.flags.writeable = False
     edges = []
     for node in run.graph.nodes:
         seen = set()
@@ -109,13 +115,15 @@ def _edges(run: GraphRun) -> list[_Edge]:
             seen.add(key)
             n = len(run.inputs[node.id][p].ctl)
             plain = (emit is None, take is None)
-            edges.append(_Edge(producer, node, p, steps_of(emit, n), steps_of(take, n), plain))
+            emit, take = (identity[:n] if a is None else a for a in (emit, take))
+            edges.append(_Edge(producer, node, p, emit, take, plain))
     return edges
 
 
 def _credit_steps(emit: np.ndarray) -> np.ndarray:
     """Step of each credit: credit m binds the step after the one that emitted token m - 1
-    (a step emits at most one token per output, so that is never after token m's own)."""
+    (a step emits at most one token per output, so that is never after token m's own).
+    When step m emits token m, credit m binds step m: `emit` itself."""
     return np.concatenate([emit[:1], emit[:-1] + 1])
 
 
@@ -134,9 +142,8 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
             release = np.zeros(plan.steps)
             release[steps] = bandwidth
             memory_steps[node.id] = steps
-        unit[node.id] = net.add_unit(
-            node.label(), np.full(plan.steps, float(costs[node.id].ii)), release
-        )
+        ii = float(costs[node.id].ii)
+        unit[node.id] = net.add_unit(node.label(), ii, release, steps=plan.steps)
     edges = _edges(run)
     for e in edges:
         latency = float(costs[e.producer.id].latency)
@@ -167,11 +174,14 @@ def time_graph(run: GraphRun, fifo_depth: int = 0, hbm: HbmModel | None = None) 
             f"graph {run.graph.name!r}: FIFOs of depth {fifo_depth} deadlock: {waits}"
             f" -> back to {exc.cycle[0].unit}"
         ) from None
-    times = {n.id: timeline.start[unit[n.id]].astype(np.int64) for n in nodes}
+    start = timeline.flat.astype(np.int64)  # (units were added in node order)
+    off = timeline.step_off.tolist()
+    times = {n.id: start[off[unit[n.id]] : off[unit[n.id] + 1]] for n in nodes}
     cycles = max((int(t[-1]) + 1 for t in times.values() if len(t)), default=0)
     if hbm is not None:
         cycles = max(cycles, shared_memory_floor(run, hbm))
-    return GraphTiming(cycles, times, costs, fifo_need(edges, times, costs, fifo_depth), edges)
+    need = fifo_need(edges, times, costs, fifo_depth)
+    return GraphTiming(cycles, times, costs, need, edges, start)
 
 
 def _describe(wait: Wait) -> str:

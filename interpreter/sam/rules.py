@@ -98,11 +98,6 @@ def one_to_one(n_tokens: int, n_inputs: int, n_outputs: int, **kw: object) -> St
     return StepPlan(n_tokens, [None] * n_inputs, [None] * n_outputs, **kw)  # type: ignore
 
 
-def steps_of(index: np.ndarray | None, n: int) -> np.ndarray:
-    """The step of each of n tokens (expanding the identity `None`)."""
-    return np.arange(n, dtype=np.int64) if index is None else index
-
-
 def block_size(val: np.ndarray) -> int:
     """b for a stream of b x b blocks, 1 for scalars."""
     return int(val.shape[1]) if val.ndim == 3 else 1

@@ -216,14 +216,16 @@ class OpNetwork:
 
 
 class _Hbm:
-    """The shared HBM: one FIFO server, size / offchip_bw cycles per request (`service`),
-    the data usable from the next whole cycle plus `latency`. Its requests, in (node,
-    event) order: the off-chip op issuing each, its step in the solver's flat numbering,
-    cycles from that step's start to the issue, and the flat step of the load's data unit
-    that waits for the data (-1 for a store). Per off-chip op: its unit, where its row of
-    `issued_by` begins (the row gives, per count of its fired steps, how many of the
-    requests were issued by then) and its first request not served yet. `back`: when
-    each request's data is back."""
+    """The shared HBM: one FIFO server, size / offchip_bw cycles per request, the data
+    usable from the next whole cycle plus `latency`; its rounds run in `hbm_kernel`.
+
+    Per off-chip op (`ops`): its unit, where its row of `issued_by` begins (the row gives,
+    per count of the op's fired steps, how many requests it had issued by then) and its
+    first request not served yet. Per request, in (node, event) order (`requests`): the
+    off-chip op issuing it, its step in the solver's flat numbering, cycles from that
+    step's start to the issue, its cycles of service, and the flat step of the load's
+    data unit that waits for its data (-1 for a store). `back`: when each request's data
+    is back."""
 
     def __init__(
         self,
@@ -241,7 +243,9 @@ class _Hbm:
         self.back = np.zeros(n)
         self.scratch = (np.empty(n, np.int64), np.empty(n))
         self.released = (np.empty(n, np.int64), np.empty(n))
-        self.work = len(unit)  # a round's: the ops it scans, and the requests it served
+        # a round's work in the plain loop, for `pick`: the ops it scans and the requests
+        # it serves (as many as the last round released, a guess)
+        self.work = len(unit)
 
     def serve(self, fired: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """One round (`hbm_kernel.serve_round`) given the solve's fired steps and their

@@ -150,3 +150,34 @@ def test_reference_moe_program_builds_fresh_dims() -> None:
     _build(kernel)
     assert str(seen["parts"][0].shape[0]) == "n4_1"
     assert str(seen["tile"].elem) == "Tile<float32>[n4_1, 64]"
+
+
+def test_symbol_table_lists_every_symbol_in_first_use_order() -> None:
+    """The builder notes the symbols of an op's outputs only when they can be new (a fresh
+    symbol, a dim attribute): the table must equal a walk over every tensor and output."""
+
+    def kernel(x, w, ids):
+        rows = step.linear_offchip_load(x, (1, 64))
+        sel_a, sel_b = step.copy(
+            step.map(step.linear_offchip_load(ids, (1, 2)), step.fn.to_selector(n=2))
+        )
+        tiles = [
+            step.accum(step.promote(p), "retile_row", rank=1)
+            for p in step.partition(rows, sel_a, 2)
+        ]
+        back = [step.flatten(step.flat_map(t, step.fn.split_rows(rows=1))) for t in tiles]
+        out = step.accum(step.reassemble(back, sel_b), "add", rank=1)
+        out = step.accum(step.repeat(out, "K"), "add", rank=1)  # K: only in an attribute
+        wt = step.linear_offchip_load(w, (64, 32), shape=(x.shape[0], 1), stride=(0, 0))
+        return step.linear_offchip_store(step.map([out, wt], "matmul"), "y")
+
+    program = step.build(kernel, dict(SIG, dims={"M": None, "K": None}))
+    walked: dict[str, str] = {}
+    dims = [d for t in program.tensors.values() for d in t.shape]
+    for n in program.nodes:
+        for t in n.outputs:
+            dims += list(t.shape) + ([t.elem.rows, t.elem.cols] if hasattr(t.elem, "rows") else [])
+    for d in dims:
+        walked.update((s.name, s.kind) for s in d.symbols())
+    assert list(program.symbols.items()) == list(walked.items())
+    assert {"M", "K", "n4_1", "n4_2"} <= set(walked) and any(v == "ragged" for v in walked.values())

@@ -125,3 +125,34 @@ def test_too_many_nodes() -> None:
         ir["nodes"] = ir["nodes"] * 10_000
 
     assert "limit" in _load(bomb)
+
+
+def _copy_add(a, b, tm=16):
+    mt = step.cdiv(a.shape[0], tm)
+    a_t = step.linear_offchip_load(a, (tm, 32), shape=(mt, 1, 2), stride=(2, 0, 1))
+    twice = step.map(step.copy(a_t), "add")
+    b_t = step.linear_offchip_load(b, (32, 32), shape=(mt, 1, 2), stride=(0, 1, 1))
+    return step.linear_offchip_store(step.accum([twice, b_t], "matmul", rank=1), "c")
+
+
+def test_one_node_reading_the_same_output_twice() -> None:
+    ir = step.trace(_copy_add, SIG)
+    assert [n["op"] for n in ir["nodes"]][1:3] == ["copy", "map"]
+    ir["nodes"][2]["in"] = [[1, 0], [1, 0]]  # the same port at both inputs of one map
+    with pytest.raises(ValidationError, match=r"output 0 of copy \(node 1.*\) is consumed twice"):
+        step.load_ir(ir)
+
+
+def test_a_port_read_twice_is_reported_before_an_unread_one() -> None:
+    def both(ir):
+        unread = {"id": 4, "op": "linear_offchip_load", "in": [], "attrs": ir["nodes"][1]["attrs"]}
+        ir["nodes"] += [unread, dict(ir["nodes"][3], id=5)]  # node 5 stores accum's output again
+
+    msg = _load(both)
+    assert "output 0 of accum (node 2, line" in msg and "is consumed twice" in msg
+
+
+def test_port_references_must_be_pairs_of_ints() -> None:
+    for bad in ([0], [0, 0, 0], [0, "0"], ["0", 0], [0.0, 0], [-1, 0], [0, 1], [2, 0], 0):
+        msg = _load(lambda ir, bad=bad: ir["nodes"][2].update({"in": [bad, [1, 0]]}))
+        assert "node 2 (accum" in msg and "bad reference" in msg, bad

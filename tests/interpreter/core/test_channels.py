@@ -167,6 +167,12 @@ def test_a_unit_waiting_on_itself_is_a_cycle_of_one():
         (lambda n, a, b: n.add_unit("u", np.array([1.0, np.nan])), "costs must be"),
         (lambda n, a, b: n.add_unit("u", np.array([np.inf])), "costs must be"),
         (lambda n, a, b: n.add_unit("u", np.ones(2), np.ones(3)), "one time per step"),
+        (lambda n, a, b: n.add_unit("u", 1.0, steps=-1), "'u': steps must be an integer >= 0"),
+        (lambda n, a, b: n.add_unit("u", 1.0, steps=2.0), "steps must be an integer"),
+        (lambda n, a, b: n.add_unit("u", -1.0, steps=2), "'u': a cost per step must be"),
+        (lambda n, a, b: n.add_unit("u", np.inf, steps=2), "a cost per step must be"),
+        (lambda n, a, b: n.add_unit("u", np.ones(2), steps=2), "a cost per step must be"),
+        (lambda n, a, b: n.add_unit("u", 1.0, np.ones(3), steps=2), "one time per step"),
     ],
 )
 def test_malformed_networks_are_named(build, message):
@@ -174,6 +180,32 @@ def test_malformed_networks_are_named(build, message):
     a, b = net.add_unit("a", np.ones(3)), net.add_unit("b", np.ones(3))
     with pytest.raises(ValueError, match=message):
         build(net, a, b)
+
+
+def test_one_cost_for_every_step_times_as_a_cost_per_step():
+    """`add_unit(name, cost, steps=n)` is `add_unit(name, np.full(n, cost))`, releases and
+    empty units included; the timeline's flat array holds every unit's starts in order."""
+    times = []
+    for given_steps in (False, True):
+        net = ChannelNetwork()
+        costs = (1.0, 3.0, 2.0)
+        units = [
+            net.add_unit(f"u{k}", c, steps=4)
+            if given_steps
+            else net.add_unit(f"u{k}", np.full(4, c))
+            for k, c in enumerate(costs)
+        ]
+        empty = net.add_unit("e", 1.0, steps=0) if given_steps else net.add_unit("e", np.ones(0))
+        net.set_release(units[2], np.array([0.0, 0.0, 30.0, 0.0]))
+        net.add_channel("a", units[0], units[1], depth=1, latency=1.0)
+        net.add_channel("b", units[1], units[2], depth=2)
+        tl = net.solve()
+        np.testing.assert_array_equal(tl.flat, np.concatenate(tl.start))
+        assert len(tl.start[empty]) == 0
+        times.append(tl.start)
+        np.testing.assert_array_equal(tl.end(units[1]), tl.start[units[1]] + 3.0)
+    for got, want in zip(times[1], times[0], strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_empty_network_and_empty_units():

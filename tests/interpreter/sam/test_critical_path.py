@@ -128,7 +128,7 @@ def test_a_step_ahead_of_its_room_is_charged_to_its_own_work():
 class _AskEveryStep(cp._GraphWalk):
     """The walk working out every step's wait, not only the run starts'."""
 
-    def _run_starts(self):
+    def _run_starts(self, firsts, sizes):
         return np.arange(len(self.start))
 
 
@@ -292,13 +292,13 @@ def _chase(charge, end, first, pred, owner, kind=None):
     waits = np.zeros((len(rows), FIELDS), dtype=np.int64)
     waits[:, STEP], waits[:, START], waits[:, READY] = rows, rows, rows - 1
     waits[:, PRED], waits[:, KIND] = pred[rows], kind[rows]
-    run_of = np.searchsorted(rows, first)
     ends = np.cumsum(np.bincount(owner))
     width = len(ends)
     share, stalls = np.zeros((PARTS, width)), np.zeros((width, width), dtype=np.int64)
     start = np.arange(len(first), dtype=np.int64)
     ids, ii = np.arange(width, dtype=np.int64), np.ones(width, dtype=np.int64)
-    hops = charge(end, run_of, waits, start, ends, ids, ii, share, stalls)
+    cursor = np.maximum(np.searchsorted(rows, ends) - 1, 0)  # each node's last run start
+    hops = charge(end, waits, start, ends, ids, ii, share, stalls, cursor)
     return hops, share, stalls
 
 
@@ -319,14 +319,17 @@ def test_chase_by_hand():
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_the_plain_charge_equals_the_compiled_one(data):
-    """Random back-to-back runs (`first[i] <= i`), waits on earlier steps of any kind."""
+    """Random back-to-back runs (`first[i] <= i`, a node's first step starting one), waits
+    on earlier steps of any kind."""
     n = data.draw(st.integers(1, 40))
     first = np.array([data.draw(st.integers(0, i)) for i in range(n)], dtype=np.int64)
+    owner = np.sort(np.array([data.draw(st.integers(0, 3)) for _ in range(n)]))
+    heads = np.flatnonzero(np.diff(owner)) + 1
+    first[heads] = heads  # a node's first step starts a run
     first = np.maximum.accumulate(first)  # runs are contiguous
     pred = np.array([data.draw(st.integers(-1, j - 1)) for j in range(n)], dtype=np.int64)
     kind = np.array([data.draw(st.integers(-3, 1)) for _ in range(n)], dtype=np.int64)
     kind[(pred < 0) & (kind >= 0)] = cp._OWN  # a token wait names its producer
-    owner = np.sort(np.array([data.draw(st.integers(0, 3)) for _ in range(n)]))
     end = data.draw(st.integers(0, n - 1))
     plain = _chase(charge_path, end, first, pred, owner, kind)
     compiled = _chase(CHARGE_PATH.compiled(), end, first, pred, owner, kind)

@@ -7,14 +7,22 @@ into tiles as a read-only view of it, not a copy, with the tiles a copy would ha
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from dsl import step
+from dsl.step.symbolic import Expr
+from dsl.step.types import StreamType, tile
+from interpreter.errors import ExecutionError
 from interpreter.step import BACKEND
 from interpreter.step import run as run_module
 from interpreter.step.run import run_functional
 from interpreter.step.semantics import to_tiles
+from interpreter.step.streams import regular
 from tests.dsl.step.helpers import signature
 
 
@@ -36,6 +44,8 @@ def test_a_copied_stream_is_checked_once(monkeypatch) -> None:
         real(node, port, s, t, dims)
 
     monkeypatch.setattr(run_module, "_check_structure", counting)
+    # (the shortcut for regular streams would pass these without the full check)
+    monkeypatch.setattr(run_module, "_regular_as_declared", lambda s, t, wants: False)
     x = np.arange(24, dtype=np.float32).reshape(6, 4)
     ctx, _ = run_functional(program, {"x": x}, {"M": 6})
     # load once; copy's three outputs and both maps carry the load's stops and shape
@@ -107,3 +117,36 @@ def test_a_run_of_tiles_is_a_read_only_view_equal_to_the_copy(shape, tile) -> No
     if gc > 1 and gr > 1:  # across a grid row: not one slice, so a copy
         across = np.arange(gc - 1, gc + 1)
         assert not np.shares_memory(grid[across], grid.view)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.lists(st.integers(0, 4), min_size=1, max_size=3),
+    declared=st.lists(st.integers(0, 4), min_size=1, max_size=3),
+    flip=st.one_of(st.none(), st.integers(0, 40)),
+    bare=st.booleans(),
+)
+def test_the_regular_shortcut_passes_only_streams_the_full_check_passes(
+    shape: list[int], declared: list[int], flip: int | None, bare: bool
+) -> None:
+    """`_regular_as_declared` (which skips `_check_structure`) says yes to the regular
+    stream of the declared dims, and never to a stream the full check refuses (a changed
+    stop level, a bare stop, other dims)."""
+    assume(0 not in shape[1:-1])
+    s = regular(tuple(shape), np.zeros((int(np.prod(shape)), 1, 1), np.float32))
+    if flip is not None and flip < s.n_items:
+        s.stop[flip] = (s.stop[flip] + 1) % (len(shape) + 1)
+    if bare and s.n_items:
+        s.has_value[-1] = False
+    t = StreamType(tile("float32", 1, 1), tuple(Expr.const(d) for d in declared))
+    node = SimpleNamespace(label=lambda: "op (node 0)")
+    wants = tuple(declared)
+    try:
+        run_module._check_structure(node, 0, s, t, {})
+        passes = True
+    except ExecutionError:
+        passes = False
+    shortcut = run_module._regular_as_declared(s, t, wants)
+    assert passes or not shortcut
+    if shape == declared and 0 not in shape and flip is None and not bare:
+        assert shortcut
