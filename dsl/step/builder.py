@@ -48,7 +48,8 @@ class Graph:
         self.tensors = tensors
         self.dims = dims
         self.nodes: list[Node] = []
-        self.consumed: dict[Port, Node] = {}
+        # (node, index) of each stream consumed -> its consumer (tuples: hashed in C)
+        self.consumed: dict[tuple[int, int], Node] = {}
         self.symbols: dict[str, str] = {}
         for t in tensors.values():
             self._note_symbols(t.shape)
@@ -126,11 +127,11 @@ class Graph:
                 )
             if h.graph is not self:
                 raise ProgramError(f"{op}: input {i} belongs to another trace", line=line)
-            if h.port in self.consumed:
+            if (h.port.node, h.port.index) in self.consumed:
                 producer = self.nodes[h.port.node]
                 raise ProgramError(
                     f"{op}: input {i} (output {h.port.index} of {producer.label()}) was "
-                    f"already consumed by {self.consumed[h.port].label()}; streams are used "
+                    f"already consumed by {self.consumed[h.port.node, h.port.index].label()}; streams are used "
                     f"once, use step.copy to fan out",
                     line=line,
                 )
@@ -153,7 +154,7 @@ class Graph:
         node = Node(len(self.nodes), op, tuple(h.port for h in inputs), attrs, tuple(outputs), line)
         self.nodes.append(node)
         for h in inputs:
-            self.consumed[h.port] = node
+            self.consumed[h.port.node, h.port.index] = node
         # An output's symbols are its inputs' (noted when those were made), its dim
         # attributes' and the rule's fresh ones: only the last two can be new.
         if env.made_fresh or _takes_dims(op):
@@ -243,13 +244,16 @@ class Store:
         return f"<store to {self.tensor}>"
 
 
+_HANDLES = (Stream, Tensor)  # a tuple: `Stream | Tensor` would build a union per call
+
+
 def _graph_of(op: str, *candidates: object) -> Graph:
     for c in candidates:
-        if isinstance(c, Stream | Tensor):
+        if isinstance(c, _HANDLES):
             return c.graph
         if isinstance(c, list | tuple):
             for item in c:
-                if isinstance(item, Stream | Tensor):
+                if isinstance(item, _HANDLES):
                     return item.graph
     raise ProgramError(f"{op}: needs a stream or a task tensor as input", line=_user_line())
 
@@ -450,6 +454,6 @@ def unconsumed(graph: Graph) -> list[str]:
     out = []
     for node in graph.nodes:
         for i in builtins.range(len(node.outputs)):
-            if Port(node.id, i) not in graph.consumed:
+            if (node.id, i) not in graph.consumed:
                 out.append(f"output {i} of {node.label()}")
     return out

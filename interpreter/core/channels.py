@@ -488,7 +488,7 @@ class _Flat:
         self.unit_cost = np.array([u.cost[0] if len(u.cost) else 0.0 for u in units])
         self.last_cost = np.array([u.cost[-1] for u in units if len(u.cost)])
         # every step's release, or None when no unit has any (then none is allocated)
-        self.release = None
+        self.release: np.ndarray | None = None
         for u, a, b in zip(units, self.step_off[:-1], self.step_off[1:], strict=True):
             if u.release is not None:
                 if self.release is None:

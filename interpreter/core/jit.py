@@ -29,7 +29,12 @@ from collections.abc import Callable, Sequence
 COMPILE_FROM = 20_000
 
 # Modules holding numba kernels, each with a `warm_up()` (see the module docstring).
-KERNELS = ("interpreter.core.channels", "interpreter.sam.critical_path_kernel")
+KERNELS = (
+    "interpreter.core.channels",
+    "interpreter.sam.critical_path_kernel",
+    "interpreter.step.hbm_kernel",
+    "interpreter.dae.cache_kernel",
+)
 
 
 def compile_kernel(

@@ -4,7 +4,9 @@ it or once compiled, and every kernel module reachable by set-up's warm-up."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,6 +63,26 @@ def test_a_kernel_that_allocates_nothing_runs_without_reference_counts():
 def test_every_kernel_module_has_a_warm_up():
     for name in jit.KERNELS:
         assert callable(importlib.import_module(name).warm_up), name
+
+
+def test_every_compiled_kernel_is_warmed_up_at_set_up():
+    """A module that builds a `Kernel` is listed in `KERNELS` (or imported by a listed module
+    whose warm-up runs it): otherwise the first large run on a set-up machine pays numba's
+    compile, seconds, inside a verdict's time limit."""
+    root = Path(jit.__file__).parents[2]
+    listed = {root / (name.replace(".", "/") + ".py") for name in jit.KERNELS}
+    listed_text = "\n".join(path.read_text() for path in listed)
+    for path in sorted((root / "interpreter").rglob("*.py")):
+        if path == Path(jit.__file__) or not re.search(
+            r"^\w+ = (jit\.)?Kernel\(", path.read_text(), re.M
+        ):
+            continue
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        assert (
+            path in listed
+            or f"import {module.rpartition('.')[2]}" in listed_text
+            or (f"from {module} import" in listed_text)
+        ), f"{module} builds a Kernel but is not warmed up by jit.KERNELS"
 
 
 def _twice(x):
