@@ -75,6 +75,7 @@ WARM_MODULES = (
 # that every DAE simulation runs compiled in the server: a few times faster than its plain
 # form and free once loaded here).
 WARM_KERNELS = ("interpreter.core.jit", "interpreter.dae.cache_kernel")
+warmed = False  # set by `warm_up`: this process (a server, or its child) has loaded all that
 
 
 def enabled(argv: list[str]) -> bool:
@@ -491,6 +492,7 @@ def warm_up() -> None:
     operation runs here (see WARM_MODULES)."""
     import importlib
 
+    global warmed
     # What fails here fails again in the request, which reports it as in-process.
     for name in WARM_MODULES:
         try:
@@ -502,6 +504,7 @@ def warm_up() -> None:
             importlib.import_module(name).warm_up()
         except Exception:
             pass
+    warmed = True
 
 
 def serve() -> None:

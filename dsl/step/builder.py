@@ -127,11 +127,12 @@ class Graph:
                 )
             if h.graph is not self:
                 raise ProgramError(f"{op}: input {i} belongs to another trace", line=line)
-            if (h.port.node, h.port.index) in self.consumed:
+            first = self.consumed.get((h.port.node, h.port.index))
+            if first is not None:
                 producer = self.nodes[h.port.node]
                 raise ProgramError(
                     f"{op}: input {i} (output {h.port.index} of {producer.label()}) was "
-                    f"already consumed by {self.consumed[h.port.node, h.port.index].label()}; streams are used "
+                    f"already consumed by {first.label()}; streams are used "
                     f"once, use step.copy to fan out",
                     line=line,
                 )

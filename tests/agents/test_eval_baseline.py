@@ -1,6 +1,7 @@
-"""`agent eval` times the baseline in a forked child while it verifies the program
-(`interpreter.verifier.BackgroundBaseline`): the same cycles as timing it in-process, and a
-baseline that fails or hangs only loses the speedup."""
+"""`agent eval` in a warm eval server times the baseline in a forked child while it
+verifies the program (`interpreter.verifier.BackgroundBaseline`): the same cycles as
+timing it in-process, and a baseline that fails or hangs only loses the speedup. A cold
+process times it after the program, as before (a child would load everything again)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from agents import eval_server
 from agents.cli import app
 from benchmarks.task import load_task
 from interpreter import verifier
@@ -54,19 +56,34 @@ def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
     timing.cancel()  # a second stop is harmless
 
 
-@pytest.mark.slow  # a whole evaluation in this process
-def test_the_verdict_does_not_wait_on_or_depend_on_the_baseline(monkeypatch, tmp_path) -> None:
-    """A baseline that fails leaves the program's verdict passed, with no speedup."""
-
-    def fails(*args, **kwargs):
-        raise RuntimeError("a broken baseline")
-
-    monkeypatch.setattr(verifier, "baseline_cycles", fails)
+def _eval_baseline(tmp_path) -> tuple[int, dict]:
     program = tmp_path / "moe_gather.py"
     program.write_text(load_task("dae/moe_gather_mixtral").baseline_source())
     result = CliRunner().invoke(
         app, ["eval", "dae/moe_gather_mixtral", str(program), "--json", "--no-server"]
     )
-    data = json.loads(result.stdout.splitlines()[-1])
-    assert result.exit_code == 0 and data["status"] == "passed", data["feedback"]
+    return result.exit_code, json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.slow  # a whole evaluation in this process
+def test_in_a_warm_server_a_failing_baseline_only_drops_the_speedup(monkeypatch, tmp_path):
+    def fails(*args, **kwargs):
+        raise RuntimeError("a broken baseline")
+
+    monkeypatch.setattr(verifier, "baseline_cycles", fails)  # the child inherits it
+    monkeypatch.setattr(eval_server, "warmed", True)  # as in a warm server's child
+    code, data = _eval_baseline(tmp_path)
+    assert code == 0 and data["status"] == "passed", data["feedback"]
     assert data["baseline_cycles"] is None and data["speedup"] is None
+
+
+@pytest.mark.slow  # a whole evaluation in this process
+def test_a_cold_process_times_the_baseline_itself(monkeypatch, tmp_path) -> None:
+    def no_fork(*args, **kwargs):
+        raise AssertionError("a cold process forked for its baseline")
+
+    monkeypatch.setattr(verifier, "BackgroundBaseline", no_fork)
+    monkeypatch.setattr(eval_server, "warmed", False)
+    monkeypatch.setattr(verifier, "baseline_cycles", lambda *args, **kwargs: 4321)
+    code, data = _eval_baseline(tmp_path)
+    assert code == 0 and data["baseline_cycles"] == 4321, data["feedback"]

@@ -13,6 +13,7 @@ from benchmarks.perf.tuner_bench import (
     ceiling,
     evals_to_reach,
     main,
+    reach_ceiling,
     reached,
     run_optuna_gp,
     run_tpe,
@@ -81,6 +82,15 @@ def test_ceiling_and_reach_counts_by_hand():
     # A competitor missing on a problem has no ceiling (as it has no ratio).
     del runs["p"]["optuna_gp"]
     assert "vs_optuna_gp" not in ceiling(runs, {"p": 2.0}, 2)
+
+
+def test_reach_ceiling_is_random_over_the_first_step_after_the_design():
+    """Random reaches the best (2) at evaluation 3 in one run and never (counts 5) in the
+    other; a tuner with a 2-point design reaches it at evaluation 3 at the soonest."""
+    runs = {"p": {"random": [[9.0, 8.0, 2.0, 9.0], [9.0, 8.0, 7.0, 6.0]]}}
+    assert reach_ceiling(runs, {"p": 2.0}, 4, {"p": 2}) == pytest.approx(
+        math.sqrt(3 / 3 * 5 / 3), abs=1e-4
+    )
 
 
 def test_sam_problem_constraints_leave_exactly_the_legal_layouts():
