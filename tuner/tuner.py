@@ -186,14 +186,11 @@ class Tuner:
     ) -> Config | None:
         model_seed = int(rng.integers(2**31))
         values = np.asarray([e.value for e in feasible], dtype=np.float64)
-        failed = [e for e in self.evaluations if not e.feasible]
-        # The GP also sees each failure, as the worst feasible value: see `_FAILURE_VALUE`.
-        told = np.concatenate([values, np.full(len(failed), values.max())])
-        target = np.log(told) if self.log_objective else told
+        target = np.log(values) if self.log_objective else values
         step = len(self.evaluations)
         reuse = self._hyper is not None and step - self._hyper[0] < self.refit_every
         gp = ObjectiveModel(
-            self.space.encode([e.config for e in feasible] + [e.config for e in failed]),
+            self.space.encode(e.config for e in feasible),
             target,
             model_seed,
             self.gp_restarts,
@@ -206,7 +203,7 @@ class Tuner:
             np.asarray([e.feasible for e in self.evaluations]),
             model_seed,
         )
-        best = float(target[: len(values)].min())
+        best = float(target.min())
         threshold = draw_threshold(rng, self.feasibility_threshold)
 
         def score(configs: list[Config]) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interpreter.errors import ExecutionError
-from interpreter.step.streams import LazyTiles, vlen, vstack, vtake
+from interpreter.step.streams import LazyTiles, stack, vlen, vstack, vtake
 
 FLOAT = np.float32
 
@@ -107,19 +107,28 @@ def _by_shape(apply: Callable, args: list, p: dict, n: int) -> list:
     group (static tiles with a smaller last tile are two groups, not one call per tile);
     each element's result is the one a call on it alone gives, in element order."""
     groups: dict[tuple, list[int]] = {}
-    per_arg = [[np.shape(v) for v in a] if isinstance(a, list) else [a[0].shape] * n for a in args]
+    per_arg = [_shapes(a) if isinstance(a, list) else [a[0].shape] * n for a in args]
     for i, key in enumerate(zip(*per_arg, strict=True)):
         groups.setdefault(key, []).append(i)
     out: list = [None] * n
     for members in groups.values():
         pos = np.array(members, dtype=np.int64)
         part = [
-            np.stack([np.asarray(a[i]) for i in members]) if isinstance(a, list) else vtake(a, pos)
+            stack([np.asarray(a[i]) for i in members]) if isinstance(a, list) else vtake(a, pos)
             for a in args
         ]
         for i, value in zip(members, apply(part, p), strict=True):
             out[i] = value
     return out
+
+
+def _shapes(values: list) -> list[tuple[int, ...]]:
+    """np.shape of every value: read off the arrays directly when all are (np.shape costs
+    some five times more per call, and dynamic tiles are lists of arrays)."""
+    try:
+        return [v.shape for v in values]
+    except AttributeError:
+        return [np.shape(v) for v in values]
 
 
 def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -128,10 +137,20 @@ def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:
     best = None
     for k, a in enumerate(args):
         if isinstance(a, LazyTiles) and n:
-            uniq, inverse = np.unique(a.idx, return_inverse=True)
+            uniq, inverse = _distinct(a.idx)
             if len(uniq) * REUSE <= n and (best is None or len(uniq) < len(best[1])):
                 best = (k, uniq, inverse)
     return best
+
+
+def _distinct(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(idx, return_inverse=True)` of tile indices, by counting them when they
+    span a range not much wider than their number (always, for re-read weights): a
+    fraction of the cost of np.unique, which sorts, and this runs for every matmul."""
+    if len(idx) and idx.min() >= 0 and idx.max() < 4 * len(idx) + 1024:
+        seen = np.bincount(idx) > 0
+        return np.flatnonzero(seen), (np.cumsum(seen) - 1)[idx]
+    return np.unique(idx, return_inverse=True)
 
 
 def _per_distinct_tile(

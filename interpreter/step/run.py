@@ -10,6 +10,8 @@ streams actually produced: static and task dims must match exactly, a fresh dyna
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from dsl.core.spec import USES_COMPUTE
@@ -59,11 +61,14 @@ class FunctionalPass(Walker):
     Most ops pass their input's stops (map, zip) or the whole stream (copy) on, so the
     same arrays come up for checking again and again; a check is skipped when the same
     arrays were checked against the same declared dims with the same known values (its
-    outcome would be the same: it neither fails nor binds a dim then)."""
+    outcome would be the same: it neither fails nor binds a dim then). The declared dims'
+    values are kept too: thousands of outputs share a few shapes, and the pass's dims
+    only ever gain values (a fresh dim is bound once)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._checked: dict[tuple, tuple] = {}  # key -> the arrays (kept: ids stay unique)
+        self._wants: dict[tuple, tuple] = {}  # (declared dims, number of known dims) -> values
 
     def call(self, node: Node, inputs: list[StreamData]) -> list[StreamData]:
         outs = super().call(node, inputs)
@@ -74,7 +79,7 @@ class FunctionalPass(Walker):
     def store(self, node: Node, outputs: list[StreamData], values: dict[Port, StreamData]) -> None:
         dims = self.context.dims
         for i, (s, t) in enumerate(zip(outputs, node.outputs, strict=True)):
-            wants = tuple(e.evaluate(dims) for e in t.shape)
+            wants = self._declared(t.shape)
             key = (id(s.stop), id(s.has_value), t.shape, wants)
             if key not in self._checked:
                 if not _regular_as_declared(s, t, wants):
@@ -88,6 +93,15 @@ class FunctionalPass(Walker):
                     _check_tiles(node, i, s, elem, dims)
                     self._checked[key] = (s.values,)
         super().store(node, outputs, values)
+
+    def _declared(self, shape: tuple[Expr, ...]) -> tuple:
+        """The values of declared dims `shape` (None where unknown yet)."""
+        dims = self.context.dims
+        key = (shape, len(dims))
+        wants = self._wants.get(key)
+        if wants is None:
+            wants = self._wants[key] = tuple(e.evaluate(dims) for e in shape)
+        return wants
 
 
 def _single_symbol(e: Expr) -> Sym | None:
@@ -107,9 +121,18 @@ def _regular_as_declared(s: StreamData, t: StreamType, wants: tuple) -> bool:
     n = 1
     for w in wants:
         n *= w
-    return (
-        s.n_items == n and bool(s.has_value.all()) and np.array_equal(s.stop, regular_stops(wants))
-    )
+    if s.n_items != n or not s.has_value.all():
+        return False
+    return np.array_equal(s.stop, _stops(wants) if n <= 1 << 16 else regular_stops(wants))
+
+
+@lru_cache(maxsize=256)
+def _stops(shape: tuple[int, ...]) -> np.ndarray:
+    """`regular_stops`, read-only and made once per shape: a program's thousands of
+    streams have a few shapes (kept for small ones: at most 16 MiB in all)."""
+    stop = regular_stops(shape)
+    stop.setflags(write=False)
+    return stop
 
 
 def _check_structure(

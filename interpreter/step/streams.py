@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 
@@ -184,10 +185,23 @@ def vstack(values: object) -> np.ndarray | None:
         return values
     if isinstance(values, LazyTiles):
         return values.materialize()
-    if isinstance(values, list) and values and all(isinstance(v, np.ndarray) for v in values):
+    if (
+        isinstance(values, list)
+        and values
+        # the values' types (a C loop): half the cost of isinstance on every value
+        and all(issubclass(k, np.ndarray) for k in set(map(type, values)))
+    ):
         if len({v.shape for v in values}) == 1:
-            return np.stack(values)
+            return stack(values)
     return None
+
+
+def stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """`np.stack` of arrays of one shape, as one concatenate: np.stack makes a view of
+    every piece first, which doubles its cost on the many small tiles of a stream."""
+    if arrays[0].ndim == 0:
+        return np.stack(arrays)
+    return np.concatenate(arrays).reshape((len(arrays),) + arrays[0].shape)
 
 
 def tile_shapes(values: object) -> np.ndarray:
@@ -199,6 +213,13 @@ def tile_shapes(values: object) -> np.ndarray:
         if values.ndim == 3:
             return np.broadcast_to(np.array(values.shape[1:], dtype=np.int64), (n, 2))
         return np.zeros((n, 2), dtype=np.int64)
+    try:  # a list of 2-d tiles (dynamic tiles: a MoE sweep asks this of ~10^5 of them),
+        # read through one flat iterator: half the time of the general case below
+        shapes = [v.shape for v in values]
+    except AttributeError:
+        shapes = None
+    if shapes is not None and set(map(len, shapes)) <= {2}:
+        return np.fromiter(chain.from_iterable(shapes), np.int64, 2 * len(shapes)).reshape(-1, 2)
     return np.array(
         [v.shape if isinstance(v, np.ndarray) and v.ndim == 2 else (0, 0) for v in values],
         dtype=np.int64,
@@ -303,10 +324,11 @@ def nest_uniform(
             outer, [sub_stop] * n, sub_rank, None if sub_has_value is None else [sub_has_value] * n
         )
     n, m = outer.n_items, len(sub_stop)
-    stop = np.tile(sub_stop, n).reshape(n, m)
+    stop = np.empty((n, m), dtype=np.int8)
+    stop[:] = sub_stop
     stop[:, -1] = sub_rank + 1 + outer.stop
     has = np.ones(n * m, dtype=bool) if sub_has_value is None else np.tile(sub_has_value, n)
-    return stop.reshape(-1).astype(np.int8), has
+    return stop.reshape(-1), has
 
 
 def chunk_ends(stop: np.ndarray, level: int) -> np.ndarray:

@@ -195,25 +195,3 @@ def test_feasibility_model_matches_sklearn_probabilities():
     column = list(model.forest.classes_).index(1)
     expected = model.forest.predict_proba(query)[:, column]
     assert np.allclose(model.probability(query), expected)
-
-
-def test_failures_reach_the_gp_as_the_worst_feasible_value(monkeypatch):
-    """The GP fits failed configurations too (at the worst feasible value, log scale), and
-    expected improvement is still measured from the best feasible value."""
-    import tuner.tuner as tuner_module
-
-    fitted = {}
-    real_model = tuner_module.ObjectiveModel
-
-    def recording(x, y, *args, **kwargs):
-        fitted["x"], fitted["y"] = x, y
-        return real_model(x, y, *args, **kwargs)
-
-    monkeypatch.setattr(tuner_module, "ObjectiveModel", recording)
-    tuner = Tuner(tiny_space(), tiny_objective, 9, seed=2, **FAST)
-    outcomes = [(4.0, True), (None, False), (2.0, True), (None, False), (8.0, True)]
-    for value, feasible in outcomes:
-        tuner.tell(tuner.ask(), value, feasible)
-    tuner._maximise_acquisition([e for e in tuner.evaluations if e.feasible], tuner._rng(9))
-    assert len(fitted["x"]) == 5
-    assert np.allclose(fitted["y"], np.log([4.0, 2.0, 8.0, 8.0, 8.0]))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from interpreter.step import functions as F
-from interpreter.step.streams import LazyTiles
+from interpreter.step.streams import LazyTiles, stack
 
 
 def _matmul(a: np.ndarray, b: np.ndarray, p: dict) -> np.ndarray:
@@ -76,3 +76,28 @@ def test_ragged_token_tiles_run_once_per_shape_bit_for_bit() -> None:
     assert isinstance(got, list) and [g.shape for g in got] == [(r, 4) for r in rows]
     for t, i, g in zip(tokens, idx, got, strict=True):
         assert np.array_equal(g, _matmul(t[None], grid[i][None], {})[0])
+
+
+@pytest.mark.parametrize(
+    "idx",
+    [
+        np.tile(np.arange(40, 48), 16),  # an expert's weight tiles, re-read per token tile
+        np.random.default_rng(1).integers(0, 5000, 300),
+        np.array([7]),
+        np.random.default_rng(2).integers(0, 10**7, 50),  # too sparse to count
+        np.zeros(0, np.int64),
+    ],
+)
+def test_distinct_tiles_match_np_unique(idx: np.ndarray) -> None:
+    uniq, inverse = F._distinct(idx.astype(np.int64))
+    want_uniq, want_inverse = np.unique(idx.astype(np.int64), return_inverse=True)
+    assert np.array_equal(uniq, want_uniq) and uniq.dtype == want_uniq.dtype
+    assert np.array_equal(inverse, want_inverse) and inverse.dtype == want_inverse.dtype
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (4, 0), (2, 5)])
+def test_stack_matches_np_stack(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+    got, want = stack(arrays), np.stack(arrays)
+    assert got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want)

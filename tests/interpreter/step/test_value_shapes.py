@@ -52,3 +52,14 @@ def test_item_sizes_are_computed_once_per_element_type_and_read_only() -> None:
     assert item_sizes(s, Tile("float32", Expr.sym("R"), Expr.sym("C"))).tolist() == [24, 0, 16, 20]
     with pytest.raises(ValueError):
         sizes[0] = 1.0
+
+
+def test_lists_of_tiles_read_their_shapes_like_the_general_case() -> None:
+    """Lists of 2-d arrays take a fast path; anything else in a list (a buffer, a scalar,
+    a 1-d array) takes the general one: both must give the same [n, 2] int64 array."""
+    tiles = [np.zeros((r, 3), np.float32) for r in (4, 4, 0, 2)]
+    got = tile_shapes(tiles)
+    assert got.dtype == np.int64 and got.tolist() == [[4, 3], [4, 3], [0, 3], [2, 3]]
+    assert tile_shapes([]).shape == (0, 2)
+    mixed = [np.zeros((2, 2)), 7, np.zeros((1, 6)), np.float32(1.0)]
+    assert tile_shapes(mixed).tolist() == [[2, 2], [0, 0], [1, 6], [0, 0]]
