@@ -39,7 +39,9 @@ no ratio exceeds 21 / the evaluations ours needed), and a run that found nothing
 scored twice the worst feasible cycles seen. Printed beside them
 (on stderr with `--json`): how many runs of each method reached the best known
 configuration, and the ceiling, the ratios a tuner finding it in every run would score (how
-much room the problems leave over each competitor at that budget). `--json` prints
+much room the problems leave over each competitor at that budget), and for evaluations to the
+best, the ratio of a tuner reaching it at the first evaluation after its d+1-point design in
+every run (random's count over d + 2: a design-then-model tuner's most). `--json` prints
 `{"<budget>": {"vs_random", "vs_tpe", "vs_optuna_gp", "evals_to_best_ratio_vs_random"}}`; a
 competitor not run at a budget on every problem (GP runs are slow) is left out of that row.
 """
