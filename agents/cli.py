@@ -177,8 +177,9 @@ def eval_(
 
     # A fresh secret timed input per evaluation (the replayed seed under --seed); the
     # baseline is timed on the same one, so the speedup compares like with like. In a warm
-    # eval server it is timed meanwhile, on the other core, by a child that shares what
-    # the server loaded; a cold process would load it all twice (2-3 s more CPU).
+    # eval server it is timed while the program is checked, on the other core, by a child
+    # that shares what the server loaded; a cold process would load it all twice (2-3 s
+    # more CPU), so it times the baseline afterwards.
     timing_seed = secrets.randbits(32) if seed is None else seed
     timing = None
     if loaded.baseline is not None and eval_server.warmed:
@@ -191,6 +192,7 @@ def eval_(
             seed=seed,
             timing_seed=timing_seed,
             filename=program.name,
+            after_build=None if timing is None else timing.start,
         )
         baseline = None
         if verdict.correct and timing is not None:

@@ -22,6 +22,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.task import Task
@@ -59,6 +60,7 @@ def verify(
     time_budget_s: float = 60.0,
     filename: str = "program.py",
     timed_only: bool = False,
+    after_build: Callable[[], object] | None = None,
 ) -> Verdict:
     """Verify `source` (program text) on `task`. Never raises for a bad program; raises for
     a broken set-up (`sandbox.backends.SandboxConfigError`, a task's missing data file).
@@ -67,7 +69,9 @@ def verify(
     `timing_seed` is given). `timing_seed` fixes the timed input (the same secret for all
     attempts of a run); when both are None each is fresh and secret.
     `filename` is the name messages give the program (the user's file under `agent eval`).
-    `timed_only` runs the timed input alone (see `baseline_verdict`)."""
+    `timed_only` runs the timed input alone (see `baseline_verdict`). `after_build` is
+    called once the program is built, if it built, before its checks (see
+    `BackgroundBaseline`)."""
     from sandbox import build_ir
 
     seconds: dict[str, float] = {}
@@ -85,6 +89,8 @@ def verify(
         return Verdict(
             task.key, built.status, built.message, sandbox=built.backend, seconds=seconds
         )
+    if after_build is not None:
+        after_build()
     return check_ir(
         task,
         built.ir,
@@ -142,12 +148,15 @@ def _digest(data: bytes) -> str:
 
 
 class BackgroundBaseline:
-    """`baseline_cycles` computed in a forked child while the caller verifies its program,
-    so that the two run on two cores (`agent eval` waited 0.3-0.6 s for a DAE baseline after
+    """`baseline_cycles` timed in a forked child while the caller checks its program, so
+    that the two run on two cores (`agent eval` waited 0.3-0.6 s for a DAE baseline after
     the program's verification).
 
-    The child forks before the program is built and shares nothing with it afterwards: the
-    program cannot reach the baseline's run, whose answer comes back as one integer on a
+    `start` runs once the program is built (`verify`'s `after_build`): the baseline is built
+    here, in the sandbox the program's build left spare (a child would start a sandbox of
+    its own, on the critical path), and a child checks and simulates it on the timed input
+    (`check_ir`, timed only, as `baseline_verdict`). The program's sandbox is gone by then,
+    and the child shares nothing with the program's checks: its answer is one integer on a
     pipe. A child that fails, or has not answered within `cycles`' timeout, only loses the
     speedup (None), never changes a verdict. Fork before any torch operation has run in
     this process (an OpenMP pool started in the parent hangs a forked child's parallel
@@ -155,22 +164,40 @@ class BackgroundBaseline:
     having the other core."""
 
     def __init__(self, task: Task, *, timing_seed: int, sandbox_backend: str | None) -> None:
+        self.task, self.timing_seed, self.sandbox_backend = task, timing_seed, sandbox_backend
+        self._pid: int | None = None
+        self._answer = -1
+
+    def start(self) -> None:
+        """Build the baseline and fork the child that times it (no child if it fails to
+        build: it has no cycles)."""
+        from sandbox import build_ir
+
+        task = self.task
+        source = task.baseline_source()
+        built = build_ir(
+            source, dialect=task.dialect, signature=task.signature(), backend=self.sandbox_backend
+        )
+        if built.status != "ok":
+            log.warning("baseline of %s does not build: %s", task.key, built.message)
+            return
         readable, writable = os.pipe()
         pid = os.fork()
         if pid == 0:  # whatever happens, the child never returns into the caller's code
             code = 1
             try:
                 os.close(readable)
-                code = _time_baseline(task, timing_seed, sandbox_backend, writable)
+                code = _time_baseline(task, built.ir, built.backend, self.timing_seed, writable)
             finally:
                 os._exit(code)
         os.close(writable)
-        self._pid: int | None = pid
-        self._answer = readable
+        self._pid, self._answer = pid, readable
 
     def cycles(self, timeout_s: float) -> int | None:
         """The baseline's cycles, waiting up to `timeout_s` s for them; None if it has none,
         fails or takes longer (the child is then killed)."""
+        if self._pid is None:
+            return None
         ready, _, _ = select.select([self._answer], [], [], timeout_s)
         # One write of a few bytes, atomic on a pipe; nothing (end of file): no cycles.
         answer = os.read(self._answer, 64) if ready else b""
@@ -187,19 +214,18 @@ class BackgroundBaseline:
         self._pid = None
 
 
-def _time_baseline(task: Task, timing_seed: int, sandbox_backend: str | None, answer: int) -> int:
-    """In `BackgroundBaseline`'s child: write the baseline's cycles (nothing when it has
-    none) to the descriptor `answer`; returns the exit code."""
-    from sandbox.spares import SPARES
-
+def _time_baseline(task: Task, ir: Any, sandbox: str, timing_seed: int, answer: int) -> int:
+    """In `BackgroundBaseline`'s child: write the baseline's cycles on `timing_seed`'s input
+    (nothing when it fails) to the descriptor `answer`; returns the exit code."""
     try:
         import torch
 
         torch.set_num_threads(1)
-        cycles = baseline_cycles(task, timing_seed=timing_seed, sandbox_backend=sandbox_backend)
-        SPARES.close()  # the spare sandbox its build started: nobody will take it
-        if cycles is not None:
-            os.write(answer, str(cycles).encode())
+        verdict = check_ir(task, ir, timing_seed=timing_seed, sandbox=sandbox, timed_only=True)
+        if not verdict.correct:
+            log.warning("baseline of %s does not pass: %s", task.key, verdict.feedback)
+        elif verdict.cycles is not None:
+            os.write(answer, str(verdict.cycles).encode())
         return 0
     except Exception:
         log.exception("timing the baseline of %s failed", task.key)

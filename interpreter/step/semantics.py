@@ -32,6 +32,7 @@ from interpreter.step.streams import (
     chunk_value_ranges,
     multi_index,
     nest,
+    nest_runs,
     nest_uniform,
     regular,
     regular_stops,
@@ -362,11 +363,7 @@ def _flat_map(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Stream
         lengths, values = np.zeros(0, np.int64), _empty_values(node)
     else:
         lengths, values = IMPLS[f"flat_map:{fref.name}"].apply(args, dict(fref.args))
-    subs = [
-        regular_stops((int(n),), nested=True) if n else np.zeros(0, np.int8)
-        for n in lengths.tolist()
-    ]
-    stop, has = nest(x, subs, sub_rank)
+    stop, has = nest_runs(x, lengths, sub_rank)
     return [StreamData(stop, has, values)]
 
 

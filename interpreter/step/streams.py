@@ -314,6 +314,27 @@ def nest(
     return np.concatenate(stops), np.concatenate(flags)
 
 
+def nest_runs(
+    outer: StreamData, lengths: np.ndarray, sub_rank: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`nest` where value j's sub-stream is a flat run of `lengths[j]` items (flat_map:
+    a tile split into rows), without a sub-stream array per value."""
+    bad = lengths[(lengths < 0) | (lengths > MAX_ITEMS)]
+    if len(bad):  # refused as a sub-stream of that shape is (negative, or too long)
+        regular_stops((int(bad[0]),), nested=True)
+    per_item = np.ones(outer.n_items, dtype=np.int64)  # a bare stop or an empty run: one item
+    per_item[outer.has_value] = np.maximum(lengths, 1)
+    ends = np.cumsum(per_item) - 1
+    n = int(ends[-1]) + 1 if len(ends) else 0
+    stop = np.zeros(n, dtype=np.int8)
+    stop[ends] = sub_rank + 1 + outer.stop
+    bare = ~outer.has_value
+    bare[outer.has_value] = lengths == 0
+    has = np.ones(n, dtype=bool)
+    has[ends[bare]] = False
+    return stop, has
+
+
 def nest_uniform(
     outer: StreamData, sub_stop: np.ndarray, sub_rank: int, sub_has_value: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

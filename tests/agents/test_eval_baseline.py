@@ -27,28 +27,40 @@ def _gone(pid: int) -> bool:
     return False
 
 
+def _started(key: str) -> BackgroundBaseline:
+    timing = BackgroundBaseline(load_task(key), timing_seed=1234, sandbox_backend=None)
+    timing.start()
+    return timing
+
+
 @pytest.mark.slow  # two timed runs of a DAE baseline
 def test_the_child_times_the_baseline_as_the_process_itself_does() -> None:
-    task = load_task("dae/moe_gather_mixtral")
-    timing = BackgroundBaseline(task, timing_seed=1234, sandbox_backend=None)
-    assert timing.cycles(timeout_s=120) == baseline_cycles(task, timing_seed=1234)
+    timing = _started("dae/moe_gather_mixtral")
+    expected = baseline_cycles(load_task("dae/moe_gather_mixtral"), timing_seed=1234)
+    assert timing.cycles(timeout_s=120) == expected is not None
 
 
 def test_a_failing_baseline_gives_no_cycles(monkeypatch) -> None:
     def fails(*args, **kwargs):
-        raise RuntimeError("a broken baseline")
+        raise RuntimeError("a broken checker")
 
-    monkeypatch.setattr(verifier, "baseline_cycles", fails)  # the child inherits it
-    timing = BackgroundBaseline(load_task("dae/mp_max"), timing_seed=1, sandbox_backend=None)
-    assert timing.cycles(timeout_s=60) is None
-    monkeypatch.setattr(verifier, "baseline_cycles", lambda *args, **kwargs: None)
-    timing = BackgroundBaseline(load_task("dae/mp_max"), timing_seed=1, sandbox_backend=None)
-    assert timing.cycles(timeout_s=60) is None
+    monkeypatch.setattr(verifier, "check_ir", fails)  # the child inherits it
+    assert _started("dae/mp_max").cycles(timeout_s=60) is None
+    monkeypatch.setattr(verifier, "_time_baseline", fails)  # even its error handling
+    assert _started("dae/mp_max").cycles(timeout_s=60) is None
+
+
+def test_a_baseline_that_does_not_build_gives_no_cycles(monkeypatch) -> None:
+    task = load_task("dae/mp_max")
+    monkeypatch.setattr(type(task), "baseline_source", lambda self: "def kernel(:\n")
+    timing = BackgroundBaseline(task, timing_seed=1, sandbox_backend=None)
+    timing.start()
+    assert timing._pid is None and timing.cycles(timeout_s=1) is None
 
 
 def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
-    monkeypatch.setattr(verifier, "baseline_cycles", lambda *args, **kwargs: time.sleep(60))
-    timing = BackgroundBaseline(load_task("dae/mp_max"), timing_seed=1, sandbox_backend=None)
+    monkeypatch.setattr(verifier, "_time_baseline", lambda *args: time.sleep(60))
+    timing = _started("dae/mp_max")
     pid = timing._pid
     started = time.monotonic()
     assert timing.cycles(timeout_s=0.3) is None
@@ -70,7 +82,7 @@ def test_in_a_warm_server_a_failing_baseline_only_drops_the_speedup(monkeypatch,
     def fails(*args, **kwargs):
         raise RuntimeError("a broken baseline")
 
-    monkeypatch.setattr(verifier, "baseline_cycles", fails)  # the child inherits it
+    monkeypatch.setattr(verifier, "_time_baseline", fails)  # the child inherits it
     monkeypatch.setattr(eval_server, "warmed", True)  # as in a warm server's child
     code, data = _eval_baseline(tmp_path)
     assert code == 0 and data["status"] == "passed", data["feedback"]
