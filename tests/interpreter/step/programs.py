@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from benchmarks.perf.step_sim_throughput import moe_kernel
 from dsl import step
 from tests.dsl.step.helpers import signature
@@ -57,6 +59,17 @@ def moe_signature(e: int, h: int, f: int, k: int, **params) -> dict:
         {"B": None},
         params,
     )
+
+
+def moe_inputs(rng, b: int, e: int = 3, h: int = 8, f: int = 16) -> dict:
+    """Random inputs of `moe` (top-1 expert ids) for `b` tokens, `e` experts."""
+    return {
+        "x": rng.standard_normal((b, h)).astype(np.float32),
+        "ids": np.sort(rng.integers(0, e, size=(b, 1)), axis=1).astype(np.int64),
+        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
+        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
+        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
+    }
 
 
 def softmax(x, tm=8):

@@ -166,13 +166,7 @@ def test_the_path_accounts_for_every_cycle_of_a_routed_moe(
     last event to the first, the path's parts add up to the cycle count exactly."""
     rng = np.random.default_rng(seed)
     e, h, f = 3, 8, 16
-    inputs = {
-        "x": rng.standard_normal((b, h)).astype(np.float32),
-        "ids": np.sort(rng.integers(0, e, size=(b, 1)), axis=1).astype(np.int64),
-        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
-    }
+    inputs = programs.moe_inputs(rng, b, e, h, f)
     target = dict(TARGET, channel_depth=depth, offchip_bw=64, onchip_bw=16, offchip_latency=10)
     sig = programs.moe_signature(e, h, f, 1, tile_f=8, chunk=chunk)
     program = BACKEND.load(step.trace(programs.moe, sig))
@@ -190,13 +184,7 @@ def test_items_at_finds_what_a_scan_of_every_port_finds(chunk: int) -> None:
     event, the ports with items there and those items, as scanning every port does."""
     rng = np.random.default_rng(1)
     e, h, f, b = 3, 8, 16, 7
-    inputs = {
-        "x": rng.standard_normal((b, h)).astype(np.float32),
-        "ids": rng.integers(0, e, size=(b, 1)).astype(np.int64),
-        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
-    }
+    inputs = programs.moe_inputs(rng, b, e, h, f)
     program = BACKEND.load(
         step.trace(programs.moe, programs.moe_signature(e, h, f, 1, chunk=chunk))
     )

@@ -61,13 +61,7 @@ def test_plain_and_compiled_rounds_give_the_reference_schedule(
     and the plain one passes the reference checks."""
     rng = np.random.default_rng(seed)
     e, h, f = 3, 8, 16
-    inputs = {
-        "x": rng.standard_normal((b, h)).astype(np.float32),
-        "ids": np.sort(rng.integers(0, e, size=(b, 1)), axis=1).astype(np.int64),
-        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
-    }
+    inputs = programs.moe_inputs(rng, b, e, h, f)
     sig = programs.moe_signature(e, h, f, 1, tile_f=8, chunk=chunk)
     program = BACKEND.load(step.trace(programs.moe, sig))
     params = target_params(dict(TARGET, channel_depth=depth, offchip_bw=bw))

@@ -147,13 +147,7 @@ def test_event_times_equal_reference_on_gemm(
 def test_event_times_equal_reference_on_moe(b: int, chunk: int, depth: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     e, h, f = 3, 8, 16
-    inputs = {
-        "x": rng.standard_normal((b, h)).astype(np.float32),
-        "ids": np.sort(rng.integers(0, e, size=(b, 1)), axis=1).astype(np.int64),
-        "w1": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w3": rng.standard_normal((e, h, f)).astype(np.float32),
-        "w2": rng.standard_normal((e, f, h)).astype(np.float32),
-    }
+    inputs = programs.moe_inputs(rng, b, e, h, f)
     target = dict(TINY, channel_depth=depth, offchip_bw=64, onchip_bw=16)
     fast, ref = _fast_and_reference(
         programs.moe,
