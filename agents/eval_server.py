@@ -71,10 +71,6 @@ WARM_MODULES = (
     "interpreter.sam",
     "interpreter.dae",
 )
-# Modules whose `warm_up()` compiles kernels (interpreter.core.jit's own list, and a kernel
-# that every DAE simulation runs compiled in the server: a few times faster than its plain
-# form and free once loaded here).
-WARM_KERNELS = ("interpreter.core.jit", "interpreter.dae.cache_kernel")
 warmed = False  # set by `warm_up`: this process (a server, or its child) has loaded all that
 
 
@@ -499,11 +495,10 @@ def warm_up() -> None:
             importlib.import_module(name)
         except Exception:
             pass
-    for name in WARM_KERNELS:
-        try:
-            importlib.import_module(name).warm_up()
-        except Exception:
-            pass
+    try:  # every compiled kernel (interpreter.core.jit.KERNELS), loaded once for all calls
+        importlib.import_module("interpreter.core.jit").warm_up()
+    except Exception:
+        pass
     warmed = True
 
 
