@@ -218,15 +218,15 @@ class ChatAgent:
     def _dispatch(self, action: Action, author: str) -> Result:
         bench, name, arg = self.bench, action.name, action.arg
         slow = {
-            "eval": ("verifying", lambda: bench.check(detail=False)),
-            "sim": ("simulating", lambda: bench.check(detail=True)),
-            "tune": ("tuning", lambda: bench.tune(arg)),
+            "eval": ("verifying", lambda: bench.check(False, cancellable)),
+            "sim": ("simulating", lambda: bench.check(True, cancellable)),
+            "tune": ("tuning", lambda: bench.tune(arg, cancellable)),
         }
         if name in slow:
             what, call = slow[name]
             bench._need_program()
             self.view.working(f"{what} {bench.task.key}… (Ctrl-C cancels)")
-            return cancellable(call)
+            return call()
         if name == "write":
             return bench.write(action.text, author)
         if name == "edit":

@@ -20,6 +20,9 @@ from agents.chat.protocol import PatchError, apply_diff
 from agents.tools import Evaluation, Simulation, Toolbox, ToolError, resolve_task
 
 T = TypeVar("T")
+Wait = Callable[..., Any]
+"""How a workbench waits for a slow tool: `wait(call, *args)` returns `call(*args)` (`at_once`,
+or the chat's `cancellable`)."""
 TIMELINE_SHOWN = 12
 PER_OP_SHOWN = 8
 
@@ -28,9 +31,16 @@ class Cancelled(Exception):
     """The person pressed Ctrl-C while a tool or the model was working."""
 
 
+def at_once(call: Callable[..., T], *args: Any) -> T:
+    """The plain `Wait`: the call itself, in this thread."""
+    return call(*args)
+
+
 def cancellable(call: Callable[..., T], *args: Any) -> T:
-    """Run `call` in a worker thread and wait; Ctrl-C abandons it (its result is dropped;
-    the sandbox it started got the same SIGINT from the terminal) and raises `Cancelled`."""
+    """Run `call` in a worker thread and wait; Ctrl-C abandons it and raises `Cancelled`.
+    The abandoned call runs on to its end (its sandboxes are in sessions of their own, out of
+    the terminal's reach) and its result is dropped, so it must change nothing itself: the
+    caller applies a result (see `Workbench.check`)."""
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -163,11 +173,14 @@ class Workbench:
 
     # -- the tools
 
-    def check(self, detail: bool) -> Result:
+    def check(self, detail: bool, wait: Wait = at_once) -> Result:
+        """Verify the program; the verdict is recorded here, after `wait` returns, so that a
+        cancelled check changes nothing when it ends in the background."""
         self._need_program()
-        verdict = self.toolbox.evaluate(self.task, self.program, detail)
+        program = self.program
+        verdict = wait(self.toolbox.evaluate, self.task, program, detail)
         self.verdict = {
-            "program": digest(self.program),
+            "program": digest(program),
             "status": verdict.status,
             "cycles": verdict.cycles,
             "floor_cycles": verdict.floor_cycles,
@@ -176,14 +189,13 @@ class Workbench:
         }
         return Result(render_verdict(verdict), ok=verdict.status == "passed")
 
-    def tune(self, arg: str) -> Result:
+    def tune(self, arg: str, wait: Wait = at_once) -> Result:
+        """Tune the program's parameters; as with `check`, only a finished tuning (not a
+        cancelled one) makes its best values the program."""
         self._need_program()
         budget = int(arg) if arg.strip().isdigit() else None
-        tuning = (
-            self.toolbox.tune(self.task, self.program, budget)
-            if budget
-            else self.toolbox.tune(self.task, self.program)
-        )
+        budget_args = (budget,) if budget else ()
+        tuning = wait(self.toolbox.tune, self.task, self.program, *budget_args)
         text = (
             f"tuned in {tuning.evaluations} evaluations: start {tuning.start_params}"
             f" -> {tuning.start_cycles} cycles; best {tuning.best_params} -> {tuning.best_cycles}"

@@ -9,6 +9,8 @@ Without a terminal (a pipe) lines are read plainly, one message per line.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,9 +107,24 @@ def _input(history: Path) -> Any:
     return lambda: session.prompt("you> ")
 
 
+def _own_ctrl_c() -> None:
+    """Let Ctrl-C interrupt this process when it is the terminal's foreground job, even if it
+    was started with SIGINT ignored. A shell without job control starts a background command
+    (`cmd &`, a test suite run that way) with SIGINT ignored; the child inherits that across
+    exec and Python then leaves it ignored, so a Ctrl-C at the chat's own terminal would be
+    echoed and lost: a running check went on and the model was called again."""
+    try:
+        foreground = os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:  # no controlling terminal: nobody can press Ctrl-C at it
+        return
+    if foreground and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run(agent: ChatAgent, console: Console, history: Path) -> None:
     """The conversation loop until /quit or end of input."""
     read = _input(history)
+    _own_ctrl_c()
     state = "resumed" if agent.resumed else "new"
     console.print(
         f"[bold]agent chat[/] — {state} session [cyan]{agent.session_id}[/]"

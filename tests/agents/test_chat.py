@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -197,7 +198,17 @@ def test_edits_undo_and_diff_on_the_workbench(tmp_path):
     chat.close()
 
 
-def test_ctrl_c_cancels_a_running_call_and_the_thread_goes_on():
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C (SIGINT to the main thread) raises KeyboardInterrupt here, as in a terminal,
+    even when pytest was started with SIGINT ignored (by a shell, as a background command)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main = threading.get_ident()
+    yield lambda after: threading.Timer(after, signal.pthread_kill, (main, signal.SIGINT)).start()
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_cancels_a_running_call_and_the_thread_goes_on(ctrl_c):
     finished = threading.Event()
 
     def slow() -> int:
@@ -205,8 +216,7 @@ def test_ctrl_c_cancels_a_running_call_and_the_thread_goes_on():
         finished.set()
         return 1
 
-    main = threading.get_ident()
-    threading.Timer(0.1, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+    ctrl_c(after=0.1)
     started = time.monotonic()
     with pytest.raises(Cancelled):
         cancellable(slow)
@@ -215,6 +225,40 @@ def test_ctrl_c_cancels_a_running_call_and_the_thread_goes_on():
     with pytest.raises(ZeroDivisionError):  # a call's own error reaches the caller
         cancellable(lambda: 1 / 0)
     assert finished.wait(2)
+
+
+class SlowToolbox:
+    """A check and a tuning that take a while, the tuning with better values to offer."""
+
+    def evaluate(self, task, program, detail):
+        time.sleep(0.5)
+        return SimpleNamespace(
+            status="passed", cycles=1, floor_cycles=None, feedback="", bottleneck=""
+        )
+
+    def tune(self, task, program):
+        time.sleep(0.5)
+        return SimpleNamespace(
+            program=program.replace("a = 1", "a = 7"),
+            evaluations=2,
+            start_params={"a": 1},
+            start_cycles=2,
+            best_params={"a": 7},
+            best_cycles=1,
+            speedup=2.0,
+        )
+
+
+@pytest.mark.parametrize("tool", ["check", "tune"])
+def test_a_cancelled_tool_changes_nothing_when_it_ends_in_the_background(ctrl_c, tool):
+    bench = Workbench(SlowToolbox(), task_spec={"ref": "a/b"}, program=PROGRAM, _task="task")
+    ctrl_c(after=0.1)
+    with pytest.raises(Cancelled):
+        getattr(bench, tool)("" if tool == "tune" else False, cancellable)
+    for worker in threading.enumerate():
+        if worker.name == "chat-tool":
+            worker.join(2)  # the abandoned call has ended
+    assert (bench.program, bench.history, bench.verdict) == (PROGRAM, [], None)
 
 
 def _write(path, text):

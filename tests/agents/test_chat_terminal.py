@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 
 import pytest
@@ -38,7 +39,9 @@ REPAIR = """@@ -9,1 +9,1 @@
 """
 
 
-def spawn(tmp_path, *args: str):
+def spawn(tmp_path, *args: str, sigint=signal.SIG_DFL):
+    """The chat in a fresh terminal; `sigint` is the SIGINT disposition it inherits (set here,
+    not taken from however pytest itself was started)."""
     env = dict(
         os.environ,
         AGENT_MEMORY=str(tmp_path / "mem" / "memory.sqlite"),
@@ -47,7 +50,13 @@ def spawn(tmp_path, *args: str):
     )
     env.pop("AGENT_MODEL", None)
     child = pexpect.spawn(
-        AGENT, ["chat", *args], env=env, cwd=str(tmp_path), encoding="utf-8", timeout=WAIT
+        AGENT,
+        ["chat", *args],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=WAIT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     child.logfile_read = open(tmp_path / "transcript.txt", "a")  # noqa: SIM115 (closed by exit)
     return child
@@ -55,6 +64,15 @@ def spawn(tmp_path, *args: str):
 
 def prompt(child) -> None:
     child.expect_exact("you> ")
+
+
+def interrupt_check(child) -> None:
+    """Ctrl-C as soon as a check starts; it must cancel it (a lost Ctrl-C fails at once
+    when the check ends, not after WAIT)."""
+    child.expect_exact("verifying step/gemm")
+    child.sendintr()
+    outcome = child.expect_exact(["cancelled (the session goes on)", "/eval passed"])
+    assert outcome == 0, "Ctrl-C did not cancel the check: it ran to its end"
 
 
 @pytest.mark.slow  # three checks in the sandbox plus the baseline's, then a resumed session
@@ -123,24 +141,22 @@ def test_write_fail_repair_save_then_resume(tmp_path):
 
 
 @pytest.mark.slow  # two checks are started and interrupted, then the session carries on
-def test_ctrl_c_during_a_tool_call_keeps_the_session(tmp_path):
+# "ignored": started as a shell without job control starts `cmd &` (SIGINT ignored, inherited)
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_ctrl_c_during_a_tool_call_keeps_the_session(tmp_path, sigint):
     (tmp_path / "gemm.py").write_text(GOOD)
     replies = tmp_path / "replies.jsonl"
     replies.write_text(json.dumps({"text": f"Here:\n```python\n{GOOD}```\n"}) + "\n")
-    child = spawn(tmp_path, "--model", f"scripted:{replies}", "--task", "step/gemm")
+    child = spawn(tmp_path, "--model", f"scripted:{replies}", "--task", "step/gemm", sigint=sigint)
     prompt(child)
     child.sendline("write it")  # the model writes; its check starts and is interrupted
-    child.expect_exact("verifying step/gemm")
-    child.sendintr()
-    child.expect_exact("cancelled (the session goes on)")
+    interrupt_check(child)
     prompt(child)
     child.sendline("/open gemm.py")
     child.expect_exact("opened gemm.py")
     prompt(child)
     child.sendline("/eval")  # the person's own check, interrupted too
-    child.expect_exact("verifying step/gemm")
-    child.sendintr()
-    child.expect_exact("cancelled (the session goes on)")
+    interrupt_check(child)
     prompt(child)
     child.sendline("/show map")
     child.expect_exact("apply fn to each element")
