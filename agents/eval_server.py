@@ -7,14 +7,8 @@ once and then listens on a Unix socket (until it does, calls keep evaluating in-
 waits for it). A later call hands it its argv, working folder, environment and its stdin, stdout and stderr (the file
 descriptors themselves: output reaches the terminal byte for byte as from an in-process run,
 and a terminal is still seen as one), and the server runs the command in a forked child (so
-nothing of one evaluation survives into the next) and sends back the exit code. The child is
-forked ahead of its request, while the server idles, as a standby: it starts a sandbox spare
-(sandbox.spares) for each kind of build the server's recent requests ran (the first standby:
-those of the call that started the server) and waits, so the request finds its sandboxes
-started (0.2-0.3 s less to wait). A spare has run nothing of anyone's and serves this one
-request only; a new standby is forked once no evaluation runs, and a request that comes while
-another runs gets a child forked then. A client that goes away (Ctrl-C) takes its child with
-it. An idle server exits after
+nothing of one evaluation survives into the next) and sends back the exit code. A client that
+goes away (Ctrl-C) takes its child with it. An idle server exits after
 `AGENT_EVAL_SERVER_IDLE` seconds (default 900); `AGENT_EVAL_SERVER=0` or `agent eval
 --no-server` evaluate in-process and start none; `agent eval --stop-server` stops it.
 
@@ -41,7 +35,6 @@ import socket
 import stat
 import struct
 import sys
-from collections.abc import Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("agents", "benchmarks", "dsl", "interpreter", "memory", "sandbox", "tuner")
@@ -78,10 +71,6 @@ WARM_MODULES = (
     "interpreter.sam",
     "interpreter.dae",
 )
-SPARE_KINDS = 4  # kinds of build (backend, limits, dialect) a standby starts spares for
-# What starting a sandbox reads from the environment: a request whose values differ does not
-# use the standby's spares (started under the server's).
-SANDBOX_ENV = ("TMPDIR", "TEMP", "TMP", "DOCKER_")
 warmed = False  # set by `warm_up`: this process (a server, or its child) has loaded all that
 
 
@@ -207,10 +196,9 @@ def evaluate(argv: list[str]) -> int | None:
     return None if code is None else (code if code >= 0 else 128 - code)
 
 
-def start(kinds: list[str]) -> None:
+def start() -> None:
     """Start this checkout's server in the background, detached from this process, its
-    terminal and its output (the server's own errors go to ADDRESS.log); its first standby
-    starts spares of `kinds` (see `spare_kinds`)."""
+    terminal and its output (the server's own errors go to ADDRESS.log)."""
     import subprocess
 
     where = address()
@@ -219,7 +207,7 @@ def start(kinds: list[str]) -> None:
     try:
         with open(where + ".log", "ab") as log:  # a server's faults only: it stays small
             subprocess.Popen(
-                [sys.executable, "-m", "agents.eval_server", *kinds],
+                [sys.executable, "-m", "agents.eval_server"],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -334,19 +322,21 @@ def _stream(fd: int, mode: str, like, *, line: bool):
 def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     """In the forked child: become the client's process (descriptors, folder, environment,
     argv) and run the command as `agents.cli` would in-process; returns the exit code."""
+    import atexit
+    import signal
     import tempfile
     import traceback
 
+    os.setsid()  # its own process group, so the server can kill it with its sandboxes
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(request["cwd"])
     os.umask(request["umask"])
-    sandbox_env = _sandbox_env(os.environ)
     os.environ.clear()
     os.environ.update(request["env"])
-    if _sandbox_env(os.environ) != sandbox_env and "sandbox.spares" in sys.modules:
-        sys.modules["sandbox.spares"].SPARES.close()
     tempfile.tempdir = None  # found again from the client's TMPDIR
     sys.argv = request["argv"]
     # The client's streams, encoded as the server's own (its start-up variables are the
@@ -368,50 +358,15 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     except BaseException:
         traceback.print_exc()
         code = 1
+    atexit._run_exitfuncs()  # the sandbox's spares, as at an interpreter's exit
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
     return code
 
 
-def _sandbox_env(env) -> dict[str, str]:
-    return {name: value for name, value in env.items() if name.startswith(SANDBOX_ENV)}
-
-
-def _prepare_spares(kinds: list[str]) -> None:
-    """In a standby: start a spare for each kind of build (a `_report_spares` line)."""
-    if not kinds:
-        return
-    from sandbox.backends import BACKENDS
-    from sandbox.limits import Limits
-    from sandbox.spares import SPARES
-
-    for kind in kinds:
-        try:
-            backend, limits, dialect = json.loads(kind)
-            SPARES.prepare(BACKENDS[backend], Limits(**limits), dialect)
-        except Exception:  # the request's build starts its sandbox, and reports what fails
-            pass
-
-
-def spare_kinds() -> list[str]:
-    """The kinds of build this process ran (those its sandbox pool keeps a spare for), each
-    as one line of JSON, for a server's standby to start spares of."""
-    spares = sys.modules.get("sandbox.spares")
-    kinds = spares.SPARES.waiting() if spares else {}
-    return [json.dumps([b, limits.to_json(), d], sort_keys=True) for b, limits, d in kinds]
-
-
-def _report_spares(fd: int) -> None:
-    """In a request's child, after its evaluation: tell the server its `spare_kinds`."""
-    for kind in spare_kinds():
-        try:
-            os.write(fd, f"{kind}\n".encode())  # short: written whole, never interleaved
-        except OSError:  # the server is gone
-            return
-
-
 class _Server:
-    """The listening socket, the running evaluations (connection -> child pid), the standby
-    child (pid, and the socket that hands it a request) and the idle clock; single-threaded
-    (children are forked), woken by SIGCHLD through a pipe."""
+    """The listening socket, the running evaluations (connection -> child pid) and the idle
+    clock; single-threaded (children are forked), woken by SIGCHLD through a pipe."""
 
     def __init__(self, where: str, lock, listener: socket.socket, fingerprint: str) -> None:
         import signal
@@ -420,10 +375,6 @@ class _Server:
         self.listener: socket.socket | None = listener
         self.fingerprint = fingerprint
         self.children: dict[socket.socket, int] = {}
-        self.standby: tuple[int, socket.socket] | None = None
-        self.kinds: dict[str, None] = {}  # of build, most recent last (see `_report_spares`)
-        self.reports_r, self.reports_w = os.pipe()
-        os.set_blocking(self.reports_r, False)
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
@@ -438,7 +389,6 @@ class _Server:
             self.listener.close()
             self.listener = None
             fcntl.flock(self.lock, fcntl.LOCK_UN)  # for the children's copies too
-        self._end_standby()
 
     def loop(self, idle_s: float) -> None:
         import select
@@ -455,32 +405,13 @@ class _Server:
                 self.close_listener()  # idle for idle_s
             if self.wake_r in ready:
                 os.read(self.wake_r, 512)
-            self._read_reports()  # before reaping: a child reports, then exits
             self._reap()
             for conn in ready:
                 if conn in self.children:  # the client went away (Ctrl-C): kill its child
                     self._kill(self.children[conn])
             if self.listener is not None and self.listener in ready:
                 self._accept()
-            if self.listener is not None and self.standby is None and not self.children:
-                self.standby = self._start_worker(list(self.kinds))  # never beside a request
             last = time.monotonic()
-
-    def _read_reports(self) -> None:
-        data = b""
-        while True:
-            try:
-                chunk = os.read(self.reports_r, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        for line in data.decode().splitlines():
-            self.kinds.pop(line, None)
-            self.kinds[line] = None
-        while len(self.kinds) > SPARE_KINDS:
-            del self.kinds[next(iter(self.kinds))]
 
     def _reap(self) -> None:
         for conn, pid in list(self.children.items()):
@@ -489,19 +420,6 @@ class _Server:
                 _answer(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
                 del self.children[conn]
-        if self.standby is not None and os.waitpid(self.standby[0], os.WNOHANG)[0]:
-            self.standby[1].close()  # it died waiting (killed from outside)
-            self.standby = None
-
-    def _end_standby(self) -> None:
-        """Close the standby's socket, which ends it (its spares with it), and wait for it."""
-        if self.standby is not None:
-            pid, channel = self.standby
-            self.standby = None
-            channel.close()
-            if _wait(pid, 10.0) is None:
-                self._kill(pid)
-                os.waitpid(pid, 0)
 
     @staticmethod
     def _kill(pid: int) -> None:
@@ -536,93 +454,31 @@ class _Server:
         elif request.get("fingerprint") != self.fingerprint:
             self.close_listener()  # stale: the client starts a fresh one
             _answer(conn, {"refused": "the project changed since this server started"})
-        elif self._hand_over(conn, request, fds):
+        else:
+            self._fork(conn, request, fds)
             return
-        else:  # the child died before it could take the request: the client runs it
-            _answer(conn, {"refused": "the evaluating process could not be started"})
         for fd in fds:
             os.close(fd)
         conn.close()
 
-    def _hand_over(self, conn: socket.socket, request: dict, fds: list[int]) -> bool:
-        """Give the request to the standby (or, when another request took it, to a child
-        forked now); whether one took it."""
-        pid, channel = self.standby or self._start_worker([])
-        self.standby = None
-        try:
-            _send(channel, request, tuple(fds))
-        except OSError:
-            self._kill(pid)
-            os.waitpid(pid, 0)
-            return False
-        finally:
-            channel.close()
+    def _fork(self, conn: socket.socket, request: dict, fds: list[int]) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for other in [self.listener, self.lock, conn, *self.children]:
+                    other.close()
+                os.close(self.wake_r)
+                code = _evaluate_in_child(request, fds)
+            except BaseException:  # the server's fault: shown on the client's stderr, if set
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
         for fd in fds:
             os.close(fd)
         self.children[conn] = pid
-        return True
-
-    def _start_worker(self, kinds: list[str]) -> tuple[int, socket.socket]:
-        """Fork a child that starts spares for `kinds` and then waits for one request on the
-        socket returned (see `_work`); its pid and that socket."""
-        ours, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:
-            ours.close()
-            self._work(theirs, kinds)
-        theirs.close()
-        return pid, ours
-
-    def _work(self, channel: socket.socket, kinds: list[str]) -> None:
-        """In a forked child: drop the server's descriptors, start the spares, then run the one
-        request the server sends, or end when it closes the socket instead; never returns."""
-        import atexit
-        import signal
-
-        code = 1
-        try:
-            others = [self.listener, self.lock, *self.children]
-            if self.standby is not None:
-                others.append(self.standby[1])  # its end must close when the server's does
-            for other in others:
-                other.close()
-            os.close(self.wake_r)
-            os.close(self.reports_r)
-            os.setsid()  # its own process group, so the server can kill it with its sandboxes
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _prepare_spares(kinds)
-            try:
-                request, fds = _receive(channel)
-            except (OSError, ValueError):  # closed: the server stops, or took a new standby
-                request, fds = None, []
-            channel.close()
-            code = 0 if request is None else _evaluate_in_child(request, fds)
-            if request is not None:
-                _report_spares(self.reports_w)
-            atexit._run_exitfuncs()  # the sandbox's spares, as at an interpreter's exit
-            for stream in (sys.stdout, sys.stderr):
-                stream.flush()
-        except BaseException:  # the server's fault: shown on the client's stderr, if set
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-
-
-def _wait(pid: int, timeout: float) -> int | None:
-    """The child's exit status once it ends within `timeout` s, else None."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.01)
 
 
 def warm_up() -> None:
@@ -646,9 +502,9 @@ def warm_up() -> None:
     warmed = True
 
 
-def serve(kinds: Sequence[str] = ()) -> None:
-    """Run a server for this checkout until idle (see the module docstring), its first standby
-    starting spares of `kinds`; returns at once if another one holds the lock."""
+def serve() -> None:
+    """Run a server for this checkout until idle (see the module docstring); returns at once
+    if another one holds the lock."""
     import fcntl
 
     where = address()
@@ -674,7 +530,6 @@ def serve(kinds: Sequence[str] = ()) -> None:
     listener.bind(where + ".sock")
     listener.listen(16)
     server = _Server(where, lock, listener, taken)
-    server.kinds = dict.fromkeys(list(kinds)[-SPARE_KINDS:])
     try:
         server.loop(idle_s)
     finally:
@@ -682,4 +537,4 @@ def serve(kinds: Sequence[str] = ()) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1:])
+    serve()

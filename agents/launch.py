@@ -29,7 +29,7 @@ def main() -> None:
         cli.main()
     finally:  # after the evaluation, so that the server's start-up never competes with it
         if use_server:
-            eval_server.start(eval_server.spare_kinds())
+            eval_server.start()
 
 
 if __name__ == "__main__":

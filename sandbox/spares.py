@@ -7,8 +7,7 @@ it. A spare has run nothing of anyone's: it is the harness, isolated, blocked on
 its one request arrives; its rlimits and confinement come with that request, as for a fresh
 start. It serves one build and is gone.
 
-Spares belong to the process that started them (a forked child starts its own; the warm eval
-server's standby worker starts them with `prepare` before its request arrives). They are
+Spares belong to the process that started them (a forked child starts its own). They are
 stopped when the interpreter exits, and their stdin closing ends them should this process die
 without running its exit handlers (a pool worker, a kill). A spare loads its dialect while it
 waits, so a dialect edited meanwhile reaches the build after next.
@@ -78,7 +77,11 @@ class SparePool:
         """A started sandbox for one build; a new spare starts behind it."""
         key = (backend.name, limits, dialect)
         with self._lock:
-            self._claim()
+            if self._owner != os.getpid():  # forked: the parent's spares are not ours
+                self._spares, self._owner = {}, os.getpid()
+            if self._swept_by != os.getpid():  # once per process, before its first start
+                self._swept_by = os.getpid()
+                leftovers.sweep_folders()
             spare = self._spares.pop(key, None)
             try:
                 self._spares[key] = start(backend, limits, dialect)
@@ -92,28 +95,10 @@ class SparePool:
             spare.finish()
         return start(backend, limits, dialect)
 
-    def prepare(self, backend: Backend, limits: Limits, dialect: str) -> None:
-        """Start a spare for (backend, limits, dialect) unless one waits already, so that this
-        process's first build of that kind finds one too."""
-        key = (backend.name, limits, dialect)
-        with self._lock:
-            self._claim()
-            if key not in self._spares:
-                self._spares[key] = start(backend, limits, dialect)
-
-    def _claim(self) -> None:
-        """Under the lock, before a start: forget a parent's spares (forked: they are not
-        ours), and remove earlier runs' leftovers once per process."""
-        if self._owner != os.getpid():
-            self._spares, self._owner = {}, os.getpid()
-        if self._swept_by != os.getpid():
-            self._swept_by = os.getpid()
-            leftovers.sweep_folders()
-
     def waiting(self) -> dict[tuple[str, Limits, str], Started]:
-        """The spares now waiting for this process, by (backend, limits, dialect)."""
+        """The spares now waiting, by (backend, limits, dialect)."""
         with self._lock:
-            return dict(self._spares) if self._owner == os.getpid() else {}
+            return dict(self._spares)
 
     def close(self) -> None:
         """Stop every spare (at exit, and whenever a caller wants nothing left running)."""

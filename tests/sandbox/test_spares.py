@@ -68,16 +68,3 @@ def test_an_unused_spare_ends_quietly_when_its_stdin_closes() -> None:
     assert spare.process.wait(timeout=30) == 0
     assert spare.process.stderr.read() == b"" and spare.process.stdout.read() == b""
     spare.finish()
-
-
-def test_a_prepared_spare_serves_the_first_build(backend: str) -> None:
-    SPARES.close()
-    key = (backend, TEST_LIMITS, "step")
-    SPARES.prepare(BACKENDS[backend], TEST_LIMITS, "step")
-    spare = SPARES.waiting()[key]
-    SPARES.prepare(BACKENDS[backend], TEST_LIMITS, "step")  # one waits already: no second
-    assert SPARES.waiting()[key] is spare
-    assert build(backend).ok
-    assert spare.process.poll() is not None, "the prepared spare was not used"
-    assert SPARES.waiting()[key] is not spare
-    assert not leftovers()
