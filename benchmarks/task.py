@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.generators import GeneratorError, check_init, generate
+from dsl.core.errors import ProgramError
+from dsl.core.params import as_domain, contains
 
 log = logging.getLogger(__name__)
 
@@ -411,9 +413,10 @@ def _check_baseline_params(path: Path, program: Path, given: dict[str, Any]) -> 
             )
         try:
             values = ast.literal_eval(domains[name])
-        except (ValueError, TypeError, SyntaxError):  # range(...), tunable.*: checked at run
-            continue
-        if isinstance(values, list | tuple) and value not in values:
+            domain = as_domain(name, values)
+        except (ValueError, TypeError, SyntaxError, ProgramError):  # range(...), tunable.*:
+            continue  # checked when the baseline runs
+        if not contains(domain, value):  # the membership `tunable.with_defaults` applies
             raise _fail(
                 path,
                 f"baseline_params.{name} = {value!r} is outside {program.name}'s domain {values}",
