@@ -70,8 +70,21 @@ WARM_MODULES = (
     "interpreter.step",
     "interpreter.sam",
     "interpreter.dae",
+    "interpreter.step.sim",  # the simulators, loaded by an evaluation's timed run only
+    "interpreter.step.accounting",
+    "interpreter.step.critical_path",
+    "interpreter.sam.simulate",
+    "interpreter.dae.simulator",
+    "pydantic.plugin._loader",  # typer's parsing (see warm_up) loads these on a call
+    "typer._click.decorators",
 )
 warmed = False  # set by `warm_up`: this process (a server, or its child) has loaded all that
+# glibc malloc options for a request's child (mallopt: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD,
+# M_TOP_PAD). By default a freshly forked process maps every large array (a numpy input, an
+# interpreter's queue) anew and returns it to the kernel when freed, so the next one faults
+# its pages in again: 0.3-0.4 s of system time an evaluation. With these, freed blocks up to
+# 32 MiB stay in the heap for the next allocation. Where memory lives changes no result.
+MALLOC_OPTIONS = ((-3, 32 << 20), (-1, 256 << 20), (-2, 64 << 20))
 
 
 def enabled(argv: list[str]) -> bool:
@@ -328,6 +341,7 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     import traceback
 
     os.setsid()  # its own process group, so the server can kill it with its sandboxes
+    _keep_freed_memory()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for target, fd in enumerate(fds):
@@ -362,6 +376,22 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     return code
+
+
+def _keep_freed_memory() -> None:
+    """Apply MALLOC_OPTIONS to this process (and so to the children it forks: the baseline's
+    timing, see interpreter.verifier.BackgroundBaseline); nothing where libc is not glibc."""
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""  # "glibc 2.36"
+    except (ValueError, OSError):  # a system without the name (macOS)
+        return
+    if not libc.startswith("glibc "):
+        return
+    import ctypes
+
+    mallopt = ctypes.CDLL(None).mallopt
+    for option, value in MALLOC_OPTIONS:
+        mallopt(option, value)
 
 
 class _Server:
@@ -482,10 +512,11 @@ class _Server:
 
 
 def warm_up() -> None:
-    """Load in the server what every request's child would load again: the modules, and the
-    simulators' compiled kernels (numba: ~1 s once instead of in every large evaluation; a
-    kernel once compiled is used for any input, by design of interpreter.core.jit). No torch
-    operation runs here (see WARM_MODULES)."""
+    """Load in the server what every request's child would load or work out again: the
+    modules, the command line, the simulators' compiled kernels (numba: ~1 s once instead of
+    in every large evaluation; a kernel once compiled is used for any input, by design of
+    interpreter.core.jit), whether bubblewrap works, and which inputs the shipped tasks draw
+    identically. No torch operation runs here (see WARM_MODULES)."""
     import importlib
 
     global warmed
@@ -495,11 +526,59 @@ def warm_up() -> None:
             importlib.import_module(name)
         except Exception:
             pass
-    try:  # every compiled kernel (interpreter.core.jit.KERNELS), loaded once for all calls
-        importlib.import_module("interpreter.core.jit").warm_up()
-    except Exception:
-        pass
+    for module, function in (
+        ("agents.cli", "warm_eval_command"),  # typer builds it on each call (~0.15 s)
+        ("interpreter.core.jit", "warm_up"),  # every compiled kernel (jit.KERNELS)
+        ("sandbox.backends", "probe_ahead"),  # a probe starts a sandbox (0.1-0.2 s)
+    ):
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception:
+            pass
+    _learn_repeated_inputs()
+    _spare_children_exit_work()
     warmed = True
+
+
+def _spare_children_exit_work() -> None:
+    """Let the finalizers of what the server has loaded not run when a child exits (each
+    child runs its exit functions, see `_evaluate_in_child`): they clear in-memory state
+    that dies with the process anyway (torch's operator libraries: ~0.15 s per child)."""
+    import weakref
+
+    for finalizer in list(getattr(weakref.finalize, "_registry", ())):
+        finalizer.atexit = False
+
+
+def _learn_repeated_inputs() -> None:
+    """Fill benchmarks.task.REPEATED for the shipped suites (each `agent eval` warns of a
+    task's repeated inputs, drawing them twice: up to 0.1 s), in a child: the generators are
+    the suites' code, and none of it may run torch in the server (see WARM_MODULES). The
+    server's fingerprint covers these files; a task edited elsewhere is drawn per request."""
+    try:
+        from benchmarks import task as tasks
+    except Exception:
+        return
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(readable)
+            with open(writable, "w") as answer:
+                json.dump(tasks.suites_repeated_inputs(), answer)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writable)
+    with open(readable) as answer:
+        found = answer.read()
+    os.waitpid(pid, 0)
+    try:
+        for path, mtime, size, names in json.loads(found):
+            tasks.REPEATED[path, mtime, size] = tuple(names)
+    except ValueError:  # the child failed: each request draws its task's inputs
+        pass
 
 
 def serve() -> None:

@@ -455,7 +455,7 @@ def warn_repeated_inputs(task: Task) -> None:
     task is loaded for its author (`agent eval TASK`), not for every suite listing: drawing
     inputs costs up to ~0.1 s a task. The shipped suites are held to it by a test."""
     try:
-        repeated = repeated_inputs_of(task.path, task.path.stat().st_mtime)
+        repeated = repeated_inputs_of(task)
     except Exception as exc:  # the verifier reports a broken generator; this is advice
         log.warning("%s: cannot draw its inputs: %s: %s", task.path, type(exc).__name__, exc)
         return
@@ -468,11 +468,36 @@ def warn_repeated_inputs(task: Task) -> None:
         )
 
 
-@cache
-def repeated_inputs_of(path: Path, mtime: float) -> tuple[str, ...]:
-    """`Task.repeated_inputs` of a task file, once per file version (drawing inputs twice
-    costs up to ~0.1 s a task, and suites are loaded often)."""
-    return tuple(parse_task(path).repeated_inputs())
+# `Task.repeated_inputs` by task file version (`_version`). A warm eval server fills it for
+# the shipped suites before it forks its evaluations (agents.eval_server).
+REPEATED: dict[tuple[str, int, int], tuple[str, ...]] = {}
+
+
+def repeated_inputs_of(task: Task) -> tuple[str, ...]:
+    """`Task.repeated_inputs`, drawn once per task file version."""
+    key = _version(task.path)
+    if key not in REPEATED:
+        REPEATED[key] = tuple(task.repeated_inputs())
+    return REPEATED[key]
+
+
+def _version(path: Path) -> tuple[str, int, int]:
+    """A task file's absolute path, modification time and size."""
+    info = path.stat()
+    return str(path.resolve()), info.st_mtime_ns, info.st_size
+
+
+def suites_repeated_inputs() -> list[tuple[str, int, int, tuple[str, ...]]]:
+    """`repeated_inputs_of` every task of the shipped suites (~1 s), as (path, mtime, size,
+    inputs); a task that fails to load or to draw is left out (its evaluation says why)."""
+    found = []
+    for folder in sorted(SUITES_DIR.iterdir()):
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                found.append((*_version(path), repeated_inputs_of(parse_task(path))))
+            except Exception:
+                continue
+    return found
 
 
 def load_task(ref: str | Path) -> Task:

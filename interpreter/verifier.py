@@ -176,7 +176,11 @@ class BackgroundBaseline:
         task = self.task
         source = task.baseline_source()
         built = build_ir(
-            source, dialect=task.dialect, signature=task.signature(), backend=self.sandbox_backend
+            source,
+            dialect=task.dialect,
+            signature=task.signature(),
+            backend=self.sandbox_backend,
+            last=True,  # `agent eval`'s two builds: the program's, then this one
         )
         if built.status != "ok":
             log.warning("baseline of %s does not build: %s", task.key, built.message)

@@ -241,10 +241,17 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (Bubblewrap(), Docker(), Plai
 ALIASES = {"bwrap": "bubblewrap"}
 
 
-@functools.cache
 def _probe_bubblewrap() -> str | None:
-    if shutil.which("bwrap") is None:
+    bwrap = shutil.which("bwrap")  # on this caller's PATH
+    if bwrap is None:
         return "bwrap is not installed"
+    return _bwrap_starts(bwrap)
+
+
+@functools.cache
+def _bwrap_starts(bwrap: str) -> str | None:
+    """Why `bwrap` cannot start a sandbox, or None when it can (once per process and
+    binary: it starts a sandboxed python, 0.1-0.2 s)."""
     argv = Bubblewrap().command(Limits(), "probe", "none")
     argv[argv.index("-c") + 1] = "pass"
     try:
@@ -257,6 +264,14 @@ def _probe_bubblewrap() -> str | None:
         reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
         return f"bwrap cannot start a sandbox here ({reason})"
     return None
+
+
+def probe_ahead() -> None:
+    """Probe bubblewrap now, for the processes this one forks later (a warm eval server's
+    evaluations, agents.eval_server). Only a success is kept: a failure, perhaps passing,
+    is probed again when a backend is chosen, as in a fresh process."""
+    if BACKENDS["bubblewrap"].unavailable() is not None:
+        _bwrap_starts.cache_clear()
 
 
 @functools.cache

@@ -180,11 +180,13 @@ def build_ir(
     backend: str | None = None,
     limits: Limits | None = None,
     filename: str = "program.py",
+    last: bool = False,
 ) -> BuildResult:
     """Run `source` in the sandbox; it must define `kernel`, which `dsl.<dialect>.trace`
     turns into IR. Never raises for anything the program does; raises
     `sandbox.backends.SandboxConfigError` for an unknown or unusable backend, and when the
-    backend fails a run (a docker daemon that refuses or dies)."""
+    backend fails a run (a docker daemon that refuses or dies). `last`: the caller builds
+    nothing after this, so no spare sandbox starts behind it (`sandbox.spares`)."""
     limits = limits or Limits()
     chosen, _ = select_backend(backend)
     started = time.monotonic()
@@ -213,7 +215,7 @@ def build_ir(
             "limits": limits.to_json(),
         }
     ).encode()
-    sandbox = SPARES.take(chosen, limits, dialect)
+    sandbox = SPARES.take(chosen, limits, dialect, last=last)
     try:
         streams = _exchange(sandbox.process, request, limits)
     finally:

@@ -1,6 +1,7 @@
 """The tuner against other autotuners on tuning problems drawn from our three dialects.
 
-    python -m benchmarks.perf.tuner_bench [--quick] [--json] [--repeats R] [--budgets B ...]
+    python -m benchmarks.perf.tuner_bench [--quick] [--json] [--repeats R] [--first-seed S]
+        [--budgets B ...]
     python -m benchmarks.perf.tuner_bench --problems P --cache F --runs R   # one job per problem
     python -m benchmarks.perf.tuner_bench --summarise R1 R2 R3 [--json]     # then all together
 
@@ -295,6 +296,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per problem (10)")
     parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seed of the first repeat (0); fresh seeds check a change was not fitted to 0-9",
+    )
+    parser.add_argument(
         "--budgets", type=int, nargs="+", help=f"evaluation budgets (default {BUDGETS})"
     )
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
@@ -353,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds = dict.fromkeys(args.methods, 0.0)
         rejected = dict.fromkeys(args.methods, 0)
         fallbacks = dict.fromkeys(args.methods, 0)
-        for seed in range(repeats):
+        for seed in range(args.first_seed, args.first_seed + repeats):
             for method in args.methods:
                 start, simulated = time.perf_counter(), problem.seconds
                 run = RUNNERS[method](problem, longest, seed)

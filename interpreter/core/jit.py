@@ -34,6 +34,7 @@ KERNELS = (
     "interpreter.sam.critical_path_kernel",
     "interpreter.step.hbm_kernel",
     "interpreter.dae.cache_kernel",
+    "interpreter.dae.queue_kernel",
 )
 
 

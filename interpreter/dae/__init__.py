@@ -19,7 +19,7 @@ from dsl.dae import load_ir
 from dsl.dae.ir import Program
 from interpreter.dae import resources
 from interpreter.dae.access import check_memrefs, run_access
-from interpreter.dae.execute import match_queues, run_cases
+from interpreter.dae.execute import CheckedRun, match_queues, run_cases
 from interpreter.dae.target import DaeTarget, dae_target
 from interpreter.errors import ExecutionError
 from interpreter.report import SimReport
@@ -47,9 +47,10 @@ class DaeBackend:
         outputs: dict[str, np.ndarray],
         dims: dict[str, int],
         target: Mapping[str, Any] | DaeTarget | None = None,
-    ) -> None:
+    ) -> CheckedRun:
         """Run the program; its budget and queue depths (for deadlock) come from `target`,
-        by default the `dae_default` hardware model."""
+        by default the `dae_default` hardware model. Returns what `simulate` may reuse to
+        time this same input (`checked`)."""
         if target is None:
             from interpreter.targets import load_target
 
@@ -62,8 +63,10 @@ class DaeBackend:
             if not array.flags.c_contiguous:
                 raise ExecutionError(f"output {name!r} must be a contiguous array")
         run = run_access(program, arrays, dims)
-        sched = match_queues(run, *_queue_depths(target))
-        run_cases(run, sched, outputs)
+        depths = _queue_depths(target)
+        sched = match_queues(run, *depths)
+        loads = run_cases(run, sched, outputs)
+        return CheckedRun(run, sched, loads, depths)
 
     def simulate(
         self,
@@ -71,10 +74,13 @@ class DaeBackend:
         inputs: dict[str, np.ndarray],
         dims: dict[str, int],
         target: Mapping[str, Any] | DaeTarget,
+        checked: CheckedRun | None = None,
     ) -> SimReport:
+        """Time one run. `checked`, what `execute` returned for this program on these very
+        inputs and dims (the verifier's timed check), spares running them again."""
         from interpreter.dae.simulator import simulate
 
-        return simulate(program, inputs, dims, target)
+        return simulate(program, inputs, dims, target, checked)
 
 
 BACKEND = DaeBackend()

@@ -18,6 +18,7 @@ from dsl.core.spec import SEMANTICS
 from dsl.dae.ir import Event, Form, Program, Registration, StreamNode
 from dsl.dae.ops import ACCESS, DAE
 from interpreter.core.walker import Walker
+from interpreter.dae.queue_kernel import FILL
 from interpreter.errors import ExecutionError
 
 MAX_ITERATIONS = 4_000_000
@@ -62,17 +63,22 @@ class AccessRun:
     dims: dict[str, int]
     memrefs: dict[str, np.ndarray] = field(default_factory=dict)
     flat: dict[int, np.ndarray] = field(default_factory=dict)  # element index per load stream
+    ancestors: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     def ancestor_index(self, tu: int, ancestor: int) -> np.ndarray:
-        """For every iteration of `tu`, the iteration of `ancestor` enclosing it."""
-        idx = np.arange(self.tus[tu].n)
-        t = tu
-        while t != ancestor:
-            idx = self.tus[t].owner[idx]
-            t = self.program.tus[t].parent
-            if t is None:
-                raise AssertionError("not an ancestor")
-        return idx
+        """For every iteration of `tu`, the iteration of `ancestor` enclosing it (kept:
+        streams, bounds and pops ask for the same pairs again, and TUs never change)."""
+        key = (tu, ancestor)
+        if key not in self.ancestors:
+            if tu == ancestor:
+                idx = np.arange(self.tus[tu].n)
+            else:
+                parent = self.program.tus[tu].parent
+                if parent is None:
+                    raise AssertionError("not an ancestor")
+                idx = self.ancestor_index(parent, ancestor)[self.tus[tu].owner]
+            self.ancestors[key] = idx
+        return self.ancestors[key]
 
     def stream_shape(self, s: StreamNode) -> tuple[Form, int]:
         """Form and length of one value of stream `s`."""
@@ -91,10 +97,8 @@ class AccessRun:
         s = p.streams[reg.stream]
         if s.op == "buffer":
             return self.values[s.id][inst], None
-        if reg.event is Event.ITE:
-            rows = self.ancestor_index(reg.tu, s.tu)[inst]
-        else:
-            rows = self.ancestor_index(p.tus[reg.tu].parent, s.tu)[inst]
+        tu = reg.tu if reg.event is Event.ITE else p.tus[reg.tu].parent  # whose iterations
+        rows = inst if tu == s.tu else self.ancestor_index(tu, s.tu)[inst]
         mask = self.tus[s.tu].mask
         return self.values[s.id][rows], (mask[rows] if mask is not None else None)
 
@@ -306,18 +310,25 @@ def _layout(run: AccessRun) -> None:
     children: dict[int | None, list[int]] = {}
     for t in p.tus:
         children.setdefault(t.parent, []).append(t.id)
-    size_iter: list[np.ndarray] = [None] * len(p.tus)
     size_fiber: list[np.ndarray] = [None] * len(p.tus)
+    # per TU: where each fiber's iterations begin (iterations are in fiber order), and the
+    # running sum of its iterations' sizes, so a fiber's size is a difference of two sums
+    first_iter: list[np.ndarray] = [None] * len(p.tus)
+    before_iter: list[np.ndarray] = [None] * len(p.tus)
     for t in reversed(p.tus):
         st = run.tus[t.id]
-        s = np.full(st.n, count.get((t.id, Event.ITE), 0), dtype=np.int64)
+        size = np.full(st.n, count.get((t.id, Event.ITE), 0), dtype=np.int64)  # per iteration
         for c in children.get(t.id, []):
-            s += size_fiber[c]
-        size_iter[t.id] = s
+            size += size_fiber[c]
+        before = np.zeros(st.n + 1, dtype=np.int64)
+        np.cumsum(size, out=before[1:])
+        per_fiber = np.bincount(st.owner, minlength=st.nfib)
+        first = np.cumsum(per_fiber) - per_fiber  # each fiber's first iteration (n if none)
+        first_iter[t.id], before_iter[t.id] = first, before
         size_fiber[t.id] = (
             count.get((t.id, Event.BEG), 0)
             + count.get((t.id, Event.END), 0)
-            + np.bincount(st.owner, weights=s, minlength=st.nfib).astype(np.int64)
+            + (before[first + per_fiber] - before[first])
         )
     start_fiber: list[np.ndarray] = [None] * len(p.tus)
     start_iter: list[np.ndarray] = [None] * len(p.tus)
@@ -336,12 +347,10 @@ def _layout(run: AccessRun) -> None:
     for t in p.tus:
         st = run.tus[t.id]
         nbeg = count.get((t.id, Event.BEG), 0)
-        excl = np.cumsum(size_iter[t.id]) - size_iter[t.id]
-        per_fiber = np.bincount(st.owner, minlength=st.nfib)
-        first = np.cumsum(per_fiber) - per_fiber  # each fiber's first iteration (n if none)
+        excl = before_iter[t.id]  # (its last entry: the total, read for a fiber with none)
         # the count restarts in every fiber, after its `beg` pushes
-        shift = start_fiber[t.id] + nbeg - np.append(excl, 0)[first]
-        start_iter[t.id] = shift[st.owner] + excl
+        shift = start_fiber[t.id] + nbeg - excl[first_iter[t.id]]
+        start_iter[t.id] = shift[st.owner] + excl[:-1]
         inner = start_iter[t.id] + count.get((t.id, Event.ITE), 0)
         for c in children.get(t.id, []):
             start_fiber[c] = inner.copy()
@@ -353,9 +362,16 @@ def _layout(run: AccessRun) -> None:
             (Event.END, end_start, st.nfib),
         ):
             group = regs.get((t.id, event), [])
-            if group:  # instance i pushes the group's registrations at base[i], base[i] + 1, ...
-                at = base[:, None] + np.arange(len(group))
-                reg[at] = np.array(group, dtype=np.int64)
-                inst[at] = np.arange(n, dtype=np.int64)[:, None]
+            if not group:
+                continue
+            fill = FILL.pick(n * len(group))
+            if fill is not FILL.plain:
+                fill(reg, inst, base, np.array(group, dtype=np.int64))
+                continue
+            instances = np.arange(n, dtype=np.int64)
+            for k, r in enumerate(group):  # instance i pushes the group at base[i] + k
+                at = base + k
+                reg[at] = r
+                inst[at] = instances
     run.entries = QueueEntry(reg, inst)
     run.start_iter = start_iter

@@ -20,6 +20,7 @@ lower the cycles (`benchmarks/perf/advice_hit_rate.py dae`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import reduce
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class CriticalPath:
 def walk(x: Inputs) -> CriticalPath:
     """The critical path of one solved run (see the module docstring)."""
     n, k = len(x.push), len(x.start)
-    a = np.maximum.reduce([x.access[p] for p in WORK])
+    a = reduce(np.maximum, (x.access[p] for p in WORK))  # (pairwise: no stacked copy)
     access_end = (x.push[-1] if n else x.fill) + a[n]
     core_end = x.finish[-1] if k else 0.0
     end = max(access_end, core_end, x.dram_cycles)
@@ -85,7 +86,7 @@ def walk(x: Inputs) -> CriticalPath:
         pick[x.access[WORK[i]] == a] = i
     # A push is tight when its own work set it (not a full queue); a token when the
     # previous token's finish set its start (not an entry it pops).
-    full_queue, room_token = _backpressure(x, n)
+    queue_pos = (np.flatnonzero(x.is_token), np.flatnonzero(~x.is_token))
     tight_a = np.ones(n, bool)
     if n:
         prev = np.concatenate([[x.fill], x.push[:-1]])
@@ -146,30 +147,28 @@ def walk(x: Inputs) -> CriticalPath:
         if tight_a[lo]:
             add(FILL, x.fill)
             break
-        token = int(room_token[lo])
+        full, token = _room(x, queue_pos, lo)
         if token < 0:
             break
-        queue = QUEUES[full_queue[lo]]
+        queue = QUEUES[full]
         path.stalls[queue] = path.stalls.get(queue, 0) + 1
         side, i = enter_core(token)
     return path
 
 
-def _backpressure(x: Inputs, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per push: the queue that was full (an index into `QUEUES`, -1: none) and the token
-    whose pop made room (-1: none), as arrays (a push's lookup is the walk's only use)."""
-    queue = np.full(n, -1, dtype=np.int8)
-    token = np.full(n, -1, dtype=np.int64)
-    for q, (mask, depth) in enumerate(((x.is_token, x.depths[0]), (~x.is_token, x.depths[1]))):
-        pos = np.flatnonzero(mask)
-        if depth < 1 or len(pos) <= depth:
-            continue
-        waits = x.owner[pos[:-depth]]
-        later = pos[depth:]
-        hit = x.start[waits] + _EPS >= x.push[later]
-        queue[later[hit]] = q
-        token[later[hit]] = waits[hit]
-    return queue, token
+def _room(x: Inputs, queue_pos: tuple[np.ndarray, np.ndarray], e: int) -> tuple[int, int]:
+    """For push `e`: the queue that was full when it waited (an index into `QUEUES`) and the
+    token whose pop made room, or (-1, -1). Looked up per push the walk reaches (a few)
+    rather than for all of them; `queue_pos` are the pushes of each queue, in order."""
+    q = 0 if x.is_token[e] else 1
+    pos, depth = queue_pos[q], x.depths[q]
+    place = int(np.searchsorted(pos, e))  # e is its queue's entry number `place`
+    if depth < 1 or place < depth:
+        return -1, -1
+    waits = int(x.owner[pos[place - depth]])
+    if x.start[waits] + _EPS >= x.push[e]:
+        return q, waits
+    return -1, -1
 
 
 def _last_false(tight: np.ndarray) -> np.ndarray:

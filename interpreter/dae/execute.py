@@ -30,6 +30,7 @@ from dsl.dae.ir import Case, Form, Op, OpNode, Program
 from dsl.dae.ops import DAE, EXECUTE
 from interpreter.core.walker import Walker
 from interpreter.dae.access import ALU, AccessRun, flat_index, resolve
+from interpreter.dae.queue_kernel import MATCH
 from interpreter.errors import ExecutionError
 
 _DTYPE = {"int64": np.int64, "float32": np.float32}
@@ -49,6 +50,20 @@ class QueueMatch:
     data_first: np.ndarray  # index of each token's first operand
 
 
+@dataclass
+class CheckedRun:
+    """What a functional run computed before its memory effects: the access side, the queue
+    match (under `depths`) and the callbacks' loads. The simulator times exactly these, so
+    a checked run hands them on rather than have the simulator compute them again: they
+    read inputs only (validation keeps loads off outputs, and stores and accumulates off
+    inputs), so they are the same for the simulator's zeroed outputs."""
+
+    run: AccessRun
+    sched: QueueMatch
+    loads: list[CoreLoad]
+    depths: tuple[int, int]
+
+
 def _kind_name(dtype: str, form: Form, length: int) -> str:
     return f"{form.value}<{dtype}>" if form is not Form.BUFFER else f"buffer<{dtype}, {length}>"
 
@@ -57,23 +72,26 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
     """Match pushes with pops; raise ExecutionError on a protocol mismatch or deadlock."""
     p = run.program
     regs = p.registrations
-    is_token = np.array([r.case is not None for r in regs], dtype=bool)
-    entry_token = is_token[run.entries.reg] if len(regs) else np.zeros(0, dtype=bool)
-    token_pos = np.flatnonzero(entry_token)
-    data_pos = np.flatnonzero(~entry_token)
-    tokens = np.array([r.case if r.case is not None else -1 for r in regs], dtype=np.int64)[
-        run.entries.reg[token_pos]
-    ]
+    case_index = {c.id: k for k, c in enumerate(p.cases)}
     # kind codes: one small int per distinct (dtype, form, length)
     kinds: dict[tuple, int] = {}
-    reg_kind = np.full(len(regs), -1, dtype=np.int64)
+    # per registration: its operand's kind code (>= 0), or -1 - the position of its case in
+    # the compute loop for a token; one lookup per push then splits and classifies them
+    reg_code = np.empty(len(regs), dtype=np.int64)
     for i, r in enumerate(regs):
-        if r.stream is not None:
+        if r.case is not None:
+            reg_code[i] = -1 - case_index[r.case]
+        else:
             s = p.streams[r.stream]
             form, n = run.stream_shape(s)
-            reg_kind[i] = kinds.setdefault((_stream_dtype(run, s), form, n), len(kinds))
-    pushed = reg_kind[run.entries.reg[data_pos]]
-    case_index = {c.id: k for k, c in enumerate(p.cases)}
+            reg_code[i] = kinds.setdefault((_stream_dtype(run, s), form, n), len(kinds))
+    entry_code = reg_code[run.entries.reg]
+    entry_token = entry_code < 0
+    token_pos = np.flatnonzero(entry_token)
+    data_pos = np.flatnonzero(~entry_token)
+    tok_case = -1 - entry_code[token_pos]
+    tokens = np.array([c.id for c in p.cases] or [0], dtype=np.int64)[tok_case]
+    pushed = entry_code[data_pos]
     pops = []
     for c in p.cases:
         codes = [
@@ -87,31 +105,23 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
     npops = np.array([len(x) for x in pops], dtype=np.int64)
     flat_pops = np.concatenate(pops) if pops else np.zeros(0, dtype=np.int64)
     pop_start = np.cumsum(npops) - npops
-    tok_case = _lookup(tokens, case_index)
     per_token = npops[tok_case] if len(tokens) else np.zeros(0, dtype=np.int64)
     data_first = np.cumsum(per_token) - per_token
     expected_total = int(per_token.sum())
-    owner = np.repeat(np.arange(len(tokens)), per_token)
-    # operand j is pop #(j - data_first[owner[j]]) of its token's case
-    expected = (
-        flat_pops[(pop_start[tok_case] - data_first)[owner] + np.arange(expected_total)]
-        if expected_total
-        else np.zeros(0, dtype=np.int64)
-    )
+    owner, bad = _match_pops(tok_case, per_token, data_first, npops, pop_start, flat_pops, pushed)
 
     def local(j: int) -> int:
         return j - int(data_first[owner[j]])
 
     names = {v: _kind_name(*k) for k, v in kinds.items()}
-    n = min(expected_total, len(pushed))
-    bad = np.flatnonzero(expected[:n] != pushed[:n])
-    if bad.size:
-        j = int(bad[0])
+    if bad < min(expected_total, len(pushed)):
+        j = bad
         case = p.cases[tok_case[owner[j]]]
+        expected = int(flat_pops[pop_start[tok_case[owner[j]]] + local(j)])
         r = regs[run.entries.reg[data_pos[j]]]
         raise ExecutionError(
             f"protocol mismatch: case {case.id} ({case.name}) pop #{local(j)} expects"
-            f" {names[int(expected[j])]} but the data queue holds {names[int(pushed[j])]}"
+            f" {names[expected]} but the data queue holds {names[int(pushed[j])]}"
             f" pushed by stream {r.stream} on TU {r.tu} {r.event.value}"
         )
     if expected_total > len(pushed):
@@ -130,17 +140,34 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
             " needs a pop in the case that consumes it"
         )
     _check_deadlock(
-        p, tokens, tok_case, token_pos, data_pos, owner, data_first, qdepth_control, qdepth_data
+        p, tok_case, token_pos, data_pos, per_token, data_first, qdepth_control, qdepth_data
     )
     return QueueMatch(tokens, token_pos, data_pos, owner, data_first)
 
 
-def _lookup(tokens: np.ndarray, case_index: dict[int, int]) -> np.ndarray:
-    """Position in the compute loop of each token's case."""
-    table = np.zeros(max(case_index, default=0) + 1, dtype=np.int64)
-    for cid, k in case_index.items():
-        table[cid] = k
-    return table[tokens]
+def _match_pops(
+    tok_case: np.ndarray,
+    per_token: np.ndarray,
+    data_first: np.ndarray,
+    npops: np.ndarray,
+    pop_start: np.ndarray,
+    flat_pops: np.ndarray,
+    pushed: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """The token that pops each operand, and the first operand whose pushed kind is not the
+    kind its pop expects (the operand count when none): one loop (`queue_kernel.MATCH`)
+    once compiled, else arrays."""
+    total = int(per_token.sum())
+    match = MATCH.pick(total)
+    if match is not MATCH.plain:
+        owner = np.empty(total, dtype=np.int64)
+        return owner, int(match(tok_case, npops, pop_start, flat_pops, pushed, owner))
+    owner = np.repeat(np.arange(len(tok_case)), per_token)
+    # operand j is pop #(j - data_first[owner[j]]) of its token's case
+    expected = flat_pops[np.repeat(pop_start[tok_case] - data_first, per_token) + np.arange(total)]
+    n = min(total, len(pushed))
+    bad = np.flatnonzero(expected[:n] != pushed[:n])
+    return owner, int(bad[0]) if bad.size else total
 
 
 def _stream_dtype(run: AccessRun, s) -> str:
@@ -152,23 +179,23 @@ def _stream_dtype(run: AccessRun, s) -> str:
 
 
 def _check_deadlock(
-    p: Program, tokens, tok_case, token_pos, data_pos, owner, data_first, qc: int, qd: int
+    p: Program, tok_case, token_pos, data_pos, per_token, data_first, qc: int, qd: int
 ) -> None:
     """With everything matched, can bounded queues still stall both sides for good?
 
-    While the core waits for operand j it has popped tokens 0..owner[j], so the access side
-    can push tokens only below owner[j] + 1 + qc; if one of those comes before operand j in
-    push order, neither side moves. Symmetrically for a token behind too many operands.
+    While the core waits for an operand of token t it has popped tokens 0..t, so the access
+    side can push tokens only below t + 1 + qc; if one of those comes before that operand in
+    push order, neither side moves (it suffices to look at each token's last operand: the
+    latest pushed). Symmetrically for a token behind too many operands.
     """
     nt, nd = len(token_pos), len(data_pos)
-    # `owner` and `data_first` never decrease, so the operands (tokens) whose limit falls
-    # inside the queue are a prefix: the first m.
-    if nd:
-        m = int(np.searchsorted(owner, nt - 1 - qc))  # owner[j] + 1 + qc < nt for j < m
-        blocked = token_pos[owner[:m] + 1 + qc] < data_pos[:m]
+    m = max(nt - 1 - qc, 0)  # tokens t with t + 1 + qc < nt
+    if nd and m:
+        popping = per_token[:m] > 0
+        last = np.where(popping, data_first[:m] + per_token[:m] - 1, 0)
+        blocked = popping & (token_pos[1 + qc : nt] < data_pos[last])
         if blocked.any():
-            j = int(np.argmax(blocked))
-            case = p.cases[tok_case[owner[j]]]
+            case = p.cases[tok_case[int(np.argmax(blocked))]]
             raise ExecutionError(
                 f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
                 f" pushed after {qc} more control tokens, but the control queue holds"

@@ -24,6 +24,7 @@ from dsl.dae.ir import Program
 from dsl.dae.ops import ACCESS, DAE
 from interpreter.budget import check_budget
 from interpreter.dae.access import resolve
+from interpreter.dae.queue_kernel import PEAK
 from interpreter.dae.target import DaeTarget
 
 VALUE_BYTES = {"float32": 4, "int64": 8}
@@ -67,9 +68,13 @@ def check(program: Program, dims: dict[str, int], target: DaeTarget) -> dict[str
 def queue_peak(push: np.ndarray, pop: np.ndarray) -> int:
     """Most entries a queue held: entries in push order with their push and pop times (pops
     in order). An entry popped at the instant another is pushed has left (that is how the
-    bounded queue lets the new one in); each entry counts itself."""
+    bounded queue lets the new one in); each entry counts itself. Merged in one pass when
+    `queue_kernel.PEAK` is compiled, else a binary search per push (the same peak)."""
     if not len(push):
         return 0
+    merge = PEAK.pick(len(push))
+    if merge is not PEAK.plain:
+        return int(merge(push, pop))
     order = np.arange(len(push))
     popped = np.minimum(np.searchsorted(pop, push, side="right"), order)
     return int((order + 1 - popped).max())

@@ -27,8 +27,10 @@ counted once as DRAM writes).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,7 @@ from interpreter.dae import advice, critical_path, resources
 from interpreter.dae.access import AccessRun, resolve, run_access
 from interpreter.dae.cache_model import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.costs import case_cost, chunks
-from interpreter.dae.execute import CoreLoad, QueueMatch, match_queues, run_cases
+from interpreter.dae.execute import CheckedRun, CoreLoad, QueueMatch, match_queues, run_cases
 from interpreter.dae.pipeline import Coupling, solve
 from interpreter.dae.target import DaeTarget, budget_entry, dae_target
 from interpreter.report import SimReport
@@ -60,20 +62,33 @@ def simulate(
     inputs: dict[str, np.ndarray],
     dims: dict[str, int],
     target: Mapping[str, Any] | DaeTarget,
+    checked: CheckedRun | None = None,
 ) -> SimReport:
-    """Cycles and metrics of one run of `program` on `inputs` (see the module docstring)."""
+    """Cycles and metrics of one run of `program` on `inputs` (see the module docstring).
+    `checked`, a functional run of the same program on the same inputs and dims, stands in
+    for running the access side, the queue match and the callbacks' loads again (under
+    other queue depths only its access side does)."""
     target = dae_target(target)
     used = resources.check(program, dims, target)
     acc, cache = target.access, target.cache
     budget = lambda key: budget_entry(target, key)  # noqa: E731
     line = cache.line_bytes
     arrays = _zeros_for_outputs(program, inputs, dims)
-    run = run_access(program, arrays, dims)
     depths = int(budget("control_queue_entries")), int(budget("data_queue_entries"))
-    sched = match_queues(run, *depths)
-    core_loads: list[CoreLoad] = []
+    if checked is None:
+        run = run_access(program, arrays, dims)
+    else:  # the same values; the memrefs (their sizes place them in memory) are these
+        run = dataclasses.replace(checked.run, memrefs=arrays)
+    if checked is not None and checked.depths == depths:
+        sched, core_loads = checked.sched, checked.loads
+    else:
+        sched, core_loads = match_queues(run, *depths), None
     # Callbacks that read memory are timed by their addresses: run them for those.
-    if any(DAE[f"{EXECUTE}.{op.op}"].has(VALUE_TIMED) for case in program.cases for op in case.ops):
+    if not any(
+        DAE[f"{EXECUTE}.{op.op}"].has(VALUE_TIMED) for case in program.cases for op in case.ops
+    ):
+        core_loads = []
+    elif core_loads is None:
         scratch = {m.name: np.zeros_like(arrays[m.name]) for m in program.memrefs if m.output}
         core_loads = run_cases(run, sched, scratch)
     req = with_core_loads(run, requests(run, line), core_loads, sched.token_pos, line)
@@ -107,7 +122,7 @@ def simulate(
     )
     push = np.full(n + 1, 1.0 / acc.pushes_per_cycle)
     push[n] = 0.0
-    work = np.maximum.reduce([steps, mem, dram_read / bw, push])
+    work = reduce(np.maximum, (steps, mem, dram_read / bw, push))  # (pairwise: no stacked copy)
 
     costs = [case_cost(c, k, dims, target) for k, c in enumerate(program.cases)]
     index = {c.id: k for k, c in enumerate(program.cases)}

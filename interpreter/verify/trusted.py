@@ -11,6 +11,9 @@ Order of checks (each answers a known reward hack, see DESIGN section 2):
 4. re-run the first check and demand bit-identical outputs (determinism);
 5. simulate the timed input on the task's target, and reject cycle counts below the floor
    (the larger of the backend's roofline floor and the task's own, `floor.task_floor`).
+   The simulator gets a fresh copy of the timed input, and whatever the backend's `execute`
+   returned for its check (DAE: that run's access side, which read the inputs before any
+   effect of the program, and only inputs), never anything the program could have changed.
 
 Whatever the IR holds, a `Verdict` comes back: the program's faults are `invalid` (or
 `timeout`), faults of the checker are `error` and logged with their traceback. Only faults
@@ -202,7 +205,7 @@ class _Check:
                 expected = task.reference_outputs(inputs, run.dims)
                 self.phase = "checking"
                 outputs = poisoned(task, run.dims)
-                backend.execute(program, _copy(inputs), outputs, run.dims, target=target)
+                checked = backend.execute(program, _copy(inputs), outputs, run.dims, target=target)
                 self.phase = "comparing"
                 mismatch = compare(task, expected, outputs, run)
                 if mismatch:
@@ -210,7 +213,8 @@ class _Check:
                     suffix = "" if run.timed else f"; seed {run.seed}"
                     return self.verdict("incorrect", mismatch + suffix)
                 if index in (0, timed_index):
-                    kept[index] = {"inputs": inputs, "outputs": outputs}
+                    timed_run = checked if index == timed_index else None
+                    kept[index] = {"inputs": inputs, "outputs": outputs, "checked": timed_run}
             # Determinism: the same inputs must give bit-identical outputs.
             if not timed_only:
                 self.phase, self.current = "checking", runs[0]
@@ -234,9 +238,13 @@ class _Check:
             return self.verdict("passed", "correct on every check (not simulated)")
         sim_start = time.perf_counter()
         self.phase = "simulating"
+        # What a backend's `execute` returned for the timed input (not None: the parts of that
+        # run which its simulator may time rather than compute again, see docs/interfaces.md)
+        checked = kept[timed_index]["checked"]
+        reuse = {} if checked is None else {"checked": checked}
         with time_limit(time_budget_s):
             report = backend.simulate(
-                program, _copy(kept[timed_index]["inputs"]), timed.dims, target
+                program, _copy(kept[timed_index]["inputs"]), timed.dims, target, **reuse
             )
         self.seconds["simulate"] = time.perf_counter() - sim_start
         floor = task_floor(task, kept[timed_index]["outputs"], target)

@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from agents import eval_server, launch
+from benchmarks import task as tasks
+from tests.benchmarks.test_task import FIXED, write_suite
+from tests.benchmarks.test_task import GOOD as GOOD_TASK
 from tests.interpreter.test_verifier import GOOD
+
+REFERENCE = 'reference = "references:scale"'
+FIXED_GENERATOR = '\ngenerator = "fixed:fixed"'
 
 CLI = str(Path(eval_server.ROOT) / "agents" / "cli.py")  # argv[0] of `python -m agents.cli`
 
@@ -138,6 +144,71 @@ def test_output_and_exit_code_are_those_of_an_in_process_run(
     assert in_process.stdout or in_process.stderr
     assert served.out.encode() == in_process.stdout
     assert served.err.encode() == in_process.stderr
+
+
+def test_a_task_drawing_an_input_identically_is_warned_about_as_in_process(
+    server, tmp_path, capfd
+) -> None:
+    """A task outside the shipped suites, which the server has not drawn (see
+    `_learn_repeated_inputs`): the child draws it, and says so as an in-process run does."""
+    task = write_suite(tmp_path, GOOD_TASK.replace(REFERENCE, REFERENCE + FIXED_GENERATOR))
+    (task.parent / "fixed.py").write_text(FIXED)
+    args = ["eval", str(task), str(tmp_path / "missing.py")]
+    in_process = subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args], capture_output=True, timeout=300
+    )
+    assert b"inputs x are identical in every check" in in_process.stderr
+    capfd.readouterr()
+    assert eval_server.evaluate([CLI, *args]) == in_process.returncode == 2
+    assert capfd.readouterr().err.encode() == in_process.stderr
+
+
+def test_the_shipped_tasks_repeated_inputs_are_learnt_before_forking(monkeypatch) -> None:
+    monkeypatch.setattr(tasks, "REPEATED", {})
+    eval_server._learn_repeated_inputs()
+    shipped = sorted(tasks.SUITES_DIR.glob("*/*.toml"))
+    assert len(tasks.REPEATED) == len(shipped) and not any(tasks.REPEATED.values())
+
+    def drawn(task) -> None:
+        raise AssertionError(f"{task.key} drawn again")
+
+    monkeypatch.setattr(tasks.Task, "repeated_inputs", drawn)
+    for path in shipped:
+        tasks.warn_repeated_inputs(tasks.load_task(path))
+
+
+def test_a_child_runs_its_exit_work_not_the_servers(tmp_path) -> None:
+    """A child runs the exit functions of its request (a sandbox's folder), not the
+    finalizers of what the server loaded (`_spare_children_exit_work`)."""
+    code = (
+        "import weakref; from agents import eval_server\n"
+        "class Thing: pass\n"
+        "loaded, request = Thing(), Thing()\n"
+        f"weakref.finalize(loaded, open, {str(tmp_path / 'loaded')!r}, 'w')\n"
+        "eval_server._spare_children_exit_work()\n"
+        f"weakref.finalize(request, open, {str(tmp_path / 'request')!r}, 'w')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=eval_server.ROOT, check=True, timeout=60)
+    assert (tmp_path / "request").exists() and not (tmp_path / "loaded").exists()
+
+
+def test_a_child_keeps_freed_arrays_in_its_heap() -> None:
+    """With MALLOC_OPTIONS, an array allocated again after it was freed faults no page in
+    (a fresh child faulted in every large array anew: 0.3-0.4 s of system time)."""
+    if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        pytest.skip("not glibc")
+    code = (
+        "import resource, numpy as np; from agents import eval_server\n"
+        "eval_server._keep_freed_memory()\n"
+        "np.ones(4 << 20, dtype=np.float32)\n"  # 16 MiB: 4096 pages
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "for _ in range(3): np.ones(4 << 20, dtype=np.float32)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=eval_server.ROOT, capture_output=True, timeout=60
+    )
+    assert int(done.stdout) < 1000, done.stdout + done.stderr
 
 
 def test_a_changed_start_up_environment_is_refused(light_server, monkeypatch) -> None:

@@ -11,8 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import benchmarks.task as task_module
 from benchmarks.generators import GeneratorError, generate
-from benchmarks.task import TaskError, load_suite, load_task, parse_task, warn_repeated_inputs
+from benchmarks.task import (
+    Task,
+    TaskError,
+    load_suite,
+    load_task,
+    parse_task,
+    repeated_inputs_of,
+    warn_repeated_inputs,
+)
 
 REFERENCES = """
 import torch
@@ -304,6 +313,24 @@ def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog
     path.write_text(declared.replace('constant_inputs = ["x"]', 'constant_inputs = ["w"]'))
     with pytest.raises(TaskError, match="constant_inputs must list input names"):
         parse_task(path)
+
+
+def test_repeated_inputs_are_drawn_once_per_task_file_version(tmp_path, monkeypatch):
+    path = write_suite(
+        tmp_path,
+        GOOD.replace(
+            'reference = "references:scale"',
+            'reference = "references:scale"\ngenerator = "fixed:fixed"',
+        ),
+    )
+    (path.parent / "fixed.py").write_text(FIXED)
+    monkeypatch.setattr(task_module, "REPEATED", {})
+    assert repeated_inputs_of(load_task(path)) == ("x",)
+    drawn = []
+    monkeypatch.setattr(Task, "repeated_inputs", lambda task: drawn.append(task) or [])
+    assert repeated_inputs_of(load_task(path)) == ("x",) and not drawn
+    path.write_text(path.read_text() + "\n")  # another version: drawn again
+    assert repeated_inputs_of(load_task(path)) == () and drawn
 
 
 @pytest.mark.parametrize("suite", ["step", "sam", "dae"])

@@ -4,6 +4,7 @@ reason, and the automatic choice moves on to the next one."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ VENV_BIN = os.path.dirname(sys.executable)
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-_CACHED = (backends._probe_bubblewrap, backends._probe_docker, container._client_of)
+_CACHED = (backends._bwrap_starts, backends._probe_docker, container._client_of)
 
 
 def _forget_probes() -> None:
@@ -88,6 +89,24 @@ def test_any_probe_failure_is_a_reason_not_an_exception(monkeypatch) -> None:
     for name in ("docker", "bubblewrap"):
         assert BACKENDS[name].unavailable() == "the probe failed (KeyError: 'where')"
     assert select_backend()[0].name == "plain"
+
+
+def test_probing_ahead_keeps_a_working_bwrap_only(monkeypatch, tmp_path) -> None:
+    """A warm eval server probes before it forks (backends.probe_ahead): its children reuse
+    a success, probe a failure again, and a caller without bwrap on its PATH has none."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bwrap is not installed")
+    failing = subprocess.CompletedProcess([], 1, "", "no user namespaces")
+    with monkeypatch.context() as patch:
+        patch.setattr(backends.subprocess, "run", lambda *_, **__: failing)
+        backends.probe_ahead()
+    assert backends._bwrap_starts.cache_info().currsize == 0
+    backends.probe_ahead()
+    if backends._bwrap_starts.cache_info().currsize == 0:
+        pytest.skip(f"bwrap cannot run here: {BACKENDS['bubblewrap'].unavailable()}")
+    assert BACKENDS["bubblewrap"].unavailable() is None
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert BACKENDS["bubblewrap"].unavailable() == "bwrap is not installed"
 
 
 def test_a_missing_sdk_is_a_reason(monkeypatch) -> None:

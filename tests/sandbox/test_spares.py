@@ -27,6 +27,19 @@ def test_the_next_build_takes_the_waiting_spare(backend_extra: str) -> None:
     assert not leftovers()
 
 
+def test_a_last_build_takes_the_spare_and_leaves_none(backend: str) -> None:
+    key = (backend, TEST_LIMITS, "step")
+    assert build(backend).ok
+    spare = SPARES.waiting()[key]
+    last = build_ir(
+        VALID, dialect="step", signature=SIGNATURE, backend=backend, limits=TEST_LIMITS, last=True
+    )
+    assert last.ok
+    assert spare.process.poll() is not None, "the spare was not used"
+    assert key not in SPARES.waiting()
+    assert not leftovers()
+
+
 def _kill_harness(run_id: str) -> None:
     """SIGKILL the spare's harness process, seen from the host whatever isolates it (under
     docker it runs in a container, once the container has started)."""
