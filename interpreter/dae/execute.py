@@ -30,7 +30,7 @@ from dsl.dae.ir import Case, Form, Op, OpNode, Program
 from dsl.dae.ops import DAE, EXECUTE
 from interpreter.core.walker import Walker
 from interpreter.dae.access import ALU, AccessRun, flat_index, resolve
-from interpreter.dae.queue_kernel import MATCH
+from interpreter.dae.queue_kernel import MATCH, POP
 from interpreter.errors import ExecutionError
 
 _DTYPE = {"int64": np.int64, "float32": np.float32}
@@ -312,7 +312,17 @@ def _counter_values(p: Program, ntok: int, runs: list[_CaseRun]) -> list[np.ndar
     return values
 
 
-def _operand(run: AccessRun, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _operand(
+    run: AccessRun, data_pos: np.ndarray, operands: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values (and lane masks) of data-queue operands `operands`, in that order."""
+    pop = POP.pick(len(operands))
+    if pop is not POP.plain:
+        inst = np.empty(len(operands), dtype=np.int64)
+        shared = int(pop(data_pos, operands, run.entries.reg, run.entries.inst, inst))
+        if shared >= 0:  # (else pushed by several registrations: sorted out below)
+            return run.operand_values(run.program.registrations[shared], inst)
+    slots = data_pos[operands]
     regs = run.entries.reg[slots]
     inst = run.entries.inst[slots]
     first = int(regs[0])
@@ -352,6 +362,7 @@ class _CaseRun:
     effects: list[Effect] = field(default_factory=list)
     loads: list[CoreLoad] = field(default_factory=list)
     popped: int = 0
+    operands: np.ndarray | None = None  # each token's first operand (set by the first pop)
 
     def run_ops(self, early: bool) -> None:
         """Run the ops no counter reaches (`early`) or the others, in program order, on the
@@ -403,9 +414,10 @@ class _CasePass(Walker):
 
 @DAE.implement(SEMANTICS, "execute.pop")
 def _pop(node: OpNode, inputs: list, cx: _CaseRun) -> list:
-    slots = cx.sched.data_pos[cx.sched.data_first[cx.which] + cx.popped]
+    if cx.popped == 0:
+        cx.operands = cx.sched.data_first[cx.which]  # each token's first operand
+    values, mask = _operand(cx.run, cx.sched.data_pos, cx.operands + cx.popped)
     cx.popped += 1
-    values, mask = _operand(cx.run, slots)
     return [(values.astype(_DTYPE[node.fields.dtype], copy=False), mask)]
 
 

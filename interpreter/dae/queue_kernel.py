@@ -1,9 +1,10 @@
 """Loops over every queue entry of a run, compiled by numba: the push layout's fill
-(`FILL`), the match of operands with pops (`MATCH`) and a queue's peak occupancy (`PEAK`).
+(`FILL`), the match of operands with pops (`MATCH`), the callbacks' pops (`POP`) and a
+queue's peak occupancy (`PEAK`).
 
 Why: a suite task pushes ~10^6 entries, and each of these steps took several numpy passes
-over them (a 2-D scatter, gathers through the token and case of every operand, a binary
-search per push): together about a third of a verification's CPU. Compiled, each is one
+over them (a 2-D scatter, gathers through the token and case of every operand and through
+the push of every pop, a binary search per push): together about a third of a verification's CPU. Compiled, each is one
 loop at a few nanoseconds an entry. They run compiled once numba is loaded anyway (the
 coupling's solver loads it for any run of this size) and a process has seen enough
 entries to pay for loading their cached code; until then the callers keep their numpy
@@ -42,6 +43,21 @@ def match_pops(tok_case, npops, pop_start, flat_pops, pushed, owner):
     return bad
 
 
+def pop_operands(data_pos, operands, reg, inst, out):
+    """Write into `out` the instance of each operand in `operands` (indices into the data
+    queue, whose pushes are at `data_pos`); return the registration that pushed them all,
+    or -1 when they come from several."""
+    shared = -2  # none seen yet
+    for i in range(len(operands)):
+        e = data_pos[operands[i]]
+        out[i] = inst[e]
+        if shared == -2:
+            shared = reg[e]
+        elif reg[e] != shared:
+            shared = -1
+    return shared
+
+
 def peak_merge(push, pop):
     """Most entries held at once: entry e, pushed at `push[e]` (non-decreasing), has seen
     every entry before it popped whose pop time is at most `push[e]`; `pop` is in order."""
@@ -60,6 +76,7 @@ def peak_merge(push, pop):
 _NEVER = 1 << 62
 FILL = Kernel(fill_pushes, compile_from=_NEVER, once_loaded_from=1_000_000, allocates=False)
 MATCH = Kernel(match_pops, compile_from=_NEVER, once_loaded_from=1_000_000, allocates=False)
+POP = Kernel(pop_operands, compile_from=_NEVER, once_loaded_from=1_000_000, allocates=False)
 PEAK = Kernel(peak_merge, compile_from=_NEVER, once_loaded_from=1_000_000, allocates=False)
 
 
@@ -69,4 +86,5 @@ def warm_up() -> None:
     FILL.compiled()(np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64), ints * 2, ints)
     pops = np.array([0, 1, 1])
     MATCH.compiled()(ints, np.array([1, 2]), ints, pops, ints, np.zeros(3, dtype=np.int64))
+    POP.compiled()(ints, ints, ints, ints, np.zeros(2, dtype=np.int64))
     PEAK.compiled()(np.array([0.0, 1.0]), np.array([2.0, 2.0]))

@@ -13,12 +13,21 @@ import pytest
 from benchmarks.task import load_task
 from dsl import dae
 from interpreter.dae import BACKEND, execute
-from interpreter.dae.queue_kernel import FILL, MATCH, PEAK, fill_pushes, match_pops, peak_merge
+from interpreter.dae.queue_kernel import (
+    FILL,
+    MATCH,
+    PEAK,
+    POP,
+    fill_pushes,
+    match_pops,
+    peak_merge,
+    pop_operands,
+)
 from interpreter.dae.resources import queue_peak
 from interpreter.targets import load_target
 from interpreter.verify.compare import poisoned
 
-KERNELS = (FILL, MATCH, PEAK)
+KERNELS = (FILL, MATCH, POP, PEAK)
 DAE_SUITE = Path(__file__).resolve().parents[3] / "benchmarks" / "dae"
 
 
@@ -78,6 +87,24 @@ def test_the_match_is_the_arrays(kernel, monkeypatch):
         owner = np.empty(total, dtype=np.int64)
         assert match(tok_case, npops, pop_start, flat_pops, pushed, owner) == want_bad
         np.testing.assert_array_equal(owner, want_owner)
+
+
+@pytest.mark.parametrize("kernel", ["plain", "compiled"])
+def test_the_pops_are_the_gathers(kernel):
+    """Operands from one registration or from several (then -1)."""
+    pop = pop_operands if kernel == "plain" else POP.compiled()
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        n = int(rng.integers(1, 50))
+        reg = rng.integers(0, rng.integers(1, 3), n)
+        inst = rng.integers(0, 100, n)
+        data_pos = np.sort(rng.choice(n, int(rng.integers(1, n + 1)), replace=False))
+        operands = rng.integers(0, len(data_pos), int(rng.integers(1, 20)))
+        out = np.empty(len(operands), dtype=np.int64)
+        shared = pop(data_pos, operands, reg, inst, out)
+        regs = reg[data_pos[operands]]
+        np.testing.assert_array_equal(out, inst[data_pos[operands]])
+        assert shared == (regs[0] if (regs == regs[0]).all() else -1)
 
 
 @pytest.mark.parametrize("kernel", ["plain", "compiled"])
