@@ -527,7 +527,7 @@ def warm_up() -> None:
         except Exception:
             pass
     for module, function in (
-        ("agents.cli", "warm_eval_command"),  # typer builds it on each call (~0.15 s)
+        ("agents.cli", "warm_eval_command"),  # typer builds it on each call (~0.1 s)
         ("interpreter.core.jit", "warm_up"),  # every compiled kernel (jit.KERNELS)
         ("sandbox.backends", "probe_ahead"),  # a probe starts a sandbox (0.1-0.2 s)
     ):
@@ -560,7 +560,12 @@ def _learn_repeated_inputs() -> None:
     except Exception:
         return
     readable, writable = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare: each request draws its task's inputs
+        os.close(readable)
+        os.close(writable)
+        return
     if pid == 0:
         code = 1
         try:
