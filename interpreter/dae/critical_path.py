@@ -80,13 +80,9 @@ def walk(x: Inputs) -> CriticalPath:
     if x.dram_cycles >= end and x.dram_cycles > max(access_end, core_end):
         path.share["DRAM bandwidth"] = x.dram_cycles
         return path
-    # Each push's work is charged to the first resource of WORK that set it (its largest).
-    pick = np.zeros(n + 1, dtype=np.int8)
-    for i in range(len(WORK) - 1, -1, -1):  # the lowest index among equals wins
-        pick[x.access[WORK[i]] == a] = i
     # A push is tight when its own work set it (not a full queue); a token when the
     # previous token's finish set its start (not an entry it pops).
-    queue_pos = (np.flatnonzero(x.is_token), np.flatnonzero(~x.is_token))
+    queue_pos: list[np.ndarray] = []  # each queue's pushes in order, found when first needed
     tight_a = np.ones(n, bool)
     if n:
         prev = np.concatenate([[x.fill], x.push[:-1]])
@@ -106,8 +102,12 @@ def walk(x: Inputs) -> CriticalPath:
 
     def span_access(lo: int, hi: int) -> None:
         """Charge pushes lo..hi (n: the tail) to their resources; memory is split by how
-        much of it latency-bound requests held."""
-        work, by = a[lo : hi + 1], pick[lo : hi + 1]
+        much of it latency-bound requests held. A push's work is charged to the first
+        resource of WORK that set it (its largest)."""
+        work = a[lo : hi + 1]
+        by = np.zeros(len(work), dtype=np.int8)
+        for i in range(len(WORK) - 1, -1, -1):  # the lowest index among equals wins
+            by[x.access[WORK[i]][lo : hi + 1] == work] = i
         for i, p in enumerate(WORK):
             if p != "memory":
                 add(p, work[by == i].sum())
@@ -156,10 +156,13 @@ def walk(x: Inputs) -> CriticalPath:
     return path
 
 
-def _room(x: Inputs, queue_pos: tuple[np.ndarray, np.ndarray], e: int) -> tuple[int, int]:
+def _room(x: Inputs, queue_pos: list[np.ndarray], e: int) -> tuple[int, int]:
     """For push `e`: the queue that was full when it waited (an index into `QUEUES`) and the
     token whose pop made room, or (-1, -1). Looked up per push the walk reaches (a few)
-    rather than for all of them; `queue_pos` are the pushes of each queue, in order."""
+    rather than for all of them; `queue_pos` holds the pushes of each queue, in order
+    (filled here on the first lookup)."""
+    if not queue_pos:
+        queue_pos += [np.flatnonzero(x.is_token), np.flatnonzero(~x.is_token)]
     q = 0 if x.is_token[e] else 1
     pos, depth = queue_pos[q], x.depths[q]
     place = int(np.searchsorted(pos, e))  # e is its queue's entry number `place`

@@ -3,12 +3,12 @@
 queue's peak occupancy (`PEAK`).
 
 Why: a suite task pushes ~10^6 entries, and each of these steps took several numpy passes
-over them (a 2-D scatter, gathers through the token and case of every operand and through
-the push of every pop, a binary search per push): together about a third of a verification's CPU. Compiled, each is one
-loop at a few nanoseconds an entry. They run compiled once numba is loaded anyway (the
-coupling's solver loads it for any run of this size) and a process has seen enough
-entries to pay for loading their cached code; until then the callers keep their numpy
-forms, which give the same results (the tests hold the two to it).
+over them (a 2-D scatter; gathers through the token and case of every operand, and through
+the push of every pop; a binary search per push). Compiled, each is one loop at a few
+nanoseconds an entry. They run compiled once numba is loaded anyway (the coupling's solver
+loads it for any run of this size) and a process has seen enough entries to pay for
+loading their cached code; until then the callers keep their numpy forms, which give the
+same results (the tests hold the two to it).
 """
 
 from __future__ import annotations
