@@ -520,6 +520,7 @@ def warm_up() -> None:
     import importlib
 
     global warmed
+    drawing = _draw_repeated_inputs()  # in a child, on the other core meanwhile
     # What fails here fails again in the request, which reports it as in-process.
     for name in WARM_MODULES:
         try:
@@ -535,7 +536,8 @@ def warm_up() -> None:
             getattr(importlib.import_module(module), function)()
         except Exception:
             pass
-    _learn_repeated_inputs()
+    if drawing is not None:
+        _record_repeated_inputs(*drawing)
     _spare_children_exit_work()
     warmed = True
 
@@ -550,22 +552,25 @@ def _spare_children_exit_work() -> None:
         finalizer.atexit = False
 
 
-def _learn_repeated_inputs() -> None:
-    """Fill benchmarks.task.REPEATED for the shipped suites (each `agent eval` warns of a
-    task's repeated inputs, drawing them twice: up to 0.1 s), in a child: the generators are
-    the suites' code, and none of it may run torch in the server (see WARM_MODULES). The
-    server's fingerprint covers these files; a task edited elsewhere is drawn per request."""
+def _draw_repeated_inputs() -> tuple[int, int] | None:
+    """Start a child that works out which inputs each shipped task draws identically
+    (`agent eval` warns of them, drawing a task's inputs twice: up to 0.1 s a call), for
+    `_record_repeated_inputs`; returns its pid and the pipe it answers on, or None. A child:
+    the generators are the suites' code, and none of it may run torch in the server (see
+    WARM_MODULES). The server's fingerprint covers those files; a task file from elsewhere
+    is drawn by its request."""
     try:
         from benchmarks import task as tasks
+
+        readable, writable = os.pipe()
     except Exception:
-        return
-    readable, writable = os.pipe()
+        return None
     try:
         pid = os.fork()
     except OSError:  # no process to spare: each request draws its task's inputs
         os.close(readable)
         os.close(writable)
-        return
+        return None
     if pid == 0:
         code = 1
         try:
@@ -576,6 +581,14 @@ def _learn_repeated_inputs() -> None:
         finally:
             os._exit(code)
     os.close(writable)
+    return pid, readable
+
+
+def _record_repeated_inputs(pid: int, readable: int) -> None:
+    """Wait for `_draw_repeated_inputs`' child and keep its answer in
+    benchmarks.task.REPEATED, for every request's child."""
+    from benchmarks import task as tasks
+
     with open(readable) as answer:
         found = answer.read()
     os.waitpid(pid, 0)
