@@ -179,8 +179,9 @@ def eval_(
     # A fresh secret timed input per evaluation (the replayed seed under --seed); the
     # baseline is timed on the same one, so the speedup compares like with like. In a warm
     # eval server it is timed while the program is checked, on the other core, by a child
-    # that shares what the server loaded; a cold process would load it all twice (2-3 s
-    # more CPU), so it times the baseline afterwards.
+    # that shares what the server loaded, and so is the program's timed input once checked;
+    # a cold process would load it all twice (2-3 s more CPU), so it times the baseline
+    # afterwards and simulates in-process.
     timing_seed = secrets.randbits(32) if seed is None else seed
     timing = None
     if loaded.baseline is not None and eval_server.warmed:
@@ -194,6 +195,7 @@ def eval_(
             timing_seed=timing_seed,
             filename=program.name,
             after_build=None if timing is None else timing.start,
+            simulate_aside=eval_server.warmed,
         )
         baseline = None
         if verdict.correct and timing is not None:

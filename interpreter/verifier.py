@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import select
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks.task import Task
 from interpreter.verify.compare import compare, poisoned
+from interpreter.verify.forked import Forked
 from interpreter.verify.trusted import check_ir, load_backend, plan_runs
 from interpreter.verify.verdict import STATUSES, Verdict
 
@@ -61,6 +59,7 @@ def verify(
     filename: str = "program.py",
     timed_only: bool = False,
     after_build: Callable[[], object] | None = None,
+    simulate_aside: bool = False,
 ) -> Verdict:
     """Verify `source` (program text) on `task`. Never raises for a bad program; raises for
     a broken set-up (`sandbox.backends.SandboxConfigError`, a task's missing data file).
@@ -71,7 +70,9 @@ def verify(
     `filename` is the name messages give the program (the user's file under `agent eval`).
     `timed_only` runs the timed input alone (see `baseline_verdict`). `after_build` is
     called once the program is built, if it built, before its checks (see
-    `BackgroundBaseline`)."""
+    `BackgroundBaseline`). `simulate_aside` simulates the timed input in a forked child while
+    the other checks run (`check_ir`): for a warm eval server's request only, whose torch
+    runs in no forked child (`agents.eval_server`), never for an in-process caller."""
     from sandbox import build_ir
 
     seconds: dict[str, float] = {}
@@ -103,6 +104,7 @@ def verify(
         seconds=seconds,
         started=start,
         timed_only=timed_only,
+        simulate_aside=simulate_aside,
     )
 
 
@@ -154,19 +156,18 @@ class BackgroundBaseline:
 
     `start` runs once the program is built (`verify`'s `after_build`): the baseline is built
     here, in the sandbox the program's build left spare (a child would start a sandbox of
-    its own, on the critical path), and a child checks and simulates it on the timed input
-    (`check_ir`, timed only, as `baseline_verdict`). The program's sandbox is gone by then,
-    and the child shares nothing with the program's checks: its answer is one integer on a
-    pipe. A child that fails, or has not answered within `cycles`' timeout, only loses the
-    speedup (None), never changes a verdict. Fork before any torch operation has run in
-    this process (an OpenMP pool started in the parent hangs a forked child's parallel
-    operations, see agents.eval_server); the child runs torch on one thread, the caller
-    having the other core."""
+    its own, on the critical path), and a child (`interpreter.verify.forked`) checks and
+    simulates it on the timed input (`check_ir`, timed only, as `baseline_verdict`). The
+    program's sandbox is gone by then, and the child shares nothing with the program's
+    checks: its answer is one integer on a pipe. A child that fails, or has not answered
+    within `cycles`' timeout, only loses the speedup (None), never changes a verdict. Fork
+    before any torch operation has run in this process (an OpenMP pool started in the parent
+    hangs a forked child's parallel operations, see agents.eval_server); the child runs torch
+    on one thread, the caller having the other core."""
 
     def __init__(self, task: Task, *, timing_seed: int, sandbox_backend: str | None) -> None:
         self.task, self.timing_seed, self.sandbox_backend = task, timing_seed, sandbox_backend
-        self._pid: int | None = None
-        self._answer = -1
+        self._child: Forked | None = None
 
     def start(self) -> None:
         """Build the baseline and fork the child that times it (no child if it fails to
@@ -185,52 +186,33 @@ class BackgroundBaseline:
         if built.status != "ok":
             log.warning("baseline of %s does not build: %s", task.key, built.message)
             return
-        readable, writable = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # whatever happens, the child never returns into the caller's code
-            code = 1
-            try:
-                os.close(readable)
-                code = _time_baseline(task, built.ir, built.backend, self.timing_seed, writable)
-            finally:
-                os._exit(code)
-        os.close(writable)
-        self._pid, self._answer = pid, readable
+        seed = self.timing_seed
+        self._child = Forked(lambda: _time_baseline(task, built.ir, built.backend, seed))
 
     def cycles(self, timeout_s: float) -> int | None:
         """The baseline's cycles, waiting up to `timeout_s` s for them; None if it has none,
         fails or takes longer (the child is then killed)."""
-        if self._pid is None:
+        if self._child is None:
             return None
-        ready, _, _ = select.select([self._answer], [], [], timeout_s)
-        # One write of a few bytes, atomic on a pipe; nothing (end of file): no cycles.
-        answer = os.read(self._answer, 64) if ready else b""
-        self.cancel()
-        return int(answer) if answer else None
+        try:
+            return self._child.result(timeout_s)
+        except Exception as exc:
+            log.warning("timing the baseline of %s failed: %s", self.task.key, exc)
+            return None
 
     def cancel(self) -> None:
         """Stop the child if it still runs, and reap it; its answer is dropped."""
-        if self._pid is None:
-            return
-        os.kill(self._pid, signal.SIGKILL)  # a child that has exited is a zombie until reaped
-        os.waitpid(self._pid, 0)
-        os.close(self._answer)
-        self._pid = None
+        if self._child is not None:
+            self._child.cancel()
 
 
-def _time_baseline(task: Task, ir: Any, sandbox: str, timing_seed: int, answer: int) -> int:
-    """In `BackgroundBaseline`'s child: write the baseline's cycles on `timing_seed`'s input
-    (nothing when it fails) to the descriptor `answer`; returns the exit code."""
-    try:
-        import torch
+def _time_baseline(task: Task, ir: Any, sandbox: str, timing_seed: int) -> int | None:
+    """In `BackgroundBaseline`'s child: the baseline's cycles on `timing_seed`'s input (None
+    when it fails)."""
+    import torch
 
-        torch.set_num_threads(1)
-        verdict = check_ir(task, ir, timing_seed=timing_seed, sandbox=sandbox, timed_only=True)
-        if not verdict.correct:
-            log.warning("baseline of %s does not pass: %s", task.key, verdict.feedback)
-        elif verdict.cycles is not None:
-            os.write(answer, str(verdict.cycles).encode())
-        return 0
-    except Exception:
-        log.exception("timing the baseline of %s failed", task.key)
-        return 1
+    torch.set_num_threads(1)
+    verdict = check_ir(task, ir, timing_seed=timing_seed, sandbox=sandbox, timed_only=True)
+    if not verdict.correct:
+        log.warning("baseline of %s does not pass: %s", task.key, verdict.feedback)
+    return verdict.cycles if verdict.correct else None

@@ -1,7 +1,7 @@
 """The two models of the tuner: a GP for the objective and a classifier for unknown constraints.
 
 The GP follows BaCO (`tuner/gp.py`): one Matérn-5/2 kernel with a lengthscale per feature (ARD)
-over the encoded configuration, a Gamma(1.3, 0.1) lengthscale prior that favours smooth fits
+over the encoded configuration, a Gamma(2, 1) lengthscale prior that favours smooth fits
 from few points, the objective modelled in log space (cycle counts vary multiplicatively), and
 the hyperparameters fitted from several starts because with a handful of points the likelihood
 has many poor local optima. It is fitted on the feasible evaluations only.

@@ -480,7 +480,7 @@ class _Flat:
         sizes = np.array([len(u.cost) for u in units], dtype=np.int64)
         self.step_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         # per-step costs only for units whose steps cost differently (see channels_kernel)
-        uniform = [u.uniform or (len(u.cost) > 0 and (u.cost == u.cost[0]).all()) for u in units]
+        uniform = [u.uniform or _same(u.cost) for u in units]
         self.cost, self.cost_at = _stored(
             [None if same else u.cost for u, same in zip(units, uniform, strict=True)],
             np.float64,
@@ -570,17 +570,29 @@ def _topological(producer: np.ndarray, consumer: np.ndarray, n_units: int) -> np
     return np.array(order, dtype=np.int64)
 
 
+def _same(cost: np.ndarray) -> bool:
+    """Whether every step costs the same (none: no). The ends first: a unit whose steps
+    differ mostly differs there (DAE's access side: its first step is the fill, its last 0),
+    sparing a pass over a million steps."""
+    return len(cost) > 0 and cost[-1] == cost[0] and bool((cost == cost[0]).all())
+
+
 def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(arrays) if arrays else np.zeros(0), dtype=dtype)
 
 
 def _stored(arrays: list[np.ndarray | None], dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The given arrays end to end, and where each starts (-1 for None)."""
+    """The given arrays end to end, and where each starts (-1 for None). A single writable
+    array is used as it is, not copied: the loop only reads it (a read-only one would make
+    numba compile the loop again for that type)."""
     kept = [a for a in arrays if a is not None]
     sizes = np.array([0 if a is None else len(a) for a in arrays], dtype=np.int64)
     at = np.cumsum(sizes) - sizes
     at[np.array([a is None for a in arrays], dtype=bool)] = -1
-    flat = np.concatenate(kept) if kept else np.zeros(0)
+    if len(kept) == 1 and kept[0].flags.writeable:
+        flat = kept[0]
+    else:
+        flat = np.concatenate(kept) if kept else np.zeros(0)
     return np.ascontiguousarray(flat, dtype=dtype), at
 
 

@@ -51,6 +51,7 @@ class Inputs:
     depths: tuple[int, int]
     fill: float
     dram_cycles: float
+    work: np.ndarray | None = None  # per push the largest of `access`, if the caller has it
 
 
 @dataclass
@@ -72,7 +73,9 @@ class CriticalPath:
 def walk(x: Inputs) -> CriticalPath:
     """The critical path of one solved run (see the module docstring)."""
     n, k = len(x.push), len(x.start)
-    a = reduce(np.maximum, (x.access[p] for p in WORK))  # (pairwise: no stacked copy)
+    a = x.work
+    if a is None:
+        a = reduce(np.maximum, (x.access[p] for p in WORK))  # (pairwise: no stacked copy)
     access_end = (x.push[-1] if n else x.fill) + a[n]
     core_end = x.finish[-1] if k else 0.0
     end = max(access_end, core_end, x.dram_cycles)

@@ -12,9 +12,10 @@ Model (all times in cycles):
   token and its operands at `S[k]`.
 
 Solved by the shared event solver (`interpreter.core.channels`): the access side is a unit
-with one step per push, starting at `P[e]` and costing the next entry's work `a[e+1]` (the
-first released at `fill + a[0]`), the core a unit of one step per token, and each queue a
-channel between them.
+whose step e + 1 is push e, starting at `P[e]` and costing the next entry's work `a[e+1]`,
+after a step 0 that costs `fill + a[0]` and pushes nothing (the same bound as a release on
+push 0, without a release array over every step for one value); the core is a unit of one
+step per token, and each queue a channel between them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Coupling:
     """What ties pushes to pops."""
 
     a: np.ndarray  # access work per push entry
-    owner: np.ndarray  # token index that pops each entry
+    owner: np.ndarray  # token index that pops each entry (token k's own entry: k)
     is_token: np.ndarray  # bool per entry
     c: np.ndarray  # execute cycles per token
     fill: float
@@ -52,26 +53,26 @@ ACCESS, CORE = 0, 1  # unit ids in `network`
 def network(cp: Coupling) -> ChannelNetwork:
     """The coupling as units and channels (see module doc)."""
     n = len(cp.a)
-    until_next_push = np.zeros(n)
-    until_next_push[:-1] = cp.a[1:]
-    release = np.zeros(n)
-    release[:1] = cp.fill + cp.a[:1]
+    until_next_push = np.zeros(n + 1)
+    until_next_push[:n] = cp.a
+    until_next_push[0] += cp.fill
     net = ChannelNetwork()
-    net.add_unit("access side", until_next_push, release)
+    net.add_unit("access side", until_next_push)
     net.add_unit("core", cp.c)
     if len(cp.c):  # with no token to pop them, entries only cost access work
         tokens, operands = np.flatnonzero(cp.is_token), np.flatnonzero(~cp.is_token)
         owner = np.asarray(cp.owner)
+        # token k is popped by core step k: the channel's default take
+        net.add_channel("control queue", ACCESS, CORE, tokens + 1, depth=cp.control_depth)
         net.add_channel(
-            "control queue", ACCESS, CORE, tokens, owner[tokens], depth=cp.control_depth
+            "data queue", ACCESS, CORE, operands + 1, owner[operands], depth=cp.data_depth
         )
-        net.add_channel("data queue", ACCESS, CORE, operands, owner[operands], depth=cp.data_depth)
     return net
 
 
 def times_of(timeline: Timeline) -> Times:
     """Push, start and finish times from the solved network."""
-    return Times(timeline.start[ACCESS], timeline.start[CORE], timeline.end(CORE))
+    return Times(timeline.start[ACCESS][1:], timeline.start[CORE], timeline.end(CORE))
 
 
 def solve(cp: Coupling) -> Times:

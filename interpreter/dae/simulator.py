@@ -122,7 +122,8 @@ def simulate(
     )
     push = np.full(n + 1, 1.0 / acc.pushes_per_cycle)
     push[n] = 0.0
-    work = reduce(np.maximum, (steps, mem, dram_read / bw, push))  # (pairwise: no stacked copy)
+    parts = (steps, mem, dram_read / bw, push)  # the access work, split as the path names it
+    work = reduce(np.maximum, parts)  # (pairwise: no stacked copy)
 
     costs = [case_cost(c, k, dims, target) for k, c in enumerate(program.cases)]
     index = {c.id: k for k, c in enumerate(program.cases)}
@@ -172,7 +173,7 @@ def simulate(
     )
     path = critical_path.walk(
         critical_path.Inputs(
-            dict(zip(critical_path.WORK, (steps, mem, dram_read / bw, push), strict=True)),
+            dict(zip(critical_path.WORK, parts, strict=True)),
             np.divide(mem_wait, mem, out=np.zeros(len(mem)), where=mem > 0),
             _core_parts(costs, tok_case, stall),
             times.push,
@@ -183,6 +184,7 @@ def simulate(
             depths,
             fill,
             dram_cycles,
+            work,
         )
     )
     report.bottleneck = advice.sentence(

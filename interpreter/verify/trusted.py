@@ -15,6 +15,15 @@ Order of checks (each answers a known reward hack, see DESIGN section 2):
    returned for its check (DAE: that run's access side, which read the inputs before any
    effect of the program, and only inputs), never anything the program could have changed.
 
+With `simulate_aside` (a warm eval server's request, whose second core idles once the
+baseline is timed) the timed input is checked first and a forked child simulates it while
+the other checks run. The verdict is the sequential one: the child's report is used only
+once every check has passed (the child is killed on any other way out), a failure of the
+timed check is reported in its turn (after the checks that come before it, if they pass),
+and a fault of the simulation becomes the same verdict as in-process. One exception: a
+timed check that runs out of time is a `timeout` at once (the budget is spent), where the
+sequential order could have reported an earlier check's failure first.
+
 Whatever the IR holds, a `Verdict` comes back: the program's faults are `invalid` (or
 `timeout`), faults of the checker are `error` and logged with their traceback. Only faults
 of the set-up raise: a task whose data file is missing, a broken task module.
@@ -39,6 +48,7 @@ from interpreter.errors import ExecutionError, SimulationError
 from interpreter.targets import load_target
 from interpreter.verify.compare import Run, compare, describe_dims, poisoned
 from interpreter.verify.floor import task_floor
+from interpreter.verify.forked import Forked
 from interpreter.verify.limits import Deadline, time_limit
 from interpreter.verify.verdict import Verdict, one_line
 
@@ -49,6 +59,9 @@ log = logging.getLogger("interpreter.verifier")
 SETUP_FAULTS = (TaskError, OSError)
 # Exceptions that only absurd values in a program's IR cause (sizes, steps, counts).
 _ABSURD = (OverflowError, MemoryError, RecursionError)
+# How long past the time budget a simulating child may take to answer (it stops itself at
+# the budget; this covers its exit and the pickled report).
+_CHILD_GRACE_S = 2.0
 
 
 @cache
@@ -97,35 +110,23 @@ def check_ir(
     seconds: dict[str, float] | None = None,
     started: float | None = None,
     timed_only: bool = False,
+    simulate_aside: bool = False,
 ) -> Verdict:
     """Check `ir` (what the sandbox built) on `task`; see the module's docstring.
 
     `timed_only` runs the timed input alone (steps 1, 3 and 5): for the task's own
-    baseline, whose cycles are all a caller wants (the suites' tests check it in full)."""
+    baseline, whose cycles are all a caller wants (the suites' tests check it in full).
+    `simulate_aside` simulates in a forked child while the other checks run (the module's
+    docstring): for a process with a core to spare that runs no torch in a forked child."""
     check = _Check(task, sandbox, dict(seconds or {}), started or time.perf_counter())
     try:
-        return check.run(ir, seeds, seed, timing_seed, simulate, time_budget_s, timed_only)
+        return check.run(
+            ir, seeds, seed, timing_seed, simulate, time_budget_s, timed_only, simulate_aside
+        )
     except SETUP_FAULTS:
         raise
-    except Deadline:
-        return check.verdict("timeout", f"{check.phase} took longer than {time_budget_s:g} s")
-    except (DialectError, ExecutionError) as exc:
-        return check.verdict("invalid", check.located(str(exc)))
-    except SimulationError as exc:
-        return check.verdict("invalid", check.located(f"simulation failed: {exc}"))
-    except _ABSURD as exc:
-        if check.phase in ("generating inputs", "computing the reference"):
-            log.exception("checker failed on %s while %s", task.key, check.phase)
-            return check.verdict("error", check.ours(exc))
-        return check.verdict(
-            "invalid", check.located(f"values in the IR too large to run: {_name(exc)}")
-        )
     except Exception as exc:
-        if check.phase == "loading":  # malformed IR must never crash the verifier
-            log.debug("IR load failed", exc_info=True)
-            return check.verdict("invalid", f"malformed IR: {_name(exc)}")
-        log.exception("checker failed on %s while %s", task.key, check.phase)
-        return check.verdict("error", check.ours(exc))
+        return check.verdict(*check.fault(exc, time_budget_s))
 
 
 def _name(exc: BaseException) -> str:
@@ -140,6 +141,9 @@ class _Check:
         self.phase = "loading"
         self.current: Run | None = None
         self.count = 0
+        # The inputs and outputs of the first run and of the timed one, once checked.
+        self.kept: dict[int, dict[str, Any]] = {}
+        self.timed_index = 0
 
     def verdict(self, status: str, feedback: str, **extra: Any) -> Verdict:
         self.seconds["total"] = time.perf_counter() - self.started
@@ -173,6 +177,27 @@ class _Check:
     def ours(self, exc: BaseException) -> str:
         return self.located(f"the checker failed while {self.phase} ({_name(exc)}); logged")
 
+    def fault(self, exc: Exception, time_budget_s: float) -> tuple[str, str]:
+        """The status and feedback of `exc`, raised while `phase` on `current`: the
+        program's faults are `invalid` or `timeout`, the checker's `error` (logged)."""
+        task = self.task
+        if isinstance(exc, Deadline):
+            return "timeout", f"{self.phase} took longer than {time_budget_s:g} s"
+        if isinstance(exc, (DialectError, ExecutionError)):
+            return "invalid", self.located(str(exc))
+        if isinstance(exc, SimulationError):
+            return "invalid", self.located(f"simulation failed: {exc}")
+        if isinstance(exc, _ABSURD):
+            if self.phase in ("generating inputs", "computing the reference"):
+                log.exception("checker failed on %s while %s", task.key, self.phase)
+                return "error", self.ours(exc)
+            return "invalid", self.located(f"values in the IR too large to run: {_name(exc)}")
+        if self.phase == "loading":  # malformed IR must never crash the verifier
+            log.debug("IR load failed", exc_info=True)
+            return "invalid", f"malformed IR: {_name(exc)}"
+        log.exception("checker failed on %s while %s", task.key, self.phase)
+        return "error", self.ours(exc)
+
     def run(
         self,
         ir: Any,
@@ -182,6 +207,7 @@ class _Check:
         simulate: bool,
         time_budget_s: float,
         timed_only: bool = False,
+        simulate_aside: bool = False,
     ) -> Verdict:
         task = self.task
         # The references need torch: import it before a deadline can cut its import short
@@ -194,61 +220,147 @@ class _Check:
         runs, timed_index = plan_runs(task, seeds=seeds, seed=seed, timing_seed=timing_seed)
         if timed_only:
             runs, timed_index = [runs[timed_index]], 0
+        aside = simulate_aside and simulate and len(runs) > 1
         check_start = time.perf_counter()
-        kept: dict[int, dict[str, Any]] = {}
-        with time_limit(time_budget_s):
-            for index, run in enumerate(runs):
-                self.current, self.count = run, index + 1
-                self.phase = "generating inputs"
-                inputs = task.make_inputs(run.dims, run.seed)
-                self.phase = "computing the reference"
-                expected = task.reference_outputs(inputs, run.dims)
-                self.phase = "checking"
-                outputs = poisoned(task, run.dims)
-                checked = backend.execute(program, _copy(inputs), outputs, run.dims, target=target)
-                self.phase = "comparing"
-                mismatch = compare(task, expected, outputs, run)
-                if mismatch:
-                    self.seconds["check"] = time.perf_counter() - check_start
-                    suffix = "" if run.timed else f"; seed {run.seed}"
-                    return self.verdict("incorrect", mismatch + suffix)
-                if index in (0, timed_index):
-                    timed_run = checked if index == timed_index else None
-                    kept[index] = {"inputs": inputs, "outputs": outputs, "checked": timed_run}
-            # Determinism: the same inputs must give bit-identical outputs.
-            if not timed_only:
-                self.phase, self.current = "checking", runs[0]
-                again = poisoned(task, runs[0].dims)
-                backend.execute(
-                    program, _copy(kept[0]["inputs"]), again, runs[0].dims, target=target
-                )
-                for name, value in kept[0]["outputs"].items():
-                    if not np.array_equal(value, again[name], equal_nan=True):
-                        return self.verdict(
-                            "rejected",
-                            self.located(
-                                f"nondeterministic: output {name!r} changed when the same"
-                                " inputs were run twice"
-                            ),
-                        )
-        self.seconds["check"] = time.perf_counter() - check_start
-        timed = runs[timed_index]
-        self.current = timed
-        if not simulate:
-            return self.verdict("passed", "correct on every check (not simulated)")
-        sim_start = time.perf_counter()
-        self.phase = "simulating"
+        self.kept.clear()
+        self.timed_index = timed_index
+        # Checked ahead: None, or the timed check's failure (a mismatch's message or an
+        # exception, with the phase it was raised in), reported when its turn comes.
+        failed: tuple[str, str | Exception] | None = None
+        simulation: Forked | None = None
+        try:
+            with time_limit(time_budget_s):
+                if aside:
+                    try:
+                        mismatch = self.check_one(backend, program, target, runs, timed_index)
+                    except (Deadline, *SETUP_FAULTS):
+                        raise
+                    except Exception as exc:
+                        failed = (self.phase, exc)
+                    else:
+                        if mismatch:
+                            failed = (self.phase, mismatch)
+                        else:
+                            simulation = self.simulate_in_child(
+                                backend, program, target, runs, time_budget_s
+                            )
+                for index in range(len(runs)):
+                    if aside and index == timed_index:
+                        self.current, self.count = runs[index], index + 1
+                        if failed is None:
+                            continue
+                        self.phase, fault = failed
+                        if isinstance(fault, Exception):
+                            raise fault
+                        mismatch = fault
+                    else:
+                        mismatch = self.check_one(backend, program, target, runs, index)
+                    if mismatch:
+                        self.seconds["check"] = time.perf_counter() - check_start
+                        run = runs[index]
+                        suffix = "" if run.timed else f"; seed {run.seed}"
+                        return self.verdict("incorrect", mismatch + suffix)
+                # Determinism: the same inputs must give bit-identical outputs.
+                if not timed_only:
+                    self.phase, self.current = "checking", runs[0]
+                    again = poisoned(task, runs[0].dims)
+                    backend.execute(
+                        program, _copy(self.kept[0]["inputs"]), again, runs[0].dims, target=target
+                    )
+                    for name, value in self.kept[0]["outputs"].items():
+                        if not np.array_equal(value, again[name], equal_nan=True):
+                            return self.verdict(
+                                "rejected",
+                                self.located(
+                                    f"nondeterministic: output {name!r} changed when the same"
+                                    " inputs were run twice"
+                                ),
+                            )
+            self.seconds["check"] = time.perf_counter() - check_start
+            timed = runs[timed_index]
+            self.current = timed
+            if not simulate:
+                return self.verdict("passed", "correct on every check (not simulated)")
+            self.phase = "simulating"
+            if simulation is None:
+                sim_start = time.perf_counter()
+                report = self.simulate_timed(backend, program, target, timed, time_budget_s)
+                self.seconds["simulate"] = time.perf_counter() - sim_start
+            else:
+                answer = self.simulated(simulation, time_budget_s)
+                if answer[0] == "fault":
+                    return self.verdict(answer[1], answer[2])
+                report, self.seconds["simulate"] = answer[1], answer[2]
+        finally:
+            if simulation is not None:
+                simulation.cancel()
+        floor = task_floor(task, self.kept[timed_index]["outputs"], target)
+        return self.timed_verdict(report, floor, len(runs))
+
+    def check_one(
+        self, backend: Any, program: Any, target: Any, runs: list[Run], index: int
+    ) -> str:
+        """Check `runs[index]`: the mismatch's message, or "" when its outputs are right
+        (the first run's and the timed one's inputs and outputs are then kept in `kept`)."""
+        task, run = self.task, runs[index]
+        self.current, self.count = run, index + 1
+        self.phase = "generating inputs"
+        inputs = task.make_inputs(run.dims, run.seed)
+        self.phase = "computing the reference"
+        expected = task.reference_outputs(inputs, run.dims)
+        self.phase = "checking"
+        outputs = poisoned(task, run.dims)
+        checked = backend.execute(program, _copy(inputs), outputs, run.dims, target=target)
+        self.phase = "comparing"
+        mismatch = compare(task, expected, outputs, run)
+        if not mismatch and index in (0, self.timed_index):
+            timed_run = checked if index == self.timed_index else None
+            self.kept[index] = {"inputs": inputs, "outputs": outputs, "checked": timed_run}
+        return mismatch
+
+    def simulate_timed(
+        self, backend: Any, program: Any, target: Any, timed: Run, time_budget_s: float
+    ) -> Any:
+        """The backend's report on the timed input, within the time budget."""
+        kept = self.kept[self.timed_index]
         # What a backend's `execute` returned for the timed input (not None: the parts of that
         # run which its simulator may time rather than compute again, see docs/interfaces.md)
-        checked = kept[timed_index]["checked"]
-        reuse = {} if checked is None else {"checked": checked}
+        reuse = {} if kept["checked"] is None else {"checked": kept["checked"]}
         with time_limit(time_budget_s):
-            report = backend.simulate(
-                program, _copy(kept[timed_index]["inputs"]), timed.dims, target, **reuse
-            )
-        self.seconds["simulate"] = time.perf_counter() - sim_start
-        floor = task_floor(task, kept[timed_index]["outputs"], target)
-        return self.timed_verdict(report, floor, len(runs))
+            return backend.simulate(program, _copy(kept["inputs"]), timed.dims, target, **reuse)
+
+    def simulate_in_child(
+        self, backend: Any, program: Any, target: Any, runs: list[Run], time_budget_s: float
+    ) -> Forked:
+        """`simulate_timed` in a forked child, as it would run after the last check. Its
+        answer: ("report", report, seconds), or ("fault", status, feedback) for a fault the
+        child classified (and logged) as `check_ir` does; a fault of the set-up is raised."""
+
+        def simulate() -> tuple[str, Any, Any]:
+            timed = runs[self.timed_index]
+            self.current, self.count, self.phase = timed, len(runs), "simulating"
+            started = time.perf_counter()
+            try:
+                report = self.simulate_timed(backend, program, target, timed, time_budget_s)
+            except SETUP_FAULTS:
+                raise
+            except Exception as exc:
+                return ("fault", *self.fault(exc, time_budget_s))
+            return "report", report, time.perf_counter() - started
+
+        return Forked(simulate)
+
+    def simulated(self, simulation: Forked, time_budget_s: float) -> tuple[str, Any, Any]:
+        """`simulation`'s answer (see `simulate_in_child`); a child that takes longer than
+        the budget is a timeout, one that died without answering the checker's error."""
+        try:
+            # The child runs under the budget itself: waiting longer only covers its exit.
+            return simulation.result(timeout_s=time_budget_s + _CHILD_GRACE_S)
+        except TimeoutError:
+            return "fault", "timeout", f"{self.phase} took longer than {time_budget_s:g} s"
+        except ChildProcessError as exc:
+            log.error("simulating %s in a child failed: %s", self.task.key, exc)
+            return "fault", "error", self.ours(exc)
 
     def timed_verdict(self, report: Any, floor_of_task: float, runs: int) -> Verdict:
         """Passed with the report's figures, or rejected when the cycles are implausible."""

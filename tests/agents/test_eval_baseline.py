@@ -55,13 +55,13 @@ def test_a_baseline_that_does_not_build_gives_no_cycles(monkeypatch) -> None:
     monkeypatch.setattr(type(task), "baseline_source", lambda self: "def kernel(:\n")
     timing = BackgroundBaseline(task, timing_seed=1, sandbox_backend=None)
     timing.start()
-    assert timing._pid is None and timing.cycles(timeout_s=1) is None
+    assert timing._child is None and timing.cycles(timeout_s=1) is None
 
 
 def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
     monkeypatch.setattr(verifier, "_time_baseline", lambda *args: time.sleep(60))
     timing = _started("dae/mp_max")
-    pid = timing._pid
+    pid = timing._child.pid
     started = time.monotonic()
     assert timing.cycles(timeout_s=0.3) is None
     assert time.monotonic() - started < 5 and _gone(pid)  # killed and reaped
