@@ -398,6 +398,8 @@ def main(argv: list[str] | None = None) -> None:
         for method in runs[name]:
             found = [min(r[: budgets[0]]) for r in runs[name][method]]
             say(f"  {method:>9} @ {budgets[0]}: geomean best {geomean(found):.0f} cycles")
+    if not all("ours" in methods for methods in runs.values()):
+        return  # competitors run alone, for ours to be compared with later (--runs)
     summary = summarise(runs, best, budgets)
     # Design sizes (d + 1) of the bench's own problems (summarised runs may name others).
     design = {name: len(PROBLEMS[name]().space) + 1 for name in runs if name in PROBLEMS}

@@ -1,7 +1,8 @@
 """`agent eval` in a warm eval server times the baseline in a forked child while it
 verifies the program (`interpreter.verifier.BackgroundBaseline`): the same cycles as
 timing it in-process, and a baseline that fails or hangs only loses the speedup. A cold
-process times it after the program, as before (a child would load everything again)."""
+process times it after the program, as before (a child would load everything again), and
+simulates in-process."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from agents.cli import app
 from benchmarks.task import load_task
 from interpreter import verifier
 from interpreter.verifier import BackgroundBaseline, baseline_cycles
+from interpreter.verify import trusted
 
 
 def _gone(pid: int) -> bool:
@@ -92,9 +94,10 @@ def test_in_a_warm_server_a_failing_baseline_only_drops_the_speedup(monkeypatch,
 @pytest.mark.slow  # a whole evaluation in this process
 def test_a_cold_process_times_the_baseline_itself(monkeypatch, tmp_path) -> None:
     def no_fork(*args, **kwargs):
-        raise AssertionError("a cold process forked for its baseline")
+        raise AssertionError("a cold process forked for its baseline or its simulation")
 
     monkeypatch.setattr(verifier, "BackgroundBaseline", no_fork)
+    monkeypatch.setattr(trusted, "Forked", no_fork)
     monkeypatch.setattr(eval_server, "warmed", False)
     monkeypatch.setattr(verifier, "baseline_cycles", lambda *args, **kwargs: 4321)
     code, data = _eval_baseline(tmp_path)

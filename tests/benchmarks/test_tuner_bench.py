@@ -179,6 +179,26 @@ def test_runs_of_separate_jobs_are_summarised_together(tmp_path, capsys):
     assert row["vs_tpe"] == pytest.approx(math.sqrt(6 / 2), abs=1e-4)
 
 
+def test_first_seed_picks_the_repeats_seeds_and_competitors_run_alone(tmp_path, monkeypatch):
+    """`--first-seed 10 --repeats 2` runs seeds 10 and 11; a job of competitors only (ours is
+    compared with them later) saves its runs and stops before the summary."""
+    seeds = []
+
+    def fake_random(problem, budget, seed):
+        seeds.append(seed)
+        return tuner_bench.Run([float(seed)] * budget)
+
+    monkeypatch.setitem(tuner_bench.RUNNERS, "random", fake_random)
+    runs = tmp_path / "runs.json"
+    main(
+        ["--problems", "dae_embedding", "--methods", "random", "--repeats", "2"]
+        + ["--first-seed", "10", "--budgets", "3", "--runs", str(runs)]
+    )
+    assert seeds == [10, 11]
+    saved = json.loads(runs.read_text())["dae_embedding"]["random"]
+    assert saved == [[10.0] * 3, [11.0] * 3]
+
+
 class CountingBlackBox:
     """A problem whose known constraints leave 12 of 768 configurations; it records every
     call and fails the test on a known-infeasible one. a == 6 breaks an unknown constraint."""
