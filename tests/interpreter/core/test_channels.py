@@ -463,3 +463,27 @@ def test_a_resumed_solve_equals_one_solve(net, data):
     run.run()
     for got, want in zip(run.timeline().start, expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_loop_reads_a_single_writable_array_in_place_and_copies_a_read_only_one():
+    """One unit with varying costs (equal at both ends, so the uniform check reads them all)
+    and one channel with explicit steps: the flat arrays are those very arrays, not copies
+    (a DAE solve spares copying millions of entries), unless read-only (numba would compile
+    the loop again for that type); the times are the same either way."""
+
+    def build(writable: bool) -> ChannelNetwork:
+        cost, take = np.array([2.0, 5.0, 2.0]), np.array([0, 2, 2])
+        cost.flags.writeable = take.flags.writeable = writable
+        net = ChannelNetwork()
+        p = net.add_unit("producer", cost)
+        c = net.add_unit("consumer", 1.0, steps=3)
+        net.add_channel("pc", p, c, None, take)
+        return net
+
+    net, frozen = build(True), build(False)
+    flat, copied = channels._Flat(net), channels._Flat(frozen)
+    assert flat.cost is net.units[0].cost and flat.take is net.channels[0].take
+    assert copied.cost.flags.writeable and copied.take.flags.writeable
+    want = [[0.0, 2.0, 7.0], [0.0, 1.0, 7.0]]  # C2 waits for token 2 (P2 = 2 + 5)
+    for timeline in (net.solve(), frozen.solve()):
+        np.testing.assert_array_equal(np.concatenate(timeline.start), np.concatenate(want))
