@@ -292,7 +292,8 @@ def fixed(rng, dims):
 """
 
 
-def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog):
+def _suite_with_fixed_input(tmp_path):
+    """A task whose generator draws input x the same in every check."""
     path = write_suite(
         tmp_path,
         GOOD.replace(
@@ -301,6 +302,11 @@ def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog
         ),
     )
     (path.parent / "fixed.py").write_text(FIXED)
+    return path
+
+
+def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog):
+    path = _suite_with_fixed_input(tmp_path)
     assert parse_task(path).repeated_inputs() == ["x"]
     with caplog.at_level("WARNING", logger="benchmarks.task"):
         warn_repeated_inputs(load_task(path))
@@ -316,14 +322,7 @@ def test_an_input_drawn_the_same_in_every_check_is_warned_about(tmp_path, caplog
 
 
 def test_repeated_inputs_are_drawn_once_per_task_file_version(tmp_path, monkeypatch):
-    path = write_suite(
-        tmp_path,
-        GOOD.replace(
-            'reference = "references:scale"',
-            'reference = "references:scale"\ngenerator = "fixed:fixed"',
-        ),
-    )
-    (path.parent / "fixed.py").write_text(FIXED)
+    path = _suite_with_fixed_input(tmp_path)
     monkeypatch.setattr(task_module, "REPEATED", {})
     assert repeated_inputs_of(load_task(path)) == ("x",)
     drawn = []
