@@ -153,20 +153,23 @@ def test_setup_installs_into_the_project_venv_once_and_says_so(tmp_path: Path) -
     # The system interpreter only makes the venv; pip runs from the venv's python.
     assert calls[0] == "system python -m venv .venv"
     assert calls[1].startswith("venv python -m pip install") and "-e .[dev,ray]" in calls[1]
-    assert calls[2] == "host tools with .venv/bin/python"
+    # Every run refreshes the bytecode the sandbox imports (cheap when nothing changed).
+    compile_call = "venv python -m compileall -q dsl sandbox"
+    assert calls[2:] == [compile_call, "host tools with .venv/bin/python"]
     assert all(line.startswith("setup: ") for line in first.stdout.splitlines())
     assert "creating the project virtual environment .venv/" in first.stdout
     assert "torch" in first.stdout and "bubblewrap and docker.io" in first.stdout
 
     again = _setup(tmp_path, python, AGENT_SKIP_HOST_TOOLS="1")
     assert again.returncode == 0, again.stderr
-    assert log.read_text().splitlines() == calls  # nothing installed, no host tools
+    # Nothing installed, no host tools: only the bytecode refreshed.
+    assert log.read_text().splitlines() == [*calls, compile_call]
     assert "already installed" in again.stdout and "AGENT_SKIP_HOST_TOOLS=1" in again.stdout
 
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '2'\n")
     third = _setup(tmp_path, python, AGENT_SKIP_HOST_TOOLS="1")
     assert third.returncode == 0
-    assert log.read_text().splitlines()[-1].startswith("venv python -m pip install")
+    assert log.read_text().splitlines()[-2].startswith("venv python -m pip install")
 
 
 def test_setup_refuses_an_old_python_in_one_line(tmp_path: Path) -> None:
