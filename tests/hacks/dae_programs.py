@@ -67,6 +67,23 @@ def kernel(offsets, indices, table, **params):
     return out
 '''
 
+# The access side reading the output it is meant to produce: in the check the output holds
+# poison, in the simulation zeros, and the simulator reuses the checked access run (its
+# addresses and values), so only the rule that the access side reads inputs keeps the two
+# the same run. Its indices come from the output: a wrong program, and one timed on
+# addresses the hardware would never see.
+ACCESS_READS_OUTPUT = """
+from dsl import dae
+
+
+def kernel(offsets, indices, table, **params):
+    out = dae.output("out")
+    with dae.loop(0, 4) as b:
+        row = dae.load(out, b, 0)
+        dae.buffer(row)
+    return out
+"""
+
 
 def wide_lanes(o2: str) -> str:
     """The honest O2 program with a 16-lane row loop (twice the chip's vector length)."""

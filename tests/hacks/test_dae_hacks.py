@@ -27,6 +27,7 @@ def _verdict(key: str, hack: str) -> Verdict:
         "core_row_loads": lambda: dae_programs.CORE_ROW_LOADS,
         "wide_lanes": lambda: dae_programs.wide_lanes(o2),
         "huge_step": lambda: dae_programs.huge_step(o3),
+        "access_reads_output": lambda: dae_programs.ACCESS_READS_OUTPUT,
     }[hack]()
     return verify(task, source, seed=5, time_budget_s=60)
 
@@ -60,3 +61,11 @@ def test_a_huge_loop_step_is_invalid_not_a_crash():
     assert v.status == "invalid"
     assert "TU 1: step must be in [1, 2147483647], got ~2**70" in v.feedback
     assert "\n" not in v.feedback
+
+
+def test_the_access_side_cannot_read_an_output():
+    """The simulator times the checked run's access side (`CheckedRun`), which saw poisoned
+    outputs where the simulation has zeros: reading an output there must be refused."""
+    v = _verdict("dae/eb_sum_hot", "access_reads_output")
+    assert v.status == "invalid"
+    assert "'out' is an output; the access side only reads inputs" in v.feedback
