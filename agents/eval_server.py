@@ -85,6 +85,8 @@ warmed = False  # set by `warm_up`: this process (a server, or its child) has lo
 # its pages in again: 0.3-0.4 s of system time an evaluation. With these, freed blocks up to
 # 32 MiB stay in the heap for the next allocation. Where memory lives changes no result.
 MALLOC_OPTIONS = ((-3, 32 << 20), (-1, 256 << 20), (-2, 64 << 20))
+# How long warm-up waits for the shipped tasks' repeated inputs (~1 s of work).
+DRAW_TIMEOUT_S = 120.0
 
 
 def enabled(argv: list[str]) -> bool:
@@ -537,7 +539,7 @@ def warm_up() -> None:
         except Exception:
             pass
     if drawing is not None:
-        _record_repeated_inputs(*drawing)
+        _record_repeated_inputs(drawing)
     _spare_children_exit_work()
     warmed = True
 
@@ -552,51 +554,33 @@ def _spare_children_exit_work() -> None:
         finalizer.atexit = False
 
 
-def _draw_repeated_inputs() -> tuple[int, int] | None:
-    """Start a child that works out which inputs each shipped task draws identically
-    (`agent eval` warns of them, drawing a task's inputs twice: up to 0.1 s a call), for
-    `_record_repeated_inputs`; returns its pid and the pipe it answers on, or None. A child:
-    the generators are the suites' code, and none of it may run torch in the server (see
-    WARM_MODULES). The server's fingerprint covers those files; a task file from elsewhere
-    is drawn by its request."""
+def _draw_repeated_inputs():
+    """Start a child (`interpreter.verify.forked.Forked`) that works out which inputs each
+    shipped task draws identically (`agent eval` warns of them, drawing a task's inputs
+    twice: up to 0.1 s a call), for `_record_repeated_inputs`; None if it cannot start. A
+    child: the generators are the suites' code, and none of it may run torch in the server
+    (see WARM_MODULES). The server's fingerprint covers those files; a task file from
+    elsewhere is drawn by its request."""
     try:
         from benchmarks import task as tasks
+        from interpreter.verify.forked import Forked
 
-        readable, writable = os.pipe()
-    except Exception:
+        return Forked(tasks.suites_repeated_inputs)
+    except Exception:  # no process to spare: each request draws its task's inputs
         return None
-    try:
-        pid = os.fork()
-    except OSError:  # no process to spare: each request draws its task's inputs
-        os.close(readable)
-        os.close(writable)
-        return None
-    if pid == 0:
-        code = 1
-        try:
-            os.close(readable)
-            with open(writable, "w") as answer:
-                json.dump(tasks.suites_repeated_inputs(), answer)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(writable)
-    return pid, readable
 
 
-def _record_repeated_inputs(pid: int, readable: int) -> None:
+def _record_repeated_inputs(drawing) -> None:
     """Wait for `_draw_repeated_inputs`' child and keep its answer in
     benchmarks.task.REPEATED, for every request's child."""
     from benchmarks import task as tasks
 
-    with open(readable) as answer:
-        found = answer.read()
-    os.waitpid(pid, 0)
     try:
-        for path, mtime, size, names in json.loads(found):
-            tasks.REPEATED[path, mtime, size] = tuple(names)
-    except ValueError:  # the child failed: each request draws its task's inputs
-        pass
+        found = drawing.result(timeout_s=DRAW_TIMEOUT_S)
+    except Exception:  # the child failed: each request draws its task's inputs
+        return
+    for path, mtime, size, names in found:
+        tasks.REPEATED[path, mtime, size] = tuple(names)
 
 
 def serve() -> None:

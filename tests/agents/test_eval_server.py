@@ -165,7 +165,7 @@ def test_a_task_drawing_an_input_identically_is_warned_about_as_in_process(
 
 def test_the_shipped_tasks_repeated_inputs_are_learnt_before_forking(monkeypatch) -> None:
     monkeypatch.setattr(tasks, "REPEATED", {})
-    eval_server._record_repeated_inputs(*eval_server._draw_repeated_inputs())
+    eval_server._record_repeated_inputs(eval_server._draw_repeated_inputs())
     learnt = {path: names for (path, _, _), names in tasks.REPEATED.items()}
     shipped = sorted(tasks.SUITES_DIR.glob("*/*.toml"))
     assert sorted(learnt) == [str(path) for path in shipped]
