@@ -178,13 +178,16 @@ def eval_(
 
     # A fresh secret timed input per evaluation (the replayed seed under --seed); the
     # baseline is timed on the same one, so the speedup compares like with like. In a warm
-    # eval server it is timed while the program is checked, on the other core, by a child
-    # that shares what the server loaded, and so is the program's timed input once checked;
-    # a cold process would load it all twice (2-3 s more CPU), so it times the baseline
-    # afterwards and simulates in-process.
+    # eval server with a core idle, once the program's outputs on the timed input are
+    # correct, a child times the baseline and another simulates that input, on that core,
+    # while the other checks run (both share what the server and that first check loaded).
+    # Otherwise the baseline is timed afterwards and the simulation runs in-process: a cold
+    # process would load it all twice (2-3 s more CPU), and on busy cores a child's system
+    # time costs more than it saves (see eval_server.core_idle).
     timing_seed = secrets.randbits(32) if seed is None else seed
+    aside = eval_server.warmed and eval_server.core_idle()
     timing = None
-    if loaded.baseline is not None and eval_server.warmed:
+    if loaded.baseline is not None and aside:
         timing = BackgroundBaseline(loaded, timing_seed=timing_seed, sandbox_backend=sandbox)
     try:
         verdict = verify(
@@ -194,8 +197,8 @@ def eval_(
             seed=seed,
             timing_seed=timing_seed,
             filename=program.name,
-            after_build=None if timing is None else timing.start,
-            simulate_aside=eval_server.warmed,
+            after_timed=None if timing is None else timing.start,
+            simulate_aside=aside,
         )
         baseline = None
         if verdict.correct and timing is not None:

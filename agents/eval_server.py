@@ -87,6 +87,22 @@ warmed = False  # set by `warm_up`: this process (a server, or its child) has lo
 MALLOC_OPTIONS = ((-3, 32 << 20), (-1, 256 << 20), (-2, 64 << 20))
 # How long warm-up waits for the shipped tasks' repeated inputs (~1 s of work).
 DRAW_TIMEOUT_S = 120.0
+LOADAVG = "/proc/loadavg"  # its 4th field: runnable tasks now / all tasks (Linux)
+
+
+def core_idle() -> bool:
+    """Whether a core is idle now (this process is the only one runnable), so that a
+    request may time the baseline and simulate in forked children while it checks
+    (agents.cli). A forked child pays in system time for the pages it writes first
+    (0.2-0.45 s of a DAE request on a 2-core machine), which only a core that would
+    otherwise idle repays: with one other process busy, a DAE request in three processes
+    took 0.1-0.4 s longer than in one. True where the count cannot be read."""
+    try:
+        with open(LOADAVG) as stats:
+            running = int(stats.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return running < len(os.sched_getaffinity(0))
 
 
 def enabled(argv: list[str]) -> bool:
@@ -360,6 +376,7 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     sys.stdin = sys.__stdin__ = _stream(0, "r", sys.stdin, line=False)
     sys.stdout = sys.__stdout__ = _stream(1, "w", sys.stdout, line=os.isatty(1))
     sys.stderr = sys.__stderr__ = _stream(2, "w", sys.stderr, line=True)
+    _one_torch_thread()
     from agents import cli
 
     code = 0
@@ -378,6 +395,18 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     return code
+
+
+def _one_torch_thread() -> None:
+    """Run this request's torch on one thread: the other core, if idle, times the baseline
+    and simulates the timed input (`core_idle`), and two OpenMP threads on a machine whose
+    cores are both busy spin in each other's barriers (moe_layer_qwen's reference: 7 ms a
+    call on one thread, 0.4-5 s on two at load 7). The
+    shipped tasks' references are bit-identical either way (tested), so no verdict changes.
+    Setting the count starts no thread pool, so children forked later are safe."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _keep_freed_memory() -> None:
@@ -618,4 +647,9 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    serve()
+    # Run as `python -m agents.eval_server`, this file is `__main__`, while the requests'
+    # children read `warmed` from `agents.eval_server` (agents.cli): serve as that module,
+    # or every request would evaluate as a cold process does.
+    from agents import eval_server
+
+    eval_server.serve()

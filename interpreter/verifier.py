@@ -58,7 +58,7 @@ def verify(
     time_budget_s: float = 60.0,
     filename: str = "program.py",
     timed_only: bool = False,
-    after_build: Callable[[], object] | None = None,
+    after_timed: Callable[[], object] | None = None,
     simulate_aside: bool = False,
 ) -> Verdict:
     """Verify `source` (program text) on `task`. Never raises for a bad program; raises for
@@ -68,11 +68,12 @@ def verify(
     `timing_seed` is given). `timing_seed` fixes the timed input (the same secret for all
     attempts of a run); when both are None each is fresh and secret.
     `filename` is the name messages give the program (the user's file under `agent eval`).
-    `timed_only` runs the timed input alone (see `baseline_verdict`). `after_build` is
-    called once the program is built, if it built, before its checks (see
-    `BackgroundBaseline`). `simulate_aside` simulates the timed input in a forked child while
-    the other checks run (`check_ir`): for a warm eval server's request only, whose torch
-    runs in no forked child (`agents.eval_server`), never for an in-process caller."""
+    `timed_only` runs the timed input alone (see `baseline_verdict`). `after_timed` is
+    called once the program's outputs on the timed input are found correct (see
+    `BackgroundBaseline` and `check_ir`). `simulate_aside` simulates the timed input in a
+    forked child while the other checks run (`check_ir`): for a warm eval server's request
+    only, whose torch runs in no forked child (`agents.eval_server`), never for an
+    in-process caller."""
     from sandbox import build_ir
 
     seconds: dict[str, float] = {}
@@ -90,8 +91,6 @@ def verify(
         return Verdict(
             task.key, built.status, built.message, sandbox=built.backend, seconds=seconds
         )
-    if after_build is not None:
-        after_build()
     return check_ir(
         task,
         built.ir,
@@ -105,6 +104,7 @@ def verify(
         started=start,
         timed_only=timed_only,
         simulate_aside=simulate_aside,
+        after_timed=after_timed,
     )
 
 
@@ -154,40 +154,47 @@ class BackgroundBaseline:
     that the two run on two cores (`agent eval` waited 0.3-0.6 s for a DAE baseline after
     the program's verification).
 
-    `start` runs once the program is built (`verify`'s `after_build`): the baseline is built
-    here, in the sandbox the program's build left spare (a child would start a sandbox of
-    its own, on the critical path), and a child (`interpreter.verify.forked`) checks and
-    simulates it on the timed input (`check_ir`, timed only, as `baseline_verdict`). The
-    program's sandbox is gone by then, and the child shares nothing with the program's
-    checks: its answer is one integer on a pipe. A child that fails, or has not answered
-    within `cycles`' timeout, only loses the speedup (None), never changes a verdict. Fork
-    before any torch operation has run in this process (an OpenMP pool started in the parent
-    hangs a forked child's parallel operations, see agents.eval_server); the child runs torch
-    on one thread, the caller having the other core."""
+    `start` runs once the program's outputs on the timed input are found correct (`verify`'s
+    `after_timed`; before that the baseline's cycles may never be wanted): the baseline is
+    built here, in the sandbox the program's build left spare (ready by then; a child would
+    start a sandbox of its own), and a child (`interpreter.verify.forked`) checks and
+    simulates it on the timed input (`check_ir`, timed only, as `baseline_verdict`). Forked
+    there, the child finds loaded and warmed what the program's first check needed (the
+    task's generators and references, the interpreter's first run: 0.1-0.3 s of CPU it
+    would otherwise spend again), and shares nothing with the program's checks: its answer
+    is one integer on a pipe. A child that fails, cannot start, or has not answered within
+    `cycles`' timeout, only loses the speedup (None), never changes a verdict. Torch must
+    run on no more than one thread in this process (a request of agents.eval_server: an
+    OpenMP pool started in the parent hangs a forked child's parallel operations); the
+    child runs it on one thread too."""
 
     def __init__(self, task: Task, *, timing_seed: int, sandbox_backend: str | None) -> None:
         self.task, self.timing_seed, self.sandbox_backend = task, timing_seed, sandbox_backend
         self._child: Forked | None = None
 
     def start(self) -> None:
-        """Build the baseline and fork the child that times it (no child if it fails to
-        build: it has no cycles)."""
+        """Build the baseline and fork the child that times it; no child (no cycles) when
+        it fails to build, or the sandbox or the fork fails (logged): never raises for
+        those, being called in the middle of the program's checks."""
         from sandbox import build_ir
+        from sandbox.backends import SandboxConfigError
 
         task = self.task
-        source = task.baseline_source()
-        built = build_ir(
-            source,
-            dialect=task.dialect,
-            signature=task.signature(),
-            backend=self.sandbox_backend,
-            last=True,  # `agent eval`'s two builds: the program's, then this one
-        )
-        if built.status != "ok":
-            log.warning("baseline of %s does not build: %s", task.key, built.message)
-            return
-        seed = self.timing_seed
-        self._child = Forked(lambda: _time_baseline(task, built.ir, built.backend, seed))
+        try:
+            built = build_ir(
+                task.baseline_source(),
+                dialect=task.dialect,
+                signature=task.signature(),
+                backend=self.sandbox_backend,
+                last=True,  # `agent eval`'s two builds: the program's, then this one
+            )
+            if built.status != "ok":
+                log.warning("baseline of %s does not build: %s", task.key, built.message)
+                return
+            seed = self.timing_seed
+            self._child = Forked(lambda: _time_baseline(task, built.ir, built.backend, seed))
+        except (SandboxConfigError, OSError) as exc:
+            log.warning("timing the baseline of %s could not start: %s", task.key, exc)
 
     def cycles(self, timeout_s: float) -> int | None:
         """The baseline's cycles, waiting up to `timeout_s` s for them; None if it has none,

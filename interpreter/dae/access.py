@@ -18,7 +18,7 @@ from dsl.core.spec import SEMANTICS
 from dsl.dae.ir import Event, Form, Program, Registration, StreamNode
 from dsl.dae.ops import ACCESS, DAE
 from interpreter.core.walker import Walker
-from interpreter.dae.queue_kernel import FILL
+from interpreter.dae.queue_kernel import FILL, FLAT, ITERATE
 from interpreter.errors import ExecutionError
 
 MAX_ITERATIONS = 4_000_000
@@ -41,6 +41,8 @@ class TUState:
     iv: np.ndarray
     mask: np.ndarray | None
     elements: np.ndarray  # values (not chunks) per fiber
+    chunks: np.ndarray  # iterations per fiber
+    first: np.ndarray  # each fiber's first iteration (iterations are in fiber order)
 
 
 @dataclass
@@ -135,14 +137,20 @@ def _traverse(run: AccessRun, tid: int) -> TUState:
             " iteration) in this run; check its bounds"
         )
     n = int(chunks.sum())
-    owner = np.repeat(np.arange(nfib), chunks)
     first = np.cumsum(chunks) - chunks
+    if t.lanes == 1 and lo.dtype == np.int64:
+        iterate = ITERATE.pick(n)
+        if iterate is not ITERATE.plain:
+            owner, iv = iterate(lo, chunks, t.step, n)
+            return TUState(n, nfib, owner, iv, None, elements, chunks, first)
+    owner = np.repeat(np.arange(nfib), chunks)
     k = np.arange(n) - first[owner]
     if t.lanes == 1:
-        return TUState(n, nfib, owner, lo[owner] + k * t.step, None, elements)
+        return TUState(n, nfib, owner, lo[owner] + k * t.step, None, elements, chunks, first)
     lane = k[:, None] * t.lanes + np.arange(t.lanes)[None, :]
     mask = lane < elements[owner][:, None]
-    return TUState(n, nfib, owner, lo[owner][:, None] + lane * t.step, mask, elements)
+    iv = lo[owner][:, None] + lane * t.step
+    return TUState(n, nfib, owner, iv, mask, elements, chunks, first)
 
 
 def _operands(run: AccessRun, s: StreamNode, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -169,7 +177,18 @@ def flat_index(
     indices: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarray | None, where: str
 ) -> np.ndarray:
     """Row-major flat positions of `indices` into an array of `shape`, bounds-checked on
-    the lanes `mask` keeps (masked-off lanes read position 0)."""
+    the lanes `mask` keeps (masked-off lanes read position 0). Vectors of one length and
+    no mask, the common case, go through `queue_kernel.FLAT` once it is compiled (the
+    arrays below then only name an index out of bounds)."""
+    if mask is None and len(indices) == len(shape) <= 3 and len({i.shape for i in indices}) == 1:
+        first = indices[0]
+        if first.ndim == 1 and all(i.dtype == np.int64 for i in indices):
+            positions = FLAT.pick(len(first) * len(shape))
+            if positions is not FLAT.plain:
+                padded = (*indices, first, first)[:3]
+                flat, inside = positions(*padded, np.array(shape, dtype=np.int64))
+                if inside:
+                    return flat
     full = np.broadcast_shapes(*(i.shape for i in indices))
     flat = np.zeros(full, dtype=np.int64)
     for dim, (idx, size) in enumerate(zip(indices, shape, strict=True)):
@@ -322,8 +341,7 @@ def _layout(run: AccessRun) -> None:
             size += size_fiber[c]
         before = np.zeros(st.n + 1, dtype=np.int64)
         np.cumsum(size, out=before[1:])
-        per_fiber = np.bincount(st.owner, minlength=st.nfib)
-        first = np.cumsum(per_fiber) - per_fiber  # each fiber's first iteration (n if none)
+        per_fiber, first = st.chunks, st.first  # (a fiber with none: first is the next's)
         first_iter[t.id], before_iter[t.id] = first, before
         size_fiber[t.id] = (
             count.get((t.id, Event.BEG), 0)

@@ -24,6 +24,8 @@ from functools import reduce
 
 import numpy as np
 
+from interpreter.dae.queue_kernel import TIGHT
+
 WORK = ("traversal steps", "memory", "DRAM bandwidth", "queue pushes")
 """The access resources that work in parallel: a push's work is the largest of them."""
 ACCESS_PARTS = ("traversal steps", "memory requests", "cache-miss latency", "DRAM bandwidth")
@@ -86,17 +88,13 @@ def walk(x: Inputs) -> CriticalPath:
     # A push is tight when its own work set it (not a full queue); a token when the
     # previous token's finish set its start (not an entry it pops).
     queue_pos: list[np.ndarray] = []  # each queue's pushes in order, found when first needed
-    tight_a = np.ones(n, bool)
-    if n:
-        prev = np.concatenate([[x.fill], x.push[:-1]])
-        tight_a = x.push <= prev + a[:n] + _EPS
-    last_entry = np.full(k, -1)
-    if k and n:
-        np.maximum.at(last_entry, x.owner, np.arange(n))
+    tight = TIGHT.pick(n)
+    if tight is TIGHT.plain:
+        tight = _tight_pushes
+    tight_a, brk_a, last_entry = tight(x.push, a, float(x.fill), x.owner, k, _EPS)
     tight_c = np.zeros(k, bool)
     if k:
         tight_c[1:] = x.start[1:] <= x.finish[:-1] + _EPS
-    brk_a = _last_false(tight_a)
     brk_c = _last_false(tight_c)
 
     def add(name: str, cycles: float) -> None:
@@ -157,6 +155,23 @@ def walk(x: Inputs) -> CriticalPath:
         path.stalls[queue] = path.stalls.get(queue, 0) + 1
         side, i = enter_core(token)
     return path
+
+
+def _tight_pushes(
+    push: np.ndarray, work: np.ndarray, fill: float, owner: np.ndarray, tokens: int, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each push was set by its own work (not a full queue), the last push at or
+    before each that was not (`_last_false`), and each of the `tokens` tokens' last entry
+    (-1: none); `queue_kernel.TIGHT` is the same in one loop."""
+    n = len(push)
+    tight = np.ones(n, bool)
+    if n:
+        prev = np.concatenate([[fill], push[:-1]])
+        tight = push <= prev + work[:n] + eps
+    last_entry = np.full(tokens, -1)
+    if tokens and n:
+        np.maximum.at(last_entry, owner, np.arange(n))
+    return tight, _last_false(tight), last_entry
 
 
 def _room(x: Inputs, queue_pos: list[np.ndarray], e: int) -> tuple[int, int]:

@@ -30,7 +30,7 @@ from dsl.dae.ir import Case, Form, Op, OpNode, Program
 from dsl.dae.ops import DAE, EXECUTE
 from interpreter.core.walker import Walker
 from interpreter.dae.access import ALU, AccessRun, flat_index, resolve
-from interpreter.dae.queue_kernel import MATCH, POP
+from interpreter.dae.queue_kernel import GROUP, MATCH, POP, WRITE, WRITES
 from interpreter.errors import ExecutionError
 
 _DTYPE = {"int64": np.int64, "float32": np.float32}
@@ -48,6 +48,7 @@ class QueueMatch:
     data_pos: np.ndarray  # push index of each operand, in data-queue order
     data_owner: np.ndarray  # token index that pops each operand
     data_first: np.ndarray  # index of each token's first operand
+    tok_case: np.ndarray  # position in `Program.cases` of each token's case
 
 
 @dataclass
@@ -85,13 +86,6 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
             s = p.streams[r.stream]
             form, n = run.stream_shape(s)
             reg_code[i] = kinds.setdefault((_stream_dtype(run, s), form, n), len(kinds))
-    entry_code = reg_code[run.entries.reg]
-    entry_token = entry_code < 0
-    token_pos = np.flatnonzero(entry_token)
-    data_pos = np.flatnonzero(~entry_token)
-    tok_case = -1 - entry_code[token_pos]
-    tokens = np.array([c.id for c in p.cases] or [0], dtype=np.int64)[tok_case]
-    pushed = entry_code[data_pos]
     pops = []
     for c in p.cases:
         codes = [
@@ -105,69 +99,79 @@ def match_queues(run: AccessRun, qdepth_control: int, qdepth_data: int) -> Queue
     npops = np.array([len(x) for x in pops], dtype=np.int64)
     flat_pops = np.concatenate(pops) if pops else np.zeros(0, dtype=np.int64)
     pop_start = np.cumsum(npops) - npops
-    per_token = npops[tok_case] if len(tokens) else np.zeros(0, dtype=np.int64)
-    data_first = np.cumsum(per_token) - per_token
-    expected_total = int(per_token.sum())
-    owner, bad = _match_pops(tok_case, per_token, data_first, npops, pop_start, flat_pops, pushed)
+    qc, qd = qdepth_control, qdepth_data
+    match = MATCH.pick(len(run.entries.reg))
+    if match is MATCH.plain or qc < 0 or qd < 0:
+        match = _match_entries
+    token_pos, data_pos, tok_case, data_first, owner, bad, control, data = match(
+        run.entries.reg, reg_code, npops, pop_start, flat_pops, qc, qd
+    )
+    expected_total, pushed = len(owner), len(data_pos)
 
     def local(j: int) -> int:
         return j - int(data_first[owner[j]])
 
     names = {v: _kind_name(*k) for k, v in kinds.items()}
-    if bad < min(expected_total, len(pushed)):
-        j = bad
+    if bad < min(expected_total, pushed):
+        j = int(bad)
         case = p.cases[tok_case[owner[j]]]
         expected = int(flat_pops[pop_start[tok_case[owner[j]]] + local(j)])
-        r = regs[run.entries.reg[data_pos[j]]]
+        reg = int(run.entries.reg[data_pos[j]])
+        r = regs[reg]
         raise ExecutionError(
             f"protocol mismatch: case {case.id} ({case.name}) pop #{local(j)} expects"
-            f" {names[expected]} but the data queue holds {names[int(pushed[j])]}"
+            f" {names[expected]} but the data queue holds {names[int(reg_code[reg])]}"
             f" pushed by stream {r.stream} on TU {r.tu} {r.event.value}"
         )
-    if expected_total > len(pushed):
-        j = len(pushed)
+    if expected_total > pushed:
+        j = pushed
         case = p.cases[tok_case[owner[j]]]
         raise ExecutionError(
             f"deadlock: case {case.id} ({case.name}) pops operand #{local(j)} in its run"
-            f" for token {int(owner[j])}, but the access side pushed only {len(pushed)}"
+            f" for token {int(owner[j])}, but the access side pushed only {pushed}"
             " operands in total; the core waits forever"
         )
-    if expected_total < len(pushed):
+    if expected_total < pushed:
         r = regs[run.entries.reg[data_pos[expected_total]]]
         raise ExecutionError(
-            f"protocol mismatch: {len(pushed) - expected_total} operands are pushed but never"
+            f"protocol mismatch: {pushed - expected_total} operands are pushed but never"
             f" popped (first: stream {r.stream} on TU {r.tu} {r.event.value}); every operand"
             " needs a pop in the case that consumes it"
         )
-    _check_deadlock(
-        p, tok_case, token_pos, data_pos, per_token, data_first, qdepth_control, qdepth_data
-    )
-    return QueueMatch(tokens, token_pos, data_pos, owner, data_first)
+    _raise_deadlock(p, tok_case, (int(control), int(data)), qc, qd)
+    tokens = np.array([c.id for c in p.cases] or [0], dtype=np.int64)[tok_case]
+    return QueueMatch(tokens, token_pos, data_pos, owner, data_first, tok_case)
 
 
-def _match_pops(
-    tok_case: np.ndarray,
-    per_token: np.ndarray,
-    data_first: np.ndarray,
+def _match_entries(
+    reg: np.ndarray,
+    reg_code: np.ndarray,
     npops: np.ndarray,
     pop_start: np.ndarray,
     flat_pops: np.ndarray,
-    pushed: np.ndarray,
-) -> tuple[np.ndarray, int]:
-    """The token that pops each operand, and the first operand whose pushed kind is not the
-    kind its pop expects (the operand count when none): one loop (`queue_kernel.MATCH`)
-    once compiled, else arrays."""
+    qc: int,
+    qd: int,
+) -> tuple:
+    """`queue_kernel.match_entries` (which see) in arrays, for a process that has not
+    compiled it: the same entries, owners, first mismatch and deadlocking tokens."""
+    entry_code = reg_code[reg]
+    entry_token = entry_code < 0
+    token_pos = np.flatnonzero(entry_token)
+    data_pos = np.flatnonzero(~entry_token)
+    tok_case = -1 - entry_code[token_pos]
+    per_token = npops[tok_case] if len(tok_case) else np.zeros(0, dtype=np.int64)
+    data_first = np.cumsum(per_token) - per_token
     total = int(per_token.sum())
-    match = MATCH.pick(total)
-    if match is not MATCH.plain:
-        owner = np.empty(total, dtype=np.int64)
-        return owner, int(match(tok_case, npops, pop_start, flat_pops, pushed, owner))
     owner = np.repeat(np.arange(len(tok_case)), per_token)
     # operand j is pop #(j - data_first[owner[j]]) of its token's case
     expected = flat_pops[np.repeat(pop_start[tok_case] - data_first, per_token) + np.arange(total)]
-    n = min(total, len(pushed))
-    bad = np.flatnonzero(expected[:n] != pushed[:n])
-    return owner, int(bad[0]) if bad.size else total
+    n = min(total, len(data_pos))
+    mismatch = np.flatnonzero(expected[:n] != entry_code[data_pos[:n]])
+    bad = int(mismatch[0]) if mismatch.size else total
+    control = data = -1
+    if bad == total == len(data_pos):
+        control, data = _first_blocked(token_pos, data_pos, per_token, data_first, qc, qd)
+    return token_pos, data_pos, tok_case, data_first, owner, bad, control, data
 
 
 def _stream_dtype(run: AccessRun, s) -> str:
@@ -178,10 +182,9 @@ def _stream_dtype(run: AccessRun, s) -> str:
     return "int64"
 
 
-def _check_deadlock(
-    p: Program, tok_case, token_pos, data_pos, per_token, data_first, qc: int, qd: int
-) -> None:
-    """With everything matched, can bounded queues still stall both sides for good?
+def _first_blocked(token_pos, data_pos, per_token, data_first, qc: int, qd: int) -> tuple[int, int]:
+    """With everything matched, can bounded queues still stall both sides for good? The
+    first token that stalls them on each count (-1: none), as `_raise_deadlock` reads them.
 
     While the core waits for an operand of token t it has popped tokens 0..t, so the access
     side can push tokens only below t + 1 + qc; if one of those comes before that operand in
@@ -189,29 +192,39 @@ def _check_deadlock(
     latest pushed). Symmetrically for a token behind too many operands.
     """
     nt, nd = len(token_pos), len(data_pos)
+    control = data = -1
     m = max(nt - 1 - qc, 0)  # tokens t with t + 1 + qc < nt
     if nd and m:
         popping = per_token[:m] > 0
         last = np.where(popping, data_first[:m] + per_token[:m] - 1, 0)
         blocked = popping & (token_pos[1 + qc : nt] < data_pos[last])
         if blocked.any():
-            case = p.cases[tok_case[int(np.argmax(blocked))]]
-            raise ExecutionError(
-                f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
-                f" pushed after {qc} more control tokens, but the control queue holds"
-                f" only {qc}; push operands no later than the event of their callback"
-            )
-    if nt:
+            control = int(np.argmax(blocked))
+    if nt and control < 0:
         m = int(np.searchsorted(data_first, nd - qd))  # data_first[i] + qd < nd for i < m
         blocked = data_pos[data_first[:m] + qd] < token_pos[:m]
         if blocked.any():
-            i = int(np.argmax(blocked))
-            case = p.cases[tok_case[i]]
-            raise ExecutionError(
-                f"deadlock: the token of case {case.id} ({case.name}) is pushed after more"
-                f" than {qd} operands it cannot yet pop; the data queue (depth {qd})"
-                " fills first"
-            )
+            data = int(np.argmax(blocked))
+    return control, data
+
+
+def _raise_deadlock(p: Program, tok_case, blocked: tuple[int, int], qc: int, qd: int) -> None:
+    """The deadlock error of the first stalling token `_first_blocked` found, if any."""
+    control, data = blocked
+    if control >= 0:
+        case = p.cases[tok_case[control]]
+        raise ExecutionError(
+            f"deadlock: case {case.id} ({case.name}) waits for an operand that is"
+            f" pushed after {qc} more control tokens, but the control queue holds"
+            f" only {qc}; push operands no later than the event of their callback"
+        )
+    if data >= 0:
+        case = p.cases[tok_case[data]]
+        raise ExecutionError(
+            f"deadlock: the token of case {case.id} ({case.name}) is pushed after more"
+            f" than {qd} operands it cannot yet pop; the data queue (depth {qd})"
+            " fills first"
+        )
 
 
 # ------------------------------------------------------------------------- running cases
@@ -253,8 +266,14 @@ def run_cases(run: AccessRun, sched: QueueMatch, outputs: dict[str, np.ndarray])
     max_ops = max((len(c.ops) for c in p.cases), default=1) + 1
     budget = [MAX_EXECUTE_ELEMENTS]
     runs = []
-    for case in p.cases:
-        which = np.flatnonzero(sched.tokens == case.id)
+    group = GROUP.pick(len(sched.tok_case))
+    if group is not GROUP.plain:
+        order, start = group(sched.tok_case, len(p.cases))
+    for k, case in enumerate(p.cases):
+        if group is GROUP.plain:
+            which = np.flatnonzero(sched.tok_case == k)
+        else:
+            which = order[start[k] : start[k + 1]]
         if which.size:
             late = _reads_counters(case)
             cx = _CaseRun(run, sched, case, which, late, outputs, max_ops, budget)
@@ -316,12 +335,6 @@ def _operand(
     run: AccessRun, data_pos: np.ndarray, operands: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The values (and lane masks) of data-queue operands `operands`, in that order."""
-    pop = POP.pick(len(operands))
-    if pop is not POP.plain:
-        inst = np.empty(len(operands), dtype=np.int64)
-        shared = int(pop(data_pos, operands, run.entries.reg, run.entries.inst, inst))
-        if shared >= 0:  # (else pushed by several registrations: sorted out below)
-            return run.operand_values(run.program.registrations[shared], inst)
     slots = data_pos[operands]
     regs = run.entries.reg[slots]
     inst = run.entries.inst[slots]
@@ -363,6 +376,9 @@ class _CaseRun:
     loads: list[CoreLoad] = field(default_factory=list)
     popped: int = 0
     operands: np.ndarray | None = None  # each token's first operand (set by the first pop)
+    # once `queue_kernel.POP` is compiled, set by the first pop: each pop's instances per
+    # token, and the registration that pushed them all (-1: several)
+    pops: tuple[np.ndarray, np.ndarray] | None = None
 
     def run_ops(self, early: bool) -> None:
         """Run the ops no counter reaches (`early`) or the others, in program order, on the
@@ -414,9 +430,19 @@ class _CasePass(Walker):
 
 @DAE.implement(SEMANTICS, "execute.pop")
 def _pop(node: OpNode, inputs: list, cx: _CaseRun) -> list:
-    if cx.popped == 0:
+    run, k = cx.run, cx.popped
+    if k == 0:
         cx.operands = cx.sched.data_first[cx.which]  # each token's first operand
-    values, mask = _operand(cx.run, cx.sched.data_pos, cx.operands + cx.popped)
+        npops = sum(op.op == "pop" for op in cx.case.ops)
+        pop = POP.pick(npops * len(cx.which))
+        if pop is not POP.plain:
+            cx.pops = np.empty((npops, len(cx.which)), np.int64), np.empty(npops, np.int64)
+            pop(cx.sched.data_pos, cx.operands, run.entries.reg, run.entries.inst, *cx.pops)
+    if cx.pops is not None and cx.pops[1][k] >= 0:
+        reg = run.program.registrations[cx.pops[1][k]]
+        values, mask = run.operand_values(reg, cx.pops[0][k])
+    else:  # (in arrays, or pushed by several registrations)
+        values, mask = _operand(run, cx.sched.data_pos, cx.operands + k)
     cx.popped += 1
     return [(values.astype(_DTYPE[node.fields.dtype], copy=False), mask)]
 
@@ -594,7 +620,8 @@ _ACCUMULATE = {
 
 
 def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
-    """Apply the writes of every output as if one at a time in program order.
+    """Apply the writes of every output as if one at a time in program order: once
+    `queue_kernel.WRITE` is compiled, one at a time indeed (but for a `div`), else in arrays.
 
     Per element only the last store counts, and after it the accumulates in order: so the
     stores go in at once (each element's last), then the accumulates that come after their
@@ -606,9 +633,16 @@ def _apply(effects: list[Effect], outputs: dict[str, np.ndarray]) -> None:
         if target.dtype.kind in "iu" and any(e.fn == "div" for e in mine):
             raise ExecutionError(f"accumulate div on integer output {name!r}")
         fns = sorted({e.fn for e in mine})
-        code = {f: i for i, f in enumerate(fns)}
         order = np.concatenate([e.order for e in mine])
         sort = np.argsort(order, kind="stable")
+        write = WRITE.pick(len(order))
+        if write is not WRITE.plain and "div" not in fns:  # (numba faults a float x / 0)
+            lengths = [len(e.order) for e in mine]
+            kind = np.repeat(np.array([WRITES[e.fn] for e in mine], dtype=np.int64), lengths)
+            flat = np.concatenate([e.flat for e in mine])
+            write(target, flat, np.concatenate([e.values for e in mine]), kind, sort)
+            continue
+        code = {f: i for i, f in enumerate(fns)}
         flat = np.concatenate([e.flat for e in mine])[sort]
         values = np.concatenate([e.values for e in mine])[sort]
         kind = np.concatenate([np.full(len(e.order), code[e.fn]) for e in mine])[sort]

@@ -38,6 +38,9 @@ class Coupling:
     fill: float
     control_depth: int
     data_depth: int
+    # the entries of each queue (tokens, operands) in order and the token popping each
+    # operand, if the caller has them (the queue match does): else found from `is_token`
+    queues: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -60,13 +63,14 @@ def network(cp: Coupling) -> ChannelNetwork:
     net.add_unit("access side", until_next_push)
     net.add_unit("core", cp.c)
     if len(cp.c):  # with no token to pop them, entries only cost access work
-        tokens, operands = np.flatnonzero(cp.is_token), np.flatnonzero(~cp.is_token)
-        owner = np.asarray(cp.owner)
+        if cp.queues is None:
+            tokens, operands = np.flatnonzero(cp.is_token), np.flatnonzero(~cp.is_token)
+            popper = np.asarray(cp.owner)[operands]
+        else:
+            tokens, operands, popper = cp.queues
         # token k is popped by core step k: the channel's default take
         net.add_channel("control queue", ACCESS, CORE, tokens + 1, depth=cp.control_depth)
-        net.add_channel(
-            "data queue", ACCESS, CORE, operands + 1, owner[operands], depth=cp.data_depth
-        )
+        net.add_channel("data queue", ACCESS, CORE, operands + 1, popper, depth=cp.data_depth)
     return net
 
 

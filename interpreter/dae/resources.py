@@ -65,16 +65,25 @@ def check(program: Program, dims: dict[str, int], target: DaeTarget) -> dict[str
     return used
 
 
-def queue_peak(push: np.ndarray, pop: np.ndarray) -> int:
+def queue_peak(
+    push: np.ndarray,
+    pop: np.ndarray,
+    at: np.ndarray | None = None,
+    owner: np.ndarray | None = None,
+) -> int:
     """Most entries a queue held: entries in push order with their push and pop times (pops
-    in order). An entry popped at the instant another is pushed has left (that is how the
-    bounded queue lets the new one in); each entry counts itself. Merged in one pass when
+    in order), or, given `at` and `owner`, pushed at `push[at]` and popped at `pop[owner]`.
+    An entry popped at the instant another is pushed has left (that is how the bounded
+    queue lets the new one in); each entry counts itself. Merged in one pass when
     `queue_kernel.PEAK` is compiled, else a binary search per push (the same peak)."""
-    if not len(push):
+    at = np.arange(len(push)) if at is None else at
+    owner = np.arange(len(at)) if owner is None else owner
+    if not len(at):
         return 0
-    merge = PEAK.pick(len(push))
+    merge = PEAK.pick(len(at))
     if merge is not PEAK.plain:
-        return int(merge(push, pop))
+        return int(merge(push, at, pop, owner))
+    push, pop = push[at], pop[owner]
     order = np.arange(len(push))
     popped = np.minimum(np.searchsorted(pop, push, side="right"), order)
     return int((order + 1 - popped).max())

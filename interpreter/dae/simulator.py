@@ -36,14 +36,15 @@ from typing import Any
 import numpy as np
 
 from dsl.core.spec import VALUE_TIMED
-from dsl.dae.ir import LANES, Form, Program
+from dsl.dae.ir import LANES, Event, Form, Program
 from dsl.dae.ops import DAE, EXECUTE
 from interpreter.dae import advice, critical_path, resources
 from interpreter.dae.access import AccessRun, resolve, run_access
 from interpreter.dae.cache_model import DRAM, Requests, replay, requests, with_core_loads
 from interpreter.dae.costs import case_cost, chunks
-from interpreter.dae.execute import CheckedRun, CoreLoad, QueueMatch, match_queues, run_cases
+from interpreter.dae.execute import CheckedRun, CoreLoad, match_queues, run_cases
 from interpreter.dae.pipeline import Coupling, solve
+from interpreter.dae.queue_kernel import STALLS, WORK
 from interpreter.dae.target import DaeTarget, budget_entry, dae_target
 from interpreter.report import SimReport
 
@@ -109,27 +110,20 @@ def simulate(
     n = len(run.entries.reg)
     # every TU iteration is a step, charged to the next push (n: after the last)
     starts = np.concatenate([run.start_iter[t.id] for t in program.tus] or [np.zeros(0, int)])
-    steps = np.bincount(starts, minlength=n + 1)[: n + 1] / acc.tu_steps_per_cycle
-    on_access = req.access
+    rates = np.array([acc.tu_steps_per_cycle, acc.pushes_per_cycle, bw], dtype=np.float64)
     port_cycles = 1.0 / acc.mem_requests_per_cycle
-    occupancy = np.maximum(port_cycles, lat[req.level] / outstanding)
-    mem = np.bincount(req.entry[on_access], weights=occupancy[on_access], minlength=n + 1)
-    waiting = on_access & (lat[req.level] / outstanding > port_cycles)
-    mem_wait = np.bincount(req.entry[waiting], weights=occupancy[waiting], minlength=n + 1)
-    miss = req.level == DRAM
-    dram_read = np.bincount(
-        req.entry[on_access], weights=miss[on_access] * float(line), minlength=n + 1
+    work_of = WORK.pick(n + len(req.entry))
+    if work_of is WORK.plain:
+        work_of = _access_work
+    *parts, work, miss_share, occupancy = work_of(
+        starts, req.entry, req.level, req.load, lat, float(outstanding), port_cycles, line, rates, n
     )
-    push = np.full(n + 1, 1.0 / acc.pushes_per_cycle)
-    push[n] = 0.0
-    parts = (steps, mem, dram_read / bw, push)  # the access work, split as the path names it
-    work = reduce(np.maximum, parts)  # (pairwise: no stacked copy)
+    parts = tuple(parts)  # the access work, split as the path names it (`critical_path.WORK`)
+    on_access = req.access
+    miss = req.level == DRAM
 
     costs = [case_cost(c, k, dims, target) for k, c in enumerate(program.cases)]
-    index = {c.id: k for k, c in enumerate(program.cases)}
-    lookup = np.zeros(max(index, default=0) + 1, dtype=np.int64)
-    lookup[list(index)] = list(index.values())
-    tok_case = lookup[sched.tokens]
+    tok_case = sched.tok_case
     stall = _core_memory(req, core_loads, lat, outstanding, len(sched.tokens), target)
     c = np.array([k.cycles for k in costs] or [0.0])[tok_case] + stall
     owner = np.empty(n, dtype=np.int64)
@@ -139,7 +133,8 @@ def simulate(
     is_token[sched.token_pos] = True
     first = np.flatnonzero(on_access)
     fill = float(lat[req.level[first[0]]]) if len(first) else 0.0
-    times = solve(Coupling(work[:n], owner, is_token, c, fill, *depths))
+    queues = sched.token_pos, sched.data_pos, sched.data_owner
+    times = solve(Coupling(work[:n], owner, is_token, c, fill, *depths, queues))
 
     access_end = (times.push[-1] if n else fill) + work[n]
     execute_end = times.finish[-1] if len(c) else 0.0
@@ -153,7 +148,7 @@ def simulate(
     # The floor uses only the target's peaks: 8 lanes of core work per cycle and compulsory
     # DRAM traffic (every line either side touches, once; every output byte) over bandwidth.
     floor = max(lane_ops / LANES, (unique_lines * line + write_bytes) / bw)
-    used.update(_dynamic_use(req, sched, times, caps, line, lat, cycles))
+    used.update(_dynamic_use(req, sched, times, caps, line, lat, cycles, unique_lines))
     report = _report(
         run,
         sched,
@@ -174,7 +169,7 @@ def simulate(
     path = critical_path.walk(
         critical_path.Inputs(
             dict(zip(critical_path.WORK, parts, strict=True)),
-            np.divide(mem_wait, mem, out=np.zeros(len(mem)), where=mem > 0),
+            miss_share,
             _core_parts(costs, tok_case, stall),
             times.push,
             times.start,
@@ -207,6 +202,41 @@ def simulate(
         }
     report.resources = used
     return report
+
+
+def _access_work(
+    starts: np.ndarray,
+    entry: np.ndarray,
+    level: np.ndarray,
+    load: np.ndarray,
+    lat: np.ndarray,
+    outstanding: float,
+    port: float,
+    line: int,
+    rates: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, ...]:
+    """The access work charged to each push (`n`: after the last), by resource: traversal
+    steps (TU iterations `starts`, at `rates[0]` a cycle), memory (each access-side request
+    holds the port or, when slower, a miss slot: its `occupancy`), DRAM bandwidth (a line a
+    miss, at `rates[2]` bytes a cycle) and the push (`rates[1]` a cycle); then the largest
+    (`work`), the share of memory held by latency-bound requests, and every request's
+    occupancy. `queue_kernel.WORK` is the same in one loop."""
+    steps = np.bincount(starts, minlength=n + 1)[: n + 1] / rates[0]
+    on_access = load < 0
+    latency = lat[level] / outstanding
+    occupancy = np.maximum(port, latency)
+    mem = np.bincount(entry[on_access], weights=occupancy[on_access], minlength=n + 1)
+    waiting = on_access & (latency > port)
+    mem_wait = np.bincount(entry[waiting], weights=occupancy[waiting], minlength=n + 1)
+    miss = level == DRAM
+    dram = np.bincount(entry[on_access], weights=miss[on_access] * float(line), minlength=n + 1)
+    push = np.full(n + 1, 1.0 / rates[1])
+    push[n] = 0.0
+    parts = (steps, mem, dram / rates[2], push)
+    work = reduce(np.maximum, parts)  # (pairwise: no stacked copy)
+    miss_share = np.divide(mem_wait, mem, out=np.zeros(len(mem)), where=mem > 0)
+    return (*parts, work, miss_share, occupancy)
 
 
 def _core_memory(
@@ -260,18 +290,18 @@ def _distinct(lines: np.ndarray) -> int:
     return int(np.count_nonzero(seen))
 
 
-def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]:
+def _dynamic_use(req, sched, times, caps, line, lat, cycles, touched) -> dict[str, float]:
     """What the run used of the resources the hardware manages: the most entries each queue
-    held, misses in flight on average (Little's law), and the bytes of cache it filled."""
+    held, misses in flight on average (Little's law), and the bytes of cache it filled
+    (`touched`: the distinct lines of all requests)."""
     temporal = _distinct(req.line[~req.nontemporal])
-    touched = _distinct(req.line)
     miss = req.level == DRAM
     return {
         "control_queue_entries": float(
-            resources.queue_peak(times.push[sched.token_pos], times.start)
+            resources.queue_peak(times.push, times.start, sched.token_pos)
         ),
         "data_queue_entries": float(
-            resources.queue_peak(times.push[sched.data_pos], times.start[sched.data_owner])
+            resources.queue_peak(times.push, times.start, sched.data_pos, sched.data_owner)
         ),
         "outstanding_misses": float(lat[DRAM] * miss.sum() / cycles),
         "l1_bytes": float(min(touched, caps[0]) * line),
@@ -280,19 +310,18 @@ def _dynamic_use(req, sched, times, caps, line, lat, cycles) -> dict[str, float]
     }
 
 
-def _payload(run: AccessRun, sched: QueueMatch) -> int:
-    """Elements the access side delivered into the data queue."""
+def _payload(run: AccessRun) -> int:
+    """Elements the access side delivered into the data queue: every instance of an operand's
+    registration pushes it once (`access._layout`)."""
     total = 0
-    regs = run.entries.reg[sched.data_pos]
-    counts = np.bincount(regs, minlength=len(run.program.registrations))
-    for r in np.flatnonzero(counts).tolist():
-        reg = run.program.registrations[r]
-        s = run.program.streams[reg.stream]
-        form, n = run.stream_shape(s)
-        count = int(counts[r])
-        if form is Form.VECTOR:
-            inst = run.entries.inst[sched.data_pos[regs == r]]
-            _, mask = run.operand_values(reg, inst)
+    for reg in run.program.registrations:
+        if reg.case is not None:  # (a token)
+            continue
+        st = run.tus[reg.tu]
+        count = st.n if reg.event is Event.ITE else st.nfib
+        form, n = run.stream_shape(run.program.streams[reg.stream])
+        if form is Form.VECTOR and count:
+            _, mask = run.operand_values(reg, np.arange(count))
             total += int(mask.sum()) if mask is not None else count * n
         else:
             total += count * n
@@ -326,7 +355,10 @@ def _report(
     else:
         core_wait = 0.0
     n = len(work) - 1
-    if n:
+    stalls = STALLS.pick(n)
+    if stalls is not STALLS.plain:
+        access_stall = float(stalls(times.push, work).sum())
+    elif n:
         earliest = np.concatenate([[0.0], times.push[:-1]]) + work[:n]
         access_stall = float(np.maximum(0.0, times.push - earliest)[1:].sum())
     else:
@@ -334,7 +366,7 @@ def _report(
     nt = req.nontemporal
     miss = req.level == DRAM
     line = float(target.cache.line_bytes)
-    payload = _payload(run, sched)
+    payload = _payload(run)
     metrics = {
         "access_utilization": payload / (LANES * cycles),
         "compute_utilization": lane_ops / (LANES * cycles),

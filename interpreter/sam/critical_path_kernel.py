@@ -191,12 +191,21 @@ CHARGE_PATH = Kernel(charge_path, (_owner,), compile_from=60_000, allocates=Fals
 
 
 def warm_up() -> None:
-    """Compile (or load) the kernels, calling each once (see `interpreter.core.jit.warm_up`)."""
+    """Compile (or load) the kernels, calling each once (see `interpreter.core.jit.warm_up`)
+    on every kind of array the simulator passes: numba compiles a kernel per argument type,
+    and a read-only array is a type of its own (an edge's emits or takes that are the plan's
+    None are views of one read-only `arange`, `interpreter.sam.cycles._edges`). A kind left
+    out here would be loaded from numba's cache on its first call in every process, ~0.01 s
+    each, again in each child of a warm `agent eval` (`agents.eval_server`)."""
     ints, none = np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    fixed = ints.copy()
+    fixed.flags.writeable = False
     waits = np.zeros((2, FIELDS), dtype=np.int64)
     for plain in (True, False):
-        INPUT_WAITS.compiled()(waits, 0, ints, plain, ints, 0, 1, none, 0, ints)
-        ROOM_WAITS.compiled()(waits, 0, 2, plain, ints, ints, 0, 0, 0, ints)
+        for take in (ints, fixed):
+            for emit in (ints, fixed):
+                INPUT_WAITS.compiled()(waits, 0, take, plain, emit, 0, 1, none, 0, ints)
+            ROOM_WAITS.compiled()(waits, 0, 2, plain, ints, take, 0, 0, 0, ints)
     share, stalls = np.zeros((PARTS, 1)), np.zeros((1, 1), dtype=np.int64)
     waits[:, PRED] = -1
     CHARGE_PATH.compiled()(1, waits, ints, np.array([2]), ints[:1], ints[:1] + 1, share, stalls,

@@ -118,14 +118,35 @@ def run_program(
     return tensors, run_graphs(program, tensors, dims)
 
 
+@dataclass(frozen=True)
+class CheckedRun:
+    """What `execute` ran, for `interpreter.sam.simulate` to time instead of running the
+    same program on the same inputs again (the verifier's timed input: checked, then
+    simulated). The graph runs hold streams and step plans only; their plans include memory
+    steps exactly when `memory_steps` is set, so they serve a simulation that wants the same
+    (`reusable`)."""
+
+    program: Program
+    dims: dict[str, int]
+    memory_steps: bool
+    runs: list[GraphRun]
+
+    def reusable(self, program: Program, dims: dict[str, int], memory_steps: bool) -> bool:
+        return self.program is program and self.dims == dims and self.memory_steps == memory_steps
+
+
 def execute(
     program: Program,
     inputs: Mapping[str, Any],
     outputs: dict[str, np.ndarray],
     dims: dict[str, int],
-) -> None:
-    """Functional run: write every output tensor into its pre-allocated array."""
-    tensors, _ = run_program(program, inputs, dims)
+    memory_steps: bool = True,
+) -> CheckedRun:
+    """Functional run: write every output tensor into its pre-allocated array. Without
+    `memory_steps` the step plans leave out memory words (see `run_graphs`: the outputs are
+    the same); returns the run for a simulation of these inputs (`CheckedRun`)."""
+    tensors = load_inputs(program, inputs, dims)
+    runs = run_graphs(program, tensors, dims, memory_steps)
     for name, out in outputs.items():
         decl = program.tensors.get(name)
         if decl is None or decl.role != "output":
@@ -134,3 +155,4 @@ def execute(
         if dense.shape != out.shape:
             raise ExecutionError(f"output {name!r} has shape {dense.shape}, expected {out.shape}")
         out[...] = dense.astype(out.dtype)
+    return CheckedRun(program, dict(dims), memory_steps, runs)

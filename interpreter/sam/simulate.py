@@ -13,7 +13,7 @@ from interpreter.sam import advice
 from interpreter.sam.counts import COUNTERS, READ_COUNTERS, WRITE_COUNTERS, count_graph, graph_floor
 from interpreter.sam.critical_path import critical_path
 from interpreter.sam.cycles import HbmModel, time_graph
-from interpreter.sam.execute import load_inputs, run_graphs
+from interpreter.sam.execute import CheckedRun, GraphRun, load_inputs, run_graphs
 from interpreter.sam.fibertree import Fibertree
 from interpreter.sam.resources import check_static, full_lanes
 
@@ -32,10 +32,27 @@ def _hbm(target: SamTarget) -> HbmModel | None:
     return HbmModel(hbm.channels, hbm.latency, hbm.ii, hbm.startup) if hbm.enabled else None
 
 
+def memory_steps(target: Mapping[str, Any]) -> bool:
+    """Whether runs timed on `target` need their memory steps (only its memory model reads
+    them): what `execute` builds for a run that its simulation may reuse."""
+    return sam_target(target).hbm.enabled
+
+
 def simulate(
-    program: Program, inputs: Mapping[str, Any], dims: dict[str, int], target: dict
+    program: Program,
+    inputs: Mapping[str, Any],
+    dims: dict[str, int],
+    target: dict,
+    checked: CheckedRun | None = None,
 ) -> SimReport:
-    """Simulate on inputs given dense or sparse (scipy.sparse or `inputs.Coords`)."""
+    """Simulate on inputs given dense or sparse (scipy.sparse or `inputs.Coords`).
+    `checked`, what `execute` returned for this program on these very inputs and dims,
+    spares running them again when its runs suit the target (`CheckedRun.reusable`)."""
+    if checked is not None:
+        resources = check_static(program, target)
+        typed_target = sam_target(target)
+        if checked.reusable(program, dims, typed_target.hbm.enabled):
+            return _report(program, checked.runs, target, typed_target, resources)
     return simulate_trees(program, load_inputs(program, inputs, dims), dims, target)
 
 
@@ -43,10 +60,23 @@ def simulate_trees(
     program: Program, tensors: dict[str, Fibertree], dims: dict[str, int], target: dict
 ) -> SimReport:
     """Simulate with the inputs already in storage form (what a simulator loop times)."""
-    resources = check_static(program, target)
+    resources = check_static(program, target)  # before running: none over budget runs
     typed_target = sam_target(target)  # (checked once: a few hundred microseconds)
+    memory = typed_target.hbm.enabled
+    runs = run_graphs(program, dict(tensors), dims, memory_steps=memory)
+    return _report(program, runs, target, typed_target, resources)
+
+
+def _report(
+    program: Program,
+    runs: list[GraphRun],
+    target: dict,
+    typed_target: SamTarget,
+    resources: dict[str, float],
+) -> SimReport:
+    """Time the graph runs on `target` (`typed_target` its typed form, `resources` the
+    program's `check_static` figures) and report."""
     hbm = _hbm(typed_target)
-    runs = run_graphs(program, dict(tensors), dims, memory_steps=hbm is not None)
     fifo_depth = typed_target.fifo_depth
     timings = [time_graph(run, fifo_depth, hbm) for run in runs]
     resources["fifo_depth"] = float(max((t.fifo_depth for t in timings), default=0))

@@ -135,6 +135,8 @@ def _reused(args: list, n: int) -> tuple[int, np.ndarray, np.ndarray] | None:
     """(argument, its distinct tile indices, each element's position among them) of the
     lazily loaded argument re-reading its tiles most, if it re-reads them REUSE times."""
     best = None
+    if n < REUSE:  # no tile can be read REUSE times (a token tile of a MoE expert, say)
+        return None
     for k, a in enumerate(args):
         if isinstance(a, LazyTiles) and n:
             uniq, inverse = _distinct(a.idx)

@@ -10,6 +10,7 @@ streams actually produced: static and task dims must match exactly, a fresh dyna
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 
 import numpy as np
@@ -32,9 +33,11 @@ def run_functional(
     dims: dict[str, int],
     merge_order: dict[int, np.ndarray] | None = None,
     keep: bool = False,
+    declared: Declared | None = None,
 ) -> tuple[RunContext, dict[Port, StreamData]]:
     """Run every node; return the context (stores, off-chip accesses) and, with `keep`,
-    every stream (the timing pass needs them)."""
+    every stream (the timing pass needs them). `declared`, the program's `Declared` (made
+    here if not given), lets several runs of one program share it."""
     missing = [n for n, t in program.tensors.items() if t.role == "input" and n not in inputs]
     if missing:
         raise ExecutionError(f"no data for input {missing[0]!r}")
@@ -50,8 +53,42 @@ def run_functional(
             have = np.asarray(inputs[name]).dtype.name
             if have != t.dtype:  # bytes are charged for the declared dtype: it must be true
                 raise ExecutionError(f"input {name!r} is {have} but the program declares {t.dtype}")
-    streams = FunctionalPass(program, SEMANTICS, ctx).run(keep=keep)
+    if declared is None or not declared.of(program):
+        declared = Declared(program)
+    streams = FunctionalPass(program, SEMANTICS, ctx, declared).run(keep=keep)
     return ctx, streams
+
+
+class Declared:
+    """What the functional pass checks every output against, read off the program once:
+    per node, whether it rounds to half precision (`USES_COMPUTE`), and per output its
+    declared shape (numbered: equal shapes, one number), whether a dim of it is ragged and
+    its tile type (numbered likewise), or None for other elements. A program of thousands
+    of nodes otherwise hashes the same symbolic shapes again on every output of every run."""
+
+    def __init__(self, program: Program) -> None:
+        self._program = weakref.ref(program)  # not kept alive by a cache of this
+        shapes: dict[tuple[Expr, ...], int] = {}
+        tiles: dict[Tile, int] = {}
+        self.rounds = [OPS[n.op].has(USES_COMPUTE) for n in program.nodes]
+        self.outputs = [
+            [
+                (
+                    t.shape,
+                    shapes.setdefault(t.shape, len(shapes)),
+                    any(e.is_ragged for e in t.shape),
+                    (t.elem, tiles.setdefault(t.elem, len(tiles)))
+                    if isinstance(t.elem, Tile)
+                    else None,
+                )
+                for t in n.outputs
+            ]
+            for n in program.nodes
+        ]
+
+    def of(self, program: Program) -> bool:
+        """Whether this was read off `program` (the very object, still alive)."""
+        return self._program() is program
 
 
 class FunctionalPass(Walker):
@@ -65,43 +102,43 @@ class FunctionalPass(Walker):
     values are kept too: thousands of outputs share a few shapes, and the pass's dims
     only ever gain values (a fresh dim is bound once)."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, program: Program, rules, context: RunContext, declared: Declared) -> None:
+        super().__init__(program, rules, context)
+        self.declared = declared
         self._checked: dict[tuple, tuple] = {}  # key -> the arrays (kept: ids stay unique)
-        self._wants: dict[tuple, tuple] = {}  # (declared dims, number of known dims) -> values
+        self._wants: dict[tuple, tuple] = {}  # (shape number, number of known dims) -> values
 
     def call(self, node: Node, inputs: list[StreamData]) -> list[StreamData]:
         outs = super().call(node, inputs)
-        if OPS[node.op].has(USES_COMPUTE):
+        if self.declared.rounds[node.id]:
             outs = [round_stream(s, t.elem) for s, t in zip(outs, node.outputs, strict=True)]
         return outs
 
     def store(self, node: Node, outputs: list[StreamData], values: dict[Port, StreamData]) -> None:
         dims = self.context.dims
-        for i, (s, t) in enumerate(zip(outputs, node.outputs, strict=True)):
-            wants = self._declared(t.shape)
-            key = (id(s.stop), id(s.has_value), t.shape, wants)
-            if key not in self._checked:
-                if not _regular_as_declared(s, t, wants):
-                    _check_structure(node, i, s, t, dims)
-                self._checked[key] = (s.stop, s.has_value)
-            elem = t.elem
-            if isinstance(elem, Tile) and s.n_values and not isinstance(s.values, tuple):
+        checked = self._checked
+        for i, (s, (shape, shape_no, ragged, tile)) in enumerate(
+            zip(outputs, self.declared.outputs[node.id], strict=True)
+        ):
+            known = len(dims)  # a check below may bind a dim
+            wants = self._wants.get((shape_no, known))
+            if wants is None:
+                wants = self._wants[shape_no, known] = tuple(e.evaluate(dims) for e in shape)
+            key = (id(s.stop), id(s.has_value), shape_no, wants)
+            if key not in checked:
+                if ragged or not _regular_as_declared(s, wants):
+                    _check_structure(node, i, s, node.outputs[i], dims)
+                checked[key] = (s.stop, s.has_value)
+            if tile is not None and s.n_values and not isinstance(s.values, tuple):
+                elem, tile_no = tile
                 wants = (elem.rows.evaluate(dims), elem.cols.evaluate(dims))
-                key = (id(s.values), elem, wants, node.op == "flat_map")
-                if key not in self._checked:
+                if _one_tile_shape(s.values) == wants:  # `_check_tiles` would pass, bind nothing
+                    continue
+                key = (id(s.values), tile_no, wants, node.op == "flat_map")
+                if key not in checked:
                     _check_tiles(node, i, s, elem, dims)
-                    self._checked[key] = (s.values,)
+                    checked[key] = (s.values,)
         super().store(node, outputs, values)
-
-    def _declared(self, shape: tuple[Expr, ...]) -> tuple:
-        """The values of declared dims `shape` (None where unknown yet)."""
-        dims = self.context.dims
-        key = (shape, len(dims))
-        wants = self._wants.get(key)
-        if wants is None:
-            wants = self._wants[key] = tuple(e.evaluate(dims) for e in shape)
-        return wants
 
 
 def _single_symbol(e: Expr) -> Sym | None:
@@ -112,11 +149,12 @@ def _single_symbol(e: Expr) -> Sym | None:
     return None
 
 
-def _regular_as_declared(s: StreamData, t: StreamType, wants: tuple) -> bool:
-    """Whether the stream is the regular one of its declared dims, all known and non-zero
-    (most streams): then `_check_structure` passes and binds nothing. One comparison with
-    the regular stops costs a few numpy calls, where the check costs some ten per dim."""
-    if any(w is None or w < 1 for w in wants) or any(e.is_ragged for e in t.shape):
+def _regular_as_declared(s: StreamData, wants: tuple) -> bool:
+    """Whether the stream is the regular one of its declared dims (none ragged), all known
+    and non-zero (most streams): then `_check_structure` passes and binds nothing. One
+    comparison with the regular stops costs a few numpy calls, where the check costs some
+    ten per dim."""
+    if any(w is None or w < 1 for w in wants):
         return False
     n = 1
     for w in wants:
@@ -140,11 +178,12 @@ def _check_structure(
 ) -> None:
     """The stream's run lengths against its declared dims (binding fresh dynamic ones)."""
     rank = t.rank
+    empty = s.n_items == 0  # no item: its outermost dim is 0, the others are not seen
     for pos, expr in enumerate(t.shape):
-        if expr.is_ragged or (pos > 0 and s.n_items == 0):
+        if expr.is_ragged or (pos > 0 and empty):
             continue
         want = expr.evaluate(dims)
-        vals = sorted(observed_dim(s, rank, rank - pos).tolist())
+        vals = [0] if empty else sorted(observed_dim(s, rank, rank - pos).tolist())
         if want is None:
             sym = _single_symbol(expr)
             if sym is not None and sym.kind != RAGGED and len(vals) == 1:
@@ -192,6 +231,15 @@ def _tile_dims(s: StreamData) -> tuple[np.ndarray, np.ndarray]:
     shapes = s.value_shapes
     col_r, col_c = shapes[:, 0], shapes[:, 1]
     return tuple(c[:1] if (c == c[0]).all() else np.unique(c) for c in (col_r, col_c))
+
+
+def _one_tile_shape(values: object) -> tuple[int, int] | None:
+    """(rows, cols) of every tile of a stacked or lazily loaded container, else None."""
+    if isinstance(values, np.ndarray):
+        return values.shape[1:] if values.ndim == 3 else None
+    if isinstance(values, LazyTiles):
+        return values.grid.shape[1:]
+    return None
 
 
 def _split_edge(node: Node, got: np.ndarray, want: int) -> bool:

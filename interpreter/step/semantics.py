@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -138,6 +139,26 @@ def _affine_indices(
     return idx.reshape(-1)
 
 
+SMALL_PATTERN = 1 << 16
+"""Reads of at most this many tiles have their pattern made once (`_read_pattern`)."""
+
+
+@lru_cache(maxsize=1024)
+def _read_pattern(
+    shape: tuple[int, ...], stride: tuple[int, ...] | None, base: int, nested: bool
+) -> tuple[np.ndarray, int, int, np.ndarray, np.ndarray | None]:
+    """A small read's tile indices (`_affine_indices`), their least and greatest, and the
+    stops and value flags (None: all values) of `regular(shape, nested)`, all read-only:
+    a MoE layer's hundreds of weight loads ask a few patterns, on every run."""
+    idx = _affine_indices(shape, stride, base)
+    sub = regular(shape, None, nested=nested)
+    has = None if sub.has_value.all() else sub.has_value
+    for a in (idx, sub.stop, sub.has_value):
+        a.setflags(write=False)
+    lo, hi = (int(idx.min()), int(idx.max())) if len(idx) else (0, -1)
+    return idx, lo, hi, sub.stop, has
+
+
 def _check_bounds(node: Node, idx: np.ndarray, limit: int, what: str) -> None:
     if len(idx) and (idx.min() < 0 or idx.max() >= limit):
         bad = int(idx[(idx < 0) | (idx >= limit)][0])
@@ -164,13 +185,38 @@ def _linear_load(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Str
     a = node.attrs
     t = ctx.program.tensors[a["tensor"]]
     grid = ctx.grid(t.name, a["tile"])
-    full = ctx.shape(tile_grid(t.shape, a["tile"]), node, "tile grid")
-    shape = ctx.shape(a["shape"], node, "shape") if a["shape"] is not None else full
+    if a["shape"] is not None:
+        shape = ctx.shape(a["shape"], node, "shape")
+    else:
+        shape = ctx.shape(tile_grid(t.shape, a["tile"]), node, "tile grid")
     stride = ctx.shape(a["stride"], node, "stride") if a["stride"] is not None else None
-    idx = _affine_indices(shape, stride, ctx.value(a["base"], node, "base"))
-    _check_bounds(node, idx, len(grid), f"tile of {t.name!r}")
-    stop, has, addr = _nested_read(node, ins[0] if ins else None, shape, idx)
+    base = ctx.value(a["base"], node, "base")
+    ref = ins[0] if ins else None
+    if len(shape) == 0 or _items(shape) > SMALL_PATTERN:
+        idx = _affine_indices(shape, stride, base)
+        _check_bounds(node, idx, len(grid), f"tile of {t.name!r}")
+        stop, has, addr = _nested_read(node, ref, shape, idx)
+        return [StreamData(stop, has, LazyTiles(grid, addr))]
+    idx, lo, hi, sub_stop, sub_has = _read_pattern(shape, stride, base, ref is not None)
+    if lo < 0 or hi >= len(grid):
+        _check_bounds(node, idx, len(grid), f"tile of {t.name!r}")
+    if ref is None:
+        has = np.ones(len(sub_stop), dtype=bool) if sub_has is None else sub_has.copy()
+        return [StreamData(sub_stop.copy(), has, LazyTiles(grid, idx))]
+    stop, has = nest_uniform(ref, sub_stop, len(shape) - 1, sub_has)
+    if len(stop) > MAX_ITEMS:
+        raise ExecutionError(f"{node.label()}: {len(stop)} items is more than the limit")
+    n = ref.n_values
+    addr = np.full(n, idx[0], dtype=np.int64) if len(idx) == 1 else np.tile(idx, n)
     return [StreamData(stop, has, LazyTiles(grid, addr))]
+
+
+def _items(shape: tuple[int, ...]) -> int:
+    """Items of a regular read of `shape` (Python ints: no overflow)."""
+    n = 1
+    for d in shape:
+        n *= max(d, 1)
+    return n
 
 
 def _store(node: Node, ctx: RunContext, x: StreamData, addr: np.ndarray) -> list[StreamData]:
@@ -289,7 +335,8 @@ def _streamify(node: Node, ins: list[StreamData], ctx: RunContext) -> list[Strea
 
 # --- higher-order ------------------------------------------------------------------------------
 def _fn_args(ins: list[StreamData], node: Node) -> list[object]:
-    check_same_structure(ins, node.label())
+    if len(ins) > 1:
+        check_same_structure(ins, node.label())
     if len(ins) == 1 and isinstance(ins[0].values, tuple):
         return list(ins[0].values)
     return [x.values for x in ins]
@@ -324,6 +371,8 @@ def _accum(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamDat
     fref, b = node.attrs["fn"], node.attrs["rank"]
     args = _fn_args(ins, node)
     x = ins[0]
+    if x.n_items == 0:  # no chunk (an expert no token was routed to, say)
+        return [StreamData(np.zeros(0, np.int8), np.zeros(0, bool), _empty_values(node))]
     starts, ends, end_items = chunk_value_ranges(x, b)
     if len(starts) == 0:
         out = _empty_values(node)
@@ -382,6 +431,8 @@ def _flatten(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamD
 def _reshape(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamData]:
     x = ins[0]
     c, k = node.attrs["chunk"], node.attrs["dim"]
+    if x.n_items == 0 and not node.attrs["pad"]:  # nothing to regroup
+        return [StreamData(np.zeros(0, np.int8), x.has_value, x.values)]
     s = x.stop.astype(np.int16)
     elems = x.has_value if k == 0 else (s >= k)
     run_end = s >= k + 1
@@ -506,6 +557,9 @@ def _repeat(node: Node, ins: list[StreamData], ctx: RunContext) -> list[StreamDa
         raise ExecutionError(f"{node.label()}: count {n} is negative")
     if x.n_values * n > MAX_ITEMS:
         raise ExecutionError(f"{node.label()}: {x.n_values * n} items is more than the limit")
+    if x.n_items == 0 and n <= MAX_ITEMS:  # nothing to repeat (a larger count is refused)
+        none = np.zeros(0, np.int64)
+        return [StreamData(np.zeros(0, np.int8), np.zeros(0, bool), vtake(x.values, none))]
     sub = regular((n,), None, nested=True)
     stop, has = nest_uniform(x, sub.stop, 0, sub.has_value)
     return [StreamData(stop, has, vtake(x.values, np.repeat(np.arange(x.n_values), n)))]

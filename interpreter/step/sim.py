@@ -3,12 +3,15 @@
 `simulate` runs the program on real inputs (`run.py`), turns every op's streams into its
 events (`costs.py`), times them (`event_times.py`) and reports (`accounting.py`). What an
 eager_merge emits depends on when its inputs arrive, so with eager_merges the three
-passes repeat until the arrival order stops changing.
+passes repeat until the arrival order stops changing. The verifier times the run it has
+just checked: `execute` returns it (`CheckedRun`), and `simulate` times that rather than
+running the program again (an arrival-ordered run comes already timed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +26,7 @@ from interpreter.step.dispatch import MAX_DISPATCH_ROUNDS, has_dispatch, signal_
 from interpreter.step.event_times import EventTimes, solve_event_times
 from interpreter.step.facts import Merged
 from interpreter.step.onchip import held_bytes
-from interpreter.step.run import run_functional
+from interpreter.step.run import Declared, run_functional
 from interpreter.step.semantics import RunContext
 from interpreter.step.streams import StreamData
 
@@ -82,17 +85,48 @@ def merge_arrivals(program: Program, ctx: RunContext, times: EventTimes) -> dict
     return orders
 
 
+def arrival_ordered(program: Program) -> bool:
+    """Whether what the program computes depends on when items arrive (an eager_merge's
+    output order, a dispatch's routing): then a functional run needs the timing pass."""
+    return any(n.op in ("eager_merge", "dispatch") for n in program.nodes)
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    """A run `execute` checked (`backend.StepBackend.execute`), for `simulate` to time
+    rather than run again: its functional pass (every stream kept) and, for a program
+    whose run needed the timing pass (`arrival_ordered`), that pass's events and times on
+    `target`."""
+
+    target: StepTarget
+    ctx: RunContext
+    streams: dict[Port, StreamData]
+    plans: list[OpEvents] | None = None
+    times: EventTimes | None = None
+
+
 def run_timed(
     program: Program,
     inputs: dict[str, np.ndarray],
     dims: dict[str, int],
     target: Mapping[str, Any] | StepTarget,
+    checked: CheckedRun | None = None,
+    declared: Declared | None = None,
 ) -> tuple[RunContext, dict[Port, StreamData], list[OpEvents], EventTimes]:
-    """Functional pass + event times, repeated while eager_merge arrival orders change."""
+    """Functional pass + event times, repeated while eager_merge arrival orders change.
+    `checked`, a run of a program that does not depend on arrival order
+    (`arrival_ordered`) on these inputs and dims, is the functional pass; `declared` is
+    the program's `run.Declared`, if the caller has it."""
     params = target_params(target)
+    if checked is not None:
+        assert not arrival_ordered(program), "an arrival-ordered run is timed by execute"
+        plans = op_events(program, checked.ctx, checked.streams, params)
+        return checked.ctx, checked.streams, plans, solve_event_times(program, plans, params)
     orders: dict[int, np.ndarray] | None = None
+    if declared is None or not declared.of(program):
+        declared = Declared(program)
     for _ in range(MAX_MERGE_ROUNDS if not has_dispatch(program) else MAX_DISPATCH_ROUNDS):
-        ctx, streams = run_functional(program, inputs, dims, orders, keep=True)
+        ctx, streams = run_functional(program, inputs, dims, orders, True, declared)
         plans = op_events(program, ctx, streams, params)
         times = solve_event_times(program, plans, params)
         new = merge_arrivals(program, ctx, times)
@@ -103,21 +137,24 @@ def run_timed(
     return ctx, streams, plans, times
 
 
-def merge_orders(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
-) -> dict[int, np.ndarray]:
-    """Arrival orders of the eager_merges on `target` (used by `execute`: what an
-    eager_merge emits depends on timing, so the functional run needs the hardware model)."""
-    ctx, _, _, _ = run_timed(program, inputs, dims, target)
-    return {k: v for k, v in ctx.merge_order.items()}
-
-
 @paused_gc()
 def simulate(
-    program: Program, inputs: dict[str, np.ndarray], dims: dict[str, int], target: dict
+    program: Program,
+    inputs: dict[str, np.ndarray],
+    dims: dict[str, int],
+    target: dict,
+    checked: CheckedRun | None = None,
 ) -> SimReport:
+    """The report of one run. `checked`, what `execute` returned on these very inputs and
+    dims, stands in for the functional pass, and for the whole timing when it was timed
+    on this target already."""
     from interpreter.step.accounting import make_report
 
     used = check_static(program, target)
-    _, _, plans, times = run_timed(program, inputs, dims, target)
+    params = target_params(target)
+    if checked is not None and checked.times is not None and checked.target == params:
+        plans, times = checked.plans, checked.times
+    else:
+        reuse = checked if checked is not None and checked.times is None else None
+        _, _, plans, times = run_timed(program, inputs, dims, params, reuse)
     return make_report(program, plans, times, target, used)

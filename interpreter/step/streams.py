@@ -319,6 +319,8 @@ def nest_runs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`nest` where value j's sub-stream is a flat run of `lengths[j]` items (flat_map:
     a tile split into rows), without a sub-stream array per value."""
+    if outer.n_items == 0:  # no value, no sub-stream
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool)
     bad = lengths[(lengths < 0) | (lengths > MAX_ITEMS)]
     if len(bad):  # refused as a sub-stream of that shape is (negative, or too long)
         regular_stops((int(bad[0]),), nested=True)
@@ -339,6 +341,8 @@ def nest_uniform(
     outer: StreamData, sub_stop: np.ndarray, sub_rank: int, sub_has_value: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """`nest` where every value item gets the same sub-stream (fast, vectorised)."""
+    if outer.n_items == 0:  # an empty stream: an expert no token was routed to, say
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool)
     if not outer.has_value.all() or len(sub_stop) == 0:
         n = outer.n_values
         return nest(
@@ -391,6 +395,8 @@ def multi_index(s: StreamData, rank: int) -> np.ndarray:
 def check_same_structure(streams: list[StreamData], what: str) -> None:
     first = streams[0]
     for i, s in enumerate(streams[1:], start=1):
+        if s.stop is first.stop and s.has_value is first.has_value:  # copies of one stream
+            continue
         if s.n_items != first.n_items or not (
             np.array_equal(s.stop, first.stop) and np.array_equal(s.has_value, first.has_value)
         ):

@@ -37,6 +37,7 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -111,17 +112,31 @@ def check_ir(
     started: float | None = None,
     timed_only: bool = False,
     simulate_aside: bool = False,
+    after_timed: Callable[[], object] | None = None,
 ) -> Verdict:
     """Check `ir` (what the sandbox built) on `task`; see the module's docstring.
 
     `timed_only` runs the timed input alone (steps 1, 3 and 5): for the task's own
     baseline, whose cycles are all a caller wants (the suites' tests check it in full).
     `simulate_aside` simulates in a forked child while the other checks run (the module's
-    docstring): for a process with a core to spare that runs no torch in a forked child."""
+    docstring): for a process with a core to spare that runs no torch in a forked child.
+    `after_timed` is called once, as soon as the timed input's outputs are found correct
+    (within the time budget; never when that check fails), before the simulating child is
+    forked (a sandbox build there would otherwise wait for the end of its request, the
+    child holding a copy of the spare sandbox's stdin), and must not raise for its own
+    faults: `agent eval` starts timing the baseline there (`BackgroundBaseline`)."""
     check = _Check(task, sandbox, dict(seconds or {}), started or time.perf_counter())
     try:
         return check.run(
-            ir, seeds, seed, timing_seed, simulate, time_budget_s, timed_only, simulate_aside
+            ir,
+            seeds,
+            seed,
+            timing_seed,
+            simulate,
+            time_budget_s,
+            timed_only,
+            simulate_aside,
+            after_timed,
         )
     except SETUP_FAULTS:
         raise
@@ -208,6 +223,7 @@ class _Check:
         time_budget_s: float,
         timed_only: bool = False,
         simulate_aside: bool = False,
+        after_timed: Callable[[], object] | None = None,
     ) -> Verdict:
         task = self.task
         # The references need torch: import it before a deadline can cut its import short
@@ -241,6 +257,10 @@ class _Check:
                         if mismatch:
                             failed = (self.phase, mismatch)
                         else:
+                            # First: a child forked before it would hold the pipes of a
+                            # spare sandbox that the hook's build may use (see `check_ir`).
+                            if after_timed is not None:
+                                after_timed()
                             simulation = self.simulate_in_child(
                                 backend, program, target, runs, time_budget_s
                             )
@@ -255,6 +275,8 @@ class _Check:
                         mismatch = fault
                     else:
                         mismatch = self.check_one(backend, program, target, runs, index)
+                        if index == timed_index and not mismatch and after_timed is not None:
+                            after_timed()
                     if mismatch:
                         self.seconds["check"] = time.perf_counter() - check_start
                         run = runs[index]

@@ -60,6 +60,27 @@ def test_a_baseline_that_does_not_build_gives_no_cycles(monkeypatch) -> None:
     assert timing._child is None and timing.cycles(timeout_s=1) is None
 
 
+@pytest.mark.parametrize("fault", ["sandbox", "fork"])
+def test_a_baseline_whose_timing_cannot_start_gives_no_cycles(monkeypatch, fault) -> None:
+    """`start` runs in the middle of the program's checks: a sandbox backend that fails, or
+    a fork refused (no process to spare), costs the speedup, never the verdict."""
+    from sandbox import runner
+    from sandbox.backends import SandboxConfigError
+
+    def backend_fails(*args, **kwargs):
+        raise SandboxConfigError("sandbox backend 'bubblewrap' failed: gone")
+
+    def fork_refused(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    if fault == "sandbox":
+        monkeypatch.setattr(runner, "build_ir", backend_fails)
+    else:
+        monkeypatch.setattr(verifier, "Forked", fork_refused)
+    timing = _started("dae/mp_max")
+    assert timing._child is None and timing.cycles(timeout_s=1) is None
+
+
 def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
     monkeypatch.setattr(verifier, "_time_baseline", lambda *args: time.sleep(60))
     timing = _started("dae/mp_max")
@@ -86,19 +107,45 @@ def test_in_a_warm_server_a_failing_baseline_only_drops_the_speedup(monkeypatch,
 
     monkeypatch.setattr(verifier, "_time_baseline", fails)  # the child inherits it
     monkeypatch.setattr(eval_server, "warmed", True)  # as in a warm server's child
+    monkeypatch.setattr(eval_server, "core_idle", lambda: True)
     code, data = _eval_baseline(tmp_path)
     assert code == 0 and data["status"] == "passed", data["feedback"]
     assert data["baseline_cycles"] is None and data["speedup"] is None
 
 
-@pytest.mark.slow  # a whole evaluation in this process
-def test_a_cold_process_times_the_baseline_itself(monkeypatch, tmp_path) -> None:
+@pytest.mark.slow  # a whole evaluation in this process, and the baseline's again
+def test_in_a_warm_server_the_baseline_is_timed_alongside(monkeypatch, tmp_path) -> None:
+    """Its child is forked once the timed input is checked, and its build (in the spare
+    sandbox the program's build left) must not wait on the simulating child: the same
+    cycles as the baseline timed in-process on that input (a replayed seed fixes it)."""
+    monkeypatch.setattr(eval_server, "warmed", True)  # as in a warm server's child
+    monkeypatch.setattr(eval_server, "core_idle", lambda: True)
+    program = tmp_path / "moe_gather.py"
+    program.write_text(load_task("dae/moe_gather_mixtral").baseline_source())
+    result = CliRunner().invoke(
+        app, ["eval", "dae/moe_gather_mixtral", str(program), "--json", "--seed", "5"]
+    )
+    data = json.loads(result.stdout.splitlines()[-1])
+    assert result.exit_code == 0 and data["status"] == "passed", data["feedback"]
+    expected = baseline_cycles(load_task("dae/moe_gather_mixtral"), timing_seed=5)
+    assert data["baseline_cycles"] == expected is not None
+
+
+@pytest.mark.slow  # a whole evaluation in this process, twice
+@pytest.mark.parametrize("warmed", [False, True])
+def test_a_cold_process_or_busy_cores_time_the_baseline_in_process(
+    monkeypatch, tmp_path, warmed
+) -> None:
+    """A cold process (a child would load everything again), and a warm server's request
+    when no core is idle (a child's system time would cost more than it saves)."""
+
     def no_fork(*args, **kwargs):
-        raise AssertionError("a cold process forked for its baseline or its simulation")
+        raise AssertionError("forked for the baseline or the simulation")
 
     monkeypatch.setattr(verifier, "BackgroundBaseline", no_fork)
     monkeypatch.setattr(trusted, "Forked", no_fork)
-    monkeypatch.setattr(eval_server, "warmed", False)
+    monkeypatch.setattr(eval_server, "warmed", warmed)
+    monkeypatch.setattr(eval_server, "core_idle", lambda: False)
     monkeypatch.setattr(verifier, "baseline_cycles", lambda *args, **kwargs: 4321)
     code, data = _eval_baseline(tmp_path)
     assert code == 0 and data["baseline_cycles"] == 4321, data["feedback"]

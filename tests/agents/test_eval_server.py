@@ -196,6 +196,64 @@ def test_a_child_runs_its_exit_work_not_the_servers(tmp_path) -> None:
     assert (tmp_path / "request").exists() and not (tmp_path / "loaded").exists()
 
 
+def test_run_as_a_module_it_serves_as_the_module_its_children_read(tmp_path) -> None:
+    """`python -m agents.eval_server` runs the file as `__main__`, while agents.cli, in each
+    request's child, reads `warmed` from `agents.eval_server`: the server must run as that
+    module, or `warmed` stays False there and every request evaluates as a cold process does
+    (the baseline timed after the program, no simulation aside). Outside a private runtime
+    folder a server returns at once, so a `__main__` serving itself prints nothing."""
+    (tmp_path / "agent-eval").mkdir(mode=0o755)
+    (tmp_path / "agent-eval").chmod(0o755)
+    code = (
+        "import runpy; from agents import eval_server\n"
+        "eval_server.serve = lambda: print('served by', eval_server.__name__)\n"
+        "runpy.run_module('agents.eval_server', run_name='__main__')\n"
+    )
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=eval_server.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "served by agents.eval_server", done.stdout + done.stderr
+
+
+@pytest.mark.slow  # every shipped task's inputs and references, twice
+def test_a_childs_one_torch_thread_leaves_every_shipped_reference_bit_identical() -> None:
+    """A request's child runs torch on one thread (`_one_torch_thread`), an in-process
+    evaluation on all the cores: the shipped tasks' references, on every check and held-out
+    size, must come out bit for bit the same, so that no verdict depends on which ran it."""
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads < 2:
+        pytest.skip("one core: nothing to compare")
+    compared = 0
+    try:
+        for path in sorted(tasks.SUITES_DIR.glob("*/*.toml")):
+            task = tasks.load_task(str(path))
+            for assignment in [*(task.checks or [{}]), *task.heldout]:
+                dims = task.full_dims(assignment)
+                inputs = task.make_inputs(dims, 7)
+                torch.set_num_threads(threads)
+                expected = task.reference_outputs(inputs, dims)
+                eval_server._one_torch_thread()
+                assert torch.get_num_threads() == 1
+                got = task.reference_outputs(inputs, dims)
+                for name, value in expected.items():
+                    assert np.array_equal(
+                        np.asarray(value), np.asarray(got[name]), equal_nan=True
+                    ), f"{task.key} {dims}: {name}"
+                compared += 1
+    finally:
+        torch.set_num_threads(threads)
+    assert compared > 100  # every suite was found
+
+
 def test_a_child_keeps_freed_arrays_in_its_heap() -> None:
     """With MALLOC_OPTIONS, arrays allocated again after they were freed fault no page in
     (by default, growing arrays are each mapped afresh, then the heap grows to hold them:
@@ -278,6 +336,25 @@ def test_a_folder_others_may_enter_is_not_used(tmp_path, monkeypatch) -> None:
     (tmp_path / "agent-eval").chmod(0o755)
     assert eval_server.address() is None
     assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+
+
+@pytest.mark.parametrize(
+    "stats, idle",
+    [
+        ("0.42 0.30 0.21 1/312 4242\n", True),  # this process alone runs
+        ("1.10 0.90 0.61 2/312 4242\n", False),  # another one too: both cores taken
+        ("7.9 7.5 6.8 9/400 4242\n", False),
+        ("garbled\n", True),  # unreadable: as where there is no such file
+        (None, True),
+    ],
+)
+def test_a_core_is_idle_when_this_process_alone_runs(tmp_path, monkeypatch, stats, idle):
+    loadavg = tmp_path / "loadavg"
+    if stats is not None:
+        loadavg.write_text(stats)
+    monkeypatch.setattr(eval_server, "LOADAVG", str(loadavg))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert eval_server.core_idle() is idle
 
 
 def test_the_peer_uid_is_read_from_the_socket() -> None:

@@ -113,6 +113,70 @@ def test_a_failing_check_gives_the_sequential_verdict(
     assert len(children) == (1 if on == "others" else 0)
 
 
+@pytest.mark.parametrize("aside", [False, True])
+@pytest.mark.parametrize("on", [None, "timed", "others"])
+def test_after_timed_runs_once_the_timed_outputs_are_right(
+    gemm, gemm_ir, monkeypatch, children, aside, on
+):
+    """`after_timed` (where `agent eval` starts timing the baseline) runs right after the
+    timed check passes, and only then: first thing aside (the timed input is checked
+    first), after the three fresh checks sequentially (where a failing fresh check ends
+    the verification before the timed one); the verdict is the one without it."""
+    if on is not None:
+        _wrong(gemm, monkeypatch, on)
+    backend = verifier.load_backend("step")
+    real, runs, calls = backend.execute, [], []
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "execute", counted)
+    verdicts = []
+    for hook in (None, lambda: calls.append(len(runs))):
+        runs.clear()
+        seeds = itertools.count(1000)
+        monkeypatch.setattr(trusted.secrets, "randbits", lambda bits, s=seeds: next(s))
+        verdict = trusted.check_ir(
+            gemm, gemm_ir, timing_seed=TIMING_SEED, simulate_aside=aside, after_timed=hook
+        ).to_json()
+        verdict.pop("seconds")
+        verdicts.append(verdict)
+    assert verdicts[1] == verdicts[0]
+    assert (verdicts[0]["status"] == "passed") == (on is None)
+    expected = {None: [1 if aside else 4], "timed": [], "others": [1] if aside else []}
+    assert calls == expected[on]
+
+
+def test_after_timed_runs_before_the_simulating_child_is_forked(
+    gemm, gemm_ir, monkeypatch, children
+):
+    """A sandbox build in `after_timed` (the baseline's, in `agent eval`) takes the spare
+    sandbox the program's build left behind. A child forked before it would hold that
+    spare's stdin open, and the build would wait for the child's end (until the build's
+    time limit when the child blocks on a full answer pipe: moe_layer_qwen's report)."""
+    source, signature = gemm.baseline_source(), gemm.signature()
+    assert build_ir(source, dialect="step", signature=signature).ok  # leaves a spare
+    backend = verifier.load_backend("step")
+    real = backend.simulate
+
+    def slow(*args, **kwargs):
+        time.sleep(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "simulate", slow)
+    builds = []
+
+    def hook() -> None:
+        started = time.monotonic()
+        built = build_ir(source, dialect="step", signature=signature, last=True)
+        builds.append((built.ok, time.monotonic() - started))
+
+    verdict = trusted.check_ir(gemm, gemm_ir, simulate_aside=True, after_timed=hook)
+    assert verdict.status == "passed" and len(children) == 1
+    assert builds[0][0] and builds[0][1] < 2.0, builds
+
+
 def test_a_timed_failure_comes_after_an_earlier_failure_of_a_replay(gemm, gemm_ir, monkeypatch):
     """Replaying a seed puts the timed input among the checks, not last: a check before it
     fails first, as in the sequential order."""

@@ -91,6 +91,20 @@ def test_statements_compute_the_reference(name: str) -> None:
         np.testing.assert_allclose(got[out.name], want[out.name], rtol=2e-4, atol=2e-5)
 
 
+def test_the_written_out_karate_club_is_networkx_s() -> None:
+    """The generators write Zachary's graph out instead of importing networkx for it (an
+    import per evaluation); it must stay the very graph networkx ships, node for node."""
+    nx = pytest.importorskip("networkx")
+    from benchmarks.sam.generators import karate_adjacency
+
+    graph = nx.karate_club_graph()
+    expected = nx.to_numpy_array(graph, nodelist=sorted(graph.nodes), weight=None)
+    a = karate_adjacency()
+    assert a.dtype == expected.dtype and np.array_equal(a, expected)
+    a[0, 1] = 5.0  # a copy per call: a caller cannot change the next draw's graph
+    assert karate_adjacency()[0, 1] == 1.0
+
+
 def test_generators_follow_the_task_description() -> None:
     karate = BY_NAME["gcn_karate"]
     inputs = karate.make_inputs(karate.full_dims(karate.checks[0]), seed=0)

@@ -361,3 +361,36 @@ def test_a_cycle_of_waits_is_refused_not_followed_forever() -> None:
     pred = np.array([1, 0], dtype=np.int64)
     with pytest.raises(ValueError, match="waits form a cycle"):
         _chase(charge_path, 1, first, pred, np.array([0, 0]))
+
+
+@pytest.mark.slow  # loads the compiled kernels (~1 s)
+def test_warm_up_compiles_every_kind_of_array_the_walk_passes():
+    """A compiled kernel is compiled again (or loaded from numba's cache, ~0.01 s) for each
+    new kind of argument, and a read-only array is a kind of its own. Once `warm_up` ran
+    (in the eval server), simulating the suite's programs on targets with and without HBM
+    and with bounded FIFOs must call the kernels only with kinds it compiled, or each warm
+    evaluation's children pay those loads again."""
+    import copy
+
+    from benchmarks.perf.report_fingerprints import build
+    from benchmarks.task import load_suite
+    from interpreter.sam import critical_path_kernel as kernels
+    from interpreter.verify.compare import poisoned
+
+    kernels.warm_up()
+    names = ("INPUT_WAITS", "ROOM_WAITS", "CHARGE_PATH")
+    warmed = {n: set(getattr(kernels, n).compiled().signatures) for n in names}
+    bounded = copy.deepcopy(COMAL)
+    bounded["fifo_depth"] = 2
+    picked = {"spmv", "gcn_karate", "bigbird_attention_b32", "spgemm_inner"}
+    tasks = [t for t in load_suite("sam") if t.name in picked]
+    assert len(tasks) == len(picked)
+    for task in tasks:
+        program = build(task, task.baseline_source())
+        dims = task.full_dims(task.checks[0])
+        inputs = task.make_inputs(dims, seed=0)
+        for target in (COMAL, HBM_TARGET, bounded):
+            checked = BACKEND.execute(program, inputs, poisoned(task, dims), dims, target=target)
+            BACKEND.simulate(program, inputs, dims, target, checked=checked)
+    for n in names:
+        assert set(getattr(kernels, n).compiled().signatures) == warmed[n], n

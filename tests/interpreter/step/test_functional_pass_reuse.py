@@ -45,7 +45,7 @@ def test_a_copied_stream_is_checked_once(monkeypatch) -> None:
 
     monkeypatch.setattr(run_module, "_check_structure", counting)
     # (the shortcut for regular streams would pass these without the full check)
-    monkeypatch.setattr(run_module, "_regular_as_declared", lambda s, t, wants: False)
+    monkeypatch.setattr(run_module, "_regular_as_declared", lambda s, wants: False)
     x = np.arange(24, dtype=np.float32).reshape(6, 4)
     ctx, _ = run_functional(program, {"x": x}, {"M": 6})
     # load once; copy's three outputs and both maps carry the load's stops and shape
@@ -146,7 +146,7 @@ def test_the_regular_shortcut_passes_only_streams_the_full_check_passes(
         passes = True
     except ExecutionError:
         passes = False
-    shortcut = run_module._regular_as_declared(s, t, wants)
+    shortcut = run_module._regular_as_declared(s, wants)
     assert passes or not shortcut
     if shape == declared and 0 not in shape and flip is None and not bare:
         assert shortcut
