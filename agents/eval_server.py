@@ -350,18 +350,62 @@ def _stream(fd: int, mode: str, like, *, line: bool):
     )
 
 
-def _evaluate_in_child(request: dict, fds: list[int]) -> int:
-    """In the forked child: become the client's process (descriptors, folder, environment,
-    argv) and run the command as `agents.cli` would in-process; returns the exit code."""
-    import atexit
+def _set_up_child() -> None:
+    """In a forked child, before its request is known: its own process group (so the
+    server can kill it with its sandboxes), MALLOC_OPTIONS, the default SIGCHLD, one torch
+    thread."""
     import signal
-    import tempfile
-    import traceback
 
-    os.setsid()  # its own process group, so the server can kill it with its sandboxes
+    os.setsid()
     _keep_freed_memory()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _one_torch_thread()
+
+
+def _stand_by(channel: socket.socket) -> int:
+    """In a standby child (see `_Server`), set up already: start the sandboxes for the next
+    request's builds, then wait for the request on `channel` and evaluate it; returns the
+    exit code, 0 when the server closes the channel first (it stops or died)."""
+    from sandbox.spares import SPARES
+
+    _start_spares()
+    try:
+        request, fds = _receive(channel)
+    except (OSError, ValueError):
+        SPARES.close()
+        return 0
+    channel.close()
+    return _evaluate_in_child(request, fds)
+
+
+def _start_spares() -> None:
+    """Start the sandboxes (sandbox.spares) of the next request's two builds, the
+    program's and its baseline's, for any dialect, with the backend this server would
+    choose and the default limits: started in the request's child, the program's build
+    waited 0.09-0.18 s for its sandbox (with a spare 0.01-0.03 s), and the spare it left
+    for the baseline's build started while the checks ran. A build that differs (another
+    backend, or a client with another temporary folder or PATH) starts its own, as it would
+    have without these, which then stop unused."""
+    try:
+        from dsl import DIALECTS
+        from sandbox.backends import select_backend
+        from sandbox.limits import Limits
+        from sandbox.spares import SPARES
+
+        SPARES.start_ahead(select_backend(warn=False)[0], Limits(), DIALECTS, count=2)
+    except Exception:  # none: the builds start their sandboxes as without a standby
+        pass
+
+
+def _evaluate_in_child(request: dict, fds: list[int]) -> int:
+    """In the forked child, set up (`_set_up_child`): become the client's process
+    (descriptors, folder, environment, argv) and run the command as `agents.cli` would
+    in-process; returns the exit code."""
+    import atexit
+    import tempfile
+    import traceback
+
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -376,7 +420,6 @@ def _evaluate_in_child(request: dict, fds: list[int]) -> int:
     sys.stdin = sys.__stdin__ = _stream(0, "r", sys.stdin, line=False)
     sys.stdout = sys.__stdout__ = _stream(1, "w", sys.stdout, line=os.isatty(1))
     sys.stderr = sys.__stderr__ = _stream(2, "w", sys.stderr, line=True)
-    _one_torch_thread()
     from agents import cli
 
     code = 0
@@ -426,8 +469,19 @@ def _keep_freed_memory() -> None:
 
 
 class _Server:
-    """The listening socket, the running evaluations (connection -> child pid) and the idle
-    clock; single-threaded (children are forked), woken by SIGCHLD through a pipe."""
+    """The listening socket, the running evaluations (connection -> child pid), the standby
+    and the idle clock; single-threaded (children are forked), woken by SIGCHLD through a
+    pipe.
+
+    The standby: a child forked ahead of the next request, set up as a request's child
+    is (`_set_up_child`) and with sandboxes started for its builds (`_start_spares`), waiting
+    on a socket pair for the request, which it then evaluates as a freshly forked child
+    would: it has run nothing of any request (the command, its task files, its seeds all
+    come after), and it is forked from this server, whose project files the request's
+    fingerprint matches. One is forked at start and after each evaluation ends, when none
+    runs (never beside a running evaluation, whose cores it would take); a request that
+    finds none, or a dead one, gets a child forked for it as before. Closing the pair ends
+    it (its sandboxes stopped): when the server stops, and when it dies, killed or not."""
 
     def __init__(self, where: str, lock, listener: socket.socket, fingerprint: str) -> None:
         import signal
@@ -436,13 +490,17 @@ class _Server:
         self.listener: socket.socket | None = listener
         self.fingerprint = fingerprint
         self.children: dict[socket.socket, int] = {}
+        self.standby: int | None = None  # its pid, until reaped
+        self.channel: socket.socket | None = None  # our end of its pair, while it waits
+        self.want_standby = True  # at start, and after an evaluation: not after one died
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
     def close_listener(self) -> None:
-        """Take no more requests, and let a fresh server take the socket's name at once."""
+        """Take no more requests, and let a fresh server take the socket's name at once;
+        the standby leaves."""
         import fcntl
 
         if self.listener is not None:
@@ -450,19 +508,25 @@ class _Server:
             self.listener.close()
             self.listener = None
             fcntl.flock(self.lock, fcntl.LOCK_UN)  # for the children's copies too
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
 
     def loop(self, idle_s: float) -> None:
         import select
         import time
 
         last = time.monotonic()
-        while self.listener is not None or self.children:
+        while self.listener is not None or self.children or self.standby is not None:
+            if self.listener is not None and self.want_standby and not self.children:
+                self._fork_standby()
             waiting = [self.wake_r, *self.children]
             if self.listener is not None:
                 waiting.append(self.listener)
-            timeout = None if self.children else max(0.0, last + idle_s - time.monotonic())
+            busy = bool(self.children) or self.listener is None  # the standby leaving, if not
+            timeout = None if busy else max(0.0, last + idle_s - time.monotonic())
             ready, _, _ = select.select(waiting, [], [], timeout)
-            if not ready and not self.children:
+            if not ready and not busy:
                 self.close_listener()  # idle for idle_s
             if self.wake_r in ready:
                 os.read(self.wake_r, 512)
@@ -481,6 +545,12 @@ class _Server:
                 _answer(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
                 del self.children[conn]
+                self.want_standby = True
+        if self.standby is not None and os.waitpid(self.standby, os.WNOHANG)[0]:
+            self.standby = None  # it left (see close_listener), or died waiting
+            if self.channel is not None:
+                self.channel.close()
+                self.channel = None
 
     @staticmethod
     def _kill(pid: int) -> None:
@@ -506,7 +576,7 @@ class _Server:
         except (OSError, ValueError):  # a client of another version, say: it runs in-process
             request = {}
         if request.get("ping"):
-            _answer(conn, {"pid": os.getpid()})
+            _answer(conn, {"pid": os.getpid(), "standby": self.standby})
         elif request.get("stop"):
             self.close_listener()
             _answer(conn, {"stopped": True})
@@ -516,20 +586,40 @@ class _Server:
             self.close_listener()  # stale: the client starts a fresh one
             _answer(conn, {"refused": "the project changed since this server started"})
         else:
-            self._fork(conn, request, fds)
+            if not self._hand_over(conn, request, fds):
+                self._fork(conn, request, fds)
             return
         for fd in fds:
             os.close(fd)
         conn.close()
+
+    def _hand_over(self, conn: socket.socket, request: dict, fds: list[int]) -> bool:
+        """Give the request to the standby, if one waits; whether it took it (else it is
+        gone: killed and reaped)."""
+        if self.channel is None:
+            return False
+        pid, channel = self.standby, self.channel
+        self.standby = self.channel = None
+        try:
+            _send(channel, request, tuple(fds))
+        except OSError:  # it died waiting, not reaped yet
+            self._kill(pid)
+            os.waitpid(pid, 0)
+            return False
+        finally:
+            channel.close()
+        for fd in fds:
+            os.close(fd)
+        self.children[conn] = pid
+        return True
 
     def _fork(self, conn: socket.socket, request: dict, fds: list[int]) -> None:
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                for other in [self.listener, self.lock, conn, *self.children]:
-                    other.close()
-                os.close(self.wake_r)
+                self._close_in_child(conn)
+                _set_up_child()
                 code = _evaluate_in_child(request, fds)
             except BaseException:  # the server's fault: shown on the client's stderr, if set
                 import traceback
@@ -540,6 +630,34 @@ class _Server:
         for fd in fds:
             os.close(fd)
         self.children[conn] = pid
+
+    def _fork_standby(self) -> None:
+        """Fork the standby (see the class docstring)."""
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                ours.close()
+                self._close_in_child(None)
+                _set_up_child()
+                code = _stand_by(theirs)
+            except BaseException:  # the server's fault: in its log, or on the client's stderr
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        theirs.close()
+        self.standby, self.channel, self.want_standby = pid, ours, False
+
+    def _close_in_child(self, conn: socket.socket | None) -> None:
+        """In a forked child: close the server's descriptors (the standby's end of its pair
+        above all, which must close when the server dies)."""
+        for other in [self.listener, self.lock, conn, self.channel, *self.children]:
+            if other is not None:
+                other.close()
+        os.close(self.wake_r)
 
 
 def warm_up() -> None:

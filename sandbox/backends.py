@@ -55,7 +55,8 @@ def python_argv(run_id: str, dialect: str) -> list[str]:
     """This interpreter, isolated (-I: no environment, no user site), without site-packages
     (-S: numpy, torch and the rest are not importable) and without writing bytecode (-B).
     The run id rides along so that any process of a run can be found on the host; the
-    dialect lets a spare (`sandbox.spares`) load it before its request arrives. The real
+    dialect (or several, comma-separated) lets a spare (`sandbox.spares`) load it before
+    its request arrives. The real
     interpreter is started, not a virtual environment's link to it: the venv may live where
     the sandbox mounts a private /tmp, and -S means nothing of it is needed anyway."""
     return [os.path.realpath(sys.executable), "-I", "-S", "-B", "-c", BOOT, run_id, dialect]
@@ -375,9 +376,11 @@ def _configured() -> tuple[str, str] | None:
     return None
 
 
-def select_backend(name: str | None = None) -> tuple[Backend, str]:
+def select_backend(name: str | None = None, *, warn: bool = True) -> tuple[Backend, str]:
     """The backend to use and why: an explicit name, else $AGENT_SANDBOX, else the
-    `[sandbox] backend` of ./.agent.toml, else the strongest one that works here."""
+    `[sandbox] backend` of ./.agent.toml, else the strongest one that works here. `warn`:
+    log the plain process's warning (once per process); False for a choice made ahead of
+    the build it serves, which warns then (agents.eval_server's standby)."""
     origin = "requested"
     if name is None:
         configured = _configured()
@@ -394,7 +397,7 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
         if reason:
             raise SandboxConfigError(f"sandbox backend {key!r} ({origin}) cannot run: {reason}")
         why = f"{key}: {origin}" + (f". {PLAIN_WARNING}" if key == "plain" else "")
-        if key == "plain":
+        if key == "plain" and warn:
             _warn_once(why)
         return BACKENDS[key], why
     skipped = []
@@ -406,7 +409,8 @@ def select_backend(name: str | None = None) -> tuple[Backend, str]:
             )
         skipped.append(f"{key}: {reason}")
     why = f"plain: chosen automatically because {'; '.join(skipped)}. {PLAIN_WARNING}"
-    _warn_once(why)
+    if warn:
+        _warn_once(why)
     return BACKENDS["plain"], why
 
 

@@ -12,6 +12,12 @@ Spares belong to the process that started them (a forked child starts its own). 
 stopped when the interpreter exits, and their stdin closing ends them should this process die
 without running its exit handlers (a pool worker, a kill). A spare loads its dialect while it
 waits, so a dialect edited meanwhile reaches the build after next.
+
+A process that will build before it knows the dialect (a warm eval server's standby, which
+waits for its request: agents.eval_server) starts spares for several (`start_ahead`), each of
+which loads them all (as long as no request arrives meanwhile). A spare started under another temporary folder, PATH or docker settings than a
+build's (the standby's are the server's, the build's its client's) is not used: the build's
+sandbox starts as it would have without one.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Started:
     run_id: str
     run_dir: tempfile.TemporaryDirectory
     backend: Backend
+    context: tuple = ()  # `_context()` when it started
 
     def finish(self) -> int:
         """Kill whatever still runs, wait for the process, close the pipes and remove the
@@ -61,7 +68,14 @@ def start(backend: Backend, limits: Limits, dialect: str) -> Started:
     except BaseException:
         run_dir.cleanup()
         raise
-    return Started(process, run_id, run_dir, backend)
+    return Started(process, run_id, run_dir, backend, _context())
+
+
+def _context() -> tuple:
+    """What starting a sandbox reads from this process besides its arguments: the temporary
+    folder (the run's folder), PATH (where bwrap is found) and the docker client's settings."""
+    docker = sorted((k, v) for k, v in os.environ.items() if k.startswith("DOCKER_"))
+    return tempfile.gettempdir(), os.environ.get("PATH"), tuple(docker)
 
 
 class SparePool:
@@ -70,7 +84,7 @@ class SparePool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spares: dict[tuple[str, Limits, str], Started] = {}
+        self._spares: dict[tuple, Started] = {}
         self._owner = os.getpid()
         self._swept_by: int | None = None  # the process that removed earlier runs' leftovers
 
@@ -78,30 +92,58 @@ class SparePool:
         self, backend: Backend, limits: Limits, dialect: str, *, last: bool = False
     ) -> Started:
         """A started sandbox for one build; a new spare starts behind it unless the caller
-        says this is its `last` build (one started for nothing costs a core ~0.1 s)."""
+        says this is its `last` build (one started for nothing costs a core ~0.1 s), or
+        another waits for its next build already (started ahead)."""
         key = (backend.name, limits, dialect)
+
+        def serves(waiting: tuple) -> bool:  # this dialect's, or one of several started ahead
+            return waiting[:2] == key[:2] and dialect in waiting[2].split(",")
+
         with self._lock:
-            if self._owner != os.getpid():  # forked: the parent's spares are not ours
-                self._spares, self._owner = {}, os.getpid()
-            if self._swept_by != os.getpid():  # once per process, before its first start
-                self._swept_by = os.getpid()
-                leftovers.sweep_folders()
+            self._own()
             spare = self._spares.pop(key, None)
+            if spare is None:
+                found = next(filter(serves, self._spares), None)
+                spare = None if found is None else self._spares.pop(found)
             try:
-                if not last:
+                if not last and not any(map(serves, self._spares)):
                     self._spares[key] = start(backend, limits, dialect)
             except BaseException:  # the backend failed: leave nothing of ours running
                 if spare is not None:
                     spare.finish()
                 raise
-        if spare is not None and spare.process.poll() is None:
+        if spare is not None and spare.process.poll() is None and spare.context == _context():
             return spare
-        if spare is not None:  # it died waiting (killed from outside): start afresh
+        if spare is not None:  # it died waiting (killed from outside), or started elsewhere
             spare.finish()
         return start(backend, limits, dialect)
 
-    def waiting(self) -> dict[tuple[str, Limits, str], Started]:
-        """The spares now waiting, by (backend, limits, dialect)."""
+    def start_ahead(
+        self, backend: Backend, limits: Limits, dialects: tuple[str, ...], count: int = 1
+    ) -> None:
+        """Have `count` spares wait that the next builds of any of `dialects` take, for a
+        process that builds next but does not know yet which dialect. They wait under
+        (backend, limits, "dialect,dialect,...", number)."""
+        joined = ",".join(dialects)
+        with self._lock:
+            self._own()
+            for number in range(count):
+                key = (backend.name, limits, joined, number)
+                if key not in self._spares:
+                    self._spares[key] = start(backend, limits, joined)
+
+    def _own(self) -> None:
+        """Forget a parent's spares in a forked child, and remove earlier runs' leftovers
+        once per process before its first start (under the lock)."""
+        if self._owner != os.getpid():  # forked: the parent's spares are not ours
+            self._spares, self._owner = {}, os.getpid()
+        if self._swept_by != os.getpid():
+            self._swept_by = os.getpid()
+            leftovers.sweep_folders()
+
+    def waiting(self) -> dict[tuple, Started]:
+        """The spares now waiting, by (backend, limits, dialect), or as `start_ahead` keys
+        them."""
         with self._lock:
             return dict(self._spares)
 

@@ -47,6 +47,8 @@ class Walker:
                 continue
             outs = self.call(node, [self.fetch(node, p, values) for p in node.inputs])
             self.store(node, outs, values)
+            if keep:  # (a Port's hash is a Python call: none for each input of each node)
+                continue
             for p in node.inputs:
                 if last_use.get(p) == node.id:
                     del values[p]

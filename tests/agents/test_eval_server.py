@@ -21,6 +21,8 @@ import pytest
 
 from agents import eval_server, launch
 from benchmarks import task as tasks
+from sandbox.backends import _process_tree, stat_field
+from sandbox.leftovers import RUN_PREFIX, owner_tag
 from tests.benchmarks.test_task import FIXED, write_suite
 from tests.benchmarks.test_task import GOOD as GOOD_TASK
 from tests.interpreter.test_verifier import GOOD
@@ -114,6 +116,41 @@ def _wait(pid: int, timeout: float) -> int | None:
 def _children(pid: int) -> list[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return [int(p) for p in text.split()]
+
+
+def _standby() -> int | None:
+    """The pid of the server's standby child (see eval_server._Server), None if none waits."""
+    sock = eval_server._connect(10)
+    assert sock is not None
+    with sock:
+        eval_server._send(sock, {"ping": True})
+        return eval_server._reply(sock)["standby"]
+
+
+def _evaluating(server: int) -> list[int]:
+    """The server's children that evaluate a request (its standby aside)."""
+    children = _children(server)  # before asking: a standby forked meanwhile is not listed
+    return [pid for pid in children if pid != _standby()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _gone(pid: int) -> bool:
+    return stat_field(pid, 0) in (None, "Z", "X")
+
+
+def _until(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @pytest.fixture
@@ -301,17 +338,72 @@ def test_a_client_that_goes_away_takes_its_evaluation_along(server, tmp_path) ->
         stderr=subprocess.DEVNULL,
         env=env,
     )
-    deadline = time.monotonic() + 60
-    while not _children(server) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _children(server), "the server never started the evaluation"
+    assert _until(lambda: _evaluating(server), 60), "the server never started the evaluation"
     client.send_signal(signal.SIGINT)
     client.wait(timeout=30)
-    deadline = time.monotonic() + 5  # well before the sandbox's own time limit
-    while _children(server) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _children(server)
+    # well before the sandbox's own time limit
+    assert _until(lambda: not _evaluating(server), 5)
     assert eval_server.ping(5) == server  # and the server goes on serving
+
+
+def test_the_standby_evaluates_the_next_request_and_another_follows(
+    server, programs, capfd
+) -> None:
+    """The standby waits with its sandbox started (a bwrap or python process of its own);
+    the next request is evaluated by it, as a freshly forked child would (the outputs:
+    test_output_and_exit_code_are_those_of_an_in_process_run), and the next standby is
+    forked once that evaluation ended."""
+    assert _until(lambda: _standby() is not None)
+    standby = _standby()
+    assert _until(lambda: _process_tree(standby)), "no sandbox started ahead"
+    assert eval_server.evaluate([CLI, "eval", "step/gemm", str(programs["good"])]) == 0
+    assert "passed" in capfd.readouterr().out
+    assert _gone(standby) and standby not in _children(server)
+    assert _until(lambda: _standby() not in (None, standby))
+
+
+def test_a_standby_that_died_leaves_the_request_to_a_child_forked_for_it(light_server) -> None:
+    """A standby that dies waiting (killed from outside) is not replaced until an
+    evaluation ends (a standby failing at once would be forked again and again); the
+    request meanwhile gets a child of its own."""
+    server = light_server()
+    assert _until(lambda: _standby() is not None)
+    os.kill(_standby(), signal.SIGKILL)
+    assert _until(lambda: _standby() is None)
+    time.sleep(0.2)
+    assert _standby() is None
+    assert eval_server.evaluate([CLI, "eval", "--help"]) == 0
+    assert _until(lambda: _standby() is not None)
+    assert eval_server.ping(5) == server
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_the_standby_and_its_sandbox_end_with_the_server(light_server, how) -> None:
+    """Stopped, the server waits for its standby to stop its sandbox and leave; killed, the
+    standby sees its end of the pair close and leaves all the same."""
+    server = light_server()
+    assert _until(lambda: _standby() is not None)
+    standby = _standby()
+    folders = f"{RUN_PREFIX}{owner_tag(standby)}-*"  # its sandbox's (sandbox.leftovers)
+
+    def folder() -> list[Path]:
+        return list(Path(tempfile.gettempdir()).glob(folders))
+
+    def harness() -> bool:  # the sandbox's python has started, inside whatever isolates it
+        return any(b"sandbox.harness" in _cmdline(pid) for pid in _process_tree(standby))
+
+    assert _until(lambda: folder() and harness()), "no sandbox started ahead"
+    tree = [standby, *_process_tree(standby)]
+    if how == "stop":
+        assert eval_server.stop()
+        assert _wait(server, 30) == 0
+    else:
+        os.kill(server, signal.SIGKILL)
+        assert os.WTERMSIG(_wait(server, 30)) == signal.SIGKILL
+    assert _until(lambda: all(_gone(pid) for pid in tree), 30), [
+        pid for pid in tree if not _gone(pid)
+    ]
+    assert not folder()
 
 
 def test_stop_and_idle_exit(light_server) -> None:

@@ -185,13 +185,34 @@ def test_refitting_every_few_steps_is_reproducible():
         Tuner(tiny_space(), tiny_objective, 4, refit_every=0)
 
 
-def test_feasibility_model_matches_sklearn_probabilities():
+def test_feasibility_model_leaf_frequencies_under_the_jeffreys_prior():
+    """One feature, three feasible points below one failure: every tree makes the one split
+    between them (all features, no bootstrap), leaving a leaf of three feasible evaluations
+    and a leaf of one failure: P(feasible) (3 + 1/2) / (3 + 1) = 7/8 on one side and
+    (0 + 1/2) / (1 + 1) = 1/4 on the other, by hand. The raw frequency (sklearn's
+    predict_proba) says 1 and 0."""
+    from tuner.surrogate import LEAF_PRIOR, FeasibilityModel
+
+    assert LEAF_PRIOR == 0.5
+    x = np.array([[0.0], [0.1], [0.2], [0.9]])
+    model = FeasibilityModel(x, np.array([True, True, True, False]), seed=0)
+    query = np.array([[0.05], [0.5], [0.6], [0.95]])
+    np.testing.assert_allclose(model.probability(query), [7 / 8, 7 / 8, 1 / 4, 1 / 4])
+    column = list(model.forest.classes_).index(1)
+    assert model.forest.predict_proba(query)[:, column].tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_single_failure_does_not_forbid_its_side_of_a_split():
+    """An unevaluated value between a feasible one and a failure (DAE's rows = 2, between
+    rows 1 and 3) keeps P(feasible) above the acquisition's largest threshold (0.1) however
+    the trees split, so EI can still pick it; the evaluations are still told apart."""
     from tuner.surrogate import FeasibilityModel
 
     rng = np.random.default_rng(1)
-    x = rng.random((40, 4))
-    model = FeasibilityModel(x, x[:, 0] + x[:, 2] > 0.9, seed=0)
-    query = rng.random((64, 4))
-    column = list(model.forest.classes_).index(1)
-    expected = model.forest.predict_proba(query)[:, column]
-    assert np.allclose(model.probability(query), expected)
+    x = rng.random((12, 3))
+    feasible = x[:, 0] < 0.6
+    feasible[0] = not feasible[0]  # one evaluation against the rule: a leaf of one
+    model = FeasibilityModel(x, feasible, seed=0)
+    p = model.probability(rng.random((500, 3)))
+    assert p.min() > 0.1 and p.max() < 1.0
+    assert model.probability(x[feasible]).min() > 0.5 > model.probability(x[~feasible]).max()
