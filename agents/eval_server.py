@@ -7,7 +7,8 @@ once and then listens on a Unix socket (until it does, calls keep evaluating in-
 waits for it). A later call hands it its argv, working folder, environment and its stdin, stdout and stderr (the file
 descriptors themselves: output reaches the terminal byte for byte as from an in-process run,
 and a terminal is still seen as one), and the server runs the command in a forked child (so
-nothing of one evaluation survives into the next) and sends back the exit code. A client that
+nothing of one evaluation survives into the next; forked ahead, with its sandboxes started,
+see `_Server`) and sends back the exit code. A client that
 goes away (Ctrl-C) takes its child with it. An idle server exits after
 `AGENT_EVAL_SERVER_IDLE` seconds (default 900); `AGENT_EVAL_SERVER=0` or `agent eval
 --no-server` evaluate in-process and start none; `agent eval --stop-server` stops it.
@@ -518,7 +519,8 @@ class _Server:
 
         last = time.monotonic()
         while self.listener is not None or self.children or self.standby is not None:
-            if self.listener is not None and self.want_standby and not self.children:
+            idle = not self.children and self.standby is None
+            if self.listener is not None and self.want_standby and idle:
                 self._fork_standby()
             waiting = [self.wake_r, *self.children]
             if self.listener is not None:
@@ -576,7 +578,8 @@ class _Server:
         except (OSError, ValueError):  # a client of another version, say: it runs in-process
             request = {}
         if request.get("ping"):
-            _answer(conn, {"pid": os.getpid(), "standby": self.standby})
+            waiting = self.standby if self.channel is not None else None
+            _answer(conn, {"pid": os.getpid(), "standby": waiting})
         elif request.get("stop"):
             self.close_listener()
             _answer(conn, {"stopped": True})
