@@ -178,9 +178,10 @@ def eval_(
 
     # A fresh secret timed input per evaluation (the replayed seed under --seed); the
     # baseline is timed on the same one, so the speedup compares like with like. In a warm
-    # eval server with a core idle, once the program's outputs on the timed input are
-    # correct, a child times the baseline and another simulates that input, on that core,
-    # while the other checks run (both share what the server and that first check loaded).
+    # eval server with a core idle, the baseline's build starts first, on that core, and
+    # once the program's outputs on the timed input are correct, a child times the baseline
+    # and another simulates that input, on that core, while the other checks run (both
+    # share what the server and that first check loaded).
     # Otherwise the baseline is timed afterwards and the simulation runs in-process: a cold
     # process would load it all twice (2-3 s more CPU), and on busy cores a child's system
     # time costs more than it saves (see eval_server.core_idle).
@@ -190,6 +191,8 @@ def eval_(
     if loaded.baseline is not None and aside:
         timing = BackgroundBaseline(loaded, timing_seed=timing_seed, sandbox_backend=sandbox)
     try:
+        if timing is not None:  # its sandbox traces on the other core meanwhile
+            timing.submit()
         verdict = verify(
             loaded,
             source,
@@ -199,6 +202,7 @@ def eval_(
             filename=program.name,
             after_timed=None if timing is None else timing.start,
             simulate_aside=aside,
+            last_build=timing is not None,
         )
         baseline = None
         if verdict.correct and timing is not None:

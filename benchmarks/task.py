@@ -157,12 +157,22 @@ class Task:
     def reference_outputs(
         self, inputs: dict[str, np.ndarray], dims: dict[str, int]
     ) -> dict[str, np.ndarray]:
-        """The PyTorch reference's outputs (trusted side only)."""
+        """The PyTorch reference's outputs (trusted side only), computed with torch on one
+        thread, the caller's count restored after. On task-sized tensors torch's OpenMP
+        split costs far more than the work (moe_layer_qwen's `index_add_`: 4-7 ms a call on
+        one thread, 0.2-0.5 s on two at load 7; mp_max's `scatter_reduce`: 2 ms and 90 ms),
+        and one thread everywhere means no verdict depends on the cores of the process that
+        computed it (every shipped reference is bit-identical on two threads: tested)."""
         import torch
 
         tensors = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in inputs.items()}
-        with torch.no_grad():
-            result = self._function(self.reference)(**tensors, **dims)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                result = self._function(self.reference)(**tensors, **dims)
+        finally:
+            torch.set_num_threads(threads)
         if not isinstance(result, dict):
             if len(self.outputs) != 1:
                 raise TaskError(

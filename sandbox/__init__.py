@@ -19,6 +19,7 @@ _EXPORTS = {
     "Limits": "sandbox.limits",
     "BuildResult": "sandbox.result",
     "build_ir": "sandbox.runner",
+    "submit_build": "sandbox.runner",
 }
 __all__ = sorted(_EXPORTS)
 

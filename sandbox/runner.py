@@ -40,16 +40,33 @@ class _Streams:
     timed_out: bool = False
 
 
-def _exchange(process: subprocess.Popen, request: bytes, limits: Limits) -> _Streams:
-    """Write the request and read both pipes until they close, the deadline or a cap."""
-    streams = _Streams()
-    deadline = time.monotonic() + limits.wall_seconds
-    selector = selectors.DefaultSelector()
+def _send(process: subprocess.Popen, pending: memoryview) -> memoryview:
+    """Write what the pipe takes now of `pending` (never blocks); returns the rest, and
+    closes the child's stdin once all is written."""
     os.set_blocking(process.stdin.fileno(), False)
-    selector.register(process.stdin, selectors.EVENT_WRITE)
+    while pending:
+        try:
+            sent = os.write(process.stdin.fileno(), pending[:_CHUNK])
+        except BlockingIOError:
+            return pending
+        except BrokenPipeError:  # the child stopped reading; its end says why
+            sent = len(pending)
+        pending = pending[sent:]
+    process.stdin.close()
+    return pending
+
+
+def _exchange(
+    process: subprocess.Popen, pending: memoryview, limits: Limits, deadline: float
+) -> _Streams:
+    """Write the rest of the request and read both pipes until they close, the deadline
+    or a cap."""
+    streams = _Streams()
+    selector = selectors.DefaultSelector()
+    if pending:
+        selector.register(process.stdin, selectors.EVENT_WRITE)
     selector.register(process.stdout, selectors.EVENT_READ)
     selector.register(process.stderr, selectors.EVENT_READ)
-    pending = memoryview(request)
     try:
         while selector.get_map():
             remaining = deadline - time.monotonic()
@@ -187,25 +204,101 @@ def build_ir(
     `sandbox.backends.SandboxConfigError` for an unknown or unusable backend, and when the
     backend fails a run (a docker daemon that refuses or dies). `last`: the caller builds
     nothing after this, so no spare sandbox starts behind it (`sandbox.spares`)."""
-    limits = limits or Limits()
-    chosen, _ = select_backend(backend)
-    started = time.monotonic()
+    return submit_build(
+        source,
+        dialect=dialect,
+        signature=signature,
+        backend=backend,
+        limits=limits,
+        filename=filename,
+        last=last,
+    ).result()
 
-    def result(
-        status: str, message: str, ir: dict | None = None, line: int | None = None, stderr: str = ""
+
+class PendingBuild:
+    """A build under way (`submit_build`): its sandbox has the request, or as much of it as
+    the pipe took, and runs on while the caller does something else. `result` waits for it
+    (the wall-time deadline counts from the submission); `cancel` stops it. Either, once,
+    ends the sandbox: a caller must call one of them on every path."""
+
+    def __init__(self, chosen: Backend, limits: Limits, filename: str) -> None:
+        self.chosen, self.limits, self.filename = chosen, limits, filename
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.wall_seconds
+        self.sandbox = None
+        self.pending = memoryview(b"")
+        self.early: BuildResult | None = None  # decided without a sandbox
+
+    def _result(
+        self,
+        status: str,
+        message: str,
+        ir: dict | None = None,
+        line: int | None = None,
+        stderr: str = "",
     ) -> BuildResult:
         return BuildResult(
-            status, ir, one_line(message), line, chosen.name, time.monotonic() - started, stderr
+            status,
+            ir,
+            one_line(message),
+            line,
+            self.chosen.name,
+            time.monotonic() - self.started,
+            stderr,
         )
 
+    def result(self) -> BuildResult:
+        """Wait for the build and classify how it ended (as `build_ir`)."""
+        if self.early is not None:
+            return self.early
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is None:
+            raise RuntimeError("this build was collected or cancelled already")
+        try:
+            streams = _exchange(sandbox.process, self.pending, self.limits, self.deadline)
+        finally:
+            returncode = sandbox.finish()
+        fault = self.chosen.fault_of(sandbox.process)
+        if fault:  # the sandbox failed, not the program: no verdict can be given
+            raise SandboxConfigError(f"sandbox backend {self.chosen.name!r} failed: {fault}")
+        status, ir, message, line = _classify(
+            streams, returncode, self.chosen, self.limits, self.filename
+        )
+        return self._result(status, message, ir, line, streams.output.decode(errors="replace"))
+
+    def cancel(self) -> None:
+        """Stop the sandbox if it was not collected: kill it, reap it, remove its folder."""
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            sandbox.finish()
+
+
+def submit_build(
+    source: str,
+    *,
+    dialect: str,
+    signature: dict,
+    backend: str | None = None,
+    limits: Limits | None = None,
+    filename: str = "program.py",
+    last: bool = False,
+) -> PendingBuild:
+    """Start `build_ir`'s build and return without waiting for it: the request goes to a
+    sandbox (a spare if one waits) and the sandbox traces on another core meanwhile. Raises
+    as `build_ir` for an unusable backend."""
+    limits = limits or Limits()
+    chosen, _ = select_backend(backend)
     filename = one_line(os.path.basename(filename) or "program.py", 100)
+    build = PendingBuild(chosen, limits, filename)
     if not _DIALECT_NAME.fullmatch(dialect):
-        return result("error", f"{filename}: {dialect!r} is not a dialect name")
+        build.early = build._result("error", f"{filename}: {dialect!r} is not a dialect name")
+        return build
     if len(source.encode()) > limits.source_bytes:
-        return result(
+        build.early = build._result(
             "rejected",
             f"{filename}: the program is larger than the {_size(limits.source_bytes)} limit",
         )
+        return build
     request = json.dumps(
         {
             "source": source,
@@ -217,11 +310,9 @@ def build_ir(
     ).encode()
     sandbox = SPARES.take(chosen, limits, dialect, last=last)
     try:
-        streams = _exchange(sandbox.process, request, limits)
-    finally:
-        returncode = sandbox.finish()
-    fault = chosen.fault_of(sandbox.process)
-    if fault:  # the sandbox failed, not the program: no verdict can be given
-        raise SandboxConfigError(f"sandbox backend {chosen.name!r} failed: {fault}")
-    status, ir, message, line = _classify(streams, returncode, chosen, limits, filename)
-    return result(status, message, ir, line, streams.output.decode(errors="replace"))
+        build.pending = _send(sandbox.process, memoryview(request))
+    except BaseException:
+        sandbox.finish()
+        raise
+    build.sandbox = sandbox
+    return build

@@ -1,57 +1,30 @@
-"""PyTorch references of the DAE suite (trusted side; called with inputs and dims).
-
-Each runs torch on one thread (`_one_thread`): these are task-sized gathers and scatters,
-for which torch's OpenMP split costs far more than the work (mp_max's scatter_reduce: ~90 ms
-of CPU a call on two threads, ~2 ms on one; 10-100x on a busy machine), and their results
-are bit-identical either way (each output row is reduced in one order; tested)."""
+"""PyTorch references of the DAE suite (trusted side; called with inputs and dims, on one
+torch thread: `benchmarks.task.Task.reference_outputs`)."""
 
 from __future__ import annotations
-
-import functools
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 
-def _one_thread(reference: Callable) -> Callable:
-    """`reference` run with torch on one thread, the caller's thread count restored after."""
-
-    @functools.wraps(reference)
-    def run(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return reference(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return run
-
-
-@_one_thread
 def embedding_bag_sum(offsets, indices, table, **_):
     return F.embedding_bag(indices, table, offsets, mode="sum", include_last_offset=True)
 
 
-@_one_thread
 def embedding_bag_mean(offsets, indices, table, **_):
     return F.embedding_bag(indices, table, offsets, mode="mean", include_last_offset=True)
 
 
-@_one_thread
 def embedding_bag_max(offsets, indices, table, **_):
     return F.embedding_bag(indices, table, offsets, mode="max", include_last_offset=True)
 
 
-@_one_thread
 def embedding_bag_weighted(offsets, indices, table, weights, **_):
     return F.embedding_bag(
         indices, table, offsets, mode="sum", include_last_offset=True, per_sample_weights=weights
     )
 
 
-@_one_thread
 def spmm_csr(rowptr, colidx, values, x, R, N, **_):
     a = torch.sparse_csr_tensor(rowptr, colidx, values, size=(R, N))
     return torch.sparse.mm(a, x)
@@ -61,7 +34,6 @@ def _segments(offsets):
     return torch.repeat_interleave(torch.arange(len(offsets) - 1), offsets.diff())
 
 
-@_one_thread
 def message_passing_mean(offsets, indices, features, V, **_):
     """GraphSAGE-style mean of in-neighbour features (isolated nodes get zeros)."""
     out = torch.zeros(V, features.shape[1], dtype=features.dtype)
@@ -69,7 +41,6 @@ def message_passing_mean(offsets, indices, features, V, **_):
     return out / offsets.diff().clamp(min=1).to(features.dtype)[:, None]
 
 
-@_one_thread
 def message_passing_max(offsets, indices, features, V, **_):
     """Max of in-neighbour features (every node has a neighbour in this task)."""
     out = torch.zeros(V, features.shape[1], dtype=features.dtype)
@@ -77,7 +48,6 @@ def message_passing_max(offsets, indices, features, V, **_):
     return out.scatter_reduce(0, rows, features[indices], reduce="amax", include_self=False)
 
 
-@_one_thread
 def kg_transe(heads, relations, tails, entities, relation_table, **_):
     """TransE translation vectors h + r - t of a batch of triples."""
     return (
@@ -87,19 +57,16 @@ def kg_transe(heads, relations, tails, entities, relation_table, **_):
     )
 
 
-@_one_thread
 def paged_kv_gather(block_offsets, block_ids, kv_cache, **_):
     """The KV rows of every sequence, block after block (a paged-attention gather)."""
     return kv_cache[block_ids].reshape(-1, kv_cache.shape[-1])
 
 
-@_one_thread
 def moe_gather(expert_offsets, token_ids, x, **_):
     """Token rows grouped by expert (the dispatch gather of an MoE layer)."""
     return torch.index_select(x, 0, token_ids)
 
 
-@_one_thread
 def embedding_bag_padded(offsets, indices, table, **_):
     """Sum bags where index 0 is padding (adds nothing)."""
     return F.embedding_bag(
@@ -107,7 +74,6 @@ def embedding_bag_padded(offsets, indices, table, **_):
     )
 
 
-@_one_thread
 def message_passing_min(offsets, indices, features, V, **_):
     """Min of in-neighbour features (every node has a neighbour in this task)."""
     out = torch.zeros(V, features.shape[1], dtype=features.dtype)
@@ -115,7 +81,6 @@ def message_passing_min(offsets, indices, features, V, **_):
     return out.scatter_reduce(0, rows, features[indices], reduce="amin", include_self=False)
 
 
-@_one_thread
 def embedding_bag_multi_table(**named):
     """Table-batched sum bags (FBGEMM TBE): table t's bags fill out[:, t*D:(t+1)*D]."""
     tables = sorted(k for k in named if k.startswith("table_"))

@@ -4,41 +4,17 @@ Each function takes the task's inputs as tensors by name plus every dimension as
 keyword (`benchmarks.task.Task.reference_outputs`) and returns the output tensor, or a dict
 of them when a task has several outputs. They are written the way a PyTorch user would
 write the layer, so a reader can check them at a glance.
-
-Every reference runs torch on one thread (`_one_thread`, applied to each at the end of
-this file): on task-sized tensors torch's OpenMP split costs far more than the work, and a
-verification computes four references (moe_layer_qwen's index_add_ scatter: ~0.19 s of CPU
-a call on two threads, ~4 ms on one; attention_decode_azure_gqa's per-request loop: ~0.11 s
-and 0.6 ms; 10x more on a busy machine). Their outputs are bit-identical either way on the
-suite's inputs (tests/benchmarks/step/test_references.py).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 EPS = 1e-5
 """Epsilon of every normalisation task (their descriptions state it)."""
-
-
-def _one_thread(reference: Callable) -> Callable:
-    """`reference` run with torch on one thread, the caller's thread count restored after."""
-
-    @functools.wraps(reference)
-    def run(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return reference(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return run
 
 
 # --- gemm ------------------------------------------------------------------------------
@@ -234,14 +210,3 @@ def moe_layer_shared_expert(
 ) -> torch.Tensor:
     routed = moe_layer(x, expert_idx, expert_weight, w_gate, w_up, w_down)
     return routed + swiglu(x, shared_gate, shared_up, shared_down)
-
-
-def _all_on_one_thread(names: dict) -> None:
-    """Every public function of this module replaced by its `_one_thread` form."""
-    for name, value in list(names.items()):
-        if callable(value) and getattr(value, "__module__", None) == __name__:
-            if not name.startswith("_"):
-                names[name] = _one_thread(value)
-
-
-_all_on_one_thread(globals())

@@ -81,6 +81,87 @@ def test_a_baseline_whose_timing_cannot_start_gives_no_cycles(monkeypatch, fault
     assert timing._child is None and timing.cycles(timeout_s=1) is None
 
 
+def test_a_submitted_baseline_times_as_one_built_in_start() -> None:
+    """`submit` sends the build ahead (a warm server's request, before the program's
+    build); `start` collects it: the same cycles as the baseline timed in-process."""
+    task = load_task("dae/mp_max")
+    timing = BackgroundBaseline(task, timing_seed=1234, sandbox_backend=None)
+    timing.submit()
+    timing.start()
+    assert timing.cycles(timeout_s=60) == baseline_cycles(task, timing_seed=1234) is not None
+    timing.cancel()
+
+
+def test_a_submitted_baseline_that_does_not_build_gives_no_cycles(monkeypatch) -> None:
+    task = load_task("dae/mp_max")
+    monkeypatch.setattr(type(task), "baseline_source", lambda self: "def kernel(:\n")
+    timing = BackgroundBaseline(task, timing_seed=1, sandbox_backend=None)
+    timing.submit()
+    timing.start()
+    assert timing._child is None and timing.cycles(timeout_s=1) is None
+
+
+def test_a_submission_whose_sandbox_fails_gives_no_cycles(monkeypatch) -> None:
+    """And `start` does not build it again: the backend failed once already."""
+    from sandbox import runner
+    from sandbox.backends import SandboxConfigError
+
+    def backend_fails(*args, **kwargs):
+        raise SandboxConfigError("sandbox backend 'bubblewrap' failed: gone")
+
+    monkeypatch.setattr(runner, "submit_build", backend_fails)
+    monkeypatch.setattr(runner, "build_ir", backend_fails)
+    timing = BackgroundBaseline(load_task("dae/mp_max"), timing_seed=1, sandbox_backend=None)
+    timing.submit()
+    timing.start()
+    assert timing._child is None and timing.cycles(timeout_s=1) is None
+
+
+def test_cancel_stops_an_uncollected_build() -> None:
+    """The program failed before its timed input was found correct (`start` never ran):
+    the baseline's sandbox is killed and its folder removed."""
+    timing = BackgroundBaseline(load_task("dae/mp_max"), timing_seed=1, sandbox_backend=None)
+    timing.submit()
+    sandbox = timing._build.sandbox
+    timing.cancel()
+    assert _gone(sandbox.process.pid) and not os.path.exists(sandbox.run_dir.name)
+    timing.cancel()  # a second stop is harmless
+
+
+@pytest.mark.parametrize(
+    ("program", "status"),
+    [
+        ("def kernel(:\n", "error"),  # does not build
+        # The baseline, which then starts every maximum at 3e38.
+        ("-3e+38", "incorrect"),
+    ],
+)
+def test_a_failing_program_leaves_no_baseline_sandbox(
+    monkeypatch, tmp_path, program, status
+) -> None:
+    """In a warm server's request the baseline's build is under way before the program's:
+    whatever the program does, nothing of the baseline's outlives the evaluation."""
+    submitted: list[BackgroundBaseline] = []
+    submit = BackgroundBaseline.submit
+
+    def recorded(self) -> None:
+        submit(self)
+        submitted.append((self, self._build.sandbox))
+
+    monkeypatch.setattr(BackgroundBaseline, "submit", recorded)
+    monkeypatch.setattr(eval_server, "warmed", True)  # as in a warm server's child
+    monkeypatch.setattr(eval_server, "core_idle", lambda: True)
+    path = tmp_path / "program.py"
+    baseline = load_task("dae/mp_max").baseline_source()
+    path.write_text(baseline.replace(program, "3e+38") if program in baseline else program)
+    result = CliRunner().invoke(app, ["eval", "dae/mp_max", str(path), "--json"])
+    data = json.loads(result.stdout.splitlines()[-1])
+    assert result.exit_code == 1 and data["status"] == status, data["feedback"]
+    [(timing, sandbox)] = submitted
+    assert timing._build is None and timing._child is None
+    assert _gone(sandbox.process.pid) and not os.path.exists(sandbox.run_dir.name)
+
+
 def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
     monkeypatch.setattr(verifier, "_time_baseline", lambda *args: time.sleep(60))
     timing = _started("dae/mp_max")
@@ -115,9 +196,10 @@ def test_in_a_warm_server_a_failing_baseline_only_drops_the_speedup(monkeypatch,
 
 @pytest.mark.slow  # a whole evaluation in this process, and the baseline's again
 def test_in_a_warm_server_the_baseline_is_timed_alongside(monkeypatch, tmp_path) -> None:
-    """Its child is forked once the timed input is checked, and its build (in the spare
-    sandbox the program's build left) must not wait on the simulating child: the same
-    cycles as the baseline timed in-process on that input (a replayed seed fixes it)."""
+    """Its build is sent to a sandbox before the program's, collected once the timed input
+    is checked, and its child forked then, which must not wait on the simulating child:
+    the same cycles as the baseline timed in-process on that input (a replayed seed fixes
+    it)."""
     monkeypatch.setattr(eval_server, "warmed", True)  # as in a warm server's child
     monkeypatch.setattr(eval_server, "core_idle", lambda: True)
     program = tmp_path / "moe_gather.py"

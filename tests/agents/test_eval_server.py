@@ -258,39 +258,6 @@ def test_run_as_a_module_it_serves_as_the_module_its_children_read(tmp_path) -> 
     assert done.stdout.strip() == "served by agents.eval_server", done.stdout + done.stderr
 
 
-@pytest.mark.slow  # every shipped task's inputs and references, twice
-def test_a_childs_one_torch_thread_leaves_every_shipped_reference_bit_identical() -> None:
-    """A request's child runs torch on one thread (`_one_torch_thread`), an in-process
-    evaluation on all the cores: the shipped tasks' references, on every check and held-out
-    size, must come out bit for bit the same, so that no verdict depends on which ran it."""
-    import numpy as np
-    import torch
-
-    threads = torch.get_num_threads()
-    if threads < 2:
-        pytest.skip("one core: nothing to compare")
-    compared = 0
-    try:
-        for path in sorted(tasks.SUITES_DIR.glob("*/*.toml")):
-            task = tasks.load_task(str(path))
-            for assignment in [*(task.checks or [{}]), *task.heldout]:
-                dims = task.full_dims(assignment)
-                inputs = task.make_inputs(dims, 7)
-                torch.set_num_threads(threads)
-                expected = task.reference_outputs(inputs, dims)
-                eval_server._one_torch_thread()
-                assert torch.get_num_threads() == 1
-                got = task.reference_outputs(inputs, dims)
-                for name, value in expected.items():
-                    assert np.array_equal(
-                        np.asarray(value), np.asarray(got[name]), equal_nan=True
-                    ), f"{task.key} {dims}: {name}"
-                compared += 1
-    finally:
-        torch.set_num_threads(threads)
-    assert compared > 100  # every suite was found
-
-
 def test_a_child_keeps_freed_arrays_in_its_heap() -> None:
     """With MALLOC_OPTIONS, arrays allocated again after they were freed fault no page in
     (by default, growing arrays are each mapped afresh, then the heap grows to hold them:
