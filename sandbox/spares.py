@@ -3,7 +3,7 @@
 Starting a sandbox costs more than most builds: a fresh interpreter and, under bubblewrap, its
 namespaces; under docker a container (0.3-1.5 s on this project's machines). So each build
 leaves one spare starting behind it, for the same backend and limits, and the next build takes
-it; a caller's `last` build leaves none (`agent eval` builds twice: program, then baseline).
+it; a caller's `last` build leaves none (`agent eval` builds twice: its program and its baseline).
 A spare has run nothing of anyone's: it is the harness, isolated, blocked on stdin until its
 one request arrives; its rlimits and confinement come with that request, as for a fresh
 start. It serves one build and is gone.
