@@ -19,14 +19,7 @@ from benchmarks.task import load_task
 from interpreter import verifier
 from interpreter.verifier import BackgroundBaseline, baseline_cycles
 from interpreter.verify import trusted
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+from tests.sandbox.conftest import gone
 
 
 def _started(key: str) -> BackgroundBaseline:
@@ -124,7 +117,7 @@ def test_cancel_stops_an_uncollected_build() -> None:
     timing.submit()
     sandbox = timing._build.sandbox
     timing.cancel()
-    assert _gone(sandbox.process.pid) and not os.path.exists(sandbox.run_dir.name)
+    assert gone(sandbox.process.pid) and not os.path.exists(sandbox.run_dir.name)
     timing.cancel()  # a second stop is harmless
 
 
@@ -159,7 +152,7 @@ def test_a_failing_program_leaves_no_baseline_sandbox(
     assert result.exit_code == 1 and data["status"] == status, data["feedback"]
     [(timing, sandbox)] = submitted
     assert timing._build is None and timing._child is None
-    assert _gone(sandbox.process.pid) and not os.path.exists(sandbox.run_dir.name)
+    assert gone(sandbox.process.pid) and not os.path.exists(sandbox.run_dir.name)
 
 
 def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
@@ -168,7 +161,7 @@ def test_a_baseline_past_the_timeout_is_killed(monkeypatch) -> None:
     pid = timing._child.pid
     started = time.monotonic()
     assert timing.cycles(timeout_s=0.3) is None
-    assert time.monotonic() - started < 5 and _gone(pid)  # killed and reaped
+    assert time.monotonic() - started < 5 and gone(pid)  # killed and reaped
     timing.cancel()  # a second stop is harmless
 
 

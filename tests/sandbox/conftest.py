@@ -46,6 +46,15 @@ TEST_LIMITS = Limits(wall_seconds=15, cpu_seconds=5, memory_bytes=512 * 2**20)
 _RUN_IDS: list[str] = []  # the runs started by the current test
 
 
+def gone(pid: int) -> bool:
+    """Whether process `pid` is no more: killed and reaped (a zombie is not gone yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def _available(name: str) -> str:
     reason = BACKENDS[name].unavailable()
     if reason:

@@ -10,17 +10,9 @@ import signal
 import time
 
 from sandbox import Limits, build_ir, submit_build
-from tests.sandbox.conftest import SIGNATURE, TEST_LIMITS, VALID
+from tests.sandbox.conftest import SIGNATURE, TEST_LIMITS, VALID, gone
 
 SLOW = "sum(range(60_000_000))\n" + VALID  # 0.5-1.5 s of CPU before it traces
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _submit(source: str, limits: Limits = TEST_LIMITS):
@@ -57,7 +49,7 @@ def test_cancel_kills_the_sandbox_and_removes_its_folder() -> None:
     build = _submit(SLOW)
     pid, folder = build.sandbox.process.pid, build.sandbox.run_dir.name
     build.cancel()
-    assert _gone(pid) and not os.path.exists(folder)
+    assert gone(pid) and not os.path.exists(folder)
     build.cancel()  # a second stop is harmless
 
 
@@ -80,6 +72,6 @@ def test_a_sandbox_outlives_no_submitter_that_dies() -> None:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     deadline = time.monotonic() + 10
-    while not _gone(sandbox) and time.monotonic() < deadline:
+    while not gone(sandbox) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(sandbox)
+    assert gone(sandbox)
