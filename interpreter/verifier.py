@@ -179,12 +179,13 @@ class BackgroundBaseline:
         self._build: Any = None  # a `sandbox.runner.PendingBuild`, until collected
         self._submitted = False
 
-    def submit(self) -> None:
+    def submit(self, last: bool = False) -> None:
         """Send the baseline's source to a sandbox now, before the program's build, and
         return at once: it traces on the other core while the program builds and is checked
         (a 741 KB STeP IR took 0.4-0.6 s, on the critical path when built in `start`).
         Collected by `start`, stopped by `cancel`. A sandbox that fails to start only loses
-        the speedup (logged)."""
+        the speedup (logged). `last`: nothing is built after it, so no spare sandbox starts
+        behind it."""
         from sandbox import submit_build
         from sandbox.backends import SandboxConfigError
 
@@ -196,6 +197,7 @@ class BackgroundBaseline:
                 dialect=task.dialect,
                 signature=task.signature(),
                 backend=self.sandbox_backend,
+                last=last,
             )
         except (SandboxConfigError, OSError) as exc:
             log.warning("building the baseline of %s could not start: %s", task.key, exc)
@@ -205,24 +207,16 @@ class BackgroundBaseline:
         that times it; no child (no cycles) when it fails to build, or the sandbox or the
         fork fails (logged): never raises for those, being called in the middle of the
         program's checks."""
-        from sandbox import build_ir
         from sandbox.backends import SandboxConfigError
 
         task = self.task
+        if not self._submitted:
+            self.submit(last=True)  # `agent eval`'s two builds: the program's, then this one
         try:
-            if self._submitted:
-                build, self._build = self._build, None
-                if build is None:  # it could not start (logged)
-                    return
-                built = build.result()
-            else:
-                built = build_ir(
-                    task.baseline_source(),
-                    dialect=task.dialect,
-                    signature=task.signature(),
-                    backend=self.sandbox_backend,
-                    last=True,  # `agent eval`'s two builds: the program's, then this one
-                )
+            build, self._build = self._build, None
+            if build is None:  # it could not start (logged)
+                return
+            built = build.result()
             if built.status != "ok":
                 log.warning("baseline of %s does not build: %s", task.key, built.message)
                 return

@@ -67,7 +67,7 @@ def test_a_baseline_whose_timing_cannot_start_gives_no_cycles(monkeypatch, fault
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     if fault == "sandbox":
-        monkeypatch.setattr(runner, "build_ir", backend_fails)
+        monkeypatch.setattr(runner.PendingBuild, "result", backend_fails)
     else:
         monkeypatch.setattr(verifier, "Forked", fork_refused)
     timing = _started("dae/mp_max")
