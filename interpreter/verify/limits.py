@@ -18,7 +18,7 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 WORKER_ADDRESS_SPACE = 4 << 30  # bytes; generous: a worker with torch loaded maps ~0.7 GiB
 
@@ -27,33 +27,66 @@ class Deadline(Exception):
     """Raised inside a trusted run that went past its wall-clock budget."""
 
 
+class Budget:
+    """The clock of a `time_limit` block. `paused()` stops it for a part of the block that
+    is not the run's to pay for: `agent eval` starts timing its baseline in the middle of
+    a program's checks (`check_ir`'s `after_timed`), and no program may time out for the
+    baseline's build. `stop` stops the clock and returns the seconds left, `resume` runs
+    them on; without them (no limit) nothing is timed."""
+
+    def __init__(
+        self,
+        stop: Callable[[], float] | None = None,
+        resume: Callable[[float], None] | None = None,
+    ) -> None:
+        self._stop, self._resume = stop, resume
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        if self._stop is None:
+            yield
+            return
+        left = self._stop()
+        try:
+            yield
+        finally:
+            self._resume(left)
+
+
 @contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise `Deadline` in this thread once `seconds` have passed inside the block."""
+def time_limit(seconds: float) -> Iterator[Budget]:
+    """Raise `Deadline` in this thread once `seconds` have passed inside the block (the
+    `Budget`'s pauses excepted)."""
     if seconds <= 0:
-        yield
+        yield Budget()
         return
     if threading.current_thread() is threading.main_thread():
-        with _alarm(seconds):
-            yield
+        with _alarm(seconds) as budget:
+            yield budget
     else:
-        with _async_deadline(seconds):
-            yield
+        with _async_deadline(seconds) as budget:
+            yield budget
 
 
 @contextlib.contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
+def _alarm(seconds: float) -> Iterator[Budget]:
     """SIGALRM after `seconds`; an alarm someone else had set (a test runner's timeout) is
     handed back, re-armed for the time it had left."""
 
     def _raise(signum, frame):  # noqa: ARG001
         raise Deadline()
 
+    def stop() -> float:  # (an alarm that came already has raised)
+        return signal.setitimer(signal.ITIMER_REAL, 0)[0]
+
+    def resume(left: float) -> None:
+        signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
+
     started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, _raise)
     outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield Budget(stop, resume)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -63,26 +96,44 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _async_deadline(seconds: float) -> Iterator[None]:
+def _async_deadline(seconds: float) -> Iterator[Budget]:
     thread_id = ctypes.c_ulong(threading.get_ident())
     lock = threading.Lock()
-    state = {"active": True, "fired": False}
+    state = {"active": True, "fired": False, "timer": None, "ends": 0.0}
 
-    def fire() -> None:
+    def fire(timer_of: object) -> None:
         with lock:
-            if state["active"]:
+            if state["active"] and state["timer"] is timer_of:  # (not a paused one)
                 state["fired"] = True
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, ctypes.py_object(Deadline))
 
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
+    def arm(left: float) -> None:  # (under the lock, or before the timer runs)
+        timer = threading.Timer(max(left, 1e-3), lambda: fire(timer))
+        timer.daemon = True
+        state["timer"], state["ends"] = timer, time.monotonic() + left
+        timer.start()
+
+    def stop() -> float:
+        with lock:
+            if state["fired"]:  # the exception is on its way: no time is left to keep
+                return 0.0
+            state["timer"].cancel()
+            state["timer"] = None
+            return state["ends"] - time.monotonic()
+
+    def resume(left: float) -> None:
+        with lock:
+            if not state["fired"]:
+                arm(left)
+
+    arm(seconds)
     try:
-        yield
+        yield Budget(stop, resume)
     finally:
         with lock:
             state["active"] = False
-            timer.cancel()
+            if state["timer"] is not None:
+                state["timer"].cancel()
             if state["fired"]:
                 # Fired as the block ended: clear it, or it would surface in the caller.
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, None)

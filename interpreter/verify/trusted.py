@@ -121,7 +121,8 @@ def check_ir(
     `simulate_aside` simulates in a forked child while the other checks run (the module's
     docstring): for a process with a core to spare that runs no torch in a forked child.
     `after_timed` is called once, as soon as the timed input's outputs are found correct
-    (within the time budget; never when that check fails), before the simulating child is
+    (never when that check fails; the time budget's clock stops while it runs: the
+    program pays for none of the caller's work there), before the simulating child is
     forked (a sandbox build there would otherwise wait for the end of its request, the
     child holding a copy of the spare sandbox's stdin), and must not raise for its own
     faults: `agent eval` starts timing the baseline there (`BackgroundBaseline`)."""
@@ -245,7 +246,7 @@ class _Check:
         failed: tuple[str, str | Exception] | None = None
         simulation: Forked | None = None
         try:
-            with time_limit(time_budget_s):
+            with time_limit(time_budget_s) as budget:
                 if aside:
                     try:
                         mismatch = self.check_one(backend, program, target, runs, timed_index)
@@ -260,7 +261,8 @@ class _Check:
                             # First: a child forked before it would hold the pipes of a
                             # spare sandbox that the hook's build may use (see `check_ir`).
                             if after_timed is not None:
-                                after_timed()
+                                with budget.paused():  # the caller's, not the program's
+                                    after_timed()
                             simulation = self.simulate_in_child(
                                 backend, program, target, runs, time_budget_s
                             )
@@ -276,7 +278,8 @@ class _Check:
                     else:
                         mismatch = self.check_one(backend, program, target, runs, index)
                         if index == timed_index and not mismatch and after_timed is not None:
-                            after_timed()
+                            with budget.paused():  # the caller's time, not the program's
+                                after_timed()
                     if mismatch:
                         self.seconds["check"] = time.perf_counter() - check_start
                         run = runs[index]
