@@ -207,8 +207,10 @@ def eval_(
         baseline = None
         if verdict.correct and timing is not None:
             baseline = timing.cycles(timeout_s=BASELINE_WAIT_S)
-        elif verdict.correct and loaded.baseline is not None:
-            baseline = baseline_cycles(loaded, timing_seed=timing_seed, sandbox_backend=sandbox)
+        elif verdict.correct and loaded.baseline is not None:  # no spare sandbox behind it
+            baseline = baseline_cycles(
+                loaded, timing_seed=timing_seed, sandbox_backend=sandbox, last_build=True
+            )
     finally:
         if timing is not None:
             timing.cancel()

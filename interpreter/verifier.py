@@ -115,12 +115,12 @@ _baselines: dict[tuple[str, str, str, int], Verdict] = {}
 
 
 def baseline_verdict(
-    task: Task, *, timing_seed: int, sandbox_backend: str | None = None
+    task: Task, *, timing_seed: int, sandbox_backend: str | None = None, last_build: bool = False
 ) -> Verdict | None:
     """The verdict of the task's baseline program, timed on `timing_seed`'s input (None
     when the task has none): run on that input alone, compared with the reference and
     simulated, floor included, since only its cycles are wanted (the suites' tests verify
-    every baseline in full).
+    every baseline in full). `last_build`: as `verify`'s (the caller builds nothing after).
 
     Cached per process by what decides the result: the task (key and file content), the
     baseline's text and the timing seed. Never by file name: tasks that share a baseline
@@ -131,7 +131,12 @@ def baseline_verdict(
     key = (task.key, _digest(task.path.read_bytes()), _digest(source.encode()), timing_seed)
     if key not in _baselines:
         verdict = verify(
-            task, source, timing_seed=timing_seed, sandbox_backend=sandbox_backend, timed_only=True
+            task,
+            source,
+            timing_seed=timing_seed,
+            sandbox_backend=sandbox_backend,
+            timed_only=True,
+            last_build=last_build,
         )
         if not verdict.correct:
             log.warning("baseline of %s does not pass: %s", task.key, verdict.feedback)
@@ -140,11 +145,13 @@ def baseline_verdict(
 
 
 def baseline_cycles(
-    task: Task, *, timing_seed: int, sandbox_backend: str | None = None
+    task: Task, *, timing_seed: int, sandbox_backend: str | None = None, last_build: bool = False
 ) -> int | None:
     """Cycles of the task's baseline on `timing_seed`'s input (None: no baseline, or it
-    fails)."""
-    verdict = baseline_verdict(task, timing_seed=timing_seed, sandbox_backend=sandbox_backend)
+    fails). `last_build`: as `baseline_verdict`'s."""
+    verdict = baseline_verdict(
+        task, timing_seed=timing_seed, sandbox_backend=sandbox_backend, last_build=last_build
+    )
     return verdict.cycles if verdict is not None and verdict.correct else None
 
 

@@ -71,8 +71,9 @@ def build(kernel: Callable, signature: dict) -> Program:
 
 
 def trace(kernel: Callable, signature: dict) -> dict:
-    """The IR of `kernel` for `signature`, as a JSON-able dict (see `build`)."""
+    """The IR of `kernel` for `signature`, as a JSON-able dict (see `build`), without the
+    nodes' output types: `load_ir` derives them (see `Program.to_json`)."""
     with paused_gc():  # (a block, not a decorator: `trace` stays this module's function)
-        ir = build(kernel, signature).to_json()
+        ir = build(kernel, signature).to_json(types=False)
     _, tunable = bind_params(kernel, signature.get("params") or {})
     return ir if tunable is None else {**ir, TUNABLE_KEY: tunable}

@@ -224,3 +224,28 @@ def test_a_cold_process_or_busy_cores_time_the_baseline_in_process(
     monkeypatch.setattr(verifier, "baseline_cycles", lambda *args, **kwargs: 4321)
     code, data = _eval_baseline(tmp_path)
     assert code == 0 and data["baseline_cycles"] == 4321, data["feedback"]
+
+
+@pytest.mark.slow  # a whole evaluation in this process
+def test_in_process_the_baseline_build_leaves_no_spare_sandbox(monkeypatch, tmp_path) -> None:
+    """A cold process builds twice: the program's build leaves a spare sandbox, which the
+    baseline's build takes; the baseline's, the last, leaves none (one started for nothing
+    took a core for ~0.1 s, then was killed at exit)."""
+    from sandbox.spares import SPARES
+
+    monkeypatch.setattr(eval_server, "warmed", False)
+    SPARES.close()
+    started = []
+    take = type(SPARES).take
+
+    def recorded(self, backend, limits, dialect, *, last=False):
+        started.append(last)
+        return take(self, backend, limits, dialect, last=last)
+
+    monkeypatch.setattr(type(SPARES), "take", recorded)
+    program = tmp_path / "mp_max.py"
+    program.write_text(load_task("dae/mp_max").baseline_source())
+    result = CliRunner().invoke(app, ["eval", "dae/mp_max", str(program), "--json"])
+    data = json.loads(result.stdout.splitlines()[-1])
+    assert result.exit_code == 0 and data["baseline_cycles"] is not None, data["feedback"]
+    assert started == [False, True] and SPARES.waiting() == {}

@@ -258,6 +258,27 @@ def test_run_as_a_module_it_serves_as_the_module_its_children_read(tmp_path) -> 
     assert done.stdout.strip() == "served by agents.eval_server", done.stdout + done.stderr
 
 
+def test_what_the_server_loaded_is_out_of_the_collectors_reach() -> None:
+    """`_freeze_loaded` puts every object loaded so far in the permanent generation, which
+    no collection walks (`gc.get_objects` lists what collections walk): a request's child,
+    forked afterwards, walks only its own objects. A garbage cycle is collected first, not
+    kept for the server's life."""
+    code = (
+        "import gc, weakref; from agents import eval_server\n"
+        "class Node: pass\n"
+        "loaded = [[i] for i in range(100_000)]\n"
+        "cycle = Node(); cycle.me = cycle; gone = weakref.ref(cycle); del cycle\n"
+        "eval_server._freeze_loaded()\n"
+        "print(gone() is None, gc.get_freeze_count(), len(gc.get_objects()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=eval_server.ROOT, capture_output=True, timeout=60
+    )
+    collected, frozen, walked = done.stdout.split()
+    assert collected == b"True" and int(frozen) > 100_000, done.stdout + done.stderr
+    assert int(walked) < 1_000, done.stdout
+
+
 def test_a_child_keeps_freed_arrays_in_its_heap() -> None:
     """With MALLOC_OPTIONS, arrays allocated again after they were freed fault no page in
     (by default, growing arrays are each mapped afresh, then the heap grows to hold them:

@@ -311,7 +311,7 @@ def test_patching_the_builder_yields_only_data(backend: str) -> None:
         + """
 
 class _Fake:
-    def to_json(self):
+    def to_json(self, types=True):
         return {"dialect": "step", "version": 1, "nodes": [{"op": "rm -rf /"}]}
 
 
