@@ -4,8 +4,8 @@
 input values from an environment keyed by `Port`, calls the node's rule and stores what
 it returns under the node's output ports. Each step is a method a subclass overrides to
 change one concern: `call` (dispatch; a method named `op_<name>` replaces one op's rule),
-`fetch`, `store` (a place to check or transform outputs) and `fail` (how an error raised
-by a rule is reported). Given a partial environment, `run` re-runs only the nodes whose
+`store` (a place to check or transform outputs) and `fail` (how an error raised by a rule
+is reported). Given a partial environment, `run` re-runs only the nodes whose
 outputs are missing, so a pass can resume from values another pass produced.
 
 Rules are looked up by op name in the mapping given (typically a dialect registry's
@@ -35,6 +35,7 @@ class Walker:
         self.program = program
         self.rules = rules
         self.context = context
+        self._targets: dict[str, Rule] = {}  # op name -> what `call` runs (`_target`)
 
     def run(self, env: Mapping[Port, Any] | None = None, *, keep: bool = True) -> dict[Port, Any]:
         """Every output value by port. Nodes whose outputs are all in `env` are not re-run
@@ -42,11 +43,15 @@ class Walker:
         last reader ran, so a long pass holds only the live streams."""
         values: dict[Port, Any] = dict(env or {})
         last_use = {} if keep else {p: n.id for n in self.program.nodes for p in n.inputs}
+        call, store = self.call, self.store
         for node in self.program.nodes:
             if env and (ports := node.ports()) and all(p in values for p in ports):
                 continue
-            outs = self.call(node, [self.fetch(node, p, values) for p in node.inputs])
-            self.store(node, outs, values)
+            try:  # (one lookup per input: a program may have thousands of nodes)
+                inputs = [values[p] for p in node.inputs]
+            except KeyError:
+                raise _never_computed(node, values) from None
+            store(node, call(node, inputs), values)
             if keep:  # (a Port's hash is a Python call: none for each input of each node)
                 continue
             for p in node.inputs:
@@ -55,26 +60,26 @@ class Walker:
         return values
 
     def call(self, node: Node, inputs: list[Any]) -> Sequence[Any]:
-        """Dispatch `node` to `self.op_<name>` when a subclass defines it, else to its rule."""
-        override = getattr(self, f"op_{node.op}", None)
+        """Dispatch `node` to `self.op_<name>` when a subclass defines it, else to its rule
+        (looked up once per op name and walker)."""
         try:
-            if override is not None:
-                return override(node, inputs)
-            rule = self.rules.get(node.op)
-            if rule is None:
-                raise ExecutionError(f"{node.label()}: op {node.op!r} has no rule in this pass")
-            return rule(node, inputs, self.context)
+            try:
+                target = self._targets[node.op]
+            except KeyError:
+                target = self._targets[node.op] = self._target(node)
+            return target(node, inputs, self.context)
         except (ExecutionError, *USER_FAULTS) as exc:
             raise self.fail(node, exc) from None
 
-    def fetch(self, node: Node, port: Port, values: Mapping[Port, Any]) -> Any:
-        try:
-            return values[port]
-        except KeyError:
-            raise ExecutionError(
-                f"{node.label()}: input from node {port.node} output {port.index} was never"
-                " computed"
-            ) from None
+    def _target(self, node: Node) -> Rule:
+        """What `call` runs for `node`'s op, as a rule: the override, else the op's rule."""
+        override = getattr(self, f"op_{node.op}", None)
+        if override is not None:
+            return lambda node, inputs, _context: override(node, inputs)
+        rule = self.rules.get(node.op)
+        if rule is None:
+            raise ExecutionError(f"{node.label()}: op {node.op!r} has no rule in this pass")
+        return rule
 
     def store(self, node: Node, outputs: Sequence[Any], values: dict[Port, Any]) -> None:
         if len(outputs) != len(node.outputs):
@@ -91,3 +96,11 @@ class Walker:
         if isinstance(exc, ExecutionError):
             return exc if node.label() in msg else ExecutionError(f"{node.label()}: {msg}")
         return ExecutionError(f"{node.label()}: {type(exc).__name__}: {msg}")
+
+
+def _never_computed(node: Node, values: Mapping[Port, Any]) -> ExecutionError:
+    """The error for `node`, one of whose inputs is not in `values`."""
+    port = next(p for p in node.inputs if p not in values)
+    return ExecutionError(
+        f"{node.label()}: input from node {port.node} output {port.index} was never computed"
+    )

@@ -84,7 +84,7 @@ class StepBackend:
         inputs and dims (the verifier's timed check), spares running them again."""
         from interpreter.step.sim import simulate
 
-        return simulate(program, inputs, dims, target, checked)
+        return simulate(program, inputs, dims, target, checked, self.declared(program))
 
 
 BACKEND = StepBackend()

@@ -74,8 +74,11 @@ class OpNetwork:
         depth = target.channel_depth
         net = self.net = ChannelNetwork()
         self.label = [n.label() for n in program.nodes]  # once each: every stream names two
-        self.unit = [net.add_unit(name, p.cost) for name, p in zip(self.label, plans, strict=True)]
+        self.unit = list(net.add_units(self.label, [p.cost for p in plans]))
         self.owner = {u: n.id for n, u in zip(program.nodes, self.unit, strict=True)}
+        # every channel as the arguments of `add_channel` (name, producer, consumer, emit,
+        # take, depth, latency), added at once (`ChannelNetwork.add_channels`)
+        channels: list[tuple] = []
         # off-chip ops, in node order; every load gets its data unit
         self.offchip = [v for v, p in enumerate(plans) if p.requests is not None]
         self.data_unit: dict[int, int] = {}
@@ -90,20 +93,25 @@ class OpNetwork:
                 np.ceil(plan.requests / target.offchip_bw) + target.offchip_latency,
                 0.0,
             )
-            net.add_channel(f"{v} hbm", self.unit[v], d, latency=np.maximum(plan.cost, fresh))
+            channels.append(
+                (f"{v} hbm", self.unit[v], d, None, None, 0, np.maximum(plan.cost, fresh))
+            )
             self.data_unit[v] = d
             self.owner[d] = v
-        self.channel: dict[Port, int] = {}
+        streams: list[tuple[Port, int]] = []  # each stream's port and its channel's place
         for node in program.nodes:
             for pos, port in enumerate(node.inputs):
-                self._stream(port, node.id, pos, depth)
+                streams.append((port, len(channels)))
+                channels += self._stream(port, node.id, pos, depth)
         for v, plan in enumerate(plans):
             fb = plan.feedback  # a channel against program order: the graph has a cycle
             if fb is not None and len(fb.emit):
                 name = f"{self.label[fb.source]} -> {self.label[v]}"
                 latency = plans[fb.source].cost[fb.emit]
                 src, dst = self.unit[fb.source], self.unit[v]
-                net.add_channel(name, src, dst, fb.emit, fb.take, depth=depth, latency=latency)
+                channels.append((name, src, dst, fb.emit, fb.take, depth, latency))
+        ids = net.add_channels(*(list(column) for column in zip(*channels, strict=True)))
+        self.channel: dict[Port, int] = {port: ids[at] for port, at in streams}
         self.requests = {v: np.flatnonzero(plans[v].requests > 0) for v in self.offchip}
         sizes = [plans[v].requests[self.requests[v]] for v in self.offchip]
         self.req_size = np.concatenate(sizes) if sizes else np.zeros(0)
@@ -113,19 +121,19 @@ class OpNetwork:
             v: slice(e - len(x), e) for v, x, e in zip(self.offchip, sizes, ends, strict=True)
         }
 
-    def _stream(self, port: Port, consumer: int, pos: int, depth: int) -> None:
+    def _stream(self, port: Port, consumer: int, pos: int, depth: int) -> list[tuple]:
+        """The channels of the stream `port` to input `pos` of `consumer`, as `add_channel`'s
+        arguments: the stream's own first."""
         v = port.node
         emit, take = self.plans[v].prod[port.index], self.plans[consumer].cons[pos]
         name = f"{self.label[v]} -> {self.label[consumer]}"
         w = self.unit[consumer]
         if v in self.data_unit:  # data from the data unit, credit with the load
-            self.channel[port] = self.net.add_channel(name, self.data_unit[v], w, emit, take)
-            self.net.add_channel(name, self.unit[v], w, emit, take, depth=depth)
-        else:
-            latency = self.plans[v].cost[emit]
-            self.channel[port] = self.net.add_channel(
-                name, self.unit[v], w, emit, take, depth=depth, latency=latency
-            )
+            return [
+                (name, self.data_unit[v], w, emit, take, 0, 0.0),
+                (name, self.unit[v], w, emit, take, depth, 0.0),
+            ]
+        return [(name, self.unit[v], w, emit, take, depth, self.plans[v].cost[emit])]
 
     def solve(self) -> EventTimes:
         """Fire every step that can fire with the HBM's answers known so far, serve the

@@ -57,12 +57,13 @@ def round_values(values: object, elem: ElemType) -> object:
 def round_stream(s: StreamData, elem: ElemType) -> StreamData:
     """The stream with its values rounded to `elem`'s precision (the same object when
     nothing needs rounding)."""
-    if not s.n_values or not _has_half(elem):
+    if not s.n_values or not has_half(elem):
         return s
     return StreamData(s.stop, s.has_value, round_values(s.values, elem))
 
 
-def _has_half(elem: ElemType) -> bool:
+def has_half(elem: ElemType) -> bool:
+    """Whether values of `elem` (or of a part of it) are rounded (`round_stream`)."""
     if isinstance(elem, TupleT):
-        return any(_has_half(e) for e in elem.items)
+        return any(has_half(e) for e in elem.items)
     return isinstance(elem, Tile) and elem.dtype in HALF_DTYPES

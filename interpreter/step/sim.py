@@ -51,14 +51,24 @@ def target_params(target: Mapping[str, Any] | StepTarget) -> StepTarget:
 
 
 def op_events(
-    program: Program, ctx: RunContext, streams: dict[Port, StreamData], target: StepTarget
+    program: Program,
+    ctx: RunContext,
+    streams: dict[Port, StreamData],
+    target: StepTarget,
+    declared: Declared | None = None,
 ) -> list[OpEvents]:
-    """Every op's events, from its streams and what the functional pass recorded."""
+    """Every op's events, from its streams and what the functional pass recorded.
+    `declared`, the program's `run.Declared`, spares making every output's port again."""
     plans = []
-    for node in program.nodes:
+    ports = (
+        declared.ports
+        if declared is not None and declared.of(program)
+        else [n.ports() for n in program.nodes]
+    )
+    for node, out_ports in zip(program.nodes, ports, strict=True):
         ins = [streams[p] for p in node.inputs]
-        outs = [streams[Port(node.id, i)] for i in range(len(node.outputs))]
-        in_types = [program.node(p.node).outputs[p.index] for p in node.inputs]
+        outs = [streams[p] for p in out_ports]
+        in_types = [program.nodes[p.node].outputs[p.index] for p in node.inputs]
         env = CostEnv(node, ins, outs, in_types, target, ctx.facts.get(node.id))
         plan = COSTS[node.op](env)
         plan.onchip_bytes = held_bytes(env)  # what it holds on chip: onchip.py
@@ -120,14 +130,14 @@ def run_timed(
     params = target_params(target)
     if checked is not None:
         assert not arrival_ordered(program), "an arrival-ordered run is timed by execute"
-        plans = op_events(program, checked.ctx, checked.streams, params)
+        plans = op_events(program, checked.ctx, checked.streams, params, declared)
         return checked.ctx, checked.streams, plans, solve_event_times(program, plans, params)
     orders: dict[int, np.ndarray] | None = None
     if declared is None or not declared.of(program):
         declared = Declared(program)
     for _ in range(MAX_MERGE_ROUNDS if not has_dispatch(program) else MAX_DISPATCH_ROUNDS):
         ctx, streams = run_functional(program, inputs, dims, orders, True, declared)
-        plans = op_events(program, ctx, streams, params)
+        plans = op_events(program, ctx, streams, params, declared)
         times = solve_event_times(program, plans, params)
         new = merge_arrivals(program, ctx, times)
         new.update(signal_times(program, ctx, times))  # dispatch's feedback loops
@@ -144,10 +154,12 @@ def simulate(
     dims: dict[str, int],
     target: dict,
     checked: CheckedRun | None = None,
+    declared: Declared | None = None,
 ) -> SimReport:
     """The report of one run. `checked`, what `execute` returned on these very inputs and
     dims, stands in for the functional pass, and for the whole timing when it was timed
-    on this target already."""
+    on this target already; `declared` is the program's `run.Declared`, if the caller has
+    it."""
     from interpreter.step.accounting import make_report
 
     used = check_static(program, target)
@@ -156,5 +168,5 @@ def simulate(
         plans, times = checked.plans, checked.times
     else:
         reuse = checked if checked is not None and checked.times is None else None
-        _, _, plans, times = run_timed(program, inputs, dims, params, reuse)
+        _, _, plans, times = run_timed(program, inputs, dims, params, reuse, declared)
     return make_report(program, plans, times, target, used)

@@ -397,6 +397,8 @@ def check_same_structure(streams: list[StreamData], what: str) -> None:
     for i, s in enumerate(streams[1:], start=1):
         if s.stop is first.stop and s.has_value is first.has_value:  # copies of one stream
             continue
+        if s.stop.shape == first.stop.shape == s.has_value.shape == first.has_value.shape == (0,):
+            continue  # both empty (an expert without tokens): equal, without numpy's calls
         if s.n_items != first.n_items or not (
             np.array_equal(s.stop, first.stop) and np.array_equal(s.has_value, first.has_value)
         ):

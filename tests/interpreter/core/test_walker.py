@@ -147,3 +147,32 @@ def test_rerun_from_any_partial_environment_gives_the_full_runs_values(case) -> 
     values = Walker(graph, {"const": rule, "sum": rule}).run({Port(i): truth[i] for i in given_ids})
     assert values == {Port(i): v for i, v in truth.items()}
     assert ran == [i for i in range(len(graph.nodes)) if i not in given_ids]
+
+
+def test_an_input_never_computed_is_named_and_each_op_is_looked_up_once() -> None:
+    """A node reading a port no node produced fails naming both; a walker looks each op's
+    rule (or override) up once, so one op's nodes all run the same rule, and an op without
+    a rule fails at every node of it."""
+    dangling = Graph(
+        (
+            Node(0, "const", (), {"value": 1}, ("int",)),
+            Node(1, "add", (Port(0), Port(7, 1)), {}, ("int",)),
+        )
+    )
+    with pytest.raises(
+        ExecutionError, match=r"add \(node 1\): input from node 7 output 1 was never computed"
+    ):
+        Walker(dangling, Counting()).run()
+    looked_up: list[str] = []
+
+    class Rules(Counting):
+        def get(self, op, default=None):
+            looked_up.append(op)
+            return super().get(op, default)
+
+    walker = Walker(Graph(GRAPH.nodes[:4]), Rules())
+    assert walker.run()[Port(3)] == 28 and sorted(looked_up) == ["add", "const", "mul"]
+    missing = Walker(Graph((Node(0, "nop", (), {}, ("int",)),)), Rules())
+    for _ in range(2):
+        with pytest.raises(ExecutionError, match="op 'nop' has no rule"):
+            missing.run()
