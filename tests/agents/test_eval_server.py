@@ -3,7 +3,8 @@ is what an in-process run prints; a changed project is refused; a client that go
 its evaluation with it; the client imports the standard library only.
 
 Every server here lives in a private folder of the test's (XDG_RUNTIME_DIR) and is stopped,
-or killed, when its test ends; none waits on the default idle timeout."""
+or killed, when its test ends; none waits on the default idle timeout. Each serves a copy of the
+project's packages (`project`), so that an edit in the checkout meanwhile is no refusal."""
 
 from __future__ import annotations
 
@@ -30,7 +31,49 @@ from tests.interpreter.test_verifier import GOOD
 REFERENCE = 'reference = "references:scale"'
 FIXED_GENERATOR = '\ngenerator = "fixed:fixed"'
 
-CLI = str(Path(eval_server.ROOT) / "agents" / "cli.py")  # argv[0] of `python -m agents.cli`
+
+@pytest.fixture(scope="module")
+def project():
+    """A copy of the project's packages, taken as the module starts, which the servers here
+    serve and the in-process runs they are compared with run (eval_server.ROOT points there
+    meanwhile): a server refuses every request once a file of its checkout has changed (see
+    `fingerprint`), and work in a shared checkout goes on while these tests run (each file
+    saved by another edit mid-module failed the server's tests from then on). Times and
+    sizes are kept, so Python's and numba's caches beside the sources stay valid."""
+    folder = Path(tempfile.mkdtemp(prefix="evproject"))
+    try:
+        for package in eval_server.PACKAGES:
+            source = Path(eval_server.ROOT) / package
+            shutil.copytree(source, folder / package, symlinks=True, copy_function=_copy_present)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(eval_server, "ROOT", str(folder))
+            yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _copy_present(source: str, target: str) -> None:
+    """shutil.copy2, skipping a file removed since its folder was listed (an editor's
+    temporary file)."""
+    try:
+        shutil.copy2(source, target)
+    except FileNotFoundError:
+        pass
+
+
+@pytest.fixture
+def cli(project, monkeypatch) -> str:
+    """argv[0] of `python -m agents.cli` run in the project's copy, which becomes the test's
+    working folder: an in-process run (`_in_process`) and a served one start alike."""
+    monkeypatch.chdir(project)
+    return str(project / "agents" / "cli.py")
+
+
+def _in_process(args: list[str]) -> subprocess.CompletedProcess:
+    """`agent ARGS` run in a process of its own, from the working folder (see `cli`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args], capture_output=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +87,12 @@ def runtime():
 
 
 @pytest.fixture(scope="module")
-def server(runtime):
+def server(runtime, project):
     """A real server, warmed up as `agent eval` starts it: its pid. Stopping it at the end
     must work."""
     running = subprocess.Popen(
         [sys.executable, "-m", "agents.eval_server"],
-        cwd=eval_server.ROOT,
+        cwd=project,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
     )
@@ -65,7 +108,7 @@ def server(runtime):
 
 
 @pytest.fixture
-def light_server(monkeypatch):
+def light_server(project, monkeypatch):
     """Start a server that loads nothing (forked from this process, so fast), in a runtime
     folder of its own, with the environment of the moment: `start(idle=None)` returns its
     pid; all are gone at the end."""
@@ -166,15 +209,13 @@ def programs(tmp_path) -> dict[str, Path]:
     [("good", [], 0), ("invalid", ["--seed", "7"], 1), ("missing", [], 2)],
 )
 def test_output_and_exit_code_are_those_of_an_in_process_run(
-    server, programs, capfd, case, extra, code
+    server, cli, programs, capfd, case, extra, code
 ) -> None:
     args = ["eval", "step/gemm", str(programs[case]), *extra]
-    in_process = subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args], capture_output=True, timeout=300
-    )
+    in_process = _in_process(args)
     assert in_process.returncode == code, in_process.stderr
     capfd.readouterr()
-    served_code = eval_server.evaluate([CLI, *args])
+    served_code = eval_server.evaluate([cli, *args])
     assert served_code is not None, "refused: did a file of the project change meanwhile?"
     assert served_code == code
     served = capfd.readouterr()
@@ -184,19 +225,17 @@ def test_output_and_exit_code_are_those_of_an_in_process_run(
 
 
 def test_a_task_drawing_an_input_identically_is_warned_about_as_in_process(
-    server, tmp_path, capfd
+    server, cli, tmp_path, capfd
 ) -> None:
     """A task outside the shipped suites, which the server has not drawn (see
     `_draw_repeated_inputs`): the child draws it, and says so as an in-process run does."""
     task = write_suite(tmp_path, GOOD_TASK.replace(REFERENCE, REFERENCE + FIXED_GENERATOR))
     (task.parent / "fixed.py").write_text(FIXED)
     args = ["eval", str(task), str(tmp_path / "missing.py")]
-    in_process = subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args], capture_output=True, timeout=300
-    )
+    in_process = _in_process(args)
     assert b"inputs x are identical in every check" in in_process.stderr
     capfd.readouterr()
-    assert eval_server.evaluate([CLI, *args]) == in_process.returncode == 2
+    assert eval_server.evaluate([cli, *args]) == in_process.returncode == 2
     assert capfd.readouterr().err.encode() == in_process.stderr
 
 
@@ -301,22 +340,22 @@ def test_a_child_keeps_freed_arrays_in_its_heap() -> None:
     assert int(done.stdout) < 500, done.stdout + done.stderr
 
 
-def test_a_changed_start_up_environment_is_refused(light_server, monkeypatch) -> None:
+def test_a_changed_start_up_environment_is_refused(light_server, cli, monkeypatch) -> None:
     pid = light_server()
     monkeypatch.setenv("PYTHONFAULTHANDLER", "1")  # read once at start-up: another server
-    assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+    assert eval_server.evaluate([cli, "eval", "--help"]) is None
     assert _wait(pid, 10) == 0  # the stale server left, and took its socket along
     assert not Path(eval_server.address() + ".sock").exists()
 
 
-def test_a_changed_project_is_refused(light_server, monkeypatch) -> None:
+def test_a_changed_project_is_refused(light_server, cli, monkeypatch) -> None:
     pid = light_server()
     monkeypatch.setattr(eval_server, "fingerprint", lambda env: "edited since")
-    assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+    assert eval_server.evaluate([cli, "eval", "--help"]) is None
     assert _wait(pid, 10) == 0
 
 
-def test_a_client_that_goes_away_takes_its_evaluation_along(server, tmp_path) -> None:
+def test_a_client_that_goes_away_takes_its_evaluation_along(server, cli, tmp_path) -> None:
     program = tmp_path / "slow.py"
     program.write_text("while True:\n    pass\n")
     env = {k: v for k, v in os.environ.items() if k != eval_server.SWITCH_ENV}
@@ -335,7 +374,7 @@ def test_a_client_that_goes_away_takes_its_evaluation_along(server, tmp_path) ->
 
 
 def test_the_standby_evaluates_the_next_request_and_another_follows(
-    server, programs, capfd
+    server, cli, programs, capfd
 ) -> None:
     """The standby waits with its sandbox started (a bwrap or python process of its own);
     the next request is evaluated by it, as a freshly forked child would (the outputs:
@@ -344,13 +383,13 @@ def test_the_standby_evaluates_the_next_request_and_another_follows(
     assert _until(lambda: _standby() is not None)
     standby = _standby()
     assert _until(lambda: _process_tree(standby)), "no sandbox started ahead"
-    assert eval_server.evaluate([CLI, "eval", "step/gemm", str(programs["good"])]) == 0
+    assert eval_server.evaluate([cli, "eval", "step/gemm", str(programs["good"])]) == 0
     assert "passed" in capfd.readouterr().out
     assert _gone(standby) and standby not in _children(server)
     assert _until(lambda: _standby() not in (None, standby))
 
 
-def test_a_standby_that_died_leaves_the_request_to_a_child_forked_for_it(light_server) -> None:
+def test_a_standby_that_died_leaves_the_request_to_a_child_forked_for_it(light_server, cli) -> None:
     """A standby that dies waiting (killed from outside) is not replaced until an
     evaluation ends (a standby failing at once would be forked again and again); the
     request meanwhile gets a child of its own."""
@@ -360,7 +399,7 @@ def test_a_standby_that_died_leaves_the_request_to_a_child_forked_for_it(light_s
     assert _until(lambda: _standby() is None)
     time.sleep(0.2)
     assert _standby() is None
-    assert eval_server.evaluate([CLI, "eval", "--help"]) == 0
+    assert eval_server.evaluate([cli, "eval", "--help"]) == 0
     assert _until(lambda: _standby() is not None)
     assert eval_server.ping(5) == server
 
@@ -410,12 +449,12 @@ def test_stop_and_idle_exit(light_server) -> None:
     assert os.WTERMSIG(_wait(pid, 10)) == signal.SIGTERM
 
 
-def test_a_folder_others_may_enter_is_not_used(tmp_path, monkeypatch) -> None:
+def test_a_folder_others_may_enter_is_not_used(cli, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     (tmp_path / "agent-eval").mkdir(mode=0o755)
     (tmp_path / "agent-eval").chmod(0o755)
     assert eval_server.address() is None
-    assert eval_server.evaluate([CLI, "eval", "--help"]) is None
+    assert eval_server.evaluate([cli, "eval", "--help"]) is None
 
 
 @pytest.mark.parametrize(
