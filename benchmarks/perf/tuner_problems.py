@@ -12,7 +12,8 @@ budget or fails verification is `invalid` (an unknown constraint the tuner must 
   of B (a permutation of its three modes) and the layouts of C and D (which make an order
   legal: known constraints), and the parallel level and factor (lanes budget 16).
 - `dae_embedding`: EmbeddingBag-sum's optimisation level, vector length (the compiler's
-  declared `lanes` knob; above the 8-lane budget is invalid), contiguous row loads,
+  declared `lanes` knob, whose domain is 1 or 8: 2 and 4 are refused by that declaration and
+  16 and 32 are over the 8-lane budget, all invalid), contiguous row loads,
   non-temporal index loads and rows per callback (O3 only).
 
 The three above are small (5,376, 180 and 54 feasible configurations): a good tuner can only
@@ -263,7 +264,8 @@ def dae_embedding() -> Problem:
     space = Space(
         [
             Ordinal("level", (0, 1, 2, 3)),
-            # 16 and 32 lanes are over the target's 8-lane budget: unknown constraints.
+            # 2 and 4 lanes are outside the program's declared domain, 16 and 32 over the
+            # target's 8-lane budget: unknown constraints.
             Ordinal("lanes", (1, 2, 4, 8, 16, 32), log=True),
             Categorical("contiguous", (True, False)),
             Categorical("nontemporal", (True, False)),
