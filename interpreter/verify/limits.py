@@ -40,17 +40,18 @@ class Budget:
         resume: Callable[[float], None] | None = None,
     ) -> None:
         self._stop, self._resume = stop, resume
+        self.paused_s = 0.0  # seconds spent paused, which a run's reported time leaves out
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
-        if self._stop is None:
-            yield
-            return
-        left = self._stop()
+        start = time.perf_counter()
+        left = None if self._stop is None else self._stop()
         try:
             yield
         finally:
-            self._resume(left)
+            if left is not None:
+                self._resume(left)
+            self.paused_s += time.perf_counter() - start
 
 
 @contextlib.contextmanager

@@ -281,7 +281,7 @@ class _Check:
                             with budget.paused():  # the caller's time, not the program's
                                 after_timed()
                     if mismatch:
-                        self.seconds["check"] = time.perf_counter() - check_start
+                        self.seconds["check"] = time.perf_counter() - check_start - budget.paused_s
                         run = runs[index]
                         suffix = "" if run.timed else f"; seed {run.seed}"
                         return self.verdict("incorrect", mismatch + suffix)
@@ -301,7 +301,7 @@ class _Check:
                                     " inputs were run twice"
                                 ),
                             )
-            self.seconds["check"] = time.perf_counter() - check_start
+            self.seconds["check"] = time.perf_counter() - check_start - budget.paused_s
             timed = runs[timed_index]
             self.current = timed
             if not simulate:

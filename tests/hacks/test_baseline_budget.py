@@ -46,6 +46,8 @@ def test_a_slow_baseline_start_is_not_the_programs_timeout(gemm, aside):
     assert calls == [1]
     assert alone.status == hooked.status == "passed", hooked.feedback
     assert hooked.cycles == alone.cycles
+    # The seconds it reports as checking are the program's too: without the hook's 2 s.
+    assert hooked.seconds["check"] < BUDGET_S < SLOW_HOOK_S
 
 
 def _paused_then_spent(seconds: float) -> list[str]:
