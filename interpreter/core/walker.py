@@ -82,11 +82,7 @@ class Walker:
         return rule
 
     def store(self, node: Node, outputs: Sequence[Any], values: dict[Port, Any]) -> None:
-        if len(outputs) != len(node.outputs):
-            raise ExecutionError(
-                f"{node.label()}: the rule returned {len(outputs)} values for"
-                f" {len(node.outputs)} outputs"
-            )
+        check_count(node, outputs)
         for port, value in zip(node.ports(), outputs, strict=True):
             values[port] = value
 
@@ -96,6 +92,15 @@ class Walker:
         if isinstance(exc, ExecutionError):
             return exc if node.label() in msg else ExecutionError(f"{node.label()}: {msg}")
         return ExecutionError(f"{node.label()}: {type(exc).__name__}: {msg}")
+
+
+def check_count(node: Node, outputs: Sequence[Any]) -> None:
+    """Raise unless `node`'s rule returned one value per output (what `store` stores)."""
+    if len(outputs) != len(node.outputs):
+        raise ExecutionError(
+            f"{node.label()}: the rule returned {len(outputs)} values for"
+            f" {len(node.outputs)} outputs"
+        )
 
 
 def _never_computed(node: Node, values: Mapping[Port, Any]) -> ExecutionError:

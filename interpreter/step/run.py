@@ -20,7 +20,7 @@ from dsl.step.ir import Node, Port, Program
 from dsl.step.ops import OPS
 from dsl.step.symbolic import RAGGED, Expr, Sym
 from dsl.step.types import StreamType, Tile
-from interpreter.core.walker import Walker
+from interpreter.core.walker import Walker, check_count
 from interpreter.errors import ExecutionError
 from interpreter.step.precision import has_half, round_stream
 from interpreter.step.semantics import SEMANTICS, RunContext
@@ -152,12 +152,8 @@ class FunctionalPass(Walker):
         self._tile_wants: dict[int, tuple] = {}
 
     def store(self, node: Node, outputs: list[StreamData], values: dict[Port, StreamData]) -> None:
+        check_count(node, outputs)
         declared = self.declared.outputs[node.id]
-        if len(outputs) != len(declared):
-            raise ExecutionError(
-                f"{node.label()}: the rule returned {len(outputs)} values for"
-                f" {len(declared)} outputs"
-            )
         if self.declared.rounds[node.id]:
             outputs = [round_stream(s, t.elem) for s, t in zip(outputs, node.outputs, strict=True)]
         dims = self.context.dims
