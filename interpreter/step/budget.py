@@ -38,13 +38,9 @@ def _ports(op: str, attrs: Mapping) -> int:
 
 def static_use(program: Program) -> dict[str, float]:
     """Compute units and memory ports the program allocates (known before any run)."""
-    units = ports = 0  # (`_units` and `_ports` inlined: every run of a program asks)
-    for n in program.nodes:
-        if n.op in COMPUTE_OPS:
-            units += int(n.attrs["compute"])
-        elif n.op in PORT_OPS:
-            ports += 1
-    return {COMPUTE: float(units), PORTS: float(units + ports)}
+    units = sum(_units(n.op, n.attrs) for n in program.nodes)
+    ports = sum(_ports(n.op, n.attrs) for n in program.nodes)
+    return {COMPUTE: float(units), PORTS: float(ports)}
 
 
 def check_static(program: Program, target: Mapping) -> dict[str, float]:
